@@ -1,0 +1,54 @@
+/** Maps every failure to one HTTP error body: `{ error: { code, message, requestId, details? } }`. */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ErrorCode, isDriftlineError, ValidationError } from "../core/errors";
+
+export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  CONFIG: 500,
+  DEPENDENCY_UNAVAILABLE: 503,
+};
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
+}
+
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  details?: unknown,
+): ErrorBody {
+  return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
+}
+
+/** Hono `onError`: known errors keep their code; anything else is logged and hidden behind a 500. */
+export function handleError(err: Error, c: Context): Response {
+  const requestId = c.get("requestId" as never) ?? "unknown";
+  if (isDriftlineError(err)) {
+    const details =
+      err instanceof ValidationError && err.issues.length > 0 ? { issues: err.issues } : undefined;
+    if (err.code === "CONFIG" || err.code === "DEPENDENCY_UNAVAILABLE") {
+      console.error(JSON.stringify({ level: "error", requestId, code: err.code, msg: err.message }));
+    }
+    const headers: Record<string, string> = {};
+    const retryAfter = err.context?.retryAfterSeconds;
+    if (typeof retryAfter === "number") headers["Retry-After"] = String(Math.ceil(retryAfter));
+    return c.json(errorBody(err.code, err.message, requestId, details), STATUS_BY_CODE[err.code], headers);
+  }
+  console.error(
+    JSON.stringify({ level: "error", requestId, msg: "unhandled error", error: String(err.stack ?? err) }),
+  );
+  return c.json(
+    errorBody("INTERNAL", "Internal error; quote the requestId when reporting it.", requestId),
+    500,
+  );
+}
