@@ -1,0 +1,379 @@
+/** The local single-node KRaft Kafka broker: jars from Maven Central, storage, start, readiness, stop. */
+import { execFile, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Kafka, logLevel } from "kafkajs";
+import { ConfigError, DependencyUnavailableError } from "../../src/core/errors";
+import { ensureTopics, type TopicSpec } from "../../stream-processor/kafka/ensure-topics";
+import type { LocalStackConfig } from "./config";
+import { loadLocalStackConfig } from "./config";
+import {
+  isAlive,
+  logFile,
+  runningPid,
+  startDaemon,
+  stopDaemon,
+  tailLog,
+  waitUntilReady,
+} from "./process";
+import type { LocalService, ServiceEndpoint } from "./service";
+
+export { ensureTopics, type TopicSpec };
+
+const SERVICE_NAME = "kafka";
+const KAFKA_DIR = resolve(import.meta.dirname, "kafka");
+/** Written last into a jar cache folder: a folder without it is an interrupted download. */
+const COMPLETE_MARKER = ".complete";
+/** A cold start downloads ~80 MB of jars; the broker itself is ready in seconds. */
+const READY_TIMEOUT_MS = 90_000;
+
+export interface KafkaStartTimings {
+  /** Resolving the jars: ~0 when cached, the Maven download otherwise. */
+  jarsMs: number;
+  /** True when this start had to call mvn. */
+  downloaded: boolean;
+  /** `StorageTool format`, only on the first start of a state dir. */
+  formatMs: number;
+  /** From spawning the JVM to the first successful `describeCluster`. */
+  bootMs: number;
+  totalMs: number;
+}
+
+export interface KafkaService extends LocalService {
+  /** Timings of the last `up()` that started a broker, for reports and CI logs. */
+  readonly lastStartTimings: KafkaStartTimings | undefined;
+}
+
+export function kafkaBrokers(config: LocalStackConfig): string[] {
+  // 127.0.0.1, not localhost: Node may resolve localhost to ::1, where the broker does not listen.
+  return [`127.0.0.1:${config.KAFKA_PORT}`];
+}
+
+export function kafkaService(config: LocalStackConfig): KafkaService {
+  const brokers = kafkaBrokers(config);
+  const stateDir = config.DRIFTLINE_STATE_DIR;
+  let lastStartTimings: KafkaStartTimings | undefined;
+
+  const isReady = () => kafkaAnswers(brokers);
+
+  return {
+    name: SERVICE_NAME,
+    get lastStartTimings() {
+      return lastStartTimings;
+    },
+    isReady,
+
+    async up(): Promise<ServiceEndpoint> {
+      const url = brokers.join(",");
+      if (await isReady()) return { url, startedHere: false };
+
+      const log = logFile(stateDir, SERVICE_NAME);
+      const describe = () => `See ${log}:\n${tailLog(log)}`;
+      const earlier = runningPid(stateDir, SERVICE_NAME);
+      if (earlier !== undefined) {
+        // Started by an earlier `up()` that has not finished booting: wait for it, don't start a second.
+        await waitUntilReady({
+          name: "Kafka",
+          check: isReady,
+          timeoutMs: READY_TIMEOUT_MS,
+          stillAlive: () => isAlive(earlier),
+          describe,
+        });
+        return { url, startedHere: false };
+      }
+
+      const started = performance.now();
+      const java = requireJava();
+      const jars = await ensureKafkaJars(config);
+      const kafkaHome = join(stateDir, "kafka");
+      const dataDir = join(kafkaHome, "data");
+      const propsFile = join(kafkaHome, "server.properties");
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(propsFile, serverProperties(config, dataDir));
+
+      const jvm = jvmArgs(config, jars.dir);
+      const cds = classDataSharingArgs(jars.dir, java.build);
+      let formatMs = 0;
+      if (!existsSync(join(dataDir, "meta.properties"))) {
+        const t = performance.now();
+        formatStorage(java.command, jvm, propsFile);
+        formatMs = performance.now() - t;
+      }
+
+      const bootStarted = performance.now();
+      const pid = startDaemon(stateDir, {
+        name: SERVICE_NAME,
+        command: java.command,
+        args: [...jvm, ...cds, "kafka.Kafka", propsFile],
+      });
+      await waitUntilReady({
+        name: "Kafka",
+        check: isReady,
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 200,
+        stillAlive: () => isAlive(pid),
+        describe,
+      });
+      const now = performance.now();
+      lastStartTimings = {
+        jarsMs: Math.round(jars.ms),
+        downloaded: jars.downloaded,
+        formatMs: Math.round(formatMs),
+        bootMs: Math.round(now - bootStarted),
+        totalMs: Math.round(now - started),
+      };
+      return { url, startedHere: true };
+    },
+
+    async down(): Promise<void> {
+      // A controlled shutdown of a single KRaft node takes a few seconds; SIGKILL only if stuck.
+      await stopDaemon(stateDir, SERVICE_NAME, 20_000);
+    },
+  };
+}
+
+/** True when a broker answers an admin `describeCluster` (an open port alone is not ready). */
+export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: "driftline-readiness",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 2_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** The Driftline topics of this stack (prefix and partitions from the config), created if missing. */
+export function ensureDriftlineTopics(config: LocalStackConfig, names: string[]) {
+  return ensureTopics(
+    kafkaBrokers(config),
+    names.map((name) => ({ name, partitions: config.KAFKA_TOPIC_PARTITIONS })),
+  );
+}
+
+function requireJava(): { command: string; build: string } {
+  const probe = spawnSync("java", ["-version"], { encoding: "utf8" });
+  if (probe.error) {
+    throw new ConfigError(
+      "java was not found on PATH. The local Kafka broker needs a Java 17+ runtime " +
+        "(Debian: apt-get install openjdk-17-jre-headless).",
+      { cause: probe.error },
+    );
+  }
+  const major = Number(/version "(\d+)/.exec(probe.stderr)?.[1] ?? "0");
+  if (major < 17) {
+    throw new ConfigError(
+      `java on PATH is version ${major || "unknown"}; the local Kafka broker needs Java 17 or newer.`,
+    );
+  }
+  const build = /build ([^\s,)]+)/.exec(probe.stderr)?.[1] ?? `${major}`;
+  return { command: "java", build };
+}
+
+/**
+ * AppCDS: a class-data archive of the broker's classes cuts JVM boot by ~0.5–1 s (measured 2.5 s
+ * → 1.5–2 s here). The archive belongs to one JVM build and one jar set, so it lives beside the
+ * jars and is named after the build. The first start records it, and the JVM writes it when
+ * the broker exits gracefully (`down()`); later starts map it. A stale or truncated archive only
+ * costs a warning in the log: the JVM then boots without it.
+ */
+function classDataSharingArgs(jarDir: string, javaBuild: string): string[] {
+  const archive = join(jarDir, "..", `cds-${javaBuild.replace(/[^a-zA-Z0-9._-]/g, "_")}.jsa`);
+  // The dump lists every class it skips as a warning; only errors belong in the broker's log.
+  const quiet = "-Xlog:cds*=error";
+  return existsSync(archive)
+    ? [quiet, `-XX:SharedArchiveFile=${archive}`]
+    : [quiet, `-XX:ArchiveClassesAtExit=${archive}`];
+}
+
+/**
+ * The broker's jars, cached per Kafka version under DRIFTLINE_CACHE_DIR/kafka/<version>/libs.
+ * Downloaded with Maven on first use only; a cached folder is used without calling mvn.
+ */
+export async function ensureKafkaJars(
+  config: LocalStackConfig,
+): Promise<{ dir: string; downloaded: boolean; ms: number }> {
+  const started = performance.now();
+  const versionDir = join(config.DRIFTLINE_CACHE_DIR, "kafka", config.KAFKA_VERSION);
+  const dir = join(versionDir, "libs");
+  if (existsSync(join(dir, COMPLETE_MARKER))) {
+    return { dir, downloaded: false, ms: performance.now() - started };
+  }
+  mkdirSync(versionDir, { recursive: true });
+  // Download into a private folder and rename it into place, so a concurrent or interrupted
+  // download never leaves a half-filled folder that looks complete.
+  const staging = join(versionDir, `libs.tmp-${process.pid}-${Date.now()}`);
+  try {
+    await runMaven([
+      "-B",
+      "-q",
+      "-f",
+      join(KAFKA_DIR, "pom.xml"),
+      `-Dkafka.version=${config.KAFKA_VERSION}`,
+      "dependency:copy-dependencies",
+      `-DoutputDirectory=${staging}`,
+      "-DincludeScope=runtime",
+    ]);
+    const jars = readdirSync(staging).filter((f) => f.endsWith(".jar"));
+    if (!jars.some((f) => f.startsWith(`kafka_2.13-${config.KAFKA_VERSION}`))) {
+      throw new DependencyUnavailableError(
+        `Maven finished but no kafka_2.13-${config.KAFKA_VERSION}.jar is in ${staging}.`,
+      );
+    }
+    writeFileSync(join(staging, COMPLETE_MARKER), `${jars.length} jars\n`);
+    // Another process may have finished the same download first; its copy is as good as ours.
+    if (!existsSync(join(dir, COMPLETE_MARKER))) {
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        renameSync(staging, dir);
+      } catch (err) {
+        if (!existsSync(join(dir, COMPLETE_MARKER))) throw err;
+      }
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return { dir, downloaded: true, ms: performance.now() - started };
+}
+
+function runMaven(args: string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    execFile("mvn", args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (!error) return resolvePromise();
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        reject(
+          new ConfigError(
+            "mvn was not found on PATH. It is needed once, to fetch the Kafka broker's jars from " +
+              "Maven Central into the cache (Debian: apt-get install maven).",
+            { cause: error },
+          ),
+        );
+        return;
+      }
+      const output = `${stdout}\n${stderr}`.trim().split("\n").slice(-30).join("\n");
+      reject(
+        new DependencyUnavailableError(
+          `mvn could not fetch the Kafka jars (is Maven Central reachable?):\n${output}`,
+          { cause: error },
+        ),
+      );
+    });
+  });
+}
+
+function jvmArgs(config: LocalStackConfig, jarDir: string): string[] {
+  const heap = config.KAFKA_HEAP.split(/\s+/).filter(Boolean);
+  return [
+    ...heap,
+    // The GC settings of Kafka's own kafka-run-class.sh.
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+    `-Dlog4j.configuration=file:${join(KAFKA_DIR, "log4j.properties")}`,
+    `-Dkafka.logs.dir=${join(config.DRIFTLINE_STATE_DIR, "logs")}`,
+    "-cp",
+    `${jarDir}/*`,
+  ];
+}
+
+function serverProperties(config: LocalStackConfig, dataDir: string): string {
+  const host = "127.0.0.1";
+  const lines = {
+    "process.roles": "broker,controller",
+    "node.id": "1",
+    "controller.quorum.voters": `1@${host}:${config.KAFKA_CONTROLLER_PORT}`,
+    listeners: `PLAINTEXT://${host}:${config.KAFKA_PORT},CONTROLLER://${host}:${config.KAFKA_CONTROLLER_PORT}`,
+    "advertised.listeners": `PLAINTEXT://${host}:${config.KAFKA_PORT}`,
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "log.dirs": dataDir,
+    "num.partitions": String(config.KAFKA_TOPIC_PARTITIONS),
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    // One partition for the offsets topic makes the first consumer-group join fast.
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    // Like Confluent Cloud: topics exist only when created (ensureTopics), so a typo in a topic
+    // name is an error instead of a silently created topic.
+    "auto.create.topics.enable": "false",
+    // Two cores are shared by the whole stack.
+    "num.network.threads": "2",
+    "num.io.threads": "2",
+    "num.recovery.threads.per.data.dir": "1",
+  };
+  const header =
+    "# Written by scripts/local/kafka.ts on every start; edit that file, not this one.\n";
+  return `${header}${Object.entries(lines)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n")}\n`;
+}
+
+/**
+ * A Kafka cluster id: 16 random bytes as unpadded base64url (Kafka's `Uuid.toString`), not
+ * starting with '-' (Kafka's `Uuid.randomUuid` rule, so the id cannot be read as a CLI flag).
+ * Generated here rather than by `StorageTool random-uuid` to save one JVM start (~1 s).
+ */
+export function randomKafkaClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+function formatStorage(java: string, jvm: string[], propsFile: string): void {
+  const result = spawnSync(
+    java,
+    [
+      ...jvm,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      randomKafkaClusterId(),
+      "-c",
+      propsFile,
+      "-g",
+    ],
+    { encoding: "utf8" },
+  );
+  if (result.status !== 0) {
+    throw new ConfigError(
+      `Formatting the Kafka storage failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`.trim(),
+    );
+  }
+}
+
+// `npx tsx scripts/local/kafka.ts up|down|status`: the broker alone, for manual use and timing.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const command = process.argv[2] ?? "status";
+  const service = kafkaService(loadLocalStackConfig());
+  if (command === "up") {
+    const endpoint = await service.up();
+    console.log(JSON.stringify({ ...endpoint, timings: service.lastStartTimings }));
+  } else if (command === "down") {
+    await service.down();
+    console.log("kafka stopped (if this stack had started it)");
+  } else if (command === "status") {
+    console.log((await service.isReady()) ? "kafka ready" : "kafka not answering");
+  } else {
+    console.error(`unknown command "${command}"; use up, down or status`);
+    process.exitCode = 2;
+  }
+}
