@@ -22,9 +22,9 @@ function obs(time: string, over: Partial<WindowObservation> = {}): WindowObserva
     tenant: "t1",
     source: "web",
     eventName: "Purchase",
+    kind: "event",
     campaign: "",
     eventTimeMs: T(time),
-    currency: "",
     attributed: false,
     ...over,
   };
@@ -63,7 +63,7 @@ describe("aggregateWindows", () => {
       name: "one event makes a minute row and an hour row",
       observations: [obs("10:15:30")],
       expect: [
-        { width: MINUTE_MS, start: "10:15:00", is: { count: 1, late: 0, valueCount: 0 } },
+        { width: MINUTE_MS, start: "10:15:00", is: { count: 1, late: 0, values: [] } },
         { width: HOUR_MS, start: "10:00:00", is: { count: 1, late: 0 } },
       ],
       rows: 2,
@@ -75,34 +75,33 @@ describe("aggregateWindows", () => {
         obs("10:15:02", { currency: "USD", valueMicros: 10_000n }),
         obs("10:15:03", { currency: "EUR", valueMicros: 5_000_000n }),
         obs("10:15:04"),
+        // A value without a currency cannot be summed with anything; the event still counts.
+        obs("10:15:05", { valueMicros: 1_000_000n }),
       ],
       expect: [
         {
           width: MINUTE_MS,
           start: "10:15:00",
-          key: { currency: "USD" },
-          is: { count: 2, valueMicros: 20_000_000n, valueCount: 2 },
-        },
-        {
-          width: MINUTE_MS,
-          start: "10:15:00",
-          key: { currency: "EUR" },
-          is: { count: 1, valueMicros: 5_000_000n },
-        },
-        {
-          width: MINUTE_MS,
-          start: "10:15:00",
-          key: { currency: "" },
-          is: { count: 1, valueMicros: 0n, valueCount: 0 },
+          is: {
+            count: 5,
+            values: [
+              { currency: "EUR", valueMicros: 5_000_000n, valueCount: 1 },
+              { currency: "USD", valueMicros: 20_000_000n, valueCount: 2 },
+            ],
+          },
         },
         {
           width: HOUR_MS,
           start: "10:00:00",
-          key: { currency: "USD" },
-          is: { count: 2, valueMicros: 20_000_000n },
+          is: {
+            values: [
+              { currency: "EUR", valueMicros: 5_000_000n, valueCount: 1 },
+              { currency: "USD", valueMicros: 20_000_000n, valueCount: 2 },
+            ],
+          },
         },
       ],
-      rows: 6,
+      rows: 2,
     },
     {
       name: "match quality sums for a mean; attributed conversions counted",
@@ -115,7 +114,13 @@ describe("aggregateWindows", () => {
         {
           width: MINUTE_MS,
           start: "10:15:00",
-          is: { count: 3, matchQualitySum: 9.75, matchQualityCount: 2, attributed: 1 },
+          is: {
+            count: 3,
+            matchQualitySum: 9.75,
+            matchQualityCount: 2,
+            conversions: 1,
+            predictions: 0,
+          },
         },
       ],
       rows: 2,
@@ -135,6 +140,31 @@ describe("aggregateWindows", () => {
         { width: MINUTE_MS, start: "10:15:00", key: { tenant: "t2" }, is: { count: 1 } },
       ],
       rows: 10,
+    },
+    {
+      name: "predictions count only as predictions and never move the watermark",
+      observations: [
+        obs("10:15:01", { kind: "prediction", source: "predictions", eventName: "conversion" }),
+        obs("10:15:02", { kind: "prediction", source: "predictions", eventName: "conversion" }),
+        obs("10:30:00", { kind: "prediction", source: "predictions", eventName: "conversion" }),
+        obs("10:15:03"),
+      ],
+      expect: [
+        {
+          width: MINUTE_MS,
+          start: "10:15:00",
+          key: { source: "predictions" },
+          is: { count: 0, late: 0, predictions: 2, conversions: 0 },
+        },
+        { width: MINUTE_MS, start: "10:15:00", key: { source: "web" }, is: { count: 1, late: 0 } },
+        {
+          width: HOUR_MS,
+          start: "10:00:00",
+          key: { source: "predictions" },
+          is: { predictions: 3 },
+        },
+      ],
+      rows: 5,
     },
     {
       name: "an event behind the stored watermark is late in its minute, not in its open hour",
@@ -206,7 +236,7 @@ describe("aggregateWindows", () => {
     expect(result.deltas).toEqual(sorted);
   });
 
-  it("returns the newest trusted event time per tenant seen in the batch", () => {
+  it("returns the newest trusted event time of each tenant whose time moved", () => {
     const result = aggregateWindows(
       [
         obs("10:00:00"),
@@ -258,9 +288,13 @@ describe("aggregateWindows", () => {
           d.windowStartMs < hour.windowStartMs + HOUR_MS,
       );
       expect(minutes.reduce((a, d) => a + d.count, 0)).toBe(hour.count);
-      expect(minutes.reduce((a, d) => a + d.valueMicros, 0n)).toBe(hour.valueMicros);
+      const sumValues = (ds: WindowDelta[]) =>
+        ds.flatMap((d) => d.values).reduce((a, v) => a + v.valueMicros, 0n);
+      expect(sumValues(minutes)).toBe(sumValues([hour]));
       expect(minutes.reduce((a, d) => a + d.matchQualitySum, 0)).toBe(hour.matchQualitySum);
-      expect(minutes.reduce((a, d) => a + d.attributed, 0)).toBe(hour.attributed);
+      expect(minutes.reduce((a, d) => a + d.conversions, 0)).toBe(hour.conversions);
+      // A minute closes before its hour, so the minutes hold at least the hour's late events.
+      expect(minutes.reduce((a, d) => a + d.late, 0)).toBeGreaterThanOrEqual(hour.late);
     }
     expect(deltas.filter((d) => d.widthMs === MINUTE_MS).reduce((a, d) => a + d.count, 0)).toBe(
       2000,

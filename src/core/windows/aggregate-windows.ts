@@ -3,8 +3,12 @@ import { ValidationError } from "../errors";
 import { advanceMaxEventTime, isWindowClosed, type WatermarkSpec, watermarkMs } from "./watermark";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "./window-start-ms";
 
-/** One counted record: a conversion event, or a scored prediction (source `predictions`). */
+/**
+ * One counted record. `event`: a conversion event; `prediction`: a scored row (by convention
+ * source `predictions`, eventName = model name), counted in `predictions` only.
+ */
 export interface WindowObservation {
+  kind: "event" | "prediction";
   tenant: string;
   /** Where it came from: `web`, `capi`, `predictions`. */
   source: string;
@@ -12,42 +16,50 @@ export interface WindowObservation {
   eventName: string;
   /** Campaign it is attributed to; "" when none. */
   campaign: string;
-  /** Event time, epoch ms. */
+  /** Event time (scoring time for a prediction), epoch ms. */
   eventTimeMs: number;
   /** Monetary value in micro-units of `currency` (see toMicros); undefined when none. */
   valueMicros?: bigint | undefined;
-  /** ISO 4217 code, upper case; "" when the event carries none. */
-  currency: string;
+  /** ISO 4217 code, upper case; required for the value to be summed. */
+  currency?: string | undefined;
   /** Event match quality 0–10; undefined when not scored. */
   matchQuality?: number | undefined;
   /** True when the event names the scored prediction it converts. */
   attributed: boolean;
 }
 
-/** Identifies one stored window row. Every metric below is additive over rows with the same key. */
+/** Identifies one stored window row. Every metric of a delta is additive over time. */
 export interface WindowKey {
   tenant: string;
+  widthMs: number;
+  windowStartMs: number;
   source: string;
   eventName: string;
   campaign: string;
+}
+
+/** Value sum of one currency in one window. */
+export interface CurrencyDelta {
   currency: string;
-  widthMs: number;
-  windowStartMs: number;
+  valueMicros: bigint;
+  /** Events that carried a value in this currency. */
+  valueCount: number;
 }
 
 export interface WindowDelta extends WindowKey {
-  /** Observations in the window, late ones included. */
+  /** Events in the window, late ones included. */
   count: number;
   /** Of `count`, those that arrived after the watermark had closed the window. */
   late: number;
-  valueMicros: bigint;
-  /** Observations that carried a value. */
-  valueCount: number;
   /** Sum and count of match-quality scores; the mean is sum / count. */
   matchQualitySum: number;
   matchQualityCount: number;
-  /** Observations that name the scored prediction they convert. */
-  attributed: number;
+  /** Scored predictions in the window. */
+  predictions: number;
+  /** Events that name the scored prediction they convert. */
+  conversions: number;
+  /** Sorted by currency; empty when no event carried a value. */
+  values: CurrencyDelta[];
 }
 
 export interface WindowingSpec extends WatermarkSpec {
@@ -71,7 +83,7 @@ export interface WindowingState {
 export interface WindowAggregate {
   /** One delta per window key, sorted by key (writers that lock rows in one order cannot deadlock). */
   deltas: WindowDelta[];
-  /** Newest trusted event time per tenant after this batch; only tenants seen in the batch. */
+  /** Newest trusted event time per tenant after this batch; only tenants whose time moved. */
   maxEventTimeMs: Map<string, number>;
 }
 
@@ -79,11 +91,16 @@ export interface WindowAggregate {
 // separates the parts of a map key unambiguously.
 const SEP = "\u0000";
 
+interface Accumulator {
+  delta: WindowDelta;
+  values: Map<string, CurrencyDelta>;
+}
+
 /**
- * Observations are folded in order; each one is classified against its tenant's watermark as it
- * stood just before it (so the result depends only on the order within a partition). Late
- * observations are counted in their window like any other and additionally in `late`: nothing is
- * dropped, and `late` tells how much of a window changed after it was closed.
+ * Observations are folded in order; each event is classified against its tenant's watermark as it
+ * stood just before it (so the result depends only on the order within a partition). Late events
+ * are counted in their window like any other and additionally in `late`: nothing is dropped, and
+ * `late` tells how much of a window changed after it was closed. Only events move the watermark.
  */
 export function aggregateWindows(
   observations: Iterable<WindowObservation>,
@@ -91,61 +108,62 @@ export function aggregateWindows(
   state: WindowingState,
 ): WindowAggregate {
   const maxByTenant = new Map<string, number>();
-  const byKey = new Map<string, WindowDelta>();
+  const byKey = new Map<string, Accumulator>();
   for (const o of observations) {
     assertDimensions(o);
+    const isEvent = o.kind === "event";
     const previousMax = maxByTenant.get(o.tenant) ?? state.maxEventTimeMs.get(o.tenant);
     const watermark = watermarkMs(previousMax, spec.allowedLatenessMs);
     for (const widthMs of spec.widthsMs) {
       const start = windowStartMs(o.eventTimeMs, widthMs);
-      const key = [o.tenant, widthMs, start, o.source, o.eventName, o.campaign, o.currency].join(
-        SEP,
-      );
-      let delta = byKey.get(key);
-      if (delta === undefined) {
-        delta = {
-          tenant: o.tenant,
-          source: o.source,
-          eventName: o.eventName,
-          campaign: o.campaign,
-          currency: o.currency,
-          widthMs,
-          windowStartMs: start,
-          count: 0,
-          late: 0,
-          valueMicros: 0n,
-          valueCount: 0,
-          matchQualitySum: 0,
-          matchQualityCount: 0,
-          attributed: 0,
-        };
-        byKey.set(key, delta);
+      const key = [o.tenant, widthMs, start, o.source, o.eventName, o.campaign].join(SEP);
+      let acc = byKey.get(key);
+      if (acc === undefined) {
+        acc = { delta: emptyDelta(o, widthMs, start), values: new Map() };
+        byKey.set(key, acc);
+      }
+      const delta = acc.delta;
+      if (!isEvent) {
+        delta.predictions += 1;
+        continue;
       }
       delta.count += 1;
       if (isWindowClosed(start, widthMs, watermark)) delta.late += 1;
-      if (o.valueMicros !== undefined) {
-        delta.valueMicros += o.valueMicros;
-        delta.valueCount += 1;
+      if (o.valueMicros !== undefined && o.currency !== undefined) {
+        let value = acc.values.get(o.currency);
+        if (value === undefined) {
+          value = { currency: o.currency, valueMicros: 0n, valueCount: 0 };
+          acc.values.set(o.currency, value);
+        }
+        value.valueMicros += o.valueMicros;
+        value.valueCount += 1;
       }
       if (o.matchQuality !== undefined) {
         delta.matchQualitySum += o.matchQuality;
         delta.matchQualityCount += 1;
       }
-      if (o.attributed) delta.attributed += 1;
+      if (o.attributed) delta.conversions += 1;
     }
-    const nextMax = advanceMaxEventTime(
-      previousMax,
-      o.eventTimeMs,
-      state.nowMs,
-      spec.maxFutureSkewMs,
-    );
-    if (nextMax !== undefined) maxByTenant.set(o.tenant, nextMax);
+    if (isEvent) {
+      const nextMax = advanceMaxEventTime(
+        previousMax,
+        o.eventTimeMs,
+        state.nowMs,
+        spec.maxFutureSkewMs,
+      );
+      if (nextMax !== undefined && nextMax !== previousMax) maxByTenant.set(o.tenant, nextMax);
+    }
   }
-  const deltas = [...byKey.values()].sort(compareWindowKeys);
+  const deltas: WindowDelta[] = [];
+  for (const { delta, values } of byKey.values()) {
+    delta.values = [...values.values()].sort((a, b) => compareStrings(a.currency, b.currency));
+    deltas.push(delta);
+  }
+  deltas.sort(compareWindowKeys);
   return { deltas, maxEventTimeMs: maxByTenant };
 }
 
-/** Total order on window keys: tenant, width, start, source, event name, campaign, currency. */
+/** Total order on window keys: tenant, width, start, source, event name, campaign (the primary key). */
 export function compareWindowKeys(a: WindowKey, b: WindowKey): number {
   return (
     compareStrings(a.tenant, b.tenant) ||
@@ -153,9 +171,26 @@ export function compareWindowKeys(a: WindowKey, b: WindowKey): number {
     a.windowStartMs - b.windowStartMs ||
     compareStrings(a.source, b.source) ||
     compareStrings(a.eventName, b.eventName) ||
-    compareStrings(a.campaign, b.campaign) ||
-    compareStrings(a.currency, b.currency)
+    compareStrings(a.campaign, b.campaign)
   );
+}
+
+function emptyDelta(o: WindowObservation, widthMs: number, start: number): WindowDelta {
+  return {
+    tenant: o.tenant,
+    widthMs,
+    windowStartMs: start,
+    source: o.source,
+    eventName: o.eventName,
+    campaign: o.campaign,
+    count: 0,
+    late: 0,
+    matchQualitySum: 0,
+    matchQualityCount: 0,
+    predictions: 0,
+    conversions: 0,
+    values: [],
+  };
 }
 
 function compareStrings(a: string, b: string): number {
@@ -163,10 +198,10 @@ function compareStrings(a: string, b: string): number {
 }
 
 function assertDimensions(o: WindowObservation): void {
-  // One concatenation instead of five checks: this runs once per observation on the hot path.
-  if ((o.tenant + o.source + o.eventName + o.campaign + o.currency).includes(SEP)) {
+  // One concatenation instead of four checks: this runs once per observation on the hot path.
+  if ((o.tenant + o.source + o.eventName + o.campaign).includes(SEP)) {
     throw new ValidationError(
-      "Window dimensions (tenant, source, event name, campaign, currency) must not contain U+0000.",
+      "Window dimensions (tenant, source, event name, campaign) must not contain U+0000.",
     );
   }
 }
