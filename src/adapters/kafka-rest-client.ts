@@ -1,0 +1,390 @@
+/** A fetch-only client for the Kafka REST Proxy v3 produce API (Confluent Cloud, or Driftline's gateway). */
+import {
+  ConfigError,
+  ConflictError,
+  DependencyUnavailableError,
+  DriftlineError,
+  NotFoundError,
+  ValidationError,
+} from "../core/errors";
+
+export interface KafkaRestClientOptions {
+  /**
+   * Everything before `/v3`: `http://127.0.0.1:8082` for the local gateway,
+   * `https://pkc-xxxxx.<region>.<cloud>.confluent.cloud:443/kafka` for Confluent Cloud.
+   */
+  baseUrl: string;
+  /** The `{cluster_id}` path segment (Confluent Cloud: `lkc-…`; the local gateway: `driftline`). */
+  clusterId: string;
+  /** HTTP Basic credentials (Confluent Cloud API key/secret); both or neither. */
+  apiKey?: string | undefined;
+  apiSecret?: string | undefined;
+  /** Per HTTP request, ms. Default 10 000. */
+  timeoutMs?: number;
+  /**
+   * Records per `records:batch` request. Default 10 (the REST Proxy's default maximum); the
+   * local gateway takes up to 100.
+   */
+  maxBatchEntries?: number;
+  /**
+   * `auto` (default) uses `records:batch` and falls back to one request per record, for good,
+   * when the server has no batch endpoint (404/405 on it while a single-record produce works).
+   * `always` / `never` pin the choice.
+   */
+  batchMode?: "auto" | "always" | "never";
+  /** Injected for tests; default the global `fetch`. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+export interface KafkaRestRecord {
+  /** Sent as a STRING key; null for no key (round-robin partitioning). */
+  key: string | null;
+  /** Sent as JSON, or as BINARY when it is a Uint8Array; null/undefined for a null value. */
+  value: unknown;
+  /** Header values are sent as their UTF-8 bytes (base64 on the wire, as the API demands). */
+  headers?: Record<string, string> | undefined;
+  /** Explicit partition; otherwise the server partitions by key (murmur2, like Java clients). */
+  partitionId?: number | undefined;
+  /** Record timestamp; otherwise the server's time of produce. */
+  timestamp?: Date | undefined;
+}
+
+export interface ProducedRecord {
+  partitionId: number;
+  offset: number;
+}
+
+/** One per record, in input order. `retryable` and `message` mirror `error` for plain callers. */
+export type KafkaRestOutcome =
+  | ({ ok: true } & ProducedRecord)
+  | { ok: false; retryable: boolean; message: string; error: DriftlineError };
+
+/**
+ * Produces records over HTTP with `fetch` only, so it runs in workerd and in Node.
+ *
+ * No retry loop inside: a failure comes back as an outcome whose `error` is retryable
+ * (network, timeout, 5xx, 429 → DependencyUnavailableError or RATE_LIMITED) or not (other 4xx →
+ * a DriftlineError by status), and the caller — the Worker's Cloudflare Queue consumer —
+ * redelivers with backoff and dead-letters what keeps failing. Delivery is at-least-once: a
+ * timeout or 5xx may hide records that were written, so consumers dedup on the key.
+ */
+export class KafkaRestClient {
+  private readonly root: string;
+  private readonly authorization: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxBatchEntries: number;
+  private readonly batchMode: "auto" | "always" | "never";
+  private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
+  /** `auto` mode: undefined until a batch call has shown whether the endpoint exists. */
+  private batchSupported: boolean | undefined;
+
+  constructor(options: KafkaRestClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.baseUrl);
+    } catch {
+      throw new ConfigError(`Kafka REST base URL "${options.baseUrl}" is not an absolute URL.`);
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") {
+      throw new ConfigError(`Kafka REST base URL must be http(s), not ${base.protocol}`);
+    }
+    if (!options.clusterId) throw new ConfigError("Kafka REST cluster id is empty.");
+    if (Boolean(options.apiKey) !== Boolean(options.apiSecret)) {
+      throw new ConfigError("Kafka REST credentials need both the API key and the API secret.");
+    }
+    const maxBatchEntries = options.maxBatchEntries ?? 10;
+    if (!Number.isInteger(maxBatchEntries) || maxBatchEntries < 1) {
+      throw new ConfigError(`maxBatchEntries must be a positive integer, not ${maxBatchEntries}.`);
+    }
+    this.root = `${options.baseUrl.replace(/\/+$/, "")}/v3/clusters/${encodeURIComponent(options.clusterId)}/topics/`;
+    this.authorization = options.apiKey
+      ? `Basic ${utf8ToBase64(`${options.apiKey}:${options.apiSecret}`)}`
+      : undefined;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxBatchEntries = maxBatchEntries;
+    this.batchMode = options.batchMode ?? "auto";
+    // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
+    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /**
+   * Produces `records` to `topic` in order (chunks of `maxBatchEntries`, one after another).
+   * Never rejects for HTTP or network failures: each record gets an outcome. A failure of a
+   * whole request also fails every later record without sending it, so records of one key are
+   * not reordered around a gap.
+   */
+  async produceBatch(
+    topic: string,
+    records: readonly KafkaRestRecord[],
+  ): Promise<KafkaRestOutcome[]> {
+    const outcomes: KafkaRestOutcome[] = [];
+    const failRest = (error: DriftlineError) => {
+      while (outcomes.length < records.length) outcomes.push(failure(error));
+      return outcomes;
+    };
+    for (let start = 0; start < records.length; start += this.maxBatchEntries) {
+      const chunk = records.slice(start, start + this.maxBatchEntries);
+      if (this.batchMode === "never" || this.batchSupported === false) {
+        const stop = await this.produceOneByOne(topic, chunk, outcomes);
+        if (stop) return failRest(stop);
+        continue;
+      }
+      const result = await this.produceChunk(topic, chunk, start);
+      if (result.kind === "ok") {
+        this.batchSupported = true;
+        outcomes.push(...result.outcomes);
+        continue;
+      }
+      if (result.status === 413 && chunk.length > 1) {
+        // The chunk as a whole is over the server's body limit; its records may each fit.
+        const stop = await this.produceOneByOne(topic, chunk, outcomes);
+        if (stop) return failRest(stop);
+        continue;
+      }
+      const maybeMissingRoute = result.status === 404 || result.status === 405;
+      if (this.batchMode === "auto" && this.batchSupported === undefined && maybeMissingRoute) {
+        // Either the topic is unknown or the server has no batch route: one single-record
+        // produce tells which (a 404 there too means the topic).
+        const first = await this.send(topic, "records", toWire(chunk[0]!));
+        if (first.kind === "error" && first.status === 404) return failRest(first.error);
+        this.batchSupported = false;
+        outcomes.push(first.kind === "ok" ? parseSingle(first.body) : failure(first.error));
+        if (first.kind === "error" && !isPerRecordStatus(first.status))
+          return failRest(first.error);
+        const stop = await this.produceOneByOne(topic, chunk.slice(1), outcomes);
+        if (stop) return failRest(stop);
+        continue;
+      }
+      return failRest(result.error);
+    }
+    return outcomes;
+  }
+
+  /** One record through the single-record endpoint; throws the outcome's DriftlineError. */
+  async produce(topic: string, record: KafkaRestRecord): Promise<ProducedRecord> {
+    const result = await this.send(topic, "records", toWire(record));
+    if (result.kind === "error") throw result.error;
+    const outcome = parseSingle(result.body);
+    if (!outcome.ok) throw outcome.error;
+    return { partitionId: outcome.partitionId, offset: outcome.offset };
+  }
+
+  /** Sends records singly; returns the error that must stop the rest, if any. */
+  private async produceOneByOne(
+    topic: string,
+    records: readonly KafkaRestRecord[],
+    outcomes: KafkaRestOutcome[],
+  ): Promise<DriftlineError | undefined> {
+    for (const record of records) {
+      const result = await this.send(topic, "records", toWire(record));
+      if (result.kind === "ok") {
+        outcomes.push(parseSingle(result.body));
+        continue;
+      }
+      outcomes.push(failure(result.error));
+      if (!isPerRecordStatus(result.status)) return result.error;
+    }
+    return undefined;
+  }
+
+  private async produceChunk(
+    topic: string,
+    chunk: readonly KafkaRestRecord[],
+    offset: number,
+  ): Promise<
+    | { kind: "ok"; outcomes: KafkaRestOutcome[] }
+    | { kind: "error"; status: number; error: DriftlineError }
+  > {
+    const ids = chunk.map((_, i) => `r${offset + i}`);
+    const entries = chunk.map((r, i) => ({ id: ids[i], ...toWire(r) }));
+    const result = await this.send(topic, "records:batch", { entries });
+    if (result.kind === "error") return result;
+    const body = result.body as {
+      successes?: Array<{ id?: unknown; partition_id?: unknown; offset?: unknown }>;
+      failures?: Array<{ id?: unknown; error_code?: unknown; message?: unknown }>;
+    };
+    const byId = new Map<unknown, KafkaRestOutcome>();
+    for (const s of body.successes ?? []) {
+      byId.set(s.id, { ok: true, partitionId: Number(s.partition_id), offset: Number(s.offset) });
+    }
+    for (const f of body.failures ?? []) {
+      const code = typeof f.error_code === "number" ? f.error_code : 500;
+      const message = typeof f.message === "string" ? f.message : `error_code ${code}`;
+      byId.set(f.id, failure(errorForStatus(httpStatusOf(code), message, { topic })));
+    }
+    const outcomes = ids.map(
+      (id) =>
+        byId.get(id) ??
+        failure(
+          new DependencyUnavailableError(
+            `Kafka REST answered records:batch for ${topic} without a result for entry ${id}.`,
+          ),
+        ),
+    );
+    return { kind: "ok", outcomes };
+  }
+
+  private async send(
+    topic: string,
+    action: "records" | "records:batch",
+    payload: unknown,
+  ): Promise<
+    { kind: "ok"; body: unknown } | { kind: "error"; status: number; error: DriftlineError }
+  > {
+    const url = `${this.root}${encodeURIComponent(topic)}/${action}`;
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+    };
+    if (this.authorization) headers.authorization = this.authorization;
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchFn(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      const timedOut =
+        err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+      const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : String(err);
+      return {
+        kind: "error",
+        status: 0,
+        error: new DependencyUnavailableError(`Kafka REST produce to ${topic} failed: ${reason}`, {
+          cause: err,
+          context: { topic },
+        }),
+      };
+    }
+    let body: unknown;
+    try {
+      body = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const message = messageOf(body) ?? (text.slice(0, 200) || response.statusText);
+      return {
+        kind: "error",
+        status: response.status,
+        error: errorForStatus(response.status, message, { topic }),
+      };
+    }
+    if (body === undefined) {
+      return {
+        kind: "error",
+        status: 502,
+        error: new DependencyUnavailableError(
+          `Kafka REST answered ${response.status} for ${topic} without a JSON body.`,
+          { context: { topic } },
+        ),
+      };
+    }
+    return { kind: "ok", body };
+  }
+}
+
+/** Statuses that concern one record only: the next record may well succeed. */
+function isPerRecordStatus(status: number): boolean {
+  return status === 400 || status === 413 || status === 422;
+}
+
+function failure(error: DriftlineError): KafkaRestOutcome {
+  return { ok: false, retryable: error.retryable, message: error.message, error };
+}
+
+function parseSingle(body: unknown): KafkaRestOutcome {
+  const b = body as {
+    error_code?: unknown;
+    message?: unknown;
+    partition_id?: unknown;
+    offset?: unknown;
+  };
+  // A delivery report carries its own error_code; 200 is success (streaming-mode semantics).
+  if (typeof b.error_code === "number" && b.error_code !== 200) {
+    const message = typeof b.message === "string" ? b.message : `error_code ${b.error_code}`;
+    return failure(errorForStatus(httpStatusOf(b.error_code), message, {}));
+  }
+  return { ok: true, partitionId: Number(b.partition_id), offset: Number(b.offset) };
+}
+
+/** Confluent error codes are HTTP statuses or five-digit refinements of them (40403 → 404). */
+function httpStatusOf(code: number): number {
+  return code >= 10_000 ? Math.floor(code / 100) : code;
+}
+
+function messageOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const b = body as { message?: unknown; error?: { message?: unknown } };
+  if (typeof b.message === "string") return b.message;
+  if (typeof b.error?.message === "string") return b.error.message;
+  return undefined;
+}
+
+/** 5xx, 408 and 429 are retryable; every other 4xx is not (retrying cannot fix the request). */
+export function errorForStatus(
+  status: number,
+  serverMessage: string,
+  context: Record<string, unknown>,
+): DriftlineError {
+  const message = `Kafka REST ${status}: ${serverMessage}`;
+  const options = { context: { ...context, status } };
+  if (status >= 500 || status === 408) return new DependencyUnavailableError(message, options);
+  switch (status) {
+    case 400:
+    case 422:
+      return new ValidationError(message, [], options);
+    case 401:
+      return new DriftlineError("UNAUTHENTICATED", message, options);
+    case 403:
+      return new DriftlineError("FORBIDDEN", message, options);
+    case 404:
+      return new NotFoundError(message, options);
+    case 409:
+      return new ConflictError(message, options);
+    case 413:
+      return new DriftlineError("PAYLOAD_TOO_LARGE", message, options);
+    case 415:
+      return new DriftlineError("UNSUPPORTED_MEDIA_TYPE", message, options);
+    case 429:
+      return new DriftlineError("RATE_LIMITED", message, { ...options, retryable: true });
+    default:
+      return new DriftlineError("INTERNAL", message, options);
+  }
+}
+
+function toWire(record: KafkaRestRecord): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  if (record.partitionId !== undefined) wire.partition_id = record.partitionId;
+  if (record.key !== null) wire.key = { type: "STRING", data: record.key };
+  if (record.value instanceof Uint8Array) {
+    wire.value = { type: "BINARY", data: bytesToBase64(record.value) };
+  } else if (record.value !== null && record.value !== undefined) {
+    wire.value = { type: "JSON", data: record.value };
+  }
+  if (record.headers) {
+    wire.headers = Object.entries(record.headers).map(([name, value]) => ({
+      name,
+      value: utf8ToBase64(value),
+    }));
+  }
+  if (record.timestamp) wire.timestamp = record.timestamp.toISOString();
+  return wire;
+}
+
+function utf8ToBase64(text: string): string {
+  return bytesToBase64(new TextEncoder().encode(text));
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  // btoa takes a "binary string"; build it in slices to stay under argument-count limits.
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}

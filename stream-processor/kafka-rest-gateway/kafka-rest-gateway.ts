@@ -1,0 +1,260 @@
+/** An HTTP gateway serving the Kafka REST Proxy v3 produce API (as Confluent Cloud does) over kafkajs. */
+import { type Context, Hono } from "hono";
+import { basicAuth } from "hono/basic-auth";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import {
+  DriftlineError,
+  type ErrorCode,
+  isDriftlineError,
+  ValidationError,
+} from "../../src/core/errors";
+import {
+  describeIssues,
+  type EncodedRecord,
+  encodeRecord,
+  ProduceBatchEntry,
+  ProduceBatchEnvelope,
+  ProduceRequest,
+} from "./produce-request";
+import type { DeliveredRecord, RecordProducer } from "./record-producer";
+
+export interface KafkaRestGatewayDeps {
+  producer: RecordProducer;
+  /** The topics clients may produce to (the allow-list); any other topic answers 404. */
+  topics: readonly string[];
+  /**
+   * The cluster id clients put in the path. The Kafka cluster's real id is accepted too. Confluent
+   * Cloud ids look like `lkc-abc123`; the local default is `driftline`.
+   */
+  clusterId: string;
+  /** When set, every `/v3` and `/kafka/v3` request needs HTTP Basic auth with this key/secret. */
+  auth?: { apiKey: string; apiSecret: string } | undefined;
+  /** Request body limit in bytes. Default 1 MiB (Kafka's default `message.max.bytes`). */
+  maxBodyBytes?: number;
+  /** Most entries one `records:batch` call may carry. Default 100. */
+  maxBatchEntries?: number;
+  /** Unexpected errors go here (with the request path); default `console.error`. */
+  logError?: (message: string, context: Record<string, unknown>) => void;
+  now?: () => number;
+}
+
+/** HTTP status per error code; every error body is `{ error_code, message }` like Confluent's. */
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  DEPENDENCY_UNAVAILABLE: 503,
+  CONFIG: 500,
+  INTERNAL: 500,
+};
+
+function errorResponse(c: Context, status: ContentfulStatusCode, message: string): Response {
+  if (status === 503) c.header("Retry-After", "1");
+  return c.json({ error_code: status, message }, status);
+}
+
+/**
+ * The gateway app (serve it with `@hono/node-server`, or call `app.fetch` in tests).
+ *
+ * Routes, each also under `/kafka` (Confluent Cloud's prefix), so one client base URL style works:
+ * - `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records` — one record.
+ * - `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records:batch` — `{ entries: [...] }`,
+ *   answered 207 with `{ successes, failures }` per entry id.
+ * - `GET /v3/clusters`, `GET /v3/clusters/{cluster_id}` — which cluster this is.
+ * - `GET /health` (process alive), `GET /ready` (Kafka answers) — no auth.
+ * Delivery is at-least-once: a 5xx may hide a record that was written, so retries can duplicate
+ * (consumers dedup on the record key).
+ */
+export function createKafkaRestGateway(deps: KafkaRestGatewayDeps): Hono {
+  const allowed = new Set(deps.topics);
+  const maxBodyBytes = deps.maxBodyBytes ?? 1024 * 1024;
+  const maxBatchEntries = deps.maxBatchEntries ?? 100;
+  const now = deps.now ?? Date.now;
+  const logError = deps.logError ?? ((m, ctx) => console.error(m, ctx));
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const res = err.getResponse();
+      if (res.headers.get("content-type")?.includes("application/json")) return res;
+      return errorResponse(c, err.status as ContentfulStatusCode, err.message || res.statusText);
+    }
+    if (isDriftlineError(err)) return errorResponse(c, STATUS[err.code], err.message);
+    logError("kafka-rest-gateway: unexpected error", { path: c.req.path, error: String(err) });
+    return errorResponse(c, 500, "Internal error in the Kafka REST gateway; see its log.");
+  });
+  app.notFound((c) => errorResponse(c, 404, `No route for ${c.req.method} ${c.req.path}.`));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", async (c) => {
+    const ok = await deps.producer.ready();
+    return ok
+      ? c.json({ status: "ready", cluster_id: deps.clusterId })
+      : c.json({ status: "unavailable", reason: "Kafka does not answer" }, 503);
+  });
+
+  const v3 = new Hono();
+  if (deps.auth) {
+    v3.use(
+      basicAuth({
+        username: deps.auth.apiKey,
+        password: deps.auth.apiSecret,
+        realm: "kafka-rest",
+        invalidUserMessage: {
+          error_code: 401,
+          message: "Authentication required: HTTP Basic with the gateway's API key and secret.",
+        },
+      }),
+    );
+  }
+  v3.use(
+    "/clusters/:clusterId/topics/*",
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        errorResponse(c, 413, `Request body is larger than the limit of ${maxBodyBytes} bytes.`),
+    }),
+  );
+
+  const clusterView = () => ({
+    kind: "KafkaCluster",
+    cluster_id: deps.clusterId,
+    kafka_cluster_id: deps.producer.clusterId() ?? null,
+  });
+  const checkCluster = (clusterId: string) => {
+    if (clusterId === deps.clusterId || clusterId === deps.producer.clusterId()) return;
+    throw new DriftlineError(
+      "NOT_FOUND",
+      `Cluster ${clusterId} not found. This gateway serves cluster "${deps.clusterId}".`,
+    );
+  };
+  const checkTopic = (topic: string) => {
+    if (allowed.has(topic)) return;
+    throw new DriftlineError(
+      "NOT_FOUND",
+      `This server does not host topic ${topic}. Topics served: ${[...allowed].join(", ")}.`,
+    );
+  };
+
+  v3.get("/clusters", (c) => c.json({ kind: "KafkaClusterList", data: [clusterView()] }));
+  v3.get("/clusters/:clusterId", (c) => {
+    checkCluster(c.req.param("clusterId"));
+    return c.json(clusterView());
+  });
+
+  // One route for `records` and `records:batch`: a ':' inside a path segment is not a parameter.
+  v3.post("/clusters/:clusterId/topics/:topic/:action", async (c) => {
+    const clusterId = c.req.param("clusterId");
+    const topic = c.req.param("topic");
+    const action = c.req.param("action");
+    if (action !== "records" && action !== "records:batch") {
+      return errorResponse(c, 404, `No route for POST ${c.req.path}.`);
+    }
+    checkCluster(clusterId);
+    checkTopic(topic);
+    const body = await readJsonBody(c);
+    const answer = { cluster_id: clusterId, topic_name: topic };
+
+    if (action === "records") {
+      const parsed = ProduceRequest.safeParse(body);
+      if (!parsed.success) throw describeIssues(parsed.error);
+      const encoded = encodeRecord(parsed.data, now());
+      const [delivered] = await deps.producer.produce(topic, [encoded.record]);
+      return c.json({ error_code: 200, ...answer, ...deliveryReport(delivered!, encoded) });
+    }
+
+    const envelope = ProduceBatchEnvelope.safeParse(body);
+    if (!envelope.success) throw describeIssues(envelope.error);
+    const entries = envelope.data.entries;
+    if (entries.length > maxBatchEntries) {
+      throw new ValidationError(
+        `Invalid produce request: entries has ${entries.length} records; at most ${maxBatchEntries} per request.`,
+        [{ field: "entries", message: `at most ${maxBatchEntries}` }],
+      );
+    }
+    const seen = new Set<string>();
+    for (const e of entries) {
+      if (seen.has(e.id)) {
+        throw new ValidationError(`Invalid produce request: entry id ${e.id} is not unique.`, [
+          { field: "entries.id", message: "ids must be distinct" },
+        ]);
+      }
+      seen.add(e.id);
+    }
+
+    // Entries that fail validation are reported on their own; the others are produced together.
+    const failures: Array<{ id: string; error_code: number; message: string }> = [];
+    const valid: Array<{ id: string; encoded: EncodedRecord }> = [];
+    const stamp = now();
+    entries.forEach((raw, i) => {
+      const parsed = ProduceBatchEntry.safeParse(raw);
+      if (!parsed.success) {
+        const message = describeIssues(parsed.error, `entries.${i}`).message;
+        failures.push({ id: raw.id, error_code: 400, message });
+        return;
+      }
+      const { id, ...request } = parsed.data;
+      valid.push({ id, encoded: encodeRecord(request, stamp) });
+    });
+
+    const delivered = valid.length
+      ? await deps.producer.produce(
+          topic,
+          valid.map((v) => v.encoded.record),
+        )
+      : [];
+    const successes = valid.map((v, i) => ({
+      id: v.id,
+      ...answer,
+      ...deliveryReport(delivered[i]!, v.encoded),
+    }));
+    return c.json({ successes, failures }, 207);
+  });
+
+  app.route("/v3", v3);
+  app.route("/kafka/v3", v3);
+  return app;
+}
+
+function deliveryReport(delivered: DeliveredRecord, encoded: EncodedRecord) {
+  return {
+    partition_id: delivered.partition,
+    offset: delivered.offset,
+    timestamp: new Date(delivered.timestampMs).toISOString(),
+    ...(encoded.key ? { key: encoded.key } : {}),
+    ...(encoded.value ? { value: encoded.value } : {}),
+  };
+}
+
+async function readJsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type");
+  // A missing Content-Type is tolerated (curl-style clients); a different one is refused.
+  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
+    throw new DriftlineError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      `Content-Type ${type} is not supported; send application/json.`,
+    );
+  }
+  const text = await c.req.text();
+  if (text.trim() === "") {
+    throw new ValidationError("Request body is empty; send a JSON object.", [
+      { field: "(body)", message: "empty" },
+    ]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(
+      `Request body is not valid JSON: ${(err as Error).message}`,
+      [{ field: "(body)", message: "not JSON" }],
+      { cause: err },
+    );
+  }
+}
