@@ -1,0 +1,391 @@
+/** Embedded Postgres (PGlite, on disk) served on the wire protocol: the default database of a local stack. */
+// Limits, and why this file has its own connection scheduling:
+// * PGlite is ONE Postgres backend in WASM: every client connection shares one session, so
+//   queries run one at a time, and session state (SET, search_path, prepared statement names,
+//   temp tables, advisory locks) is shared by all connections. Good for a zero-setup demo and
+//   tests, not for load tests: use a real Postgres through DATABASE_URL for those.
+// * pglite-socket's PGLiteSocketServer defaults to maxConnections = 1 (a second client is
+//   refused) and, with more, schedules frontend messages one by one across connections. That
+//   interleaves extended-protocol batches (Parse/Bind/Execute/Sync) of two connections, so one
+//   binds the other's unnamed statement ("unnamed prepared statement does not exist", or wrong
+//   rows), and a failed message stalls its queue for good (electric-sql/pglite#1046, open in
+//   0.2.17). We keep its per-connection handler (message framing, SSL refusal) and replace
+//   the queue: a connection owns the session from its first message until Postgres reports
+//   ReadyForQuery "idle", i.e. for a whole extended-protocol batch or a whole transaction.
+// * So a connection that opens a transaction and waits on another connection before
+//   committing waits forever here; after LOCK_WAIT_TIMEOUT_MS the waiting connection is closed.
+// * Memory: a booted PGlite holds ~300-800 MB RSS. First boot of a data dir runs initdb (~3-4 s).
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { join, resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
+import pg from "pg";
+import { type LocalStackConfig, loadLocalStackConfig } from "./config";
+import {
+  isAlive,
+  logFile,
+  runningPid,
+  startDaemon,
+  stopDaemon,
+  tailLog,
+  waitUntilReady,
+} from "./process";
+import type { LocalService, ServiceEndpoint } from "./service";
+
+const SERVICE_NAME = "pglite";
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
+/** Enough for the demo's processes (API, stream processor, CLI) each with a pool of 2-4. */
+const DEFAULT_MAX_CONNECTIONS = 32;
+/** How long a connection may wait for another connection's batch or transaction. */
+const LOCK_WAIT_TIMEOUT_MS = 30_000;
+/** First boot runs initdb inside WASM; slow on a busy 2-core machine. */
+const READY_TIMEOUT_MS = 60_000;
+
+export interface PgliteServerOptions {
+  /** Where PGlite keeps its files; created if missing. */
+  dataDir: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  host?: string;
+  maxConnections?: number;
+  lockWaitTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface PgliteServer {
+  /** `postgres://postgres@host:port/postgres`. */
+  readonly databaseUrl: string;
+  readonly port: number;
+  /** Time to open (or initdb) the data dir, in ms. */
+  readonly bootMs: number;
+  openConnections(): number;
+  close(): Promise<void>;
+}
+
+/** PGlite's only role is `postgres` and its database `postgres`; it accepts any password. */
+export function pgliteDatabaseUrl(port: number, host = "127.0.0.1"): string {
+  return `postgres://postgres@${host}:${port}/postgres`;
+}
+
+export function pgliteDataDir(config: LocalStackConfig): string {
+  return join(config.DRIFTLINE_STATE_DIR, "pglite");
+}
+
+// Frontend message types after which a backend answers with ReadyForQuery: Sync, Query,
+// FunctionCall, CopyDone, CopyFail. A start-up packet has no type byte; its first byte is the
+// high byte of its length, 0 for any real start-up packet.
+const ENDS_WITH_READY = new Set([0x53, 0x51, 0x46, 0x63, 0x66, 0x00]);
+/** ReadyForQuery with status "I" (idle, not in a transaction): 'Z', int32 5, 'I'. */
+const READY_IDLE = [0x5a, 0x00, 0x00, 0x00, 0x05, 0x49];
+const SYNC_MESSAGE = new Uint8Array([0x53, 0x00, 0x00, 0x00, 0x04]);
+
+interface Waiter {
+  handlerId: number;
+  grant: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Gives one connection at a time the PGlite session, from its first message until Postgres
+ * answers ReadyForQuery "idle". Messages of one connection run in arrival order. Implements the
+ * interface pglite-socket's handler calls (enqueue / clearQueueForHandler /
+ * clearTransactionIfNeeded).
+ */
+class PgliteSessionScheduler {
+  private owner: number | undefined;
+  private readonly waiters: Waiter[] = [];
+  /** Per connection, the promise of its last message, so its messages run in order. */
+  private readonly tails = new Map<number, Promise<unknown>>();
+  private readonly closed = new Set<number>();
+
+  constructor(
+    private readonly db: PGlite,
+    private readonly lockWaitTimeoutMs: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  enqueue(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
+    const previous = this.tails.get(handlerId) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.execute(handlerId, message, onData),
+      () => this.execute(handlerId, message, onData),
+    );
+    this.tails.set(
+      handlerId,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  clearQueueForHandler(handlerId: number): void {
+    this.closed.add(handlerId);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i]!;
+      if (waiter.handlerId === handlerId) {
+        this.waiters.splice(i, 1);
+        waiter.reject(new Error("connection closed"));
+      }
+    }
+  }
+
+  /** Called when a connection goes away: undo what it left open, then pass the session on. */
+  async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    this.closed.add(handlerId);
+    await this.tails.get(handlerId);
+    this.tails.delete(handlerId);
+    if (this.owner === handlerId) {
+      try {
+        // Ends an unfinished extended-protocol batch (Postgres skips to the next Sync), then
+        // rolls back a transaction the connection left open.
+        await this.db.runExclusive(() => this.db.execProtocolRaw(SYNC_MESSAGE));
+        if (this.db.isInTransaction()) await this.db.exec("ROLLBACK");
+      } catch (error) {
+        this.log(`resetting the session after connection #${handlerId}: ${String(error)}`);
+      }
+      this.release(handlerId);
+    }
+    this.closed.delete(handlerId);
+  }
+
+  private async execute(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
+    if (this.closed.has(handlerId)) throw new Error("connection closed");
+    await this.acquire(handlerId);
+    let bytes = 0;
+    const tail: number[] = [];
+    try {
+      await this.db.runExclusive(() =>
+        this.db.execProtocolRawStream(message, {
+          onRawData: (chunk) => {
+            bytes += chunk.length;
+            for (const byte of chunk.subarray(Math.max(0, chunk.length - READY_IDLE.length))) {
+              tail.push(byte);
+            }
+            tail.splice(0, Math.max(0, tail.length - READY_IDLE.length));
+            onData(chunk);
+          },
+        }),
+      );
+    } catch (error) {
+      // A failure of PGlite itself (not a SQL error, which is a normal ErrorResponse): the
+      // connection is closed by its handler, and clearTransactionIfNeeded passes the session on.
+      this.log(`connection #${handlerId}: PGlite failed: ${String(error)}`);
+      throw error;
+    }
+    const type = message[0] ?? -1;
+    if (ENDS_WITH_READY.has(type) && READY_IDLE.every((byte, i) => tail[i] === byte)) {
+      this.release(handlerId);
+    }
+    return bytes;
+  }
+
+  private acquire(handlerId: number): Promise<void> {
+    if (this.owner === handlerId) return Promise.resolve();
+    if (this.owner === undefined && this.waiters.length === 0) {
+      this.owner = handlerId;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolveGrant, reject) => {
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        const message =
+          `connection #${handlerId} waited ${this.lockWaitTimeoutMs} ms for connection ` +
+          `#${this.owner} to finish its transaction; closing it (PGlite runs one session at a time)`;
+        this.log(message);
+        reject(new Error(message));
+      }, this.lockWaitTimeoutMs);
+      const waiter: Waiter = {
+        handlerId,
+        grant: () => {
+          clearTimeout(timer);
+          resolveGrant();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private release(handlerId: number): void {
+    if (this.owner !== handlerId) return;
+    const next = this.waiters.shift();
+    this.owner = next?.handlerId;
+    next?.grant();
+  }
+}
+
+/** Opens (or initialises) the data dir and serves it on `host:port`. */
+export async function startPgliteServer(options: PgliteServerOptions): Promise<PgliteServer> {
+  const host = options.host ?? "127.0.0.1";
+  const log = options.log ?? (() => {});
+  mkdirSync(options.dataDir, { recursive: true });
+  const started = performance.now();
+  const db = await PGlite.create({ dataDir: options.dataDir });
+  const bootMs = performance.now() - started;
+  const scheduler = new PgliteSessionScheduler(
+    db,
+    options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS,
+    log,
+  );
+  const handlers = new Set<PGLiteSocketHandler>();
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+
+  const server: Server = createServer((socket) => {
+    if (handlers.size >= maxConnections) {
+      log(`refusing a connection: ${maxConnections} already open (maxConnections)`);
+      socket.end();
+      return;
+    }
+    const handler = new PGLiteSocketHandler({
+      // The handler only calls enqueue / clearQueueForHandler / clearTransactionIfNeeded; the
+      // type names pglite-socket's own (unexported) queue class.
+      queryQueue: scheduler as unknown as PGLiteSocketHandlerOptions["queryQueue"],
+      closeOnDetach: true,
+    });
+    handlers.add(handler);
+    const forget = () => handlers.delete(handler);
+    handler.addEventListener("close", forget);
+    handler.addEventListener("error", forget);
+    handler.attach(socket).catch((error: unknown) => {
+      log(`attaching a connection failed: ${String(error)}`);
+      forget();
+      socket.destroy();
+    });
+  });
+
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, host, () => {
+        server.off("error", reject);
+        resolveListen();
+      });
+    });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : options.port;
+
+  return {
+    databaseUrl: pgliteDatabaseUrl(port, host),
+    port,
+    bootMs,
+    openConnections: () => handlers.size,
+    async close() {
+      const closing = new Promise<void>((done) => server.close(() => done()));
+      await Promise.all([...handlers].map((h) => h.detach(true)));
+      await closing;
+      await db.close();
+    },
+  };
+}
+
+/** True when a Postgres server answers `SELECT 1` at `databaseUrl` within `timeoutMs`. */
+export async function postgresAnswers(databaseUrl: string, timeoutMs = 2000): Promise<boolean> {
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: timeoutMs,
+  });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** PGlite as a detached daemon on PGLITE_PORT with its data under DRIFTLINE_STATE_DIR/pglite. */
+export function pgliteService(config: LocalStackConfig): LocalService {
+  const stateDir = config.DRIFTLINE_STATE_DIR;
+  const databaseUrl = pgliteDatabaseUrl(config.PGLITE_PORT);
+  const isReady = () => postgresAnswers(databaseUrl);
+
+  return {
+    name: SERVICE_NAME,
+    isReady,
+    async up(): Promise<ServiceEndpoint> {
+      if (await isReady()) return { url: databaseUrl, startedHere: false };
+      const pid =
+        runningPid(stateDir, SERVICE_NAME) ??
+        startDaemon(stateDir, {
+          name: SERVICE_NAME,
+          command: process.execPath,
+          args: ["--import", "tsx", import.meta.filename],
+          cwd: REPO_ROOT,
+          env: {
+            ...process.env,
+            DRIFTLINE_STATE_DIR: stateDir,
+            PGLITE_PORT: String(config.PGLITE_PORT),
+          },
+        });
+      const log = logFile(stateDir, SERVICE_NAME);
+      await waitUntilReady({
+        name: `PGlite on 127.0.0.1:${config.PGLITE_PORT}`,
+        check: isReady,
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 200,
+        stillAlive: () => isAlive(pid),
+        describe: () =>
+          `Is port ${config.PGLITE_PORT} taken by another program? Set PGLITE_PORT. Log ${log}:\n${tailLog(log)}`,
+      });
+      return { url: databaseUrl, startedHere: true };
+    },
+    async down(): Promise<void> {
+      // PGlite flushes its data dir on close: give it time before SIGKILL.
+      await stopDaemon(stateDir, SERVICE_NAME, 15_000);
+    },
+  };
+}
+
+/** Daemon entry: `npx tsx scripts/local/pglite-server.ts`. */
+async function main(): Promise<void> {
+  const config = loadLocalStackConfig();
+  const stamp = () => new Date().toISOString();
+  const print = (line: string) => process.stdout.write(`${stamp()} ${line}\n`);
+  const dataDir = pgliteDataDir(config);
+  const server = await startPgliteServer({ dataDir, port: config.PGLITE_PORT, log: print });
+  print(
+    `PGlite (${dataDir}) opened in ${Math.round(server.bootMs)} ms, serving ${server.databaseUrl}`,
+  );
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        print(`closing PGlite failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === import.meta.filename) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `pglite-server: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}

@@ -1,0 +1,151 @@
+/** Builds the Neon serverless Pool (Postgres over WebSocket) for Neon or, through the local relay, any Postgres. */
+import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
+import ws from "ws";
+import { ConfigError } from "../../src/core/errors";
+import { parseDatabaseUrl } from "./database-url";
+
+export type { Pool, PoolClient };
+
+export interface NeonPoolOptions {
+  /** `postgres://user[:password]@host[:port]/database` (DATABASE_URL). */
+  databaseUrl: string;
+  /**
+   * `ws://host:port` of a Neon-style WebSocket relay (scripts/local/neon-ws-relay.ts) for a
+   * local or self-hosted Postgres. Omit for Neon, whose endpoints relay themselves over wss.
+   */
+  wsRelayUrl?: string;
+  /**
+   * Schema to use through search_path (set at connection start-up), for tests that run in a
+   * fresh schema each. Lower-case identifier; the database's default when omitted.
+   */
+  schema?: string;
+  /** Most connections open at once. Default 10; keep it small (2-4) against PGlite. */
+  max?: number;
+  /** Close a connection idle this long. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Give up opening a connection after this long. Default 10 s. */
+  connectionTimeoutMs?: number;
+  /**
+   * Called when an idle pooled connection fails (database restarted, relay stopped). The pool
+   * drops that connection and the next query opens a new one; without a handler the error
+   * would crash the process, so the default writes one line to stderr.
+   */
+  onIdleClientError?: (error: Error) => void;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** What the driver needs to reach Postgres through a local relay instead of Neon's proxy. */
+interface RelaySettings {
+  wsProxy: (host: string, port: number | string) => string;
+  useSecureWebSocket: boolean;
+}
+
+/**
+ * A Pool of `@neondatabase/serverless` connections. With `wsRelayUrl` (local stack) every
+ * connection goes through that relay in cleartext WebSocket frames, without the pipelining
+ * that only Neon's proxy supports; without it, Neon's defaults apply.
+ *
+ * The driver's settings live on `neonConfig`, which is global unless set per connection. This
+ * file sets them per connection (a Pool whose Client class applies them in its constructor),
+ * so a local pool and a Neon pool can coexist in one process and nothing else in the codebase
+ * touches `neonConfig`.
+ */
+export function createNeonPool(options: NeonPoolOptions): Pool {
+  const url = parseDatabaseUrl(options.databaseUrl);
+  const relay = options.wsRelayUrl === undefined ? undefined : relaySettings(options.wsRelayUrl);
+  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+    throw new ConfigError(
+      `Invalid schema "${options.schema}": use lower-case letters, digits and _ (max 63), starting with a letter or _.`,
+    );
+  }
+
+  class DriftlineNeonClient extends Client {
+    constructor(config?: ConstructorParameters<typeof Client>[0]) {
+      super(config);
+      const neon = this.neonConfig;
+      // Node has a global WebSocket only from v22 (undici); `ws` works on every version.
+      neon.webSocketConstructor = ws;
+      if (relay !== undefined) {
+        neon.wsProxy = relay.wsProxy;
+        neon.useSecureWebSocket = relay.useSecureWebSocket;
+        // Both pipelinings are Neon-proxy features: pipelineConnect sends a cleartext password
+        // before the server asks (fails against SCRAM/trust), pipelineTLS expects Neon's TLS.
+        neon.pipelineConnect = false;
+        neon.pipelineTLS = false;
+        // Coalescing waits a tick to merge writes into one frame: a saving over the internet,
+        // ~1 ms lost per round trip on loopback.
+        neon.coalesceWrites = false;
+      }
+    }
+  }
+
+  class DriftlineNeonPool extends Pool {
+    // pg-pool builds each connection with `new this.Client(options)`.
+    override Client = DriftlineNeonClient;
+  }
+
+  const pool = new DriftlineNeonPool({
+    connectionString: url.toString(),
+    max: options.max ?? 10,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+  });
+  const onIdleClientError =
+    options.onIdleClientError ??
+    ((error: Error) =>
+      process.stderr.write(`postgres pool: idle connection failed: ${error.message}\n`));
+  pool.on("error", onIdleClientError);
+  return pool;
+}
+
+/**
+ * Runs `fn` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK
+ * when it throws (the error is rethrown). The connection is always released; one whose
+ * ROLLBACK failed is discarded rather than returned to the pool in an unknown state.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    try {
+      await client.query("ROLLBACK");
+    } catch (rollbackError) {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+function relaySettings(wsRelayUrl: string): RelaySettings {
+  let url: URL;
+  try {
+    url = new URL(wsRelayUrl);
+  } catch {
+    throw new ConfigError(
+      `The WebSocket relay URL "${wsRelayUrl}" is not a URL: expected ws://host:port.`,
+    );
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new ConfigError(
+      `The WebSocket relay URL must start with ws:// or wss:// (got ${url.protocol}).`,
+    );
+  }
+  // The driver prepends ws:// or wss:// itself; it wants host[:port] and path.
+  const base = `${url.host}${url.pathname.replace(/\/+$/, "")}`;
+  return {
+    wsProxy: (host, port) => `${base}/v2?address=${host}:${port}`,
+    useSecureWebSocket: url.protocol === "wss:",
+  };
+}
