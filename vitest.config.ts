@@ -1,8 +1,8 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Three projects: pure unit tests (no services), integration tests against the real local
-// services started by `npm test` (scripts/test.ts), and Worker tests inside workerd
-// (vitest.workers.config.ts).
+// services that `npm test` starts (scripts/test.ts), and Worker tests inside workerd.
 export default defineConfig({
   test: {
     projects: [
@@ -26,9 +26,30 @@ export default defineConfig({
           include: ["**/*.int.test.ts", "test/**/*.test.ts"],
           exclude: ["**/*.worker.test.ts", "**/node_modules/**", "test/worker/**"],
           testTimeout: 60_000,
-          hookTimeout: 120_000,
+          hookTimeout: 180_000,
           // Services are shared; files run one at a time to keep a 2-core machine predictable.
           fileParallelism: false,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                UPSTASH_REDIS_REST_URL:
+                  process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
+                UPSTASH_REDIS_REST_TOKEN:
+                  process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+                KAFKA_REST_URL: process.env.KAFKA_REST_URL ?? "http://127.0.0.1:8082",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/worker/**/*.worker.test.ts", "src/**/*.worker.test.ts"],
+          testTimeout: 30_000,
         },
       },
     ],

@@ -1,6 +1,7 @@
 /** The Worker's HTTP application: middleware, routes, OpenAPI document and docs page. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+
 import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./app-env";
 import { errorBody, handleError } from "./http/errors";
 import { validationHook } from "./http/validation";

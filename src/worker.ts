@@ -12,8 +12,10 @@ import type { Services } from "./services";
 let cachedEnv: { raw: unknown; parsed: WorkerEnv } | undefined;
 
 function workerEnv(raw: unknown): WorkerEnv {
-  if (cachedEnv?.raw !== raw) cachedEnv = { raw, parsed: parseWorkerEnv(raw) };
-  return cachedEnv.parsed;
+  if (cachedEnv?.raw === raw) return cachedEnv.parsed;
+  const parsed = parseWorkerEnv(raw);
+  cachedEnv = { raw, parsed };
+  return parsed;
 }
 
 function buildServices(env: WorkerEnv): Services {
@@ -35,7 +37,9 @@ export default {
     } catch (err) {
       if (err instanceof ConfigError) {
         log({ level: "error", msg: err.message });
-        return Response.json(errorBody("CONFIG", err.message, crypto.randomUUID()), { status: 500 });
+        return Response.json(errorBody("CONFIG", err.message, crypto.randomUUID()), {
+          status: 500,
+        });
       }
       throw err;
     }

@@ -37,15 +37,26 @@ export function handleError(err: Error, c: Context): Response {
     const details =
       err instanceof ValidationError && err.issues.length > 0 ? { issues: err.issues } : undefined;
     if (err.code === "CONFIG" || err.code === "DEPENDENCY_UNAVAILABLE") {
-      console.error(JSON.stringify({ level: "error", requestId, code: err.code, msg: err.message }));
+      console.error(
+        JSON.stringify({ level: "error", requestId, code: err.code, msg: err.message }),
+      );
     }
     const headers: Record<string, string> = {};
     const retryAfter = err.context?.retryAfterSeconds;
     if (typeof retryAfter === "number") headers["Retry-After"] = String(Math.ceil(retryAfter));
-    return c.json(errorBody(err.code, err.message, requestId, details), STATUS_BY_CODE[err.code], headers);
+    return c.json(
+      errorBody(err.code, err.message, requestId, details),
+      STATUS_BY_CODE[err.code],
+      headers,
+    );
   }
   console.error(
-    JSON.stringify({ level: "error", requestId, msg: "unhandled error", error: String(err.stack ?? err) }),
+    JSON.stringify({
+      level: "error",
+      requestId,
+      msg: "unhandled error",
+      error: String(err.stack ?? err),
+    }),
   );
   return c.json(
     errorBody("INTERNAL", "Internal error; quote the requestId when reporting it.", requestId),

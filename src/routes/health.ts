@@ -9,7 +9,10 @@ const DependencyStatus = z.object({
 });
 
 const ReadyBody = z
-  .object({ status: z.enum(["ready", "not-ready"]), dependencies: z.record(z.string(), DependencyStatus) })
+  .object({
+    status: z.enum(["ready", "not-ready"]),
+    dependencies: z.record(z.string(), DependencyStatus),
+  })
   .openapi("Readiness");
 
 const healthRoute = createRoute({
@@ -32,7 +35,10 @@ const readyRoute = createRoute({
   summary: "Readiness: the model store and Upstash Redis are reachable",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: ReadyBody } } },
-    503: { description: "A dependency is down", content: { "application/json": { schema: ReadyBody } } },
+    503: {
+      description: "A dependency is down",
+      content: { "application/json": { schema: ReadyBody } },
+    },
   },
 });
 
@@ -41,5 +47,8 @@ export const healthRoutes = new OpenAPIHono<AppEnv>()
   .openapi(readyRoute, async (c) => {
     const dependencies = await c.var.services.readiness.check();
     const ok = Object.values(dependencies).every((d) => d.ok);
-    return c.json({ status: ok ? ("ready" as const) : ("not-ready" as const), dependencies }, ok ? 200 : 503);
+    return c.json(
+      { status: ok ? ("ready" as const) : ("not-ready" as const), dependencies },
+      ok ? 200 : 503,
+    );
   });

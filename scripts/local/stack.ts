@@ -1,0 +1,38 @@
+/** The whole local stack in start order, and the environment its clients need. */
+import type { LocalStackConfig } from "./config";
+import { kafkaBrokers, kafkaService } from "./kafka";
+import type { LocalService } from "./service";
+import { upstashRestService } from "./upstash-rest-service";
+import { workerService } from "./worker";
+
+export type StackPart = "redis" | "postgres" | "kafka" | "gateway" | "worker";
+
+export const ALL_PARTS: readonly StackPart[] = ["redis", "postgres", "kafka", "gateway", "worker"];
+
+export function stackServices(
+  config: LocalStackConfig,
+  parts: readonly StackPart[] = ALL_PARTS,
+): LocalService[] {
+  const builders: Record<StackPart, () => LocalService[]> = {
+    redis: () => [upstashRestService(config)],
+    postgres: () => [],
+    kafka: () => [kafkaService(config)],
+    gateway: () => [],
+    worker: () => [workerService(config)],
+  };
+  return parts.flatMap((part) => builders[part]());
+}
+
+/** Environment variables that point Driftline's processes and tests at the local stack. */
+export function stackEnv(config: LocalStackConfig): Record<string, string> {
+  return {
+    KAFKA_BROKERS: kafkaBrokers(config).join(","),
+    KAFKA_TOPIC_PREFIX: config.KAFKA_TOPIC_PREFIX,
+    KAFKA_REST_URL: `http://127.0.0.1:${config.KAFKA_REST_PORT}`,
+    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${config.UPSTASH_REST_PORT}`,
+    UPSTASH_REDIS_REST_TOKEN: config.UPSTASH_REDIS_REST_TOKEN,
+    NEON_WS_RELAY_URL: `ws://127.0.0.1:${config.NEON_WS_RELAY_PORT}`,
+    WORKER_URL: `http://127.0.0.1:${config.WORKER_PORT}`,
+    ...(config.DATABASE_URL ? { DATABASE_URL: config.DATABASE_URL } : {}),
+  };
+}

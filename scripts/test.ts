@@ -1,0 +1,64 @@
+/**
+ * `npm test`: starts (or reuses) the real services the tests need, runs vitest with their
+ * addresses in the environment, then stops what it started. Arguments go to vitest, e.g.
+ * `npm test -- --project unit` (no services needed) or `npm test -- src/core/stats`.
+ */
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { loadLocalStackConfig } from "./local/config";
+import { stackEnv, stackServices } from "./local/stack";
+import { bringUp } from "./run-stack";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const args = process.argv.slice(2);
+const projectIndex = args.indexOf("--project");
+const unitOnly = projectIndex >= 0 && args[projectIndex + 1] === "unit";
+
+// Database tests run against the machine's PostgreSQL unless told otherwise; a separate test
+// covers the embedded PGlite default.
+const config = loadLocalStackConfig({
+  ...process.env,
+  DATABASE_URL: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+});
+
+async function main(): Promise<number> {
+  const t0 = performance.now();
+  const stack = unitOnly ? undefined : await bringUpForTests();
+  if (stack) console.log(`local services ready in ${Math.round(performance.now() - t0)} ms\n`);
+  let code = 1;
+  try {
+    code = await runVitest();
+  } finally {
+    if (stack && process.env.DRIFTLINE_KEEP_SERVICES !== "1") await stack.down();
+  }
+  return code;
+}
+
+async function bringUpForTests() {
+  console.log(
+    "starting local services for the tests (DRIFTLINE_KEEP_SERVICES=1 keeps them running)",
+  );
+  return bringUp(stackServices(config));
+}
+
+function runVitest(): Promise<number> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(resolve(ROOT, "node_modules/.bin/vitest"), ["run", ...args], {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, ...stackEnv(config) },
+    });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    child.on("exit", (code, signal) => resolvePromise(code ?? (signal ? 1 : 0)));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

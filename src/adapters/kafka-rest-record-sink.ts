@@ -1,0 +1,15 @@
+/** RecordSink over the Kafka REST Proxy v3 produce API (Confluent Cloud, or Driftline's gateway). */
+import type { ProduceOutcome, ProduceRecord, RecordSink } from "../queue/consume-ingest-batch";
+import { KafkaRestClient, type KafkaRestClientOptions } from "./kafka-rest-client";
+
+export class KafkaRestRecordSink implements RecordSink {
+  private readonly client: KafkaRestClient;
+
+  constructor(options: KafkaRestClientOptions) {
+    this.client = new KafkaRestClient(options);
+  }
+
+  async produce(topic: string, records: ProduceRecord[]): Promise<ProduceOutcome[]> {
+    return this.client.produceBatch(topic, records);
+  }
+}

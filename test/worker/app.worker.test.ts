@@ -1,0 +1,50 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+const worker = (exports as unknown as { default: Fetcher }).default;
+
+describe("Worker HTTP basics (workerd)", () => {
+  it("answers /health", async () => {
+    const res = await worker.fetch("http://driftline.test/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("serves an OpenAPI 3.1 document generated from the routes, and a docs page", async () => {
+    const doc = (await (await worker.fetch("http://driftline.test/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/health", "/ready"]));
+    const docs = await worker.fetch("http://driftline.test/docs");
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("/openapi.json");
+  });
+
+  it("answers unknown routes with the standard error body", async () => {
+    const res = await worker.fetch("http://driftline.test/nope", { method: "POST" });
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as {
+      error: { code: string; message: string; requestId: string };
+    };
+    expect(body.error.code).toBe("NOT_FOUND");
+    expect(body.error.message).toContain("POST /nope");
+    expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("reports the model store and Upstash Redis in /ready", async () => {
+    const res = await worker.fetch("http://driftline.test/ready");
+    const body = (await res.json()) as {
+      status: string;
+      dependencies: Record<string, { ok: boolean }>;
+    };
+    expect(Object.keys(body.dependencies).sort()).toEqual(["modelStore", "redis"]);
+    expect(body.dependencies.modelStore?.ok).toBe(true);
+    // Redis goes through the local Upstash REST server, which `npm test` starts.
+    expect(body.dependencies.redis).toMatchObject({ ok: true });
+    expect(res.status).toBe(200);
+    expect(body.status).toBe("ready");
+  });
+});
