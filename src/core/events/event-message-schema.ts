@@ -1,0 +1,111 @@
+/** The Kafka message for one accepted event (topics `events` and `capi`), schema version 1. */
+
+import { z } from "zod";
+import { ACTION_SOURCES, capiServerEventSchema } from "./capi-event-schema";
+import { MATCH_SIGNAL_WEIGHTS, MAX_MATCH_QUALITY, type MatchSignal } from "./match-quality";
+import { hashedUserDataSchema } from "./user-data-schema";
+
+export const EVENT_MESSAGE_SCHEMA_VERSION = 1;
+
+export const EVENT_SOURCES = ["web", "capi"] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
+
+export const CLICK_ID_PARAMS = [
+  "fbclid",
+  "gclid",
+  "gbraid",
+  "wbraid",
+  "msclkid",
+  "ttclid",
+] as const;
+export type ClickIdParam = (typeof CLICK_ID_PARAMS)[number];
+
+/** The utm_* query parameters, without their prefix. */
+export const UTM_PARAMS = ["source", "medium", "campaign", "term", "content", "id"] as const;
+export type UtmParam = (typeof UTM_PARAMS)[number];
+
+/**
+ * `custom_data` after normalisation: numbers where Meta expects numbers (the SDK's `parseFloat`),
+ * currency upper-cased. Custom properties are kept as sent.
+ */
+const normalizedCustomDataSchema = z.looseObject({
+  value: z.number().finite().optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
+  predicted_ltv: z.number().finite().optional(),
+  net_revenue: z.number().finite().optional(),
+  num_items: z.int().nonnegative().optional(),
+  order_id: z.string().optional(),
+});
+
+/**
+ * The Meta server event as Driftline forwards it: Meta's own field names and shapes, `user_data`
+ * hashed, `event_time` in Unix seconds, `event_id` always set. A consumer can POST a list of these
+ * to Meta's Conversions API unchanged.
+ */
+export const metaServerEventSchema = capiServerEventSchema.extend({
+  event_time: z.int().nonnegative(),
+  event_id: z.string().min(1),
+  user_data: hashedUserDataSchema,
+  custom_data: normalizedCustomDataSchema.optional(),
+});
+export type MetaServerEvent = z.infer<typeof metaServerEventSchema>;
+
+const signalNames = Object.keys(MATCH_SIGNAL_WEIGHTS) as [MatchSignal, ...MatchSignal[]];
+
+export const eventMessageSchema = z.object({
+  schemaVersion: z.literal(EVENT_MESSAGE_SCHEMA_VERSION),
+  tenant: z.string().min(1),
+  source: z.enum(EVENT_SOURCES),
+  /** The Meta pixel (dataset) id from the CAPI route; absent for website events. */
+  pixelId: z.string().min(1).optional(),
+  eventId: z.string().min(1),
+  /** True when the sender gave no event_id and Driftline assigned one. */
+  eventIdAssigned: z.boolean(),
+  eventName: z.string().min(1),
+  /** When the event happened, epoch milliseconds (event time, drives the windows). */
+  eventTimeMs: z.int().nonnegative(),
+  /** When the Worker received it, epoch milliseconds. */
+  receivedAtMs: z.int().nonnegative(),
+  actionSource: z.enum(ACTION_SOURCES),
+  matchQuality: z.object({
+    score: z.number().min(0).max(MAX_MATCH_QUALITY),
+    signals: z.array(z.enum(signalNames)),
+  }),
+  /** `custom_data.value`/`currency`, lifted for per-currency value sums. */
+  value: z.number().finite().optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
+  /** Window key: `campaign` of a website event, else utm_campaign (explicit or from the URL). */
+  campaign: z.string().min(1).optional(),
+  utm: z.partialRecord(z.enum(UTM_PARAMS), z.string()).optional(),
+  /** Ad click ids (explicit, from the URL's query, or fbclid from the fbc cookie). */
+  clickIds: z.partialRecord(z.enum(CLICK_ID_PARAMS), z.string()).optional(),
+  /** The Driftline prediction this conversion labels, when the sender knows it. */
+  predictionId: z.string().min(1).optional(),
+  /** Meta's test_event_code: the sender marked the batch as a test. */
+  testEventCode: z.string().optional(),
+  partnerAgent: z.string().optional(),
+  event: metaServerEventSchema,
+});
+export type EventMessage = z.infer<typeof eventMessageSchema>;
+
+/** Kafka message key: `tenant:event_id` (the public contract). */
+export function eventMessageKey(message: Pick<EventMessage, "tenant" | "eventId">): string {
+  return `${message.tenant}:${message.eventId}`;
+}
+
+/**
+ * The deduplication identity (tenant, event_name, event_id), parts URI-encoded so that no choice
+ * of names can make two different triples collide. Website and CAPI copies of one action share it,
+ * as Meta's browser/server deduplication expects.
+ */
+export function eventDedupKey(
+  message: Pick<EventMessage, "tenant" | "eventName" | "eventId">,
+): string {
+  return [message.tenant, message.eventName, message.eventId].map(encodeURIComponent).join(":");
+}

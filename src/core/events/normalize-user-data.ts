@@ -1,0 +1,106 @@
+/** Turns a sender's `user_data` into Meta-ready `user_data`: contact fields normalised and SHA-256 hashed. */
+
+import type { FieldIssue } from "../errors";
+import { normalizeUserDataValue } from "./normalize-user-data-value";
+import { sha256Hex } from "./sha256-hex";
+import {
+  type HashedField,
+  MULTI_VALUE_HASHED_FIELDS,
+  SINGLE_VALUE_HASHED_FIELDS,
+  UNHASHED_FIELDS,
+} from "./user-data-fields";
+import type { HashedUserData, UserDataInput } from "./user-data-schema";
+
+export interface NormalizedUserData {
+  /** Meta's field names; contact fields hashed, list fields deduplicated like the SDK does. */
+  hashed: HashedUserData;
+  /**
+   * One entry per refused value, `field` relative to `user_data` (`em`, `ph.1`). A caller that
+   * finds issues should reject the event: the refused values are left out of `hashed`.
+   */
+  issues: FieldIssue[];
+}
+
+/**
+ * Normalises and hashes every contact field exactly as Meta's Business SDK
+ * (`ServerSideUtils.normalizeAndHash`) does; values that are already SHA-256/MD5 hex pass through;
+ * blank values are dropped; unhashed identifiers (ip, user agent, fbc, fbp, Meta ids) are copied,
+ * numbers as decimal text. Never puts a raw contact value into the result or into an issue.
+ */
+export async function normalizeUserData(userData: UserDataInput): Promise<NormalizedUserData> {
+  const hashed: Record<string, string | string[]> = {};
+  const issues: FieldIssue[] = [];
+
+  const hashOne = async (field: HashedField, raw: string, path: string) => {
+    const result = normalizeUserDataValue(field, raw);
+    switch (result.kind) {
+      case "empty":
+        return undefined;
+      case "invalid":
+        issues.push({ field: path, message: result.message });
+        return undefined;
+      case "prehashed":
+        return result.value;
+      case "normalized":
+        return sha256Hex(result.value);
+    }
+  };
+
+  const work: Promise<void>[] = [];
+  for (const field of MULTI_VALUE_HASHED_FIELDS) {
+    const value = userData[field];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    const listed = Array.isArray(value);
+    work.push(
+      Promise.all(
+        values.map((v, i) => hashOne(field, String(v), listed ? `${field}.${i}` : field)),
+      ).then((hashes) => {
+        // The SDK deduplicates after hashing (`new Set`), keeping first-seen order.
+        const unique = [...new Set(hashes.filter((h): h is string => h !== undefined))];
+        if (unique.length > 0) hashed[field] = unique;
+      }),
+    );
+  }
+  for (const field of SINGLE_VALUE_HASHED_FIELDS) {
+    const value = userData[field];
+    if (value === undefined) continue;
+    work.push(
+      hashOne(field, value, field).then((hash) => {
+        if (hash !== undefined) hashed[field] = hash;
+      }),
+    );
+  }
+  await Promise.all(work);
+
+  for (const field of UNHASHED_FIELDS) {
+    const value = userData[field];
+    if (value !== undefined) hashed[field] = String(value);
+  }
+
+  // Issues in field order regardless of which digest finished first.
+  issues.sort((a, b) => fieldOrder(a.field) - fieldOrder(b.field));
+  return { hashed: orderKeys(hashed) as HashedUserData, issues };
+}
+
+const ORDER: ReadonlyMap<string, number> = new Map(
+  [...MULTI_VALUE_HASHED_FIELDS, ...SINGLE_VALUE_HASHED_FIELDS, ...UNHASHED_FIELDS].map((f, i) => [
+    f,
+    i,
+  ]),
+);
+
+function fieldOrder(path: string): number {
+  const [field = "", index = "0"] = path.split(".");
+  return (ORDER.get(field) ?? 0) * 1000 + Number(index);
+}
+
+/** Keys in Meta's documented order, so equal inputs serialise to equal messages. */
+function orderKeys(record: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const field of ORDER.keys()) {
+    const value = record[field];
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}

@@ -1,0 +1,570 @@
+/** Validates, normalises and hashes one batch of website or CAPI events into Kafka messages, event by event. */
+
+import { z } from "zod";
+import { type FieldIssue, ValidationError } from "../errors";
+import {
+  type CapiServerEventInput,
+  type CustomDataInput,
+  capiRequestEnvelopeSchema,
+  capiServerEventSchema,
+} from "./capi-event-schema";
+import {
+  CLICK_ID_PARAMS,
+  type ClickIdParam,
+  EVENT_MESSAGE_SCHEMA_VERSION,
+  type EventMessage,
+  type EventSource,
+  eventDedupKey,
+  eventMessageKey,
+  type MetaServerEvent,
+  UTM_PARAMS,
+  type UtmParam,
+} from "./event-message-schema";
+import {
+  capiEventTimeMs,
+  checkEventTimeWindow,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  MAX_EVENT_AGE_MS,
+  websiteEventTimeMs,
+} from "./event-time";
+import { computeMatchQuality } from "./match-quality";
+import { normalizeUserData } from "./normalize-user-data";
+import type { UserDataInput } from "./user-data-schema";
+import { websiteEventSchema, websiteRequestEnvelopeSchema } from "./website-event-schema";
+import { joinPath, missingIsRequired, toFieldIssues } from "./zod-issues";
+
+export interface PrepareEventsOptions {
+  /** Oldest accepted event, relative to `nowMs`. Default 7 days (Meta's limit). */
+  maxAgeMs: number;
+  /** Furthest accepted event ahead of `nowMs`. Default 5 minutes. */
+  maxFutureSkewMs: number;
+  /**
+   * Largest accepted message, UTF-8 JSON bytes. Default 100,000: a Cloudflare Queues message
+   * holds at most 128 KB and the queue envelope needs room too.
+   */
+  maxMessageBytes: number;
+}
+
+export const DEFAULT_PREPARE_EVENTS_OPTIONS: Readonly<PrepareEventsOptions> = {
+  maxAgeMs: MAX_EVENT_AGE_MS,
+  maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
+  maxMessageBytes: 100_000,
+};
+
+/** Facts about the browser request, for website events sent straight from a page. */
+export interface RequestContext {
+  /** E.g. the `CF-Connecting-IP` header. Used only when the event has no client_ip_address. */
+  clientIpAddress?: string;
+  /** The `User-Agent` header. Used only when the event has no client_user_agent. */
+  userAgent?: string;
+}
+
+export interface PrepareEventsInput {
+  tenant: string;
+  /** `web` for `POST /v1/events`, `capi` for `POST /v1/capi/{pixelId}/events`. */
+  source: EventSource;
+  pixelId?: string;
+  /** The parsed JSON request body, unvalidated. */
+  body: unknown;
+  /** The receive time, epoch ms; the event-time window is measured from it. */
+  nowMs: number;
+  /** Issues an id for an accepted event that came without event_id (e.g. `crypto.randomUUID`). */
+  newEventId: () => string;
+  /** Only for `web`: fills client_ip_address / client_user_agent the event leaves out. */
+  requestContext?: RequestContext;
+  options?: Partial<PrepareEventsOptions>;
+}
+
+/** An event that passed every check; it still has to pass deduplication. */
+export interface AcceptedEventCandidate {
+  index: number;
+  status: "accepted";
+  eventId: string;
+  message: EventMessage;
+  /** Kafka key, `tenant:event_id`. */
+  messageKey: string;
+  /** Deduplication identity (tenant, event_name, event_id); see `eventDedupKey`. */
+  dedupKey: string;
+}
+
+export interface RejectedEvent {
+  index: number;
+  status: "rejected";
+  /** The sender's event_id when it could be read, else null. */
+  eventId: string | null;
+  errors: FieldIssue[];
+}
+
+export type PreparedEvent = AcceptedEventCandidate | RejectedEvent;
+
+export interface PreparedBatch {
+  /** One entry per event, in request order (`index` = position in the request). */
+  results: PreparedEvent[];
+  testEventCode?: string;
+}
+
+/**
+ * Checks every event of a request on its own and builds the Kafka message of each good one.
+ *
+ * Per event: the schema (Meta's field names and types), what the event's action_source requires,
+ * the event-time window, Purchase value + currency, and customer information normalised and
+ * SHA-256 hashed as Meta's Business SDK does. A bad event is rejected with field-level errors
+ * (`data.3.user_data.em`); the others go on. Raw contact data never reaches a message.
+ *
+ * Throws `ValidationError` only when the body as a whole is unusable (not a CAPI body, no events,
+ * more than 1000). Pure: time and ids come from `nowMs` and `newEventId`.
+ */
+export async function prepareEvents(input: PrepareEventsInput): Promise<PreparedBatch> {
+  const options = { ...DEFAULT_PREPARE_EVENTS_OPTIONS, ...input.options };
+  const batch = readEnvelope(input.source, input.body);
+  const results = await Promise.all(
+    batch.events.map((raw, index) =>
+      prepareOne(input, options, batch, raw, index, batch.prefix(index)),
+    ),
+  );
+  const out: PreparedBatch = { results };
+  if (batch.testEventCode !== undefined) out.testEventCode = batch.testEventCode;
+  return out;
+}
+
+interface Envelope {
+  events: unknown[];
+  prefix: (index: number) => PropertyKey[];
+  testEventCode?: string;
+  partnerAgent?: string;
+}
+
+function readEnvelope(source: EventSource, body: unknown): Envelope {
+  if (source === "capi") {
+    const parsed = capiRequestEnvelopeSchema.safeParse(body, { error: missingIsRequired });
+    if (!parsed.success) {
+      throw new ValidationError(
+        'The body must be a Conversions API request: { "data": [ 1 to 1000 server events ], "test_event_code"?: "…" }.',
+        toFieldIssues(parsed.error, []),
+      );
+    }
+    const envelope: Envelope = { events: parsed.data.data, prefix: (i) => ["data", i] };
+    if (parsed.data.test_event_code !== undefined) {
+      envelope.testEventCode = parsed.data.test_event_code;
+    }
+    if (parsed.data.partner_agent !== undefined) envelope.partnerAgent = parsed.data.partner_agent;
+    return envelope;
+  }
+  const parsed = websiteRequestEnvelopeSchema.safeParse(body, { error: missingIsRequired });
+  if (!parsed.success) {
+    throw new ValidationError(
+      'The body must be one website event or { "events": [ 1 to 1000 events ] }.',
+      toFieldIssues(parsed.error, []),
+    );
+  }
+  if (parsed.data.events !== undefined) {
+    return { events: parsed.data.events, prefix: (i) => ["events", i] };
+  }
+  return { events: [body], prefix: () => [] };
+}
+
+async function prepareOne(
+  input: PrepareEventsInput,
+  options: PrepareEventsOptions,
+  envelope: Envelope,
+  raw: unknown,
+  index: number,
+  prefix: PropertyKey[],
+): Promise<PreparedEvent> {
+  const draft =
+    input.source === "capi"
+      ? draftCapiEvent(raw, prefix)
+      : draftWebsiteEvent(raw, prefix, input.requestContext);
+  if (draft.kind === "invalid") {
+    return { index, status: "rejected", eventId: draft.eventId, errors: draft.errors };
+  }
+
+  const errors = [...draft.errors];
+  const at = (...path: PropertyKey[]) => joinPath([...prefix, ...path]);
+
+  const windowProblem = Number.isNaN(draft.eventTimeMs)
+    ? null
+    : checkEventTimeWindow(draft.eventTimeMs, input.nowMs, options);
+  if (windowProblem !== null) errors.push({ field: at("event_time"), message: windowProblem });
+
+  const userData = await normalizeUserData(draft.userData);
+  for (const issue of userData.issues) {
+    errors.push({ field: at("user_data", issue.field), message: issue.message });
+  }
+  if (userData.issues.length === 0 && Object.keys(userData.hashed).length === 0) {
+    errors.push({
+      field: at("user_data"),
+      message: "needs at least one customer information parameter (em, ph, fbp, fbc, …)",
+    });
+  }
+  if (draft.actionSource === "website" && userData.hashed.client_user_agent === undefined) {
+    errors.push({
+      field: at("user_data", "client_user_agent"),
+      message: "is required for website events",
+    });
+  }
+
+  if (errors.length > 0) {
+    return { index, status: "rejected", eventId: draft.eventId, errors };
+  }
+
+  const eventIdAssigned = draft.eventId === null;
+  const eventId = draft.eventId ?? input.newEventId();
+  const { event_name, ...restOfEvent } = draft.event;
+  const event: MetaServerEvent = compact({
+    event_name,
+    event_time: Math.floor(draft.eventTimeMs / 1000),
+    event_id: eventId,
+    ...restOfEvent,
+    user_data: userData.hashed,
+    custom_data: draft.customData,
+  });
+  const message: EventMessage = compact({
+    schemaVersion: EVENT_MESSAGE_SCHEMA_VERSION,
+    tenant: input.tenant,
+    source: input.source,
+    pixelId: input.pixelId,
+    eventId,
+    eventIdAssigned,
+    eventName: event.event_name,
+    eventTimeMs: Math.round(draft.eventTimeMs),
+    receivedAtMs: Math.round(input.nowMs),
+    actionSource: event.action_source,
+    matchQuality: computeMatchQuality(userData.hashed),
+    value: draft.customData?.value,
+    currency: draft.customData?.currency,
+    campaign: draft.campaign,
+    utm: Object.keys(draft.utm).length > 0 ? draft.utm : undefined,
+    clickIds: Object.keys(draft.clickIds).length > 0 ? draft.clickIds : undefined,
+    predictionId: draft.predictionId,
+    testEventCode: envelope.testEventCode,
+    partnerAgent: envelope.partnerAgent,
+    event,
+  });
+
+  const sizeBytes = oversizeBytes(message, options.maxMessageBytes);
+  if (sizeBytes !== null) {
+    return {
+      index,
+      status: "rejected",
+      eventId: draft.eventId,
+      errors: [
+        {
+          field: prefix.length === 0 ? "body" : joinPath(prefix),
+          message: `is ${sizeBytes} bytes once normalised; at most ${options.maxMessageBytes} bytes per event are accepted (trim custom_data)`,
+        },
+      ],
+    };
+  }
+
+  return {
+    index,
+    status: "accepted",
+    eventId,
+    message,
+    messageKey: eventMessageKey(message),
+    dedupKey: eventDedupKey(message),
+  };
+}
+
+/** The Meta event without event_time, event_id, user_data and custom_data (set once accepted). */
+type DraftMetaEvent = Omit<
+  MetaServerEvent,
+  "event_time" | "event_id" | "user_data" | "custom_data"
+>;
+
+/** An event read far enough to normalise its user_data; `errors` are its field problems so far. */
+type Draft =
+  | { kind: "invalid"; eventId: string | null; errors: FieldIssue[] }
+  | {
+      kind: "draft";
+      eventId: string | null;
+      errors: FieldIssue[];
+      /** NaN when event_time could not be read (already in `errors`). */
+      eventTimeMs: number;
+      actionSource: MetaServerEvent["action_source"];
+      event: DraftMetaEvent;
+      userData: UserDataInput;
+      customData: MetaServerEvent["custom_data"];
+      campaign: string | undefined;
+      utm: Partial<Record<UtmParam, string>>;
+      clickIds: Partial<Record<ClickIdParam, string>>;
+      predictionId: string | undefined;
+    };
+
+function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): Draft {
+  const parsed = capiServerEventSchema.safeParse(raw, { error: missingIsRequired });
+  if (!parsed.success) {
+    return {
+      kind: "invalid",
+      eventId: readEventId(raw),
+      errors: toFieldIssues(parsed.error, prefix),
+    };
+  }
+  const e = parsed.data;
+  const errors: FieldIssue[] = [];
+  const at = (...path: PropertyKey[]) => joinPath([...prefix, ...path]);
+
+  let eventTimeMs = Number.NaN;
+  const time = capiEventTimeMs(e.event_time);
+  if (typeof time === "number") eventTimeMs = time;
+  else errors.push({ field: at("event_time"), message: time.message });
+
+  errors.push(...actionSourceRequirements(e, at));
+  errors.push(...purchaseRequirements(e.event_name, e.custom_data, at));
+
+  const { user_data, custom_data, event_time: _t, event_id: _i, ...rest } = e;
+  const params = queryParams(e.event_source_url);
+  const utm = readUtm(params, {});
+  const predictionId = custom_data?.prediction_id;
+  return {
+    kind: "draft",
+    eventId: e.event_id === undefined ? null : String(e.event_id),
+    errors,
+    eventTimeMs,
+    actionSource: e.action_source,
+    event: rest,
+    userData: user_data,
+    customData: normalizeCustomData(custom_data),
+    campaign: utm.campaign,
+    utm,
+    clickIds: readClickIds(params, {}, user_data.fbc),
+    predictionId:
+      typeof predictionId === "string" && predictionId.length > 0 ? predictionId : undefined,
+  };
+}
+
+function draftWebsiteEvent(
+  raw: unknown,
+  prefix: PropertyKey[],
+  context: RequestContext | undefined,
+): Draft {
+  const parsed = websiteEventSchema.safeParse(raw, { error: missingIsRequired });
+  if (!parsed.success) {
+    return {
+      kind: "invalid",
+      eventId: readEventId(raw),
+      errors: toFieldIssues(parsed.error, prefix),
+    };
+  }
+  const e = parsed.data;
+  const at = (...path: PropertyKey[]) => joinPath([...prefix, ...path]);
+  const errors = purchaseRequirements(e.event_name, e.custom_data, at);
+  const eventTimeMs = websiteEventTimeMs(e.event_time);
+
+  const params = queryParams(e.event_source_url);
+  const utm = readUtm(params, {
+    source: e.utm_source,
+    medium: e.utm_medium,
+    campaign: e.utm_campaign,
+    term: e.utm_term,
+    content: e.utm_content,
+    id: e.utm_id,
+  });
+  const userData: UserDataInput = { ...e.user_data };
+  const clickIds = readClickIds(params, e, userData.fbc);
+
+  // Browser beacons rarely carry these; the request they arrived on does.
+  if (userData.client_user_agent === undefined && context?.userAgent) {
+    userData.client_user_agent = context.userAgent.slice(0, 4096);
+  }
+  if (
+    userData.client_ip_address === undefined &&
+    context?.clientIpAddress !== undefined &&
+    ipSchema.safeParse(context.clientIpAddress).success
+  ) {
+    userData.client_ip_address = context.clientIpAddress;
+  }
+  // Meta's documented fallback when the _fbc cookie is missing: fb.1.<first seen, ms>.<fbclid>.
+  if (userData.fbc === undefined && clickIds.fbclid !== undefined && !/\s/.test(clickIds.fbclid)) {
+    userData.fbc = `fb.1.${Math.round(eventTimeMs)}.${clickIds.fbclid}`;
+  }
+
+  const event: DraftMetaEvent = compact({
+    event_name: e.event_name,
+    action_source: "website" as const,
+    event_source_url: e.event_source_url,
+    referrer_url: e.referrer_url,
+    opt_out: e.opt_out,
+    data_processing_options: e.data_processing_options,
+    data_processing_options_country: e.data_processing_options_country,
+    data_processing_options_state: e.data_processing_options_state,
+  });
+
+  return {
+    kind: "draft",
+    eventId: e.event_id === undefined ? null : String(e.event_id),
+    errors,
+    eventTimeMs,
+    actionSource: "website",
+    event,
+    userData,
+    customData: normalizeCustomData(e.custom_data),
+    campaign: e.campaign ?? utm.campaign,
+    utm,
+    clickIds,
+    predictionId: e.prediction_id,
+  };
+}
+
+const ipSchema = z.union([z.ipv4(), z.ipv6()]);
+
+type At = (...path: PropertyKey[]) => string;
+
+/** What Meta requires beyond the schema, by action_source (the CAPI parameter reference). */
+function actionSourceRequirements(e: CapiServerEventInput, at: At): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  switch (e.action_source) {
+    case "website":
+      // client_user_agent is checked after user_data normalisation, for both routes.
+      if (e.event_source_url === undefined) {
+        issues.push({ field: at("event_source_url"), message: "is required for website events" });
+      }
+      break;
+    case "app": {
+      if (e.app_data === undefined) {
+        issues.push({ field: at("app_data"), message: "is required for app events" });
+        break;
+      }
+      if (e.app_data.advertiser_tracking_enabled === undefined) {
+        issues.push({
+          field: at("app_data", "advertiser_tracking_enabled"),
+          message: "is required for app events (the iOS ATT permission: 0 or 1)",
+        });
+      }
+      const extinfo = e.app_data.extinfo;
+      if (extinfo === undefined) {
+        issues.push({ field: at("app_data", "extinfo"), message: "is required for app events" });
+      } else if (extinfo[0] !== "a2" && extinfo[0] !== "i2") {
+        issues.push({
+          field: at("app_data", "extinfo", 0),
+          message: 'must be "a2" (Android) or "i2" (iOS)',
+        });
+      }
+      break;
+    }
+    case "business_messaging":
+      if (e.messaging_channel === undefined) {
+        issues.push({
+          field: at("messaging_channel"),
+          message: "is required for business messaging events (e.g. whatsapp, messenger)",
+        });
+      }
+      break;
+    default:
+      break;
+  }
+  return issues;
+}
+
+/** Meta requires value and currency on Purchase events. */
+function purchaseRequirements(
+  eventName: string,
+  customData: CustomDataInput | undefined,
+  at: At,
+): FieldIssue[] {
+  if (eventName !== "Purchase") return [];
+  const issues: FieldIssue[] = [];
+  if (customData?.value === undefined) {
+    issues.push({ field: at("custom_data", "value"), message: "is required for Purchase events" });
+  }
+  if (customData?.currency === undefined) {
+    issues.push({
+      field: at("custom_data", "currency"),
+      message: "is required for Purchase events",
+    });
+  }
+  return issues;
+}
+
+/** Numbers where Meta expects numbers (the SDK's parseFloat), currency upper-cased. */
+function normalizeCustomData(
+  customData: CustomDataInput | undefined,
+): MetaServerEvent["custom_data"] {
+  if (customData === undefined) return undefined;
+  const out: Record<string, unknown> = { ...customData };
+  for (const key of ["value", "predicted_ltv", "net_revenue"] as const) {
+    const v = customData[key];
+    if (v !== undefined) out[key] = typeof v === "number" ? v : Number.parseFloat(v);
+  }
+  if (customData.num_items !== undefined) out.num_items = Number(customData.num_items);
+  if (customData.order_id !== undefined) out.order_id = String(customData.order_id);
+  if (customData.currency !== undefined) out.currency = customData.currency.trim().toUpperCase();
+  if (customData.contents !== undefined) {
+    out.contents = customData.contents.map((c) =>
+      c.item_price === undefined || typeof c.item_price === "number"
+        ? c
+        : { ...c, item_price: Number.parseFloat(c.item_price) },
+    );
+  }
+  return out as MetaServerEvent["custom_data"];
+}
+
+function readEventId(raw: unknown): string | null {
+  if (typeof raw !== "object" || raw === null) return null;
+  const id = (raw as Record<string, unknown>).event_id;
+  if (typeof id === "string" && id.length > 0 && id.length <= 512) return id;
+  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return String(id);
+  return null;
+}
+
+function queryParams(url: string | undefined): URLSearchParams | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).searchParams;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A query value worth keeping: present, non-blank, bounded. */
+function param(params: URLSearchParams | undefined, name: string): string | undefined {
+  const value = params?.get(name)?.trim();
+  return value && value.length <= 512 ? value : undefined;
+}
+
+function readUtm(
+  params: URLSearchParams | undefined,
+  explicit: Partial<Record<UtmParam, string | undefined>>,
+): Partial<Record<UtmParam, string>> {
+  const utm: Partial<Record<UtmParam, string>> = {};
+  for (const key of UTM_PARAMS) {
+    const value = explicit[key] ?? param(params, `utm_${key}`);
+    if (value !== undefined) utm[key] = value;
+  }
+  return utm;
+}
+
+function readClickIds(
+  params: URLSearchParams | undefined,
+  explicit: Partial<Record<ClickIdParam, string | undefined>>,
+  fbc: string | undefined,
+): Partial<Record<ClickIdParam, string>> {
+  const ids: Partial<Record<ClickIdParam, string>> = {};
+  for (const key of CLICK_ID_PARAMS) {
+    const value = explicit[key] ?? param(params, key);
+    if (value !== undefined) ids[key] = value;
+  }
+  // fbc = fb.<subdomain index>.<creation ms>.<fbclid>[.<appendix>]; fbclids contain no dots.
+  if (ids.fbclid === undefined && fbc !== undefined) {
+    const fbclid = fbc.split(".")[3];
+    if (fbclid) ids.fbclid = fbclid;
+  }
+  return ids;
+}
+
+/** A copy without the keys whose value is undefined, so messages carry no empty keys. */
+function compact<T extends object>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+}
+
+const encoder = new TextEncoder();
+
+/** The UTF-8 size of the message's JSON when it exceeds `limitBytes`, else null. */
+function oversizeBytes(message: EventMessage, limitBytes: number): number | null {
+  const json = JSON.stringify(message);
+  // At most 3 UTF-8 bytes per UTF-16 unit: most messages need no encoding to be known small.
+  if (json.length * 3 <= limitBytes) return null;
+  const bytes = encoder.encode(json).length;
+  return bytes > limitBytes ? bytes : null;
+}
