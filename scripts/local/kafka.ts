@@ -1,4 +1,4 @@
-/** The local single-node KRaft Kafka broker: jars from Maven Central, storage, start, readiness, stop. */
+/** The local Kafka: a single-node KRaft broker (jars from Maven Central) and the Kafka REST gateway. */
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { ConfigError, DependencyUnavailableError } from "../../src/core/errors";
+import { allTopicNames } from "../../src/core/topics";
 import { ensureTopics, type TopicSpec } from "../../stream-processor/kafka/ensure-topics";
 import type { LocalStackConfig } from "./config";
 import { loadLocalStackConfig } from "./config";
@@ -23,7 +24,10 @@ import type { LocalService, ServiceEndpoint } from "./service";
 export { ensureTopics, type TopicSpec };
 
 const SERVICE_NAME = "kafka";
-const KAFKA_DIR = resolve(import.meta.dirname, "kafka");
+const KAFKA_DIR = resolve(import.meta.dirname, "kafka-broker");
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
+const GATEWAY_MAIN = resolve(REPO_ROOT, "stream-processor/kafka-rest-gateway/main.ts");
+const GATEWAY_NAME = "kafka-rest-gateway";
 /** Written last into a jar cache folder: a folder without it is an interrupted download. */
 const COMPLETE_MARKER = ".complete";
 /** A cold start downloads ~80 MB of jars; the broker itself is ready in seconds. */
@@ -357,6 +361,91 @@ function formatStorage(java: string, jvm: string[], propsFile: string): void {
     throw new ConfigError(
       `Formatting the Kafka storage failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`.trim(),
     );
+  }
+}
+
+export function kafkaRestGatewayUrl(config: LocalStackConfig): string {
+  return `http://127.0.0.1:${config.KAFKA_REST_PORT}`;
+}
+
+/**
+ * Needs the broker up (kafkaService first). `up()` creates the Driftline topics for
+ * KAFKA_TOPIC_PREFIX if missing, then starts the gateway; KAFKA_REST_API_KEY/SECRET and the
+ * other KAFKA_REST_* settings are taken from this process's environment.
+ */
+export function kafkaRestGatewayService(config: LocalStackConfig): LocalService {
+  const url = kafkaRestGatewayUrl(config);
+  const stateDir = config.DRIFTLINE_STATE_DIR;
+  const isReady = () => gatewayAnswers(url);
+
+  return {
+    name: GATEWAY_NAME,
+    isReady,
+
+    async up(): Promise<ServiceEndpoint> {
+      if (await isReady()) return { url, startedHere: false };
+      const log = logFile(stateDir, GATEWAY_NAME);
+      const describe = () => `See ${log}:\n${tailLog(log)}`;
+      const earlier = runningPid(stateDir, GATEWAY_NAME);
+      if (earlier !== undefined) {
+        await waitUntilReady({
+          name: "Kafka REST gateway",
+          check: isReady,
+          timeoutMs: 30_000,
+          stillAlive: () => isAlive(earlier),
+          describe,
+        });
+        return { url, startedHere: false };
+      }
+
+      const brokers = kafkaBrokers(config);
+      if (!(await kafkaAnswers(brokers))) {
+        throw new DependencyUnavailableError(
+          `Kafka does not answer at ${brokers.join(",")}; start it first (kafkaService(config).up()).`,
+        );
+      }
+      await ensureDriftlineTopics(config, allTopicNames(config.KAFKA_TOPIC_PREFIX));
+
+      const pid = startDaemon(stateDir, {
+        name: GATEWAY_NAME,
+        // The Node running this script (Node 22 from npm), with tsx as a loader: no build step.
+        command: process.execPath,
+        args: ["--import", "tsx", GATEWAY_MAIN],
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: brokers.join(","),
+          KAFKA_REST_PORT: String(config.KAFKA_REST_PORT),
+          KAFKA_REST_HOST: "127.0.0.1",
+          KAFKA_TOPIC_PREFIX: config.KAFKA_TOPIC_PREFIX,
+        },
+      });
+      await waitUntilReady({
+        name: "Kafka REST gateway",
+        check: isReady,
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        stillAlive: () => isAlive(pid),
+        describe,
+      });
+      return { url, startedHere: true };
+    },
+
+    async down(): Promise<void> {
+      await stopDaemon(stateDir, GATEWAY_NAME, 10_000);
+    },
+  };
+}
+
+/** True when the gateway (not just anything on the port) reports itself ready. */
+async function gatewayAnswers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
+    if (res.status !== 200) return false;
+    const body = (await res.json()) as { status?: unknown };
+    return body.status === "ready";
+  } catch {
+    return false;
   }
 }
 
