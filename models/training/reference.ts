@@ -1,109 +1,27 @@
 /** The drift reference frozen into a manifest: bins + proportions and a KS sample per feature and score. */
-import { quantileSorted } from "simple-statistics";
-import type {
-  CategoricalReference,
-  ManifestFeature,
-  ManifestReference,
-  NumericReference,
-} from "../../src/core/model-manifest";
-import { createRandom, shuffledIndices } from "../synthetic/prng";
+import type { ManifestFeature, ManifestReference } from "../../src/core/model-manifest";
+import { buildCategoricalReference, buildNumericReference } from "../../src/core/stats";
 
 export interface ReferenceOptions {
-  /** Seed of the reference sample's draw. */
+  /** Seed of the KS sample's draw. */
   seed: number;
-  /** Quantile bins per numeric feature (fewer when values repeat). */
+  /** Quantile bins per numeric feature (fewer when values repeat), default 10. */
   bins?: number;
-  /** Values kept per numeric feature for two-sample KS. */
+  /** Values kept per numeric feature and for the score, for two-sample KS; default 1000. */
   sampleSize?: number;
 }
 
-/** Proportions and sample values are rounded to this many decimals / significant digits. */
-const PROPORTION_DECIMALS = 6;
-const SAMPLE_SIGNIFICANT_DIGITS = 7;
-
-// REPLACE with the statistics core's reference binning (src/core/stats) once it is published,
-// so that the bins frozen here are the ones the stream processor's PSI uses. Until then: inner
-// cut points at the quantiles i/bins (numpy's default "linear" method via simple-statistics),
-// duplicates and any cut at or above the maximum dropped, bins (−∞, e0], (e0, e1], …, (e_last, ∞).
-function fitQuantileEdges(sorted: readonly number[], bins: number): number[] {
-  const max = sorted[sorted.length - 1]!;
-  const edges: number[] = [];
-  for (let i = 1; i < bins; i++) {
-    const q = quantileSorted(sorted as number[], i / bins);
-    if (q < max && (edges.length === 0 || q > edges[edges.length - 1]!)) edges.push(q);
-  }
-  return edges;
-}
-
-/** Share of `sorted` values per bin (−∞, e0], (e0, e1], …, (e_last, ∞). */
-function binProportions(sorted: readonly number[], edges: readonly number[]): number[] {
-  const counts = new Array<number>(edges.length + 1).fill(0);
-  let bin = 0;
-  for (const v of sorted) {
-    while (bin < edges.length && v > edges[bin]!) bin++;
-    counts[bin]! += 1;
-  }
-  return roundProportions(counts, sorted.length);
-}
-
 /**
- * Counts → proportions rounded to PROPORTION_DECIMALS, with the rounding residue put on the
- * largest share so the written values still sum to 1 within the manifest schema's tolerance.
+ * Scores are float32 in the runtime; seven significant digits keep the reference faithful to
+ * what the scorer can emit while keeping the manifest small.
  */
-function roundProportions(counts: readonly number[], total: number): number[] {
-  const f = 10 ** PROPORTION_DECIMALS;
-  const out = counts.map((c) => Math.round((c / total) * f) / f);
-  const residue = 1 - out.reduce((a, b) => a + b, 0);
-  let largest = 0;
-  out.forEach((p, i) => {
-    if (p > out[largest]!) largest = i;
-  });
-  out[largest] = Math.round((out[largest]! + residue) * f) / f;
-  return out;
-}
-
-const roundSignificant = (x: number) => Number(x.toPrecision(SAMPLE_SIGNIFICANT_DIGITS));
-
-export function numericReference(
-  values: readonly number[],
-  sampleOrder: Uint32Array,
-  options: Required<Omit<ReferenceOptions, "seed">>,
-): NumericReference {
-  const sorted = Float64Array.from(values).sort();
-  const sortedList = Array.from(sorted);
-  const edges = fitQuantileEdges(sortedList, options.bins);
-  const sampleCount = Math.min(options.sampleSize, values.length);
-  const sample: number[] = new Array(sampleCount);
-  for (let i = 0; i < sampleCount; i++) sample[i] = roundSignificant(values[sampleOrder[i]!]!);
-  return {
-    type: "number",
-    edges,
-    proportions: binProportions(sortedList, edges),
-    sample,
-    count: values.length,
-  };
-}
-
-export function categoricalReference(
-  values: readonly string[],
-  categories: readonly string[],
-): CategoricalReference {
-  const counts = new Array<number>(categories.length + 1).fill(0);
-  for (const v of values) {
-    const i = categories.indexOf(v);
-    counts[i === -1 ? categories.length : i]! += 1;
-  }
-  return {
-    type: "categorical",
-    categories: [...categories],
-    proportions: roundProportions(counts, values.length),
-    count: values.length,
-  };
-}
+const roundScore = (x: number) => Number(x.toPrecision(7));
 
 /**
  * The reference of `rows` (feature values keyed by name, as sent to the scorer) and of the
- * model's `scores` on them. The KS sample is the same random subset of rows for every feature.
+ * model's `scores` on them, fitted by the statistics core (src/core/stats) so that the stream
+ * processor's PSI and KS use exactly these bins: numeric quantile bins with open outer bins,
+ * categoricals by frequency plus "other".
  */
 export function buildReference(
   features: readonly ManifestFeature[],
@@ -111,22 +29,28 @@ export function buildReference(
   scores: readonly number[],
   options: ReferenceOptions,
 ): ManifestReference {
-  const settings = { bins: options.bins ?? 10, sampleSize: options.sampleSize ?? 1000 };
-  const order = shuffledIndices(rows.length, createRandom(options.seed));
+  const numeric = {
+    bins: options.bins ?? 10,
+    sampleSize: options.sampleSize ?? 1000,
+    seed: options.seed,
+  };
+  // The spreads turn the core's interfaces into plain object types, which the manifest schema's
+  // open (extra fields allowed) types accept.
   const out: ManifestReference["features"] = {};
   for (const feature of features) {
-    if (feature.type === "number") {
-      out[feature.name] = numericReference(
-        rows.map((r) => r[feature.name] as number),
-        order,
-        settings,
-      );
-    } else {
-      out[feature.name] = categoricalReference(
-        rows.map((r) => r[feature.name] as string),
-        feature.categories,
-      );
-    }
+    out[feature.name] =
+      feature.type === "number"
+        ? {
+            ...buildNumericReference(
+              rows.map((r) => r[feature.name] as number),
+              numeric,
+            ),
+          }
+        : { ...buildCategoricalReference(rows.map((r) => r[feature.name] as string)) };
   }
-  return { rows: rows.length, features: out, score: numericReference(scores, order, settings) };
+  return {
+    rows: rows.length,
+    features: out,
+    score: { ...buildNumericReference(scores.map(roundScore), numeric) },
+  };
 }
