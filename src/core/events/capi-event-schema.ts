@@ -33,29 +33,43 @@ export const httpUrlSchema = z
   .url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" })
   .max(8192, "must be at most 8192 characters");
 
+// zod reports the failing branch's own issue when a value has the type of one union member, so
+// each member carries the same message as the union itself.
+
 /** A number, or a decimal string as the SDK's `parseFloat` would read it (`"12.50"`). */
 export const decimalSchema = z.union(
-  [z.number().finite(), z.string().regex(/^\s*-?\d+(\.\d+)?\s*$/)],
+  [z.number().finite(), z.string().regex(/^\s*-?\d+(\.\d+)?\s*$/, "must be a number")],
   { error: "must be a number" },
 );
 
 /** Unix seconds; Meta documents an integer, form-encoded senders send it as digits. */
-const unixSeconds = z.union([z.int().nonnegative(), z.string().regex(/^\d{1,12}$/)], {
-  error: requiredOr("must be a Unix timestamp in seconds (an integer)"),
-});
+const UNIX_SECONDS = "must be a Unix timestamp in seconds (an integer)";
+const unixSeconds = z.union(
+  [
+    z.int({ error: UNIX_SECONDS }).nonnegative(UNIX_SECONDS),
+    z.string().regex(/^\d{1,12}$/, UNIX_SECONDS),
+  ],
+  { error: requiredOr(UNIX_SECONDS) },
+);
 
 /** Meta's event_id is a string; some senders pass a number, which is read as its decimal text. */
-export const eventIdSchema = z.union([z.string().min(1).max(512), z.int().nonnegative()], {
-  error: "must be a non-empty string of at most 512 characters",
-});
+const EVENT_ID = "must be a non-empty string of at most 512 characters";
+export const eventIdSchema = z.union(
+  [
+    z.string().min(1, EVENT_ID).max(512, EVENT_ID),
+    z.int({ error: EVENT_ID }).nonnegative(EVENT_ID),
+  ],
+  { error: EVENT_ID },
+);
 
 const flag = z.union([z.boolean(), z.literal(0), z.literal(1)], {
   error: "must be true, false, 0 or 1",
 });
 
+const PRODUCT_ID = "must be a product id (string or number)";
 export const contentSchema = z.looseObject({
-  id: z.union([z.string().min(1).max(512), z.number()], {
-    error: requiredOr("must be a product id (string or number)"),
+  id: z.union([z.string().min(1, PRODUCT_ID).max(512, PRODUCT_ID), z.number()], {
+    error: requiredOr(PRODUCT_ID),
   }),
   quantity: z.number().nonnegative().optional(),
   item_price: decimalSchema.optional(),
@@ -70,6 +84,8 @@ export const contentSchema = z.looseObject({
  * Meta's custom data parameters. Any other key is a custom property and is kept as sent: Meta
  * forbids personal data in custom properties and so does Driftline (it cannot hash free-form keys).
  */
+const ORDER_ID = "must be a non-empty string of at most 512 characters";
+const COUNT = "must be a whole number";
 export const customDataSchema = z.looseObject({
   value: decimalSchema.optional(),
   currency: z
@@ -84,10 +100,18 @@ export const customDataSchema = z.looseObject({
     .optional(),
   contents: z.array(contentSchema).max(10_000).optional(),
   content_type: z.string().max(64).optional(),
-  order_id: z.union([z.string().min(1).max(512), z.int().nonnegative()]).optional(),
+  order_id: z
+    .union([z.string().min(1, ORDER_ID).max(512, ORDER_ID), z.int({ error: ORDER_ID })], {
+      error: ORDER_ID,
+    })
+    .optional(),
   predicted_ltv: decimalSchema.optional(),
   net_revenue: decimalSchema.optional(),
-  num_items: z.union([z.int().nonnegative(), z.string().regex(/^\d+$/)]).optional(),
+  num_items: z
+    .union([z.int({ error: COUNT }).nonnegative(COUNT), z.string().regex(/^\d+$/, COUNT)], {
+      error: COUNT,
+    })
+    .optional(),
   search_string: z.string().max(4096).optional(),
   status: z.string().max(512).optional(),
   item_number: z.string().max(512).optional(),

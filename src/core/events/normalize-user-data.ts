@@ -26,12 +26,15 @@ export interface NormalizedUserData {
  * (`ServerSideUtils.normalizeAndHash`) does; values that are already SHA-256/MD5 hex pass through;
  * blank values are dropped; unhashed identifiers (ip, user agent, fbc, fbp, Meta ids) are copied,
  * numbers as decimal text. Never puts a raw contact value into the result or into an issue.
+ *
+ * Async so that the hash backend can change (e.g. to WebCrypto) without changing callers; today
+ * it completes synchronously.
  */
 export async function normalizeUserData(userData: UserDataInput): Promise<NormalizedUserData> {
   const hashed: Record<string, string | string[]> = {};
   const issues: FieldIssue[] = [];
 
-  const hashOne = async (field: HashedField, raw: string, path: string) => {
+  const hashOne = (field: HashedField, raw: string, path: string): string | undefined => {
     const result = normalizeUserDataValue(field, raw);
     switch (result.kind) {
       case "empty":
@@ -46,40 +49,30 @@ export async function normalizeUserData(userData: UserDataInput): Promise<Normal
     }
   };
 
-  const work: Promise<void>[] = [];
   for (const field of MULTI_VALUE_HASHED_FIELDS) {
     const value = userData[field];
     if (value === undefined) continue;
     const values = Array.isArray(value) ? value : [value];
     const listed = Array.isArray(value);
-    work.push(
-      Promise.all(
-        values.map((v, i) => hashOne(field, String(v), listed ? `${field}.${i}` : field)),
-      ).then((hashes) => {
-        // The SDK deduplicates after hashing (`new Set`), keeping first-seen order.
-        const unique = [...new Set(hashes.filter((h): h is string => h !== undefined))];
-        if (unique.length > 0) hashed[field] = unique;
-      }),
+    const hashes = values.map((v, i) =>
+      hashOne(field, String(v), listed ? `${field}.${i}` : field),
     );
+    // The SDK deduplicates after hashing (`new Set`), keeping first-seen order.
+    const unique = [...new Set(hashes.filter((h): h is string => h !== undefined))];
+    if (unique.length > 0) hashed[field] = unique;
   }
   for (const field of SINGLE_VALUE_HASHED_FIELDS) {
     const value = userData[field];
     if (value === undefined) continue;
-    work.push(
-      hashOne(field, value, field).then((hash) => {
-        if (hash !== undefined) hashed[field] = hash;
-      }),
-    );
+    const hash = hashOne(field, value, field);
+    if (hash !== undefined) hashed[field] = hash;
   }
-  await Promise.all(work);
 
   for (const field of UNHASHED_FIELDS) {
     const value = userData[field];
     if (value !== undefined) hashed[field] = String(value);
   }
 
-  // Issues in field order regardless of which digest finished first.
-  issues.sort((a, b) => fieldOrder(a.field) - fieldOrder(b.field));
   return { hashed: orderKeys(hashed) as HashedUserData, issues };
 }
 
@@ -89,11 +82,6 @@ const ORDER: ReadonlyMap<string, number> = new Map(
     i,
   ]),
 );
-
-function fieldOrder(path: string): number {
-  const [field = "", index = "0"] = path.split(".");
-  return (ORDER.get(field) ?? 0) * 1000 + Number(index);
-}
 
 /** Keys in Meta's documented order, so equal inputs serialise to equal messages. */
 function orderKeys(record: Record<string, string | string[]>): Record<string, string | string[]> {

@@ -1,11 +1,14 @@
-/** SHA-256 of a string's UTF-8 bytes as lower-case hex, with WebCrypto (workerd and Node 22). */
+/** SHA-256 of a string's UTF-8 bytes as lower-case hex. */
 
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+// @noble/hashes (audited, pure JS) rather than crypto.subtle: a 1000-event batch hashes ~10,000
+// short strings, and each WebCrypto digest is an async round trip (~25 µs in workerd with many in
+// flight, ~60 µs through Node's thread pool) against ~1 µs here once warm. Tests check the digests
+// against node:crypto.
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  let hex = "";
-  for (const byte of digest) hex += HEX[byte];
-  return hex;
+export function sha256Hex(text: string): string {
+  return bytesToHex(sha256(encoder.encode(text)));
 }

@@ -9,15 +9,16 @@ export const MAX_VALUES_PER_FIELD = 50;
 
 const rawValue = z.string().max(MAX_VALUE_CHARS, `must be at most ${MAX_VALUE_CHARS} characters`);
 
+const LIST = `must be a string or a list of 1 to ${MAX_VALUES_PER_FIELD} strings`;
 const stringOrList = (item: z.ZodType<string | number>) =>
-  z.union([item, z.array(item).min(1).max(MAX_VALUES_PER_FIELD)], {
-    error: `must be a string or a list of 1 to ${MAX_VALUES_PER_FIELD} strings`,
-  });
+  z.union([item, z.array(item).min(1, LIST).max(MAX_VALUES_PER_FIELD, LIST)], { error: LIST });
 
 /** Meta ids that arrive as JSON numbers from some senders; only exact (safe) integers are accepted. */
-const idValue = z.union([z.string().min(1).max(256), z.int().nonnegative()], {
-  error: "must be a string (or a whole number)",
-});
+const ID = "must be a non-empty string (or a whole number)";
+const idValue = z.union(
+  [z.string().min(1, ID).max(256, ID), z.int({ error: ID }).nonnegative(ID)],
+  { error: ID },
+);
 
 /**
  * `fbc` = fb.<subdomain index>.<creation time ms>.<fbclid>, `fbp` = fb.<subdomain
@@ -38,7 +39,9 @@ export const userDataInputSchema = z
     zp: stringOrList(rawValue).optional(),
     country: stringOrList(rawValue).optional(),
     // The Meta Pixel documents `external_id: 12345`; whole numbers are accepted and read as text.
-    external_id: stringOrList(z.union([rawValue, z.int()])).optional(),
+    external_id: stringOrList(
+      z.union([rawValue, z.int({ error: ID })], { error: "must be a string (or a whole number)" }),
+    ).optional(),
     f5first: rawValue.optional(),
     f5last: rawValue.optional(),
     fi: rawValue.optional(),

@@ -21,13 +21,11 @@ const shortText = z.string().min(1).max(512);
  * the last 7 days, so the two number forms cannot be confused. A date-time without a zone is
  * refused rather than guessed.
  */
+const EVENT_TIME =
+  "must be Unix seconds, Unix milliseconds or an ISO 8601 date-time with a zone (e.g. 2024-06-10T08:30:00Z)";
 export const websiteEventTimeSchema = z.union(
-  [z.number().finite().positive(), z.iso.datetime({ offset: true })],
-  {
-    error: requiredOr(
-      "must be Unix seconds, Unix milliseconds or an ISO 8601 date-time with a zone (e.g. 2024-06-10T08:30:00Z)",
-    ),
-  },
+  [z.number().finite().positive(EVENT_TIME), z.iso.datetime({ offset: true, error: EVENT_TIME })],
+  { error: requiredOr(EVENT_TIME) },
 );
 
 export const websiteEventSchema = z.object({
