@@ -22,6 +22,7 @@ const names = topicNames(prefix);
 /** On the allow-list but never created: Kafka itself must answer "unknown topic". */
 const notCreated = `${prefix}not-created`;
 const PARTITIONS = 3;
+const SMALL_BATCH_BYTES = 4096;
 
 const admin = new Kafka({ clientId: "it-gateway", brokers, logLevel: logLevel.NOTHING }).admin();
 let endpoint: ServiceEndpoint;
@@ -76,7 +77,15 @@ beforeAll(async () => {
   endpoint = await kafka.up();
   await ensureTopics(
     brokers,
-    allTopicNames(prefix).map((name) => ({ name, partitions: PARTITIONS })),
+    allTopicNames(prefix).map((name) => ({
+      name,
+      partitions: PARTITIONS,
+      // A small record-batch limit on one topic, to see an oversized request fail on its own.
+      configs:
+        name === names.dlq
+          ? { "max.message.bytes": String(SMALL_BATCH_BYTES) }
+          : ({} as Record<string, string>),
+    })),
   );
   producer = new KafkajsRecordProducer({ brokers });
   const app = createKafkaRestGateway({
@@ -155,6 +164,46 @@ describe("Kafka REST gateway on a real broker", () => {
     expect(new Set(read.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
 
+  it("reports the right offset for each of many concurrent requests (combined into few produces)", async () => {
+    const client = new KafkaRestClient({ baseUrl, clusterId: "driftline" });
+    const keys = Array.from({ length: 60 }, (_, i) => `tenant-${i % 5}:evt-${i}`);
+    const produced = await Promise.all(
+      keys.map((key) => client.produce(names.capi, { key, value: { key } })),
+    );
+    const read = await readBack(names.capi, keys.length);
+    const where = new Map(
+      read.map((r) => [r.message.key!.toString(), `${r.partition}/${r.message.offset}`]),
+    );
+    expect(where.size).toBe(keys.length);
+    keys.forEach((key, i) => {
+      expect(`${produced[i]!.partitionId}/${produced[i]!.offset}`).toBe(where.get(key));
+    });
+  });
+
+  it("fails only the oversized request when concurrent requests share a produce", async () => {
+    const client = new KafkaRestClient({ baseUrl, clusterId: "driftline" });
+    const small = (i: number) => ({ key: "same-key", value: { i } });
+    const results = await Promise.allSettled([
+      client.produce(names.dlq, small(1)),
+      client.produce(names.dlq, {
+        key: "same-key",
+        value: { big: "x".repeat(SMALL_BATCH_BYTES * 2) },
+      }),
+      client.produce(names.dlq, small(2)),
+      client.produce(names.dlq, small(3)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    const rejected = results[1] as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ code: "PAYLOAD_TOO_LARGE", retryable: false });
+    const read = await readBack(names.dlq, 3);
+    expect(read.map((r) => JSON.parse(r.message.value!.toString()).i)).toEqual([1, 2, 3]);
+  });
+
   it("partitions keys exactly as Kafka's Java producer does (Confluent Cloud's REST produce)", async () => {
     // Golden values from kafka-clients 3.9.1 itself:
     // Utils.toPositive(Utils.murmur2(key.getBytes(UTF_8))) % 3, run on the JVM.
@@ -177,7 +226,7 @@ describe("Kafka REST gateway on a real broker", () => {
   });
 
   it("answers 400 with the bad field named, and produces nothing", async () => {
-    const path = `/v3/clusters/driftline/topics/${names.capi}/records`;
+    const path = `/v3/clusters/driftline/topics/${names.alerts}/records`;
     const cases: Array<[string, RegExp]> = [
       ["{", /not valid JSON/],
       [JSON.stringify({ value: { type: "AVRO", data: 1 } }), /value\.type/],
@@ -194,7 +243,7 @@ describe("Kafka REST gateway on a real broker", () => {
       expect(answer.error_code).toBe(400);
       expect(answer.message).toMatch(message);
     }
-    const offsets = await admin.fetchTopicOffsets(names.capi);
+    const offsets = await admin.fetchTopicOffsets(names.alerts);
     expect(offsets.every((p) => p.high === "0")).toBe(true);
   });
 

@@ -54,12 +54,30 @@ export interface KafkajsRecordProducerOptions {
   metadataMaxAgeMs?: number;
 }
 
+/** Records waiting for the next Kafka produce request, with the HTTP request that sent them. */
+interface PendingProduce {
+  topic: string;
+  messages: Message[];
+  bytes: number;
+  resolve: (placed: Array<{ partition: number; offset: number; logAppendTimeMs: number }>) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A combined produce request stays well under the broker's default 1 MiB per record batch. */
+const MAX_COMBINED_BYTES = 512 * 1024;
+
 /**
  * kafkajs behind the port. The producer is idempotent with one request in flight (no
  * duplicates or reordering from its own retries). Partitions are chosen here with kafkajs'
  * Java-compatible partitioner rather than inside `send`, so each record's offset can be
  * reported: within one produce request, records of a partition get consecutive offsets from
  * the partition's base offset, in the order sent.
+ *
+ * With one request in flight, each HTTP request waiting for its own Kafka round trip caps
+ * throughput at one round trip per request. So HTTP requests that arrive while a produce is in
+ * flight are combined into the next one (group commit): an idle gateway sends at once, a busy
+ * one sends everything that queued up in one request. If a combined request fails with a
+ * non-retriable error, its parts are re-sent one by one, so one bad request cannot fail others.
  */
 export class KafkajsRecordProducer implements RecordProducer {
   private readonly producer: Producer;
@@ -72,6 +90,8 @@ export class KafkajsRecordProducer implements RecordProducer {
   private connected = false;
   private knownClusterId: string | undefined;
   private lastReady: { atMs: number; ok: boolean } | undefined;
+  private readonly queue: PendingProduce[] = [];
+  private draining = false;
 
   constructor(options: KafkajsRecordProducerOptions) {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
@@ -161,26 +181,87 @@ export class KafkajsRecordProducer implements RecordProducer {
       return { ...base, partition };
     });
 
-    const acks = await this.producer.send({ topic, messages, acks: -1 });
-    const byPartition = new Map(acks.map((a) => [a.partition, a]));
-    const nextIndex = new Map<number, number>();
-    return messages.map((m, i): DeliveredRecord => {
-      const partition = m.partition as number;
-      const ack = byPartition.get(partition);
-      if (!ack || ack.baseOffset === undefined) {
-        throw new DependencyUnavailableError(
-          `Kafka acknowledged the produce to ${topic} without an offset for partition ${partition}.`,
-        );
-      }
-      const index = nextIndex.get(partition) ?? 0;
-      nextIndex.set(partition, index + 1);
-      const appendTime = Number(ack.logAppendTime ?? "-1");
-      return {
-        partition,
-        offset: Number(ack.baseOffset) + index,
-        timestampMs: appendTime >= 0 ? appendTime : (records[i]?.timestampMs ?? appendTime),
-      };
+    const placed = await new Promise<
+      Array<{ partition: number; offset: number; logAppendTimeMs: number }>
+    >((resolve, reject) => {
+      const bytes = messages.reduce(
+        (sum, m) => sum + (m.value?.length ?? 0) + ((m.key as Buffer | null)?.length ?? 0),
+        0,
+      );
+      this.queue.push({ topic, messages, bytes, resolve, reject });
+      void this.drain();
     });
+    return placed.map((p, i) => ({
+      partition: p.partition,
+      offset: p.offset,
+      timestampMs: p.logAppendTimeMs >= 0 ? p.logAppendTimeMs : records[i]!.timestampMs,
+    }));
+  }
+
+  /** Sends queued records, combining whatever queued while the previous request was in flight. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const group: PendingProduce[] = [this.queue.shift()!];
+        let bytes = group[0]!.bytes;
+        while (this.queue.length > 0 && bytes + this.queue[0]!.bytes <= MAX_COMBINED_BYTES) {
+          const next = this.queue.shift()!;
+          bytes += next.bytes;
+          group.push(next);
+        }
+        await this.sendGroup(group);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async sendGroup(group: PendingProduce[]): Promise<void> {
+    let acks: Awaited<ReturnType<Producer["sendBatch"]>>;
+    try {
+      acks = await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: group.map((p) => ({ topic: p.topic, messages: p.messages })),
+      });
+    } catch (err) {
+      const retriable = toDriftlineError(err, group[0]!.topic).retryable;
+      if (group.length > 1 && !retriable) {
+        for (const p of group) await this.sendGroup([p]);
+      } else {
+        for (const p of group) p.reject(err);
+      }
+      return;
+    }
+    // kafkajs merges the groups per topic in order, and per partition in order, so walking the
+    // groups in order and counting from each partition's base offset gives every record's offset.
+    const base = new Map(acks.map((a) => [`${a.topicName}/${a.partition}`, a]));
+    const next = new Map<string, number>();
+    for (const p of group) {
+      try {
+        p.resolve(
+          p.messages.map((m) => {
+            const key = `${p.topic}/${m.partition}`;
+            const ack = base.get(key);
+            if (ack?.baseOffset === undefined) {
+              throw new DependencyUnavailableError(
+                `Kafka acknowledged a produce to ${p.topic} without an offset for partition ${m.partition}.`,
+              );
+            }
+            const index = next.get(key) ?? 0;
+            next.set(key, index + 1);
+            return {
+              partition: m.partition as number,
+              offset: Number(ack.baseOffset) + index,
+              logAppendTimeMs: Number(ack.logAppendTime ?? "-1"),
+            };
+          }),
+        );
+      } catch (err) {
+        p.reject(err);
+      }
+    }
   }
 
   private connect(): Promise<void> {

@@ -1,0 +1,113 @@
+/**
+ * Produce throughput through the gateway: `npx tsx stream-processor/kafka-rest-gateway/bench-kafka-rest-gateway.ts`.
+ * Runs the gateway as its own process (as in the stack) against the local broker, drives it with
+ * KafkaRestClient over loopback for a bounded time per scenario, and prints records/s and latency.
+ * Options (env): BENCH_SECONDS (default 5 per scenario), BENCH_VALUE_BYTES (default 300).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { loadLocalStackConfig } from "../../scripts/local/config";
+import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../../scripts/local/kafka";
+import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
+import { allTopicNames, topicNames } from "../../src/core/topics";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const valueBytes = Number(process.env.BENCH_VALUE_BYTES ?? 300);
+
+const scenarios = [
+  { name: "1 record/request, 16 concurrent", batch: 1, concurrency: 16, mode: "never" as const },
+  { name: "10 records/batch, 8 concurrent", batch: 10, concurrency: 8, mode: "always" as const },
+  { name: "100 records/batch, 4 concurrent", batch: 100, concurrency: 4, mode: "always" as const },
+];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), "driftline-bench-"));
+const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+const config = loadLocalStackConfig({
+  ...process.env,
+  DRIFTLINE_STATE_DIR: stateDir,
+  KAFKA_REST_PORT: String(await freePort()),
+  KAFKA_TOPIC_PREFIX: prefix,
+  KAFKA_REST_API_KEY: "",
+  KAFKA_REST_API_SECRET: "",
+});
+const shared = loadLocalStackConfig();
+const kafka = kafkaService(shared);
+const kafkaEndpoint = await kafka.up();
+const gateway = kafkaRestGatewayService(config);
+const admin = new Kafka({ brokers: kafkaBrokers(shared), logLevel: logLevel.NOTHING }).admin();
+
+try {
+  const { url } = await gateway.up();
+  const topic = topicNames(prefix).events;
+  const padding = "x".repeat(Math.max(0, valueBytes - 120));
+  console.log(`gateway ${url}, topic ${topic}, ~${valueBytes} B values, ${seconds} s per scenario`);
+
+  for (const scenario of scenarios) {
+    const client = new KafkaRestClient({
+      baseUrl: url,
+      clusterId: "driftline",
+      maxBatchEntries: scenario.batch,
+      batchMode: scenario.mode,
+    });
+    const latencies: number[] = [];
+    let records = 0;
+    let failures = 0;
+    let seq = 0;
+    const deadline = performance.now() + seconds * 1000;
+    const worker = async () => {
+      while (performance.now() < deadline) {
+        const batch = Array.from({ length: scenario.batch }, () => {
+          seq += 1;
+          return {
+            key: `tenant-${seq % 50}:evt-${seq}`,
+            value: { schemaVersion: 1, event_name: "Purchase", value: seq % 100, padding },
+            headers: { source: "bench" },
+          };
+        });
+        const t = performance.now();
+        const outcomes = await client.produceBatch(topic, batch);
+        latencies.push(performance.now() - t);
+        for (const o of outcomes) {
+          if (o.ok) records += 1;
+          else failures += 1;
+        }
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: scenario.concurrency }, worker));
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `${scenario.name.padEnd(34)} ${Math.round(records / elapsed)
+        .toString()
+        .padStart(7)} records/s  ${Math.round(latencies.length / elapsed)
+        .toString()
+        .padStart(
+          5,
+        )} req/s  p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  failures ${failures}`,
+    );
+  }
+} finally {
+  await gateway.down();
+  await admin.connect();
+  await admin.deleteTopics({ topics: allTopicNames(prefix) }).catch(() => undefined);
+  await admin.disconnect();
+  if (kafkaEndpoint.startedHere) await kafka.down();
+  rmSync(stateDir, { recursive: true, force: true });
+}
