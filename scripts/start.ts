@@ -5,6 +5,7 @@
  */
 import { loadLocalStackConfig } from "./local/config";
 import { stackEnv, stackServices } from "./local/stack";
+import { migrate } from "./migrate";
 import { bringUp } from "./run-stack";
 
 async function main(): Promise<void> {
@@ -13,6 +14,10 @@ async function main(): Promise<void> {
   console.log("Driftline: starting the local platform\n");
   const stack = await bringUp(stackServices(config));
   const env = stackEnv(config);
+  const { applied } = await migrate({ databaseUrl: env.DATABASE_URL! });
+  console.log(
+    `  migrations     ${applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`}`,
+  );
 
   console.log(`\nready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`  Worker API      ${env.WORKER_URL}   (docs: ${env.WORKER_URL}/docs)`);

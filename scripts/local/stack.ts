@@ -1,6 +1,7 @@
 /** The whole local stack in start order, and the environment its clients need. */
 import type { LocalStackConfig } from "./config";
-import { kafkaBrokers, kafkaService } from "./kafka";
+import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "./kafka";
+import { localDatabaseUrl, postgresService } from "./postgres";
 import type { LocalService } from "./service";
 import { upstashRestService } from "./upstash-rest-service";
 import { workerService } from "./worker";
@@ -15,9 +16,9 @@ export function stackServices(
 ): LocalService[] {
   const builders: Record<StackPart, () => LocalService[]> = {
     redis: () => [upstashRestService(config)],
-    postgres: () => [],
+    postgres: () => [postgresService(config)],
     kafka: () => [kafkaService(config)],
-    gateway: () => [],
+    gateway: () => [kafkaRestGatewayService(config)],
     worker: () => [workerService(config)],
   };
   return parts.flatMap((part) => builders[part]());
@@ -33,6 +34,6 @@ export function stackEnv(config: LocalStackConfig): Record<string, string> {
     UPSTASH_REDIS_REST_TOKEN: config.UPSTASH_REDIS_REST_TOKEN,
     NEON_WS_RELAY_URL: `ws://127.0.0.1:${config.NEON_WS_RELAY_PORT}`,
     WORKER_URL: `http://127.0.0.1:${config.WORKER_PORT}`,
-    ...(config.DATABASE_URL ? { DATABASE_URL: config.DATABASE_URL } : {}),
+    DATABASE_URL: localDatabaseUrl(config),
   };
 }
