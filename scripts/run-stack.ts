@@ -1,14 +1,14 @@
-/** Brings a list of local services up (in order) and down again (only those it started). */
+/** Brings local services up stage by stage and down again (only those it started). */
 import type { LocalService } from "./local/service";
 
 export interface RunningStack {
   urls: Map<string, string>;
-  /** Stops, in reverse order, every service this stack started; the rest keep running. */
+  /** Stops, in reverse start order, every service this stack started; the rest keep running. */
   down(): Promise<void>;
 }
 
 export async function bringUp(
-  services: readonly LocalService[],
+  stages: readonly (readonly LocalService[])[],
   log: (line: string) => void = (line) => console.log(line),
 ): Promise<RunningStack> {
   const started: LocalService[] = [];
@@ -20,15 +20,26 @@ export async function bringUp(
     started.length = 0;
   };
   try {
-    for (const service of services) {
-      const t0 = performance.now();
-      const endpoint = await service.up();
-      if (endpoint.startedHere) started.push(service);
-      urls.set(service.name, endpoint.url);
-      const how = endpoint.startedHere ? "started" : "reused";
-      log(
-        `  ${service.name.padEnd(14)} ${endpoint.url.padEnd(40)} ${how} in ${Math.round(performance.now() - t0)} ms`,
+    for (const stage of stages) {
+      const outcomes = await Promise.allSettled(
+        stage.map(async (service) => {
+          const t0 = performance.now();
+          const endpoint = await service.up();
+          if (endpoint.startedHere) started.push(service);
+          urls.set(service.name, endpoint.url);
+          const how = endpoint.startedHere ? "started" : "reused";
+          const ms = Math.round(performance.now() - t0);
+          log(`  ${service.name.padEnd(19)} ${endpoint.url.padEnd(46)} ${how} in ${ms} ms`);
+        }),
       );
+      const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+      if (failed.length > 0) {
+        throw new Error(
+          failed
+            .map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)))
+            .join("\n"),
+        );
+      }
     }
   } catch (err) {
     await down();

@@ -1,11 +1,12 @@
 /** `npm run services:up|down|status`: the local services alone, without the Driftline processes. */
 import { loadLocalStackConfig } from "./local/config";
-import { stackServices } from "./local/stack";
+import { stackStages } from "./local/stack";
 import { bringUp } from "./run-stack";
 
 const command = process.argv[2] ?? "status";
 const config = loadLocalStackConfig();
-const services = stackServices(config);
+const stages = stackStages(config);
+const services = stages.flat();
 
 async function main(): Promise<void> {
   switch (command) {
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
       console.log(
         "starting local services (they keep running; `npm run services:down` stops them)",
       );
-      await bringUp(services);
+      await bringUp(stages);
       return;
     }
     case "down": {

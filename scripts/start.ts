@@ -4,7 +4,7 @@
  * listens, and on Ctrl-C (or SIGTERM) stops everything it started.
  */
 import { loadLocalStackConfig } from "./local/config";
-import { stackEnv, stackServices } from "./local/stack";
+import { stackEnv, stackStages } from "./local/stack";
 import { migrate } from "./migrate";
 import { bringUp } from "./run-stack";
 
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const config = loadLocalStackConfig();
   console.log("Driftline: starting the local platform\n");
-  const stack = await bringUp(stackServices(config));
+  const stack = await bringUp(stackStages(config));
   const env = stackEnv(config);
   const { applied } = await migrate({ databaseUrl: env.DATABASE_URL! });
   console.log(

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { loadLocalStackConfig } from "./local/config";
-import { stackEnv, stackServices } from "./local/stack";
+import { stackEnv, stackStages } from "./local/stack";
 import { bringUp } from "./run-stack";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -38,7 +38,7 @@ async function bringUpForTests() {
   console.log(
     "starting local services for the tests (DRIFTLINE_KEEP_SERVICES=1 keeps them running)",
   );
-  return bringUp(stackServices(config));
+  return bringUp(stackStages(config));
 }
 
 function runVitest(): Promise<number> {

@@ -10,18 +10,26 @@ export type StackPart = "redis" | "postgres" | "kafka" | "gateway" | "worker";
 
 export const ALL_PARTS: readonly StackPart[] = ["redis", "postgres", "kafka", "gateway", "worker"];
 
-export function stackServices(
+/**
+ * The services in stages: the services of one stage do not depend on each other and start
+ * together; a stage starts once the one before it is ready (the gateway needs Kafka, the Worker
+ * needs the gateway and the Upstash REST server).
+ */
+export function stackStages(
   config: LocalStackConfig,
   parts: readonly StackPart[] = ALL_PARTS,
-): LocalService[] {
-  const builders: Record<StackPart, () => LocalService[]> = {
-    redis: () => [upstashRestService(config)],
-    postgres: () => [postgresService(config)],
-    kafka: () => [kafkaService(config)],
-    gateway: () => [kafkaRestGatewayService(config)],
-    worker: () => [workerService(config)],
+): LocalService[][] {
+  const builders: Record<StackPart, () => LocalService> = {
+    redis: () => upstashRestService(config),
+    postgres: () => postgresService(config),
+    kafka: () => kafkaService(config),
+    gateway: () => kafkaRestGatewayService(config),
+    worker: () => workerService(config),
   };
-  return parts.flatMap((part) => builders[part]());
+  const stages: StackPart[][] = [["redis", "postgres", "kafka"], ["gateway"], ["worker"]];
+  return stages
+    .map((stage) => stage.filter((part) => parts.includes(part)).map((part) => builders[part]()))
+    .filter((stage) => stage.length > 0);
 }
 
 /** Environment variables that point Driftline's processes and tests at the local stack. */
