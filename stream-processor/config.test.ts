@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../src/core/errors";
+import { loadStreamConfig } from "./config";
+
+const minimal = { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test" };
+
+describe("loadStreamConfig", () => {
+  it("applies the documented defaults", () => {
+    const c = loadStreamConfig(minimal);
+    expect(c.database).toEqual({
+      url: minimal.DATABASE_URL,
+      schema: undefined,
+      wsRelayUrl: undefined,
+      poolMax: 8,
+    });
+    expect(c.kafka).toMatchObject({
+      brokers: ["127.0.0.1:19092"],
+      topicPrefix: "",
+      ssl: false,
+      sasl: undefined,
+    });
+    expect(c.consumer).toMatchObject({
+      topics: ["events", "capi", "predictions"],
+      groupId: "driftline-stream-metrics",
+      fromBeginning: true,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      partitionsConcurrency: 3,
+    });
+    expect(c.pipeline).toMatchObject({
+      eventValidation: "envelope",
+      allowedLatenessMs: 120_000,
+      dedupRetentionMs: 192 * 3_600_000,
+    });
+    expect(c.api).toMatchObject({ host: "127.0.0.1", port: 8788, readRoles: ["admin"] });
+    expect(c.logLevel).toBe("info");
+  });
+
+  it("parses lists, booleans and numbers", () => {
+    const c = loadStreamConfig({
+      ...minimal,
+      KAFKA_BROKERS: "a:1, b:2",
+      STREAM_TOPICS: "events,predictions",
+      STREAM_FROM_BEGINNING: "false",
+      KAFKA_SSL: "1",
+      STREAM_API_PORT: "0",
+      STREAM_API_READ_ROLES: "admin,score",
+      // Empty means unset, as .env files write it.
+      DATABASE_SCHEMA: "",
+    });
+    expect(c.kafka.brokers).toEqual(["a:1", "b:2"]);
+    expect(c.consumer.topics).toEqual(["events", "predictions"]);
+    expect(c.consumer.fromBeginning).toBe(false);
+    expect(c.kafka.ssl).toBe(true);
+    expect(c.api.port).toBe(0);
+    expect(c.api.readRoles).toEqual(["admin", "score"]);
+    expect(c.database.schema).toBeUndefined();
+  });
+
+  it.each([
+    [{}, ["DATABASE_URL"]],
+    [{ ...minimal, DATABASE_URL: "mysql://x" }, ["DATABASE_URL"]],
+    [{ ...minimal, STREAM_FROM_BEGINNING: "yes" }, ["STREAM_FROM_BEGINNING"]],
+    [
+      { ...minimal, STREAM_API_PORT: "70000", DATABASE_POOL_MAX: "x" },
+      ["DATABASE_POOL_MAX", "STREAM_API_PORT"],
+    ],
+    [{ ...minimal, STREAM_TOPICS: "events,alerts" }, ["STREAM_TOPICS.1"]],
+    [{ ...minimal, KAFKA_SASL_MECHANISM: "plain" }, ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"]],
+    [{ ...minimal, KAFKA_SASL_PASSWORD: "s3cret" }, ["KAFKA_SASL_MECHANISM"]],
+    [
+      { ...minimal, STREAM_RETRY_INITIAL_MS: "5000", STREAM_RETRY_MAX_MS: "100" },
+      ["STREAM_RETRY_MAX_MS"],
+    ],
+    [{ ...minimal, DATABASE_SCHEMA: "Bad-Name" }, ["DATABASE_SCHEMA"]],
+  ])("names every bad key: %j", (env, keys) => {
+    try {
+      loadStreamConfig(env);
+      expect.unreachable("should have thrown");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(
+        [...(((error as ConfigError).context?.keys as string[] | undefined) ?? [])].sort(),
+      ).toEqual([...keys].sort());
+      for (const key of keys) expect((error as Error).message).toContain(key);
+    }
+  });
+
+  it("never echoes a secret value in the error", () => {
+    expect(() => loadStreamConfig({ ...minimal, KAFKA_SASL_PASSWORD: "hunter2-secret" })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining("hunter2-secret") }),
+    );
+  });
+});

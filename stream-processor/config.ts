@@ -1,0 +1,305 @@
+/** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
+import { z } from "zod";
+import { ConfigError } from "../src/core/errors";
+import type { TopicKey } from "../src/core/topics";
+
+// Environment variables (default in brackets). The README copies this block.
+//
+//   DATABASE_URL                      postgres://user[:password]@host[:port]/db (required)
+//   DATABASE_SCHEMA                   schema to use via search_path [the database's default]
+//   NEON_WS_RELAY_URL                 ws://host:port of the local Neon WebSocket relay; unset for Neon [unset]
+//   DATABASE_POOL_MAX                 most Postgres connections [8]
+//   KAFKA_BROKERS                     comma-separated host:port list [127.0.0.1:19092]
+//   KAFKA_CLIENT_ID                   kafkajs client id [driftline-stream-processor]
+//   KAFKA_TOPIC_PREFIX                prefix of every topic name, e.g. "staging." [""]
+//   KAFKA_SSL                         TLS to the brokers (true for Confluent Cloud) [false]
+//   KAFKA_SASL_MECHANISM              plain | scram-sha-256 | scram-sha-512 [unset: no SASL]
+//   KAFKA_SASL_USERNAME               SASL user / API key (required with a mechanism) [unset]
+//   KAFKA_SASL_PASSWORD               SASL password / API secret (required with a mechanism) [unset]
+//   STREAM_TOPICS                     logical topics consumed: events,capi,predictions [all three]
+//   STREAM_ENSURE_TOPICS              create missing topics at start [true]
+//   STREAM_TOPIC_PARTITIONS           partitions of topics created at start [3]
+//   STREAM_CONSUMER_GROUP             Kafka consumer group; also the key of the stored offsets [driftline-stream-metrics]
+//   STREAM_FROM_BEGINNING             where a partition without stored offset starts: earliest (true) or latest [true]
+//   STREAM_SESSION_TIMEOUT_MS         consumer group session timeout [30000]
+//   STREAM_HEARTBEAT_INTERVAL_MS      consumer heartbeat interval [3000]
+//   STREAM_MAX_BYTES_PER_PARTITION    fetch size per partition, i.e. the largest batch [4194304]
+//   STREAM_MAX_BYTES                  fetch size per request [16777216]
+//   STREAM_MAX_WAIT_MS                longest a fetch waits for data [250]
+//   STREAM_PARTITIONS_CONCURRENCY     partitions whose batches are processed at once [3]
+//   STREAM_EVENT_VALIDATION           envelope: validate the fields the metrics use and that `event`
+//                                     is an object; full: also re-validate the Meta event [envelope]
+//   STREAM_ALLOWED_LATENESS_MS        watermark = newest event time − this; closes windows [120000]
+//   STREAM_MAX_FUTURE_SKEW_MS         event times further ahead of the clock don't move the watermark [300000]
+//   STREAM_RETRY_INITIAL_MS           first back-off when the database (or the DLQ) is unavailable [250]
+//   STREAM_RETRY_MAX_MS               longest back-off [30000]
+//   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered [192]
+//   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
+//   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
+//   STREAM_SHUTDOWN_TIMEOUT_MS        longest a SIGTERM waits for the batch in hand [30000]
+//   STREAM_API_HOST                   listen address of the HTTP API [127.0.0.1]
+//   STREAM_API_PORT                   HTTP API port (/health, /ready, /metrics, /v1/metrics); 0 = any [8788]
+//   STREAM_API_READ_ROLES             key roles allowed to read metrics [admin]
+//   STREAM_API_KEY_CACHE_TTL_MS       how long an API key lookup is cached (revocation delay) [30000]
+//   STREAM_API_MAX_ROWS               most rows one /v1/metrics answer may hold [10000]
+//   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"], { error: "must be true, false, 1 or 0" })
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    );
+
+const ROLES = ["ingest", "score", "admin"] as const;
+const CONSUMED_TOPICS = ["events", "capi", "predictions"] as const satisfies readonly TopicKey[];
+
+const StreamEnv = z
+  .object({
+    DATABASE_URL: z
+      .string({ error: "is required: postgres://user[:password]@host[:port]/database" })
+      .regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL"),
+    DATABASE_SCHEMA: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case identifier (letters, digits, _)")
+      .optional(),
+    NEON_WS_RELAY_URL: z
+      .string()
+      .regex(/^wss?:\/\/\S+$/, "must be a ws:// or wss:// URL")
+      .optional(),
+    DATABASE_POOL_MAX: int(8, 1, 100),
+    KAFKA_BROKERS: csv("127.0.0.1:19092").pipe(
+      z
+        .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port"))
+        .min(1, "needs at least one host:port"),
+    ),
+    KAFKA_CLIENT_ID: z.string().min(1).default("driftline-stream-processor"),
+    KAFKA_TOPIC_PREFIX: z.string().default(""),
+    KAFKA_SSL: bool(false),
+    KAFKA_SASL_MECHANISM: z.enum(["plain", "scram-sha-256", "scram-sha-512"]).optional(),
+    KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+    KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+    STREAM_TOPICS: csv(CONSUMED_TOPICS.join(",")).pipe(
+      z
+        .array(z.enum(CONSUMED_TOPICS))
+        .min(1, `needs at least one of ${CONSUMED_TOPICS.join(", ")}`),
+    ),
+    STREAM_ENSURE_TOPICS: bool(true),
+    STREAM_TOPIC_PARTITIONS: int(3, 1, 1000),
+    STREAM_CONSUMER_GROUP: z.string().min(1).max(255).default("driftline-stream-metrics"),
+    STREAM_FROM_BEGINNING: bool(true),
+    STREAM_SESSION_TIMEOUT_MS: int(30_000, 6_000),
+    STREAM_HEARTBEAT_INTERVAL_MS: int(3_000, 100),
+    STREAM_MAX_BYTES_PER_PARTITION: int(4 * 1024 * 1024, 1024),
+    STREAM_MAX_BYTES: int(16 * 1024 * 1024, 1024),
+    STREAM_MAX_WAIT_MS: int(250, 0, 60_000),
+    STREAM_PARTITIONS_CONCURRENCY: int(3, 1, 1000),
+    STREAM_EVENT_VALIDATION: z.enum(["envelope", "full"]).default("envelope"),
+    STREAM_ALLOWED_LATENESS_MS: int(120_000),
+    STREAM_MAX_FUTURE_SKEW_MS: int(300_000),
+    STREAM_RETRY_INITIAL_MS: int(250, 1),
+    STREAM_RETRY_MAX_MS: int(30_000, 1),
+    STREAM_DEDUP_RETENTION_HOURS: int(192, 1),
+    STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
+    STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
+    STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+    STREAM_API_HOST: z.string().min(1).default("127.0.0.1"),
+    STREAM_API_PORT: int(8788, 0, 65_535),
+    STREAM_API_READ_ROLES: csv("admin").pipe(
+      z.array(z.enum(ROLES)).min(1, `needs at least one of ${ROLES.join(", ")}`),
+    ),
+    STREAM_API_KEY_CACHE_TTL_MS: int(30_000),
+    STREAM_API_MAX_ROWS: int(10_000, 1, 1_000_000),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+  })
+  .superRefine((env, ctx) => {
+    const sasl = [env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD];
+    if (env.KAFKA_SASL_MECHANISM !== undefined) {
+      for (const [key, value] of [
+        ["KAFKA_SASL_USERNAME", sasl[0]],
+        ["KAFKA_SASL_PASSWORD", sasl[1]],
+      ] as const) {
+        if (value === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "is required with KAFKA_SASL_MECHANISM",
+          });
+        }
+      }
+    } else if (sasl.some((v) => v !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["KAFKA_SASL_MECHANISM"],
+        message: "is required when KAFKA_SASL_USERNAME/PASSWORD are set",
+      });
+    }
+    if (env.STREAM_RETRY_MAX_MS < env.STREAM_RETRY_INITIAL_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["STREAM_RETRY_MAX_MS"],
+        message: "must be at least STREAM_RETRY_INITIAL_MS",
+      });
+    }
+    if (env.STREAM_HEARTBEAT_INTERVAL_MS * 3 > env.STREAM_SESSION_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["STREAM_HEARTBEAT_INTERVAL_MS"],
+        message: "must be at most a third of STREAM_SESSION_TIMEOUT_MS",
+      });
+    }
+  });
+
+type StreamEnv = z.infer<typeof StreamEnv>;
+
+export interface StreamConfig {
+  database: {
+    url: string;
+    schema: string | undefined;
+    wsRelayUrl: string | undefined;
+    poolMax: number;
+  };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    topicPrefix: string;
+    ssl: boolean;
+    sasl:
+      | {
+          mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+          username: string;
+          password: string;
+        }
+      | undefined;
+  };
+  consumer: {
+    /** Logical topics consumed (events, capi, predictions). */
+    topics: readonly (typeof CONSUMED_TOPICS)[number][];
+    ensureTopics: boolean;
+    topicPartitions: number;
+    groupId: string;
+    fromBeginning: boolean;
+    sessionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+    maxBytesPerPartition: number;
+    maxBytes: number;
+    maxWaitMs: number;
+    partitionsConcurrency: number;
+    lagPollIntervalMs: number;
+  };
+  pipeline: {
+    eventValidation: "envelope" | "full";
+    allowedLatenessMs: number;
+    maxFutureSkewMs: number;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    dedupRetentionMs: number;
+    dedupPurgeIntervalMs: number;
+  };
+  api: {
+    host: string;
+    port: number;
+    readRoles: readonly (typeof ROLES)[number][];
+    keyCacheTtlMs: number;
+    maxRows: number;
+  };
+  shutdownTimeoutMs: number;
+  logLevel: StreamEnv["LOG_LEVEL"];
+}
+
+/**
+ * Parses `env` once. Throws a ConfigError listing every bad key with what is wrong (never a
+ * secret's value), so a misconfigured deployment fails at start, not on the first batch.
+ */
+export function loadStreamConfig(
+  env: Record<string, string | undefined> = process.env,
+): StreamConfig {
+  // Empty strings mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const parsed = StreamEnv.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `  ${i.path.join(".") || "(environment)"}: ${i.message}`,
+    );
+    throw new ConfigError(`Invalid stream processor environment:\n${lines.join("\n")}`, {
+      context: { keys: parsed.error.issues.map((i) => i.path.join(".")) },
+    });
+  }
+  const e = parsed.data;
+  return {
+    database: {
+      url: e.DATABASE_URL,
+      schema: e.DATABASE_SCHEMA,
+      wsRelayUrl: e.NEON_WS_RELAY_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+    },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      topicPrefix: e.KAFKA_TOPIC_PREFIX,
+      ssl: e.KAFKA_SSL,
+      sasl:
+        e.KAFKA_SASL_MECHANISM === undefined
+          ? undefined
+          : {
+              mechanism: e.KAFKA_SASL_MECHANISM,
+              username: e.KAFKA_SASL_USERNAME ?? "",
+              password: e.KAFKA_SASL_PASSWORD ?? "",
+            },
+    },
+    consumer: {
+      topics: [...new Set(e.STREAM_TOPICS)],
+      ensureTopics: e.STREAM_ENSURE_TOPICS,
+      topicPartitions: e.STREAM_TOPIC_PARTITIONS,
+      groupId: e.STREAM_CONSUMER_GROUP,
+      fromBeginning: e.STREAM_FROM_BEGINNING,
+      sessionTimeoutMs: e.STREAM_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: e.STREAM_HEARTBEAT_INTERVAL_MS,
+      maxBytesPerPartition: e.STREAM_MAX_BYTES_PER_PARTITION,
+      maxBytes: e.STREAM_MAX_BYTES,
+      maxWaitMs: e.STREAM_MAX_WAIT_MS,
+      partitionsConcurrency: e.STREAM_PARTITIONS_CONCURRENCY,
+      lagPollIntervalMs: e.STREAM_LAG_POLL_INTERVAL_MS,
+    },
+    pipeline: {
+      eventValidation: e.STREAM_EVENT_VALIDATION,
+      allowedLatenessMs: e.STREAM_ALLOWED_LATENESS_MS,
+      maxFutureSkewMs: e.STREAM_MAX_FUTURE_SKEW_MS,
+      retryInitialMs: e.STREAM_RETRY_INITIAL_MS,
+      retryMaxMs: e.STREAM_RETRY_MAX_MS,
+      dedupRetentionMs: e.STREAM_DEDUP_RETENTION_HOURS * 3_600_000,
+      dedupPurgeIntervalMs: e.STREAM_DEDUP_PURGE_INTERVAL_MS,
+    },
+    api: {
+      host: e.STREAM_API_HOST,
+      port: e.STREAM_API_PORT,
+      readRoles: [...new Set(e.STREAM_API_READ_ROLES)],
+      keyCacheTtlMs: e.STREAM_API_KEY_CACHE_TTL_MS,
+      maxRows: e.STREAM_API_MAX_ROWS,
+    },
+    shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,392 @@
+/** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
+import { DependencyUnavailableError, ValidationError } from "../../src/core/errors";
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import type { GroupDimension } from "../../src/core/windows/summarize-windows";
+import { formatMicros } from "../../src/core/windows/value-micros";
+import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
+import type {
+  DedupKey,
+  MetricsStore,
+  MetricsTransaction,
+  OffsetAdvance,
+  OffsetAdvanceResult,
+} from "../ports/metrics-store";
+import { type Pool, type PoolClient, withTransaction } from "./create-pool";
+
+/** Timing hook for the db latency histogram. */
+export type DbTimer = (operation: string, durationMs: number) => void;
+
+/** Epoch ms (bigint parameter) to timestamptz, exactly. */
+const MS_TO_TIMESTAMPTZ = (ms: string) =>
+  `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
+/** timestamptz to epoch ms (bigint), exactly (extract(epoch) is numeric). */
+const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+
+// Statements are named so that each pooled connection parses and plans them once.
+const SQL = {
+  advanceOffset: {
+    name: "driftline_advance_offset",
+    // Compare-and-set: a stored row is updated only if it holds the expected offset; with no
+    // expectation (NULL never equals) only a missing row is inserted.
+    text: `INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)
+           VALUES ($1, $2, $3, $5::bigint)
+           ON CONFLICT (group_id, topic, partition) DO UPDATE
+             SET next_offset = EXCLUDED.next_offset, updated_at = now()
+             WHERE o.next_offset = $4::bigint
+           RETURNING 1`,
+  },
+  readOffset: {
+    name: "driftline_read_offset",
+    text: `SELECT next_offset::text AS next_offset FROM consumer_offsets
+           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+  },
+  markSeen: {
+    name: "driftline_mark_seen",
+    // Inserted in key order so that concurrent batches sharing keys lock them in the same order;
+    // the answer is the 1-based positions of keys that were already there.
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+               AS i(tenant_id, event_name, event_id, idx)
+           ), inserted AS (
+             INSERT INTO seen_events (tenant_id, event_name, event_id)
+             SELECT tenant_id, event_name, event_id FROM input
+             ORDER BY tenant_id, event_name, event_id
+             ON CONFLICT DO NOTHING
+             RETURNING tenant_id, event_name, event_id
+           )
+           SELECT input.idx FROM input
+           LEFT JOIN inserted USING (tenant_id, event_name, event_id)
+           WHERE inserted.event_id IS NULL`,
+  },
+  upsertWindows: {
+    name: "driftline_upsert_windows",
+    text: `INSERT INTO metric_windows AS w (tenant_id, window_seconds, window_start, source, event_name,
+             campaign, event_count, late_count, match_quality_sum, match_quality_count,
+             prediction_count, conversion_count)
+           SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, ec, lc, mqs, mqc, pc, cc
+           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                       $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
+             AS d(t, s, ms, src, n, c, ec, lc, mqs, mqc, pc, cc)
+           ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign) DO UPDATE SET
+             event_count = w.event_count + EXCLUDED.event_count,
+             late_count = w.late_count + EXCLUDED.late_count,
+             match_quality_sum = w.match_quality_sum + EXCLUDED.match_quality_sum,
+             match_quality_count = w.match_quality_count + EXCLUDED.match_quality_count,
+             prediction_count = w.prediction_count + EXCLUDED.prediction_count,
+             conversion_count = w.conversion_count + EXCLUDED.conversion_count,
+             updated_at = now()`,
+  },
+  upsertValues: {
+    name: "driftline_upsert_window_values",
+    text: `INSERT INTO metric_window_values AS v (tenant_id, window_seconds, window_start, source,
+             event_name, campaign, currency, value_sum, value_count)
+           SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, cur, vs, vc
+           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::numeric[], $9::bigint[])
+             AS d(t, s, ms, src, n, c, cur, vs, vc)
+           ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign, currency)
+           DO UPDATE SET
+             value_sum = v.value_sum + EXCLUDED.value_sum,
+             value_count = v.value_count + EXCLUDED.value_count`,
+  },
+  advanceWatermarks: {
+    name: "driftline_advance_watermarks",
+    text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time)
+           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
+           ORDER BY t
+           ON CONFLICT (tenant_id) DO UPDATE SET
+             max_event_time = GREATEST(w.max_event_time, EXCLUDED.max_event_time),
+             updated_at = now()`,
+  },
+} as const;
+
+/** Rows deleted per statement when purging dedup entries (short transactions, short locks). */
+const PURGE_CHUNK = 10_000;
+
+const DIMENSION_COLUMNS: Record<
+  GroupDimension,
+  { column: string; field: "source" | "eventName" | "campaign" }
+> = {
+  source: { column: "source", field: "source" },
+  event_name: { column: "event_name", field: "eventName" },
+  campaign: { column: "campaign", field: "campaign" },
+};
+
+export class NeonMetricsStore implements MetricsStore, MetricsReader {
+  constructor(
+    private readonly pool: Pool,
+    private readonly timer: DbTimer = () => {},
+  ) {}
+
+  async inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await withTransaction(this.pool, (client) =>
+        fn(new NeonMetricsTransaction(client, this.timer)),
+      );
+    } catch (error) {
+      throw refusalOrSame(error);
+    } finally {
+      this.timer("transaction", performance.now() - started);
+    }
+  }
+
+  async loadNextOffsets(
+    groupId: string,
+    topic: string,
+    partitions: readonly number[],
+  ): Promise<Map<number, string>> {
+    const { rows } = await this.pool.query<{ partition: number; next_offset: string }>(
+      `SELECT partition, next_offset::text AS next_offset FROM consumer_offsets
+       WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])`,
+      [groupId, topic, partitions],
+    );
+    return new Map(rows.map((r) => [r.partition, r.next_offset]));
+  }
+
+  async loadMaxEventTimes(): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ tenant_id: string; ms: string }>(
+      `SELECT tenant_id, ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks`,
+    );
+    return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+  }
+
+  async purgeSeen(beforeMs: number): Promise<number> {
+    // Tenant by tenant, so every delete uses the (tenant_id, first_seen_at) index; the distinct
+    // tenants come from a loose index scan of the primary key (no full scan of a big table).
+    const { rows: tenants } = await this.pool.query<{ tenant_id: string }>(
+      `WITH RECURSIVE t AS (
+         SELECT min(tenant_id) AS tenant_id FROM seen_events
+         UNION ALL
+         SELECT (SELECT min(tenant_id) FROM seen_events WHERE tenant_id > t.tenant_id) FROM t
+         WHERE t.tenant_id IS NOT NULL
+       )
+       SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL`,
+    );
+    let deleted = 0;
+    for (const { tenant_id } of tenants) {
+      for (;;) {
+        const result = await this.pool.query(
+          `DELETE FROM seen_events WHERE (tenant_id, event_name, event_id) IN (
+             SELECT tenant_id, event_name, event_id FROM seen_events
+             WHERE tenant_id = $1 AND first_seen_at < ${MS_TO_TIMESTAMPTZ("$2::bigint")}
+             LIMIT ${PURGE_CHUNK})`,
+          [tenant_id, String(Math.floor(beforeMs))],
+        );
+        deleted += result.rowCount ?? 0;
+        if ((result.rowCount ?? 0) < PURGE_CHUNK) break;
+      }
+    }
+    return deleted;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async readWindows(q: MetricsQuery): Promise<MetricsReadResult> {
+    try {
+      return await this.queryWindows(q);
+    } catch (error) {
+      throw unavailable("read metrics", error);
+    }
+  }
+
+  private async queryWindows(q: MetricsQuery): Promise<MetricsReadResult> {
+    const dims = q.groupBy.map((d) => DIMENSION_COLUMNS[d]);
+    const params: unknown[] = [
+      q.tenant,
+      Math.round(q.widthMs / 1000),
+      String(q.fromMs),
+      String(q.toMs),
+    ];
+    const filters: string[] = [];
+    for (const [column, value] of [
+      ["source", q.filters.source],
+      ["event_name", q.filters.eventName],
+      ["campaign", q.filters.campaign],
+    ] as const) {
+      if (value === undefined) continue;
+      params.push(value);
+      filters.push(`AND ${column} = $${params.length}`);
+    }
+    // Every statement filters by tenant first (the primary key's prefix).
+    const where = `WHERE tenant_id = $1 AND window_seconds = $2
+      AND window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}`;
+    const dimSelect = dims.map((d) => `, ${d.column}`).join("");
+    const groupBy = `GROUP BY window_start${dimSelect}`;
+    const orderBy = `ORDER BY window_start${dimSelect}`;
+    const start = `${TIMESTAMPTZ_TO_MS("window_start")} AS start_ms`;
+
+    const totals = this.pool.query<Record<string, string>>(
+      `SELECT ${start}${dimSelect},
+         sum(event_count)::text AS events, sum(late_count)::text AS late,
+         sum(match_quality_sum)::float8 AS mq_sum, sum(match_quality_count)::text AS mq_count,
+         sum(conversion_count)::text AS conversions
+       FROM metric_windows ${where} AND source <> 'predictions' ${filters.join(" ")}
+       ${groupBy} ${orderBy} LIMIT ${q.limit + 1}`,
+      params,
+    );
+    const values = this.pool.query<Record<string, string>>(
+      `SELECT ${start}${dimSelect}, currency, sum(value_sum)::text AS value_sum,
+         sum(value_count)::text AS value_count
+       FROM metric_window_values ${where} AND source <> 'predictions' ${filters.join(" ")}
+       ${groupBy}, currency ${orderBy}, currency`,
+      params,
+    );
+    const predictions = this.pool.query<{ start_ms: string; predictions: string }>(
+      `SELECT ${start}, sum(prediction_count)::text AS predictions
+       FROM metric_windows ${where} AND source = 'predictions'
+       GROUP BY window_start ORDER BY window_start`,
+      params.slice(0, 4),
+    );
+    const watermark = this.pool.query<{ ms: string }>(
+      `SELECT ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks WHERE tenant_id = $1`,
+      [q.tenant],
+    );
+    const [t, v, p, w] = await Promise.all([totals, values, predictions, watermark]);
+    const group = (row: Record<string, string>) => {
+      const g: { source?: string; eventName?: string; campaign?: string } = {};
+      for (const d of dims) g[d.field] = row[d.column] ?? "";
+      return g;
+    };
+    return {
+      totals: t.rows.map((r) => ({
+        windowStartMs: Number(r.start_ms),
+        ...group(r),
+        events: Number(r.events),
+        late: Number(r.late),
+        matchQualitySum: Number(r.mq_sum),
+        matchQualityCount: Number(r.mq_count),
+        conversions: Number(r.conversions),
+      })),
+      values: v.rows.map((r) => ({
+        windowStartMs: Number(r.start_ms),
+        ...group(r),
+        currency: r.currency ?? "",
+        valueSum: r.value_sum ?? "0",
+        valueCount: Number(r.value_count),
+      })),
+      predictions: p.rows.map((r) => ({
+        windowStartMs: Number(r.start_ms),
+        predictions: Number(r.predictions),
+      })),
+      maxEventTimeMs: w.rows[0] === undefined ? undefined : Number(w.rows[0].ms),
+    };
+  }
+}
+
+class NeonMetricsTransaction implements MetricsTransaction {
+  constructor(
+    private readonly client: PoolClient,
+    private readonly timer: DbTimer,
+  ) {}
+
+  async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
+    const result = await this.run("advance_offset", SQL.advanceOffset, [
+      a.groupId,
+      a.topic,
+      a.partition,
+      a.expectedNextOffset,
+      a.nextOffset,
+    ]);
+    if ((result.rowCount ?? 0) === 1) return { ok: true };
+    const stored = await this.run("read_offset", SQL.readOffset, [a.groupId, a.topic, a.partition]);
+    return {
+      ok: false,
+      storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
+    };
+  }
+
+  async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
+    if (keys.length === 0) return new Set();
+    const result = await this.run("mark_seen", SQL.markSeen, [
+      keys.map((k) => k.tenant),
+      keys.map((k) => k.eventName),
+      keys.map((k) => k.eventId),
+    ]);
+    // ORDINALITY is 1-based; callers index from 0.
+    return new Set(result.rows.map((r) => Number(r.idx) - 1));
+  }
+
+  async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const dims = (ds: readonly WindowDelta[]) => [
+      ds.map((d) => d.tenant),
+      ds.map((d) => Math.round(d.widthMs / 1000)),
+      ds.map((d) => String(d.windowStartMs)),
+      ds.map((d) => d.source),
+      ds.map((d) => d.eventName),
+      ds.map((d) => d.campaign),
+    ];
+    await this.run("upsert_windows", SQL.upsertWindows, [
+      ...dims(deltas),
+      deltas.map((d) => d.count),
+      deltas.map((d) => d.late),
+      deltas.map((d) => d.matchQualitySum),
+      deltas.map((d) => d.matchQualityCount),
+      deltas.map((d) => d.predictions),
+      deltas.map((d) => d.conversions),
+    ]);
+    // Child rows after their parents (foreign key); one row per (window, currency).
+    const withValues = deltas.flatMap((d) => d.values.map((v) => ({ d, v })));
+    if (withValues.length === 0) return;
+    await this.run("upsert_window_values", SQL.upsertValues, [
+      ...dims(withValues.map((x) => x.d)),
+      withValues.map((x) => x.v.currency),
+      withValues.map((x) => formatMicros(x.v.valueMicros)),
+      withValues.map((x) => x.v.valueCount),
+    ]);
+  }
+
+  async advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void> {
+    if (maxEventTimeMs.size === 0) return;
+    const entries = [...maxEventTimeMs];
+    await this.run("advance_watermarks", SQL.advanceWatermarks, [
+      entries.map(([t]) => t),
+      entries.map(([, ms]) => String(Math.floor(ms))),
+    ]);
+  }
+
+  private async run(
+    operation: string,
+    statement: { name: string; text: string },
+    values: unknown[],
+  ) {
+    const started = performance.now();
+    try {
+      return await this.client.query<Record<string, unknown>>({ ...statement, values });
+    } finally {
+      this.timer(operation, performance.now() - started);
+    }
+  }
+}
+
+/** A read that failed for any reason is, to an API caller, the metrics store being unavailable. */
+export function unavailable(what: string, error: unknown): DependencyUnavailableError {
+  return new DependencyUnavailableError(
+    `Cannot ${what}: the metrics database is unavailable (${(error as Error).message ?? String(error)}).`,
+    { cause: error },
+  );
+}
+
+/**
+ * The database refusing the data itself (SQLSTATE class 22 data exception, 23 integrity
+ * violation) becomes a ValidationError, which the batch handler isolates and dead-letters;
+ * everything else (connection lost, serialization failure, missing table) stays as it is and
+ * is retried.
+ */
+function refusalOrSame(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) {
+    return new ValidationError(
+      `Postgres refused the data (${code}): ${(error as Error).message}`,
+      [],
+      {
+        cause: error,
+        context: { sqlstate: code },
+      },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,275 @@
+/** Composition root of the stream processor: builds the adapters from config, wires and runs them. */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import type { Logger } from "pino";
+import { isDriftlineError } from "../src/core/errors";
+import { topicNames } from "../src/core/topics";
+import { HOUR_MS, MINUTE_MS } from "../src/core/windows/window-start-ms";
+import { createApi, type ReadinessCheck } from "./api/create-api";
+import { loadStreamConfig, type StreamConfig } from "./config";
+import { createNeonPool } from "./db/create-pool";
+import { NeonApiKeyStore } from "./db/neon-api-key-store";
+import { NeonMetricsStore } from "./db/neon-metrics-store";
+import { createKafka, saslOptions } from "./kafka/create-kafka";
+import { ensureTopics } from "./kafka/ensure-topics";
+import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
+import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
+import { createLogger } from "./observability/create-logger";
+import { StreamMetrics } from "./observability/stream-metrics";
+import { backoffMs } from "./pipeline/backoff-ms";
+import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
+import { createBatchHandler } from "./pipeline/handle-batch";
+import { MetricsPipeline } from "./pipeline/metrics-pipeline";
+import { systemClock } from "./system-clock";
+
+export interface StreamProcessor {
+  /** `http://host:port` of the API (the real port when STREAM_API_PORT=0). */
+  apiUrl: string;
+  metrics: StreamMetrics;
+  /** Stops consuming after the batch in hand, then closes the API, Kafka and Postgres. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Longest a readiness probe waits for the database, ms. */
+const READY_DB_TIMEOUT_MS = 2_000;
+
+export async function startStreamProcessor(
+  config: StreamConfig,
+  options: { log?: Logger } = {},
+): Promise<StreamProcessor> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const clock = systemClock;
+  const metrics = new StreamMetrics();
+  const names = topicNames(config.kafka.topicPrefix);
+  const consumed = config.consumer.topics.map((t) => names[t]);
+  const kindByTopic = new Map<string, RecordKind>([
+    [names.events, "event"],
+    [names.capi, "event"],
+    [names.predictions, "prediction"],
+  ]);
+
+  const pool = createNeonPool({
+    databaseUrl: config.database.url,
+    ...(config.database.wsRelayUrl === undefined ? {} : { wsRelayUrl: config.database.wsRelayUrl }),
+    ...(config.database.schema === undefined ? {} : { schema: config.database.schema }),
+    max: config.database.poolMax,
+    onIdleClientError: (error) => log.warn({ err: error }, "idle Postgres connection failed"),
+  });
+  const store = new NeonMetricsStore(pool, metrics.dbTimer);
+  const kafka = createKafka(config.kafka, log);
+  const deadLetters = new KafkajsDeadLetterSink(kafka, {
+    topic: names.dlq,
+    consumerGroup: config.consumer.groupId,
+  });
+  const pipeline = new MetricsPipeline({
+    store,
+    clock,
+    groupId: config.consumer.groupId,
+    windowing: {
+      widthsMs: [MINUTE_MS, HOUR_MS],
+      allowedLatenessMs: config.pipeline.allowedLatenessMs,
+      maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
+    },
+  });
+  const source = new KafkajsEventSource({
+    kafka,
+    groupId: config.consumer.groupId,
+    topics: consumed,
+    fromBeginning: config.consumer.fromBeginning,
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    heartbeatIntervalMs: config.consumer.heartbeatIntervalMs,
+    maxBytesPerPartition: config.consumer.maxBytesPerPartition,
+    maxBytes: config.consumer.maxBytes,
+    maxWaitMs: config.consumer.maxWaitMs,
+    partitionsConcurrency: config.consumer.partitionsConcurrency,
+    lagPollIntervalMs: config.consumer.lagPollIntervalMs,
+    loadNextOffsets: (topic, partitions) =>
+      store.loadNextOffsets(config.consumer.groupId, topic, partitions),
+    onAssignment: () => pipeline.loadState(),
+    log,
+    observer: metrics,
+  });
+  const handler = createBatchHandler({
+    pipeline,
+    deadLetters,
+    decode: createRecordDecoder(config.pipeline.eventValidation),
+    kindOfTopic: (topic) => kindByTopic.get(topic),
+    clock,
+    backoff: { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs },
+    log,
+    observer: metrics,
+  });
+
+  const api = createApi({
+    reader: store,
+    keys: new NeonApiKeyStore(pool),
+    clock,
+    log,
+    readiness: async (): Promise<Record<string, ReadinessCheck>> => ({
+      database: await withTimeout(store.ping(), READY_DB_TIMEOUT_MS).then(
+        () => ({ ok: true }),
+        (error: unknown) => ({
+          ok: false,
+          message: `Postgres does not answer: ${(error as Error).message}`,
+        }),
+      ),
+      kafka: source.isHealthy()
+        ? { ok: true }
+        : { ok: false, message: "the Kafka consumer is not connected to its group" },
+    }),
+    prometheus: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+    readRoles: config.api.readRoles,
+    keyCacheTtlMs: config.api.keyCacheTtlMs,
+    maxRows: config.api.maxRows,
+    allowedLatenessMs: config.pipeline.allowedLatenessMs,
+  });
+  // The API listens first: /health answers and /ready says why not while the rest starts.
+  const server = await new Promise<Server>((done) => {
+    const s = serve({ fetch: api.fetch, port: config.api.port, hostname: config.api.host }, () =>
+      done(s as Server),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const apiUrl = `http://${config.api.host}:${address.port}`;
+  log.info({ apiUrl }, "API listening");
+
+  const stopSignal = new AbortController();
+  let purgeTimer: NodeJS.Timeout | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      log.info("stopping: finishing the batch in hand");
+      stopSignal.abort();
+      if (purgeTimer !== undefined) clearInterval(purgeTimer);
+      await source
+        .stop()
+        .catch((error: unknown) => log.warn({ err: error }, "consumer stop failed"));
+      await deadLetters.close().catch(() => {});
+      await new Promise<void>((done) => server.close(() => done()));
+      await pool.end().catch(() => {});
+      log.info("stopped");
+    })();
+    return stopped;
+  };
+
+  try {
+    if (config.consumer.ensureTopics) {
+      await untilDone("create topics", log, config, stopSignal.signal, () =>
+        ensureTopics(
+          config.kafka.brokers,
+          [...consumed, names.dlq].map((name) => ({ name })),
+          {
+            defaultPartitions: config.consumer.topicPartitions,
+            kafka: {
+              clientId: config.kafka.clientId,
+              ssl: config.kafka.ssl,
+              ...(config.kafka.sasl === undefined ? {} : { sasl: saslOptions(config.kafka.sasl) }),
+            },
+          },
+        ),
+      );
+    }
+    // The database may come up after this process: wait for it rather than crash-loop.
+    await untilDone("load watermarks", log, config, stopSignal.signal, () => pipeline.loadState());
+    if (!stopSignal.signal.aborted) await source.start(handler);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  if (config.pipeline.dedupPurgeIntervalMs > 0) {
+    purgeTimer = setInterval(() => {
+      const before = clock.nowMs() - config.pipeline.dedupRetentionMs;
+      store
+        .purgeSeen(before)
+        .then((deleted) => {
+          if (deleted > 0) log.info({ deleted }, "purged expired dedup entries");
+        })
+        .catch((error: unknown) => log.warn({ err: error }, "purging dedup entries failed"));
+    }, config.pipeline.dedupPurgeIntervalMs);
+    purgeTimer.unref();
+  }
+  log.info(
+    { topics: consumed, groupId: config.consumer.groupId, dlq: names.dlq },
+    "stream processor started",
+  );
+  return { apiUrl, metrics, stop };
+}
+
+/** Retries `fn` with back-off until it succeeds or `signal` aborts (then resolves quietly). */
+async function untilDone(
+  what: string,
+  log: Logger,
+  config: StreamConfig,
+  signal: AbortSignal,
+  fn: () => Promise<unknown>,
+): Promise<void> {
+  for (let attempt = 1; !signal.aborted; attempt += 1) {
+    try {
+      await fn();
+      return;
+    } catch (error) {
+      if (isDriftlineError(error) && !error.retryable && error.code === "CONFIG") throw error;
+      const delayMs = backoffMs(attempt, {
+        initialMs: config.pipeline.retryInitialMs,
+        maxMs: config.pipeline.retryMaxMs,
+      });
+      log.warn({ err: error, attempt, delayMs }, `${what} failed; retrying`);
+      await systemClock.sleep(delayMs, signal);
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref();
+    }),
+  ]);
+}
+
+/** `npx tsx stream-processor/main.ts`: runs until SIGTERM/SIGINT, then stops gracefully. */
+async function main(): Promise<void> {
+  let config: StreamConfig;
+  try {
+    config = loadStreamConfig();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  const processor = await startStreamProcessor(config, { log });
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, "signal received");
+    const force = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out; exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    processor.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === import.meta.filename) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `stream processor failed to start: ${(error as Error).stack ?? String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import { eventMessageSchema } from "../../src/core/events/event-message-schema";
+import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
+import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
+import {
+  createRecordDecoder,
+  dedupEventId,
+  PREDICTION_DEDUP_NAME,
+  PREDICTIONS_SOURCE,
+} from "./decode-record";
+
+const T0 = Date.parse("2026-03-01T10:15:30Z");
+const decode = createRecordDecoder("envelope");
+const decodeFull = createRecordDecoder("full");
+const event = (over: Partial<Parameters<typeof sampleEventMessage>[0]> = {}) =>
+  sampleEventMessage({
+    eventId: "e-1",
+    eventTimeMs: T0,
+    value: 19.99,
+    currency: "USD",
+    campaign: "spring",
+    ...over,
+  });
+
+describe("sample messages", () => {
+  it("are valid against the wire schemas (else the tests below prove nothing)", () => {
+    expect(eventMessageSchema.safeParse(event()).success).toBe(true);
+    expect(eventMessageSchema.safeParse(event({ source: "capi", value: undefined })).success).toBe(
+      true,
+    );
+    expect(
+      PredictionRecordSchema.safeParse(samplePrediction({ predictionId: "p-1", scoredAtMs: T0 }))
+        .success,
+    ).toBe(true);
+  });
+});
+
+describe("decodeRecord: events", () => {
+  it("maps an event message to an observation and its dedup key", () => {
+    const result = decode("event", toValue(event({ predictionId: "p-9", matchQuality: 6.25 })));
+    expect(result).toEqual({
+      ok: true,
+      observation: {
+        kind: "event",
+        tenant: "acme",
+        source: "web",
+        eventName: "Purchase",
+        campaign: "spring",
+        eventTimeMs: T0,
+        valueMicros: 19_990_000n,
+        currency: "USD",
+        matchQuality: 6.25,
+        attributed: true,
+      },
+      dedup: { tenant: "acme", eventName: "Purchase", eventId: "e-1" },
+    });
+  });
+
+  it.each([
+    ["no campaign → empty campaign", event({ campaign: undefined }), { campaign: "" }],
+    [
+      "no value → nothing to sum",
+      event({ value: undefined, currency: undefined }),
+      { valueMicros: undefined, currency: undefined },
+    ],
+    [
+      "value without currency → not summed",
+      event({ currency: undefined }),
+      { valueMicros: undefined },
+    ],
+    ["capi source kept", event({ source: "capi" }), { source: "capi" }],
+    ["no prediction id → not attributed", event(), { attributed: false }],
+    [
+      "long campaign truncated to 256 characters",
+      event({ campaign: "c".repeat(400) }),
+      { campaign: "c".repeat(256) },
+    ],
+  ])("%s", (_name, message, expected) => {
+    const result = decode("event", toValue(message));
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.observation).toMatchObject(expected);
+  });
+
+  it("remembers an event id longer than 256 characters by its SHA-256", () => {
+    const long = "x".repeat(300);
+    const result = decode("event", toValue(event({ eventId: long })));
+    expect(result.ok && result.dedup.eventId).toBe(dedupEventId(long));
+    expect(dedupEventId(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(dedupEventId("short")).toBe("short");
+  });
+
+  it.each([
+    ["empty value", null, /no value/],
+    ["bad JSON", Buffer.from("{not json"), /not valid JSON/],
+    ["a JSON array", Buffer.from("[1,2]"), /event message schema v1: \(root\)/],
+    ["wrong schema version", toValue({ ...event(), schemaVersion: 2 }), /schemaVersion/],
+    ["missing eventId", toValue({ ...event(), eventId: undefined }), /eventId/],
+    ["source outside web|capi", toValue({ ...event(), source: "predictions" }), /source/],
+    ["bad currency", toValue({ ...event(), currency: "usd" }), /currency/],
+    ["invalid tenant id", toValue({ ...event(), tenant: "a b" }), /tenant/],
+    [
+      "event name over 256 characters",
+      toValue({ ...event(), eventName: "n".repeat(257) }),
+      /eventName/,
+    ],
+    ["NUL in the event id", toValue({ ...event(), eventId: "a\u0000b" }), /U\+0000/],
+    ["absurd value", toValue({ ...event(), value: 1e15 }), /value/],
+  ])("poison: %s", (_name, value, reason) => {
+    const result = decode("event", value as Buffer | null);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it("envelope mode leaves the Meta event unchecked; full mode checks it", () => {
+    const broken = { ...event(), event: { ...event().event, user_data: { em: ["not-a-hash"] } } };
+    expect(decode("event", toValue(broken)).ok).toBe(true);
+    const full = decodeFull("event", toValue(broken));
+    expect(full.ok).toBe(false);
+    if (!full.ok) expect(full.reason).toMatch(/event\.user_data\.em\.0/);
+    // Even in envelope mode, `event` must be an object.
+    expect(decode("event", toValue({ ...event(), event: "x" })).ok).toBe(false);
+  });
+});
+
+describe("decodeRecord: predictions", () => {
+  it("maps a prediction record to a predictions observation", () => {
+    const result = decode(
+      "prediction",
+      toValue(samplePrediction({ predictionId: "p-1", scoredAtMs: T0 })),
+    );
+    expect(result).toEqual({
+      ok: true,
+      observation: {
+        kind: "prediction",
+        tenant: "acme",
+        source: PREDICTIONS_SOURCE,
+        eventName: "conversion",
+        campaign: "",
+        eventTimeMs: T0,
+        attributed: false,
+      },
+      dedup: { tenant: "acme", eventName: PREDICTION_DEDUP_NAME, eventId: "p-1" },
+    });
+  });
+
+  it.each([
+    ["missing scoredAt", { scoredAt: undefined }, /scoredAt/],
+    ["scoredAt without zone", { scoredAt: "2026-03-01T10:15:30" }, /scoredAt/],
+    ["model over 256 characters", { model: "m".repeat(300) }, /model/],
+    ["an event sent to the predictions topic", { predictionId: undefined }, /predictionId/],
+  ])("poison: %s", (_name, over, reason) => {
+    const message = { ...samplePrediction({ predictionId: "p-1", scoredAtMs: T0 }), ...over };
+    const result = decode("prediction", toValue(message));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+});

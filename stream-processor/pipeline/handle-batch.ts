@@ -1,0 +1,240 @@
+/** The batch handler: decode, dead-letter poison, commit with retries; decides retry vs dead-letter. */
+import type { Logger } from "pino";
+import { isDriftlineError } from "../../src/core/errors";
+import type { Clock } from "../ports/clock";
+import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { BatchControl, BatchHandler, BatchOutcome, SourceBatch } from "../ports/event-source";
+import { type BackoffSpec, backoffMs } from "./backoff-ms";
+import type { DecodedRecord, RecordKind } from "./decode-record";
+import type { CommitResult, MetricsPipeline, OffsetRange } from "./metrics-pipeline";
+import { type AcceptedRecord, prepareBatch } from "./prepare-batch";
+
+/** What the handler reports for metrics; implemented with prom-client in observability/. */
+export interface BatchObserver {
+  batchCommitted(info: {
+    topic: string;
+    partition: number;
+    records: number;
+    counted: number;
+    duplicates: number;
+    deadLettered: number;
+    durationMs: number;
+    highWatermark: string;
+    nextOffset: string;
+  }): void;
+  retrying(info: { topic: string; partition: number; operation: string }): void;
+  fenced(info: { topic: string; partition: number }): void;
+}
+
+export interface BatchHandlerDeps {
+  pipeline: MetricsPipeline;
+  deadLetters: DeadLetterSink;
+  decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord;
+  /** Which kind of record a topic carries; undefined for a topic this processor does not read. */
+  kindOfTopic: (topic: string) => RecordKind | undefined;
+  clock: Clock;
+  backoff: BackoffSpec;
+  log: Logger;
+  observer: BatchObserver;
+}
+
+const ABANDONED = Symbol("abandoned");
+/** Longest single sleep between heartbeats while waiting to retry, ms. */
+const HEARTBEAT_SLICE_MS = 1_000;
+
+/**
+ * Poison records (cannot be decoded) are dead-lettered before the commit; records the database
+ * refuses as data (a store ValidationError) are isolated by bisecting the batch into smaller
+ * commits until the one refused record is found and dead-lettered. Everything else (database or
+ * Kafka unavailable, a rebalance-free timeout, an unexpected error) is retried with back-off,
+ * holding the batch, until it succeeds or the source stops. Nothing is skipped silently.
+ */
+export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
+  const { pipeline, log, observer, clock } = deps;
+
+  return async function handleBatch(
+    batch: SourceBatch,
+    control: BatchControl,
+  ): Promise<BatchOutcome> {
+    const startedMs = clock.nowMs();
+    const kind = deps.kindOfTopic(batch.topic);
+    const prepared =
+      kind === undefined
+        ? {
+            batch,
+            accepted: [],
+            inBatchDuplicates: 0,
+            deadLetters: batch.records.map((r) =>
+              letter(
+                batch,
+                r.offset,
+                r,
+                `topic ${batch.topic} is not one this processor reads`,
+                "decode",
+              ),
+            ),
+          }
+        : prepareBatch(batch, kind, deps.decode);
+
+    if (prepared.deadLetters.length > 0) {
+      for (const l of prepared.deadLetters) {
+        log.warn(
+          { topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason },
+          "dead-lettering a record that cannot be decoded",
+        );
+      }
+      const sent = await retrying("dead-letter", batch, control, () =>
+        deps.deadLetters.send(prepared.deadLetters),
+      );
+      if (sent === ABANDONED) return { kind: "abandoned" };
+    }
+
+    const range: OffsetRange = {
+      topic: batch.topic,
+      partition: batch.partition,
+      expectedNextOffset: batch.expectedNextOffset,
+      nextOffset: batch.nextOffset,
+    };
+    const totals = { counted: 0, duplicates: prepared.inBatchDuplicates, refused: 0 };
+    const outcome = await commitIsolatingRefused(prepared.accepted, range, batch, control, totals);
+    if (outcome === ABANDONED) return { kind: "abandoned" };
+    if (outcome.kind === "fenced") {
+      observer.fenced({ topic: batch.topic, partition: batch.partition });
+      log.warn(
+        { topic: batch.topic, partition: batch.partition, stored: outcome.storedNextOffset },
+        "stored offset moved under this consumer (another member owns the partition now); re-reading it",
+      );
+      return { kind: "fenced", storedNextOffset: outcome.storedNextOffset };
+    }
+    observer.batchCommitted({
+      topic: batch.topic,
+      partition: batch.partition,
+      records: batch.records.length,
+      counted: totals.counted,
+      duplicates: totals.duplicates,
+      deadLettered: prepared.deadLetters.length + totals.refused,
+      durationMs: clock.nowMs() - startedMs,
+      highWatermark: batch.highWatermark,
+      nextOffset: batch.nextOffset,
+    });
+    return { kind: "committed" };
+  };
+
+  /** Commits `records` over `range`; on a data refusal, splits in two at a record offset and recurses. */
+  async function commitIsolatingRefused(
+    records: readonly AcceptedRecord[],
+    range: OffsetRange,
+    batch: SourceBatch,
+    control: BatchControl,
+    totals: { counted: number; duplicates: number; refused: number },
+  ): Promise<CommitResult | typeof ABANDONED> {
+    let result: CommitResult | typeof ABANDONED;
+    try {
+      result = await retrying("commit", batch, control, () => pipeline.commit(records, range));
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      if (records.length === 1) {
+        const record = records[0]!;
+        const source = batch.records.find((r) => r.offset === record.offset);
+        const reason = `the database refused it: ${(error as Error).message}`;
+        log.error(
+          { topic: batch.topic, partition: batch.partition, offset: record.offset, reason },
+          "dead-lettering a refused record",
+        );
+        const sent = await retrying("dead-letter", batch, control, () =>
+          deps.deadLetters.send([letter(batch, record.offset, source, reason, "store")]),
+        );
+        if (sent === ABANDONED) return ABANDONED;
+        totals.refused += 1;
+        return commitIsolatingRefused([], range, batch, control, totals);
+      }
+      if (records.length === 0) throw error;
+      const mid = Math.floor(records.length / 2);
+      const splitOffset = records[mid]!.offset;
+      const first = await commitIsolatingRefused(
+        records.slice(0, mid),
+        { ...range, nextOffset: splitOffset },
+        batch,
+        control,
+        totals,
+      );
+      if (first === ABANDONED || first.kind === "fenced") return first;
+      return commitIsolatingRefused(
+        records.slice(mid),
+        { ...range, expectedNextOffset: splitOffset },
+        batch,
+        control,
+        totals,
+      );
+    }
+    if (result !== ABANDONED && result.kind === "committed") {
+      totals.counted += result.counted;
+      totals.duplicates += result.duplicates;
+    }
+    return result;
+  }
+
+  /**
+   * Runs `fn` until it succeeds. A refusal (store ValidationError) is rethrown for the caller to
+   * isolate; anything else is retried with back-off while heartbeating, or given up
+   * (ABANDONED) once the source stops. A rebalance surfaces as a throwing heartbeat.
+   */
+  async function retrying<T>(
+    operation: string,
+    batch: SourceBatch,
+    control: BatchControl,
+    fn: () => Promise<T>,
+  ): Promise<T | typeof ABANDONED> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (isRefusal(error)) throw error;
+        if (!control.isRunning()) return ABANDONED;
+        const delayMs = backoffMs(attempt, deps.backoff);
+        observer.retrying({ topic: batch.topic, partition: batch.partition, operation });
+        log[attempt === 1 ? "warn" : "error"](
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            operation,
+            attempt,
+            delayMs,
+            err: error,
+          },
+          `${operation} failed; holding the batch and retrying`,
+        );
+        for (let waited = 0; waited < delayMs; waited += HEARTBEAT_SLICE_MS) {
+          if (!control.isRunning()) return ABANDONED;
+          await control.heartbeat();
+          await clock.sleep(Math.min(HEARTBEAT_SLICE_MS, delayMs - waited));
+        }
+        if (!control.isRunning()) return ABANDONED;
+      }
+    }
+  }
+}
+
+/** The store refused the data itself (not a transient failure): retrying cannot help. */
+function isRefusal(error: unknown): boolean {
+  return isDriftlineError(error) && error.code === "VALIDATION";
+}
+
+function letter(
+  batch: SourceBatch,
+  offset: string,
+  record: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> } | undefined,
+  reason: string,
+  stage: DeadLetter["stage"],
+): DeadLetter {
+  return {
+    key: record?.key ?? null,
+    value: record?.value ?? null,
+    headers: record?.headers ?? {},
+    reason,
+    stage,
+    topic: batch.topic,
+    partition: batch.partition,
+    offset,
+  };
+}

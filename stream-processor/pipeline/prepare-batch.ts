@@ -1,0 +1,62 @@
+/** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
+import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { DeadLetter } from "../ports/dead-letter-sink";
+import type { SourceBatch } from "../ports/event-source";
+import type { DedupKey } from "../ports/metrics-store";
+import type { DecodedRecord, RecordKind } from "./decode-record";
+
+export interface AcceptedRecord {
+  offset: string;
+  observation: WindowObservation;
+  dedup: DedupKey;
+}
+
+export interface PreparedBatch {
+  batch: SourceBatch;
+  /** Decoded records, first occurrence of each dedup key only, in offset order. */
+  accepted: AcceptedRecord[];
+  /** Records whose dedup key occurred earlier in the same batch. */
+  inBatchDuplicates: number;
+  /** Records that cannot be decoded. */
+  deadLetters: DeadLetter[];
+}
+
+export function prepareBatch(
+  batch: SourceBatch,
+  kind: RecordKind,
+  decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord,
+): PreparedBatch {
+  const accepted: AcceptedRecord[] = [];
+  const deadLetters: DeadLetter[] = [];
+  const seen = new Set<string>();
+  let inBatchDuplicates = 0;
+  for (const record of batch.records) {
+    const decoded = decode(kind, record.value);
+    if (!decoded.ok) {
+      deadLetters.push({
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        reason: decoded.reason,
+        stage: "decode",
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: record.offset,
+      });
+      continue;
+    }
+    // NUL-separated: tenant ids and event names cannot contain NUL (the decoder refuses them).
+    const key = `${decoded.dedup.tenant}\u0000${decoded.dedup.eventName}\u0000${decoded.dedup.eventId}`;
+    if (seen.has(key)) {
+      inBatchDuplicates += 1;
+      continue;
+    }
+    seen.add(key);
+    accepted.push({
+      offset: record.offset,
+      observation: decoded.observation,
+      dedup: decoded.dedup,
+    });
+  }
+  return { batch, accepted, inBatchDuplicates, deadLetters };
+}

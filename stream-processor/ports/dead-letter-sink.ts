@@ -1,0 +1,24 @@
+/** The DeadLetterSink port: where records that can never be processed go, with why and where from. */
+
+export interface DeadLetter {
+  /** The original record, byte for byte. */
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** Why it cannot be processed, in words an operator can act on. */
+  reason: string;
+  /** The stage that refused it: decoding (bad JSON, schema) or storing (the database refused it). */
+  stage: "decode" | "store";
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface DeadLetterSink {
+  /**
+   * Durably stores every letter or throws (a retryable error when the sink is unavailable).
+   * At-least-once: a retried batch may send a letter again; its headers name the original
+   * topic/partition/offset, which identify it.
+   */
+  send(letters: readonly DeadLetter[]): Promise<void>;
+}

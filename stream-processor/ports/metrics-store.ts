@@ -1,0 +1,55 @@
+/** The MetricsStore port: windowed metrics, dedup memory and consumer offsets, written atomically. */
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+
+/** The dedup identity of a counted record (events: Meta's (tenant, event_name, event_id)). */
+export interface DedupKey {
+  tenant: string;
+  eventName: string;
+  eventId: string;
+}
+
+export interface OffsetAdvance {
+  groupId: string;
+  topic: string;
+  partition: number;
+  /** What the store must hold now (null: nothing stored yet); anything else means fenced. */
+  expectedNextOffset: string | null;
+  nextOffset: string;
+}
+
+export type OffsetAdvanceResult = { ok: true } | { ok: false; storedNextOffset: string | null };
+
+/** One unit of work: everything done through it commits together or not at all. */
+export interface MetricsTransaction {
+  /**
+   * Compare-and-set of the stored offset; call it first, so a fenced batch stops before doing
+   * work (and so two consumers of one partition serialise on the offset row).
+   */
+  advanceOffset(advance: OffsetAdvance): Promise<OffsetAdvanceResult>;
+  /**
+   * Remembers `keys` (which must be distinct) and returns the indexes of those already
+   * remembered before, i.e. the duplicates that must not be counted again.
+   */
+  markSeen(keys: readonly DedupKey[]): Promise<Set<number>>;
+  /** Adds the deltas to the stored windows (creating rows as needed). */
+  applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
+  /** Raises the stored newest event time per tenant (never lowers it). */
+  advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void>;
+}
+
+export interface MetricsStore {
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T>;
+  /** Stored next offsets of `partitions` (absent: none stored). */
+  loadNextOffsets(
+    groupId: string,
+    topic: string,
+    partitions: readonly number[],
+  ): Promise<Map<number, string>>;
+  /** Newest event time per tenant, epoch ms. */
+  loadMaxEventTimes(): Promise<Map<string, number>>;
+  /** Forgets dedup entries first seen before `beforeMs`; returns how many were deleted. */
+  purgeSeen(beforeMs: number): Promise<number>;
+  /** Throws unless the store answers (for /ready). */
+  ping(): Promise<void>;
+}
