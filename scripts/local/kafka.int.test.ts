@@ -1,10 +1,12 @@
 // The local Kafka services for real: jar cache, a private broker's lifecycle (own state dir and
 // ports, so the shared broker is never stopped), and the gateway daemon.
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
@@ -14,6 +16,7 @@ import { type LocalStackConfig, loadLocalStackConfig } from "./config";
 import {
   ensureKafkaJars,
   ensureTopics,
+  type KafkaStartTimings,
   kafkaBrokers,
   kafkaRestGatewayService,
   kafkaService,
@@ -21,6 +24,8 @@ import {
 import type { ServiceEndpoint } from "./service";
 
 const shared = loadLocalStackConfig();
+const run = promisify(execFile);
+const KAFKA_SCRIPT = join(import.meta.dirname, "kafka.ts");
 const tempDirs: string[] = [];
 
 function tempDir(): string {
@@ -45,6 +50,21 @@ async function withPath<T>(path: string, run: () => Promise<T>): Promise<T> {
   } finally {
     process.env.PATH = saved;
   }
+}
+
+/** `npx tsx scripts/local/kafka.ts up` in its own process, as `npm start` and a test run would. */
+async function upInChildProcess(
+  config: LocalStackConfig,
+): Promise<ServiceEndpoint & { timings?: KafkaStartTimings }> {
+  const { stdout } = await run(process.execPath, ["--import", "tsx", KAFKA_SCRIPT, "up"], {
+    env: {
+      ...process.env,
+      DRIFTLINE_STATE_DIR: config.DRIFTLINE_STATE_DIR,
+      KAFKA_PORT: String(config.KAFKA_PORT),
+      KAFKA_CONTROLLER_PORT: String(config.KAFKA_CONTROLLER_PORT),
+    },
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
 let sharedEndpoint: ServiceEndpoint;
@@ -99,9 +119,11 @@ describe("a broker of its own", () => {
   });
 
   it("starts (formatting its storage once), then is reused, and is stopped only by its stack", async () => {
-    const first = await own.up();
-    expect(first).toEqual({ url: kafkaBrokers(config).join(","), startedHere: true });
-    expect(own.lastStartTimings?.formatMs).toBeGreaterThan(0);
+    // Two processes at once (same stack): exactly one starts the broker, the other waits for it.
+    const [first, second] = await Promise.all([upInChildProcess(config), upInChildProcess(config)]);
+    expect([first.startedHere, second.startedHere].sort()).toEqual([false, true]);
+    expect(first.url).toBe(kafkaBrokers(config).join(","));
+    expect((first.timings ?? second.timings)?.formatMs).toBeGreaterThan(0);
     expect(await own.up()).toMatchObject({ startedHere: false });
 
     // Another stack (other state dir) on the same ports reuses the broker and must not stop it.
