@@ -1,4 +1,5 @@
 /** Applies the SQL migrations in `migrations/` to a Postgres database with node-pg-migrate. */
+import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runner } from "node-pg-migrate";
@@ -61,6 +62,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   } catch (error) {
     throw describeMigrationError(error, options.databaseUrl);
   }
+}
+
+/** Names of the migrations in `migrations/` (file names without `.sql`), in the order they apply. */
+export function listMigrations(): string[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((name) => name.endsWith(".sql") && !name.startsWith("."))
+    .map((name) => name.slice(0, -".sql".length))
+    .sort((a, b) => Number(a.split("_")[0]) - Number(b.split("_")[0]) || a.localeCompare(b));
 }
 
 const CONNECTION_ERROR_CODES = new Set([

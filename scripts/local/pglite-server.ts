@@ -79,6 +79,7 @@ const ENDS_WITH_READY = new Set([0x53, 0x51, 0x46, 0x63, 0x66, 0x00]);
 /** ReadyForQuery with status "I" (idle, not in a transaction): 'Z', int32 5, 'I'. */
 const READY_IDLE = [0x5a, 0x00, 0x00, 0x00, 0x05, 0x49];
 const SYNC_MESSAGE = new Uint8Array([0x53, 0x00, 0x00, 0x00, 0x04]);
+const TERMINATE = 0x58;
 
 interface Waiter {
   handlerId: number;
@@ -158,6 +159,14 @@ class PgliteSessionScheduler {
     onData: (data: Uint8Array) => void,
   ): Promise<number> {
     if (this.closed.has(handlerId)) throw new Error("connection closed");
+    if (message[0] === TERMINATE) {
+      // Postgres closes the connection on Terminate, and clients rely on it: pg's
+      // Connection.end() only ends the socket from a write callback that the Neon driver's
+      // WebSocket shim never calls. PGlite must not see it (its one backend would stay). The
+      // rejection makes pglite-socket's handler close the socket, and clearTransactionIfNeeded
+      // then passes the session on.
+      throw new Error("Terminate received");
+    }
     await this.acquire(handlerId);
     let bytes = 0;
     const tail: number[] = [];
