@@ -1,9 +1,12 @@
 /** The Hono environment shared by every route: the services a request may use and its request id. */
+import type { AuthContext } from "./auth/require-key";
 import type { Services } from "./services";
 
 export interface AppEnv {
   Variables: {
     requestId: string;
     services: Services;
+    /** Set by `requireKey` on authenticated routes. */
+    auth: AuthContext;
   };
 }

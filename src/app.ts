@@ -2,10 +2,15 @@
 
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
+import { DriftlineError, ValidationError } from "./core/errors";
 import { errorBody, handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { healthRoutes } from "./routes/health";
+import { modelRoutes } from "./routes/models";
+import { scoreRoutes } from "./routes/score";
 import type { Services } from "./services";
 
 export const API_VERSION = "0.1.0";
@@ -29,6 +34,14 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   });
 
   app.route("/", healthRoutes);
+  app.route("/", scoreRoutes);
+  app.route("/", modelRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "A Driftline API key (`dl_…`) with the role the route names.",
+  });
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -51,6 +64,25 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
       404,
     ),
   );
-  app.onError(handleError);
+  app.onError((err, c) => handleError(fromHttpException(err, c), c));
   return app;
+}
+
+/** Hono's own body checks (malformed JSON, unsupported media type) throw HTTPExceptions. */
+function fromHttpException(err: Error, c: Context): Error {
+  if (!(err instanceof HTTPException)) return err;
+  const where = `${c.req.method} ${new URL(c.req.url).pathname}`;
+  if (err.status === 415) {
+    return new DriftlineError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      `Content-Type ${c.req.header("content-type") ?? "(none)"} is not accepted by ${where}; see /docs for the media type it takes.`,
+    );
+  }
+  if (err.status === 413) return new DriftlineError("PAYLOAD_TOO_LARGE", err.message);
+  if (err.status === 400) {
+    return new ValidationError(`${err.message} (${where})`, [
+      { field: "(body)", message: err.message },
+    ]);
+  }
+  return err;
 }

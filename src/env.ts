@@ -13,6 +13,15 @@ const binding = <T>(name: string, method: string) =>
 
 const url = z.url({ message: "must be an absolute http(s) URL" });
 
+/** A whole number from a var (wrangler passes TOML numbers as numbers, --var values as strings). */
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ message: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
 export const WorkerEnvSchema = z.object({
   /** R2 bucket with model bytes and manifests. */
   MODELS: binding<R2Bucket>("MODELS", "get"),
@@ -27,6 +36,19 @@ export const WorkerEnvSchema = z.object({
   KAFKA_REST_API_SECRET: z.string().optional(),
   KAFKA_TOPIC_PREFIX: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** How long an isolate trusts a looked-up API key; a revoked key works at most this long. */
+  API_KEY_CACHE_TTL_MS: int(0, 300_000, 10_000),
+  /** Requests per API key per window (sliding window, @upstash/ratelimit). */
+  RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
+  /** How long an isolate caches a model's active-version pointer: promotions spread within this. */
+  ACTIVE_MODEL_CACHE_TTL_MS: int(0, 10_000, 5_000),
+  /** How long an isolate caches a tenant's allowed CORS origins. */
+  TENANT_ORIGINS_CACHE_TTL_MS: int(0, 300_000, 30_000),
+  /** Largest accepted .onnx upload. */
+  MODEL_UPLOAD_MAX_BYTES: int(1, 100 * 1024 * 1024, 32 * 1024 * 1024),
+  /** Model versions kept loaded (ORT sessions) per isolate; least recently used are released. */
+  MODEL_CACHE_SIZE: int(1, 256, 16),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;

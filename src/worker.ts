@@ -1,29 +1,71 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 import { BindingReadiness } from "./adapters/binding-readiness";
 import { KafkaRestRecordSink } from "./adapters/kafka-rest-record-sink";
+import { onnxRuntime } from "./adapters/onnx-runtime";
 import { upstashClient } from "./adapters/upstash-client";
 import { createApp } from "./app";
+import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
+import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
+import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { ConfigError } from "./core/errors";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { errorBody } from "./http/errors";
+import { bundledModels } from "./models/bundled-models";
+import { ModelRegistry } from "./models/model-registry";
+import { R2ModelStore } from "./models/r2-model-store";
+import { UpstashModelPointerStore } from "./models/upstash-model-pointer-store";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
+import type { IngestMessage } from "./queue/ingest-message";
+import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
+import { QueuePredictionLog } from "./scoring/queue-prediction-log";
 import type { Services } from "./services";
 
 let cachedEnv: { raw: unknown; parsed: WorkerEnv } | undefined;
 
 function workerEnv(raw: unknown): WorkerEnv {
-  if (cachedEnv?.raw === raw) return cachedEnv.parsed;
+  if (cachedEnv !== undefined && cachedEnv.raw === raw) return cachedEnv.parsed;
   const parsed = parseWorkerEnv(raw);
   cachedEnv = { raw, parsed };
   return parsed;
 }
 
-function buildServices(env: WorkerEnv): Services {
+/**
+ * The adapters behind every port. Built once per isolate (see `isolateServices`): the caches in
+ * them (API keys, pointers, loaded ORT sessions, blocked keys) live as long as the isolate.
+ */
+export function buildServices(env: WorkerEnv): Services {
   const redis = upstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN);
-  return { readiness: new BindingReadiness(env.MODELS, redis) };
+  return {
+    readiness: new BindingReadiness(env.MODELS, redis),
+    apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS),
+    rateLimiter: new UpstashRateLimiter(redis, {
+      requests: env.RATE_LIMIT_REQUESTS,
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+    }),
+    tenantOrigins: new UpstashTenantOriginStore(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
+    models: new ModelRegistry({
+      store: new R2ModelStore(env.MODELS),
+      pointers: new UpstashModelPointerStore(redis, env.ACTIVE_MODEL_CACHE_TTL_MS),
+      runtime: new OnnxModelRuntime(onnxRuntime),
+      bundled: bundledModels(),
+      maxLoadedVersions: env.MODEL_CACHE_SIZE,
+      maxModelBytes: env.MODEL_UPLOAD_MAX_BYTES,
+    }),
+    predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>),
+    now: () => new Date(),
+    random: Math.random,
+  };
 }
 
-const app = createApp(({ env }) => buildServices(workerEnv(env)));
+let cachedServices: { env: WorkerEnv; services: Services } | undefined;
+
+/** workerd hands every request of an isolate the same `env`, so this builds once per isolate. */
+function isolateServices(env: WorkerEnv): Services {
+  if (cachedServices?.env !== env) cachedServices = { env, services: buildServices(env) };
+  return cachedServices.services;
+}
+
+const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
 function log(entry: Record<string, unknown>): void {
   console.log(JSON.stringify(entry));

@@ -1,0 +1,215 @@
+/** Model admin: upload versions (ONNX + manifest), list models and versions, promote a version. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { requireKey } from "../auth/require-key";
+import { DriftlineError, ValidationError } from "../core/errors";
+import { ChallengerSchema } from "../core/scoring/active-pointer";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../core/scoring/names";
+import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
+
+const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+const NameParam = Identifier.openapi({
+  param: { name: "name", in: "path" },
+  example: "conversion",
+});
+const VersionParam = Identifier.openapi({ param: { name: "version", in: "path" }, example: "2" });
+
+const Pointer = z
+  .object({
+    champion: z.string(),
+    challenger: z.object({ version: z.string(), share: z.number() }).optional(),
+    promotedAt: z.string().optional(),
+  })
+  .openapi("ActivePointer");
+
+const Active = z
+  .object({
+    pointer: Pointer,
+    isDefault: z.boolean().openapi({
+      description: "True when nothing was promoted and the bundled default model serves",
+    }),
+  })
+  .nullable()
+  .openapi("ActiveVersion");
+
+const VersionSummary = z
+  .object({
+    version: z.string(),
+    source: z.enum(["tenant", "bundled"]),
+    uploadedAt: z.string(),
+    sizeBytes: z.number().int(),
+    sha256: z.string(),
+    features: z.number().int(),
+  })
+  .openapi("ModelVersion");
+
+const ModelDetail = z
+  .object({ name: z.string(), versions: z.array(VersionSummary), active: Active })
+  .openapi("Model");
+
+const ModelList = z
+  .object({ models: z.array(z.object({ name: z.string(), active: Active })) })
+  .openapi("ModelList");
+
+// Multipart parts arrive as File (uploads) or string (plain fields); both are accepted for the
+// manifest so `-F manifest=@manifest.json` and `-F 'manifest=<manifest.json'` both work.
+const isFile = (v: unknown): v is File => typeof File !== "undefined" && v instanceof File;
+
+const UploadForm = z
+  .object({
+    model: z
+      .custom<File>(isFile, { message: "must be the ONNX file, sent as a file part named `model`" })
+      .openapi({ type: "string", format: "binary", description: "The .onnx bytes" }),
+    manifest: z
+      .custom<File | string>((v) => isFile(v) || typeof v === "string", {
+        message: "must be the manifest JSON, as a file or text part named `manifest`",
+      })
+      .openapi({ type: "string", format: "binary", description: "The manifest JSON" }),
+  })
+  .openapi("ModelUpload");
+
+const PromoteBody = z
+  .object({
+    version: Identifier.openapi({ description: "The version to make champion", example: "2" }),
+    challenger: ChallengerSchema.optional().openapi({
+      description:
+        "A version scoring `share` (0 < share < 1) of the traffic next to the champion; omit to remove the challenger",
+    }),
+  })
+  .openapi("Promotion");
+
+/** A multipart body is parsed whole in memory, so its declared size is checked first. */
+function uploadSizeLimit(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const max = c.var.services.models.maxModelBytes;
+    const declared = Number(c.req.header("content-length") ?? Number.NaN);
+    // The manifest (reference bins, samples) travels in the same body: allow it 4 MiB on top.
+    if (Number.isFinite(declared) && declared > max + 4 * 1024 * 1024) {
+      throw new DriftlineError(
+        "PAYLOAD_TOO_LARGE",
+        `The upload is ${declared} bytes; models may be at most ${max} bytes (MODEL_UPLOAD_MAX_BYTES).`,
+      );
+    }
+    await next();
+  };
+}
+
+const uploadRoute = createRoute({
+  method: "put",
+  path: "/v1/models/{name}/versions/{version}",
+  tags: ["models"],
+  summary: "Upload a model version",
+  description:
+    "Stores an ONNX model and its manifest as a new, immutable version. The model must load in onnxruntime, take one float input [batch, features] named by `manifest.input`, and give the score in column `output.index` of output `output.name` for a row of default values. The path's name and version override those in the manifest. Uploading does not change which version serves; promote it for that. Needs the `admin` role.",
+  security: BEARER_SECURITY,
+  middleware: [requireKey("admin"), uploadSizeLimit()] as const,
+  request: {
+    params: z.object({ name: NameParam, version: VersionParam }),
+    body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } },
+  },
+  responses: {
+    201: {
+      description: "Stored",
+      content: {
+        "application/json": { schema: z.object({ model: z.string(), version: VersionSummary }) },
+      },
+    },
+    ...errorResponses(400, 409, 413, 415, ...AUTH_ERRORS),
+  },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/models",
+  tags: ["models"],
+  summary: "List the tenant's models and their active versions",
+  security: BEARER_SECURITY,
+  middleware: [requireKey("admin")] as const,
+  responses: {
+    200: { description: "Models", content: { "application/json": { schema: ModelList } } },
+    ...errorResponses(...AUTH_ERRORS),
+  },
+});
+
+const describeRoute = createRoute({
+  method: "get",
+  path: "/v1/models/{name}",
+  tags: ["models"],
+  summary: "A model's versions and active pointer",
+  security: BEARER_SECURITY,
+  middleware: [requireKey("admin")] as const,
+  request: { params: z.object({ name: NameParam }) },
+  responses: {
+    200: { description: "The model", content: { "application/json": { schema: ModelDetail } } },
+    ...errorResponses(404, ...AUTH_ERRORS),
+  },
+});
+
+const promoteRoute = createRoute({
+  method: "post",
+  path: "/v1/models/{name}/promote",
+  tags: ["models"],
+  summary: "Make a version the champion, optionally with a challenger",
+  description:
+    "Every isolate picks the change up within seconds (the pointer is cached for at most ACTIVE_MODEL_CACHE_TTL_MS). Needs the `admin` role.",
+  security: BEARER_SECURITY,
+  middleware: [requireKey("admin")] as const,
+  request: {
+    params: z.object({ name: NameParam }),
+    body: { required: true, content: { "application/json": { schema: PromoteBody } } },
+  },
+  responses: {
+    200: {
+      description: "The new active pointer",
+      content: { "application/json": { schema: z.object({ model: z.string(), active: Pointer }) } },
+    },
+    ...errorResponses(400, 404, 415, ...AUTH_ERRORS),
+  },
+});
+
+async function manifestJson(part: File | string): Promise<unknown> {
+  const text = typeof part === "string" ? part : await part.text();
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(
+      `The manifest part is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      [{ field: "manifest", message: "is not valid JSON" }],
+    );
+  }
+}
+
+export const modelRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(uploadRoute, async (c) => {
+    const { name, version } = c.req.valid("param");
+    const form = c.req.valid("form");
+    const summary = await c.var.services.models.upload({
+      tenant: c.var.auth.tenant,
+      name,
+      version,
+      modelBytes: await form.model.arrayBuffer(),
+      manifest: await manifestJson(form.manifest),
+      now: c.var.services.now(),
+    });
+    return c.json({ model: name, version: summary }, 201);
+  })
+  .openapi(listRoute, async (c) => {
+    const models = await c.var.services.models.listModels(c.var.auth.tenant);
+    return c.json({ models }, 200);
+  })
+  .openapi(describeRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json(await c.var.services.models.describeModel(c.var.auth.tenant, name), 200);
+  })
+  .openapi(promoteRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const active = await c.var.services.models.promote(
+      c.var.auth.tenant,
+      name,
+      { champion: body.version, ...(body.challenger ? { challenger: body.challenger } : {}) },
+      c.var.services.now(),
+    );
+    return c.json({ model: name, active }, 200);
+  });

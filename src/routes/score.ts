@@ -1,0 +1,151 @@
+/** `POST /v1/score`: one row or a batch of rows scored by the tenant's active (or named) model version. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { requireKey, waitUntil } from "../auth/require-key";
+import { DriftlineError, ValidationError } from "../core/errors";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../core/scoring/names";
+import { MAX_SCORE_ROWS, type ScoreInput, scoreRequest } from "../scoring/score-request";
+import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
+
+const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+
+const EntityId = z.string().min(1).max(256).openapi({
+  description:
+    "Stable id of the scored entity (user, session, lead). With a challenger active, the same entityId always gets the same version.",
+  example: "u-1",
+});
+
+// Values are typed per feature by the model's manifest, so the check (and its message, e.g.
+// "must be a finite number, got a boolean") happens against the manifest, not here.
+const Features = z.record(z.string(), z.unknown()).openapi({
+  description:
+    "Feature values by name: numbers for numeric features, strings for categorical ones, null or absent for the manifest default. Names the model does not use are ignored.",
+  additionalProperties: { type: ["number", "string", "null"] },
+  example: { sessions_7d: 3, cart_value: 45.8, device: "mobile" },
+});
+
+const ScoreRow = z.object({ entityId: EntityId.optional(), features: Features });
+
+const ScoreBody = z
+  .object({
+    model: Identifier.default("conversion").openapi({ example: "conversion" }),
+    version: Identifier.optional().openapi({
+      description: "Pin a version; by default the tenant's active version (and challenger) scores.",
+    }),
+    entityId: EntityId.optional(),
+    features: Features.optional(),
+    rows: z
+      .array(ScoreRow)
+      .optional()
+      .openapi({
+        description: `Up to ${MAX_SCORE_ROWS} rows, scored in order.`,
+      }),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.features === undefined) === (b.rows === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: b.rows === undefined ? ["features"] : ["rows"],
+        message: "send either `features` (one row) or `rows` (a batch), not both and not neither",
+      });
+    }
+    if (b.rows !== undefined && b.entityId !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["entityId"],
+        message: "in a batch, put entityId on each row",
+      });
+    }
+  })
+  .openapi("ScoreRequest");
+
+const SingleScore = z
+  .object({
+    predictionId: z.string(),
+    model: z.string(),
+    version: z.string().openapi({ description: "The version that scored the row" }),
+    score: z.number(),
+  })
+  .openapi("Score");
+
+const BatchScore = z
+  .object({
+    model: z.string(),
+    version: z.string().openapi({
+      description:
+        "The version that scored the batch; the champion when a challenger scored some rows",
+    }),
+    predictions: z.array(
+      z.object({
+        predictionId: z.string(),
+        score: z.number(),
+        version: z.string().openapi({ description: "The version that scored this row" }),
+      }),
+    ),
+  })
+  .openapi("BatchScore");
+
+/**
+ * Rejects oversized batches with a 413 before the body schema walks thousands of rows. Hono caches
+ * the parsed JSON, so the body validator that runs next does not parse it again.
+ */
+const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([\w.-]+\+)?json/i.test(type)) return next();
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (err) {
+    throw new ValidationError(
+      `The body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      [{ field: "(body)", message: "is not valid JSON" }],
+    );
+  }
+  const rows = (body as { rows?: unknown } | null)?.rows;
+  if (Array.isArray(rows) && rows.length > MAX_SCORE_ROWS) {
+    throw new DriftlineError(
+      "PAYLOAD_TOO_LARGE",
+      `A request scores at most ${MAX_SCORE_ROWS} rows; this one has ${rows.length}. Split it into several requests.`,
+      { context: { rows: rows.length, maxRows: MAX_SCORE_ROWS } },
+    );
+  }
+  await next();
+};
+
+const scoreRoute = createRoute({
+  method: "post",
+  path: "/v1/score",
+  tags: ["scoring"],
+  summary: "Score one row or a batch",
+  description:
+    "Scores with the tenant's active version of `model` (a challenger, when set, scores its share: by a hash of entityId, else at random), or with `version` when given. Features are validated against the version's manifest: a missing feature takes the manifest default or is a 400 naming it; a wrong type is a 400; features the model does not use are ignored. Every scored row is logged to the `predictions` stream after the response. Needs the `score` role.",
+  security: BEARER_SECURITY,
+  middleware: [requireKey("score"), rowLimit] as const,
+  request: {
+    body: { required: true, content: { "application/json": { schema: ScoreBody } } },
+  },
+  responses: {
+    200: {
+      description: "Scores, with the version that produced them",
+      content: { "application/json": { schema: z.union([SingleScore, BatchScore]) } },
+    },
+    ...errorResponses(400, 404, 413, 415, ...AUTH_ERRORS),
+  },
+});
+
+export const scoreRoutes = new OpenAPIHono<AppEnv>().openapi(scoreRoute, async (c) => {
+  const services = c.var.services;
+  const result = await scoreRequest({
+    deps: {
+      models: services.models,
+      predictionLog: services.predictionLog,
+      now: () => services.now(),
+      random: () => services.random(),
+      waitUntil: (p) => waitUntil(c, p),
+    },
+    tenant: c.var.auth.tenant,
+    body: c.req.valid("json") as ScoreInput,
+  });
+  return c.json(result, 200);
+});

@@ -1,0 +1,164 @@
+/** Shared helpers for the Worker tests inside workerd: keys in real Redis, the app, fixture models. */
+
+import { env } from "cloudflare:workers";
+import { Redis } from "@upstash/redis/cloudflare";
+import gbtManifest from "../../models/fixtures/gbt/manifest.json";
+import gbtModel from "../../models/fixtures/gbt/model.onnx";
+import linearManifest from "../../models/fixtures/linear/manifest.json";
+import linearModel from "../../models/fixtures/linear/model.onnx";
+import mlpManifest from "../../models/fixtures/mlp/manifest.json";
+import mlpModel from "../../models/fixtures/mlp/model.onnx";
+import { createApp } from "../../src/app";
+import {
+  apiKeyRedisKey,
+  generateApiKey,
+  type Role,
+  tenantOriginsRedisKey,
+} from "../../src/auth/api-key";
+import { parseWorkerEnv } from "../../src/env";
+import type { IngestMessage } from "../../src/queue/ingest-message";
+import { QueuePredictionLog } from "../../src/scoring/queue-prediction-log";
+import type { Services } from "../../src/services";
+import { buildServices } from "../../src/worker";
+
+export const rawEnv = env as unknown as Record<string, unknown>;
+
+export const FIXTURES = {
+  linear: { model: linearModel, manifest: linearManifest },
+  mlp: { model: mlpModel, manifest: mlpManifest },
+  gbt: { model: gbtModel, manifest: gbtManifest },
+} as const;
+export type FixtureName = keyof typeof FIXTURES;
+
+let redisClient: Redis | undefined;
+export function redis(): Redis {
+  redisClient ??= new Redis({
+    url: String(rawEnv.UPSTASH_REDIS_REST_URL),
+    token: String(rawEnv.UPSTASH_REDIS_REST_TOKEN),
+    enableTelemetry: false,
+  });
+  return redisClient;
+}
+
+/** A tenant id no other test (or earlier run) uses. */
+export function uniqueTenant(label: string): string {
+  return `t-${label}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Creates a key the way `npm run keys:create` does and returns the secret. */
+export async function createKey(
+  tenant: string,
+  roles: readonly Role[],
+  origins: readonly string[] = [],
+): Promise<string> {
+  const { key, record } = await generateApiKey({ tenant, roles });
+  await redis().set(apiKeyRedisKey(record.keyHash), record);
+  if (origins.length > 0)
+    await redis().sadd(tenantOriginsRedisKey(tenant), ...(origins as [string]));
+  return key;
+}
+
+/** A Queue that records what the Worker sends instead of delivering it. */
+export class RecordingQueue {
+  readonly batches: MessageSendRequest<IngestMessage>[][] = [];
+  get messages(): IngestMessage[] {
+    return this.batches.flat().map((m) => m.body);
+  }
+  async send(body: IngestMessage): Promise<void> {
+    this.batches.push([{ body }]);
+  }
+  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
+    const batch = [...messages];
+    if (batch.length > 100) throw new Error(`sendBatch got ${batch.length} messages (max 100)`);
+    this.batches.push(batch);
+  }
+}
+
+export interface TestApp {
+  services: Services;
+  queue: RecordingQueue;
+  /** Calls the app and waits for its `waitUntil` work, like the runtime does after a response. */
+  fetch(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+}
+
+/**
+ * The real app and adapters (Upstash Redis, R2, onnxruntime-web) with env overrides, and the
+ * ingest queue replaced by a recorder so tests can read the prediction log.
+ */
+export function testApp(overrides: Record<string, unknown> = {}): TestApp {
+  const parsed = parseWorkerEnv({ ...rawEnv, ...overrides });
+  const queue = new RecordingQueue();
+  const services: Services = {
+    ...buildServices(parsed),
+    predictionLog: new QueuePredictionLog(queue as unknown as Queue<IngestMessage>),
+  };
+  const app = createApp(() => services);
+  return {
+    services,
+    queue,
+    async fetch(path, init = {}) {
+      const { key, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (key) headers.set("authorization", `Bearer ${key}`);
+      let body = rest.body;
+      if (json !== undefined) {
+        headers.set("content-type", "application/json");
+        body = JSON.stringify(json);
+      }
+      const pending: Promise<unknown>[] = [];
+      const ctx = {
+        waitUntil: (p: Promise<unknown>) => pending.push(p),
+        passThroughOnException: () => undefined,
+        props: {},
+      } as unknown as ExecutionContext;
+      const res = await app.request(
+        `http://driftline.test${path}`,
+        { method: json !== undefined ? "POST" : "GET", ...rest, headers, body },
+        rawEnv,
+        ctx,
+      );
+      await Promise.all(pending);
+      return res;
+    },
+  };
+}
+
+/** multipart/form-data body for an upload. */
+export function uploadForm(model: ArrayBuffer | Uint8Array, manifest: unknown): FormData {
+  const form = new FormData();
+  form.set("model", new File([model], "model.onnx", { type: "application/octet-stream" }));
+  form.set(
+    "manifest",
+    new File(
+      [typeof manifest === "string" ? manifest : JSON.stringify(manifest)],
+      "manifest.json",
+      {
+        type: "application/json",
+      },
+    ),
+  );
+  return form;
+}
+
+export async function uploadFixture(
+  app: TestApp,
+  key: string,
+  fixture: FixtureName,
+  name: string,
+  version: string,
+): Promise<Response> {
+  return app.fetch(`/v1/models/${name}/versions/${version}`, {
+    method: "PUT",
+    key,
+    body: uploadForm(FIXTURES[fixture].model, FIXTURES[fixture].manifest),
+  });
+}
+
+export interface ErrorJson {
+  error: {
+    code: string;
+    message: string;
+    requestId: string;
+    details?: { issues?: { field: string; message: string }[] };
+  };
+}
