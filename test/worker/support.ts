@@ -126,7 +126,10 @@ export function testApp(overrides: Record<string, unknown> = {}): TestApp {
 /** multipart/form-data body for an upload. */
 export function uploadForm(model: ArrayBuffer | Uint8Array, manifest: unknown): FormData {
   const form = new FormData();
-  form.set("model", new File([model], "model.onnx", { type: "application/octet-stream" }));
+  form.set(
+    "model",
+    new File([new Uint8Array(model)], "model.onnx", { type: "application/octet-stream" }),
+  );
   form.set(
     "manifest",
     new File(

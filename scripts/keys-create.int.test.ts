@@ -1,0 +1,150 @@
+/** keys:create against the real Upstash REST server (Redis) and PostgreSQL in a fresh schema. */
+import { randomUUID } from "node:crypto";
+import { Redis } from "@upstash/redis";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ApiKeyRecordSchema,
+  apiKeyRedisKey,
+  hashApiKey,
+  tenantOriginsRedisKey,
+} from "../src/auth/api-key";
+import { ValidationError } from "../src/core/errors";
+import { createApiKey, parseKeyArgs } from "./keys-create";
+import { migrate } from "./migrate";
+
+const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
+const schema = `test_keys_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+const redisConfig = {
+  url: process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
+  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+};
+const redis = new Redis({ ...redisConfig, enableTelemetry: false });
+/** The migrated schema first on the search path, as a production DATABASE_URL would not need. */
+const databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
+let admin: pg.Client;
+
+beforeAll(async () => {
+  await migrate({ databaseUrl: POSTGRES_URL, schema });
+  admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+});
+
+describe("parseKeyArgs", () => {
+  it("reads tenant, roles and origins, normalising origins", () => {
+    const options = parseKeyArgs(
+      [
+        "--tenant",
+        "shop-1",
+        "--roles",
+        "score,admin,score",
+        "--origins",
+        "https://Shop.Example:443/,http://localhost:3000",
+        "--origins",
+        "*",
+      ],
+      {},
+    );
+    expect(options).toMatchObject({
+      tenant: "shop-1",
+      roles: ["score", "admin"],
+      origins: ["https://shop.example", "http://localhost:3000", "*"],
+      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      json: false,
+    });
+    expect(options.databaseUrl).toBeUndefined();
+  });
+
+  it("names every bad argument", () => {
+    const attempt = () =>
+      parseKeyArgs(["--tenant", "no spaces", "--roles", "owner", "--origins", "ftp://x"], {});
+    expect(attempt).toThrow(ValidationError);
+    try {
+      attempt();
+    } catch (err) {
+      const issues = (err as ValidationError).issues.map((i) => i.field);
+      expect(issues).toEqual(["--tenant", "--roles", "--origins"]);
+      expect((err as Error).message).toContain("Usage: npm run keys:create");
+    }
+    expect(() => parseKeyArgs(["--tenant", "a", "--roles", "score", "--bogus"], {})).toThrow(
+      /Unknown option/,
+    );
+    expect(() => parseKeyArgs(["--tenant", "a"], {})).toThrow(/--roles give one or more/);
+  });
+});
+
+describe("createApiKey", () => {
+  it("writes only the hash to Redis and Postgres, with origins for the tenant", async () => {
+    const tenant = `keys-${randomUUID().slice(0, 8)}`;
+    const result = await createApiKey({
+      tenant,
+      roles: ["ingest", "score"],
+      origins: ["https://shop.example"],
+      name: "website",
+      redis: redisConfig,
+      databaseUrl,
+    });
+    expect(result.key).toMatch(/^dl_[A-Za-z0-9_-]{43}$/);
+    const keyHash = await hashApiKey(result.key);
+
+    const stored = ApiKeyRecordSchema.parse(await redis.get(apiKeyRedisKey(keyHash)));
+    expect(stored).toMatchObject({
+      tenant,
+      roles: ["ingest", "score"],
+      keyHash,
+      keyId: result.record.keyId,
+    });
+    expect(await redis.smembers(tenantOriginsRedisKey(tenant))).toEqual(["https://shop.example"]);
+
+    const { rows } = await admin.query(
+      `SELECT k.tenant_id, k.key_id, k.key_hash, k.roles, k.name, t.allowed_origins
+         FROM ${schema}.api_keys k JOIN ${schema}.tenants t USING (tenant_id) WHERE k.key_hash = $1`,
+      [keyHash],
+    );
+    expect(rows).toEqual([
+      {
+        tenant_id: tenant,
+        key_id: result.record.keyId,
+        key_hash: keyHash,
+        roles: ["ingest", "score"],
+        name: "website",
+        allowed_origins: ["https://shop.example"],
+      },
+    ]);
+
+    // A second key for the tenant merges origins instead of replacing them.
+    await createApiKey({
+      tenant,
+      roles: ["admin"],
+      origins: ["https://b.example"],
+      redis: redisConfig,
+      databaseUrl,
+    });
+    const origins = await admin.query(
+      `SELECT allowed_origins FROM ${schema}.tenants WHERE tenant_id = $1`,
+      [tenant],
+    );
+    expect(origins.rows[0].allowed_origins).toEqual(["https://b.example", "https://shop.example"]);
+    await redis.del(apiKeyRedisKey(keyHash), tenantOriginsRedisKey(tenant));
+  });
+
+  it("says what to do when Postgres has no schema and writes nothing to Redis", async () => {
+    const tenant = `keys-${randomUUID().slice(0, 8)}`;
+    await expect(
+      createApiKey({
+        tenant,
+        roles: ["score"],
+        origins: [],
+        redis: redisConfig,
+        databaseUrl: `${POSTGRES_URL}?options=${encodeURIComponent("-c search_path=no_such_schema")}`,
+      }),
+    ).rejects.toThrow(/npm run migrate/);
+    expect(await redis.smembers(tenantOriginsRedisKey(tenant))).toEqual([]);
+  });
+});
