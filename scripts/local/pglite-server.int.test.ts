@@ -52,7 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end().catch(() => {})));
+  await Promise.all(pools.map((p) => (p.ended ? undefined : p.end())));
   await service?.down();
   rmSync(stateDir, { recursive: true, force: true });
 });
@@ -144,6 +144,31 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
     expect(rows).toEqual([{ n: 6 * 10 }]);
   });
 
+  it("keeps named prepared statements per connection, also across reconnects", async () => {
+    // The stream processor names its statements; in PGlite's one shared session a second
+    // connection (or the same process after a restart) would hit "already exists".
+    const statement = { name: "driftline_test_echo", text: "SELECT $1::text AS echo" };
+    const a = pool(2);
+    const b = pool(2);
+    const echoes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 ? a : b).query({ ...statement, values: [`v${i}`] }).then((r) => r.rows[0].echo),
+      ),
+    );
+    expect(echoes).toEqual(Array.from({ length: 12 }, (_, i) => `v${i}`));
+    await a.end();
+    await b.end();
+    const again = pool(1);
+    expect((await again.query({ ...statement, values: ["after"] })).rows).toEqual([
+      { echo: "after" },
+    ]);
+    // Connections that went away left no statements behind.
+    const { rows } = await again.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE '%driftline_test_echo'",
+    );
+    expect(rows).toEqual([{ n: 1 }]);
+  });
+
   it("rolls back a transaction whose connection vanished and serves the others", async () => {
     const direct = new pg.Client({ connectionString: endpoint.databaseUrl });
     direct.on("error", () => {});
@@ -183,7 +208,7 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
   });
 
   it("stops both daemons, and a warm restart finds the data again", async () => {
-    await Promise.all(pools.splice(0).map((p) => p.end()));
+    await Promise.all(pools.splice(0).map((p) => (p.ended ? undefined : p.end())));
     await service.down();
     expect(await postgresAnswers(endpoint.databaseUrl, 500)).toBe(false);
     expect(await service.isReady()).toBe(false);

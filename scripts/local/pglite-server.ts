@@ -80,6 +80,66 @@ const ENDS_WITH_READY = new Set([0x53, 0x51, 0x46, 0x63, 0x66, 0x00]);
 const READY_IDLE = [0x5a, 0x00, 0x00, 0x00, 0x05, 0x49];
 const SYNC_MESSAGE = new Uint8Array([0x53, 0x00, 0x00, 0x00, 0x04]);
 const TERMINATE = 0x58;
+const PARSE = 0x50;
+const BIND = 0x42;
+const DESCRIBE = 0x44;
+const CLOSE = 0x43;
+const STATEMENT = 0x53;
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+
+/**
+ * Byte range [start, end) of the prepared-statement name in a Parse, Bind, Describe('S') or
+ * Close('S') message (type byte, int32 length, then NUL-terminated strings), or undefined for
+ * other messages and for the unnamed statement.
+ */
+function locateStatementName(message: Uint8Array): [number, number] | undefined {
+  let start: number;
+  switch (message[0]) {
+    case PARSE:
+      start = 5;
+      break;
+    case BIND:
+      // The portal name comes first.
+      start = message.indexOf(0, 5) + 1;
+      break;
+    case DESCRIBE:
+    case CLOSE:
+      if (message[5] !== STATEMENT) return undefined;
+      start = 6;
+      break;
+    default:
+      return undefined;
+  }
+  const end = message.indexOf(0, start);
+  return start > 0 && end > start ? [start, end] : undefined;
+}
+
+/** The message with bytes [start, end) replaced and its length field updated. */
+function replaceBytes(
+  message: Uint8Array,
+  start: number,
+  end: number,
+  bytes: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(message.length - (end - start) + bytes.length);
+  out.set(message.subarray(0, start), 0);
+  out.set(bytes, start);
+  out.set(message.subarray(end), start + bytes.length);
+  new DataView(out.buffer).setInt32(1, out.length - 1);
+  return out;
+}
+
+/** Close('S', name) */
+function closeStatementMessage(name: string): Uint8Array {
+  const nameBytes = ENCODER.encode(name);
+  const out = new Uint8Array(1 + 4 + 1 + nameBytes.length + 1);
+  out[0] = CLOSE;
+  new DataView(out.buffer).setInt32(1, out.length - 1);
+  out[5] = STATEMENT;
+  out.set(nameBytes, 6);
+  return out;
+}
 
 interface Waiter {
   handlerId: number;
@@ -99,6 +159,8 @@ class PgliteSessionScheduler {
   /** Per connection, the promise of its last message, so its messages run in order. */
   private readonly tails = new Map<number, Promise<unknown>>();
   private readonly closed = new Set<number>();
+  /** Per connection, the (scoped) names of the prepared statements it created. */
+  private readonly statements = new Map<number, Set<string>>();
 
   constructor(
     private readonly db: PGlite,
@@ -139,18 +201,28 @@ class PgliteSessionScheduler {
     this.closed.add(handlerId);
     await this.tails.get(handlerId);
     this.tails.delete(handlerId);
-    if (this.owner === handlerId) {
+    const statements = this.statements.get(handlerId) ?? new Set<string>();
+    this.statements.delete(handlerId);
+    try {
+      if (this.owner !== handlerId && statements.size === 0) return;
+      await this.acquire(handlerId);
       try {
-        // Ends an unfinished extended-protocol batch (Postgres skips to the next Sync), then
-        // rolls back a transaction the connection left open.
-        await this.db.runExclusive(() => this.db.execProtocolRaw(SYNC_MESSAGE));
+        // Ends an unfinished extended-protocol batch (Postgres skips to the next Sync), rolls
+        // back a transaction the connection left open, and drops its prepared statements.
+        await this.db.runExclusive(async () => {
+          await this.db.execProtocolRaw(SYNC_MESSAGE);
+          for (const name of statements) await this.db.execProtocolRaw(closeStatementMessage(name));
+          if (statements.size > 0) await this.db.execProtocolRaw(SYNC_MESSAGE);
+        });
         if (this.db.isInTransaction()) await this.db.exec("ROLLBACK");
-      } catch (error) {
-        this.log(`resetting the session after connection #${handlerId}: ${String(error)}`);
+      } finally {
+        this.release(handlerId);
       }
-      this.release(handlerId);
+    } catch (error) {
+      this.log(`cleaning up after connection #${handlerId}: ${String(error)}`);
+    } finally {
+      this.closed.delete(handlerId);
     }
-    this.closed.delete(handlerId);
   }
 
   private async execute(
@@ -168,11 +240,12 @@ class PgliteSessionScheduler {
       throw new Error("Terminate received");
     }
     await this.acquire(handlerId);
+    const scoped = this.scopeStatementName(handlerId, message);
     let bytes = 0;
     const tail: number[] = [];
     try {
       await this.db.runExclusive(() =>
-        this.db.execProtocolRawStream(message, {
+        this.db.execProtocolRawStream(scoped, {
           onRawData: (chunk) => {
             bytes += chunk.length;
             for (const byte of chunk.subarray(Math.max(0, chunk.length - READY_IDLE.length))) {
@@ -194,6 +267,24 @@ class PgliteSessionScheduler {
       this.release(handlerId);
     }
     return bytes;
+  }
+
+  /**
+   * Prefixes a named prepared statement with its connection (`c<id>:<name>`) in Parse, Bind,
+   * Describe and Close: in the one shared session, two connections (or a reconnected process)
+   * preparing `driftline_mark_seen` would otherwise collide ("already exists"). Statements made
+   * with SQL PREPARE are not scoped.
+   */
+  private scopeStatementName(handlerId: number, message: Uint8Array): Uint8Array {
+    const located = locateStatementName(message);
+    if (located === undefined) return message;
+    const [start, end] = located;
+    const name = `c${handlerId}:${DECODER.decode(message.subarray(start, end))}`;
+    const statements = this.statements.get(handlerId) ?? new Set<string>();
+    this.statements.set(handlerId, statements);
+    if (message[0] === PARSE) statements.add(name);
+    if (message[0] === CLOSE) statements.delete(name);
+    return replaceBytes(message, start, end, ENCODER.encode(name));
   }
 
   private acquire(handlerId: number): Promise<void> {
