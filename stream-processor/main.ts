@@ -57,6 +57,13 @@ export async function startStreamProcessor(
     max: config.database.poolMax,
     onIdleClientError: (error) => log.warn({ err: error }, "idle Postgres connection failed"),
   });
+  // A connection that drops while checked out (inside a transaction, between statements) emits
+  // 'error' on its client, where pg-pool listens only while the client is idle: without this
+  // listener that would crash the process. The transaction's next statement fails instead,
+  // the batch is retried, and the broken client is discarded on release.
+  pool.on("connect", (client) => {
+    client.on("error", (error: Error) => log.warn({ err: error }, "Postgres connection lost"));
+  });
   const store = new NeonMetricsStore(pool, metrics.dbTimer);
   const kafka = createKafka(config.kafka, log);
   const deadLetters = new KafkajsDeadLetterSink(kafka, {
