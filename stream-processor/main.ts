@@ -9,7 +9,7 @@ import { topicNames } from "../src/core/topics";
 import { HOUR_MS, MINUTE_MS } from "../src/core/windows/window-start-ms";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { loadStreamConfig, type StreamConfig } from "./config";
-import { createNeonPool } from "./db/create-pool";
+import { createNeonPool, type PoolClient } from "./db/create-pool";
 import { NeonApiKeyStore } from "./db/neon-api-key-store";
 import { NeonMetricsStore } from "./db/neon-metrics-store";
 import { createKafka, saslOptions } from "./kafka/create-kafka";
@@ -61,7 +61,7 @@ export async function startStreamProcessor(
   // 'error' on its client, where pg-pool listens only while the client is idle: without this
   // listener that would crash the process. The transaction's next statement fails instead,
   // the batch is retried, and the broken client is discarded on release.
-  pool.on("connect", (client) => {
+  pool.on("connect", (client: PoolClient) => {
     client.on("error", (error: Error) => log.warn({ err: error }, "Postgres connection lost"));
   });
   const store = new NeonMetricsStore(pool, metrics.dbTimer);
