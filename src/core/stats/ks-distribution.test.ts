@@ -63,3 +63,35 @@ describe("roundHalfEven", () => {
     expect(roundHalfEven(x)).toBe(r);
   });
 });
+
+describe("smirnovSf's peak-restricted sum equals the full Smirnov–Birnbaum–Tingey sum", () => {
+  // The definition, summed over every term (slow; the code skips negligible terms).
+  function fullSum(n: number, x: number): number {
+    const nx = n * x;
+    const nxfl = Math.floor(nx);
+    const alpha = nx - nxfl;
+    let lastV = n - nxfl - (alpha === 0 ? 0 : 1);
+    if (alpha === 0) lastV -= 1;
+    let logBinom = 0;
+    let sum = 0;
+    for (let v = 0; v <= lastV; v++) {
+      sum += Math.exp(
+        logBinom + (v - 1) * Math.log(x + v / n) + (n - v) * Math.log((n - v) / n - x),
+      );
+      logBinom += Math.log((n - v) / (v + 1));
+    }
+    return x * sum;
+  }
+  const rows: [number, number][] = [];
+  for (const n of [300, 1000, 5000, 20_000, 100_000]) {
+    for (const z of [0.3, 1, 1.5, 2.5, 4, 8, 15, 25]) {
+      const x = z / Math.sqrt(n);
+      if (x < 1) rows.push([n, x]);
+    }
+    rows.push([n, 0.6]);
+  }
+  it.each(rows)("n=%d x=%f", (n, x) => {
+    const want = fullSum(n, x);
+    expect(Math.abs(smirnovSf(n, x) - want)).toBeLessThanOrEqual(1e-9 * want + 1e-300);
+  });
+});

@@ -15,10 +15,10 @@ import { type KsExtremes, statisticFromExtremes } from "./ks-two-sample";
 export interface ReferenceIndex {
   /** Distinct ascending values of (reference sample ∪ bin edges). */
   points: Float64Array;
-  /** Number of reference-sample values ≤ points[i]. */
-  refCumulative: Float64Array;
-  /** Number of reference-sample values equal to points[i] (0 for a bin edge not in the sample). */
-  refAt: Float64Array;
+  /** `points` followed by +Infinity, so lookups need no bounds check. */
+  searchPoints: Float64Array;
+  /** Number of reference-sample values ≤ points[i] (a bin edge not in the sample adds none). */
+  refCumulative: Int32Array;
   /**
    * Bin of any value whose lower bound (first point ≥ value) is slot i, for i in 0 … L; slot L
    * means "above every point". Valid because every edge is a point, so no edge lies strictly
@@ -34,6 +34,8 @@ export interface ReferenceIndex {
   gridScale: number;
   gridBuckets: number;
   gridStart: Int32Array;
+  /** Per-scan counts, 2·(L + 1) ints: [2s] values equal to point s, [2s + 1] values just below it. */
+  scratch: Int32Array;
 }
 
 /**
@@ -75,12 +77,15 @@ export function buildReferenceIndex(
     refAtTmp[L] = count;
     L++;
   }
-  const points = merged.slice(0, L);
-  const refAt = refAtTmp.slice(0, L);
-  const refCumulative = new Float64Array(L);
+  // points live in searchPoints[0 … L-1]; searchPoints[L] = +Infinity spares lookups a bounds check
+  const searchPoints = new Float64Array(L + 1);
+  searchPoints.set(merged.subarray(0, L));
+  searchPoints[L] = Number.POSITIVE_INFINITY;
+  const points = searchPoints.subarray(0, L);
+  const refCumulative = new Int32Array(L);
   let cum = 0;
   for (let s = 0; s < L; s++) {
-    cum += refAt[s] as number;
+    cum += refAtTmp[s] as number;
     refCumulative[s] = cum;
   }
   const binOfSlot = new Int32Array(L + 1);
@@ -96,7 +101,9 @@ export function buildReferenceIndex(
   // Grid over the central 99% of the points, so a few extreme outliers do not squeeze all other
   // points into one bucket; values beyond it fall into the end buckets (clamped), where the
   // binary search still finds them.
-  const gridBuckets = L < 2 ? 1 : Math.min(65_536, Math.max(16, 2 ** Math.ceil(Math.log2(L / 2))));
+  // One to two buckets per point, so most buckets hold zero or one point and a lookup is one
+  // comparison rather than a mispredicted binary search (more buckets cost cache misses).
+  const gridBuckets = L < 2 ? 1 : Math.min(1 << 16, Math.max(16, 2 ** Math.ceil(Math.log2(L))));
   const loIdx = Math.floor((L - 1) * 0.005);
   const hiIdx = Math.ceil((L - 1) * 0.995);
   const gridLo = L > 0 ? (points[loIdx] as number) : 0;
@@ -105,8 +112,8 @@ export function buildReferenceIndex(
   const gridScale = span > 0 && Number.isFinite(gridBuckets / span) ? gridBuckets / span : 0;
   const index: ReferenceIndex = {
     points,
+    searchPoints,
     refCumulative,
-    refAt,
     binOfSlot,
     sampleSize: sorted.length,
     binCount: edges.length + 1,
@@ -114,6 +121,7 @@ export function buildReferenceIndex(
     gridScale,
     gridBuckets: gridScale > 0 ? gridBuckets : 1,
     gridStart: new Int32Array(0),
+    scratch: new Int32Array(2 * (L + 1)),
   };
   // gridStart[g] = first point whose bucket is ≥ g, using the same bucketOf as lookups, so the
   // answer for a value in bucket g always lies in [gridStart[g], gridStart[g + 1]].
@@ -173,67 +181,89 @@ export function scanAgainstReference(
   values: ArrayLike<number | null | undefined>,
 ): ReferenceScan {
   const L = index.points.length;
-  // eq[s]: window values equal to points[s]; gap[s]: values strictly between points[s-1] and points[s]
-  const eq = new Int32Array(L + 1);
-  const gap = new Int32Array(L + 1);
-  const points = index.points;
+  // Reused scratch space (scans are synchronous, so one buffer per index is safe); saves a
+  // 2·(L+1)-int allocation per feature and evaluation, which otherwise keeps the GC busy.
+  const counts = index.scratch;
+  counts.fill(0);
+  const search = index.searchPoints;
+  const gridStart = index.gridStart;
+  const gridLo = index.gridLo;
+  const gridScale = index.gridScale;
+  const lastBucket = index.gridBuckets - 1;
   let missing = 0;
+  // Hot loop (runs once per window value and feature): locateSlot inlined by hand.
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined) {
       missing++;
       continue;
     }
-    if (typeof v !== "number" || !Number.isFinite(v)) {
+    // v - v is 0 exactly for finite numbers (NaN for NaN and ±Infinity)
+    if (typeof v !== "number" || v - v !== 0) {
       throw new ValidationError(
         `values[${i}] is ${String(v)}: every value must be a finite number (null marks a missing value)`,
         [{ field: `values.${i}`, message: "must be a finite number or null" }],
       );
     }
-    const s = locateSlot(index, v);
-    if (s < L && points[s] === v) eq[s] = (eq[s] as number) + 1;
-    else gap[s] = (gap[s] as number) + 1;
+    // bucket = clamp(floor(t), 0, lastBucket) as in bucketOf, written with min/max so that it
+    // compiles without branches (random data would mispredict them)
+    const g = Math.max(0, Math.min(lastBucket, Math.floor((v - gridLo) * gridScale)));
+    let lo = gridStart[g] as number;
+    let hi = gridStart[g + 1] as number;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if ((search[mid] as number) < v) lo = mid + 1;
+      else hi = mid;
+    }
+    // the answer is lo or hi = lo + 1; search[L] = +Infinity makes the read safe when lo = L
+    if ((search[lo] as number) < v) lo++;
+    // counts[2s] = values equal to points[s], counts[2s + 1] = values in the gap below points[s]
+    const slot = (search[lo] as number) === v ? lo << 1 : (lo << 1) | 1;
+    counts[slot] = (counts[slot] as number) + 1;
   }
   const n2 = values.length - missing;
   const binCounts = new Array<number>(index.binCount).fill(0);
-  for (let s = 0; s <= L; s++) {
-    const c = (eq[s] as number) + (gap[s] as number);
-    if (c > 0) {
-      const b = index.binOfSlot[s] as number;
-      binCounts[b] = (binCounts[b] as number) + c;
-    }
-  }
-  let ks: KsExtremes | undefined;
+  const binOfSlot = index.binOfSlot;
   const n1 = index.sampleSize;
-  if (n1 > 0 && n2 > 0) {
-    // Sweep the slots. Within the open gap before points[s] the reference ECDF is constant and
-    // the window ECDF only rises, so F_ref − F_win is extreme at the gap's last window value
-    // (its lowest point) or at the previous point (its highest, already evaluated).
-    let cur = 0;
-    let prevRef = 0;
-    let maxDiff = 0;
-    let minDiff = 0;
-    const refCumulative = index.refCumulative;
-    const refAt = index.refAt;
-    for (let s = 0; s < L; s++) {
-      const g = gap[s] as number;
-      if (g > 0) {
-        cur += g;
-        const diff = prevRef / n1 - cur / n2;
-        if (-diff > minDiff) minDiff = -diff;
-      }
-      const e = eq[s] as number;
-      prevRef = refCumulative[s] as number;
-      if (e > 0 || (refAt[s] as number) > 0) {
-        cur += e;
-        const diff = prevRef / n1 - cur / n2;
-        if (diff > maxDiff) maxDiff = diff;
-        if (-diff > minDiff) minDiff = -diff;
-      }
+  const withKs = n1 > 0 && n2 > 0;
+  // One sweep over the slots gives the bin counts and D. Within the open gap before points[s]
+  // the reference ECDF is constant and the window ECDF only rises, so F_ref − F_win is extreme
+  // at the gap's last window value (its lowest) or at the previous point (its highest, already
+  // evaluated). Points that hold neither sample (bin edges only) are not data points: skipped.
+  let cur = 0;
+  let prevRef = 0;
+  let maxDiff = 0;
+  let minDiff = 0;
+  const refCumulative = index.refCumulative;
+  for (let s = 0; s < L; s++) {
+    const g = counts[2 * s + 1] as number;
+    const e = counts[2 * s] as number;
+    if (g + e > 0) {
+      const b = binOfSlot[s] as number;
+      binCounts[b] = (binCounts[b] as number) + g + e;
     }
-    // values above every point: F_ref = 1 there, so F_ref − F_win ≥ 0 only shrinks to 0
-    ks = { maxDiff, minDiff };
+    if (!withKs) continue;
+    if (g > 0) {
+      cur += g;
+      const diff = prevRef / n1 - cur / n2;
+      if (-diff > minDiff) minDiff = -diff;
+    }
+    const ref = refCumulative[s] as number;
+    if (e > 0 || ref !== prevRef) {
+      cur += e;
+      const diff = ref / n1 - cur / n2;
+      if (diff > maxDiff) maxDiff = diff;
+      if (-diff > minDiff) minDiff = -diff;
+    }
+    prevRef = ref;
   }
+  // values above every point: all in the last bin; F_ref = 1 there, so no new extreme
+  const above = (counts[2 * L] as number) + (counts[2 * L + 1] as number);
+  if (above > 0) {
+    const b = binOfSlot[L] as number;
+    binCounts[b] = (binCounts[b] as number) + above;
+  }
+  const ks: KsExtremes | undefined = withKs ? { maxDiff, minDiff } : undefined;
   return { binCounts, sampleSize: n2, missing, ks };
 }
 
