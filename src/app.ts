@@ -8,6 +8,8 @@ import type { AppEnv } from "./app-env";
 import { DriftlineError, ValidationError } from "./core/errors";
 import { errorBody, handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
+import { capiRoutes } from "./routes/capi";
+import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
 import { scoreRoutes } from "./routes/score";
@@ -36,6 +38,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", healthRoutes);
   app.route("/", scoreRoutes);
   app.route("/", modelRoutes);
+  app.route("/", eventRoutes);
+  app.route("/", capiRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

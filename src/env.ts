@@ -49,6 +49,10 @@ export const WorkerEnvSchema = z.object({
   MODEL_UPLOAD_MAX_BYTES: int(1, 100 * 1024 * 1024, 32 * 1024 * 1024),
   /** Model versions kept loaded (ORT sessions) per isolate; least recently used are released. */
   MODEL_CACHE_SIZE: int(1, 256, 16),
+  /** Largest event request body (POST /v1/events, /v1/capi/…), bytes; 413 above. Default 5 MiB. */
+  INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
+  EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;

@@ -3,6 +3,7 @@ import type { ApiKeyRecord } from "./auth/api-key";
 import type { ModelManifest } from "./core/model-manifest";
 import type { ActivePointer } from "./core/scoring/active-pointer";
 import type { PredictionRecord } from "./core/scoring/prediction-record";
+import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./models/model-registry";
 
 export interface DependencyCheck {
@@ -104,6 +105,8 @@ export interface Services {
   tenantOrigins: TenantOriginStore;
   models: ModelRegistry;
   predictionLog: PredictionLog;
+  /** Event ingestion: dedup store, queue sink and limits (POST /v1/events, /v1/capi/…). */
+  ingest: IngestServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

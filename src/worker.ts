@@ -10,6 +10,8 @@ import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { ConfigError } from "./core/errors";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { errorBody } from "./http/errors";
+import { QueueEventSink } from "./ingest/queue-event-sink";
+import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
 import { bundledModels } from "./models/bundled-models";
 import { ModelRegistry } from "./models/model-registry";
 import { R2ModelStore } from "./models/r2-model-store";
@@ -52,6 +54,11 @@ export function buildServices(env: WorkerEnv): Services {
       maxModelBytes: env.MODEL_UPLOAD_MAX_BYTES,
     }),
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>),
+    ingest: {
+      dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
+      sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
+      maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+    },
     now: () => new Date(),
     random: Math.random,
   };

@@ -1,0 +1,103 @@
+/** The ingest verb: prepare a batch (validate, hash), drop duplicates, queue the rest durably, answer per event. */
+import { DependencyUnavailableError } from "../core/errors";
+import {
+  type AcceptedEventCandidate,
+  buildEventsResponse,
+  type EventSource,
+  type EventsResponse,
+  type PrepareEventsOptions,
+  prepareEvents,
+  type RequestContext,
+} from "../core/events";
+import type { DedupStore, EventSink, EventTopic } from "./ingest-ports";
+
+export interface IngestDeps {
+  dedup: DedupStore;
+  sink: EventSink;
+  /** Receive time; the event-time window is measured from it. */
+  now(): Date;
+  /** Id for an accepted event sent without event_id. */
+  newEventId(): string;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface IngestInput {
+  tenant: string;
+  source: EventSource;
+  /** The parsed body, unvalidated (a CAPI body, or one website event or `{ events }`). */
+  body: unknown;
+  pixelId?: string;
+  requestContext?: RequestContext;
+  options?: Partial<PrepareEventsOptions>;
+}
+
+const TOPIC_BY_SOURCE: Record<EventSource, EventTopic> = { web: "events", capi: "capi" };
+
+/**
+ * Answers only after every accepted event is on the queue. Deduplication claims happen before the
+ * send; when the send fails the claims of the events that did not reach the queue are released
+ * and a retryable 503 is thrown, so resending the request reports them as accepted, not as
+ * duplicates (events that did reach the queue stay claimed and come back as duplicates).
+ *
+ * Throws `ValidationError` when the body as a whole is unusable, `DependencyUnavailableError`
+ * when Upstash or the queue fails.
+ */
+export async function ingestEvents({
+  deps,
+  ...input
+}: IngestInput & { deps: IngestDeps }): Promise<EventsResponse> {
+  const prepared = await prepareEvents({
+    tenant: input.tenant,
+    source: input.source,
+    body: input.body,
+    nowMs: deps.now().getTime(),
+    newEventId: deps.newEventId,
+    ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
+    ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
+    ...(input.options === undefined ? {} : { options: input.options }),
+  });
+
+  const candidates = prepared.results.filter(
+    (r): r is AcceptedEventCandidate => r.status === "accepted",
+  );
+  const claimed = await deps.dedup.claim(candidates.map((c) => c.dedupKey));
+  const duplicates = new Set<number>();
+  const fresh: AcceptedEventCandidate[] = [];
+  candidates.forEach((candidate, i) => {
+    if (claimed[i]) fresh.push(candidate);
+    else duplicates.add(candidate.index);
+  });
+
+  const outcome = await deps.sink.send(
+    TOPIC_BY_SOURCE[input.source],
+    fresh.map((c) => ({ key: c.messageKey, value: c.message })),
+  );
+  if (!outcome.ok) {
+    const unsent = outcome.notQueued.map((i) => fresh[i] as AcceptedEventCandidate);
+    try {
+      await deps.dedup.release(unsent.map((c) => c.dedupKey));
+    } catch (err) {
+      // The request still fails; a retry of these events within 48 h will read as duplicates.
+      deps.log?.({
+        level: "error",
+        msg: "could not release dedup keys after a failed queue send",
+        tenant: input.tenant,
+        events: unsent.length,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    const queued = fresh.length - unsent.length;
+    throw new DependencyUnavailableError(
+      `The ingest queue did not take ${unsent.length} of ${fresh.length} accepted events (${outcome.reason}); retry the same request: events already queued will be answered as duplicates.`,
+      {
+        context: {
+          retryAfterSeconds: 1,
+          queued,
+          notQueued: unsent.length,
+          notQueuedIndexes: unsent.map((c) => c.index),
+        },
+      },
+    );
+  }
+  return buildEventsResponse(prepared.results, duplicates);
+}

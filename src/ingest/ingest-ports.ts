@@ -1,0 +1,42 @@
+/** The ports event ingestion depends on: deduplication keys and the durable sink accepted events go to. */
+
+/** Remembers which events were seen, so a resent event is reported as a duplicate. */
+export interface DedupStore {
+  /**
+   * Claims each key (set-if-absent with the store's TTL), in the order given. `true` at position i
+   * means keys[i] was claimed now (first sighting); `false` that it was seen before — including
+   * earlier in the same call, so a key repeated inside one batch is claimed once.
+   */
+  claim(keys: readonly string[]): Promise<boolean[]>;
+  /** Forgets keys claimed by a request whose events could not be queued, so a retry is not a duplicate. */
+  release(keys: readonly string[]): Promise<void>;
+}
+
+/** The logical topic of an event message: `events` (website) or `capi` (server). */
+export type EventTopic = "events" | "capi";
+
+export interface EventEnvelope {
+  /** Kafka message key, `tenant:event_id`. */
+  key: string;
+  /** The event message (JSON), already free of raw PII. */
+  value: unknown;
+}
+
+/** Expected outcomes are values: which messages (by position in the call) did not make it. */
+export type EventSendOutcome =
+  | { ok: true }
+  | { ok: false; notQueued: readonly number[]; reason: string };
+
+/** Where accepted events go: the ingest queue, the durable buffer in front of Kafka. */
+export interface EventSink {
+  /** Resolves once the messages are durably queued (or says which were not); never rejects. */
+  send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome>;
+}
+
+/** What the event routes take from `Services.ingest`. */
+export interface IngestServices {
+  dedup: DedupStore;
+  sink: EventSink;
+  /** Largest accepted request body, bytes (413 above). */
+  maxBodyBytes: number;
+}

@@ -1,0 +1,47 @@
+/** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../app-env";
+import { DriftlineError } from "../core/errors";
+import type { RequestContext } from "../core/events";
+import type { IngestDeps } from "./ingest-events";
+
+/**
+ * 413 before anything reads a body over `Services.ingest.maxBodyBytes` (Hono's bodyLimit checks
+ * Content-Length, or counts a chunked body while reading it).
+ */
+export const ingestBodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
+  const maxSize = c.var.services.ingest.maxBodyBytes;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new DriftlineError(
+        "PAYLOAD_TOO_LARGE",
+        `The body is over ${maxSize} bytes, the most an event request may carry; send fewer events per request.`,
+        { context: { maxBodyBytes: maxSize } },
+      );
+    },
+  })(c, next);
+};
+
+export function ingestDeps(c: Context<AppEnv>): IngestDeps {
+  const services = c.var.services;
+  return {
+    dedup: services.ingest.dedup,
+    sink: services.ingest.sink,
+    now: () => services.now(),
+    newEventId: () => crypto.randomUUID(),
+    log: (entry) => console.log(JSON.stringify({ requestId: c.var.requestId, ...entry })),
+  };
+}
+
+/** The browser's address and user agent, for website events that leave them out. */
+export function browserRequestContext(c: Context<AppEnv>): RequestContext {
+  const context: RequestContext = {};
+  // Set by Cloudflare's edge to the connecting client's address; not forgeable by the client.
+  const ip = c.req.header("cf-connecting-ip");
+  const userAgent = c.req.header("user-agent");
+  if (ip) context.clientIpAddress = ip;
+  if (userAgent) context.userAgent = userAgent;
+  return context;
+}

@@ -1,0 +1,91 @@
+/** Helpers for the event ingestion tests inside workerd: the real app with a recording (or failing) ingest queue. */
+import { createApp } from "../../src/app";
+import { parseWorkerEnv } from "../../src/env";
+import { QueueEventSink } from "../../src/ingest/queue-event-sink";
+import type { IngestMessage } from "../../src/queue/ingest-message";
+import type { Services } from "../../src/services";
+import { buildServices } from "../../src/worker";
+import { rawEnv } from "./support";
+
+/** A Queue that keeps what it is sent and enforces Cloudflare's per-call limits. */
+export class RecordingIngestQueue {
+  readonly batches: MessageSendRequest<IngestMessage>[][] = [];
+  /** Calls (1-based) that fail, to simulate the queue refusing a batch. */
+  failCalls = new Set<number>();
+  private calls = 0;
+
+  get messages(): IngestMessage[] {
+    return this.batches.flat().map((m) => m.body);
+  }
+
+  async send(body: IngestMessage): Promise<void> {
+    await this.sendBatch([{ body }]);
+  }
+
+  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
+    this.calls += 1;
+    const batch = [...messages];
+    if (this.failCalls.has(this.calls)) throw new Error("Queue send failed: simulated outage");
+    if (batch.length > 100) throw new Error(`sendBatch got ${batch.length} messages (max 100)`);
+    const bytes = batch.reduce(
+      (sum, m) => sum + new TextEncoder().encode(JSON.stringify(m.body)).length,
+      0,
+    );
+    if (bytes > 256_000) throw new Error(`sendBatch got ${bytes} bytes (max 256 KB)`);
+    this.batches.push(batch);
+  }
+}
+
+export interface IngestTestApp {
+  services: Services;
+  queue: RecordingIngestQueue;
+  fetch(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+}
+
+/** The real app and adapters (Upstash dedup, auth) with env overrides; the ingest queue records. */
+export function ingestTestApp(overrides: Record<string, unknown> = {}): IngestTestApp {
+  const parsed = parseWorkerEnv({ ...rawEnv, ...overrides });
+  const queue = new RecordingIngestQueue();
+  const built = buildServices(parsed);
+  const services: Services = {
+    ...built,
+    ingest: { ...built.ingest, sink: new QueueEventSink(queue as unknown as Queue<IngestMessage>) },
+  };
+  const app = createApp(() => services);
+  return {
+    services,
+    queue,
+    async fetch(path, init = {}) {
+      const { key, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (key) headers.set("authorization", `Bearer ${key}`);
+      let body = rest.body;
+      if (json !== undefined) {
+        if (!headers.has("content-type")) headers.set("content-type", "application/json");
+        body = JSON.stringify(json);
+      }
+      const pending: Promise<unknown>[] = [];
+      const ctx = {
+        waitUntil: (p: Promise<unknown>) => pending.push(p),
+        passThroughOnException: () => undefined,
+        props: {},
+      } as unknown as ExecutionContext;
+      const res = await app.request(
+        `http://driftline.test${path}`,
+        { method: "POST", ...rest, headers, body },
+        rawEnv,
+        ctx,
+      );
+      await Promise.all(pending);
+      return res;
+    },
+  };
+}
+
+/** Hex SHA-256 with WebCrypto: independent of the event core's hashing (@noble/hashes). */
+export async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
