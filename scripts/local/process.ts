@@ -1,16 +1,32 @@
 /** Background processes of the local stack: pid files, log files, readiness polling, stopping. */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { LocalService, ServiceEndpoint } from "./service";
 
-export interface DaemonSpec {
-  /** Short name used for the pid and log files, e.g. `kafka`. */
-  name: string;
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
+
+/** What to run for a daemon. */
+export interface DaemonCommand {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+}
+
+export interface DaemonSpec extends DaemonCommand {
+  /** Short name used for the pid and log files, e.g. `kafka`. */
+  name: string;
 }
 
 export interface StateDirs {
@@ -76,7 +92,11 @@ export function startDaemon(stateDir: string, spec: DaemonSpec): number {
 }
 
 /** Sends SIGTERM to the daemon's process group, then SIGKILL after `graceMs`. */
-export async function stopDaemon(stateDir: string, name: string, graceMs = 10_000): Promise<boolean> {
+export async function stopDaemon(
+  stateDir: string,
+  name: string,
+  graceMs = 10_000,
+): Promise<boolean> {
   const pid = runningPid(stateDir, name);
   if (pid === undefined) return false;
   const signalGroup = (signal: NodeJS.Signals) => {
@@ -127,4 +147,136 @@ export async function waitUntilReady(options: {
 export function tailLog(file: string, lines = 20): string {
   if (!existsSync(file)) return "";
   return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * A TypeScript entry run by the Node running this script (v22 from npm) with tsx as a loader:
+ * one process, no tsx CLI, no build step. `env` is added to this process's environment.
+ */
+export function tsxDaemon(
+  script: string,
+  options: { args?: readonly string[]; env?: Record<string, string> } = {},
+): DaemonCommand {
+  return {
+    command: process.execPath,
+    args: ["--import", "tsx", script, ...(options.args ?? [])],
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+  };
+}
+
+export interface DaemonServiceOptions {
+  /** Pid and log file name, and the service's name in `npm start`'s table. */
+  name: string;
+  /** Says what is starting in error messages, e.g. `Kafka` or `PGlite on 127.0.0.1:5499`. */
+  label: string;
+  /** What `up()` resolves to. */
+  url: string;
+  stateDir: string;
+  /** Must resolve false, not reject, when the service does not answer. */
+  isReady: () => Promise<boolean>;
+  /**
+   * Called only when this `up()` starts the daemon: prepares what the start needs (jars,
+   * storage, topics) and says what to run. A rejection fails `up()` before anything is spawned.
+   */
+  spawn: () => DaemonCommand | Promise<DaemonCommand>;
+  readyTimeoutMs: number;
+  /** Readiness poll interval; 250 ms unless given. */
+  readyIntervalMs?: number;
+  /** SIGTERM first, SIGKILL after this long. */
+  stopGraceMs: number;
+  /** Put before the log tail when the daemon fails to become ready: what to check first. */
+  hint?: string;
+  /**
+   * Hold an exclusive start marker while starting, so two processes calling `up()` at once
+   * spawn one daemon (the other waits for it); for daemons whose start takes seconds.
+   */
+  startLock?: boolean;
+  /** Runs once the service is ready, started or reused; a rejection fails `up()`. */
+  afterReady?: (endpoint: ServiceEndpoint) => void | Promise<void>;
+}
+
+/**
+ * A `LocalService` run as a detached daemon: `up()` reuses an instance that answers
+ * (startedHere false), waits for one an earlier `up()` of this state dir is still booting
+ * (startedHere false), or spawns one and waits until it is ready (startedHere true). `down()`
+ * stops the daemon of this state dir only, so a reused instance of another stack keeps running.
+ */
+export function daemonService(options: DaemonServiceOptions): LocalService {
+  const { name, url, stateDir, isReady } = options;
+
+  const waitFor = (pid: number | undefined) =>
+    waitUntilReady({
+      name: options.label,
+      check: isReady,
+      timeoutMs: options.readyTimeoutMs,
+      intervalMs: options.readyIntervalMs,
+      // Gone, or its pid file removed (down() meanwhile): it will not become ready.
+      stillAlive: pid === undefined ? undefined : () => runningPid(stateDir, name) === pid,
+      describe: () => {
+        const log = logFile(stateDir, name);
+        return `${options.hint ? `${options.hint} ` : ""}Log ${log}:\n${tailLog(log)}`;
+      },
+    });
+  const ready = async (startedHere: boolean): Promise<ServiceEndpoint> => {
+    const endpoint = { url, startedHere };
+    await options.afterReady?.(endpoint);
+    return endpoint;
+  };
+
+  return {
+    name,
+    isReady,
+    async up() {
+      if (await isReady()) return ready(false);
+      const earlier = runningPid(stateDir, name);
+      if (earlier !== undefined) {
+        await waitFor(earlier);
+        return ready(false);
+      }
+      const lock = options.startLock ? acquireStartLock(stateDir, name) : { release() {} };
+      if (!lock) {
+        // Another process is starting it right now; its pid file may not exist yet.
+        await waitFor(undefined);
+        return ready(false);
+      }
+      try {
+        // Re-checked under the lock: a start that finished meanwhile released it already.
+        if (options.startLock && (await isReady())) return ready(false);
+        const pid = startDaemon(stateDir, { name, ...(await options.spawn()) });
+        await waitFor(pid);
+        return await ready(true);
+      } finally {
+        lock.release();
+      }
+    },
+    async down() {
+      await stopDaemon(stateDir, name, options.stopGraceMs);
+    },
+  };
+}
+
+/**
+ * An exclusive "starting" marker per service, so two processes calling `up()` at once do not
+ * both spawn a daemon (the loser would overwrite the winner's pid file). Undefined when another
+ * process holds it; a marker older than `staleMs` is left over from a crash and is taken over.
+ */
+function acquireStartLock(
+  stateDir: string,
+  name: string,
+  staleMs = 120_000,
+): { release: () => void } | undefined {
+  const path = join(stateDirs(stateDir).runDir, `${name}.starting`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      closeSync(openSync(path, "wx"));
+      return { release: () => rmSync(path, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const mtimeMs = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+      if (mtimeMs !== undefined && Date.now() - mtimeMs < staleMs) return undefined;
+      rmSync(path, { force: true });
+    }
+  }
+  return undefined;
 }
