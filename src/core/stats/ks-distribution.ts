@@ -168,11 +168,11 @@ function smirnovLogPowers(n: number, x: number, v: number): number {
 
 /** Above this many terms the Smirnov sum is taken only where the terms matter. */
 const SMIRNOV_SPARSE_MIN_TERMS = 256;
-/** Terms below e^−60 of the largest cannot change a double-precision sum of ≤ 10^6 terms. */
-const SMIRNOV_LOG_CUTOFF = 60;
+/** Terms below e^−40 ≈ 4e−18 of the largest: at most 10^6 of them change the sum by < 5e−12. */
+const SMIRNOV_LOG_CUTOFF = 40;
 
 /**
- * Σ_{v=0}^{lastV} C(n,v)(x+v/n)^(v−1)(1−x−v/n)^(n−v), summing only the terms within e^−60 of
+ * Σ_{v=0}^{lastV} C(n,v)(x+v/n)^(v−1)(1−x−v/n)^(n−v), summing only the terms within e^−40 of
  * the largest. log A_v is a smooth, single-peaked function of v, so it is sampled at 129
  * points to find the peak and where the terms fall below the cutoff (widened by one sampling
  * step on each side), and the sum runs over that range only. For large D (small p-values) the

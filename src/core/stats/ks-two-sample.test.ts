@@ -8,12 +8,9 @@ import {
   ksStatisticSorted,
   ksTwoSample,
   resolveKsMethod,
-} from "./ks-two-sample";
-import {
-  buildReferenceIndex,
-  scanAgainstReference,
   statisticFromExtremes,
-} from "./reference-index";
+} from "./ks-two-sample";
+import { buildReferenceIndex, scanAgainstReference } from "./reference-index";
 
 // Golden values: scipy.stats.ks_2samp (scripts/golden/stats_golden.py). Stated tolerances:
 // 1e-6 absolute on D, 1e-3 relative on p (plus 1e-300 absolute for p that underflow).

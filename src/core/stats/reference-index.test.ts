@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors";
 import { seededRandom } from "./ks-sample";
-import { ksStatisticSorted, sortedCopy } from "./ks-two-sample";
+import { ksStatisticSorted, sortedCopy, statisticFromExtremes } from "./ks-two-sample";
 import { countNumeric, fitNumericBins } from "./reference-bins";
-import {
-  buildReferenceIndex,
-  locateSlot,
-  scanAgainstReference,
-  statisticFromExtremes,
-} from "./reference-index";
+import { buildReferenceIndex, scanAgainstReference } from "./reference-index";
 
 // The fused scan must equal the plain definitions: countNumeric for bins, the merge walk of
 // ksStatisticSorted (already checked against scipy) for D, on data built to be awkward: ties,
@@ -59,17 +54,26 @@ describe("scanAgainstReference equals the definitions", () => {
     expect(statisticFromExtremes(scan.ks!)).toEqual(want);
   });
 
-  it("finds the lower bound of every point and between points", () => {
-    const rnd = seededRandom(9);
-    const sample = Array.from({ length: 3000 }, () => Math.round(rnd() * 1000) / 10);
-    const index = buildReferenceIndex([1.05, 50, 99.95], sample);
-    const pts = index.points;
-    for (let s = 0; s < pts.length; s++) {
-      expect(locateSlot(index, pts[s]!)).toBe(s);
-      if (s + 1 < pts.length) expect(locateSlot(index, (pts[s]! + pts[s + 1]!) / 2)).toBe(s + 1);
+  it("agrees on 400 random configurations in both layouts (direct, blocked with refinement)", () => {
+    const rnd = seededRandom(2024);
+    const names = Object.keys(shapes);
+    for (let t = 0; t < 400; t++) {
+      const gen = shapes[names[t % names.length]!]!;
+      // odd iterations use > 4096 distinct points: the blocked layout with refinement
+      const n1 = t % 2 ? 4100 + Math.floor(rnd() * 2000) : 1 + Math.floor(rnd() * 300);
+      const n2 = 1 + Math.floor(rnd() * (t % 2 ? 3000 : 300));
+      const shift = (rnd() - 0.5) * 0.4;
+      const reference = Array.from({ length: n1 }, () => gen(rnd));
+      const bins = fitNumericBins(reference, { bins: 2 + Math.floor(rnd() * 12) });
+      const window = Array.from({ length: n2 }, () =>
+        rnd() < 0.3 ? reference[Math.floor(rnd() * n1)]! : gen(rnd) + shift,
+      );
+      const scan = scanAgainstReference(buildReferenceIndex(bins.edges, reference), window);
+      expect(scan.binCounts).toEqual(countNumeric(bins, window));
+      expect(statisticFromExtremes(scan.ks!)).toEqual(
+        ksStatisticSorted(sortedCopy(reference), sortedCopy(window)),
+      );
     }
-    expect(locateSlot(index, -1e308)).toBe(0);
-    expect(locateSlot(index, 1e308)).toBe(pts.length);
   });
 
   it("counts null and undefined as missing and rejects NaN", () => {

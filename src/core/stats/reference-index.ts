@@ -1,41 +1,63 @@
-/** A numeric reference prepared once for fast drift scans: bin counts and the KS statistic in one pass. */
+/** A numeric reference prepared once for fast drift scans: bin counts and the exact KS statistic in one pass. */
 
 import { ValidationError } from "../errors";
-import { type KsExtremes, statisticFromExtremes } from "./ks-two-sample";
+import type { KsExtremes } from "./ks-two-sample";
 
 // Why this exists: sorting every window to compute D costs O(n log n) per feature (≈0.8 ms for
 // 10k values in V8), which alone would exceed the 10 ms budget for 30 features. Instead the
-// reference sample and the bin edges are merged once into one sorted array of distinct points;
-// a window value is then located by a bucket grid plus a short binary search (O(1) expected),
-// and D follows from per-slot counts in one sweep. The ECDF extremes only change at data
-// points, so evaluating them at the slots gives exactly scipy's D (same integer counts, same
-// divisions), ties included.
+// reference sample and the bin edges are merged once into one sorted array of distinct
+// "points", and each window value is located among them through a bucket grid (O(1) expected).
+// The ECDF difference F_ref − F_win only changes at data points, so evaluating it from the
+// per-point counts gives exactly scipy's D — the same integer counts and the same divisions —
+// ties included (ECDFs evaluated after all ties, scipy's searchsorted(side="right")).
+//
+// Two layouts, chosen by the number of points L:
+// - direct (L ≤ 4096, e.g. discrete or rounded features): every value is located to its point;
+//   one sweep over the points gives bin counts and D. Tables stay small enough for the cache.
+// - blocked (larger L, continuous features): points are grouped in blocks of ≤ 16; values are
+//   only located to their block (tables of a few kB instead of ~250 kB, which matters when 30
+//   features are scanned in turn). D is evaluated exactly at block boundaries; inside a block
+//   it can exceed them by at most the block's own reference and window mass, so only blocks
+//   whose bound beats the best boundary value are refined point by point.
+// Either way a block or point never spans a bin edge, so bin counts come from the same counts.
+
+/** Largest number of points scanned in the direct layout. */
+const DIRECT_MAX_POINTS = 4096;
+/** Points per block in the blocked layout. */
+const BLOCK_POINTS = 16;
+
+/** A bucket grid over ascending boundaries: the answer for a value in bucket g lies in [start[g], start[g+1]]. */
+interface BucketGrid {
+  lo: number;
+  scale: number;
+  buckets: number;
+  start: Int32Array;
+}
 
 /** The prepared reference; build it with {@link buildReferenceIndex}, treat it as opaque. */
 export interface ReferenceIndex {
-  /** Distinct ascending values of (reference sample ∪ bin edges). */
+  /** Distinct ascending values of (reference sample ∪ bin edges); L = points.length. */
   points: Float64Array;
-  /** `points` followed by +Infinity, so lookups need no bounds check. */
-  searchPoints: Float64Array;
-  /** Number of reference-sample values ≤ points[i] (a bin edge not in the sample adds none). */
+  /** Number of reference-sample values ≤ points[s] (a bin edge not in the sample adds none). */
   refCumulative: Int32Array;
-  /**
-   * Bin of any value whose lower bound (first point ≥ value) is slot i, for i in 0 … L; slot L
-   * means "above every point". Valid because every edge is a point, so no edge lies strictly
-   * between two consecutive points.
-   */
-  binOfSlot: Int32Array;
   /** Reference sample size n1 (0 when the reference has no sample: KS is then unavailable). */
   sampleSize: number;
   /** Number of bins (edges + 1). */
   binCount: number;
-  // Bucket grid over [gridLo, gridHi]: slot range of bucket g is [gridStart[g], gridStart[g+1]].
-  gridLo: number;
-  gridScale: number;
-  gridBuckets: number;
-  gridStart: Int32Array;
-  /** Per-scan counts, 2·(L + 1) ints: [2s] values equal to point s, [2s + 1] values just below it. */
-  scratch: Int32Array;
+  /**
+   * Groups of consecutive points located as one: block j holds points blockFirst[j] …
+   * blockFirst[j+1] − 1, i.e. the values v with blockUpper[j−1] < v ≤ blockUpper[j]; block K
+   * (K = blockFirst.length − 1) holds the values above every point. In the direct layout every
+   * block is a single point.
+   */
+  blockFirst: Int32Array;
+  /** Largest point of each block, then +∞ for block K (length K + 1). */
+  blockUpper: Float64Array;
+  /** Bin of every value in block j (length K + 1): no block spans an edge. */
+  binOfBlock: Int32Array;
+  /** True when blocks hold one point each (direct layout). */
+  direct: boolean;
+  grid: BucketGrid;
 }
 
 /**
@@ -43,6 +65,7 @@ export interface ReferenceIndex {
  *
  * @param edges strictly increasing interior bin edges
  * @param sample reference sample for KS (any order, finite values); empty when there is none
+ * @throws ValidationError when the sample holds a non-finite value
  */
 export function buildReferenceIndex(
   edges: ArrayLike<number>,
@@ -57,9 +80,10 @@ export function buildReferenceIndex(
       ]);
     }
   }
-  // merge sorted sample with edges into distinct points
+  // merge the sorted sample with the edges into distinct points
   const merged = new Float64Array(sorted.length + edges.length);
-  const refAtTmp = new Float64Array(sorted.length + edges.length);
+  const refAt = new Int32Array(sorted.length + edges.length);
+  const isEdge = new Uint8Array(sorted.length + edges.length);
   let L = 0;
   let i = 0;
   let j = 0;
@@ -72,90 +96,86 @@ export function buildReferenceIndex(
       i++;
       count++;
     }
-    while (j < edges.length && edges[j] === v) j++;
+    while (j < edges.length && edges[j] === v) {
+      j++;
+      isEdge[L] = 1;
+    }
     merged[L] = v + 0; // −0 → 0
-    refAtTmp[L] = count;
+    refAt[L] = count;
     L++;
   }
-  // points live in searchPoints[0 … L-1]; searchPoints[L] = +Infinity spares lookups a bounds check
-  const searchPoints = new Float64Array(L + 1);
-  searchPoints.set(merged.subarray(0, L));
-  searchPoints[L] = Number.POSITIVE_INFINITY;
-  const points = searchPoints.subarray(0, L);
+  const points = merged.slice(0, L);
   const refCumulative = new Int32Array(L);
   let cum = 0;
   for (let s = 0; s < L; s++) {
-    cum += refAtTmp[s] as number;
+    cum += refAt[s] as number;
     refCumulative[s] = cum;
   }
-  const binOfSlot = new Int32Array(L + 1);
-  let edgesBelow = 0;
-  for (let s = 0; s < L; s++) {
-    while (edgesBelow < edges.length && (edges[edgesBelow] as number) < (points[s] as number)) {
-      edgesBelow++;
-    }
-    binOfSlot[s] = edgesBelow;
-  }
-  binOfSlot[L] = edges.length;
 
-  // Grid over the central 99% of the points, so a few extreme outliers do not squeeze all other
-  // points into one bucket; values beyond it fall into the end buckets (clamped), where the
-  // binary search still finds them.
-  // One to two buckets per point, so most buckets hold zero or one point and a lookup is one
-  // comparison rather than a mispredicted binary search (more buckets cost cache misses).
-  const gridBuckets = L < 2 ? 1 : Math.min(1 << 16, Math.max(16, 2 ** Math.ceil(Math.log2(L))));
-  const loIdx = Math.floor((L - 1) * 0.005);
-  const hiIdx = Math.ceil((L - 1) * 0.995);
-  const gridLo = L > 0 ? (points[loIdx] as number) : 0;
-  const gridHi = L > 0 ? (points[hiIdx] as number) : 0;
-  const span = gridHi - gridLo;
-  const gridScale = span > 0 && Number.isFinite(gridBuckets / span) ? gridBuckets / span : 0;
-  const index: ReferenceIndex = {
+  // blocks of one point (direct) or ≤ BLOCK_POINTS points, each ending at the latest on an edge
+  const direct = L <= DIRECT_MAX_POINTS;
+  const perBlock = direct ? 1 : BLOCK_POINTS;
+  const firsts: number[] = [];
+  for (let s = 0; s < L; s++) {
+    const start = firsts.length === 0 ? -1 : (firsts[firsts.length - 1] as number);
+    if (start < 0 || s - start >= perBlock || isEdge[s - 1] === 1) firsts.push(s);
+  }
+  const K = firsts.length;
+  const blockFirst = new Int32Array(K + 1);
+  blockFirst.set(firsts);
+  blockFirst[K] = L;
+  const blockUpper = new Float64Array(K + 1);
+  const binOfBlock = new Int32Array(K + 1);
+  let edgesBelow = 0;
+  for (let b = 0; b < K; b++) {
+    blockUpper[b] = points[(blockFirst[b + 1] as number) - 1] as number;
+    const first = points[blockFirst[b] as number] as number;
+    while (edgesBelow < edges.length && (edges[edgesBelow] as number) < first) edgesBelow++;
+    binOfBlock[b] = edgesBelow;
+  }
+  blockUpper[K] = Number.POSITIVE_INFINITY;
+  binOfBlock[K] = edges.length;
+  return {
     points,
-    searchPoints,
     refCumulative,
-    binOfSlot,
     sampleSize: sorted.length,
     binCount: edges.length + 1,
-    gridLo,
-    gridScale,
-    gridBuckets: gridScale > 0 ? gridBuckets : 1,
-    gridStart: new Int32Array(0),
-    scratch: new Int32Array(2 * (L + 1)),
+    blockFirst,
+    blockUpper,
+    binOfBlock,
+    direct,
+    grid: buildGrid(blockUpper, K),
   };
-  // gridStart[g] = first point whose bucket is ≥ g, using the same bucketOf as lookups, so the
-  // answer for a value in bucket g always lies in [gridStart[g], gridStart[g + 1]].
-  const G = index.gridBuckets;
-  const gridStart = new Int32Array(G + 1);
-  let s = 0;
-  for (let g = 0; g < G; g++) {
-    while (s < L && bucketOf(index, points[s] as number) < g) s++;
-    gridStart[g] = s;
-  }
-  gridStart[G] = L;
-  index.gridStart = gridStart;
-  return index;
 }
 
-function bucketOf(index: ReferenceIndex, value: number): number {
-  const g = Math.floor((value - index.gridLo) * index.gridScale);
-  if (g < 0) return 0;
-  if (g >= index.gridBuckets) return index.gridBuckets - 1;
-  return g;
+/** clamp(floor((v − lo)·scale), 0, last), written with min/max so that it compiles without branches. */
+function bucketOf(v: number, lo: number, scale: number, last: number): number {
+  return Math.max(0, Math.min(last, Math.floor((v - lo) * scale)));
 }
 
-/** First slot s with points[s] ≥ value (L when none). */
-export function locateSlot(index: ReferenceIndex, value: number): number {
-  const g = bucketOf(index, value);
-  let lo = index.gridStart[g] as number;
-  let hi = index.gridStart[g + 1] as number;
-  const points = index.points;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((points[mid] as number) < value) lo = mid + 1;
-    else hi = mid;
+/**
+ * Bucket grid over the first `count` ascending boundaries, about two buckets per boundary, over
+ * their central 99% (a few extreme outliers would otherwise squeeze all others into one bucket;
+ * values beyond land in the clamped end buckets, where the binary search still finds them).
+ */
+function buildGrid(boundaries: Float64Array, count: number): BucketGrid {
+  const wanted =
+    count < 2 ? 1 : Math.min(1 << 16, Math.max(16, 2 ** Math.ceil(Math.log2(2 * count))));
+  const lo = count > 0 ? (boundaries[Math.floor((count - 1) * 0.005)] as number) : 0;
+  const hi = count > 0 ? (boundaries[Math.ceil((count - 1) * 0.995)] as number) : 0;
+  const span = hi - lo;
+  const scale = span > 0 && Number.isFinite(wanted / span) ? wanted / span : 0;
+  const buckets = scale > 0 ? wanted : 1;
+  // start[g] = first boundary in a bucket ≥ g, with the same bucketOf as lookups, so the first
+  // boundary ≥ v (v in bucket g) lies in [start[g], start[g + 1]].
+  const start = new Int32Array(buckets + 1);
+  let b = 0;
+  for (let g = 0; g < buckets; g++) {
+    while (b < count && bucketOf(boundaries[b] as number, lo, scale, buckets - 1) < g) b++;
+    start[g] = b;
   }
-  return lo;
+  start[buckets] = count;
+  return { lo, scale, buckets, start };
 }
 
 /** What one scan of a window against the reference yields. */
@@ -172,7 +192,8 @@ export interface ReferenceScan {
 
 /**
  * Scans window values against the prepared reference: bin counts for PSI and, when the reference
- * has a sample, the KS extremes (D = max of the two). null/undefined count as missing.
+ * has a sample, the exact KS extremes (D is the larger of the two). null/undefined count as
+ * missing.
  *
  * @throws ValidationError when a value is NaN, ±Infinity or not a number
  */
@@ -180,22 +201,23 @@ export function scanAgainstReference(
   index: ReferenceIndex,
   values: ArrayLike<number | null | undefined>,
 ): ReferenceScan {
-  const L = index.points.length;
-  // Reused scratch space (scans are synchronous, so one buffer per index is safe); saves a
-  // 2·(L+1)-int allocation per feature and evaluation, which otherwise keeps the GC busy.
-  const counts = index.scratch;
-  counts.fill(0);
-  const search = index.searchPoints;
-  const gridStart = index.gridStart;
-  const gridLo = index.gridLo;
-  const gridScale = index.gridScale;
-  const lastBucket = index.gridBuckets - 1;
+  const K = index.blockFirst.length - 1;
+  const n = values.length;
+  const { blockUpper, direct } = index;
+  const { lo: gridLo, scale: gridScale, start: gridStart } = index.grid;
+  const lastBucket = index.grid.buckets - 1;
+  // blockCounts[b]: values in block b. Direct layout only: equalCounts[b] of them equal its point.
+  const blockCounts = new Int32Array(K + 1);
+  const equalCounts = direct ? new Int32Array(K + 1) : blockCounts;
+  // blocked layout only: the block of each value (−1 when missing), for refinement
+  const blockOf = direct ? new Int32Array(0) : new Int32Array(n);
   let missing = 0;
-  // Hot loop (runs once per window value and feature): locateSlot inlined by hand.
-  for (let i = 0; i < values.length; i++) {
+  // Hot loop: runs once per window value and feature.
+  for (let i = 0; i < n; i++) {
     const v = values[i];
     if (v === null || v === undefined) {
       missing++;
+      if (!direct) blockOf[i] = -1;
       continue;
     }
     // v - v is 0 exactly for finite numbers (NaN for NaN and ±Infinity)
@@ -205,67 +227,174 @@ export function scanAgainstReference(
         [{ field: `values.${i}`, message: "must be a finite number or null" }],
       );
     }
-    // bucket = clamp(floor(t), 0, lastBucket) as in bucketOf, written with min/max so that it
-    // compiles without branches (random data would mispredict them)
     const g = Math.max(0, Math.min(lastBucket, Math.floor((v - gridLo) * gridScale)));
     let lo = gridStart[g] as number;
     let hi = gridStart[g + 1] as number;
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
-      if ((search[mid] as number) < v) lo = mid + 1;
+      if ((blockUpper[mid] as number) < v) lo = mid + 1;
       else hi = mid;
     }
-    // the answer is lo or hi = lo + 1; search[L] = +Infinity makes the read safe when lo = L
-    if ((search[lo] as number) < v) lo++;
-    // counts[2s] = values equal to points[s], counts[2s + 1] = values in the gap below points[s]
-    const slot = (search[lo] as number) === v ? lo << 1 : (lo << 1) | 1;
-    counts[slot] = (counts[slot] as number) + 1;
+    // the answer is lo or lo + 1 (blockUpper[K] = +∞ keeps the read in bounds)
+    if ((blockUpper[lo] as number) < v) lo++;
+    blockCounts[lo] = (blockCounts[lo] as number) + 1;
+    if (direct) {
+      if (blockUpper[lo] === v) equalCounts[lo] = (equalCounts[lo] as number) + 1;
+    } else {
+      blockOf[i] = lo;
+    }
   }
-  const n2 = values.length - missing;
+  const n2 = n - missing;
   const binCounts = new Array<number>(index.binCount).fill(0);
-  const binOfSlot = index.binOfSlot;
+  for (let b = 0; b <= K; b++) {
+    const c = blockCounts[b] as number;
+    if (c > 0) {
+      const bin = index.binOfBlock[b] as number;
+      binCounts[bin] = (binCounts[bin] as number) + c;
+    }
+  }
   const n1 = index.sampleSize;
-  const withKs = n1 > 0 && n2 > 0;
-  // One sweep over the slots gives the bin counts and D. Within the open gap before points[s]
-  // the reference ECDF is constant and the window ECDF only rises, so F_ref − F_win is extreme
-  // at the gap's last window value (its lowest) or at the previous point (its highest, already
-  // evaluated). Points that hold neither sample (bin edges only) are not data points: skipped.
-  let cur = 0;
-  let prevRef = 0;
-  let maxDiff = 0;
-  let minDiff = 0;
-  const refCumulative = index.refCumulative;
-  for (let s = 0; s < L; s++) {
-    const g = counts[2 * s + 1] as number;
-    const e = counts[2 * s] as number;
-    if (g + e > 0) {
-      const b = binOfSlot[s] as number;
-      binCounts[b] = (binCounts[b] as number) + g + e;
-    }
-    if (!withKs) continue;
-    if (g > 0) {
-      cur += g;
-      const diff = prevRef / n1 - cur / n2;
-      if (-diff > minDiff) minDiff = -diff;
-    }
-    const ref = refCumulative[s] as number;
-    if (e > 0 || ref !== prevRef) {
-      cur += e;
-      const diff = ref / n1 - cur / n2;
-      if (diff > maxDiff) maxDiff = diff;
-      if (-diff > minDiff) minDiff = -diff;
-    }
-    prevRef = ref;
+  let ks: KsExtremes | undefined;
+  if (n1 > 0 && n2 > 0) {
+    ks = direct
+      ? directExtremes(index, blockCounts, equalCounts, n2)
+      : blockedExtremes(index, values, blockCounts, blockOf, n2);
   }
-  // values above every point: all in the last bin; F_ref = 1 there, so no new extreme
-  const above = (counts[2 * L] as number) + (counts[2 * L + 1] as number);
-  if (above > 0) {
-    const b = binOfSlot[L] as number;
-    binCounts[b] = (binCounts[b] as number) + above;
-  }
-  const ks: KsExtremes | undefined = withKs ? { maxDiff, minDiff } : undefined;
   return { binCounts, sampleSize: n2, missing, ks };
 }
 
-/** D and sign from a scan's extremes (convenience re-export for callers of the scan). */
-export { statisticFromExtremes };
+/**
+ * Direct layout: sweep the points. Within the open gap below point s the reference ECDF is
+ * constant and the window ECDF only rises, so F_ref − F_win is extreme at the gap's last window
+ * value (its lowest) or at the previous point (its highest, already evaluated). Before every
+ * point both ECDFs are 0; above every point F_ref = 1, so nothing new happens there.
+ */
+function directExtremes(
+  index: ReferenceIndex,
+  blockCounts: Int32Array,
+  equalCounts: Int32Array,
+  n2: number,
+): KsExtremes {
+  const L = index.points.length;
+  const n1 = index.sampleSize;
+  const refCumulative = index.refCumulative;
+  let w = 0;
+  let k1 = 0;
+  let maxDiff = 0;
+  let minDiff = 0;
+  for (let s = 0; s < L; s++) {
+    const e = equalCounts[s] as number;
+    const g = (blockCounts[s] as number) - e;
+    if (g > 0) {
+      w += g;
+      const diff = k1 / n1 - w / n2;
+      if (-diff > minDiff) minDiff = -diff;
+    }
+    w += e;
+    k1 = refCumulative[s] as number;
+    // a point holding only a bin edge repeats the previous value: harmless to evaluate
+    const diff = k1 / n1 - w / n2;
+    if (diff > maxDiff) maxDiff = diff;
+    if (-diff > minDiff) minDiff = -diff;
+  }
+  return { maxDiff, minDiff };
+}
+
+/** Blocked layout: exact values at block boundaries, then refine the blocks that may beat them. */
+function blockedExtremes(
+  index: ReferenceIndex,
+  values: ArrayLike<number | null | undefined>,
+  blockCounts: Int32Array,
+  blockOf: Int32Array,
+  n2: number,
+): KsExtremes {
+  const K = index.blockFirst.length - 1;
+  const n1 = index.sampleSize;
+  const { blockFirst, refCumulative, points } = index;
+  let maxDiff = 0;
+  let minDiff = 0;
+  let k2 = 0;
+  for (let b = 0; b < K; b++) {
+    k2 += blockCounts[b] as number;
+    const diff = (refCumulative[(blockFirst[b + 1] as number) - 1] as number) / n1 - k2 / n2;
+    if (diff > maxDiff) maxDiff = diff;
+    if (-diff > minDiff) minDiff = -diff;
+  }
+  // Inside block b, F_ref ≤ its end value and F_win ≥ its start value, so
+  // F_ref − F_win ≤ k1(end)/n1 − k2(start)/n2, and symmetrically. A block without window values
+  // cannot beat its boundaries: F_win is flat there.
+  const start = new Int32Array(K + 1).fill(-1); // offset of a candidate block's values
+  let total = 0;
+  let k1p = 0;
+  let k2p = 0;
+  for (let b = 0; b < K; b++) {
+    const c = blockCounts[b] as number;
+    const k1 = refCumulative[(blockFirst[b + 1] as number) - 1] as number;
+    if (c > 0 && (k1 / n1 - k2p / n2 > maxDiff || (k2p + c) / n2 - k1p / n1 > minDiff)) {
+      start[b] = total;
+      total += c;
+    }
+    k1p = k1;
+    k2p += c;
+  }
+  if (total === 0) return { maxDiff, minDiff };
+  // Gather the candidate blocks' values, grouped by block.
+  const fill = start.slice();
+  const gathered = new Float64Array(total);
+  for (let i = 0; i < blockOf.length; i++) {
+    const b = blockOf[i] as number;
+    if (b < 0) continue;
+    const at = fill[b] as number;
+    if (at >= 0) {
+      gathered[at] = values[i] as number;
+      fill[b] = at + 1;
+    }
+  }
+  // Refine each candidate block like the direct layout, over its ≤ 16 points.
+  const equalAt = new Int32Array(BLOCK_POINTS);
+  const gapAt = new Int32Array(BLOCK_POINTS);
+  k1p = 0;
+  k2p = 0;
+  for (let b = 0; b < K; b++) {
+    const c = blockCounts[b] as number;
+    const first = blockFirst[b] as number;
+    const end = blockFirst[b + 1] as number;
+    const at = start[b] as number;
+    if (at >= 0) {
+      const m = end - first;
+      equalAt.fill(0, 0, m);
+      gapAt.fill(0, 0, m);
+      for (let a = at; a < at + c; a++) {
+        const v = gathered[a] as number;
+        // every value of block b is ≤ its last point, so the search lands inside the block
+        let lo = first;
+        let hi = end - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if ((points[mid] as number) < v) lo = mid + 1;
+          else hi = mid;
+        }
+        if (points[lo] === v) equalAt[lo - first] = (equalAt[lo - first] as number) + 1;
+        else gapAt[lo - first] = (gapAt[lo - first] as number) + 1;
+      }
+      let k1 = k1p;
+      let w = k2p;
+      for (let t = 0; t < m; t++) {
+        const g = gapAt[t] as number;
+        if (g > 0) {
+          w += g;
+          const diff = k1 / n1 - w / n2;
+          if (-diff > minDiff) minDiff = -diff;
+        }
+        w += equalAt[t] as number;
+        k1 = refCumulative[first + t] as number;
+        const diff = k1 / n1 - w / n2;
+        if (diff > maxDiff) maxDiff = diff;
+        if (-diff > minDiff) minDiff = -diff;
+      }
+    }
+    k1p = refCumulative[end - 1] as number;
+    k2p += c;
+  }
+  return { maxDiff, minDiff };
+}
