@@ -1,4 +1,4 @@
-/** RateLimiter on `@upstash/ratelimit`: a sliding window of requests per API key. */
+/** RateLimiter on `@upstash/ratelimit`: a sliding window of requests per API key, counted ahead locally. */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { RateLimitDecision, RateLimiter, WaitUntil } from "../services";
@@ -7,13 +7,58 @@ export interface RateLimitConfig {
   /** Requests allowed per key per window. */
   requests: number;
   windowSeconds: number;
+  /** A key's local count is trusted this long after its last answer from Redis. */
+  maxStaleMs?: number;
 }
 
+interface KeyState {
+  limit: number;
+  /** Remaining requests per Redis' last answer. */
+  remaining: number;
+  resetAtMs: number;
+  syncedAtMs: number;
+  /** Requests admitted here and not yet sent to Redis. */
+  pending: number;
+  /** Requests sent to Redis whose answer has not come back yet. */
+  inflight: number;
+  flushing: Promise<void> | undefined;
+}
+
+const MAX_KEYS = 10_000;
+/**
+ * Flush rounds per flush: under steady traffic each round finds new counts, and the request
+ * whose `waitUntil` carries the flush must not stay alive forever; the next request starts anew.
+ */
+const MAX_FLUSH_ROUNDS = 8;
+
+/** Requests this isolate may still admit by its own count. */
+function estimate(state: KeyState): number {
+  return state.remaining - state.pending - state.inflight;
+}
+
+/**
+ * The window itself is `@upstash/ratelimit`'s sliding window in Redis. Asking Redis on every
+ * request would put a round trip on every score, so each isolate counts ahead: while a key's
+ * last answer is fresh (≤ maxStaleMs) and leaves more than a small margin, a request is admitted
+ * from the local count and the count is sent to Redis after the response (`waitUntil`, batched
+ * with Ratelimit's `rate`). Near the limit, on the first request of a key, or when the local
+ * count is stale, the request waits for Redis, so one isolate never exceeds the limit; across
+ * isolates the overshoot is at most what they admit between two flushes while above the margin.
+ * The counting-ahead wrapper is written here because the library's only cached limiter
+ * (`cachedFixedWindow`) is a fixed window.
+ */
 export class UpstashRateLimiter implements RateLimiter {
   private readonly ratelimit: Ratelimit;
+  private readonly states = new Map<string, KeyState>();
+  private readonly margin: number;
+  private readonly maxStaleMs: number;
 
-  /** Build once per isolate: the limiter keeps a local cache of keys that are blocked. */
-  constructor(redis: Redis, config: RateLimitConfig) {
+  /** Build once per isolate: the local counts and the library's blocked-key cache live in it. */
+  constructor(
+    redis: Redis,
+    config: RateLimitConfig,
+    private readonly nowMs: () => number = Date.now,
+  ) {
     this.ratelimit = new Ratelimit({
       redis,
       limiter: Ratelimit.slidingWindow(config.requests, `${config.windowSeconds} s`),
@@ -22,16 +67,109 @@ export class UpstashRateLimiter implements RateLimiter {
       // Fail open after 1 s: a slow Redis must not take scoring down with it.
       timeout: 1_000,
     });
+    this.margin = Math.ceil(config.requests * 0.02);
+    this.maxStaleMs = config.maxStaleMs ?? 1_000;
   }
 
   async limit(identifier: string, waitUntil: WaitUntil): Promise<RateLimitDecision> {
-    const result = await this.ratelimit.limit(identifier);
+    const now = this.nowMs();
+    const state = this.states.get(identifier);
+    if (state && now - state.syncedAtMs <= this.maxStaleMs && estimate(state) > this.margin) {
+      state.pending += 1;
+      const decision = {
+        allowed: true,
+        limit: state.limit,
+        remaining: estimate(state),
+        resetAtMs: state.resetAtMs,
+      };
+      this.scheduleFlush(identifier, state, waitUntil);
+      return decision;
+    }
+
+    // Ask Redis now, counting this request and any admitted ones not yet sent.
+    const carried = state && !state.flushing ? state.pending : 0;
+    if (state) {
+      state.pending -= carried;
+      state.inflight += 1 + carried;
+    }
+    let result: Awaited<ReturnType<Ratelimit["limit"]>>;
+    try {
+      result = await this.ratelimit.limit(identifier, { rate: 1 + carried });
+    } catch (err) {
+      // Redis unreachable: fail open like the library's timeout does; auth still needs Redis.
+      console.error(
+        JSON.stringify({
+          level: "warn",
+          msg: "rate limit check failed; request allowed",
+          error: String(err),
+        }),
+      );
+      return { allowed: true, limit: state?.limit ?? 0, remaining: 0, resetAtMs: now };
+    } finally {
+      if (state) state.inflight -= 1 + carried;
+    }
     waitUntil(result.pending);
+    if (result.reason === "timeout") {
+      return { allowed: true, limit: result.limit, remaining: 0, resetAtMs: now };
+    }
+    const next = this.remember(identifier, result, state);
     return {
       allowed: result.success,
       limit: result.limit,
-      remaining: Math.max(0, result.remaining),
+      remaining: Math.max(0, estimate(next)),
       resetAtMs: result.reset,
     };
+  }
+
+  private remember(
+    identifier: string,
+    result: { limit: number; remaining: number; reset: number },
+    previous: KeyState | undefined,
+  ): KeyState {
+    const existing = previous ?? this.states.get(identifier);
+    const state: KeyState = existing ?? {
+      limit: result.limit,
+      remaining: 0,
+      resetAtMs: 0,
+      syncedAtMs: 0,
+      pending: 0,
+      inflight: 0,
+      flushing: undefined,
+    };
+    state.limit = result.limit;
+    state.remaining = Math.max(0, result.remaining);
+    state.resetAtMs = result.reset;
+    state.syncedAtMs = this.nowMs();
+    if (!existing) {
+      if (this.states.size >= MAX_KEYS) this.states.clear();
+      this.states.set(identifier, state);
+    }
+    return state;
+  }
+
+  /** Sends the locally admitted count to Redis after the response; one flush per key at a time. */
+  private scheduleFlush(identifier: string, state: KeyState, waitUntil: WaitUntil): void {
+    if (state.flushing) return;
+    state.flushing = (async () => {
+      try {
+        for (let round = 0; round < MAX_FLUSH_ROUNDS && state.pending > 0; round++) {
+          const count = state.pending;
+          state.pending = 0;
+          state.inflight += count;
+          try {
+            const result = await this.ratelimit.limit(identifier, { rate: count });
+            await result.pending;
+            if (result.reason !== "timeout") this.remember(identifier, result, state);
+          } finally {
+            state.inflight -= count;
+          }
+        }
+      } catch {
+        // Redis unreachable: the next request finds the count stale and asks Redis itself.
+      } finally {
+        state.flushing = undefined;
+      }
+    })();
+    waitUntil(state.flushing);
   }
 }

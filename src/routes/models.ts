@@ -33,7 +33,7 @@ const Active = z
   .nullable()
   .openapi("ActiveVersion");
 
-const VersionSummary = z
+export const VersionSummarySchema = z
   .object({
     version: z.string(),
     source: z.enum(["tenant", "bundled"]),
@@ -44,11 +44,11 @@ const VersionSummary = z
   })
   .openapi("ModelVersion");
 
-const ModelDetail = z
-  .object({ name: z.string(), versions: z.array(VersionSummary), active: Active })
+export const ModelDetailSchema = z
+  .object({ name: z.string(), versions: z.array(VersionSummarySchema), active: Active })
   .openapi("Model");
 
-const ModelList = z
+export const ModelListSchema = z
   .object({ models: z.array(z.object({ name: z.string(), active: Active })) })
   .openapi("ModelList");
 
@@ -112,7 +112,9 @@ const uploadRoute = createRoute({
     201: {
       description: "Stored",
       content: {
-        "application/json": { schema: z.object({ model: z.string(), version: VersionSummary }) },
+        "application/json": {
+          schema: z.object({ model: z.string(), version: VersionSummarySchema }),
+        },
       },
     },
     ...errorResponses(400, 409, 413, 415, ...AUTH_ERRORS),
@@ -127,7 +129,7 @@ const listRoute = createRoute({
   security: BEARER_SECURITY,
   middleware: [requireKey("admin")] as const,
   responses: {
-    200: { description: "Models", content: { "application/json": { schema: ModelList } } },
+    200: { description: "Models", content: { "application/json": { schema: ModelListSchema } } },
     ...errorResponses(...AUTH_ERRORS),
   },
 });
@@ -141,7 +143,10 @@ const describeRoute = createRoute({
   middleware: [requireKey("admin")] as const,
   request: { params: z.object({ name: NameParam }) },
   responses: {
-    200: { description: "The model", content: { "application/json": { schema: ModelDetail } } },
+    200: {
+      description: "The model",
+      content: { "application/json": { schema: ModelDetailSchema } },
+    },
     ...errorResponses(404, ...AUTH_ERRORS),
   },
 });

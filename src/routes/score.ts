@@ -60,7 +60,7 @@ const ScoreBody = z
   })
   .openapi("ScoreRequest");
 
-const SingleScore = z
+export const SingleScoreSchema = z
   .object({
     predictionId: z.string(),
     model: z.string(),
@@ -69,7 +69,7 @@ const SingleScore = z
   })
   .openapi("Score");
 
-const BatchScore = z
+export const BatchScoreSchema = z
   .object({
     model: z.string(),
     version: z.string().openapi({
@@ -128,7 +128,7 @@ const scoreRoute = createRoute({
   responses: {
     200: {
       description: "Scores, with the version that produced them",
-      content: { "application/json": { schema: z.union([SingleScore, BatchScore]) } },
+      content: { "application/json": { schema: z.union([SingleScoreSchema, BatchScoreSchema]) } },
     },
     ...errorResponses(400, 404, 413, 415, ...AUTH_ERRORS),
   },

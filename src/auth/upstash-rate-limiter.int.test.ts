@@ -1,0 +1,82 @@
+/** The counting-ahead sliding-window limiter against the real Upstash REST server and Redis. */
+import { randomUUID } from "node:crypto";
+import { Redis } from "@upstash/redis";
+import type { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
+import { describe, expect, it } from "vitest";
+import type { RateLimitDecision } from "../services";
+import { UpstashRateLimiter } from "./upstash-rate-limiter";
+
+const redis = new Redis({
+  url: process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
+  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+  enableTelemetry: false,
+}) as unknown as CloudflareRedis;
+
+/** An isolate's view: its limiter plus the background work its requests left behind. */
+function isolate(requests: number) {
+  const limiter = new UpstashRateLimiter(redis, { requests, windowSeconds: 60 });
+  const background: Promise<unknown>[] = [];
+  return {
+    limit: (id: string) => limiter.limit(id, (p) => background.push(p)),
+    settle: () => Promise.all(background.splice(0)),
+  };
+}
+
+describe("UpstashRateLimiter", () => {
+  it("admits exactly the limit in one isolate, counting ahead between answers", async () => {
+    const id = `key_${randomUUID()}`;
+    const one = isolate(20);
+    const decisions: RateLimitDecision[] = [];
+    for (let i = 0; i < 30; i++) {
+      decisions.push(await one.limit(id));
+      // Not awaiting the background flush every time: requests overtake it, as in production.
+      if (i % 3 === 0) await one.settle();
+    }
+    await one.settle();
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
+    expect(decisions.slice(0, 20).every((d) => d.allowed)).toBe(true);
+    expect(decisions.slice(0, 20).map((d) => d.remaining)).toEqual(
+      Array.from({ length: 20 }, (_, i) => 19 - i),
+    );
+    const refused = decisions[25]!;
+    expect(refused.allowed).toBe(false);
+    expect(refused.resetAtMs).toBeGreaterThan(Date.now());
+  });
+
+  it("asks Redis for concurrent first requests, so they cannot overshoot", async () => {
+    const id = `key_${randomUUID()}`;
+    const one = isolate(10);
+    const decisions = await Promise.all(Array.from({ length: 25 }, () => one.limit(id)));
+    await one.settle();
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
+  it("bounds the overshoot across isolates sharing a key", async () => {
+    const id = `key_${randomUUID()}`;
+    const isolates = [isolate(100), isolate(100), isolate(100)];
+    let allowed = 0;
+    for (let i = 0; i < 300; i++) {
+      const target = isolates[i % 3]!;
+      if ((await target.limit(id)).allowed) allowed += 1;
+      if (i % 10 === 0) await Promise.all(isolates.map((x) => x.settle()));
+    }
+    await Promise.all(isolates.map((x) => x.settle()));
+    expect(allowed).toBeGreaterThanOrEqual(100);
+    expect(allowed).toBeLessThanOrEqual(130);
+  });
+
+  it("fails open when Redis does not answer", async () => {
+    const dead = new Redis({
+      url: "http://127.0.0.1:59999",
+      token: "x",
+      retry: false,
+      enableTelemetry: false,
+    });
+    const limiter = new UpstashRateLimiter(dead as unknown as CloudflareRedis, {
+      requests: 1,
+      windowSeconds: 60,
+    });
+    const decision = await limiter.limit("k", () => undefined);
+    expect(decision.allowed).toBe(true);
+  });
+});

@@ -1,0 +1,100 @@
+/** Model admin routes through the app with in-memory fakes (no R2, Redis or ORT). */
+import { describe, expect, it } from "vitest";
+import { fakeManifest, fakeModelBytes, fakeServices } from "../../test/support/fake-services";
+import { createApp } from "../app";
+import { ErrorBodySchema } from "./error-responses";
+import { ModelDetailSchema, ModelListSchema, VersionSummarySchema } from "./models";
+
+async function setup() {
+  const world = fakeServices({
+    bundled: [
+      {
+        name: "conversion",
+        version: "1",
+        manifest: fakeManifest(2),
+        bytes: fakeModelBytes([1, 1], 0),
+      },
+    ],
+  });
+  const admin = await world.keys.create("shop-1", ["admin"]);
+  const app = createApp(() => world.services);
+  const call = (path: string, init: RequestInit = {}, key = admin) =>
+    app.request(path, { ...init, headers: { authorization: `Bearer ${key}`, ...init.headers } });
+  const upload = (name: string, version: string, bytes: ArrayBuffer, manifest: unknown) => {
+    const form = new FormData();
+    form.set("model", new File([bytes], "model.onnx"));
+    form.set("manifest", typeof manifest === "string" ? manifest : JSON.stringify(manifest));
+    return call(`/v1/models/${name}/versions/${version}`, { method: "PUT", body: form });
+  };
+  const promote = (name: string, body: unknown) =>
+    call(`/v1/models/${name}/promote`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  return { world, app, call, upload, promote };
+}
+
+describe("model admin with fakes", () => {
+  it("uploads, lists, describes and promotes", async () => {
+    const { world, call, upload, promote } = await setup();
+    const res = await upload("lead", "1", fakeModelBytes([1, 2, 3], 0), {
+      ...fakeManifest(3),
+      name: "other",
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as { model: string; version: unknown };
+    expect(VersionSummarySchema.parse(created.version)).toMatchObject({
+      version: "1",
+      features: 3,
+      source: "tenant",
+    });
+    // The path names the version, whatever the manifest says.
+    expect((await world.store.getManifest("shop-1", "lead", "1"))?.name).toBe("lead");
+
+    expect((await promote("lead", { version: "1" })).status).toBe(200);
+    const list = ModelListSchema.parse(await (await call("/v1/models")).json());
+    expect(list.models.map((m) => m.name)).toEqual(["conversion", "lead"]);
+    const detail = ModelDetailSchema.parse(await (await call("/v1/models/lead")).json());
+    expect(detail.active?.pointer.champion).toBe("1");
+    expect(detail.active?.isDefault).toBe(false);
+  });
+
+  it("answers 409, 400 and 404 with the standard body", async () => {
+    const { upload, promote } = await setup();
+    await upload("lead", "1", fakeModelBytes([1], 0), fakeManifest(1));
+    const dup = await upload("lead", "1", fakeModelBytes([1], 0), fakeManifest(1));
+    expect(dup.status).toBe(409);
+    expect((await upload("conversion", "1", fakeModelBytes([1], 0), fakeManifest(1))).status).toBe(
+      409,
+    );
+
+    const bad = await upload("lead", "2", fakeModelBytes([1], 0), { features: [] });
+    expect(bad.status).toBe(400);
+    const fields = ErrorBodySchema.parse(await bad.json()).error.details?.issues?.map(
+      (i) => i.field,
+    );
+    expect(fields).toEqual(expect.arrayContaining(["manifest.output", "manifest.features"]));
+
+    const mismatch = await upload("lead", "3", fakeModelBytes([1, 2], 0), fakeManifest(3));
+    expect(mismatch.status).toBe(400);
+    expect(ErrorBodySchema.parse(await mismatch.json()).error.message).toMatch(
+      /does not match its manifest/,
+    );
+
+    const tooBig = await upload("lead", "4", new Uint8Array(2048).buffer, fakeManifest(1));
+    expect(tooBig.status).toBe(413);
+
+    expect((await promote("lead", { version: "9" })).status).toBe(404);
+    expect(
+      (await promote("lead", { version: "1", challenger: { version: "1", share: 0 } })).status,
+    ).toBe(400);
+  });
+
+  it("needs the admin role", async () => {
+    const { world, call } = await setup();
+    const scorer = await world.keys.create("shop-1", ["score"]);
+    const res = await call("/v1/models", {}, scorer);
+    expect(res.status).toBe(403);
+  });
+});

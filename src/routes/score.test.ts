@@ -1,0 +1,180 @@
+/** POST /v1/score through the app with in-memory fakes of every port (no workerd, no services). */
+import { describe, expect, it } from "vitest";
+import {
+  fakeManifest,
+  fakeModelBytes,
+  fakeServices,
+  RecordingPredictionLog,
+  recordingContext,
+} from "../../test/support/fake-services";
+import { createApp } from "../app";
+import { PredictionRecordSchema } from "../core/scoring/prediction-record";
+import { ErrorBodySchema } from "./error-responses";
+import { BatchScoreSchema, SingleScoreSchema } from "./score";
+
+const WEIGHTS = [0.5, -0.25, 1];
+const BIAS = 0.1;
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+/** The fake model's score for a row, in float32 inputs like the Worker feeds it. */
+const expected = (x: number[]) =>
+  sigmoid(BIAS + x.reduce((s, v, i) => s + WEIGHTS[i]! * Math.fround(v), 0));
+
+async function setup(options: Parameters<typeof fakeServices>[0] = {}) {
+  const world = fakeServices(options);
+  const tenant = "shop-1";
+  const key = await world.keys.create(tenant, ["score", "admin"]);
+  const stored = { modelBytes: fakeModelBytes(WEIGHTS, BIAS), manifest: fakeManifest(3) };
+  for (const version of ["1", "2"]) {
+    await world.store.putVersion(tenant, "conv", version, {
+      ...stored,
+      info: { version, uploadedAt: "2026-11-22T00:00:00Z", sizeBytes: 1, sha256: "", features: 3 },
+    });
+  }
+  await world.pointers.set(tenant, "conv", { champion: "1" });
+  const app = createApp(() => world.services);
+  const post = async (body: unknown, headers: Record<string, string> = {}) => {
+    const { ctx, pending } = recordingContext();
+    const res = await app.request(
+      "/v1/score",
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      },
+      {},
+      ctx,
+    );
+    return { res, pending };
+  };
+  return { world, tenant, key, app, post };
+}
+
+describe("POST /v1/score with fakes", () => {
+  it("scores one row with the active version and logs it through waitUntil", async () => {
+    const { world, tenant, post } = await setup();
+    const { res, pending } = await post({
+      model: "conv",
+      entityId: "u-1",
+      features: { f0: 2, f2: 0.3, extra: "x" },
+    });
+    expect(res.status).toBe(200);
+    const body = SingleScoreSchema.parse(await res.json());
+    expect(body).toMatchObject({ model: "conv", version: "1" });
+    expect(body.score).toBeCloseTo(expected([2, 0, 0.3]), 12);
+
+    // The log write went to waitUntil, not into the response path.
+    expect(pending.length).toBeGreaterThan(0);
+    await Promise.all(pending);
+    const [record] = world.log.records;
+    expect(PredictionRecordSchema.parse(record)).toEqual({
+      schemaVersion: 1,
+      tenant,
+      predictionId: body.predictionId,
+      model: "conv",
+      version: "1",
+      entityId: "u-1",
+      features: { f0: 2, f1: 0, f2: 0.3 },
+      score: body.score,
+      scoredAt: "2026-11-22T12:00:00.000Z",
+    });
+  });
+
+  it("keeps batch order and names each row's version", async () => {
+    const { post } = await setup();
+    const rows = [
+      { features: { f0: 1 } },
+      { features: { f0: -3, f1: 2 } },
+      { features: { f0: 0.5 } },
+    ];
+    const { res } = await post({ model: "conv", rows });
+    const body = BatchScoreSchema.parse(await res.json());
+    expect(body.predictions.map((p) => p.score)).toEqual([
+      expected([1, 0, 0]),
+      expected([-3, 2, 0]),
+      expected([0.5, 0, 0]),
+    ]);
+    expect(new Set(body.predictions.map((p) => p.predictionId)).size).toBe(3);
+    expect(body.predictions.every((p) => p.version === "1")).toBe(true);
+  });
+
+  it("routes the challenger's share and reports the champion for a mixed batch", async () => {
+    let draws = 0;
+    const { world, tenant, post } = await setup({
+      random: () => (draws++ % 2 === 0 ? 0.05 : 0.95),
+    });
+    await world.pointers.set(tenant, "conv", {
+      champion: "1",
+      challenger: { version: "2", share: 0.1 },
+    });
+    const { res } = await post({
+      model: "conv",
+      rows: [{ features: { f0: 1 } }, { features: { f0: 1 } }],
+    });
+    const body = BatchScoreSchema.parse(await res.json());
+    expect(body.version).toBe("1");
+    expect(body.predictions.map((p) => p.version)).toEqual(["2", "1"]);
+  });
+
+  it("answers validation problems with 400 naming each field", async () => {
+    const { post } = await setup();
+    const { res } = await post({
+      model: "conv",
+      rows: [{ features: {} }, { features: { f0: "one" } }],
+    });
+    expect(res.status).toBe(400);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.details?.issues?.map((i) => i.field)).toEqual([
+      "rows.0.features.f0",
+      "rows.1.features.f0",
+    ]);
+  });
+
+  it("answers 413 above 1000 rows before validating them", async () => {
+    const { post } = await setup();
+    const { res } = await post({
+      model: "conv",
+      rows: Array.from({ length: 1001 }, () => ({ nonsense: true })),
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it("never waits for the prediction log, and survives its failure", async () => {
+    for (const behaviour of ["hang", "fail"] as const) {
+      const { post } = await setup({ log: new RecordingPredictionLog(behaviour) });
+      const { res, pending } = await post({ model: "conv", features: { f0: 1 } });
+      expect(res.status).toBe(200);
+      expect(pending.length).toBeGreaterThan(0);
+      if (behaviour === "fail") await expect(Promise.all(pending)).resolves.toBeDefined();
+    }
+  });
+
+  it("answers 429 with Retry-After and RateLimit headers past the key's limit", async () => {
+    const { post } = await setup({ rateLimit: 2 });
+    expect(
+      (await post({ model: "conv", features: { f0: 1 } })).res.headers.get("ratelimit-remaining"),
+    ).toBe("1");
+    expect((await post({ model: "conv", features: { f0: 1 } })).res.status).toBe(200);
+    const { res } = await post({ model: "conv", features: { f0: 1 } });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(res.headers.get("ratelimit-limit")).toBe("2");
+    expect(ErrorBodySchema.parse(await res.json()).error.code).toBe("RATE_LIMITED");
+  });
+
+  it("loads a version once per isolate", async () => {
+    const { world, post } = await setup();
+    for (let i = 0; i < 5; i++) await post({ model: "conv", features: { f0: i } });
+    expect(world.runtime.loads).toBe(1);
+  });
+
+  it("hides other tenants' models", async () => {
+    const { world, app } = await setup();
+    const other = await world.keys.create("other", ["score"]);
+    const res = await app.request("/v1/score", {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "conv", version: "1", features: { f0: 1 } }),
+    });
+    expect(res.status).toBe(404);
+  });
+});

@@ -1,0 +1,234 @@
+/** In-memory fakes of the Worker's ports, for route tests that run in Node without services. */
+import { type ApiKeyRecord, generateApiKey, type Role } from "../../src/auth/api-key";
+import type { ModelManifest } from "../../src/core/model-manifest";
+import type { ActivePointer } from "../../src/core/scoring/active-pointer";
+import type { PredictionRecord } from "../../src/core/scoring/prediction-record";
+import { type BundledModel, ModelRegistry } from "../../src/models/model-registry";
+import type {
+  ApiKeyStore,
+  LoadedModel,
+  ModelCheck,
+  ModelPointerStore,
+  ModelRuntime,
+  ModelStore,
+  PredictionLog,
+  RateLimitDecision,
+  RateLimiter,
+  Services,
+  StoredVersionInfo,
+} from "../../src/services";
+
+export class FakeApiKeyStore implements ApiKeyStore {
+  readonly records = new Map<string, ApiKeyRecord>();
+  async findByHash(keyHash: string) {
+    return this.records.get(keyHash);
+  }
+  async create(tenant: string, roles: Role[]): Promise<string> {
+    const { key, record } = await generateApiKey({ tenant, roles });
+    this.records.set(record.keyHash, record);
+    return key;
+  }
+}
+
+/** Allows `limit` requests per identifier, then refuses until `reset()`. */
+export class FakeRateLimiter implements RateLimiter {
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly limitPerKey = Number.POSITIVE_INFINITY) {}
+  async limit(identifier: string): Promise<RateLimitDecision> {
+    const used = (this.counts.get(identifier) ?? 0) + 1;
+    this.counts.set(identifier, used);
+    const limit = Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000;
+    return {
+      allowed: used <= limit,
+      limit,
+      remaining: Math.max(0, limit - used),
+      resetAtMs: Date.now() + 30_000,
+    };
+  }
+}
+
+export class FakeModelStore implements ModelStore {
+  readonly versions = new Map<
+    string,
+    { bytes: ArrayBuffer; manifest: ModelManifest; info: StoredVersionInfo }
+  >();
+  private key(t: string, n: string, v: string) {
+    return `${t}/${n}/${v}`;
+  }
+  async listModelNames(tenant: string) {
+    return [
+      ...new Set(
+        [...this.versions.keys()]
+          .filter((k) => k.startsWith(`${tenant}/`))
+          .map((k) => k.split("/")[1]!),
+      ),
+    ];
+  }
+  async listVersions(tenant: string, name: string) {
+    return [...this.versions.entries()]
+      .filter(([k]) => k.startsWith(`${tenant}/${name}/`))
+      .map(([, v]) => v.info);
+  }
+  async getManifest(t: string, n: string, v: string) {
+    return this.versions.get(this.key(t, n, v))?.manifest;
+  }
+  async getModelBytes(t: string, n: string, v: string) {
+    return this.versions.get(this.key(t, n, v))?.bytes;
+  }
+  async hasVersion(t: string, n: string, v: string) {
+    return this.versions.has(this.key(t, n, v));
+  }
+  async putVersion(
+    t: string,
+    n: string,
+    v: string,
+    content: { modelBytes: ArrayBuffer; manifest: ModelManifest; info: StoredVersionInfo },
+  ) {
+    if (this.versions.has(this.key(t, n, v))) return "exists" as const;
+    this.versions.set(this.key(t, n, v), {
+      bytes: content.modelBytes,
+      manifest: content.manifest,
+      info: content.info,
+    });
+    return "created" as const;
+  }
+}
+
+export class FakePointerStore implements ModelPointerStore {
+  readonly pointers = new Map<string, ActivePointer>();
+  async get(tenant: string, name: string) {
+    return this.pointers.get(`${tenant}/${name}`);
+  }
+  async set(tenant: string, name: string, pointer: ActivePointer) {
+    this.pointers.set(`${tenant}/${name}`, pointer);
+  }
+}
+
+/**
+ * A model runtime without ONNX: the "model" bytes are UTF-8 text `weights:w0,w1,…;bias:b` and
+ * the score is σ(b + Σ wᵢ·xᵢ). Bytes starting with `BAD` fail the upload check.
+ */
+export class FakeModelRuntime implements ModelRuntime {
+  loads = 0;
+  async load(bytes: ArrayBuffer): Promise<LoadedModel> {
+    this.loads += 1;
+    const { weights, bias } = parseFakeModel(bytes);
+    return {
+      async score(values: Float32Array, rows: number) {
+        const out = new Float64Array(rows);
+        const k = weights.length;
+        for (let r = 0; r < rows; r++) {
+          let z = bias;
+          for (let j = 0; j < k; j++) z += weights[j]! * values[r * k + j]!;
+          out[r] = 1 / (1 + Math.exp(-z));
+        }
+        return out;
+      },
+      async release() {},
+    };
+  }
+  async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {
+    const text = new TextDecoder().decode(bytes);
+    if (text.startsWith("BAD"))
+      return { ok: false, problems: ["model does not load in onnxruntime: fake"] };
+    const { weights } = parseFakeModel(bytes);
+    if (weights.length !== manifest.features.length) {
+      return {
+        ok: false,
+        problems: [
+          `input takes ${weights.length} columns but the manifest lists ${manifest.features.length} features`,
+        ],
+      };
+    }
+    return { ok: true };
+  }
+}
+
+export function fakeModelBytes(weights: number[], bias: number): ArrayBuffer {
+  return new TextEncoder().encode(`weights:${weights.join(",")};bias:${bias}`)
+    .buffer as ArrayBuffer;
+}
+
+function parseFakeModel(bytes: ArrayBuffer): { weights: number[]; bias: number } {
+  const match = /^weights:([^;]*);bias:(.*)$/.exec(new TextDecoder().decode(bytes));
+  if (!match) throw new Error("not a fake model");
+  return { weights: match[1]!.split(",").map(Number), bias: Number(match[2]) };
+}
+
+export class RecordingPredictionLog implements PredictionLog {
+  readonly records: PredictionRecord[] = [];
+  constructor(private readonly behaviour: "ok" | "fail" | "hang" = "ok") {}
+  write(records: readonly PredictionRecord[]): Promise<void> {
+    if (this.behaviour === "hang") return new Promise(() => undefined);
+    if (this.behaviour === "fail") return Promise.reject(new Error("queue refused"));
+    this.records.push(...records);
+    return Promise.resolve();
+  }
+}
+
+/** A manifest with `n` numeric features `f0 … f(n−1)`, defaults 0 except for f0. */
+export function fakeManifest(n: number): ModelManifest {
+  return {
+    input: "features",
+    output: { name: "probability", index: 0 },
+    features: Array.from({ length: n }, (_, i) =>
+      i === 0
+        ? { name: "f0", type: "number" as const }
+        : { name: `f${i}`, type: "number" as const, default: 0 },
+    ),
+  };
+}
+
+export interface FakeWorld {
+  services: Services;
+  keys: FakeApiKeyStore;
+  store: FakeModelStore;
+  pointers: FakePointerStore;
+  runtime: FakeModelRuntime;
+  log: RecordingPredictionLog;
+}
+
+export function fakeServices(
+  options: {
+    rateLimit?: number;
+    log?: RecordingPredictionLog;
+    bundled?: BundledModel[];
+    random?: () => number;
+  } = {},
+): FakeWorld {
+  const keys = new FakeApiKeyStore();
+  const store = new FakeModelStore();
+  const pointers = new FakePointerStore();
+  const runtime = new FakeModelRuntime();
+  const log = options.log ?? new RecordingPredictionLog();
+  const services = {
+    readiness: { check: async () => ({}) },
+    apiKeys: keys,
+    rateLimiter: new FakeRateLimiter(options.rateLimit),
+    tenantOrigins: { allowedOrigins: async () => [] },
+    models: new ModelRegistry({
+      store,
+      pointers,
+      runtime,
+      bundled: options.bundled ?? [],
+      maxLoadedVersions: 4,
+      maxModelBytes: 1024,
+    }),
+    predictionLog: log,
+    now: () => new Date("2026-11-22T12:00:00.000Z"),
+    random: options.random ?? Math.random,
+    // The event routes' services are not exercised by these fakes.
+  } as unknown as Services;
+  return { services, keys, store, pointers, runtime, log };
+}
+
+/** An ExecutionContext that keeps what the handler scheduled with waitUntil. */
+export function recordingContext(): { ctx: ExecutionContext; pending: Promise<unknown>[] } {
+  const pending: Promise<unknown>[] = [];
+  const ctx = {
+    waitUntil: (p: Promise<unknown>) => pending.push(p),
+    passThroughOnException: () => undefined,
+    props: {},
+  } as unknown as ExecutionContext;
+  return { ctx, pending };
+}
