@@ -11,19 +11,10 @@ import { parseArgs } from "node:util";
 import { type WebSocket, WebSocketServer } from "ws";
 import { databaseTarget } from "../../stream-processor/db/database-url";
 import { type LocalStackConfig, loadLocalStackConfig } from "./config";
-import {
-  isAlive,
-  logFile,
-  runningPid,
-  startDaemon,
-  stopDaemon,
-  tailLog,
-  waitUntilReady,
-} from "./process";
-import type { LocalService, ServiceEndpoint } from "./service";
+import { daemonService, tsxDaemon } from "./process";
+import type { LocalService } from "./service";
 
 const SERVICE_NAME = "neon-ws-relay";
-const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** Identifies this relay in `GET /health`, so a foreign process on the port is not mistaken for it. */
 const HEALTH_SERVICE = "driftline-neon-ws-relay";
 /** Pause reading from Postgres while this many bytes wait to go out on the WebSocket. */
@@ -292,58 +283,37 @@ export function neonRelayService(
 ): LocalService {
   const port = config.NEON_WS_RELAY_PORT;
   const url = `ws://127.0.0.1:${port}`;
-  const stateDir = config.DRIFTLINE_STATE_DIR;
   const allow = defaultRelayAllowList(config);
   const required = (options.requiredTargets ?? []).map((t) => normalizeTarget(t) ?? t);
-  const isReady = async () => (await fetchRelayHealth(port)) !== undefined;
 
-  const checkAllowList = async (): Promise<void> => {
-    const health = await fetchRelayHealth(port);
-    const missing = required.filter((t) => !health?.allow.includes(t));
-    if (missing.length > 0) {
-      throw new Error(
-        `The Neon WebSocket relay on port ${port} is running but does not allow ${missing.join(", ")} ` +
-          `(it allows ${health?.allow.join(", ") ?? "nothing"}). It was started with another ` +
-          "DATABASE_URL or PGLITE_PORT: stop it (npm run services:down) and start again.",
-      );
-    }
-  };
-
-  return {
+  return daemonService({
     name: SERVICE_NAME,
-    isReady,
-    async up(): Promise<ServiceEndpoint> {
-      if (await isReady()) {
-        await checkAllowList();
-        return { url, startedHere: false };
+    label: `Neon WebSocket relay on ${url}`,
+    url,
+    stateDir: config.DRIFTLINE_STATE_DIR,
+    isReady: async () => (await fetchRelayHealth(port)) !== undefined,
+    spawn: () =>
+      tsxDaemon(import.meta.filename, {
+        args: allow.flatMap((t) => ["--allow", t]),
+        env: { NEON_WS_RELAY_PORT: String(port) },
+      }),
+    readyTimeoutMs: 20_000,
+    readyIntervalMs: 100,
+    stopGraceMs: 5_000,
+    hint: `Is port ${port} taken by another program? Set NEON_WS_RELAY_PORT.`,
+    // A relay started or reused here must allow this stack's database.
+    async afterReady() {
+      const health = await fetchRelayHealth(port);
+      const missing = required.filter((t) => !health?.allow.includes(t));
+      if (missing.length > 0) {
+        throw new Error(
+          `The Neon WebSocket relay on port ${port} is running but does not allow ${missing.join(", ")} ` +
+            `(it allows ${health?.allow.join(", ") ?? "nothing"}). It was started with another ` +
+            "DATABASE_URL or PGLITE_PORT: stop it (npm run services:down) and start again.",
+        );
       }
-      const pid =
-        runningPid(stateDir, SERVICE_NAME) ??
-        startDaemon(stateDir, {
-          name: SERVICE_NAME,
-          // The Node running this (v22 from npm) with tsx as a loader: one process, no tsx CLI.
-          command: process.execPath,
-          args: ["--import", "tsx", import.meta.filename, ...allow.flatMap((t) => ["--allow", t])],
-          cwd: REPO_ROOT,
-          env: { ...process.env, NEON_WS_RELAY_PORT: String(port) },
-        });
-      const log = logFile(stateDir, SERVICE_NAME);
-      await waitUntilReady({
-        name: `Neon WebSocket relay on ${url}`,
-        check: isReady,
-        timeoutMs: 20_000,
-        intervalMs: 100,
-        stillAlive: () => isAlive(pid),
-        describe: () =>
-          `Is port ${port} taken by another program? Set NEON_WS_RELAY_PORT. Log ${log}:\n${tailLog(log)}`,
-      });
-      await checkAllowList();
-      return { url, startedHere: true };
     },
-    async down(): Promise<void> {
-      await stopDaemon(stateDir, SERVICE_NAME, 5_000);
-    },
-  };
+  });
 }
 
 /** Daemon entry: `npx tsx scripts/local/neon-ws-relay.ts [--allow host:port]...` */
