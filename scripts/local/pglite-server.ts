@@ -22,19 +22,10 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { type LocalStackConfig, loadLocalStackConfig } from "./config";
-import {
-  isAlive,
-  logFile,
-  runningPid,
-  startDaemon,
-  stopDaemon,
-  tailLog,
-  waitUntilReady,
-} from "./process";
-import type { LocalService, ServiceEndpoint } from "./service";
+import { daemonService, tsxDaemon } from "./process";
+import type { LocalService } from "./service";
 
 const SERVICE_NAME = "pglite";
-const REPO_ROOT = resolve(import.meta.dirname, "../..");
 /** Enough for the demo's processes (API, stream processor, CLI) each with a pool of 2-4. */
 const DEFAULT_MAX_CONNECTIONS = 32;
 /** How long a connection may wait for another connection's batch or transaction. */
@@ -416,43 +407,23 @@ export async function postgresAnswers(databaseUrl: string, timeoutMs = 2000): Pr
 export function pgliteService(config: LocalStackConfig): LocalService {
   const stateDir = config.DRIFTLINE_STATE_DIR;
   const databaseUrl = pgliteDatabaseUrl(config.PGLITE_PORT);
-  const isReady = () => postgresAnswers(databaseUrl);
-
-  return {
+  return daemonService({
     name: SERVICE_NAME,
-    isReady,
-    async up(): Promise<ServiceEndpoint> {
-      if (await isReady()) return { url: databaseUrl, startedHere: false };
-      const pid =
-        runningPid(stateDir, SERVICE_NAME) ??
-        startDaemon(stateDir, {
-          name: SERVICE_NAME,
-          command: process.execPath,
-          args: ["--import", "tsx", import.meta.filename],
-          cwd: REPO_ROOT,
-          env: {
-            ...process.env,
-            DRIFTLINE_STATE_DIR: stateDir,
-            PGLITE_PORT: String(config.PGLITE_PORT),
-          },
-        });
-      const log = logFile(stateDir, SERVICE_NAME);
-      await waitUntilReady({
-        name: `PGlite on 127.0.0.1:${config.PGLITE_PORT}`,
-        check: isReady,
-        timeoutMs: READY_TIMEOUT_MS,
-        intervalMs: 200,
-        stillAlive: () => isAlive(pid),
-        describe: () =>
-          `Is port ${config.PGLITE_PORT} taken by another program? Set PGLITE_PORT. Log ${log}:\n${tailLog(log)}`,
-      });
-      return { url: databaseUrl, startedHere: true };
-    },
-    async down(): Promise<void> {
-      // PGlite flushes its data dir on close: give it time before SIGKILL.
-      await stopDaemon(stateDir, SERVICE_NAME, 15_000);
-    },
-  };
+    label: `PGlite on 127.0.0.1:${config.PGLITE_PORT}`,
+    url: databaseUrl,
+    stateDir,
+    isReady: () => postgresAnswers(databaseUrl),
+    // The daemon finds its data dir (pgliteDataDir) under this state dir.
+    spawn: () =>
+      tsxDaemon(import.meta.filename, {
+        env: { DRIFTLINE_STATE_DIR: stateDir, PGLITE_PORT: String(config.PGLITE_PORT) },
+      }),
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    readyIntervalMs: 200,
+    // PGlite flushes its data dir on close: give it time before SIGKILL.
+    stopGraceMs: 15_000,
+    hint: `Is port ${config.PGLITE_PORT} taken by another program? Set PGLITE_PORT.`,
+  });
 }
 
 /** Daemon entry: `npx tsx scripts/local/pglite-server.ts`. */
