@@ -1,7 +1,7 @@
 /** The edge Worker under `wrangler dev` (workerd, local R2 and Queues), as a local-stack service. */
 import { resolve } from "node:path";
 import type { LocalStackConfig } from "./config";
-import { logFile, runningPid, startDaemon, stopDaemon, tailLog, waitUntilReady } from "./process";
+import { daemonService } from "./process";
 import type { LocalService } from "./service";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -24,54 +24,45 @@ export function workerVars(config: LocalStackConfig): WorkerVars {
 
 export function workerService(config: LocalStackConfig, name = "worker"): LocalService {
   const url = `http://127.0.0.1:${config.WORKER_PORT}`;
-  const isReady = async () => {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok;
-  };
-  return {
+  return daemonService({
     name,
-    isReady: () => isReady().catch(() => false),
-    async up() {
-      if (await isReady().catch(() => false)) return { url, startedHere: false };
-      const vars = Object.entries(workerVars(config)).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-      const pid = startDaemon(config.DRIFTLINE_STATE_DIR, {
-        name,
-        command: resolve(ROOT, "node_modules/.bin/wrangler"),
-        args: [
-          "dev",
-          "--ip",
-          "127.0.0.1",
-          "--port",
-          String(config.WORKER_PORT),
-          "--inspector-port",
-          "0",
-          "--persist-to",
-          resolve(config.DRIFTLINE_STATE_DIR, "wrangler"),
-          "--show-interactive-dev-session=false",
-          "--log-level",
-          "warn",
-          ...vars,
-        ],
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          PATH: `${resolve(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
-          WRANGLER_SEND_METRICS: "false",
-          CI: "true",
-        },
-      });
-      const log = logFile(config.DRIFTLINE_STATE_DIR, name);
-      await waitUntilReady({
-        name: "the Worker (wrangler dev)",
-        check: isReady,
-        timeoutMs: 90_000,
-        stillAlive: () => runningPid(config.DRIFTLINE_STATE_DIR, name) === pid,
-        describe: () => `Log ${log}:\n${tailLog(log)}`,
-      });
-      return { url, startedHere: true };
+    label: "the Worker (wrangler dev)",
+    url,
+    stateDir: config.DRIFTLINE_STATE_DIR,
+    isReady: async () => {
+      try {
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+        return res.ok;
+      } catch {
+        return false;
+      }
     },
-    async down() {
-      await stopDaemon(config.DRIFTLINE_STATE_DIR, name);
-    },
-  };
+    spawn: () => ({
+      command: resolve(ROOT, "node_modules/.bin/wrangler"),
+      args: [
+        "dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(config.WORKER_PORT),
+        "--inspector-port",
+        "0",
+        "--persist-to",
+        resolve(config.DRIFTLINE_STATE_DIR, "wrangler"),
+        "--show-interactive-dev-session=false",
+        "--log-level",
+        "warn",
+        ...Object.entries(workerVars(config)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PATH: `${resolve(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
+        WRANGLER_SEND_METRICS: "false",
+        CI: "true",
+      },
+    }),
+    readyTimeoutMs: 90_000,
+    stopGraceMs: 10_000,
+  });
 }
