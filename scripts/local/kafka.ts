@@ -1,17 +1,7 @@
 /** The local Kafka: a single-node KRaft broker (jars from Maven Central) and the Kafka REST gateway. */
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
@@ -20,24 +10,17 @@ import { allTopicNames } from "../../src/core/topics";
 import { ensureTopics, type TopicSpec } from "../../stream-processor/kafka/ensure-topics";
 import type { LocalStackConfig } from "./config";
 import { loadLocalStackConfig } from "./config";
-import {
-  isAlive,
-  logFile,
-  runningPid,
-  startDaemon,
-  stateDirs,
-  stopDaemon,
-  tailLog,
-  waitUntilReady,
-} from "./process";
-import type { LocalService, ServiceEndpoint } from "./service";
+import { daemonService, tsxDaemon } from "./process";
+import type { LocalService } from "./service";
 
 export { ensureTopics, type TopicSpec };
 
 const SERVICE_NAME = "kafka";
 const KAFKA_DIR = resolve(import.meta.dirname, "kafka-broker");
-const REPO_ROOT = resolve(import.meta.dirname, "../..");
-const GATEWAY_MAIN = resolve(REPO_ROOT, "stream-processor/kafka-rest-gateway/main.ts");
+const GATEWAY_MAIN = resolve(
+  import.meta.dirname,
+  "../../stream-processor/kafka-rest-gateway/main.ts",
+);
 const GATEWAY_NAME = "kafka-rest-gateway";
 /** Written last into a jar cache folder: a folder without it is an interrupted download. */
 const COMPLETE_MARKER = ".complete";
@@ -70,132 +53,67 @@ export function kafkaService(config: LocalStackConfig): KafkaService {
   const brokers = kafkaBrokers(config);
   const stateDir = config.DRIFTLINE_STATE_DIR;
   let lastStartTimings: KafkaStartTimings | undefined;
+  // What the start in progress measured up to spawning the JVM (performance.now() values).
+  let starting:
+    | {
+        started: number;
+        jars: { ms: number; downloaded: boolean };
+        formatMs: number;
+        bootStarted: number;
+      }
+    | undefined;
 
-  const isReady = () => kafkaAnswers(brokers);
+  const daemon = daemonService({
+    name: SERVICE_NAME,
+    label: "Kafka",
+    url: brokers.join(","),
+    stateDir,
+    isReady: () => kafkaAnswers(brokers),
+    async spawn() {
+      const started = performance.now();
+      const java = requireJava();
+      const jars = await ensureKafkaJars(config);
+      const kafkaHome = join(stateDir, "kafka");
+      const dataDir = join(kafkaHome, "data");
+      const propsFile = join(kafkaHome, "server.properties");
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(propsFile, serverProperties(config, dataDir));
+
+      const jvm = jvmArgs(config, jars.dir);
+      const cds = classDataSharingArgs(jars.dir, java.build);
+      let formatMs = 0;
+      if (!existsSync(join(dataDir, "meta.properties"))) {
+        const t = performance.now();
+        formatStorage(java.command, jvm, propsFile);
+        formatMs = performance.now() - t;
+      }
+      starting = { started, jars, formatMs, bootStarted: performance.now() };
+      return { command: java.command, args: [...jvm, ...cds, "kafka.Kafka", propsFile] };
+    },
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    readyIntervalMs: 200,
+    // A controlled shutdown of a single KRaft node takes a few seconds; SIGKILL only if stuck.
+    stopGraceMs: 20_000,
+    startLock: true,
+    afterReady({ startedHere }) {
+      if (!startedHere || starting === undefined) return;
+      const now = performance.now();
+      lastStartTimings = {
+        jarsMs: Math.round(starting.jars.ms),
+        downloaded: starting.jars.downloaded,
+        formatMs: Math.round(starting.formatMs),
+        bootMs: Math.round(now - starting.bootStarted),
+        totalMs: Math.round(now - starting.started),
+      };
+    },
+  });
 
   return {
-    name: SERVICE_NAME,
+    ...daemon,
     get lastStartTimings() {
       return lastStartTimings;
     },
-    isReady,
-
-    async up(): Promise<ServiceEndpoint> {
-      const url = brokers.join(",");
-      if (await isReady()) return { url, startedHere: false };
-
-      const log = logFile(stateDir, SERVICE_NAME);
-      const describe = () => `See ${log}:\n${tailLog(log)}`;
-      const earlier = runningPid(stateDir, SERVICE_NAME);
-      if (earlier !== undefined) {
-        // Started by an earlier `up()` that has not finished booting: wait for it, don't start a second.
-        await waitUntilReady({
-          name: "Kafka",
-          check: isReady,
-          timeoutMs: READY_TIMEOUT_MS,
-          stillAlive: () => isAlive(earlier),
-          describe,
-        });
-        return { url, startedHere: false };
-      }
-
-      const lock = acquireStartLock(stateDir, SERVICE_NAME);
-      if (!lock) {
-        // Another process is starting it right now.
-        await waitUntilReady({
-          name: "Kafka",
-          check: isReady,
-          timeoutMs: READY_TIMEOUT_MS,
-          describe,
-        });
-        return { url, startedHere: false };
-      }
-      try {
-        // Re-checked under the lock: a start that finished meanwhile released it already.
-        if (await isReady()) return { url, startedHere: false };
-        return await startBroker();
-      } finally {
-        lock.release();
-      }
-    },
-
-    async down(): Promise<void> {
-      // A controlled shutdown of a single KRaft node takes a few seconds; SIGKILL only if stuck.
-      await stopDaemon(stateDir, SERVICE_NAME, 20_000);
-    },
   };
-
-  async function startBroker(): Promise<ServiceEndpoint> {
-    const url = brokers.join(",");
-    const log = logFile(stateDir, SERVICE_NAME);
-    const describe = () => `See ${log}:\n${tailLog(log)}`;
-    const started = performance.now();
-    const java = requireJava();
-    const jars = await ensureKafkaJars(config);
-    const kafkaHome = join(stateDir, "kafka");
-    const dataDir = join(kafkaHome, "data");
-    const propsFile = join(kafkaHome, "server.properties");
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(propsFile, serverProperties(config, dataDir));
-
-    const jvm = jvmArgs(config, jars.dir);
-    const cds = classDataSharingArgs(jars.dir, java.build);
-    let formatMs = 0;
-    if (!existsSync(join(dataDir, "meta.properties"))) {
-      const t = performance.now();
-      formatStorage(java.command, jvm, propsFile);
-      formatMs = performance.now() - t;
-    }
-
-    const bootStarted = performance.now();
-    const pid = startDaemon(stateDir, {
-      name: SERVICE_NAME,
-      command: java.command,
-      args: [...jvm, ...cds, "kafka.Kafka", propsFile],
-    });
-    await waitUntilReady({
-      name: "Kafka",
-      check: isReady,
-      timeoutMs: READY_TIMEOUT_MS,
-      intervalMs: 200,
-      stillAlive: () => isAlive(pid),
-      describe,
-    });
-    const now = performance.now();
-    lastStartTimings = {
-      jarsMs: Math.round(jars.ms),
-      downloaded: jars.downloaded,
-      formatMs: Math.round(formatMs),
-      bootMs: Math.round(now - bootStarted),
-      totalMs: Math.round(now - started),
-    };
-    return { url, startedHere: true };
-  }
-}
-
-/**
- * An exclusive "starting" marker per service, so two processes calling `up()` at once do not
- * both spawn a daemon (the loser would overwrite the winner's pid file). Undefined when another
- * process holds it; a marker older than `staleMs` is left over from a crash and is taken over.
- */
-function acquireStartLock(
-  stateDir: string,
-  name: string,
-  staleMs = 120_000,
-): { release: () => void } | undefined {
-  const path = join(stateDirs(stateDir).runDir, `${name}.starting`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      closeSync(openSync(path, "wx"));
-      return { release: () => rmSync(path, { force: true }) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const mtimeMs = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
-      if (mtimeMs !== undefined && Date.now() - mtimeMs < staleMs) return undefined;
-      rmSync(path, { force: true });
-    }
-  }
-  return undefined;
 }
 
 /** True when a broker answers an admin `describeCluster` (an open port alone is not ready). */
@@ -435,85 +353,34 @@ export function kafkaRestGatewayUrl(config: LocalStackConfig): string {
  */
 export function kafkaRestGatewayService(config: LocalStackConfig): LocalService {
   const url = kafkaRestGatewayUrl(config);
-  const stateDir = config.DRIFTLINE_STATE_DIR;
-  const isReady = () => gatewayAnswers(url);
-
-  return {
+  const brokers = kafkaBrokers(config);
+  return daemonService({
     name: GATEWAY_NAME,
-    isReady,
-
-    async up(): Promise<ServiceEndpoint> {
-      if (await isReady()) return { url, startedHere: false };
-      const log = logFile(stateDir, GATEWAY_NAME);
-      const describe = () => `See ${log}:\n${tailLog(log)}`;
-      const earlier = runningPid(stateDir, GATEWAY_NAME);
-      if (earlier !== undefined) {
-        await waitUntilReady({
-          name: "Kafka REST gateway",
-          check: isReady,
-          timeoutMs: 30_000,
-          stillAlive: () => isAlive(earlier),
-          describe,
-        });
-        return { url, startedHere: false };
+    label: "Kafka REST gateway",
+    url,
+    stateDir: config.DRIFTLINE_STATE_DIR,
+    isReady: () => gatewayAnswers(url),
+    async spawn() {
+      if (!(await kafkaAnswers(brokers))) {
+        throw new DependencyUnavailableError(
+          `Kafka does not answer at ${brokers.join(",")}; start it first (kafkaService(config).up()).`,
+        );
       }
-
-      const lock = acquireStartLock(stateDir, GATEWAY_NAME);
-      if (!lock) {
-        await waitUntilReady({
-          name: "Kafka REST gateway",
-          check: isReady,
-          timeoutMs: 30_000,
-          describe,
-        });
-        return { url, startedHere: false };
-      }
-      try {
-        if (await isReady()) return { url, startedHere: false };
-        return await startGateway(describe);
-      } finally {
-        lock.release();
-      }
+      await ensureDriftlineTopics(config, allTopicNames(config.KAFKA_TOPIC_PREFIX));
+      return tsxDaemon(GATEWAY_MAIN, {
+        env: {
+          KAFKA_BROKERS: brokers.join(","),
+          KAFKA_REST_PORT: String(config.KAFKA_REST_PORT),
+          KAFKA_REST_HOST: "127.0.0.1",
+          KAFKA_TOPIC_PREFIX: config.KAFKA_TOPIC_PREFIX,
+        },
+      });
     },
-
-    async down(): Promise<void> {
-      await stopDaemon(stateDir, GATEWAY_NAME, 10_000);
-    },
-  };
-
-  async function startGateway(describe: () => string): Promise<ServiceEndpoint> {
-    const brokers = kafkaBrokers(config);
-    if (!(await kafkaAnswers(brokers))) {
-      throw new DependencyUnavailableError(
-        `Kafka does not answer at ${brokers.join(",")}; start it first (kafkaService(config).up()).`,
-      );
-    }
-    await ensureDriftlineTopics(config, allTopicNames(config.KAFKA_TOPIC_PREFIX));
-
-    const pid = startDaemon(stateDir, {
-      name: GATEWAY_NAME,
-      // The Node running this script (Node 22 from npm), with tsx as a loader: no build step.
-      command: process.execPath,
-      args: ["--import", "tsx", GATEWAY_MAIN],
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: brokers.join(","),
-        KAFKA_REST_PORT: String(config.KAFKA_REST_PORT),
-        KAFKA_REST_HOST: "127.0.0.1",
-        KAFKA_TOPIC_PREFIX: config.KAFKA_TOPIC_PREFIX,
-      },
-    });
-    await waitUntilReady({
-      name: "Kafka REST gateway",
-      check: isReady,
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      stillAlive: () => isAlive(pid),
-      describe,
-    });
-    return { url, startedHere: true };
-  }
+    readyTimeoutMs: 30_000,
+    readyIntervalMs: 100,
+    stopGraceMs: 10_000,
+    startLock: true,
+  });
 }
 
 /** True when the gateway (not just anything on the port) reports itself ready. */
