@@ -43,6 +43,8 @@ export interface ModelMonitorState {
   policy: PolicyState;
   /** Starts (epoch ms) of scoring-time hours with predictions whose hourly drift is not evaluated yet. */
   openHours: number[];
+  /** Hours starting before this (epoch ms) are evaluated: late predictions for them are not added. */
+  hourlyClosedBeforeMs?: number;
   /** Start (epoch ms) of the first performance window not evaluated yet. */
   performanceCursorMs?: number;
 }

@@ -1,0 +1,105 @@
+/** Prometheus metrics of model monitoring (prom-client): drift values, evaluations, alerts, retraining requests, deliveries. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Alert, ModelDriftEvaluation, RetrainRequest } from "../../src/core/monitoring/index";
+import type { PublisherObserver } from "./monitoring-publisher";
+import type { MonitoringObserver } from "./monitoring-stage";
+import type { ModelKey, OutboxItem } from "./monitoring-store";
+
+export class MonitoringMetrics implements MonitoringObserver, PublisherObserver {
+  private readonly psi: Gauge<"tenant" | "model" | "version" | "feature">;
+  private readonly ksStatistic: Gauge<"tenant" | "model" | "version" | "feature">;
+  private readonly evaluations: Histogram<"kind">;
+  private readonly alerts: Counter<"type">;
+  private readonly requests: Counter;
+  private readonly suppressedRequests: Counter;
+  private readonly deliveries: Counter<"channel" | "outcome">;
+  private readonly outboxPending: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.psi = new Gauge({
+      name: "driftline_monitoring_psi",
+      help: "PSI of the latest sliding-window evaluation, per monitored feature (__score__: the score).",
+      labelNames: ["tenant", "model", "version", "feature"],
+      registers,
+    });
+    this.ksStatistic = new Gauge({
+      name: "driftline_monitoring_ks_statistic",
+      help: "Two-sample KS D of the latest sliding-window evaluation, per numeric feature.",
+      labelNames: ["tenant", "model", "version", "feature"],
+      registers,
+    });
+    this.evaluations = new Histogram({
+      name: "driftline_monitoring_evaluation_seconds",
+      help: "Time of one drift evaluation (all features of a version) or performance evaluation.",
+      labelNames: ["kind"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: "driftline_monitoring_alerts_total",
+      help: "Alerts opened (one per state change), by CloudEvents type.",
+      labelNames: ["type"],
+      registers,
+    });
+    this.requests = new Counter({
+      name: "driftline_monitoring_retrain_requests_total",
+      help: "Retraining requests opened.",
+      registers,
+    });
+    this.suppressedRequests = new Counter({
+      name: "driftline_monitoring_retrain_suppressed_total",
+      help: "Retraining policies that fired while their model was in its cooldown.",
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: "driftline_monitoring_deliveries_total",
+      help: "Outbox deliveries by channel (alerts, retrain-requests, webhook) and outcome (delivered, retry, given_up).",
+      labelNames: ["channel", "outcome"],
+      registers,
+    });
+    this.outboxPending = new Gauge({
+      name: "driftline_monitoring_outbox_pending",
+      help: "Deliveries waiting in the monitoring outbox.",
+      registers,
+    });
+  }
+
+  evaluated(kind: "sliding" | "hourly" | "performance", durationMs: number): void {
+    this.evaluations.observe({ kind }, durationMs / 1000);
+  }
+
+  slidingDrift(key: ModelKey, evaluation: ModelDriftEvaluation): void {
+    for (const { report } of evaluation.columns) {
+      const labels = {
+        tenant: key.tenant,
+        model: key.model,
+        version: key.version,
+        feature: report.feature,
+      };
+      if (report.psi.kind === "evaluated") this.psi.set(labels, report.psi.result.value);
+      if (report.ks.kind === "evaluated") this.ksStatistic.set(labels, report.ks.result.statistic);
+    }
+  }
+
+  alerted(alerts: readonly Alert[]): void {
+    for (const a of alerts) this.alerts.inc({ type: a.type });
+  }
+
+  retrainRequested(requests: readonly RetrainRequest[], suppressed: number): void {
+    if (requests.length > 0) this.requests.inc(requests.length);
+    if (suppressed > 0) this.suppressedRequests.inc(suppressed);
+  }
+
+  delivered(channel: OutboxItem["channel"], count: number): void {
+    this.deliveries.inc({ channel, outcome: "delivered" }, count);
+  }
+
+  failed(channel: OutboxItem["channel"], gaveUp: boolean): void {
+    this.deliveries.inc({ channel, outcome: gaveUp ? "given_up" : "retry" });
+  }
+
+  pending(count: number): void {
+    this.outboxPending.set(count);
+  }
+}

@@ -1,0 +1,686 @@
+/** MonitoringTransaction and MonitoringOutbox on Postgres (set-based SQL over the Neon serverless driver, or any pg-compatible connection). */
+import {
+  type Alert,
+  CLOUDEVENTS_JSON_CONTENT_TYPE,
+  type ModelMonitorState,
+  type RetrainRequest,
+  type WindowRow,
+} from "../../src/core/monitoring/index";
+import type {
+  LabelRows,
+  LockedState,
+  ModelKey,
+  MonitoringOutbox,
+  MonitoringTransaction,
+  OutboxItem,
+  PredictionRow,
+  StoredDriftResult,
+  StoredPerformanceResult,
+} from "./monitoring-store";
+
+/** What both a pooled connection and a pool offer (pg and @neondatabase/serverless alike). */
+export interface Queryable {
+  query<R = Record<string, unknown>>(config: {
+    name?: string;
+    text: string;
+    values?: unknown[];
+  }): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** Epoch ms (a bigint parameter) to timestamptz, exactly. */
+const TS = (param: string) =>
+  `('epoch'::timestamptz + ${param}::bigint * interval '1 millisecond')`;
+/** timestamptz to epoch ms (bigint), exactly. */
+const MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+const ms = (v: number) => String(Math.round(v));
+
+/** Content type header of the CloudEvents published in structured mode. */
+export const ALERT_HEADERS = { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE } as const;
+
+type Timer = (operation: string, durationMs: number) => void;
+
+/** The transaction-scoped store: every statement runs on the batch's own connection. */
+export class NeonMonitoringTransaction implements MonitoringTransaction {
+  constructor(
+    private readonly db: Queryable,
+    private readonly timer: Timer = () => {},
+  ) {}
+
+  private async run<R = Record<string, unknown>>(
+    operation: string,
+    text: string,
+    values: unknown[] = [],
+  ) {
+    const started = performance.now();
+    try {
+      return await this.db.query<R>({ name: `driftline_monitoring_${operation}`, text, values });
+    } finally {
+      this.timer(`monitoring_${operation}`, performance.now() - started);
+    }
+  }
+
+  async lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]> {
+    if (keys.length === 0) return [];
+    const sorted = sortKeys(keys);
+    const cols = [
+      sorted.map((k) => k.tenant),
+      sorted.map((k) => k.model),
+      sorted.map((k) => k.version),
+    ];
+    await this.run(
+      "create_states",
+      `INSERT INTO monitoring_state (tenant_id, model_name, version, state)
+       SELECT t, m, v, $4::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS k(t, m, v)
+       ORDER BY t, m, v
+       ON CONFLICT DO NOTHING`,
+      [...cols, JSON.stringify(initial)],
+    );
+    const { rows } = await this.run<{
+      tenant_id: string;
+      model_name: string;
+      version: string;
+      seq: string;
+      state: unknown;
+    }>(
+      "lock_states",
+      `SELECT s.tenant_id, s.model_name, s.version, s.seq::text AS seq, s.state
+       FROM monitoring_state s
+       JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(t, m, v)
+         ON s.tenant_id = k.t AND s.model_name = k.m AND s.version = k.v
+       ORDER BY s.tenant_id, s.model_name, s.version
+       FOR UPDATE OF s`,
+      cols,
+    );
+    return rows.map((r) => ({
+      key: { tenant: r.tenant_id, model: r.model_name, version: r.version },
+      seq: Number(r.seq),
+      state: r.state,
+    }));
+  }
+
+  async dueKeys(watermarkMs: ReadonlyMap<string, number>): Promise<ModelKey[]> {
+    if (watermarkMs.size === 0) return [];
+    const entries = [...watermarkMs];
+    const { rows } = await this.run<{ tenant_id: string; model_name: string; version: string }>(
+      "due_keys",
+      `SELECT s.tenant_id, s.model_name, s.version
+       FROM unnest($1::text[], $2::bigint[]) AS w(t, ms)
+       JOIN monitoring_state s ON s.tenant_id = w.t AND s.next_due_at <= ${TS("w.ms")}`,
+      [entries.map(([t]) => t), entries.map(([, v]) => ms(v))],
+    );
+    return rows.map((r) => ({ tenant: r.tenant_id, model: r.model_name, version: r.version }));
+  }
+
+  async maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>> {
+    if (tenants.length === 0) return new Map();
+    const { rows } = await this.run<{ tenant_id: string; ms: string }>(
+      "max_event_times",
+      `SELECT tenant_id, ${MS("max_event_time")} AS ms FROM event_time_watermarks
+       WHERE tenant_id = ANY($1::text[])`,
+      [tenants],
+    );
+    return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+  }
+
+  async recentPredictions(key: ModelKey, limit: number): Promise<WindowRow[]> {
+    const { rows } = await this.run<{
+      features: Record<string, unknown>;
+      score: number;
+      ms: string;
+    }>(
+      "recent_predictions",
+      `SELECT features, score, ${MS("predicted_at")} AS ms FROM predictions
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3
+       ORDER BY predicted_at DESC, prediction_id DESC LIMIT $4`,
+      [key.tenant, key.model, key.version, limit],
+    );
+    return rows.reverse().map(toWindowRow);
+  }
+
+  async insertPredictions(rows: readonly PredictionRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    // Key order, so that concurrent batches take their row locks in the same order.
+    const sorted = [...rows].sort(
+      (a, b) => cmp(a.tenant, b.tenant) || cmp(a.predictionId, b.predictionId),
+    );
+    const { rows: inserted } = await this.run<{ tenant_id: string; prediction_id: string }>(
+      "insert_predictions",
+      `INSERT INTO predictions (tenant_id, prediction_id, model_name, version, entity_id, score,
+         features, predicted_at)
+       SELECT t, p, m, v, e, s, f::jsonb, ${TS("ms")}
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                   $7::text[], $8::bigint[]) AS d(t, p, m, v, e, s, f, ms)
+       ON CONFLICT (tenant_id, prediction_id) DO NOTHING
+       RETURNING tenant_id, prediction_id`,
+      [
+        sorted.map((r) => r.tenant),
+        sorted.map((r) => r.predictionId),
+        sorted.map((r) => r.model),
+        sorted.map((r) => r.version),
+        sorted.map((r) => r.entityId ?? null),
+        sorted.map((r) => r.score),
+        sorted.map((r) => JSON.stringify(r.features)),
+        sorted.map((r) => ms(r.predictedAtMs)),
+      ],
+    );
+    return new Set(inserted.map((r) => `${r.tenant_id}\u0000${r.prediction_id}`));
+  }
+
+  async recordLabels(rows: LabelRows, attributionWindowMs: number): Promise<void> {
+    const keys = rows.conversionKeys;
+    if (keys.length > 0) {
+      await this.run(
+        "insert_conversion_keys",
+        `INSERT INTO conversion_keys (tenant_id, key_kind, key, event_name, event_id, event_time)
+         SELECT t, k, c, n, i, ${TS("ms")}
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+           AS d(t, k, c, n, i, ms)
+         ORDER BY t, k, c, n, i
+         ON CONFLICT DO NOTHING`,
+        [
+          keys.map((k) => k.tenant),
+          keys.map((k) => k.kind),
+          keys.map((k) => k.key),
+          keys.map((k) => k.eventName),
+          keys.map((k) => k.eventId),
+          keys.map((k) => ms(k.eventTimeMs)),
+        ],
+      );
+      const direct = keys.filter((k) => k.kind === "prediction");
+      if (direct.length > 0) {
+        // Positive right away when the prediction is known; otherwise (it arrives later, or
+        // the conversion is outside the window) the final label comes from resolveLabels.
+        await this.run(
+          "label_direct",
+          `UPDATE predictions p
+             SET label = true, labelled_at = now(), label_event_id = d.i
+           FROM (SELECT DISTINCT ON (t, c) t, c, i, ms
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS x(t, c, i, ms)
+                 ORDER BY t, c, ms) AS d
+           WHERE p.tenant_id = d.t AND p.prediction_id = d.c AND p.label IS NULL
+             AND ${TS("d.ms")} <= p.predicted_at + $5::bigint * interval '1 millisecond'`,
+          [
+            direct.map((k) => k.tenant),
+            direct.map((k) => k.key),
+            direct.map((k) => k.eventId),
+            direct.map((k) => ms(k.eventTimeMs)),
+            ms(attributionWindowMs),
+          ],
+        );
+      }
+    }
+    const maps = rows.clickMappings;
+    if (maps.length > 0) {
+      await this.run(
+        "insert_click_mappings",
+        `INSERT INTO click_id_predictions (tenant_id, prediction_id, click_id)
+         SELECT t, p, c FROM unnest($1::text[], $2::text[], $3::text[]) AS d(t, p, c)
+         ORDER BY t, p, c
+         ON CONFLICT DO NOTHING`,
+        [maps.map((m) => m.tenant), maps.map((m) => m.predictionId), maps.map((m) => m.clickId)],
+      );
+    }
+  }
+
+  async resolveLabels(
+    tenant: string,
+    maturedAtMs: number,
+    attributionWindowMs: number,
+  ): Promise<number> {
+    const result = await this.run(
+      "resolve_labels",
+      `WITH due AS (
+         SELECT p.prediction_id, p.predicted_at FROM predictions p
+         WHERE p.tenant_id = $1 AND p.label IS NULL AND p.predicted_at <= ${TS("$2")}
+       ), hit AS (
+         SELECT d.prediction_id, COALESCE(
+           (SELECT ck.event_id FROM conversion_keys ck
+            WHERE ck.tenant_id = $1 AND ck.key_kind = 'prediction' AND ck.key = d.prediction_id
+              AND ck.event_time <= d.predicted_at + $3::bigint * interval '1 millisecond'
+            ORDER BY ck.event_time LIMIT 1),
+           (SELECT ck.event_id FROM click_id_predictions m
+            JOIN conversion_keys ck ON ck.tenant_id = $1 AND ck.key_kind = 'click' AND ck.key = m.click_id
+            WHERE m.tenant_id = $1 AND m.prediction_id = d.prediction_id
+              AND ck.event_time <= d.predicted_at + $3::bigint * interval '1 millisecond'
+            ORDER BY ck.event_time LIMIT 1)
+         ) AS event_id
+         FROM due d
+       )
+       UPDATE predictions p
+         SET label = (h.event_id IS NOT NULL), labelled_at = now(), label_event_id = h.event_id
+       FROM hit h
+       WHERE p.tenant_id = $1 AND p.prediction_id = h.prediction_id`,
+      [tenant, ms(maturedAtMs), ms(attributionWindowMs)],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async predictionsBetween(
+    key: ModelKey,
+    startMs: number,
+    endMs: number,
+    maxRows: number,
+  ): Promise<WindowRow[]> {
+    // md5 order: a fixed, id-determined subsample when the hour holds more than maxRows.
+    const { rows } = await this.run<{
+      features: Record<string, unknown>;
+      score: number;
+      ms: string;
+    }>(
+      "predictions_between",
+      `SELECT features, score, ${MS("predicted_at")} AS ms FROM predictions
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3
+         AND predicted_at >= ${TS("$4")} AND predicted_at < ${TS("$5")}
+       ORDER BY md5(prediction_id) LIMIT $6`,
+      [key.tenant, key.model, key.version, ms(startMs), ms(endMs), maxRows],
+    );
+    return rows.map(toWindowRow);
+  }
+
+  async labelledBetween(
+    key: ModelKey,
+    startMs: number,
+    endMs: number,
+  ): Promise<{ scores: number[]; labels: number[]; unlabelled: number }> {
+    const { rows } = await this.run<{ score: number; label: boolean | null }>(
+      "labelled_between",
+      `SELECT score, label FROM predictions
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3
+         AND predicted_at >= ${TS("$4")} AND predicted_at < ${TS("$5")}`,
+      [key.tenant, key.model, key.version, ms(startMs), ms(endMs)],
+    );
+    const scores: number[] = [];
+    const labels: number[] = [];
+    let unlabelled = 0;
+    for (const r of rows) {
+      if (r.label === null) {
+        unlabelled++;
+        continue;
+      }
+      scores.push(r.score);
+      labels.push(r.label ? 1 : 0);
+    }
+    return { scores, labels, unlabelled };
+  }
+
+  async firstPredictionFrom(key: ModelKey, fromMs: number): Promise<number | undefined> {
+    const { rows } = await this.run<{ ms: string | null }>(
+      "first_prediction_from",
+      `SELECT ${MS("min(predicted_at)")} AS ms FROM predictions
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3 AND predicted_at >= ${TS("$4")}`,
+      [key.tenant, key.model, key.version, ms(fromMs)],
+    );
+    const v = rows[0]?.ms;
+    return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  async lastRetrainRequestAt(tenant: string, model: string): Promise<number | undefined> {
+    const { rows } = await this.run<{ ms: string | null }>(
+      "last_retrain_request",
+      `SELECT ${MS("max(requested_at)")} AS ms FROM retrain_requests
+       WHERE tenant_id = $1 AND model_name = $2`,
+      [tenant, model],
+    );
+    const v = rows[0]?.ms;
+    return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  async saveState(
+    key: ModelKey,
+    state: ModelMonitorState,
+    nextDueMs: number | undefined,
+  ): Promise<void> {
+    await this.run(
+      "save_state",
+      `UPDATE monitoring_state
+         SET seq = seq + 1, state = $4::jsonb, updated_at = now(),
+             next_due_at = CASE WHEN $5::bigint IS NULL THEN NULL ELSE ${TS("$5")} END
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3`,
+      [
+        key.tenant,
+        key.model,
+        key.version,
+        JSON.stringify(state),
+        nextDueMs === undefined ? null : ms(nextDueMs),
+      ],
+    );
+  }
+
+  async insertDriftResults(rows: readonly StoredDriftResult[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.run(
+      "insert_drift_results",
+      `INSERT INTO drift_results (tenant_id, model_name, version, feature, test, value, p_value,
+         band, is_drift, bins, reference_size, current_size, window_kind, window_start, window_end,
+         evaluation_id, details)
+       SELECT t, m, v, f, x, val, p, b, d, bins::jsonb, rs, cs, wk, ${TS("ws")}, ${TS("we")}, e,
+         det::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+         $7::float8[], $8::text[], $9::boolean[], $10::text[], $11::bigint[], $12::bigint[],
+         $13::text[], $14::bigint[], $15::bigint[], $16::text[], $17::text[])
+         AS r(t, m, v, f, x, val, p, b, d, bins, rs, cs, wk, ws, we, e, det)
+       ON CONFLICT DO NOTHING`,
+      [
+        rows.map((r) => r.key.tenant),
+        rows.map((r) => r.key.model),
+        rows.map((r) => r.key.version),
+        rows.map((r) => r.row.feature),
+        rows.map((r) => r.row.test),
+        rows.map((r) => r.row.value),
+        rows.map((r) => r.row.pValue),
+        rows.map((r) => r.row.band),
+        rows.map((r) => r.row.isDrift),
+        rows.map((r) => (r.row.bins === null ? null : JSON.stringify(r.row.bins))),
+        rows.map((r) => Math.max(1, Math.round(r.row.referenceSize))),
+        rows.map((r) => r.row.currentSize),
+        rows.map((r) => r.window.kind),
+        rows.map((r) => ms(r.window.startMs)),
+        rows.map((r) => ms(r.window.endMs)),
+        rows.map((r) => r.evaluationId ?? null),
+        rows.map((r) => JSON.stringify({ ...r.row.details, windowSize: r.window.size })),
+      ],
+    );
+  }
+
+  async insertPerformanceResults(rows: readonly StoredPerformanceResult[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.run(
+      "insert_performance_results",
+      `INSERT INTO performance_results (tenant_id, model_name, version, window_start, window_end,
+         sample_size, positive_count, auc, log_loss, brier, calibration, details)
+       SELECT t, m, v, ${TS("ws")}, ${TS("we")}, n, pos, auc, ll, br, cal::jsonb, det::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+         $7::bigint[], $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[])
+         AS r(t, m, v, ws, we, n, pos, auc, ll, br, cal, det)
+       ON CONFLICT DO NOTHING`,
+      [
+        rows.map((r) => r.key.tenant),
+        rows.map((r) => r.key.model),
+        rows.map((r) => r.key.version),
+        rows.map((r) => ms(r.result.window.startMs)),
+        rows.map((r) => ms(r.result.window.endMs)),
+        rows.map((r) => r.result.sampleSize),
+        rows.map((r) => r.result.positiveCount),
+        rows.map((r) => r.result.auc),
+        rows.map((r) => r.result.logLoss),
+        rows.map((r) => r.result.brier),
+        rows.map((r) => JSON.stringify(r.result.calibration)),
+        rows.map((r) =>
+          JSON.stringify({
+            expectedCalibrationError: r.result.expectedCalibrationError,
+            logLossEpsilon: r.result.logLossEpsilon,
+            calibrationBins: r.result.calibrationBins,
+            ...r.details,
+          }),
+        ),
+      ],
+    );
+  }
+
+  async insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
+    if (alerts.length === 0) return 0;
+    const { rows } = await this.run<{ tenant_id: string; alert_id: string }>(
+      "insert_alerts",
+      `INSERT INTO alerts (tenant_id, alert_id, type, model_name, version, cloud_event)
+       SELECT t, a, ty, m, v, ce::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         AS d(t, a, ty, m, v, ce)
+       ON CONFLICT (tenant_id, alert_id) DO NOTHING
+       RETURNING tenant_id, alert_id`,
+      [
+        alerts.map((a) => a.tenant),
+        alerts.map((a) => a.alertId),
+        alerts.map((a) => a.type),
+        alerts.map((a) => a.model),
+        alerts.map((a) => a.version),
+        alerts.map((a) => JSON.stringify(a.cloudEvent)),
+      ],
+    );
+    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.alert_id}`));
+    const queued = alerts.filter((a) => fresh.has(`${a.tenant}\u0000${a.alertId}`));
+    const deliveries = queued.flatMap((a) => [
+      { a, channel: "alerts", target: "" },
+      ...webhookTargets.map((url) => ({ a, channel: "webhook", target: url })),
+    ]);
+    await this.enqueue(
+      deliveries.map((d) => ({
+        tenant: d.a.tenant,
+        channel: d.channel,
+        refId: d.a.alertId,
+        target: d.target,
+        messageKey: `${d.a.tenant}:${d.a.model}:${d.a.version}`,
+        payload: d.a.cloudEvent,
+      })),
+    );
+    return queued.length;
+  }
+
+  async insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {
+    if (requests.length === 0) return 0;
+    const { rows } = await this.run<{ tenant_id: string; request_id: string }>(
+      "insert_retrain_requests",
+      `INSERT INTO retrain_requests (tenant_id, request_id, model_name, version, policy, evidence,
+         requested_at)
+       SELECT t, r, m, v, p, e::jsonb, ${TS("$7")}
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         AS d(t, r, m, v, p, e)
+       ON CONFLICT (tenant_id, request_id) DO NOTHING
+       RETURNING tenant_id, request_id`,
+      [
+        requests.map((r) => r.tenant),
+        requests.map((r) => r.requestId),
+        requests.map((r) => r.model),
+        requests.map((r) => r.version),
+        requests.map((r) => r.policy),
+        requests.map((r) => JSON.stringify({ reasons: r.reasons, ...r.evidence })),
+        ms(nowMs),
+      ],
+    );
+    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.request_id}`));
+    const queued = requests.filter((r) => fresh.has(`${r.tenant}\u0000${r.requestId}`));
+    await this.enqueue(
+      queued.map((r) => ({
+        tenant: r.tenant,
+        channel: "retrain-requests",
+        refId: r.requestId,
+        target: "",
+        messageKey: `${r.tenant}:${r.model}`,
+        payload: r,
+      })),
+    );
+    return queued.length;
+  }
+
+  private async enqueue(
+    items: {
+      tenant: string;
+      channel: string;
+      refId: string;
+      target: string;
+      messageKey: string;
+      payload: unknown;
+    }[],
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await this.run(
+      "enqueue",
+      `INSERT INTO monitoring_outbox (tenant_id, channel, ref_id, target, message_key, payload)
+       SELECT t, c, r, g, k, p::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         AS d(t, c, r, g, k, p)
+       ON CONFLICT (channel, ref_id, target) DO NOTHING`,
+      [
+        items.map((i) => i.tenant),
+        items.map((i) => i.channel),
+        items.map((i) => i.refId),
+        items.map((i) => i.target),
+        items.map((i) => i.messageKey),
+        items.map((i) => JSON.stringify(i.payload)),
+      ],
+    );
+  }
+
+  async loadManifest(key: ModelKey): Promise<unknown | undefined> {
+    const { rows } = await this.run<{ manifest: Record<string, unknown>; reference_bins: unknown }>(
+      "load_manifest",
+      `SELECT manifest, reference_bins FROM model_versions
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3`,
+      [key.tenant, key.model, key.version],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    // reference_bins is the reference frozen at upload; it wins over the manifest's copy.
+    return row.reference_bins === null || row.reference_bins === undefined
+      ? row.manifest
+      : { ...row.manifest, reference: row.reference_bins };
+  }
+}
+
+/** The outbox on a pool (short transactions of its own, never a batch's). */
+export class NeonMonitoringOutbox implements MonitoringOutbox {
+  constructor(private readonly db: Queryable) {}
+
+  async claimDue(
+    channels: readonly OutboxItem["channel"][],
+    limit: number,
+    leaseMs: number,
+  ): Promise<OutboxItem[]> {
+    // One statement: claim (push next_attempt_at past the lease) and return, skipping rows
+    // another publisher holds, so several processes can drain one outbox.
+    const { rows } = await this.db.query<{
+      id: string;
+      tenant_id: string;
+      channel: OutboxItem["channel"];
+      ref_id: string;
+      target: string;
+      message_key: string;
+      payload: unknown;
+      attempts: number;
+    }>({
+      text: `UPDATE monitoring_outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
+             FROM (SELECT id FROM monitoring_outbox
+                   WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+                     AND channel = ANY($1::text[])
+                   ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS due
+             WHERE o.id = due.id
+             RETURNING o.id::text AS id, o.tenant_id, o.channel, o.ref_id, o.target, o.message_key,
+               o.payload, o.attempts`,
+      values: [channels, limit, ms(leaseMs)],
+    });
+    return rows
+      .map((r) => ({
+        id: r.id,
+        tenant: r.tenant_id,
+        channel: r.channel,
+        refId: r.ref_id,
+        target: r.target,
+        messageKey: r.message_key,
+        payload: r.payload,
+        attempts: r.attempts,
+      }))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  async markDelivered(items: readonly OutboxItem[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.query({
+      text: `WITH done AS (
+               UPDATE monitoring_outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
+               WHERE id = ANY($1::bigint[])
+               RETURNING tenant_id, channel, ref_id
+             ), a AS (
+               UPDATE alerts al SET published_at = now(), updated_at = now()
+               FROM done WHERE done.channel = 'alerts' AND al.tenant_id = done.tenant_id
+                 AND al.alert_id = done.ref_id AND al.published_at IS NULL
+               RETURNING 1
+             )
+             UPDATE retrain_requests rr SET published_at = now(), updated_at = now()
+             FROM done WHERE done.channel = 'retrain-requests' AND rr.tenant_id = done.tenant_id
+               AND rr.request_id = done.ref_id AND rr.published_at IS NULL`,
+      values: [items.map((i) => i.id)],
+    });
+  }
+
+  async markFailed(
+    item: OutboxItem,
+    error: string,
+    nextAttemptAtMs: number | undefined,
+  ): Promise<void> {
+    await this.db.query({
+      text: `UPDATE monitoring_outbox SET attempts = attempts + 1, last_error = $2,
+               next_attempt_at = CASE WHEN $3::bigint IS NULL THEN next_attempt_at ELSE ${TS("$3")} END,
+               failed_at = CASE WHEN $3::bigint IS NULL THEN now() ELSE NULL END
+             WHERE id = $1::bigint`,
+      values: [
+        item.id,
+        error.slice(0, 2000),
+        nextAttemptAtMs === undefined ? null : ms(nextAttemptAtMs),
+      ],
+    });
+  }
+
+  async pendingCount(): Promise<number> {
+    const { rows } = await this.db.query<{ n: string }>({
+      text: `SELECT count(*)::text AS n FROM monitoring_outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
+    });
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async purge(
+    beforeMs: number,
+  ): Promise<{ predictions: number; labelKeys: number; outbox: number }> {
+    const before = ms(beforeMs);
+    // Version by version and tenant by tenant, so every delete uses an index that starts with
+    // the tenant (every prediction's version has a monitoring_state row).
+    const { rows: keys } = await this.db.query<{
+      tenant_id: string;
+      model_name: string;
+      version: string;
+    }>({
+      text: "SELECT tenant_id, model_name, version FROM monitoring_state",
+    });
+    let predictions = 0;
+    let labelKeys = 0;
+    for (const k of keys) {
+      const r = await this.db.query({
+        text: `DELETE FROM predictions WHERE tenant_id = $1 AND model_name = $2 AND version = $3
+               AND predicted_at < ${TS("$4")}`,
+        values: [k.tenant_id, k.model_name, k.version, before],
+      });
+      predictions += r.rowCount ?? 0;
+    }
+    for (const tenant of new Set(keys.map((k) => k.tenant_id))) {
+      for (const table of ["conversion_keys", "click_id_predictions"]) {
+        const r = await this.db.query({
+          text: `DELETE FROM ${table} WHERE tenant_id = $1 AND created_at < ${TS("$2")}`,
+          values: [tenant, before],
+        });
+        labelKeys += r.rowCount ?? 0;
+      }
+    }
+    const o = await this.db.query({
+      text: `DELETE FROM monitoring_outbox WHERE delivered_at < ${TS("$1")}`,
+      values: [before],
+    });
+    return { predictions, labelKeys, outbox: o.rowCount ?? 0 };
+  }
+}
+
+function toWindowRow(r: {
+  features: Record<string, unknown>;
+  score: number;
+  ms: string;
+}): WindowRow {
+  return { features: r.features, score: r.score, predictedAtMs: Number(r.ms) };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortKeys(keys: readonly ModelKey[]): ModelKey[] {
+  const unique = new Map(keys.map((k) => [`${k.tenant}\u0000${k.model}\u0000${k.version}`, k]));
+  return [...unique.values()].sort(
+    (a, b) => cmp(a.tenant, b.tenant) || cmp(a.model, b.model) || cmp(a.version, b.version),
+  );
+}
