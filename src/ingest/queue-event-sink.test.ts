@@ -10,6 +10,7 @@ describe("utf8ByteLength", () => {
     "😀 emoji (surrogate pair)",
     "mixed ü 日本語 🇩🇪",
     "\u07ff\u0800\uffff",
+    "tab\tnewline\n delete\u007f",
   ])("matches TextEncoder for %j", (text) => {
     expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
   });

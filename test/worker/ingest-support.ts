@@ -1,6 +1,7 @@
 /** Helpers for the event ingestion tests inside workerd: the real app with a recording (or failing) ingest queue. */
 import { createApp } from "../../src/app";
 import { parseWorkerEnv } from "../../src/env";
+import type { DedupStore } from "../../src/ingest/ingest-ports";
 import { QueueEventSink } from "../../src/ingest/queue-event-sink";
 import type { IngestMessage } from "../../src/queue/ingest-message";
 import type { Services } from "../../src/services";
@@ -43,13 +44,20 @@ export interface IngestTestApp {
 }
 
 /** The real app and adapters (Upstash dedup, auth) with env overrides; the ingest queue records. */
-export function ingestTestApp(overrides: Record<string, unknown> = {}): IngestTestApp {
+export function ingestTestApp(
+  overrides: Record<string, unknown> = {},
+  ports: { dedup?: DedupStore } = {},
+): IngestTestApp {
   const parsed = parseWorkerEnv({ ...rawEnv, ...overrides });
   const queue = new RecordingIngestQueue();
   const built = buildServices(parsed);
   const services: Services = {
     ...built,
-    ingest: { ...built.ingest, sink: new QueueEventSink(queue as unknown as Queue<IngestMessage>) },
+    ingest: {
+      ...built.ingest,
+      ...ports,
+      sink: new QueueEventSink(queue as unknown as Queue<IngestMessage>),
+    },
   };
   const app = createApp(() => services);
   return {

@@ -3,9 +3,10 @@
  * auth and Upstash dedup (local Upstash REST server + Redis); the ingest queue records.
  */
 import { exports } from "cloudflare:workers";
+import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { eventMessageSchema, eventsResponseSchema } from "../../src/core/events";
-import { dedupRedisKey } from "../../src/ingest/upstash-dedup-store";
+import { dedupRedisKey, UpstashDedupStore } from "../../src/ingest/upstash-dedup-store";
 import { ingestTestApp, nowSeconds, sha256 } from "./ingest-support";
 import { createKey, type ErrorJson, redis, uniqueTenant } from "./support";
 
@@ -454,6 +455,27 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const keys = app.queue.messages.map((m) => m.key);
     expect(new Set(keys).size).toBe(250);
     expect(keys).toHaveLength(250);
+  });
+
+  it("answers 503 and queues nothing when Upstash cannot deduplicate", async () => {
+    // workerd itself logs "Network connection lost" for the refused connection; it is handled.
+    const deadRedis = new Redis({
+      url: "http://127.0.0.1:1",
+      token: "unused",
+      retry: false,
+      enableTelemetry: false,
+    });
+    const app = ingestTestApp({}, { dedup: new UpstashDedupStore(deadRedis) });
+    const key = await createKey(uniqueTenant("redis-down"), ["ingest"]);
+    const res = await app.fetch("/v1/capi/3/events", {
+      key,
+      json: { data: [capiPurchase("r-1")] },
+    });
+    expect(res.status).toBe(503);
+    const body = await json<ErrorJson>(res);
+    expect(body.error.code).toBe("DEPENDENCY_UNAVAILABLE");
+    expect(body.error.message).toMatch(/deduplicate/);
+    expect(app.queue.messages).toHaveLength(0);
   });
 
   it("sends batches of at most 100 messages and 256 KB", async () => {
