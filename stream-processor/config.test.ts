@@ -29,7 +29,7 @@ describe("loadStreamConfig", () => {
     expect(c.pipeline).toMatchObject({
       eventValidation: "envelope",
       allowedLatenessMs: 120_000,
-      dedupRetentionMs: 192 * 3_600_000,
+      dedupRetentionMs: 72 * 3_600_000,
     });
     expect(c.api).toMatchObject({ host: "127.0.0.1", port: 8788, readRoles: ["admin"] });
     expect(c.logLevel).toBe("info");

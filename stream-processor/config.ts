@@ -2,6 +2,12 @@
 import { z } from "zod";
 import { ConfigError } from "../src/core/errors";
 import type { TopicKey } from "../src/core/topics";
+import {
+  type MonitoringConfig,
+  monitoringConfigFrom,
+  monitoringEnvIssues,
+  monitoringEnvShape,
+} from "./monitoring/monitoring-config";
 
 // Environment variables (default in brackets). The README copies this block.
 //
@@ -33,7 +39,8 @@ import type { TopicKey } from "../src/core/topics";
 //   STREAM_MAX_FUTURE_SKEW_MS         event times further ahead of the clock don't move the watermark [300000]
 //   STREAM_RETRY_INITIAL_MS           first back-off when the database (or the DLQ) is unavailable [250]
 //   STREAM_RETRY_MAX_MS               longest back-off [30000]
-//   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered [192]
+//   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
+//                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
 //   STREAM_SHUTDOWN_TIMEOUT_MS        longest a SIGTERM waits for the batch in hand [30000]
@@ -43,6 +50,8 @@ import type { TopicKey } from "../src/core/topics";
 //   STREAM_API_KEY_CACHE_TTL_MS       how long an API key lookup is cached (revocation delay) [30000]
 //   STREAM_API_MAX_ROWS               most rows one /v1/metrics answer may hold [10000]
 //   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
+//   MONITORING_*                      model monitoring (drift, labels, performance, alerts,
+//                                     retraining): listed with defaults in monitoring/monitoring-config.ts
 
 const bool = (fallback: boolean) =>
   z
@@ -117,7 +126,7 @@ const StreamEnv = z
     STREAM_MAX_FUTURE_SKEW_MS: int(300_000),
     STREAM_RETRY_INITIAL_MS: int(250, 1),
     STREAM_RETRY_MAX_MS: int(30_000, 1),
-    STREAM_DEDUP_RETENTION_HOURS: int(192, 1),
+    STREAM_DEDUP_RETENTION_HOURS: int(72, 1),
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -131,8 +140,12 @@ const StreamEnv = z
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
+    ...monitoringEnvShape,
   })
   .superRefine((env, ctx) => {
+    for (const [key, message] of monitoringEnvIssues(withMonitoringKeys(env))) {
+      ctx.addIssue({ code: "custom", path: [key], message });
+    }
     const sasl = [env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD];
     if (env.KAFKA_SASL_MECHANISM !== undefined) {
       for (const [key, value] of [
@@ -171,6 +184,11 @@ const StreamEnv = z
   });
 
 type StreamEnv = z.infer<typeof StreamEnv>;
+
+/** The monitoring helpers type every MONITORING_* key as present (optional ones as undefined). */
+function withMonitoringKeys<T extends { MONITORING_WEBHOOK_SECRET?: string | undefined }>(env: T) {
+  return { ...env, MONITORING_WEBHOOK_SECRET: env.MONITORING_WEBHOOK_SECRET };
+}
 
 export interface StreamConfig {
   database: {
@@ -223,6 +241,7 @@ export interface StreamConfig {
     keyCacheTtlMs: number;
     maxRows: number;
   };
+  monitoring: MonitoringConfig;
   shutdownTimeoutMs: number;
   logLevel: StreamEnv["LOG_LEVEL"];
 }
@@ -299,6 +318,7 @@ export function loadStreamConfig(
       keyCacheTtlMs: e.STREAM_API_KEY_CACHE_TTL_MS,
       maxRows: e.STREAM_API_MAX_ROWS,
     },
+    monitoring: monitoringConfigFrom(withMonitoringKeys(e)),
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

@@ -250,5 +250,10 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
     });
     const seen = await env.db.query<{ n: string }>("SELECT count(*)::text AS n FROM seen_events");
     expect(Number(seen.rows[0]!.n)).toBe(truth.unique + PREDICTIONS);
+    // Model monitoring runs in the same transactions: each prediction is stored exactly once.
+    const stored = await env.db.query<{ n: string; distinct: string }>(
+      "SELECT count(*)::text AS n, count(DISTINCT prediction_id)::text AS distinct FROM predictions",
+    );
+    expect(stored.rows[0]).toEqual({ n: String(PREDICTIONS), distinct: String(PREDICTIONS) });
   });
 });

@@ -16,6 +16,7 @@ import { createKafka, saslOptions } from "./kafka/create-kafka";
 import { ensureTopics } from "./kafka/ensure-topics";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
+import { createMonitoring } from "./monitoring/create-monitoring";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
 import { backoffMs } from "./pipeline/backoff-ms";
@@ -70,6 +71,21 @@ export async function startStreamProcessor(
     topic: names.dlq,
     consumerGroup: config.consumer.groupId,
   });
+  const backoff = { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs };
+  // Drift, labels, performance, alerts and retraining run as a stage of every batch transaction.
+  const monitoring = createMonitoring({
+    config: config.monitoring,
+    pool,
+    kafka,
+    topics: names,
+    registry: metrics.registry,
+    log,
+    clock,
+    allowedLatenessMs: config.pipeline.allowedLatenessMs,
+    maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
+    backoff,
+    dbTimer: metrics.dbTimer,
+  });
   const pipeline = new MetricsPipeline({
     store,
     clock,
@@ -79,6 +95,7 @@ export async function startStreamProcessor(
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
     },
+    stages: config.monitoring.enabled ? [monitoring.stage] : [],
   });
   const source = new KafkajsEventSource({
     kafka,
@@ -104,7 +121,7 @@ export async function startStreamProcessor(
     decode: createRecordDecoder(config.pipeline.eventValidation),
     kindOfTopic: (topic) => kindByTopic.get(topic),
     clock,
-    backoff: { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs },
+    backoff,
     log,
     observer: metrics,
   });
@@ -157,6 +174,9 @@ export async function startStreamProcessor(
       await source
         .stop()
         .catch((error: unknown) => log.warn({ err: error }, "consumer stop failed"));
+      await monitoring
+        .stop()
+        .catch((error: unknown) => log.warn({ err: error }, "monitoring stop failed"));
       await deadLetters.close().catch(() => {});
       await new Promise<void>((done) => server.close(() => done()));
       await pool.end().catch(() => {});
@@ -170,7 +190,11 @@ export async function startStreamProcessor(
       await untilDone("create topics", log, config, stopSignal.signal, () =>
         ensureTopics(
           config.kafka.brokers,
-          [...consumed, names.dlq].map((name) => ({ name })),
+          [
+            ...consumed,
+            names.dlq,
+            ...(config.monitoring.enabled ? [names.alerts, names.retrainRequests] : []),
+          ].map((name) => ({ name })),
           {
             defaultPartitions: config.consumer.topicPartitions,
             kafka: {
@@ -184,7 +208,10 @@ export async function startStreamProcessor(
     }
     // The database may come up after this process: wait for it rather than crash-loop.
     await untilDone("load watermarks", log, config, stopSignal.signal, () => pipeline.loadState());
-    if (!stopSignal.signal.aborted) await source.start(handler);
+    if (!stopSignal.signal.aborted) {
+      await source.start(handler);
+      monitoring.start();
+    }
   } catch (error) {
     await stop();
     throw error;

@@ -60,34 +60,37 @@ const SQL = {
   },
   upsertWindows: {
     name: "driftline_upsert_windows",
-    text: `INSERT INTO metric_windows AS w (tenant_id, window_seconds, window_start, source, event_name,
-             campaign, event_count, late_count, match_quality_sum, match_quality_count,
-             prediction_count, conversion_count)
-           SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, ec, lc, mqs, mqc, pc, cc
-           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                       $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
-             AS d(t, s, ms, src, n, c, ec, lc, mqs, mqc, pc, cc)
-           ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign) DO UPDATE SET
-             event_count = w.event_count + EXCLUDED.event_count,
-             late_count = w.late_count + EXCLUDED.late_count,
-             match_quality_sum = w.match_quality_sum + EXCLUDED.match_quality_sum,
-             match_quality_count = w.match_quality_count + EXCLUDED.match_quality_count,
-             prediction_count = w.prediction_count + EXCLUDED.prediction_count,
-             conversion_count = w.conversion_count + EXCLUDED.conversion_count,
-             updated_at = now()`,
-  },
-  upsertValues: {
-    name: "driftline_upsert_window_values",
-    text: `INSERT INTO metric_window_values AS v (tenant_id, window_seconds, window_start, source,
-             event_name, campaign, currency, value_sum, value_count)
-           SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, cur, vs, vc
-           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::numeric[], $9::bigint[])
-             AS d(t, s, ms, src, n, c, cur, vs, vc)
-           ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign, currency)
-           DO UPDATE SET
-             value_sum = v.value_sum + EXCLUDED.value_sum,
-             value_count = v.value_count + EXCLUDED.value_count`,
+    // Windows and their per-currency values in one statement: the value rows' foreign key is
+    // checked at the end of the statement, when the window rows of the first CTE exist.
+    text: `WITH windows AS (
+             INSERT INTO metric_windows AS w (tenant_id, window_seconds, window_start, source,
+               event_name, campaign, event_count, late_count, match_quality_sum, match_quality_count,
+               prediction_count, conversion_count)
+             SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, ec, lc, mqs, mqc, pc, cc
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                         $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
+               AS d(t, s, ms, src, n, c, ec, lc, mqs, mqc, pc, cc)
+             ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign) DO UPDATE SET
+               event_count = w.event_count + EXCLUDED.event_count,
+               late_count = w.late_count + EXCLUDED.late_count,
+               match_quality_sum = w.match_quality_sum + EXCLUDED.match_quality_sum,
+               match_quality_count = w.match_quality_count + EXCLUDED.match_quality_count,
+               prediction_count = w.prediction_count + EXCLUDED.prediction_count,
+               conversion_count = w.conversion_count + EXCLUDED.conversion_count,
+               updated_at = now()
+           ), window_values AS (
+             INSERT INTO metric_window_values AS v (tenant_id, window_seconds, window_start, source,
+               event_name, campaign, currency, value_sum, value_count)
+             SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, cur, vs, vc
+             FROM unnest($13::text[], $14::int[], $15::bigint[], $16::text[], $17::text[], $18::text[],
+                         $19::text[], $20::numeric[], $21::bigint[])
+               AS d(t, s, ms, src, n, c, cur, vs, vc)
+             ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign, currency)
+             DO UPDATE SET
+               value_sum = v.value_sum + EXCLUDED.value_sum,
+               value_count = v.value_count + EXCLUDED.value_count
+           )
+           SELECT 1`,
   },
   advanceWatermarks: {
     name: "driftline_advance_watermarks",
@@ -152,32 +155,19 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
   }
 
   async purgeSeen(beforeMs: number): Promise<number> {
-    // Tenant by tenant, so every delete uses the (tenant_id, first_seen_at) index; the distinct
-    // tenants come from a loose index scan of the primary key (no full scan of a big table).
-    const { rows: tenants } = await this.pool.query<{ tenant_id: string }>(
-      `WITH RECURSIVE t AS (
-         SELECT min(tenant_id) AS tenant_id FROM seen_events
-         UNION ALL
-         SELECT (SELECT min(tenant_id) FROM seen_events WHERE tenant_id > t.tenant_id) FROM t
-         WHERE t.tenant_id IS NOT NULL
-       )
-       SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL`,
-    );
+    // first_seen_at has a BRIN index (rows arrive in time order), so finding expired rows reads
+    // only the oldest block ranges; chunks keep each delete short.
     let deleted = 0;
-    for (const { tenant_id } of tenants) {
-      for (;;) {
-        const result = await this.pool.query(
-          `DELETE FROM seen_events WHERE (tenant_id, event_name, event_id) IN (
-             SELECT tenant_id, event_name, event_id FROM seen_events
-             WHERE tenant_id = $1 AND first_seen_at < ${MS_TO_TIMESTAMPTZ("$2::bigint")}
-             LIMIT ${PURGE_CHUNK})`,
-          [tenant_id, String(Math.floor(beforeMs))],
-        );
-        deleted += result.rowCount ?? 0;
-        if ((result.rowCount ?? 0) < PURGE_CHUNK) break;
-      }
+    for (;;) {
+      const result = await this.pool.query(
+        `DELETE FROM seen_events WHERE ctid = ANY (ARRAY(
+           SELECT ctid FROM seen_events WHERE first_seen_at < ${MS_TO_TIMESTAMPTZ("$1::bigint")}
+           LIMIT ${PURGE_CHUNK}))`,
+        [String(Math.floor(beforeMs))],
+      );
+      deleted += result.rowCount ?? 0;
+      if ((result.rowCount ?? 0) < PURGE_CHUNK) return deleted;
     }
-    return deleted;
   }
 
   async ping(): Promise<void> {
@@ -282,6 +272,10 @@ class NeonMetricsTransaction implements MetricsTransaction {
     private readonly timer: DbTimer,
   ) {}
 
+  get connection(): PoolClient {
+    return this.client;
+  }
+
   async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
     const result = await this.run("advance_offset", SQL.advanceOffset, [
       a.groupId,
@@ -319,6 +313,8 @@ class NeonMetricsTransaction implements MetricsTransaction {
       ds.map((d) => d.eventName),
       ds.map((d) => d.campaign),
     ];
+    // One row per (window, currency) for the values, after the window rows.
+    const withValues = deltas.flatMap((d) => d.values.map((v) => ({ d, v })));
     await this.run("upsert_windows", SQL.upsertWindows, [
       ...dims(deltas),
       deltas.map((d) => d.count),
@@ -327,11 +323,6 @@ class NeonMetricsTransaction implements MetricsTransaction {
       deltas.map((d) => d.matchQualityCount),
       deltas.map((d) => d.predictions),
       deltas.map((d) => d.conversions),
-    ]);
-    // Child rows after their parents (foreign key); one row per (window, currency).
-    const withValues = deltas.flatMap((d) => d.values.map((v) => ({ d, v })));
-    if (withValues.length === 0) return;
-    await this.run("upsert_window_values", SQL.upsertValues, [
       ...dims(withValues.map((x) => x.d)),
       withValues.map((x) => x.v.currency),
       withValues.map((x) => formatMicros(x.v.valueMicros)),

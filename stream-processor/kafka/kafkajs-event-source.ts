@@ -1,7 +1,13 @@
 /** EventSource on a kafkajs consumer group: eachBatch, no auto-commit, positions taken from the store. */
 import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import type { BatchHandler, EventSource, SourceBatch, SourceRecord } from "../ports/event-source";
+import type {
+  BatchHandler,
+  BatchOutcome,
+  EventSource,
+  SourceBatch,
+  SourceRecord,
+} from "../ports/event-source";
 
 export interface KafkajsEventSourceOptions {
   kafka: Kafka;
@@ -33,6 +39,11 @@ export interface SourceObserver {
   skippedByRetention(topic: string, partition: number, count: number): void;
 }
 
+interface InFlight {
+  nextOffset: string;
+  outcome: Promise<BatchOutcome>;
+}
+
 /** Kafka group commits are only a hint for tooling (kafka-consumer-groups); at most one per this, ms. */
 const GROUP_COMMIT_INTERVAL_MS = 5_000;
 
@@ -41,9 +52,11 @@ const GROUP_COMMIT_INTERVAL_MS = 5_000;
  * 1. The first batch after every (re)assignment loads the store's next offset. If the batch was
  *    fetched from any other position (Kafka's group offset is only a hint), the consumer seeks
  *    to the stored offset and the batch is dropped unprocessed.
- * 2. The handler commits the results with a compare-and-set from that offset to the batch end.
- * 3. Only then is the position advanced in kafkajs (resolveOffset), and the group offset hinted.
- * A fenced commit (another member advanced the offset) re-reads the stored offset and seeks.
+ * 2. The handler prepares the batch (decode, dead letters); its commit (results + compare-and-set
+ *    of the offset, from the previous batch's end to this one's) starts once the previous batch
+ *    of the partition committed, and kafkajs may fetch the next batch meanwhile (pipelining).
+ * 3. A fenced or abandoned commit moves kafkajs back to the stored offset; the batches after it
+ *    are dropped unprocessed and fetched again. Kafka's group offset is hinted after commits.
  */
 export class KafkajsEventSource implements EventSource {
   private readonly consumer: Consumer;
@@ -51,6 +64,8 @@ export class KafkajsEventSource implements EventSource {
   /** Stored next offset per `topic:partition`, as this member last knew it (null: none stored). */
   private readonly expected = new Map<string, string | null>();
   private readonly lastGroupCommitMs = new Map<string, number>();
+  /** The batch of each partition whose commit is under way (at most one per partition). */
+  private readonly inFlight = new Map<string, InFlight>();
   private owned = new Map<string, number[]>();
   private healthy = false;
   private stopping = false;
@@ -142,9 +157,10 @@ export class KafkajsEventSource implements EventSource {
     if (this.stopping) return;
     this.stopping = true;
     if (this.lagTimer !== undefined) clearInterval(this.lagTimer);
-    // kafkajs' stop waits for the batch in hand; our handler sees isRunning() = false and
-    // gives up only retries, never a commit that is under way.
+    // kafkajs' stop waits for the batch in hand; then the commits under way finish. Our handler
+    // sees isRunning() = false and gives up only retries, never a commit that is under way.
     await this.consumer.stop();
+    await Promise.all([...this.inFlight.values()].map((e) => e.outcome));
     await this.consumer.disconnect();
     if (this.adminConnected !== undefined) await this.admin.disconnect().catch(() => {});
   }
@@ -154,7 +170,9 @@ export class KafkajsEventSource implements EventSource {
     if (!isRunning() || isStale()) return;
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
-    let expected = this.expected.get(tp);
+    // The previous batch of this partition may still be committing: this one continues from it.
+    const previous = this.inFlight.get(tp);
+    let expected = previous?.nextOffset ?? this.expected.get(tp);
     if (expected === undefined) {
       const stored = await this.options.loadNextOffsets(topic, [partition]);
       expected = stored.get(partition) ?? null;
@@ -209,30 +227,57 @@ export class KafkajsEventSource implements EventSource {
       nextOffset,
       highWatermark: batch.highWatermark,
     };
-    const outcome = await handler(sourceBatch, {
-      heartbeat,
-      isRunning: () => isRunning() && !this.stopping,
-    });
+    const control = { heartbeat, isRunning: () => isRunning() && !this.stopping };
+    // Decoding this batch overlaps with the commit of the previous one.
+    const commit = await handler(sourceBatch, control);
+    if (previous !== undefined && (await previous.outcome).kind !== "committed") {
+      // Its settlement already moved the position back; this batch is fetched again.
+      return;
+    }
+    const entry: InFlight = { nextOffset, outcome: Promise.resolve({ kind: "abandoned" }) };
+    entry.outcome = commit()
+      .catch((error: unknown): BatchOutcome => {
+        // A rebalance (throwing heartbeat) or anything unexpected: not committed, fetch it again.
+        this.options.log.warn(
+          { err: error, topic, partition },
+          "batch not committed; it will be fetched again",
+        );
+        return { kind: "abandoned" };
+      })
+      .then((outcome) => {
+        this.settle(tp, entry, sourceBatch, outcome);
+        return outcome;
+      });
+    this.inFlight.set(tp, entry);
+    // kafkajs may fetch the next batch now; the store still decides what is committed.
+    resolveOffset(lastOffset);
+  }
+
+  /** After a commit: remember the new position, or move kafkajs back to where the store is. */
+  private settle(tp: string, entry: InFlight, batch: SourceBatch, outcome: BatchOutcome): void {
+    if (this.inFlight.get(tp) === entry) this.inFlight.delete(tp);
+    const { topic, partition } = batch;
     switch (outcome.kind) {
-      case "committed": {
-        this.expected.set(tp, nextOffset);
-        resolveOffset(lastOffset);
+      case "committed":
+        this.expected.set(tp, batch.nextOffset);
         this.options.observer.lag(
           topic,
           partition,
-          Number(BigInt(batch.highWatermark) - BigInt(nextOffset)),
+          Number(BigInt(batch.highWatermark) - BigInt(batch.nextOffset)),
         );
-        await this.hintGroupOffset(payload, tp, nextOffset);
+        this.hintGroupOffset(topic, partition, batch.nextOffset);
         return;
-      }
-      case "fenced": {
+      case "fenced":
         this.expected.delete(tp);
         if (outcome.storedNextOffset !== null) {
           this.consumer.seek({ topic, partition, offset: outcome.storedNextOffset });
         }
         return;
-      }
       case "abandoned":
+        this.expected.delete(tp);
+        if (!this.stopping && batch.expectedNextOffset !== null) {
+          this.consumer.seek({ topic, partition, offset: batch.expectedNextOffset });
+        }
         return;
     }
   }
@@ -244,26 +289,17 @@ export class KafkajsEventSource implements EventSource {
     return offsets.find((o) => o.partition === partition)?.low;
   }
 
-  private async hintGroupOffset(
-    payload: EachBatchPayload,
-    tp: string,
-    nextOffset: string,
-  ): Promise<void> {
+  /** Kafka's group offset is only a hint for tooling; at most one commit per partition per interval. */
+  private hintGroupOffset(topic: string, partition: number, nextOffset: string): void {
+    const tp = `${topic}:${partition}`;
     const now = Date.now();
     if (now - (this.lastGroupCommitMs.get(tp) ?? 0) < GROUP_COMMIT_INTERVAL_MS) return;
     this.lastGroupCommitMs.set(tp, now);
-    try {
-      await payload.commitOffsetsIfNecessary({
-        topics: [
-          {
-            topic: payload.batch.topic,
-            partitions: [{ partition: payload.batch.partition, offset: nextOffset }],
-          },
-        ],
-      });
-    } catch (error) {
-      this.options.log.debug({ err: error, tp }, "group offset hint failed (harmless)");
-    }
+    this.consumer
+      .commitOffsets([{ topic, partition, offset: nextOffset }])
+      .catch((error: unknown) =>
+        this.options.log.debug({ err: error, tp }, "group offset hint failed (harmless)"),
+      );
   }
 
   private async connectAdmin(): Promise<void> {

@@ -28,7 +28,7 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
       maxFutureSkewMs: 300_000,
     },
   });
-  const handle = createBatchHandler({
+  const prepare = createBatchHandler({
     pipeline,
     deadLetters,
     decode: createRecordDecoder("envelope"),
@@ -38,6 +38,8 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
     log: pino({ level: "silent" }),
     observer,
   });
+  // Prepare, then commit: what a source does with each batch.
+  const handle = async (b: SourceBatch, control: BatchControl) => (await prepare(b, control))();
   return { store, deadLetters, clock, observer, pipeline, handle };
 }
 
@@ -49,10 +51,11 @@ function batch(
   first: number,
   expected: string | null,
   topic = TOPIC,
+  partition = 0,
 ): SourceBatch {
   return {
     topic,
-    partition: 0,
+    partition,
     records: values.map((value, i) => ({
       offset: String(first + i),
       key: Buffer.from(`k${first + i}`),
@@ -236,5 +239,72 @@ describe("batch handler", () => {
     const { handle, deadLetters } = setup();
     await handle(batch([ev("a")], 0, null, "alerts"), running);
     expect(deadLetters.letters[0]?.reason).toMatch(/not one this processor reads/);
+  });
+
+  describe("group commit", () => {
+    it("commits batches of partitions that arrive together in one transaction", async () => {
+      const { store, handle, observer } = setup();
+      const outcomes = await Promise.all([
+        handle(batch([ev("a"), ev("b")], 0, null, TOPIC, 0), running),
+        handle(batch([ev("c")], 0, null, TOPIC, 1), running),
+        handle(batch([ev("d"), ev("e")], 0, null, TOPIC, 2), running),
+      ]);
+      expect(outcomes.map((o) => o.kind)).toEqual(["committed", "committed", "committed"]);
+      // The first starts alone; the two arriving meanwhile share the next transaction.
+      expect(store.transactions).toBe(2);
+      expect(minute(store)?.count).toBe(5);
+      expect([0, 1, 2].map((p) => store.state.offsets.get(`${GROUP}|${TOPIC}|${p}`))).toEqual([
+        "2",
+        "1",
+        "2",
+      ]);
+      expect(observer.committed.map((c) => c.counted).sort()).toEqual([1, 2, 2]);
+    });
+
+    it("counts an event once when its website and CAPI copies share a transaction", async () => {
+      const { store, handle, observer } = setup();
+      await Promise.all([
+        handle(batch([ev("first")], 0, null, TOPIC, 0), running),
+        handle(batch([ev("x")], 0, null, TOPIC, 1), running),
+        handle(batch([ev("x", { source: "capi" })], 0, null, TOPIC, 2), running),
+      ]);
+      expect(store.transactions).toBe(2);
+      expect((minute(store)?.count ?? 0) + (minute(store, "Purchase", "capi")?.count ?? 0)).toBe(2);
+      expect(observer.committed.map((c) => c.duplicates).sort()).toEqual([0, 0, 1]);
+    });
+
+    it("a fenced batch does not hold back the others of its group", async () => {
+      const { store, handle } = setup();
+      await handle(batch([ev("a")], 0, null, TOPIC, 1), running);
+      const outcomes = await Promise.all([
+        handle(batch([ev("z")], 0, null, TOPIC, 0), running),
+        handle(batch([ev("b")], 0, null, TOPIC, 1), running), // stale: stored offset is 1
+        handle(batch([ev("c")], 0, null, TOPIC, 2), running),
+      ]);
+      expect(outcomes.map((o) => o.kind)).toEqual(["committed", "fenced", "committed"]);
+      expect(minute(store)?.count).toBe(3);
+      expect(store.state.seen.has("acme|Purchase|b")).toBe(false);
+    });
+
+    it("a refused record is isolated to its own batch; its group's other batches commit whole", async () => {
+      const { store, handle, deadLetters } = setup({
+        store: new InMemoryMetricsStore({ refuseEventName: "Bad" }),
+      });
+      await Promise.all([
+        handle(batch([ev("z")], 0, null, TOPIC, 0), running),
+        handle(
+          batch([ev("a"), ev("bad", { eventName: "Bad" }), ev("b")], 0, null, TOPIC, 1),
+          running,
+        ),
+        handle(batch([ev("c"), ev("d")], 0, null, TOPIC, 2), running),
+      ]);
+      expect(minute(store)?.count).toBe(5);
+      expect(deadLetters.letters.map((l) => [l.partition, l.offset])).toEqual([[1, "1"]]);
+      expect([0, 1, 2].map((p) => store.state.offsets.get(`${GROUP}|${TOPIC}|${p}`))).toEqual([
+        "1",
+        "3",
+        "2",
+      ]);
+    });
   });
 });

@@ -3,11 +3,17 @@ import type { Logger } from "pino";
 import { isDriftlineError } from "../../src/core/errors";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
-import type { BatchControl, BatchHandler, BatchOutcome, SourceBatch } from "../ports/event-source";
+import type {
+  BatchControl,
+  BatchHandler,
+  BatchOutcome,
+  CommitBatch,
+  SourceBatch,
+} from "../ports/event-source";
 import { type BackoffSpec, backoffMs } from "./backoff-ms";
 import type { DecodedRecord, RecordKind } from "./decode-record";
 import type { CommitResult, MetricsPipeline, OffsetRange } from "./metrics-pipeline";
-import { type AcceptedRecord, prepareBatch } from "./prepare-batch";
+import { type AcceptedRecord, type PreparedBatch, prepareBatch } from "./prepare-batch";
 
 /** What the handler reports for metrics; implemented with prom-client in observability/. */
 export interface BatchObserver {
@@ -55,10 +61,10 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
   return async function handleBatch(
     batch: SourceBatch,
     control: BatchControl,
-  ): Promise<BatchOutcome> {
+  ): Promise<CommitBatch> {
     const startedMs = clock.nowMs();
     const kind = deps.kindOfTopic(batch.topic);
-    const prepared =
+    const prepared: PreparedBatch =
       kind === undefined
         ? {
             batch,
@@ -86,9 +92,17 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
       const sent = await retrying("dead-letter", batch, control, () =>
         deps.deadLetters.send(prepared.deadLetters),
       );
-      if (sent === ABANDONED) return { kind: "abandoned" };
+      if (sent === ABANDONED) return async (): Promise<BatchOutcome> => ({ kind: "abandoned" });
     }
+    return () => commitPrepared(prepared, control, startedMs);
+  };
 
+  async function commitPrepared(
+    prepared: PreparedBatch,
+    control: BatchControl,
+    startedMs: number,
+  ): Promise<BatchOutcome> {
+    const { batch } = prepared;
     const range: OffsetRange = {
       topic: batch.topic,
       partition: batch.partition,
@@ -118,7 +132,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
       nextOffset: batch.nextOffset,
     });
     return { kind: "committed" };
-  };
+  }
 
   /** Commits `records` over `range`; on a data refusal, splits in two at a record offset and recurses. */
   async function commitIsolatingRefused(

@@ -1,7 +1,9 @@
-/** Commits decoded records: dedup, window deltas, watermarks and the offset in one store transaction. */
+/** Commits decoded records: dedup, window deltas, watermarks and offsets in one store transaction. */
+import { isDriftlineError } from "../../src/core/errors";
 import { aggregateWindows, type WindowingSpec } from "../../src/core/windows/aggregate-windows";
+import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
-import type { MetricsStore } from "../ports/metrics-store";
+import type { DedupKey, MetricsStore, MetricsTransaction } from "../ports/metrics-store";
 import type { AcceptedRecord } from "./prepare-batch";
 
 export interface OffsetRange {
@@ -15,7 +17,7 @@ export type CommitResult =
   | { kind: "committed"; counted: number; duplicates: number; windowRows: number }
   | { kind: "fenced"; storedNextOffset: string | null };
 
-/** Thrown inside the transaction to roll it back when the offset compare-and-set fails. */
+/** Thrown inside the transaction to roll it back when an offset compare-and-set fails. */
 class Fenced extends Error {
   constructor(readonly storedNextOffset: string | null) {
     super("offset fenced");
@@ -27,14 +29,31 @@ export interface MetricsPipelineDeps {
   clock: Clock;
   windowing: WindowingSpec;
   groupId: string;
+  /** Run in every batch transaction after the metrics, in order (e.g. model monitoring). */
+  stages?: readonly BatchStage[];
+}
+
+interface Pending {
+  records: readonly AcceptedRecord[];
+  range: OffsetRange;
+  resolve: (result: CommitResult) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
  * Holds the per-tenant newest event times (the watermark state) between batches: loaded from the
  * store, raised only after a commit, so a rolled-back batch leaves no trace in memory either.
+ *
+ * Group commit: batches of different partitions that arrive while a transaction is running are
+ * committed together in the next one (one dedup insert, one upsert, one commit for all), so
+ * concurrent partitions neither queue on each other's row locks nor pay a transaction each.
+ * A group that is refused or fenced is retried batch by batch, so each batch gets the answer
+ * its own records deserve.
  */
 export class MetricsPipeline {
   private readonly maxEventTimeMs = new Map<string, number>();
+  private pending: Pending[] = [];
+  private flushing = false;
 
   constructor(private readonly deps: MetricsPipelineDeps) {}
 
@@ -50,46 +69,119 @@ export class MetricsPipeline {
   }
 
   /**
-   * One transaction: claim the offset range (compare-and-set; fenced → nothing written), remember
-   * the dedup keys, count only the records not seen before, raise the watermarks.
+   * Commits `records` and moves the stored offset of `range` from its expected to its next
+   * value, atomically (alone or with other partitions' batches). Resolves `fenced` when the
+   * stored offset was not the expected one (nothing is written then); rejects with the store's
+   * error otherwise (a ValidationError when the store refuses this batch's data).
    */
-  async commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<CommitResult> {
-    const { store, clock, windowing, groupId } = this.deps;
+  commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.pending.push({ records, range, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
     try {
-      const result = await store.inTransaction(async (tx) => {
-        const advanced = await tx.advanceOffset({ groupId, ...range });
-        if (!advanced.ok) throw new Fenced(advanced.storedNextOffset);
-        if (records.length === 0)
-          return { counted: 0, duplicates: 0, windowRows: 0, moved: new Map() };
-        const seenBefore = await tx.markSeen(records.map((r) => r.dedup));
-        const fresh =
-          seenBefore.size === 0 ? records : records.filter((_, i) => !seenBefore.has(i));
-        const aggregate = aggregateWindows(
-          fresh.map((r) => r.observation),
-          windowing,
-          { maxEventTimeMs: this.maxEventTimeMs, nowMs: clock.nowMs() },
-        );
-        if (aggregate.deltas.length > 0) await tx.applyWindowDeltas(aggregate.deltas);
-        if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
-        return {
-          counted: fresh.length,
-          duplicates: seenBefore.size,
-          windowRows: aggregate.deltas.length,
-          moved: aggregate.maxEventTimeMs,
-        };
-      });
-      for (const [tenant, ms] of result.moved) this.raise(tenant, ms);
-      return {
-        kind: "committed",
-        counted: result.counted,
-        duplicates: result.duplicates,
-        windowRows: result.windowRows,
-      };
-    } catch (error) {
-      if (error instanceof Fenced)
-        return { kind: "fenced", storedNextOffset: error.storedNextOffset };
-      throw error;
+      while (this.pending.length > 0) {
+        const group = this.pending;
+        this.pending = [];
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.flushing = false;
     }
+  }
+
+  private async commitGroup(group: Pending[]): Promise<void> {
+    try {
+      const results = await this.transact(group);
+      group.forEach((p, i) => {
+        p.resolve(results[i]!);
+      });
+    } catch (error) {
+      const attributable =
+        error instanceof Fenced || (isDriftlineError(error) && error.code === "VALIDATION");
+      if (group.length === 1 || !attributable) {
+        for (const p of group) {
+          if (error instanceof Fenced)
+            p.resolve({ kind: "fenced", storedNextOffset: error.storedNextOffset });
+          else p.reject(error);
+        }
+        return;
+      }
+      // Someone in the group was fenced or refused: find out who, one batch at a time.
+      for (const p of group) await this.commitGroup([p]);
+    }
+  }
+
+  /**
+   * One transaction for the group: claim every offset range (compare-and-set; any fenced → roll
+   * back), remember the dedup keys, count only the records not seen before (the first of equal
+   * keys across the group), raise the watermarks.
+   */
+  private async transact(group: readonly Pending[]): Promise<CommitResult[]> {
+    const { store, clock, windowing, groupId } = this.deps;
+    const result = await store.inTransaction(async (tx: MetricsTransaction) => {
+      for (const p of group) {
+        const advanced = await tx.advanceOffset({ groupId, ...p.range });
+        if (!advanced.ok) throw new Fenced(advanced.storedNextOffset);
+      }
+      const all = group.length === 1 ? group[0]!.records : group.flatMap((p) => p.records);
+      const counts = group.map(() => ({ counted: 0, duplicates: 0 }));
+      if (all.length === 0) return { counts, moved: new Map<string, number>(), windowRows: 0 };
+      // Keys are distinct within a batch (prepareBatch); across batches of one group they may
+      // repeat (a website and a CAPI copy of one event): the store must see each key once.
+      const owner: number[] = [];
+      const keys: DedupKey[] = [];
+      const fresh: AcceptedRecord[] = [];
+      const firstIndex = new Map<string, number>();
+      group.forEach((p, g) => {
+        for (const r of p.records) {
+          if (group.length > 1) {
+            const k = `${r.dedup.tenant}\u0000${r.dedup.eventName}\u0000${r.dedup.eventId}`;
+            if (firstIndex.has(k)) {
+              counts[g]!.duplicates += 1;
+              continue;
+            }
+            firstIndex.set(k, keys.length);
+          }
+          owner.push(g);
+          keys.push(r.dedup);
+          fresh.push(r);
+        }
+      });
+      const seenBefore = await tx.markSeen(keys);
+      const counted: AcceptedRecord[] = [];
+      fresh.forEach((r, i) => {
+        const c = counts[owner[i]!]!;
+        if (seenBefore.has(i)) c.duplicates += 1;
+        else {
+          c.counted += 1;
+          counted.push(r);
+        }
+      });
+      const nowMs = clock.nowMs();
+      const aggregate = aggregateWindows(
+        counted.map((r) => r.observation),
+        windowing,
+        { maxEventTimeMs: this.maxEventTimeMs, nowMs },
+      );
+      if (aggregate.deltas.length > 0) await tx.applyWindowDeltas(aggregate.deltas);
+      if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
+      if (counted.length > 0) {
+        for (const stage of this.deps.stages ?? [])
+          await stage.apply(tx.connection, counted, nowMs);
+      }
+      return { counts, moved: aggregate.maxEventTimeMs, windowRows: aggregate.deltas.length };
+    });
+    for (const [tenant, ms] of result.moved) this.raise(tenant, ms);
+    return result.counts.map((c) => ({
+      kind: "committed" as const,
+      ...c,
+      windowRows: result.windowRows,
+    }));
   }
 
   private raise(tenant: string, ms: number): void {

@@ -7,6 +7,8 @@ import type { DecodedRecord, RecordKind } from "./decode-record";
 
 export interface AcceptedRecord {
   offset: string;
+  /** The raw value, for batch stages that read more of it than the metrics do. */
+  value: Buffer | null;
   observation: WindowObservation;
   dedup: DedupKey;
 }
@@ -54,6 +56,7 @@ export function prepareBatch(
     seen.add(key);
     accepted.push({
       offset: record.offset,
+      value: record.value,
       observation: decoded.observation,
       dedup: decoded.dedup,
     });

@@ -42,7 +42,16 @@ export interface BatchControl {
   isRunning(): boolean;
 }
 
-export type BatchHandler = (batch: SourceBatch, control: BatchControl) => Promise<BatchOutcome>;
+/** Commits a prepared batch (results + offset); the source calls it at most once. */
+export type CommitBatch = () => Promise<BatchOutcome>;
+
+/**
+ * Prepares a batch (decodes it, dead-letters poison) and returns how to commit it. The two
+ * steps are separate so a source can prepare the next batch of a partition while the previous
+ * one is being committed; it must commit a partition's batches in order, each only after the
+ * previous one committed.
+ */
+export type BatchHandler = (batch: SourceBatch, control: BatchControl) => Promise<CommitBatch>;
 
 export interface EventSource {
   /** Starts delivering batches to `handler`; resolves once consumption has started. */

@@ -22,6 +22,11 @@ export type OffsetAdvanceResult = { ok: true } | { ok: false; storedNextOffset: 
 /** One unit of work: everything done through it commits together or not at all. */
 export interface MetricsTransaction {
   /**
+   * The transaction's own database connection, for batch stages that write in the same
+   * transaction; undefined for stores that have none.
+   */
+  readonly connection: unknown;
+  /**
    * Compare-and-set of the stored offset; call it first, so a fenced batch stops before doing
    * work (and so two consumers of one partition serialise on the offset row).
    */

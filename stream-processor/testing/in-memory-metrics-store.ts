@@ -71,6 +71,7 @@ export class InMemoryMetricsStore implements MetricsStore {
     };
     const refuse = this.faults.refuseEventName;
     const tx: MetricsTransaction = {
+      connection: { inMemoryTransaction: this.transactions },
       async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
         const key = `${a.groupId}|${a.topic}|${a.partition}`;
         // As in Postgres: a missing row is inserted; a stored one must hold the expected offset.

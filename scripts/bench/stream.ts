@@ -1,0 +1,515 @@
+/** End-to-end benchmark of the stream processor (Kafka → Postgres) against a raw kafkajs consume-only baseline. */
+// Usage: npm run bench:stream [-- --events 1000000] [--quick] [--partitions 3] [--keep]
+//   --quick       100 000 events instead of 1 000 000
+//   --events N    any number of events (records over events + capi + predictions)
+//   --partitions  partitions per topic (default 3)
+//   --keep        keep the schema and topics afterwards (default: dropped)
+//
+// Phases: (1) produce N realistic messages (website and CAPI events as the Worker emits them,
+// predictions, 2 % producer-retry duplicates, some late events; see buildWorkload) into fresh topics; (2) start
+// the stream processor as a child process on that backlog and time it until every record is
+// reflected in Postgres (stored offsets at the partition ends), sampling lag and RSS; verify the
+// totals; (3) time a raw kafkajs consumer (eachBatch, counting only) in a child process over the
+// same topics. Prints both rates and their ratio.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Kafka, logLevel, type Message } from "kafkajs";
+import pg from "pg";
+import { topicNames } from "../../src/core/topics";
+import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
+import {
+  sampleEventMessage,
+  samplePrediction,
+  toValue,
+} from "../../stream-processor/testing/sample-messages";
+import { loadLocalStackConfig } from "../local/config";
+import { kafkaBrokers, kafkaService } from "../local/kafka";
+import { startNeonWsRelay } from "../local/neon-ws-relay";
+import { migrate } from "../migrate";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const SAMPLE_MS = 200;
+
+/** The baseline child: consume everything from the beginning, count, report timings as JSON. */
+async function baselineChild(): Promise<void> {
+  const brokers = (process.env.BENCH_BROKERS ?? "").split(",");
+  const topics = (process.env.BENCH_TOPICS ?? "").split(",");
+  const total = Number(process.env.BENCH_TOTAL);
+  const kafka = new Kafka({ clientId: "bench-baseline", brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({
+    groupId: `bench-baseline-${randomBytes(4).toString("hex")}`,
+    maxBytesPerPartition: Number(process.env.BENCH_MAX_BYTES_PER_PARTITION),
+    maxBytes: Number(process.env.BENCH_MAX_BYTES),
+    maxWaitTimeInMs: 250,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  let count = 0;
+  let firstMs = 0;
+  let bytes = 0;
+  await new Promise<void>((done) => {
+    void consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Number(process.env.BENCH_CONCURRENCY),
+      eachBatch: async ({ batch, resolveOffset }) => {
+        if (firstMs === 0) firstMs = performance.now();
+        count += batch.messages.length;
+        for (const m of batch.messages) bytes += m.value?.length ?? 0;
+        resolveOffset(batch.lastOffset());
+        if (count >= total) done();
+      },
+    });
+  });
+  const lastMs = performance.now();
+  process.stdout.write(`${JSON.stringify({ count, bytes, firstMs, lastMs })}\n`);
+  await consumer.disconnect();
+}
+
+interface Workload {
+  events: Message[];
+  capi: Message[];
+  predictions: Message[];
+  /** Distinct (tenant, event name, event id) and prediction ids: what Postgres must count. */
+  unique: number;
+  bytes: number;
+}
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Cumulative weights → a sampler over `items`. */
+function weighted<T>(rand: () => number, items: readonly (readonly [T, number])[]): () => T {
+  const total = items.reduce((a, [, w]) => a + w, 0);
+  return () => {
+    let x = rand() * total;
+    for (const [item, w] of items) {
+      x -= w;
+      if (x < 0) return item;
+    }
+    return items[items.length - 1]![0];
+  };
+}
+
+/**
+ * N records: 10 % predictions; the rest Meta-style events from 20 tenants (skewed), 60 % website
+ * / 40 % CAPI, the standard funnel of event names (PageView most, Purchase few), 40 % without a
+ * campaign and the rest over 30 campaigns with a Zipf tail, values on the commerce events. Event
+ * times are what a busy fleet of senders produces: ~550 records per second of event time (1 M
+ * records cover 30 minutes), mostly in order with ±30 s jitter, 1 % arriving up to 10 minutes
+ * late; 2 % of all records are re-sent copies (producer retries).
+ */
+function buildWorkload(n: number, seed = 7): Workload {
+  const rand = rng(seed);
+  const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${String(i + 1).padStart(2, "0")}`);
+  const tenant = () => tenants[Math.min(19, Math.floor(rand() ** 2 * 20))]!;
+  const eventName = weighted(rand, [
+    ["PageView", 45],
+    ["ViewContent", 25],
+    ["AddToCart", 12],
+    ["InitiateCheckout", 6],
+    ["Lead", 5],
+    ["Purchase", 7],
+  ] as const);
+  const campaign = weighted<string | undefined>(rand, [
+    [undefined, 40 * 3.99],
+    ...Array.from({ length: 30 }, (_, k) => [`campaign-${k + 1}`, 60 / (k + 1)] as const),
+  ]);
+  const span = Math.max(60_000, Math.round(n * 1.8));
+  const start = Date.now() - span - 60_000;
+  const duplicates = Math.floor(n * 0.02);
+  const originals = n - duplicates;
+  const out: Workload = { events: [], capi: [], predictions: [], unique: 0, bytes: 0 };
+  const predictionIds: string[] = [];
+  const run = randomBytes(3).toString("hex");
+  for (let i = 0; i < originals; i++) {
+    let t = start + Math.floor((i / originals) * span) + Math.floor((rand() - 0.5) * 60_000);
+    if (rand() < 0.01) t -= Math.floor(rand() * 600_000);
+    if (rand() < 0.1) {
+      const id = `${run}-p${i}`;
+      const tn = tenant();
+      predictionIds.push(id);
+      out.predictions.push({
+        key: `${tn}:${id}`,
+        value: toValue(samplePrediction({ tenant: tn, predictionId: id, scoredAtMs: t })),
+      });
+    } else {
+      const tn = tenant();
+      const name = eventName();
+      const commerce = name === "Purchase" || name === "AddToCart" || name === "InitiateCheckout";
+      const eventId = `${run}-e${i}`;
+      const source = rand() < 0.6 ? ("web" as const) : ("capi" as const);
+      const message = sampleEventMessage({
+        tenant: tn,
+        source,
+        eventId,
+        eventName: name,
+        eventTimeMs: t,
+        campaign: campaign(),
+        ...(commerce
+          ? { value: Math.round(rand() * 20_000) / 100, currency: rand() < 0.7 ? "USD" : "EUR" }
+          : {}),
+        matchQuality: Math.floor(rand() * 41) / 4,
+        ...(name === "Purchase" && predictionIds.length > 0 && rand() < 0.2
+          ? { predictionId: predictionIds[Math.floor(rand() * predictionIds.length)]! }
+          : {}),
+      });
+      (source === "web" ? out.events : out.capi).push({
+        key: `${tn}:${eventId}`,
+        value: toValue(message),
+      });
+    }
+    out.unique += 1;
+  }
+  const all = [out.events, out.capi, out.predictions];
+  for (let i = 0; i < duplicates; i++) {
+    const list = all[Math.floor(rand() * 3)]!;
+    if (list.length > 0) list.push(list[Math.floor(rand() * list.length)]!);
+  }
+  for (const list of all) for (const m of list) out.bytes += (m.value as Buffer).length;
+  return out;
+}
+
+/** CPU time (user + system) a process has used, ms; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 Hz).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Mean latency per operation (ms) and count from a Prometheus histogram's _sum and _count. */
+function histogramMeans(
+  exposition: string,
+  name: string,
+  label: string,
+): Map<string, { meanMs: number; count: number }> {
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  const re = new RegExp(
+    `^${name}_(sum|count)\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+-]+)$`,
+    "gm",
+  );
+  for (const m of exposition.matchAll(re))
+    (m[1] === "sum" ? sums : counts).set(m[2]!, Number(m[3]));
+  const out = new Map<string, { meanMs: number; count: number }>();
+  for (const [k, c] of counts)
+    if (c > 0) out.set(k, { meanMs: ((sums.get(k) ?? 0) / c) * 1000, count: c });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string" },
+      quick: { type: "boolean" },
+      partitions: { type: "string", default: "3" },
+      keep: { type: "boolean" },
+      "baseline-child": { type: "boolean" },
+    },
+  });
+  if (values["baseline-child"]) return baselineChild();
+  const n = Number(values.events ?? (values.quick ? 100_000 : 1_000_000));
+  const partitions = Number(values.partitions);
+  if (!Number.isInteger(n) || n < 1000) throw new Error("--events must be a whole number ≥ 1000");
+
+  const stack = loadLocalStackConfig();
+  const kafkaUp = await kafkaService(stack).up();
+  const brokers = kafkaBrokers(stack);
+  const id = randomBytes(4).toString("hex");
+  const schema = `bench_${id}`;
+  const names = topicNames(`bench.${id}.`);
+  const consumed = [names.events, names.capi, names.predictions];
+  const groupId = `bench-${id}`;
+  const maxBytesPerPartition = 4 * 1024 * 1024;
+  const maxBytes = 16 * 1024 * 1024;
+  const concurrency = partitions;
+
+  console.log(`Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic`);
+  await migrate({ databaseUrl: DATABASE_URL, schema });
+  await ensureTopics(
+    brokers,
+    Object.values(names).map((name) => ({ name, partitions })),
+  );
+  const relay = await startNeonWsRelay({ port: 0, allow: ["127.0.0.1:5432"] });
+  const db = new pg.Pool({
+    connectionString: DATABASE_URL,
+    options: `-c search_path=${schema}`,
+    max: 2,
+  });
+  const kafka = new Kafka({ clientId: "bench", brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  let child: ChildProcess | undefined;
+
+  try {
+    // 1. Produce.
+    let t = performance.now();
+    const work = buildWorkload(n);
+    console.log(
+      `generated in ${((performance.now() - t) / 1000).toFixed(1)} s; mean record ${fmt(work.bytes / n)} bytes, ${fmt(work.bytes / 1e6)} MB`,
+    );
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    t = performance.now();
+    const sends: Promise<unknown>[] = [];
+    for (const [topic, list] of [
+      [names.events, work.events],
+      [names.capi, work.capi],
+      [names.predictions, work.predictions],
+    ] as const) {
+      for (let i = 0; i < list.length; i += 2_000) {
+        sends.push(producer.send({ topic, acks: -1, messages: list.slice(i, i + 2_000) }));
+        if (sends.length >= 8) await Promise.all(sends.splice(0));
+      }
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    const produceS = (performance.now() - t) / 1000;
+    console.log(`produced in ${produceS.toFixed(1)} s (${fmt(n / produceS)} records/s)`);
+
+    const remaining = async () => {
+      let total = 0n;
+      for (const topic of consumed) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const { rows } = await db.query<{ partition: number; next_offset: string }>(
+          "SELECT partition, next_offset::text FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
+          [groupId, topic],
+        );
+        for (const end of ends) {
+          total +=
+            BigInt(end.high) -
+            BigInt(rows.find((r) => r.partition === end.partition)?.next_offset ?? end.low);
+        }
+      }
+      return Number(total);
+    };
+    const total = await remaining();
+
+    // 2. The stream processor on the backlog.
+    const apiPort = await freePort();
+    const appName = `driftline-bench-${id}`;
+    const spawnedMs = performance.now();
+    // BENCH_PROCESSOR_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the processor.
+    const nodeArgs = (process.env.BENCH_PROCESSOR_NODE_ARGS ?? "")
+      .split(" ")
+      .filter((a) => a !== "");
+    child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "stream-processor/main.ts"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        ...process.env,
+        DATABASE_URL,
+        DATABASE_SCHEMA: schema,
+        NEON_WS_RELAY_URL: relay.url,
+        KAFKA_BROKERS: brokers.join(","),
+        KAFKA_TOPIC_PREFIX: `bench.${id}.`,
+        STREAM_CONSUMER_GROUP: groupId,
+        STREAM_ENSURE_TOPICS: "false",
+        STREAM_API_PORT: String(apiPort),
+        STREAM_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
+        STREAM_MAX_BYTES: String(maxBytes),
+        STREAM_PARTITIONS_CONCURRENCY: String(concurrency),
+        STREAM_DEDUP_PURGE_INTERVAL_MS: "0",
+        LOG_LEVEL: "warn",
+        PGAPPNAME: appName,
+      },
+    });
+    // CPU accounting: the processor, the Postgres backends serving it (found by application
+    // name), and the broker (shared with anything else using it).
+    const backendCpu = new Map<number, number>();
+    const kafkaPid = Number(
+      (() => {
+        try {
+          return readFileSync(resolve(stack.DRIFTLINE_STATE_DIR, "run/kafka.pid"), "utf8").trim();
+        } catch {
+          return "0";
+        }
+      })(),
+    );
+    const kafkaCpuStart = kafkaPid > 0 ? cpuMs(kafkaPid) : 0;
+    let peakLag = 0;
+    let peakRss = 0;
+    let firstProgressMs = 0;
+    let left = total;
+    while (left > 0) {
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+      if (child.exitCode !== null)
+        throw new Error(`the stream processor exited with ${child.exitCode}`);
+      left = await remaining();
+      peakLag = Math.max(peakLag, left);
+      peakRss = Math.max(peakRss, rssBytes(child.pid!));
+      if (firstProgressMs === 0 && left < total) firstProgressMs = performance.now();
+      const backends = await db.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+        [appName],
+      );
+      for (const { pid } of backends.rows)
+        backendCpu.set(pid, Math.max(backendCpu.get(pid) ?? 0, cpuMs(pid)));
+    }
+    const processorCpuMs = cpuMs(child.pid!);
+    const kafkaCpuMs = kafkaPid > 0 ? cpuMs(kafkaPid) - kafkaCpuStart : 0;
+    const postgresCpuMs = [...backendCpu.values()].reduce((a, b) => a + b, 0);
+    const doneMs = performance.now();
+    const wallS = (doneMs - spawnedMs) / 1000;
+    const steadyS = (doneMs - firstProgressMs) / 1000;
+    const exposition = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    const dbLatency = histogramMeans(
+      exposition,
+      "driftline_stream_db_duration_seconds",
+      "operation",
+    );
+    const batches = histogramMeans(exposition, "driftline_stream_batch_duration_seconds", "topic");
+    child.kill("SIGTERM");
+    await new Promise((r) => child!.once("exit", r));
+    child = undefined;
+
+    const check = await db.query<{ counted: string; seen: string }>(
+      `SELECT (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 60)::text AS counted,
+              (SELECT count(*) FROM seen_events)::text AS seen`,
+    );
+    const counted = Number(check.rows[0]!.counted);
+    const correct = counted === work.unique && Number(check.rows[0]!.seen) === work.unique;
+
+    // 3. Raw kafkajs baseline over the same topics.
+    let baselineRss = 0;
+    const baseline = await new Promise<{
+      count: number;
+      firstMs: number;
+      lastMs: number;
+      wallMs: number;
+    }>((done, fail) => {
+      const started = performance.now();
+      const p = spawn(
+        process.execPath,
+        ["--import", "tsx", "scripts/bench/stream.ts", "--baseline-child"],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "inherit"],
+          env: {
+            ...process.env,
+            BENCH_BROKERS: brokers.join(","),
+            BENCH_TOPICS: consumed.join(","),
+            BENCH_TOTAL: String(total),
+            BENCH_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
+            BENCH_MAX_BYTES: String(maxBytes),
+            BENCH_CONCURRENCY: String(concurrency),
+          },
+        },
+      );
+      child = p;
+      const timer = setInterval(() => {
+        baselineRss = Math.max(baselineRss, rssBytes(p.pid!));
+      }, SAMPLE_MS);
+      let out = "";
+      p.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      p.once("exit", (code) => {
+        clearInterval(timer);
+        child = undefined;
+        if (code !== 0) return fail(new Error(`baseline exited with ${code}`));
+        const r = JSON.parse(out.trim().split("\n").pop() ?? "{}");
+        done({ ...r, wallMs: performance.now() - started });
+      });
+    });
+    const baselineSteadyS = (baseline.lastMs - baseline.firstMs) / 1000;
+
+    const e2eRate = total / steadyS;
+    const baseRate = baseline.count / baselineSteadyS;
+    console.log("");
+    console.log(
+      `records in Kafka                ${fmt(total)} (${fmt(work.unique)} distinct, rest duplicates)`,
+    );
+    console.log(
+      `stream processor, end to end    ${fmt(e2eRate)} records/s  (${steadyS.toFixed(1)} s from first commit; ${wallS.toFixed(1)} s incl. start-up = ${fmt(total / wallS)}/s)`,
+    );
+    console.log(`  peak lag                      ${fmt(peakLag)} records`);
+    console.log(`  peak RSS                      ${fmt(peakRss / 1024 / 1024)} MiB`);
+    const batchCount = [...batches.values()].reduce((a, b) => a + b.count, 0);
+    const batchMean =
+      [...batches.values()].reduce((a, b) => a + b.meanMs * b.count, 0) / Math.max(1, batchCount);
+    console.log(
+      `  batches                       ${fmt(batchCount)}, mean ${batchMean.toFixed(1)} ms (${fmt(total / Math.max(1, batchCount))} records each)`,
+    );
+    console.log(
+      `  db latency (mean)             ${[...dbLatency].map(([op, v]) => `${op} ${v.meanMs.toFixed(1)} ms`).join(", ")}`,
+    );
+    console.log(
+      `  totals in Postgres            ${correct ? "correct" : "WRONG"} (${fmt(counted)} counted, ${fmt(work.unique)} expected)`,
+    );
+    console.log(
+      `raw kafkajs consume-only        ${fmt(baseRate)} records/s  (${baselineSteadyS.toFixed(1)} s from first batch; ${(baseline.wallMs / 1000).toFixed(1)} s incl. start-up), peak RSS ${fmt(baselineRss / 1024 / 1024)} MiB`,
+    );
+    console.log(`ratio end-to-end / baseline     ${(e2eRate / baseRate).toFixed(2)}`);
+    const perRecord = (ms: number) => (ms * 1000) / total;
+    const [cpuNode, cpuPg, cpuKafka] = [processorCpuMs, postgresCpuMs, kafkaCpuMs].map(
+      perRecord,
+    ) as [number, number, number];
+    console.log(
+      `CPU per record                  processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs`,
+    );
+    // One core at most for the single-threaded processor, two for everything together.
+    const ceiling = Math.min(1e6 / cpuNode, 2e6 / (cpuNode + cpuPg + cpuKafka));
+    console.log(`CPU-bound ceiling on an idle 2-core machine: ${fmt(ceiling)} records/s`);
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    console.log(
+      `machine load average during the run: ${load} (other processes compete for the 2 cores)`,
+    );
+    if (!correct) process.exitCode = 1;
+  } finally {
+    child?.kill("SIGKILL");
+    await relay.close().catch(() => {});
+    if (!values.keep) {
+      await admin.deleteTopics({ topics: Object.values(names) }).catch(() => {});
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    }
+    await admin.disconnect().catch(() => {});
+    await db.end().catch(() => {});
+    if (kafkaUp.startedHere) await kafkaService(stack).down();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import type { BatchStage, StageRecord } from "../ports/batch-stage";
+import { ManualClock } from "../testing/fakes";
+import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
+import { sampleEventMessage, toValue } from "../testing/sample-messages";
+import { createRecordDecoder } from "./decode-record";
+import { MetricsPipeline } from "./metrics-pipeline";
+import type { AcceptedRecord } from "./prepare-batch";
+
+const T0 = Date.parse("2026-03-01T10:15:30Z");
+const decode = createRecordDecoder("envelope");
+
+function record(id: string, offset: number): AcceptedRecord {
+  const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs: T0 }));
+  const decoded = decode("event", value);
+  if (!decoded.ok) throw new Error(decoded.reason);
+  return { offset: String(offset), value, observation: decoded.observation, dedup: decoded.dedup };
+}
+
+function pipelineWith(stages: BatchStage[], store = new InMemoryMetricsStore()) {
+  const pipeline = new MetricsPipeline({
+    store,
+    clock: new ManualClock(T0),
+    groupId: "g",
+    windowing: {
+      widthsMs: [MINUTE_MS, HOUR_MS],
+      allowedLatenessMs: 120_000,
+      maxFutureSkewMs: 300_000,
+    },
+    stages,
+  });
+  return { pipeline, store };
+}
+
+const range = (expected: string | null, next: string) => ({
+  topic: "events",
+  partition: 0,
+  expectedNextOffset: expected,
+  nextOffset: next,
+});
+
+describe("MetricsPipeline batch stages", () => {
+  it("hands each stage the newly counted records and the transaction's connection", async () => {
+    const calls: { connection: unknown; records: readonly StageRecord[]; nowMs: number }[] = [];
+    const { pipeline } = pipelineWith([
+      {
+        async apply(connection, records, nowMs) {
+          calls.push({ connection, records, nowMs });
+        },
+      },
+    ]);
+    await pipeline.commit([record("a", 0), record("b", 1)], range(null, "2"));
+    await pipeline.commit([record("a", 2), record("c", 3)], range("2", "4"));
+    expect(calls.map((c) => c.records.map((r) => JSON.parse(String(r.value)).eventId))).toEqual([
+      ["a", "b"],
+      ["c"],
+    ]);
+    expect(calls[0]!.records[0]!.observation).toMatchObject({ kind: "event", tenant: "acme" });
+    expect(calls.map((c) => c.connection)).toEqual([
+      { inMemoryTransaction: 1 },
+      { inMemoryTransaction: 2 },
+    ]);
+    expect(calls[0]!.nowMs).toBe(T0);
+  });
+
+  it("rolls the whole batch back when a stage throws", async () => {
+    const { pipeline, store } = pipelineWith([
+      {
+        async apply() {
+          throw new Error("monitoring store unavailable");
+        },
+      },
+    ]);
+    await expect(pipeline.commit([record("a", 0)], range(null, "1"))).rejects.toThrow(
+      /unavailable/,
+    );
+    expect(store.state.offsets.size).toBe(0);
+    expect(store.state.seen.size).toBe(0);
+    expect(store.state.windows.size).toBe(0);
+  });
+
+  it("does not call stages for a batch with nothing new", async () => {
+    let calls = 0;
+    const { pipeline } = pipelineWith([
+      {
+        async apply() {
+          calls += 1;
+        },
+      },
+    ]);
+    await pipeline.commit([record("a", 0)], range(null, "1"));
+    await pipeline.commit([record("a", 1)], range("1", "2"));
+    await pipeline.commit([], range("2", "3"));
+    expect(calls).toBe(1);
+  });
+});
