@@ -2,11 +2,11 @@
 import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ConfigError } from "../../src/core/errors";
+import { ConfigError, DriftlineError } from "../../src/core/errors";
 import { type LabelSignal, policyFromSettings } from "../../src/core/monitoring/index";
 import type { TopicNames } from "../../src/core/topics";
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
+import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
 import { createMonitoringDecoder } from "./decode-monitoring-record";
 import { ModelReferenceSource } from "./model-reference-source";
@@ -24,21 +24,6 @@ import {
   NeonMonitoringTransaction,
   type Queryable,
 } from "./neon-monitoring-store";
-
-/** A record of the batch as the pipeline holds it: its raw value and what the metrics decoded. */
-export interface StageRecord {
-  value: Buffer | null;
-  observation: Pick<WindowObservation, "kind" | "tenant">;
-}
-
-/** The hook the metrics pipeline calls inside each batch transaction. */
-export interface BatchStage {
-  /**
-   * Runs in the batch's transaction after the metrics were written; `connection` is that
-   * transaction's database connection. Throwing rolls the whole batch back (it is retried).
-   */
-  apply(connection: unknown, records: readonly StageRecord[], nowMs: number): Promise<void>;
-}
 
 export interface Monitoring {
   stage: BatchStage;
@@ -100,14 +85,20 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   });
   let purgeTimer: NodeJS.Timeout | undefined;
   let skipped = 0;
+  let warnedNoConnection = false;
 
   const batchStage: BatchStage = {
     async apply(connection, records, nowMs) {
       if (!config.enabled) return;
-      if (connection === undefined || connection === null) {
-        throw new ConfigError(
-          "Model monitoring needs the batch transaction's database connection; this metrics store does not offer one (set MONITORING_ENABLED=false to run without monitoring).",
-        );
+      if (typeof (connection as Partial<Queryable> | null)?.query !== "function") {
+        // Not a SQL connection (a store without one): monitoring cannot run in this process.
+        if (!warnedNoConnection) {
+          log.error(
+            "model monitoring needs the batch transaction's SQL connection and this metrics store has none: monitoring is off (set MONITORING_ENABLED=false to silence this)",
+          );
+          warnedNoConnection = true;
+        }
+        return;
       }
       const predictions: PredictionRow[] = [];
       const signals: LabelSignal[] = [];
@@ -119,15 +110,34 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
         else if (decoded.kind === "label") signals.push(decoded.signal);
         else if (decoded.reason !== undefined) skipped += 1;
       }
-      const summary: MonitoringBatchSummary = await stage.apply(
-        new NeonMonitoringTransaction(connection as Queryable, options.dbTimer),
-        { predictions, signals, tenants },
-        nowMs,
-      );
-      if (summary.alerts > 0 || summary.retrainRequests > 0 || skipped > 0) {
+      // A savepoint keeps monitoring from taking the batch down: should the database refuse
+      // monitoring's own rows (or monitoring have a bug), only monitoring's part is rolled back
+      // and the metrics of the batch still commit. A transient failure (connection lost,
+      // deadlock) is rethrown, so the whole batch is retried as usual.
+      const db = connection as Queryable;
+      await db.query({ text: "SAVEPOINT driftline_monitoring" });
+      let summary: MonitoringBatchSummary;
+      try {
+        summary = await stage.apply(
+          new NeonMonitoringTransaction(db, options.dbTimer),
+          { predictions, signals, tenants },
+          nowMs,
+        );
+        await db.query({ text: "RELEASE SAVEPOINT driftline_monitoring" });
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        await db.query({ text: "ROLLBACK TO SAVEPOINT driftline_monitoring" });
+        metrics.batchFailed();
+        log.error(
+          { err: error, predictions: predictions.length, signals: signals.length },
+          "monitoring failed on this batch and was rolled back; its metrics are committed without it",
+        );
+        return;
+      }
+      if (summary.alerts > 0 || summary.retrainRequests > 0 || summary.late > 0 || skipped > 0) {
         log.info(
           { ...summary, skippedRecords: skipped },
-          "monitoring: alerts or retraining requests opened",
+          "monitoring: alerts, retraining requests, late or skipped records in this batch",
         );
         skipped = 0;
       } else {
@@ -159,4 +169,19 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       await publisher.stop();
     },
   };
+}
+
+/**
+ * Errors worth retrying the whole batch for: Postgres connection, transaction-rollback
+ * (serialisation, deadlock), resource and operator classes (08, 40, 53, 57, 58), and errors
+ * without a SQLSTATE that are not programming errors (a connection that died mid-statement).
+ */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|40|53|57|58)/.test(code);
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
+    return false;
+  }
+  if (error instanceof DriftlineError) return error.retryable;
+  return true;
 }

@@ -130,9 +130,9 @@ export const monitoringEnvShape = {
   MONITORING_WEBHOOK_MAX_ATTEMPTS: int(8, 1, 100),
 };
 
-type MonitoringEnv = {
-  [K in keyof typeof monitoringEnvShape]: z.infer<(typeof monitoringEnvShape)[K]>;
-};
+const monitoringEnvSchema = z.object(monitoringEnvShape);
+/** The parsed MONITORING_* keys. */
+export type MonitoringEnv = z.infer<typeof monitoringEnvSchema>;
 
 export interface MonitoringConfig {
   enabled: boolean;

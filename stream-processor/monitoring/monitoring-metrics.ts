@@ -14,6 +14,7 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
   private readonly suppressedRequests: Counter;
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly outboxPending: Gauge;
+  private readonly failedBatches: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -58,6 +59,11 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
       labelNames: ["channel", "outcome"],
       registers,
     });
+    this.failedBatches = new Counter({
+      name: "driftline_monitoring_failed_batches_total",
+      help: "Batches whose monitoring part failed and was rolled back (their metrics committed).",
+      registers,
+    });
     this.outboxPending = new Gauge({
       name: "driftline_monitoring_outbox_pending",
       help: "Deliveries waiting in the monitoring outbox.",
@@ -97,6 +103,10 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
 
   failed(channel: OutboxItem["channel"], gaveUp: boolean): void {
     this.deliveries.inc({ channel, outcome: gaveUp ? "given_up" : "retry" });
+  }
+
+  batchFailed(): void {
+    this.failedBatches.inc();
   }
 
   pending(count: number): void {

@@ -76,6 +76,11 @@ export interface MonitoringBatchSummary {
   retrainRequests: number;
   /** Retraining policies that fired during a cooldown. */
   suppressed: number;
+  /**
+   * Predictions scored in a performance window that was already evaluated (they arrived later
+   * than the allowed lateness): labelled, but not in that window's result.
+   */
+  late: number;
 }
 
 /** Windows evaluated per version and batch at most, so a long-idle version catches up over batches. */
@@ -115,6 +120,7 @@ export class MonitoringStage {
       alerts: 0,
       retrainRequests: 0,
       suppressed: 0,
+      late: 0,
     };
 
     // 1. Each touched tenant's watermark: newest trusted event time − allowed lateness.

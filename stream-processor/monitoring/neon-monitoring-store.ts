@@ -366,8 +366,9 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
         rows.map((r) => r.key.version),
         rows.map((r) => r.row.feature),
         rows.map((r) => r.row.test),
-        rows.map((r) => r.row.value),
-        rows.map((r) => r.row.pValue),
+        // Rounding can leave a statistic a hair outside its range; the table checks the range.
+        rows.map((r) => Math.max(0, r.row.value)),
+        rows.map((r) => (r.row.pValue === null ? null : Math.min(1, Math.max(0, r.row.pValue)))),
         rows.map((r) => r.row.band),
         rows.map((r) => r.row.isDrift),
         rows.map((r) => (r.row.bins === null ? null : JSON.stringify(r.row.bins))),

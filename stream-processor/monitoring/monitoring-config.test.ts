@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { monitoringConfigFrom, monitoringEnvIssues, monitoringEnvShape } from "./monitoring-config";
+
+const schema = z.object(monitoringEnvShape);
+const parse = (env: Record<string, string>) => schema.parse(env);
+
+describe("MONITORING_* settings", () => {
+  it("has documented defaults", () => {
+    const c = monitoringConfigFrom(parse({}));
+    expect(c.enabled).toBe(true);
+    expect(c.settings.sliding).toEqual({ size: 2000, stride: 250, minSample: 500 });
+    expect(c.settings.retrain).toMatchObject({
+      psiAbove: 0.25,
+      psiConsecutive: 3,
+      aucDelta: 0.05,
+      driftedShare: undefined,
+      maxModelAgeMs: undefined,
+    });
+    expect(c.webhooks).toEqual({ urls: [], secret: undefined, timeoutMs: 5000, maxAttempts: 8 });
+    expect(c.settings.labels.conversionEvents).toEqual([]);
+  });
+
+  it("parses lists, off switches and days", () => {
+    const c = monitoringConfigFrom(
+      parse({
+        MONITORING_RETRAIN_PSI_ABOVE: "off",
+        MONITORING_RETRAIN_MAX_MODEL_AGE_DAYS: "30",
+        MONITORING_CONVERSION_EVENTS: "Purchase, Lead",
+        MONITORING_DRIFT_DECIDE_BY: "psi",
+      }),
+    );
+    expect(c.settings.retrain.psiAbove).toBeUndefined();
+    expect(c.settings.retrain.maxModelAgeMs).toBe(30 * 86_400_000);
+    expect(c.settings.labels.conversionEvents).toEqual(["Purchase", "Lead"]);
+    expect(c.settings.drift.decideBy).toEqual(["psi"]);
+  });
+
+  it("names the bad key", () => {
+    expect(monitoringEnvIssues(parse({ MONITORING_WEBHOOK_URLS: "https://a.example/h" }))).toEqual([
+      ["MONITORING_WEBHOOK_SECRET", "is required when MONITORING_WEBHOOK_URLS is set"],
+    ]);
+    const issues = monitoringEnvIssues(
+      parse({ MONITORING_WINDOW_SIZE: "100", MONITORING_WINDOW_STRIDE: "200" }),
+    );
+    expect(issues[0]![0]).toBe("MONITORING_WINDOW_STRIDE");
+    expect(monitoringEnvIssues(parse({ MONITORING_KS_ALPHA: "2" }))[0]![0]).toBe(
+      "MONITORING_KS_ALPHA",
+    );
+    expect(schema.safeParse({ MONITORING_RETRAIN_AUC_DELTA: "lots" }).success).toBe(false);
+    expect(schema.safeParse({ MONITORING_WEBHOOK_URLS: "ftp://x" }).success).toBe(false);
+  });
+});
