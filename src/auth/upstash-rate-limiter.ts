@@ -9,6 +9,8 @@ export interface RateLimitConfig {
   windowSeconds: number;
   /** A key's local count is trusted this long after its last answer from Redis. */
   maxStaleMs?: number;
+  /** How long counts admitted locally gather before one call sends them to Redis. */
+  flushLingerMs?: number;
 }
 
 interface KeyState {
@@ -21,15 +23,13 @@ interface KeyState {
   pending: number;
   /** Requests sent to Redis whose answer has not come back yet. */
   inflight: number;
-  flushing: Promise<void> | undefined;
+  /** When a flush was scheduled that has not yet taken its snapshot of `pending`. */
+  flushScheduledAtMs: number | undefined;
 }
 
 const MAX_KEYS = 10_000;
-/**
- * Flush rounds per flush: under steady traffic each round finds new counts, and the request
- * whose `waitUntil` carries the flush must not stay alive forever; the next request starts anew.
- */
-const MAX_FLUSH_ROUNDS = 8;
+/** A scheduled flush older than this is presumed lost with its request; the next one replaces it. */
+const STALE_FLUSH_MS = 10_000;
 
 /** Requests this isolate may still admit by its own count. */
 function estimate(state: KeyState): number {
@@ -40,8 +40,9 @@ function estimate(state: KeyState): number {
  * The window itself is `@upstash/ratelimit`'s sliding window in Redis. Asking Redis on every
  * request would put a round trip on every score, so each isolate counts ahead: while a key's
  * last answer is fresh (≤ maxStaleMs) and leaves more than a small margin, a request is admitted
- * from the local count and the count is sent to Redis after the response (`waitUntil`, batched
- * with Ratelimit's `rate`). Near the limit, on the first request of a key, or when the local
+ * from the local count, and the counts gathered over `flushLingerMs` go to Redis in one call after
+ * the response (`waitUntil`, Ratelimit's `rate`). The request that schedules a flush carries it;
+ * counts arriving after its snapshot schedule the next one, so no request waits on another's. Near the limit, on the first request of a key, or when the local
  * count is stale, the request waits for Redis, so one isolate never exceeds the limit; across
  * isolates the overshoot is at most what they admit between two flushes while above the margin.
  * The counting-ahead wrapper is written here because the library's only cached limiter
@@ -52,6 +53,7 @@ export class UpstashRateLimiter implements RateLimiter {
   private readonly states = new Map<string, KeyState>();
   private readonly margin: number;
   private readonly maxStaleMs: number;
+  private readonly flushLingerMs: number;
 
   /** Build once per isolate: the local counts and the library's blocked-key cache live in it. */
   constructor(
@@ -69,6 +71,7 @@ export class UpstashRateLimiter implements RateLimiter {
     });
     this.margin = Math.ceil(config.requests * 0.02);
     this.maxStaleMs = config.maxStaleMs ?? 1_000;
+    this.flushLingerMs = config.flushLingerMs ?? 50;
   }
 
   async limit(identifier: string, waitUntil: WaitUntil): Promise<RateLimitDecision> {
@@ -87,7 +90,7 @@ export class UpstashRateLimiter implements RateLimiter {
     }
 
     // Ask Redis now, counting this request and any admitted ones not yet sent.
-    const carried = state && !state.flushing ? state.pending : 0;
+    const carried = state ? state.pending : 0;
     if (state) {
       state.pending -= carried;
       state.inflight += 1 + carried;
@@ -134,7 +137,7 @@ export class UpstashRateLimiter implements RateLimiter {
       syncedAtMs: 0,
       pending: 0,
       inflight: 0,
-      flushing: undefined,
+      flushScheduledAtMs: undefined,
     };
     state.limit = result.limit;
     state.remaining = Math.max(0, result.remaining);
@@ -147,29 +150,31 @@ export class UpstashRateLimiter implements RateLimiter {
     return state;
   }
 
-  /** Sends the locally admitted count to Redis after the response; one flush per key at a time. */
+  /** Schedules one call that sends the counts admitted locally, unless one is already waiting. */
   private scheduleFlush(identifier: string, state: KeyState, waitUntil: WaitUntil): void {
-    if (state.flushing) return;
-    state.flushing = (async () => {
-      try {
-        for (let round = 0; round < MAX_FLUSH_ROUNDS && state.pending > 0; round++) {
-          const count = state.pending;
-          state.pending = 0;
-          state.inflight += count;
-          try {
-            const result = await this.ratelimit.limit(identifier, { rate: count });
-            await result.pending;
-            if (result.reason !== "timeout") this.remember(identifier, result, state);
-          } finally {
-            state.inflight -= count;
-          }
-        }
-      } catch {
-        // Redis unreachable: the next request finds the count stale and asks Redis itself.
-      } finally {
-        state.flushing = undefined;
-      }
-    })();
-    waitUntil(state.flushing);
+    const now = this.nowMs();
+    if (state.flushScheduledAtMs !== undefined && now - state.flushScheduledAtMs < STALE_FLUSH_MS) {
+      return;
+    }
+    state.flushScheduledAtMs = now;
+    waitUntil(this.flushAfterLinger(identifier, state));
+  }
+
+  private async flushAfterLinger(identifier: string, state: KeyState): Promise<void> {
+    if (this.flushLingerMs > 0) await new Promise((r) => setTimeout(r, this.flushLingerMs));
+    const count = state.pending;
+    state.pending = 0;
+    state.flushScheduledAtMs = undefined;
+    if (count === 0) return;
+    state.inflight += count;
+    try {
+      const result = await this.ratelimit.limit(identifier, { rate: count });
+      await result.pending;
+      if (result.reason !== "timeout") this.remember(identifier, result, state);
+    } catch {
+      // Redis unreachable: the local count goes stale and the next request asks Redis itself.
+    } finally {
+      state.inflight -= count;
+    }
   }
 }

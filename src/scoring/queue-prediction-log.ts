@@ -7,14 +7,60 @@ import type { PredictionLog } from "../services";
 const MAX_BATCH_MESSAGES = 100;
 /** Headroom under 256 KB for the per-message overhead Queues adds. */
 const MAX_BATCH_BYTES = 200_000;
+/** A scheduled send older than this is presumed lost with its request; the next write replaces it. */
+const STALE_SEND_MS = 10_000;
 
+export interface QueuePredictionLogOptions {
+  /**
+   * How long a scheduled send waits for more rows before it goes out. Requests arriving in that
+   * time add their rows to it instead of sending their own, so a busy isolate makes one queue
+   * call per linger instead of one per request. 0 sends each request's rows at once.
+   */
+  lingerMs?: number;
+}
+
+/**
+ * Group commit without cross-request waiting: a write either joins the send that another
+ * request has scheduled and not yet taken its snapshot of, or schedules one in its own request
+ * (returned for that request's `waitUntil`). Every row is therefore in exactly one send, and the
+ * request that owns a send stays alive until it is done.
+ */
 export class QueuePredictionLog implements PredictionLog {
-  constructor(private readonly queue: Queue<IngestMessage>) {}
+  private buffer: PredictionRecord[] = [];
+  private scheduledAtMs: number | undefined;
+  private readonly lingerMs: number;
 
-  async write(records: readonly PredictionRecord[]): Promise<void> {
+  constructor(
+    private readonly queue: Queue<IngestMessage>,
+    options: QueuePredictionLogOptions = {},
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.lingerMs = options.lingerMs ?? 0;
+  }
+
+  /** Runs in the request: only buffers; messages are built when the send goes out. */
+  write(records: readonly PredictionRecord[]): Promise<void> {
+    for (const record of records) this.buffer.push(record);
+    const now = this.nowMs();
+    if (this.scheduledAtMs !== undefined && now - this.scheduledAtMs < STALE_SEND_MS) {
+      return Promise.resolve();
+    }
+    this.scheduledAtMs = now;
+    return this.sendAfterLinger();
+  }
+
+  private async sendAfterLinger(): Promise<void> {
+    if (this.lingerMs > 0) await new Promise((resolve) => setTimeout(resolve, this.lingerMs));
+    const taken = this.buffer;
+    this.buffer = [];
+    this.scheduledAtMs = undefined;
+    await this.send(taken);
+  }
+
+  private async send(records: readonly PredictionRecord[]): Promise<void> {
+    const sends: Promise<unknown>[] = [];
     let batch: MessageSendRequest<IngestMessage>[] = [];
     let batchBytes = 0;
-    const sends: Promise<unknown>[] = [];
     for (const record of records) {
       const body: IngestMessage = {
         topic: "predictions",
@@ -39,7 +85,7 @@ export class QueuePredictionLog implements PredictionLog {
     const failed = results.filter((r) => r.status === "rejected");
     if (failed.length > 0) {
       throw new Error(
-        `${failed.length} of ${sends.length} prediction batches were not queued: ${String((failed[0] as PromiseRejectedResult).reason)}`,
+        `${failed.length} of ${sends.length} prediction batches (${records.length} rows) were not queued: ${String((failed[0] as PromiseRejectedResult).reason)}`,
       );
     }
   }
