@@ -47,6 +47,14 @@ describe("MONITORING_* settings", () => {
     expect(monitoringEnvIssues(parse({ MONITORING_KS_ALPHA: "2" }))[0]![0]).toBe(
       "MONITORING_KS_ALPHA",
     );
+    expect(
+      monitoringEnvIssues(
+        parse({
+          MONITORING_RETENTION_HOURS: "24",
+          MONITORING_ATTRIBUTION_WINDOW_MS: String(2 * 86_400_000),
+        }),
+      )[0]![0],
+    ).toBe("MONITORING_RETENTION_HOURS");
     expect(schema.safeParse({ MONITORING_RETRAIN_AUC_DELTA: "lots" }).success).toBe(false);
     expect(schema.safeParse({ MONITORING_WEBHOOK_URLS: "ftp://x" }).success).toBe(false);
   });

@@ -155,6 +155,14 @@ export function monitoringEnvIssues(env: MonitoringEnv): [string, string][] {
   if (env.MONITORING_WEBHOOK_URLS.length > 0 && env.MONITORING_WEBHOOK_SECRET === undefined) {
     issues.push(["MONITORING_WEBHOOK_SECRET", "is required when MONITORING_WEBHOOK_URLS is set"]);
   }
+  const keptMs = env.MONITORING_RETENTION_HOURS * 3_600_000;
+  const neededMs = env.MONITORING_ATTRIBUTION_WINDOW_MS + env.MONITORING_PERFORMANCE_WINDOW_MS;
+  if (keptMs <= neededMs) {
+    issues.push([
+      "MONITORING_RETENTION_HOURS",
+      `must keep predictions longer than the attribution window plus a performance window (${Math.ceil(neededMs / 3_600_000)} h), or they are deleted before their labels are final`,
+    ]);
+  }
   try {
     monitoringSettingsFrom(env);
   } catch (error) {
