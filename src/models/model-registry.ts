@@ -78,6 +78,11 @@ const compareVersions = (a: string, b: string) =>
 
 export class ModelRegistry {
   private readonly loaded = new Map<string, CacheEntry>();
+  /**
+   * One session per bundled model for the whole isolate, shared by every tenant that falls back
+   * to it; never released (there are few, and they serve the most tenants).
+   */
+  private readonly bundledSessions = new Map<BundledModel, Promise<LoadedModel>>();
 
   constructor(private readonly options: ModelRegistryOptions) {}
 
@@ -131,6 +136,7 @@ export class ModelRegistry {
     }
     const { manifest, model, source } = await entry.loading;
     const held = entry;
+    const releasable = source === "tenant";
     return {
       name,
       version,
@@ -142,7 +148,7 @@ export class ModelRegistry {
           return await model.score(values, rows);
         } finally {
           held.active -= 1;
-          if (held.evicted && held.active === 0) await model.release();
+          if (releasable && held.evicted && held.active === 0) await model.release();
         }
       },
     };
@@ -163,11 +169,13 @@ export class ModelRegistry {
     }
     const bundled = this.bundledVersion(name, version);
     if (bundled) {
-      return {
-        manifest: bundled.manifest,
-        model: await runtime.load(bundled.bytes, bundled.manifest),
-        source: "bundled" as const,
-      };
+      let session = this.bundledSessions.get(bundled);
+      if (!session) {
+        session = runtime.load(bundled.bytes, bundled.manifest);
+        this.bundledSessions.set(bundled, session);
+        session.catch(() => this.bundledSessions.delete(bundled));
+      }
+      return { manifest: bundled.manifest, model: await session, source: "bundled" as const };
     }
     throw new NotFoundError(`Model "${name}" has no version "${version}".`, {
       context: { model: name, version },
@@ -180,7 +188,8 @@ export class ModelRegistry {
       this.loaded.delete(oldestKey);
       oldest.evicted = true;
       oldest.loading.then(
-        ({ model }) => (oldest.active === 0 ? model.release() : undefined),
+        ({ model, source }) =>
+          source === "tenant" && oldest.active === 0 ? model.release() : undefined,
         () => undefined,
       );
     }

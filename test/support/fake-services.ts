@@ -110,9 +110,11 @@ export class FakePointerStore implements ModelPointerStore {
  */
 export class FakeModelRuntime implements ModelRuntime {
   loads = 0;
+  releases = 0;
   async load(bytes: ArrayBuffer): Promise<LoadedModel> {
     this.loads += 1;
     const { weights, bias } = parseFakeModel(bytes);
+    const runtime = this;
     return {
       async score(values: Float32Array, rows: number) {
         const out = new Float64Array(rows);
@@ -124,7 +126,9 @@ export class FakeModelRuntime implements ModelRuntime {
         }
         return out;
       },
-      async release() {},
+      async release() {
+        runtime.releases += 1;
+      },
     };
   }
   async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {
