@@ -295,9 +295,9 @@ class NeonMetricsTransaction implements MetricsTransaction {
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
     const result = await this.run("mark_seen", SQL.markSeen, [
-      keys.map((k) => k.tenant),
-      keys.map((k) => k.eventName),
-      keys.map((k) => k.eventId),
+      textArray(keys.map((k) => k.tenant)),
+      textArray(keys.map((k) => k.eventName)),
+      textArray(keys.map((k) => k.eventId)),
     ]);
     // ORDINALITY is 1-based; callers index from 0.
     return new Set(result.rows.map((r) => Number(r.idx) - 1));
@@ -306,27 +306,27 @@ class NeonMetricsTransaction implements MetricsTransaction {
   async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {
     if (deltas.length === 0) return;
     const dims = (ds: readonly WindowDelta[]) => [
-      ds.map((d) => d.tenant),
-      ds.map((d) => Math.round(d.widthMs / 1000)),
-      ds.map((d) => String(d.windowStartMs)),
-      ds.map((d) => d.source),
-      ds.map((d) => d.eventName),
-      ds.map((d) => d.campaign),
+      textArray(ds.map((d) => d.tenant)),
+      numberArray(ds.map((d) => Math.round(d.widthMs / 1000))),
+      numberArray(ds.map((d) => d.windowStartMs)),
+      textArray(ds.map((d) => d.source)),
+      textArray(ds.map((d) => d.eventName)),
+      textArray(ds.map((d) => d.campaign)),
     ];
     // One row per (window, currency) for the values, after the window rows.
     const withValues = deltas.flatMap((d) => d.values.map((v) => ({ d, v })));
     await this.run("upsert_windows", SQL.upsertWindows, [
       ...dims(deltas),
-      deltas.map((d) => d.count),
-      deltas.map((d) => d.late),
-      deltas.map((d) => d.matchQualitySum),
-      deltas.map((d) => d.matchQualityCount),
-      deltas.map((d) => d.predictions),
-      deltas.map((d) => d.conversions),
+      numberArray(deltas.map((d) => d.count)),
+      numberArray(deltas.map((d) => d.late)),
+      numberArray(deltas.map((d) => d.matchQualitySum)),
+      numberArray(deltas.map((d) => d.matchQualityCount)),
+      numberArray(deltas.map((d) => d.predictions)),
+      numberArray(deltas.map((d) => d.conversions)),
       ...dims(withValues.map((x) => x.d)),
-      withValues.map((x) => x.v.currency),
-      withValues.map((x) => formatMicros(x.v.valueMicros)),
-      withValues.map((x) => x.v.valueCount),
+      textArray(withValues.map((x) => x.v.currency)),
+      numberArray(withValues.map((x) => formatMicros(x.v.valueMicros))),
+      numberArray(withValues.map((x) => x.v.valueCount)),
     ]);
   }
 
@@ -334,8 +334,8 @@ class NeonMetricsTransaction implements MetricsTransaction {
     if (maxEventTimeMs.size === 0) return;
     const entries = [...maxEventTimeMs];
     await this.run("advance_watermarks", SQL.advanceWatermarks, [
-      entries.map(([t]) => t),
-      entries.map(([, ms]) => String(Math.floor(ms))),
+      textArray(entries.map(([t]) => t)),
+      numberArray(entries.map(([, ms]) => Math.floor(ms))),
     ]);
   }
 
@@ -351,6 +351,27 @@ class NeonMetricsTransaction implements MetricsTransaction {
       this.timer(operation, performance.now() - started);
     }
   }
+}
+
+// Postgres array literals built in one pass. The driver's generic serializer (prepareValue and
+// two regex replaces per element) cost ~4 µs per record on the hot path; these elements are
+// plain strings without NUL (the decoder refuses it) and finite numbers, so quoting strings is
+// the only escaping needed. Hand-written because no library does just this.
+const NEEDS_ESCAPE = /["\\]/;
+
+/** `{"a","b\"c"}`: a text[] literal. */
+export function textArray(values: readonly string[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    out += `${i === 0 ? "" : ","}"${NEEDS_ESCAPE.test(v) ? v.replace(/["\\]/g, "\\$&") : v}"`;
+  }
+  return `${out}}`;
+}
+
+/** `{1,2.5,-3}`: a numeric array literal (int, bigint, float8 or numeric). */
+export function numberArray(values: readonly (number | string)[]): string {
+  return `{${values.join(",")}}`;
 }
 
 /** A read that failed for any reason is, to an API caller, the metrics store being unavailable. */

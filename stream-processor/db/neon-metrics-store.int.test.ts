@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../../src/core/errors";
+import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
+import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import {
+  type IntegrationEnv,
+  startIntegrationEnv,
+  TEST_DATABASE_URL,
+} from "../testing/integration-env";
+import { createNeonPool, type Pool } from "./create-pool";
+import { NeonMetricsStore, numberArray, textArray } from "./neon-metrics-store";
+
+const T0 = Date.parse("2026-03-01T10:15:00Z");
+
+describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () => {
+  let env: IntegrationEnv;
+  let pool: Pool;
+  let store: NeonMetricsStore;
+
+  beforeAll(async () => {
+    env = await startIntegrationEnv("store", 1);
+    pool = createNeonPool({
+      databaseUrl: TEST_DATABASE_URL,
+      wsRelayUrl: env.relay.url,
+      schema: env.schema,
+      max: 2,
+    });
+    store = new NeonMetricsStore(pool);
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await env?.cleanup();
+  });
+
+  it("array literals survive quotes, backslashes, commas, braces, NULL and unicode", async () => {
+    const tricky = ['a"b', "c\\d", "e,f", "{g}", "NULL", " spaced ", "", "ünï😀", 'x\\"y'];
+    const { rows } = await env.db.query<{ v: string[]; n: string[] }>(
+      "SELECT $1::text[] AS v, $2::numeric[]::text[] AS n",
+      [textArray(tricky), numberArray([1, -2.5, "12.340000", 1e-7, 1772366400000])],
+    );
+    expect(rows[0]!.v).toEqual(tricky);
+    expect(rows[0]!.n).toEqual(["1", "-2.5", "12.340000", "0.0000001", "1772366400000"]);
+  });
+
+  it("remembers dedup keys and reports the ones seen before, including tricky ids", async () => {
+    const keys = ["plain", 'quo"te', "back\\slash", "com,ma", "NULL"].map((eventId) => ({
+      tenant: "acme",
+      eventName: "Purchase",
+      eventId,
+    }));
+    const first = await store.inTransaction((tx) => tx.markSeen(keys));
+    expect([...first]).toEqual([]);
+    const again = await store.inTransaction((tx) =>
+      tx.markSeen([{ tenant: "acme", eventName: "Lead", eventId: "plain" }, keys[1]!, keys[4]!]),
+    );
+    expect([...again].sort()).toEqual([1, 2]);
+  });
+
+  it("advances offsets only by compare-and-set, and rolls back with the batch", async () => {
+    const at = (expected: string | null, next: string) => ({
+      groupId: "g",
+      topic: "events",
+      partition: 0,
+      expectedNextOffset: expected,
+      nextOffset: next,
+    });
+    expect(await store.inTransaction((tx) => tx.advanceOffset(at(null, "10")))).toEqual({
+      ok: true,
+    });
+    expect(await store.inTransaction((tx) => tx.advanceOffset(at(null, "20")))).toEqual({
+      ok: false,
+      storedNextOffset: "10",
+    });
+    expect(await store.inTransaction((tx) => tx.advanceOffset(at("5", "20")))).toEqual({
+      ok: false,
+      storedNextOffset: "10",
+    });
+    await expect(
+      store.inTransaction(async (tx) => {
+        await tx.advanceOffset(at("10", "20"));
+        throw new Error("batch failed after the offset moved");
+      }),
+    ).rejects.toThrow(/batch failed/);
+    expect(await store.loadNextOffsets("g", "events", [0, 1])).toEqual(new Map([[0, "10"]]));
+    expect(await store.inTransaction((tx) => tx.advanceOffset(at("10", "20")))).toEqual({
+      ok: true,
+    });
+  });
+
+  it("adds window deltas (values exact to the micro) and raises watermarks, never lowering them", async () => {
+    const observe = (valueMicros: bigint, eventTimeMs: number) => ({
+      kind: "event" as const,
+      tenant: "acme",
+      source: "web",
+      eventName: "Purchase",
+      campaign: 'spring "24"',
+      eventTimeMs,
+      valueMicros,
+      currency: "USD",
+      matchQuality: 2.25,
+      attributed: false,
+    });
+    const spec = {
+      widthsMs: [MINUTE_MS, HOUR_MS],
+      allowedLatenessMs: 120_000,
+      maxFutureSkewMs: 300_000,
+    };
+    for (const [micros, t] of [
+      [100_000n, T0 + 5 * MINUTE_MS],
+      [200_000n, T0],
+    ] as const) {
+      const agg = aggregateWindows([observe(micros, t)], spec, {
+        maxEventTimeMs: new Map(),
+        nowMs: T0 + HOUR_MS,
+      });
+      await store.inTransaction(async (tx) => {
+        await tx.applyWindowDeltas(agg.deltas);
+        await tx.advanceWatermarks(agg.maxEventTimeMs);
+      });
+    }
+    const { rows } = await env.db.query<{ events: string; value: string; mq: number }>(
+      `SELECT sum(w.event_count)::text AS events, sum(v.value_sum)::text AS value, sum(w.match_quality_sum) AS mq
+       FROM metric_windows w JOIN metric_window_values v USING (tenant_id, window_seconds, window_start, source, event_name, campaign)
+       WHERE w.window_seconds = 3600`,
+    );
+    // 0.1 + 0.2 in floats would be 0.30000000000000004.
+    expect(rows[0]).toEqual({ events: "2", value: "0.300000", mq: 4.5 });
+    expect(await store.loadMaxEventTimes()).toEqual(new Map([["acme", T0 + 5 * MINUTE_MS]]));
+  });
+
+  it("turns data Postgres refuses into a ValidationError (isolated and dead-lettered, not retried)", async () => {
+    const bad = {
+      tenant: "acme",
+      widthMs: MINUTE_MS,
+      windowStartMs: T0 + 30_000, // not aligned to the minute: the table's CHECK refuses it
+      source: "web",
+      eventName: "Purchase",
+      campaign: "",
+      count: 1,
+      late: 0,
+      matchQualitySum: 0,
+      matchQualityCount: 0,
+      predictions: 0,
+      conversions: 0,
+      values: [],
+    };
+    const error = await store
+      .inTransaction((tx) => tx.applyWindowDeltas([bad]))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).context?.sqlstate).toBe("23514");
+  });
+
+  it("purges dedup entries older than the retention, and only those", async () => {
+    await env.db.query(
+      `INSERT INTO seen_events (tenant_id, event_name, event_id, first_seen_at)
+       SELECT 'old', 'Purchase', 'o' || i, now() - interval '5 days' FROM generate_series(1, 25000) i`,
+    );
+    const before = Number((await env.db.query("SELECT count(*) FROM seen_events")).rows[0].count);
+    const deleted = await store.purgeSeen(Date.now() - 3 * 24 * 3_600_000);
+    expect(deleted).toBe(25_000);
+    const after = Number((await env.db.query("SELECT count(*) FROM seen_events")).rows[0].count);
+    expect(after).toBe(before - 25_000);
+    expect(after).toBeGreaterThan(0);
+  });
+});
