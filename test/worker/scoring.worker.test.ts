@@ -110,6 +110,23 @@ describe("scoring the fixture models (linear, MLP, GBT) against native onnxrunti
     });
   }
 
+  it("scores concurrent requests on one shared session correctly", async () => {
+    const rows = expected.models.mlp.rows as { features: Record<string, unknown>; score: number }[];
+    const all = [...rows, ...rows, ...rows];
+    const scores = await Promise.all(
+      all.map(async (row) => {
+        const res = await app.fetch("/v1/score", {
+          key,
+          json: { model: "mlp", features: row.features },
+        });
+        return ((await res.json()) as SingleJson).score;
+      }),
+    );
+    scores.forEach((score, i) => {
+      expect(Math.abs(score - all[i]!.score)).toBeLessThanOrEqual(TOLERANCE);
+    });
+  });
+
   it("logs defaults for absent features and drops features the model does not use", async () => {
     const before = app.queue.messages.length;
     const res = await app.fetch("/v1/score", {
