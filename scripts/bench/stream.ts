@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(n) || n < 1000) throw new Error("--events must be a whole number ≥ 1000");
 
   const stack = loadLocalStackConfig();
-  const kafkaUp = await kafkaService(stack).up();
+  await kafkaService(stack).up();
   const brokers = kafkaBrokers(stack);
   const id = randomBytes(4).toString("hex");
   const schema = `bench_${id}`;
@@ -540,7 +540,7 @@ async function main(): Promise<void> {
     }
     await admin.disconnect().catch(() => {});
     await db.end().catch(() => {});
-    if (kafkaUp.startedHere) await kafkaService(stack).down();
+    // The broker is shared: it stays up (`npm run services:down` stops it).
   }
 }
 

@@ -41,8 +41,16 @@ export interface SourceObserver {
 
 interface InFlight {
   nextOffset: string;
-  outcome: Promise<BatchOutcome>;
+  /** "superseded": not attempted because an earlier batch of the partition was not committed. */
+  outcome: Promise<BatchOutcome | { kind: "superseded" }>;
 }
+
+/**
+ * Batches of one partition that may be prepared (decoded) but not yet committed. Two lets kafkajs
+ * fetch and the processor decode the next batch while the database commits the previous ones;
+ * more would only hold more memory, as commits of one partition run one after another anyway.
+ */
+const MAX_UNCOMMITTED_PER_PARTITION = 2;
 
 /** Kafka group commits are only a hint for tooling (kafka-consumer-groups); at most one per this, ms. */
 const GROUP_COMMIT_INTERVAL_MS = 5_000;
@@ -54,7 +62,8 @@ const GROUP_COMMIT_INTERVAL_MS = 5_000;
  *    to the stored offset and the batch is dropped unprocessed.
  * 2. The handler prepares the batch (decode, dead letters); its commit (results + compare-and-set
  *    of the offset, from the previous batch's end to this one's) starts once the previous batch
- *    of the partition committed, and kafkajs may fetch the next batch meanwhile (pipelining).
+ *    of the partition committed, and kafkajs fetches the next batches meanwhile (pipelining, at
+ *    most MAX_UNCOMMITTED_PER_PARTITION batches ahead of the store).
  * 3. A fenced or abandoned commit moves kafkajs back to the stored offset; the batches after it
  *    are dropped unprocessed and fetched again. Kafka's group offset is hinted after commits.
  */
@@ -64,8 +73,8 @@ export class KafkajsEventSource implements EventSource {
   /** Stored next offset per `topic:partition`, as this member last knew it (null: none stored). */
   private readonly expected = new Map<string, string | null>();
   private readonly lastGroupCommitMs = new Map<string, number>();
-  /** The batch of each partition whose commit is under way (at most one per partition). */
-  private readonly inFlight = new Map<string, InFlight>();
+  /** Per partition, the batches handed over but not yet settled, oldest first. */
+  private readonly inFlight = new Map<string, InFlight[]>();
   private owned = new Map<string, number[]>();
   private healthy = false;
   private stopping = false;
@@ -160,7 +169,7 @@ export class KafkajsEventSource implements EventSource {
     // kafkajs' stop waits for the batch in hand; then the commits under way finish. Our handler
     // sees isRunning() = false and gives up only retries, never a commit that is under way.
     await this.consumer.stop();
-    await Promise.all([...this.inFlight.values()].map((e) => e.outcome));
+    await Promise.all([...this.inFlight.values()].flat().map((e) => e.outcome));
     await this.consumer.disconnect();
     if (this.adminConnected !== undefined) await this.admin.disconnect().catch(() => {});
   }
@@ -171,7 +180,8 @@ export class KafkajsEventSource implements EventSource {
     const { topic, partition } = batch;
     const tp = `${topic}:${partition}`;
     // The previous batch of this partition may still be committing: this one continues from it.
-    const previous = this.inFlight.get(tp);
+    const chain = this.inFlight.get(tp) ?? [];
+    const previous = chain[chain.length - 1];
     let expected = previous?.nextOffset ?? this.expected.get(tp);
     if (expected === undefined) {
       const stored = await this.options.loadNextOffsets(topic, [partition]);
@@ -228,34 +238,49 @@ export class KafkajsEventSource implements EventSource {
       highWatermark: batch.highWatermark,
     };
     const control = { heartbeat, isRunning: () => isRunning() && !this.stopping };
-    // Decoding this batch overlaps with the commit of the previous one.
+    // Decoding this batch overlaps with the commits of the previous ones.
     const commit = await handler(sourceBatch, control);
-    if (previous !== undefined && (await previous.outcome).kind !== "committed") {
-      // Its settlement already moved the position back; this batch is fetched again.
-      return;
-    }
-    const entry: InFlight = { nextOffset, outcome: Promise.resolve({ kind: "abandoned" }) };
-    entry.outcome = commit()
-      .catch((error: unknown): BatchOutcome => {
-        // A rebalance (throwing heartbeat) or anything unexpected: not committed, fetch it again.
-        this.options.log.warn(
-          { err: error, topic, partition },
-          "batch not committed; it will be fetched again",
-        );
-        return { kind: "abandoned" };
-      })
-      .then((outcome) => {
+    const oldest = chain[0];
+    if (chain.length >= MAX_UNCOMMITTED_PER_PARTITION && oldest !== undefined) await oldest.outcome;
+    const entry: InFlight = {
+      nextOffset,
+      outcome: (async () => {
+        // Commits of a partition are chained: each starts from where the previous one ended.
+        if (previous !== undefined && (await previous.outcome).kind !== "committed") {
+          return { kind: "superseded" as const };
+        }
+        return commit().catch((error: unknown): BatchOutcome => {
+          // A rebalance (throwing heartbeat) or anything unexpected: not committed, fetch it again.
+          this.options.log.warn(
+            { err: error, topic, partition },
+            "batch not committed; it will be fetched again",
+          );
+          return { kind: "abandoned" };
+        });
+      })().then((outcome) => {
         this.settle(tp, entry, sourceBatch, outcome);
         return outcome;
-      });
-    this.inFlight.set(tp, entry);
+      }),
+    };
+    chain.push(entry);
+    this.inFlight.set(tp, chain);
     // kafkajs may fetch the next batch now; the store still decides what is committed.
     resolveOffset(lastOffset);
   }
 
   /** After a commit: remember the new position, or move kafkajs back to where the store is. */
-  private settle(tp: string, entry: InFlight, batch: SourceBatch, outcome: BatchOutcome): void {
-    if (this.inFlight.get(tp) === entry) this.inFlight.delete(tp);
+  private settle(
+    tp: string,
+    entry: InFlight,
+    batch: SourceBatch,
+    outcome: BatchOutcome | { kind: "superseded" },
+  ): void {
+    const chain = this.inFlight.get(tp);
+    if (chain !== undefined) {
+      const at = chain.indexOf(entry);
+      if (at >= 0) chain.splice(at, 1);
+      if (chain.length === 0 && this.inFlight.get(tp) === chain) this.inFlight.delete(tp);
+    }
     const { topic, partition } = batch;
     switch (outcome.kind) {
       case "committed":
@@ -268,12 +293,18 @@ export class KafkajsEventSource implements EventSource {
         this.hintGroupOffset(topic, partition, batch.nextOffset);
         return;
       case "fenced":
+        // Batches chained after this one will be superseded; new ones start from the store.
+        this.inFlight.delete(tp);
         this.expected.delete(tp);
         if (outcome.storedNextOffset !== null) {
           this.consumer.seek({ topic, partition, offset: outcome.storedNextOffset });
         }
         return;
+      case "superseded":
+        // The earlier batch that failed already moved the position back to before this one.
+        return;
       case "abandoned":
+        this.inFlight.delete(tp);
         this.expected.delete(tp);
         if (!this.stopping && batch.expectedNextOffset !== null) {
           this.consumer.seek({ topic, partition, offset: batch.expectedNextOffset });

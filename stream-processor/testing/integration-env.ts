@@ -37,7 +37,7 @@ export interface IntegrationEnv {
 
 export async function startIntegrationEnv(name: string, partitions = 3): Promise<IntegrationEnv> {
   const stack = loadLocalStackConfig();
-  const kafkaUp = await kafkaService(stack).up();
+  await kafkaService(stack).up();
   const brokers = kafkaBrokers(stack);
   const id = `${name.replace(/[^a-z0-9]/g, "")}${randomBytes(4).toString("hex")}`;
   const schema = `sp_${id}`;
@@ -127,7 +127,7 @@ export async function startIntegrationEnv(name: string, partitions = 3): Promise
       await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
       await db.end().catch(() => {});
       await relay.close().catch(() => {});
-      if (kafkaUp.startedHere) await kafkaService(stack).down();
+      // The broker is shared with other tests and processes: it stays up (`npm run services:down` stops it).
     },
   };
 }
