@@ -184,8 +184,9 @@ export class KafkajsEventSource implements EventSource {
     const previous = chain[chain.length - 1];
     let expected = previous?.nextOffset ?? this.expected.get(tp);
     if (expected === undefined) {
-      const stored = await this.options.loadNextOffsets(topic, [partition]);
-      expected = stored.get(partition) ?? null;
+      const stored = await this.loadNextOffset(topic, partition, payload);
+      if (stored === undefined) return; // stopping
+      expected = stored;
       this.expected.set(tp, expected);
     }
     // kafkajs 2.2.4 keeps the offset the batch was fetched from on the Batch object (not in
@@ -266,6 +267,35 @@ export class KafkajsEventSource implements EventSource {
     this.inFlight.set(tp, chain);
     // kafkajs may fetch the next batch now; the store still decides what is committed.
     resolveOffset(lastOffset);
+  }
+
+  /**
+   * The store's next offset for a partition (null: none stored), retried while the store is
+   * unavailable (heartbeating, so the group keeps the partition); undefined once stopping.
+   */
+  private async loadNextOffset(
+    topic: string,
+    partition: number,
+    payload: EachBatchPayload,
+  ): Promise<string | null | undefined> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const stored = await this.options.loadNextOffsets(topic, [partition]);
+        return stored.get(partition) ?? null;
+      } catch (error) {
+        if (!payload.isRunning() || this.stopping) return undefined;
+        const delayMs = Math.min(
+          this.options.sessionTimeoutMs / 3,
+          250 * 2 ** Math.min(attempt, 6),
+        );
+        this.options.log.warn(
+          { err: error, topic, partition, attempt, delayMs },
+          "cannot read the stored offset; retrying",
+        );
+        await payload.heartbeat();
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
   }
 
   /** After a commit: remember the new position, or move kafkajs back to where the store is. */
