@@ -2,10 +2,13 @@
  * Benchmark: event ingestion in workerd, run straight on Miniflare's API with the wrangler-built
  * bundle (not through `wrangler dev`'s proxy, which adds ~5 ms per request).
  *
- * Usage: npm run bench:ingest [-- --seconds 5 --concurrency 4 --requests 2000]
+ * Usage: npm run bench:ingest [-- --seconds 5 --concurrency 4 --requests 2000 --batches 1,100,1000
+ *        --routes capi,web --profile capi-1000.cpuprofile]
  * Prints events/s for batches of 1, 100 and 1000 on both routes (CAPI events carry every customer
  * information parameter raw, so each is normalised and hashed), and p50/p99 of a single event sent
- * alone. Target: ≥ 20,000 events/s with batches of 1000.
+ * alone. Target: ≥ 20,000 events/s with batches of 1000. `--profile` writes a V8 CPU profile of the
+ * Worker's isolate (through workerd's inspector) taken during the largest CAPI batch row; open it
+ * in Chrome DevTools or VS Code.
  *
  * Every request carries fresh event ids, so all events go the whole way: auth, validation,
  * hashing, dedup (Upstash REST server → Redis), queue send. A no-op consumer drains the queue
@@ -14,7 +17,7 @@
  * else starts one on a free port and stops it after.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -34,8 +37,17 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "5" },
     concurrency: { type: "string", default: "4" },
     requests: { type: "string", default: "2000" },
+    batches: { type: "string", default: "1,100,1000" },
+    routes: { type: "string", default: "capi,web" },
+    profile: { type: "string" },
   },
 });
+const BATCHES = args.batches.split(",").map(Number);
+const ROUTES = args.routes.split(",") as ("capi" | "web")[];
+if (BATCHES.some((b) => !Number.isInteger(b) || b < 1 || b > 1000)) {
+  throw new Error("--batches must list whole numbers from 1 to 1000");
+}
+if (ROUTES.some((r) => r !== "capi" && r !== "web")) throw new Error("--routes takes capi, web");
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const LATENCY_REQUESTS = Number(args.requests);
@@ -318,6 +330,48 @@ function table(header: string[], rows: (string | number)[][]): string {
   ].join("\n");
 }
 
+/**
+ * Starts V8's sampling profiler in one Worker's isolate through workerd's inspector (Chrome
+ * DevTools protocol over WebSocket); `stop()` returns the profile (`.cpuprofile` JSON).
+ */
+async function startWorkerProfile(port: number, worker: string) {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    id: string;
+    webSocketDebuggerUrl?: string;
+  }[];
+  const target = targets.find((t) => t.id.includes(worker)) ?? targets[0];
+  const url = target?.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${worker}`;
+  const socket = new WebSocket(url);
+  await new Promise((ok, fail) => {
+    socket.addEventListener("open", ok, { once: true });
+    socket.addEventListener("error", () => fail(new Error(`no inspector at ${url}`)), {
+      once: true,
+    });
+  });
+  let nextId = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.addEventListener("message", (event) => {
+    const reply = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (reply.id !== undefined) pending.get(reply.id)?.(reply.result);
+  });
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((ok) => {
+      const id = ++nextId;
+      pending.set(id, ok);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: 100 });
+  await call("Profiler.start");
+  return {
+    async stop(): Promise<unknown> {
+      const result = (await call("Profiler.stop")) as { profile: unknown };
+      socket.close();
+      return result.profile;
+    },
+  };
+}
+
 async function deleteByPattern(redis: Redis, pattern: string): Promise<number> {
   let cursor = "0";
   let deleted = 0;
@@ -336,6 +390,7 @@ async function main(): Promise<void> {
   const tenant = `bench-ingest-${Date.now()}`;
   let mf: Miniflare | undefined;
   let keyHash: string | undefined;
+  const inspectorPort = args.profile === undefined ? undefined : await freePort();
   try {
     console.log("building the Worker with wrangler (deploy --dry-run) …");
     const bundle = join(work, "bundle");
@@ -345,6 +400,7 @@ async function main(): Promise<void> {
       convertV4MiniflareOptions({
         host: "127.0.0.1",
         port: await freePort(),
+        ...(inspectorPort === undefined ? {} : { inspectorPort }),
         workers: [
           {
             ...workerFromBundle(bundle, {
@@ -377,8 +433,8 @@ async function main(): Promise<void> {
     await redis.set(apiKeyRedisKey(record.keyHash), record);
 
     const scenarios: Scenario[] = [];
-    for (const route of ["capi", "web"] as const) {
-      for (const batch of [1, 100, 1000]) {
+    for (const route of ROUTES) {
+      for (const batch of BATCHES) {
         scenarios.push({
           name: `${route === "capi" ? "POST /v1/capi/{pixel}/events" : "POST /v1/events"} × ${batch}`,
           route,
@@ -405,8 +461,22 @@ async function main(): Promise<void> {
     const rows: (string | number)[][] = [];
     let capi1000: Awaited<ReturnType<typeof throughput>> | undefined;
     const us = (v: number | undefined) => (v === undefined ? "n/a" : v.toFixed(0));
+    const profiled = scenarios
+      .filter((s) => s.route === "capi")
+      .reduce<Scenario | undefined>(
+        (a, s) => (a === undefined || s.batch > a.batch ? s : a),
+        undefined,
+      );
     for (const s of scenarios) {
+      const profiler =
+        inspectorPort !== undefined && s === profiled
+          ? await startWorkerProfile(inspectorPort, "driftline")
+          : undefined;
       const r = await throughput(base, key, s, pids);
+      if (profiler && args.profile) {
+        writeFileSync(args.profile, JSON.stringify(await profiler.stop()));
+        console.log(`CPU profile of the Worker during "${s.name}" written to ${args.profile}`);
+      }
       if (s.route === "capi" && s.batch === 1000) capi1000 = r;
       const samples = latency.get(s.name);
       rows.push([

@@ -70,7 +70,7 @@ export async function ingestEvents({
 
   const outcome = await deps.sink.send(
     TOPIC_BY_SOURCE[input.source],
-    fresh.map((c) => ({ key: c.messageKey, value: c.message })),
+    fresh.map((c) => ({ key: c.messageKey, value: c.message, valueJson: c.messageJson })),
   );
   if (!outcome.ok) {
     const unsent = outcome.notQueued.map((i) => fresh[i] as AcceptedEventCandidate);

@@ -20,6 +20,8 @@ export interface EventEnvelope {
   key: string;
   /** The event message (JSON), already free of raw PII. */
   value: unknown;
+  /** `JSON.stringify(value)` when the caller has it already; spares the sink serialising it again. */
+  valueJson?: string;
 }
 
 /** Expected outcomes are values: which messages (by position in the call) did not make it. */

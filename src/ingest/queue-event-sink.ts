@@ -54,6 +54,19 @@ export function utf8ByteLength(text: string): number {
 }
 
 /**
+ * UTF-8 size of the queued body's JSON, `{"topic":…,"key":…,"value":…}`, without serialising the
+ * value again when the caller brought its JSON text (for an event, ~2.5 KB per message).
+ */
+export function bodyBytes(topic: EventTopic, message: EventEnvelope): number {
+  if (message.valueJson === undefined) {
+    return utf8ByteLength(JSON.stringify({ topic, key: message.key, value: message.value }));
+  }
+  // JSON.stringify of the body is exactly these pieces around the value's own JSON text.
+  const frame = `{"topic":${JSON.stringify(topic)},"key":${JSON.stringify(message.key)},"value":}`;
+  return utf8ByteLength(frame) + utf8ByteLength(message.valueJson);
+}
+
+/**
  * The batches go out concurrently. When some fail, the others are already durable: the outcome
  * names the positions that were not queued, so the caller can release exactly their dedup keys.
  */
@@ -63,7 +76,7 @@ export class QueueEventSink implements EventSink {
   async send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome> {
     if (messages.length === 0) return { ok: true };
     const bodies: IngestMessage[] = messages.map((m) => ({ topic, key: m.key, value: m.value }));
-    const batches = planSendBatches(bodies.map((b) => utf8ByteLength(JSON.stringify(b))));
+    const batches = planSendBatches(messages.map((m) => bodyBytes(topic, m)));
     const results = await Promise.allSettled(
       batches.map((positions) =>
         this.queue.sendBatch(

@@ -68,18 +68,24 @@ export interface MatchQuality {
   signals: MatchSignal[];
 }
 
+const SIGNALS = Object.entries(MATCH_SIGNAL_WEIGHTS).map(([signal, { points, fields }]) => ({
+  signal: signal as MatchSignal,
+  points,
+  fields: fields as readonly (keyof HashedUserData)[],
+}));
+
 /** Scores the identifiers present in (normalised) `user_data`; empty values and lists count as absent. */
 export function computeMatchQuality(userData: HashedUserData): MatchQuality {
   let score = 0;
   const signals: MatchSignal[] = [];
-  for (const [signal, { points, fields }] of Object.entries(MATCH_SIGNAL_WEIGHTS)) {
-    const present = fields.some((field) => {
+  for (const { signal, points, fields } of SIGNALS) {
+    for (const field of fields) {
       const value = userData[field];
-      return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== "";
-    });
-    if (present) {
-      score += points;
-      signals.push(signal as MatchSignal);
+      if (Array.isArray(value) ? value.length > 0 : value !== undefined && value !== "") {
+        score += points;
+        signals.push(signal);
+        break;
+      }
     }
   }
   return { score: Math.min(score, MAX_MATCH_QUALITY), signals };

@@ -31,64 +31,94 @@ export interface NormalizedUserData {
  * it completes synchronously.
  */
 export async function normalizeUserData(userData: UserDataInput): Promise<NormalizedUserData> {
-  const hashed: Record<string, string | string[]> = {};
-  const issues: FieldIssue[] = [];
-
-  const hashOne = (field: HashedField, raw: string, path: string): string | undefined => {
-    const result = normalizeUserDataValue(field, raw);
-    switch (result.kind) {
-      case "empty":
-        return undefined;
-      case "invalid":
-        issues.push({ field: path, message: result.message });
-        return undefined;
-      case "prehashed":
-        return result.value;
-      case "normalized":
-        return sha256Hex(result.value);
-    }
-  };
-
-  for (const field of MULTI_VALUE_HASHED_FIELDS) {
-    const value = userData[field];
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    const listed = Array.isArray(value);
-    const hashes = values.map((v, i) =>
-      hashOne(field, String(v), listed ? `${field}.${i}` : field),
-    );
-    // The SDK deduplicates after hashing (`new Set`), keeping first-seen order.
-    const unique = [...new Set(hashes.filter((h): h is string => h !== undefined))];
-    if (unique.length > 0) hashed[field] = unique;
-  }
-  for (const field of SINGLE_VALUE_HASHED_FIELDS) {
-    const value = userData[field];
-    if (value === undefined) continue;
-    const hash = hashOne(field, value, field);
-    if (hash !== undefined) hashed[field] = hash;
-  }
-
-  for (const field of UNHASHED_FIELDS) {
-    const value = userData[field];
-    if (value !== undefined) hashed[field] = String(value);
-  }
-
-  return { hashed: orderKeys(hashed) as HashedUserData, issues };
+  return createUserDataNormalizer()(userData);
 }
 
-const ORDER: ReadonlyMap<string, number> = new Map(
-  [...MULTI_VALUE_HASHED_FIELDS, ...SINGLE_VALUE_HASHED_FIELDS, ...UNHASHED_FIELDS].map((f, i) => [
-    f,
-    i,
-  ]),
-);
+/** What one raw value of one field comes to: its hash, nothing (blank), or why it is refused. */
+type ValueOutcome = string | null | { message: string };
 
-/** Keys in Meta's documented order, so equal inputs serialise to equal messages. */
-function orderKeys(record: Record<string, string | string[]>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const field of ORDER.keys()) {
-    const value = record[field];
-    if (value !== undefined) out[field] = value;
-  }
-  return out;
+/**
+ * `normalizeUserData` for many events, synchronously, remembering what each (field, raw value)
+ * and each normalised text came to. The events of one batch share most of their values (country,
+ * state, city, gender, names, often one customer's email), and each remembered value saves a
+ * normalisation and a SHA-256. Use one normaliser per batch: it holds the batch's raw values.
+ */
+export function createUserDataNormalizer(): (userData: UserDataInput) => NormalizedUserData {
+  const outcomes = new Map<HashedField, Map<string, ValueOutcome>>();
+  const hashes = new Map<string, string>();
+
+  const outcomeOf = (field: HashedField, raw: string): ValueOutcome => {
+    let byValue = outcomes.get(field);
+    if (byValue === undefined) {
+      byValue = new Map();
+      outcomes.set(field, byValue);
+    }
+    const known = byValue.get(raw);
+    if (known !== undefined) return known;
+    const result = normalizeUserDataValue(field, raw);
+    let outcome: ValueOutcome;
+    switch (result.kind) {
+      case "empty":
+        outcome = null;
+        break;
+      case "invalid":
+        outcome = { message: result.message };
+        break;
+      case "prehashed":
+        outcome = result.value;
+        break;
+      case "normalized": {
+        let hash = hashes.get(result.value);
+        if (hash === undefined) {
+          hash = sha256Hex(result.value);
+          hashes.set(result.value, hash);
+        }
+        outcome = hash;
+        break;
+      }
+    }
+    byValue.set(raw, outcome);
+    return outcome;
+  };
+
+  return (userData) => {
+    // Keys are added in Meta's documented order (list fields, single fields, unhashed ones), so
+    // equal inputs serialise to equal messages.
+    const hashed: Record<string, string | string[]> = {};
+    const issues: FieldIssue[] = [];
+
+    for (const field of MULTI_VALUE_HASHED_FIELDS) {
+      const value = userData[field];
+      if (value === undefined) continue;
+      if (!Array.isArray(value)) {
+        const outcome = outcomeOf(field, String(value));
+        if (typeof outcome === "string") hashed[field] = [outcome];
+        else if (outcome !== null) issues.push({ field, message: outcome.message });
+        continue;
+      }
+      // The SDK deduplicates after hashing (`new Set`), keeping first-seen order.
+      const unique: string[] = [];
+      for (let i = 0; i < value.length; i++) {
+        const outcome = outcomeOf(field, String(value[i]));
+        if (typeof outcome === "string") {
+          if (!unique.includes(outcome)) unique.push(outcome);
+        } else if (outcome !== null) {
+          issues.push({ field: `${field}.${i}`, message: outcome.message });
+        }
+      }
+      if (unique.length > 0) hashed[field] = unique;
+    }
+    for (const field of SINGLE_VALUE_HASHED_FIELDS) {
+      const value = userData[field];
+      if (value === undefined) continue;
+      const outcome = outcomeOf(field, value);
+      if (typeof outcome === "string") hashed[field] = outcome;
+      else if (outcome !== null) issues.push({ field, message: outcome.message });
+    }
+    for (const field of UNHASHED_FIELDS) {
+      const value = userData[field];
+      if (value !== undefined) hashed[field] = String(value);
+    }
+    return { hashed: hashed as HashedUserData, issues };
+  };
 }

@@ -8,6 +8,7 @@ import {
   capiRequestEnvelopeSchema,
   capiServerEventSchema,
 } from "./capi-event-schema";
+import { compileFastParser, UNSURE } from "./compile-fast-parser";
 import {
   CLICK_ID_PARAMS,
   type ClickIdParam,
@@ -28,7 +29,7 @@ import {
   websiteEventTimeMs,
 } from "./event-time";
 import { computeMatchQuality } from "./match-quality";
-import { normalizeUserData } from "./normalize-user-data";
+import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data";
 import type { UserDataInput } from "./user-data-schema";
 import { websiteEventSchema, websiteRequestEnvelopeSchema } from "./website-event-schema";
 import { joinPath, missingIsRequired, toFieldIssues } from "./zod-issues";
@@ -81,6 +82,8 @@ export interface AcceptedEventCandidate {
   status: "accepted";
   eventId: string;
   message: EventMessage;
+  /** `JSON.stringify(message)`, made once for the size check; send this rather than serialise again. */
+  messageJson: string;
   /** Kafka key, `tenant:event_id`. */
   messageKey: string;
   /** Deduplication identity (tenant, event_name, event_id); see `eventDedupKey`. */
@@ -117,11 +120,20 @@ export interface PreparedBatch {
 export async function prepareEvents(input: PrepareEventsInput): Promise<PreparedBatch> {
   const options = { ...DEFAULT_PREPARE_EVENTS_OPTIONS, ...input.options };
   const batch = readEnvelope(input.source, input.body);
-  const results = await Promise.all(
-    batch.events.map((raw, index) =>
-      prepareOne(input, options, batch, raw, index, batch.prefix(index)),
-    ),
-  );
+  // One normaliser per batch: events of a batch share many contact values (see its doc).
+  const normalize = createUserDataNormalizer();
+  const results: PreparedEvent[] = new Array(batch.events.length);
+  for (let index = 0; index < batch.events.length; index++) {
+    results[index] = prepareOne(
+      input,
+      options,
+      batch,
+      batch.events[index],
+      index,
+      batch.prefix(index),
+      normalize,
+    );
+  }
   const out: PreparedBatch = { results };
   if (batch.testEventCode !== undefined) out.testEventCode = batch.testEventCode;
   return out;
@@ -163,14 +175,15 @@ function readEnvelope(source: EventSource, body: unknown): Envelope {
   return { events: [body], prefix: () => [] };
 }
 
-async function prepareOne(
+function prepareOne(
   input: PrepareEventsInput,
   options: PrepareEventsOptions,
   envelope: Envelope,
   raw: unknown,
   index: number,
   prefix: PropertyKey[],
-): Promise<PreparedEvent> {
+  normalize: (userData: UserDataInput) => NormalizedUserData,
+): PreparedEvent {
   const draft =
     input.source === "capi"
       ? draftCapiEvent(raw, prefix)
@@ -187,11 +200,11 @@ async function prepareOne(
     : checkEventTimeWindow(draft.eventTimeMs, input.nowMs, options);
   if (windowProblem !== null) errors.push({ field: at("event_time"), message: windowProblem });
 
-  const userData = await normalizeUserData(draft.userData);
+  const userData = normalize(draft.userData);
   for (const issue of userData.issues) {
     errors.push({ field: at("user_data", issue.field), message: issue.message });
   }
-  if (userData.issues.length === 0 && Object.keys(userData.hashed).length === 0) {
+  if (userData.issues.length === 0 && isEmpty(userData.hashed)) {
     errors.push({
       field: at("user_data"),
       message: "needs at least one customer information parameter (em, ph, fbp, fbc, …)",
@@ -210,39 +223,44 @@ async function prepareOne(
 
   const eventIdAssigned = draft.eventId === null;
   const eventId = draft.eventId ?? input.newEventId();
-  const { event_name, ...restOfEvent } = draft.event;
-  const event: MetaServerEvent = compact({
-    event_name,
+  // Built key by key in the order of the message schema, leaving out undefined values.
+  const event: Record<string, unknown> = {
+    event_name: draft.event.event_name,
     event_time: Math.floor(draft.eventTimeMs / 1000),
     event_id: eventId,
-    ...restOfEvent,
-    user_data: userData.hashed,
-    custom_data: draft.customData,
-  });
-  const message: EventMessage = compact({
+  };
+  const rest = draft.event as Record<string, unknown>;
+  for (const key in rest) {
+    if (key !== "event_name" && rest[key] !== undefined) event[key] = rest[key];
+  }
+  event.user_data = userData.hashed;
+  if (draft.customData !== undefined) event.custom_data = draft.customData;
+
+  const message: Record<string, unknown> = {
     schemaVersion: EVENT_MESSAGE_SCHEMA_VERSION,
     tenant: input.tenant,
     source: input.source,
-    pixelId: input.pixelId,
-    eventId,
-    eventIdAssigned,
-    eventName: event.event_name,
-    eventTimeMs: Math.round(draft.eventTimeMs),
-    receivedAtMs: Math.round(input.nowMs),
-    actionSource: event.action_source,
-    matchQuality: computeMatchQuality(userData.hashed),
-    value: draft.customData?.value,
-    currency: draft.customData?.currency,
-    campaign: draft.campaign,
-    utm: Object.keys(draft.utm).length > 0 ? draft.utm : undefined,
-    clickIds: Object.keys(draft.clickIds).length > 0 ? draft.clickIds : undefined,
-    predictionId: draft.predictionId,
-    testEventCode: envelope.testEventCode,
-    partnerAgent: envelope.partnerAgent,
-    event,
-  });
+  };
+  if (input.pixelId !== undefined) message.pixelId = input.pixelId;
+  message.eventId = eventId;
+  message.eventIdAssigned = eventIdAssigned;
+  message.eventName = event.event_name;
+  message.eventTimeMs = Math.round(draft.eventTimeMs);
+  message.receivedAtMs = Math.round(input.nowMs);
+  if (event.action_source !== undefined) message.actionSource = event.action_source;
+  message.matchQuality = computeMatchQuality(userData.hashed);
+  if (draft.customData?.value !== undefined) message.value = draft.customData.value;
+  if (draft.customData?.currency !== undefined) message.currency = draft.customData.currency;
+  if (draft.campaign !== undefined) message.campaign = draft.campaign;
+  if (!isEmpty(draft.utm)) message.utm = draft.utm;
+  if (!isEmpty(draft.clickIds)) message.clickIds = draft.clickIds;
+  if (draft.predictionId !== undefined) message.predictionId = draft.predictionId;
+  if (envelope.testEventCode !== undefined) message.testEventCode = envelope.testEventCode;
+  if (envelope.partnerAgent !== undefined) message.partnerAgent = envelope.partnerAgent;
+  message.event = event;
 
-  const sizeBytes = oversizeBytes(message, options.maxMessageBytes);
+  const messageJson = JSON.stringify(message);
+  const sizeBytes = oversizeBytes(messageJson, options.maxMessageBytes);
   if (sizeBytes !== null) {
     return {
       index,
@@ -257,14 +275,21 @@ async function prepareOne(
     };
   }
 
+  const typed = message as unknown as EventMessage;
   return {
     index,
     status: "accepted",
     eventId,
-    message,
-    messageKey: eventMessageKey(message),
-    dedupKey: eventDedupKey(message),
+    message: typed,
+    messageJson,
+    messageKey: eventMessageKey(typed),
+    dedupKey: eventDedupKey(typed),
   };
+}
+
+function isEmpty(record: object): boolean {
+  for (const _ in record) return false;
+  return true;
 }
 
 /** The Meta event without event_time, event_id, user_data and custom_data (set once accepted). */
@@ -292,8 +317,25 @@ type Draft =
       predictionId: string | undefined;
     };
 
+// zod's interpreter is most of the validation cost in workerd (no JIT there); the fast parsers
+// answer exactly as zod for the events they are sure of and leave the rest, errors included, to it.
+const capiEventFastParser = compileFastParser(capiServerEventSchema);
+const websiteEventFastParser = compileFastParser(websiteEventSchema);
+
+function parseCapiEvent(raw: unknown) {
+  const fast = capiEventFastParser.parse(raw);
+  if (fast !== UNSURE) return { success: true as const, data: fast };
+  return capiServerEventSchema.safeParse(raw, { error: missingIsRequired });
+}
+
+function parseWebsiteEvent(raw: unknown) {
+  const fast = websiteEventFastParser.parse(raw);
+  if (fast !== UNSURE) return { success: true as const, data: fast };
+  return websiteEventSchema.safeParse(raw, { error: missingIsRequired });
+}
+
 function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): Draft {
-  const parsed = capiServerEventSchema.safeParse(raw, { error: missingIsRequired });
+  const parsed = parseCapiEvent(raw);
   if (!parsed.success) {
     return {
       kind: "invalid",
@@ -339,7 +381,7 @@ function draftWebsiteEvent(
   prefix: PropertyKey[],
   context: RequestContext | undefined,
 ): Draft {
-  const parsed = websiteEventSchema.safeParse(raw, { error: missingIsRequired });
+  const parsed = parseWebsiteEvent(raw);
   if (!parsed.success) {
     return {
       kind: "invalid",
@@ -508,23 +550,37 @@ function readEventId(raw: unknown): string | null {
   return null;
 }
 
-function queryParams(url: string | undefined): URLSearchParams | undefined {
-  if (url === undefined) return undefined;
+/** The query parameters Driftline reads (utm_* and click ids); only their first values matter. */
+const QUERY_NAMES = new Set<string>([...UTM_PARAMS.map((p) => `utm_${p}`), ...CLICK_ID_PARAMS]);
+
+/**
+ * The first value of each parameter in `QUERY_NAMES`, as `URLSearchParams.get` would return it,
+ * from one pass over the query (one `get` per name cost a dozen trips into the URL parser).
+ */
+function queryParams(url: string | undefined): Map<string, string> | undefined {
+  // Without a "?" there is no query to parse.
+  if (url === undefined || !url.includes("?")) return undefined;
+  let params: URLSearchParams;
   try {
-    return new URL(url).searchParams;
+    params = new URL(url).searchParams;
   } catch {
     return undefined;
   }
+  const first = new Map<string, string>();
+  for (const [name, value] of params) {
+    if (QUERY_NAMES.has(name) && !first.has(name)) first.set(name, value);
+  }
+  return first;
 }
 
 /** A query value worth keeping: present, non-blank, bounded. */
-function param(params: URLSearchParams | undefined, name: string): string | undefined {
+function param(params: Map<string, string> | undefined, name: string): string | undefined {
   const value = params?.get(name)?.trim();
   return value && value.length <= 512 ? value : undefined;
 }
 
 function readUtm(
-  params: URLSearchParams | undefined,
+  params: Map<string, string> | undefined,
   explicit: Partial<Record<UtmParam, string | undefined>>,
 ): Partial<Record<UtmParam, string>> {
   const utm: Partial<Record<UtmParam, string>> = {};
@@ -536,7 +592,7 @@ function readUtm(
 }
 
 function readClickIds(
-  params: URLSearchParams | undefined,
+  params: Map<string, string> | undefined,
   explicit: Partial<Record<ClickIdParam, string | undefined>>,
   fbc: string | undefined,
 ): Partial<Record<ClickIdParam, string>> {
@@ -555,14 +611,15 @@ function readClickIds(
 
 /** A copy without the keys whose value is undefined, so messages carry no empty keys. */
 function compact<T extends object>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
+  return out as T;
 }
 
 const encoder = new TextEncoder();
 
 /** The UTF-8 size of the message's JSON when it exceeds `limitBytes`, else null. */
-function oversizeBytes(message: EventMessage, limitBytes: number): number | null {
-  const json = JSON.stringify(message);
+function oversizeBytes(json: string, limitBytes: number): number | null {
   // At most 3 UTF-8 bytes per UTF-16 unit: most messages need no encoding to be known small.
   if (json.length * 3 <= limitBytes) return null;
   const bytes = encoder.encode(json).length;

@@ -1,0 +1,26 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { sha256Hex } from "./sha256-hex";
+
+const reference = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+describe("sha256Hex", () => {
+  it.each([
+    ["empty", ""],
+    ["ascii", "joe@example.com"],
+    ["one block minus padding (55 bytes)", "x".repeat(55)],
+    ["exactly one block", "x".repeat(64)],
+    ["non-ASCII", "müller straße 日本"],
+    ["emoji", "😀🇩🇪"],
+    ["longest text the scratch buffer takes", "€".repeat(1365)],
+    ["longer than the scratch buffer", "€".repeat(1366)],
+    ["long ASCII", "a".repeat(100_000)],
+  ])("matches node:crypto for %s", (_, text) => {
+    expect(sha256Hex(text)).toBe(reference(text));
+  });
+
+  it("starts afresh on every call (the hasher is reused)", () => {
+    const texts = ["a", "b".repeat(200), "", "c", "€".repeat(2000), "a"];
+    expect(texts.map(sha256Hex)).toEqual(texts.map(reference));
+  });
+});
