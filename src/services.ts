@@ -1,6 +1,7 @@
 /** The ports the HTTP routes and the queue consumer depend on; adapters implement them. */
 import type { ApiKeyRecord } from "./auth/api-key";
 import type { ModelManifest } from "./core/model-manifest";
+import type { ModelRegistryNotice } from "./core/model-registry-message";
 import type { ActivePointer } from "./core/scoring/active-pointer";
 import type { PredictionRecord } from "./core/scoring/prediction-record";
 import type { IngestServices } from "./ingest/ingest-ports";
@@ -74,6 +75,15 @@ export interface ModelStore {
 export interface ModelPointerStore {
   get(tenant: string, name: string): Promise<ActivePointer | undefined>;
   set(tenant: string, name: string, pointer: ActivePointer): Promise<void>;
+}
+
+/**
+ * Where model uploads and promotions are announced, so the stream processor's registry
+ * (Postgres `model_versions`) follows them: the ingest queue → Kafka `models` in the Worker.
+ */
+export interface ModelChangeLog {
+  /** Durably queues the notices, in order, or throws. */
+  record(notices: readonly ModelRegistryNotice[]): Promise<void>;
 }
 
 /** One loaded model, ready to score float rows. */

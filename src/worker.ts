@@ -14,9 +14,11 @@ import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
 import { bundledModels } from "./models/bundled-models";
 import { ModelRegistry } from "./models/model-registry";
+import { QueueModelChangeLog } from "./models/queue-model-change-log";
 import { R2ModelStore } from "./models/r2-model-store";
 import { UpstashModelPointerStore } from "./models/upstash-model-pointer-store";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
+import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
@@ -52,6 +54,7 @@ export function buildServices(env: WorkerEnv): Services {
       bundled: bundledModels(),
       maxLoadedVersions: env.MODEL_CACHE_SIZE,
       maxModelBytes: env.MODEL_UPLOAD_MAX_BYTES,
+      changes: new QueueModelChangeLog(env.INGEST_QUEUE as Queue<IngestMessage>),
     }),
     // Rows of requests arriving within 20 ms share one queue call; the response never waits.
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>, {
@@ -110,6 +113,8 @@ export default {
       sink,
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       log,
+      // Registry notices are produced with the manifest, read from R2 here.
+      expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });
     log({ level: "info", msg: "ingest batch", queue: batch.queue, ...result });
   },

@@ -3,7 +3,7 @@ import { ConfigError } from "./errors";
 import { allTopicNames, isValidTopicName, topicNames } from "./topics";
 
 describe("topicNames", () => {
-  it("names the six topics of the design without a prefix", () => {
+  it("names the topics of the design and the model registry without a prefix", () => {
     expect(topicNames()).toEqual({
       events: "events",
       capi: "capi",
@@ -11,6 +11,7 @@ describe("topicNames", () => {
       alerts: "alerts",
       retrainRequests: "retrain-requests",
       dlq: "dlq",
+      models: "model-registry",
     });
   });
 
@@ -48,6 +49,7 @@ describe("allTopicNames", () => {
       "p.alerts",
       "p.retrain-requests",
       "p.dlq",
+      "p.model-registry",
     ]);
   });
 });

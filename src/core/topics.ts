@@ -9,6 +9,8 @@ export const TOPICS = {
   alerts: "alerts",
   retrainRequests: "retrain-requests",
   dlq: "dlq",
+  /** Model versions uploaded and promoted at the edge (see model-registry-message.ts). */
+  models: "model-registry",
 } as const;
 
 export type TopicKey = keyof typeof TOPICS;
@@ -52,7 +54,7 @@ export function topicNames(prefix = ""): TopicNames {
   return Object.freeze(names);
 }
 
-/** Every Driftline topic for `prefix`, in a fixed order (events, capi, predictions, alerts, retrain-requests, dlq). */
+/** Every Driftline topic for `prefix`, in a fixed order (events, capi, predictions, alerts, retrain-requests, dlq, model-registry). */
 export function allTopicNames(prefix = ""): string[] {
   return Object.values(topicNames(prefix));
 }

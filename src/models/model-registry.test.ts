@@ -6,9 +6,25 @@ import {
   fakeManifest,
   fakeModelBytes,
 } from "../../test/support/fake-services";
+import { DependencyUnavailableError } from "../core/errors";
+import type { ModelRegistryNotice } from "../core/model-registry-message";
+import type { ModelChangeLog } from "../services";
 import { ModelRegistry } from "./model-registry";
 
-function registry(maxLoadedVersions = 2) {
+/** Records the notices of each call; `failNext` makes the next call throw like a refusing queue. */
+class RecordingChangeLog implements ModelChangeLog {
+  readonly calls: ModelRegistryNotice[][] = [];
+  failNext = false;
+  async record(notices: readonly ModelRegistryNotice[]): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error("Queue send failed: 500");
+    }
+    this.calls.push([...notices]);
+  }
+}
+
+function registry(maxLoadedVersions = 2, changes?: ModelChangeLog) {
   const store = new FakeModelStore();
   const pointers = new FakePointerStore();
   const runtime = new FakeModelRuntime();
@@ -26,6 +42,7 @@ function registry(maxLoadedVersions = 2) {
     ],
     maxLoadedVersions,
     maxModelBytes: 1 << 20,
+    ...(changes === undefined ? {} : { changes }),
   });
   const upload = (tenant: string, name: string, version: string) =>
     models.upload({
@@ -88,5 +105,93 @@ describe("ModelRegistry", () => {
     await upload("a", "m", "1");
     await expect(models.serving("a", "m", "1")).resolves.toMatchObject({ version: "1" });
     expect(runtime.loads).toBe(1);
+  });
+
+  describe("announcing changes for monitoring", () => {
+    const at = new Date("2026-11-22T10:00:00.000Z");
+
+    it("announces an upload, and a promotion with the stored versions it routes to", async () => {
+      const changes = new RecordingChangeLog();
+      const { models, upload } = registry(2, changes);
+      await upload("a", "m", "1");
+      await upload("a", "m", "2");
+      expect(changes.calls).toEqual([
+        [
+          {
+            schemaVersion: 1,
+            kind: "model-version",
+            action: "uploaded",
+            tenant: "a",
+            name: "m",
+            version: "1",
+          },
+        ],
+        [
+          {
+            schemaVersion: 1,
+            kind: "model-version",
+            action: "uploaded",
+            tenant: "a",
+            name: "m",
+            version: "2",
+          },
+        ],
+      ]);
+      await models.promote(
+        "a",
+        "m",
+        { champion: "2", challenger: { version: "1", share: 0.2 } },
+        at,
+      );
+      expect(changes.calls[2]!.map((n) => `${n.action}:${n.version}`)).toEqual([
+        "uploaded:2",
+        "uploaded:1",
+        "promoted:2",
+      ]);
+      expect(changes.calls[2]![2]).toMatchObject({
+        tenant: "a",
+        name: "m",
+        active: {
+          champion: "2",
+          challenger: { version: "1", share: 0.2 },
+          promotedAt: "2026-11-22T10:00:00.000Z",
+        },
+      });
+    });
+
+    it("does not announce bundled versions as uploads, nor anything that failed", async () => {
+      const changes = new RecordingChangeLog();
+      const { models, upload } = registry(2, changes);
+      await models.promote("a", "conversion", { champion: "1" }, at);
+      expect(changes.calls).toEqual([
+        [expect.objectContaining({ action: "promoted", version: "1" })],
+      ]);
+      await expect(models.promote("a", "conversion", { champion: "7" }, at)).rejects.toThrow(
+        /no version "7"/,
+      );
+      await upload("a", "m", "1");
+      await expect(upload("a", "m", "1")).rejects.toThrow(/already exists/);
+      expect(changes.calls).toHaveLength(2);
+    });
+
+    it("answers 503 saying what happened when the announcement fails", async () => {
+      const changes = new RecordingChangeLog();
+      const { models, store, pointers, upload } = registry(2, changes);
+      changes.failNext = true;
+      const failed = await upload("a", "m", "1").catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(DependencyUnavailableError);
+      expect((failed as Error).message).toMatch(
+        /is stored, but announcing it to monitoring failed/,
+      );
+      // The version is stored; promoting it announces it.
+      expect(await store.hasVersion("a", "m", "1")).toBe(true);
+      changes.failNext = true;
+      await expect(models.promote("a", "m", { champion: "1" }, at)).rejects.toThrow(
+        /promotion of model "m" is in effect, but announcing it/,
+      );
+      expect((await pointers.get("a", "m"))?.champion).toBe("1");
+      await models.promote("a", "m", { champion: "1" }, at);
+      expect(changes.calls.at(-1)!.map((n) => n.action)).toEqual(["uploaded", "promoted"]);
+    });
   });
 });

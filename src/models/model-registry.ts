@@ -1,15 +1,22 @@
 /** A tenant's models: versions in the store, the bundled defaults, active pointers, loaded sessions. */
 import {
   ConflictError,
+  DependencyUnavailableError,
   DriftlineError,
   type FieldIssue,
   NotFoundError,
   ValidationError,
 } from "../core/errors";
 import { type ModelManifest, validateModelManifest } from "../core/model-manifest";
+import {
+  type ModelRegistryNotice,
+  promotedNotice,
+  uploadedNotice,
+} from "../core/model-registry-message";
 import { type ActivePointer, ActivePointerSchema } from "../core/scoring/active-pointer";
 import type {
   LoadedModel,
+  ModelChangeLog,
   ModelPointerStore,
   ModelRuntime,
   ModelStore,
@@ -64,6 +71,11 @@ export interface ModelRegistryOptions {
   /** Loaded versions kept per isolate; the least recently used is released beyond this. */
   maxLoadedVersions: number;
   maxModelBytes: number;
+  /**
+   * Where uploads and promotions are announced for monitoring (the ingest queue in the Worker);
+   * without one nothing is announced.
+   */
+  changes?: ModelChangeLog;
 }
 
 interface CacheEntry {
@@ -291,6 +303,10 @@ export class ModelRegistry {
       info,
     });
     if (outcome === "exists") throw versionExists(name, version);
+    await this.announce(
+      [uploadedNotice(tenant, name, version)],
+      `Model "${name}" version "${version}" is stored, but announcing it to monitoring failed, so drift will not be computed against its reference until it is announced: promote it (POST /v1/models/${name}/promote announces the versions it routes to) or upload it again as a new version.`,
+    );
     return { ...info, source: "tenant" };
   }
 
@@ -324,7 +340,38 @@ export class ModelRegistry {
       );
     }
     await this.options.pointers.set(tenant, name, pointer);
+    // The versions the pointer routes to are announced again with it (cheap, idempotent for the
+    // registry), so a version whose upload notice was lost, or that was uploaded before the
+    // registry existed, is registered once it serves. Bundled versions have no stored manifest.
+    const notices: ModelRegistryNotice[] = wanted
+      .filter((v) => this.bundledVersion(name, v) === undefined)
+      .map((v) => uploadedNotice(tenant, name, v));
+    notices.push(
+      promotedNotice(tenant, name, {
+        champion: pointer.champion,
+        ...(pointer.challenger ? { challenger: pointer.challenger } : {}),
+        promotedAt: pointer.promotedAt ?? now.toISOString(),
+      }),
+    );
+    await this.announce(
+      notices,
+      `The promotion of model "${name}" is in effect, but announcing it to monitoring failed; send the same promotion again to announce it.`,
+    );
     return pointer;
+  }
+
+  /** Queues registry notices; a failure is a 503 that says what did happen and what to do. */
+  private async announce(notices: ModelRegistryNotice[], whenFailed: string): Promise<void> {
+    const changes = this.options.changes;
+    if (changes === undefined) return;
+    try {
+      await changes.record(notices);
+    } catch (err) {
+      throw new DependencyUnavailableError(whenFailed, {
+        cause: err,
+        context: { model: notices[0]?.name },
+      });
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** ModelStore on R2: `tenants/<t>/models/<name>/<version>/{model.onnx,manifest.json}`. */
 import { type ModelManifest, parseModelManifest } from "../core/model-manifest";
+import type { ModelVersionReader } from "../queue/expand-model-notice";
 import type { ModelStore, StoredVersionInfo } from "../services";
 
 const MODEL_FILE = "model.onnx";
@@ -19,7 +20,7 @@ function versionPrefix(tenant: string, name: string, version: string): string {
  * first with a create-only condition (so two uploads of one version cannot both win), then the
  * model bytes; readers treat a version whose bytes are not there yet as absent.
  */
-export class R2ModelStore implements ModelStore {
+export class R2ModelStore implements ModelStore, ModelVersionReader {
   constructor(private readonly bucket: R2Bucket) {}
 
   async listModelNames(tenant: string): Promise<string[]> {
@@ -58,6 +59,18 @@ export class R2ModelStore implements ModelStore {
     const object = await this.bucket.get(versionPrefix(tenant, name, version) + MANIFEST_FILE);
     if (!object) return undefined;
     return parseModelManifest(await object.json());
+  }
+
+  /** The manifest with the version's upload facts (from the manifest object's metadata). */
+  async getVersion(
+    tenant: string,
+    name: string,
+    version: string,
+  ): Promise<{ manifest: ModelManifest; info: StoredVersionInfo } | undefined> {
+    const object = await this.bucket.get(versionPrefix(tenant, name, version) + MANIFEST_FILE);
+    if (!object) return undefined;
+    const manifest = parseModelManifest(await object.json());
+    return { manifest, info: infoFromMetadata(version, object) };
   }
 
   async getModelBytes(

@@ -25,6 +25,22 @@ export interface QueueMessageLike {
   retry(options?: { delaySeconds?: number }): void;
 }
 
+/**
+ * What a topic's expander makes of a queued message: the record to produce, a message to drop
+ * (acked and logged: it can never be produced), or a failure counted like a failed produce.
+ * Throwing redelivers the message.
+ */
+export type ExpandedRecord =
+  | { kind: "record"; record: ProduceRecord }
+  | { kind: "drop"; reason: string }
+  | { kind: "fail"; retryable: boolean; reason: string };
+
+/**
+ * Builds the Kafka record of a message whose queued value is only a notice (topic `models`: the
+ * manifest is read from the model store here, since a queue message holds at most 128 KB).
+ */
+export type RecordExpander = (message: IngestMessage) => Promise<ExpandedRecord>;
+
 export interface ConsumeResult {
   produced: number;
   retried: number;
@@ -39,7 +55,13 @@ export function retryDelaySeconds(attempts: number): number {
 
 export async function consumeIngestBatch(
   messages: readonly QueueMessageLike[],
-  deps: { sink: RecordSink; topicPrefix: string; log?: (entry: Record<string, unknown>) => void },
+  deps: {
+    sink: RecordSink;
+    topicPrefix: string;
+    log?: (entry: Record<string, unknown>) => void;
+    /** Per logical topic, for messages that are expanded before they are produced. */
+    expanders?: Partial<Record<IngestMessage["topic"], RecordExpander>>;
+  },
 ): Promise<ConsumeResult> {
   const names = topicNames(deps.topicPrefix);
   const byTopic = new Map<string, { message: QueueMessageLike; record: ProduceRecord }[]>();
@@ -55,6 +77,24 @@ export async function consumeIngestBatch(
       continue;
     }
     const topic = names[parsed.data.topic];
+    const expander = deps.expanders?.[parsed.data.topic];
+    if (expander !== undefined) {
+      // One at a time, in order: expanded records can be large (up to ~1 MB each).
+      const expanded = await expandOne(expander, message, parsed.data, deps.log);
+      if (expanded.kind === "drop") {
+        result.dropped += 1;
+        continue;
+      }
+      if (expanded.kind === "fail") {
+        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        result.retried += 1;
+        continue;
+      }
+      const group = byTopic.get(topic) ?? [];
+      group.push({ message, record: expanded.record });
+      byTopic.set(topic, group);
+      continue;
+    }
     const group = byTopic.get(topic) ?? [];
     group.push({
       message,
@@ -97,4 +137,41 @@ export async function consumeIngestBatch(
     });
   }
   return result;
+}
+
+/** Runs an expander; acks a dropped message, logs failures (a throw becomes a retryable one). */
+async function expandOne(
+  expander: RecordExpander,
+  message: QueueMessageLike,
+  body: IngestMessage,
+  log: ((entry: Record<string, unknown>) => void) | undefined,
+): Promise<ExpandedRecord> {
+  let expanded: ExpandedRecord;
+  try {
+    expanded = await expander(body);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    expanded = { kind: "fail", retryable: true, reason };
+  }
+  if (expanded.kind === "drop") {
+    log?.({
+      level: "error",
+      msg: "dropping a message that cannot be expanded",
+      id: message.id,
+      topic: body.topic,
+      reason: expanded.reason,
+    });
+    message.ack();
+  } else if (expanded.kind === "fail") {
+    log?.({
+      level: "warn",
+      msg: "expanding failed; message will be redelivered",
+      id: message.id,
+      topic: body.topic,
+      attempts: message.attempts,
+      retryable: expanded.retryable,
+      reason: expanded.reason,
+    });
+  }
+  return expanded;
 }

@@ -22,7 +22,7 @@ const GatewayEnv = z.object({
   KAFKA_REST_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
   /** Interface to listen on. Default 127.0.0.1; set 0.0.0.0 to serve other hosts. */
   KAFKA_REST_HOST: z.string().min(1).default("127.0.0.1"),
-  /** Prefix of the Driftline topic names; the allow-list is the six topics with it. Default "". */
+  /** Prefix of the Driftline topic names; the allow-list is every Driftline topic with it. Default "". */
   KAFKA_TOPIC_PREFIX: z.string().default(""),
   /** The cluster id clients use in paths. Default `driftline` (the Worker's default too). */
   KAFKA_REST_CLUSTER_ID: z.string().min(1).default("driftline"),
