@@ -20,7 +20,7 @@ describe("loadStreamConfig", () => {
       sasl: undefined,
     });
     expect(c.consumer).toMatchObject({
-      topics: ["events", "capi", "predictions"],
+      topics: ["events", "capi", "predictions", "models"],
       groupId: "driftline-stream-metrics",
       fromBeginning: true,
       maxBytesPerPartition: 4 * 1024 * 1024,

@@ -22,7 +22,8 @@ import {
 //   KAFKA_SASL_MECHANISM              plain | scram-sha-256 | scram-sha-512 [unset: no SASL]
 //   KAFKA_SASL_USERNAME               SASL user / API key (required with a mechanism) [unset]
 //   KAFKA_SASL_PASSWORD               SASL password / API secret (required with a mechanism) [unset]
-//   STREAM_TOPICS                     logical topics consumed: events,capi,predictions [all three]
+//   STREAM_TOPICS                     logical topics consumed: events,capi,predictions,models
+//                                     (models: the model registry, Postgres model_versions) [all four]
 //   STREAM_ENSURE_TOPICS              create missing topics at start [true]
 //   STREAM_TOPIC_PARTITIONS           partitions of topics created at start [3]
 //   STREAM_CONSUMER_GROUP             Kafka consumer group; also the key of the stored offsets [driftline-stream-metrics]
@@ -79,7 +80,12 @@ const csv = (fallback: string) =>
     );
 
 const ROLES = ["ingest", "score", "admin"] as const;
-const CONSUMED_TOPICS = ["events", "capi", "predictions"] as const satisfies readonly TopicKey[];
+const CONSUMED_TOPICS = [
+  "events",
+  "capi",
+  "predictions",
+  "models",
+] as const satisfies readonly TopicKey[];
 
 const StreamEnv = z
   .object({
@@ -211,7 +217,7 @@ export interface StreamConfig {
       | undefined;
   };
   consumer: {
-    /** Logical topics consumed (events, capi, predictions). */
+    /** Logical topics consumed (events, capi, predictions, models). */
     topics: readonly (typeof CONSUMED_TOPICS)[number][];
     ensureTopics: boolean;
     topicPartitions: number;

@@ -23,6 +23,9 @@ import { backoffMs } from "./pipeline/backoff-ms";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
 import { createBatchHandler } from "./pipeline/handle-batch";
 import { MetricsPipeline } from "./pipeline/metrics-pipeline";
+import type { BatchHandler } from "./ports/event-source";
+import { createRegistryBatchHandler } from "./registry/handle-registry-batch";
+import { openNeonModelRegistry } from "./registry/neon-model-registry-store";
 import { systemClock } from "./system-clock";
 
 export interface StreamProcessor {
@@ -126,6 +129,21 @@ export async function startStreamProcessor(
     observer: metrics,
   });
 
+  // The model registry (`models`): versions and promotions from the edge into model_versions,
+  // committed with their offsets like the metrics, but outside the metrics' group commit.
+  const registryHandler = createRegistryBatchHandler({
+    store,
+    openRegistry: openNeonModelRegistry(metrics.dbTimer),
+    deadLetters,
+    groupId: config.consumer.groupId,
+    clock,
+    backoff,
+    log,
+    observer: metrics,
+  });
+  const routeBatch: BatchHandler = (batch, control) =>
+    batch.topic === names.models ? registryHandler(batch, control) : handler(batch, control);
+
   const api = createApi({
     reader: store,
     keys: new NeonApiKeyStore(pool),
@@ -209,7 +227,7 @@ export async function startStreamProcessor(
     // The database may come up after this process: wait for it rather than crash-loop.
     await untilDone("load watermarks", log, config, stopSignal.signal, () => pipeline.loadState());
     if (!stopSignal.signal.aborted) {
-      await source.start(handler);
+      await source.start(routeBatch);
       monitoring.start();
     }
   } catch (error) {
