@@ -5,14 +5,24 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import conversionExamples from "../../models/conversion/1/examples.json";
+import { parseModelManifest } from "../../src/core/model-manifest";
+import { modelRegistryRecordSchema } from "../../src/core/model-registry-message";
 import { chooseVersion } from "../../src/core/scoring/choose-version";
 import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
+import { R2ModelStore } from "../../src/models/r2-model-store";
+import {
+  consumeIngestBatch,
+  type ProduceRecord,
+  type QueueMessageLike,
+} from "../../src/queue/consume-ingest-batch";
+import { expandModelNotice } from "../../src/queue/expand-model-notice";
 import expected from "../fixtures/scoring/onnx-expected.json";
 import {
   createKey,
   type ErrorJson,
   FIXTURES,
   type FixtureName,
+  rawEnv,
   type TestApp,
   testApp,
   uniqueTenant,
@@ -423,6 +433,97 @@ describe("model admin", () => {
     expect(detail.active.pointer.champion).toBe("2");
     expect(detail.active.pointer.challenger).toEqual({ version: "10", share: 0.25 });
     expect((await app.fetch("/v1/models/never-uploaded", { key })).status).toBe(404);
+  });
+
+  it("announces uploads and promotions on the ingest queue, which the consumer expands from R2", async () => {
+    const before = app.queue.batches.length;
+    const linear = await uploadFixture(app, key, "linear", "registry", "1");
+    expect(linear.status).toBe(201);
+    const { sha256 } = ((await linear.json()) as { version: { sha256: string } }).version;
+    expect((await uploadFixture(app, key, "mlp", "registry", "2")).status).toBe(201);
+    const promoted = await app.fetch("/v1/models/registry/promote", {
+      key,
+      json: { version: "2", challenger: { version: "1", share: 0.1 } },
+    });
+    expect(promoted.status).toBe(200);
+    const { promotedAt } = ((await promoted.json()) as { active: { promotedAt: string } }).active;
+
+    // One message per upload; the promotion queues the versions it routes to and itself, in one
+    // sendBatch. Bodies are notices of a few hundred bytes, whatever the manifest's size.
+    const batches = app.queue.batches.slice(before);
+    expect(batches.map((b) => b.length)).toEqual([1, 1, 3]);
+    const messages = batches.flat().map((m) => m.body);
+    expect(
+      messages.map((m) => {
+        const v = m.value as { action: string; version: string };
+        return `${m.topic} ${m.key} ${v.action}:${v.version}`;
+      }),
+    ).toEqual([
+      `models ${tenant}:registry uploaded:1`,
+      `models ${tenant}:registry uploaded:2`,
+      `models ${tenant}:registry uploaded:2`,
+      `models ${tenant}:registry uploaded:1`,
+      `models ${tenant}:registry promoted:2`,
+    ]);
+    expect(messages.at(-1)!.value).toEqual({
+      schemaVersion: 1,
+      kind: "model-version",
+      action: "promoted",
+      tenant,
+      name: "registry",
+      version: "2",
+      active: { champion: "2", challenger: { version: "1", share: 0.1 }, promotedAt },
+    });
+    for (const m of messages) expect(JSON.stringify(m).length).toBeLessThan(512);
+
+    // The Worker's queue consumer on these messages, reading miniflare's R2 through the binding.
+    const produced: { topic: string; records: ProduceRecord[] }[] = [];
+    const acked: string[] = [];
+    const queued: QueueMessageLike[] = messages.map((body, i) => ({
+      id: `m${i}`,
+      body,
+      attempts: 1,
+      ack: () => acked.push(`m${i}`),
+      retry: () => undefined,
+    }));
+    const result = await consumeIngestBatch(queued, {
+      sink: {
+        produce: async (topic, records) => {
+          produced.push({ topic, records });
+          return records.map(() => ({ ok: true }));
+        },
+      },
+      topicPrefix: "",
+      expanders: {
+        models: expandModelNotice({ reader: new R2ModelStore(rawEnv.MODELS as R2Bucket) }),
+      },
+    });
+    expect(result).toEqual({ produced: 5, retried: 0, dropped: 0 });
+    expect(acked).toHaveLength(5);
+    expect(produced.map((p) => p.topic)).toEqual(["model-registry"]);
+    const records = produced[0]!.records.map((r) => modelRegistryRecordSchema.parse(r.value));
+    const first = records[0]!;
+    if (first.action !== "uploaded") throw new Error("expected the upload first");
+    expect(first).toMatchObject({
+      tenant,
+      name: "registry",
+      version: "1",
+      sha256,
+      sizeBytes: (FIXTURES.linear.model as ArrayBuffer).byteLength,
+    });
+    expect(first.trimmed).toBeUndefined();
+    // The manifest as stored, its drift reference included.
+    expect(first.manifest).toEqual(
+      parseModelManifest({ ...FIXTURES.linear.manifest, name: "registry", version: "1" }),
+    );
+    expect(first.manifest.reference?.features).toHaveProperty("cart_value");
+    expect(records.map((r) => r.action)).toEqual([
+      "uploaded",
+      "uploaded",
+      "uploaded",
+      "uploaded",
+      "promoted",
+    ]);
   });
 
   it("refuses to promote unknown versions and bad shares", async () => {

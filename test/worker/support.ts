@@ -83,11 +83,12 @@ export interface TestApp {
 
 /**
  * The real app and adapters (Upstash Redis, R2, onnxruntime-web) with env overrides, and the
- * ingest queue replaced by a recorder so tests can read the prediction log.
+ * ingest queue replaced by a recorder so tests can read the prediction log and registry notices.
  */
 export function testApp(overrides: Record<string, unknown> = {}): TestApp {
-  const parsed = parseWorkerEnv({ ...rawEnv, ...overrides });
   const queue = new RecordingQueue();
+  // Everything the app queues (predictions, model registry notices) is recorded.
+  const parsed = parseWorkerEnv({ ...rawEnv, INGEST_QUEUE: queue, ...overrides });
   const services: Services = {
     ...buildServices(parsed),
     predictionLog: new QueuePredictionLog(queue as unknown as Queue<IngestMessage>),
