@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bodyBytes, planSendBatches, utf8ByteLength } from "./queue-event-sink";
+import { planSendBatches, utf8ByteLength } from "./queue-event-sink";
 
 describe("utf8ByteLength", () => {
   it.each([
@@ -37,16 +37,5 @@ describe("planSendBatches", () => {
 
   it("plans nothing for no messages", () => {
     expect(planSendBatches([], limits)).toEqual([]);
-  });
-});
-
-describe("bodyBytes", () => {
-  it.each([
-    { key: "acme:order-1", value: { a: 1, text: "plain" } },
-    { key: 'acme:"quoted" é', value: { note: "é€😀", list: [1, "x"] } },
-  ])("counts the queued body's UTF-8 JSON whether or not the value's JSON is given", (m) => {
-    const exact = new TextEncoder().encode(JSON.stringify({ topic: "capi", ...m })).length;
-    expect(bodyBytes("capi", m)).toBe(exact);
-    expect(bodyBytes("capi", { ...m, valueJson: JSON.stringify(m.value) })).toBe(exact);
   });
 });

@@ -1,5 +1,5 @@
 /** EventSink on the ingest Cloudflare Queue: batches of at most 100 messages and ~256 KB per send. */
-import type { IngestMessage } from "../queue/ingest-message";
+import { type IngestQueueBody, ingestMessageText } from "../queue/ingest-queue-body";
 import type { EventEnvelope, EventSendOutcome, EventSink, EventTopic } from "./ingest-ports";
 
 /** Cloudflare Queues: at most 100 messages per `sendBatch`. */
@@ -36,51 +36,38 @@ export function planSendBatches(
   return batches;
 }
 
-/** Anything outside printable ASCII (JSON text escapes control characters) takes the exact loop. */
-const NOT_PRINTABLE_ASCII = /[^ -~]/;
+const encoder = new TextEncoder();
+/** Reused target of `encodeInto`, grown to the largest text measured (3 bytes per UTF-16 unit). */
+let scratch = new Uint8Array(64 * 1024);
 
-/** UTF-8 length of a string without encoding it (surrogate pairs are 4 bytes, other units 1–3). */
+/** UTF-8 length of a string, as `TextEncoder` would encode it (lone surrogates as U+FFFD). */
 export function utf8ByteLength(text: string): number {
-  // Most messages are ASCII (hashes, ids, URLs); the native regex scan is ~5x faster than the loop.
-  if (!NOT_PRINTABLE_ASCII.test(text)) return text.length;
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    // A surrogate half is 2 bytes of the pair's 4 (its length unit already counted 1).
-    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
-  }
-  return bytes;
+  // Encoding into a reused buffer is native and ~10x faster than scanning the string in JS (or
+  // with a regex for non-ASCII): ~0.2 µs for a 2.5 KB event message.
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  return encoder.encodeInto(text, scratch).written;
 }
 
 /**
- * UTF-8 size of the queued body's JSON, `{"topic":…,"key":…,"value":…}`, without serialising the
- * value again when the caller brought its JSON text (for an event, ~2.5 KB per message).
- */
-export function bodyBytes(topic: EventTopic, message: EventEnvelope): number {
-  if (message.valueJson === undefined) {
-    return utf8ByteLength(JSON.stringify({ topic, key: message.key, value: message.value }));
-  }
-  // JSON.stringify of the body is exactly these pieces around the value's own JSON text.
-  const frame = `{"topic":${JSON.stringify(topic)},"key":${JSON.stringify(message.key)},"value":}`;
-  return utf8ByteLength(frame) + utf8ByteLength(message.valueJson);
-}
-
-/**
- * The batches go out concurrently. When some fail, the others are already durable: the outcome
- * names the positions that were not queued, so the caller can release exactly their dedup keys.
+ * Each message goes out as the JSON text of `{ topic, key, value }` (`contentType: "text"`, see
+ * `IngestQueueBody`), built around the value's JSON when the caller brings it (an event's message
+ * is serialised once, in `prepareEvents`). The batches go out concurrently. When some fail, the
+ * others are already durable: the outcome names the positions that were not queued, so the caller
+ * can release exactly their dedup keys.
  */
 export class QueueEventSink implements EventSink {
-  constructor(private readonly queue: Queue<IngestMessage>) {}
+  constructor(private readonly queue: Queue<IngestQueueBody>) {}
 
   async send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome> {
     if (messages.length === 0) return { ok: true };
-    const bodies: IngestMessage[] = messages.map((m) => ({ topic, key: m.key, value: m.value }));
-    const batches = planSendBatches(messages.map((m) => bodyBytes(topic, m)));
+    const bodies = messages.map((m) =>
+      ingestMessageText(topic, m.key, m.valueJson ?? JSON.stringify(m.value)),
+    );
+    const batches = planSendBatches(bodies.map(utf8ByteLength));
     const results = await Promise.allSettled(
       batches.map((positions) =>
         this.queue.sendBatch(
-          positions.map((i) => ({ body: bodies[i] as IngestMessage, contentType: "json" })),
+          positions.map((i) => ({ body: bodies[i] as string, contentType: "text" as const })),
         ),
       ),
     );

@@ -1,6 +1,7 @@
 /** The ingest queue consumer: groups a batch by topic, produces it to Kafka, retries what failed. */
 import { topicNames } from "../core/topics";
 import { IngestMessage } from "./ingest-message";
+import { readIngestQueueBody } from "./ingest-queue-body";
 
 export interface ProduceRecord {
   key: string;
@@ -68,7 +69,9 @@ export async function consumeIngestBatch(
   const result: ConsumeResult = { produced: 0, retried: 0, dropped: 0 };
 
   for (const message of messages) {
-    const parsed = IngestMessage.safeParse(message.body);
+    // Event messages arrive as JSON text, others as objects (see IngestQueueBody); the record
+    // value is the same JSON either way.
+    const parsed = IngestMessage.safeParse(readIngestQueueBody(message.body));
     if (!parsed.success) {
       // A body the Worker itself never produces; retrying cannot fix it.
       deps.log?.({ level: "error", msg: "dropping malformed ingest message", id: message.id });

@@ -4,32 +4,37 @@ import { parseWorkerEnv } from "../../src/env";
 import type { DedupStore } from "../../src/ingest/ingest-ports";
 import { QueueEventSink } from "../../src/ingest/queue-event-sink";
 import type { IngestMessage } from "../../src/queue/ingest-message";
+import { type IngestQueueBody, readIngestQueueBody } from "../../src/queue/ingest-queue-body";
 import type { Services } from "../../src/services";
 import { buildServices } from "../../src/worker";
 import { rawEnv } from "./support";
 
 /** A Queue that keeps what it is sent and enforces Cloudflare's per-call limits. */
 export class RecordingIngestQueue {
-  readonly batches: MessageSendRequest<IngestMessage>[][] = [];
+  readonly batches: MessageSendRequest<IngestQueueBody>[][] = [];
   /** Calls (1-based) that fail, to simulate the queue refusing a batch. */
   failCalls = new Set<number>();
   private calls = 0;
 
+  /** The queued messages as the consumer reads them (event messages are queued as JSON text). */
   get messages(): IngestMessage[] {
-    return this.batches.flat().map((m) => m.body);
+    return this.batches.flat().map((m) => readIngestQueueBody(m.body) as IngestMessage);
   }
 
-  async send(body: IngestMessage): Promise<void> {
+  async send(body: IngestQueueBody): Promise<void> {
     await this.sendBatch([{ body }]);
   }
 
-  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
+  async sendBatch(messages: Iterable<MessageSendRequest<IngestQueueBody>>): Promise<void> {
     this.calls += 1;
     const batch = [...messages];
     if (this.failCalls.has(this.calls)) throw new Error("Queue send failed: simulated outage");
     if (batch.length > 100) throw new Error(`sendBatch got ${batch.length} messages (max 100)`);
     const bytes = batch.reduce(
-      (sum, m) => sum + new TextEncoder().encode(JSON.stringify(m.body)).length,
+      (sum, m) =>
+        sum +
+        new TextEncoder().encode(typeof m.body === "string" ? m.body : JSON.stringify(m.body))
+          .length,
       0,
     );
     if (bytes > 256_000) throw new Error(`sendBatch got ${bytes} bytes (max 256 KB)`);

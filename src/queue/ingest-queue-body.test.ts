@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { QueueEventSink } from "../ingest/queue-event-sink";
+import {
+  consumeIngestBatch,
+  type ProduceOutcome,
+  type ProduceRecord,
+  type QueueMessageLike,
+  type RecordSink,
+} from "./consume-ingest-batch";
+import { type IngestQueueBody, ingestMessageText, readIngestQueueBody } from "./ingest-queue-body";
+
+const EVENT = {
+  schemaVersion: 1,
+  tenant: "acme",
+  eventId: 'order "4711" é',
+  value: 12.5,
+  event: { event_name: "Purchase", user_data: { em: ["a".repeat(64)] }, note: "日本 😀" },
+};
+
+describe("ingestMessageText", () => {
+  it("is JSON.stringify of { topic, key, value } without serialising the value again", () => {
+    const key = 'acme:order "4711" é';
+    expect(ingestMessageText("capi", key, JSON.stringify(EVENT))).toBe(
+      JSON.stringify({ topic: "capi", key, value: EVENT }),
+    );
+  });
+});
+
+describe("readIngestQueueBody", () => {
+  it("parses text bodies, passes objects through and gives undefined for text that is not JSON", () => {
+    const object = { topic: "predictions", key: "k", value: { a: 1 } };
+    expect(readIngestQueueBody(JSON.stringify(object))).toEqual(object);
+    expect(readIngestQueueBody(object)).toBe(object);
+    expect(readIngestQueueBody("{ not json")).toBeUndefined();
+  });
+});
+
+/** A Cloudflare Queue that keeps what it is sent. */
+class RecordingQueue {
+  readonly sent: { body: IngestQueueBody; contentType?: string }[][] = [];
+  async sendBatch(messages: Iterable<{ body: IngestQueueBody; contentType?: string }>) {
+    this.sent.push([...messages]);
+  }
+}
+
+class RecordingSink implements RecordSink {
+  readonly produced: { topic: string; records: ProduceRecord[] }[] = [];
+  async produce(topic: string, records: ProduceRecord[]): Promise<ProduceOutcome[]> {
+    this.produced.push({ topic, records });
+    return records.map(() => ({ ok: true }));
+  }
+}
+
+function queueMessage(id: string, body: unknown): QueueMessageLike & { acked: boolean } {
+  return {
+    id,
+    body,
+    attempts: 1,
+    acked: false,
+    ack() {
+      this.acked = true;
+    },
+    retry() {
+      throw new Error("not expected");
+    },
+  };
+}
+
+describe("event messages from the sink to Kafka", () => {
+  it("queue as text and are produced with the value the Worker built, byte for byte", async () => {
+    const queue = new RecordingQueue();
+    const sink = new QueueEventSink(queue as unknown as Queue<IngestQueueBody>);
+    const valueJson = JSON.stringify(EVENT);
+    const outcome = await sink.send("capi", [
+      { key: "acme:1", value: EVENT, valueJson },
+      { key: "acme:2", value: { other: true } },
+    ]);
+    expect(outcome).toEqual({ ok: true });
+    const sent = queue.sent.flat();
+    expect(sent.map((m) => m.contentType)).toEqual(["text", "text"]);
+    expect(sent.map((m) => typeof m.body)).toEqual(["string", "string"]);
+
+    const records = new RecordingSink();
+    // A prediction-log message still arrives as an object.
+    const prediction = { topic: "predictions", key: "acme:p-1", value: { score: 0.5 } };
+    const messages = [
+      ...sent.map((m, i) => queueMessage(`m${i}`, m.body)),
+      queueMessage("p", prediction),
+      queueMessage("bad", "{ truncated"),
+    ];
+    const result = await consumeIngestBatch(messages, { sink: records, topicPrefix: "" });
+    expect(result).toEqual({ produced: 3, retried: 0, dropped: 1 });
+    expect(messages.every((m) => m.acked)).toBe(true);
+
+    const capi = records.produced.find((p) => p.topic === "capi");
+    expect(capi?.records.map((r) => r.key)).toEqual(["acme:1", "acme:2"]);
+    expect(JSON.stringify(capi?.records[0]?.value)).toBe(valueJson);
+    expect(capi?.records[1]?.value).toEqual({ other: true });
+    expect(records.produced.find((p) => p.topic === "predictions")?.records[0]?.value).toEqual({
+      score: 0.5,
+    });
+  });
+});
