@@ -1,6 +1,7 @@
 /** Turns one raw record into a window observation and its dedup key, or the reason it is poison. */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { compileFastParser, UNSURE } from "../../src/core/events/compile-fast-parser";
 import { eventMessageSchema } from "../../src/core/events/event-message-schema";
 import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
@@ -34,8 +35,32 @@ const MAX_REASON_ISSUES = 5;
  */
 const envelopeSchema = eventMessageSchema.extend({ event: z.looseObject({}) });
 
+// zod's interpreter was ~3 µs of the ~9 µs per 1 KB event record (JSON.parse is the rest); the
+// fast parsers answer exactly as zod for the records they are sure of (every well-formed one)
+// and leave the rest, and so every dead-letter reason, to zod.
+const envelopeFastParser = compileFastParser(envelopeSchema);
+const fullFastParser = compileFastParser(eventMessageSchema);
+const predictionFastParser = compileFastParser(PredictionRecordSchema);
+
+type ParsedEvent = Pick<
+  z.output<typeof envelopeSchema>,
+  | "tenant"
+  | "source"
+  | "eventName"
+  | "eventId"
+  | "campaign"
+  | "eventTimeMs"
+  | "value"
+  | "currency"
+  | "matchQuality"
+  | "predictionId"
+>;
+
 export function createRecordDecoder(validation: EventValidation) {
-  const eventSchema = validation === "full" ? eventMessageSchema : envelopeSchema;
+  const eventSchema: z.ZodType<ParsedEvent> =
+    validation === "full" ? eventMessageSchema : envelopeSchema;
+  const eventFastParser: { parse: (input: unknown) => ParsedEvent | typeof UNSURE } =
+    validation === "full" ? fullFastParser : envelopeFastParser;
 
   return function decodeRecord(kind: RecordKind, value: Buffer | null): DecodedRecord {
     if (value === null || value.length === 0) return poison("the record has no value");
@@ -49,10 +74,13 @@ export function createRecordDecoder(validation: EventValidation) {
   };
 
   function decodeEvent(json: unknown): DecodedRecord {
-    const parsed = eventSchema.safeParse(json);
-    if (!parsed.success)
-      return poison(`does not match the event message schema v1: ${describe(parsed.error)}`);
-    const m = parsed.data;
+    let m = eventFastParser.parse(json);
+    if (m === UNSURE) {
+      const parsed = eventSchema.safeParse(json);
+      if (!parsed.success)
+        return poison(`does not match the event message schema v1: ${describe(parsed.error)}`);
+      m = parsed.data;
+    }
     const tenantProblem = checkTenant(m.tenant);
     if (tenantProblem !== undefined) return poison(tenantProblem);
     if (m.eventName.length > MAX_EVENT_NAME_CHARS) {
@@ -94,11 +122,14 @@ export function createRecordDecoder(validation: EventValidation) {
   }
 
   function decodePrediction(json: unknown): DecodedRecord {
-    const parsed = PredictionRecordSchema.safeParse(json);
-    if (!parsed.success) {
-      return poison(`does not match the prediction record schema v1: ${describe(parsed.error)}`);
+    let m = predictionFastParser.parse(json);
+    if (m === UNSURE) {
+      const parsed = PredictionRecordSchema.safeParse(json);
+      if (!parsed.success) {
+        return poison(`does not match the prediction record schema v1: ${describe(parsed.error)}`);
+      }
+      m = parsed.data;
     }
-    const m = parsed.data;
     const tenantProblem = checkTenant(m.tenant);
     if (tenantProblem !== undefined) return poison(tenantProblem);
     if (m.model.length > MAX_EVENT_NAME_CHARS) {
