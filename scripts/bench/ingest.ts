@@ -25,6 +25,8 @@ import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiKeyRedisKey, generateApiKey } from "../../src/auth/api-key";
+import { prepareEvents } from "../../src/core/events";
+import { ingestMessageText } from "../../src/queue/ingest-queue-body";
 import { pingUpstashRest } from "../local/upstash-rest-service";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -240,6 +242,73 @@ function bodyTemplate(route: "capi" | "web", batch: number): string[] {
   return JSON.stringify(body).split(ID_MARK);
 }
 
+const QUEUE_FLOOR_SCRIPT = `export default {
+  async fetch(request, env) {
+    const params = new URL(request.url).searchParams;
+    const count = Number(params.get("count"));
+    const body = params.get("body");
+    const sends = [];
+    for (let i = 0; i < count; i += 100) {
+      const batch = Array.from({ length: Math.min(100, count - i) }, () => ({ body, contentType: "text" }));
+      sends.push(env.INGEST_QUEUE.sendBatch(batch));
+    }
+    await Promise.all(sends);
+    return new Response("queued");
+  },
+};`;
+
+/** A queue message as the Worker sends it for the scenario's events (mean size, first event's shape). */
+async function typicalQueueText(s: Scenario): Promise<{ text: string; meanBytes: number }> {
+  const batch = await prepareEvents({
+    tenant: "bench-tenant",
+    source: s.route === "capi" ? "capi" : "web",
+    pixelId: s.route === "capi" ? "1234567890" : undefined,
+    body: JSON.parse(s.template.join("r0")),
+    nowMs: Date.now(),
+    newEventId: () => crypto.randomUUID(),
+    requestContext: { clientIpAddress: "198.51.100.7", userAgent: UA },
+  });
+  const texts = batch.results.flatMap((r) =>
+    r.status === "accepted"
+      ? [ingestMessageText(s.route === "capi" ? "capi" : "events", r.messageKey, r.messageJson)]
+      : [],
+  );
+  const bytes = texts.map((t) => Buffer.byteLength(t));
+  const meanBytes = bytes.reduce((a, b) => a + b, 0) / Math.max(1, bytes.length);
+  // Padded to the mean size, so the floor moves the same bytes as the scenario.
+  const first = texts[0] ?? "{}";
+  const pad = Math.max(0, Math.round(meanBytes) - Buffer.byteLength(first));
+  return { text: first.replace(/}$/, `,"pad":"${"x".repeat(pad)}"}`), meanBytes };
+}
+
+/** Messages per second through the local queue alone, and workerd CPU per message. */
+async function queueFloor(floor: Fetcher, text: string, pids: CpuPids) {
+  const before = cpuMsOf(pids.workerd);
+  const started = performance.now();
+  const until = started + SECONDS * 1000;
+  const url = `http://queue-floor/?count=1000&body=${encodeURIComponent(text)}`;
+  let messages = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        const res = await floor.fetch(url);
+        if (res.status !== 200) throw new Error(`queue floor → ${res.status}`);
+        await res.text();
+        messages += 1000;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const after = cpuMsOf(pids.workerd);
+  return {
+    messagesPerSecond: messages / seconds,
+    workerdUsPerMessage:
+      before === undefined || after === undefined
+        ? undefined
+        : ((after - before) * 1000) / messages,
+  };
+}
+
 interface Scenario {
   name: string;
   route: "capi" | "web";
@@ -416,6 +485,15 @@ async function main(): Promise<void> {
             queueProducers: { INGEST_QUEUE: QUEUE },
           },
           {
+            // Queues text messages of a given size and nothing else: what Miniflare's local queue
+            // (its broker and the drain below, in this same workerd process) costs per message.
+            name: "queue-floor",
+            modules: true,
+            script: QUEUE_FLOOR_SCRIPT,
+            compatibilityDate: "2026-10-01",
+            queueProducers: { INGEST_QUEUE: QUEUE },
+          },
+          {
             // Drains the ingest queue without Kafka: this benchmark stops at the durable buffer.
             name: "drain",
             modules: true,
@@ -490,6 +568,39 @@ async function main(): Promise<void> {
       ]);
     }
 
+    // The local queue's own cost per message of the largest batch's size, for each route.
+    const floors: string[] = [];
+    const floorWorker = (await mf.getWorker("queue-floor")) as unknown as Fetcher;
+    for (const route of ROUTES) {
+      const largest = scenarios
+        .filter((s) => s.route === route)
+        .reduce<Scenario | undefined>(
+          (a, s) => (a === undefined || s.batch > a.batch ? s : a),
+          undefined,
+        );
+      if (!largest) continue;
+      const { text, meanBytes } = await typicalQueueText(largest);
+      const floor = await queueFloor(floorWorker, text, pids);
+      rows.push([
+        `queue alone: text messages of ${Math.round(meanBytes)} B`,
+        "",
+        Math.round(floor.messagesPerSecond),
+        us(floor.workerdUsPerMessage),
+        "",
+        "",
+        "",
+      ]);
+      if (
+        route === "capi" &&
+        floor.workerdUsPerMessage !== undefined &&
+        capi1000?.workerdUsPerEvent
+      ) {
+        floors.push(
+          `of the ${capi1000.workerdUsPerEvent.toFixed(0)} µs per CAPI event, ~${floor.workerdUsPerMessage.toFixed(0)} µs are Miniflare's local queue (broker + drain consumer, per ${Math.round(meanBytes)}-byte message), which Cloudflare Queues spend outside the Worker; the Worker's own work is ~${(capi1000.workerdUsPerEvent - floor.workerdUsPerMessage).toFixed(0)} µs per event`,
+        );
+      }
+    }
+
     console.log(
       `\nIngestion in workerd (Miniflare, wrangler bundle; ${CONCURRENCY} concurrent callers for ${SECONDS} s per row; latency: ${LATENCY_REQUESTS} sequential single-event requests; CPU from /proc: the workerd process incl. Miniflare's queue broker and the drain consumer, and the local Upstash REST server)`,
     );
@@ -512,6 +623,7 @@ async function main(): Promise<void> {
     console.log(
       `\nTarget: ≥ ${TARGET_EVENTS_PER_SECOND.toLocaleString("en")} events/s with batches of 1000 (CAPI, every parameter hashed): ${Math.round(rate).toLocaleString("en")} → ${rate >= TARGET_EVENTS_PER_SECOND ? "met" : "NOT met"}`,
     );
+    for (const line of floors) console.log(`Local queue: ${line}.`);
     if (cpu !== undefined) {
       console.log(
         `workerd CPU per event at batches of 1000: ${cpu.toFixed(0)} µs → one workerd core sustains ~${Math.round(1e6 / cpu).toLocaleString("en")} events/s when Upstash and the queue are remote (this machine: ${availableParallelism()} cores shared by every process here).`,
