@@ -72,18 +72,33 @@ const defOf = (schema: AnySchema) => schema._zod.def as unknown as Def;
 
 class Unsupported extends Error {}
 
-export function compileFastParser<S extends z.ZodType>(schema: S): FastParser<z.output<S>> {
-  const islands: string[] = [];
-  const parse = compileNode(schema, "", islands) as (input: unknown) => z.output<S> | Unsure;
-  return { parse, islands };
+export interface FastParserOptions {
+  /**
+   * Told of every URL the parser validated: its output text and the parsed URL (the same as
+   * `new URL(text)`), so a caller that reads the URL's parts need not parse it again.
+   */
+  onUrl?: (text: string, url: URL) => void;
 }
 
-function compileNode(schema: AnySchema, path: string, islands: string[]): Node {
+interface Context extends FastParserOptions {
+  islands: string[];
+}
+
+export function compileFastParser<S extends z.ZodType>(
+  schema: S,
+  options: FastParserOptions = {},
+): FastParser<z.output<S>> {
+  const ctx: Context = { ...options, islands: [] };
+  const parse = compileNode(schema, "", ctx) as (input: unknown) => z.output<S> | Unsure;
+  return { parse, islands: ctx.islands };
+}
+
+function compileNode(schema: AnySchema, path: string, ctx: Context): Node {
   try {
-    return compileKnown(schema, path, islands);
+    return compileKnown(schema, path, ctx);
   } catch (err) {
     if (!(err instanceof Unsupported)) throw err;
-    islands.push(`${path || "(root)"}: ${err.message}`);
+    ctx.islands.push(`${path || "(root)"}: ${err.message}`);
     const run = schema as unknown as z.ZodType;
     return (value) => {
       const result = run.safeParse(value);
@@ -92,15 +107,15 @@ function compileNode(schema: AnySchema, path: string, islands: string[]): Node {
   }
 }
 
-function compileKnown(schema: AnySchema, path: string, islands: string[]): Node {
+function compileKnown(schema: AnySchema, path: string, ctx: Context): Node {
   const def = defOf(schema);
   if (def.coerce) throw new Unsupported("coercion");
-  const typeNode = compileType(schema, def, path, islands);
+  const typeNode = compileType(schema, def, path, ctx);
   // zod runs the schema itself first when it is a check (string formats, z.int()), then def.checks.
   const checks = [
     ...(schema._zod.traits.has("$ZodCheck") ? [schema] : []),
     ...(def.checks ?? []),
-  ].map(compileCheck);
+  ].map((check) => compileCheck(check, ctx));
   if (checks.length === 0) return typeNode;
   return (value) => {
     let out = typeNode(value);
@@ -112,7 +127,7 @@ function compileKnown(schema: AnySchema, path: string, islands: string[]): Node 
   };
 }
 
-function compileType(schema: AnySchema, def: Def, path: string, islands: string[]): Node {
+function compileType(schema: AnySchema, def: Def, path: string, ctx: Context): Node {
   switch (def.type) {
     case "string":
       return (v) => (typeof v === "string" ? v : UNSURE);
@@ -138,11 +153,11 @@ function compileType(schema: AnySchema, def: Def, path: string, islands: string[
       if ((def.innerType as AnySchema)._zod.optin === "defaulted" || inner.type === "default") {
         throw new Unsupported("optional default");
       }
-      const node = compileNode(def.innerType as AnySchema, path, islands);
+      const node = compileNode(def.innerType as AnySchema, path, ctx);
       return (v) => (v === undefined ? undefined : node(v));
     }
     case "array": {
-      const element = compileNode(def.element as AnySchema, `${path}[]`, islands);
+      const element = compileNode(def.element as AnySchema, `${path}[]`, ctx);
       return (v) => {
         if (!Array.isArray(v)) return UNSURE;
         const out = new Array(v.length);
@@ -155,11 +170,11 @@ function compileType(schema: AnySchema, def: Def, path: string, islands: string[
       };
     }
     case "union":
-      return compileUnion(def, path, islands);
+      return compileUnion(def, path, ctx);
     case "object":
-      return compileObject(def, path, islands);
+      return compileObject(def, path, ctx);
     case "record":
-      return compileRecord(def, path, islands);
+      return compileRecord(def, path, ctx);
     default:
       throw new Unsupported(`schema type ${def.type}`);
   }
@@ -171,7 +186,7 @@ function compileType(schema: AnySchema, def: Def, path: string, islands: string[
  * accept disjoint JavaScript types; otherwise an unsure option could hand the value on to a later
  * option zod would never have tried.
  */
-function compileUnion(def: Def, path: string, islands: string[]): Node {
+function compileUnion(def: Def, path: string, ctx: Context): Node {
   const options = def.options ?? [];
   if (def.discriminator !== undefined) throw new Unsupported("discriminated union");
   if ((def as { inclusive?: boolean }).inclusive === false) throw new Unsupported("z.xor");
@@ -184,7 +199,7 @@ function compileUnion(def: Def, path: string, islands: string[]): Node {
       }
     }
   }
-  const nodes = options.map((option, i) => compileNode(option, `${path}|${i}`, islands));
+  const nodes = options.map((option, i) => compileNode(option, `${path}|${i}`, ctx));
   return (v) => {
     for (const node of nodes) {
       const out = node(v);
@@ -251,7 +266,7 @@ function isPlainRecord(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function compileObject(def: Def, path: string, islands: string[]): Node {
+function compileObject(def: Def, path: string, ctx: Context): Node {
   const shape = def.shape ?? {};
   const keys = Object.keys(shape);
   if (Object.getOwnPropertySymbols(shape).length > 0) throw new Unsupported("symbol keys");
@@ -266,7 +281,7 @@ function compileObject(def: Def, path: string, islands: string[]): Node {
     return {
       key,
       optional: optin === "optional",
-      node: compileNode(schema, `${path}.${key}`, islands),
+      node: compileNode(schema, `${path}.${key}`, ctx),
     };
   });
 
@@ -307,7 +322,7 @@ function compileObject(def: Def, path: string, islands: string[]): Node {
   };
 }
 
-function compileRecord(def: Def, path: string, islands: string[]): Node {
+function compileRecord(def: Def, path: string, ctx: Context): Node {
   const keyDef = defOf(def.keyType as AnySchema);
   const bareStringKeys =
     keyDef.type === "string" &&
@@ -318,7 +333,7 @@ function compileRecord(def: Def, path: string, islands: string[]): Node {
   if (!bareStringKeys || def.partial || def.mode === "loose") {
     throw new Unsupported("record with a key schema other than z.string()");
   }
-  const valueNode = compileNode(def.valueType as AnySchema, `${path}{}`, islands);
+  const valueNode = compileNode(def.valueType as AnySchema, `${path}{}`, ctx);
   return (v) => {
     if (!util.isPlainObject(v) || !isPlainRecord(v)) return UNSURE;
     if (Object.getOwnPropertySymbols(v).length > 0) return UNSURE;
@@ -340,7 +355,7 @@ const LENGTH_CHECKS = new Set(["min_length", "max_length", "length_equals"]);
 
 type Check = (value: unknown) => unknown;
 
-function compileCheck(check: AnySchema): Check {
+function compileCheck(check: AnySchema, ctx: Context): Check {
   const def = defOf(check);
   if (def.when && !LENGTH_CHECKS.has(def.check ?? "")) throw new Unsupported("check with when");
   switch (def.check) {
@@ -375,7 +390,7 @@ function compileCheck(check: AnySchema): Check {
       if (def.format === "float64") return (v) => (Number.isFinite(v) ? v : UNSURE);
       throw new Unsupported(`number format ${def.format}`);
     case "string_format":
-      return compileStringFormat(def);
+      return compileStringFormat(def, ctx);
     default:
       throw new Unsupported(`check ${def.check}`);
   }
@@ -388,7 +403,7 @@ function lengthOf(v: unknown, inDoubt: boolean): number {
   return typeof v === "string" && inDoubt ? util.codePointLength(v) : (v as Sized).length;
 }
 
-function compileStringFormat(def: Def): Check {
+function compileStringFormat(def: Def, ctx: Context): Check {
   const format = def.format;
   if (format === "url" || def.normalize || def.hostname || def.protocol) {
     // Exactly the steps of zod's $ZodURL check; its output is the trimmed value without tabs
@@ -401,7 +416,10 @@ function compileStringFormat(def: Def): Check {
       if (url === true) return stripTabAndNewline(trimmed);
       if (def.hostname && !urlHostnameOk(url, def.hostname)) return UNSURE;
       if (def.protocol && !urlProtocolOk(url, def.protocol)) return UNSURE;
-      return def.normalize ? url.href : stripTabAndNewline(trimmed);
+      const out = def.normalize ? url.href : stripTabAndNewline(trimmed);
+      // The URL parser drops tabs and newlines itself, so `url` is also the parse of `out`.
+      ctx.onUrl?.(out, url);
+      return out;
     };
   }
   if (format === "ipv6") return (v) => (isValidIPv6(v as string) ? v : UNSURE);

@@ -107,5 +107,13 @@ export function eventMessageKey(message: Pick<EventMessage, "tenant" | "eventId"
 export function eventDedupKey(
   message: Pick<EventMessage, "tenant" | "eventName" | "eventId">,
 ): string {
-  return [message.tenant, message.eventName, message.eventId].map(encodeURIComponent).join(":");
+  return `${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
+}
+
+/** Characters `encodeURIComponent` leaves as they are. */
+const URI_COMPONENT_SAFE = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
+/** `encodeURIComponent`, without building a new string for the common text it would not change. */
+function encodePart(part: string): string {
+  return URI_COMPONENT_SAFE.test(part) ? part : encodeURIComponent(part);
 }

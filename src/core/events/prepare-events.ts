@@ -319,16 +319,22 @@ type Draft =
 
 // zod's interpreter is most of the validation cost in workerd (no JIT there); the fast parsers
 // answer exactly as zod for the events they are sure of and leave the rest, errors included, to it.
-const capiEventFastParser = compileFastParser(capiServerEventSchema);
-const websiteEventFastParser = compileFastParser(websiteEventSchema);
+// The URLs the fast parser validated for the event being read, by their parsed text: their query
+// is read without a second parse. Filled and read synchronously, one event at a time.
+const parsedUrls = new Map<string, URL>();
+const rememberUrl = (text: string, url: URL) => parsedUrls.set(text, url);
+const capiEventFastParser = compileFastParser(capiServerEventSchema, { onUrl: rememberUrl });
+const websiteEventFastParser = compileFastParser(websiteEventSchema, { onUrl: rememberUrl });
 
 function parseCapiEvent(raw: unknown) {
+  parsedUrls.clear();
   const fast = capiEventFastParser.parse(raw);
   if (fast !== UNSURE) return { success: true as const, data: fast };
   return capiServerEventSchema.safeParse(raw, { error: missingIsRequired });
 }
 
 function parseWebsiteEvent(raw: unknown) {
+  parsedUrls.clear();
   const fast = websiteEventFastParser.parse(raw);
   if (fast !== UNSURE) return { success: true as const, data: fast };
   return websiteEventSchema.safeParse(raw, { error: missingIsRequired });
@@ -560,11 +566,13 @@ const QUERY_NAMES = new Set<string>([...UTM_PARAMS.map((p) => `utm_${p}`), ...CL
 function queryParams(url: string | undefined): Map<string, string> | undefined {
   // Without a "?" there is no query to parse.
   if (url === undefined || !url.includes("?")) return undefined;
-  let params: URLSearchParams;
-  try {
-    params = new URL(url).searchParams;
-  } catch {
-    return undefined;
+  let params = parsedUrls.get(url)?.searchParams;
+  if (params === undefined) {
+    try {
+      params = new URL(url).searchParams;
+    } catch {
+      return undefined;
+    }
   }
   const first = new Map<string, string>();
   for (const [name, value] of params) {

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { eventDedupKey } from "./event-message-schema";
+
+describe("eventDedupKey", () => {
+  it.each([
+    ["acme", "Purchase", "order-4711"],
+    ["acme", "Purchase", "A-z_0.9!~*'()"],
+    ["a:b", "Add To Cart", "id:with:colons"],
+    ["tenant", "Purchase", "ümlaut/😀?&="],
+    ["", "", ""],
+  ])(
+    "URI-encodes each part of (%j, %j, %j) and joins them with ':'",
+    (tenant, eventName, eventId) => {
+      expect(eventDedupKey({ tenant, eventName, eventId })).toBe(
+        [tenant, eventName, eventId].map(encodeURIComponent).join(":"),
+      );
+    },
+  );
+
+  it("keeps distinct triples distinct even when the parts contain ':'", () => {
+    const a = eventDedupKey({ tenant: "a:b", eventName: "c", eventId: "d" });
+    const b = eventDedupKey({ tenant: "a", eventName: "b:c", eventId: "d" });
+    expect(a).not.toBe(b);
+  });
+});
