@@ -109,8 +109,10 @@ describe("migrate", () => {
         "monitoring_outbox_channel_ref_id_target_key",
         "monitoring_outbox_due",
         "monitoring_outbox_pkey",
-        // the dedup purge deletes expired entries by age, whatever their tenant.
+        // the dedup purge deletes expired entries by age, whatever their tenant;
         "seen_events_first_seen_brin",
+        // dedup keys are hashes of (tenant, event name, event id): the tenant is inside the key.
+        "seen_events_pkey",
       ].sort(),
     );
     expect(indexes.length).toBeGreaterThan(TABLES.length);

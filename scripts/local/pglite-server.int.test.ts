@@ -117,11 +117,11 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
         if (i % 4 === 0) {
           await withTransaction(p, async (client) => {
             await client.query(
-              "INSERT INTO seen_events (tenant_id, event_name, event_id) VALUES ($1, $2, $3)",
-              ["acme", `w${w}`, `e${i}`],
+              "INSERT INTO seen_events (key, tenant_id) VALUES (md5($1)::uuid, $2)",
+              [`w${w}/e${i}`, `w${w}`],
             );
             const { rows } = await client.query<{ n: number }>(
-              "SELECT count(*)::int AS n FROM seen_events WHERE event_name = $1",
+              "SELECT count(*)::int AS n FROM seen_events WHERE tenant_id = $1",
               [`w${w}`],
             );
             if (rows[0]!.n < 1) wrong.push(`tx ${w}/${i}`);

@@ -8,7 +8,7 @@ import {
   TEST_DATABASE_URL,
 } from "../testing/integration-env";
 import { createNeonPool, type Pool } from "./create-pool";
-import { NeonMetricsStore, numberArray, textArray } from "./neon-metrics-store";
+import { NeonMetricsStore, numberArray, seenEventKey, textArray } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");
 
@@ -54,6 +54,36 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       tx.markSeen([{ tenant: "acme", eventName: "Lead", eventId: "plain" }, keys[1]!, keys[4]!]),
     );
     expect([...again].sort()).toEqual([1, 2]);
+  });
+
+  it("hashes dedup keys exactly as the migration that converted the text keys did", async () => {
+    const keys = [
+      { tenant: "acme", eventName: "Purchase", eventId: "plain" },
+      { tenant: "t.1_x-y", eventName: "Käufe 😀", eventId: 'quo"te\\back,{}' },
+      { tenant: "acme", eventName: "$prediction", eventId: `sha256:${"ab".repeat(32)}` },
+      // Moving a separator between the parts must change the key.
+      { tenant: "acme", eventName: "Purchas", eventId: "eplain" },
+    ];
+    // The expression of migrations/1795388000000_seen-events-hashed-keys.sql.
+    const { rows } = await env.db.query<{ key: string }>(
+      `SELECT encode(substring(sha256(
+                convert_to(t, 'UTF8') || '\\x00'::bytea || convert_to(n, 'UTF8')
+                || '\\x00'::bytea || convert_to(i, 'UTF8')) FROM 1 FOR 16), 'hex')::uuid::text AS key
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(t, n, i, o) ORDER BY o`,
+      [keys.map((k) => k.tenant), keys.map((k) => k.eventName), keys.map((k) => k.eventId)],
+    );
+    const expected = keys.map((k) => {
+      const h = seenEventKey(k);
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    });
+    expect(rows.map((r) => r.key)).toEqual(expected);
+    expect(new Set(expected).size).toBe(keys.length);
+    // And a key the store remembered is the one the migration would have written.
+    await store.inTransaction((tx) => tx.markSeen([keys[1]!]));
+    const stored = await env.db.query("SELECT tenant_id FROM seen_events WHERE key = $1::uuid", [
+      expected[1],
+    ]);
+    expect(stored.rows).toEqual([{ tenant_id: "t.1_x-y" }]);
   });
 
   it("advances offsets only by compare-and-set, and rolls back with the batch", async () => {
@@ -153,8 +183,8 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
 
   it("purges dedup entries older than the retention, and only those", async () => {
     await env.db.query(
-      `INSERT INTO seen_events (tenant_id, event_name, event_id, first_seen_at)
-       SELECT 'old', 'Purchase', 'o' || i, now() - interval '5 days' FROM generate_series(1, 25000) i`,
+      `INSERT INTO seen_events (key, tenant_id, first_seen_at)
+       SELECT md5('old' || i)::uuid, 'old', now() - interval '5 days' FROM generate_series(1, 25000) i`,
     );
     const before = Number((await env.db.query("SELECT count(*) FROM seen_events")).rows[0].count);
     const deleted = await store.purgeSeen(Date.now() - 3 * 24 * 3_600_000);

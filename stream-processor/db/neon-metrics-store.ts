@@ -1,4 +1,5 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
+import { hash } from "node:crypto";
 import { DependencyUnavailableError, ValidationError } from "../../src/core/errors";
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
 import type { GroupDimension } from "../../src/core/windows/summarize-windows";
@@ -45,18 +46,16 @@ const SQL = {
     // Inserted in key order so that concurrent batches sharing keys lock them in the same order;
     // the answer is the 1-based positions of keys that were already there.
     text: `WITH input AS (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-               AS i(tenant_id, event_name, event_id, idx)
+             SELECT * FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS i(key, tenant_id, idx)
            ), inserted AS (
-             INSERT INTO seen_events (tenant_id, event_name, event_id)
-             SELECT tenant_id, event_name, event_id FROM input
-             ORDER BY tenant_id, event_name, event_id
+             INSERT INTO seen_events (key, tenant_id)
+             SELECT key, tenant_id FROM input ORDER BY key
              ON CONFLICT DO NOTHING
-             RETURNING tenant_id, event_name, event_id
+             RETURNING key
            )
            SELECT input.idx FROM input
-           LEFT JOIN inserted USING (tenant_id, event_name, event_id)
-           WHERE inserted.event_id IS NULL`,
+           LEFT JOIN inserted USING (key)
+           WHERE inserted.key IS NULL`,
   },
   upsertWindows: {
     name: "driftline_upsert_windows",
@@ -294,10 +293,12 @@ class NeonMetricsTransaction implements MetricsTransaction {
 
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
+    let literal = "{";
+    for (let i = 0; i < keys.length; i++)
+      literal += `${i === 0 ? "" : ","}${seenEventKey(keys[i]!)}`;
     const result = await this.run("mark_seen", SQL.markSeen, [
+      `${literal}}`,
       textArray(keys.map((k) => k.tenant)),
-      textArray(keys.map((k) => k.eventName)),
-      textArray(keys.map((k) => k.eventId)),
     ]);
     // ORDINALITY is 1-based; callers index from 0.
     return new Set(result.rows.map((r) => Number(r.idx) - 1));
@@ -351,6 +352,16 @@ class NeonMetricsTransaction implements MetricsTransaction {
       this.timer(operation, performance.now() - started);
     }
   }
+}
+
+/**
+ * The seen_events key of a dedup identity: the first 128 bits of SHA-256(tenant NUL eventName
+ * NUL eventId) over UTF-8, as 32 hex digits (a uuid literal). The parts cannot contain NUL (the
+ * decoder refuses it), so distinct identities hash distinct inputs. Must stay equal to the
+ * expression in migrations/1795388000000_seen-events-hashed-keys.sql.
+ */
+export function seenEventKey(key: DedupKey): string {
+  return hash("sha256", `${key.tenant}\u0000${key.eventName}\u0000${key.eventId}`).slice(0, 32);
 }
 
 // Postgres array literals built in one pass. The driver's generic serializer (prepareValue and
