@@ -101,7 +101,7 @@ const uploadRoute = createRoute({
   tags: ["models"],
   summary: "Upload a model version",
   description:
-    "Stores an ONNX model and its manifest as a new, immutable version. The model must load in onnxruntime, take one float input [batch, features] named by `manifest.input`, and give the score in column `output.index` of output `output.name` for a row of default values. The path's name and version override those in the manifest. Uploading does not change which version serves; promote it for that. Needs the `admin` role.",
+    "Stores an ONNX model and its manifest as a new, immutable version. The model must load in onnxruntime, take one float input [batch, features] named by `manifest.input`, and give the score in column `output.index` of output `output.name` for a row of default values. The path's name and version override those in the manifest. Uploading does not change which version serves; promote it for that. The version is announced to monitoring (Kafka `model-registry` → Postgres `model_versions`, with its drift reference); should that fail the answer is 503, the version stays stored, and promoting it announces it again. Needs the `admin` role.",
   security: BEARER_SECURITY,
   middleware: [requireKey("admin"), uploadSizeLimit()] as const,
   request: {
@@ -157,7 +157,7 @@ const promoteRoute = createRoute({
   tags: ["models"],
   summary: "Make a version the champion, optionally with a challenger",
   description:
-    "Every isolate picks the change up within seconds (the pointer is cached for at most ACTIVE_MODEL_CACHE_TTL_MS). Needs the `admin` role.",
+    "Every isolate picks the change up within seconds (the pointer is cached for at most ACTIVE_MODEL_CACHE_TTL_MS). The promotion, with the versions it routes to, is announced to monitoring (champion / challenger status in Postgres `model_versions`); should that fail the answer is 503 with the promotion in effect, and sending it again announces it. Needs the `admin` role.",
   security: BEARER_SECURITY,
   middleware: [requireKey("admin")] as const,
   request: {
