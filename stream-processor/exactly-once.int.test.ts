@@ -159,11 +159,19 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
       const stderr: string[] = [];
       const p = spawn(process.execPath, ["--import", "tsx", "stream-processor/main.ts"], {
         cwd: REPO,
-        env: childEnv,
-        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...childEnv, LOG_LEVEL: "info" },
+        stdio: ["ignore", "pipe", "pipe"],
       });
       p.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
-      return { p, stderr };
+      // Resolves once the processor logs that it consumes (its signal handlers are in place).
+      const started = new Promise<void>((resolveStarted) => {
+        let seen = "";
+        p.stdout?.on("data", (d: Buffer) => {
+          seen = (seen + d.toString()).slice(-4096);
+          if (seen.includes("stream processor started")) resolveStarted();
+        });
+      });
+      return { p, stderr, started };
     };
 
     const killedAt: number[] = [];
@@ -187,6 +195,7 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
 
     const last = start();
     child = last.p;
+    await last.started;
     await waitFor(
       "all records processed",
       async () => (await env.remaining(consumed)) === 0,

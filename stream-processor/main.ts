@@ -297,7 +297,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  // A signal during start-up is remembered and honoured once the processor runs, so a stop
+  // request is never lost and never kills the process mid-start.
+  let early: NodeJS.Signals | undefined;
+  const remember = (signal: NodeJS.Signals) => {
+    early ??= signal;
+  };
+  process.on("SIGTERM", remember);
+  process.on("SIGINT", remember);
   const processor = await startStreamProcessor(config, { log });
+  process.off("SIGTERM", remember);
+  process.off("SIGINT", remember);
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, "signal received");
     const force = setTimeout(() => {
@@ -315,6 +325,7 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+  if (early !== undefined) onSignal(early);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === import.meta.filename) {
