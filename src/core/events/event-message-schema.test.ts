@@ -22,4 +22,12 @@ describe("eventDedupKey", () => {
     const b = eventDedupKey({ tenant: "a", eventName: "b:c", eventId: "d" });
     expect(a).not.toBe(b);
   });
+
+  it("keys ids with a lone UTF-16 surrogate without throwing, distinct from each other", () => {
+    const a = eventDedupKey({ tenant: "t", eventName: "Purchase", eventId: "a\ud800" });
+    const b = eventDedupKey({ tenant: "t", eventName: "Purchase", eventId: "a\ud801" });
+    const c = eventDedupKey({ tenant: "t", eventName: "Purchase", eventId: "a\ufffd" });
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(a).toBe("t:Purchase:%u0061%ud800");
+  });
 });

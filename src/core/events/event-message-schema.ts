@@ -113,7 +113,21 @@ export function eventDedupKey(
 /** Characters `encodeURIComponent` leaves as they are. */
 const URI_COMPONENT_SAFE = /^[A-Za-z0-9\-_.!~*'()]*$/;
 
-/** `encodeURIComponent`, without building a new string for the common text it would not change. */
+/** A UTF-16 surrogate without its partner: text `encodeURIComponent` refuses (URIError). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * `encodeURIComponent`, without building a new string for the common text it would not change.
+ * Text with a lone surrogate (valid in a JSON string, refused by `encodeURIComponent`) is written
+ * as `%u` + four hex digits per UTF-16 unit: `encodeURIComponent` never emits `%u`, so such a key
+ * cannot collide with the key of well-formed text.
+ */
 function encodePart(part: string): string {
-  return URI_COMPONENT_SAFE.test(part) ? part : encodeURIComponent(part);
+  if (URI_COMPONENT_SAFE.test(part)) return part;
+  if (!LONE_SURROGATE.test(part)) return encodeURIComponent(part);
+  let out = "";
+  for (let i = 0; i < part.length; i++) {
+    out += `%u${part.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  }
+  return out;
 }
