@@ -105,10 +105,26 @@ describe("decodeRecord: events", () => {
     ],
     ["NUL in the event id", toValue({ ...event(), eventId: "a\u0000b" }), /U\+0000/],
     ["absurd value", toValue({ ...event(), value: 1e15 }), /value/],
+    ["utm key outside utm_*", toValue({ ...event(), utm: { source: "x", bogus: "y" } }), /utm/],
+    ["click id outside the known", toValue({ ...event(), clickIds: { foo: "1" } }), /clickIds/],
+    ["click id not a string", toValue({ ...event(), clickIds: { gclid: 7 } }), /clickIds\.gclid/],
   ])("poison: %s", (_name, value, reason) => {
-    const result = decode("event", value as Buffer | null);
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.reason).toMatch(reason);
+    for (const decoder of [decode, decodeFull]) {
+      const result = decoder("event", value as Buffer | null);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).toMatch(reason);
+    }
+  });
+
+  it("accepts every utm and click id parameter (the fast path agrees with zod)", () => {
+    const m = {
+      ...event(),
+      utm: { source: "s", medium: "m", campaign: "c", term: "t", content: "x", id: "i" },
+      clickIds: { fbclid: "1", gclid: "2", gbraid: "3", wbraid: "4", msclkid: "5", ttclid: "6" },
+    };
+    expect(eventMessageSchema.safeParse(m).success).toBe(true);
+    expect(decode("event", toValue(m)).ok).toBe(true);
+    expect(decodeFull("event", toValue(m)).ok).toBe(true);
   });
 
   it("envelope mode leaves the Meta event unchecked; full mode checks it", () => {
