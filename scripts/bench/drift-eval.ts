@@ -25,6 +25,7 @@ import {
   buildNumericReference,
   seededRandom,
 } from "../../src/core/stats/index";
+import { median } from "./bench-support";
 
 const NUMERIC = 25;
 const CATEGORICAL = 5;
@@ -96,7 +97,6 @@ const t1 = performance.now();
 const model = prepareModelReference(manifest);
 const t2 = performance.now();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(
   `Monitoring drift evaluation: ${NUMERIC} numeric + ${CATEGORICAL} categorical features + score, ` +
     `KS reference samples of 10,000, ${repeats} repeats, Node ${process.version}`,

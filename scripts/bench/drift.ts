@@ -29,6 +29,7 @@ import {
   resolveDriftConfig,
   seededRandom,
 } from "../../src/core/stats/index";
+import { ascending, median, percentile, table } from "./bench-support";
 
 const FEATURES = 30;
 const TRAINING_ROWS = 50_000;
@@ -79,16 +80,6 @@ function draw(gen: () => number, n: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = gen();
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
 }
 
 interface Timing {
@@ -149,7 +140,7 @@ function bench(window: number, path: string, fn: () => void, n: number): void {
     window,
     path,
     medianMs: median(wallMs),
-    p90Ms: percentile(wallMs, 0.9),
+    p90Ms: percentile(ascending(wallMs), 0.9),
     minMs: Math.min(...wallMs),
     cpuMedianMs: median(cpuMs),
   });
@@ -236,7 +227,7 @@ console.log(
 );
 console.log("");
 const header = ["window", "path", "median ms", "p90 ms", "min ms", "CPU median ms", "µs/feature"];
-const table = rows.map((r) => [
+const cells = rows.map((r) => [
   r.window.toLocaleString("en"),
   r.path,
   r.medianMs.toFixed(2),
@@ -245,12 +236,7 @@ const table = rows.map((r) => [
   r.cpuMedianMs.toFixed(2),
   ((r.medianMs * 1000) / FEATURES).toFixed(0),
 ]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-const line = (cells: string[]) =>
-  cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-console.log(line(header));
-console.log(widths.map((w) => "-".repeat(w)).join("  "));
-for (const row of table) console.log(line(row));
+console.log(table(header, cells, [1]));
 const target = rows.find(
   (r) => r.window === 10_000 && r.path.startsWith("raw: evaluateFeatureDrift (default"),
 );

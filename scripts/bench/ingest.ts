@@ -16,21 +16,25 @@
  * redis://127.0.0.1:6379); uses the Upstash REST server at UPSTASH_REDIS_REST_URL when it answers,
  * else starts one on a free port and stops it after.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiKeyRedisKey, generateApiKey } from "../../src/auth/api-key";
 import { prepareEvents } from "../../src/core/events";
 import { ingestMessageText } from "../../src/queue/ingest-queue-body";
-import { pingUpstashRest } from "../local/upstash-rest-service";
+import {
+  buildBundle,
+  freePort,
+  percentile,
+  processCpuMs,
+  startUpstashRest,
+  table,
+  workerFromBundle,
+} from "./bench-support";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const WRANGLER = resolve(ROOT, "node_modules/.bin/wrangler");
 const QUEUE = "driftline-ingest";
 const TARGET_EVENTS_PER_SECOND = 20_000;
 
@@ -55,70 +59,6 @@ const CONCURRENCY = Number(args.concurrency);
 const LATENCY_REQUESTS = Number(args.requests);
 for (const [name, value] of Object.entries({ SECONDS, CONCURRENCY, LATENCY_REQUESTS })) {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name.toLowerCase()} must be > 0`);
-}
-
-function run(command: string, argv: string[]): Promise<void> {
-  return new Promise((ok, fail) => {
-    const child = spawn(command, argv, {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += String(d);
-    });
-    child.on("exit", (code) =>
-      code === 0 ? ok() : fail(new Error(`${command} ${argv.join(" ")} failed:\n${stderr}`)),
-    );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail()));
-    });
-  });
-}
-
-/** A private Upstash REST server (in front of REDIS_URL), so its CPU time can be measured. */
-async function startUpstashRest(): Promise<{ url: string; token: string; child: ChildProcess }> {
-  const token = "driftline-bench-token";
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", resolve(ROOT, "scripts/local/upstash-rest-server.ts")],
-    {
-      cwd: ROOT,
-      stdio: "ignore",
-      env: { ...process.env, UPSTASH_REST_PORT: String(port), UPSTASH_REDIS_REST_TOKEN: token },
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (await pingUpstashRest(url, token)) return { url, token, child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error(`The Upstash REST server did not come up on ${url}; is Redis running?`);
-}
-
-/** Linux clock ticks per second (`getconf CLK_TCK`), for /proc/<pid>/stat times. */
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
-
-/** User + system CPU of a process (all threads), ms; undefined off Linux. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after "(comm) ": state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The workerd processes Miniflare started for this benchmark (children of this process). */
@@ -150,32 +90,6 @@ function cpuMsOf(pids: readonly number[]): number | undefined {
     total += ms;
   }
   return pids.length > 0 ? total : undefined;
-}
-
-/** Miniflare worker options for a wrangler `--outdir` bundle: its entry and the modules beside it. */
-function workerFromBundle(dir: string, bindings: Record<string, string>) {
-  const files = readdirSync(dir);
-  const entry = files.find((f) => f.endsWith(".js"));
-  if (!entry) throw new Error(`no .js entry in ${dir}`);
-  const typeOf = (file: string) =>
-    file.endsWith(".wasm")
-      ? ("CompiledWasm" as const)
-      : file.endsWith(".onnx")
-        ? ("Data" as const)
-        : undefined;
-  return {
-    name: "driftline",
-    modulesRoot: dir,
-    modules: [
-      { type: "ESModule" as const, path: join(dir, entry) },
-      ...files.flatMap((f) => {
-        const type = typeOf(f);
-        return type ? [{ type, path: join(dir, f) }] : [];
-      }),
-    ],
-    compatibilityDate: "2026-10-01",
-    bindings,
-  };
 }
 
 const UA =
@@ -383,22 +297,6 @@ async function sequentialLatencies(base: string, key: string, s: Scenario, n: nu
   return samples.sort((a, b) => a - b);
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  return [
-    line(cells[0] ?? []),
-    widths.map((w) => "-".repeat(w)).join("  "),
-    ...cells.slice(1).map(line),
-  ].join("\n");
-}
-
 /**
  * Starts V8's sampling profiler in one Worker's isolate through workerd's inspector (Chrome
  * DevTools protocol over WebSocket); `stop()` returns the profile (`.cpuprofile` JSON).
@@ -463,7 +361,7 @@ async function main(): Promise<void> {
   try {
     console.log("building the Worker with wrangler (deploy --dry-run) …");
     const bundle = join(work, "bundle");
-    await run(WRANGLER, ["deploy", "--dry-run", "--outdir", bundle]);
+    await buildBundle(undefined, bundle);
 
     mf = new Miniflare(
       convertV4MiniflareOptions({
@@ -472,7 +370,7 @@ async function main(): Promise<void> {
         ...(inspectorPort === undefined ? {} : { inspectorPort }),
         workers: [
           {
-            ...workerFromBundle(bundle, {
+            ...workerFromBundle("driftline", bundle, {
               UPSTASH_REDIS_REST_URL: upstash.url,
               UPSTASH_REDIS_REST_TOKEN: upstash.token,
               KAFKA_REST_URL: "http://127.0.0.1:1",

@@ -13,20 +13,22 @@
  * Needs Redis on REDIS_URL (default redis://127.0.0.1:6379). Uses the Upstash REST server at
  * UPSTASH_REDIS_REST_URL when it answers, else starts one on a free port and stops it after.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import conversionExamples from "../../models/conversion/1/examples.json";
 import { apiKeyRedisKey, generateApiKey } from "../../src/auth/api-key";
-import { pingUpstashRest } from "../local/upstash-rest-service";
-
-const ROOT = resolve(import.meta.dirname, "../..");
-const WRANGLER = resolve(ROOT, "node_modules/.bin/wrangler");
+import {
+  buildBundle,
+  freePort,
+  percentile,
+  table,
+  upstashEndpoint,
+  workerFromBundle,
+} from "./bench-support";
 
 const { values: args } = parseArgs({
   options: {
@@ -38,92 +40,6 @@ const { values: args } = parseArgs({
 const REQUESTS = Number(args.requests);
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
-
-function run(command: string, argv: string[]): Promise<void> {
-  return new Promise((ok, fail) => {
-    const child = spawn(command, argv, {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += String(d);
-    });
-    child.on("exit", (code) =>
-      code === 0 ? ok() : fail(new Error(`${command} ${argv.join(" ")} failed:\n${stderr}`)),
-    );
-  });
-}
-
-/** The bundle `wrangler deploy` would upload, written to `outdir`. */
-async function buildBundle(entry: string | undefined, outdir: string): Promise<string> {
-  await run(WRANGLER, ["deploy", ...(entry ? [entry] : []), "--dry-run", "--outdir", outdir]);
-  return outdir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail()));
-    });
-  });
-}
-
-async function upstashEndpoint(): Promise<{ url: string; token: string; child?: ChildProcess }> {
-  const token = process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token";
-  const url = process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079";
-  if (await pingUpstashRest(url, token)) return { url, token };
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", resolve(ROOT, "scripts/local/upstash-rest-server.ts")],
-    {
-      cwd: ROOT,
-      stdio: "ignore",
-      env: { ...process.env, UPSTASH_REST_PORT: String(port), UPSTASH_REDIS_REST_TOKEN: token },
-    },
-  );
-  const started = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (await pingUpstashRest(started, token)) return { url: started, token, child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error(`The Upstash REST server did not come up on ${started}; is Redis running?`);
-}
-
-/** Miniflare worker options for a wrangler `--outdir` bundle: its entry and the modules beside it. */
-function workerFromBundle(name: string, dir: string, bindings: Record<string, string>) {
-  const files = readdirSync(dir);
-  const entry = files.find((f) => f.endsWith(".js"));
-  if (!entry) throw new Error(`no .js entry in ${dir}`);
-  const typeOf = (file: string) =>
-    file.endsWith(".wasm")
-      ? ("CompiledWasm" as const)
-      : file.endsWith(".onnx")
-        ? ("Data" as const)
-        : undefined;
-  return {
-    name,
-    modulesRoot: dir,
-    modules: [
-      { type: "ESModule" as const, path: join(dir, entry) },
-      ...files.flatMap((f) => {
-        const type = typeOf(f);
-        return type ? [{ type, path: join(dir, f) }] : [];
-      }),
-    ],
-    compatibilityDate: "2026-10-01",
-    bindings,
-  };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
 
 interface Target {
   name: string;
@@ -174,18 +90,6 @@ async function throughput(base: string, key: string, target: Target): Promise<nu
     }),
   );
   return count / SECONDS;
-}
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [
-    line(cells[0]!),
-    widths.map((w) => "-".repeat(w)).join("  "),
-    ...cells.slice(1).map(line),
-  ].join("\n");
 }
 
 async function main(): Promise<void> {

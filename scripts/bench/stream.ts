@@ -18,7 +18,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Message } from "kafkajs";
@@ -34,8 +33,8 @@ import { loadLocalStackConfig } from "../local/config";
 import { kafkaBrokers, kafkaService } from "../local/kafka";
 import { startNeonWsRelay } from "../local/neon-ws-relay";
 import { migrate } from "../migrate";
+import { freePort, processCpuMs, ROOT } from "./bench-support";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const SAMPLE_MS = 200;
 
@@ -189,14 +188,7 @@ function buildWorkload(n: number, seed = 7): Workload {
 
 /** CPU time (user + system) a process has used, ms; 0 once it is gone. */
 function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 Hz).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
+  return processCpuMs(pid) ?? 0;
 }
 
 function rssBytes(pid: number): number {
@@ -209,17 +201,6 @@ function rssBytes(pid: number): number {
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Mean latency per operation (ms) and count from a Prometheus histogram's _sum and _count. */
 function histogramMeans(
