@@ -218,8 +218,14 @@ export class KafkajsEventSource implements EventSource {
       firstAllowed = target;
     }
     const records: SourceRecord[] = [];
+    // Offsets increase within a batch: once one is allowed, all that follow are.
+    const from = firstAllowed === null ? null : BigInt(firstAllowed);
+    let skipping = from !== null;
     for (const m of batch.messages) {
-      if (firstAllowed !== null && BigInt(m.offset) < BigInt(firstAllowed)) continue;
+      if (skipping) {
+        if (BigInt(m.offset) < (from as bigint)) continue;
+        skipping = false;
+      }
       records.push({
         offset: m.offset,
         key: m.key,

@@ -116,7 +116,8 @@ export function aggregateWindows(
     const watermark = watermarkMs(previousMax, spec.allowedLatenessMs);
     for (const widthMs of spec.widthsMs) {
       const start = windowStartMs(o.eventTimeMs, widthMs);
-      const key = [o.tenant, widthMs, start, o.source, o.eventName, o.campaign].join(SEP);
+      // A template, not [...].join(SEP): no array per observation and width on the hot path.
+      const key = `${o.tenant}${SEP}${widthMs}${SEP}${start}${SEP}${o.source}${SEP}${o.eventName}${SEP}${o.campaign}`;
       let acc = byKey.get(key);
       if (acc === undefined) {
         acc = { delta: emptyDelta(o, widthMs, start), values: new Map() };
