@@ -7,7 +7,7 @@ import type { IngestMessage } from "../../src/queue/ingest-message";
 import { type IngestQueueBody, readIngestQueueBody } from "../../src/queue/ingest-queue-body";
 import type { Services } from "../../src/services";
 import { buildServices } from "../../src/worker";
-import { rawEnv } from "./support";
+import { appFetch, rawEnv, type TestApp } from "./support";
 
 /** A Queue that keeps what it is sent and enforces Cloudflare's per-call limits. */
 export class RecordingIngestQueue {
@@ -45,7 +45,7 @@ export class RecordingIngestQueue {
 export interface IngestTestApp {
   services: Services;
   queue: RecordingIngestQueue;
-  fetch(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+  fetch: TestApp["fetch"];
 }
 
 /** The real app and adapters (Upstash dedup, auth) with env overrides; the ingest queue records. */
@@ -64,34 +64,13 @@ export function ingestTestApp(
       sink: new QueueEventSink(queue as unknown as Queue<IngestMessage>),
     },
   };
-  const app = createApp(() => services);
   return {
     services,
     queue,
-    async fetch(path, init = {}) {
-      const { key, json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (key) headers.set("authorization", `Bearer ${key}`);
-      let body = rest.body;
-      if (json !== undefined) {
-        if (!headers.has("content-type")) headers.set("content-type", "application/json");
-        body = JSON.stringify(json);
-      }
-      const pending: Promise<unknown>[] = [];
-      const ctx = {
-        waitUntil: (p: Promise<unknown>) => pending.push(p),
-        passThroughOnException: () => undefined,
-        props: {},
-      } as unknown as ExecutionContext;
-      const res = await app.request(
-        `http://driftline.test${path}`,
-        { method: "POST", ...rest, headers, body },
-        rawEnv,
-        ctx,
-      );
-      await Promise.all(pending);
-      return res;
-    },
+    fetch: appFetch(
+      createApp(() => services),
+      "POST",
+    ),
   };
 }
 

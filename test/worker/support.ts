@@ -93,34 +93,42 @@ export function testApp(overrides: Record<string, unknown> = {}): TestApp {
     ...buildServices(parsed),
     predictionLog: new QueuePredictionLog(queue as unknown as Queue<IngestMessage>),
   };
-  const app = createApp(() => services);
-  return {
-    services,
-    queue,
-    async fetch(path, init = {}) {
-      const { key, json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (key) headers.set("authorization", `Bearer ${key}`);
-      let body = rest.body;
-      if (json !== undefined) {
-        headers.set("content-type", "application/json");
-        body = JSON.stringify(json);
-      }
-      const pending: Promise<unknown>[] = [];
-      const ctx = {
-        waitUntil: (p: Promise<unknown>) => pending.push(p),
-        passThroughOnException: () => undefined,
-        props: {},
-      } as unknown as ExecutionContext;
-      const res = await app.request(
-        `http://driftline.test${path}`,
-        { method: json !== undefined ? "POST" : "GET", ...rest, headers, body },
-        rawEnv,
-        ctx,
-      );
-      await Promise.all(pending);
-      return res;
-    },
+  return { services, queue, fetch: appFetch(createApp(() => services)) };
+}
+
+/**
+ * `fetch` for the app in-process: `key` becomes a bearer token, `json` the body (with a JSON
+ * Content-Type unless one is given); waits for the app's `waitUntil` work, like the runtime does
+ * after a response. The method defaults to `defaultMethod`, else POST with `json` and GET without.
+ */
+export function appFetch(
+  app: ReturnType<typeof createApp>,
+  defaultMethod?: string,
+): TestApp["fetch"] {
+  return async (path, init = {}) => {
+    const { key, json, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (key) headers.set("authorization", `Bearer ${key}`);
+    let body = rest.body;
+    if (json !== undefined) {
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      body = JSON.stringify(json);
+    }
+    const pending: Promise<unknown>[] = [];
+    const ctx = {
+      waitUntil: (p: Promise<unknown>) => pending.push(p),
+      passThroughOnException: () => undefined,
+      props: {},
+    } as unknown as ExecutionContext;
+    const method = defaultMethod ?? (json !== undefined ? "POST" : "GET");
+    const res = await app.request(
+      `http://driftline.test${path}`,
+      { method, ...rest, headers, body },
+      rawEnv,
+      ctx,
+    );
+    await Promise.all(pending);
+    return res;
   };
 }
 
