@@ -1,15 +1,12 @@
 /** `POST /v1/capi/{pixelId}/events`: Meta Conversions API request bodies, answered per event. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
-import { requireKey } from "../auth/require-key";
-import { requireTenantOrigin } from "../auth/tenant-cors";
 import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "../core/events";
-import { acceptAccessToken } from "../ingest/accept-access-token";
 import { ingestEvents } from "../ingest/ingest-events";
-import { ingestBodyLimit, ingestDeps } from "../ingest/ingest-request";
+import { ingestDeps } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
-import { AccessTokenQuery, INGEST_SECURITY } from "./events";
+import { AccessTokenQuery, INGEST_SECURITY, ingestMiddleware } from "./events";
 
 const PixelId = z
   .string()
@@ -52,12 +49,7 @@ const capiEventsRoute = createRoute({
     "Needs the `ingest` role.",
   ].join("\n"),
   security: INGEST_SECURITY,
-  middleware: [
-    ingestBodyLimit,
-    acceptAccessToken("capi"),
-    requireKey("ingest"),
-    requireTenantOrigin(),
-  ] as const,
+  middleware: ingestMiddleware("capi"),
   request: {
     params: z.object({ pixelId: PixelId }),
     query: z.object({ access_token: AccessTokenQuery }),

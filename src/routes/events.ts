@@ -1,9 +1,15 @@
 /** `POST /v1/events`: website events (one, or `{ events: [...] }`) from browsers and sites, with per-tenant CORS. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { requireKey } from "../auth/require-key";
 import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
-import { eventsResponseSchema, MAX_EVENTS_PER_REQUEST, websiteRequestSchema } from "../core/events";
+import {
+  type EventSource,
+  eventsResponseSchema,
+  MAX_EVENTS_PER_REQUEST,
+  websiteRequestSchema,
+} from "../core/events";
 import { acceptAccessToken } from "../ingest/accept-access-token";
 import { ingestEvents } from "../ingest/ingest-events";
 import { browserRequestContext, ingestBodyLimit, ingestDeps } from "../ingest/ingest-request";
@@ -21,6 +27,14 @@ export const INGEST_SECURITY: Record<string, string[]>[] = [
   { bearerAuth: [] },
   { accessToken: [] },
 ];
+
+/**
+ * What every event route runs before its handler, in this order: the body size limit before
+ * anything reads the body, the key (Bearer header or `access_token`) before the tenant's origin check.
+ */
+export function ingestMiddleware(source: EventSource): MiddlewareHandler<AppEnv>[] {
+  return [ingestBodyLimit, acceptAccessToken(source), requireKey("ingest"), requireTenantOrigin()];
+}
 
 export const AccessTokenQuery = z
   .string()
@@ -52,12 +66,7 @@ const websiteEventsRoute = createRoute({
     "Needs the `ingest` role.",
   ].join("\n"),
   security: INGEST_SECURITY,
-  middleware: [
-    ingestBodyLimit,
-    acceptAccessToken("web"),
-    requireKey("ingest"),
-    requireTenantOrigin(),
-  ] as const,
+  middleware: ingestMiddleware("web"),
   request: {
     query: z.object({ access_token: AccessTokenQuery }),
     body: {
