@@ -19,6 +19,9 @@ import { normalizeOrigin } from "../src/auth/tenant-cors";
 import { ConfigError, ValidationError } from "../src/core/errors";
 import { IDENTIFIER_RULE, isIdentifier } from "../src/core/scoring/names";
 import { redactDatabaseUrl } from "../stream-processor/db/database-url";
+import { loadLocalStackConfig } from "./local/config";
+import { postgresAnswers } from "./local/pglite-server";
+import { localDatabaseUrl } from "./local/postgres";
 
 export const USAGE = `Usage: npm run keys:create -- --tenant <id> --roles <role,…> [--origins <origin,…>] [--name <label>] [--json]
 
@@ -29,7 +32,8 @@ export const USAGE = `Usage: npm run keys:create -- --tenant <id> --roles <role,
   --json     print { key, keyId, tenant, roles } as JSON instead of the bare key
 
 Environment: UPSTASH_REDIS_REST_URL (default http://127.0.0.1:8079), UPSTASH_REDIS_REST_TOKEN
-(default driftline-local-token), DATABASE_URL (optional: also insert into Postgres api_keys).`;
+(default driftline-local-token), DATABASE_URL (also insert into Postgres api_keys; default: the local stack's database
+when it answers).`;
 
 export interface CreateKeyOptions {
   tenant: string;
@@ -113,7 +117,7 @@ export function parseKeyArgs(
     ...(values.name === undefined ? {} : { name: values.name }),
     json: values.json,
     redis: {
-      url: env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
+      url: env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${env.UPSTASH_REST_PORT ?? 8079}`,
       token: env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
     },
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
@@ -189,8 +193,24 @@ export async function createApiKey(options: CreateKeyOptions): Promise<CreateKey
   return { ...created, origins: options.origins, wroteTo };
 }
 
+/**
+ * Without DATABASE_URL, the local stack's database (PGlite from `npm start`, or the configured
+ * one) is used when it answers, so keys work for the stream processor's read API out of the box.
+ */
+async function withLocalStackDefaults<T extends CreateKeyOptions>(options: T): Promise<T> {
+  if (options.databaseUrl !== undefined) return options;
+  const config = loadLocalStackConfig();
+  const databaseUrl = localDatabaseUrl(config);
+  if (await postgresAnswers(databaseUrl)) return { ...options, databaseUrl };
+  console.error(
+    `No database answers at ${redactDatabaseUrl(databaseUrl)}; the key is stored in Redis only ` +
+      "(set DATABASE_URL to also store it for the stream processor's read API).",
+  );
+  return options;
+}
+
 async function main(): Promise<void> {
-  const options = parseKeyArgs(process.argv.slice(2));
+  const options = await withLocalStackDefaults(parseKeyArgs(process.argv.slice(2)));
   const result = await createApiKey(options);
   if (options.json) {
     const { key, record } = result;
