@@ -10,8 +10,9 @@ import type {
   CommitBatch,
   SourceBatch,
 } from "../ports/event-source";
-import { type BackoffSpec, backoffMs } from "./backoff-ms";
+import type { BackoffSpec } from "./backoff-ms";
 import type { DecodedRecord, RecordKind } from "./decode-record";
+import { ABANDONED, holdAndRetry } from "./hold-and-retry";
 import type { CommitResult, MetricsPipeline, OffsetRange } from "./metrics-pipeline";
 import { type AcceptedRecord, type PreparedBatch, prepareBatch } from "./prepare-batch";
 
@@ -43,10 +44,6 @@ export interface BatchHandlerDeps {
   log: Logger;
   observer: BatchObserver;
 }
-
-const ABANDONED = Symbol("abandoned");
-/** Longest single sleep between heartbeats while waiting to retry, ms. */
-const HEARTBEAT_SLICE_MS = 1_000;
 
 /**
  * Poison records (cannot be decoded) are dead-lettered before the commit; records the database
@@ -188,44 +185,14 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
     return result;
   }
 
-  /**
-   * Runs `fn` until it succeeds. A refusal (store ValidationError) is rethrown for the caller to
-   * isolate; anything else is retried with back-off while heartbeating, or given up
-   * (ABANDONED) once the source stops. A rebalance surfaces as a throwing heartbeat.
-   */
-  async function retrying<T>(
+  /** Runs `fn` until it succeeds, holding the batch (see holdAndRetry). */
+  function retrying<T>(
     operation: string,
     batch: SourceBatch,
     control: BatchControl,
     fn: () => Promise<T>,
   ): Promise<T | typeof ABANDONED> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await fn();
-      } catch (error) {
-        if (isRefusal(error)) throw error;
-        if (!control.isRunning()) return ABANDONED;
-        const delayMs = backoffMs(attempt, deps.backoff);
-        observer.retrying({ topic: batch.topic, partition: batch.partition, operation });
-        log[attempt === 1 ? "warn" : "error"](
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            operation,
-            attempt,
-            delayMs,
-            err: error,
-          },
-          `${operation} failed; holding the batch and retrying`,
-        );
-        for (let waited = 0; waited < delayMs; waited += HEARTBEAT_SLICE_MS) {
-          if (!control.isRunning()) return ABANDONED;
-          await control.heartbeat();
-          await clock.sleep(Math.min(HEARTBEAT_SLICE_MS, delayMs - waited));
-        }
-        if (!control.isRunning()) return ABANDONED;
-      }
-    }
+    return holdAndRetry(deps, { operation, batch, control, fn, isFatal: isRefusal });
   }
 }
 

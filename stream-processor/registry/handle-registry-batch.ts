@@ -1,8 +1,9 @@
 /** The batch handler of the `models` topic: registry changes and the consumed offsets in one transaction. */
 import type { Logger } from "pino";
 import type { ModelRegistryRecord } from "../../src/core/model-registry-message";
-import { type BackoffSpec, backoffMs } from "../pipeline/backoff-ms";
+import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchObserver } from "../pipeline/handle-batch";
+import { ABANDONED, holdAndRetry } from "../pipeline/hold-and-retry";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
 import type {
@@ -41,10 +42,6 @@ type Committed =
       refused: number;
     }
   | { kind: "fenced"; storedNextOffset: string | null };
-
-const ABANDONED = Symbol("abandoned");
-/** Longest single sleep between heartbeats while waiting to retry, ms. */
-const HEARTBEAT_SLICE_MS = 1_000;
 
 /**
  * Exactly-once effect like the metrics: the offset compare-and-set and every registry write of
@@ -162,39 +159,14 @@ export function createRegistryBatchHandler(deps: RegistryBatchHandlerDeps): Batc
     });
   }
 
-  /** Runs `fn` until it succeeds, heartbeating between attempts; ABANDONED once the source stops. */
-  async function retrying<T>(
+  /** Runs `fn` until it succeeds, holding the batch (see holdAndRetry). */
+  function retrying<T>(
     operation: string,
     batch: SourceBatch,
     control: BatchControl,
     fn: () => Promise<T>,
   ): Promise<T | typeof ABANDONED> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await fn();
-      } catch (error) {
-        if (!control.isRunning()) return ABANDONED;
-        const delayMs = backoffMs(attempt, deps.backoff);
-        observer.retrying({ topic: batch.topic, partition: batch.partition, operation });
-        log[attempt === 1 ? "warn" : "error"](
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            operation,
-            attempt,
-            delayMs,
-            err: error,
-          },
-          `registry ${operation} failed; holding the batch and retrying`,
-        );
-        for (let waited = 0; waited < delayMs; waited += HEARTBEAT_SLICE_MS) {
-          if (!control.isRunning()) return ABANDONED;
-          await control.heartbeat();
-          await clock.sleep(Math.min(HEARTBEAT_SLICE_MS, delayMs - waited));
-        }
-        if (!control.isRunning()) return ABANDONED;
-      }
-    }
+    return holdAndRetry(deps, { operation, batch, control, fn, logPrefix: "registry " });
   }
 }
 
