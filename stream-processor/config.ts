@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ConfigError } from "../src/core/errors";
 import type { TopicKey } from "../src/core/topics";
+import { envBool, envInt, envList } from "./env-fields";
 import {
   type MonitoringConfig,
   monitoringConfigFrom,
@@ -54,30 +55,9 @@ import {
 //   MONITORING_*                      model monitoring (drift, labels, performance, alerts,
 //                                     retraining): listed with defaults in monitoring/monitoring-config.ts
 
-const bool = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0"], { error: "must be true, false, 1 or 0" })
-    .default(fallback ? "true" : "false")
-    .transform((v) => v === "true" || v === "1");
-
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: "must be a number" })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback);
-
-const csv = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v) =>
-      v
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s !== ""),
-    );
+const bool = envBool;
+const int = envInt;
+const csv = envList;
 
 const ROLES = ["ingest", "score", "admin"] as const;
 const CONSUMED_TOPICS = [

@@ -5,6 +5,7 @@ import {
   type MonitoringSettings,
   resolveMonitoringSettings,
 } from "../../src/core/monitoring/index";
+import { envBool, envInt, envList } from "../env-fields";
 
 // Environment variables (default in brackets). "off" switches a retraining policy off.
 //
@@ -46,13 +47,7 @@ import {
 
 const number = (fallback: number) =>
   z.coerce.number({ error: "must be a number" }).default(fallback);
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: "must be a number" })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback);
+const int = envInt;
 const orOff = (fallback: number | "off") =>
   z
     .string()
@@ -66,21 +61,8 @@ const orOff = (fallback: number | "off") =>
       }
       return n;
     });
-const list = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v) =>
-      v
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s !== ""),
-    );
-const bool = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0"], { error: "must be true, false, 1 or 0" })
-    .default(fallback ? "true" : "false")
-    .transform((v) => v === "true" || v === "1");
+const list = envList;
+const bool = envBool;
 
 /** The repository's models folder (the bundled default models). */
 export const BUNDLED_MODELS_DIR = resolve(import.meta.dirname, "../../models");

@@ -1,0 +1,30 @@
+/** zod fields for environment variables (strings in, typed values out), shared by the config schemas. */
+import { z } from "zod";
+
+/** `true`, `false`, `1` or `0`. */
+export const envBool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"], { error: "must be true, false, 1 or 0" })
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
+/** A whole number within [min, max]. */
+export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+/** A comma-separated list; blanks around and empty items are dropped. */
+export const envList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    );
