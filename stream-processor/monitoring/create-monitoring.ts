@@ -5,6 +5,7 @@ import type { Registry } from "prom-client";
 import { ConfigError, DriftlineError } from "../../src/core/errors";
 import { type LabelSignal, policyFromSettings } from "../../src/core/monitoring/index";
 import type { TopicNames } from "../../src/core/topics";
+import type { Queryable } from "../db/timed-query";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
@@ -19,11 +20,7 @@ import {
 } from "./monitoring-publisher";
 import { type MonitoringBatchSummary, MonitoringStage } from "./monitoring-stage";
 import type { PredictionRow } from "./monitoring-store";
-import {
-  NeonMonitoringOutbox,
-  NeonMonitoringTransaction,
-  type Queryable,
-} from "./neon-monitoring-store";
+import { NeonMonitoringOutbox, NeonMonitoringTransaction } from "./neon-monitoring-store";
 
 export interface Monitoring {
   stage: BatchStage;

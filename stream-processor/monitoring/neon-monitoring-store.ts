@@ -1,4 +1,5 @@
 /** MonitoringTransaction and MonitoringOutbox on Postgres (set-based SQL over the Neon serverless driver, or any pg-compatible connection). */
+
 import {
   type Alert,
   CLOUDEVENTS_JSON_CONTENT_TYPE,
@@ -6,6 +7,7 @@ import {
   type RetrainRequest,
   type WindowRow,
 } from "../../src/core/monitoring/index";
+import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {
   LabelRows,
   LockedState,
@@ -18,15 +20,6 @@ import type {
   StoredPerformanceResult,
 } from "./monitoring-store";
 
-/** What both a pooled connection and a pool offer (pg and @neondatabase/serverless alike). */
-export interface Queryable {
-  query<R = Record<string, unknown>>(config: {
-    name?: string;
-    text: string;
-    values?: unknown[];
-  }): Promise<{ rows: R[]; rowCount: number | null }>;
-}
-
 /** Epoch ms (a bigint parameter) to timestamptz, exactly. */
 const TS = (param: string) =>
   `('epoch'::timestamptz + ${param}::bigint * interval '1 millisecond')`;
@@ -37,7 +30,7 @@ const ms = (v: number) => String(Math.round(v));
 /** Content type header of the CloudEvents published in structured mode. */
 export const ALERT_HEADERS = { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE } as const;
 
-type Timer = (operation: string, durationMs: number) => void;
+type Timer = QueryTimer;
 
 /** The transaction-scoped store: every statement runs on the batch's own connection. */
 export class NeonMonitoringTransaction implements MonitoringTransaction {
@@ -46,17 +39,12 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     private readonly timer: Timer = () => {},
   ) {}
 
-  private async run<R = Record<string, unknown>>(
+  private run<R = Record<string, unknown>>(
     operation: string,
     text: string,
     values: unknown[] = [],
   ) {
-    const started = performance.now();
-    try {
-      return await this.db.query<R>({ name: `driftline_monitoring_${operation}`, text, values });
-    } finally {
-      this.timer(`monitoring_${operation}`, performance.now() - started);
-    }
+    return timedQuery<R>(this.db, this.timer, "monitoring", operation, text, values);
   }
 
   async lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]> {

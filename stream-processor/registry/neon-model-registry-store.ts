@@ -5,14 +5,14 @@ import type {
   ModelRegistryRecord,
   ModelUploadedRecord,
 } from "../../src/core/model-registry-message";
-import type { Queryable } from "../monitoring/neon-monitoring-store";
+import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {
   ModelRegistryTransaction,
   OpenModelRegistry,
   RegistryApplyOutcome,
 } from "./model-registry-store";
 
-type Timer = (operation: string, durationMs: number) => void;
+type Timer = QueryTimer;
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity violation): the data is refused. */
 const REFUSED = /^2[23][0-9A-Z]{3}$/;
@@ -39,17 +39,12 @@ export class NeonModelRegistryTransaction implements ModelRegistryTransaction {
     private readonly timer: Timer = () => {},
   ) {}
 
-  private async run<R = Record<string, unknown>>(
+  private run<R = Record<string, unknown>>(
     operation: string,
     text: string,
     values: unknown[] = [],
   ) {
-    const started = performance.now();
-    try {
-      return await this.db.query<R>({ name: `driftline_registry_${operation}`, text, values });
-    } finally {
-      this.timer(`registry_${operation}`, performance.now() - started);
-    }
+    return timedQuery<R>(this.db, this.timer, "registry", operation, text, values);
   }
 
   async apply(record: ModelRegistryRecord): Promise<RegistryApplyOutcome> {
