@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { Message } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRandom } from "../models/synthetic/prng";
 import { toMicros } from "../src/core/windows/value-micros";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "../src/core/windows/window-start-ms";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "./testing/integration-env";
@@ -15,17 +16,8 @@ const CROSS_TOPIC = 300;
 /** Progress fractions at which the processor is SIGKILLed (plus a random delay). */
 const KILL_AT = [0.12, 0.3, 0.5, 0.7];
 
-/** Deterministic PRNG (mulberry32), so a failing run can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const rng = (seed: number): (() => number) => createRandom(seed).next;
 
 interface Truth {
   events: Map<

@@ -22,6 +22,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import pg from "pg";
+import { createRandom } from "../../models/synthetic/prng";
 import { topicNames } from "../../src/core/topics";
 import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
 import {
@@ -82,17 +83,8 @@ interface Workload {
   bytes: number;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const rng = (seed: number): (() => number) => createRandom(seed).next;
 
 /** Cumulative weights → a sampler over `items`. */
 function weighted<T>(rand: () => number, items: readonly (readonly [T, number])[]): () => T {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createRandom } from "../../models/synthetic/prng";
 import type { ModelManifest } from "./model-manifest";
 import { modelManifestSchema } from "./model-manifest";
 import {
@@ -12,17 +13,8 @@ import {
   uploadedNotice,
 } from "./model-registry-message";
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const rng = (seed: number): (() => number) => createRandom(seed).next;
 
 /**
  * A manifest like the ones models/train writes (10 quantile bins, a sorted KS sample per numeric

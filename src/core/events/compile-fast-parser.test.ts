@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { createRandom } from "../../../models/synthetic/prng";
 import { capiServerEventSchema } from "./capi-event-schema";
 import { compileFastParser, UNSURE } from "./compile-fast-parser";
 import { websiteEventSchema } from "./website-event-schema";
@@ -310,16 +311,8 @@ describe("compileFastParser on the event schemas", () => {
   });
 });
 
-/** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const random = (seed: number): (() => number) => createRandom(seed).next;
 
 const ODD_VALUES: unknown[] = [
   "",

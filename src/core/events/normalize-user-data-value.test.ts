@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
+import { createRandom } from "../../../models/synthetic/prng";
 import { ISO_3166_ALPHA2_CODES } from "./iso-country-codes";
 import { isValidEmail, normalizeUserDataValue } from "./normalize-user-data-value";
 import { sha256Hex } from "./sha256-hex";
@@ -238,16 +239,8 @@ function isStricterCase(field: string, input: string): boolean {
   return false;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const mulberry32 = (seed: number): (() => number) => createRandom(seed).next;
 
 describe("hashes checked by hand", () => {
   // Expected outputs published in Meta's customer information parameter reference, and the same
