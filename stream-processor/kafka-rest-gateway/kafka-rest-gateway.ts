@@ -4,12 +4,8 @@ import { basicAuth } from "hono/basic-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import {
-  DriftlineError,
-  type ErrorCode,
-  isDriftlineError,
-  ValidationError,
-} from "../../src/core/errors";
+import { DriftlineError, isDriftlineError, ValidationError } from "../../src/core/errors";
+import { STATUS_BY_CODE } from "../../src/http/errors";
 import {
   describeIssues,
   type EncodedRecord,
@@ -40,20 +36,8 @@ export interface KafkaRestGatewayDeps {
   now?: () => number;
 }
 
-/** HTTP status per error code; every error body is `{ error_code, message }` like Confluent's. */
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
-  VALIDATION: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  DEPENDENCY_UNAVAILABLE: 503,
-  CONFIG: 500,
-  INTERNAL: 500,
-};
+/** Every error body is `{ error_code, message }` like Confluent's; statuses as the Worker's API. */
+const STATUS = STATUS_BY_CODE;
 
 function errorResponse(c: Context, status: ContentfulStatusCode, message: string): Response {
   if (status === 503) c.header("Retry-After", "1");
