@@ -20,6 +20,7 @@ import { UpstashModelPointerStore } from "./models/upstash-model-pointer-store";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
+import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
 import type { Services } from "./services";
@@ -109,10 +110,16 @@ export default {
       apiKey: config.KAFKA_REST_API_KEY,
       apiSecret: config.KAFKA_REST_API_SECRET,
     });
+    const queue = config.INGEST_QUEUE as Queue<IngestQueueBody>;
     const result = await consumeIngestBatch(batch.messages, {
       sink,
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       log,
+      // The unproduced rest of a partly produced bundle goes back on the ingest queue.
+      requeue: {
+        requeue: (bundleText, { delaySeconds }) =>
+          queue.send(bundleText, { contentType: "text", delaySeconds }),
+      },
       // Registry notices are produced with the manifest, read from R2 here.
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });

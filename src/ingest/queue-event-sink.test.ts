@@ -1,41 +1,66 @@
 import { describe, expect, it } from "vitest";
-import { planSendBatches, utf8ByteLength } from "./queue-event-sink";
+import { IngestBundleEnvelope, IngestMessage } from "../queue/ingest-message";
+import type { IngestQueueBody } from "../queue/ingest-queue-body";
+import { QueueEventSink } from "./queue-event-sink";
 
-describe("utf8ByteLength", () => {
-  it.each([
-    "",
-    "plain ascii",
-    "é",
-    "€ 100",
-    "😀 emoji (surrogate pair)",
-    "mixed ü 日本語 🇩🇪",
-    "\u07ff\u0800\uffff",
-    "tab\tnewline\n delete\u007f",
-  ])("matches TextEncoder for %j", (text) => {
-    expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
-  });
-});
+class RecordingQueue {
+  readonly calls: { body: IngestQueueBody; contentType?: string }[][] = [];
+  failCalls = new Set<number>();
+  private count = 0;
+  async sendBatch(messages: Iterable<{ body: IngestQueueBody; contentType?: string }>) {
+    this.count += 1;
+    if (this.failCalls.has(this.count)) throw new Error("Queue send failed: simulated outage");
+    this.calls.push([...messages]);
+  }
+  records(): IngestMessage[] {
+    return this.calls
+      .flat()
+      .flatMap((m) => IngestBundleEnvelope.parse(JSON.parse(m.body as string)).records)
+      .map((r) => IngestMessage.parse(r));
+  }
+}
 
-describe("planSendBatches", () => {
-  const limits = { messages: 3, bytes: 1_000 };
+const sinkOn = (queue: RecordingQueue) =>
+  new QueueEventSink(queue as unknown as Queue<IngestQueueBody>);
 
-  it("cuts at the message count, keeping order", () => {
-    expect(planSendBatches([1, 1, 1, 1, 1, 1, 1], limits)).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
-  });
-
-  it("cuts before a message that would overflow the byte budget (100 bytes overhead each)", () => {
-    // 400 + 100 overhead = 500 per message: two fit in 1000, a third would not.
-    expect(planSendBatches([400, 400, 400, 10], limits)).toEqual([
-      [0, 1],
-      [2, 3],
+describe("QueueEventSink", () => {
+  it("queues a request's events as bundles of { topic, key, value } records, the value's JSON as given", async () => {
+    const queue = new RecordingQueue();
+    const value = { eventId: "1", note: "日本 😀" };
+    // valueJson is used verbatim (the key order differs from `value` to prove it).
+    const valueJson = '{"note":"日本 😀","eventId":"1"}';
+    const outcome = await sinkOn(queue).send("capi", [
+      { key: "acme:1", value, valueJson },
+      { key: "acme:2", value: { other: true } },
     ]);
+    expect(outcome).toEqual({ ok: true });
+    expect(queue.calls).toHaveLength(1);
+    expect(queue.calls[0]).toHaveLength(1);
+    expect(queue.calls[0]?.[0]?.body).toBe(
+      `{"bundle":1,"attempts":0,"records":[{"topic":"capi","key":"acme:1","value":${valueJson}},{"topic":"capi","key":"acme:2","value":{"other":true}}]}`,
+    );
   });
 
-  it("gives an oversized message a batch of its own rather than dropping it", () => {
-    expect(planSendBatches([10, 5_000, 10], limits)).toEqual([[0], [1], [2]]);
+  it("names the events (by position) of a failed sendBatch, and only those", async () => {
+    const queue = new RecordingQueue();
+    queue.failCalls = new Set([1, 3]);
+    // ~50 KB events: two to a bundle, two bundles to a call (4 events).
+    const events = Array.from({ length: 11 }, (_, i) => ({
+      key: `acme:${i}`,
+      value: { i, pad: "p".repeat(50_000) },
+    }));
+    const outcome = await sinkOn(queue).send("events", events);
+    expect(outcome).toEqual({
+      ok: false,
+      notQueued: [0, 1, 2, 3, 8, 9, 10],
+      reason: "Queue send failed: simulated outage",
+    });
+    expect(queue.records().map((r) => r.key)).toEqual(["acme:4", "acme:5", "acme:6", "acme:7"]);
   });
 
-  it("plans nothing for no messages", () => {
-    expect(planSendBatches([], limits)).toEqual([]);
+  it("sends nothing for no events", async () => {
+    const queue = new RecordingQueue();
+    expect(await sinkOn(queue).send("capi", [])).toEqual({ ok: true });
+    expect(queue.calls).toEqual([]);
   });
 });

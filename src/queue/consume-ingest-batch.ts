@@ -1,7 +1,7 @@
-/** The ingest queue consumer: groups a batch by topic, produces it to Kafka, retries what failed. */
+/** The ingest queue consumer: reads single and bundled records, produces them to Kafka by topic, retries or re-enqueues what failed. */
 import { topicNames } from "../core/topics";
-import { IngestMessage } from "./ingest-message";
-import { readIngestQueueBody } from "./ingest-queue-body";
+import type { IngestMessage } from "./ingest-message";
+import { ingestBundleText, parseIngestQueueBody } from "./ingest-queue-body";
 
 export interface ProduceRecord {
   key: string;
@@ -27,9 +27,17 @@ export interface QueueMessageLike {
 }
 
 /**
- * What a topic's expander makes of a queued message: the record to produce, a message to drop
- * (acked and logged: it can never be produced), or a failure counted like a failed produce.
- * Throwing redelivers the message.
+ * Puts the unproduced records of a partly produced bundle back on the ingest queue as a new
+ * message (the Worker's `INGEST_QUEUE` binding; a port so the consumer runs without one).
+ */
+export interface BundleRequeue {
+  requeue(bundleText: string, options: { delaySeconds: number }): Promise<unknown>;
+}
+
+/**
+ * What a topic's expander makes of a queued record: the record to produce, a record to drop
+ * (logged: it can never be produced), or a failure counted like a failed produce. Throwing
+ * counts as a retryable failure.
  */
 export type ExpandedRecord =
   | { kind: "record"; record: ProduceRecord }
@@ -43,67 +51,140 @@ export type ExpandedRecord =
 export type RecordExpander = (message: IngestMessage) => Promise<ExpandedRecord>;
 
 export interface ConsumeResult {
+  /** Records produced to Kafka. */
   produced: number;
+  /** Queue messages redelivered whole (`retry`); after max_retries the queue dead-letters them. */
   retried: number;
-  /** Bodies that can never be produced (bad shape); acked and logged without their values. */
+  /** Records of partly produced bundles put back on the queue in a new bundle. */
+  requeued: number;
+  /** Bodies and records that can never be produced (bad shape, unexpandable); logged without their values. */
   dropped: number;
 }
+
+/** `max_retries` of the ingest queue's consumer in wrangler.toml. */
+export const DEFAULT_MAX_RETRIES = 10;
 
 /** Exponential backoff for queue redelivery: 2 s, 4 s, 8 s … capped at 5 minutes. */
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 2 ** Math.max(1, attempts));
 }
 
+export interface ConsumeIngestDeps {
+  sink: RecordSink;
+  topicPrefix: string;
+  log?: (entry: Record<string, unknown>) => void;
+  /** Per logical topic, for records that are expanded before they are produced. */
+  expanders?: Partial<Record<IngestMessage["topic"], RecordExpander>>;
+  /** Where the unproduced rest of a partly produced bundle goes; without it the bundle is retried whole. */
+  requeue?: BundleRequeue;
+  /** The queue's `max_retries`; bounds how often a bundle's rest is re-enqueued. Default 10. */
+  maxRetries?: number;
+}
+
+type RecordState = "pending" | "produced" | "failed" | "dropped";
+
+/** One queue message being consumed: its records and what became of each. */
+interface Delivery {
+  message: QueueMessageLike;
+  /** A bundle can be partly produced; a single-record body cannot. */
+  bundle: boolean;
+  /** Deliveries of its records so far, this one included (earlier messages' and this message's). */
+  attempts: number;
+  records: IngestMessage[];
+  states: RecordState[];
+  failure?: { topic: string; retryable: boolean; reason: string };
+}
+
+/**
+ * Per message: every record produced (or dropped) → ack; none produced → `retry` with backoff,
+ * and after max_retries the queue moves the message, whole bundle included, to the dead-letter
+ * queue, so nothing accepted is lost. A bundle produced in part is not redelivered (that would
+ * produce its produced records again): its failed records go back on the queue as a new bundle,
+ * after the same backoff, and the message is acked. If that send fails, the message is retried
+ * whole and its produced records reach Kafka twice; the stream processor deduplicates events by
+ * (tenant, event_name, event_id), so the metrics do not count them twice.
+ *
+ * A re-enqueued bundle carries the deliveries its records already had (`attempts`), so the
+ * backoff keeps growing across re-enqueues, and once they reach max_retries a partial failure is
+ * retried whole instead of re-enqueued: the queue's own count then takes the message to the
+ * dead-letter queue. (Each re-enqueue also drops at least one produced record, so a bundle could
+ * not circle forever even without the cap.)
+ */
 export async function consumeIngestBatch(
   messages: readonly QueueMessageLike[],
-  deps: {
-    sink: RecordSink;
-    topicPrefix: string;
-    log?: (entry: Record<string, unknown>) => void;
-    /** Per logical topic, for messages that are expanded before they are produced. */
-    expanders?: Partial<Record<IngestMessage["topic"], RecordExpander>>;
-  },
+  deps: ConsumeIngestDeps,
 ): Promise<ConsumeResult> {
   const names = topicNames(deps.topicPrefix);
-  const byTopic = new Map<string, { message: QueueMessageLike; record: ProduceRecord }[]>();
-  const result: ConsumeResult = { produced: 0, retried: 0, dropped: 0 };
+  const byTopic = new Map<string, { delivery: Delivery; index: number; record: ProduceRecord }[]>();
+  const result: ConsumeResult = { produced: 0, retried: 0, requeued: 0, dropped: 0 };
+  const deliveries: Delivery[] = [];
 
   for (const message of messages) {
-    // Event messages arrive as JSON text, others as objects (see IngestQueueBody); the record
-    // value is the same JSON either way.
-    const parsed = IngestMessage.safeParse(readIngestQueueBody(message.body));
-    if (!parsed.success) {
+    // Event bundles arrive as JSON text, model notices as objects (see IngestQueueBody).
+    const body = parseIngestQueueBody(message.body);
+    if (body.kind === "malformed") {
       // A body the Worker itself never produces; retrying cannot fix it.
-      deps.log?.({ level: "error", msg: "dropping malformed ingest message", id: message.id });
+      deps.log?.({
+        level: "error",
+        msg: "dropping malformed ingest message",
+        id: message.id,
+        reason: body.reason,
+      });
       message.ack();
       result.dropped += 1;
       continue;
     }
-    const topic = names[parsed.data.topic];
-    const expander = deps.expanders?.[parsed.data.topic];
-    if (expander !== undefined) {
-      // One at a time, in order: expanded records can be large (up to ~1 MB each).
-      const expanded = await expandOne(expander, message, parsed.data, deps.log);
-      if (expanded.kind === "drop") {
-        result.dropped += 1;
-        continue;
-      }
-      if (expanded.kind === "fail") {
-        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-        result.retried += 1;
-        continue;
+    if (body.kind === "bundle" && body.malformed.length > 0) {
+      deps.log?.({
+        level: "error",
+        msg: "dropping malformed records of an ingest bundle",
+        id: message.id,
+        records: body.malformed.length,
+        first: body.malformed[0],
+      });
+      result.dropped += body.malformed.length;
+    }
+    const records = body.kind === "bundle" ? body.records : [body.message];
+    const delivery: Delivery = {
+      message,
+      bundle: body.kind === "bundle",
+      attempts: (body.kind === "bundle" ? body.attempts : 0) + message.attempts,
+      records,
+      states: records.map(() => "pending"),
+    };
+    deliveries.push(delivery);
+
+    for (const [index, record] of records.entries()) {
+      const topic = names[record.topic];
+      const expander = deps.expanders?.[record.topic];
+      let produce: ProduceRecord = {
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+      };
+      if (expander !== undefined) {
+        // One at a time, in order: expanded records can be large (up to ~1 MB each).
+        const expanded = await expandOne(expander, message, record, deps.log);
+        if (expanded.kind === "drop") {
+          delivery.states[index] = "dropped";
+          result.dropped += 1;
+          continue;
+        }
+        if (expanded.kind === "fail") {
+          delivery.states[index] = "failed";
+          delivery.failure ??= {
+            topic,
+            retryable: expanded.retryable,
+            reason: expanded.reason,
+          };
+          continue;
+        }
+        produce = expanded.record;
       }
       const group = byTopic.get(topic) ?? [];
-      group.push({ message, record: expanded.record });
+      group.push({ delivery, index, record: produce });
       byTopic.set(topic, group);
-      continue;
     }
-    const group = byTopic.get(topic) ?? [];
-    group.push({
-      message,
-      record: { key: parsed.data.key, value: parsed.data.value, headers: parsed.data.headers },
-    });
-    byTopic.set(topic, group);
   }
 
   for (const [topic, group] of byTopic) {
@@ -117,32 +198,93 @@ export async function consumeIngestBatch(
       const message = err instanceof Error ? err.message : String(err);
       outcomes = group.map(() => ({ ok: false, retryable: true, message }));
     }
-    group.forEach(({ message }, i) => {
+    group.forEach(({ delivery, index }, i) => {
       const outcome = outcomes[i] ?? { ok: false, retryable: true, message: "no outcome returned" };
       if (outcome.ok) {
-        message.ack();
+        delivery.states[index] = "produced";
         result.produced += 1;
       } else {
-        // Non-retryable failures are retried too: the queue's max_retries then moves them to
-        // the dead-letter queue, where nothing accepted is lost.
-        deps.log?.({
-          level: "warn",
-          msg: "produce failed; message will be redelivered",
-          topic,
-          id: message.id,
-          attempts: message.attempts,
-          retryable: outcome.retryable,
-          reason: outcome.message,
-        });
-        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-        result.retried += 1;
+        delivery.states[index] = "failed";
+        delivery.failure ??= { topic, retryable: outcome.retryable, reason: outcome.message };
       }
     });
   }
+
+  await Promise.all(deliveries.map((delivery) => settle(delivery, deps, result)));
   return result;
 }
 
-/** Runs an expander; acks a dropped message, logs failures (a throw becomes a retryable one). */
+/** Acks, retries or re-enqueues the rest of one message once its records were produced or not. */
+async function settle(
+  delivery: Delivery,
+  deps: ConsumeIngestDeps,
+  result: ConsumeResult,
+): Promise<void> {
+  const { message } = delivery;
+  const failed = delivery.records.filter((_, i) => delivery.states[i] === "failed");
+  if (failed.length === 0) {
+    message.ack();
+    return;
+  }
+  const produced = delivery.states.filter((s) => s === "produced").length;
+  const delaySeconds = retryDelaySeconds(delivery.attempts);
+  const retryWhole = (msg: string, extra: Record<string, unknown> = {}) => {
+    // Non-retryable failures are retried too: the queue's max_retries then moves them to the
+    // dead-letter queue, where nothing accepted is lost.
+    deps.log?.({
+      level: "warn",
+      msg,
+      id: message.id,
+      attempts: delivery.attempts,
+      ...(delivery.bundle ? { failed: failed.length, of: delivery.records.length } : {}),
+      ...delivery.failure,
+      ...extra,
+    });
+    message.retry({ delaySeconds });
+    result.retried += 1;
+  };
+
+  const maxRetries = deps.maxRetries ?? DEFAULT_MAX_RETRIES;
+  if (!delivery.bundle || produced === 0) {
+    retryWhole("produce failed; message will be redelivered");
+    return;
+  }
+  if (deps.requeue === undefined || delivery.attempts > maxRetries) {
+    retryWhole("bundle produced in part; redelivered whole (produced records may repeat)", {
+      produced,
+    });
+    return;
+  }
+  try {
+    await deps.requeue.requeue(
+      ingestBundleText(
+        failed.map((record) => JSON.stringify(record)),
+        delivery.attempts,
+      ),
+      { delaySeconds },
+    );
+  } catch (err) {
+    retryWhole("bundle produced in part and its rest could not be re-enqueued; redelivered whole", {
+      produced,
+      requeueError: err instanceof Error ? err.message : String(err),
+    });
+    return;
+  }
+  deps.log?.({
+    level: "warn",
+    msg: "bundle produced in part; the rest re-enqueued",
+    id: message.id,
+    attempts: delivery.attempts,
+    produced,
+    requeued: failed.length,
+    delaySeconds,
+    ...delivery.failure,
+  });
+  message.ack();
+  result.requeued += failed.length;
+}
+
+/** Runs an expander and logs what it could not expand (a throw becomes a retryable failure). */
 async function expandOne(
   expander: RecordExpander,
   message: QueueMessageLike,
@@ -159,16 +301,15 @@ async function expandOne(
   if (expanded.kind === "drop") {
     log?.({
       level: "error",
-      msg: "dropping a message that cannot be expanded",
+      msg: "dropping a record that cannot be expanded",
       id: message.id,
       topic: body.topic,
       reason: expanded.reason,
     });
-    message.ack();
   } else if (expanded.kind === "fail") {
     log?.({
       level: "warn",
-      msg: "expanding failed; message will be redelivered",
+      msg: "expanding failed; the record will be tried again",
       id: message.id,
       topic: body.topic,
       attempts: message.attempts,

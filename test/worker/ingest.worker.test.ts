@@ -478,7 +478,7 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(app.queue.messages).toHaveLength(0);
   });
 
-  it("sends batches of at most 100 messages and 256 KB", async () => {
+  it("packs the events into bundles of at most 128 KB, sent in batches of at most 100 messages and 256 KB", async () => {
     const app = ingestTestApp();
     const tenant = uniqueTenant("chunks");
     const key = await createKey(tenant, ["ingest"]);
@@ -492,6 +492,11 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(res.status).toBe(202);
     expect(capiResponseSchema.parse(await res.json()).accepted).toBe(1000);
     expect(app.queue.messages).toHaveLength(1000);
+    // ~3.7 MB of events: a few dozen bundles (the queue checks each against 128 KB), not 1000
+    // messages, in more than one sendBatch call (each checked against 256 KB).
+    const bundles = app.queue.batches.flat();
+    expect(bundles.length).toBeGreaterThan(25);
+    expect(bundles.length).toBeLessThan(50);
     expect(app.queue.batches.length).toBeGreaterThan(10);
     for (const batch of app.queue.batches) expect(batch.length).toBeLessThanOrEqual(100);
     // Request order is kept across batches.

@@ -1,0 +1,271 @@
+import { describe, expect, it } from "vitest";
+import {
+  type BundleRequeue,
+  consumeIngestBatch,
+  type ProduceOutcome,
+  type ProduceRecord,
+  type QueueMessageLike,
+  type RecordSink,
+} from "./consume-ingest-batch";
+import type { IngestMessage } from "./ingest-message";
+import { ingestBundleText, ingestMessageText, parseIngestQueueBody } from "./ingest-queue-body";
+
+/** Produces every record except those whose key is in `failing` (or all, when `down`). */
+class FakeSink implements RecordSink {
+  readonly produced: { topic: string; key: string; value: unknown }[] = [];
+  readonly calls: { topic: string; keys: string[] }[] = [];
+  failing = new Set<string>();
+  down = false;
+  async produce(topic: string, records: ProduceRecord[]): Promise<ProduceOutcome[]> {
+    this.calls.push({ topic, keys: records.map((r) => r.key) });
+    if (this.down) throw new Error("Kafka REST unreachable");
+    return records.map((r) => {
+      if (this.failing.has(r.key)) return { ok: false, retryable: true, message: "broker timeout" };
+      this.produced.push({ topic, key: r.key, value: r.value });
+      return { ok: true };
+    });
+  }
+}
+
+class FakeRequeue implements BundleRequeue {
+  readonly sent: { text: string; delaySeconds: number }[] = [];
+  down = false;
+  async requeue(bundleText: string, options: { delaySeconds: number }): Promise<void> {
+    if (this.down) throw new Error("Queue send failed");
+    this.sent.push({ text: bundleText, delaySeconds: options.delaySeconds });
+  }
+}
+
+class FakeMessage implements QueueMessageLike {
+  acked = false;
+  retriedWith: { delaySeconds?: number } | undefined;
+  constructor(
+    readonly id: string,
+    readonly body: unknown,
+    readonly attempts = 1,
+  ) {}
+  ack(): void {
+    this.acked = true;
+  }
+  retry(options?: { delaySeconds?: number }): void {
+    this.retriedWith = options ?? {};
+  }
+  get settled(): "acked" | "retried" | "open" {
+    if (this.acked && this.retriedWith === undefined) return "acked";
+    if (!this.acked && this.retriedWith !== undefined) return "retried";
+    return "open";
+  }
+}
+
+const event = (topic: "events" | "capi", id: string): IngestMessage => ({
+  topic,
+  key: `acme:${id}`,
+  value: { eventId: id, note: "ü 日本" },
+});
+const bundle = (records: IngestMessage[], attempts = 0) =>
+  ingestBundleText(
+    records.map((r) => ingestMessageText(r.topic, r.key, JSON.stringify(r.value))),
+    attempts,
+  );
+
+function setup() {
+  const sink = new FakeSink();
+  const requeue = new FakeRequeue();
+  const logs: Record<string, unknown>[] = [];
+  const consume = (messages: QueueMessageLike[], extra: { requeue?: BundleRequeue | null } = {}) =>
+    consumeIngestBatch(messages, {
+      sink,
+      topicPrefix: "p.",
+      log: (e) => logs.push(e),
+      ...(extra.requeue === null ? {} : { requeue: extra.requeue ?? requeue }),
+    });
+  return { sink, requeue, logs, consume };
+}
+
+describe("consumeIngestBatch with bundles", () => {
+  it("produces every record of a bundle in order, grouped by topic, and acks it", async () => {
+    const { sink, requeue, consume } = setup();
+    const records = [event("capi", "1"), event("events", "w1"), event("capi", "2")];
+    const message = new FakeMessage("b", bundle(records));
+    const result = await consume([message]);
+    expect(result).toEqual({ produced: 3, retried: 0, requeued: 0, dropped: 0 });
+    expect(message.settled).toBe("acked");
+    expect(sink.calls).toEqual([
+      { topic: "p.capi", keys: ["acme:1", "acme:2"] },
+      { topic: "p.events", keys: ["acme:w1"] },
+    ]);
+    expect(sink.produced.map((p) => p.value)).toEqual([
+      records[0]?.value,
+      records[2]?.value,
+      records[1]?.value,
+    ]);
+    expect(requeue.sent).toEqual([]);
+  });
+
+  it("retries a bundle of which nothing was produced, with the backoff of its attempts", async () => {
+    const { sink, requeue, consume, logs } = setup();
+    sink.down = true;
+    const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]), 2);
+    const result = await consume([message]);
+    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(message.settled).toBe("retried");
+    expect(message.retriedWith).toEqual({ delaySeconds: 4 });
+    expect(requeue.sent).toEqual([]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        id: "b",
+        failed: 2,
+        of: 2,
+        reason: "Kafka REST unreachable",
+      }),
+    );
+  });
+
+  it("re-enqueues only the failed records of a partly produced bundle, then acks it", async () => {
+    const { sink, requeue, consume } = setup();
+    sink.failing = new Set(["acme:2", "acme:4"]);
+    const records = ["1", "2", "3", "4"].map((id) => event("capi", id));
+    const message = new FakeMessage("b", bundle(records), 3);
+    const result = await consume([message]);
+    expect(result).toEqual({ produced: 2, retried: 0, requeued: 2, dropped: 0 });
+    expect(message.settled).toBe("acked");
+    expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3"]);
+    expect(requeue.sent).toHaveLength(1);
+    // After the backoff of the 3 deliveries so far, carrying them.
+    expect(requeue.sent[0]?.delaySeconds).toBe(8);
+    expect(parseIngestQueueBody(requeue.sent[0]?.text)).toEqual({
+      kind: "bundle",
+      records: [records[1], records[3]],
+      attempts: 3,
+      malformed: [],
+    });
+
+    // The re-enqueued rest, delivered once Kafka takes it: the earlier records are not produced again.
+    sink.failing = new Set();
+    const rest = new FakeMessage("r", requeue.sent[0]?.text);
+    expect(await consume([rest])).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 0 });
+    expect(rest.settled).toBe("acked");
+    expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3", "acme:2", "acme:4"]);
+  });
+
+  it("keeps counting attempts across re-enqueues: backoff grows, and past max_retries the bundle is retried whole", async () => {
+    const { sink, requeue, consume } = setup();
+    sink.failing = new Set(["acme:2"]);
+    const records = [event("capi", "1"), event("capi", "2"), event("capi", "3")];
+    // Re-enqueued earlier after 6 deliveries; this message's own 2nd delivery.
+    const message = new FakeMessage("b", bundle(records, 6), 2);
+    await consume([message]);
+    expect(requeue.sent[0]?.delaySeconds).toBe(256);
+    expect(parseIngestQueueBody(requeue.sent[0]?.text)).toMatchObject({ attempts: 8 });
+
+    // 10 earlier deliveries + this one exceed max_retries (10): redelivered whole towards the DLQ.
+    const spent = new FakeMessage("s", bundle(records, 10), 1);
+    const result = await consume([spent]);
+    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0 });
+    expect(spent.settled).toBe("retried");
+    expect(spent.retriedWith).toEqual({ delaySeconds: 300 });
+    expect(requeue.sent).toHaveLength(1);
+  });
+
+  it("retries the whole bundle when its rest cannot be re-enqueued (produced records may repeat)", async () => {
+    const { sink, requeue, consume, logs } = setup();
+    sink.failing = new Set(["acme:2"]);
+    requeue.down = true;
+    const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]));
+    const result = await consume([message]);
+    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0 });
+    expect(message.settled).toBe("retried");
+    expect(message.retriedWith).toEqual({ delaySeconds: 2 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({ id: "b", produced: 1, requeueError: "Queue send failed" }),
+    );
+  });
+
+  it("retries a partly produced bundle whole when no requeue port is given", async () => {
+    const { sink, consume } = setup();
+    sink.failing = new Set(["acme:1"]);
+    const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]));
+    const result = await consume([message], { requeue: null });
+    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0 });
+    expect(message.settled).toBe("retried");
+  });
+
+  it("settles each message of a batch on its own records", async () => {
+    const { sink, requeue, consume } = setup();
+    sink.failing = new Set(["acme:b2", "acme:single-bad"]);
+    const ok = new FakeMessage("ok", bundle([event("capi", "a1"), event("capi", "a2")]));
+    const partial = new FakeMessage("partial", bundle([event("capi", "b1"), event("capi", "b2")]));
+    const good = new FakeMessage("good", ingestMessageText("events", "acme:single", "{}"));
+    const bad = new FakeMessage("bad", ingestMessageText("events", "acme:single-bad", "{}"), 4);
+    const result = await consume([ok, partial, good, bad]);
+    expect(result).toEqual({ produced: 4, retried: 1, requeued: 1, dropped: 0 });
+    expect([ok, partial, good, bad].map((m) => m.settled)).toEqual([
+      "acked",
+      "acked",
+      "acked",
+      "retried",
+    ]);
+    expect(bad.retriedWith).toEqual({ delaySeconds: 16 });
+    expect(requeue.sent.map((s) => parseIngestQueueBody(s.text))).toMatchObject([
+      { kind: "bundle", records: [{ key: "acme:b2" }], attempts: 1 },
+    ]);
+  });
+});
+
+describe("consumeIngestBatch with single-record bodies (queued before bundling, or by other producers)", () => {
+  it("produces text and object bodies and acks them, retries one that fails", async () => {
+    const { sink, requeue, consume } = setup();
+    sink.failing = new Set(["acme:2"]);
+    const text = new FakeMessage("t", ingestMessageText("capi", "acme:1", '{"a":1}'));
+    const object = new FakeMessage("o", event("events", "w"));
+    const failing = new FakeMessage("f", ingestMessageText("capi", "acme:2", '{"a":2}'), 2);
+    const result = await consume([text, object, failing]);
+    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0 });
+    expect([text.settled, object.settled, failing.settled]).toEqual(["acked", "acked", "retried"]);
+    expect(failing.retriedWith).toEqual({ delaySeconds: 4 });
+    expect(requeue.sent).toEqual([]);
+  });
+});
+
+describe("consumeIngestBatch with malformed bodies", () => {
+  it("drops (acks) a malformed bundle with a log and produces the rest of the batch", async () => {
+    const { sink, consume, logs } = setup();
+    const broken = new FakeMessage("x", '{"bundle":1,"attempts":0,"records":{}}');
+    const truncated = new FakeMessage("y", bundle([event("capi", "1")]).slice(0, -10));
+    const fine = new FakeMessage("z", bundle([event("capi", "2")]));
+    const result = await consume([broken, truncated, fine]);
+    expect(result).toEqual({ produced: 1, retried: 0, requeued: 0, dropped: 2 });
+    expect([broken.settled, truncated.settled, fine.settled]).toEqual(["acked", "acked", "acked"]);
+    expect(sink.produced.map((p) => p.key)).toEqual(["acme:2"]);
+    const errors = logs.filter((l) => l.level === "error");
+    expect(errors.map((l) => [l.id, l.msg])).toEqual([
+      ["x", "dropping malformed ingest message"],
+      ["y", "dropping malformed ingest message"],
+    ]);
+    // Logged without the records' values.
+    expect(JSON.stringify(logs)).not.toContain("日本");
+  });
+
+  it("drops the malformed records of a bundle and produces its well-formed ones", async () => {
+    const { sink, consume, logs } = setup();
+    const text = ingestBundleText([
+      ingestMessageText("capi", "acme:1", "{}"),
+      '{"topic":"capi","value":{}}',
+      ingestMessageText("capi", "acme:3", "{}"),
+    ]);
+    const message = new FakeMessage("b", text);
+    const result = await consume([message]);
+    expect(result).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 1 });
+    expect(message.settled).toBe("acked");
+    expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3"]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        id: "b",
+        records: 1,
+        first: expect.objectContaining({ index: 1 }),
+      }),
+    );
+  });
+});

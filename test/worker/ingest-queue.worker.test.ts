@@ -1,0 +1,133 @@
+/**
+ * The Worker's queue handler inside workerd, against the local Kafka REST gateway that `npm test`
+ * starts: bundles and single-record bodies are produced and acked, nothing is acked when Kafka
+ * REST is unreachable, and the rest of a partly produced bundle goes back on INGEST_QUEUE.
+ */
+import { describe, expect, it } from "vitest";
+import { prepareEvents } from "../../src/core/events";
+import {
+  ingestBundleText,
+  ingestMessageText,
+  parseIngestQueueBody,
+} from "../../src/queue/ingest-queue-body";
+import worker from "../../src/worker";
+import { rawEnv, uniqueTenant } from "./support";
+
+/** Message ids the handler acked or retried (with the delay asked for). */
+class FakeBatch {
+  readonly acked: string[] = [];
+  readonly retried: { id: string; delaySeconds: number | undefined }[] = [];
+  readonly messages: Message<unknown>[];
+  readonly queue = "driftline-ingest";
+  constructor(bodies: { id: string; body: unknown; attempts?: number }[]) {
+    this.messages = bodies.map(({ id, body, attempts = 1 }) => ({
+      id,
+      body,
+      attempts,
+      timestamp: new Date(),
+      ack: () => this.acked.push(id),
+      retry: (options?: { delaySeconds?: number }) =>
+        this.retried.push({ id, delaySeconds: options?.delaySeconds }),
+    }));
+  }
+  ackAll(): void {
+    throw new Error("the consumer settles messages one by one");
+  }
+  retryAll(): void {
+    throw new Error("the consumer settles messages one by one");
+  }
+}
+
+/** INGEST_QUEUE that records what the consumer puts back. */
+class RecordingQueue {
+  readonly sent: { body: unknown; options: QueueSendOptions | undefined }[] = [];
+  async send(body: unknown, options?: QueueSendOptions): Promise<void> {
+    this.sent.push({ body, options });
+  }
+  async sendBatch(): Promise<void> {
+    throw new Error("not expected");
+  }
+}
+
+/** Website event messages as the Worker queues them (JSON text), for a fresh tenant. */
+async function eventTexts(n: number): Promise<string[]> {
+  const tenant = uniqueTenant("consumer");
+  const prepared = await prepareEvents({
+    tenant,
+    source: "web",
+    body: {
+      events: Array.from({ length: n }, (_, i) => ({
+        event_name: "ViewContent",
+        event_time: Date.now() - 1_000,
+        event_id: `q-${i}`,
+        event_source_url: "https://shop.example/p/1",
+        user_data: { client_ip_address: "203.0.113.9", client_user_agent: "test" },
+      })),
+    },
+    nowMs: Date.now(),
+    newEventId: () => crypto.randomUUID(),
+  });
+  return prepared.results.map((r) => {
+    if (r.status !== "accepted") throw new Error(`test event refused: ${JSON.stringify(r)}`);
+    return ingestMessageText("events", r.messageKey, r.messageJson);
+  });
+}
+
+async function consume(batch: FakeBatch, overrides: Record<string, unknown> = {}): Promise<void> {
+  const handler = worker as unknown as {
+    queue(batch: MessageBatch, env: unknown, ctx: ExecutionContext): Promise<void>;
+  };
+  const ctx = { waitUntil() {}, passThroughOnException() {} } as unknown as ExecutionContext;
+  await handler.queue(batch as unknown as MessageBatch, { ...rawEnv, ...overrides }, ctx);
+}
+
+describe("the ingest queue handler", () => {
+  it("produces a bundle and a single-record body (queued before bundling) and acks both", async () => {
+    const [single, ...rest] = await eventTexts(4);
+    const batch = new FakeBatch([
+      { id: "single", body: single },
+      { id: "bundle", body: ingestBundleText(rest) },
+    ]);
+    await consume(batch);
+    expect(batch.retried).toEqual([]);
+    expect(batch.acked.sort()).toEqual(["bundle", "single"]);
+  });
+
+  it("retries every message, with backoff, when Kafka REST is unreachable", async () => {
+    const texts = await eventTexts(3);
+    const batch = new FakeBatch([
+      { id: "bundle", body: ingestBundleText(texts.slice(0, 2)), attempts: 2 },
+      { id: "single", body: texts[2] },
+    ]);
+    await consume(batch, { KAFKA_REST_URL: "http://127.0.0.1:1" });
+    expect(batch.acked).toEqual([]);
+    expect(batch.retried).toEqual([
+      { id: "bundle", delaySeconds: 4 },
+      { id: "single", delaySeconds: 2 },
+    ]);
+  });
+
+  it("puts the unproduced rest of a partly produced bundle back on INGEST_QUEUE as text, after the backoff, and acks it", async () => {
+    const [first, last] = await eventTexts(2);
+    // Over the gateway's 1 MiB body limit: refused on its own (413), the others are produced.
+    const tooLarge = ingestMessageText(
+      "events",
+      `${uniqueTenant("huge")}:x`,
+      JSON.stringify({ pad: "x".repeat(1_200_000) }),
+    );
+    const queue = new RecordingQueue();
+    const batch = new FakeBatch([
+      { id: "bundle", body: ingestBundleText([first as string, tooLarge, last as string]) },
+    ]);
+    await consume(batch, { INGEST_QUEUE: queue });
+    expect(batch.retried).toEqual([]);
+    expect(batch.acked).toEqual(["bundle"]);
+    expect(queue.sent).toHaveLength(1);
+    expect(queue.sent[0]?.options).toEqual({ contentType: "text", delaySeconds: 2 });
+    const requeued = parseIngestQueueBody(queue.sent[0]?.body);
+    expect(requeued).toMatchObject({ kind: "bundle", attempts: 1, malformed: [] });
+    expect(requeued.kind === "bundle" && requeued.records.map((r) => r.key)).toEqual([
+      JSON.parse(tooLarge).key,
+    ]);
+  });
+});
