@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../errors";
-import { eventMessageSchema } from "./event-message-schema";
+import { CLICK_ID_PARAMS, eventMessageSchema, UTM_PARAMS } from "./event-message-schema";
 import { buildEventsResponse, eventsResponseSchema } from "./events-response";
 import {
   type AcceptedEventCandidate,
@@ -584,6 +584,30 @@ describe("prepareEvents (website)", () => {
       client_user_agent: "Beacon/1.0",
       fbc: "fb.1.1700000000000.cookie",
     });
+  });
+
+  it.each([
+    "https://shop.example/p?utm_source=a&utm_source=b&gclid=&fbclid",
+    "https://shop.example/p?&&utm_medium=x=y&utm_campaign==lead&utm_term",
+    "https://shop.example/p?utm_campaign=%E6%97%A5%E6%9C%AC&utm_source=a+b&fbclid=%zz",
+    'https://shop.example/p?utm_campaign=summer sale&utm_content=日本&utm_id="q"#utm_term=frag',
+    "https://shop.example/p?UTM_SOURCE=upper&utm_source=%20padded%20&ttclid=t1&msclkid=m1",
+    "https://shop.example/p?",
+    `https://shop.example/p?utm_source=${"s".repeat(513)}&utm_medium=${"m".repeat(512)}`,
+  ])("reads utm and click ids from %s as URLSearchParams would", async (url) => {
+    const batch = await web(beacon({ event_source_url: url }), { requestContext: context });
+    const { message } = accepted(batch.results[0]);
+    const params = new URL(url).searchParams;
+    const read = (name: string) => {
+      const value = params.get(name)?.trim();
+      return value && value.length <= 512 ? value : undefined;
+    };
+    const expected = (names: readonly string[], prefix = "") =>
+      Object.fromEntries(
+        names.flatMap((n) => (read(prefix + n) === undefined ? [] : [[n, read(prefix + n)]])),
+      );
+    expect(message.utm ?? {}).toEqual(expected(UTM_PARAMS, "utm_"));
+    expect(message.clickIds ?? {}).toEqual(expected(CLICK_ID_PARAMS));
   });
 
   it("needs a user agent from the event or the request; ignores a malformed request ip", async () => {
