@@ -79,12 +79,13 @@ describe("migrate", () => {
          FROM information_schema.tables t WHERE t.table_schema = $1`,
       [schema],
     );
-    // consumer_offsets belong to a consumer group, not to a tenant (see the initial migration).
+    // consumer_offsets belong to a consumer group, not to a tenant (see the initial migration);
+    // seen_events keys are hashes over (tenant, event name, event id), which separate tenants.
     const withoutTenant = tables
       .filter((t) => !t.has_tenant)
       .map((t) => t.table_name)
       .sort();
-    expect(withoutTenant).toEqual(["consumer_offsets", MIGRATIONS_TABLE]);
+    expect(withoutTenant).toEqual(["consumer_offsets", MIGRATIONS_TABLE, "seen_events"]);
 
     const { rows: indexes } = await admin.query<{ table: string; index: string; first: string }>(
       `SELECT t.relname AS table, i.relname AS index, a.attname AS first

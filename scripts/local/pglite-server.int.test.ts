@@ -117,12 +117,12 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
         if (i % 4 === 0) {
           await withTransaction(p, async (client) => {
             await client.query(
-              "INSERT INTO seen_events (key, tenant_id) VALUES (md5($1)::uuid, $2)",
-              [`w${w}/e${i}`, `w${w}`],
+              "INSERT INTO event_time_watermarks (tenant_id, max_event_time) VALUES ($1, now())",
+              [`w${w}-e${i}`],
             );
             const { rows } = await client.query<{ n: number }>(
-              "SELECT count(*)::int AS n FROM seen_events WHERE tenant_id = $1",
-              [`w${w}`],
+              "SELECT count(*)::int AS n FROM event_time_watermarks WHERE tenant_id LIKE $1",
+              [`w${w}-%`],
             );
             if (rows[0]!.n < 1) wrong.push(`tx ${w}/${i}`);
           });
@@ -140,7 +140,7 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
       await Promise.all([0, 1, 2].flatMap((w) => [worker(a, w), worker(b, w + 3)]))
     ).flat();
     expect(wrong).toEqual([]);
-    const { rows } = await a.query<{ n: number }>("SELECT count(*)::int AS n FROM seen_events");
+    const { rows } = await a.query<{ n: number }>("SELECT count(*)::int AS n FROM event_time_watermarks");
     expect(rows).toEqual([{ n: 6 * 10 }]);
   });
 

@@ -2,15 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/core/errors";
 import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { dedupDigest } from "../pipeline/dedup-digest";
+import type { DedupKey } from "../ports/metrics-store";
 import {
   type IntegrationEnv,
   startIntegrationEnv,
   TEST_DATABASE_URL,
 } from "../testing/integration-env";
 import { createNeonPool, type Pool } from "./create-pool";
-import { NeonMetricsStore, numberArray, seenEventKey, textArray } from "./neon-metrics-store";
+import { NeonMetricsStore, numberArray, textArray } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");
+
+const dedupKey = (tenant: string, eventName: string, eventId: string): DedupKey => ({
+  tenant,
+  eventName,
+  eventId,
+  digest: dedupDigest(tenant, eventName, eventId),
+});
 
 describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () => {
   let env: IntegrationEnv;
@@ -43,26 +52,24 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
   });
 
   it("remembers dedup keys and reports the ones seen before, including tricky ids", async () => {
-    const keys = ["plain", 'quo"te', "back\\slash", "com,ma", "NULL"].map((eventId) => ({
-      tenant: "acme",
-      eventName: "Purchase",
-      eventId,
-    }));
+    const keys = ["plain", 'quo"te', "back\\slash", "com,ma", "NULL"].map((eventId) =>
+      dedupKey("acme", "Purchase", eventId),
+    );
     const first = await store.inTransaction((tx) => tx.markSeen(keys));
     expect([...first]).toEqual([]);
     const again = await store.inTransaction((tx) =>
-      tx.markSeen([{ tenant: "acme", eventName: "Lead", eventId: "plain" }, keys[1]!, keys[4]!]),
+      tx.markSeen([dedupKey("acme", "Lead", "plain"), keys[1]!, keys[4]!]),
     );
     expect([...again].sort()).toEqual([1, 2]);
   });
 
   it("hashes dedup keys exactly as the migration that converted the text keys did", async () => {
     const keys = [
-      { tenant: "acme", eventName: "Purchase", eventId: "plain" },
-      { tenant: "t.1_x-y", eventName: "Käufe 😀", eventId: 'quo"te\\back,{}' },
-      { tenant: "acme", eventName: "$prediction", eventId: `sha256:${"ab".repeat(32)}` },
+      dedupKey("acme", "Purchase", "plain"),
+      dedupKey("t.1_x-y", "Käufe 😀", 'quo"te\\back,{}'),
+      dedupKey("acme", "$prediction", `sha256:${"ab".repeat(32)}`),
       // Moving a separator between the parts must change the key.
-      { tenant: "acme", eventName: "Purchas", eventId: "eplain" },
+      dedupKey("acme", "Purchas", "eplain"),
     ];
     // The expression of migrations/1795388000000_seen-events-hashed-keys.sql.
     const { rows } = await env.db.query<{ key: string }>(
@@ -73,17 +80,17 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       [keys.map((k) => k.tenant), keys.map((k) => k.eventName), keys.map((k) => k.eventId)],
     );
     const expected = keys.map((k) => {
-      const h = seenEventKey(k);
+      const h = k.digest;
       return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
     });
     expect(rows.map((r) => r.key)).toEqual(expected);
     expect(new Set(expected).size).toBe(keys.length);
     // And a key the store remembered is the one the migration would have written.
     await store.inTransaction((tx) => tx.markSeen([keys[1]!]));
-    const stored = await env.db.query("SELECT tenant_id FROM seen_events WHERE key = $1::uuid", [
+    const stored = await env.db.query("SELECT key::text FROM seen_events WHERE key = $1::uuid", [
       expected[1],
     ]);
-    expect(stored.rows).toEqual([{ tenant_id: "t.1_x-y" }]);
+    expect(stored.rows).toEqual([{ key: expected[1] }]);
   });
 
   it("advances offsets only by compare-and-set, and rolls back with the batch", async () => {
@@ -183,8 +190,8 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
 
   it("purges dedup entries older than the retention, and only those", async () => {
     await env.db.query(
-      `INSERT INTO seen_events (key, tenant_id, first_seen_at)
-       SELECT md5('old' || i)::uuid, 'old', now() - interval '5 days' FROM generate_series(1, 25000) i`,
+      `INSERT INTO seen_events (key, first_seen_at)
+       SELECT md5('old' || i)::uuid, now() - interval '5 days' FROM generate_series(1, 25000) i`,
     );
     const before = Number((await env.db.query("SELECT count(*) FROM seen_events")).rows[0].count);
     const deleted = await store.purgeSeen(Date.now() - 3 * 24 * 3_600_000);

@@ -1,5 +1,4 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
-import { hash } from "node:crypto";
 import { DependencyUnavailableError, ValidationError } from "../../src/core/errors";
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
 import type { GroupDimension } from "../../src/core/windows/summarize-windows";
@@ -46,10 +45,10 @@ const SQL = {
     // Inserted in key order so that concurrent batches sharing keys lock them in the same order;
     // the answer is the 1-based positions of keys that were already there.
     text: `WITH input AS (
-             SELECT * FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS i(key, tenant_id, idx)
+             SELECT * FROM unnest($1::uuid[]) WITH ORDINALITY AS i(key, idx)
            ), inserted AS (
-             INSERT INTO seen_events (key, tenant_id)
-             SELECT key, tenant_id FROM input ORDER BY key
+             INSERT INTO seen_events (key)
+             SELECT key FROM input ORDER BY key
              ON CONFLICT DO NOTHING
              RETURNING key
            )
@@ -294,12 +293,8 @@ class NeonMetricsTransaction implements MetricsTransaction {
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
     let literal = "{";
-    for (let i = 0; i < keys.length; i++)
-      literal += `${i === 0 ? "" : ","}${seenEventKey(keys[i]!)}`;
-    const result = await this.run("mark_seen", SQL.markSeen, [
-      `${literal}}`,
-      textArray(keys.map((k) => k.tenant)),
-    ]);
+    for (let i = 0; i < keys.length; i++) literal += `${i === 0 ? "" : ","}${keys[i]!.digest}`;
+    const result = await this.run("mark_seen", SQL.markSeen, [`${literal}}`]);
     // ORDINALITY is 1-based; callers index from 0.
     return new Set(result.rows.map((r) => Number(r.idx) - 1));
   }
@@ -352,16 +347,6 @@ class NeonMetricsTransaction implements MetricsTransaction {
       this.timer(operation, performance.now() - started);
     }
   }
-}
-
-/**
- * The seen_events key of a dedup identity: the first 128 bits of SHA-256(tenant NUL eventName
- * NUL eventId) over UTF-8, as 32 hex digits (a uuid literal). The parts cannot contain NUL (the
- * decoder refuses it), so distinct identities hash distinct inputs. Must stay equal to the
- * expression in migrations/1795388000000_seen-events-hashed-keys.sql.
- */
-export function seenEventKey(key: DedupKey): string {
-  return hash("sha256", `${key.tenant}\u0000${key.eventName}\u0000${key.eventId}`).slice(0, 32);
 }
 
 // Postgres array literals built in one pass. The driver's generic serializer (prepareValue and

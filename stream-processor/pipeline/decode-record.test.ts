@@ -8,6 +8,7 @@ import {
   PREDICTION_DEDUP_NAME,
   PREDICTIONS_SOURCE,
 } from "./decode-record";
+import { dedupDigest } from "./dedup-digest";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
 const decode = createRecordDecoder("envelope");
@@ -52,7 +53,12 @@ describe("decodeRecord: events", () => {
         matchQuality: 6.25,
         attributed: true,
       },
-      dedup: { tenant: "acme", eventName: "Purchase", eventId: "e-1" },
+      dedup: {
+        tenant: "acme",
+        eventName: "Purchase",
+        eventId: "e-1",
+        digest: dedupDigest("acme", "Purchase", "e-1"),
+      },
     });
   });
 
@@ -155,7 +161,12 @@ describe("decodeRecord: predictions", () => {
         eventTimeMs: T0,
         attributed: false,
       },
-      dedup: { tenant: "acme", eventName: PREDICTION_DEDUP_NAME, eventId: "p-1" },
+      dedup: {
+        tenant: "acme",
+        eventName: PREDICTION_DEDUP_NAME,
+        eventId: "p-1",
+        digest: dedupDigest("acme", PREDICTION_DEDUP_NAME, "p-1"),
+      },
     });
   });
 

@@ -11,6 +11,7 @@ import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
 import { toMicros } from "../../src/core/windows/value-micros";
 import type { DedupKey } from "../ports/metrics-store";
+import { dedupDigest } from "./dedup-digest";
 
 export type RecordKind = "event" | "prediction";
 export type EventValidation = "envelope" | "full";
@@ -143,7 +144,7 @@ export function createRecordDecoder(validation: EventValidation) {
         matchQuality: m.matchQuality.score,
         attributed: m.predictionId !== undefined,
       },
-      dedup: { tenant: m.tenant, eventName: m.eventName, eventId: dedupEventId(m.eventId) },
+      dedup: dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
     };
   }
 
@@ -175,11 +176,7 @@ export function createRecordDecoder(validation: EventValidation) {
         eventTimeMs: Date.parse(m.scoredAt),
         attributed: false,
       },
-      dedup: {
-        tenant: m.tenant,
-        eventName: PREDICTION_DEDUP_NAME,
-        eventId: dedupEventId(m.predictionId),
-      },
+      dedup: dedupKey(m.tenant, PREDICTION_DEDUP_NAME, dedupEventId(m.predictionId)),
     };
   }
 }
@@ -192,6 +189,10 @@ export function createRecordDecoder(validation: EventValidation) {
 export function dedupEventId(eventId: string): string {
   if (eventId.length <= MAX_EVENT_ID_CHARS) return eventId;
   return `sha256:${createHash("sha256").update(eventId).digest("hex")}`;
+}
+
+function dedupKey(tenant: string, eventName: string, eventId: string): DedupKey {
+  return { tenant, eventName, eventId, digest: dedupDigest(tenant, eventName, eventId) };
 }
 
 function checkTenant(tenant: string): string | undefined {

@@ -140,7 +140,7 @@ export class MetricsPipeline {
       group.forEach((p, g) => {
         for (const r of p.records) {
           if (group.length > 1) {
-            const k = `${r.dedup.tenant}\u0000${r.dedup.eventName}\u0000${r.dedup.eventId}`;
+            const k = r.dedup.digest;
             if (firstIndex.has(k)) {
               counts[g]!.duplicates += 1;
               continue;

@@ -47,8 +47,7 @@ export function prepareBatch(
       });
       continue;
     }
-    // NUL-separated: tenant ids and event names cannot contain NUL (the decoder refuses them).
-    const key = `${decoded.dedup.tenant}\u0000${decoded.dedup.eventName}\u0000${decoded.dedup.eventId}`;
+    const key = decoded.dedup.digest;
     if (seen.has(key)) {
       inBatchDuplicates += 1;
       continue;

@@ -6,6 +6,8 @@ export interface DedupKey {
   tenant: string;
   eventName: string;
   eventId: string;
+  /** The identity as stored: `dedupDigest(tenant, eventName, eventId)` (32 hex digits). */
+  digest: string;
 }
 
 export interface OffsetAdvance {
@@ -32,7 +34,7 @@ export interface MetricsTransaction {
    */
   advanceOffset(advance: OffsetAdvance): Promise<OffsetAdvanceResult>;
   /**
-   * Remembers `keys` (which must be distinct) and returns the indexes of those already
+   * Remembers `keys` (distinct digests) and returns the indexes of those already
    * remembered before, i.e. the duplicates that must not be counted again.
    */
   markSeen(keys: readonly DedupKey[]): Promise<Set<number>>;

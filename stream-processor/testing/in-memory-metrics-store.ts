@@ -85,9 +85,8 @@ export class InMemoryMetricsStore implements MetricsStore {
       async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
         const dup = new Set<number>();
         keys.forEach((k, i) => {
-          const id = `${k.tenant}|${k.eventName}|${k.eventId}`;
-          if (draft.seen.has(id)) dup.add(i);
-          else draft.seen.add(id);
+          if (draft.seen.has(k.digest)) dup.add(i);
+          else draft.seen.add(k.digest);
         });
         return dup;
       },
