@@ -102,7 +102,7 @@ interface Delivery {
  * produce its produced records again): its failed records go back on the queue as a new bundle,
  * after the same backoff, and the message is acked. If that send fails, the message is retried
  * whole and its produced records reach Kafka twice; the stream processor deduplicates events by
- * (tenant, event_name, event_id), so the metrics do not count them twice.
+ * (tenant, event_name, event_id) and predictions by prediction id, so nothing is counted twice.
  *
  * A re-enqueued bundle carries the deliveries its records already had (`attempts`), so the
  * backoff keeps growing across re-enqueues, and once they reach max_retries a partial failure is

@@ -1,14 +1,26 @@
 import { describe, expect, it } from "vitest";
 import type { PredictionRecord } from "../core/scoring/prediction-record";
 import type { IngestMessage } from "../queue/ingest-message";
+import { type IngestQueueBody, parseIngestQueueBody } from "../queue/ingest-queue-body";
 import { QueuePredictionLog } from "./queue-prediction-log";
 
+/** Records the sendBatch calls: per call, its message bodies. */
 class FakeQueue {
-  readonly calls: IngestMessage[][] = [];
+  readonly calls: IngestQueueBody[][] = [];
   constructor(private readonly failing = false) {}
-  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
+  async sendBatch(messages: Iterable<MessageSendRequest<IngestQueueBody>>): Promise<void> {
     if (this.failing) throw new Error("queue unavailable");
     this.calls.push([...messages].map((m) => m.body));
+  }
+  /** The records of each call, unbundled. */
+  get records(): IngestMessage[][] {
+    return this.calls.map((call) =>
+      call.flatMap((body) => {
+        const parsed = parseIngestQueueBody(body);
+        if (parsed.kind !== "bundle") throw new Error(`expected a bundle, got ${parsed.kind}`);
+        return parsed.records;
+      }),
+    );
   }
 }
 
@@ -25,27 +37,34 @@ function records(n: number, from = 0, featureBytes = 10): PredictionRecord[] {
   }));
 }
 
-const log = (queue: FakeQueue, lingerMs = 0) =>
-  new QueuePredictionLog(queue as unknown as Queue<IngestMessage>, { lingerMs });
+const log = (queue: FakeQueue, lingerMs = 0) => new QueuePredictionLog(queue, { lingerMs });
 
 describe("QueuePredictionLog", () => {
-  it("sends predictions messages keyed tenant:predictionId, at most 100 per call", async () => {
+  it("sends predictions records keyed tenant:predictionId, many to a queue message", async () => {
     const queue = new FakeQueue();
     await log(queue).write(records(250));
-    expect(queue.calls.map((c) => c.length)).toEqual([100, 100, 50]);
-    expect(queue.calls[0]![0]).toMatchObject({
+    // ~250 B rows: one bundle, one call.
+    expect(queue.calls.map((c) => c.length)).toEqual([1]);
+    expect(queue.records[0]).toHaveLength(250);
+    expect(queue.records[0]![0]).toMatchObject({
       topic: "predictions",
       key: "t:p0",
       value: { predictionId: "p0" },
     });
+    expect(queue.records[0]!.map((r) => r.key)).toEqual(
+      records(250).map((r) => `t:${r.predictionId}`),
+    );
   });
 
-  it("splits calls by size so one stays under the 256 KB batch limit", async () => {
+  it("keeps each message under 128 KB and each call under 256 KB", async () => {
     const queue = new FakeQueue();
     await log(queue).write(records(20, 0, 30_000));
     expect(queue.calls.length).toBeGreaterThan(2);
-    for (const call of queue.calls) expect(JSON.stringify(call).length).toBeLessThan(256_000);
-    expect(queue.calls.flat()).toHaveLength(20);
+    for (const call of queue.calls) {
+      expect(call.reduce((sum, body) => sum + String(body).length, 0)).toBeLessThan(256_000);
+      for (const body of call) expect(String(body).length).toBeLessThan(128_000);
+    }
+    expect(queue.records.flat()).toHaveLength(20);
   });
 
   it("lets writes within the linger join one send, owned by the first", async () => {
@@ -58,7 +77,7 @@ describe("QueuePredictionLog", () => {
     expect(queue.calls).toHaveLength(0); // joined writes do not wait; the first write's send does
     await first;
     expect(queue.calls).toHaveLength(1);
-    expect(queue.calls[0]!.map((m) => m.key)).toEqual([
+    expect(queue.records[0]!.map((m) => m.key)).toEqual([
       "t:p0",
       "t:p1",
       "t:p2",
@@ -73,7 +92,7 @@ describe("QueuePredictionLog", () => {
 
   it("rejects with a count when the queue refuses", async () => {
     await expect(log(new FakeQueue(true)).write(records(3))).rejects.toThrow(
-      /1 of 1 prediction batches \(3 rows\)/,
+      /3 of 3 prediction rows were not queued: queue unavailable/,
     );
   });
 });

@@ -1,12 +1,9 @@
-/** PredictionLog on the ingest queue: one `predictions` message per scored row, sent in batches. */
+/** PredictionLog on the ingest queue: scored rows as `predictions` records, many to a queue message. */
 import { type PredictionRecord, predictionKey } from "../core/scoring/prediction-record";
-import type { IngestMessage } from "../queue/ingest-message";
+import { ingestMessageText } from "../queue/ingest-queue-body";
+import { type IngestBatchQueue, sendIngestBundles } from "../queue/send-ingest-bundles";
 import type { PredictionLog } from "../services";
 
-/** Cloudflare Queues: at most 100 messages and 256 KB per sendBatch call. */
-const MAX_BATCH_MESSAGES = 100;
-/** Headroom under 256 KB for the per-message overhead Queues adds. */
-const MAX_BATCH_BYTES = 200_000;
 /** A scheduled send older than this is presumed lost with its request; the next write replaces it. */
 const STALE_SEND_MS = 10_000;
 
@@ -31,7 +28,7 @@ export class QueuePredictionLog implements PredictionLog {
   private readonly lingerMs: number;
 
   constructor(
-    private readonly queue: Queue<IngestMessage>,
+    private readonly queue: IngestBatchQueue,
     options: QueuePredictionLogOptions = {},
     private readonly nowMs: () => number = Date.now,
   ) {
@@ -57,35 +54,19 @@ export class QueuePredictionLog implements PredictionLog {
     await this.send(taken);
   }
 
+  /**
+   * Rows go out bundled like events (see `sendIngestBundles`): a 1000-row score request is a few
+   * queue messages, not 1000 of the queue's ~5,000 messages per second.
+   */
   private async send(records: readonly PredictionRecord[]): Promise<void> {
-    const sends: Promise<unknown>[] = [];
-    let batch: MessageSendRequest<IngestMessage>[] = [];
-    let batchBytes = 0;
-    for (const record of records) {
-      const body: IngestMessage = {
-        topic: "predictions",
-        key: predictionKey(record),
-        value: record,
-      };
-      // Rough size: the JSON text; Queues counts the serialised body.
-      const bytes = JSON.stringify(body).length;
-      if (
-        batch.length === MAX_BATCH_MESSAGES ||
-        (batch.length > 0 && batchBytes + bytes > MAX_BATCH_BYTES)
-      ) {
-        sends.push(this.queue.sendBatch(batch));
-        batch = [];
-        batchBytes = 0;
-      }
-      batch.push({ body, contentType: "json" });
-      batchBytes += bytes;
-    }
-    if (batch.length > 0) sends.push(this.queue.sendBatch(batch));
-    const results = await Promise.allSettled(sends);
-    const failed = results.filter((r) => r.status === "rejected");
-    if (failed.length > 0) {
+    if (records.length === 0) return;
+    const texts = records.map((record) =>
+      ingestMessageText("predictions", predictionKey(record), JSON.stringify(record)),
+    );
+    const { notQueued, reason } = await sendIngestBundles(this.queue, texts);
+    if (notQueued.length > 0) {
       throw new Error(
-        `${failed.length} of ${sends.length} prediction batches (${records.length} rows) were not queued: ${String((failed[0] as PromiseRejectedResult).reason)}`,
+        `${notQueued.length} of ${records.length} prediction rows were not queued: ${reason}`,
       );
     }
   }

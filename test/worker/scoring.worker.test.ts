@@ -16,6 +16,7 @@ import {
   type QueueMessageLike,
 } from "../../src/queue/consume-ingest-batch";
 import { expandModelNotice } from "../../src/queue/expand-model-notice";
+import type { IngestMessage } from "../../src/queue/ingest-message";
 import expected from "../fixtures/scoring/onnx-expected.json";
 import {
   createKey,
@@ -152,15 +153,21 @@ describe("scoring the fixture models (linear, MLP, GBT) against native onnxrunti
     expect(record.features).not.toHaveProperty("unknown_extra");
   });
 
-  it("sends a 1000-row batch to the queue in sendBatch calls of at most 100", async () => {
+  it("logs a 1000-row batch in a few bundled queue messages", async () => {
     const before = app.queue.batches.length;
+    const logged = app.queue.messages.length;
     const rows = Array.from({ length: 1000 }, (_, i) => ({ features: { sessions_7d: i % 9 } }));
     const res = await app.fetch("/v1/score", { key, json: { model: "mlp", rows } });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as BatchJson).predictions).toHaveLength(1000);
+    const { predictions } = (await res.json()) as BatchJson;
+    expect(predictions).toHaveLength(1000);
     const batches = app.queue.batches.slice(before);
-    expect(batches.length).toBe(10);
-    expect(batches.every((b) => b.length <= 100)).toBe(true);
+    // Rows of a few hundred bytes: a handful of bundles under 128 KB, at most two to a call.
+    expect(batches.flat().length).toBeLessThan(10);
+    expect(batches.every((b) => b.length <= 2)).toBe(true);
+    expect(app.queue.messages.slice(logged).map((m) => m.key)).toEqual(
+      predictions.map((p) => `${tenant}:${p.predictionId}`),
+    );
   });
 });
 
@@ -452,7 +459,8 @@ describe("model admin", () => {
     // sendBatch. Bodies are notices of a few hundred bytes, whatever the manifest's size.
     const batches = app.queue.batches.slice(before);
     expect(batches.map((b) => b.length)).toEqual([1, 1, 3]);
-    const messages = batches.flat().map((m) => m.body);
+    // Notices are not bundled: one object body each.
+    const messages = batches.flat().map((m) => m.body as IngestMessage);
     expect(
       messages.map((m) => {
         const v = m.value as { action: string; version: string };
@@ -498,7 +506,7 @@ describe("model admin", () => {
         models: expandModelNotice({ reader: new R2ModelStore(rawEnv.MODELS as R2Bucket) }),
       },
     });
-    expect(result).toEqual({ produced: 5, retried: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 5, retried: 0, requeued: 0, dropped: 0 });
     expect(acked).toHaveLength(5);
     expect(produced.map((p) => p.topic)).toEqual(["model-registry"]);
     const records = produced[0]!.records.map((r) => modelRegistryRecordSchema.parse(r.value));

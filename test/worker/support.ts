@@ -17,6 +17,7 @@ import {
 } from "../../src/auth/api-key";
 import { parseWorkerEnv } from "../../src/env";
 import type { IngestMessage } from "../../src/queue/ingest-message";
+import { type IngestQueueBody, parseIngestQueueBody } from "../../src/queue/ingest-queue-body";
 import { QueuePredictionLog } from "../../src/scoring/queue-prediction-log";
 import type { Services } from "../../src/services";
 import { buildServices } from "../../src/worker";
@@ -60,14 +61,20 @@ export async function createKey(
 
 /** A Queue that records what the Worker sends instead of delivering it. */
 export class RecordingQueue {
-  readonly batches: MessageSendRequest<IngestMessage>[][] = [];
+  readonly batches: MessageSendRequest<IngestQueueBody>[][] = [];
+  /** The queued records as the consumer reads them (prediction rows arrive in bundles). */
   get messages(): IngestMessage[] {
-    return this.batches.flat().map((m) => m.body);
+    return this.batches.flat().flatMap((m) => {
+      const body = parseIngestQueueBody(m.body);
+      if (body.kind === "bundle" && body.malformed.length === 0) return body.records;
+      if (body.kind === "message") return [body.message];
+      throw new Error(`the Worker queued a body the consumer cannot read: ${JSON.stringify(body)}`);
+    });
   }
-  async send(body: IngestMessage): Promise<void> {
+  async send(body: IngestQueueBody): Promise<void> {
     this.batches.push([{ body }]);
   }
-  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
+  async sendBatch(messages: Iterable<MessageSendRequest<IngestQueueBody>>): Promise<void> {
     const batch = [...messages];
     if (batch.length > 100) throw new Error(`sendBatch got ${batch.length} messages (max 100)`);
     this.batches.push(batch);
@@ -91,7 +98,7 @@ export function testApp(overrides: Record<string, unknown> = {}): TestApp {
   const parsed = parseWorkerEnv({ ...rawEnv, INGEST_QUEUE: queue, ...overrides });
   const services: Services = {
     ...buildServices(parsed),
-    predictionLog: new QueuePredictionLog(queue as unknown as Queue<IngestMessage>),
+    predictionLog: new QueuePredictionLog(queue),
   };
   return { services, queue, fetch: appFetch(createApp(() => services)) };
 }
