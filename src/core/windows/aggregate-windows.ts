@@ -108,20 +108,29 @@ export function aggregateWindows(
   state: WindowingState,
 ): WindowAggregate {
   const maxByTenant = new Map<string, number>();
-  const byKey = new Map<string, Accumulator>();
+  const widths = spec.widthsMs;
+  // Accumulators by dimensions, then per width (by index) by window start: one string key per
+  // observation (a template, not [...].join(SEP): no array on the hot path), numbers below it.
+  const byDimensions = new Map<string, Map<number, Accumulator>[]>();
   for (const o of observations) {
     assertDimensions(o);
     const isEvent = o.kind === "event";
     const previousMax = maxByTenant.get(o.tenant) ?? state.maxEventTimeMs.get(o.tenant);
     const watermark = watermarkMs(previousMax, spec.allowedLatenessMs);
-    for (const widthMs of spec.widthsMs) {
+    const dimensions = `${o.tenant}${SEP}${o.source}${SEP}${o.eventName}${SEP}${o.campaign}`;
+    let perWidth = byDimensions.get(dimensions);
+    if (perWidth === undefined) {
+      perWidth = widths.map(() => new Map<number, Accumulator>());
+      byDimensions.set(dimensions, perWidth);
+    }
+    for (let w = 0; w < widths.length; w++) {
+      const widthMs = widths[w] as number;
+      const windows = perWidth[w] as Map<number, Accumulator>;
       const start = windowStartMs(o.eventTimeMs, widthMs);
-      // A template, not [...].join(SEP): no array per observation and width on the hot path.
-      const key = `${o.tenant}${SEP}${widthMs}${SEP}${start}${SEP}${o.source}${SEP}${o.eventName}${SEP}${o.campaign}`;
-      let acc = byKey.get(key);
+      let acc = windows.get(start);
       if (acc === undefined) {
         acc = { delta: emptyDelta(o, widthMs, start), values: new Map() };
-        byKey.set(key, acc);
+        windows.set(start, acc);
       }
       const delta = acc.delta;
       if (!isEvent) {
@@ -156,9 +165,13 @@ export function aggregateWindows(
     }
   }
   const deltas: WindowDelta[] = [];
-  for (const { delta, values } of byKey.values()) {
-    delta.values = [...values.values()].sort((a, b) => compareStrings(a.currency, b.currency));
-    deltas.push(delta);
+  for (const perWidth of byDimensions.values()) {
+    for (const windows of perWidth) {
+      for (const { delta, values } of windows.values()) {
+        delta.values = [...values.values()].sort((a, b) => compareStrings(a.currency, b.currency));
+        deltas.push(delta);
+      }
+    }
   }
   deltas.sort(compareWindowKeys);
   return { deltas, maxEventTimeMs: maxByTenant };
