@@ -55,6 +55,13 @@ import {
 //   MONITORING_*                      model monitoring (drift, labels, performance, alerts,
 //                                     retraining): listed with defaults in monitoring/monitoring-config.ts
 
+/** Fetch settings the processor and `bench:stream` default to. */
+export const STREAM_FETCH_DEFAULTS = {
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytes: 16 * 1024 * 1024,
+  partitionsConcurrency: 3,
+} as const;
+
 const bool = envBool;
 const int = envInt;
 const csv = envList;
@@ -103,10 +110,10 @@ const StreamEnv = z
     STREAM_FROM_BEGINNING: bool(true),
     STREAM_SESSION_TIMEOUT_MS: int(30_000, 6_000),
     STREAM_HEARTBEAT_INTERVAL_MS: int(3_000, 100),
-    STREAM_MAX_BYTES_PER_PARTITION: int(4 * 1024 * 1024, 1024),
-    STREAM_MAX_BYTES: int(16 * 1024 * 1024, 1024),
+    STREAM_MAX_BYTES_PER_PARTITION: int(STREAM_FETCH_DEFAULTS.maxBytesPerPartition, 1024),
+    STREAM_MAX_BYTES: int(STREAM_FETCH_DEFAULTS.maxBytes, 1024),
     STREAM_MAX_WAIT_MS: int(250, 0, 60_000),
-    STREAM_PARTITIONS_CONCURRENCY: int(3, 1, 1000),
+    STREAM_PARTITIONS_CONCURRENCY: int(STREAM_FETCH_DEFAULTS.partitionsConcurrency, 1, 1000),
     STREAM_EVENT_VALIDATION: z.enum(["envelope", "full"]).default("envelope"),
     STREAM_ALLOWED_LATENESS_MS: int(120_000),
     STREAM_MAX_FUTURE_SKEW_MS: int(300_000),

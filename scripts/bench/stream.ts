@@ -8,6 +8,12 @@
 //                 a meaningful peak lag); default: process a backlog produced beforehand
 //   --monitoring  also run model monitoring (drift, labels) in the batch transactions (default off:
 //                 the benchmark measures the windowed business metrics path)
+//   --event-rate R  records per second of event time (default 550: 1M records span 30 minutes,
+//                 a backlog of moderate traffic; every batch then touches thousands of windows).
+//                 Live traffic at the target rate is --event-rate 50000 (1M records span 20 s).
+//   --max-bytes-per-partition, --max-bytes, --concurrency
+//                 the processor's fetch settings (default: its own defaults, see config.ts);
+//                 the baseline uses the same
 //
 // Phases: (1) produce N realistic messages (website and CAPI events as the Worker emits them,
 // predictions, 2 % producer-retry duplicates, some late events; see buildWorkload) into fresh topics; (2) start
@@ -24,6 +30,7 @@ import { Kafka, logLevel, type Message } from "kafkajs";
 import pg from "pg";
 import { createRandom } from "../../models/synthetic/prng";
 import { topicNames } from "../../src/core/topics";
+import { STREAM_FETCH_DEFAULTS } from "../../stream-processor/config";
 import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
 import {
   sampleEventMessage,
@@ -103,11 +110,11 @@ function weighted<T>(rand: () => number, items: readonly (readonly [T, number])[
  * N records: 10 % predictions; the rest Meta-style events from 20 tenants (skewed), 60 % website
  * / 40 % CAPI, the standard funnel of event names (PageView most, Purchase few), 40 % without a
  * campaign and the rest over 30 campaigns with a Zipf tail, values on the commerce events. Event
- * times are what a busy fleet of senders produces: ~550 records per second of event time (1 M
- * records cover 30 minutes), mostly in order with ±30 s jitter, 1 % arriving up to 10 minutes
- * late; 2 % of all records are re-sent copies (producer retries).
+ * times advance at `eventRate` records per second of event time, mostly in order with ±30 s
+ * jitter, 1 % arriving up to 10 minutes late; 2 % of all records are re-sent copies (producer
+ * retries).
  */
-function buildWorkload(n: number, seed = 7): Workload {
+function buildWorkload(n: number, eventRate: number, seed = 7): Workload {
   const rand = rng(seed);
   const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${String(i + 1).padStart(2, "0")}`);
   const tenant = () => tenants[Math.min(19, Math.floor(rand() ** 2 * 20))]!;
@@ -123,7 +130,7 @@ function buildWorkload(n: number, seed = 7): Workload {
     [undefined, 40 * 3.99],
     ...Array.from({ length: 30 }, (_, k) => [`campaign-${k + 1}`, 60 / (k + 1)] as const),
   ]);
-  const span = Math.max(60_000, Math.round(n * 1.8));
+  const span = Math.max(1_000, Math.round((n / eventRate) * 1000));
   const start = Date.now() - span - 60_000;
   const duplicates = Math.floor(n * 0.02);
   const originals = n - duplicates;
@@ -223,6 +230,13 @@ async function main(): Promise<void> {
       keep: { type: "boolean" },
       monitoring: { type: "boolean" },
       live: { type: "boolean" },
+      "event-rate": { type: "string", default: "550" },
+      "max-bytes-per-partition": {
+        type: "string",
+        default: String(STREAM_FETCH_DEFAULTS.maxBytesPerPartition),
+      },
+      "max-bytes": { type: "string", default: String(STREAM_FETCH_DEFAULTS.maxBytes) },
+      concurrency: { type: "string", default: String(STREAM_FETCH_DEFAULTS.partitionsConcurrency) },
       "baseline-child": { type: "boolean" },
     },
   });
@@ -239,12 +253,21 @@ async function main(): Promise<void> {
   const names = topicNames(`bench.${id}.`);
   const consumed = [names.events, names.capi, names.predictions];
   const groupId = `bench-${id}`;
-  const maxBytesPerPartition = 4 * 1024 * 1024;
-  const maxBytes = 16 * 1024 * 1024;
-  const concurrency = partitions;
+  const eventRate = Number(values["event-rate"]);
+  const maxBytesPerPartition = Number(values["max-bytes-per-partition"]);
+  const maxBytes = Number(values["max-bytes"]);
+  const concurrency = Number(values.concurrency);
+  for (const [name, v] of Object.entries({
+    eventRate,
+    maxBytesPerPartition,
+    maxBytes,
+    concurrency,
+  })) {
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a number > 0`);
+  }
 
   console.log(
-    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, model monitoring ${values.monitoring ? "on" : "off"}`,
+    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}`,
   );
   await migrate({ databaseUrl: DATABASE_URL, schema });
   await ensureTopics(
@@ -265,7 +288,7 @@ async function main(): Promise<void> {
   try {
     // 1. The workload.
     const t = performance.now();
-    const work = buildWorkload(n);
+    const work = buildWorkload(n, eventRate);
     console.log(
       `generated in ${((performance.now() - t) / 1000).toFixed(1)} s; mean record ${fmt(work.bytes / n)} bytes, ${fmt(work.bytes / 1e6)} MB`,
     );
