@@ -24,7 +24,7 @@ describe("loadStreamConfig", () => {
       groupId: "driftline-stream-metrics",
       fromBeginning: true,
       maxBytesPerPartition: 4 * 1024 * 1024,
-      partitionsConcurrency: 3,
+      partitionsConcurrency: 9,
     });
     expect(c.pipeline).toMatchObject({
       eventValidation: "envelope",
