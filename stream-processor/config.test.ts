@@ -23,7 +23,8 @@ describe("loadStreamConfig", () => {
       topics: ["events", "capi", "predictions", "models"],
       groupId: "driftline-stream-metrics",
       fromBeginning: true,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
       partitionsConcurrency: 9,
     });
     expect(c.pipeline).toMatchObject({
