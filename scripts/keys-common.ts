@@ -1,0 +1,166 @@
+/**
+ * What `keys:create`, `keys:revoke` and `keys:list` share: where the key stores are (environment
+ * defaults, the local stack's database), their clients and error messages, the per-tenant key
+ * index in Upstash Redis, and how a command line is read and a failure reported.
+ */
+import { pathToFileURL } from "node:url";
+import { Redis } from "@upstash/redis";
+import pg from "pg";
+import { z } from "zod";
+import { ROLES } from "../src/auth/api-key";
+import { ConfigError, type FieldIssue, ValidationError } from "../src/core/errors";
+import { redactDatabaseUrl } from "../stream-processor/db/database-url";
+import { loadLocalStackConfig } from "./local/config";
+import { postgresAnswers } from "./local/pglite-server";
+import { localDatabaseUrl } from "./local/postgres";
+
+export interface KeyStoresConfig {
+  redis: { url: string; token: string };
+  databaseUrl?: string;
+}
+
+/** The `Environment:` paragraph of a usage text; `databaseUse` says what DATABASE_URL is for. */
+export function environmentUsage(databaseUse: string): string {
+  return `Environment: UPSTASH_REDIS_REST_URL (default http://127.0.0.1:8079), UPSTASH_REDIS_REST_TOKEN
+(default driftline-local-token), DATABASE_URL (${databaseUse}; default: the local stack's database
+when it answers).`;
+}
+
+/** The stores as the environment names them, defaulting to the local stack's Upstash REST server. */
+export function keyStoresFromEnv(env: NodeJS.ProcessEnv): KeyStoresConfig {
+  return {
+    redis: {
+      url: env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${env.UPSTASH_REST_PORT ?? 8079}`,
+      token: env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+    },
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+  };
+}
+
+/** Runs node:util parseArgs (passed as `parse`); its errors and `--help` become a ValidationError with the usage. */
+export function readCommandLine<T extends { values: { help?: boolean } }>(
+  parse: () => T,
+  usage: string,
+): T["values"] {
+  let parsed: T;
+  try {
+    parsed = parse();
+  } catch (err) {
+    throw new ValidationError(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+  }
+  if (parsed.values.help) throw new ValidationError(usage);
+  return parsed.values;
+}
+
+/** One ValidationError naming every bad argument, followed by the usage. */
+export function throwIfIssues(issues: FieldIssue[], usage: string): void {
+  if (issues.length === 0) return;
+  throw new ValidationError(
+    `${issues.map((i) => `${i.field} ${i.message}`).join("\n")}\n\n${usage}`,
+    issues,
+  );
+}
+
+/**
+ * Without DATABASE_URL, the local stack's database (PGlite from `npm start`, or the configured
+ * one) is used when it answers, so keys work for the stream processor's read API out of the box.
+ * `withoutDatabase` completes "No database answers at <url>; …" when none does.
+ */
+export async function withLocalStackDatabase<T extends KeyStoresConfig>(
+  options: T,
+  withoutDatabase: string,
+): Promise<T> {
+  if (options.databaseUrl !== undefined) return options;
+  const databaseUrl = localDatabaseUrl(loadLocalStackConfig());
+  if (await postgresAnswers(databaseUrl)) return { ...options, databaseUrl };
+  console.error(`No database answers at ${redactDatabaseUrl(databaseUrl)}; ${withoutDatabase}`);
+  return options;
+}
+
+export function upstashClient(redis: KeyStoresConfig["redis"]): Redis {
+  return new Redis({
+    url: redis.url,
+    token: redis.token,
+    enableTelemetry: false,
+    retry: { retries: 1, backoff: () => 200 },
+  });
+}
+
+/** Runs `work` against Upstash Redis; a failure names the server and how to start the local one. */
+export async function withUpstash<T>(
+  redis: KeyStoresConfig["redis"],
+  doing: string,
+  work: (client: Redis) => Promise<T>,
+): Promise<T> {
+  try {
+    return await work(upstashClient(redis));
+  } catch (err) {
+    throw new ConfigError(
+      `Could not ${doing} Upstash Redis at ${redis.url} (is the local stack up? npm start): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Runs `work` on one Postgres connection, in a transaction when `transaction` is set (rolled
+ * back on failure); a failure names the (redacted) database and the usual cause.
+ */
+export async function withPostgres<T>(
+  databaseUrl: string,
+  doing: string,
+  work: (client: pg.Client) => Promise<T>,
+  { transaction = false }: { transaction?: boolean } = {},
+): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await client.connect();
+    if (transaction) await client.query("BEGIN");
+    const result = await work(client);
+    if (transaction) await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    if (transaction) await client.query("ROLLBACK").catch(() => undefined);
+    throw new ConfigError(
+      `Could not ${doing} Postgres at ${redactDatabaseUrl(databaseUrl)} (are the migrations applied? npm run migrate): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Redis hash of a tenant's keys: field = key id, value = a TenantKeyEntry (JSON).
+ *
+ * The Worker finds a key by its hash alone (`key:<sha256>`), which is all authentication needs,
+ * but an operator knows a key by its id, and without Postgres nothing else maps an id to its
+ * hash (short of scanning every tenant's records). keys:create therefore also writes this
+ * index, and keys:revoke deletes `key:<sha256>` but keeps the entry with `revokedAt`: a listing
+ * from Redis alone still shows the key as revoked, and revoking it again is a no-op rather than
+ * "unknown key". A hash rather than a set, so that finding a key by id is one HGET and a listing
+ * one HGETALL. Holds nothing secret: the SHA-256 of a 256-bit random key is already the name of
+ * its record. Keys created before the index existed have no entry: keys:revoke finds them by id
+ * through Postgres `api_keys`, or by the key itself (`--key`).
+ */
+export function tenantKeysRedisKey(tenant: string): string {
+  return `tenant:${tenant}:keys`;
+}
+
+export const TenantKeyEntrySchema = z.object({
+  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  roles: z.array(z.enum(ROLES)).min(1),
+  name: z.string().optional(),
+  createdAt: z.iso.datetime({ offset: true }),
+  revokedAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type TenantKeyEntry = z.infer<typeof TenantKeyEntrySchema>;
+
+/** Runs `main` when the file is the process's entry point; a failure prints its message and exits 1. */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}
