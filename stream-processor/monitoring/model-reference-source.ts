@@ -6,8 +6,13 @@ import { parseModelManifest } from "../../src/core/model-manifest";
 import { type ModelReference, prepareModelReference } from "../../src/core/monitoring/index";
 import type { ModelKey, MonitoringTransaction } from "./monitoring-store";
 
-/** How long "this version has no usable manifest" is remembered before looking again, ms. */
-const MISSING_TTL_MS = 60_000;
+/**
+ * How long "this version has no usable manifest" is remembered before looking again, ms. Short:
+ * a version's registry record and its first predictions travel the queue and Kafka side by side,
+ * so predictions may arrive a moment before the manifest is stored; they go without drift only
+ * until the next look (one indexed read per unknown version per interval).
+ */
+export const MISSING_TTL_MS = 5_000;
 /** Model and version names as the registry allows them (so they are safe as path segments). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
