@@ -8,10 +8,25 @@ import { KafkaRestClient, type KafkaRestClientOptions } from "./kafka-rest-clien
 
 const BASE = "http://gateway.test";
 
-function setup(
-  options: Partial<KafkaRestClientOptions> = {},
-  gateway: { auth?: { apiKey: string; apiSecret: string }; noBatchRoute?: boolean } = {},
-) {
+interface GatewayOptions {
+  auth?: { apiKey: string; apiSecret: string };
+  noBatchRoute?: boolean;
+  /** Milliseconds before a request reaches the gateway (by the keys it carries). */
+  delayMs?: (keys: string[]) => number;
+  /** An answer instead of the gateway's (by the keys a request carries). */
+  answer?: (keys: string[]) => Response | undefined;
+}
+
+/** The keys of a produce request's records, from its JSON body. */
+function keysOf(init: RequestInit): string[] {
+  const body = JSON.parse(String(init.body)) as {
+    entries?: Array<{ key?: { data: string } }>;
+    key?: { data: string };
+  };
+  return (body.entries ?? [body]).map((e) => e.key?.data ?? "");
+}
+
+function setup(options: Partial<KafkaRestClientOptions> = {}, gateway: GatewayOptions = {}) {
   const producer = new FakeRecordProducer();
   const app = createKafkaRestGateway({
     producer,
@@ -21,16 +36,30 @@ function setup(
     logError: () => {},
   });
   const requests: string[] = [];
+  /** Each request's keys as it starts and as it is answered, in time order. */
+  const timeline: Array<{ at: "start" | "end"; keys: string[] }> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const fetch = async (input: string, init: RequestInit) => {
     requests.push(new URL(input).pathname);
-    // A server without the batch route, like a REST Proxy that predates it.
-    if (gateway.noBatchRoute && input.endsWith(":batch")) {
-      return Response.json({ error_code: 404, message: "HTTP 404 Not Found" }, { status: 404 });
+    const keys = keysOf(init);
+    timeline.push({ at: "start", keys });
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    try {
+      const delay = gateway.delayMs?.(keys) ?? 0;
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      // A server without the batch route, like a REST Proxy that predates it.
+      if (gateway.noBatchRoute && input.endsWith(":batch")) {
+        return Response.json({ error_code: 404, message: "HTTP 404 Not Found" }, { status: 404 });
+      }
+      return gateway.answer?.(keys) ?? (await app.fetch(new Request(input, init)));
+    } finally {
+      inFlight -= 1;
+      timeline.push({ at: "end", keys });
     }
-    return app.fetch(new Request(input, init));
   };
   const client = new KafkaRestClient({ baseUrl: BASE, clusterId: "driftline", fetch, ...options });
-  return { client, producer, requests };
+  return { client, producer, requests, timeline, maxInFlight: () => maxInFlight };
 }
 
 const records = (n: number) =>
@@ -59,8 +88,8 @@ describe("KafkaRestClient.produceBatch", () => {
     expect(second!.value).toBeNull();
   });
 
-  it("splits into chunks of maxBatchEntries, one request after another", async () => {
-    const { client, requests } = setup({ maxBatchEntries: 2 });
+  it("splits into chunks of maxBatchEntries, one request after another with maxConcurrentRequests 1", async () => {
+    const { client, requests } = setup({ maxBatchEntries: 2, maxConcurrentRequests: 1 });
     const outcomes = await client.produceBatch("events", records(5));
     expect(outcomes.map((o) => (o.ok ? o.offset : -1))).toEqual([0, 1, 2, 3, 4]);
     expect(requests).toHaveLength(3);
@@ -148,6 +177,94 @@ describe("KafkaRestClient.produceBatch", () => {
     await client.produceBatch("events", [{ key: null, value: new Uint8Array([1, 2, 250]) }]);
     expect([...producer.produced[0]!.record.value!]).toEqual([1, 2, 250]);
     expect(producer.produced[0]!.record.key).toBeNull();
+  });
+});
+
+describe("KafkaRestClient.produceBatch with concurrent requests", () => {
+  /** Each outcome names the offset its own record was stored at (one partition). */
+  const expectOutcomesInInputOrder = (
+    outcomes: Awaited<ReturnType<KafkaRestClient["produceBatch"]>>,
+    sent: ReturnType<typeof records>,
+    producer: FakeRecordProducer,
+  ) => {
+    expect(outcomes).toHaveLength(sent.length);
+    outcomes.forEach((o, i) => {
+      expect(o.ok).toBe(true);
+      if (o.ok) expect(producer.produced[o.offset]!.record.key?.toString()).toBe(sent[i]!.key);
+    });
+  };
+
+  it("keeps at most maxConcurrentRequests requests in flight (default 6), outcomes in input order", async () => {
+    const jitter = (keys: string[]) => 1 + (Number(keys[0]!.split("-")[1]) % 7);
+    const three = setup({ maxBatchEntries: 2, maxConcurrentRequests: 3 }, { delayMs: jitter });
+    const few = records(25);
+    expectOutcomesInInputOrder(await three.client.produceBatch("events", few), few, three.producer);
+    expect(three.requests).toHaveLength(13);
+    expect(three.maxInFlight()).toBe(3);
+
+    const byDefault = setup({ maxBatchEntries: 2 }, { delayMs: jitter });
+    const many = records(100);
+    expectOutcomesInInputOrder(
+      await byDefault.client.produceBatch("events", many),
+      many,
+      byDefault.producer,
+    );
+    expect(byDefault.maxInFlight()).toBe(6);
+  });
+
+  it("sends the first chunk alone until it knows the server has the batch route", async () => {
+    const { client, timeline } = setup({ maxBatchEntries: 1 }, { delayMs: () => 2 });
+    await client.produceBatch("events", records(4));
+    expect(timeline.slice(0, 3).map((t) => [t.at, t.keys[0]])).toEqual([
+      ["start", "t1:e-0"],
+      ["end", "t1:e-0"],
+      ["start", "t1:e-1"],
+    ]);
+    timeline.length = 0;
+    await client.produceBatch("events", records(4));
+    expect(timeline.slice(0, 4).every((t) => t.at === "start")).toBe(true);
+  });
+
+  it("never has two requests with one key in flight: a key's records are written in input order", async () => {
+    const { client, producer, timeline } = setup(
+      { maxBatchEntries: 2, maxConcurrentRequests: 4 },
+      // The chunks holding the shared key answer slowest, so without waiting they would be overtaken.
+      { delayMs: (keys) => (keys.includes("t1:same") ? 30 : 1) },
+    );
+    const sent = records(12);
+    for (const i of [3, 8, 9]) sent[i] = { key: "t1:same", value: { i }, headers: { src: "web" } };
+    const outcomes = await client.produceBatch("events", sent);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    const same = producer.produced.filter((p) => p.record.key?.toString() === "t1:same");
+    expect(same.map((p) => JSON.parse(p.record.value!.toString()).i)).toEqual([3, 8, 9]);
+    // Chunk 4 (records 8, 9) starts only once chunk 1 (record 3) was answered, while chunks
+    // without the key go on around them.
+    const sameRequests = timeline.filter((t) => t.keys.includes("t1:same"));
+    expect(sameRequests.map((t) => t.at)).toEqual(["start", "end", "start", "end"]);
+    const at = (what: "start" | "end", key: string) =>
+      timeline.findIndex((t) => t.at === what && t.keys.includes(key));
+    expect(at("end", "t1:e-10")).toBeLessThan(at("end", "t1:e-2"));
+  });
+
+  it("stops at a request that fails whole: unsent chunks fail with its error, requests in flight keep their outcomes", async () => {
+    const { client, requests } = setup(
+      { maxBatchEntries: 1, maxConcurrentRequests: 2 },
+      {
+        delayMs: (keys) => (keys[0] === "t1:e-1" ? 20 : 0),
+        answer: (keys) =>
+          keys[0] === "t1:e-2"
+            ? Response.json({ error_code: 503, message: "broker away" }, { status: 503 })
+            : undefined,
+      },
+    );
+    const outcomes = await client.produceBatch("events", records(6));
+    // e-0 alone (the batch route is not known yet), then e-1 and e-2 together; e-3 … never sent.
+    expect(requests).toHaveLength(3);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, false, false, false, false]);
+    for (const o of outcomes.slice(2)) {
+      expect(o).toMatchObject({ ok: false, retryable: true });
+      expect(!o.ok && o.message).toMatch(/503: broker away/);
+    }
   });
 });
 

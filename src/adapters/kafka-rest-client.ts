@@ -32,6 +32,12 @@ export interface KafkaRestClientOptions {
    * `always` / `never` pin the choice.
    */
   batchMode?: "auto" | "always" | "never";
+  /**
+   * HTTP requests one client has in flight at a time. Default 6: a Worker invocation holds at
+   * most 6 outgoing connections at once, and a fetch beyond them waits for a free one while its
+   * timeout already runs, so more would only turn waiting into timeouts.
+   */
+  maxConcurrentRequests?: number;
   /** Injected for tests; default the global `fetch`. */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
 }
@@ -75,6 +81,8 @@ export class KafkaRestClient {
   private readonly maxBatchEntries: number;
   private readonly batchMode: "auto" | "always" | "never";
   private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
+  /** Shared by every call on this client, so the bound holds for the Worker invocation. */
+  private readonly requestSlots: RequestSlots;
   /** `auto` mode: undefined until a batch call has shown whether the endpoint exists. */
   private batchSupported: boolean | undefined;
 
@@ -96,6 +104,12 @@ export class KafkaRestClient {
     if (!Number.isInteger(maxBatchEntries) || maxBatchEntries < 1) {
       throw new ConfigError(`maxBatchEntries must be a positive integer, not ${maxBatchEntries}.`);
     }
+    const maxConcurrentRequests = options.maxConcurrentRequests ?? 6;
+    if (!Number.isInteger(maxConcurrentRequests) || maxConcurrentRequests < 1) {
+      throw new ConfigError(
+        `maxConcurrentRequests must be a positive integer, not ${maxConcurrentRequests}.`,
+      );
+    }
     this.root = `${options.baseUrl.replace(/\/+$/, "")}/v3/clusters/${encodeURIComponent(options.clusterId)}/topics/`;
     this.authorization = options.apiKey
       ? `Basic ${utf8ToBase64(`${options.apiKey}:${options.apiSecret}`)}`
@@ -103,85 +117,143 @@ export class KafkaRestClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxBatchEntries = maxBatchEntries;
     this.batchMode = options.batchMode ?? "auto";
+    this.requestSlots = new RequestSlots(maxConcurrentRequests);
     // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /**
-   * Produces `records` to `topic` in order (chunks of `maxBatchEntries`, one after another).
-   * Never rejects for HTTP or network failures: each record gets an outcome. A failure of a
-   * whole request also fails every later record without sending it, so records of one key are
-   * not reordered around a gap.
+   * Produces `records` to `topic` in chunks of `maxBatchEntries`, up to `maxConcurrentRequests`
+   * requests at a time, and returns one outcome per record in input order. Never rejects for
+   * HTTP or network failures: each record gets an outcome.
+   *
+   * Order: the records of one key reach Kafka in input order. A chunk is sent only once every
+   * earlier chunk holding one of its keys has been answered, so two requests carrying one key are
+   * never in flight together, and an answered produce was acknowledged by Kafka (acks=all; the
+   * REST Proxy and Driftline's gateway both answer only then); a key always maps to the same
+   * partition, so its records keep their order there. Records of different keys sent in
+   * concurrent requests may land in a partition in any order relative to each other, as those of
+   * concurrent producers do; Driftline's consumers rely on per-key order only (events and
+   * predictions are keyed by their own id, registry records by tenant and model). A keyless
+   * record is ordered with the others of its explicit partition, or not at all.
+   *
+   * A failure of a whole request (network, timeout, 5xx, 401, 404 …) stops the produce: chunks
+   * not yet sent fail with that error without being sent (so a key's later record is never
+   * written after an earlier one failed), requests already in flight keep their own outcomes.
+   * Until the client knows whether the server has the batch route (`auto`), the first chunk is
+   * sent alone.
    */
   async produceBatch(
     topic: string,
     records: readonly KafkaRestRecord[],
   ): Promise<KafkaRestOutcome[]> {
-    const outcomes: KafkaRestOutcome[] = [];
-    const failRest = (error: DriftlineError) => {
-      while (outcomes.length < records.length) outcomes.push(failure(error));
-      return outcomes;
+    const size = this.maxBatchEntries;
+    const outcomes: Array<KafkaRestOutcome | undefined> = new Array(records.length);
+    const waitFor = chunkPredecessors(records, size);
+    const done: Promise<void>[] = [];
+    let stop: DriftlineError | undefined;
+
+    const run = async (chunkIndex: number): Promise<void> => {
+      await Promise.all(waitFor[chunkIndex]!.map((earlier) => done[earlier]));
+      if (stop) return;
+      const release = await this.requestSlots.acquire();
+      try {
+        if (stop) return;
+        const start = chunkIndex * size;
+        const chunk = records.slice(start, start + size);
+        const error = await this.produceChunkInto(topic, chunk, start, outcomes);
+        if (error === undefined) return;
+        stop ??= error;
+        for (let i = start; i < start + chunk.length; i++) outcomes[i] ??= failure(error);
+      } finally {
+        release();
+      }
     };
-    for (let start = 0; start < records.length; start += this.maxBatchEntries) {
-      const chunk = records.slice(start, start + this.maxBatchEntries);
-      if (this.batchMode === "never" || this.batchSupported === false) {
-        const stop = await this.produceOneByOne(topic, chunk, outcomes);
-        if (stop) return failRest(stop);
-        continue;
-      }
-      const result = await this.produceChunk(topic, chunk, start);
-      if (result.kind === "ok") {
-        this.batchSupported = true;
-        outcomes.push(...result.outcomes);
-        continue;
-      }
-      if (result.status === 413 && chunk.length > 1) {
-        // The chunk as a whole is over the server's body limit; its records may each fit.
-        const stop = await this.produceOneByOne(topic, chunk, outcomes);
-        if (stop) return failRest(stop);
-        continue;
-      }
-      const maybeMissingRoute = result.status === 404 || result.status === 405;
-      if (this.batchMode === "auto" && this.batchSupported === undefined && maybeMissingRoute) {
-        // Either the topic is unknown or the server has no batch route: one single-record
-        // produce tells which (a 404 there too means the topic).
-        const first = await this.send(topic, "records", toWire(chunk[0]!));
-        if (first.kind === "error" && first.status === 404) return failRest(first.error);
-        this.batchSupported = false;
-        outcomes.push(first.kind === "ok" ? parseSingle(first.body) : failure(first.error));
-        if (first.kind === "error" && !isPerRecordStatus(first.status))
-          return failRest(first.error);
-        const stop = await this.produceOneByOne(topic, chunk.slice(1), outcomes);
-        if (stop) return failRest(stop);
-        continue;
-      }
-      return failRest(result.error);
+
+    const chunks = Math.ceil(records.length / size);
+    let first = 0;
+    if (chunks > 0 && this.batchMode === "auto" && this.batchSupported === undefined) {
+      done[0] = run(0);
+      await done[0];
+      first = 1;
     }
-    return outcomes;
+    for (let c = first; c < chunks; c++) done[c] = run(c);
+    await Promise.all(done);
+    if (stop) {
+      const error = stop;
+      for (let i = 0; i < outcomes.length; i++) outcomes[i] ??= failure(error);
+    }
+    return outcomes as KafkaRestOutcome[];
   }
 
   /** One record through the single-record endpoint; throws the outcome's DriftlineError. */
   async produce(topic: string, record: KafkaRestRecord): Promise<ProducedRecord> {
-    const result = await this.send(topic, "records", toWire(record));
+    const release = await this.requestSlots.acquire();
+    let result: Awaited<ReturnType<KafkaRestClient["send"]>>;
+    try {
+      result = await this.send(topic, "records", toWire(record));
+    } finally {
+      release();
+    }
     if (result.kind === "error") throw result.error;
     const outcome = parseSingle(result.body);
     if (!outcome.ok) throw outcome.error;
     return { partitionId: outcome.partitionId, offset: outcome.offset };
   }
 
-  /** Sends records singly; returns the error that must stop the rest, if any. */
+  /**
+   * Produces one chunk (records `start …` of the call), writing its outcomes in place; returns
+   * the error that must stop the rest of the call, if any (its unwritten records failed by it).
+   */
+  private async produceChunkInto(
+    topic: string,
+    chunk: readonly KafkaRestRecord[],
+    start: number,
+    outcomes: Array<KafkaRestOutcome | undefined>,
+  ): Promise<DriftlineError | undefined> {
+    if (this.batchMode === "never" || this.batchSupported === false) {
+      return this.produceOneByOne(topic, chunk, start, outcomes);
+    }
+    const result = await this.produceChunk(topic, chunk, start);
+    if (result.kind === "ok") {
+      this.batchSupported = true;
+      result.outcomes.forEach((outcome, i) => {
+        outcomes[start + i] = outcome;
+      });
+      return undefined;
+    }
+    if (result.status === 413 && chunk.length > 1) {
+      // The chunk as a whole is over the server's body limit; its records may each fit.
+      return this.produceOneByOne(topic, chunk, start, outcomes);
+    }
+    const maybeMissingRoute = result.status === 404 || result.status === 405;
+    if (this.batchMode === "auto" && this.batchSupported === undefined && maybeMissingRoute) {
+      // Either the topic is unknown or the server has no batch route: one single-record
+      // produce tells which (a 404 there too means the topic).
+      const first = await this.send(topic, "records", toWire(chunk[0]!));
+      if (first.kind === "error" && first.status === 404) return first.error;
+      this.batchSupported = false;
+      outcomes[start] = first.kind === "ok" ? parseSingle(first.body) : failure(first.error);
+      if (first.kind === "error" && !isPerRecordStatus(first.status)) return first.error;
+      return this.produceOneByOne(topic, chunk.slice(1), start + 1, outcomes);
+    }
+    return result.error;
+  }
+
+  /** Sends records singly, in order, from `start`; returns the error that must stop the rest, if any. */
   private async produceOneByOne(
     topic: string,
     records: readonly KafkaRestRecord[],
-    outcomes: KafkaRestOutcome[],
+    start: number,
+    outcomes: Array<KafkaRestOutcome | undefined>,
   ): Promise<DriftlineError | undefined> {
-    for (const record of records) {
+    for (const [i, record] of records.entries()) {
       const result = await this.send(topic, "records", toWire(record));
       if (result.kind === "ok") {
-        outcomes.push(parseSingle(result.body));
+        outcomes[start + i] = parseSingle(result.body);
         continue;
       }
-      outcomes.push(failure(result.error));
+      outcomes[start + i] = failure(result.error);
       if (!isPerRecordStatus(result.status)) return result.error;
     }
     return undefined;
@@ -285,6 +357,54 @@ export class KafkaRestClient {
       };
     }
     return { kind: "ok", body };
+  }
+}
+
+/**
+ * For each chunk of `size` records, the earlier chunks it must wait for: per key (a keyless
+ * record: per explicit partition), the chunk that last held it.
+ */
+function chunkPredecessors(records: readonly KafkaRestRecord[], size: number): number[][] {
+  const lastChunk = new Map<string, number>();
+  const waitFor: number[][] = [];
+  for (let start = 0; start < records.length; start += size) {
+    const chunk = waitFor.length;
+    const earlier = new Set<number>();
+    for (let i = start; i < Math.min(start + size, records.length); i++) {
+      const { key, partitionId } = records[i]!;
+      const identity =
+        key !== null ? `k${key}` : partitionId !== undefined ? `p${partitionId}` : undefined;
+      if (identity === undefined) continue;
+      const last = lastChunk.get(identity);
+      if (last !== undefined && last !== chunk) earlier.add(last);
+      lastChunk.set(identity, chunk);
+    }
+    waitFor.push([...earlier]);
+  }
+  return waitFor;
+}
+
+/** A counting semaphore: at most `limit` holders at once, waiters served in arrival order. */
+class RequestSlots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.free = limit;
+  }
+
+  /** Resolves when a slot is held; call the returned function (once) to give it back. */
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    };
   }
 }
 
