@@ -2,6 +2,11 @@
 import type { ProduceOutcome, ProduceRecord, RecordSink } from "../queue/consume-ingest-batch";
 import { KafkaRestClient, type KafkaRestClientOptions } from "./kafka-rest-client";
 
+/**
+ * One per queue consumer invocation: its client's `maxConcurrentRequests` (default 6, a Worker
+ * invocation's connection limit) bounds every produce of the invocation together. Outcomes come
+ * back in record order; records of one key are produced in order (see `produceBatch`).
+ */
 export class KafkaRestRecordSink implements RecordSink {
   private readonly client: KafkaRestClient;
 
