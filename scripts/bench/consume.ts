@@ -1,0 +1,223 @@
+/**
+ * Benchmark: one invocation of the ingest queue consumer (`consumeIngestBatch` with the Kafka REST
+ * sink, as the Worker's `queue()` runs it) on a batch of full bundles, against the local Kafka REST
+ * gateway and broker.
+ *
+ * Usage: npx tsx scripts/bench/consume.ts [-- --bundles 100 --routes capi,web --rounds 3
+ *        --concurrency 1,6 --rtt-ms 0,20]
+ * Builds `--bundles` queue messages of ~120 KB from events prepared as the Worker prepares them,
+ * then consumes that batch `--rounds` times per setting, the `--concurrency` values (the client's
+ * `maxConcurrentRequests`; 1 is how the consumer produced before requests went out concurrently)
+ * alternating so machine load hits them alike. `--rtt-ms` adds that many ms before each HTTP
+ * request reaches the gateway, standing in for the round trip to a remote REST Proxy (Confluent
+ * Cloud is tens of ms from a Cloudflare location; loopback is well under one). Prints the median
+ * time per invocation, records/s, and the gateway process's CPU per record.
+ *
+ * Runs in Node, not workerd: what it measures is waiting on HTTP, which the runtime does not
+ * change. Needs the local broker (started if it is not running); starts its own gateway on a free
+ * port with topics under a fresh prefix, and deletes those topics after.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Kafka, logLevel } from "kafkajs";
+import { KafkaRestRecordSink } from "../../src/adapters/kafka-rest-record-sink";
+import { prepareEvents } from "../../src/core/events";
+import { allTopicNames } from "../../src/core/topics";
+import { consumeIngestBatch, type QueueMessageLike } from "../../src/queue/consume-ingest-batch";
+import { ingestBundleText, ingestMessageText } from "../../src/queue/ingest-queue-body";
+import { planBundles, utf8ByteLength } from "../../src/queue/send-ingest-bundles";
+import { loadLocalStackConfig } from "../local/config";
+import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../local/kafka";
+import { runningPid } from "../local/process";
+import { freePort, median, processCpuMs, table } from "./bench-support";
+import { capiEvent, UA, webEvent } from "./ingest-workload";
+
+const { values: args } = parseArgs({
+  options: {
+    bundles: { type: "string", default: "100" },
+    routes: { type: "string", default: "capi,web" },
+    rounds: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "1,6" },
+    "rtt-ms": { type: "string", default: "0,20" },
+  },
+});
+const BUNDLES = Number(args.bundles);
+const ROUNDS = Number(args.rounds);
+const ROUTES = args.routes.split(",") as ("capi" | "web")[];
+const CONCURRENCY = args.concurrency.split(",").map(Number);
+const RTT_MS = args["rtt-ms"].split(",").map(Number);
+if (!Number.isInteger(BUNDLES) || BUNDLES < 1 || BUNDLES > 100) {
+  throw new Error("--bundles must be 1 … 100 (a queue batch holds at most 100 messages)");
+}
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("--rounds must be ≥ 1");
+if (ROUTES.some((r) => r !== "capi" && r !== "web")) throw new Error("--routes takes capi, web");
+if (CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1)) {
+  throw new Error("--concurrency lists positive whole numbers");
+}
+if (RTT_MS.some((ms) => !Number.isFinite(ms) || ms < 0)) throw new Error("--rtt-ms lists ms ≥ 0");
+
+/** `count` full bundles of one route's events, as the Worker queues them (JSON text). */
+async function fullBundles(route: "capi" | "web", count: number) {
+  const texts: string[] = [];
+  const topic = route === "capi" ? "capi" : "events";
+  // One bundle more than asked for, so every bundle kept is full (the last one planned may not be).
+  while (planBundles(texts.map(utf8ByteLength)).length <= count) {
+    const run = randomUUID().slice(0, 8);
+    const events = Array.from({ length: 1000 }, (_, i) =>
+      route === "capi" ? capiEvent(i, `${run}-${i}`) : webEvent(i, `${run}-${i}`),
+    );
+    const batch = await prepareEvents({
+      tenant: "bench-consume",
+      source: route === "capi" ? "capi" : "web",
+      pixelId: route === "capi" ? "1234567890" : undefined,
+      body: route === "capi" ? { data: events } : { events },
+      nowMs: Date.now(),
+      newEventId: () => randomUUID(),
+      requestContext: { clientIpAddress: "198.51.100.7", userAgent: UA },
+    });
+    for (const r of batch.results) {
+      if (r.status !== "accepted") throw new Error(`bench event refused: ${JSON.stringify(r)}`);
+      texts.push(ingestMessageText(topic, r.messageKey, r.messageJson));
+    }
+  }
+  const plans = planBundles(texts.map(utf8ByteLength)).slice(0, count);
+  return {
+    bodies: plans.map((positions) => ingestBundleText(positions.map((i) => texts[i] as string))),
+    records: plans.reduce((sum, positions) => sum + positions.length, 0),
+  };
+}
+
+function queueMessages(bodies: readonly string[]) {
+  let acked = 0;
+  let retried = 0;
+  const messages: QueueMessageLike[] = bodies.map((body, i) => ({
+    id: `m${i}`,
+    body,
+    attempts: 1,
+    ack: () => {
+      acked += 1;
+    },
+    retry: () => {
+      retried += 1;
+    },
+  }));
+  return { messages, settled: () => ({ acked, retried }) };
+}
+
+async function main(): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), "driftline-bench-consume-"));
+  const prefix = `bench-consume-${randomUUID().slice(0, 8)}.`;
+  const config = loadLocalStackConfig({
+    ...process.env,
+    DRIFTLINE_STATE_DIR: stateDir,
+    KAFKA_REST_PORT: String(await freePort()),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_REST_API_KEY: "",
+    KAFKA_REST_API_SECRET: "",
+  });
+  const shared = loadLocalStackConfig();
+  const kafka = kafkaService(shared);
+  const kafkaEndpoint = await kafka.up();
+  const gateway = kafkaRestGatewayService(config);
+  try {
+    const { url } = await gateway.up();
+    const gatewayPid = runningPid(stateDir, "kafka-rest-gateway");
+    const loadBefore = loadavg()[0] ?? Number.NaN;
+    const rows: (string | number)[][] = [];
+    for (const route of ROUTES) {
+      const { bodies, records } = await fullBundles(route, BUNDLES);
+      const meanKb = bodies.reduce((s, b) => s + utf8ByteLength(b), 0) / bodies.length / 1000;
+      for (const rttMs of RTT_MS) {
+        const runs = new Map(
+          CONCURRENCY.map((c) => [c, { ms: [] as number[], requests: 0, gatewayMs: 0 }]),
+        );
+        // One untimed invocation first: connections, JIT, the gateway's topic metadata.
+        for (let round = -1; round < ROUNDS; round++) {
+          for (const concurrency of CONCURRENCY) {
+            let requests = 0;
+            const sink = new KafkaRestRecordSink({
+              baseUrl: url,
+              clusterId: "driftline",
+              maxConcurrentRequests: concurrency,
+              fetch: async (input, init) => {
+                requests += 1;
+                if (rttMs > 0) await new Promise((r) => setTimeout(r, rttMs));
+                return fetch(input, init);
+              },
+            });
+            const { messages, settled } = queueMessages(bodies);
+            const cpuBefore = gatewayPid === undefined ? undefined : processCpuMs(gatewayPid);
+            const started = performance.now();
+            const result = await consumeIngestBatch(messages, { sink, topicPrefix: prefix });
+            const ms = performance.now() - started;
+            const cpuAfter = gatewayPid === undefined ? undefined : processCpuMs(gatewayPid);
+            const { acked, retried } = settled();
+            if (result.produced !== records || acked !== bodies.length || retried !== 0) {
+              throw new Error(
+                `${route}, ${concurrency} concurrent: produced ${result.produced} of ${records}, acked ${acked}, retried ${retried}`,
+              );
+            }
+            if (round < 0) continue;
+            const run = runs.get(concurrency)!;
+            run.ms.push(ms);
+            run.requests = requests;
+            if (cpuBefore !== undefined && cpuAfter !== undefined)
+              run.gatewayMs += cpuAfter - cpuBefore;
+          }
+        }
+        for (const [concurrency, run] of runs) {
+          const ms = median(run.ms);
+          rows.push([
+            `${route}: ${BUNDLES} bundles of ~${meanKb.toFixed(0)} KB`,
+            records,
+            rttMs,
+            concurrency,
+            run.requests,
+            ms.toFixed(0),
+            Math.round((records * 1000) / ms),
+            gatewayPid === undefined
+              ? "n/a"
+              : ((run.gatewayMs * 1000) / (records * ROUNDS)).toFixed(1),
+          ]);
+        }
+      }
+    }
+    console.log(
+      `\nOne ingest queue consumer invocation (consumeIngestBatch + KafkaRestRecordSink, Node) against the local Kafka REST gateway; median of ${ROUNDS} per row`,
+    );
+    console.log(
+      table(
+        [
+          "batch",
+          "records",
+          "added RTT ms",
+          "concurrent requests",
+          "HTTP requests",
+          "ms/invocation",
+          "records/s",
+          "gateway CPU µs/record",
+        ],
+        rows,
+      ),
+    );
+    console.log(
+      `Machine load (1-minute average, ${availableParallelism()} cores): ${loadBefore.toFixed(2)} before, ${loadavg()[0]?.toFixed(2)} after.`,
+    );
+  } finally {
+    await gateway.down();
+    const admin = new Kafka({ brokers: kafkaBrokers(shared), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: allTopicNames(prefix) }).catch(() => undefined);
+    await admin.disconnect();
+    if (kafkaEndpoint.startedHere) await kafka.down();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
