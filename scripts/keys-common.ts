@@ -21,9 +21,10 @@ export interface KeyStoresConfig {
 
 /** The `Environment:` paragraph of a usage text; `databaseUse` says what DATABASE_URL is for. */
 export function environmentUsage(databaseUse: string): string {
-  return `Environment: UPSTASH_REDIS_REST_URL (default http://127.0.0.1:8079), UPSTASH_REDIS_REST_TOKEN
-(default driftline-local-token), DATABASE_URL (${databaseUse}; default: the local stack's database
-when it answers).`;
+  return `Environment:
+  UPSTASH_REDIS_REST_URL    default http://127.0.0.1:8079
+  UPSTASH_REDIS_REST_TOKEN  default driftline-local-token
+  DATABASE_URL              ${databaseUse}; default: the local stack's database when it answers`;
 }
 
 /** The stores as the environment names them, defaulting to the local stack's Upstash REST server. */

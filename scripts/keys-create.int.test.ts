@@ -10,6 +10,7 @@ import {
   tenantOriginsRedisKey,
 } from "../src/auth/api-key";
 import { ValidationError } from "../src/core/errors";
+import { tenantKeysRedisKey } from "./keys-common";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { migrate } from "./migrate";
 
@@ -101,6 +102,15 @@ describe("createApiKey", () => {
       keyId: result.record.keyId,
     });
     expect(await redis.smembers(tenantOriginsRedisKey(tenant))).toEqual(["https://shop.example"]);
+    // The tenant's key index maps the key id to the hash and what a listing shows.
+    expect(await redis.hgetall(tenantKeysRedisKey(tenant))).toEqual({
+      [result.record.keyId]: {
+        keyHash,
+        roles: ["ingest", "score"],
+        name: "website",
+        createdAt: result.record.createdAt,
+      },
+    });
 
     const { rows } = await admin.query(
       `SELECT k.tenant_id, k.key_id, k.key_hash, k.roles, k.name, t.allowed_origins
@@ -119,7 +129,7 @@ describe("createApiKey", () => {
     ]);
 
     // A second key for the tenant merges origins instead of replacing them.
-    await createApiKey({
+    const second = await createApiKey({
       tenant,
       roles: ["admin"],
       origins: ["https://b.example"],
@@ -131,7 +141,12 @@ describe("createApiKey", () => {
       [tenant],
     );
     expect(origins.rows[0].allowed_origins).toEqual(["https://b.example", "https://shop.example"]);
-    await redis.del(apiKeyRedisKey(keyHash), tenantOriginsRedisKey(tenant));
+    await redis.del(
+      apiKeyRedisKey(keyHash),
+      apiKeyRedisKey(second.record.keyHash),
+      tenantOriginsRedisKey(tenant),
+      tenantKeysRedisKey(tenant),
+    );
   });
 
   it("says what to do when Postgres has no schema and writes nothing to Redis", async () => {
@@ -146,5 +161,6 @@ describe("createApiKey", () => {
       }),
     ).rejects.toThrow(/npm run migrate/);
     expect(await redis.smembers(tenantOriginsRedisKey(tenant))).toEqual([]);
+    expect(await redis.exists(tenantKeysRedisKey(tenant))).toBe(0);
   });
 });

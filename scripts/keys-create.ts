@@ -34,8 +34,8 @@ export const USAGE = `Usage: npm run keys:create -- --tenant <id> --roles <role,
   --tenant   tenant id (${IDENTIFIER_RULE})
   --roles    comma-separated: ${ROLES.join(", ")}
   --origins  browser origins allowed to send events for the tenant (CORS), comma-separated or repeated
-  --name     a label for the key, stored in Postgres
-  --json     print { key, keyId, tenant, roles } as JSON instead of the bare key
+  --name     a label for the key, shown by keys:list
+  --json     print { key, keyId, tenant, roles, origins } as JSON instead of the bare key
 
 ${environmentUsage("also insert into Postgres api_keys")}
 

@@ -56,7 +56,8 @@ export interface RevokeKeyOptions extends KeyStoresConfig {
 export interface RevokeKeyResult {
   tenant: string;
   keyId: string;
-  upstash: { url: string; removed: boolean };
+  /** `revokedAt` when the key's index entry already recorded a revocation. */
+  upstash: { url: string; removed: boolean; revokedAt?: string };
   /** Absent without a database; `found: false` when the key was never stored there. */
   postgres?:
     | { url: string; found: false }
@@ -264,7 +265,13 @@ export async function revokeApiKey(options: RevokeKeyOptions): Promise<RevokeKey
   return {
     tenant,
     keyId,
-    upstash: { url: options.redis.url, removed },
+    upstash: {
+      url: options.redis.url,
+      removed,
+      ...(resolved.indexEntry?.revokedAt === undefined
+        ? {}
+        : { revokedAt: resolved.indexEntry.revokedAt }),
+    },
     ...(postgres === undefined ? {} : { postgres }),
   };
 }
@@ -272,10 +279,13 @@ export async function revokeApiKey(options: RevokeKeyOptions): Promise<RevokeKey
 /** The lines keys:revoke prints: what changed in each store, and when the services notice. */
 export function describeRevocation(result: RevokeKeyResult): string {
   const lines = [`Key ${result.keyId} of tenant ${result.tenant}:`];
+  const { upstash } = result;
   lines.push(
-    result.upstash.removed
-      ? `  Upstash Redis ${result.upstash.url}: deleted; the edge refuses it within API_KEY_CACHE_TTL_MS (10 s by default).`
-      : `  Upstash Redis ${result.upstash.url}: no record there (already revoked, or never stored there); nothing to do.`,
+    upstash.removed
+      ? `  Upstash Redis ${upstash.url}: deleted; the edge refuses it within API_KEY_CACHE_TTL_MS (10 s by default).`
+      : upstash.revokedAt !== undefined
+        ? `  Upstash Redis ${upstash.url}: already deleted (revoked at ${upstash.revokedAt}); nothing to do.`
+        : `  Upstash Redis ${upstash.url}: no record there (already deleted, or never stored there); nothing to do.`,
   );
   const pg = result.postgres;
   if (pg === undefined) {
