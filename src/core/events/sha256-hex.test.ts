@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "./sha256-hex";
+import { hexOf, sha256Hex } from "./sha256-hex";
 
 const reference = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
@@ -22,5 +22,16 @@ describe("sha256Hex", () => {
   it("starts afresh on every call (the hasher is reused)", () => {
     const texts = ["a", "b".repeat(200), "", "c", "€".repeat(2000), "a"];
     expect(texts.map(sha256Hex)).toEqual(texts.map(reference));
+  });
+
+  it("writes hex the same with and without the native Uint8Array.prototype.toHex", () => {
+    const digest = createHash("sha256").update("x").digest();
+    const bytes = new Uint8Array([0, 1, 15, 16, 127, 128, 254, 255, ...digest.subarray(0, 24)]);
+    const expected = Buffer.from(bytes).toString("hex");
+    expect(hexOf(bytes, false)).toBe(expected);
+    expect(hexOf(new Uint8Array([171, 205]), false)).toBe("abcd");
+    if (typeof (bytes as { toHex?: unknown }).toHex === "function") {
+      expect(hexOf(bytes, true)).toBe(expected);
+    }
   });
 });
