@@ -28,6 +28,7 @@ import {
   MAX_EVENT_AGE_MS,
   websiteEventTimeMs,
 } from "./event-time";
+import { flatString } from "./flat-string";
 import { computeMatchQuality } from "./match-quality";
 import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data";
 import type { UserDataInput } from "./user-data-schema";
@@ -424,7 +425,7 @@ function draftWebsiteEvent(
   }
   // Meta's documented fallback when the _fbc cookie is missing: fb.1.<first seen, ms>.<fbclid>.
   if (userData.fbc === undefined && clickIds.fbclid !== undefined && !/\s/.test(clickIds.fbclid)) {
-    userData.fbc = `fb.1.${Math.round(eventTimeMs)}.${clickIds.fbclid}`;
+    userData.fbc = flatString(`fb.1.${Math.round(eventTimeMs)}.${clickIds.fbclid}`);
   }
 
   const event: DraftMetaEvent = compact({
@@ -625,10 +626,10 @@ function queryParams(url: string | undefined): Map<string, string> | undefined {
   return first;
 }
 
-/** A query value worth keeping: present, non-blank, bounded. */
+/** A query value worth keeping: present, non-blank, bounded; flat, as it goes into the message. */
 function param(params: Map<string, string> | undefined, name: string): string | undefined {
   const value = params?.get(name)?.trim();
-  return value && value.length <= 512 ? value : undefined;
+  return value && value.length <= 512 ? flatString(value) : undefined;
 }
 
 function readUtm(
@@ -656,7 +657,7 @@ function readClickIds(
   // fbc = fb.<subdomain index>.<creation ms>.<fbclid>[.<appendix>]; fbclids contain no dots.
   if (ids.fbclid === undefined && fbc !== undefined) {
     const fbclid = fbc.split(".")[3];
-    if (fbclid) ids.fbclid = fbclid;
+    if (fbclid) ids.fbclid = flatString(fbclid);
   }
   return ids;
 }
