@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createRandom } from "../../../models/synthetic/prng";
-import { capiServerEventSchema } from "./capi-event-schema";
+import { capiServerEventSchema, httpUrlSchema } from "./capi-event-schema";
 import { compileFastParser, UNSURE } from "./compile-fast-parser";
 import { websiteEventSchema } from "./website-event-schema";
 import { missingIsRequired } from "./zod-issues";
@@ -428,5 +428,172 @@ describe("compileFastParser on small schemas", () => {
     const fast = compileFastParser(schema);
     const input = { z: 1, b: 2, y: 3, a: 4 };
     expect(JSON.stringify(fast.parse(input))).toBe(JSON.stringify(schema.parse(input)));
+  });
+});
+
+describe("compileFastParser on http(s) URLs", () => {
+  const searches: { text: string; search: string }[] = [];
+  const urlFast = compileFastParser(httpUrlSchema, {
+    onUrl: (text, search) => searches.push({ text, search }),
+  });
+
+  /** Agrees with zod, and every query it reports is what the URL API says. */
+  function expectUrlAgreement(input: string) {
+    searches.length = 0;
+    const r = expectAgreement(httpUrlSchema, urlFast.parse, input);
+    if (!r.fastUnsure) {
+      expect(searches).toHaveLength(1);
+      const { text, search } = searches[0]!;
+      expect(JSON.stringify(text)).toBe(r.fastJson);
+      expect(search, input).toBe(new URL(text).search);
+    }
+    return r;
+  }
+
+  const PIECES = {
+    scheme: ["https", "http", "HTTPS", "hTtP", "ftp", "file", "httpx", "ws"],
+    separator: ["://", "://", "://", ":/", ":", ":///", "://user:pw@", "://@"],
+    host: [
+      "shop.example",
+      "SHOP.Example",
+      "a",
+      "a_b.example",
+      "-a-.example",
+      "shop.example.",
+      "a..b",
+      ".",
+      "",
+      "1.2.3.4",
+      "1.2.3.999",
+      "0x7f.1",
+      "256.1.1.1",
+      "example.1",
+      "example.01",
+      "1e3",
+      "09",
+      "xn--nxasmq6b.example",
+      "xn--a.example",
+      "xn--.example",
+      `${"x".repeat(70)}.example`,
+      "[::1]",
+      "[1::2::3]",
+      "exa mple",
+      "ex%41mple",
+      "ex%00mple",
+      "ümlaut.example",
+      "a\\b",
+    ],
+    port: ["", "", ":", ":0", ":80", ":0443", ":65535", ":65536", ":99999", ":123456", ":8a"],
+    path: [
+      "",
+      "/",
+      "/checkout/42",
+      "/a//b",
+      "/.",
+      "/./x",
+      "/../x",
+      "/a/..",
+      "/a/.b",
+      "/%2e/x",
+      "/%2E%2e/",
+      "/a%20b",
+      "/a\\b",
+      "/a b",
+      "/a'b",
+      '/a"b',
+      "/a<b>",
+      "/a`b",
+      "/a{b}",
+      "/é",
+      "/a;b=c,d",
+      "/a:b@c",
+      "/(x)*!$&+~",
+      "/.well-known",
+      "//x",
+    ],
+    query: [
+      "",
+      "?",
+      "??a=b",
+      "?utm_source=meta&utm_campaign=summer",
+      "?fbclid=IwAR1&gclid=x",
+      "?a=b%20c",
+      "?a=b+c",
+      "?a=%zz",
+      "?a='x'",
+      "?a=<b>",
+      '?a="b"',
+      "?a=b c",
+      "?a=é",
+      "?a=b?c/d:e@f",
+      "?a=`b`{c}|d^",
+      "?&&=&",
+    ],
+    fragment: ["", "", "#", "#x", "#a b", "#?utm_source=x", "#é", "#a#b", "#\u0001"],
+    wrapper: ["", "", "", " ", "\t", "\n ", "\u00a0"],
+  };
+
+  it("agrees with zod and the URL API on seeded random URLs, and takes most plain ones without the URL parser", () => {
+    const rand = random(8192);
+    const pick = (list: readonly string[]) => list[Math.floor(rand() * list.length)] as string;
+    let valid = 0;
+    for (let i = 0; i < 4000; i++) {
+      let url =
+        pick(PIECES.scheme) +
+        pick(PIECES.separator) +
+        pick(PIECES.host) +
+        pick(PIECES.port) +
+        pick(PIECES.path) +
+        pick(PIECES.query) +
+        pick(PIECES.fragment);
+      if (rand() < 0.1) {
+        // A tab or newline somewhere: the URL parser ignores it, zod's output drops it.
+        const at = Math.floor(rand() * url.length);
+        url = url.slice(0, at) + pick(["\t", "\n", "\r"]) + url.slice(at);
+      }
+      const wrapper = pick(PIECES.wrapper);
+      const r = expectUrlAgreement(wrapper + url + wrapper);
+      if (r.zodOk) valid += 1;
+    }
+    expect(valid).toBeGreaterThan(500);
+  });
+
+  it("agrees on the URLs plainest at their edges", () => {
+    for (const url of [
+      "https://shop.example",
+      "https://shop.example?x",
+      "https://shop.example#f?x",
+      "https://shop.example/?",
+      "https://shop.example/?#",
+      "https://shop.example:443/",
+      "http://shop.example:0080/a",
+      `https://shop.example/${"x".repeat(8171)}`,
+      "HTTPS://SHOP.EXAMPLE/A?B=C",
+    ]) {
+      expect(expectUrlAgreement(url).fastUnsure, url.slice(0, 100)).toBe(false);
+    }
+    // One character over zod's 8192.
+    expect(expectUrlAgreement(`https://shop.example/${"x".repeat(8172)}`).zodOk).toBe(false);
+  });
+
+  it("reads a plain URL without the URL parser, and asks it once per authority", () => {
+    const parse = vi.spyOn(URL, "parse");
+    const canParse = vi.spyOn(URL, "canParse");
+    try {
+      const authority = `https://once-${Date.now()}.example`;
+      for (const path of ["/a?utm_source=x", "/b", "/c#d"]) {
+        expect(expectUrlAgreement(authority + path).fastUnsure).toBe(false);
+      }
+      expect(canParse.mock.calls.filter(([u]) => u === authority)).toHaveLength(1);
+      parse.mockClear();
+      urlFast.parse(`${authority}/e`);
+      expect(parse).not.toHaveBeenCalled();
+      // Not plain (a dot segment): the URL parser decides, as in zod.
+      urlFast.parse(`${authority}/./e`);
+      expect(parse).toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+      canParse.mockRestore();
+    }
   });
 });

@@ -74,10 +74,10 @@ class Unsupported extends Error {}
 
 export interface FastParserOptions {
   /**
-   * Told of every URL the parser validated: its output text and the parsed URL (the same as
-   * `new URL(text)`), so a caller that reads the URL's parts need not parse it again.
+   * Told of every URL the parser accepted: its output text and its query as `new URL(text).search`
+   * gives it, so a caller that reads the query need not parse the URL again.
    */
-  onUrl?: (text: string, url: URL) => void;
+  onUrl?: (text: string, search: string) => void;
 }
 
 interface Context extends FastParserOptions {
@@ -348,6 +348,53 @@ function compileRecord(def: Def, path: string, ctx: Context): Node {
   };
 }
 
+/**
+ * An http(s) URL in the plainest form: a host of ASCII letters, digits, `.`, `-` and `_` and an
+ * optional port (the authority), a path without `%`, `\` or segments that start with `.`, a query
+ * of characters the URL parser leaves as they are, any visible ASCII in the fragment.
+ */
+const PLAIN_HTTP_URL =
+  /^https?:\/\/[\w.-]+(?::\d{1,5})?(?:\/(?!\.)[\w\-.~!$&()*+,;=:@]*)*(?:\?[\w\-.~!$&()*+,;=:@/?%]*)?(?:#[!-~]*)?$/i;
+
+/** Whether `scheme://host[:port]` parses, by its text: a memo of a pure answer, kept small. */
+const authorityVerdicts = new Map<string, boolean>();
+const MAX_AUTHORITY_VERDICTS = 1024;
+
+/**
+ * For a URL in PLAIN_HTTP_URL's form whose authority the URL parser accepts: what
+ * `new URL(url).search` is; else undefined (then the URL parser decides). Why it is exact: a
+ * special URL can only fail to parse in its scheme, host or port, which are all in the
+ * authority, and the host ends where the path, query or fragment begins, so the whole URL
+ * parses exactly when its authority alone does (asked of the URL parser itself, once per
+ * authority). Nothing after the authority changes the scheme; no dot segments or `\` means no
+ * path rewriting; the query's characters are outside the special-query percent-encode set, so
+ * `search` is the query as written (`""` when it is empty or missing, as the URL API says).
+ */
+function plainHttpUrlSearch(url: string): string | undefined {
+  if (!PLAIN_HTTP_URL.test(url)) return undefined;
+  // The authority ends at the first "/", "?" or "#" after "://" (none occurs in it).
+  let end = url.indexOf("//") + 2;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break;
+    end += 1;
+  }
+  const authority = url.slice(0, end);
+  let parses = authorityVerdicts.get(authority);
+  if (parses === undefined) {
+    if (authorityVerdicts.size >= MAX_AUTHORITY_VERDICTS) authorityVerdicts.clear();
+    parses = URL.canParse(authority);
+    authorityVerdicts.set(authority, parses);
+  }
+  if (!parses) return undefined;
+  // The query runs from the first "?" to the fragment's "#" (a "?" in the fragment is not one).
+  const hash = url.indexOf("#", end);
+  const question = url.indexOf("?", end);
+  if (question < 0 || (hash >= 0 && question > hash)) return "";
+  const queryEnd = hash < 0 ? url.length : hash;
+  return queryEnd - question > 1 ? url.slice(question, queryEnd) : "";
+}
+
 /** Patterns that are the whole check for these formats (as in zod's compiler). */
 const PATTERN_FORMATS = new Set(["regex", "ipv4", "datetime", "date", "time", "uuid", "guid"]);
 /** Length checks get a `when` from zod itself; any other `when` is a custom condition. */
@@ -409,8 +456,17 @@ function compileStringFormat(def: Def, ctx: Context): Check {
     // Exactly the steps of zod's $ZodURL check; its output is the trimmed value without tabs
     // and newlines (or the normalised href).
     const urlDef = def as Parameters<typeof validateURL>[1];
+    // z.url({ protocol: /^https?$/ }) (the event schemas' URLs): plain URLs skip the URL parser.
+    const plainHttp = !def.normalize && !def.hostname && def.protocol?.source === "^https?$";
     return (v) => {
       const trimmed = (v as string).trim();
+      if (plainHttp) {
+        const search = plainHttpUrlSearch(trimmed);
+        if (search !== undefined) {
+          ctx.onUrl?.(trimmed, search);
+          return trimmed;
+        }
+      }
       const url = validateURL(trimmed, urlDef);
       if (typeof url === "number") return UNSURE;
       if (url === true) return stripTabAndNewline(trimmed);
@@ -418,7 +474,7 @@ function compileStringFormat(def: Def, ctx: Context): Check {
       if (def.protocol && !urlProtocolOk(url, def.protocol)) return UNSURE;
       const out = def.normalize ? url.href : stripTabAndNewline(trimmed);
       // The URL parser drops tabs and newlines itself, so `url` is also the parse of `out`.
-      ctx.onUrl?.(out, url);
+      ctx.onUrl?.(out, url.search);
       return out;
     };
   }

@@ -325,10 +325,10 @@ type Draft =
 
 // zod's interpreter is most of the validation cost in workerd (no JIT there); the fast parsers
 // answer exactly as zod for the events they are sure of and leave the rest, errors included, to it.
-// The URLs the fast parser validated for the event being read, by their parsed text: their query
-// is read without a second parse. Filled and read synchronously, one event at a time.
-const parsedUrls = new Map<string, URL>();
-const rememberUrl = (text: string, url: URL) => parsedUrls.set(text, url);
+// The queries (`URL.search`) of the URLs the fast parser accepted for the event being read, by
+// their text: read without parsing the URL again. Filled and read synchronously, one event at a time.
+const parsedUrls = new Map<string, string>();
+const rememberUrl = (text: string, search: string) => parsedUrls.set(text, search);
 const capiEventFastParser = compileFastParser(capiServerEventSchema, { onUrl: rememberUrl });
 const websiteEventFastParser = compileFastParser(websiteEventSchema, { onUrl: rememberUrl });
 
@@ -597,10 +597,10 @@ const QUERY_NAMES = new Set<string>([...UTM_PARAMS.map((p) => `utm_${p}`), ...CL
 function queryParams(url: string | undefined): Map<string, string> | undefined {
   // Without a "?" there is no query to parse.
   if (url === undefined || !url.includes("?")) return undefined;
-  let parsed = parsedUrls.get(url);
-  if (parsed === undefined) {
+  let search = parsedUrls.get(url);
+  if (search === undefined) {
     try {
-      parsed = new URL(url);
+      search = new URL(url).search;
     } catch {
       return undefined;
     }
@@ -610,9 +610,10 @@ function queryParams(url: string | undefined): Map<string, string> | undefined {
   // the form-urlencoded parser behind `searchParams` decodes nothing, so splitting the text at
   // "&" and the first "=" gives exactly its pairs, without building a URLSearchParams and an
   // array per pair (a twentieth of the CPU of a batch of website events).
-  const query = parsed.search.slice(1);
+  const query = search.slice(1);
   if (query.includes("%") || query.includes("+")) {
-    for (const [name, value] of parsed.searchParams) {
+    // `search` with its "?", which URLSearchParams drops: the pairs of `url.searchParams`.
+    for (const [name, value] of new URLSearchParams(search)) {
       if (QUERY_NAMES.has(name) && !first.has(name)) first.set(name, value);
     }
     return first;
