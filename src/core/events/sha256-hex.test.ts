@@ -11,6 +11,10 @@ describe("sha256Hex", () => {
     ["one block minus padding (55 bytes)", "x".repeat(55)],
     ["exactly one block", "x".repeat(64)],
     ["non-ASCII", "müller straße 日本"],
+    ["ASCII, then a non-ASCII character", `${"a".repeat(100)}é`],
+    ["longest ASCII copied by hand (256)", "a".repeat(256)],
+    ["one longer (257)", "a".repeat(257)],
+    ["DEL and the highest one-byte code", "\u007f\u0080\u00ff"],
     ["emoji", "😀🇩🇪"],
     ["longest text the scratch buffer takes", "€".repeat(1365)],
     ["longer than the scratch buffer", "€".repeat(1366)],
@@ -20,7 +24,7 @@ describe("sha256Hex", () => {
   });
 
   it("starts afresh on every call (the hasher is reused)", () => {
-    const texts = ["a", "b".repeat(200), "", "c", "€".repeat(2000), "a"];
+    const texts = ["a", "b".repeat(200), "", "c", "€".repeat(2000), "a", "é", "ab", "a"];
     expect(texts.map(sha256Hex)).toEqual(texts.map(reference));
   });
 

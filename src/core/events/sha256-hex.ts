@@ -39,11 +39,41 @@ export function hexOf(bytes: Uint8Array, native = HAS_NATIVE_TO_HEX): string {
   return String.fromCharCode.apply(null, codes);
 }
 
+// Normalised contact values are short and nearly always ASCII, whose UTF-8 bytes are its char
+// codes: copying them in a loop costs less than a call into the native TextEncoder, and a view of
+// the scratch buffer per length, made once, spares a `subarray` per hash.
+const ASCII_COPY_MAX = 256;
+const scratchViews: Array<Uint8Array | undefined> = [];
+
+function scratchView(length: number): Uint8Array {
+  let view = scratchViews[length];
+  if (view === undefined) {
+    view = scratch.subarray(0, length);
+    scratchViews[length] = view;
+  }
+  return view;
+}
+
+/** Copies `text` into `scratch` when it is ASCII and short; the byte count, else -1. */
+function copyAscii(text: string): number {
+  const length = text.length;
+  if (length > ASCII_COPY_MAX) return -1;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return -1;
+    scratch[i] = code;
+  }
+  return length;
+}
+
 export function sha256Hex(text: string): string {
   pristine._cloneInto(hasher);
-  // At most 3 UTF-8 bytes per UTF-16 unit.
-  if (text.length * 3 <= SCRATCH_BYTES) {
-    hasher.update(scratch.subarray(0, encoder.encodeInto(text, scratch).written));
+  const ascii = copyAscii(text);
+  if (ascii >= 0) {
+    hasher.update(scratchView(ascii));
+  } else if (text.length * 3 <= SCRATCH_BYTES) {
+    // At most 3 UTF-8 bytes per UTF-16 unit.
+    hasher.update(scratchView(encoder.encodeInto(text, scratch).written));
   } else {
     hasher.update(encoder.encode(text));
   }
