@@ -198,7 +198,7 @@ function prepareOne(
     return { index, status: "rejected", eventId: draft.eventId, errors: draft.errors };
   }
 
-  const errors = [...draft.errors];
+  const errors = draft.errors;
 
   const windowProblem = Number.isNaN(draft.eventTimeMs)
     ? null
@@ -235,9 +235,12 @@ function prepareOne(
     event_time: Math.floor(draft.eventTimeMs / 1000),
     event_id: eventId,
   };
-  const rest = draft.event as Record<string, unknown>;
-  for (const key in rest) {
-    if (key !== "event_name" && rest[key] !== undefined) event[key] = rest[key];
+  // The draft's fields in their order, without those set here (and the CAPI input's own).
+  const fields = draft.event as Record<string, unknown>;
+  for (const key in fields) {
+    if (OWN_EVENT_KEYS.has(key)) continue;
+    const value = fields[key];
+    if (value !== undefined) event[key] = value;
   }
   event.user_data = userData.hashed;
   if (draft.customData !== undefined) event.custom_data = draft.customData;
@@ -298,6 +301,12 @@ function isEmpty(record: object): boolean {
   return true;
 }
 
+/**
+ * Keys of a Meta event that `prepareOne` sets itself; a draft's `event` may carry them (a CAPI
+ * draft's is the parsed input event, not a copy without them) and they are skipped.
+ */
+const OWN_EVENT_KEYS = new Set(["event_name", "event_time", "event_id", "user_data", "custom_data"]);
+
 /** The Meta event without event_time, event_id, user_data and custom_data (set once accepted). */
 type DraftMetaEvent = Omit<
   MetaServerEvent,
@@ -314,6 +323,7 @@ type Draft =
       /** NaN when event_time could not be read (already in `errors`). */
       eventTimeMs: number;
       actionSource: MetaServerEvent["action_source"];
+      /** The event's other fields, in order; keys in OWN_EVENT_KEYS are skipped. */
       event: DraftMetaEvent;
       userData: UserDataInput;
       customData: MetaServerEvent["custom_data"];
@@ -363,10 +373,10 @@ function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): Draft {
   if (typeof time === "number") eventTimeMs = time;
   else errors.push({ field: fieldAt(prefix, "event_time"), message: time.message });
 
-  errors.push(...actionSourceRequirements(e, prefix));
-  errors.push(...purchaseRequirements(e.event_name, e.custom_data, prefix));
+  actionSourceRequirements(e, prefix, errors);
+  purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
 
-  const { user_data, custom_data, event_time: _t, event_id: _i, ...rest } = e;
+  const { user_data, custom_data } = e;
   const params = queryParams(e.event_source_url);
   const utm = readUtm(params, {});
   const predictionId = custom_data?.prediction_id;
@@ -376,7 +386,8 @@ function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): Draft {
     errors,
     eventTimeMs,
     actionSource: e.action_source,
-    event: rest,
+    // Not a copy without user_data, custom_data, event_time and event_id: prepareOne skips them.
+    event: e,
     userData: user_data,
     customData: normalizeCustomData(custom_data),
     campaign: utm.campaign,
@@ -401,7 +412,8 @@ function draftWebsiteEvent(
     };
   }
   const e = parsed.data;
-  const errors = purchaseRequirements(e.event_name, e.custom_data, prefix);
+  const errors: FieldIssue[] = [];
+  purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
   const eventTimeMs = websiteEventTimeMs(e.event_time);
 
   const params = queryParams(e.event_source_url);
@@ -478,12 +490,12 @@ function fieldAt(prefix: readonly PropertyKey[], ...path: PropertyKey[]): string
   return joinPath([...prefix, ...path]);
 }
 
-/** What Meta requires beyond the schema, by action_source (the CAPI parameter reference). */
+/** What Meta requires beyond the schema, by action_source (the CAPI parameter reference), into `issues`. */
 function actionSourceRequirements(
   e: CapiServerEventInput,
   prefix: readonly PropertyKey[],
-): FieldIssue[] {
-  const issues: FieldIssue[] = [];
+  issues: FieldIssue[],
+): void {
   switch (e.action_source) {
     case "website":
       // client_user_agent is checked after user_data normalisation, for both routes.
@@ -530,17 +542,16 @@ function actionSourceRequirements(
     default:
       break;
   }
-  return issues;
 }
 
-/** Meta requires value and currency on Purchase events. */
+/** Meta requires value and currency on Purchase events; what is missing goes into `issues`. */
 function purchaseRequirements(
   eventName: string,
   customData: CustomDataInput | undefined,
   prefix: readonly PropertyKey[],
-): FieldIssue[] {
-  if (eventName !== "Purchase") return [];
-  const issues: FieldIssue[] = [];
+  issues: FieldIssue[],
+): void {
+  if (eventName !== "Purchase") return;
   if (customData?.value === undefined) {
     issues.push({
       field: fieldAt(prefix, "custom_data", "value"),
@@ -553,7 +564,6 @@ function purchaseRequirements(
       message: "is required for Purchase events",
     });
   }
-  return issues;
 }
 
 /** Numbers where Meta expects numbers (the SDK's parseFloat), currency upper-cased. */
@@ -586,6 +596,12 @@ function readEventId(raw: unknown): string | null {
   if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return String(id);
   return null;
 }
+
+/** The query parameter of each utm field. */
+const UTM_QUERY_NAMES = Object.fromEntries(UTM_PARAMS.map((p) => [p, `utm_${p}`])) as Record<
+  UtmParam,
+  string
+>;
 
 /** The query parameters Driftline reads (utm_* and click ids); only their first values matter. */
 const QUERY_NAMES = new Set<string>([...UTM_PARAMS.map((p) => `utm_${p}`), ...CLICK_ID_PARAMS]);
@@ -639,7 +655,7 @@ function readUtm(
 ): Partial<Record<UtmParam, string>> {
   const utm: Partial<Record<UtmParam, string>> = {};
   for (const key of UTM_PARAMS) {
-    const value = explicit[key] ?? param(params, `utm_${key}`);
+    const value = explicit[key] ?? param(params, UTM_QUERY_NAMES[key]);
     if (value !== undefined) utm[key] = value;
   }
   return utm;
