@@ -305,7 +305,13 @@ function isEmpty(record: object): boolean {
  * Keys of a Meta event that `prepareOne` sets itself; a draft's `event` may carry them (a CAPI
  * draft's is the parsed input event, not a copy without them) and they are skipped.
  */
-const OWN_EVENT_KEYS = new Set(["event_name", "event_time", "event_id", "user_data", "custom_data"]);
+const OWN_EVENT_KEYS = new Set([
+  "event_name",
+  "event_time",
+  "event_id",
+  "user_data",
+  "custom_data",
+]);
 
 /** The Meta event without event_time, event_id, user_data and custom_data (set once accepted). */
 type DraftMetaEvent = Omit<
