@@ -325,6 +325,16 @@ describe("the SDK's helper rules", () => {
     const random = mulberry32(42);
     const alphabet = "ab9._%+-@!#'`~{|}é\t";
     const inputs = TABLE.em.map((e) => e.trim().toLowerCase());
+    // The length limits at their edges: local part 64, each domain label 63, the whole 254.
+    for (const local of [63, 64, 65]) inputs.push(`${"l".repeat(local)}@example.com`);
+    for (const label of [62, 63, 64]) {
+      const d = "d".repeat(label);
+      inputs.push(`a@${d}.com`, `a@x.${d}.com`, `a@x.y.${d}`, `a@${d}.${d}.com`);
+    }
+    for (const total of [253, 254, 255]) {
+      const labels = Array.from({ length: 4 }, (_, i) => "bcde"[i]?.repeat(60));
+      inputs.push(`a@${labels.join(".")}.${"f".repeat(total - 246)}`);
+    }
     for (let n = 0; n < 3000; n += 1) {
       let s = "";
       const length = 3 + Math.floor(random() * 15);
