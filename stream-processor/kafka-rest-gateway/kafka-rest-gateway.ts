@@ -102,8 +102,14 @@ export function createKafkaRestGateway(deps: KafkaRestGatewayDeps): Hono {
     "/clusters/:clusterId/topics/*",
     bodyLimit({
       maxSize: maxBodyBytes,
-      onError: (c) =>
-        errorResponse(c, 413, `Request body is larger than the limit of ${maxBodyBytes} bytes.`),
+      onError: async (c) => {
+        await discardBody(c.req.raw.body);
+        return errorResponse(
+          c,
+          413,
+          `Request body is larger than the limit of ${maxBodyBytes} bytes.`,
+        );
+      },
     }),
   );
 
@@ -240,5 +246,33 @@ async function readJsonBody(c: Context): Promise<unknown> {
       [{ field: "(body)", message: "not JSON" }],
       { cause: err },
     );
+  }
+}
+
+/** Most of a refused body read and thrown away before answering; beyond it the connection closes. */
+const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and drops what is left of a refused request body. Answering 413 while the client is still
+ * sending makes it see the connection reset instead of the answer (workerd reports "Network
+ * connection lost"), so it could not tell a refused record from a lost request and would retry
+ * the whole batch. A body already taken by the body-limit reader is left as it is.
+ */
+async function discardBody(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body === null || body.locked) return;
+  const reader = body.getReader();
+  let read = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+      if (read > MAX_DISCARDED_BYTES) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // The client went away: nothing left to discard.
   }
 }
