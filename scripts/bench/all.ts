@@ -8,6 +8,7 @@ const RUNS: readonly { script: string; args: string[] }[] = [
   { script: "bench:drift", args: ["--repeats", "11"] },
   { script: "bench:score", args: ["--requests", "1000", "--seconds", "2"] },
   { script: "bench:ingest", args: ["--seconds", "2", "--requests", "500"] },
+  { script: "bench:consume", args: ["--bundles", "25", "--rounds", "1"] },
   { script: "bench:stream", args: ["--quick"] },
 ];
 

@@ -3,7 +3,7 @@
  * sink, as the Worker's `queue()` runs it) on a batch of full bundles, against the local Kafka REST
  * gateway and broker.
  *
- * Usage: npx tsx scripts/bench/consume.ts [-- --bundles 100 --routes capi,web --rounds 3
+ * Usage: npm run bench:consume [-- --bundles 100 --routes capi,web --rounds 3
  *        --concurrency 1,6 --rtt-ms 0,20]
  * Builds `--bundles` queue messages of ~120 KB from events prepared as the Worker prepares them,
  * then consumes that batch `--rounds` times per setting, the `--concurrency` values (the client's
