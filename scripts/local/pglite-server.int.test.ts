@@ -140,7 +140,9 @@ describe("embedded PGlite (no DATABASE_URL)", () => {
       await Promise.all([0, 1, 2].flatMap((w) => [worker(a, w), worker(b, w + 3)]))
     ).flat();
     expect(wrong).toEqual([]);
-    const { rows } = await a.query<{ n: number }>("SELECT count(*)::int AS n FROM event_time_watermarks");
+    const { rows } = await a.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM event_time_watermarks",
+    );
     expect(rows).toEqual([{ n: 6 * 10 }]);
   });
 
