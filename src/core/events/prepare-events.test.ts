@@ -212,6 +212,34 @@ describe("prepareEvents (CAPI)", () => {
     for (const needle of RAW_PII) expect(json, needle).not.toContain(needle);
   });
 
+  it("hashes email addresses found in free-form places: custom properties, URLs, utm values", async () => {
+    const batch = await capi({
+      data: [
+        {
+          ...META_EXAMPLE_RAW,
+          event_source_url:
+            "https://shop.example/thanks?email=Jane%40Example.com&utm_content=jane@example.com",
+          custom_data: { value: 10, currency: "usd", customer_email: "Jane@Example.com" },
+        },
+      ],
+    });
+    const { message } = accepted(batch.results[0]);
+    const hashed = sha("jane@example.com");
+    expect(message.event.custom_data?.customer_email).toBe(hashed);
+    expect(new URL(message.event.event_source_url ?? "").searchParams.get("email")).toBe(hashed);
+    expect(message.utm?.content).toBe(hashed);
+    expect(JSON.stringify(batch).toLowerCase()).not.toContain("jane@example.com");
+    const site = await web(
+      websiteEvent({
+        event_source_url: "https://shop.example/a?e=jane%40example.com",
+        utm_term: "Jane@Example.com",
+      }),
+    );
+    const json = JSON.stringify(site).toLowerCase();
+    expect(json).not.toContain("jane@example.com");
+    expect(json).not.toContain("jane%40example.com");
+  });
+
   it("rejects one bad event with field paths and accepts the rest", async () => {
     const batch = await capi({
       data: [

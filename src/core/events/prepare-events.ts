@@ -29,6 +29,7 @@ import {
   websiteEventTimeMs,
 } from "./event-time";
 import { flatString } from "./flat-string";
+import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails";
 import { computeMatchQuality } from "./match-quality";
 import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data";
 import type { UserDataInput } from "./user-data-schema";
@@ -383,6 +384,9 @@ function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): Draft {
   purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
 
   const { user_data, custom_data } = e;
+  // Email addresses in the URLs are hashed before anything reads them (see hashEmailsInUrl).
+  if (e.event_source_url !== undefined) e.event_source_url = hashEmailsInUrl(e.event_source_url);
+  if (e.referrer_url !== undefined) e.referrer_url = hashEmailsInUrl(e.referrer_url);
   const params = queryParams(e.event_source_url);
   const utm = readUtm(params, {});
   const predictionId = custom_data?.prediction_id;
@@ -422,7 +426,9 @@ function draftWebsiteEvent(
   purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
   const eventTimeMs = websiteEventTimeMs(e.event_time);
 
-  const params = queryParams(e.event_source_url);
+  const eventSourceUrl = e.event_source_url && hashEmailsInUrl(e.event_source_url);
+  const referrerUrl = e.referrer_url && hashEmailsInUrl(e.referrer_url);
+  const params = queryParams(eventSourceUrl);
   const utm = readUtm(params, {
     source: e.utm_source,
     medium: e.utm_medium,
@@ -449,8 +455,8 @@ function draftWebsiteEvent(
   const event: DraftMetaEvent = compact({
     event_name: e.event_name,
     action_source: "website" as const,
-    event_source_url: e.event_source_url,
-    referrer_url: e.referrer_url,
+    event_source_url: eventSourceUrl,
+    referrer_url: referrerUrl,
     opt_out: e.opt_out,
     data_processing_options: e.data_processing_options,
     data_processing_options_country: e.data_processing_options_country,
@@ -577,7 +583,8 @@ function normalizeCustomData(
   customData: CustomDataInput | undefined,
 ): MetaServerEvent["custom_data"] {
   if (customData === undefined) return undefined;
-  const out: Record<string, unknown> = { ...customData };
+  // Custom properties are free-form: email addresses in them are hashed (hashEmailsInValue).
+  const out: Record<string, unknown> = hashEmailsInValue({ ...customData });
   for (const key of ["value", "predicted_ltv", "net_revenue"] as const) {
     const v = customData[key];
     if (v !== undefined) out[key] = typeof v === "number" ? v : Number.parseFloat(v);
@@ -662,7 +669,7 @@ function readUtm(
   const utm: Partial<Record<UtmParam, string>> = {};
   for (const key of UTM_PARAMS) {
     const value = explicit[key] ?? param(params, UTM_QUERY_NAMES[key]);
-    if (value !== undefined) utm[key] = value;
+    if (value !== undefined) utm[key] = hashIfEmail(value);
   }
   return utm;
 }

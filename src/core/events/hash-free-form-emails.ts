@@ -1,0 +1,95 @@
+/** Email addresses found in free-form places of an event, hashed the way `em` is. */
+import { isValidEmail } from "./normalize-user-data-value";
+import { sha256Hex } from "./sha256-hex";
+
+// Why: custom properties in custom_data, utm values and the URLs an event names are forwarded as
+// sent, and senders do put customers' email addresses there (`?email=` on a thank-you page, a
+// `customer_email` custom property). Raw personal data must not leave the Worker, and an email is
+// the one kind that can be recognised exactly: a whole value that email-validator accepts after
+// trimming and lower-casing. It is replaced by SHA-256 of that normal form, the same hash `em`
+// gets, so it can still be joined on. Other personal data (names, phone numbers) cannot be told
+// from ids and prices; Meta forbids it there, and it is forwarded as sent.
+
+/** `value` itself, or the hash of its normal form when it is an email address. */
+export function hashIfEmail(value: string): string {
+  // No "@": not an email (the common case, one scan).
+  if (!value.includes("@")) return value;
+  const normal = value.trim().toLowerCase();
+  return isValidEmail(normal) ? sha256Hex(normal) : value;
+}
+
+/**
+ * A JSON value with every string that is an email address hashed, at any depth. Returns the
+ * value itself when nothing changed (no copy on the hot path), else copies along the changed path.
+ */
+export function hashEmailsInValue<T>(value: T): T {
+  if (typeof value === "string") return hashIfEmail(value) as T;
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const next = hashEmailsInValue(item);
+      if (next !== item) {
+        out ??= [...value];
+        out[i] = next;
+      }
+    });
+    return (out ?? value) as T;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const next = hashEmailsInValue(item);
+    if (next !== item) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[key] = next;
+    }
+  }
+  return (out ?? value) as T;
+}
+
+/**
+ * `url` with email addresses in its path segments and query values hashed; the text itself when
+ * it holds none (then it is returned unchanged, byte for byte). Only a URL that holds one is
+ * rebuilt, so its query is then re-serialised by URLSearchParams.
+ */
+export function hashEmailsInUrl(url: string): string {
+  // An address is written with "@" or, percent-encoded, "%40".
+  if (!url.includes("@") && !url.includes("%40")) return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  let changed = false;
+  const segments = parsed.pathname.split("/").map((segment) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+    const hashed = hashIfEmail(decoded);
+    if (hashed === decoded) return segment;
+    changed = true;
+    return hashed;
+  });
+  if (changed) parsed.pathname = segments.join("/");
+  const pairs = [...parsed.searchParams];
+  let queryChanged = false;
+  for (const pair of pairs) {
+    const hashed = hashIfEmail(pair[1]);
+    if (hashed !== pair[1]) {
+      pair[1] = hashed;
+      queryChanged = true;
+    }
+  }
+  if (queryChanged) parsed.search = new URLSearchParams(pairs).toString();
+  // User info (credentials, or an address) is never needed and may be personal: dropped.
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = "";
+    parsed.password = "";
+    changed = true;
+  }
+  return changed || queryChanged ? parsed.href : url;
+}
