@@ -102,6 +102,28 @@ describe("consumeIngestBatch with bundles", () => {
     expect(requeue.sent).toEqual([]);
   });
 
+  it("produces the topics at the same time, not one after another", async () => {
+    // Each topic's produce answers only once every topic's produce has started: one after
+    // another would never finish.
+    const started = new Set<string>();
+    let release: () => void = () => {};
+    const allStarted = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sink: RecordSink = {
+      async produce(topic, records) {
+        started.add(topic);
+        if (started.size === 2) release();
+        await allStarted;
+        return records.map(() => ({ ok: true }));
+      },
+    };
+    const message = new FakeMessage("b", bundle([event("capi", "1"), event("events", "w1")]));
+    const result = await consumeIngestBatch([message], { sink, topicPrefix: "p." });
+    expect(result.produced).toBe(2);
+    expect(message.settled).toBe("acked");
+  });
+
   it("retries a bundle of which nothing was produced, with the backoff of its attempts", async () => {
     const { sink, requeue, consume, logs } = setup();
     sink.down = true;

@@ -187,28 +187,36 @@ export async function consumeIngestBatch(
     }
   }
 
-  for (const [topic, group] of byTopic) {
-    let outcomes: ProduceOutcome[];
-    try {
-      outcomes = await deps.sink.produce(
-        topic,
-        group.map((g) => g.record),
-      );
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      outcomes = group.map(() => ({ ok: false, retryable: true, message }));
-    }
-    group.forEach(({ delivery, index }, i) => {
-      const outcome = outcomes[i] ?? { ok: false, retryable: true, message: "no outcome returned" };
-      if (outcome.ok) {
-        delivery.states[index] = "produced";
-        result.produced += 1;
-      } else {
-        delivery.states[index] = "failed";
-        delivery.failure ??= { topic, retryable: outcome.retryable, reason: outcome.message };
+  // Topics are produced at the same time: the sink bounds its requests in flight across all of
+  // them, and records of different topics have no order to keep.
+  await Promise.all(
+    [...byTopic].map(async ([topic, group]) => {
+      let outcomes: ProduceOutcome[];
+      try {
+        outcomes = await deps.sink.produce(
+          topic,
+          group.map((g) => g.record),
+        );
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        outcomes = group.map(() => ({ ok: false, retryable: true, message }));
       }
-    });
-  }
+      group.forEach(({ delivery, index }, i) => {
+        const outcome = outcomes[i] ?? {
+          ok: false,
+          retryable: true,
+          message: "no outcome returned",
+        };
+        if (outcome.ok) {
+          delivery.states[index] = "produced";
+          result.produced += 1;
+        } else {
+          delivery.states[index] = "failed";
+          delivery.failure ??= { topic, retryable: outcome.retryable, reason: outcome.message };
+        }
+      });
+    }),
+  );
 
   await Promise.all(deliveries.map((delivery) => settle(delivery, deps, result)));
   return result;
