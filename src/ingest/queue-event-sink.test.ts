@@ -1,31 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { IngestBundleEnvelope, IngestMessage } from "../queue/ingest-message";
 import type { IngestQueueBody } from "../queue/ingest-queue-body";
+import { RecordingQueue } from "../queue/testing/queue-fakes";
 import { QueueEventSink } from "./queue-event-sink";
-
-class RecordingQueue {
-  readonly calls: { body: IngestQueueBody; contentType?: string }[][] = [];
-  failCalls = new Set<number>();
-  private count = 0;
-  async sendBatch(messages: Iterable<{ body: IngestQueueBody; contentType?: string }>) {
-    this.count += 1;
-    if (this.failCalls.has(this.count)) throw new Error("Queue send failed: simulated outage");
-    this.calls.push([...messages]);
-  }
-  records(): IngestMessage[] {
-    return this.calls
-      .flat()
-      .flatMap((m) => IngestBundleEnvelope.parse(JSON.parse(m.body as string)).records)
-      .map((r) => IngestMessage.parse(r));
-  }
-}
 
 const sinkOn = (queue: RecordingQueue) =>
   new QueueEventSink(queue as unknown as Queue<IngestQueueBody>);
 
 describe("QueueEventSink", () => {
   it("queues a request's events as bundles of { topic, key, value } records, the value's JSON as given", async () => {
-    const queue = new RecordingQueue();
+    const queue = new RecordingQueue(() => "Queue send failed: simulated outage");
     const value = { eventId: "1", note: "日本 😀" };
     // valueJson is used verbatim (the key order differs from `value` to prove it).
     const valueJson = '{"note":"日本 😀","eventId":"1"}';
@@ -42,7 +25,7 @@ describe("QueueEventSink", () => {
   });
 
   it("names the events (by position) of a failed sendBatch, and only those", async () => {
-    const queue = new RecordingQueue();
+    const queue = new RecordingQueue(() => "Queue send failed: simulated outage");
     queue.failCalls = new Set([1, 3]);
     // ~50 KB events: two to a bundle, two bundles to a call (4 events).
     const events = Array.from({ length: 11 }, (_, i) => ({
@@ -59,7 +42,7 @@ describe("QueueEventSink", () => {
   });
 
   it("sends nothing for no events", async () => {
-    const queue = new RecordingQueue();
+    const queue = new RecordingQueue(() => "Queue send failed: simulated outage");
     expect(await sinkOn(queue).send("capi", [])).toEqual({ ok: true });
     expect(queue.calls).toEqual([]);
   });

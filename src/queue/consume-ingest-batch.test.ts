@@ -9,6 +9,7 @@ import {
 } from "./consume-ingest-batch";
 import type { IngestMessage } from "./ingest-message";
 import { ingestBundleText, ingestMessageText, parseIngestQueueBody } from "./ingest-queue-body";
+import { FakeMessage } from "./testing/queue-fakes";
 
 /** Produces every record except those whose key is in `failing` (or all, when `down`). */
 class FakeSink implements RecordSink {
@@ -33,27 +34,6 @@ class FakeRequeue implements BundleRequeue {
   async requeue(bundleText: string, options: { delaySeconds: number }): Promise<void> {
     if (this.down) throw new Error("Queue send failed");
     this.sent.push({ text: bundleText, delaySeconds: options.delaySeconds });
-  }
-}
-
-class FakeMessage implements QueueMessageLike {
-  acked = false;
-  retriedWith: { delaySeconds?: number } | undefined;
-  constructor(
-    readonly id: string,
-    readonly body: unknown,
-    readonly attempts = 1,
-  ) {}
-  ack(): void {
-    this.acked = true;
-  }
-  retry(options?: { delaySeconds?: number }): void {
-    this.retriedWith = options ?? {};
-  }
-  get settled(): "acked" | "retried" | "open" {
-    if (this.acked && this.retriedWith === undefined) return "acked";
-    if (!this.acked && this.retriedWith !== undefined) return "retried";
-    return "open";
   }
 }
 

@@ -8,15 +8,10 @@ import {
   uploadedNotice,
 } from "../core/model-registry-message";
 import type { StoredVersionInfo } from "../services";
-import {
-  consumeIngestBatch,
-  type ProduceOutcome,
-  type ProduceRecord,
-  type QueueMessageLike,
-  type RecordSink,
-} from "./consume-ingest-batch";
+import { consumeIngestBatch, type QueueMessageLike } from "./consume-ingest-batch";
 import { expandModelNotice, type ModelVersionReader } from "./expand-model-notice";
 import type { IngestMessage } from "./ingest-message";
+import { FakeMessage, RecordingSink } from "./testing/queue-fakes";
 
 const INFO: StoredVersionInfo = {
   version: "2",
@@ -35,30 +30,6 @@ class FakeReader implements ModelVersionReader {
     this.reads += 1;
     if (this.down) throw new Error("R2 GET failed: 503");
     return this.versions.get(`${tenant}/${name}/${version}`);
-  }
-}
-
-class RecordingSink implements RecordSink {
-  readonly produced: { topic: string; records: ProduceRecord[] }[] = [];
-  async produce(topic: string, records: ProduceRecord[]): Promise<ProduceOutcome[]> {
-    this.produced.push({ topic, records });
-    return records.map(() => ({ ok: true }));
-  }
-}
-
-class FakeMessage implements QueueMessageLike {
-  acked = false;
-  retriedWith: { delaySeconds?: number } | undefined;
-  constructor(
-    readonly id: string,
-    readonly body: unknown,
-    readonly attempts = 1,
-  ) {}
-  ack(): void {
-    this.acked = true;
-  }
-  retry(options?: { delaySeconds?: number }): void {
-    this.retriedWith = options ?? {};
   }
 }
 

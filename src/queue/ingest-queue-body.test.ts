@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QueueEventSink } from "../ingest/queue-event-sink";
-import {
-  consumeIngestBatch,
-  type ProduceOutcome,
-  type ProduceRecord,
-  type QueueMessageLike,
-  type RecordSink,
-} from "./consume-ingest-batch";
+import { consumeIngestBatch, type QueueMessageLike } from "./consume-ingest-batch";
 import {
   type IngestQueueBody,
   ingestBundleText,
@@ -14,6 +8,7 @@ import {
   parseIngestQueueBody,
   readIngestQueueBody,
 } from "./ingest-queue-body";
+import { RecordingQueue, RecordingSink } from "./testing/queue-fakes";
 
 const EVENT = {
   schemaVersion: 1,
@@ -93,22 +88,6 @@ describe("parseIngestQueueBody", () => {
   });
 });
 
-/** A Cloudflare Queue that keeps what it is sent. */
-class RecordingQueue {
-  readonly sent: { body: IngestQueueBody; contentType?: string }[][] = [];
-  async sendBatch(messages: Iterable<{ body: IngestQueueBody; contentType?: string }>) {
-    this.sent.push([...messages]);
-  }
-}
-
-class RecordingSink implements RecordSink {
-  readonly produced: { topic: string; records: ProduceRecord[] }[] = [];
-  async produce(topic: string, records: ProduceRecord[]): Promise<ProduceOutcome[]> {
-    this.produced.push({ topic, records });
-    return records.map(() => ({ ok: true }));
-  }
-}
-
 function queueMessage(id: string, body: unknown): QueueMessageLike & { acked: boolean } {
   return {
     id,
@@ -134,7 +113,7 @@ describe("event messages from the sink to Kafka", () => {
       { key: "acme:2", value: { other: true } },
     ]);
     expect(outcome).toEqual({ ok: true });
-    const sent = queue.sent.flat();
+    const sent = queue.calls.flat();
     expect(sent.map((m) => m.contentType)).toEqual(["text"]);
     expect(sent.map((m) => typeof m.body)).toEqual(["string"]);
 

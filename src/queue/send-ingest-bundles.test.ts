@@ -13,6 +13,7 @@ import {
   sendIngestBundles,
   utf8ByteLength,
 } from "./send-ingest-bundles";
+import { RecordingQueue } from "./testing/queue-fakes";
 
 const bytes = (text: string) => new TextEncoder().encode(text).length;
 
@@ -116,26 +117,6 @@ describe("planBundles", () => {
     expect(queue.records().map((r) => r.key)).toEqual(["t:0", "t:1", "t:2", "t:3"]);
   });
 });
-
-/** A Queue that records its sendBatch calls; the calls whose (1-based) number is in `failCalls` reject. */
-class RecordingQueue {
-  readonly calls: { body: IngestQueueBody; contentType?: string }[][] = [];
-  failCalls = new Set<number>();
-  private count = 0;
-  async sendBatch(messages: Iterable<{ body: IngestQueueBody; contentType?: string }>) {
-    this.count += 1;
-    if (this.failCalls.has(this.count)) throw new Error(`call ${this.count} refused`);
-    this.calls.push([...messages]);
-  }
-  bodies(): string[] {
-    return this.calls.flat().map((m) => m.body as string);
-  }
-  records(): { key: string }[] {
-    return this.bodies().flatMap(
-      (b) => IngestBundleEnvelope.parse(JSON.parse(b)).records as { key: string }[],
-    );
-  }
-}
 
 describe("sendIngestBundles", () => {
   const texts = (n: number, valueBytes: number) =>
