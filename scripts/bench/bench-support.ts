@@ -1,8 +1,14 @@
-/** Helpers the benchmarks share: child processes, free ports, a private Upstash REST server, wrangler bundles in Miniflare, CPU from /proc, latency statistics and plain-text tables. */
+/** Helpers the benchmarks share: child processes, free ports, a private Upstash REST server and Kafka REST gateway, wrangler bundles in Miniflare, CPU from /proc, latency statistics and plain-text tables. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { allTopicNames } from "../../src/core/topics";
+import { loadLocalStackConfig } from "../local/config";
+import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../local/kafka";
 import { pingUpstashRest } from "../local/upstash-rest-service";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -42,6 +48,53 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? ok(address.port) : fail()));
     });
   });
+}
+
+export interface PrivateKafkaRestGateway {
+  url: string;
+  /** Prefix of the topics this gateway serves (fresh per start). */
+  prefix: string;
+  /** Its own state folder (pid and log files). */
+  stateDir: string;
+  /** Stops the gateway, deletes its topics, stops the broker if it was started here, removes the folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Kafka REST gateway process of its own (own state folder, free port, fresh topic prefix
+ * `<name>-<8 hex>.`, no auth) on the local broker, which is started if it is not running.
+ */
+export async function startPrivateKafkaRestGateway(name: string): Promise<PrivateKafkaRestGateway> {
+  const stateDir = mkdtempSync(join(tmpdir(), `driftline-${name}-`));
+  const prefix = `${name}-${randomUUID().slice(0, 8)}.`;
+  const config = loadLocalStackConfig({
+    ...process.env,
+    DRIFTLINE_STATE_DIR: stateDir,
+    KAFKA_REST_PORT: String(await freePort()),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_REST_API_KEY: "",
+    KAFKA_REST_API_SECRET: "",
+  });
+  const shared = loadLocalStackConfig();
+  const kafka = kafkaService(shared);
+  const kafkaEndpoint = await kafka.up();
+  const gateway = kafkaRestGatewayService(config);
+  const stop = async () => {
+    await gateway.down();
+    const admin = new Kafka({ brokers: kafkaBrokers(shared), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: allTopicNames(prefix) }).catch(() => undefined);
+    await admin.disconnect();
+    if (kafkaEndpoint.startedHere) await kafka.down();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    const { url } = await gateway.up();
+    return { url, prefix, stateDir, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
 }
 
 export interface UpstashRest {

@@ -18,21 +18,15 @@
  * port with topics under a fresh prefix, and deletes those topics after.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { Kafka, logLevel } from "kafkajs";
 import { KafkaRestRecordSink } from "../../src/adapters/kafka-rest-record-sink";
 import { prepareEvents } from "../../src/core/events";
-import { allTopicNames } from "../../src/core/topics";
 import { consumeIngestBatch, type QueueMessageLike } from "../../src/queue/consume-ingest-batch";
 import { ingestBundleText, ingestMessageText } from "../../src/queue/ingest-queue-body";
 import { planBundles, utf8ByteLength } from "../../src/queue/send-ingest-bundles";
-import { loadLocalStackConfig } from "../local/config";
-import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../local/kafka";
 import { runningPid } from "../local/process";
-import { freePort, median, processCpuMs, table } from "./bench-support";
+import { median, processCpuMs, startPrivateKafkaRestGateway, table } from "./bench-support";
 import { capiEvent, UA, webEvent } from "./ingest-workload";
 
 const { values: args } = parseArgs({
@@ -108,23 +102,10 @@ function queueMessages(bodies: readonly string[]) {
 }
 
 async function main(): Promise<void> {
-  const stateDir = mkdtempSync(join(tmpdir(), "driftline-bench-consume-"));
-  const prefix = `bench-consume-${randomUUID().slice(0, 8)}.`;
-  const config = loadLocalStackConfig({
-    ...process.env,
-    DRIFTLINE_STATE_DIR: stateDir,
-    KAFKA_REST_PORT: String(await freePort()),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_REST_API_KEY: "",
-    KAFKA_REST_API_SECRET: "",
-  });
-  const shared = loadLocalStackConfig();
-  const kafka = kafkaService(shared);
-  const kafkaEndpoint = await kafka.up();
-  const gateway = kafkaRestGatewayService(config);
+  const gateway = await startPrivateKafkaRestGateway("bench-consume");
+  const { url, prefix } = gateway;
   try {
-    const { url } = await gateway.up();
-    const gatewayPid = runningPid(stateDir, "kafka-rest-gateway");
+    const gatewayPid = runningPid(gateway.stateDir, "kafka-rest-gateway");
     const loadBefore = loadavg()[0] ?? Number.NaN;
     const rows: (string | number)[][] = [];
     for (const route of ROUTES) {
@@ -207,13 +188,7 @@ async function main(): Promise<void> {
       `Machine load (1-minute average, ${availableParallelism()} cores): ${loadBefore.toFixed(2)} before, ${loadavg()[0]?.toFixed(2)} after.`,
     );
   } finally {
-    await gateway.down();
-    const admin = new Kafka({ brokers: kafkaBrokers(shared), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: allTopicNames(prefix) }).catch(() => undefined);
-    await admin.disconnect();
-    if (kafkaEndpoint.startedHere) await kafka.down();
-    rmSync(stateDir, { recursive: true, force: true });
+    await gateway.stop();
   }
 }
 

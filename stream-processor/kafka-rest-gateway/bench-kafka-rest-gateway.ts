@@ -4,16 +4,9 @@
  * KafkaRestClient over loopback for a bounded time per scenario, and prints records/s and latency.
  * Options (env): BENCH_SECONDS (default 5 per scenario), BENCH_VALUE_BYTES (default 300).
  */
-import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
-import { loadLocalStackConfig } from "../../scripts/local/config";
-import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../../scripts/local/kafka";
+import { percentile, startPrivateKafkaRestGateway } from "../../scripts/bench/bench-support";
 import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
-import { allTopicNames, topicNames } from "../../src/core/topics";
+import { topicNames } from "../../src/core/topics";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const valueBytes = Number(process.env.BENCH_VALUE_BYTES ?? 300);
@@ -24,36 +17,10 @@ const scenarios = [
   { name: "100 records/batch, 4 concurrent", batch: 100, concurrency: 4, mode: "always" as const },
 ];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-const stateDir = mkdtempSync(join(tmpdir(), "driftline-bench-"));
-const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-const config = loadLocalStackConfig({
-  ...process.env,
-  DRIFTLINE_STATE_DIR: stateDir,
-  KAFKA_REST_PORT: String(await freePort()),
-  KAFKA_TOPIC_PREFIX: prefix,
-  KAFKA_REST_API_KEY: "",
-  KAFKA_REST_API_SECRET: "",
-});
-const shared = loadLocalStackConfig();
-const kafka = kafkaService(shared);
-const kafkaEndpoint = await kafka.up();
-const gateway = kafkaRestGatewayService(config);
-const admin = new Kafka({ brokers: kafkaBrokers(shared), logLevel: logLevel.NOTHING }).admin();
+const gateway = await startPrivateKafkaRestGateway("bench");
+const { url, prefix } = gateway;
 
 try {
-  const { url } = await gateway.up();
   const topic = topicNames(prefix).events;
   const padding = "x".repeat(Math.max(0, valueBytes - 120));
   console.log(`gateway ${url}, topic ${topic}, ~${valueBytes} B values, ${seconds} s per scenario`);
@@ -100,14 +67,9 @@ try {
         .toString()
         .padStart(
           5,
-        )} req/s  p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  failures ${failures}`,
+        )} req/s  p50 ${percentile(latencies, 0.5).toFixed(1)} ms  p99 ${percentile(latencies, 0.99).toFixed(1)} ms  failures ${failures}`,
     );
   }
 } finally {
-  await gateway.down();
-  await admin.connect();
-  await admin.deleteTopics({ topics: allTopicNames(prefix) }).catch(() => undefined);
-  await admin.disconnect();
-  if (kafkaEndpoint.startedHere) await kafka.down();
-  rmSync(stateDir, { recursive: true, force: true });
+  await gateway.stop();
 }
