@@ -59,10 +59,14 @@ export async function createKey(
   return key;
 }
 
-/** A Queue that records what the Worker sends instead of delivering it. */
+/** A Queue that keeps what it is sent and enforces Cloudflare's per-message and per-call limits. */
 export class RecordingQueue {
   readonly batches: MessageSendRequest<IngestQueueBody>[][] = [];
-  /** The queued records as the consumer reads them (prediction rows arrive in bundles). */
+  /** Calls (1-based) that fail, to simulate the queue refusing a batch. */
+  failCalls = new Set<number>();
+  private calls = 0;
+
+  /** The queued records as the consumer reads them (events are queued as bundles of JSON text). */
   get messages(): IngestMessage[] {
     return this.batches.flat().flatMap((m) => {
       const body = parseIngestQueueBody(m.body);
@@ -71,12 +75,25 @@ export class RecordingQueue {
       throw new Error(`the Worker queued a body the consumer cannot read: ${JSON.stringify(body)}`);
     });
   }
+
   async send(body: IngestQueueBody): Promise<void> {
-    this.batches.push([{ body }]);
+    await this.sendBatch([{ body }]);
   }
+
   async sendBatch(messages: Iterable<MessageSendRequest<IngestQueueBody>>): Promise<void> {
+    this.calls += 1;
     const batch = [...messages];
+    if (this.failCalls.has(this.calls)) throw new Error("Queue send failed: simulated outage");
     if (batch.length > 100) throw new Error(`sendBatch got ${batch.length} messages (max 100)`);
+    const sizes = batch.map(
+      (m) =>
+        new TextEncoder().encode(typeof m.body === "string" ? m.body : JSON.stringify(m.body))
+          .length,
+    );
+    const largest = Math.max(...sizes);
+    if (largest > 128_000) throw new Error(`sendBatch got a ${largest}-byte message (max 128 KB)`);
+    const bytes = sizes.reduce((sum, size) => sum + size, 0);
+    if (bytes > 256_000) throw new Error(`sendBatch got ${bytes} bytes (max 256 KB)`);
     this.batches.push(batch);
   }
 }
