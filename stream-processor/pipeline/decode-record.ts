@@ -12,6 +12,7 @@ import type { WindowObservation } from "../../src/core/windows/aggregate-windows
 import { toMicros } from "../../src/core/windows/value-micros";
 import type { DedupKey } from "../ports/metrics-store";
 import { dedupDigest } from "./dedup-digest";
+import { clip, describeIssues } from "./poison-reason";
 
 export type RecordKind = "event" | "prediction";
 export type EventValidation = "envelope" | "full";
@@ -31,7 +32,6 @@ const MAX_CAMPAIGN_CHARS = 256;
 const MAX_EVENT_ID_CHARS = 256;
 /** The tenants table's rule for tenant ids. */
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const MAX_REASON_ISSUES = 5;
 
 /**
  * `envelope` checks every field the metrics read and that `event` is an object, leaving the
@@ -105,7 +105,9 @@ export function createRecordDecoder(validation: EventValidation) {
     if (m === UNSURE) {
       const parsed = eventSchema.safeParse(json);
       if (!parsed.success)
-        return poison(`does not match the event message schema v1: ${describe(parsed.error)}`);
+        return poison(
+          `does not match the event message schema v1: ${describeIssues(parsed.error)}`,
+        );
       m = parsed.data;
     }
     const tenantProblem = checkTenant(m.tenant);
@@ -153,7 +155,9 @@ export function createRecordDecoder(validation: EventValidation) {
     if (m === UNSURE) {
       const parsed = PredictionRecordSchema.safeParse(json);
       if (!parsed.success) {
-        return poison(`does not match the prediction record schema v1: ${describe(parsed.error)}`);
+        return poison(
+          `does not match the prediction record schema v1: ${describeIssues(parsed.error)}`,
+        );
       }
       m = parsed.data;
     }
@@ -205,14 +209,6 @@ function poison(reason: string): DecodedRecord {
   return { ok: false, reason };
 }
 
-function describe(error: z.ZodError): string {
-  const parts = error.issues
-    .slice(0, MAX_REASON_ISSUES)
-    .map((i) => `${i.path.length === 0 ? "(root)" : i.path.map(String).join(".")}: ${i.message}`);
-  const more = error.issues.length - MAX_REASON_ISSUES;
-  return parts.join("; ") + (more > 0 ? `; and ${more} more` : "");
-}
-
 function hasNul(s: string): boolean {
   return s.includes("\u0000");
 }
@@ -221,8 +217,4 @@ function hasNul(s: string): boolean {
 function truncateChars(s: string, max: number): string {
   if (s.length <= max) return s;
   return Array.from(s).slice(0, max).join("");
-}
-
-function clip(s: string, max = 200): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…`;
 }
