@@ -584,7 +584,7 @@ function normalizeCustomData(
 ): MetaServerEvent["custom_data"] {
   if (customData === undefined) return undefined;
   // Custom properties are free-form: email addresses in them are hashed (hashEmailsInValue).
-  const out: Record<string, unknown> = hashEmailsInValue({ ...customData });
+  const out: Record<string, unknown> = { ...hashEmailsInValue(customData) };
   for (const key of ["value", "predicted_ltv", "net_revenue"] as const) {
     const v = customData[key];
     if (v !== undefined) out[key] = typeof v === "number" ? v : Number.parseFloat(v);
