@@ -1,4 +1,5 @@
 /** A fetch-only client for the Kafka REST Proxy v3 produce API (Confluent Cloud, or Driftline's gateway). */
+import pLimit, { type LimitFunction } from "p-limit";
 import {
   ConfigError,
   ConflictError,
@@ -82,7 +83,8 @@ export class KafkaRestClient {
   private readonly batchMode: "auto" | "always" | "never";
   private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
   /** Shared by every call on this client, so the bound holds for the Worker invocation. */
-  private readonly requestSlots: RequestSlots;
+  /** Bounds the requests in flight across every call on this client. */
+  private readonly limit: LimitFunction;
   /** `auto` mode: undefined until a batch call has shown whether the endpoint exists. */
   private batchSupported: boolean | undefined;
 
@@ -117,7 +119,7 @@ export class KafkaRestClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxBatchEntries = maxBatchEntries;
     this.batchMode = options.batchMode ?? "auto";
-    this.requestSlots = new RequestSlots(maxConcurrentRequests);
+    this.limit = pLimit(maxConcurrentRequests);
     // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
@@ -156,8 +158,7 @@ export class KafkaRestClient {
     const run = async (chunkIndex: number): Promise<void> => {
       await Promise.all(waitFor[chunkIndex]!.map((earlier) => done[earlier]));
       if (stop) return;
-      const release = await this.requestSlots.acquire();
-      try {
+      await this.limit(async () => {
         if (stop) return;
         const start = chunkIndex * size;
         const chunk = records.slice(start, start + size);
@@ -165,9 +166,7 @@ export class KafkaRestClient {
         if (error === undefined) return;
         stop ??= error;
         for (let i = start; i < start + chunk.length; i++) outcomes[i] ??= failure(error);
-      } finally {
-        release();
-      }
+      });
     };
 
     const chunks = Math.ceil(records.length / size);
@@ -188,13 +187,7 @@ export class KafkaRestClient {
 
   /** One record through the single-record endpoint; throws the outcome's DriftlineError. */
   async produce(topic: string, record: KafkaRestRecord): Promise<ProducedRecord> {
-    const release = await this.requestSlots.acquire();
-    let result: Awaited<ReturnType<KafkaRestClient["send"]>>;
-    try {
-      result = await this.send(topic, "records", toWire(record));
-    } finally {
-      release();
-    }
+    const result = await this.limit(() => this.send(topic, "records", toWire(record)));
     if (result.kind === "error") throw result.error;
     const outcome = parseSingle(result.body);
     if (!outcome.ok) throw outcome.error;
@@ -382,30 +375,6 @@ function chunkPredecessors(records: readonly KafkaRestRecord[], size: number): n
     waitFor.push([...earlier]);
   }
   return waitFor;
-}
-
-/** A counting semaphore: at most `limit` holders at once, waiters served in arrival order. */
-class RequestSlots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(limit: number) {
-    this.free = limit;
-  }
-
-  /** Resolves when a slot is held; call the returned function (once) to give it back. */
-  async acquire(): Promise<() => void> {
-    if (this.free > 0) this.free -= 1;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free += 1;
-    };
-  }
 }
 
 /** Statuses that concern one record only: the next record may well succeed. */
