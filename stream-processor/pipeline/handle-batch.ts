@@ -77,7 +77,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
               ),
             ),
           }
-        : prepareBatch(batch, kind, deps.decode);
+        : await prepareBatch(batch, kind, deps.decode);
 
     if (prepared.deadLetters.length > 0) {
       for (const l of prepared.deadLetters) {

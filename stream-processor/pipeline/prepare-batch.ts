@@ -1,9 +1,17 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
+import { setImmediate } from "node:timers/promises";
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
 import type { DeadLetter } from "../ports/dead-letter-sink";
 import type { SourceBatch } from "../ports/event-source";
 import type { DedupKey } from "../ports/metrics-store";
 import type { DecodedRecord, RecordKind } from "./decode-record";
+
+/**
+ * Records decoded between two turns of the event loop. A partition batch holds up to thousands
+ * of records (~10 µs each); decoding it in one go would hold up the transactions of earlier
+ * batches, whose statements wait on this same thread for their answers.
+ */
+const RECORDS_PER_TURN = 256;
 
 export interface AcceptedRecord {
   offset: string;
@@ -23,16 +31,18 @@ export interface PreparedBatch {
   deadLetters: DeadLetter[];
 }
 
-export function prepareBatch(
+export async function prepareBatch(
   batch: SourceBatch,
   kind: RecordKind,
   decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord,
-): PreparedBatch {
+): Promise<PreparedBatch> {
   const accepted: AcceptedRecord[] = [];
   const deadLetters: DeadLetter[] = [];
   const seen = new Set<string>();
   let inBatchDuplicates = 0;
-  for (const record of batch.records) {
+  for (let i = 0; i < batch.records.length; i++) {
+    if (i > 0 && i % RECORDS_PER_TURN === 0) await setImmediate();
+    const record = batch.records[i]!;
     const decoded = decode(kind, record.value);
     if (!decoded.ok) {
       deadLetters.push({
