@@ -124,6 +124,54 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
     });
   });
 
+  it("advances several offsets in one statement, each by compare-and-set", async () => {
+    const at = (partition: number, expected: string | null, next: string) => ({
+      groupId: "g",
+      topic: "capi",
+      partition,
+      expectedNextOffset: expected,
+      nextOffset: next,
+    });
+    expect(
+      await store.inTransaction((tx) => tx.advanceOffsets([at(0, null, "10"), at(1, null, "7")])),
+    ).toEqual([{ ok: true }, { ok: true }]);
+    // Partition 1 is fenced (another member moved it to 7); partition 0 moved but rolls back
+    // with the transaction when the caller throws.
+    await expect(
+      store.inTransaction(async (tx) => {
+        const results = await tx.advanceOffsets([
+          at(0, "10", "20"),
+          at(1, "3", "9"),
+          at(2, "1", "2"),
+        ]);
+        expect(results).toEqual([
+          { ok: true },
+          { ok: false, storedNextOffset: "7" },
+          { ok: false, storedNextOffset: null },
+        ]);
+        throw new Error("fenced");
+      }),
+    ).rejects.toThrow(/fenced/);
+    expect(await store.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
+      new Map([
+        [0, "10"],
+        [1, "7"],
+      ]),
+    );
+    expect(
+      await store.inTransaction((tx) =>
+        tx.advanceOffsets([at(1, "7", "12"), at(0, "10", "20"), at(2, null, "5")]),
+      ),
+    ).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await store.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
+      new Map([
+        [0, "20"],
+        [1, "12"],
+        [2, "5"],
+      ]),
+    );
+  });
+
   it("adds window deltas (values exact to the micro) and raises watermarks, never lowering them", async () => {
     const observe = (valueMicros: bigint, eventTimeMs: number) => ({
       kind: "event" as const,

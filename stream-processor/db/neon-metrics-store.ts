@@ -35,6 +35,33 @@ const SQL = {
              WHERE o.next_offset = $4::bigint
            RETURNING 1`,
   },
+  advanceOffsets: {
+    name: "driftline_advance_offsets",
+    // advanceOffset for many partitions in one round trip: stored rows move only from the
+    // expected offset (a concurrent commit makes the UPDATE re-check the row it waited for),
+    // missing rows are inserted only where nothing was expected. Answers the 1-based positions
+    // that moved; the others were fenced.
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
+               WITH ORDINALITY AS i(group_id, topic, partition, expected, next_offset, idx)
+           ), updated AS (
+             UPDATE consumer_offsets AS o
+             SET next_offset = input.next_offset, updated_at = now()
+             FROM input
+             WHERE o.group_id = input.group_id AND o.topic = input.topic
+               AND o.partition = input.partition AND o.next_offset = input.expected
+             RETURNING input.idx
+           ), inserted AS (
+             INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+             SELECT group_id, topic, partition, next_offset FROM input WHERE expected IS NULL
+             ORDER BY group_id, topic, partition
+             ON CONFLICT DO NOTHING
+             RETURNING group_id, topic, partition
+           )
+           SELECT idx FROM updated
+           UNION ALL
+           SELECT input.idx FROM inserted JOIN input USING (group_id, topic, partition)`,
+  },
   readOffset: {
     name: "driftline_read_offset",
     text: `SELECT next_offset::text AS next_offset FROM consumer_offsets
@@ -290,6 +317,37 @@ class NeonMetricsTransaction implements MetricsTransaction {
     };
   }
 
+  async advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]> {
+    if (advances.length === 1) return [await this.advanceOffset(advances[0]!)];
+    if (advances.length === 0) return [];
+    const result = await this.run("advance_offsets", SQL.advanceOffsets, [
+      textArray(advances.map((a) => a.groupId)),
+      textArray(advances.map((a) => a.topic)),
+      numberArray(advances.map((a) => a.partition)),
+      nullableNumberArray(advances.map((a) => a.expectedNextOffset)),
+      numberArray(advances.map((a) => a.nextOffset)),
+    ]);
+    const moved = new Set(result.rows.map((r) => Number(r.idx) - 1));
+    const results: OffsetAdvanceResult[] = [];
+    for (const [i, a] of advances.entries()) {
+      if (moved.has(i)) {
+        results.push({ ok: true });
+        continue;
+      }
+      // Fenced (rare: another member took the partition over): say what the store holds.
+      const stored = await this.run("read_offset", SQL.readOffset, [
+        a.groupId,
+        a.topic,
+        a.partition,
+      ]);
+      results.push({
+        ok: false,
+        storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
+      });
+    }
+    return results;
+  }
+
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
     let literal = "{";
@@ -368,6 +426,11 @@ export function textArray(values: readonly string[]): string {
 /** `{1,2.5,-3}`: a numeric array literal (int, bigint, float8 or numeric). */
 export function numberArray(values: readonly (number | string)[]): string {
   return `{${values.join(",")}}`;
+}
+
+/** `{1,NULL,3}`: a numeric array literal with NULL elements. */
+function nullableNumberArray(values: readonly (number | string | null)[]): string {
+  return `{${values.map((v) => (v === null ? "NULL" : v)).join(",")}}`;
 }
 
 /** A read that failed for any reason is, to an API caller, the metrics store being unavailable. */

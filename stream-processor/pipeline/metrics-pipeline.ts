@@ -124,10 +124,8 @@ export class MetricsPipeline {
   private async transact(group: readonly Pending[]): Promise<CommitResult[]> {
     const { store, clock, windowing, groupId } = this.deps;
     const result = await store.inTransaction(async (tx: MetricsTransaction) => {
-      for (const p of group) {
-        const advanced = await tx.advanceOffset({ groupId, ...p.range });
-        if (!advanced.ok) throw new Fenced(advanced.storedNextOffset);
-      }
+      const advanced = await tx.advanceOffsets(group.map((p) => ({ groupId, ...p.range })));
+      for (const a of advanced) if (!a.ok) throw new Fenced(a.storedNextOffset);
       const all = group.length === 1 ? group[0]!.records : group.flatMap((p) => p.records);
       const counts = group.map(() => ({ counted: 0, duplicates: 0 }));
       if (all.length === 0) return { counts, moved: new Map<string, number>(), windowRows: 0 };

@@ -34,6 +34,12 @@ export interface MetricsTransaction {
    */
   advanceOffset(advance: OffsetAdvance): Promise<OffsetAdvanceResult>;
   /**
+   * `advanceOffset` for several partitions (distinct group/topic/partition) in one round trip;
+   * one result per advance, in order. The ones that were not fenced have moved, so the caller
+   * rolls the transaction back if any was.
+   */
+  advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]>;
+  /**
    * Remembers `keys` (distinct digests) and returns the indexes of those already
    * remembered before, i.e. the duplicates that must not be counted again.
    */

@@ -82,6 +82,11 @@ export class InMemoryMetricsStore implements MetricsStore {
         draft.offsets.set(key, a.nextOffset);
         return { ok: true };
       },
+      async advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]> {
+        const results: OffsetAdvanceResult[] = [];
+        for (const a of advances) results.push(await this.advanceOffset(a));
+        return results;
+      },
       async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
         const dup = new Set<number>();
         keys.forEach((k, i) => {
