@@ -27,6 +27,12 @@ export const WorkerEnvSchema = z.object({
   MODELS: binding<R2Bucket>("MODELS", "get"),
   /** Cloudflare Queue buffering everything bound for Kafka. */
   INGEST_QUEUE: binding<Queue>("INGEST_QUEUE", "send"),
+  /**
+   * The ingest queue's dead-letter queue, which the Worker also consumes (by this name) and
+   * sends to: bundles that still fail there go back on it instead of being dropped.
+   */
+  INGEST_DLQ: binding<Queue>("INGEST_DLQ", "send").optional(),
+  INGEST_DLQ_NAME: z.string().min(1).default("driftline-ingest-dlq"),
   UPSTASH_REDIS_REST_URL: url,
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, "set it with `wrangler secret put` or .dev.vars"),
   /** Kafka REST Proxy v3 base URL (Confluent Cloud, or Driftline's gateway locally). */

@@ -79,6 +79,12 @@ function isolateServices(env: WorkerEnv): Services {
   return cachedServices.services;
 }
 
+/**
+ * Longest backoff when the dead-letter queue is read again: an hour, so a Kafka outage of days
+ * costs a few dozen deliveries per bundle (Cloudflare allows up to 12 h).
+ */
+const REDRIVE_MAX_RETRY_DELAY_SECONDS = 3_600;
+
 const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
 function log(entry: Record<string, unknown>): void {
@@ -110,16 +116,35 @@ export default {
       apiKey: config.KAFKA_REST_API_KEY,
       apiSecret: config.KAFKA_REST_API_SECRET,
     });
-    const queue = config.INGEST_QUEUE as Queue<IngestQueueBody>;
+    // The dead-letter queue is consumed too: bundles that failed max_retries times (Kafka or its
+    // REST Proxy down for longer than the backoff lasts) are produced once Kafka takes them, and
+    // what still fails goes back on the dead-letter queue rather than being dropped.
+    const redrive = batch.queue === config.INGEST_DLQ_NAME;
+    if (redrive && config.INGEST_DLQ === undefined) {
+      log({
+        level: "error",
+        msg: "INGEST_DLQ binding missing: dead-lettered bundles that still fail are retried in place and dropped after max_retries",
+        queue: batch.queue,
+      });
+    }
+    const queue = (redrive ? config.INGEST_DLQ : config.INGEST_QUEUE) as
+      | Queue<IngestQueueBody>
+      | undefined;
     const result = await consumeIngestBatch(batch.messages, {
       sink,
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       log,
-      // The unproduced rest of a partly produced bundle goes back on the ingest queue.
-      requeue: {
-        requeue: (bundleText, { delaySeconds }) =>
-          queue.send(bundleText, { contentType: "text", delaySeconds }),
-      },
+      // The unproduced rest of a partly produced bundle goes back on the queue it came from.
+      requeue:
+        queue === undefined
+          ? undefined
+          : {
+              requeue: (bundleText, { delaySeconds }) =>
+                queue.send(bundleText, { contentType: "text", delaySeconds }),
+            },
+      ...(redrive
+        ? { keepFailures: true, maxRetryDelaySeconds: REDRIVE_MAX_RETRY_DELAY_SECONDS }
+        : {}),
       // Registry notices are produced with the manifest, read from R2 here.
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });

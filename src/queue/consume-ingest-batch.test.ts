@@ -215,6 +215,79 @@ describe("consumeIngestBatch with bundles", () => {
   });
 });
 
+describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () => {
+  function redriveSetup() {
+    const { sink, requeue, logs } = setup();
+    const consume = (messages: QueueMessageLike[]) =>
+      consumeIngestBatch(messages, {
+        sink,
+        topicPrefix: "p.",
+        log: (e) => logs.push(e),
+        requeue,
+        keepFailures: true,
+        maxRetryDelaySeconds: 3_600,
+      });
+    return { sink, requeue, logs, consume };
+  }
+
+  it("produces dead-lettered bundles and acks them once Kafka takes them", async () => {
+    const { sink, requeue, consume } = redriveSetup();
+    const message = new FakeMessage("d", bundle([event("capi", "1"), event("events", "w1")]), 1);
+    expect(await consume([message])).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 0 });
+    expect(message.settled).toBe("acked");
+    expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:w1"]);
+    expect(requeue.sent).toEqual([]);
+  });
+
+  it("never retries in place: what fails goes back on the dead-letter queue, with a backoff of up to an hour, logged as an error", async () => {
+    const { sink, requeue, consume, logs } = redriveSetup();
+    sink.down = true;
+    const records = [event("capi", "1"), event("capi", "2")];
+    // Its queue's last delivery, where a retry would drop it; 11 deliveries carried.
+    const whole = new FakeMessage("whole", bundle(records, 11), 10);
+    const single = new FakeMessage("single", ingestMessageText("events", "acme:s", '{"a":1}'), 2);
+    const result = await consume([whole, single]);
+    expect(result).toEqual({ produced: 0, retried: 0, requeued: 3, dropped: 0 });
+    expect([whole.settled, single.settled]).toEqual(["acked", "acked"]);
+    expect(requeue.sent.map((s) => s.delaySeconds)).toEqual([3_600, 4]);
+    expect(requeue.sent.map((s) => parseIngestQueueBody(s.text))).toEqual([
+      { kind: "bundle", records, attempts: 21, malformed: [] },
+      {
+        kind: "bundle",
+        records: [{ topic: "events", key: "acme:s", value: { a: 1 } }],
+        attempts: 2,
+        malformed: [],
+      },
+    ]);
+    expect(logs.filter((l) => l.level === "error")).toHaveLength(2);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: "error", id: "whole", requeued: 2, produced: 0 }),
+    );
+
+    // A partly produced bundle: only its failed records go back.
+    sink.down = false;
+    sink.failing = new Set(["acme:2"]);
+    const partial = new FakeMessage("partial", bundle(records, 0), 1);
+    expect(await consume([partial])).toEqual({ produced: 1, retried: 0, requeued: 1, dropped: 0 });
+    expect(parseIngestQueueBody(requeue.sent[2]?.text)).toMatchObject({
+      records: [records[1]],
+      attempts: 1,
+    });
+  });
+
+  it("retries in place only when the dead-letter queue refuses the send", async () => {
+    const { sink, requeue, consume, logs } = redriveSetup();
+    sink.down = true;
+    requeue.down = true;
+    const message = new FakeMessage("d", bundle([event("capi", "1")], 12), 1);
+    expect(await consume([message])).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(message.retriedWith).toEqual({ delaySeconds: 3_600 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({ id: "d", requeueError: "Queue send failed" }),
+    );
+  });
+});
+
 describe("consumeIngestBatch with single-record bodies (queued before bundling, or by other producers)", () => {
   it("produces text and object bodies and acks them, retries one that fails", async () => {
     const { sink, requeue, consume } = setup();

@@ -64,9 +64,15 @@ export interface ConsumeResult {
 /** `max_retries` of the ingest queue's consumer in wrangler.toml. */
 export const DEFAULT_MAX_RETRIES = 10;
 
-/** Exponential backoff for queue redelivery: 2 s, 4 s, 8 s … capped at 5 minutes. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 2 ** Math.max(1, attempts));
+/** Longest backoff of the ingest queue's consumer, seconds. */
+export const MAX_RETRY_DELAY_SECONDS = 300;
+
+/** Exponential backoff for queue redelivery: 2 s, 4 s, 8 s … capped at `maxSeconds` (5 minutes). */
+export function retryDelaySeconds(
+  attempts: number,
+  maxSeconds: number = MAX_RETRY_DELAY_SECONDS,
+): number {
+  return Math.min(maxSeconds, 2 ** Math.max(1, attempts));
 }
 
 export interface ConsumeIngestDeps {
@@ -79,6 +85,15 @@ export interface ConsumeIngestDeps {
   requeue?: BundleRequeue;
   /** The queue's `max_retries`; bounds how often a bundle's rest is re-enqueued. Default 10. */
   maxRetries?: number;
+  /** Longest backoff, seconds. Default 300. */
+  maxRetryDelaySeconds?: number;
+  /**
+   * The last stop (the dead-letter queue, read again): a message is never retried in place,
+   * where its queue's max_retries would drop it. Whatever fails, all of a message or part of
+   * it, goes back through `requeue` as a new bundle after the backoff, carrying its deliveries,
+   * and is logged as an error; only if that send fails is the message retried.
+   */
+  keepFailures?: boolean;
 }
 
 type RecordState = "pending" | "produced" | "failed" | "dropped";
@@ -109,6 +124,10 @@ interface Delivery {
  * retried whole instead of re-enqueued: the queue's own count then takes the message to the
  * dead-letter queue. (Each re-enqueue also drops at least one produced record, so a bundle could
  * not circle forever even without the cap.)
+ *
+ * The dead-letter queue is read by the same consumer with `keepFailures`: there the queue's
+ * max_retries would drop a message for good, so what still fails is put back on the dead-letter
+ * queue instead, with a longer backoff, until Kafka takes it.
  */
 export async function consumeIngestBatch(
   messages: readonly QueueMessageLike[],
@@ -235,7 +254,7 @@ async function settle(
     return;
   }
   const produced = delivery.states.filter((s) => s === "produced").length;
-  const delaySeconds = retryDelaySeconds(delivery.attempts);
+  const delaySeconds = retryDelaySeconds(delivery.attempts, deps.maxRetryDelaySeconds);
   const retryWhole = (msg: string, extra: Record<string, unknown> = {}) => {
     // Non-retryable failures are retried too: the queue's max_retries then moves them to the
     // dead-letter queue, where nothing accepted is lost.
@@ -253,11 +272,12 @@ async function settle(
   };
 
   const maxRetries = deps.maxRetries ?? DEFAULT_MAX_RETRIES;
-  if (!delivery.bundle || produced === 0) {
+  const keep = deps.keepFailures === true && deps.requeue !== undefined;
+  if (!keep && (!delivery.bundle || produced === 0)) {
     retryWhole("produce failed; message will be redelivered");
     return;
   }
-  if (deps.requeue === undefined || delivery.attempts > maxRetries) {
+  if (deps.requeue === undefined || (!keep && delivery.attempts > maxRetries)) {
     retryWhole("bundle produced in part; redelivered whole (produced records may repeat)", {
       produced,
     });
@@ -272,15 +292,22 @@ async function settle(
       { delaySeconds },
     );
   } catch (err) {
-    retryWhole("bundle produced in part and its rest could not be re-enqueued; redelivered whole", {
-      produced,
-      requeueError: err instanceof Error ? err.message : String(err),
-    });
+    retryWhole(
+      keep
+        ? "failed records could not be put back on the dead-letter queue; message will be redelivered"
+        : "bundle produced in part and its rest could not be re-enqueued; redelivered whole",
+      {
+        produced,
+        requeueError: err instanceof Error ? err.message : String(err),
+      },
+    );
     return;
   }
   deps.log?.({
-    level: "warn",
-    msg: "bundle produced in part; the rest re-enqueued",
+    level: keep ? "error" : "warn",
+    msg: keep
+      ? "dead-lettered records still cannot be produced; put back on the dead-letter queue"
+      : "bundle produced in part; the rest re-enqueued",
     id: message.id,
     attempts: delivery.attempts,
     produced,

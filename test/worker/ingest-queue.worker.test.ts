@@ -1,7 +1,8 @@
 /**
  * The Worker's queue handler inside workerd, against the local Kafka REST gateway that `npm test`
  * starts: bundles and single-record bodies are produced and acked, nothing is acked when Kafka
- * REST is unreachable, and the rest of a partly produced bundle goes back on INGEST_QUEUE.
+ * REST is unreachable, and the rest of a partly produced bundle goes back on INGEST_QUEUE; read
+ * from the dead-letter queue, what still fails goes back on INGEST_DLQ.
  */
 import { describe, expect, it } from "vitest";
 import { prepareEvents } from "../../src/core/events";
@@ -18,8 +19,10 @@ class FakeBatch {
   readonly acked: string[] = [];
   readonly retried: { id: string; delaySeconds: number | undefined }[] = [];
   readonly messages: Message<unknown>[];
-  readonly queue = "driftline-ingest";
-  constructor(bodies: { id: string; body: unknown; attempts?: number }[]) {
+  constructor(
+    bodies: { id: string; body: unknown; attempts?: number }[],
+    readonly queue = "driftline-ingest",
+  ) {
     this.messages = bodies.map(({ id, body, attempts = 1 }) => ({
       id,
       body,
@@ -129,5 +132,37 @@ describe("the ingest queue handler", () => {
     expect(requeued.kind === "bundle" && requeued.records.map((r) => r.key)).toEqual([
       JSON.parse(tooLarge).key,
     ]);
+  });
+
+  it("reads the dead-letter queue: produces its bundles, and puts what still fails back on INGEST_DLQ instead of retrying it", async () => {
+    const texts = await eventTexts(3);
+    const dlq = new RecordingQueue();
+    const main = new RecordingQueue();
+    const down = new FakeBatch(
+      [{ id: "dead", body: ingestBundleText(texts.slice(0, 2)), attempts: 10 }],
+      "driftline-ingest-dlq",
+    );
+    await consume(down, {
+      KAFKA_REST_URL: "http://127.0.0.1:1",
+      INGEST_DLQ: dlq,
+      INGEST_QUEUE: main,
+    });
+    expect(down.retried).toEqual([]);
+    expect(down.acked).toEqual(["dead"]);
+    expect(main.sent).toEqual([]);
+    expect(dlq.sent).toHaveLength(1);
+    expect(dlq.sent[0]?.options).toEqual({ contentType: "text", delaySeconds: 1_024 });
+    const back = parseIngestQueueBody(dlq.sent[0]?.body);
+    expect(back).toMatchObject({ kind: "bundle", attempts: 10, malformed: [] });
+    expect(back.kind === "bundle" && back.records.map((r) => r.key)).toEqual(
+      texts.slice(0, 2).map((t) => JSON.parse(t).key),
+    );
+
+    // Kafka is back: the bundle put back is produced and acked.
+    const up = new FakeBatch([{ id: "again", body: dlq.sent[0]?.body }], "driftline-ingest-dlq");
+    await consume(up, { INGEST_DLQ: dlq, INGEST_QUEUE: main });
+    expect(up.retried).toEqual([]);
+    expect(up.acked).toEqual(["again"]);
+    expect(dlq.sent).toHaveLength(1);
   });
 });
