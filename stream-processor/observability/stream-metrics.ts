@@ -28,7 +28,7 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
     }
     this.records = new Counter({
       name: "driftline_stream_records_total",
-      help: "Records consumed, by outcome: counted, duplicate (not counted again), dead_lettered.",
+      help: "Records consumed, by outcome: counted, duplicate (not counted again), dead_lettered, skipped (test events, which the metrics leave out).",
       labelNames: ["topic", "outcome"],
       registers,
     });
@@ -105,6 +105,7 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
     this.records.inc({ topic: info.topic, outcome: "duplicate" }, info.duplicates);
     this.records.inc({ topic: info.topic, outcome: "dead_lettered" }, info.deadLettered);
     if (info.deadLettered > 0) this.deadLetters.inc({ topic: info.topic }, info.deadLettered);
+    if (info.skipped) this.records.inc({ topic: info.topic, outcome: "skipped" }, info.skipped);
     this.batchSeconds.observe({ topic: info.topic }, info.durationMs / 1000);
     this.batchRecords.observe({ topic: info.topic }, info.records);
     this.lag(

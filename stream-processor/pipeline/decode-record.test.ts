@@ -84,13 +84,13 @@ describe("decodeRecord: events", () => {
   ])("%s", (_name, message, expected) => {
     const result = decode("event", toValue(message));
     expect(result.ok).toBe(true);
-    if (result.ok) expect(result.observation).toMatchObject(expected);
+    if (result.ok === true) expect(result.observation).toMatchObject(expected);
   });
 
   it("remembers an event id longer than 256 characters by its SHA-256", () => {
     const long = "x".repeat(300);
     const result = decode("event", toValue(event({ eventId: long })));
-    expect(result.ok && result.dedup.eventId).toBe(dedupEventId(long));
+    expect(result.ok === true && result.dedup.eventId).toBe(dedupEventId(long));
     expect(dedupEventId(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(dedupEventId("short")).toBe("short");
   });

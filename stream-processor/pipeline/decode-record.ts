@@ -19,7 +19,9 @@ export type EventValidation = "envelope" | "full";
 
 export type DecodedRecord =
   | { ok: true; observation: WindowObservation; dedup: DedupKey }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string }
+  /** Well-formed, but not a record the metrics count (a test event). */
+  | { ok: "skipped"; reason: "test event" };
 
 /** Source value of prediction rows in metric_windows; events can never carry it (web | capi). */
 export const PREDICTIONS_SOURCE = "predictions";
@@ -77,6 +79,7 @@ type ParsedEvent = Pick<
   | "currency"
   | "matchQuality"
   | "predictionId"
+  | "testEventCode"
 >;
 
 export function createRecordDecoder(validation: EventValidation) {
@@ -124,6 +127,9 @@ export function createRecordDecoder(validation: EventValidation) {
         "eventName, eventId or campaign contains U+0000, which Postgres text cannot hold",
       );
     }
+    // Meta keeps test events (sent with a test_event_code) out of its reporting; so do the metrics.
+    // They stay in Kafka for anyone who reads the topic.
+    if (m.testEventCode !== undefined) return { ok: "skipped", reason: "test event" };
     let valueMicros: bigint | undefined;
     if (m.value !== undefined && m.currency !== undefined) {
       try {

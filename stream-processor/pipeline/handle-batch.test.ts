@@ -134,6 +134,35 @@ describe("batch handler", () => {
     expect(minute(store, "Lead")?.count).toBe(1);
   });
 
+  it("leaves test events (a testEventCode) out of the metrics and the dedup memory, and moves past them", async () => {
+    const { store, handle, observer } = setup();
+    const test = (id: string) =>
+      toValue({
+        ...sampleEventMessage({
+          eventId: id,
+          eventTimeMs: T0,
+          value: 10,
+          currency: "EUR",
+          campaign: "c1",
+        }),
+        testEventCode: "TEST123",
+      });
+    await handle(batch([ev("a"), test("t1"), test("t2")], 0, null), running);
+    expect(minute(store)?.count).toBe(1);
+    expect(store.state.offsets.get(`${GROUP}|${TOPIC}|0`)).toBe("3");
+    expect(observer.committed[0]).toMatchObject({
+      records: 3,
+      counted: 1,
+      duplicates: 0,
+      deadLettered: 0,
+      skipped: 2,
+    });
+    // The live event that reuses a test event's id is new.
+    await handle(batch([ev("t1")], 3, "3"), running);
+    expect(minute(store)?.count).toBe(2);
+    expect(observer.committed[1]).toMatchObject({ counted: 1, duplicates: 0, skipped: 0 });
+  });
+
   it("dead-letters poison with its reason and origin, counts the rest and moves past it", async () => {
     const { store, handle, deadLetters } = setup();
     const outcome = await handle(

@@ -25,6 +25,8 @@ export interface BatchObserver {
     counted: number;
     duplicates: number;
     deadLettered: number;
+    /** Well-formed records the metrics do not count (test events). */
+    skipped?: number;
     durationMs: number;
     highWatermark: string;
     nextOffset: string;
@@ -67,6 +69,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
             batch,
             accepted: [],
             inBatchDuplicates: 0,
+            skipped: 0,
             deadLetters: batch.records.map((r) =>
               letter(
                 batch,
@@ -124,6 +127,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
       counted: totals.counted,
       duplicates: totals.duplicates,
       deadLettered: prepared.deadLetters.length + totals.refused,
+      skipped: prepared.skipped,
       durationMs: clock.nowMs() - startedMs,
       highWatermark: batch.highWatermark,
       nextOffset: batch.nextOffset,

@@ -14,7 +14,7 @@ const decode = createRecordDecoder("envelope");
 function record(id: string, offset: number): AcceptedRecord {
   const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs: T0 }));
   const decoded = decode("event", value);
-  if (!decoded.ok) throw new Error(decoded.reason);
+  if (decoded.ok !== true) throw new Error(decoded.reason);
   return { offset: String(offset), value, observation: decoded.observation, dedup: decoded.dedup };
 }
 

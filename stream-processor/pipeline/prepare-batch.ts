@@ -27,6 +27,8 @@ export interface PreparedBatch {
   accepted: AcceptedRecord[];
   /** Records whose dedup key occurred earlier in the same batch. */
   inBatchDuplicates: number;
+  /** Well-formed records the metrics do not count (test events). */
+  skipped: number;
   /** Records that cannot be decoded. */
   deadLetters: DeadLetter[];
 }
@@ -40,10 +42,15 @@ export async function prepareBatch(
   const deadLetters: DeadLetter[] = [];
   const seen = new Set<string>();
   let inBatchDuplicates = 0;
+  let skipped = 0;
   for (let i = 0; i < batch.records.length; i++) {
     if (i > 0 && i % RECORDS_PER_TURN === 0) await setImmediate();
     const record = batch.records[i]!;
     const decoded = decode(kind, record.value);
+    if (decoded.ok === "skipped") {
+      skipped += 1;
+      continue;
+    }
     if (!decoded.ok) {
       deadLetters.push({
         key: record.key,
@@ -70,5 +77,5 @@ export async function prepareBatch(
       dedup: decoded.dedup,
     });
   }
-  return { batch, accepted, inBatchDuplicates, deadLetters };
+  return { batch, accepted, inBatchDuplicates, skipped, deadLetters };
 }

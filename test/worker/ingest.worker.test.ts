@@ -316,6 +316,23 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(ttl).toBeLessThanOrEqual(48 * 3600);
   });
 
+  it("dedups test events (test_event_code) among themselves: the live event with the same id is still new", async () => {
+    const app = ingestTestApp();
+    const key = await createKey(uniqueTenant("dedup-test"), ["ingest"]);
+    const statuses = async (body: unknown) =>
+      (
+        await json<{ results: { status: string }[] }>(
+          await app.fetch("/v1/capi/1/events", { key, json: body }),
+        )
+      ).results.map((r) => r.status);
+    const test = { data: [capiPurchase("t-1")], test_event_code: "TEST55" };
+    expect(await statuses(test)).toEqual(["accepted"]);
+    expect(await statuses(test)).toEqual(["duplicate"]);
+    expect(await statuses({ ...test, test_event_code: "TEST56" })).toEqual(["accepted"]);
+    expect(await statuses({ data: [capiPurchase("t-1")] })).toEqual(["accepted"]);
+    expect(await statuses({ data: [capiPurchase("t-1")] })).toEqual(["duplicate"]);
+  });
+
   it("accepts access_token in the query or the body (JSON and Graph API forms) like Meta", async () => {
     const app = ingestTestApp();
     const key = await createKey(uniqueTenant("token"), ["ingest"]);

@@ -17,6 +17,24 @@ describe("eventDedupKey", () => {
     },
   );
 
+  it("keys a test event apart from the live event with the same triple, per test code", () => {
+    const live = eventDedupKey({ tenant: "acme", eventName: "Purchase", eventId: "o-1" });
+    const test = eventDedupKey({
+      tenant: "acme",
+      eventName: "Purchase",
+      eventId: "o-1",
+      testEventCode: "TEST 1",
+    });
+    expect(test).toBe(`${live}:test=TEST%201`);
+    const other = eventDedupKey({
+      tenant: "acme",
+      eventName: "Purchase",
+      eventId: "o-1",
+      testEventCode: "TEST2",
+    });
+    expect(new Set([live, test, other]).size).toBe(3);
+  });
+
   it("keeps distinct triples distinct even when the parts contain ':'", () => {
     const a = eventDedupKey({ tenant: "a:b", eventName: "c", eventId: "d" });
     const b = eventDedupKey({ tenant: "a", eventName: "b:c", eventId: "d" });

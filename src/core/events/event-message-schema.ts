@@ -102,12 +102,17 @@ export function eventMessageKey(message: Pick<EventMessage, "tenant" | "eventId"
 /**
  * The deduplication identity (tenant, event_name, event_id), parts URI-encoded so that no choice
  * of names can make two different triples collide. Website and CAPI copies of one action share it,
- * as Meta's browser/server deduplication expects.
+ * as Meta's browser/server deduplication expects. A test event (Meta's `test_event_code`) is
+ * deduplicated among the events of its test code only, so a live event that reuses a test event's
+ * id still counts (the fourth part cannot collide: encoded parts hold no ':').
  */
 export function eventDedupKey(
-  message: Pick<EventMessage, "tenant" | "eventName" | "eventId">,
+  message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode">,
 ): string {
-  return `${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
+  const key = `${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
+  return message.testEventCode === undefined
+    ? key
+    : `${key}:test=${encodePart(message.testEventCode)}`;
 }
 
 /** Characters `encodeURIComponent` leaves as they are. */
