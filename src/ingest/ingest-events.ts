@@ -39,8 +39,10 @@ const TOPIC_BY_SOURCE: Record<EventSource, EventTopic> = { web: "events", capi: 
  * and a retryable 503 is thrown, so resending the request reports them as accepted, not as
  * duplicates (events that did reach the queue stay claimed and come back as duplicates).
  *
+ * When Upstash cannot deduplicate, the events are accepted anyway (see below).
+ *
  * Throws `ValidationError` when the body as a whole is unusable, `DependencyUnavailableError`
- * when Upstash or the queue fails.
+ * when the queue fails.
  */
 export async function ingestEvents({
   deps,
@@ -60,7 +62,30 @@ export async function ingestEvents({
   const candidates = prepared.results.filter(
     (r): r is AcceptedEventCandidate => r.status === "accepted",
   );
-  const claimed = await deps.dedup.claim(candidates.map((c) => c.dedupKey));
+  const keys = candidates.map((c) => c.dedupKey);
+  let claimed: boolean[];
+  try {
+    claimed = await deps.dedup.claim(keys);
+  } catch (err) {
+    if (!(err instanceof DependencyUnavailableError)) throw err;
+    // Fail open: refusing would lose what cannot be resent (a browser's beacon is never retried),
+    // while accepting costs only the duplicate answers: the stream processor deduplicates the
+    // same (tenant, event_name, event_id) exactly, so nothing is counted twice. Repeats within
+    // this request are still dropped here.
+    deps.log?.({
+      level: "warn",
+      msg: "edge deduplication unavailable; events accepted without it (the stream processor deduplicates)",
+      tenant: input.tenant,
+      events: keys.length,
+      error: err.message,
+    });
+    const seen = new Set<string>();
+    claimed = keys.map((k) => {
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  }
   const duplicates = new Set<number>();
   const fresh: AcceptedEventCandidate[] = [];
   candidates.forEach((candidate, i) => {

@@ -49,13 +49,13 @@ export class UpstashDedupStore implements DedupStore {
         replies = await this.claimScript.exec(chunk, [String(this.ttlSeconds)]);
       } catch (err) {
         throw new DependencyUnavailableError(
-          "Cannot deduplicate the events: Upstash Redis is unreachable or failing; nothing was accepted, retry the request.",
+          "Cannot deduplicate the events: Upstash Redis is unreachable or failing.",
           { cause: err },
         );
       }
       if (!Array.isArray(replies) || replies.length !== chunk.length) {
         throw new DependencyUnavailableError(
-          `Upstash Redis answered the dedup claim with ${Array.isArray(replies) ? `${replies.length} replies for ${chunk.length} keys` : "a non-list"}; nothing was accepted, retry the request.`,
+          `Upstash Redis answered the dedup claim with ${Array.isArray(replies) ? `${replies.length} replies for ${chunk.length} keys` : "a non-list"}.`,
         );
       }
       for (const reply of replies) claimed.push(reply === 1);

@@ -474,7 +474,7 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(keys).toHaveLength(250);
   });
 
-  it("answers 503 and queues nothing when Upstash cannot deduplicate", async () => {
+  it("accepts and queues the events when Upstash cannot deduplicate, dropping only repeats within the request", async () => {
     // workerd itself logs "Network connection lost" for the refused connection; it is handled.
     const deadRedis = new Redis({
       url: "http://127.0.0.1:1",
@@ -483,16 +483,16 @@ describe("POST /v1/capi/{pixelId}/events", () => {
       enableTelemetry: false,
     });
     const app = ingestTestApp({}, { dedup: new UpstashDedupStore(deadRedis) });
-    const key = await createKey(uniqueTenant("redis-down"), ["ingest"]);
+    const tenant = uniqueTenant("redis-down");
+    const key = await createKey(tenant, ["ingest"]);
     const res = await app.fetch("/v1/capi/3/events", {
       key,
-      json: { data: [capiPurchase("r-1")] },
+      json: { data: [capiPurchase("r-1"), capiPurchase("r-2"), capiPurchase("r-1")] },
     });
-    expect(res.status).toBe(503);
-    const body = await json<ErrorJson>(res);
-    expect(body.error.code).toBe("DEPENDENCY_UNAVAILABLE");
-    expect(body.error.message).toMatch(/deduplicate/);
-    expect(app.queue.messages).toHaveLength(0);
+    expect(res.status).toBe(202);
+    const body = capiResponseSchema.parse(await res.json());
+    expect(body.results.map((r) => r.status)).toEqual(["accepted", "accepted", "duplicate"]);
+    expect(app.queue.messages.map((m) => m.key)).toEqual([`${tenant}:r-1`, `${tenant}:r-2`]);
   });
 
   it("packs the events into bundles of at most 128 KB, sent in batches of at most 100 messages and 256 KB", async () => {
