@@ -142,7 +142,8 @@ describe("prepareEvents (CAPI)", () => {
     expect(eventMessageSchema.parse(message)).toEqual(message);
     expect(result.eventId).toBe("order-4711");
     expect(result.messageKey).toBe("acme:order-4711");
-    expect(result.dedupKey).toBe("acme:Purchase:order-4711");
+    // A test event: deduplicated among the events of its test code only.
+    expect(result.dedupKey).toBe("acme:Purchase:order-4711:test=TEST123");
     expect(batch.testEventCode).toBe("TEST123");
 
     const userData = message.event.user_data;
