@@ -40,6 +40,12 @@ export const WorkerEnvSchema = z.object({
   KAFKA_REST_CLUSTER_ID: z.string().min(1).default("driftline"),
   KAFKA_REST_API_KEY: z.string().optional(),
   KAFKA_REST_API_SECRET: z.string().optional(),
+  /**
+   * How the queue consumer sends several records per request: `auto` learns it per invocation
+   * (`records:batch`, else streaming mode, else one by one); `batch`, `stream` or `single` pin it.
+   * Confluent Cloud documents streaming mode: `stream` spares it the probe.
+   */
+  KAFKA_REST_PRODUCE_MODE: z.enum(["auto", "batch", "stream", "single"]).default("auto"),
   KAFKA_TOPIC_PREFIX: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** How long an isolate trusts a looked-up API key; a revoked key works at most this long. */

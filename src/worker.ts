@@ -85,6 +85,14 @@ function isolateServices(env: WorkerEnv): Services {
  */
 const REDRIVE_MAX_RETRY_DELAY_SECONDS = 3_600;
 
+/** `KAFKA_REST_PRODUCE_MODE` → the Kafka REST client's `batchMode`. */
+const BATCH_MODE_OF = {
+  auto: "auto",
+  batch: "always",
+  stream: "stream",
+  single: "never",
+} as const;
+
 const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
 function log(entry: Record<string, unknown>): void {
@@ -115,6 +123,7 @@ export default {
       clusterId: config.KAFKA_REST_CLUSTER_ID,
       apiKey: config.KAFKA_REST_API_KEY,
       apiSecret: config.KAFKA_REST_API_SECRET,
+      batchMode: BATCH_MODE_OF[config.KAFKA_REST_PRODUCE_MODE],
     });
     // The dead-letter queue is consumed too: bundles that failed max_retries times (Kafka or its
     // REST Proxy down for longer than the backoff lasts) are produced once Kafka takes them, and

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { FakeRecordProducer } from "../../stream-processor/kafka-rest-gateway/fake-record-producer";
 import { createKafkaRestGateway } from "../../stream-processor/kafka-rest-gateway/kafka-rest-gateway";
 import { ConfigError, DependencyUnavailableError, DriftlineError } from "../core/errors";
+import { concatenatedJson } from "./concatenated-json";
 import { KafkaRestClient, type KafkaRestClientOptions } from "./kafka-rest-client";
 
 const BASE = "http://gateway.test";
@@ -11,19 +12,21 @@ const BASE = "http://gateway.test";
 interface GatewayOptions {
   auth?: { apiKey: string; apiSecret: string };
   noBatchRoute?: boolean;
+  /** A server that reads only the first record of a concatenated (streaming) body. */
+  firstRecordOnly?: boolean;
   /** Milliseconds before a request reaches the gateway (by the keys it carries). */
   delayMs?: (keys: string[]) => number;
   /** An answer instead of the gateway's (by the keys a request carries). */
   answer?: (keys: string[]) => Response | undefined;
 }
 
-/** The keys of a produce request's records, from its JSON body. */
-function keysOf(init: RequestInit): string[] {
-  const body = JSON.parse(String(init.body)) as {
+/** The keys of a produce request's records, from its JSON body (one or several values). */
+function keysOf(body: string): string[] {
+  const values = concatenatedJson(body) as Array<{
     entries?: Array<{ key?: { data: string } }>;
     key?: { data: string };
-  };
-  return (body.entries ?? [body]).map((e) => e.key?.data ?? "");
+  }>;
+  return values.flatMap((v) => v.entries ?? [v]).map((e) => e.key?.data ?? "");
 }
 
 function setup(options: Partial<KafkaRestClientOptions> = {}, gateway: GatewayOptions = {}) {
@@ -40,9 +43,16 @@ function setup(options: Partial<KafkaRestClientOptions> = {}, gateway: GatewayOp
   const timeline: Array<{ at: "start" | "end"; keys: string[] }> = [];
   let inFlight = 0;
   let maxInFlight = 0;
+  /** Whether each request's body came as a stream (sent chunked) rather than as text. */
+  const streamed: boolean[] = [];
   const fetch = async (input: string, init: RequestInit) => {
     requests.push(new URL(input).pathname);
-    const keys = keysOf(init);
+    streamed.push(typeof init.body !== "string");
+    let body = typeof init.body === "string" ? init.body : await new Response(init.body).text();
+    if (gateway.firstRecordOnly && input.endsWith("/records")) {
+      body = JSON.stringify(concatenatedJson(body)[0]);
+    }
+    const keys = keysOf(body);
     timeline.push({ at: "start", keys });
     maxInFlight = Math.max(maxInFlight, ++inFlight);
     try {
@@ -52,14 +62,17 @@ function setup(options: Partial<KafkaRestClientOptions> = {}, gateway: GatewayOp
       if (gateway.noBatchRoute && input.endsWith(":batch")) {
         return Response.json({ error_code: 404, message: "HTTP 404 Not Found" }, { status: 404 });
       }
-      return gateway.answer?.(keys) ?? (await app.fetch(new Request(input, init)));
+      return (
+        gateway.answer?.(keys) ??
+        (await app.fetch(new Request(input, { method: init.method, headers: init.headers, body })))
+      );
     } finally {
       inFlight -= 1;
       timeline.push({ at: "end", keys });
     }
   };
   const client = new KafkaRestClient({ baseUrl: BASE, clusterId: "driftline", fetch, ...options });
-  return { client, producer, requests, timeline, maxInFlight: () => maxInFlight };
+  return { client, producer, requests, streamed, timeline, maxInFlight: () => maxInFlight };
 }
 
 const records = (n: number) =>
@@ -95,14 +108,47 @@ describe("KafkaRestClient.produceBatch", () => {
     expect(requests).toHaveLength(3);
   });
 
-  it("falls back to single-record requests, for good, when there is no batch route", async () => {
-    const { client, requests } = setup({}, { noBatchRoute: true });
+  it("falls back to streaming mode, for good, when there is no batch route (Confluent Cloud)", async () => {
+    const { client, requests, streamed } = setup({}, { noBatchRoute: true });
     const first = await client.produceBatch("events", records(3));
-    expect(first.every((o) => o.ok)).toBe(true);
+    expect(first.map((o) => o.ok && o.offset)).toEqual([0, 1, 2]);
+    // Chunks of maxStreamEntries (100) from now on: 250 records in 3 requests.
+    const second = await client.produceBatch("events", records(250));
+    expect(second.map((o) => o.ok && o.offset)).toEqual(
+      Array.from({ length: 250 }, (_, i) => 3 + i),
+    );
+    expect(requests.filter((p) => p.endsWith(":batch"))).toHaveLength(1);
+    expect(requests.filter((p) => p.endsWith("/records"))).toHaveLength(4);
+    // Streaming-mode bodies go out as streams (chunked), as Confluent documents.
+    expect(streamed).toEqual([false, true, true, true, true]);
+  });
+
+  it("falls back to one request per record, for good, when a server answers only the first record of a stream", async () => {
+    const { client, requests } = setup({}, { noBatchRoute: true, firstRecordOnly: true });
+    const first = await client.produceBatch("events", records(3));
+    expect(first.map((o) => o.ok && o.offset)).toEqual([0, 1, 2]);
     const second = await client.produceBatch("events", records(2));
     expect(second.map((o) => o.ok && o.offset)).toEqual([3, 4]);
-    expect(requests.filter((p) => p.endsWith(":batch"))).toHaveLength(1);
-    expect(requests.filter((p) => p.endsWith("/records"))).toHaveLength(5);
+    // One batch try, one stream (answered for its first record), then single records.
+    expect(requests).toEqual([
+      "/v3/clusters/driftline/topics/events/records:batch",
+      ...Array(5).fill("/v3/clusters/driftline/topics/events/records"),
+    ]);
+  });
+
+  it("in streaming mode, reports a record the server refuses on its own and produces the others", async () => {
+    const { client, producer, requests } = setup({ batchMode: "stream", maxStreamEntries: 10 });
+    const sent = [...records(4)];
+    sent[1] = { ...sent[1]!, partitionId: -1 } as (typeof sent)[number];
+    const outcomes = await client.produceBatch("events", sent);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true, true]);
+    expect(outcomes[1]).toMatchObject({ ok: false, retryable: false });
+    expect(producer.produced.map((p) => p.record.key?.toString())).toEqual([
+      "t1:e-0",
+      "t1:e-2",
+      "t1:e-3",
+    ]);
+    expect(requests).toEqual(["/v3/clusters/driftline/topics/events/records"]);
   });
 
   it("reports an unknown topic as not found and not retryable, without falling back", async () => {

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   ValidationError,
 } from "../core/errors";
+import { concatenatedJson } from "./concatenated-json";
 
 export interface KafkaRestClientOptions {
   /**
@@ -28,11 +29,21 @@ export interface KafkaRestClientOptions {
    */
   maxBatchEntries?: number;
   /**
-   * `auto` (default) uses `records:batch` and falls back to one request per record, for good,
-   * when the server has no batch endpoint (404/405 on it while a single-record produce works).
-   * `always` / `never` pin the choice.
+   * Records per request in streaming mode (`stream`). Default 100.
    */
-  batchMode?: "auto" | "always" | "never";
+  maxStreamEntries?: number;
+  /**
+   * How several records go in one request:
+   * - `always`: `records:batch` (`{ entries: [...] }`, Confluent Platform's REST Proxy and the
+   *   local gateway);
+   * - `stream`: `records` in streaming mode, the records as concatenated JSON in one chunked
+   *   request, answered by one delivery report each (what Confluent Cloud documents);
+   * - `never`: one request per record;
+   * - `auto` (default): `records:batch`; where the server has no such route (404/405 while the
+   *   topic exists), streaming mode; where the server answers only the first record of a stream,
+   *   one request per record. What it learns holds for the client's life.
+   */
+  batchMode?: "auto" | "always" | "stream" | "never";
   /**
    * HTTP requests one client has in flight at a time. Default 6: a Worker invocation holds at
    * most 6 outgoing connections at once, and a fetch beyond them waits for a free one while its
@@ -80,13 +91,13 @@ export class KafkaRestClient {
   private readonly authorization: string | undefined;
   private readonly timeoutMs: number;
   private readonly maxBatchEntries: number;
-  private readonly batchMode: "auto" | "always" | "never";
+  private readonly maxStreamEntries: number;
   private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
   /** Shared by every call on this client, so the bound holds for the Worker invocation. */
   /** Bounds the requests in flight across every call on this client. */
   private readonly limit: LimitFunction;
-  /** `auto` mode: undefined until a batch call has shown whether the endpoint exists. */
-  private batchSupported: boolean | undefined;
+  /** How several records are sent; in `auto` mode undefined until the server has shown it. */
+  private route: Route | undefined;
 
   constructor(options: KafkaRestClientOptions) {
     let base: URL;
@@ -106,6 +117,12 @@ export class KafkaRestClient {
     if (!Number.isInteger(maxBatchEntries) || maxBatchEntries < 1) {
       throw new ConfigError(`maxBatchEntries must be a positive integer, not ${maxBatchEntries}.`);
     }
+    const maxStreamEntries = options.maxStreamEntries ?? 100;
+    if (!Number.isInteger(maxStreamEntries) || maxStreamEntries < 1) {
+      throw new ConfigError(
+        `maxStreamEntries must be a positive integer, not ${maxStreamEntries}.`,
+      );
+    }
     const maxConcurrentRequests = options.maxConcurrentRequests ?? 6;
     if (!Number.isInteger(maxConcurrentRequests) || maxConcurrentRequests < 1) {
       throw new ConfigError(
@@ -118,14 +135,17 @@ export class KafkaRestClient {
       : undefined;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxBatchEntries = maxBatchEntries;
-    this.batchMode = options.batchMode ?? "auto";
+    this.maxStreamEntries = maxStreamEntries;
+    const mode = options.batchMode ?? "auto";
+    this.route = mode === "auto" ? undefined : ROUTE_OF_MODE[mode];
     this.limit = pLimit(maxConcurrentRequests);
     // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /**
-   * Produces `records` to `topic` in chunks of `maxBatchEntries`, up to `maxConcurrentRequests`
+   * Produces `records` to `topic` in chunks (of `maxBatchEntries`, or `maxStreamEntries` in
+   * streaming mode), up to `maxConcurrentRequests`
    * requests at a time, and returns one outcome per record in input order. Never rejects for
    * HTTP or network failures: each record gets an outcome.
    *
@@ -142,14 +162,14 @@ export class KafkaRestClient {
    * A failure of a whole request (network, timeout, 5xx, 401, 404 …) stops the produce: chunks
    * not yet sent fail with that error without being sent (so a key's later record is never
    * written after an earlier one failed), requests already in flight keep their own outcomes.
-   * Until the client knows whether the server has the batch route (`auto`), the first chunk is
+   * Until the client knows how the server takes several records (`auto`), the first chunk is
    * sent alone.
    */
   async produceBatch(
     topic: string,
     records: readonly KafkaRestRecord[],
   ): Promise<KafkaRestOutcome[]> {
-    const size = this.maxBatchEntries;
+    const size = this.route === "stream" ? this.maxStreamEntries : this.maxBatchEntries;
     const outcomes: Array<KafkaRestOutcome | undefined> = new Array(records.length);
     const waitFor = chunkPredecessors(records, size);
     const done: Promise<void>[] = [];
@@ -171,7 +191,7 @@ export class KafkaRestClient {
 
     const chunks = Math.ceil(records.length / size);
     let first = 0;
-    if (chunks > 0 && this.batchMode === "auto" && this.batchSupported === undefined) {
+    if (chunks > 0 && this.route === undefined) {
       done[0] = run(0);
       await done[0];
       first = 1;
@@ -204,12 +224,12 @@ export class KafkaRestClient {
     start: number,
     outcomes: Array<KafkaRestOutcome | undefined>,
   ): Promise<DriftlineError | undefined> {
-    if (this.batchMode === "never" || this.batchSupported === false) {
-      return this.produceOneByOne(topic, chunk, start, outcomes);
-    }
+    if (this.route === "single") return this.produceOneByOne(topic, chunk, start, outcomes);
+    if (this.route === "stream") return this.produceStreamInto(topic, chunk, start, outcomes);
+    const learning = this.route === undefined;
     const result = await this.produceChunk(topic, chunk, start);
     if (result.kind === "ok") {
-      this.batchSupported = true;
+      if (learning) this.route = "batch";
       result.outcomes.forEach((outcome, i) => {
         outcomes[start + i] = outcome;
       });
@@ -219,18 +239,64 @@ export class KafkaRestClient {
       // The chunk as a whole is over the server's body limit; its records may each fit.
       return this.produceOneByOne(topic, chunk, start, outcomes);
     }
-    const maybeMissingRoute = result.status === 404 || result.status === 405;
-    if (this.batchMode === "auto" && this.batchSupported === undefined && maybeMissingRoute) {
-      // Either the topic is unknown or the server has no batch route: one single-record
-      // produce tells which (a 404 there too means the topic).
-      const first = await this.send(topic, "records", toWire(chunk[0]!));
-      if (first.kind === "error" && first.status === 404) return first.error;
-      this.batchSupported = false;
-      outcomes[start] = first.kind === "ok" ? parseSingle(first.body) : failure(first.error);
-      if (first.kind === "error" && !isPerRecordStatus(first.status)) return first.error;
-      return this.produceOneByOne(topic, chunk.slice(1), start + 1, outcomes);
+    if (learning && (result.status === 404 || result.status === 405)) {
+      // Either the topic is unknown or the server has no batch route (Confluent Cloud serves
+      // streaming mode instead): the stream tells which, a 404 there too meaning the topic.
+      return this.produceStreamInto(topic, chunk, start, outcomes, true);
     }
     return result.error;
+  }
+
+  /**
+   * Produces one chunk in streaming mode: the records as concatenated JSON in one chunked request
+   * to `records`, answered with one delivery report per record, in order. `learning` (auto mode,
+   * route unknown) settles the route: `stream` when every record was reported, `single` when the
+   * server read only the first record or refused the stream as a request.
+   */
+  private async produceStreamInto(
+    topic: string,
+    chunk: readonly KafkaRestRecord[],
+    start: number,
+    outcomes: Array<KafkaRestOutcome | undefined>,
+    learning = false,
+  ): Promise<DriftlineError | undefined> {
+    let body = "";
+    for (const record of chunk) body += JSON.stringify(toWire(record));
+    const result = await this.request(topic, "records", streamOf(body));
+    if (result.kind === "error") {
+      if (learning && result.status === 404) return result.error;
+      if (
+        (learning && isPerRecordStatus(result.status)) ||
+        (result.status === 413 && chunk.length > 1)
+      ) {
+        // A server that refuses the stream as a whole, or a chunk over its body limit: the
+        // records one by one (a refused record then gets its own answer).
+        if (learning) this.route = "single";
+        return this.produceOneByOne(topic, chunk, start, outcomes);
+      }
+      return result.error;
+    }
+    let reports: unknown[];
+    try {
+      reports = concatenatedJson(result.text);
+    } catch (err) {
+      return new DependencyUnavailableError(
+        `Kafka REST answered a stream of ${chunk.length} records to ${topic} with reports that are not JSON: ${(err as Error).message}`,
+        { cause: err, context: { topic } },
+      );
+    }
+    const reported = Math.min(reports.length, chunk.length);
+    for (let i = 0; i < reported; i++) outcomes[start + i] = parseSingle(reports[i]);
+    if (learning) this.route = reported === chunk.length ? "stream" : "single";
+    if (reported === chunk.length) return undefined;
+    if (learning && reported > 0) {
+      // A server that reads one record per request: the rest were not produced.
+      return this.produceOneByOne(topic, chunk.slice(reported), start + reported, outcomes);
+    }
+    return new DependencyUnavailableError(
+      `Kafka REST answered ${reported} delivery reports for a stream of ${chunk.length} records to ${topic}.`,
+      { context: { topic } },
+    );
   }
 
   /** Sends records singly, in order, from `start`; returns the error that must stop the rest, if any. */
@@ -296,6 +362,31 @@ export class KafkaRestClient {
   ): Promise<
     { kind: "ok"; body: unknown } | { kind: "error"; status: number; error: DriftlineError }
   > {
+    const result = await this.request(topic, action, JSON.stringify(payload));
+    if (result.kind === "error") return result;
+    try {
+      return { kind: "ok", body: JSON.parse(result.text) };
+    } catch {
+      return {
+        kind: "error",
+        status: 502,
+        error: new DependencyUnavailableError(
+          `Kafka REST answered ${result.status} for ${topic} without a JSON body.`,
+          { context: { topic } },
+        ),
+      };
+    }
+  }
+
+  /** One POST; a non-2xx answer, a network failure or a timeout comes back as an error. */
+  private async request(
+    topic: string,
+    action: "records" | "records:batch",
+    body: string | ReadableStream<Uint8Array>,
+  ): Promise<
+    | { kind: "ok"; status: number; text: string }
+    | { kind: "error"; status: number; error: DriftlineError }
+  > {
     const url = `${this.root}${encodeURIComponent(topic)}/${action}`;
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -308,9 +399,11 @@ export class KafkaRestClient {
       response = await this.fetchFn(url, {
         method: "POST",
         headers,
-        body: JSON.stringify(payload),
+        body,
+        // A stream body is sent chunked; Node's fetch wants this said (workerd accepts it).
+        ...(typeof body === "string" ? {} : { duplex: "half" }),
         signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      } as RequestInit);
       text = await response.text();
     } catch (err) {
       const timedOut =
@@ -325,32 +418,41 @@ export class KafkaRestClient {
         }),
       };
     }
-    let body: unknown;
-    try {
-      body = text === "" ? undefined : JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
     if (!response.ok) {
-      const message = messageOf(body) ?? (text.slice(0, 200) || response.statusText);
+      let parsed: unknown;
+      try {
+        parsed = text === "" ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      const message = messageOf(parsed) ?? (text.slice(0, 200) || response.statusText);
       return {
         kind: "error",
         status: response.status,
         error: errorForStatus(response.status, message, { topic }),
       };
     }
-    if (body === undefined) {
-      return {
-        kind: "error",
-        status: 502,
-        error: new DependencyUnavailableError(
-          `Kafka REST answered ${response.status} for ${topic} without a JSON body.`,
-          { context: { topic } },
-        ),
-      };
-    }
-    return { kind: "ok", body };
+    return { kind: "ok", status: response.status, text };
   }
+}
+
+type Route = "batch" | "stream" | "single";
+
+const ROUTE_OF_MODE: Record<"always" | "stream" | "never", Route> = {
+  always: "batch",
+  stream: "stream",
+  never: "single",
+};
+
+/** `text` as a one-chunk stream: a body of unknown length, which fetch sends chunked. */
+function streamOf(text: string): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 /**

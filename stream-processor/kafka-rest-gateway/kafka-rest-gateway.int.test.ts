@@ -164,6 +164,26 @@ describe("Kafka REST gateway on a real broker", () => {
     expect(new Set(read.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
 
+  it("takes records in streaming mode (concatenated JSON, one chunked request) and reports where each went", async () => {
+    const client = new KafkaRestClient({ baseUrl, clusterId: "driftline", batchMode: "stream" });
+    const records = Array.from({ length: 30 }, (_, i) => ({
+      key: `tenant-${i % 5}:model-${i}`,
+      value: { i },
+    }));
+    const outcomes = await client.produceBatch(names.models, records);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+
+    const read = await readBack(names.models, records.length);
+    expect(read).toHaveLength(records.length);
+    const where = new Map(
+      read.map((r) => [r.message.key!.toString(), `${r.partition}/${r.message.offset}`]),
+    );
+    records.forEach((r, i) => {
+      const o = outcomes[i]!;
+      expect(o.ok && `${o.partitionId}/${o.offset}`).toBe(where.get(r.key));
+    });
+  });
+
   it("reports the right offset for each of many concurrent requests (combined into few produces)", async () => {
     const client = new KafkaRestClient({ baseUrl, clusterId: "driftline" });
     const keys = Array.from({ length: 60 }, (_, i) => `tenant-${i % 5}:evt-${i}`);

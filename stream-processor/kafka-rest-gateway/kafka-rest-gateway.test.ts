@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { concatenatedJson } from "../../src/adapters/concatenated-json";
 import { DependencyUnavailableError } from "../../src/core/errors";
 import { FakeRecordProducer } from "./fake-record-producer";
 import { createKafkaRestGateway, type KafkaRestGatewayDeps } from "./kafka-rest-gateway";
@@ -55,6 +56,30 @@ describe("POST …/records", () => {
     expect(JSON.parse(sent.value!.toString())).toEqual({ event: "Purchase", value: 12.5 });
     expect(sent.headers).toEqual([{ name: "schema", value: Buffer.from("v1") }]);
     expect(sent.timestampMs).toBe(NOW);
+  });
+
+  it("takes several records as concatenated JSON (streaming mode), one delivery report each, in order", async () => {
+    const { producer, post } = setup();
+    const record = (id: string) => ({
+      key: { type: "STRING", data: id },
+      value: { type: "JSON", data: { id } },
+    });
+    const body = [record("t1:a"), { ...record("t1:bad"), partition_id: -1 }, record("t1:c")]
+      .map((r) => JSON.stringify(r))
+      .join("");
+    const res = await post(RECORDS, body);
+    expect(res.status).toBe(200);
+    const reports = concatenatedJson(await res.text()) as Array<Record<string, unknown>>;
+    expect(reports.map((r) => r.error_code)).toEqual([200, 400, 200]);
+    expect(reports[0]).toMatchObject({ topic_name: "events", partition_id: 0, offset: 0 });
+    expect(reports[1]?.message).toMatch(/partition_id/);
+    expect(reports[2]).toMatchObject({ offset: 1 });
+    expect(producer.produced.map((p) => p.record.key?.toString())).toEqual(["t1:a", "t1:c"]);
+
+    // A body that ends inside a record produces nothing.
+    const cut = await post(RECORDS, `${JSON.stringify(record("t1:d"))}{"key":`);
+    expect(cut.status).toBe(400);
+    expect(producer.produced).toHaveLength(2);
   });
 
   it("decodes BINARY data, keeps an explicit partition and timestamp, and omits absent keys", async () => {

@@ -4,6 +4,7 @@ import { basicAuth } from "hono/basic-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { concatenatedJson } from "../../src/adapters/concatenated-json";
 import { DriftlineError, isDriftlineError, ValidationError } from "../../src/core/errors";
 import { STATUS_BY_CODE } from "../../src/http/errors";
 import {
@@ -48,7 +49,9 @@ function errorResponse(c: Context, status: ContentfulStatusCode, message: string
  * The gateway app (serve it with `@hono/node-server`, or call `app.fetch` in tests).
  *
  * Routes, each also under `/kafka` (Confluent Cloud's prefix), so one client base URL style works:
- * - `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records` — one record.
+ * - `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records` — one record, or several as
+ *   concatenated JSON (streaming mode, as Confluent Cloud takes them), answered with one
+ *   delivery report each, in order, each with its own `error_code`.
  * - `POST /v3/clusters/{cluster_id}/topics/{topic_name}/records:batch` — `{ entries: [...] }`,
  *   answered 207 with `{ successes, failures }` per entry id.
  * - `GET /v3/clusters`, `GET /v3/clusters/{cluster_id}` — which cluster this is.
@@ -149,8 +152,44 @@ export function createKafkaRestGateway(deps: KafkaRestGatewayDeps): Hono {
     }
     checkCluster(clusterId);
     checkTopic(topic);
-    const body = await readJsonBody(c);
+    const values = await readJsonValues(c);
     const answer = { cluster_id: clusterId, topic_name: topic };
+
+    if (action === "records" && values.length > 1) {
+      // Streaming mode: a record that fails validation gets its own report; the others are
+      // produced together.
+      const reports: Array<Record<string, unknown>> = new Array(values.length);
+      const valid: Array<{ index: number; encoded: EncodedRecord }> = [];
+      const stamp = now();
+      values.forEach((raw, index) => {
+        const parsed = ProduceRequest.safeParse(raw);
+        if (parsed.success) valid.push({ index, encoded: encodeRecord(parsed.data, stamp) });
+        else reports[index] = { error_code: 400, message: describeIssues(parsed.error).message };
+      });
+      const delivered = valid.length
+        ? await deps.producer.produce(
+            topic,
+            valid.map((v) => v.encoded.record),
+          )
+        : [];
+      valid.forEach((v, k) => {
+        reports[v.index] = {
+          error_code: 200,
+          ...answer,
+          ...deliveryReport(delivered[k]!, v.encoded),
+        };
+      });
+      return c.body(reports.map((r) => JSON.stringify(r)).join("\n"), 200, {
+        "content-type": "application/json",
+      });
+    }
+    if (values.length > 1) {
+      throw new ValidationError(
+        `Invalid produce request: records:batch takes one JSON object, not ${values.length}.`,
+        [{ field: "(body)", message: "one JSON object" }],
+      );
+    }
+    const body = values[0];
 
     if (action === "records") {
       const parsed = ProduceRequest.safeParse(body);
@@ -223,7 +262,8 @@ function deliveryReport(delivered: DeliveredRecord, encoded: EncodedRecord) {
   };
 }
 
-async function readJsonBody(c: Context): Promise<unknown> {
+/** The body's JSON values: one, or several concatenated (streaming mode). */
+async function readJsonValues(c: Context): Promise<unknown[]> {
   const type = c.req.header("content-type");
   // A missing Content-Type is tolerated (curl-style clients); a different one is refused.
   if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
@@ -239,7 +279,7 @@ async function readJsonBody(c: Context): Promise<unknown> {
     ]);
   }
   try {
-    return JSON.parse(text);
+    return concatenatedJson(text);
   } catch (err) {
     throw new ValidationError(
       `Request body is not valid JSON: ${(err as Error).message}`,

@@ -5,7 +5,9 @@
  * from the dead-letter queue, what still fails goes back on INGEST_DLQ.
  */
 import { describe, expect, it } from "vitest";
+import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
 import { prepareEvents } from "../../src/core/events";
+import { topicNames } from "../../src/core/topics";
 import {
   ingestBundleText,
   ingestMessageText,
@@ -96,6 +98,14 @@ describe("the ingest queue handler", () => {
     expect(batch.acked.sort()).toEqual(["bundle", "single"]);
   });
 
+  it("produces in the mode KAFKA_REST_PRODUCE_MODE pins (stream: Confluent Cloud's)", async () => {
+    const texts = await eventTexts(30);
+    const batch = new FakeBatch([{ id: "bundle", body: ingestBundleText(texts) }]);
+    await consume(batch, { KAFKA_REST_PRODUCE_MODE: "stream" });
+    expect(batch.retried).toEqual([]);
+    expect(batch.acked).toEqual(["bundle"]);
+  });
+
   it("retries every message, with backoff, when Kafka REST is unreachable", async () => {
     const texts = await eventTexts(3);
     const batch = new FakeBatch([
@@ -164,5 +174,24 @@ describe("the ingest queue handler", () => {
     expect(up.retried).toEqual([]);
     expect(up.acked).toEqual(["again"]);
     expect(dlq.sent).toHaveLength(1);
+  });
+
+  it("produces in streaming mode from workerd (concatenated JSON in one chunked request, as Confluent Cloud takes it)", async () => {
+    const client = new KafkaRestClient({
+      baseUrl: String(rawEnv.KAFKA_REST_URL),
+      clusterId: String(rawEnv.KAFKA_REST_CLUSTER_ID),
+      batchMode: "stream",
+    });
+    const tenant = uniqueTenant("stream");
+    const records = Array.from({ length: 25 }, (_, i) => ({
+      key: `${tenant}:s-${i}`,
+      value: { i },
+    }));
+    const outcomes = await client.produceBatch(
+      topicNames(String(rawEnv.KAFKA_TOPIC_PREFIX ?? "")).events,
+      records,
+    );
+    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+    expect(outcomes).toHaveLength(25);
   });
 });
