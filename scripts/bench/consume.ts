@@ -4,13 +4,16 @@
  * gateway and broker.
  *
  * Usage: npm run bench:consume [-- --bundles 100 --routes capi,web --rounds 3
- *        --concurrency 1,6 --rtt-ms 0,20]
+ *        --concurrency 1,6 --rtt-ms 0,20 --modes batch,stream]
  * Builds `--bundles` queue messages of ~120 KB from events prepared as the Worker prepares them,
  * then consumes that batch `--rounds` times per setting, the `--concurrency` values (the client's
  * `maxConcurrentRequests`; 1 is how the consumer produced before requests went out concurrently)
  * alternating so machine load hits them alike. `--rtt-ms` adds that many ms before each HTTP
  * request reaches the gateway, standing in for the round trip to a remote REST Proxy (Confluent
- * Cloud is tens of ms from a Cloudflare location; loopback is well under one). Prints the median
+ * Cloud is tens of ms from a Cloudflare location; loopback is well under one). `--modes` are the
+ * client's ways of sending several records per request (KAFKA_REST_PRODUCE_MODE): `batch`
+ * (`records:batch`, 10 per request) and `stream` (concatenated JSON to `records`, 100 per
+ * request; what Confluent Cloud documents). Prints the median
  * time per invocation, records/s, and the gateway process's CPU per record.
  *
  * Runs in Node, not workerd: what it measures is waiting on HTTP, which the runtime does not
@@ -36,8 +39,12 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "1,6" },
     "rtt-ms": { type: "string", default: "0,20" },
+    modes: { type: "string", default: "batch,stream" },
   },
 });
+const MODE_OPTION = { batch: "always", stream: "stream" } as const;
+const MODES = args.modes.split(",") as (keyof typeof MODE_OPTION)[];
+if (MODES.some((m) => !(m in MODE_OPTION))) throw new Error("--modes takes batch, stream");
 const BUNDLES = Number(args.bundles);
 const ROUNDS = Number(args.rounds);
 const ROUTES = args.routes.split(",") as ("capi" | "web")[];
@@ -112,17 +119,22 @@ async function main(): Promise<void> {
       const { bodies, records } = await fullBundles(route, BUNDLES);
       const meanKb = bodies.reduce((s, b) => s + utf8ByteLength(b), 0) / bodies.length / 1000;
       for (const rttMs of RTT_MS) {
+        const settings = MODES.flatMap((mode) =>
+          CONCURRENCY.map((concurrency) => ({ mode, concurrency })),
+        );
         const runs = new Map(
-          CONCURRENCY.map((c) => [c, { ms: [] as number[], requests: 0, gatewayMs: 0 }]),
+          settings.map((s) => [s, { ms: [] as number[], requests: 0, gatewayMs: 0 }]),
         );
         // One untimed invocation first: connections, JIT, the gateway's topic metadata.
         for (let round = -1; round < ROUNDS; round++) {
-          for (const concurrency of CONCURRENCY) {
+          for (const setting of settings) {
+            const { mode, concurrency } = setting;
             let requests = 0;
             const sink = new KafkaRestRecordSink({
               baseUrl: url,
               clusterId: "driftline",
               maxConcurrentRequests: concurrency,
+              batchMode: MODE_OPTION[mode],
               fetch: async (input, init) => {
                 requests += 1;
                 if (rttMs > 0) await new Promise((r) => setTimeout(r, rttMs));
@@ -138,23 +150,24 @@ async function main(): Promise<void> {
             const { acked, retried } = settled();
             if (result.produced !== records || acked !== bodies.length || retried !== 0) {
               throw new Error(
-                `${route}, ${concurrency} concurrent: produced ${result.produced} of ${records}, acked ${acked}, retried ${retried}`,
+                `${route}, ${mode}, ${concurrency} concurrent: produced ${result.produced} of ${records}, acked ${acked}, retried ${retried}`,
               );
             }
             if (round < 0) continue;
-            const run = runs.get(concurrency)!;
+            const run = runs.get(setting)!;
             run.ms.push(ms);
             run.requests = requests;
             if (cpuBefore !== undefined && cpuAfter !== undefined)
               run.gatewayMs += cpuAfter - cpuBefore;
           }
         }
-        for (const [concurrency, run] of runs) {
+        for (const [{ mode, concurrency }, run] of runs) {
           const ms = median(run.ms);
           rows.push([
             `${route}: ${BUNDLES} bundles of ~${meanKb.toFixed(0)} KB`,
             records,
             rttMs,
+            mode,
             concurrency,
             run.requests,
             ms.toFixed(0),
@@ -175,6 +188,7 @@ async function main(): Promise<void> {
           "batch",
           "records",
           "added RTT ms",
+          "mode",
           "concurrent requests",
           "HTTP requests",
           "ms/invocation",
