@@ -41,7 +41,7 @@ export const WorkerEnvSchema = z.object({
   KAFKA_REST_API_KEY: z.string().optional(),
   KAFKA_REST_API_SECRET: z.string().optional(),
   /**
-   * How the queue consumer sends several records per request: `auto` learns it per invocation
+   * How the queue consumer sends several records per request: `auto` learns it once per isolate
    * (`records:batch`, else streaming mode, else one by one); `batch`, `stream` or `single` pin it.
    * Confluent Cloud documents streaming mode: `stream` spares it the probe.
    */

@@ -1,5 +1,6 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 import { BindingReadiness } from "./adapters/binding-readiness";
+import type { ProduceRoute } from "./adapters/kafka-rest-client";
 import { KafkaRestRecordSink } from "./adapters/kafka-rest-record-sink";
 import { onnxRuntime } from "./adapters/onnx-runtime";
 import { upstashClient } from "./adapters/upstash-client";
@@ -85,6 +86,9 @@ function isolateServices(env: WorkerEnv): Services {
  */
 const REDRIVE_MAX_RETRY_DELAY_SECONDS = 3_600;
 
+/** What the queue consumer's Kafka REST clients learned about the server (auto mode), per isolate. */
+const learnedKafkaRestRoutes = new Map<string, ProduceRoute>();
+
 /** `KAFKA_REST_PRODUCE_MODE` → the Kafka REST client's `batchMode`. */
 const BATCH_MODE_OF = {
   auto: "auto",
@@ -124,6 +128,7 @@ export default {
       apiKey: config.KAFKA_REST_API_KEY,
       apiSecret: config.KAFKA_REST_API_SECRET,
       batchMode: BATCH_MODE_OF[config.KAFKA_REST_PRODUCE_MODE],
+      learnedRoutes: learnedKafkaRestRoutes,
     });
     // The dead-letter queue is consumed too: bundles that failed max_retries times (Kafka or its
     // REST Proxy down for longer than the backoff lasts) are produced once Kafka takes them, and

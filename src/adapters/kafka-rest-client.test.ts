@@ -123,6 +123,17 @@ describe("KafkaRestClient.produceBatch", () => {
     expect(streamed).toEqual([false, true, true, true, true]);
   });
 
+  it("shares what it learned with later clients through learnedRoutes", async () => {
+    const learnedRoutes = new Map();
+    const first = setup({ learnedRoutes }, { noBatchRoute: true });
+    await first.client.produceBatch("events", records(3));
+    expect([...learnedRoutes.values()]).toEqual(["stream"]);
+    const later = setup({ learnedRoutes }, { noBatchRoute: true });
+    const outcomes = await later.client.produceBatch("events", records(3));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(later.requests).toEqual(["/v3/clusters/driftline/topics/events/records"]);
+  });
+
   it("falls back to one request per record, for good, when a server answers only the first record of a stream", async () => {
     const { client, requests } = setup({}, { noBatchRoute: true, firstRecordOnly: true });
     const first = await client.produceBatch("events", records(3));

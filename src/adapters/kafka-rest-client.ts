@@ -45,6 +45,12 @@ export interface KafkaRestClientOptions {
    */
   batchMode?: "auto" | "always" | "stream" | "never";
   /**
+   * `auto` mode: where what one client learned about a server outlives it (keyed by the topics
+   * URL), so later clients skip the probing. The Worker keeps one per isolate: its queue consumer
+   * builds a client per invocation.
+   */
+  learnedRoutes?: Map<string, ProduceRoute>;
+  /**
    * HTTP requests one client has in flight at a time. Default 6: a Worker invocation holds at
    * most 6 outgoing connections at once, and a fetch beyond them waits for a free one while its
    * timeout already runs, so more would only turn waiting into timeouts.
@@ -97,7 +103,8 @@ export class KafkaRestClient {
   /** Bounds the requests in flight across every call on this client. */
   private readonly limit: LimitFunction;
   /** How several records are sent; in `auto` mode undefined until the server has shown it. */
-  private route: Route | undefined;
+  private currentRoute: ProduceRoute | undefined;
+  private readonly learnedRoutes: Map<string, ProduceRoute> | undefined;
 
   constructor(options: KafkaRestClientOptions) {
     let base: URL;
@@ -137,7 +144,8 @@ export class KafkaRestClient {
     this.maxBatchEntries = maxBatchEntries;
     this.maxStreamEntries = maxStreamEntries;
     const mode = options.batchMode ?? "auto";
-    this.route = mode === "auto" ? undefined : ROUTE_OF_MODE[mode];
+    this.learnedRoutes = mode === "auto" ? options.learnedRoutes : undefined;
+    this.currentRoute = mode === "auto" ? this.learnedRoutes?.get(this.root) : ROUTE_OF_MODE[mode];
     this.limit = pLimit(maxConcurrentRequests);
     // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -169,7 +177,7 @@ export class KafkaRestClient {
     topic: string,
     records: readonly KafkaRestRecord[],
   ): Promise<KafkaRestOutcome[]> {
-    const size = this.route === "stream" ? this.maxStreamEntries : this.maxBatchEntries;
+    const size = this.currentRoute === "stream" ? this.maxStreamEntries : this.maxBatchEntries;
     const outcomes: Array<KafkaRestOutcome | undefined> = new Array(records.length);
     const waitFor = chunkPredecessors(records, size);
     const done: Promise<void>[] = [];
@@ -191,7 +199,7 @@ export class KafkaRestClient {
 
     const chunks = Math.ceil(records.length / size);
     let first = 0;
-    if (chunks > 0 && this.route === undefined) {
+    if (chunks > 0 && this.currentRoute === undefined) {
       done[0] = run(0);
       await done[0];
       first = 1;
@@ -224,12 +232,13 @@ export class KafkaRestClient {
     start: number,
     outcomes: Array<KafkaRestOutcome | undefined>,
   ): Promise<DriftlineError | undefined> {
-    if (this.route === "single") return this.produceOneByOne(topic, chunk, start, outcomes);
-    if (this.route === "stream") return this.produceStreamInto(topic, chunk, start, outcomes);
-    const learning = this.route === undefined;
+    if (this.currentRoute === "single") return this.produceOneByOne(topic, chunk, start, outcomes);
+    if (this.currentRoute === "stream")
+      return this.produceStreamInto(topic, chunk, start, outcomes);
+    const learning = this.currentRoute === undefined;
     const result = await this.produceChunk(topic, chunk, start);
     if (result.kind === "ok") {
-      if (learning) this.route = "batch";
+      if (learning) this.learn("batch");
       result.outcomes.forEach((outcome, i) => {
         outcomes[start + i] = outcome;
       });
@@ -271,7 +280,7 @@ export class KafkaRestClient {
       ) {
         // A server that refuses the stream as a whole, or a chunk over its body limit: the
         // records one by one (a refused record then gets its own answer).
-        if (learning) this.route = "single";
+        if (learning) this.learn("single");
         return this.produceOneByOne(topic, chunk, start, outcomes);
       }
       return result.error;
@@ -287,7 +296,7 @@ export class KafkaRestClient {
     }
     const reported = Math.min(reports.length, chunk.length);
     for (let i = 0; i < reported; i++) outcomes[start + i] = parseSingle(reports[i]);
-    if (learning) this.route = reported === chunk.length ? "stream" : "single";
+    if (learning) this.learn(reported === chunk.length ? "stream" : "single");
     if (reported === chunk.length) return undefined;
     if (learning && reported > 0) {
       // A server that reads one record per request: the rest were not produced.
@@ -297,6 +306,11 @@ export class KafkaRestClient {
       `Kafka REST answered ${reported} delivery reports for a stream of ${chunk.length} records to ${topic}.`,
       { context: { topic } },
     );
+  }
+
+  private learn(route: ProduceRoute): void {
+    this.currentRoute = route;
+    this.learnedRoutes?.set(this.root, route);
   }
 
   /** Sends records singly, in order, from `start`; returns the error that must stop the rest, if any. */
@@ -436,9 +450,10 @@ export class KafkaRestClient {
   }
 }
 
-type Route = "batch" | "stream" | "single";
+/** How a server takes several records: `records:batch`, streaming mode, or one per request. */
+export type ProduceRoute = "batch" | "stream" | "single";
 
-const ROUTE_OF_MODE: Record<"always" | "stream" | "never", Route> = {
+const ROUTE_OF_MODE: Record<"always" | "stream" | "never", ProduceRoute> = {
   always: "batch",
   stream: "stream",
   never: "single",
