@@ -147,6 +147,44 @@ describe("KafkaRestClient.produceBatch", () => {
     ]);
   });
 
+  it("learns nothing from a one-record stream, and keeps streaming when a stream stops early", async () => {
+    const learnedRoutes = new Map();
+    const { client, requests } = setup(
+      { learnedRoutes, maxStreamEntries: 10 },
+      {
+        noBatchRoute: true,
+        // The second stream of several records is answered for its first two only.
+        answer: (keys) =>
+          keys.length === 4
+            ? new Response(
+                [0, 1]
+                  .map((i) => JSON.stringify({ error_code: 200, partition_id: 0, offset: 90 + i }))
+                  .join(""),
+              )
+            : undefined,
+      },
+    );
+    // One record: the batch route is missing, the stream answers it, the route stays unknown.
+    expect((await client.produceBatch("events", records(1)))[0]?.ok).toBe(true);
+    expect(learnedRoutes.size).toBe(0);
+    // Several: the stream answers them all, streaming is learned.
+    expect((await client.produceBatch("events", records(3))).every((o) => o.ok)).toBe(true);
+    expect([...learnedRoutes.values()]).toEqual(["stream"]);
+    // A stream answered for 2 of its 4 records: those 2 produced, the rest failed and retryable.
+    const cut = await client.produceBatch("events", records(4));
+    expect(cut.map((o) => o.ok)).toEqual([true, true, false, false]);
+    expect(cut[2]).toMatchObject({ ok: false, retryable: true });
+    expect([...learnedRoutes.values()]).toEqual(["stream"]);
+    // batch 404, stream (1); batch 404, stream (3); stream (4).
+    expect(requests.map((p) => p.split("/").pop())).toEqual([
+      "records:batch",
+      "records",
+      "records:batch",
+      "records",
+      "records",
+    ]);
+  });
+
   it("in streaming mode, reports a record the server refuses on its own and produces the others", async () => {
     const { client, producer, requests } = setup({ batchMode: "stream", maxStreamEntries: 10 });
     const sent = [...records(4)];

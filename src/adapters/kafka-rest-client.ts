@@ -259,8 +259,8 @@ export class KafkaRestClient {
   /**
    * Produces one chunk in streaming mode: the records as concatenated JSON in one chunked request
    * to `records`, answered with one delivery report per record, in order. `learning` (auto mode,
-   * route unknown) settles the route: `stream` when every record was reported, `single` when the
-   * server read only the first record or refused the stream as a request.
+   * route unknown) settles the route: `stream` when several records were reported, `single` when
+   * the server answered only the first of several or refused the stream as a request.
    */
   private async produceStreamInto(
     topic: string,
@@ -296,11 +296,16 @@ export class KafkaRestClient {
     }
     const reported = Math.min(reports.length, chunk.length);
     for (let i = 0; i < reported; i++) outcomes[start + i] = parseSingle(reports[i]);
-    if (learning) this.learn(reported === chunk.length ? "stream" : "single");
+    // What a stream shows: one record answered of several is a server that reads one record per
+    // request; several answered, a streaming server (one that stopped early has failed the rest).
+    // A one-record stream shows nothing, so it teaches nothing.
+    if (learning && chunk.length > 1 && reported > 0) {
+      this.learn(reported === 1 ? "single" : "stream");
+    }
     if (reported === chunk.length) return undefined;
-    if (learning && reported > 0) {
+    if (learning && reported === 1) {
       // A server that reads one record per request: the rest were not produced.
-      return this.produceOneByOne(topic, chunk.slice(reported), start + reported, outcomes);
+      return this.produceOneByOne(topic, chunk.slice(1), start + 1, outcomes);
     }
     return new DependencyUnavailableError(
       `Kafka REST answered ${reported} delivery reports for a stream of ${chunk.length} records to ${topic}.`,
