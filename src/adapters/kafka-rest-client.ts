@@ -34,8 +34,8 @@ export interface KafkaRestClientOptions {
   maxStreamEntries?: number;
   /**
    * How several records go in one request:
-   * - `always`: `records:batch` (`{ entries: [...] }`, Confluent Platform's REST Proxy and the
-   *   local gateway);
+   * - `always`: `records:batch` (`{ entries: [...] }`; the local gateway, and REST Proxies that
+   *   serve it);
    * - `stream`: `records` in streaming mode, the records as concatenated JSON in one chunked
    *   request, answered by one delivery report each (what Confluent Cloud documents);
    * - `never`: one request per record;
