@@ -24,7 +24,7 @@ describe("loadStreamConfig", () => {
       groupId: "driftline-stream-metrics",
       fromBeginning: true,
       maxBytesPerPartition: 8 * 1024 * 1024,
-      maxBytes: 64 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
       partitionsConcurrency: 9,
     });
     expect(c.pipeline).toMatchObject({
