@@ -89,14 +89,6 @@ const REDRIVE_MAX_RETRY_DELAY_SECONDS = 3_600;
 /** What the queue consumer's Kafka REST clients learned about the server (auto mode), per isolate. */
 const learnedKafkaRestRoutes = new Map<string, ProduceRoute>();
 
-/** `KAFKA_REST_PRODUCE_MODE` → the Kafka REST client's `batchMode`. */
-const BATCH_MODE_OF = {
-  auto: "auto",
-  batch: "always",
-  stream: "stream",
-  single: "never",
-} as const;
-
 const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
 function log(entry: Record<string, unknown>): void {
@@ -127,7 +119,7 @@ export default {
       clusterId: config.KAFKA_REST_CLUSTER_ID,
       apiKey: config.KAFKA_REST_API_KEY,
       apiSecret: config.KAFKA_REST_API_SECRET,
-      batchMode: BATCH_MODE_OF[config.KAFKA_REST_PRODUCE_MODE],
+      produceMode: config.KAFKA_REST_PRODUCE_MODE,
       learnedRoutes: learnedKafkaRestRoutes,
     });
     // The dead-letter queue is consumed too: bundles that failed max_retries times (Kafka or its

@@ -186,7 +186,7 @@ describe("KafkaRestClient.produceBatch", () => {
   });
 
   it("in streaming mode, reports a record the server refuses on its own and produces the others", async () => {
-    const { client, producer, requests } = setup({ batchMode: "stream", maxStreamEntries: 10 });
+    const { client, producer, requests } = setup({ produceMode: "stream", maxStreamEntries: 10 });
     const sent = [...records(4)];
     sent[1] = { ...sent[1]!, partitionId: -1 } as (typeof sent)[number];
     const outcomes = await client.produceBatch("events", sent);

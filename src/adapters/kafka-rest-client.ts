@@ -33,17 +33,17 @@ export interface KafkaRestClientOptions {
    */
   maxStreamEntries?: number;
   /**
-   * How several records go in one request:
-   * - `always`: `records:batch` (`{ entries: [...] }`; the local gateway, and REST Proxies that
+   * How several records go in one request (KAFKA_REST_PRODUCE_MODE in the Worker):
+   * - `batch`: `records:batch` (`{ entries: [...] }`; the local gateway, and REST Proxies that
    *   serve it);
    * - `stream`: `records` in streaming mode, the records as concatenated JSON in one chunked
    *   request, answered by one delivery report each (what Confluent Cloud documents);
-   * - `never`: one request per record;
+   * - `single`: one request per record;
    * - `auto` (default): `records:batch`; where the server has no such route (404/405 while the
    *   topic exists), streaming mode; where the server answers only the first record of a stream,
    *   one request per record. What it learns holds for the client's life.
    */
-  batchMode?: "auto" | "always" | "stream" | "never";
+  produceMode?: "auto" | ProduceRoute;
   /**
    * `auto` mode: where what one client learned about a server outlives it (keyed by the topics
    * URL), so later clients skip the probing. The Worker keeps one per isolate: its queue consumer
@@ -143,9 +143,9 @@ export class KafkaRestClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxBatchEntries = maxBatchEntries;
     this.maxStreamEntries = maxStreamEntries;
-    const mode = options.batchMode ?? "auto";
+    const mode = options.produceMode ?? "auto";
     this.learnedRoutes = mode === "auto" ? options.learnedRoutes : undefined;
-    this.currentRoute = mode === "auto" ? this.learnedRoutes?.get(this.root) : ROUTE_OF_MODE[mode];
+    this.currentRoute = mode === "auto" ? this.learnedRoutes?.get(this.root) : mode;
     this.limit = pLimit(maxConcurrentRequests);
     // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -457,12 +457,6 @@ export class KafkaRestClient {
 
 /** How a server takes several records: `records:batch`, streaming mode, or one per request. */
 export type ProduceRoute = "batch" | "stream" | "single";
-
-const ROUTE_OF_MODE: Record<"always" | "stream" | "never", ProduceRoute> = {
-  always: "batch",
-  stream: "stream",
-  never: "single",
-};
 
 /** `text` as a one-chunk stream: a body of unknown length, which fetch sends chunked. */
 function streamOf(text: string): ReadableStream<Uint8Array> {

@@ -12,9 +12,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const valueBytes = Number(process.env.BENCH_VALUE_BYTES ?? 300);
 
 const scenarios = [
-  { name: "1 record/request, 16 concurrent", batch: 1, concurrency: 16, mode: "never" as const },
-  { name: "10 records/batch, 8 concurrent", batch: 10, concurrency: 8, mode: "always" as const },
-  { name: "100 records/batch, 4 concurrent", batch: 100, concurrency: 4, mode: "always" as const },
+  { name: "1 record/request, 16 concurrent", batch: 1, concurrency: 16, mode: "single" as const },
+  { name: "10 records/batch, 8 concurrent", batch: 10, concurrency: 8, mode: "batch" as const },
+  { name: "100 records/batch, 4 concurrent", batch: 100, concurrency: 4, mode: "batch" as const },
 ];
 
 const gateway = await startPrivateKafkaRestGateway("bench");
@@ -30,7 +30,7 @@ try {
       baseUrl: url,
       clusterId: "driftline",
       maxBatchEntries: scenario.batch,
-      batchMode: scenario.mode,
+      produceMode: scenario.mode,
     });
     const latencies: number[] = [];
     let records = 0;

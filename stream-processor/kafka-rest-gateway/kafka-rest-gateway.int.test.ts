@@ -165,7 +165,7 @@ describe("Kafka REST gateway on a real broker", () => {
   });
 
   it("takes records in streaming mode (concatenated JSON, one chunked request) and reports where each went", async () => {
-    const client = new KafkaRestClient({ baseUrl, clusterId: "driftline", batchMode: "stream" });
+    const client = new KafkaRestClient({ baseUrl, clusterId: "driftline", produceMode: "stream" });
     const records = Array.from({ length: 30 }, (_, i) => ({
       key: `tenant-${i % 5}:model-${i}`,
       value: { i },

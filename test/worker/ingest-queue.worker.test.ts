@@ -180,7 +180,7 @@ describe("the ingest queue handler", () => {
     const client = new KafkaRestClient({
       baseUrl: String(rawEnv.KAFKA_REST_URL),
       clusterId: String(rawEnv.KAFKA_REST_CLUSTER_ID),
-      batchMode: "stream",
+      produceMode: "stream",
     });
     const tenant = uniqueTenant("stream");
     const records = Array.from({ length: 25 }, (_, i) => ({
