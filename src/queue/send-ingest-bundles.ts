@@ -28,24 +28,12 @@ export function planSendBatches(
   sizesBytes: readonly number[],
   limits = { messages: MAX_SEND_BATCH_MESSAGES, bytes: MAX_SEND_BATCH_BYTES },
 ): number[][] {
-  const batches: number[][] = [];
-  let current: number[] = [];
-  let currentBytes = 0;
-  sizesBytes.forEach((size, i) => {
-    const bytes = size + MESSAGE_OVERHEAD_BYTES;
-    if (
-      current.length === limits.messages ||
-      (current.length > 0 && currentBytes + bytes > limits.bytes)
-    ) {
-      batches.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-    current.push(i);
-    currentBytes += bytes;
-  });
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return packInOrder(
+    sizesBytes,
+    (members, bytes, size) =>
+      members < limits.messages &&
+      bytes + (members + 1) * MESSAGE_OVERHEAD_BYTES + size <= limits.bytes,
+  );
 }
 
 /**
@@ -58,23 +46,35 @@ export function planBundles(
   sizesBytes: readonly number[],
   maxBundleBytes = MAX_BUNDLE_BYTES,
 ): number[][] {
-  const bundles: number[][] = [];
+  return packInOrder(
+    sizesBytes,
+    (members, bytes, size) => bytes + size + bundleFrameBytes(members + 1) <= maxBundleBytes,
+  );
+}
+
+/**
+ * Greedy packing in order: each item joins the current group while `fits(members, bytes, size)`
+ * says so (`bytes`: the sizes already in the group), else starts the next group. An item alone in
+ * a group is always taken, even when it does not fit.
+ */
+function packInOrder(
+  sizesBytes: readonly number[],
+  fits: (members: number, bytes: number, size: number) => boolean,
+): number[][] {
+  const groups: number[][] = [];
   let current: number[] = [];
-  let recordBytes = 0;
+  let bytes = 0;
   sizesBytes.forEach((size, i) => {
-    if (
-      current.length > 0 &&
-      recordBytes + size + bundleFrameBytes(current.length + 1) > maxBundleBytes
-    ) {
-      bundles.push(current);
+    if (current.length > 0 && !fits(current.length, bytes, size)) {
+      groups.push(current);
       current = [];
-      recordBytes = 0;
+      bytes = 0;
     }
     current.push(i);
-    recordBytes += size;
+    bytes += size;
   });
-  if (current.length > 0) bundles.push(current);
-  return bundles;
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 const encoder = new TextEncoder();
