@@ -4,11 +4,13 @@
  * index in Upstash Redis, and how a command line is read and a failure reported.
  */
 import { pathToFileURL } from "node:url";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
 import { z } from "zod";
 import { ROLES } from "../src/auth/api-key";
 import { ConfigError, type FieldIssue, ValidationError } from "../src/core/errors";
+import { IDENTIFIER_RULE, isIdentifier } from "../src/core/scoring/names";
 import { redactDatabaseUrl } from "../stream-processor/db/database-url";
 import { loadLocalStackConfig } from "./local/config";
 import { postgresAnswers } from "./local/pglite-server";
@@ -38,19 +40,46 @@ export function keyStoresFromEnv(env: NodeJS.ProcessEnv): KeyStoresConfig {
   };
 }
 
-/** Runs node:util parseArgs (passed as `parse`); its errors and `--help` become a ValidationError with the usage. */
-export function readCommandLine<T extends { values: { help?: boolean } }>(
-  parse: () => T,
+const HELP_OPTION = { help: { type: "boolean", short: "h", default: false } } as const;
+
+/** What `readCommandLine` returns for `options`: parseArgs' typed values. */
+type CommandLine<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{
+    args: string[];
+    options: O & typeof HELP_OPTION;
+    strict: true;
+    allowPositionals: false;
+  }>
+>["values"];
+
+/**
+ * Reads a command line with node:util parseArgs: the given options plus `--help`/`-h`, no
+ * positionals, unknown options refused. Its errors and `--help` become a ValidationError with the
+ * usage.
+ */
+export function readCommandLine<const O extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: O,
   usage: string,
-): T["values"] {
-  let parsed: T;
+): CommandLine<O> {
+  let values: { help?: boolean };
   try {
-    parsed = parse();
+    values = parseArgs({
+      args: argv,
+      options: { ...options, ...HELP_OPTION },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (err) {
     throw new ValidationError(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
   }
-  if (parsed.values.help) throw new ValidationError(usage);
-  return parsed.values;
+  if (values.help) throw new ValidationError(usage);
+  return values as CommandLine<O>;
+}
+
+/** The issue a bad `--tenant` makes, if any (the tenants table's rule). */
+export function tenantIssues(tenant: string): FieldIssue[] {
+  return isIdentifier(tenant) ? [] : [{ field: "--tenant", message: `must be ${IDENTIFIER_RULE}` }];
 }
 
 /** One ValidationError naming every bad argument, followed by the usage. */

@@ -3,7 +3,6 @@
  * creates an API key, stores its SHA-256 hash in Upstash Redis (and in Postgres `api_keys` when
  * DATABASE_URL is set, for the stream processor's read API) and prints the key once.
  */
-import { parseArgs } from "node:util";
 import {
   apiKeyRedisKey,
   generateApiKey,
@@ -13,7 +12,7 @@ import {
   tenantOriginsRedisKey,
 } from "../src/auth/api-key";
 import { normalizeOrigin } from "../src/auth/tenant-cors";
-import { IDENTIFIER_RULE, isIdentifier } from "../src/core/scoring/names";
+import { IDENTIFIER_RULE } from "../src/core/scoring/names";
 import { redactDatabaseUrl } from "../stream-processor/db/database-url";
 import {
   environmentUsage,
@@ -22,6 +21,7 @@ import {
   readCommandLine,
   runIfMain,
   type TenantKeyEntry,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -53,32 +53,24 @@ export interface CreateKeyResult extends NewApiKey {
   wroteTo: string[];
 }
 
-function parseCli(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      tenant: { type: "string" },
-      roles: { type: "string" },
-      origins: { type: "string", multiple: true },
-      name: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
-
 /** Parses the CLI arguments; a ValidationError names each bad one. */
 export function parseKeyArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): CreateKeyOptions & { json: boolean } {
-  const values = readCommandLine(() => parseCli(argv), USAGE);
-  const issues: { field: string; message: string }[] = [];
+  const values = readCommandLine(
+    argv,
+    {
+      tenant: { type: "string" },
+      roles: { type: "string" },
+      origins: { type: "string", multiple: true },
+      name: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    USAGE,
+  );
   const tenant = values.tenant ?? "";
-  if (!isIdentifier(tenant))
-    issues.push({ field: "--tenant", message: `must be ${IDENTIFIER_RULE}` });
+  const issues = tenantIssues(tenant);
   const roles = (values.roles ?? "")
     .split(",")
     .map((r) => r.trim())

@@ -3,8 +3,7 @@
  * revoked), from Postgres `api_keys` when there is a database, else from the per-tenant key index
  * in Upstash Redis. Never prints a key or its hash.
  */
-import { parseArgs } from "node:util";
-import { IDENTIFIER_RULE, isIdentifier } from "../src/core/scoring/names";
+import { IDENTIFIER_RULE } from "../src/core/scoring/names";
 import { redactDatabaseUrl } from "../stream-processor/db/database-url";
 import {
   environmentUsage,
@@ -13,6 +12,7 @@ import {
   readCommandLine,
   runIfMain,
   TenantKeyEntrySchema,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -48,30 +48,21 @@ export interface ListKeysResult {
   keys: ListedKey[];
 }
 
-function parseCli(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      tenant: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
-
 /** Parses the CLI arguments; a ValidationError names each bad one. */
 export function parseListArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ListKeysOptions & { json: boolean } {
-  const values = readCommandLine(() => parseCli(argv), USAGE);
-  const tenant = values.tenant ?? "";
-  throwIfIssues(
-    isIdentifier(tenant) ? [] : [{ field: "--tenant", message: `must be ${IDENTIFIER_RULE}` }],
+  const values = readCommandLine(
+    argv,
+    {
+      tenant: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
     USAGE,
   );
+  const tenant = values.tenant ?? "";
+  throwIfIssues(tenantIssues(tenant), USAGE);
   return { tenant, json: values.json, ...keyStoresFromEnv(env) };
 }
 

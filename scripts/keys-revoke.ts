@@ -4,7 +4,6 @@
  * `api_keys` (the stream processor's read API stops accepting it). Idempotent: revoking a revoked
  * key changes nothing and says so.
  */
-import { parseArgs } from "node:util";
 import {
   API_KEY_PATTERN,
   ApiKeyRecordSchema,
@@ -12,7 +11,7 @@ import {
   hashApiKey,
 } from "../src/auth/api-key";
 import { NotFoundError, ValidationError } from "../src/core/errors";
-import { IDENTIFIER_RULE, isIdentifier } from "../src/core/scoring/names";
+import { IDENTIFIER_RULE } from "../src/core/scoring/names";
 import { redactDatabaseUrl } from "../stream-processor/db/database-url";
 import {
   environmentUsage,
@@ -22,6 +21,7 @@ import {
   runIfMain,
   type TenantKeyEntry,
   TenantKeyEntrySchema,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -64,20 +64,6 @@ export interface RevokeKeyResult {
     | { url: string; found: true; revokedAt: string; alreadyRevoked: boolean };
 }
 
-function parseCli(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      tenant: { type: "string" },
-      "key-id": { type: "string" },
-      key: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
-
 /**
  * Parses the CLI arguments; a ValidationError names each bad one. `--key -` is returned as is
  * (main reads standard input), since reading it is no business of parsing.
@@ -86,11 +72,17 @@ export function parseRevokeArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): RevokeKeyOptions {
-  const values = readCommandLine(() => parseCli(argv), USAGE);
-  const issues: { field: string; message: string }[] = [];
+  const values = readCommandLine(
+    argv,
+    {
+      tenant: { type: "string" },
+      "key-id": { type: "string" },
+      key: { type: "string" },
+    },
+    USAGE,
+  );
   const tenant = values.tenant ?? "";
-  if (!isIdentifier(tenant))
-    issues.push({ field: "--tenant", message: `must be ${IDENTIFIER_RULE}` });
+  const issues = tenantIssues(tenant);
   const keyId = values["key-id"];
   const key = values.key;
   if ((keyId === undefined) === (key === undefined)) {
