@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLocalStackConfig } from "../../scripts/local/config";
 import { kafkaBrokers, kafkaService } from "../../scripts/local/kafka";
 import type { ServiceEndpoint } from "../../scripts/local/service";
-import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
+import { KafkaRestClient, type KafkaRestOutcome } from "../../src/adapters/kafka-rest-client";
 import { allTopicNames, topicNames } from "../../src/core/topics";
 import { ensureTopics } from "../kafka/ensure-topics";
 import { createKafkaRestGateway } from "./kafka-rest-gateway";
@@ -64,6 +64,24 @@ async function readBack(topic: string, count: number, timeoutMs = 20_000) {
     await consumer.disconnect();
   }
   return seen;
+}
+
+/** Reads `records` back from `topic` and checks each outcome names the partition/offset it really got. */
+async function expectReportedWhereRead(
+  topic: string,
+  records: readonly { key: string }[],
+  outcomes: readonly KafkaRestOutcome[],
+) {
+  const read = await readBack(topic, records.length);
+  expect(read).toHaveLength(records.length);
+  const where = new Map(
+    read.map((r) => [r.message.key!.toString(), `${r.partition}/${r.message.offset}`]),
+  );
+  records.forEach((r, i) => {
+    const o = outcomes[i]!;
+    expect(o.ok && `${o.partitionId}/${o.offset}`).toBe(where.get(r.key));
+  });
+  return read;
 }
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
@@ -152,15 +170,7 @@ describe("Kafka REST gateway on a real broker", () => {
     const outcomes = await client.produceBatch(names.predictions, records);
     expect(outcomes.every((o) => o.ok)).toBe(true);
 
-    const read = await readBack(names.predictions, records.length);
-    expect(read).toHaveLength(records.length);
-    const where = new Map(
-      read.map((r) => [r.message.key!.toString(), `${r.partition}/${r.message.offset}`]),
-    );
-    records.forEach((r, i) => {
-      const o = outcomes[i]!;
-      expect(o.ok && `${o.partitionId}/${o.offset}`).toBe(where.get(r.key));
-    });
+    const read = await expectReportedWhereRead(names.predictions, records, outcomes);
     expect(new Set(read.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
 
@@ -173,15 +183,7 @@ describe("Kafka REST gateway on a real broker", () => {
     const outcomes = await client.produceBatch(names.models, records);
     expect(outcomes.every((o) => o.ok)).toBe(true);
 
-    const read = await readBack(names.models, records.length);
-    expect(read).toHaveLength(records.length);
-    const where = new Map(
-      read.map((r) => [r.message.key!.toString(), `${r.partition}/${r.message.offset}`]),
-    );
-    records.forEach((r, i) => {
-      const o = outcomes[i]!;
-      expect(o.ok && `${o.partitionId}/${o.offset}`).toBe(where.get(r.key));
-    });
+    await expectReportedWhereRead(names.models, records, outcomes);
   });
 
   it("reports the right offset for each of many concurrent requests (combined into few produces)", async () => {
