@@ -177,6 +177,16 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** The machine's CPU time since boot from /proc/stat, ms: busy (all but idle and iowait) and all. */
+export function machineCpuMs(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const ticks = fields.slice(0, 8).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busy: ((total - idle) * 1000) / CLOCK_TICKS, total: (total * 1000) / CLOCK_TICKS };
+}
+
 /** The value at quantile `p` (0..1) of ascending `sorted`, nearest rank below; NaN when empty. */
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;

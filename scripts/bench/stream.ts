@@ -14,6 +14,8 @@
 //   --max-bytes-per-partition, --max-bytes, --concurrency
 //                 the processor's fetch settings (default: its own defaults, see config.ts);
 //                 the baseline uses the same
+//   --instances N  run N stream processors in one consumer group (default 1), as a deployment
+//                 with several instances does; CPU, RSS and latencies are summed over them
 //
 // Phases: (1) produce N realistic messages (website and CAPI events as the Worker emits them,
 // predictions, 2 % producer-retry duplicates, some late events; see buildWorkload) into fresh topics; (2) start
@@ -41,7 +43,7 @@ import { loadLocalStackConfig } from "../local/config";
 import { kafkaBrokers, kafkaService } from "../local/kafka";
 import { startNeonWsRelay } from "../local/neon-ws-relay";
 import { migrate } from "../migrate";
-import { freePort, processCpuMs, ROOT } from "./bench-support";
+import { freePort, machineCpuMs, processCpuMs, ROOT } from "./bench-support";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const SAMPLE_MS = 200;
@@ -77,7 +79,9 @@ async function baselineChild(): Promise<void> {
     });
   });
   const lastMs = performance.now();
-  process.stdout.write(`${JSON.stringify({ count, bytes, firstMs, lastMs })}\n`);
+  const cpu = process.cpuUsage();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  process.stdout.write(`${JSON.stringify({ count, bytes, firstMs, lastMs, cpuMs })}\n`);
   await consumer.disconnect();
 }
 
@@ -201,6 +205,22 @@ function rssBytes(pid: number): number {
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 
+/** Postgres' WAL counters since the last stats reset (pg_stat_wal, Postgres 14+); undefined before 14. */
+async function walStats(
+  db: pg.Pool,
+): Promise<{ records: number; fullPages: number; bytes: number } | undefined> {
+  try {
+    const { rows } = await db.query<{ records: string; fpi: string; bytes: string }>(
+      "SELECT wal_records::text AS records, wal_fpi::text AS fpi, wal_bytes::text AS bytes FROM pg_stat_wal",
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return { records: Number(row.records), fullPages: Number(row.fpi), bytes: Number(row.bytes) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Mean latency per operation (ms) and count from a Prometheus histogram's _sum and _count. */
 function histogramMeans(
   exposition: string,
@@ -213,8 +233,11 @@ function histogramMeans(
     `^${name}_(sum|count)\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+-]+)$`,
     "gm",
   );
-  for (const m of exposition.matchAll(re))
-    (m[1] === "sum" ? sums : counts).set(m[2]!, Number(m[3]));
+  // Several expositions may be concatenated (one per instance): their series add up.
+  for (const m of exposition.matchAll(re)) {
+    const into = m[1] === "sum" ? sums : counts;
+    into.set(m[2]!, (into.get(m[2]!) ?? 0) + Number(m[3]));
+  }
   const out = new Map<string, { meanMs: number; count: number }>();
   for (const [k, c] of counts)
     if (c > 0) out.set(k, { meanMs: ((sums.get(k) ?? 0) / c) * 1000, count: c });
@@ -237,6 +260,7 @@ async function main(): Promise<void> {
       },
       "max-bytes": { type: "string", default: String(STREAM_FETCH_DEFAULTS.maxBytes) },
       concurrency: { type: "string", default: String(STREAM_FETCH_DEFAULTS.partitionsConcurrency) },
+      instances: { type: "string", default: "1" },
       "baseline-child": { type: "boolean" },
     },
   });
@@ -257,6 +281,9 @@ async function main(): Promise<void> {
   const maxBytesPerPartition = Number(values["max-bytes-per-partition"]);
   const maxBytes = Number(values["max-bytes"]);
   const concurrency = Number(values.concurrency);
+  const instances = Number(values.instances);
+  if (!Number.isInteger(instances) || instances < 1 || instances > 8)
+    throw new Error("--instances must be a whole number from 1 to 8");
   for (const [name, v] of Object.entries({
     eventRate,
     maxBytesPerPartition,
@@ -267,7 +294,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}`,
+    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
   );
   await migrate({ databaseUrl: DATABASE_URL, schema });
   await ensureTopics(
@@ -284,6 +311,7 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   let child: ChildProcess | undefined;
+  let processors: ChildProcess[] = [];
 
   try {
     // 1. The workload.
@@ -332,37 +360,52 @@ async function main(): Promise<void> {
     const total = n;
     // Backlog mode: everything is in Kafka before the processor starts.
     if (!values.live) await produce();
+    // Every run starts right after a checkpoint, so each pays the same full-page images in its
+    // WAL and none is slowed by a checkpoint that an earlier run's WAL set off. Needs a superuser
+    // (or pg_checkpoint); skipped without.
+    await db.query("CHECKPOINT").catch(() => {});
+    const walStart = await walStats(db);
 
     // 2. The stream processor.
-    const apiPort = await freePort();
+    const apiPorts: number[] = [];
+    while (apiPorts.length < instances) {
+      const port = await freePort();
+      if (!apiPorts.includes(port)) apiPorts.push(port);
+    }
     const appName = `driftline-bench-${id}`;
     const spawnedMs = performance.now();
     // BENCH_PROCESSOR_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the processor.
     const nodeArgs = (process.env.BENCH_PROCESSOR_NODE_ARGS ?? "")
       .split(" ")
       .filter((a) => a !== "");
-    child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "stream-processor/main.ts"], {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        ...process.env,
-        DATABASE_URL,
-        DATABASE_SCHEMA: schema,
-        NEON_WS_RELAY_URL: relay.url,
-        KAFKA_BROKERS: brokers.join(","),
-        KAFKA_TOPIC_PREFIX: `bench.${id}.`,
-        STREAM_CONSUMER_GROUP: groupId,
-        STREAM_ENSURE_TOPICS: "false",
-        STREAM_API_PORT: String(apiPort),
-        STREAM_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
-        STREAM_MAX_BYTES: String(maxBytes),
-        STREAM_PARTITIONS_CONCURRENCY: String(concurrency),
-        STREAM_DEDUP_PURGE_INTERVAL_MS: "0",
-        LOG_LEVEL: "warn",
-        PGAPPNAME: appName,
-        MONITORING_ENABLED: values.monitoring ? "true" : "false",
-      },
-    });
+    const spawnProcessor = (apiPort: number) =>
+      spawn(process.execPath, [...nodeArgs, "--import", "tsx", "stream-processor/main.ts"], {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "inherit"],
+        env: {
+          ...process.env,
+          DATABASE_URL,
+          DATABASE_SCHEMA: schema,
+          NEON_WS_RELAY_URL: relay.url,
+          KAFKA_BROKERS: brokers.join(","),
+          KAFKA_TOPIC_PREFIX: `bench.${id}.`,
+          STREAM_CONSUMER_GROUP: groupId,
+          STREAM_ENSURE_TOPICS: "false",
+          STREAM_API_PORT: String(apiPort),
+          STREAM_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
+          STREAM_MAX_BYTES: String(maxBytes),
+          STREAM_PARTITIONS_CONCURRENCY: String(concurrency),
+          STREAM_DEDUP_PURGE_INTERVAL_MS: "0",
+          LOG_LEVEL: "warn",
+          PGAPPNAME: appName,
+          MONITORING_ENABLED: values.monitoring ? "true" : "false",
+        },
+      });
+    processors = apiPorts.map(spawnProcessor);
+    const exited = () => {
+      const gone = processors.find((p) => p.exitCode !== null);
+      if (gone !== undefined) throw new Error(`a stream processor exited with ${gone.exitCode}`);
+    };
     // CPU accounting: the processor, the Postgres backends serving it (found by application
     // name), and the broker (shared with anything else using it).
     const backendCpu = new Map<number, number>();
@@ -380,12 +423,13 @@ async function main(): Promise<void> {
     let liveStartMs = 0;
     if (values.live) {
       // Live mode: the processor is up and idle, then records arrive as fast as the producer goes.
-      const ready = async () =>
-        (await fetch(`http://127.0.0.1:${apiPort}/ready`).catch(() => undefined))?.status === 200;
-      while (!(await ready())) {
-        if (child.exitCode !== null)
-          throw new Error(`the stream processor exited with ${child.exitCode}`);
-        await new Promise((r) => setTimeout(r, 250));
+      const ready = async (port: number) =>
+        (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200;
+      for (const port of apiPorts) {
+        while (!(await ready(port))) {
+          exited();
+          await new Promise((r) => setTimeout(r, 250));
+        }
       }
       liveStartMs = performance.now();
       producing = produce().then(() => {
@@ -393,17 +437,23 @@ async function main(): Promise<void> {
       });
     }
     const kafkaCpuStart = kafkaPid > 0 ? cpuMs(kafkaPid) : 0;
+    // This process runs the local Neon WebSocket relay (Neon's proxy in production) and the
+    // sampling below; the machine's counters show what everything together used.
+    const selfCpuStart = process.cpuUsage();
+    const machineStart = machineCpuMs();
     let peakLag = 0;
     let peakRss = 0;
     let firstProgressMs = 0;
     let left = total;
     while (!produced || left > 0) {
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
-      if (child.exitCode !== null)
-        throw new Error(`the stream processor exited with ${child.exitCode}`);
+      exited();
       left = await remaining();
       peakLag = Math.max(peakLag, left);
-      peakRss = Math.max(peakRss, rssBytes(child.pid!));
+      peakRss = Math.max(
+        peakRss,
+        processors.reduce((sum, p) => sum + rssBytes(p.pid!), 0),
+      );
       if (firstProgressMs === 0 && (values.live ? liveStartMs > 0 : left < total)) {
         firstProgressMs = values.live ? liveStartMs : performance.now();
       }
@@ -415,22 +465,35 @@ async function main(): Promise<void> {
         backendCpu.set(pid, Math.max(backendCpu.get(pid) ?? 0, cpuMs(pid)));
     }
     await producing;
-    const processorCpuMs = cpuMs(child.pid!);
+    const processorCpuMs = processors.reduce((sum, p) => sum + cpuMs(p.pid!), 0);
+    const walEnd = await walStats(db);
     const kafkaCpuMs = kafkaPid > 0 ? cpuMs(kafkaPid) - kafkaCpuStart : 0;
     const postgresCpuMs = [...backendCpu.values()].reduce((a, b) => a + b, 0);
+    const selfCpu = process.cpuUsage(selfCpuStart);
+    const relayCpuMs = (selfCpu.user + selfCpu.system) / 1000;
+    const machineEnd = machineCpuMs();
+    const machineBusy =
+      (machineEnd.busy - machineStart.busy) / Math.max(1, machineEnd.total - machineStart.total);
     const doneMs = performance.now();
     const wallS = (doneMs - spawnedMs) / 1000;
     const steadyS = (doneMs - firstProgressMs) / 1000;
-    const exposition = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    let exposition = "";
+    for (const port of apiPorts)
+      exposition += await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const dbLatency = histogramMeans(
       exposition,
       "driftline_stream_db_duration_seconds",
       "operation",
     );
     const batches = histogramMeans(exposition, "driftline_stream_batch_duration_seconds", "topic");
-    child.kill("SIGTERM");
-    await new Promise((r) => child!.once("exit", r));
-    child = undefined;
+    await Promise.all(
+      processors.map(async (p) => {
+        const exit = new Promise((r) => p.once("exit", r));
+        p.kill("SIGTERM");
+        await exit;
+      }),
+    );
+    processors = [];
 
     const check = await db.query<{ counted: string; seen: string }>(
       `SELECT (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 60)::text AS counted,
@@ -445,6 +508,8 @@ async function main(): Promise<void> {
       count: number;
       firstMs: number;
       lastMs: number;
+      /** The child's CPU time from start to exit: start-up, connecting, fetching and decoding. */
+      cpuMs: number;
       wallMs: number;
     }>((done, fail) => {
       const started = performance.now();
@@ -495,7 +560,9 @@ async function main(): Promise<void> {
         : `stream processor, end to end    ${fmt(e2eRate)} records/s  (${steadyS.toFixed(1)} s from first commit; ${wallS.toFixed(1)} s incl. start-up = ${fmt(total / wallS)}/s)`,
     );
     console.log(`  peak lag                      ${fmt(peakLag)} records`);
-    console.log(`  peak RSS                      ${fmt(peakRss / 1024 / 1024)} MiB`);
+    console.log(
+      `  peak RSS                      ${fmt(peakRss / 1024 / 1024)} MiB${instances > 1 ? ` (${instances} instances together)` : ""}`,
+    );
     const batchCount = [...batches.values()].reduce((a, b) => a + b.count, 0);
     const batchMean =
       [...batches.values()].reduce((a, b) => a + b.meanMs * b.count, 0) / Math.max(1, batchCount);
@@ -511,16 +578,33 @@ async function main(): Promise<void> {
     console.log(
       `raw kafkajs consume-only        ${fmt(baseRate)} records/s  (${baselineSteadyS.toFixed(1)} s from first batch; ${(baseline.wallMs / 1000).toFixed(1)} s incl. start-up), peak RSS ${fmt(baselineRss / 1024 / 1024)} MiB`,
     );
+    console.log(
+      `  CPU per record                ${((baseline.cpuMs * 1000) / Math.max(1, baseline.count)).toFixed(1)} µs (incl. start-up)`,
+    );
     console.log(`ratio end-to-end / baseline     ${(e2eRate / baseRate).toFixed(2)}`);
     const perRecord = (ms: number) => (ms * 1000) / total;
-    const [cpuNode, cpuPg, cpuKafka] = [processorCpuMs, postgresCpuMs, kafkaCpuMs].map(
-      perRecord,
-    ) as [number, number, number];
+    const [cpuNode, cpuPg, cpuKafka, cpuRelay] = [
+      processorCpuMs,
+      postgresCpuMs,
+      kafkaCpuMs,
+      relayCpuMs,
+    ].map(perRecord) as [number, number, number, number];
     console.log(
-      `CPU per record                  processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs`,
+      `CPU per record                  processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs, local WebSocket relay and sampling ${cpuRelay.toFixed(1)} µs`,
     );
-    // One core at most for the single-threaded processor, two for everything together.
-    const ceiling = Math.min(1e6 / cpuNode, 2e6 / (cpuNode + cpuPg + cpuKafka));
+    console.log(
+      `machine CPU busy while processing ${(machineBusy * 100).toFixed(0)} % of both cores`,
+    );
+    if (walStart !== undefined && walEnd !== undefined) {
+      console.log(
+        `Postgres WAL per record         ${fmt((walEnd.bytes - walStart.bytes) / total)} bytes, ${((walEnd.records - walStart.records) / total).toFixed(1)} WAL records, ${fmt(walEnd.fullPages - walStart.fullPages)} full-page images in all`,
+      );
+    }
+    // One core at most per single-threaded processor, two for everything together.
+    const ceiling = Math.min(
+      (Math.min(2, instances) * 1e6) / cpuNode,
+      2e6 / (cpuNode + cpuPg + cpuKafka + cpuRelay),
+    );
     console.log(`CPU-bound ceiling on an idle 2-core machine: ${fmt(ceiling)} records/s`);
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
     console.log(
@@ -529,6 +613,7 @@ async function main(): Promise<void> {
     if (!correct) process.exitCode = 1;
   } finally {
     child?.kill("SIGKILL");
+    for (const p of processors) p.kill("SIGKILL");
     await relay.close().catch(() => {});
     if (!values.keep) {
       await admin.deleteTopics({ topics: Object.values(names) }).catch(() => {});
