@@ -44,6 +44,8 @@ import {
 //   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
+//   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
+//                                     changed; hourly reads are exact in between; 0 = never [10000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
 //   STREAM_SHUTDOWN_TIMEOUT_MS        longest a SIGTERM waits for the batch in hand [30000]
 //   STREAM_API_HOST                   listen address of the HTTP API [127.0.0.1]
@@ -130,6 +132,7 @@ const StreamEnv = z
     STREAM_RETRY_MAX_MS: int(30_000, 1),
     STREAM_DEDUP_RETENTION_HOURS: int(72, 1),
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
+    STREAM_ROLLUP_INTERVAL_MS: int(10_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
     STREAM_API_HOST: z.string().min(1).default("127.0.0.1"),
@@ -235,6 +238,7 @@ export interface StreamConfig {
     retryMaxMs: number;
     dedupRetentionMs: number;
     dedupPurgeIntervalMs: number;
+    rollupIntervalMs: number;
   };
   api: {
     host: string;
@@ -312,6 +316,7 @@ export function loadStreamConfig(
       retryMaxMs: e.STREAM_RETRY_MAX_MS,
       dedupRetentionMs: e.STREAM_DEDUP_RETENTION_HOURS * 3_600_000,
       dedupPurgeIntervalMs: e.STREAM_DEDUP_PURGE_INTERVAL_MS,
+      rollupIntervalMs: e.STREAM_ROLLUP_INTERVAL_MS,
     },
     api: {
       host: e.STREAM_API_HOST,

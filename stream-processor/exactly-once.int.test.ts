@@ -145,6 +145,8 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
         // Small fetches: many short transactions, so kills land between and inside them.
         STREAM_MAX_BYTES_PER_PARTITION: "24000",
         STREAM_PARTITIONS_CONCURRENCY: "3",
+        // Frequent rollups, so kills land in them too.
+        STREAM_ROLLUP_INTERVAL_MS: "250",
       }),
     };
     const start = () => {
@@ -240,7 +242,7 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
     );
     expect(new Map(preds.rows.map((r) => [r.k, Number(r.n)]))).toEqual(truth.predictions);
 
-    // The hourly rollup equals the minutes it contains; late events are a subset of events.
+    // The hourly totals equal the minutes'; late events are a subset of events.
     const rollup = await env.db.query<{ minutes: string; hours: string; late_ok: boolean }>(
       `SELECT (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 60)::text AS minutes,
               (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 3600)::text AS hours,
@@ -251,6 +253,28 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
       hours: String(truth.unique + PREDICTIONS),
       late_ok: true,
     });
+    // Hours are rolled up from minutes (periodically, and at SIGTERM): every hour row, column by
+    // column, is the sum of its minute rows, and no hour is left marked.
+    const mismatched = await env.db.query(
+      `WITH minutes AS (
+         SELECT tenant_id, to_timestamp(floor(extract(epoch FROM window_start) / 3600) * 3600) AS hour,
+                source, event_name, campaign, sum(event_count) AS e, sum(late_count) AS l,
+                sum(match_quality_sum) AS q, sum(match_quality_count) AS qc,
+                sum(prediction_count) AS p, sum(conversion_count) AS c
+         FROM metric_windows WHERE window_seconds = 60 GROUP BY 1, 2, 3, 4, 5
+       ), hours AS (
+         SELECT tenant_id, window_start AS hour, source, event_name, campaign, event_count AS e,
+                late_count AS l, match_quality_sum AS q, match_quality_count AS qc,
+                prediction_count AS p, conversion_count AS c
+         FROM metric_windows WHERE window_seconds = 3600
+       )
+       SELECT * FROM minutes FULL JOIN hours USING (tenant_id, hour, source, event_name, campaign)
+       WHERE (minutes.e, minutes.l, minutes.q, minutes.qc, minutes.p, minutes.c)
+             IS DISTINCT FROM (hours.e, hours.l, hours.q, hours.qc, hours.p, hours.c)`,
+    );
+    expect(mismatched.rows).toEqual([]);
+    const marked = await env.db.query("SELECT 1 FROM metric_hours_pending");
+    expect(marked.rowCount).toBe(0);
     const seen = await env.db.query<{ n: string }>("SELECT count(*)::text AS n FROM seen_events");
     expect(Number(seen.rows[0]!.n)).toBe(truth.unique + PREDICTIONS);
     // Model monitoring runs in the same transactions: each prediction is stored exactly once.

@@ -6,7 +6,7 @@ import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { isDriftlineError } from "../src/core/errors";
 import { topicNames } from "../src/core/topics";
-import { HOUR_MS, MINUTE_MS } from "../src/core/windows/window-start-ms";
+import { MINUTE_MS } from "../src/core/windows/window-start-ms";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
@@ -94,7 +94,8 @@ export async function startStreamProcessor(
     clock,
     groupId: config.consumer.groupId,
     windowing: {
-      widthsMs: [MINUTE_MS, HOUR_MS],
+      // Hour windows are rolled up from the minutes (rollUpHours), not written by every batch.
+      widthsMs: [MINUTE_MS],
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
     },
@@ -182,6 +183,21 @@ export async function startStreamProcessor(
 
   const stopSignal = new AbortController();
   let purgeTimer: NodeJS.Timeout | undefined;
+  let rollupTimer: NodeJS.Timeout | undefined;
+  let rollingUp: Promise<void> | undefined;
+  let consuming = false;
+  const rollUp = (): Promise<void> => {
+    rollingUp ??= store
+      .rollUpHours()
+      .then((hours) => {
+        if (hours > 0) log.debug({ hours }, "rolled up hourly windows");
+      })
+      .catch((error: unknown) => log.warn({ err: error }, "rolling up hourly windows failed"))
+      .finally(() => {
+        rollingUp = undefined;
+      });
+    return rollingUp;
+  };
   let stopped: Promise<void> | undefined;
 
   const stop = (): Promise<void> => {
@@ -189,9 +205,15 @@ export async function startStreamProcessor(
       log.info("stopping: finishing the batch in hand");
       stopSignal.abort();
       if (purgeTimer !== undefined) clearInterval(purgeTimer);
+      if (rollupTimer !== undefined) clearInterval(rollupTimer);
       await source
         .stop()
         .catch((error: unknown) => log.warn({ err: error }, "consumer stop failed"));
+      // Leaves the hour rows complete (hourly reads are exact without it too).
+      if (consuming && config.pipeline.rollupIntervalMs > 0) {
+        await rollingUp;
+        await rollUp();
+      }
       await monitoring
         .stop()
         .catch((error: unknown) => log.warn({ err: error }, "monitoring stop failed"));
@@ -228,6 +250,7 @@ export async function startStreamProcessor(
     await untilDone("load watermarks", log, config, stopSignal.signal, () => pipeline.loadState());
     if (!stopSignal.signal.aborted) {
       await source.start(routeBatch);
+      consuming = true;
       monitoring.start();
     }
   } catch (error) {
@@ -246,6 +269,10 @@ export async function startStreamProcessor(
         .catch((error: unknown) => log.warn({ err: error }, "purging dedup entries failed"));
     }, config.pipeline.dedupPurgeIntervalMs);
     purgeTimer.unref();
+  }
+  if (config.pipeline.rollupIntervalMs > 0) {
+    rollupTimer = setInterval(() => void rollUp(), config.pipeline.rollupIntervalMs);
+    rollupTimer.unref();
   }
   log.info(
     { topics: consumed, groupId: config.consumer.groupId, dlq: names.dlq },

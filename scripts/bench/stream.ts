@@ -495,12 +495,19 @@ async function main(): Promise<void> {
     );
     processors = [];
 
-    const check = await db.query<{ counted: string; seen: string }>(
+    // The processors rolled the hours up when they stopped: hour rows hold every record too.
+    const check = await db.query<{ counted: string; hours: string; seen: string; marked: string }>(
       `SELECT (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 60)::text AS counted,
-              (SELECT count(*) FROM seen_events)::text AS seen`,
+              (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 3600)::text AS hours,
+              (SELECT count(*) FROM seen_events)::text AS seen,
+              (SELECT count(*) FROM metric_hours_pending)::text AS marked`,
     );
     const counted = Number(check.rows[0]!.counted);
-    const correct = counted === work.unique && Number(check.rows[0]!.seen) === work.unique;
+    const correct =
+      counted === work.unique &&
+      Number(check.rows[0]!.hours) === work.unique &&
+      Number(check.rows[0]!.seen) === work.unique &&
+      Number(check.rows[0]!.marked) === 0;
 
     // 3. Raw kafkajs baseline over the same topics.
     let baselineRss = 0;
@@ -573,7 +580,7 @@ async function main(): Promise<void> {
       `  db latency (mean)             ${[...dbLatency].map(([op, v]) => `${op} ${v.meanMs.toFixed(1)} ms`).join(", ")}`,
     );
     console.log(
-      `  totals in Postgres            ${correct ? "correct" : "WRONG"} (${fmt(counted)} counted, ${fmt(work.unique)} expected)`,
+      `  totals in Postgres            ${correct ? "correct" : "WRONG"} (${fmt(counted)} counted in minutes, ${fmt(Number(check.rows[0]!.hours))} in hours, ${fmt(work.unique)} expected)`,
     );
     console.log(
       `raw kafkajs consume-only        ${fmt(baseRate)} records/s  (${baselineSteadyS.toFixed(1)} s from first batch; ${(baseline.wallMs / 1000).toFixed(1)} s incl. start-up), peak RSS ${fmt(baselineRss / 1024 / 1024)} MiB`,

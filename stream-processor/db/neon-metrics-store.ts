@@ -3,6 +3,7 @@ import { DependencyUnavailableError, ValidationError } from "../../src/core/erro
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
 import type { GroupDimension } from "../../src/core/windows/summarize-windows";
 import { formatMicros } from "../../src/core/windows/value-micros";
+import { HOUR_MS } from "../../src/core/windows/window-start-ms";
 import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
 import type {
   DedupKey,
@@ -10,6 +11,7 @@ import type {
   MetricsTransaction,
   OffsetAdvance,
   OffsetAdvanceResult,
+  TenantHour,
 } from "../ports/metrics-store";
 import { type Pool, type PoolClient, withTransaction } from "./create-pool";
 
@@ -21,6 +23,17 @@ const MS_TO_TIMESTAMPTZ = (ms: string) =>
   `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
 /** timestamptz to epoch ms (bigint), exactly (extract(epoch) is numeric). */
 const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+
+/** Minute rows' columns that an hour row sums, in metric_windows' column order. */
+const WINDOW_COUNTS = [
+  "event_count",
+  "late_count",
+  "match_quality_sum",
+  "match_quality_count",
+  "prediction_count",
+  "conversion_count",
+] as const;
+const WINDOW_KEY = "tenant_id, window_seconds, window_start, source, event_name, campaign";
 
 // Statements are named so that each pooled connection parses and plans them once.
 const SQL = {
@@ -117,6 +130,48 @@ const SQL = {
            )
            SELECT 1`,
   },
+  markHoursPending: {
+    name: "driftline_mark_hours_pending",
+    text: `INSERT INTO metric_hours_pending (tenant_id, hour_start)
+           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
+           ORDER BY 1, 2
+           ON CONFLICT DO NOTHING`,
+  },
+  rollUpHours: {
+    name: "driftline_roll_up_hours",
+    // Takes up to $1 marked hours and replaces their hour rows (windows, then values, whose
+    // foreign key is checked at the end of the statement) with the sums of their minute rows.
+    // Run after locking metric_hours_pending (see rollUpHours), so the minutes read here include
+    // every committed batch that marked these hours.
+    text: `WITH taken AS (
+             DELETE FROM metric_hours_pending p
+             USING (SELECT tenant_id, hour_start FROM metric_hours_pending
+                    ORDER BY tenant_id, hour_start LIMIT $1) AS s
+             WHERE p.tenant_id = s.tenant_id AND p.hour_start = s.hour_start
+             RETURNING p.tenant_id, p.hour_start
+           ), windows AS (
+             INSERT INTO metric_windows AS w (${WINDOW_KEY}, ${WINDOW_COUNTS.join(", ")})
+             SELECT m.tenant_id, 3600, t.hour_start, m.source, m.event_name, m.campaign,
+                    ${WINDOW_COUNTS.map((c) => `sum(m.${c})`).join(", ")}
+             FROM taken t
+             JOIN metric_windows m ON m.tenant_id = t.tenant_id AND m.window_seconds = 60
+               AND m.window_start >= t.hour_start AND m.window_start < t.hour_start + interval '1 hour'
+             GROUP BY m.tenant_id, t.hour_start, m.source, m.event_name, m.campaign
+             ON CONFLICT (${WINDOW_KEY}) DO UPDATE SET
+               ${WINDOW_COUNTS.map((c) => `${c} = EXCLUDED.${c}`).join(", ")}, updated_at = now()
+           ), window_values AS (
+             INSERT INTO metric_window_values AS v (${WINDOW_KEY}, currency, value_sum, value_count)
+             SELECT m.tenant_id, 3600, t.hour_start, m.source, m.event_name, m.campaign, m.currency,
+                    sum(m.value_sum), sum(m.value_count)
+             FROM taken t
+             JOIN metric_window_values m ON m.tenant_id = t.tenant_id AND m.window_seconds = 60
+               AND m.window_start >= t.hour_start AND m.window_start < t.hour_start + interval '1 hour'
+             GROUP BY m.tenant_id, t.hour_start, m.source, m.event_name, m.campaign, m.currency
+             ON CONFLICT (${WINDOW_KEY}, currency) DO UPDATE SET
+               value_sum = EXCLUDED.value_sum, value_count = EXCLUDED.value_count
+           )
+           SELECT count(*)::int AS hours FROM taken`,
+  },
   advanceWatermarks: {
     name: "driftline_advance_watermarks",
     text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time)
@@ -127,6 +182,39 @@ const SQL = {
              updated_at = now()`,
   },
 } as const;
+
+/** Hours recomputed per rollup transaction (short transactions, short locks). */
+const ROLLUP_CHUNK = 500;
+
+/**
+ * The hourly rows of metric_windows (`table`) or metric_window_values, exact: stored hour rows
+ * of hours that are not marked pending, and for marked hours their minute rows, each labelled
+ * with its hour (summed by the query around it). Same columns as the table; `$1` is the tenant,
+ * `$3`/`$4` the range (epoch ms), as in queryWindows.
+ */
+function hourlyRows(table: "metric_windows" | "metric_window_values"): string {
+  const columns =
+    table === "metric_windows"
+      ? `source, event_name, campaign, ${WINDOW_COUNTS.join(", ")}`
+      : "source, event_name, campaign, currency, value_sum, value_count";
+  const prefixed = columns
+    .split(", ")
+    .map((c) => `m.${c}`)
+    .join(", ");
+  return `(SELECT tenant_id, window_seconds, window_start, ${columns} FROM ${table} h
+     WHERE h.tenant_id = $1 AND h.window_seconds = 3600
+       AND h.window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND h.window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
+       AND NOT EXISTS (SELECT 1 FROM metric_hours_pending p
+                       WHERE p.tenant_id = h.tenant_id AND p.hour_start = h.window_start)
+   UNION ALL
+   SELECT m.tenant_id, 3600, p.hour_start, ${prefixed}
+     FROM metric_hours_pending p
+     JOIN ${table} m ON m.tenant_id = p.tenant_id AND m.window_seconds = 60
+       AND m.window_start >= p.hour_start AND m.window_start < p.hour_start + interval '1 hour'
+     WHERE p.tenant_id = $1
+       AND p.hour_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND p.hour_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
+  ) AS hourly`;
+}
 
 /** Rows deleted per statement when purging dedup entries (short transactions, short locks). */
 const PURGE_CHUNK = 10_000;
@@ -177,6 +265,25 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
       `SELECT tenant_id, ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks`,
     );
     return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+  }
+
+  async rollUpHours(): Promise<number> {
+    let hours = 0;
+    for (;;) {
+      const started = performance.now();
+      const chunk = await withTransaction(this.pool, async (client) => {
+        // Waits for batches that marked hours and are still open, and holds new marks back
+        // until this commits: the minutes read next include every batch whose mark is taken.
+        await client.query("LOCK TABLE metric_hours_pending IN SHARE ROW EXCLUSIVE MODE");
+        const result = await client.query<{ hours: number }>({
+          ...SQL.rollUpHours,
+          values: [ROLLUP_CHUNK],
+        });
+        return result.rows[0]?.hours ?? 0;
+      }).finally(() => this.timer("roll_up_hours", performance.now() - started));
+      hours += chunk;
+      if (chunk < ROLLUP_CHUNK) return hours;
+    }
   }
 
   async purgeSeen(beforeMs: number): Promise<number> {
@@ -232,26 +339,31 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
     const groupBy = `GROUP BY window_start${dimSelect}`;
     const orderBy = `ORDER BY window_start${dimSelect}`;
     const start = `${TIMESTAMPTZ_TO_MS("window_start")} AS start_ms`;
+    // Hour rows are rolled up from minute rows now and then; the hourly relation adds the
+    // minutes of hours not rolled up yet, so an answer never lags the committed batches.
+    const hourly = q.widthMs === HOUR_MS;
+    const windowsTable = hourly ? hourlyRows("metric_windows") : "metric_windows";
+    const valuesTable = hourly ? hourlyRows("metric_window_values") : "metric_window_values";
 
     const totals = this.pool.query<Record<string, string>>(
       `SELECT ${start}${dimSelect},
          sum(event_count)::text AS events, sum(late_count)::text AS late,
          sum(match_quality_sum)::float8 AS mq_sum, sum(match_quality_count)::text AS mq_count,
          sum(conversion_count)::text AS conversions
-       FROM metric_windows ${where} AND source <> 'predictions' ${filters.join(" ")}
+       FROM ${windowsTable} ${where} AND source <> 'predictions' ${filters.join(" ")}
        ${groupBy} ${orderBy} LIMIT ${q.limit + 1}`,
       params,
     );
     const values = this.pool.query<Record<string, string>>(
       `SELECT ${start}${dimSelect}, currency, sum(value_sum)::text AS value_sum,
          sum(value_count)::text AS value_count
-       FROM metric_window_values ${where} AND source <> 'predictions' ${filters.join(" ")}
+       FROM ${valuesTable} ${where} AND source <> 'predictions' ${filters.join(" ")}
        ${groupBy}, currency ${orderBy}, currency`,
       params,
     );
     const predictions = this.pool.query<{ start_ms: string; predictions: string }>(
       `SELECT ${start}, sum(prediction_count)::text AS predictions
-       FROM metric_windows ${where} AND source = 'predictions'
+       FROM ${windowsTable} ${where} AND source = 'predictions'
        GROUP BY window_start ORDER BY window_start`,
       params.slice(0, 4),
     );
@@ -381,6 +493,14 @@ class NeonMetricsTransaction implements MetricsTransaction {
       textArray(withValues.map((x) => x.v.currency)),
       numberArray(withValues.map((x) => formatMicros(x.v.valueMicros))),
       numberArray(withValues.map((x) => x.v.valueCount)),
+    ]);
+  }
+
+  async markHoursPending(hours: readonly TenantHour[]): Promise<void> {
+    if (hours.length === 0) return;
+    await this.run("mark_hours_pending", SQL.markHoursPending, [
+      textArray(hours.map((h) => h.tenant)),
+      numberArray(hours.map((h) => h.hourStartMs)),
     ]);
   }
 

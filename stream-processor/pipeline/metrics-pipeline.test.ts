@@ -5,26 +5,30 @@ import { ManualClock } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
-import { MetricsPipeline } from "./metrics-pipeline";
+import { hoursOfMinutes, MetricsPipeline } from "./metrics-pipeline";
 import type { AcceptedRecord } from "./prepare-batch";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
 const decode = createRecordDecoder("envelope");
 
-function record(id: string, offset: number): AcceptedRecord {
-  const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs: T0 }));
+function record(id: string, offset: number, eventTimeMs = T0, tenant = "acme"): AcceptedRecord {
+  const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs, tenant }));
   const decoded = decode("event", value);
   if (decoded.ok !== true) throw new Error(decoded.reason);
   return { offset: String(offset), value, observation: decoded.observation, dedup: decoded.dedup };
 }
 
-function pipelineWith(stages: BatchStage[], store = new InMemoryMetricsStore()) {
+function pipelineWith(
+  stages: BatchStage[],
+  store = new InMemoryMetricsStore(),
+  widthsMs = [MINUTE_MS, HOUR_MS],
+) {
   const pipeline = new MetricsPipeline({
     store,
     clock: new ManualClock(T0),
     groupId: "g",
     windowing: {
-      widthsMs: [MINUTE_MS, HOUR_MS],
+      widthsMs,
       allowedLatenessMs: 120_000,
       maxFutureSkewMs: 300_000,
     },
@@ -93,5 +97,88 @@ describe("MetricsPipeline batch stages", () => {
     await pipeline.commit([record("a", 1)], range("1", "2"));
     await pipeline.commit([], range("2", "3"));
     expect(calls).toBe(1);
+  });
+});
+
+describe("MetricsPipeline hourly rollup marks", () => {
+  const HOUR = Date.parse("2026-03-01T10:00:00Z");
+
+  it("marks the (tenant, hour) pairs of its minute windows, in the batch's transaction", async () => {
+    const { pipeline, store } = pipelineWith([], new InMemoryMetricsStore(), [MINUTE_MS]);
+    await pipeline.commit(
+      [
+        record("a", 0, HOUR + 5 * MINUTE_MS),
+        record("b", 1, HOUR + 50 * MINUTE_MS),
+        record("c", 2, HOUR + HOUR_MS + 1_000),
+        record("d", 3, HOUR + 7 * MINUTE_MS, "other"),
+      ],
+      range(null, "4"),
+    );
+    expect([...store.state.pendingHours].sort()).toEqual(
+      [`acme|${HOUR}`, `acme|${HOUR + HOUR_MS}`, `other|${HOUR}`].sort(),
+    );
+    // Only minute rows are written by the batch; the rollup adds the hours from them.
+    const widths = () => new Set([...store.state.windows.keys()].map((k) => k.split("|")[1]));
+    expect(widths()).toEqual(new Set([String(MINUTE_MS)]));
+    expect(await store.rollUpHours()).toBe(3);
+    expect(store.state.pendingHours.size).toBe(0);
+    const hour = store.state.windows.get(
+      InMemoryMetricsStore.windowKey({
+        tenant: "acme",
+        widthMs: HOUR_MS,
+        windowStartMs: HOUR,
+        source: "web",
+        eventName: "Purchase",
+        campaign: "",
+      }),
+    );
+    expect(hour).toMatchObject({ count: 2, late: 0, matchQualitySum: 15, matchQualityCount: 2 });
+  });
+
+  it("a rolled-back batch leaves no marks", async () => {
+    const { pipeline, store } = pipelineWith(
+      [
+        {
+          async apply() {
+            throw new Error("monitoring store unavailable");
+          },
+        },
+      ],
+      new InMemoryMetricsStore(),
+      [MINUTE_MS],
+    );
+    await expect(pipeline.commit([record("a", 0)], range(null, "1"))).rejects.toThrow();
+    expect(store.state.pendingHours.size).toBe(0);
+  });
+
+  it("hoursOfMinutes: distinct pairs, hour windows ignored", () => {
+    const delta = (tenant: string, widthMs: number, windowStartMs: number) => ({
+      tenant,
+      widthMs,
+      windowStartMs,
+      source: "web",
+      eventName: "Lead",
+      campaign: "",
+      count: 1,
+      late: 0,
+      matchQualitySum: 0,
+      matchQualityCount: 0,
+      predictions: 0,
+      conversions: 0,
+      values: [],
+    });
+    expect(
+      hoursOfMinutes([
+        delta("a", MINUTE_MS, HOUR),
+        delta("a", MINUTE_MS, HOUR + 59 * MINUTE_MS),
+        delta("a", HOUR_MS, HOUR + HOUR_MS),
+        delta("b", MINUTE_MS, HOUR + MINUTE_MS),
+        delta("a", MINUTE_MS, HOUR + HOUR_MS),
+      ]),
+    ).toEqual([
+      { tenant: "a", hourStartMs: HOUR },
+      { tenant: "b", hourStartMs: HOUR },
+      { tenant: "a", hourStartMs: HOUR + HOUR_MS },
+    ]);
   });
 });

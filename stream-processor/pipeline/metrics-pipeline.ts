@@ -1,9 +1,19 @@
 /** Commits decoded records: dedup, window deltas, watermarks and offsets in one store transaction. */
 import { isDriftlineError } from "../../src/core/errors";
-import { aggregateWindows, type WindowingSpec } from "../../src/core/windows/aggregate-windows";
+import {
+  aggregateWindows,
+  type WindowDelta,
+  type WindowingSpec,
+} from "../../src/core/windows/aggregate-windows";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
-import type { DedupKey, MetricsStore, MetricsTransaction } from "../ports/metrics-store";
+import type {
+  DedupKey,
+  MetricsStore,
+  MetricsTransaction,
+  TenantHour,
+} from "../ports/metrics-store";
 import type { AcceptedRecord } from "./prepare-batch";
 
 export interface OffsetRange {
@@ -166,7 +176,11 @@ export class MetricsPipeline {
         windowing,
         { maxEventTimeMs: this.maxEventTimeMs, nowMs },
       );
-      if (aggregate.deltas.length > 0) await tx.applyWindowDeltas(aggregate.deltas);
+      if (aggregate.deltas.length > 0) {
+        await tx.applyWindowDeltas(aggregate.deltas);
+        const hours = hoursOfMinutes(aggregate.deltas);
+        if (hours.length > 0) await tx.markHoursPending(hours);
+      }
       if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
       if (counted.length > 0) {
         for (const stage of this.deps.stages ?? [])
@@ -186,4 +200,19 @@ export class MetricsPipeline {
     const current = this.maxEventTimeMs.get(tenant);
     if (current === undefined || ms > current) this.maxEventTimeMs.set(tenant, ms);
   }
+}
+
+/** The distinct (tenant, hour) pairs of the minute deltas: the hours the rollup must recompute. */
+export function hoursOfMinutes(deltas: readonly WindowDelta[]): TenantHour[] {
+  const seen = new Set<string>();
+  const hours: TenantHour[] = [];
+  for (const d of deltas) {
+    if (d.widthMs !== MINUTE_MS) continue;
+    const hourStartMs = windowStartMs(d.windowStartMs, HOUR_MS);
+    const key = `${d.tenant}\u0000${hourStartMs}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    hours.push({ tenant: d.tenant, hourStartMs });
+  }
+  return hours;
 }

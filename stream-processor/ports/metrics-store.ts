@@ -19,6 +19,12 @@ export interface OffsetAdvance {
   nextOffset: string;
 }
 
+/** An hour of one tenant's windows, by its start (epoch ms, a whole hour). */
+export interface TenantHour {
+  tenant: string;
+  hourStartMs: number;
+}
+
 export type OffsetAdvanceResult = { ok: true } | { ok: false; storedNextOffset: string | null };
 
 /** One unit of work: everything done through it commits together or not at all. */
@@ -48,6 +54,11 @@ export interface MetricsTransaction {
   applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
   /** Raises the stored newest event time per tenant (never lowers it). */
   advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Marks the hours whose minute windows this transaction changed (distinct pairs), so that
+   * `rollUpHours` recomputes them and hourly reads add their minutes meanwhile.
+   */
+  markHoursPending(hours: readonly TenantHour[]): Promise<void>;
 }
 
 export interface MetricsStore {
@@ -61,6 +72,11 @@ export interface MetricsStore {
   ): Promise<Map<number, string>>;
   /** Newest event time per tenant, epoch ms. */
   loadMaxEventTimes(): Promise<Map<string, number>>;
+  /**
+   * Recomputes the hourly windows of every marked hour from its minute windows (an hour row is
+   * the sum of its minutes, every column) and clears the marks; returns how many hours.
+   */
+  rollUpHours(): Promise<number>;
   /** Forgets dedup entries first seen before `beforeMs`; returns how many were deleted. */
   purgeSeen(beforeMs: number): Promise<number>;
   /** Throws unless the store answers (for /ready). */

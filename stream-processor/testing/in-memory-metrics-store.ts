@@ -1,12 +1,14 @@
 /** A MetricsStore fake with real transaction semantics (all or nothing), for pipeline tests. */
 import { ValidationError } from "../../src/core/errors";
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
 import type {
   DedupKey,
   MetricsStore,
   MetricsTransaction,
   OffsetAdvance,
   OffsetAdvanceResult,
+  TenantHour,
 } from "../ports/metrics-store";
 
 export interface StoredWindow {
@@ -24,6 +26,8 @@ interface State {
   seen: Set<string>;
   windows: Map<string, StoredWindow>;
   maxEventTimeMs: Map<string, number>;
+  /** `tenant|hourStartMs` of hours marked for the rollup. */
+  pendingHours: Set<string>;
 }
 
 export interface InMemoryStoreFaults {
@@ -39,6 +43,7 @@ export class InMemoryMetricsStore implements MetricsStore {
     seen: new Set(),
     windows: new Map(),
     maxEventTimeMs: new Map(),
+    pendingHours: new Set(),
   };
   transactions = 0;
 
@@ -68,6 +73,7 @@ export class InMemoryMetricsStore implements MetricsStore {
         [...this.state.windows].map(([k, w]) => [k, { ...w, values: new Map(w.values) }]),
       ),
       maxEventTimeMs: new Map(this.state.maxEventTimeMs),
+      pendingHours: new Set(this.state.pendingHours),
     };
     const refuse = this.faults.refuseEventName;
     const tx: MetricsTransaction = {
@@ -103,15 +109,7 @@ export class InMemoryMetricsStore implements MetricsStore {
             );
           }
           const key = InMemoryMetricsStore.windowKey(d);
-          const w = draft.windows.get(key) ?? {
-            count: 0,
-            late: 0,
-            predictions: 0,
-            conversions: 0,
-            matchQualitySum: 0,
-            matchQualityCount: 0,
-            values: new Map(),
-          };
+          const w = draft.windows.get(key) ?? emptyWindow();
           w.count += d.count;
           w.late += d.late;
           w.predictions += d.predictions;
@@ -127,6 +125,9 @@ export class InMemoryMetricsStore implements MetricsStore {
           }
           draft.windows.set(key, w);
         }
+      },
+      async markHoursPending(hours: readonly TenantHour[]): Promise<void> {
+        for (const h of hours) draft.pendingHours.add(`${h.tenant}|${h.hourStartMs}`);
       },
       async advanceWatermarks(max: ReadonlyMap<string, number>): Promise<void> {
         for (const [tenant, ms] of max) {
@@ -156,9 +157,53 @@ export class InMemoryMetricsStore implements MetricsStore {
     return new Map(this.state.maxEventTimeMs);
   }
 
+  /** As the Neon store: every marked hour's row becomes the sum of its minute rows. */
+  async rollUpHours(): Promise<number> {
+    const hours = this.state.pendingHours;
+    const sums = new Map<string, StoredWindow>();
+    for (const [key, w] of this.state.windows) {
+      const [tenant, width, start, ...rest] = key.split("|");
+      if (Number(width) !== MINUTE_MS) continue;
+      const hourStartMs = windowStartMs(Number(start), HOUR_MS);
+      if (!hours.has(`${tenant}|${hourStartMs}`)) continue;
+      const hourKey = [tenant, HOUR_MS, hourStartMs, ...rest].join("|");
+      const sum = sums.get(hourKey) ?? emptyWindow();
+      addInto(sum, w);
+      sums.set(hourKey, sum);
+    }
+    for (const [key, w] of sums) this.state.windows.set(key, w);
+    this.state.pendingHours = new Set();
+    return hours.size;
+  }
+
   async purgeSeen(): Promise<number> {
     return 0;
   }
 
   async ping(): Promise<void> {}
+}
+
+function emptyWindow(): StoredWindow {
+  return {
+    count: 0,
+    late: 0,
+    predictions: 0,
+    conversions: 0,
+    matchQualitySum: 0,
+    matchQualityCount: 0,
+    values: new Map(),
+  };
+}
+
+function addInto(into: StoredWindow, w: StoredWindow): void {
+  into.count += w.count;
+  into.late += w.late;
+  into.predictions += w.predictions;
+  into.conversions += w.conversions;
+  into.matchQualitySum += w.matchQualitySum;
+  into.matchQualityCount += w.matchQualityCount;
+  for (const [currency, v] of w.values) {
+    const prev = into.values.get(currency) ?? { micros: 0n, count: 0 };
+    into.values.set(currency, { micros: prev.micros + v.micros, count: prev.count + v.count });
+  }
 }
