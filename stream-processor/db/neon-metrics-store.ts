@@ -132,45 +132,62 @@ const SQL = {
   },
   markHoursPending: {
     name: "driftline_mark_hours_pending",
-    text: `INSERT INTO metric_hours_pending (tenant_id, hour_start)
+    // Every mark changes gen (see rollUpHours) and holds the row until the batch commits; in
+    // key order, so concurrent batches take the rows in the same order.
+    text: `INSERT INTO metric_hours_pending AS p (tenant_id, hour_start)
            SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
            ORDER BY 1, 2
-           ON CONFLICT DO NOTHING`,
+           ON CONFLICT (tenant_id, hour_start) DO UPDATE SET gen = p.gen + 1`,
+  },
+  readHourMarks: {
+    name: "driftline_read_hour_marks",
+    // Keyset pages: one pass over the marks, whatever batches mark meanwhile.
+    text: `SELECT tenant_id, ${TIMESTAMPTZ_TO_MS("hour_start")}::text AS hour_ms, gen::text AS gen
+           FROM metric_hours_pending
+           WHERE (tenant_id, hour_start) > ($1::text, ${MS_TO_TIMESTAMPTZ("$2::bigint")})
+           ORDER BY tenant_id, hour_start LIMIT $3`,
   },
   rollUpHours: {
     name: "driftline_roll_up_hours",
-    // Takes up to $1 marked hours and replaces their hour rows (windows, then values, whose
-    // foreign key is checked at the end of the statement) with the sums of their minute rows.
-    // Run after locking metric_hours_pending (see rollUpHours), so the minutes read here include
-    // every committed batch that marked these hours.
-    text: `WITH taken AS (
-             DELETE FROM metric_hours_pending p
-             USING (SELECT tenant_id, hour_start FROM metric_hours_pending
-                    ORDER BY tenant_id, hour_start LIMIT $1) AS s
-             WHERE p.tenant_id = s.tenant_id AND p.hour_start = s.hour_start
-             RETURNING p.tenant_id, p.hour_start
+    // Replaces the hour rows of the given hours (windows, then values, whose foreign key is
+    // checked at the end of the statement) with the sums of their minute rows. A stored row that
+    // counts more records came from a later snapshot (a concurrent rollup): it stays.
+    text: `WITH hours AS (
+             SELECT t AS tenant_id, ${MS_TO_TIMESTAMPTZ("ms")} AS hour_start
+             FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
            ), windows AS (
              INSERT INTO metric_windows AS w (${WINDOW_KEY}, ${WINDOW_COUNTS.join(", ")})
-             SELECT m.tenant_id, 3600, t.hour_start, m.source, m.event_name, m.campaign,
+             SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign,
                     ${WINDOW_COUNTS.map((c) => `sum(m.${c})`).join(", ")}
-             FROM taken t
-             JOIN metric_windows m ON m.tenant_id = t.tenant_id AND m.window_seconds = 60
-               AND m.window_start >= t.hour_start AND m.window_start < t.hour_start + interval '1 hour'
-             GROUP BY m.tenant_id, t.hour_start, m.source, m.event_name, m.campaign
+             FROM hours h
+             JOIN metric_windows m ON m.tenant_id = h.tenant_id AND m.window_seconds = 60
+               AND m.window_start >= h.hour_start AND m.window_start < h.hour_start + interval '1 hour'
+             GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign
+             ORDER BY 1, 3, 4, 5, 6
              ON CONFLICT (${WINDOW_KEY}) DO UPDATE SET
                ${WINDOW_COUNTS.map((c) => `${c} = EXCLUDED.${c}`).join(", ")}, updated_at = now()
+             WHERE EXCLUDED.event_count + EXCLUDED.prediction_count >= w.event_count + w.prediction_count
            ), window_values AS (
              INSERT INTO metric_window_values AS v (${WINDOW_KEY}, currency, value_sum, value_count)
-             SELECT m.tenant_id, 3600, t.hour_start, m.source, m.event_name, m.campaign, m.currency,
+             SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign, m.currency,
                     sum(m.value_sum), sum(m.value_count)
-             FROM taken t
-             JOIN metric_window_values m ON m.tenant_id = t.tenant_id AND m.window_seconds = 60
-               AND m.window_start >= t.hour_start AND m.window_start < t.hour_start + interval '1 hour'
-             GROUP BY m.tenant_id, t.hour_start, m.source, m.event_name, m.campaign, m.currency
+             FROM hours h
+             JOIN metric_window_values m ON m.tenant_id = h.tenant_id AND m.window_seconds = 60
+               AND m.window_start >= h.hour_start AND m.window_start < h.hour_start + interval '1 hour'
+             GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign, m.currency
+             ORDER BY 1, 3, 4, 5, 6, 7
              ON CONFLICT (${WINDOW_KEY}, currency) DO UPDATE SET
                value_sum = EXCLUDED.value_sum, value_count = EXCLUDED.value_count
+             WHERE EXCLUDED.value_count >= v.value_count
            )
-           SELECT count(*)::int AS hours FROM taken`,
+           SELECT 1`,
+  },
+  clearHourMarks: {
+    name: "driftline_clear_hour_marks",
+    // Only marks no batch has renewed since they were read; waits for a batch holding one.
+    text: `DELETE FROM metric_hours_pending p
+           USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(t, ms, gen)
+           WHERE p.tenant_id = d.t AND p.hour_start = ${MS_TO_TIMESTAMPTZ("d.ms")} AND p.gen = d.gen`,
   },
   advanceWatermarks: {
     name: "driftline_advance_watermarks",
@@ -183,7 +200,7 @@ const SQL = {
   },
 } as const;
 
-/** Hours recomputed per rollup transaction (short transactions, short locks). */
+/** Hours recomputed per rollup statement. */
 const ROLLUP_CHUNK = 500;
 
 /**
@@ -268,21 +285,33 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
   }
 
   async rollUpHours(): Promise<number> {
+    // Three statements, each its own transaction: read the marks; recompute their hours (its
+    // snapshot holds every batch behind a mark read in the first); delete the marks whose gen
+    // is unchanged. A crash between them leaves marks, and the hours are recomputed again.
     let hours = 0;
+    let after = { tenant: "", hourMs: "-62135596800000" }; // before any hour
     for (;;) {
       const started = performance.now();
-      const chunk = await withTransaction(this.pool, async (client) => {
-        // Waits for batches that marked hours and are still open, and holds new marks back
-        // until this commits: the minutes read next include every batch whose mark is taken.
-        await client.query("LOCK TABLE metric_hours_pending IN SHARE ROW EXCLUSIVE MODE");
-        const result = await client.query<{ hours: number }>({
-          ...SQL.rollUpHours,
-          values: [ROLLUP_CHUNK],
+      try {
+        const marks = await this.pool.query<{ tenant_id: string; hour_ms: string; gen: string }>({
+          ...SQL.readHourMarks,
+          values: [after.tenant, after.hourMs, ROLLUP_CHUNK],
         });
-        return result.rows[0]?.hours ?? 0;
-      }).finally(() => this.timer("roll_up_hours", performance.now() - started));
-      hours += chunk;
-      if (chunk < ROLLUP_CHUNK) return hours;
+        if (marks.rows.length === 0) return hours;
+        const tenants = textArray(marks.rows.map((m) => m.tenant_id));
+        const hourMs = numberArray(marks.rows.map((m) => m.hour_ms));
+        await this.pool.query({ ...SQL.rollUpHours, values: [tenants, hourMs] });
+        await this.pool.query({
+          ...SQL.clearHourMarks,
+          values: [tenants, hourMs, numberArray(marks.rows.map((m) => m.gen))],
+        });
+        hours += marks.rows.length;
+        const last = marks.rows[marks.rows.length - 1]!;
+        after = { tenant: last.tenant_id, hourMs: last.hour_ms };
+        if (marks.rows.length < ROLLUP_CHUNK) return hours;
+      } finally {
+        this.timer("roll_up_hours", performance.now() - started);
+      }
     }
   }
 
