@@ -45,7 +45,7 @@ import {
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
-//                                     changed; hourly reads are exact in between; 0 = never [10000]
+//                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
 //   STREAM_SHUTDOWN_TIMEOUT_MS        longest a SIGTERM waits for the batch in hand [30000]
 //   STREAM_API_HOST                   listen address of the HTTP API [127.0.0.1]
@@ -132,7 +132,7 @@ const StreamEnv = z
     STREAM_RETRY_MAX_MS: int(30_000, 1),
     STREAM_DEDUP_RETENTION_HOURS: int(72, 1),
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
-    STREAM_ROLLUP_INTERVAL_MS: int(10_000),
+    STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
     STREAM_API_HOST: z.string().min(1).default("127.0.0.1"),

@@ -436,11 +436,20 @@ async function main(): Promise<void> {
         produced = true;
       });
     }
-    const kafkaCpuStart = kafkaPid > 0 ? cpuMs(kafkaPid) : 0;
-    // This process runs the local Neon WebSocket relay (Neon's proxy in production) and the
-    // sampling below; the machine's counters show what everything together used.
-    const selfCpuStart = process.cpuUsage();
-    const machineStart = machineCpuMs();
+    // CPU counters at the start of the measured window: when the first batch is committed (a
+    // backlog; start-up excluded) or when production starts (live). This process runs the local
+    // Neon WebSocket relay (Neon's proxy in production) and the sampling; the machine's counters
+    // show what everything together used.
+    const cpuSnapshot = () => ({
+      processors: processors.reduce((sum, p) => sum + cpuMs(p.pid!), 0),
+      kafka: kafkaPid > 0 ? cpuMs(kafkaPid) : 0,
+      self: process.cpuUsage(),
+      machine: machineCpuMs(),
+      backends: new Map(backendCpu),
+    });
+    let windowStart = cpuSnapshot();
+    /** Records committed inside the measured window. */
+    let windowRecords = total;
     let peakLag = 0;
     let peakRss = 0;
     let firstProgressMs = 0;
@@ -454,26 +463,33 @@ async function main(): Promise<void> {
         peakRss,
         processors.reduce((sum, p) => sum + rssBytes(p.pid!), 0),
       );
-      if (firstProgressMs === 0 && (values.live ? liveStartMs > 0 : left < total)) {
-        firstProgressMs = values.live ? liveStartMs : performance.now();
-      }
       const backends = await db.query<{ pid: number }>(
         "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
         [appName],
       );
       for (const { pid } of backends.rows)
         backendCpu.set(pid, Math.max(backendCpu.get(pid) ?? 0, cpuMs(pid)));
+      if (firstProgressMs === 0 && (values.live ? liveStartMs > 0 : left < total)) {
+        firstProgressMs = values.live ? liveStartMs : performance.now();
+        if (!values.live) {
+          windowStart = cpuSnapshot();
+          windowRecords = left;
+        }
+      }
     }
     await producing;
-    const processorCpuMs = processors.reduce((sum, p) => sum + cpuMs(p.pid!), 0);
+    const windowEnd = cpuSnapshot();
     const walEnd = await walStats(db);
-    const kafkaCpuMs = kafkaPid > 0 ? cpuMs(kafkaPid) - kafkaCpuStart : 0;
-    const postgresCpuMs = [...backendCpu.values()].reduce((a, b) => a + b, 0);
-    const selfCpu = process.cpuUsage(selfCpuStart);
+    const processorCpuMs = windowEnd.processors - windowStart.processors;
+    const kafkaCpuMs = windowEnd.kafka - windowStart.kafka;
+    let postgresCpuMs = 0;
+    for (const [pid, ms] of windowEnd.backends)
+      postgresCpuMs += ms - (windowStart.backends.get(pid) ?? 0);
+    const selfCpu = process.cpuUsage(windowStart.self);
     const relayCpuMs = (selfCpu.user + selfCpu.system) / 1000;
-    const machineEnd = machineCpuMs();
     const machineBusy =
-      (machineEnd.busy - machineStart.busy) / Math.max(1, machineEnd.total - machineStart.total);
+      (windowEnd.machine.busy - windowStart.machine.busy) /
+      Math.max(1, windowEnd.machine.total - windowStart.machine.total);
     const doneMs = performance.now();
     const wallS = (doneMs - spawnedMs) / 1000;
     const steadyS = (doneMs - firstProgressMs) / 1000;
@@ -486,6 +502,9 @@ async function main(): Promise<void> {
       "operation",
     );
     const batches = histogramMeans(exposition, "driftline_stream_batch_duration_seconds", "topic");
+    // SIGTERM: each processor finishes, rolls the marked hours up (deferred work the run
+    // itself did not pay for) and exits.
+    const stoppingMs = performance.now();
     await Promise.all(
       processors.map(async (p) => {
         const exit = new Promise((r) => p.once("exit", r));
@@ -493,6 +512,7 @@ async function main(): Promise<void> {
         await exit;
       }),
     );
+    const shutdownS = (performance.now() - stoppingMs) / 1000;
     processors = [];
 
     // The processors rolled the hours up when they stopped: hour rows hold every record too.
@@ -568,6 +588,9 @@ async function main(): Promise<void> {
     );
     console.log(`  peak lag                      ${fmt(peakLag)} records`);
     console.log(
+      `  shutdown                      ${shutdownS.toFixed(1)} s (incl. the last hourly rollup)`,
+    );
+    console.log(
       `  peak RSS                      ${fmt(peakRss / 1024 / 1024)} MiB${instances > 1 ? ` (${instances} instances together)` : ""}`,
     );
     const batchCount = [...batches.values()].reduce((a, b) => a + b.count, 0);
@@ -589,7 +612,7 @@ async function main(): Promise<void> {
       `  CPU per record                ${((baseline.cpuMs * 1000) / Math.max(1, baseline.count)).toFixed(1)} µs (incl. start-up)`,
     );
     console.log(`ratio end-to-end / baseline     ${(e2eRate / baseRate).toFixed(2)}`);
-    const perRecord = (ms: number) => (ms * 1000) / total;
+    const perRecord = (ms: number) => (ms * 1000) / Math.max(1, windowRecords);
     const [cpuNode, cpuPg, cpuKafka, cpuRelay] = [
       processorCpuMs,
       postgresCpuMs,
@@ -597,10 +620,10 @@ async function main(): Promise<void> {
       relayCpuMs,
     ].map(perRecord) as [number, number, number, number];
     console.log(
-      `CPU per record                  processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs, local WebSocket relay and sampling ${cpuRelay.toFixed(1)} µs`,
+      `CPU per record, first to last commit: processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs, local WebSocket relay and sampling ${cpuRelay.toFixed(1)} µs`,
     );
     console.log(
-      `machine CPU busy while processing ${(machineBusy * 100).toFixed(0)} % of both cores`,
+      `machine CPU busy, first to last commit: ${(machineBusy * 100).toFixed(0)} % of both cores`,
     );
     if (walStart !== undefined && walEnd !== undefined) {
       console.log(
