@@ -1,5 +1,5 @@
 /** DeadLetterSink on a Kafka topic (kafkajs): the original bytes, plus why and where from in headers. */
-import type { Kafka, Producer } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { DependencyUnavailableError } from "../../src/core/errors";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
 
@@ -30,6 +30,8 @@ export class KafkajsDeadLetterSink implements DeadLetterSink {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // kafkajs' default since 2.0 (murmur2, as the Java client); naming it silences its warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
   }
 

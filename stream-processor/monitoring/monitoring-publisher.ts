@@ -1,5 +1,5 @@
 /** Drains the monitoring outbox: alerts and retraining requests to Kafka, alerts to signed webhooks, with retries; never in a batch's path. */
-import type { Kafka, Producer } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { DependencyUnavailableError } from "../../src/core/errors";
 import {
@@ -29,6 +29,8 @@ export class KafkajsMessageProducer implements MessageProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // kafkajs' default since 2.0 (murmur2, as the Java client); naming it silences its warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
   }
 
