@@ -99,8 +99,7 @@ export class KafkaRestClient {
   private readonly maxBatchEntries: number;
   private readonly maxStreamEntries: number;
   private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
-  /** Shared by every call on this client, so the bound holds for the Worker invocation. */
-  /** Bounds the requests in flight across every call on this client. */
+  /** Bounds the requests in flight across every call on this client (a Worker invocation). */
   private readonly limit: LimitFunction;
   /** How several records are sent; in `auto` mode undefined until the server has shown it. */
   private currentRoute: ProduceRoute | undefined;

@@ -110,19 +110,12 @@ export class InMemoryMetricsStore implements MetricsStore {
           }
           const key = InMemoryMetricsStore.windowKey(d);
           const w = draft.windows.get(key) ?? emptyWindow();
-          w.count += d.count;
-          w.late += d.late;
-          w.predictions += d.predictions;
-          w.conversions += d.conversions;
-          w.matchQualitySum += d.matchQualitySum;
-          w.matchQualityCount += d.matchQualityCount;
-          for (const v of d.values) {
-            const prev = w.values.get(v.currency) ?? { micros: 0n, count: 0 };
-            w.values.set(v.currency, {
-              micros: prev.micros + v.valueMicros,
-              count: prev.count + v.valueCount,
-            });
-          }
+          addInto(w, {
+            ...d,
+            values: new Map(
+              d.values.map((v) => [v.currency, { micros: v.valueMicros, count: v.valueCount }]),
+            ),
+          });
           draft.windows.set(key, w);
         }
       },
