@@ -3,15 +3,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
-import { createNeonPool, type Pool } from "../db/create-pool";
+import type { Pool } from "../db/create-pool";
 import { NeonApiKeyStore } from "../db/neon-api-key-store";
 import { NeonMetricsStore } from "../db/neon-metrics-store";
 import { systemClock } from "../system-clock";
-import {
-  type IntegrationEnv,
-  startIntegrationEnv,
-  TEST_DATABASE_URL,
-} from "../testing/integration-env";
+import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
 import { createApi } from "./create-api";
 import { metricsResponseSchema } from "./metrics-route";
 
@@ -25,12 +21,7 @@ describe("read API over Postgres (tenant isolation)", () => {
 
   beforeAll(async () => {
     env = await startIntegrationEnv("readapi", 1);
-    pool = createNeonPool({
-      databaseUrl: TEST_DATABASE_URL,
-      wsRelayUrl: env.relay.url,
-      schema: env.schema,
-      max: 2,
-    });
+    pool = env.neonPool(2);
     await env.db.query(`INSERT INTO tenants (tenant_id) VALUES ('acme'), ('globex')`);
     await env.db.query(
       `INSERT INTO api_keys (tenant_id, key_id, key_hash, roles) VALUES

@@ -7,12 +7,8 @@ import {
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
 import { hoursOfMinutes } from "../pipeline/metrics-pipeline";
 import type { MetricsQuery } from "../ports/metrics-reader";
-import {
-  type IntegrationEnv,
-  startIntegrationEnv,
-  TEST_DATABASE_URL,
-} from "../testing/integration-env";
-import { createNeonPool, type Pool } from "./create-pool";
+import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
+import type { Pool } from "./create-pool";
 import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");
@@ -60,12 +56,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
 
   beforeAll(async () => {
     env = await startIntegrationEnv("rollup", 1);
-    pool = createNeonPool({
-      databaseUrl: TEST_DATABASE_URL,
-      wsRelayUrl: env.relay.url,
-      schema: env.schema,
-      max: 3,
-    });
+    pool = env.neonPool(3);
     store = new NeonMetricsStore(pool);
   });
   afterAll(async () => {

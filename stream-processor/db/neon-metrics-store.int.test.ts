@@ -4,12 +4,9 @@ import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
 import { dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
-import {
-  type IntegrationEnv,
-  startIntegrationEnv,
-  TEST_DATABASE_URL,
-} from "../testing/integration-env";
-import { createNeonPool, type Pool } from "./create-pool";
+import { windowDelta } from "../testing/fakes";
+import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
+import type { Pool } from "./create-pool";
 import { NeonMetricsStore, numberArray, textArray } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");
@@ -28,12 +25,7 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
 
   beforeAll(async () => {
     env = await startIntegrationEnv("store", 1);
-    pool = createNeonPool({
-      databaseUrl: TEST_DATABASE_URL,
-      wsRelayUrl: env.relay.url,
-      schema: env.schema,
-      max: 2,
-    });
+    pool = env.neonPool(2);
     store = new NeonMetricsStore(pool);
   });
   afterAll(async () => {
@@ -214,21 +206,8 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
   });
 
   it("turns data Postgres refuses into a ValidationError (isolated and dead-lettered, not retried)", async () => {
-    const bad = {
-      tenant: "acme",
-      widthMs: MINUTE_MS,
-      windowStartMs: T0 + 30_000, // not aligned to the minute: the table's CHECK refuses it
-      source: "web",
-      eventName: "Purchase",
-      campaign: "",
-      count: 1,
-      late: 0,
-      matchQualitySum: 0,
-      matchQualityCount: 0,
-      predictions: 0,
-      conversions: 0,
-      values: [],
-    };
+    // Not aligned to the minute: the table's CHECK refuses it.
+    const bad = windowDelta({ windowStartMs: T0 + 30_000 });
     const error = await store
       .inTransaction((tx) => tx.applyWindowDeltas([bad]))
       .catch((e: unknown) => e);

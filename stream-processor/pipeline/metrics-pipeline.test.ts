@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
 import type { BatchStage, StageRecord } from "../ports/batch-stage";
-import { ManualClock } from "../testing/fakes";
+import { ManualClock, windowDelta } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
@@ -152,21 +152,8 @@ describe("MetricsPipeline hourly rollup marks", () => {
   });
 
   it("hoursOfMinutes: distinct pairs, hour windows ignored", () => {
-    const delta = (tenant: string, widthMs: number, windowStartMs: number) => ({
-      tenant,
-      widthMs,
-      windowStartMs,
-      source: "web",
-      eventName: "Lead",
-      campaign: "",
-      count: 1,
-      late: 0,
-      matchQualitySum: 0,
-      matchQualityCount: 0,
-      predictions: 0,
-      conversions: 0,
-      values: [],
-    });
+    const delta = (tenant: string, widthMs: number, windowStartMs: number) =>
+      windowDelta({ tenant, widthMs, windowStartMs, eventName: "Lead" });
     expect(
       hoursOfMinutes([
         delta("a", MINUTE_MS, HOUR),

@@ -1,5 +1,7 @@
-/** Small fakes of the ports for in-process tests: a manual clock, a recording dead-letter sink. */
+/** Small fakes for in-process tests: a manual clock, a recording dead-letter sink, window deltas. */
 
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import { MINUTE_MS } from "../../src/core/windows/window-start-ms";
 import type { BatchObserver } from "../pipeline/handle-batch";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
@@ -42,4 +44,24 @@ export class RecordingObserver implements BatchObserver {
   fenced(): void {
     this.fencedCount += 1;
   }
+}
+
+/** A window delta of one web event (a minute window of tenant `acme`), with `fields` changed. */
+export function windowDelta(fields: Partial<WindowDelta>): WindowDelta {
+  return {
+    tenant: "acme",
+    widthMs: MINUTE_MS,
+    windowStartMs: 0,
+    source: "web",
+    eventName: "Purchase",
+    campaign: "",
+    count: 1,
+    late: 0,
+    matchQualitySum: 0,
+    matchQualityCount: 0,
+    predictions: 0,
+    conversions: 0,
+    values: [],
+    ...fields,
+  };
 }

@@ -7,6 +7,7 @@ import { kafkaBrokers, kafkaService } from "../../scripts/local/kafka";
 import { type NeonWsRelay, startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
 import { migrate } from "../../scripts/migrate";
 import { type TopicNames, topicNames } from "../../src/core/topics";
+import { createNeonPool, type Pool } from "../db/create-pool";
 import { ensureTopics } from "../kafka/ensure-topics";
 
 /** The machine's Postgres (trust auth); tests never touch another database. */
@@ -23,6 +24,8 @@ export interface IntegrationEnv {
   relay: NeonWsRelay;
   /** A plain `pg` pool on the test schema, for arranging and asserting (not the code under test). */
   db: pg.Pool;
+  /** A Neon serverless Pool on the test schema through the relay, as the processor connects; end it. */
+  neonPool(max: number): Pool;
   /** The stream processor's environment for this corner. */
   env(overrides?: Record<string, string>): Record<string, string>;
   produce(topic: string, messages: Message[]): Promise<void>;
@@ -73,6 +76,14 @@ export async function startIntegrationEnv(name: string, partitions = 3): Promise
       return relay;
     },
     db,
+    neonPool(max) {
+      return createNeonPool({
+        databaseUrl: TEST_DATABASE_URL,
+        wsRelayUrl: relay.url,
+        schema,
+        max,
+      });
+    },
     env(overrides = {}) {
       return {
         DATABASE_URL: TEST_DATABASE_URL,
