@@ -18,7 +18,22 @@ describe("MONITORING_* settings", () => {
       maxModelAgeMs: undefined,
     });
     expect(c.webhooks).toEqual({ urls: [], secret: undefined, timeoutMs: 5000, maxAttempts: 8 });
-    expect(c.settings.labels.conversionEvents).toEqual([]);
+    expect(c.settings.labels.conversionEvents).toEqual([
+      "Purchase",
+      "Lead",
+      "CompleteRegistration",
+      "Subscribe",
+      "StartTrial",
+      "SubmitApplication",
+      "Schedule",
+      "Contact",
+      "Donate",
+    ]);
+  });
+
+  it("takes * as any event (the core's empty list)", () => {
+    const any = monitoringConfigFrom(parse({ MONITORING_CONVERSION_EVENTS: "*" }));
+    expect(any.settings.labels.conversionEvents).toEqual([]);
   });
 
   it("parses lists, off switches and days", () => {

@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   type MonitoringSettings,
   resolveMonitoringSettings,
+  STANDARD_CONVERSION_EVENTS,
 } from "../../src/core/monitoring/index";
 import { envBool, envInt, envList } from "../env-fields";
 
@@ -22,7 +23,7 @@ import { envBool, envInt, envList } from "../env-fields";
 //   MONITORING_KS_METHOD                auto | exact | asymp [auto]
 //   MONITORING_DRIFT_DECIDE_BY          tests whose verdict makes a feature drifted: psi,ks,jensen-shannon [psi,ks]
 //   MONITORING_ATTRIBUTION_WINDOW_MS    unlabelled this long after scoring = negative [604800000]
-//   MONITORING_CONVERSION_EVENTS        event names that label predictions; empty = any [empty]
+//   MONITORING_CONVERSION_EVENTS        event names that label predictions; * = any event [Meta's standard conversions: Purchase, Lead, CompleteRegistration, Subscribe, StartTrial, SubmitApplication, Schedule, Contact, Donate]
 //   MONITORING_PERFORMANCE_WINDOW_MS    scoring-time window of a performance result [3600000]
 //   MONITORING_PERFORMANCE_MIN_SAMPLE   fewest labelled predictions for a result [200]
 //   MONITORING_CALIBRATION_BINS         equal-width calibration bins [10]
@@ -84,7 +85,10 @@ export const monitoringEnvShape = {
     z.array(z.enum(["psi", "ks", "jensen-shannon"])).min(1, "needs at least one test"),
   ),
   MONITORING_ATTRIBUTION_WINDOW_MS: int(7 * 86_400_000, 1),
-  MONITORING_CONVERSION_EVENTS: list(""),
+  // "*" (or an empty value) = any event: the core's empty list.
+  MONITORING_CONVERSION_EVENTS: list(STANDARD_CONVERSION_EVENTS.join(",")).transform((names) =>
+    names.includes("*") ? [] : names,
+  ),
   MONITORING_PERFORMANCE_WINDOW_MS: int(3_600_000, 60_000),
   MONITORING_PERFORMANCE_MIN_SAMPLE: int(200, 1),
   MONITORING_CALIBRATION_BINS: int(10, 1, 1000),

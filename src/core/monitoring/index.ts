@@ -63,6 +63,7 @@ export {
   type RetrainSettings,
   resolveMonitoringSettings,
   type SlidingWindowSpec,
+  STANDARD_CONVERSION_EVENTS,
 } from "./monitoring-settings";
 export {
   brierScore,

@@ -43,7 +43,10 @@ export interface MonitoringSettings {
   labels: {
     /** A prediction unlabelled this long after it was made (event time) is a negative, ms (default 7 days). */
     attributionWindowMs: number;
-    /** Event names that label a prediction; empty = every event that names one (default empty). */
+    /**
+     * Event names that label a prediction; empty = every event that names one (default
+     * STANDARD_CONVERSION_EVENTS).
+     */
     conversionEvents: readonly string[];
   };
   performance: {
@@ -78,10 +81,28 @@ export interface MonitoringSettingsInput {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Meta's standard events that are outcomes rather than steps on the way: the default conversions.
+ * Browsing and funnel events (PageView, ViewContent, AddToCart, InitiateCheckout, …) are left
+ * out: they carry the visitor's click ids too (the fbc cookie rides on every event after an ad
+ * click), so counting them would label nearly every clicked prediction positive.
+ */
+export const STANDARD_CONVERSION_EVENTS: readonly string[] = [
+  "Purchase",
+  "Lead",
+  "CompleteRegistration",
+  "Subscribe",
+  "StartTrial",
+  "SubmitApplication",
+  "Schedule",
+  "Contact",
+  "Donate",
+];
+
 export const DEFAULT_MONITORING_SETTINGS = {
   sliding: { size: 2_000, stride: 250, minSample: 500 },
   hourly: { enabled: true, maxRows: 100_000 },
-  labels: { attributionWindowMs: 7 * DAY_MS, conversionEvents: [] as string[] },
+  labels: { attributionWindowMs: 7 * DAY_MS, conversionEvents: STANDARD_CONVERSION_EVENTS },
   performance: {
     windowMs: 3_600_000,
     minSample: 200,
