@@ -89,6 +89,7 @@ export async function startStreamProcessor(
     backoff,
     dbTimer: metrics.dbTimer,
   });
+  const stages = config.monitoring.enabled ? [monitoring.stage] : [];
   const pipeline = new MetricsPipeline({
     store,
     clock,
@@ -99,7 +100,7 @@ export async function startStreamProcessor(
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
     },
-    stages: config.monitoring.enabled ? [monitoring.stage] : [],
+    stages,
   });
   const source = new KafkajsEventSource({
     kafka,
@@ -123,6 +124,7 @@ export async function startStreamProcessor(
     pipeline,
     deadLetters,
     decode: createRecordDecoder(config.pipeline.eventValidation),
+    stages,
     kindOfTopic: (topic) => kindByTopic.get(topic),
     clock,
     backoff,

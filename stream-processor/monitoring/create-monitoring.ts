@@ -9,7 +9,7 @@ import type { Queryable } from "../db/timed-query";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
-import { createMonitoringDecoder } from "./decode-monitoring-record";
+import { createMonitoringDecoder, type MonitoringRecord } from "./decode-monitoring-record";
 import { ModelReferenceSource } from "./model-reference-source";
 import type { MonitoringConfig } from "./monitoring-config";
 import { MonitoringMetrics } from "./monitoring-metrics";
@@ -85,6 +85,13 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   let warnedNoConnection = false;
 
   const batchStage: BatchStage = {
+    // Kept until the batch commits: a prediction's row, a label signal, or why a record cannot
+    // be monitored; nothing for most events.
+    select(record) {
+      if (!config.enabled) return undefined;
+      const decoded = decode(record);
+      return decoded.kind === "skip" && decoded.reason === undefined ? undefined : decoded;
+    },
     async apply(connection, records, nowMs) {
       if (!config.enabled) return;
       if (typeof (connection as Partial<Queryable> | null)?.query !== "function") {
@@ -102,10 +109,11 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       const tenants = new Set<string>();
       for (const r of records) {
         tenants.add(r.observation.tenant);
-        const decoded = decode(r.observation.kind, r.value);
+        const decoded = r.input as MonitoringRecord | undefined;
+        if (decoded === undefined) continue;
         if (decoded.kind === "prediction") predictions.push(decoded.row);
         else if (decoded.kind === "label") signals.push(decoded.signal);
-        else if (decoded.reason !== undefined) skipped += 1;
+        else skipped += 1;
       }
       // A savepoint keeps monitoring from taking the batch down: should the database refuse
       // monitoring's own rows (or monitoring have a bug), only monitoring's part is rolled back

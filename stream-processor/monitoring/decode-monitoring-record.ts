@@ -1,7 +1,6 @@
-/** Reads what monitoring needs from a raw `predictions` or event record: the scored row, or the label signal. */
-import { eventMessageSchema } from "../../src/core/events/event-message-schema";
+/** Reads what monitoring needs from a validated `predictions` or event message: the scored row, or the label signal. */
 import { type LabelSignal, labelSignalOf } from "../../src/core/monitoring/index";
-import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
+import type { DecodedMessage } from "../ports/batch-stage";
 import type { PredictionRow } from "./monitoring-store";
 
 export type MonitoringRecord =
@@ -10,36 +9,19 @@ export type MonitoringRecord =
   /** Nothing for monitoring (most events), or a record monitoring cannot use (`reason`). */
   | { kind: "skip"; reason?: string };
 
-/** The event fields the label join reads; the metrics decoder has already validated the rest. */
-const labelFieldsSchema = eventMessageSchema.pick({
-  tenant: true,
-  eventName: true,
-  eventId: true,
-  eventTimeMs: true,
-  predictionId: true,
-  clickIds: true,
-});
-
 const MAX_ID_CHARS = 128;
+const NOTHING: MonitoringRecord = Object.freeze({ kind: "skip" });
 
+/**
+ * The message was parsed and validated against the shared schemas by the metrics decoder; what
+ * is left here are monitoring's own limits (its tables' columns).
+ */
 export function createMonitoringDecoder(conversionEvents: readonly string[]) {
   const conversions = new Set(conversionEvents);
-  return function decodeMonitoringRecord(
-    kind: "event" | "prediction",
-    value: Buffer | Uint8Array | string | null,
-  ): MonitoringRecord {
-    if (value === null || value.length === 0) return { kind: "skip", reason: "no value" };
-    let json: unknown;
-    try {
-      json = JSON.parse(typeof value === "string" ? value : Buffer.from(value).toString("utf8"));
-    } catch {
-      return { kind: "skip", reason: "not JSON" };
-    }
-    if (kind === "event") {
-      const parsed = labelFieldsSchema.safeParse(json);
-      if (!parsed.success) return { kind: "skip", reason: "not an event message" };
-      const signal = labelSignalOf(parsed.data, conversions);
-      if (signal === undefined) return { kind: "skip" };
+  return function decodeMonitoringRecord(record: DecodedMessage): MonitoringRecord {
+    if (record.kind === "event") {
+      const signal = labelSignalOf(record.message, conversions);
+      if (signal === undefined) return NOTHING;
       const ids = [
         signal.tenant,
         signal.eventName,
@@ -50,9 +32,7 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
       if (ids.some((s) => s.includes("\u0000"))) return { kind: "skip", reason: "contains U+0000" };
       return { kind: "label", signal };
     }
-    const parsed = PredictionRecordSchema.safeParse(json);
-    if (!parsed.success) return { kind: "skip", reason: "not a prediction record" };
-    const m = parsed.data;
+    const m = record.message;
     const predictedAtMs = Date.parse(m.scoredAt);
     // The predictions table holds probabilities only; anything else cannot be monitored.
     if (!(m.score >= 0 && m.score <= 1)) return { kind: "skip", reason: "score outside [0, 1]" };

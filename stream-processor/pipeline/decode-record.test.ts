@@ -59,6 +59,17 @@ describe("decodeRecord: events", () => {
         eventId: "e-1",
         digest: dedupDigest("acme", "Purchase", "e-1"),
       },
+      message: {
+        kind: "event",
+        message: expect.objectContaining({
+          tenant: "acme",
+          eventName: "Purchase",
+          eventId: "e-1",
+          eventTimeMs: T0,
+          predictionId: "p-9",
+          clickIds: expect.any(Object),
+        }),
+      },
     });
   });
 
@@ -146,10 +157,8 @@ describe("decodeRecord: events", () => {
 
 describe("decodeRecord: predictions", () => {
   it("maps a prediction record to a predictions observation", () => {
-    const result = decode(
-      "prediction",
-      toValue(samplePrediction({ predictionId: "p-1", scoredAtMs: T0 })),
-    );
+    const message = samplePrediction({ predictionId: "p-1", scoredAtMs: T0 });
+    const result = decode("prediction", toValue(message));
     expect(result).toEqual({
       ok: true,
       observation: {
@@ -167,6 +176,7 @@ describe("decodeRecord: predictions", () => {
         eventId: "p-1",
         digest: dedupDigest("acme", PREDICTION_DEDUP_NAME, "p-1"),
       },
+      message: { kind: "prediction", message },
     });
   });
 

@@ -10,6 +10,7 @@ import {
 import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
 import { toMicros } from "../../src/core/windows/value-micros";
+import type { DecodedMessage } from "../ports/batch-stage";
 import type { DedupKey } from "../ports/metrics-store";
 import { dedupDigest } from "./dedup-digest";
 import { clip, describeIssues } from "./poison-reason";
@@ -18,7 +19,13 @@ export type RecordKind = "event" | "prediction";
 export type EventValidation = "envelope" | "full";
 
 export type DecodedRecord =
-  | { ok: true; observation: WindowObservation; dedup: DedupKey }
+  | {
+      ok: true;
+      observation: WindowObservation;
+      dedup: DedupKey;
+      /** The validated message, for batch stages (BatchStage.select); not kept past decoding. */
+      message: DecodedMessage;
+    }
   | { ok: false; reason: string }
   /** Well-formed, but not a record the metrics count (a test event). */
   | { ok: "skipped"; reason: "test event" };
@@ -79,6 +86,7 @@ type ParsedEvent = Pick<
   | "currency"
   | "matchQuality"
   | "predictionId"
+  | "clickIds"
   | "testEventCode"
 >;
 
@@ -153,6 +161,7 @@ export function createRecordDecoder(validation: EventValidation) {
         attributed: m.predictionId !== undefined,
       },
       dedup: dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
+      message: { kind: "event", message: m },
     };
   }
 
@@ -187,6 +196,7 @@ export function createRecordDecoder(validation: EventValidation) {
         attributed: false,
       },
       dedup: dedupKey(m.tenant, PREDICTION_DEDUP_NAME, dedupEventId(m.predictionId)),
+      message: { kind: "prediction", message: m },
     };
   }
 }

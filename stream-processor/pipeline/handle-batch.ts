@@ -1,6 +1,7 @@
 /** The batch handler: decode, dead-letter poison, commit with retries; decides retry vs dead-letter. */
 import type { Logger } from "pino";
 import { isDriftlineError } from "../../src/core/errors";
+import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
 import type {
@@ -39,6 +40,8 @@ export interface BatchHandlerDeps {
   pipeline: MetricsPipeline;
   deadLetters: DeadLetterSink;
   decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord;
+  /** The pipeline's batch stages, whose `select` runs as each record is decoded. */
+  stages?: readonly BatchStage[];
   /** Which kind of record a topic carries; undefined for a topic this processor does not read. */
   kindOfTopic: (topic: string) => RecordKind | undefined;
   clock: Clock;
@@ -80,7 +83,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
               ),
             ),
           }
-        : await prepareBatch(batch, kind, deps.decode);
+        : await prepareBatch(batch, kind, deps.decode, deps.stages);
 
     if (prepared.deadLetters.length > 0) {
       for (const l of prepared.deadLetters) {

@@ -183,8 +183,13 @@ export class MetricsPipeline {
       }
       if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
       if (counted.length > 0) {
-        for (const stage of this.deps.stages ?? [])
-          await stage.apply(tx.connection, counted, nowMs);
+        for (const [i, stage] of (this.deps.stages ?? []).entries()) {
+          const records = counted.map((r) => ({
+            observation: r.observation,
+            input: r.stageInputs?.[i],
+          }));
+          await stage.apply(tx.connection, records, nowMs);
+        }
       }
       return { counts, moved: aggregate.maxEventTimeMs, windowRows: aggregate.deltas.length };
     });

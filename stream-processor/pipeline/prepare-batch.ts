@@ -1,6 +1,7 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
 import { setImmediate } from "node:timers/promises";
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { BatchStage } from "../ports/batch-stage";
 import type { DeadLetter } from "../ports/dead-letter-sink";
 import type { SourceBatch } from "../ports/event-source";
 import type { DedupKey } from "../ports/metrics-store";
@@ -15,10 +16,10 @@ const RECORDS_PER_TURN = 256;
 
 export interface AcceptedRecord {
   offset: string;
-  /** The raw value, for batch stages that read more of it than the metrics do. */
-  value: Buffer | null;
   observation: WindowObservation;
   dedup: DedupKey;
+  /** Per batch stage, in order, what its `select` kept of the record (absent: no stage selects). */
+  stageInputs?: readonly unknown[];
 }
 
 export interface PreparedBatch {
@@ -37,7 +38,9 @@ export async function prepareBatch(
   batch: SourceBatch,
   kind: RecordKind,
   decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord,
+  stages: readonly BatchStage[] = [],
 ): Promise<PreparedBatch> {
+  const selecting = stages.some((s) => s.select !== undefined);
   const accepted: AcceptedRecord[] = [];
   const deadLetters: DeadLetter[] = [];
   const seen = new Set<string>();
@@ -72,9 +75,9 @@ export async function prepareBatch(
     seen.add(key);
     accepted.push({
       offset: record.offset,
-      value: record.value,
       observation: decoded.observation,
       dedup: decoded.dedup,
+      ...(selecting ? { stageInputs: stages.map((s) => s.select?.(decoded.message)) } : {}),
     });
   }
   return { batch, accepted, inBatchDuplicates, skipped, deadLetters };

@@ -1,13 +1,34 @@
 /** The BatchStage port: more work done inside each batch's transaction (e.g. model monitoring). */
+import type { EventMessage } from "../../src/core/events/event-message-schema";
+import type { PredictionRecord } from "../../src/core/scoring/prediction-record";
 import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
 
-/** A newly counted record of the batch: its raw value and what the metrics decoded from it. */
+/** The fields of an event message a stage may read, as the metrics decoder validated them. */
+export type StageEventFields = Pick<
+  EventMessage,
+  "tenant" | "eventName" | "eventId" | "eventTimeMs" | "predictionId" | "clickIds"
+>;
+
+/** A record's validated message, as the metrics decoder read it. */
+export type DecodedMessage =
+  | { kind: "event"; message: StageEventFields }
+  | { kind: "prediction"; message: PredictionRecord };
+
+/** A newly counted record of the batch: what the metrics decoded and what the stage selected. */
 export interface StageRecord {
-  value: Buffer | null;
   observation: Pick<WindowObservation, "kind" | "tenant">;
+  /** What the stage's `select` kept of the record; undefined when it kept nothing. */
+  input: unknown;
 }
 
 export interface BatchStage {
+  /**
+   * Keeps what the stage will need of a record, while the batch is decoded: outside the
+   * transaction, from the message the metrics decoder already parsed and validated (nothing is
+   * parsed twice). Return undefined to keep nothing (most records, for most stages); what is
+   * returned is held until the batch commits, so keep it small.
+   */
+  select?(record: DecodedMessage): unknown;
   /**
    * Runs in the batch's transaction after the metrics were written, with the records counted
    * for the first time (duplicates were seen by an earlier, committed run). `connection` is the
