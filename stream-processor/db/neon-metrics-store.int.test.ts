@@ -6,8 +6,9 @@ import { dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
 import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
+import { nullableTextArray, numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
-import { NeonMetricsStore, numberArray, textArray } from "./neon-metrics-store";
+import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");
 
@@ -35,12 +36,17 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
 
   it("array literals survive quotes, backslashes, commas, braces, NULL and unicode", async () => {
     const tricky = ['a"b', "c\\d", "e,f", "{g}", "NULL", " spaced ", "", "ünï😀", 'x\\"y'];
-    const { rows } = await env.db.query<{ v: string[]; n: string[] }>(
-      "SELECT $1::text[] AS v, $2::numeric[]::text[] AS n",
-      [textArray(tricky), numberArray([1, -2.5, "12.340000", 1e-7, 1772366400000])],
+    const { rows } = await env.db.query<{ v: string[]; n: string[]; m: (string | null)[] }>(
+      "SELECT $1::text[] AS v, $2::numeric[]::text[] AS n, $3::text[] AS m",
+      [
+        textArray(tricky),
+        numberArray([1, -2.5, "12.340000", 1e-7, 1772366400000]),
+        nullableTextArray([null, ...tricky, undefined]),
+      ],
     );
     expect(rows[0]!.v).toEqual(tricky);
     expect(rows[0]!.n).toEqual(["1", "-2.5", "12.340000", "0.0000001", "1772366400000"]);
+    expect(rows[0]!.m).toEqual([null, ...tricky, null]);
   });
 
   it("remembers dedup keys and reports the ones seen before, including tricky ids", async () => {

@@ -13,6 +13,7 @@ import type {
   OffsetAdvanceResult,
   TenantHour,
 } from "../ports/metrics-store";
+import { nullableNumberArray, numberArray, textArray } from "./array-literals";
 import { type Pool, type PoolClient, withTransaction } from "./create-pool";
 
 /** Timing hook for the db latency histogram. */
@@ -554,32 +555,6 @@ class NeonMetricsTransaction implements MetricsTransaction {
       this.timer(operation, performance.now() - started);
     }
   }
-}
-
-// Postgres array literals built in one pass. The driver's generic serializer (prepareValue and
-// two regex replaces per element) cost ~4 µs per record on the hot path; these elements are
-// plain strings without NUL (the decoder refuses it) and finite numbers, so quoting strings is
-// the only escaping needed. Hand-written because no library does just this.
-const NEEDS_ESCAPE = /["\\]/;
-
-/** `{"a","b\"c"}`: a text[] literal. */
-export function textArray(values: readonly string[]): string {
-  let out = "{";
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    out += `${i === 0 ? "" : ","}"${NEEDS_ESCAPE.test(v) ? v.replace(/["\\]/g, "\\$&") : v}"`;
-  }
-  return `${out}}`;
-}
-
-/** `{1,2.5,-3}`: a numeric array literal (int, bigint, float8 or numeric). */
-export function numberArray(values: readonly (number | string)[]): string {
-  return `{${values.join(",")}}`;
-}
-
-/** `{1,NULL,3}`: a numeric array literal with NULL elements. */
-function nullableNumberArray(values: readonly (number | string | null)[]): string {
-  return `{${values.map((v) => (v === null ? "NULL" : v)).join(",")}}`;
 }
 
 /** A read that failed for any reason is, to an API caller, the metrics store being unavailable. */

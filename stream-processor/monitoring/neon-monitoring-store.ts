@@ -7,6 +7,7 @@ import {
   type RetrainRequest,
   type WindowRow,
 } from "../../src/core/monitoring/index";
+import { nullableTextArray, numberArray, textArray } from "../db/array-literals";
 import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {
   LabelRows,
@@ -140,15 +141,17 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
                    $7::text[], $8::bigint[]) AS d(t, p, m, v, e, s, f, ms)
        ON CONFLICT (tenant_id, prediction_id) DO NOTHING
        RETURNING tenant_id, prediction_id`,
+      // Array literals built in one pass: a batch of predictions can hold ~20,000 rows, and the
+      // driver's generic serializer took longer than the insert itself.
       [
-        sorted.map((r) => r.tenant),
-        sorted.map((r) => r.predictionId),
-        sorted.map((r) => r.model),
-        sorted.map((r) => r.version),
-        sorted.map((r) => r.entityId ?? null),
-        sorted.map((r) => r.score),
-        sorted.map((r) => JSON.stringify(r.features)),
-        sorted.map((r) => ms(r.predictedAtMs)),
+        textArray(sorted.map((r) => r.tenant)),
+        textArray(sorted.map((r) => r.predictionId)),
+        textArray(sorted.map((r) => r.model)),
+        textArray(sorted.map((r) => r.version)),
+        nullableTextArray(sorted.map((r) => r.entityId)),
+        numberArray(sorted.map((r) => r.score)),
+        textArray(sorted.map((r) => JSON.stringify(r.features))),
+        numberArray(sorted.map((r) => ms(r.predictedAtMs))),
       ],
     );
     return new Set(inserted.map((r) => `${r.tenant_id}\u0000${r.prediction_id}`));
