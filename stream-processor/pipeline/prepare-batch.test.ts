@@ -45,10 +45,7 @@ describe("prepareBatch and batch stages", () => {
       decode,
       [silent, selecting],
     );
-    expect(prepared.accepted.map((r) => r.stageInputs)).toEqual([
-      [undefined, "p-1"],
-      [undefined, undefined],
-    ]);
+    expect(prepared.accepted.map((r) => r.stageInputs)).toEqual([[undefined, "p-1"], undefined]);
     // Neither the poison record nor the in-batch repeat reached a stage.
     expect(seen.map((r) => r.kind === "event" && r.message.eventId)).toEqual(["a", "b"]);
     expect(prepared.deadLetters).toHaveLength(1);

@@ -18,7 +18,7 @@ export interface AcceptedRecord {
   offset: string;
   observation: WindowObservation;
   dedup: DedupKey;
-  /** Per batch stage, in order, what its `select` kept of the record (absent: no stage selects). */
+  /** Per batch stage, in order, what its `select` kept of the record (absent: none kept anything). */
   stageInputs?: readonly unknown[];
 }
 
@@ -73,12 +73,17 @@ export async function prepareBatch(
       continue;
     }
     seen.add(key);
-    accepted.push({
+    const entry: AcceptedRecord = {
       offset: record.offset,
       observation: decoded.observation,
       dedup: decoded.dedup,
-      ...(selecting ? { stageInputs: stages.map((s) => s.select?.(decoded.message)) } : {}),
-    });
+    };
+    if (selecting) {
+      // Most records give no stage anything to keep: they carry no array at all.
+      const inputs = stages.map((s) => s.select?.(decoded.message));
+      if (inputs.some((v) => v !== undefined)) entry.stageInputs = inputs;
+    }
+    accepted.push(entry);
   }
   return { batch, accepted, inBatchDuplicates, skipped, deadLetters };
 }
