@@ -337,3 +337,43 @@ describe("batch handler", () => {
     });
   });
 });
+
+describe("batch handler decoding", () => {
+  it("decodes the batches it is handed one at a time, in the order they arrive", async () => {
+    const { pipeline, deadLetters, clock, observer } = setup();
+    const decodeRecord = createRecordDecoder("envelope");
+    const order: string[] = [];
+    const prepare = createBatchHandler({
+      pipeline,
+      deadLetters,
+      decode: (kind, value) => {
+        const decoded = decodeRecord(kind, value);
+        if (decoded.ok === true) order.push(decoded.dedup.eventId.slice(0, 1));
+        return decoded;
+      },
+      kindOfTopic: () => "event",
+      clock,
+      backoff: { initialMs: 100, maxMs: 1_000 },
+      log: pino({ level: "silent" }),
+      observer,
+    });
+    // Large enough that decoding yields to the event loop in between (every 256 records).
+    const n = 700;
+    const a = batch(
+      Array.from({ length: n }, (_, i) => ev(`a${i}`)),
+      0,
+      null,
+      TOPIC,
+      0,
+    );
+    const b = batch(
+      Array.from({ length: n }, (_, i) => ev(`b${i}`)),
+      0,
+      null,
+      TOPIC,
+      1,
+    );
+    await Promise.all([prepare(a, running), prepare(b, running)]);
+    expect(order.join("")).toBe("a".repeat(n) + "b".repeat(n));
+  });
+});
