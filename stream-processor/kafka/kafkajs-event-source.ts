@@ -249,6 +249,8 @@ export class KafkajsEventSource implements EventSource {
     const commit = await handler(sourceBatch, control);
     const oldest = chain[0];
     if (chain.length >= MAX_UNCOMMITTED_PER_PARTITION && oldest !== undefined) await oldest.outcome;
+    // An outcome never rejects (commit errors become "abandoned", settle catches its own), so a
+    // partition's chain always drains: a rejected link would hold the partition forever.
     const entry: InFlight = {
       nextOffset,
       outcome: (async () => {
@@ -265,7 +267,14 @@ export class KafkajsEventSource implements EventSource {
           return { kind: "abandoned" };
         });
       })().then((outcome) => {
-        this.settle(tp, entry, sourceBatch, outcome);
+        try {
+          this.settle(tp, entry, sourceBatch, outcome);
+        } catch (error) {
+          // Forget the partition's position: its next batch reloads it from the store.
+          this.inFlight.delete(tp);
+          this.expected.delete(tp);
+          this.options.log.error({ err: error, topic, partition }, "settling a batch failed");
+        }
         return outcome;
       }),
     };
@@ -333,7 +342,7 @@ export class KafkajsEventSource implements EventSource {
         this.inFlight.delete(tp);
         this.expected.delete(tp);
         if (outcome.storedNextOffset !== null) {
-          this.consumer.seek({ topic, partition, offset: outcome.storedNextOffset });
+          this.seekTo(topic, partition, outcome.storedNextOffset);
         }
         return;
       case "superseded":
@@ -343,9 +352,25 @@ export class KafkajsEventSource implements EventSource {
         this.inFlight.delete(tp);
         this.expected.delete(tp);
         if (!this.stopping && batch.expectedNextOffset !== null) {
-          this.consumer.seek({ topic, partition, offset: batch.expectedNextOffset });
+          this.seekTo(topic, partition, batch.expectedNextOffset);
         }
         return;
+    }
+  }
+
+  /**
+   * Moves kafkajs' fetch position. kafkajs refuses while it restarts after a crash (it has no
+   * consumer group then); the restarted consumer fetches from Kafka's group offset, and the
+   * partition's first batch is then compared with the store and re-positioned as at any start.
+   */
+  private seekTo(topic: string, partition: number, offset: string): void {
+    try {
+      this.consumer.seek({ topic, partition, offset });
+    } catch (error) {
+      this.options.log.warn(
+        { err: error, topic, partition, offset },
+        "cannot seek now; the partition's next batch re-reads the stored offset",
+      );
     }
   }
 
