@@ -47,6 +47,8 @@ import { migrate } from "../migrate";
 import { freePort, machineCpuMs, processCpuMs, ROOT } from "./bench-support";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** A backlog that makes no progress this long fails the run instead of waiting forever. */
+const STALL_MS = 120_000;
 const SAMPLE_MS = 200;
 
 /** The baseline child: consume everything from the beginning, count, report timings as JSON. */
@@ -383,7 +385,8 @@ async function main(): Promise<void> {
     const spawnProcessor = (apiPort: number) =>
       spawn(process.execPath, [...nodeArgs, "--import", "tsx", "stream-processor/main.ts"], {
         cwd: ROOT,
-        stdio: ["ignore", "ignore", "inherit"],
+        // The processor's own warnings and errors (LOG_LEVEL=warn) show up in the output.
+        stdio: ["ignore", "inherit", "inherit"],
         env: {
           ...process.env,
           DATABASE_URL,
@@ -456,10 +459,18 @@ async function main(): Promise<void> {
     let peakRss = 0;
     let firstProgressMs = 0;
     let left = total;
+    let lastChangeMs = performance.now();
     while (!produced || left > 0) {
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
       exited();
+      const before = left;
       left = await remaining();
+      if (left !== before || !produced) lastChangeMs = performance.now();
+      else if (performance.now() - lastChangeMs > STALL_MS) {
+        throw new Error(
+          `no record committed for ${STALL_MS / 1000} s with ${fmt(left)} left: the stream processor is stuck (its log is above)`,
+        );
+      }
       peakLag = Math.max(peakLag, left);
       peakRss = Math.max(
         peakRss,
