@@ -36,6 +36,11 @@ const WINDOW_COUNTS = [
 ] as const;
 const WINDOW_KEY = "tenant_id, window_seconds, window_start, source, event_name, campaign";
 
+/** Join condition: `m`'s rows are the minute rows of the hour `h` (h.tenant_id, h.hour_start). */
+const MINUTES_OF_HOUR = (m: string, h: string) =>
+  `${m}.tenant_id = ${h}.tenant_id AND ${m}.window_seconds = 60
+   AND ${m}.window_start >= ${h}.hour_start AND ${m}.window_start < ${h}.hour_start + interval '1 hour'`;
+
 // Statements are named so that each pooled connection parses and plans them once.
 const SQL = {
   advanceOffset: {
@@ -161,8 +166,7 @@ const SQL = {
              SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign,
                     ${WINDOW_COUNTS.map((c) => `sum(m.${c})`).join(", ")}
              FROM hours h
-             JOIN metric_windows m ON m.tenant_id = h.tenant_id AND m.window_seconds = 60
-               AND m.window_start >= h.hour_start AND m.window_start < h.hour_start + interval '1 hour'
+             JOIN metric_windows m ON ${MINUTES_OF_HOUR("m", "h")}
              GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign
              ORDER BY 1, 3, 4, 5, 6
              ON CONFLICT (${WINDOW_KEY}) DO UPDATE SET
@@ -173,8 +177,7 @@ const SQL = {
              SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign, m.currency,
                     sum(m.value_sum), sum(m.value_count)
              FROM hours h
-             JOIN metric_window_values m ON m.tenant_id = h.tenant_id AND m.window_seconds = 60
-               AND m.window_start >= h.hour_start AND m.window_start < h.hour_start + interval '1 hour'
+             JOIN metric_window_values m ON ${MINUTES_OF_HOUR("m", "h")}
              GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign, m.currency
              ORDER BY 1, 3, 4, 5, 6, 7
              ON CONFLICT (${WINDOW_KEY}, currency) DO UPDATE SET
@@ -211,24 +214,21 @@ const ROLLUP_CHUNK = 500;
  * `$3`/`$4` the range (epoch ms), as in queryWindows.
  */
 function hourlyRows(table: "metric_windows" | "metric_window_values"): string {
-  const columns =
-    table === "metric_windows"
-      ? `source, event_name, campaign, ${WINDOW_COUNTS.join(", ")}`
-      : "source, event_name, campaign, currency, value_sum, value_count";
-  const prefixed = columns
-    .split(", ")
-    .map((c) => `m.${c}`)
-    .join(", ");
-  return `(SELECT tenant_id, window_seconds, window_start, ${columns} FROM ${table} h
+  const columns = [
+    "source",
+    "event_name",
+    "campaign",
+    ...(table === "metric_windows" ? WINDOW_COUNTS : ["currency", "value_sum", "value_count"]),
+  ];
+  return `(SELECT tenant_id, window_seconds, window_start, ${columns.join(", ")} FROM ${table} h
      WHERE h.tenant_id = $1 AND h.window_seconds = 3600
        AND h.window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND h.window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
        AND NOT EXISTS (SELECT 1 FROM metric_hours_pending p
                        WHERE p.tenant_id = h.tenant_id AND p.hour_start = h.window_start)
    UNION ALL
-   SELECT m.tenant_id, 3600, p.hour_start, ${prefixed}
+   SELECT m.tenant_id, 3600, p.hour_start, ${columns.map((c) => `m.${c}`).join(", ")}
      FROM metric_hours_pending p
-     JOIN ${table} m ON m.tenant_id = p.tenant_id AND m.window_seconds = 60
-       AND m.window_start >= p.hour_start AND m.window_start < p.hour_start + interval '1 hour'
+     JOIN ${table} m ON ${MINUTES_OF_HOUR("m", "p")}
      WHERE p.tenant_id = $1
        AND p.hour_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND p.hour_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
   ) AS hourly`;
