@@ -29,7 +29,7 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
         signal.predictionId ?? "",
         ...signal.clickIds,
       ];
-      if (ids.some((s) => s.includes("\u0000"))) return { kind: "skip", reason: "contains U+0000" };
+      if (ids.some(hasNul)) return { kind: "skip", reason: "contains U+0000" };
       return { kind: "label", signal };
     }
     const m = record.message;
@@ -40,11 +40,11 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
       return { kind: "skip", reason: "prediction id too long" };
     if (!Number.isFinite(predictedAtMs)) return { kind: "skip", reason: "bad scoredAt" };
     // Postgres text and jsonb cannot hold U+0000: such a row would make the batch's commit fail.
+    // Features are flat (name → number or string), so their names and string values are checked
+    // in place rather than by serializing them (the insert serializes them once, later).
     if (
-      [m.tenant, m.model, m.version, m.predictionId, m.entityId ?? ""].some((s) =>
-        s.includes("\u0000"),
-      ) ||
-      JSON.stringify(m.features).includes("\\u0000")
+      [m.tenant, m.model, m.version, m.predictionId, m.entityId ?? ""].some(hasNul) ||
+      Object.entries(m.features).some(([k, v]) => hasNul(k) || (typeof v === "string" && hasNul(v)))
     ) {
       return { kind: "skip", reason: "contains U+0000" };
     }
@@ -62,4 +62,8 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
       },
     };
   };
+}
+
+function hasNul(s: string): boolean {
+  return s.includes("\u0000");
 }
