@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeFeatureRow, validateModelManifest } from "../src/core/model-manifest";
+import { encodeFeatureRow, validateModelManifest } from "#core/model-manifest";
 import { decodeModel, IR_VERSION, ML_DOMAIN, OPSET } from "./onnx/onnx-builder";
 import { CONVERSION_FEATURES, encodeFeatures, generateRows } from "./synthetic/conversion-data";
 import { modelFiles, RECIPES, type TrainedModel, trainAll, trainModel } from "./train-models";

@@ -1,9 +1,5 @@
 /** Trains the demo model and the test fixtures from the synthetic dataset: ONNX bytes + manifests. */
-import {
-  encodeFeatureRow,
-  type ModelManifest,
-  parseModelManifest,
-} from "../src/core/model-manifest";
+import { encodeFeatureRow, type ModelManifest, parseModelManifest } from "#core/model-manifest";
 import {
   exportGbtModel,
   exportLinearModel,

@@ -8,8 +8,8 @@ import {
   apiKeyRedisKey,
   hashApiKey,
   tenantOriginsRedisKey,
-} from "../src/auth/api-key";
-import { ValidationError } from "../src/core/errors";
+} from "#core/api-keys";
+import { ValidationError } from "#core/errors";
 import { tenantKeysRedisKey } from "./keys-common";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { migrate } from "./migrate";

@@ -7,13 +7,13 @@ import {
   apiKeyRedisKey,
   generateApiKey,
   type NewApiKey,
+  normalizeOrigin,
   ROLES,
   type Role,
   tenantOriginsRedisKey,
-} from "../src/auth/api-key";
-import { normalizeOrigin } from "../src/auth/tenant-cors";
-import { IDENTIFIER_RULE } from "../src/core/scoring/names";
-import { redactDatabaseUrl } from "../stream-processor/db/database-url";
+} from "#core/api-keys";
+import { redactDatabaseUrl } from "#core/config";
+import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,

@@ -3,8 +3,9 @@
  * revoked), from Postgres `api_keys` when there is a database, else from the per-tenant key index
  * in Upstash Redis. Never prints a key or its hash.
  */
-import { IDENTIFIER_RULE } from "../src/core/scoring/names";
-import { redactDatabaseUrl } from "../stream-processor/db/database-url";
+
+import { redactDatabaseUrl } from "#core/config";
+import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,

@@ -4,15 +4,10 @@
  * `api_keys` (the stream processor's read API stops accepting it). Idempotent: revoking a revoked
  * key changes nothing and says so.
  */
-import {
-  API_KEY_PATTERN,
-  ApiKeyRecordSchema,
-  apiKeyRedisKey,
-  hashApiKey,
-} from "../src/auth/api-key";
-import { NotFoundError, ValidationError } from "../src/core/errors";
-import { IDENTIFIER_RULE } from "../src/core/scoring/names";
-import { redactDatabaseUrl } from "../stream-processor/db/database-url";
+import { API_KEY_PATTERN, ApiKeyRecordSchema, apiKeyRedisKey, hashApiKey } from "#core/api-keys";
+import { redactDatabaseUrl } from "#core/config";
+import { NotFoundError, ValidationError } from "#core/errors";
+import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,

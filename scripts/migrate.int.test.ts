@@ -2,8 +2,8 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, DependencyUnavailableError } from "../src/core/errors";
-import { createNeonPool, type Pool, withTransaction } from "../stream-processor/db/create-pool";
+import { ConfigError, DependencyUnavailableError } from "#core/errors";
+import { createNeonPool, type Pool, withTransaction } from "../test/support/integration-env";
 import { type NeonWsRelay, startNeonWsRelay } from "./local/neon-ws-relay";
 import { listMigrations, MIGRATIONS_TABLE, migrate } from "./migrate";
 

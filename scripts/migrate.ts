@@ -3,8 +3,8 @@ import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runner } from "node-pg-migrate";
-import { ConfigError, DependencyUnavailableError } from "../src/core/errors";
-import { parseDatabaseUrl, redactDatabaseUrl } from "../stream-processor/db/database-url";
+import { parseDatabaseUrl, redactDatabaseUrl } from "#core/config";
+import { ConfigError, DependencyUnavailableError } from "#core/errors";
 import { loadLocalStackConfig } from "./local/config";
 import { pgliteDatabaseUrl } from "./local/pglite-server";
 

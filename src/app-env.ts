@@ -1,5 +1,5 @@
 /** The Hono environment shared by every route: the services a request may use and its request id. */
-import type { AuthContext } from "./auth/require-key";
+import type { AuthContext } from "./auth/auth-ports";
 import type { Services } from "./services";
 
 export interface AppEnv {

@@ -1,6 +1,6 @@
 /** The Worker's bindings and vars, checked once per isolate by one zod schema. */
 import { z } from "zod";
-import { ConfigError } from "./core/errors";
+import { ConfigError } from "#core/errors";
 
 const binding = <T>(name: string, method: string) =>
   z.custom<T>(

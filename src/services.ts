@@ -1,112 +1,13 @@
-/** The ports the HTTP routes and the queue consumer depend on; adapters implement them. */
-import type { ApiKeyRecord } from "./auth/api-key";
-import type { ModelManifest } from "./core/model-manifest";
-import type { ModelRegistryNotice } from "./core/model-registry-message";
-import type { ActivePointer } from "./core/scoring/active-pointer";
-import type { PredictionRecord } from "./core/scoring/prediction-record";
-import type { IngestServices } from "./ingest/ingest-ports";
-import type { ModelRegistry } from "./models/model-registry";
-
-export interface DependencyCheck {
-  ok: boolean;
-  latencyMs?: number;
-  message?: string;
-}
-
-export interface Readiness {
-  /** One entry per dependency; never throws. */
-  check(): Promise<Record<string, DependencyCheck>>;
-}
-
-/** Schedules work that may finish after the response (`ctx.waitUntil` in workerd). */
-export type WaitUntil = (promise: Promise<unknown>) => void;
-
-/** API key records by the hex SHA-256 of the key. */
-export interface ApiKeyStore {
-  findByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
-}
-
-export interface RateLimitDecision {
-  allowed: boolean;
-  /** Requests allowed per window. */
-  limit: number;
-  remaining: number;
-  /** Epoch ms at which the window has room again. */
-  resetAtMs: number;
-}
-
-export interface RateLimiter {
-  /** Counts one request for `identifier` (an API key id) and says whether it may pass. */
-  limit(identifier: string, waitUntil: WaitUntil): Promise<RateLimitDecision>;
-}
-
-/** Origins allowed to call a tenant's browser-facing routes (CORS). */
-export interface TenantOriginStore {
-  allowedOrigins(tenant: string): Promise<readonly string[]>;
-}
-
-export interface StoredVersionInfo {
-  version: string;
-  uploadedAt: string;
-  sizeBytes: number;
-  /** Hex SHA-256 of the ONNX bytes. */
-  sha256: string;
-  /** Number of input features in the manifest. */
-  features: number;
-}
-
-/** Model bytes and manifests per tenant (R2 in the Worker). Versions are immutable once written. */
-export interface ModelStore {
-  listModelNames(tenant: string): Promise<string[]>;
-  listVersions(tenant: string, name: string): Promise<StoredVersionInfo[]>;
-  getManifest(tenant: string, name: string, version: string): Promise<ModelManifest | undefined>;
-  getModelBytes(tenant: string, name: string, version: string): Promise<ArrayBuffer | undefined>;
-  hasVersion(tenant: string, name: string, version: string): Promise<boolean>;
-  /** Writes a new version; "exists" (and writes nothing) when the version is already there. */
-  putVersion(
-    tenant: string,
-    name: string,
-    version: string,
-    content: { modelBytes: ArrayBuffer; manifest: ModelManifest; info: StoredVersionInfo },
-  ): Promise<"created" | "exists">;
-}
-
-/** The active-version pointer of each (tenant, model) (Upstash Redis in the Worker). */
-export interface ModelPointerStore {
-  get(tenant: string, name: string): Promise<ActivePointer | undefined>;
-  set(tenant: string, name: string, pointer: ActivePointer): Promise<void>;
-}
-
 /**
- * Where model uploads and promotions are announced, so the stream processor's registry
- * (Postgres `model_versions`) follows them: the ingest queue → Kafka `models` in the Worker.
+ * The service bundle the HTTP routes take: one port per capability, each declared beside its
+ * adapters (auth/, model-registry/, scoring/, ingest/, health/). The composition root
+ * (worker.ts) builds it; tests pass fakes.
  */
-export interface ModelChangeLog {
-  /** Durably queues the notices, in order, or throws. */
-  record(notices: readonly ModelRegistryNotice[]): Promise<void>;
-}
-
-/** One loaded model, ready to score float rows. */
-export interface LoadedModel {
-  /** Scores `rows` rows of `values` (row-major `[rows, columns]`); one score per row. */
-  score(values: Float32Array, rows: number): Promise<Float64Array>;
-  /** Frees the runtime's resources; the model is unusable afterwards. */
-  release(): Promise<void>;
-}
-
-export type ModelCheck = { ok: true } | { ok: false; problems: string[] };
-
-/** Turns model bytes into something that scores (onnxruntime-web in the Worker). */
-export interface ModelRuntime {
-  load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel>;
-  /** Loads the bytes and checks tensor names, types and shapes against the manifest. */
-  check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck>;
-}
-
-/** Where scored rows go for monitoring (the ingest queue → Kafka `predictions`). */
-export interface PredictionLog {
-  write(records: readonly PredictionRecord[]): Promise<void>;
-}
+import type { ApiKeyStore, RateLimiter, TenantOriginStore } from "./auth/auth-ports";
+import type { Readiness } from "./health/readiness";
+import type { IngestServices } from "./ingest/ingest-ports";
+import type { ModelRegistry } from "./model-registry/model-registry";
+import type { PredictionLog } from "./scoring/scoring-ports";
 
 export interface Services {
   readiness: Readiness;

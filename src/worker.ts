@@ -1,30 +1,30 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
-import { BindingReadiness } from "./adapters/binding-readiness";
-import type { ProduceRoute } from "./adapters/kafka-rest-client";
-import { KafkaRestRecordSink } from "./adapters/kafka-rest-record-sink";
-import { onnxRuntime } from "./adapters/onnx-runtime";
-import { upstashClient } from "./adapters/upstash-client";
+
+import { ConfigError, errorBody } from "#core/errors";
 import { createApp } from "./app";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
-import { ConfigError } from "./core/errors";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
-import { errorBody } from "./http/errors";
+import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
-import { bundledModels } from "./models/bundled-models";
-import { ModelRegistry } from "./models/model-registry";
-import { QueueModelChangeLog } from "./models/queue-model-change-log";
-import { R2ModelStore } from "./models/r2-model-store";
-import { UpstashModelPointerStore } from "./models/upstash-model-pointer-store";
+import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
+import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
+import { bundledModels } from "./model-registry/bundled-models";
+import { ModelRegistry } from "./model-registry/model-registry";
+import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
+import { R2ModelStore } from "./model-registry/r2-model-store";
+import { UpstashModelPointerStore } from "./model-registry/upstash-model-pointer-store";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
 import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
+import { onnxRuntime } from "./scoring/onnx-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
 import type { Services } from "./services";
+import { upstashClient } from "./upstash/upstash-client";
 
 let cachedEnv: { raw: unknown; parsed: WorkerEnv } | undefined;
 

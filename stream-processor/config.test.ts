@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../src/core/errors";
+import { ConfigError } from "#core/errors";
 import { loadStreamConfig } from "./config";
 
 const minimal = { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test" };

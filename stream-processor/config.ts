@@ -1,8 +1,8 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
 import { z } from "zod";
-import { ConfigError } from "../src/core/errors";
-import type { TopicKey } from "../src/core/topics";
-import { envBool, envInt, envList } from "./env-fields";
+import { envBool, envInt, envList } from "#core/config";
+import { ConfigError } from "#core/errors";
+import type { TopicKey } from "#core/topics";
 import {
   type MonitoringConfig,
   monitoringConfigFrom,

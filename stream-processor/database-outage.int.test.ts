@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../test/support/integration-env";
 import { loadStreamConfig } from "./config";
 import { type StreamProcessor, startStreamProcessor } from "./main";
-import { type IntegrationEnv, startIntegrationEnv, waitFor } from "./testing/integration-env";
 import { sampleEventMessage, toValue } from "./testing/sample-messages";
 
 const EVENTS = 20_000;

@@ -2,10 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { Message } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRandom } from "../models/synthetic/prng";
-import { toMicros } from "../src/core/windows/value-micros";
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "../src/core/windows/window-start-ms";
-import { type IntegrationEnv, startIntegrationEnv, waitFor } from "./testing/integration-env";
+import { createRandom } from "#core/random";
+import { HOUR_MS, MINUTE_MS, toMicros, windowStartMs } from "#core/windows";
+import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../test/support/integration-env";
 import { sampleEventMessage, samplePrediction, toValue } from "./testing/sample-messages";
 
 const REPO = resolve(import.meta.dirname, "..");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/core/errors";
-import { encodeFeatureRow } from "../../src/core/model-manifest";
+import { ValidationError } from "#core/errors";
+import { encodeFeatureRow } from "#core/model-manifest";
 import { matrixFromRows } from "../training/design-matrix";
 import { fitLogisticRegression } from "../training/logistic-regression";
 import {

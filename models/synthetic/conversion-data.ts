@@ -1,7 +1,7 @@
 /** A synthetic website-conversion dataset: seeded rows, a known logistic ground truth, injectable drift. */
-import { ValidationError } from "../../src/core/errors";
-import type { ManifestFeature } from "../../src/core/model-manifest";
-import { createRandom, pickIndex, poissonFromUniform, type Random } from "./prng";
+import { ValidationError } from "#core/errors";
+import type { ManifestFeature } from "#core/model-manifest";
+import { createRandom, pickIndex, poissonFromUniform, type Random } from "#core/random";
 
 // How a row is made (all draws from one seeded stream, a fixed number per row, so a row's
 // values depend only on the seed and its position — never on the drift settings):

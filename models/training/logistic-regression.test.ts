@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "../../src/core/model-manifest";
+import type { ManifestFeature } from "#core/model-manifest";
 import { matrixFromRows } from "./design-matrix";
 import {
   fitLogisticRegression,

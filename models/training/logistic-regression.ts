@@ -1,5 +1,5 @@
 /** L2-regularised logistic regression by Newton's method (IRLS), and the demo model built on it. */
-import type { ManifestFeature } from "../../src/core/model-manifest";
+import type { ManifestFeature } from "#core/model-manifest";
 import {
   expandedWidth,
   expandMatrix,

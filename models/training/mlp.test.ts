@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "../../src/core/model-manifest";
-import { createRandom } from "../synthetic/prng";
+import type { ManifestFeature } from "#core/model-manifest";
+import { createRandom } from "#core/random";
 import { matrixFromRows } from "./design-matrix";
 import { predictLinear, trainLogisticModel } from "./logistic-regression";
 import { rocAuc } from "./metrics";

@@ -1,6 +1,6 @@
 /** A one-hidden-layer perceptron (tanh, sigmoid output) trained with Adam on log loss. */
-import type { ManifestFeature } from "../../src/core/model-manifest";
-import { createRandom, shuffledIndices } from "../synthetic/prng";
+import type { ManifestFeature } from "#core/model-manifest";
+import { createRandom, shuffledIndices } from "#core/random";
 import {
   expandedWidth,
   expandMatrix,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { validateModelManifest } from "../../src/core/model-manifest";
-import { computePsi, countCategorical, countNumeric, ksTwoSample } from "../../src/core/stats";
+import { validateModelManifest } from "#core/model-manifest";
+import { computePsi, countCategorical, countNumeric, ksTwoSample } from "#core/stats";
 import {
   CONVERSION_FEATURES,
   type ConversionRow,

@@ -1,6 +1,6 @@
 /** The drift reference frozen into a manifest: bins + proportions and a KS sample per feature and score. */
-import type { ManifestFeature, ManifestReference } from "../../src/core/model-manifest";
-import { buildCategoricalReference, buildNumericReference } from "../../src/core/stats";
+import type { ManifestFeature, ManifestReference } from "#core/model-manifest";
+import { buildCategoricalReference, buildNumericReference } from "#core/stats";
 
 export interface ReferenceOptions {
   /** Seed of the KS sample's draw. */

@@ -5,22 +5,39 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
-import { ConfigError, DependencyUnavailableError } from "../../src/core/errors";
-import { allTopicNames } from "../../src/core/topics";
-import { ensureTopics, type TopicSpec } from "../../stream-processor/kafka/ensure-topics";
+import { ConfigError, DependencyUnavailableError } from "#core/errors";
+import {
+  allTopicNames,
+  type EnsureTopicsResult,
+  ensureTopicsWith,
+  type TopicSpec,
+} from "#core/topics";
 import type { LocalStackConfig } from "./config";
 import { loadLocalStackConfig } from "./config";
 import { daemonService, tsxDaemon } from "./process";
 import type { LocalService } from "./service";
 
-export { ensureTopics, type TopicSpec };
+/** Creates the topics that are missing on the local broker (see ensureTopicsWith). */
+export async function ensureTopics(
+  brokers: string[],
+  topics: TopicSpec[],
+): Promise<EnsureTopicsResult> {
+  const admin = new Kafka({
+    clientId: "driftline-local",
+    logLevel: logLevel.NOTHING,
+    brokers,
+  }).admin();
+  await admin.connect();
+  try {
+    return await ensureTopicsWith(admin, topics);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 const SERVICE_NAME = "kafka";
 const KAFKA_DIR = resolve(import.meta.dirname, "kafka-broker");
-const GATEWAY_MAIN = resolve(
-  import.meta.dirname,
-  "../../stream-processor/kafka-rest-gateway/main.ts",
-);
+const GATEWAY_MAIN = resolve(import.meta.dirname, "../../scripts/kafka-rest-gateway/main.ts");
 const GATEWAY_NAME = "kafka-rest-gateway";
 /** Written last into a jar cache folder: a folder without it is an interrupted download. */
 const COMPLETE_MARKER = ".complete";

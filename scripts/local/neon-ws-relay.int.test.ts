@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createNeonPool } from "../../stream-processor/db/create-pool";
+import { createNeonPool } from "../../test/support/integration-env";
 import { loadLocalStackConfig } from "./config";
 import {
   fetchRelayHealth,

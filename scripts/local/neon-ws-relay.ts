@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import { parseArgs } from "node:util";
 import { type WebSocket, WebSocketServer } from "ws";
-import { databaseTarget } from "../../stream-processor/db/database-url";
+import { databaseTarget } from "#core/config";
 import { type LocalStackConfig, loadLocalStackConfig } from "./config";
 import { daemonService, tsxDaemon } from "./process";
 import type { LocalService } from "./service";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNeonPool, type Pool, withTransaction } from "../../stream-processor/db/create-pool";
+import { createNeonPool, type Pool, withTransaction } from "../../test/support/integration-env";
 import { listMigrations, migrate } from "../migrate";
 import { loadLocalStackConfig } from "./config";
 import { pgliteDatabaseUrl, postgresAnswers } from "./pglite-server";

@@ -1,10 +1,7 @@
 /** Postgres for the local stack: DATABASE_URL if given (checked), else embedded PGlite; plus the Neon relay. */
-import { DependencyUnavailableError } from "../../src/core/errors";
-import {
-  databaseTarget,
-  parseDatabaseUrl,
-  redactDatabaseUrl,
-} from "../../stream-processor/db/database-url";
+
+import { databaseTarget, parseDatabaseUrl, redactDatabaseUrl } from "#core/config";
+import { DependencyUnavailableError } from "#core/errors";
 import type { LocalStackConfig } from "./config";
 import { neonRelayService } from "./neon-ws-relay";
 import { pgliteDatabaseUrl, pgliteService, postgresAnswers } from "./pglite-server";

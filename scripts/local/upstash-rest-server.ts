@@ -13,7 +13,7 @@ import {
   DriftlineError,
   type ErrorCode,
   ValidationError,
-} from "../../src/core/errors";
+} from "#core/errors";
 import { loadLocalStackConfig } from "./config";
 
 export interface UpstashRestServerOptions {

@@ -1,14 +1,8 @@
 /** Route middleware: a Bearer API key of the right role, within its rate limit; sets `auth`. */
 import type { MiddlewareHandler } from "hono";
+import { API_KEY_PATTERN, hashApiKey, type Role, timingSafeEqualText } from "#core/api-keys";
+import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
-import { DriftlineError } from "../core/errors";
-import { API_KEY_PATTERN, hashApiKey, type Role, timingSafeEqualText } from "./api-key";
-
-export interface AuthContext {
-  tenant: string;
-  keyId: string;
-  roles: readonly Role[];
-}
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";

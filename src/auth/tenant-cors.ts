@@ -1,7 +1,8 @@
 /** CORS for browser-facing routes, with the allowed origins configured per tenant in Redis. */
 import type { MiddlewareHandler } from "hono";
+import { normalizeOrigin } from "#core/api-keys";
+import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
-import { DriftlineError } from "../core/errors";
 
 const EXPOSED_HEADERS = [
   "X-Request-Id",
@@ -10,17 +11,6 @@ const EXPOSED_HEADERS = [
   "RateLimit-Remaining",
   "RateLimit-Reset",
 ].join(", ");
-
-/** `https://Shop.Example:443/` → `https://shop.example`; undefined for anything not an origin. */
-export function normalizeOrigin(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
-    return url.origin;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Answers CORS preflights (OPTIONS with Access-Control-Request-Method) for the paths it is

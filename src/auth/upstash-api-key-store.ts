@@ -1,8 +1,8 @@
 /** ApiKeyStore on Upstash Redis (`key:<sha256>` → record), with a short per-isolate cache. */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { DependencyUnavailableError } from "../core/errors";
-import type { ApiKeyStore } from "../services";
-import { type ApiKeyRecord, ApiKeyRecordSchema, apiKeyRedisKey } from "./api-key";
+import { type ApiKeyRecord, ApiKeyRecordSchema, apiKeyRedisKey } from "#core/api-keys";
+import { DependencyUnavailableError } from "#core/errors";
+import type { ApiKeyStore } from "./auth-ports";
 
 interface CacheEntry {
   record: ApiKeyRecord | undefined;

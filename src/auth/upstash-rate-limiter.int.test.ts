@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import type { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import type { RateLimitDecision } from "../services";
+import type { RateLimitDecision } from "./auth-ports";
 import { UpstashRateLimiter } from "./upstash-rate-limiter";
 
 const redis = new Redis({

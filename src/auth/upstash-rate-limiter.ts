@@ -1,7 +1,8 @@
 /** RateLimiter on `@upstash/ratelimit`: a sliding window of requests per API key, counted ahead locally. */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { RateLimitDecision, RateLimiter, WaitUntil } from "../services";
+import type { WaitUntil } from "../http/wait-until";
+import type { RateLimitDecision, RateLimiter } from "./auth-ports";
 
 export interface RateLimitConfig {
   /** Requests allowed per key per window. */

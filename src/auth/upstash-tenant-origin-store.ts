@@ -1,8 +1,8 @@
 /** TenantOriginStore on Upstash Redis (set `tenant:<id>:origins`), cached per isolate. */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { DependencyUnavailableError } from "../core/errors";
-import type { TenantOriginStore } from "../services";
-import { tenantOriginsRedisKey } from "./api-key";
+import { tenantOriginsRedisKey } from "#core/api-keys";
+import { DependencyUnavailableError } from "#core/errors";
+import type { TenantOriginStore } from "./auth-ports";
 
 export class UpstashTenantOriginStore implements TenantOriginStore {
   private readonly cache = new Map<string, { origins: readonly string[]; expiresAtMs: number }>();

@@ -83,3 +83,32 @@ export class ConfigError extends DriftlineError {
 export function isDriftlineError(value: unknown): value is DriftlineError {
   return value instanceof DriftlineError;
 }
+
+/** The HTTP status every program answers for each error code. */
+export const STATUS_BY_CODE = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  CONFIG: 500,
+  DEPENDENCY_UNAVAILABLE: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+/** The one error body of every HTTP API: `{ error: { code, message, requestId, details? } }`. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
+}
+
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  details?: unknown,
+): ErrorBody {
+  return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
+}

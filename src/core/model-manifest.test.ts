@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "./errors";
+import { ValidationError } from "./errors.ts";
 import {
   encodeFeatureRow,
   type ManifestFeature,
   parseModelManifest,
   UNKNOWN_CATEGORY_INDEX,
   validateModelManifest,
-} from "./model-manifest";
+} from "./model-manifest.ts";
 
 /** The minimal manifest of the public contract (DESIGN.md). */
 const MINIMAL = {

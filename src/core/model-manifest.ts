@@ -1,7 +1,7 @@
 /** The model manifest contract (zod): features, tensors, training facts, the frozen drift reference. */
 
 import { z } from "zod";
-import { type FieldIssue, ValidationError } from "./errors";
+import { type FieldIssue, ValidationError } from "./errors.ts";
 
 // A manifest describes the model's single float input `[batch, features.length]` column by column,
 // in input order. A "number" feature goes into its column as sent. A "categorical" feature is sent

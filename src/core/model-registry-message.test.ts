@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createRandom } from "../../models/synthetic/prng";
-import type { ModelManifest } from "./model-manifest";
-import { modelManifestSchema } from "./model-manifest";
+import type { ModelManifest } from "./model-manifest.ts";
+import { modelManifestSchema } from "./model-manifest.ts";
 import {
   buildUploadedRecord,
   MAX_REGISTRY_RECORD_BYTES,
@@ -11,7 +10,8 @@ import {
   modelRegistryRecordSchema,
   promotedNotice,
   uploadedNotice,
-} from "./model-registry-message";
+} from "./model-registry-message.ts";
+import { createRandom } from "./random/prng.ts";
 
 /** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
 const rng = (seed: number): (() => number) => createRandom(seed).next;

@@ -1,8 +1,8 @@
 /** The model registry on Kafka (schema v1): what the Worker announces when a version is uploaded or promoted. */
 import { z } from "zod";
-import { type ModelManifest, modelManifestSchema } from "./model-manifest";
-import { ChallengerSchema } from "./scoring/active-pointer";
-import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./scoring/names";
+import { type ModelManifest, modelManifestSchema } from "./model-manifest.ts";
+import { ChallengerSchema } from "./scoring/active-pointer.ts";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./scoring/names.ts";
 
 // Two shapes travel:
 // * the notice, which the Worker's request handlers put on the ingest queue: small, because a

@@ -1,34 +1,6 @@
 /** Maps every failure to one HTTP error body: `{ error: { code, message, requestId, details? } }`. */
 import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type ErrorCode, isDriftlineError, ValidationError } from "../core/errors";
-
-export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
-  VALIDATION: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  CONFIG: 500,
-  DEPENDENCY_UNAVAILABLE: 503,
-};
-
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
-}
-
-export function errorBody(
-  code: ErrorCode,
-  message: string,
-  requestId: string,
-  details?: unknown,
-): ErrorBody {
-  return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
-}
+import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
 
 /** Hono `onError`: known errors keep their code; anything else is logged and hidden behind a 500. */
 export function handleError(err: Error, c: Context): Response {

@@ -1,7 +1,7 @@
 /** Turns zod validation failures into Driftline's 400 body, naming each field and why. */
 import type { Hook } from "@hono/zod-openapi";
 import type { z } from "zod";
-import { type FieldIssue, ValidationError } from "../core/errors";
+import { type FieldIssue, ValidationError } from "#core/errors";
 
 export function issuesFromZod(error: z.ZodError, prefix = ""): FieldIssue[] {
   return error.issues.map((issue) => ({

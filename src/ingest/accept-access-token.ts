@@ -1,7 +1,7 @@
 /** Route middleware: presents Meta-style `access_token` credentials (query or body) to the Bearer-key auth. */
 import type { MiddlewareHandler } from "hono";
+import type { EventSource } from "#core/events";
 import type { AppEnv } from "../app-env";
-import type { EventSource } from "../core/events";
 import { readEventsBody } from "./read-events-body";
 
 /**

@@ -1,5 +1,5 @@
 /** The ingest verb: prepare a batch (validate, hash), drop duplicates, queue the rest durably, answer per event. */
-import { DependencyUnavailableError } from "../core/errors";
+import { DependencyUnavailableError } from "#core/errors";
 import {
   type AcceptedEventCandidate,
   buildEventsResponse,
@@ -8,7 +8,7 @@ import {
   type PrepareEventsOptions,
   prepareEvents,
   type RequestContext,
-} from "../core/events";
+} from "#core/events";
 import type { DedupStore, EventSink, EventTopic } from "./ingest-ports";
 
 export interface IngestDeps {

@@ -1,9 +1,9 @@
 /** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { DriftlineError } from "#core/errors";
+import type { RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
-import { DriftlineError } from "../core/errors";
-import type { RequestContext } from "../core/events";
 import type { IngestDeps } from "./ingest-events";
 
 /**

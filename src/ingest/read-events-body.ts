@@ -1,7 +1,7 @@
 /** Reads an event request body by its media type (JSON, sendBeacon text/plain, Graph API forms) into JSON. */
 import type { HonoRequest } from "hono";
-import { DriftlineError, ValidationError } from "../core/errors";
-import { type EventSource, MAX_EVENTS_PER_REQUEST } from "../core/events";
+import { DriftlineError, ValidationError } from "#core/errors";
+import { type EventSource, MAX_EVENTS_PER_REQUEST } from "#core/events";
 
 /** Media types each route accepts (what `Content-Type` may say, parameters aside). */
 export const ACCEPTED_MEDIA_TYPES: Record<EventSource, readonly string[]> = {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import {
-  type BundleRequeue,
-  consumeIngestBatch,
-  type ProduceOutcome,
-  type ProduceRecord,
-  type QueueMessageLike,
-  type RecordSink,
-} from "./consume-ingest-batch";
+import { consumeIngestBatch } from "./consume-ingest-batch";
 import type { IngestMessage } from "./ingest-message";
 import { ingestBundleText, ingestMessageText, parseIngestQueueBody } from "./ingest-queue-body";
+import type {
+  BundleRequeue,
+  ProduceOutcome,
+  ProduceRecord,
+  QueueMessageLike,
+  RecordSink,
+} from "./queue-ports";
 import { FakeMessage } from "./testing/queue-fakes";
 
 /** Produces every record except those whose key is in `failing` (or all, when `down`). */

@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { fakeManifest } from "../../test/support/fake-services";
-import type { ModelManifest } from "../core/model-manifest";
+import type { ModelManifest } from "#core/model-manifest";
 import {
   modelRegistryKey,
   modelRegistryRecordSchema,
   promotedNotice,
   uploadedNotice,
-} from "../core/model-registry-message";
-import type { StoredVersionInfo } from "../services";
-import { consumeIngestBatch, type QueueMessageLike } from "./consume-ingest-batch";
+} from "#core/model-registry-message";
+import { fakeManifest } from "../../test/support/fake-services";
+import type { StoredVersionInfo } from "../model-registry/model-registry-ports";
+import { consumeIngestBatch } from "./consume-ingest-batch";
 import { expandModelNotice, type ModelVersionReader } from "./expand-model-notice";
 import type { IngestMessage } from "./ingest-message";
+import type { QueueMessageLike } from "./queue-ports";
 import { FakeMessage, RecordingSink } from "./testing/queue-fakes";
 
 const INFO: StoredVersionInfo = {

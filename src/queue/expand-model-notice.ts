@@ -1,12 +1,12 @@
 /** Turns a queued model registry notice into its Kafka record: an upload gets its manifest from the model store. */
-import type { ModelManifest } from "../core/model-manifest";
+import type { ModelManifest } from "#core/model-manifest";
 import {
   buildUploadedRecord,
   MAX_REGISTRY_RECORD_BYTES,
   modelRegistryNoticeSchema,
-} from "../core/model-registry-message";
-import type { StoredVersionInfo } from "../services";
-import type { RecordExpander } from "./consume-ingest-batch";
+} from "#core/model-registry-message";
+import type { StoredVersionInfo } from "../model-registry/model-registry-ports";
+import type { RecordExpander } from "./queue-ports";
 
 /** Reads one stored version (R2 in the Worker). */
 export interface ModelVersionReader {

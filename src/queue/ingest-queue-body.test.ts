@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QueueEventSink } from "../ingest/queue-event-sink";
-import { consumeIngestBatch, type QueueMessageLike } from "./consume-ingest-batch";
+import { consumeIngestBatch } from "./consume-ingest-batch";
 import {
   type IngestQueueBody,
   ingestBundleText,
@@ -8,6 +8,7 @@ import {
   parseIngestQueueBody,
   readIngestQueueBody,
 } from "./ingest-queue-body";
+import type { QueueMessageLike } from "./queue-ports";
 import { RecordingQueue, RecordingSink } from "./testing/queue-fakes";
 
 const EVENT = {

@@ -1,7 +1,7 @@
 /** `POST /v1/capi/{pixelId}/events`: Meta Conversions API request bodies, answered per event. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "#core/events";
 import type { AppEnv } from "../app-env";
-import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "../core/events";
 import { ingestEvents } from "../ingest/ingest-events";
 import { ingestDeps } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";

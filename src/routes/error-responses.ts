@@ -1,6 +1,6 @@
 /** OpenAPI descriptions of the error body, shared by the routes' contracts. */
 import { z } from "@hono/zod-openapi";
-import { ERROR_CODES } from "../core/errors";
+import { ERROR_CODES } from "#core/errors";
 
 export const ErrorBodySchema = z
   .object({

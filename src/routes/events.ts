@@ -1,15 +1,15 @@
 /** `POST /v1/events`: website events (one, or `{ events: [...] }`) from browsers and sites, with per-tenant CORS. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { requireKey } from "../auth/require-key";
-import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import {
   type EventSource,
   eventsResponseSchema,
   MAX_EVENTS_PER_REQUEST,
   websiteRequestSchema,
-} from "../core/events";
+} from "#core/events";
+import type { AppEnv } from "../app-env";
+import { requireKey } from "../auth/require-key";
+import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import { acceptAccessToken } from "../ingest/accept-access-token";
 import { ingestEvents } from "../ingest/ingest-events";
 import { browserRequestContext, ingestBodyLimit, ingestDeps } from "../ingest/ingest-request";

@@ -1,11 +1,10 @@
 /** Model admin: upload versions (ONNX + manifest), list models and versions, promote a version. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { DriftlineError, ValidationError } from "#core/errors";
+import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import type { AppEnv } from "../app-env";
 import { requireKey } from "../auth/require-key";
-import { DriftlineError, ValidationError } from "../core/errors";
-import { ChallengerSchema } from "../core/scoring/active-pointer";
-import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../core/scoring/names";
 import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
 
 const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);

@@ -1,5 +1,6 @@
 /** POST /v1/score through the app with in-memory fakes of every port (no workerd, no services). */
 import { describe, expect, it } from "vitest";
+import { PredictionRecordSchema } from "#core/scoring";
 import {
   fakeManifest,
   fakeModelBytes,
@@ -8,7 +9,6 @@ import {
   recordingContext,
 } from "../../test/support/fake-services";
 import { createApp } from "../app";
-import { PredictionRecordSchema } from "../core/scoring/prediction-record";
 import { ErrorBodySchema } from "./error-responses";
 import { BatchScoreSchema, SingleScoreSchema } from "./score";
 

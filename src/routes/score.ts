@@ -1,10 +1,10 @@
 /** `POST /v1/score`: one row or a batch of rows scored by the tenant's active (or named) model version. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { DriftlineError, ValidationError } from "#core/errors";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import type { AppEnv } from "../app-env";
 import { requireKey, waitUntil } from "../auth/require-key";
-import { DriftlineError, ValidationError } from "../core/errors";
-import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../core/scoring/names";
 import { MAX_SCORE_ROWS, type ScoreInput, scoreRequest } from "../scoring/score-request";
 import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
 

@@ -1,9 +1,9 @@
 /** ModelRuntime on onnxruntime-web: loads ONNX bytes into sessions, scores rows, checks uploads. */
 import type { InferenceSession, Tensor } from "onnxruntime-web/wasm";
-import type { OrtModule } from "../adapters/onnx-runtime";
-import type { ModelManifest } from "../core/model-manifest";
-import { buildFeatureMatrix, defaultFeatureRow } from "../core/scoring/build-feature-matrix";
-import type { LoadedModel, ModelCheck, ModelRuntime } from "../services";
+import type { ModelManifest } from "#core/model-manifest";
+import { buildFeatureMatrix, defaultFeatureRow } from "#core/scoring";
+import type { OrtModule } from "./onnx-runtime";
+import type { LoadedModel, ModelCheck, ModelRuntime } from "./scoring-ports";
 
 const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   executionProviders: ["wasm"],

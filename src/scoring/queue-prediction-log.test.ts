@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PredictionRecord } from "../core/scoring/prediction-record";
+import type { PredictionRecord } from "#core/scoring";
 import type { IngestMessage } from "../queue/ingest-message";
 import { type IngestQueueBody, parseIngestQueueBody } from "../queue/ingest-queue-body";
 import { QueuePredictionLog } from "./queue-prediction-log";

@@ -1,8 +1,8 @@
 /** PredictionLog on the ingest queue: scored rows as `predictions` records, many to a queue message. */
-import { type PredictionRecord, predictionKey } from "../core/scoring/prediction-record";
+import { type PredictionRecord, predictionKey } from "#core/scoring";
 import { ingestMessageText } from "../queue/ingest-queue-body";
 import { type IngestBatchQueue, sendIngestBundles } from "../queue/send-ingest-bundles";
-import type { PredictionLog } from "../services";
+import type { PredictionLog } from "./scoring-ports";
 
 /** A scheduled send older than this is presumed lost with its request; the next write replaces it. */
 const STALE_SEND_MS = 10_000;

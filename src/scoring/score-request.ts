@@ -1,11 +1,10 @@
 /** The scoring verb: route rows to versions, validate features, run the model, log predictions. */
-import { DriftlineError, type FieldIssue, ValidationError } from "../core/errors";
-import type { ActivePointer } from "../core/scoring/active-pointer";
-import { buildFeatureMatrix } from "../core/scoring/build-feature-matrix";
-import { chooseVersion } from "../core/scoring/choose-version";
-import type { PredictionRecord } from "../core/scoring/prediction-record";
-import type { ServingVersion } from "../models/model-registry";
-import type { Services, WaitUntil } from "../services";
+import { DriftlineError, type FieldIssue, ValidationError } from "#core/errors";
+import type { ActivePointer, PredictionRecord } from "#core/scoring";
+import { buildFeatureMatrix, chooseVersion } from "#core/scoring";
+import type { WaitUntil } from "../http/wait-until";
+import type { ServingVersion } from "../model-registry/model-registry";
+import type { Services } from "../services";
 
 /** Rows per request; the public contract's batch limit. */
 export const MAX_SCORE_ROWS = 1000;

@@ -2,8 +2,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
-import { isDriftlineError, ValidationError } from "../../src/core/errors";
-import { errorBody, STATUS_BY_CODE } from "../../src/http/errors";
+import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
 import type { ApiKeyRole, ApiKeyStore } from "../ports/api-key-store";
 import type { Clock } from "../ports/clock";
 import type { MetricsReader } from "../ports/metrics-reader";

@@ -1,12 +1,13 @@
 /** GET /v1/metrics: the caller tenant's windowed business metrics, grouped as asked. */
 import { z } from "zod";
-import { ValidationError } from "../../src/core/errors";
+import { ValidationError } from "#core/errors";
 import {
   GROUP_DIMENSIONS,
   type GroupDimension,
+  HOUR_MS,
+  MINUTE_MS,
   summarizeWindows,
-} from "../../src/core/windows/summarize-windows";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+} from "#core/windows";
 import type { MetricsReader } from "../ports/metrics-reader";
 
 const GRANULARITY_MS = { minute: MINUTE_MS, hour: HOUR_MS } as const;

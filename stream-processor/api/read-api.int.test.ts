@@ -1,13 +1,12 @@
 import { createHash } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
+import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import type { Pool } from "../db/create-pool";
 import { NeonApiKeyStore } from "../db/neon-api-key-store";
 import { NeonMetricsStore } from "../db/neon-metrics-store";
 import { systemClock } from "../system-clock";
-import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
 import { createApi } from "./create-api";
 import { metricsResponseSchema } from "./metrics-route";
 

@@ -1,8 +1,8 @@
 /** createNeonPool's input checks and DATABASE_URL helpers; no database needed. */
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/core/errors";
+import { databaseTarget, parseDatabaseUrl, redactDatabaseUrl } from "#core/config";
+import { ConfigError } from "#core/errors";
 import { createNeonPool } from "./create-pool";
-import { databaseTarget, parseDatabaseUrl, redactDatabaseUrl } from "./database-url";
 
 describe("parseDatabaseUrl", () => {
   it.each([

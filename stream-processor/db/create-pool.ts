@@ -1,8 +1,8 @@
 /** Builds the Neon serverless Pool (Postgres over WebSocket) for Neon or, through the local relay, any Postgres. */
 import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
 import ws from "ws";
-import { ConfigError } from "../../src/core/errors";
-import { parseDatabaseUrl } from "./database-url";
+import { parseDatabaseUrl } from "#core/config";
+import { ConfigError } from "#core/errors";
 
 export type { Pool, PoolClient };
 

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   aggregateWindows,
+  HOUR_MS,
+  MINUTE_MS,
   type WindowingSpec,
   type WindowObservation,
-} from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+} from "#core/windows";
+import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { hoursOfMinutes } from "../pipeline/metrics-pipeline";
 import type { MetricsQuery } from "../ports/metrics-reader";
-import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
 import type { Pool } from "./create-pool";
 import { NeonMetricsStore } from "./neon-metrics-store";
 

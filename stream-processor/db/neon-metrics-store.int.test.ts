@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/core/errors";
-import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { ValidationError } from "#core/errors";
+import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
+import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
-import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
 import { nullableTextArray, numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
 import { NeonMetricsStore } from "./neon-metrics-store";

@@ -1,43 +1,19 @@
-/** Creates the Kafka topics that are missing (idempotent), leaving existing topics as they are. */
+/** ensureTopics from the core, run with a kafkajs admin client that lives for the call. */
+
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import {
+  type EnsureTopicsOptions,
+  type EnsureTopicsResult,
+  ensureTopicsWith,
+  type TopicSpec,
+} from "#core/topics";
 
-export interface TopicSpec {
-  name: string;
-  /** Partitions for a topic created here; default `defaultPartitions` (3). Never changed later. */
-  partitions?: number;
-  /** Default 1: the local broker is a single node. Confluent Cloud needs 3. */
-  replicationFactor?: number;
-  /** Topic-level configs, e.g. `{ "retention.ms": "604800000" }`. */
-  configs?: Record<string, string>;
-}
-
-export interface EnsureTopicsOptions {
-  /** Partitions for specs that name none. Default 3. */
-  defaultPartitions?: number;
-  /** Everything of kafkajs' client config except the brokers (ssl, sasl, timeouts). */
-  kafka?: Omit<KafkaConfig, "brokers">;
-  /** Upper bound for creating the topics and waiting for their leaders, ms. Default 30 000. */
-  timeoutMs?: number;
-}
-
-export interface EnsureTopicsResult {
-  created: string[];
-  existing: string[];
-}
-
-/**
- * Idempotent: topics that already exist are reported in `existing` and not altered (a partition
- * count that differs from the spec is not "fixed": repartitioning moves keys between partitions).
- * Safe to run concurrently from several processes; a topic created by a racing process counts as
- * existing.
- */
 export async function ensureTopics(
   brokers: string[],
   topics: TopicSpec[],
-  options: EnsureTopicsOptions = {},
+  options: EnsureTopicsOptions & { kafka?: Omit<KafkaConfig, "brokers"> } = {},
 ): Promise<EnsureTopicsResult> {
-  const unique = [...new Map(topics.map((t) => [t.name, t])).values()];
-  if (unique.length === 0) return { created: [], existing: [] };
+  if (topics.length === 0) return { created: [], existing: [] };
   const kafka = new Kafka({
     clientId: "driftline-ensure-topics",
     logLevel: logLevel.NOTHING,
@@ -45,30 +21,9 @@ export async function ensureTopics(
     brokers,
   });
   const admin = kafka.admin();
-  const timeoutMs = options.timeoutMs ?? 30_000;
   await admin.connect();
   try {
-    const present = new Set(await admin.listTopics());
-    const missing = unique.filter((t) => !present.has(t.name));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        timeout: timeoutMs,
-        topics: missing.map((t) => ({
-          topic: t.name,
-          numPartitions: t.partitions ?? options.defaultPartitions ?? 3,
-          replicationFactor: t.replicationFactor ?? 1,
-          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-        })),
-      });
-    }
-    // createTopics answers false (not an error) for topics another process created meanwhile,
-    // so "created" is what was missing at the listing above.
-    const createdNames = new Set(missing.map((t) => t.name));
-    return {
-      created: unique.filter((t) => createdNames.has(t.name)).map((t) => t.name),
-      existing: unique.filter((t) => !createdNames.has(t.name)).map((t) => t.name),
-    };
+    return await ensureTopicsWith(admin, topics, options);
   } finally {
     await admin.disconnect();
   }

@@ -1,6 +1,6 @@
 /** DeadLetterSink on a Kafka topic (kafkajs): the original bytes, plus why and where from in headers. */
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
-import { DependencyUnavailableError } from "../../src/core/errors";
+import { DependencyUnavailableError } from "#core/errors";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
 
 /** Header names on every dead letter (values are UTF-8 text). */

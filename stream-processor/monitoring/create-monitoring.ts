@@ -2,9 +2,9 @@
 import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ConfigError, DriftlineError } from "../../src/core/errors";
-import { type LabelSignal, policyFromSettings } from "../../src/core/monitoring/index";
-import type { TopicNames } from "../../src/core/topics";
+import { ConfigError, DriftlineError } from "#core/errors";
+import { type LabelSignal, policyFromSettings } from "#core/monitoring";
+import type { TopicNames } from "#core/topics";
 import type { Queryable } from "../db/timed-query";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchStage } from "../ports/batch-stage";

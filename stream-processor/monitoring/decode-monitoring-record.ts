@@ -1,5 +1,5 @@
 /** Reads what monitoring needs from a validated `predictions` or event message: the scored row, or the label signal. */
-import { type LabelSignal, labelSignalOf } from "../../src/core/monitoring/index";
+import { type LabelSignal, labelSignalOf } from "#core/monitoring";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { PredictionRow } from "./monitoring-store";
 

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../scripts/migrate";
+import { migrate } from "../../test/support/integration-env";
 import type { Queryable } from "../db/timed-query";
 import { NeonMonitoringTransaction } from "./neon-monitoring-store";
 

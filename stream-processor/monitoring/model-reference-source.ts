@@ -2,8 +2,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { parseModelManifest } from "../../src/core/model-manifest";
-import { type ModelReference, prepareModelReference } from "../../src/core/monitoring/index";
+import { parseModelManifest } from "#core/model-manifest";
+import { type ModelReference, prepareModelReference } from "#core/monitoring";
 import type { ModelKey, MonitoringTransaction } from "./monitoring-store";
 
 /**

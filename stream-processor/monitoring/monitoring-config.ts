@@ -1,12 +1,12 @@
 /** The MONITORING_* environment variables (a zod shape merged into the stream processor's config schema) and what they become. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import { envBool, envInt, envList } from "#core/config";
 import {
   type MonitoringSettings,
   resolveMonitoringSettings,
   STANDARD_CONVERSION_EVENTS,
-} from "../../src/core/monitoring/index";
-import { envBool, envInt, envList } from "../env-fields";
+} from "#core/monitoring";
 
 // Environment variables (default in brackets). "off" switches a retraining policy off.
 //

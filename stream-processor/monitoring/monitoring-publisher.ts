@@ -1,11 +1,8 @@
 /** Drains the monitoring outbox: alerts and retraining requests to Kafka, alerts to signed webhooks, with retries; never in a batch's path. */
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "pino";
-import { DependencyUnavailableError } from "../../src/core/errors";
-import {
-  CLOUDEVENTS_JSON_CONTENT_TYPE,
-  createWebhookSigner,
-} from "../../src/core/monitoring/index";
+import { DependencyUnavailableError } from "#core/errors";
+import { CLOUDEVENTS_JSON_CONTENT_TYPE, createWebhookSigner } from "#core/monitoring";
 import { type BackoffSpec, backoffMs } from "../pipeline/backoff-ms";
 import type { Clock } from "../ports/clock";
 import type { MonitoringOutbox, OutboxItem } from "./monitoring-store";

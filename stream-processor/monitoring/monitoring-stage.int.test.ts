@@ -4,13 +4,13 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../scripts/migrate";
 import {
   type LabelSignal,
   policyFromSettings,
   resolveMonitoringSettings,
   rocAuc,
-} from "../../src/core/monitoring/index";
+} from "#core/monitoring";
+import { migrate } from "../../test/support/integration-env";
 import { ModelReferenceSource } from "./model-reference-source";
 import { BUNDLED_MODELS_DIR } from "./monitoring-config";
 import { type MonitoringBatchSummary, MonitoringStage } from "./monitoring-stage";

@@ -20,8 +20,8 @@ import {
   type RetrainPolicy,
   type RetrainRequest,
   type WindowRow,
-} from "../../src/core/monitoring/index";
-import { HOUR_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+} from "#core/monitoring";
+import { HOUR_MS, windowStartMs } from "#core/windows";
 import type { ModelReferenceSource } from "./model-reference-source";
 import type {
   LabelRows,

@@ -7,7 +7,7 @@ import type {
   PerformanceResult,
   RetrainRequest,
   WindowRow,
-} from "../../src/core/monitoring/index";
+} from "#core/monitoring";
 
 /** One monitored model version. */
 export interface ModelKey {

@@ -6,7 +6,7 @@ import {
   type ModelMonitorState,
   type RetrainRequest,
   type WindowRow,
-} from "../../src/core/monitoring/index";
+} from "#core/monitoring";
 import { nullableTextArray, numberArray, textArray } from "../db/array-literals";
 import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {

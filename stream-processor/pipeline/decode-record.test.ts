@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { eventMessageSchema } from "../../src/core/events/event-message-schema";
-import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
+import { eventMessageSchema } from "#core/events";
+import { PredictionRecordSchema } from "#core/scoring";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import {
   createRecordDecoder,

@@ -1,15 +1,16 @@
 /** Turns one raw record into a window observation and its dedup key, or the reason it is poison. */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { compileFastParser, UNSURE } from "../../src/core/events/compile-fast-parser";
 import {
   CLICK_ID_PARAMS,
+  compileFastParser,
   eventMessageSchema,
+  UNSURE,
   UTM_PARAMS,
-} from "../../src/core/events/event-message-schema";
-import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
-import { toMicros } from "../../src/core/windows/value-micros";
+} from "#core/events";
+import { PredictionRecordSchema } from "#core/scoring";
+import type { WindowObservation } from "#core/windows";
+import { toMicros } from "#core/windows";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { DedupKey } from "../ports/metrics-store";
 import { dedupDigest } from "./dedup-digest";

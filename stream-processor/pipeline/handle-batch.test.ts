@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { HOUR_MS, MINUTE_MS } from "#core/windows";
 import type { BatchControl, SourceBatch } from "../ports/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";

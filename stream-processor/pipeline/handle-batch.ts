@@ -1,6 +1,6 @@
 /** The batch handler: decode, dead-letter poison, commit with retries; decides retry vs dead-letter. */
 import type { Logger } from "pino";
-import { isDriftlineError } from "../../src/core/errors";
+import { isDriftlineError } from "#core/errors";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";

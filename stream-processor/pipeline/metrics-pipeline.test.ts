@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { HOUR_MS, MINUTE_MS } from "#core/windows";
 import type { BatchStage, StageRecord } from "../ports/batch-stage";
 import { ManualClock, windowDelta } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";

@@ -1,11 +1,13 @@
 /** Commits decoded records: dedup, window deltas, watermarks and offsets in one store transaction. */
-import { isDriftlineError } from "../../src/core/errors";
+import { isDriftlineError } from "#core/errors";
 import {
   aggregateWindows,
+  HOUR_MS,
+  MINUTE_MS,
   type WindowDelta,
   type WindowingSpec,
-} from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+  windowStartMs,
+} from "#core/windows";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
 import type {

@@ -1,6 +1,6 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
 import { setImmediate } from "node:timers/promises";
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { WindowObservation } from "#core/windows";
 import type { BatchStage } from "../ports/batch-stage";
 import type { DeadLetter } from "../ports/dead-letter-sink";
 import type { SourceBatch } from "../ports/event-source";

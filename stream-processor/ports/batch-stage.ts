@@ -1,7 +1,7 @@
 /** The BatchStage port: more work done inside each batch's transaction (e.g. model monitoring). */
-import type { EventMessage } from "../../src/core/events/event-message-schema";
-import type { PredictionRecord } from "../../src/core/scoring/prediction-record";
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { EventMessage } from "#core/events";
+import type { PredictionRecord } from "#core/scoring";
+import type { WindowObservation } from "#core/windows";
 
 /** The fields of an event message a stage may read, as the metrics decoder validated them. */
 export type StageEventFields = Pick<

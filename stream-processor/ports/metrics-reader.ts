@@ -4,7 +4,7 @@ import type {
   WindowPredictionsRow,
   WindowTotalsRow,
   WindowValueRow,
-} from "../../src/core/windows/summarize-windows";
+} from "#core/windows";
 
 export interface MetricsQuery {
   /** Every read is scoped to one tenant; there is no cross-tenant read. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { promotedNotice, uploadedNotice } from "../../src/core/model-registry-message";
+import { promotedNotice, uploadedNotice } from "#core/model-registry-message";
 import { fakeManifest } from "../../test/support/fake-services";
 import { decodeRegistryRecord } from "./decode-registry-record";
 

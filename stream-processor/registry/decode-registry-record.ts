@@ -1,8 +1,5 @@
 /** Reads one raw `models` record: the registry change it carries, or why it is poison. */
-import {
-  type ModelRegistryRecord,
-  modelRegistryRecordSchema,
-} from "../../src/core/model-registry-message";
+import { type ModelRegistryRecord, modelRegistryRecordSchema } from "#core/model-registry-message";
 import { clip, describeIssues } from "../pipeline/poison-reason";
 
 export type DecodedRegistryRecord =

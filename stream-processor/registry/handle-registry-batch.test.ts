@@ -4,7 +4,7 @@ import {
   type ModelRegistryRecord,
   promotedNotice,
   uploadedNotice,
-} from "../../src/core/model-registry-message";
+} from "#core/model-registry-message";
 import { fakeManifest } from "../../test/support/fake-services";
 import type { BatchControl, SourceBatch } from "../ports/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";

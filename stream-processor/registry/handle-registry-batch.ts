@@ -1,6 +1,6 @@
 /** The batch handler of the `models` topic: registry changes and the consumed offsets in one transaction. */
 import type { Logger } from "pino";
-import type { ModelRegistryRecord } from "../../src/core/model-registry-message";
+import type { ModelRegistryRecord } from "#core/model-registry-message";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchObserver } from "../pipeline/handle-batch";
 import { ABANDONED, holdAndRetry } from "../pipeline/hold-and-retry";

@@ -1,5 +1,5 @@
 /** The ModelRegistryTransaction port: registry changes applied inside a batch's transaction. */
-import type { ModelRegistryRecord } from "../../src/core/model-registry-message";
+import type { ModelRegistryRecord } from "#core/model-registry-message";
 
 export type RegistryApplyOutcome =
   /** Stored: a new version, or a promotion newer than the one held. */

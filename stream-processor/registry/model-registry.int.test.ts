@@ -9,19 +9,23 @@ import { resolve } from "node:path";
 import type { Message } from "kafkajs";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ModelManifest, parseModelManifest } from "../../src/core/model-manifest";
+import { type ModelManifest, parseModelManifest } from "#core/model-manifest";
 import {
   buildUploadedRecord,
   type ModelPromoted,
   modelRegistryKey,
   promotedNotice,
   uploadedNotice,
-} from "../../src/core/model-registry-message";
+} from "#core/model-registry-message";
+import {
+  type IntegrationEnv,
+  startIntegrationEnv,
+  waitFor,
+} from "../../test/support/integration-env";
 import { loadStreamConfig } from "../config";
 import { type StreamProcessor, startStreamProcessor } from "../main";
 import { ModelReferenceSource } from "../monitoring/model-reference-source";
 import { NeonMonitoringTransaction } from "../monitoring/neon-monitoring-store";
-import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../testing/integration-env";
 
 const MODELS_DIR = resolve(import.meta.dirname, "../../models");
 const bundled = parseModelManifest(

@@ -1,10 +1,10 @@
 /** ModelRegistryTransaction on Postgres: model_versions and model_pointers, on the batch's own connection. */
-import { ConfigError } from "../../src/core/errors";
+import { ConfigError } from "#core/errors";
 import type {
   ModelPromoted,
   ModelRegistryRecord,
   ModelUploadedRecord,
-} from "../../src/core/model-registry-message";
+} from "#core/model-registry-message";
 import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {
   ModelRegistryTransaction,

@@ -1,7 +1,7 @@
 /** Small fakes for in-process tests: a manual clock, a recording dead-letter sink, window deltas. */
 
-import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
-import { MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import type { WindowDelta } from "#core/windows";
+import { MINUTE_MS } from "#core/windows";
 import type { BatchObserver } from "../pipeline/handle-batch";
 import type { Clock } from "../ports/clock";
 import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";

@@ -1,7 +1,7 @@
 /** A MetricsStore fake with real transaction semantics (all or nothing), for pipeline tests. */
-import { ValidationError } from "../../src/core/errors";
-import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+import { ValidationError } from "#core/errors";
+import type { WindowDelta } from "#core/windows";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
 import type {
   DedupKey,
   MetricsStore,

@@ -1,6 +1,6 @@
 /** Realistic, schema-valid `events`/`capi`/`predictions` messages for tests and benchmarks. */
-import type { EventMessage } from "../../src/core/events/event-message-schema";
-import type { PredictionRecord } from "../../src/core/scoring/prediction-record";
+import type { EventMessage } from "#core/events";
+import type { PredictionRecord } from "#core/scoring";
 
 export interface SampleEventOptions {
   tenant?: string;

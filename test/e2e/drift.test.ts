@@ -11,7 +11,7 @@ import { CloudEvent as SdkCloudEvent } from "cloudevents";
 import type { Consumer, KafkaMessage } from "kafkajs";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWebhookSigner } from "../../src/core/monitoring/index";
+import { createWebhookSigner } from "#core/monitoring";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import {
@@ -21,12 +21,8 @@ import {
   scoredRows,
   TWO_FEATURE_DRIFT,
 } from "../../stream-processor/monitoring/testing/conversion-stream";
-import {
-  type IntegrationEnv,
-  startIntegrationEnv,
-  waitFor,
-} from "../../stream-processor/testing/integration-env";
 import { sampleEventMessage, toValue } from "../../stream-processor/testing/sample-messages";
+import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
 
 const TENANT = "acme";
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;

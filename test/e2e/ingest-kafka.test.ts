@@ -6,16 +6,16 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../scripts/keys-create";
-import { loadLocalStackConfig } from "../../scripts/local/config";
-import { kafkaBrokers, kafkaRestGatewayService } from "../../scripts/local/kafka";
 import {
   type EventMessage,
   eventMessageSchema,
   eventsResponseSchema,
   prepareEvents,
-} from "../../src/core/events";
-import { topicNames } from "../../src/core/topics";
+} from "#core/events";
+import { topicNames } from "#core/topics";
+import { createApiKey } from "../../scripts/keys-create";
+import { loadLocalStackConfig } from "../../scripts/local/config";
+import { kafkaBrokers, kafkaRestGatewayService } from "../../scripts/local/kafka";
 
 const stack = loadLocalStackConfig();
 const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;

@@ -1,22 +1,21 @@
 /** In-memory fakes of the Worker's ports, for route tests that run in Node without services. */
-import { type ApiKeyRecord, generateApiKey, type Role } from "../../src/auth/api-key";
-import type { ModelManifest } from "../../src/core/model-manifest";
-import type { ActivePointer } from "../../src/core/scoring/active-pointer";
-import type { PredictionRecord } from "../../src/core/scoring/prediction-record";
-import { type BundledModel, ModelRegistry } from "../../src/models/model-registry";
+import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
+import type { ModelManifest } from "#core/model-manifest";
+import type { ActivePointer, PredictionRecord } from "#core/scoring";
+import type { ApiKeyStore, RateLimitDecision, RateLimiter } from "../../src/auth/auth-ports";
+import { type BundledModel, ModelRegistry } from "../../src/model-registry/model-registry";
 import type {
-  ApiKeyStore,
+  ModelPointerStore,
+  ModelStore,
+  StoredVersionInfo,
+} from "../../src/model-registry/model-registry-ports";
+import type {
   LoadedModel,
   ModelCheck,
-  ModelPointerStore,
   ModelRuntime,
-  ModelStore,
   PredictionLog,
-  RateLimitDecision,
-  RateLimiter,
-  Services,
-  StoredVersionInfo,
-} from "../../src/services";
+} from "../../src/scoring/scoring-ports";
+import type { Services } from "../../src/services";
 
 export class FakeApiKeyStore implements ApiKeyStore {
   readonly records = new Map<string, ApiKeyRecord>();

@@ -6,8 +6,8 @@
 import { exports } from "cloudflare:workers";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
+import { apiKeyRedisKey, hashApiKey } from "#core/api-keys";
 import type { AppEnv } from "../../src/app-env";
-import { apiKeyRedisKey, hashApiKey } from "../../src/auth/api-key";
 import { requireKey } from "../../src/auth/require-key";
 import { corsPreflight, requireTenantOrigin } from "../../src/auth/tenant-cors";
 import { handleError } from "../../src/http/errors";

@@ -5,9 +5,9 @@
  * from the dead-letter queue, what still fails goes back on INGEST_DLQ.
  */
 import { describe, expect, it } from "vitest";
-import { KafkaRestClient } from "../../src/adapters/kafka-rest-client";
-import { prepareEvents } from "../../src/core/events";
-import { topicNames } from "../../src/core/topics";
+import { prepareEvents } from "#core/events";
+import { topicNames } from "#core/topics";
+import { KafkaRestClient } from "../../src/kafka-rest/kafka-rest-client";
 import {
   ingestBundleText,
   ingestMessageText,

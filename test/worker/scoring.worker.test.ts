@@ -4,19 +4,15 @@
  * ORT-dependent tests live in this one file: loading the 14 MB wasm costs seconds per file.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseModelManifest } from "#core/model-manifest";
+import { modelRegistryRecordSchema } from "#core/model-registry-message";
+import { chooseVersion, PredictionRecordSchema } from "#core/scoring";
 import conversionExamples from "../../models/conversion/1/examples.json";
-import { parseModelManifest } from "../../src/core/model-manifest";
-import { modelRegistryRecordSchema } from "../../src/core/model-registry-message";
-import { chooseVersion } from "../../src/core/scoring/choose-version";
-import { PredictionRecordSchema } from "../../src/core/scoring/prediction-record";
-import { R2ModelStore } from "../../src/models/r2-model-store";
-import {
-  consumeIngestBatch,
-  type ProduceRecord,
-  type QueueMessageLike,
-} from "../../src/queue/consume-ingest-batch";
+import { R2ModelStore } from "../../src/model-registry/r2-model-store";
+import { consumeIngestBatch } from "../../src/queue/consume-ingest-batch";
 import { expandModelNotice } from "../../src/queue/expand-model-notice";
 import type { IngestMessage } from "../../src/queue/ingest-message";
+import type { ProduceRecord, QueueMessageLike } from "../../src/queue/queue-ports";
 import expected from "../fixtures/scoring/onnx-expected.json";
 import {
   createKey,

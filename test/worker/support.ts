@@ -2,6 +2,7 @@
 
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
+import { apiKeyRedisKey, generateApiKey, type Role, tenantOriginsRedisKey } from "#core/api-keys";
 import gbtManifest from "../../models/fixtures/gbt/manifest.json";
 import gbtModel from "../../models/fixtures/gbt/model.onnx";
 import linearManifest from "../../models/fixtures/linear/manifest.json";
@@ -9,12 +10,6 @@ import linearModel from "../../models/fixtures/linear/model.onnx";
 import mlpManifest from "../../models/fixtures/mlp/manifest.json";
 import mlpModel from "../../models/fixtures/mlp/model.onnx";
 import { createApp } from "../../src/app";
-import {
-  apiKeyRedisKey,
-  generateApiKey,
-  type Role,
-  tenantOriginsRedisKey,
-} from "../../src/auth/api-key";
 import { parseWorkerEnv } from "../../src/env";
 import type { IngestMessage } from "../../src/queue/ingest-message";
 import { type IngestQueueBody, parseIngestQueueBody } from "../../src/queue/ingest-queue-body";

@@ -1,8 +1,8 @@
 /** Wire schemas of Meta's Conversions API: the server event, its custom/app data and the request body. */
 
 import { z } from "zod";
-import { userDataInputSchema } from "./user-data-schema";
-import { requiredOr } from "./zod-issues";
+import { userDataInputSchema } from "./user-data-schema.ts";
+import { requiredOr } from "./zod-issues.ts";
 
 // Field names, types and value sets follow Meta's Conversions API parameter reference (main body,
 // server event, customer information, custom data, app data and original event data parameters)

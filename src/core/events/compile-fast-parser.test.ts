@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createRandom } from "../../../models/synthetic/prng";
-import { capiServerEventSchema, httpUrlSchema } from "./capi-event-schema";
-import { compileFastParser, UNSURE } from "./compile-fast-parser";
-import { websiteEventSchema } from "./website-event-schema";
-import { missingIsRequired } from "./zod-issues";
+import { createRandom } from "../random/prng.ts";
+import { capiServerEventSchema, httpUrlSchema } from "./capi-event-schema.ts";
+import { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
+import { websiteEventSchema } from "./website-event-schema.ts";
+import { missingIsRequired } from "./zod-issues.ts";
 
 // The fast parser must agree with zod: on every input it either answers exactly what zod's
 // safeParse answers (same values, same key order, compared as JSON text) or says UNSURE. It must

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventDedupKey } from "./event-message-schema";
+import { eventDedupKey } from "./event-message-schema.ts";
 
 describe("eventDedupKey", () => {
   it.each([

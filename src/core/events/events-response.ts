@@ -1,7 +1,7 @@
 /** The 202 answer of the event routes: counts plus one result per event, in request order. */
 
 import { z } from "zod";
-import type { PreparedEvent } from "./prepare-events";
+import type { PreparedEvent } from "./prepare-events.ts";
 
 export const eventResultSchema = z.object({
   index: z.int().nonnegative(),

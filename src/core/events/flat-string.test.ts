@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { flatString } from "./flat-string";
+import { flatString } from "./flat-string.ts";
 
 describe("flatString", () => {
   it("returns a string equal to its input, whatever its length and content", () => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails";
+import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails.ts";
 
 // Node's own SHA-256: an implementation independent of the one under test.
 const sha = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");

@@ -1,6 +1,6 @@
 /** Email addresses found in free-form places of an event, hashed the way `em` is. */
-import { isValidEmail } from "./normalize-user-data-value";
-import { sha256Hex } from "./sha256-hex";
+import { isValidEmail } from "./normalize-user-data-value.ts";
+import { sha256Hex } from "./sha256-hex.ts";
 
 // Why: custom properties in custom_data, utm values and the URLs an event names are forwarded as
 // sent, and senders do put customers' email addresses there (`?email=` on a thank-you page, a

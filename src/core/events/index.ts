@@ -9,8 +9,10 @@ export {
   capiRequestSchema,
   capiServerEventSchema,
   MAX_EVENTS_PER_REQUEST,
-} from "./capi-event-schema";
+} from "./capi-event-schema.ts";
+export { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
 export {
+  CLICK_ID_PARAMS,
   EVENT_MESSAGE_SCHEMA_VERSION,
   EVENT_SOURCES,
   type EventMessage,
@@ -20,23 +22,27 @@ export {
   eventMessageSchema,
   type MetaServerEvent,
   metaServerEventSchema,
-} from "./event-message-schema";
-export { DEFAULT_MAX_FUTURE_SKEW_MS, MAX_EVENT_AGE_MS } from "./event-time";
+  UTM_PARAMS,
+} from "./event-message-schema.ts";
+export { DEFAULT_MAX_FUTURE_SKEW_MS, MAX_EVENT_AGE_MS } from "./event-time.ts";
 export {
   buildEventsResponse,
   type EventResult,
   type EventsResponse,
   eventResultSchema,
   eventsResponseSchema,
-} from "./events-response";
+} from "./events-response.ts";
 export {
   computeMatchQuality,
   MATCH_SIGNAL_WEIGHTS,
   type MatchQuality,
   type MatchSignal,
-} from "./match-quality";
-export { type NormalizedUserData, normalizeUserData } from "./normalize-user-data";
-export { type NormalizedUserDataValue, normalizeUserDataValue } from "./normalize-user-data-value";
+} from "./match-quality.ts";
+export { type NormalizedUserData, normalizeUserData } from "./normalize-user-data.ts";
+export {
+  type NormalizedUserDataValue,
+  normalizeUserDataValue,
+} from "./normalize-user-data-value.ts";
 export {
   type AcceptedEventCandidate,
   DEFAULT_PREPARE_EVENTS_OPTIONS,
@@ -47,17 +53,17 @@ export {
   prepareEvents,
   type RejectedEvent,
   type RequestContext,
-} from "./prepare-events";
-export { sha256Hex } from "./sha256-hex";
+} from "./prepare-events.ts";
+export { sha256Hex } from "./sha256-hex.ts";
 export {
   type HashedUserData,
   hashedUserDataSchema,
   type UserDataInput,
   userDataInputSchema,
-} from "./user-data-schema";
+} from "./user-data-schema.ts";
 export {
   type WebsiteEventInput,
   websiteEventSchema,
   websiteRequestEnvelopeSchema,
   websiteRequestSchema,
-} from "./website-event-schema";
+} from "./website-event-schema.ts";

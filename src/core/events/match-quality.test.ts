@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { computeMatchQuality, MATCH_SIGNAL_WEIGHTS } from "./match-quality";
-import { HASHED_FIELDS, UNHASHED_FIELDS } from "./user-data-fields";
-import type { HashedUserData } from "./user-data-schema";
+import { computeMatchQuality, MATCH_SIGNAL_WEIGHTS } from "./match-quality.ts";
+import { HASHED_FIELDS, UNHASHED_FIELDS } from "./user-data-fields.ts";
+import type { HashedUserData } from "./user-data-schema.ts";
 
 const H = "a".repeat(64);
 

@@ -1,6 +1,6 @@
 /** Event match quality: a 0–10 score for how well an event's identifiers can match a person. */
 
-import type { HashedUserData } from "./user-data-schema";
+import type { HashedUserData } from "./user-data-schema.ts";
 
 // Meta does not publish how its Event Match Quality is computed; this is Driftline's own,
 // documented approximation so that match quality can be tracked per window and compared across

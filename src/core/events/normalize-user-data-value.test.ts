@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { createRandom } from "../../../models/synthetic/prng";
-import { ISO_3166_ALPHA2_CODES } from "./iso-country-codes";
-import { isValidEmail, normalizeUserDataValue } from "./normalize-user-data-value";
-import { sha256Hex } from "./sha256-hex";
-import type { HashedField } from "./user-data-fields";
+import { createRandom } from "../random/prng.ts";
+import { ISO_3166_ALPHA2_CODES } from "./iso-country-codes.ts";
+import { isValidEmail, normalizeUserDataValue } from "./normalize-user-data-value.ts";
+import { sha256Hex } from "./sha256-hex.ts";
+import type { HashedField } from "./user-data-fields.ts";
 
 // The reference is Meta's own Business SDK (devDependency, tests only). Its helper libraries are
 // loaded from the SDK's own location so the test uses exactly the copies the SDK uses.

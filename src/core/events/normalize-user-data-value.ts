@@ -1,7 +1,7 @@
 /** Normalises one customer information value the way Meta's Business SDK does before hashing it. */
 
-import { ISO_3166_ALPHA2_CODES } from "./iso-country-codes";
-import type { HashedField } from "./user-data-fields";
+import { ISO_3166_ALPHA2_CODES } from "./iso-country-codes.ts";
+import type { HashedField } from "./user-data-fields.ts";
 
 // Hand-written mirror of `ServerSideUtils.normalizeAndHash` (facebook-nodejs-business-sdk 24.x,
 // src/objects/serverside/utils.js) without the hashing step. The SDK cannot run in the core (it

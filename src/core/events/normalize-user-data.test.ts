@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { normalizeUserData } from "./normalize-user-data";
-import { hashedUserDataSchema, type UserDataInput } from "./user-data-schema";
+import { normalizeUserData } from "./normalize-user-data.ts";
+import { hashedUserDataSchema, type UserDataInput } from "./user-data-schema.ts";
 
 const require = createRequire(import.meta.url);
 const sdk = require("facebook-nodejs-business-sdk") as {

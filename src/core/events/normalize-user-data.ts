@@ -1,15 +1,15 @@
 /** Turns a sender's `user_data` into Meta-ready `user_data`: contact fields normalised and SHA-256 hashed. */
 
-import type { FieldIssue } from "../errors";
-import { normalizeUserDataValue } from "./normalize-user-data-value";
-import { sha256Hex } from "./sha256-hex";
+import type { FieldIssue } from "../errors.ts";
+import { normalizeUserDataValue } from "./normalize-user-data-value.ts";
+import { sha256Hex } from "./sha256-hex.ts";
 import {
   type HashedField,
   MULTI_VALUE_HASHED_FIELDS,
   SINGLE_VALUE_HASHED_FIELDS,
   UNHASHED_FIELDS,
-} from "./user-data-fields";
-import type { HashedUserData, UserDataInput } from "./user-data-schema";
+} from "./user-data-fields.ts";
+import type { HashedUserData, UserDataInput } from "./user-data-schema.ts";
 
 export interface NormalizedUserData {
   /** Meta's field names; contact fields hashed, list fields deduplicated like the SDK does. */

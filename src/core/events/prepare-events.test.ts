@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { CLICK_ID_PARAMS, eventMessageSchema, UTM_PARAMS } from "./event-message-schema";
-import { buildEventsResponse, eventsResponseSchema } from "./events-response";
+import { ValidationError } from "../errors.ts";
+import { CLICK_ID_PARAMS, eventMessageSchema, UTM_PARAMS } from "./event-message-schema.ts";
+import { buildEventsResponse, eventsResponseSchema } from "./events-response.ts";
 import {
   type AcceptedEventCandidate,
   type PreparedEvent,
   type PrepareEventsInput,
   prepareEvents,
   type RejectedEvent,
-} from "./prepare-events";
+} from "./prepare-events.ts";
 
 const require = createRequire(import.meta.url);
 const { ServerSideUtils } = require("facebook-nodejs-business-sdk") as {

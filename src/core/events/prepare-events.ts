@@ -1,14 +1,14 @@
 /** Validates, normalises and hashes one batch of website or CAPI events into Kafka messages, event by event. */
 
 import { z } from "zod";
-import { type FieldIssue, ValidationError } from "../errors";
+import { type FieldIssue, ValidationError } from "../errors.ts";
 import {
   type CapiServerEventInput,
   type CustomDataInput,
   capiRequestEnvelopeSchema,
   capiServerEventSchema,
-} from "./capi-event-schema";
-import { compileFastParser, UNSURE } from "./compile-fast-parser";
+} from "./capi-event-schema.ts";
+import { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
 import {
   CLICK_ID_PARAMS,
   type ClickIdParam,
@@ -20,21 +20,21 @@ import {
   type MetaServerEvent,
   UTM_PARAMS,
   type UtmParam,
-} from "./event-message-schema";
+} from "./event-message-schema.ts";
 import {
   capiEventTimeMs,
   checkEventTimeWindow,
   DEFAULT_MAX_FUTURE_SKEW_MS,
   MAX_EVENT_AGE_MS,
   websiteEventTimeMs,
-} from "./event-time";
-import { flatString } from "./flat-string";
-import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails";
-import { computeMatchQuality } from "./match-quality";
-import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data";
-import type { UserDataInput } from "./user-data-schema";
-import { websiteEventSchema, websiteRequestEnvelopeSchema } from "./website-event-schema";
-import { joinPath, missingIsRequired, toFieldIssues } from "./zod-issues";
+} from "./event-time.ts";
+import { flatString } from "./flat-string.ts";
+import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails.ts";
+import { computeMatchQuality } from "./match-quality.ts";
+import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data.ts";
+import type { UserDataInput } from "./user-data-schema.ts";
+import { websiteEventSchema, websiteRequestEnvelopeSchema } from "./website-event-schema.ts";
+import { joinPath, missingIsRequired, toFieldIssues } from "./zod-issues.ts";
 
 export interface PrepareEventsOptions {
   /** Oldest accepted event, relative to `nowMs`. Default 7 days (Meta's limit). */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hexOf, sha256Hex } from "./sha256-hex";
+import { hexOf, sha256Hex } from "./sha256-hex.ts";
 
 const reference = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 

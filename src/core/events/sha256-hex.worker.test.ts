@@ -1,7 +1,7 @@
 // In workerd, where `Uint8Array.prototype.toHex` makes the hex natively: the digests still match
 // WebCrypto's, on both of hexOf's paths.
 import { describe, expect, it } from "vitest";
-import { hexOf, sha256Hex } from "./sha256-hex";
+import { hexOf, sha256Hex } from "./sha256-hex.ts";
 
 async function webCryptoHex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

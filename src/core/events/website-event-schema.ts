@@ -6,9 +6,9 @@ import {
   eventIdSchema,
   httpUrlSchema,
   MAX_EVENTS_PER_REQUEST,
-} from "./capi-event-schema";
-import { userDataInputSchema } from "./user-data-schema";
-import { requiredOr } from "./zod-issues";
+} from "./capi-event-schema.ts";
+import { userDataInputSchema } from "./user-data-schema.ts";
+import { requiredOr } from "./zod-issues.ts";
 
 const shortText = z.string().min(1).max(512);
 

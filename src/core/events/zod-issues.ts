@@ -1,7 +1,7 @@
 /** Turns zod issues into Driftline's field issues (`{ field: "data.3.user_data.em", message }`). */
 
 import type { z } from "zod";
-import type { FieldIssue } from "../errors";
+import type { FieldIssue } from "../errors.ts";
 
 /** A zod error option that says "is required" for a missing value and `message` otherwise. */
 export function requiredOr(message: string) {

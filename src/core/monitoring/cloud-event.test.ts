@@ -1,7 +1,7 @@
 import { CloudEvent as SdkCloudEvent } from "cloudevents";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { ALERT_TYPES, buildCloudEvent, cloudEventSchema } from "./cloud-event";
+import { ValidationError } from "../errors.ts";
+import { ALERT_TYPES, buildCloudEvent, cloudEventSchema } from "./cloud-event.ts";
 
 const base = {
   id: "a-1",

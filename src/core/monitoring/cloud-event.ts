@@ -1,7 +1,7 @@
 /** Driftline alerts as CloudEvents 1.0 in structured JSON mode: the schema, the types and a builder. */
 
 import { z } from "zod";
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** The CloudEvents `type` of every Driftline alert (reverse-DNS, past tense: what happened). */
 export const ALERT_TYPES = {

@@ -1,18 +1,18 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeFeatures, iterateRows } from "../../../models/synthetic/conversion-data";
-import { RECIPES, trainModel } from "../../../models/train-models";
-import { parseModelManifest } from "../model-manifest";
-import { computePsi, ksTwoSample } from "../stats/index";
+import { encodeFeatures, iterateRows } from "../../../models/synthetic/conversion-data.ts";
+import { RECIPES, trainModel } from "../../../models/train-models.ts";
+import { parseModelManifest } from "../model-manifest.ts";
+import { computePsi, ksTwoSample } from "../stats/index.ts";
 import {
   driftResultRows,
   evaluateModelDrift,
   type ModelDriftEvaluation,
-} from "./evaluate-model-drift";
-import { prepareModelReference } from "./model-reference";
-import { resolveMonitoringSettings } from "./monitoring-settings";
-import { PredictionWindow, SCORE_COLUMN } from "./prediction-window";
+} from "./evaluate-model-drift.ts";
+import { prepareModelReference } from "./model-reference.ts";
+import { resolveMonitoringSettings } from "./monitoring-settings.ts";
+import { PredictionWindow, SCORE_COLUMN } from "./prediction-window.ts";
 
 const manifest = parseModelManifest(
   JSON.parse(

@@ -5,8 +5,8 @@ import {
   evaluateFeatureDrift,
   type FeatureDriftReport,
   type PsiBand,
-} from "../stats/index";
-import type { ModelReference, MonitoredColumn } from "./model-reference";
+} from "../stats/index.ts";
+import type { ModelReference, MonitoredColumn } from "./model-reference.ts";
 
 /** A column's drift level: the PSI band, raised to significant when the drift tests call drift. */
 export type DriftLevel = PsiBand;

@@ -7,7 +7,7 @@ import {
   expectedCalibrationError,
   logLoss,
   rocAuc,
-} from "./performance-metrics";
+} from "./performance-metrics.ts";
 
 /** Scoring-time window whose predictions all have their final label. */
 export interface PerformanceWindow {

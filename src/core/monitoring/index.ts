@@ -16,7 +16,7 @@ export {
   CLOUDEVENTS_JSON_CONTENT_TYPE,
   type CloudEvent,
   cloudEventSchema,
-} from "./cloud-event";
+} from "./cloud-event.ts";
 export {
   type ColumnDrift,
   DRIFT_LEVEL_RANK,
@@ -28,15 +28,15 @@ export {
   evaluateModelDrift,
   type ModelDriftEvaluation,
   type WindowKind,
-} from "./evaluate-model-drift";
+} from "./evaluate-model-drift.ts";
 export {
   evaluatePerformance,
   type InsufficientLabels,
   type PerformanceOptions,
   type PerformanceResult,
   type PerformanceWindow,
-} from "./evaluate-performance";
-export { type LabelSignal, labelSignalOf } from "./label-signals";
+} from "./evaluate-performance.ts";
+export { type LabelSignal, labelSignalOf } from "./label-signals.ts";
 export {
   type Alert,
   advanceLevel,
@@ -50,12 +50,12 @@ export {
   observePerformanceResult,
   type PerformanceLevel,
   type RetrainRequest,
-} from "./model-monitor";
+} from "./model-monitor.ts";
 export {
   type ModelReference,
   type MonitoredColumn,
   prepareModelReference,
-} from "./model-reference";
+} from "./model-reference.ts";
 export {
   DEFAULT_MONITORING_SETTINGS,
   type MonitoringSettings,
@@ -64,7 +64,7 @@ export {
   resolveMonitoringSettings,
   type SlidingWindowSpec,
   STANDARD_CONVERSION_EVENTS,
-} from "./monitoring-settings";
+} from "./monitoring-settings.ts";
 export {
   brierScore,
   type CalibrationBin,
@@ -74,14 +74,14 @@ export {
   expectedCalibrationError,
   logLoss,
   rocAuc,
-} from "./performance-metrics";
-export { policyFromSettings } from "./policy-from-settings";
+} from "./performance-metrics.ts";
+export { policyFromSettings } from "./policy-from-settings.ts";
 export {
   PredictionWindow,
   SCORE_COLUMN,
   type WindowColumn,
   type WindowRow,
-} from "./prediction-window";
+} from "./prediction-window.ts";
 export {
   type AucOptions,
   cooldownRemainingMs,
@@ -94,5 +94,5 @@ export {
   type RetrainPolicy,
   retrainWhen,
   type ShareOptions,
-} from "./retrain-policies";
-export { createWebhookSigner, type WebhookHeaders } from "./webhook-signature";
+} from "./retrain-policies.ts";
+export { createWebhookSigner, type WebhookHeaders } from "./webhook-signature.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labelSignalOf } from "./label-signals";
+import { labelSignalOf } from "./label-signals.ts";
 
 const event = {
   tenant: "t",

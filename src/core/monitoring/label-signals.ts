@@ -1,6 +1,6 @@
 /** What an event tells monitoring about labels: a conversion for a prediction (directly or by click id), or a click id → prediction mapping. */
 
-import { CLICK_ID_PARAMS, type EventMessage } from "../events/event-message-schema";
+import { CLICK_ID_PARAMS, type EventMessage } from "../events/event-message-schema.ts";
 
 /**
  * A label-carrying event, reduced to what the label join needs.

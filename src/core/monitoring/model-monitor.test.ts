@@ -1,8 +1,8 @@
 import { CloudEvent as SdkCloudEvent } from "cloudevents";
 import { describe, expect, it } from "vitest";
-import { ALERT_TYPES } from "./cloud-event";
-import type { DriftLevel } from "./evaluate-model-drift";
-import type { PerformanceResult } from "./evaluate-performance";
+import { ALERT_TYPES } from "./cloud-event.ts";
+import type { DriftLevel } from "./evaluate-model-drift.ts";
+import type { PerformanceResult } from "./evaluate-performance.ts";
 import {
   advanceLevel,
   initialMonitorState,
@@ -11,11 +11,11 @@ import {
   monitoringId,
   observeDriftEvaluation,
   observePerformanceResult,
-} from "./model-monitor";
-import { resolveMonitoringSettings } from "./monitoring-settings";
-import { policyFromSettings } from "./policy-from-settings";
-import { retrainWhen } from "./retrain-policies";
-import { fakeEvaluation } from "./testing/fake-drift";
+} from "./model-monitor.ts";
+import { resolveMonitoringSettings } from "./monitoring-settings.ts";
+import { policyFromSettings } from "./policy-from-settings.ts";
+import { retrainWhen } from "./retrain-policies.ts";
+import { fakeEvaluation } from "./testing/fake-drift.ts";
 
 const settings = resolveMonitoringSettings({
   retrain: { psiAbove: 0.25, psiConsecutive: 3, aucDelta: 0.05, cooldownMs: 60_000 },

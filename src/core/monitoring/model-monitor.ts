@@ -1,18 +1,18 @@
 /** The monitoring state machine of one model version: drift and performance levels, alerts on every change, retraining requests. */
 
-import { sha256Hex } from "../events/sha256-hex";
-import { ALERT_TYPES, type AlertType, buildCloudEvent, type CloudEvent } from "./cloud-event";
-import type { DriftLevel, EvaluatedWindow, ModelDriftEvaluation } from "./evaluate-model-drift";
-import type { PerformanceResult } from "./evaluate-performance";
-import type { MonitoringSettings } from "./monitoring-settings";
-import { SCORE_COLUMN } from "./prediction-window";
+import { sha256Hex } from "../events/sha256-hex.ts";
+import { ALERT_TYPES, type AlertType, buildCloudEvent, type CloudEvent } from "./cloud-event.ts";
+import type { DriftLevel, EvaluatedWindow, ModelDriftEvaluation } from "./evaluate-model-drift.ts";
+import type { PerformanceResult } from "./evaluate-performance.ts";
+import type { MonitoringSettings } from "./monitoring-settings.ts";
+import { SCORE_COLUMN } from "./prediction-window.ts";
 import {
   cooldownRemainingMs,
   type PolicyEvidence,
   type PolicyObservation,
   type PolicyState,
   type RetrainPolicy,
-} from "./retrain-policies";
+} from "./retrain-policies.ts";
 
 export type PerformanceLevel = "ok" | "degraded";
 
@@ -164,10 +164,13 @@ class StepBuilder {
   readonly alerts: Alert[] = [];
   readonly requests: RetrainRequest[] = [];
   readonly suppressed: PolicyEvidence[] = [];
-  constructor(
-    readonly ctx: MonitorContext,
-    readonly state: ModelMonitorState,
-  ) {}
+  readonly ctx: MonitorContext;
+  readonly state: ModelMonitorState;
+  // Plain fields, not parameter properties: the core runs on Node's type stripping too.
+  constructor(ctx: MonitorContext, state: ModelMonitorState) {
+    this.ctx = ctx;
+    this.state = state;
+  }
 
   alert(type: AlertType, subject: string, data: Record<string, unknown>): void {
     const ctx = this.ctx;

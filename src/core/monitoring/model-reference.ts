@@ -1,8 +1,8 @@
 /** A model version's frozen drift reference and baseline, prepared once from its manifest for every window evaluation. */
 
-import type { ModelManifest } from "../model-manifest";
-import { type PreparedFeatureReference, prepareFeatureReference } from "../stats/index";
-import { SCORE_COLUMN, type WindowColumn } from "./prediction-window";
+import type { ModelManifest } from "../model-manifest.ts";
+import { type PreparedFeatureReference, prepareFeatureReference } from "../stats/index.ts";
+import { SCORE_COLUMN, type WindowColumn } from "./prediction-window.ts";
 
 /** One monitored column with its prepared reference. */
 export interface MonitoredColumn extends WindowColumn {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { resolveMonitoringSettings } from "./monitoring-settings";
+import { ValidationError } from "../errors.ts";
+import { resolveMonitoringSettings } from "./monitoring-settings.ts";
 
 describe("resolveMonitoringSettings", () => {
   it("fills defaults and ties the drift minimum sample to the window's", () => {

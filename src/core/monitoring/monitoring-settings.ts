@@ -1,8 +1,8 @@
 /** Model monitoring settings (windows, drift thresholds, labels, performance, alerts, retraining) with defaults and checks. */
 
-import { ValidationError } from "../errors";
-import { type DriftConfig, type DriftConfigInput, resolveDriftConfig } from "../stats/index";
-import { DEFAULT_CALIBRATION_BINS, DEFAULT_LOG_LOSS_EPSILON } from "./performance-metrics";
+import { ValidationError } from "../errors.ts";
+import { type DriftConfig, type DriftConfigInput, resolveDriftConfig } from "../stats/index.ts";
+import { DEFAULT_CALIBRATION_BINS, DEFAULT_LOG_LOSS_EPSILON } from "./performance-metrics.ts";
 
 /** The sliding window of recent predictions drift is evaluated on. */
 export interface SlidingWindowSpec {

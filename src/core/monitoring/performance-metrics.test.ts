@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   brierScore,
   calibrationTable,
   expectedCalibrationError,
   logLoss,
   rocAuc,
-} from "./performance-metrics";
+} from "./performance-metrics.ts";
 
 // Golden values from scikit-learn 1.2 (scripts/golden/monitoring_golden.py).
 interface GoldenCase {

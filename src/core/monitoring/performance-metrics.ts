@@ -1,6 +1,6 @@
 /** Performance of a probabilistic binary classifier on labelled predictions: ROC AUC, log loss, Brier, calibration. */
 
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** Default clipping of probabilities in log loss: [1e-15, 1 − 1e-15], scikit-learn's `eps` up to 1.4. */
 export const DEFAULT_LOG_LOSS_EPSILON = 1e-15;

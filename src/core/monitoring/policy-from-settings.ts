@@ -1,7 +1,7 @@
 /** The retraining policy configured by settings: `any` of the policies whose setting is on. */
 
-import type { RetrainSettings } from "./monitoring-settings";
-import { type RetrainPolicy, retrainWhen } from "./retrain-policies";
+import type { RetrainSettings } from "./monitoring-settings.ts";
+import { type RetrainPolicy, retrainWhen } from "./retrain-policies.ts";
 
 export function policyFromSettings(settings: RetrainSettings): RetrainPolicy {
   const policies: RetrainPolicy[] = [];

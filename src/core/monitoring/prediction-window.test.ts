@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { PredictionWindow, SCORE_COLUMN } from "./prediction-window";
+import { ValidationError } from "../errors.ts";
+import { PredictionWindow, SCORE_COLUMN } from "./prediction-window.ts";
 
 const columns = [
   { name: "x", type: "number" as const },

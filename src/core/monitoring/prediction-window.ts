@@ -1,6 +1,6 @@
 /** The sliding window of a model version's most recent predictions: one ring buffer column per monitored feature and the score. */
 
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** Column name of the model's score in windows, drift results and alerts. */
 export const SCORE_COLUMN = "__score__";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import type { PerformanceResult } from "./evaluate-performance";
-import { resolveMonitoringSettings } from "./monitoring-settings";
-import { policyFromSettings } from "./policy-from-settings";
+import { ValidationError } from "../errors.ts";
+import type { PerformanceResult } from "./evaluate-performance.ts";
+import { resolveMonitoringSettings } from "./monitoring-settings.ts";
+import { policyFromSettings } from "./policy-from-settings.ts";
 import {
   cooldownRemainingMs,
   type PolicyContext,
@@ -10,8 +10,8 @@ import {
   type PolicyState,
   type RetrainPolicy,
   retrainWhen,
-} from "./retrain-policies";
-import { fakeEvaluation } from "./testing/fake-drift";
+} from "./retrain-policies.ts";
+import { fakeEvaluation } from "./testing/fake-drift.ts";
 
 const ctx: PolicyContext = { trainedAtMs: 0, baselineAuc: 0.85 };
 

@@ -1,9 +1,9 @@
 /** Retraining policies: small composable factories (`retrainWhen.psiAbove(0.25, { consecutive: 3 })`) over drift and performance observations. */
 
-import { ValidationError } from "../errors";
-import type { EvaluatedWindow, ModelDriftEvaluation } from "./evaluate-model-drift";
-import type { PerformanceResult } from "./evaluate-performance";
-import { SCORE_COLUMN } from "./prediction-window";
+import { ValidationError } from "../errors.ts";
+import type { EvaluatedWindow, ModelDriftEvaluation } from "./evaluate-model-drift.ts";
+import type { PerformanceResult } from "./evaluate-performance.ts";
+import { SCORE_COLUMN } from "./prediction-window.ts";
 
 /** What a policy looks at: a sliding drift evaluation or a performance result. */
 export type PolicyObservation =

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ConfigError, ValidationError } from "../errors";
-import { createWebhookSigner } from "./webhook-signature";
+import { ConfigError, ValidationError } from "../errors.ts";
+import { createWebhookSigner } from "./webhook-signature.ts";
 
 /** The Standard Webhooks signature written out with node:crypto (the independent reference). */
 function referenceSignature(secret: string, id: string, ts: number, body: string): string {

@@ -1,7 +1,7 @@
 /** Standard Webhooks signing and verification of alert deliveries (`webhook-id`, `webhook-timestamp`, `webhook-signature`). */
 
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { ConfigError, ValidationError } from "../errors";
+import { ConfigError, ValidationError } from "../errors.ts";
 
 // The `standardwebhooks` package (the spec authors' reference library) is pure JavaScript
 // (fast-sha256, @stablelib/base64, globalThis.TextEncoder) and synchronous, so the same code

@@ -1,7 +1,7 @@
 // Runs inside workerd: the same signing code as in Node (the standardwebhooks package) gives the
 // Standard Webhooks specification's example signature, and WebCrypto's HMAC agrees with it.
 import { describe, expect, it } from "vitest";
-import { createWebhookSigner } from "./webhook-signature";
+import { createWebhookSigner } from "./webhook-signature.ts";
 
 describe("webhook signing in workerd", () => {
   it("reproduces the specification's example", () => {

@@ -1,6 +1,6 @@
 /** Which version of a tenant's model serves traffic: a champion and an optional challenger share. */
 import { z } from "zod";
-import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./names";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./names.ts";
 
 const version = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
 

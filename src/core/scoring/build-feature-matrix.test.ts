@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "../model-manifest";
-import { buildFeatureMatrix, defaultFeatureRow } from "./build-feature-matrix";
+import type { ManifestFeature } from "../model-manifest.ts";
+import { buildFeatureMatrix, defaultFeatureRow } from "./build-feature-matrix.ts";
 
 const FEATURES: ManifestFeature[] = [
   { name: "visits", type: "number", default: 1 },

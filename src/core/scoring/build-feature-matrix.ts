@@ -1,7 +1,7 @@
 /** Rows of named features → the model's float input `[rows, features]` in manifest order. */
-import type { FieldIssue } from "../errors";
-import { encodeFeatureRow, type ManifestFeature } from "../model-manifest";
-import type { LoggedFeatureValue } from "./prediction-record";
+import type { FieldIssue } from "../errors.ts";
+import { encodeFeatureRow, type ManifestFeature } from "../model-manifest.ts";
+import type { LoggedFeatureValue } from "./prediction-record.ts";
 
 export interface FeatureRowInput {
   features: Readonly<Record<string, unknown>>;

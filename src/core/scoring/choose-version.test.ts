@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseVersion, uniformBucket } from "./choose-version";
+import { chooseVersion, uniformBucket } from "./choose-version.ts";
 
 describe("uniformBucket", () => {
   // Golden values from an independent Python implementation of FNV-1a 32 + murmur3 fmix32 over UTF-8.

@@ -1,5 +1,5 @@
 /** Champion/challenger routing: a deterministic bucket per entity, a random one without an entity. */
-import type { ActivePointer } from "./active-pointer";
+import type { ActivePointer } from "./active-pointer.ts";
 
 export type ServingArm = "champion" | "challenger";
 

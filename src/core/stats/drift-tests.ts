@@ -1,9 +1,9 @@
 /** Drift test descriptors ({ name, defaultThreshold, isDrift }), outcome values and the drift configuration. */
 
-import { ValidationError } from "../errors";
-import type { KsMethod, KsResult } from "./ks-two-sample";
-import { DEFAULT_PSI_EPSILON, type PsiResult } from "./psi";
-import { assertNumberOption } from "./validate";
+import { ValidationError } from "../errors.ts";
+import type { KsMethod, KsResult } from "./ks-two-sample.ts";
+import { DEFAULT_PSI_EPSILON, type PsiResult } from "./psi.ts";
+import { assertNumberOption } from "./validate.ts";
 
 /** Name of a drift test. */
 export type DriftTestName = "psi" | "ks" | "jensen-shannon";

@@ -1,24 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { resolveDriftConfig } from "./drift-tests";
-import { evaluateFeatureDrift, evaluateWindowDrift } from "./feature-drift";
+import { ValidationError } from "../errors.ts";
+import { resolveDriftConfig } from "./drift-tests.ts";
+import { evaluateFeatureDrift, evaluateWindowDrift } from "./feature-drift.ts";
 import {
   buildCategoricalReference,
   buildNumericReference,
   prepareFeatureReference,
-} from "./feature-reference";
-import { jensenShannonDistance } from "./jensen-shannon";
+} from "./feature-reference.ts";
+import { jensenShannonDistance } from "./jensen-shannon.ts";
 import {
   addToKsSample,
   createKsSample,
   mergeAllKsSamples,
   samplePriority,
   seededRandom,
-} from "./ks-sample";
-import { ksTwoSample } from "./ks-two-sample";
-import { computePsi } from "./psi";
-import { countNumeric } from "./reference-bins";
-import { histogramOf, mergeAllHistograms } from "./window-histogram";
+} from "./ks-sample.ts";
+import { ksTwoSample } from "./ks-two-sample.ts";
+import { computePsi } from "./psi.ts";
+import { countNumeric } from "./reference-bins.ts";
+import { histogramOf, mergeAllHistograms } from "./window-histogram.ts";
 
 function normals(seed: number, n: number, mean = 0, sd = 1): number[] {
   const rnd = seededRandom(seed);

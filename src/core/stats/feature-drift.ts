@@ -1,6 +1,6 @@
 /** Drift of one feature in one window against its frozen reference: PSI, KS and Jensen–Shannon together. */
 
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   DEFAULT_DRIFT_CONFIG,
   type DriftConfig,
@@ -10,19 +10,19 @@ import {
   ksDriftTest,
   psiDriftTest,
   type TestOutcome,
-} from "./drift-tests";
-import type { PreparedFeatureReference } from "./feature-reference";
-import { jensenShannonDistance } from "./jensen-shannon";
-import type { KsSample } from "./ks-sample";
+} from "./drift-tests.ts";
+import type { PreparedFeatureReference } from "./feature-reference.ts";
+import { jensenShannonDistance } from "./jensen-shannon.ts";
+import type { KsSample } from "./ks-sample.ts";
 import {
   type KsExtremes,
   type KsResult,
   ksResultFromStatistic,
   statisticFromExtremes,
-} from "./ks-two-sample";
-import { computePsi, type PsiResult } from "./psi";
-import { scanAgainstReference } from "./reference-index";
-import type { WindowHistogram } from "./window-histogram";
+} from "./ks-two-sample.ts";
+import { computePsi, type PsiResult } from "./psi.ts";
+import { scanAgainstReference } from "./reference-index.ts";
+import type { WindowHistogram } from "./window-histogram.ts";
 
 /** Everything Driftline concludes about one feature in one window. */
 export interface FeatureDriftReport {

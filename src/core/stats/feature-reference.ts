@@ -1,7 +1,7 @@
 /** A feature's frozen drift reference: built from training data, stored in the manifest, prepared once for scans. */
 
-import { ValidationError } from "../errors";
-import { addToKsSample, createKsSample, seededRandom } from "./ks-sample";
+import { ValidationError } from "../errors.ts";
+import { addToKsSample, createKsSample, seededRandom } from "./ks-sample.ts";
 import {
   type CategoricalBins,
   countCategorical,
@@ -10,10 +10,10 @@ import {
   fitNumericBins,
   type NumericBins,
   type ReferenceBins,
-} from "./reference-bins";
-import { buildReferenceIndex, type ReferenceIndex } from "./reference-index";
-import { assertNumberOption } from "./validate";
-import { type Binner, createBinner } from "./window-histogram";
+} from "./reference-bins.ts";
+import { buildReferenceIndex, type ReferenceIndex } from "./reference-index.ts";
+import { assertNumberOption } from "./validate.ts";
+import { type Binner, createBinner } from "./window-histogram.ts";
 
 /**
  * Reference of a numeric feature (or the score), in the model manifest's shape: inner `edges` of

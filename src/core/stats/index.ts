@@ -29,13 +29,13 @@ export {
   psiDriftTest,
   resolveDriftConfig,
   type TestOutcome,
-} from "./drift-tests";
+} from "./drift-tests.ts";
 export {
   type DriftWindow,
   evaluateFeatureDrift,
   evaluateWindowDrift,
   type FeatureDriftReport,
-} from "./feature-drift";
+} from "./feature-drift.ts";
 export {
   type BuildCategoricalReferenceOptions,
   type BuildNumericReferenceOptions,
@@ -48,16 +48,16 @@ export {
   prepareFeatureReference,
   type ReferenceDistribution,
   referenceBins,
-} from "./feature-reference";
+} from "./feature-reference.ts";
 // Jensen–Shannon distance.
-export { type JensenShannonOptions, jensenShannonDistance } from "./jensen-shannon";
+export { type JensenShannonOptions, jensenShannonDistance } from "./jensen-shannon.ts";
 export {
   type ExactKsOutcome,
   exactKsTwoSamplePValue,
   kolmogorovSf,
   kstwoSf,
   smirnovSf,
-} from "./ks-distribution";
+} from "./ks-distribution.ts";
 export {
   addToKsSample,
   createKsSample,
@@ -67,7 +67,7 @@ export {
   mergeKsSamples,
   samplePriority,
   seededRandom,
-} from "./ks-sample";
+} from "./ks-sample.ts";
 // Two-sample Kolmogorov–Smirnov and its null distributions.
 export {
   asymptoticKsPValue,
@@ -80,7 +80,7 @@ export {
   ksTwoSample,
   resolveKsMethod,
   SCIPY_AUTO_EXACT_MAX_N,
-} from "./ks-two-sample";
+} from "./ks-two-sample.ts";
 // Population Stability Index.
 export {
   computePsi,
@@ -91,7 +91,7 @@ export {
   type PsiOptions,
   type PsiResult,
   psiBand,
-} from "./psi";
+} from "./psi.ts";
 // Reference binning: quantile edges with right-closed, open-ended bins; categories + "other".
 export {
   assertBins,
@@ -112,7 +112,7 @@ export {
   numericBinIndex,
   OTHER_BIN_LABEL,
   type ReferenceBins,
-} from "./reference-bins";
+} from "./reference-bins.ts";
 // Mergeable window aggregates.
 export {
   addToHistogram,
@@ -124,4 +124,4 @@ export {
   mergeAllHistograms,
   mergeHistograms,
   type WindowHistogram,
-} from "./window-histogram";
+} from "./window-histogram.ts";

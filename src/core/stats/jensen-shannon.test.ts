@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import golden from "../../../test/fixtures/stats/jensen-shannon.json" with { type: "json" };
-import { ValidationError } from "../errors";
-import { jensenShannonDistance } from "./jensen-shannon";
+import { ValidationError } from "../errors.ts";
+import { jensenShannonDistance } from "./jensen-shannon.ts";
 
 // Golden values: scipy.spatial.distance.jensenshannon(p, q) and (p, q, base=2).
 const ABS = 1e-12;

@@ -1,7 +1,7 @@
 /** Jensen–Shannon distance between two discrete distributions, as scipy.spatial.distance.jensenshannon. */
 
-import { ValidationError } from "../errors";
-import { assertCounts, assertNumberOption, sumOf } from "./validate";
+import { ValidationError } from "../errors.ts";
+import { assertCounts, assertNumberOption, sumOf } from "./validate.ts";
 
 /** Options of {@link jensenShannonDistance}. */
 export interface JensenShannonOptions {

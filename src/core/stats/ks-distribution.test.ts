@@ -6,7 +6,7 @@ import {
   kstwoSf,
   roundHalfEven,
   smirnovSf,
-} from "./ks-distribution";
+} from "./ks-distribution.ts";
 
 // Golden values from scipy (scripts/golden/stats_golden.py). p-values must agree to 1e-3
 // relative; ABS_FLOOR only absorbs values that are zero up to double rounding.

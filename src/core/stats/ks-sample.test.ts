@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   addToKsSample,
   createKsSample,
@@ -8,8 +8,8 @@ import {
   mergeKsSamples,
   samplePriority,
   seededRandom,
-} from "./ks-sample";
-import { ksTwoSample } from "./ks-two-sample";
+} from "./ks-sample.ts";
+import { ksTwoSample } from "./ks-two-sample.ts";
 
 function stream(seed: number, n: number, shift = 0): { value: number; id: string }[] {
   const rnd = seededRandom(seed);

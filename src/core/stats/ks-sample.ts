@@ -1,7 +1,7 @@
 /** Bounded, mergeable uniform sample of a window's values for KS: a bottom-k sketch. */
 
-import { ValidationError } from "../errors";
-import { assertNumberOption } from "./validate";
+import { ValidationError } from "../errors.ts";
+import { assertNumberOption } from "./validate.ts";
 
 // Hand-written (simple-statistics' `sample` draws from an array in memory; it cannot bound
 // memory on a stream nor merge windows). Bottom-k: every observation carries a priority in

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import golden from "../../../test/fixtures/stats/ks-2samp.json" with { type: "json" };
-import { ValidationError } from "../errors";
-import { seededRandom } from "./ks-sample";
+import { ValidationError } from "../errors.ts";
+import { seededRandom } from "./ks-sample.ts";
 import {
   type KsMethod,
   ksResultFromStatistic,
@@ -9,8 +9,8 @@ import {
   ksTwoSample,
   resolveKsMethod,
   statisticFromExtremes,
-} from "./ks-two-sample";
-import { buildReferenceIndex, scanAgainstReference } from "./reference-index";
+} from "./ks-two-sample.ts";
+import { buildReferenceIndex, scanAgainstReference } from "./reference-index.ts";
 
 // Golden values: scipy.stats.ks_2samp (scripts/golden/stats_golden.py). Stated tolerances:
 // 1e-6 absolute on D, 1e-3 relative on p (plus 1e-300 absolute for p that underflow).

@@ -1,8 +1,13 @@
 /** Two-sample two-sided Kolmogorov–Smirnov test (statistic D and p-value), matching scipy's ks_2samp. */
 
-import { ValidationError } from "../errors";
-import { exactKsTooLarge, exactKsTwoSamplePValue, kstwoSf, roundHalfEven } from "./ks-distribution";
-import { assertFiniteSample, assertNumberOption } from "./validate";
+import { ValidationError } from "../errors.ts";
+import {
+  exactKsTooLarge,
+  exactKsTwoSamplePValue,
+  kstwoSf,
+  roundHalfEven,
+} from "./ks-distribution.ts";
+import { assertFiniteSample, assertNumberOption } from "./validate.ts";
 
 /**
  * How the p-value is computed, as in scipy's `ks_2samp(method=...)`:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import golden from "../../../test/fixtures/stats/psi.json" with { type: "json" };
-import { ValidationError } from "../errors";
-import { computePsi, psiBand } from "./psi";
+import { ValidationError } from "../errors.ts";
+import { computePsi, psiBand } from "./psi.ts";
 
 // Golden values: the PSI formula written out in numpy (scripts/golden/stats_golden.py).
 const REL = 1e-12;

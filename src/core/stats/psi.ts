@@ -1,8 +1,8 @@
 /** Population Stability Index on frozen reference bins, with explicit epsilon smoothing. */
 
-import { ValidationError } from "../errors";
-import { binCountOf, type ReferenceBins } from "./reference-bins";
-import { assertCounts, assertNumberOption, sumOf } from "./validate";
+import { ValidationError } from "../errors.ts";
+import { binCountOf, type ReferenceBins } from "./reference-bins.ts";
+import { assertCounts, assertNumberOption, sumOf } from "./validate.ts";
 
 /** Default smoothing added to every bin proportion before the logarithm. */
 export const DEFAULT_PSI_EPSILON = 1e-4;

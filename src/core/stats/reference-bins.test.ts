@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import golden from "../../../test/fixtures/stats/binning.json" with { type: "json" };
-import { ValidationError } from "../errors";
-import { computePsi } from "./psi";
+import { ValidationError } from "../errors.ts";
+import { computePsi } from "./psi.ts";
 import {
   assertBins,
   binLabels,
@@ -11,7 +11,7 @@ import {
   fitCategoricalBins,
   fitNumericBins,
   numericBinIndex,
-} from "./reference-bins";
+} from "./reference-bins.ts";
 
 // Golden edges: numpy.unique(numpy.quantile(train, j/B, method="linear")); golden counts:
 // numpy.searchsorted(edges, x, side="left") (right-closed bins). Edges may differ from numpy's

@@ -1,8 +1,8 @@
 /** Reference bins frozen from training data: quantile edges for numbers, top categories plus "other" for strings. */
 
 import { quantileSorted } from "simple-statistics";
-import { ValidationError } from "../errors";
-import { assertFiniteSample, assertNumberOption } from "./validate";
+import { ValidationError } from "../errors.ts";
+import { assertFiniteSample, assertNumberOption } from "./validate.ts";
 
 /**
  * Numeric bins given by k strictly increasing interior edges e1 < … < ek, making k + 1 bins that

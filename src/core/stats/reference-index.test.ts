@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { seededRandom } from "./ks-sample";
-import { ksStatisticSorted, sortedCopy, statisticFromExtremes } from "./ks-two-sample";
-import { countNumeric, fitNumericBins } from "./reference-bins";
-import { buildReferenceIndex, scanAgainstReference } from "./reference-index";
+import { ValidationError } from "../errors.ts";
+import { seededRandom } from "./ks-sample.ts";
+import { ksStatisticSorted, sortedCopy, statisticFromExtremes } from "./ks-two-sample.ts";
+import { countNumeric, fitNumericBins } from "./reference-bins.ts";
+import { buildReferenceIndex, scanAgainstReference } from "./reference-index.ts";
 
 // The fused scan must equal the plain definitions: countNumeric for bins, the merge walk of
 // ksStatisticSorted (already checked against scipy) for D, on data built to be awkward: ties,

@@ -1,7 +1,7 @@
 /** A numeric reference prepared once for fast drift scans: bin counts and the exact KS statistic in one pass. */
 
-import { ValidationError } from "../errors";
-import type { KsExtremes } from "./ks-two-sample";
+import { ValidationError } from "../errors.ts";
+import type { KsExtremes } from "./ks-two-sample.ts";
 
 // Why this exists: sorting every window to compute D costs O(n log n) per feature (≈0.8 ms for
 // 10k values in V8), which alone would exceed the 10 ms budget for 30 features. Instead the

@@ -1,6 +1,6 @@
 /** Input checks shared by the statistics core: each failure is a ValidationError naming what to fix. */
 
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** Throws unless `values` is a non-empty array-like of finite numbers. */
 export function assertFiniteSample(values: ArrayLike<number>, field: string): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { seededRandom } from "./ks-sample";
+import { ValidationError } from "../errors.ts";
+import { seededRandom } from "./ks-sample.ts";
 import {
   addToHistogram,
   createBinner,
@@ -9,7 +9,7 @@ import {
   histogramTotal,
   mergeAllHistograms,
   mergeHistograms,
-} from "./window-histogram";
+} from "./window-histogram.ts";
 
 const numeric = createBinner({ kind: "numeric", edges: [-1, 0, 1] });
 

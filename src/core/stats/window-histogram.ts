@@ -1,6 +1,6 @@
 /** Mergeable per-window histograms over frozen reference bins (counts add, so merge is associative). */
 
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   assertBins,
   binCountOf,
@@ -8,7 +8,7 @@ import {
   categoryIndex,
   numericBinIndex,
   type ReferenceBins,
-} from "./reference-bins";
+} from "./reference-bins.ts";
 
 /**
  * Counts of one feature in one window (e.g. one minute) over the frozen bins. Plain JSON: store

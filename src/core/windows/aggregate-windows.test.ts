@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   aggregateWindows,
   compareWindowKeys,
   type WindowDelta,
   type WindowingSpec,
   type WindowObservation,
-} from "./aggregate-windows";
-import { HOUR_MS, MINUTE_MS } from "./window-start-ms";
+} from "./aggregate-windows.ts";
+import { HOUR_MS, MINUTE_MS } from "./window-start-ms.ts";
 
 const T = (iso: string) => Date.parse(`2026-03-01T${iso}Z`);
 const spec: WindowingSpec = {

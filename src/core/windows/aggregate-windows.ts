@@ -1,7 +1,12 @@
 /** Folds a batch of observations into additive per-window deltas, classifying late arrivals by watermark. */
-import { ValidationError } from "../errors";
-import { advanceMaxEventTime, isWindowClosed, type WatermarkSpec, watermarkMs } from "./watermark";
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "./window-start-ms";
+import { ValidationError } from "../errors.ts";
+import {
+  advanceMaxEventTime,
+  isWindowClosed,
+  type WatermarkSpec,
+  watermarkMs,
+} from "./watermark.ts";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "./window-start-ms.ts";
 
 /**
  * One counted record. `event`: a conversion event; `prediction`: a scored row (by convention

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { summarizeWindows } from "./summarize-windows";
-import { MINUTE_MS } from "./window-start-ms";
+import { summarizeWindows } from "./summarize-windows.ts";
+import { MINUTE_MS } from "./window-start-ms.ts";
 
 const W1 = Date.parse("2026-03-01T10:15:00Z");
 const W2 = W1 + MINUTE_MS;

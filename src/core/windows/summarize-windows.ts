@@ -1,5 +1,5 @@
 /** Turns stored window rows (grouped by the caller's dimensions) into the metrics an API returns. */
-import { isWindowClosed, watermarkMs } from "./watermark";
+import { isWindowClosed, watermarkMs } from "./watermark.ts";
 
 export const GROUP_DIMENSIONS = ["source", "event_name", "campaign"] as const;
 export type GroupDimension = (typeof GROUP_DIMENSIONS)[number];

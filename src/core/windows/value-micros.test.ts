@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { formatMicros, MAX_ABS_VALUE, toMicros } from "./value-micros";
+import { ValidationError } from "../errors.ts";
+import { formatMicros, MAX_ABS_VALUE, toMicros } from "./value-micros.ts";
 
 describe("toMicros", () => {
   it.each([

@@ -1,5 +1,5 @@
 /** Exact money arithmetic for window sums: values as integer micro-units (1e-6 of a currency unit). */
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** Largest absolute value accepted for one event, in currency units; beyond it is a sender bug. */
 export const MAX_ABS_VALUE = 1e12;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceMaxEventTime, isWindowClosed, NO_WATERMARK, watermarkMs } from "./watermark";
+import { advanceMaxEventTime, isWindowClosed, NO_WATERMARK, watermarkMs } from "./watermark.ts";
 
 describe("watermarkMs", () => {
   it.each([

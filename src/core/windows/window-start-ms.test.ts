@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
-import { HOUR_MS, MINUTE_MS, windowEndMs, windowStartMs } from "./window-start-ms";
+import { ValidationError } from "../errors.ts";
+import { HOUR_MS, MINUTE_MS, windowEndMs, windowStartMs } from "./window-start-ms.ts";
 
 describe("windowStartMs", () => {
   // Expected starts worked out by hand from the ISO instants.

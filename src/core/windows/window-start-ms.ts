@@ -1,5 +1,5 @@
 /** Event-time tumbling-window arithmetic: the window [start, start + width) that holds an instant. */
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 
 /** One minute in ms: the finest window Driftline keeps. */
 export const MINUTE_MS = 60_000;

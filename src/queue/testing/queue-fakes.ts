@@ -1,12 +1,8 @@
 /** Fakes of the ingest queue's ports for unit tests of pure logic: a queue, a Kafka sink, a message. */
-import type {
-  ProduceOutcome,
-  ProduceRecord,
-  QueueMessageLike,
-  RecordSink,
-} from "../consume-ingest-batch";
+
 import { IngestBundleEnvelope, IngestMessage } from "../ingest-message";
 import type { IngestQueueBody } from "../ingest-queue-body";
+import type { ProduceOutcome, ProduceRecord, QueueMessageLike, RecordSink } from "../queue-ports";
 
 /**
  * A Queue that records its sendBatch calls; the calls whose (1-based) number is in `failCalls`

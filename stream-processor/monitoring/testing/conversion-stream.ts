@@ -1,6 +1,7 @@
 /** Test workload: the synthetic conversion data scored by the demo model (conversion/1), with ground-truth labels. */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { PredictionRecord } from "#core/scoring";
 import {
   type ConversionFeatures,
   type DriftSpec,
@@ -8,7 +9,6 @@ import {
   iterateRows,
 } from "../../../models/synthetic/conversion-data";
 import { RECIPES, trainModel } from "../../../models/train-models";
-import type { PredictionRecord } from "../../../src/core/scoring/prediction-record";
 
 export const DEMO_MANIFEST_PATH = resolve(
   import.meta.dirname,

@@ -1,7 +1,7 @@
 /** Hand-made drift reports and evaluations for monitoring tests (PSI chosen, everything else inert). */
 
-import { type FeatureDriftReport, psiBand } from "../../stats/index";
-import { driftLevelOf, type ModelDriftEvaluation } from "../evaluate-model-drift";
+import { type FeatureDriftReport, psiBand } from "../../stats/index.ts";
+import { driftLevelOf, type ModelDriftEvaluation } from "../evaluate-model-drift.ts";
 
 /** A report whose PSI is `psi` (and whose overall verdict follows PSI ≥ 0.25). */
 export function fakeReport(feature: string, psi: number | undefined): FeatureDriftReport {

@@ -1,0 +1,92 @@
+/** Driftline API keys: `dl_<random>` secrets, stored only as SHA-256 hashes with tenant and roles. */
+import { z } from "zod";
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../scoring/names.ts";
+
+export const ROLES = ["ingest", "score", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** 32 random bytes, base64url without padding: 43 characters, 256 bits. */
+const SECRET_BYTES = 32;
+export const API_KEY_PREFIX = "dl_";
+/** Anything shaped like a Driftline key; checked before hashing so garbage never reaches Redis. */
+export const API_KEY_PATTERN = /^dl_[A-Za-z0-9_-]{16,128}$/;
+
+export const ApiKeyRecordSchema = z.object({
+  tenant: z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE),
+  roles: z.array(z.enum(ROLES)).min(1),
+  /** Public identifier for logs, listings and rate-limit buckets; not derived from the secret. */
+  keyId: z.string().min(1).max(64),
+  createdAt: z.iso.datetime({ offset: true }),
+  /** Hex SHA-256 of the key, kept so a lookup can be re-checked in constant time. */
+  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+
+/** Redis key of a key's record. */
+export function apiKeyRedisKey(keyHash: string): string {
+  return `key:${keyHash}`;
+}
+
+/** Redis set of the origins a tenant's browser ingest accepts (CORS). */
+export function tenantOriginsRedisKey(tenant: string): string {
+  return `tenant:${tenant}:origins`;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const encoder = new TextEncoder();
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const b of bytes) hex += HEX[b];
+  return hex;
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Hex SHA-256 of the key's UTF-8 bytes (WebCrypto; workerd and Node 22). */
+export async function hashApiKey(key: string): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key))));
+}
+
+export interface NewApiKey {
+  /** The secret, shown once. */
+  key: string;
+  record: ApiKeyRecord;
+}
+
+/** A fresh key and the record to store under `apiKeyRedisKey(record.keyHash)`. */
+export async function generateApiKey(input: {
+  tenant: string;
+  roles: readonly Role[];
+  now?: Date;
+}): Promise<NewApiKey> {
+  const secret = crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
+  const key = `${API_KEY_PREFIX}${toBase64Url(secret)}`;
+  const keyId = `key_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+  const record = ApiKeyRecordSchema.parse({
+    tenant: input.tenant,
+    roles: [...new Set(input.roles)],
+    keyId,
+    createdAt: (input.now ?? new Date()).toISOString(),
+    keyHash: await hashApiKey(key),
+  });
+  return { key, record };
+}
+
+/**
+ * Compares two strings without an early exit, so the time taken does not reveal how many leading
+ * characters match. Hand-written because `crypto.subtle.timingSafeEqual` exists only in workerd
+ * and `node:crypto` is not available there; both inputs here are fixed-length hex digests.
+ */
+export function timingSafeEqualText(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  let diff = left.length ^ right.length;
+  const n = Math.max(left.length, right.length);
+  for (let i = 0; i < n; i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  return diff === 0;
+}

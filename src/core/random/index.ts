@@ -1,0 +1,2 @@
+/** Seeded pseudo-random numbers for reproducible synthetic data, training and tests. */
+export * from "./prng.ts";

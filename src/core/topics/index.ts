@@ -1,0 +1,3 @@
+/** Kafka topic names (with the deployment prefix) and idempotent topic creation over an admin port. */
+export * from "./ensure-topics.ts";
+export * from "./topic-names.ts";

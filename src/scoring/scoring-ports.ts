@@ -1,0 +1,25 @@
+/** The ports scoring depends on: a model runtime and the prediction log. */
+import type { ModelManifest } from "#core/model-manifest";
+import type { PredictionRecord } from "#core/scoring";
+
+/** One loaded model, ready to score float rows. */
+export interface LoadedModel {
+  /** Scores `rows` rows of `values` (row-major `[rows, columns]`); one score per row. */
+  score(values: Float32Array, rows: number): Promise<Float64Array>;
+  /** Frees the runtime's resources; the model is unusable afterwards. */
+  release(): Promise<void>;
+}
+
+export type ModelCheck = { ok: true } | { ok: false; problems: string[] };
+
+/** Turns model bytes into something that scores (onnxruntime-web in the Worker). */
+export interface ModelRuntime {
+  load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel>;
+  /** Loads the bytes and checks tensor names, types and shapes against the manifest. */
+  check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck>;
+}
+
+/** Where scored rows go for monitoring (the ingest queue → Kafka `predictions`). */
+export interface PredictionLog {
+  write(records: readonly PredictionRecord[]): Promise<void>;
+}

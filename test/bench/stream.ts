@@ -1,0 +1,676 @@
+/** End-to-end benchmark of the stream processor (Kafka → Postgres) against a raw kafkajs consume-only baseline. */
+// Usage: npm run bench:stream [-- --events 1000000] [--quick] [--partitions 3] [--keep]
+//   --quick       100 000 events instead of 1 000 000
+//   --events N    any number of events (records over events + capi + predictions)
+//   --partitions  partitions per topic (default 3)
+//   --keep        keep the schema and topics afterwards (default: dropped)
+//   --live        start the processor first and produce while it runs (sustained throughput and
+//                 a meaningful peak lag); default: process a backlog produced beforehand
+//   --no-monitoring  leave model monitoring (drift, labels) out of the batch transactions and
+//                 measure the windowed business metrics path alone (default: on, as the
+//                 processor's own MONITORING_ENABLED default)
+//   --event-rate R  records per second of event time (default 550: 1M records span 30 minutes,
+//                 a backlog of moderate traffic; every batch then touches thousands of windows).
+//                 Live traffic at the target rate is --event-rate 50000 (1M records span 20 s).
+//   --max-bytes-per-partition, --max-bytes, --concurrency
+//                 the processor's fetch settings (default: its own defaults, see config.ts);
+//                 the baseline uses the same
+//   --instances N  run N stream processors in one consumer group (default 1), as a deployment
+//                 with several instances does; CPU, RSS and latencies are summed over them
+//
+// Phases: (1) produce N realistic messages (website and CAPI events as the Worker emits them,
+// predictions, 2 % producer-retry duplicates, some late events; see buildWorkload) into fresh topics; (2) start
+// the stream processor as a child process on that backlog and time it until every record is
+// reflected in Postgres (stored offsets at the partition ends), sampling lag and RSS; verify the
+// totals; (3) time a raw kafkajs consumer (eachBatch, counting only) in a child process over the
+// same topics. Prints both rates and their ratio.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Kafka, logLevel, type Message } from "kafkajs";
+import pg from "pg";
+import { createRandom } from "#core/random";
+import { topicNames } from "#core/topics";
+import { loadLocalStackConfig } from "../../scripts/local/config";
+import { kafkaBrokers, kafkaService } from "../../scripts/local/kafka";
+import { startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
+import { migrate } from "../../scripts/migrate";
+import { STREAM_FETCH_DEFAULTS } from "../../stream-processor/config";
+import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
+import {
+  sampleEventMessage,
+  samplePrediction,
+  toValue,
+} from "../../stream-processor/testing/sample-messages";
+import { freePort, machineCpuMs, processCpuMs, ROOT } from "./bench-support";
+
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** A backlog that makes no progress this long fails the run instead of waiting forever. */
+const STALL_MS = 120_000;
+const SAMPLE_MS = 200;
+
+/** The baseline child: consume everything from the beginning, count, report timings as JSON. */
+async function baselineChild(): Promise<void> {
+  const brokers = (process.env.BENCH_BROKERS ?? "").split(",");
+  const topics = (process.env.BENCH_TOPICS ?? "").split(",");
+  const total = Number(process.env.BENCH_TOTAL);
+  const kafka = new Kafka({ clientId: "bench-baseline", brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({
+    groupId: `bench-baseline-${randomBytes(4).toString("hex")}`,
+    maxBytesPerPartition: Number(process.env.BENCH_MAX_BYTES_PER_PARTITION),
+    maxBytes: Number(process.env.BENCH_MAX_BYTES),
+    maxWaitTimeInMs: 250,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  let count = 0;
+  let firstMs = 0;
+  let bytes = 0;
+  await new Promise<void>((done) => {
+    void consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Number(process.env.BENCH_CONCURRENCY),
+      eachBatch: async ({ batch, resolveOffset }) => {
+        if (firstMs === 0) firstMs = performance.now();
+        count += batch.messages.length;
+        for (const m of batch.messages) bytes += m.value?.length ?? 0;
+        resolveOffset(batch.lastOffset());
+        if (count >= total) done();
+      },
+    });
+  });
+  const lastMs = performance.now();
+  const cpu = process.cpuUsage();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  process.stdout.write(`${JSON.stringify({ count, bytes, firstMs, lastMs, cpuMs })}\n`);
+  await consumer.disconnect();
+}
+
+interface Workload {
+  events: Message[];
+  capi: Message[];
+  predictions: Message[];
+  /** Distinct (tenant, event name, event id) and prediction ids: what Postgres must count. */
+  unique: number;
+  bytes: number;
+}
+
+/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
+const rng = (seed: number): (() => number) => createRandom(seed).next;
+
+/** Cumulative weights → a sampler over `items`. */
+function weighted<T>(rand: () => number, items: readonly (readonly [T, number])[]): () => T {
+  const total = items.reduce((a, [, w]) => a + w, 0);
+  return () => {
+    let x = rand() * total;
+    for (const [item, w] of items) {
+      x -= w;
+      if (x < 0) return item;
+    }
+    return items[items.length - 1]![0];
+  };
+}
+
+/**
+ * N records: 10 % predictions; the rest Meta-style events from 20 tenants (skewed), 60 % website
+ * / 40 % CAPI, the standard funnel of event names (PageView most, Purchase few), 40 % without a
+ * campaign and the rest over 30 campaigns with a Zipf tail, values on the commerce events. Event
+ * times advance at `eventRate` records per second of event time, mostly in order with ±30 s
+ * jitter, 1 % arriving up to 10 minutes late; 2 % of all records are re-sent copies (producer
+ * retries).
+ */
+function buildWorkload(n: number, eventRate: number, seed = 7): Workload {
+  const rand = rng(seed);
+  const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${String(i + 1).padStart(2, "0")}`);
+  const tenant = () => tenants[Math.min(19, Math.floor(rand() ** 2 * 20))]!;
+  const eventName = weighted(rand, [
+    ["PageView", 45],
+    ["ViewContent", 25],
+    ["AddToCart", 12],
+    ["InitiateCheckout", 6],
+    ["Lead", 5],
+    ["Purchase", 7],
+  ] as const);
+  const campaign = weighted<string | undefined>(rand, [
+    [undefined, 40 * 3.99],
+    ...Array.from({ length: 30 }, (_, k) => [`campaign-${k + 1}`, 60 / (k + 1)] as const),
+  ]);
+  const span = Math.max(1_000, Math.round((n / eventRate) * 1000));
+  const start = Date.now() - span - 60_000;
+  const duplicates = Math.floor(n * 0.02);
+  const originals = n - duplicates;
+  const out: Workload = { events: [], capi: [], predictions: [], unique: 0, bytes: 0 };
+  const predictionIds: string[] = [];
+  const run = randomBytes(3).toString("hex");
+  for (let i = 0; i < originals; i++) {
+    let t = start + Math.floor((i / originals) * span) + Math.floor((rand() - 0.5) * 60_000);
+    if (rand() < 0.01) t -= Math.floor(rand() * 600_000);
+    if (rand() < 0.1) {
+      const id = `${run}-p${i}`;
+      const tn = tenant();
+      predictionIds.push(id);
+      out.predictions.push({
+        key: `${tn}:${id}`,
+        value: toValue(samplePrediction({ tenant: tn, predictionId: id, scoredAtMs: t })),
+      });
+    } else {
+      const tn = tenant();
+      const name = eventName();
+      const commerce = name === "Purchase" || name === "AddToCart" || name === "InitiateCheckout";
+      const eventId = `${run}-e${i}`;
+      const source = rand() < 0.6 ? ("web" as const) : ("capi" as const);
+      const message = sampleEventMessage({
+        tenant: tn,
+        source,
+        eventId,
+        eventName: name,
+        eventTimeMs: t,
+        campaign: campaign(),
+        ...(commerce
+          ? { value: Math.round(rand() * 20_000) / 100, currency: rand() < 0.7 ? "USD" : "EUR" }
+          : {}),
+        matchQuality: Math.floor(rand() * 41) / 4,
+        ...(name === "Purchase" && predictionIds.length > 0 && rand() < 0.2
+          ? { predictionId: predictionIds[Math.floor(rand() * predictionIds.length)]! }
+          : {}),
+      });
+      (source === "web" ? out.events : out.capi).push({
+        key: `${tn}:${eventId}`,
+        value: toValue(message),
+      });
+    }
+    out.unique += 1;
+  }
+  const all = [out.events, out.capi, out.predictions];
+  for (let i = 0; i < duplicates; i++) {
+    const list = all[Math.floor(rand() * 3)]!;
+    if (list.length > 0) list.push(list[Math.floor(rand() * list.length)]!);
+  }
+  for (const list of all) for (const m of list) out.bytes += (m.value as Buffer).length;
+  return out;
+}
+
+/** CPU time (user + system) a process has used, ms; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  return processCpuMs(pid) ?? 0;
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+
+/** Postgres' WAL counters since the last stats reset (pg_stat_wal, Postgres 14+); undefined before 14. */
+async function walStats(
+  db: pg.Pool,
+): Promise<{ records: number; fullPages: number; bytes: number } | undefined> {
+  try {
+    const { rows } = await db.query<{ records: string; fpi: string; bytes: string }>(
+      "SELECT wal_records::text AS records, wal_fpi::text AS fpi, wal_bytes::text AS bytes FROM pg_stat_wal",
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return { records: Number(row.records), fullPages: Number(row.fpi), bytes: Number(row.bytes) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mean latency per operation (ms) and count from a Prometheus histogram's _sum and _count. */
+function histogramMeans(
+  exposition: string,
+  name: string,
+  label: string,
+): Map<string, { meanMs: number; count: number }> {
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  const re = new RegExp(
+    `^${name}_(sum|count)\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+-]+)$`,
+    "gm",
+  );
+  // Several expositions may be concatenated (one per instance): their series add up.
+  for (const m of exposition.matchAll(re)) {
+    const into = m[1] === "sum" ? sums : counts;
+    into.set(m[2]!, (into.get(m[2]!) ?? 0) + Number(m[3]));
+  }
+  const out = new Map<string, { meanMs: number; count: number }>();
+  for (const [k, c] of counts)
+    if (c > 0) out.set(k, { meanMs: ((sums.get(k) ?? 0) / c) * 1000, count: c });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    allowNegative: true,
+    options: {
+      events: { type: "string" },
+      quick: { type: "boolean" },
+      partitions: { type: "string", default: "3" },
+      keep: { type: "boolean" },
+      monitoring: { type: "boolean", default: true },
+      live: { type: "boolean" },
+      "event-rate": { type: "string", default: "550" },
+      "max-bytes-per-partition": {
+        type: "string",
+        default: String(STREAM_FETCH_DEFAULTS.maxBytesPerPartition),
+      },
+      "max-bytes": { type: "string", default: String(STREAM_FETCH_DEFAULTS.maxBytes) },
+      concurrency: { type: "string", default: String(STREAM_FETCH_DEFAULTS.partitionsConcurrency) },
+      instances: { type: "string", default: "1" },
+      "baseline-child": { type: "boolean" },
+    },
+  });
+  if (values["baseline-child"]) return baselineChild();
+  const n = Number(values.events ?? (values.quick ? 100_000 : 1_000_000));
+  const partitions = Number(values.partitions);
+  if (!Number.isInteger(n) || n < 1000) throw new Error("--events must be a whole number ≥ 1000");
+
+  const stack = loadLocalStackConfig();
+  await kafkaService(stack).up();
+  const brokers = kafkaBrokers(stack);
+  const id = randomBytes(4).toString("hex");
+  const schema = `bench_${id}`;
+  const names = topicNames(`bench.${id}.`);
+  const consumed = [names.events, names.capi, names.predictions];
+  const groupId = `bench-${id}`;
+  const eventRate = Number(values["event-rate"]);
+  const maxBytesPerPartition = Number(values["max-bytes-per-partition"]);
+  const maxBytes = Number(values["max-bytes"]);
+  const concurrency = Number(values.concurrency);
+  const instances = Number(values.instances);
+  if (!Number.isInteger(instances) || instances < 1 || instances > 8)
+    throw new Error("--instances must be a whole number from 1 to 8");
+  for (const [name, v] of Object.entries({
+    eventRate,
+    maxBytesPerPartition,
+    maxBytes,
+    concurrency,
+  })) {
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a number > 0`);
+  }
+
+  console.log(
+    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
+  );
+  await migrate({ databaseUrl: DATABASE_URL, schema });
+  await ensureTopics(
+    brokers,
+    Object.values(names).map((name) => ({ name, partitions })),
+  );
+  const relay = await startNeonWsRelay({ port: 0, allow: ["127.0.0.1:5432"] });
+  const db = new pg.Pool({
+    connectionString: DATABASE_URL,
+    options: `-c search_path=${schema}`,
+    max: 2,
+  });
+  const kafka = new Kafka({ clientId: "bench", brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  let child: ChildProcess | undefined;
+  let processors: ChildProcess[] = [];
+
+  try {
+    // 1. The workload.
+    const t = performance.now();
+    const work = buildWorkload(n, eventRate);
+    console.log(
+      `generated in ${((performance.now() - t) / 1000).toFixed(1)} s; mean record ${fmt(work.bytes / n)} bytes, ${fmt(work.bytes / 1e6)} MB`,
+    );
+    const produce = async () => {
+      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      const started = performance.now();
+      const sends: Promise<unknown>[] = [];
+      for (const [topic, list] of [
+        [names.events, work.events],
+        [names.capi, work.capi],
+        [names.predictions, work.predictions],
+      ] as const) {
+        for (let i = 0; i < list.length; i += 2_000) {
+          sends.push(producer.send({ topic, acks: -1, messages: list.slice(i, i + 2_000) }));
+          if (sends.length >= 8) await Promise.all(sends.splice(0));
+        }
+      }
+      await Promise.all(sends);
+      await producer.disconnect();
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`produced in ${seconds.toFixed(1)} s (${fmt(n / seconds)} records/s)`);
+    };
+
+    const remaining = async () => {
+      let total = 0n;
+      for (const topic of consumed) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const { rows } = await db.query<{ partition: number; next_offset: string }>(
+          "SELECT partition, next_offset::text FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
+          [groupId, topic],
+        );
+        for (const end of ends) {
+          total +=
+            BigInt(end.high) -
+            BigInt(rows.find((r) => r.partition === end.partition)?.next_offset ?? end.low);
+        }
+      }
+      return Number(total);
+    };
+    const total = n;
+    // Backlog mode: everything is in Kafka before the processor starts.
+    if (!values.live) await produce();
+    // Every run starts right after a checkpoint, so each pays the same full-page images in its
+    // WAL and none is slowed by a checkpoint that an earlier run's WAL set off. Needs a superuser
+    // (or pg_checkpoint); skipped without.
+    await db.query("CHECKPOINT").catch(() => {});
+    const walStart = await walStats(db);
+
+    // 2. The stream processor.
+    const apiPorts: number[] = [];
+    while (apiPorts.length < instances) {
+      const port = await freePort();
+      if (!apiPorts.includes(port)) apiPorts.push(port);
+    }
+    const appName = `driftline-bench-${id}`;
+    const spawnedMs = performance.now();
+    // BENCH_PROCESSOR_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the processor.
+    const nodeArgs = (process.env.BENCH_PROCESSOR_NODE_ARGS ?? "")
+      .split(" ")
+      .filter((a) => a !== "");
+    const spawnProcessor = (apiPort: number) =>
+      spawn(process.execPath, [...nodeArgs, "--import", "tsx", "stream-processor/main.ts"], {
+        cwd: ROOT,
+        // The processor's own warnings and errors (LOG_LEVEL=warn) show up in the output.
+        stdio: ["ignore", "inherit", "inherit"],
+        env: {
+          ...process.env,
+          DATABASE_URL,
+          DATABASE_SCHEMA: schema,
+          NEON_WS_RELAY_URL: relay.url,
+          KAFKA_BROKERS: brokers.join(","),
+          KAFKA_TOPIC_PREFIX: `bench.${id}.`,
+          STREAM_CONSUMER_GROUP: groupId,
+          STREAM_ENSURE_TOPICS: "false",
+          STREAM_API_PORT: String(apiPort),
+          STREAM_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
+          STREAM_MAX_BYTES: String(maxBytes),
+          STREAM_PARTITIONS_CONCURRENCY: String(concurrency),
+          STREAM_DEDUP_PURGE_INTERVAL_MS: "0",
+          LOG_LEVEL: "warn",
+          PGAPPNAME: appName,
+          MONITORING_ENABLED: values.monitoring ? "true" : "false",
+        },
+      });
+    processors = apiPorts.map(spawnProcessor);
+    const exited = () => {
+      const gone = processors.find((p) => p.exitCode !== null);
+      if (gone !== undefined) throw new Error(`a stream processor exited with ${gone.exitCode}`);
+    };
+    // CPU accounting: the processor, the Postgres backends serving it (found by application
+    // name), and the broker (shared with anything else using it).
+    const backendCpu = new Map<number, number>();
+    const kafkaPid = Number(
+      (() => {
+        try {
+          return readFileSync(resolve(stack.DRIFTLINE_STATE_DIR, "run/kafka.pid"), "utf8").trim();
+        } catch {
+          return "0";
+        }
+      })(),
+    );
+    let producing: Promise<void> | undefined;
+    let produced = !values.live;
+    let liveStartMs = 0;
+    if (values.live) {
+      // Live mode: the processor is up and idle, then records arrive as fast as the producer goes.
+      const ready = async (port: number) =>
+        (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200;
+      for (const port of apiPorts) {
+        while (!(await ready(port))) {
+          exited();
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      liveStartMs = performance.now();
+      producing = produce().then(() => {
+        produced = true;
+      });
+    }
+    // CPU counters at the start of the measured window: when the first batch is committed (a
+    // backlog; start-up excluded) or when production starts (live). This process runs the local
+    // Neon WebSocket relay (Neon's proxy in production) and the sampling; the machine's counters
+    // show what everything together used.
+    const cpuSnapshot = () => ({
+      processors: processors.reduce((sum, p) => sum + cpuMs(p.pid!), 0),
+      kafka: kafkaPid > 0 ? cpuMs(kafkaPid) : 0,
+      self: process.cpuUsage(),
+      machine: machineCpuMs(),
+      backends: new Map(backendCpu),
+    });
+    let windowStart = cpuSnapshot();
+    /** Records committed inside the measured window. */
+    let windowRecords = total;
+    let peakLag = 0;
+    let peakRss = 0;
+    let firstProgressMs = 0;
+    let left = total;
+    let lastChangeMs = performance.now();
+    while (!produced || left > 0) {
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+      exited();
+      const before = left;
+      left = await remaining();
+      if (left !== before || !produced) lastChangeMs = performance.now();
+      else if (performance.now() - lastChangeMs > STALL_MS) {
+        throw new Error(
+          `no record committed for ${STALL_MS / 1000} s with ${fmt(left)} left: the stream processor is stuck (its log is above)`,
+        );
+      }
+      peakLag = Math.max(peakLag, left);
+      peakRss = Math.max(
+        peakRss,
+        processors.reduce((sum, p) => sum + rssBytes(p.pid!), 0),
+      );
+      const backends = await db.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+        [appName],
+      );
+      for (const { pid } of backends.rows)
+        backendCpu.set(pid, Math.max(backendCpu.get(pid) ?? 0, cpuMs(pid)));
+      if (firstProgressMs === 0 && (values.live ? liveStartMs > 0 : left < total)) {
+        firstProgressMs = values.live ? liveStartMs : performance.now();
+        if (!values.live) {
+          windowStart = cpuSnapshot();
+          windowRecords = left;
+        }
+      }
+    }
+    await producing;
+    const windowEnd = cpuSnapshot();
+    const walEnd = await walStats(db);
+    const processorCpuMs = windowEnd.processors - windowStart.processors;
+    const kafkaCpuMs = windowEnd.kafka - windowStart.kafka;
+    let postgresCpuMs = 0;
+    for (const [pid, ms] of windowEnd.backends)
+      postgresCpuMs += ms - (windowStart.backends.get(pid) ?? 0);
+    const selfCpu = process.cpuUsage(windowStart.self);
+    const relayCpuMs = (selfCpu.user + selfCpu.system) / 1000;
+    const machineBusy =
+      (windowEnd.machine.busy - windowStart.machine.busy) /
+      Math.max(1, windowEnd.machine.total - windowStart.machine.total);
+    const doneMs = performance.now();
+    const wallS = (doneMs - spawnedMs) / 1000;
+    const steadyS = (doneMs - firstProgressMs) / 1000;
+    let exposition = "";
+    for (const port of apiPorts)
+      exposition += await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const dbLatency = histogramMeans(
+      exposition,
+      "driftline_stream_db_duration_seconds",
+      "operation",
+    );
+    const batches = histogramMeans(exposition, "driftline_stream_batch_duration_seconds", "topic");
+    // SIGTERM: each processor finishes, rolls the marked hours up (deferred work the run
+    // itself did not pay for) and exits.
+    const stoppingMs = performance.now();
+    await Promise.all(
+      processors.map(async (p) => {
+        const exit = new Promise((r) => p.once("exit", r));
+        p.kill("SIGTERM");
+        await exit;
+      }),
+    );
+    const shutdownS = (performance.now() - stoppingMs) / 1000;
+    processors = [];
+
+    // The processors rolled the hours up when they stopped: hour rows hold every record too.
+    const check = await db.query<{ counted: string; hours: string; seen: string; marked: string }>(
+      `SELECT (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 60)::text AS counted,
+              (SELECT sum(event_count + prediction_count) FROM metric_windows WHERE window_seconds = 3600)::text AS hours,
+              (SELECT count(*) FROM seen_events)::text AS seen,
+              (SELECT count(*) FROM metric_hours_pending)::text AS marked`,
+    );
+    const counted = Number(check.rows[0]!.counted);
+    const correct =
+      counted === work.unique &&
+      Number(check.rows[0]!.hours) === work.unique &&
+      Number(check.rows[0]!.seen) === work.unique &&
+      Number(check.rows[0]!.marked) === 0;
+
+    // 3. Raw kafkajs baseline over the same topics.
+    let baselineRss = 0;
+    const baseline = await new Promise<{
+      count: number;
+      firstMs: number;
+      lastMs: number;
+      /** The child's CPU time from start to exit: start-up, connecting, fetching and decoding. */
+      cpuMs: number;
+      wallMs: number;
+    }>((done, fail) => {
+      const started = performance.now();
+      const p = spawn(
+        process.execPath,
+        ["--import", "tsx", "test/bench/stream.ts", "--baseline-child"],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "inherit"],
+          env: {
+            ...process.env,
+            BENCH_BROKERS: brokers.join(","),
+            BENCH_TOPICS: consumed.join(","),
+            BENCH_TOTAL: String(total),
+            BENCH_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
+            BENCH_MAX_BYTES: String(maxBytes),
+            BENCH_CONCURRENCY: String(concurrency),
+          },
+        },
+      );
+      child = p;
+      const timer = setInterval(() => {
+        baselineRss = Math.max(baselineRss, rssBytes(p.pid!));
+      }, SAMPLE_MS);
+      let out = "";
+      p.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      p.once("exit", (code) => {
+        clearInterval(timer);
+        child = undefined;
+        if (code !== 0) return fail(new Error(`baseline exited with ${code}`));
+        const r = JSON.parse(out.trim().split("\n").pop() ?? "{}");
+        done({ ...r, wallMs: performance.now() - started });
+      });
+    });
+    const baselineSteadyS = (baseline.lastMs - baseline.firstMs) / 1000;
+
+    // Records committed after the first progress sample, over the time since it (a backlog's
+    // first commit, which may hold several batches, was processed before that sample).
+    const e2eRate = windowRecords / steadyS;
+    const baseRate = baseline.count / baselineSteadyS;
+    console.log("");
+    console.log(
+      `records in Kafka                ${fmt(total)} (${fmt(work.unique)} distinct, rest duplicates)`,
+    );
+    console.log(
+      values.live
+        ? `stream processor, end to end    ${fmt(e2eRate)} records/s  (${steadyS.toFixed(1)} s from the first record produced to the last one committed)`
+        : `stream processor, end to end    ${fmt(e2eRate)} records/s  (${steadyS.toFixed(1)} s from first commit; ${wallS.toFixed(1)} s incl. start-up = ${fmt(total / wallS)}/s)`,
+    );
+    console.log(`  peak lag                      ${fmt(peakLag)} records`);
+    console.log(
+      `  shutdown                      ${shutdownS.toFixed(1)} s (incl. the last hourly rollup)`,
+    );
+    console.log(
+      `  peak RSS                      ${fmt(peakRss / 1024 / 1024)} MiB${instances > 1 ? ` (${instances} instances together)` : ""}`,
+    );
+    const batchCount = [...batches.values()].reduce((a, b) => a + b.count, 0);
+    const batchMean =
+      [...batches.values()].reduce((a, b) => a + b.meanMs * b.count, 0) / Math.max(1, batchCount);
+    console.log(
+      `  batches                       ${fmt(batchCount)}, mean ${batchMean.toFixed(1)} ms (${fmt(total / Math.max(1, batchCount))} records each)`,
+    );
+    console.log(
+      `  db latency (mean)             ${[...dbLatency].map(([op, v]) => `${op} ${v.meanMs.toFixed(1)} ms`).join(", ")}`,
+    );
+    console.log(
+      `  totals in Postgres            ${correct ? "correct" : "WRONG"} (${fmt(counted)} counted in minutes, ${fmt(Number(check.rows[0]!.hours))} in hours, ${fmt(work.unique)} expected)`,
+    );
+    console.log(
+      `raw kafkajs consume-only        ${fmt(baseRate)} records/s  (${baselineSteadyS.toFixed(1)} s from first batch; ${(baseline.wallMs / 1000).toFixed(1)} s incl. start-up), peak RSS ${fmt(baselineRss / 1024 / 1024)} MiB`,
+    );
+    console.log(
+      `  CPU per record                ${((baseline.cpuMs * 1000) / Math.max(1, baseline.count)).toFixed(1)} µs (incl. start-up)`,
+    );
+    console.log(`ratio end-to-end / baseline     ${(e2eRate / baseRate).toFixed(2)}`);
+    const perRecord = (ms: number) => (ms * 1000) / Math.max(1, windowRecords);
+    const [cpuNode, cpuPg, cpuKafka, cpuRelay] = [
+      processorCpuMs,
+      postgresCpuMs,
+      kafkaCpuMs,
+      relayCpuMs,
+    ].map(perRecord) as [number, number, number, number];
+    console.log(
+      `CPU per record, first to last commit: processor ${cpuNode.toFixed(1)} µs, Postgres ${cpuPg.toFixed(1)} µs, Kafka broker ${cpuKafka.toFixed(1)} µs, local WebSocket relay and sampling ${cpuRelay.toFixed(1)} µs`,
+    );
+    console.log(
+      `machine CPU busy, first to last commit: ${(machineBusy * 100).toFixed(0)} % of both cores`,
+    );
+    if (walStart !== undefined && walEnd !== undefined) {
+      console.log(
+        `Postgres WAL per record         ${fmt((walEnd.bytes - walStart.bytes) / total)} bytes, ${((walEnd.records - walStart.records) / total).toFixed(1)} WAL records, ${fmt(walEnd.fullPages - walStart.fullPages)} full-page images in all`,
+      );
+    }
+    // One core at most per single-threaded processor, two for everything together.
+    const ceiling = Math.min(
+      (Math.min(2, instances) * 1e6) / cpuNode,
+      2e6 / (cpuNode + cpuPg + cpuKafka + cpuRelay),
+    );
+    console.log(`CPU-bound ceiling on an idle 2-core machine: ${fmt(ceiling)} records/s`);
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    console.log(
+      `machine load average during the run: ${load} (other processes compete for the 2 cores)`,
+    );
+    if (!correct) process.exitCode = 1;
+  } finally {
+    child?.kill("SIGKILL");
+    for (const p of processors) p.kill("SIGKILL");
+    await relay.close().catch(() => {});
+    if (!values.keep) {
+      await admin.deleteTopics({ topics: Object.values(names) }).catch(() => {});
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    }
+    await admin.disconnect().catch(() => {});
+    await db.end().catch(() => {});
+    // The broker is shared: it stays up (`npm run services:down` stops it).
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
