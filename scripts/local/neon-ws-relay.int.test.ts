@@ -83,6 +83,21 @@ describe("Neon WebSocket relay", () => {
     expect(relay.openConnections()).toBe(0);
   });
 
+  it("refuses an upgrade from a web page (Origin header), even to an allowed target", async () => {
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number | undefined>((resolveStatus) => {
+        const socket = new WebSocket(`${relay.url}/v2?address=127.0.0.1:5432`, { headers });
+        socket.on("unexpected-response", (_req, res) => resolveStatus(res.statusCode));
+        socket.on("open", () => {
+          socket.close();
+          resolveStatus(101);
+        });
+        socket.on("error", () => {});
+      });
+    expect(await upgrade({ Origin: "https://attacker.example" })).toBe(403);
+    expect(await upgrade({})).toBe(101);
+  });
+
   it("fails a query promptly when the allowed target does not listen", async () => {
     const pool = createNeonPool({
       databaseUrl: `postgres://postgres@127.0.0.1:${closedPort}/test`,

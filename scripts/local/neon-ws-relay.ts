@@ -142,6 +142,14 @@ export async function startNeonWsRelay(options: NeonWsRelayOptions): Promise<Neo
   });
 
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Browsers always send Origin on a WebSocket upgrade and database drivers never do: refusing
+    // it keeps any web page the developer opens from reaching the trust-auth Postgres behind
+    // the relay (a cross-site WebSocket is not stopped by CORS).
+    if (req.headers.origin !== undefined) {
+      log(`refused ${req.url}: a browser page (Origin ${req.headers.origin})`);
+      rejectUpgrade(socket, 403, "The relay serves database drivers, not web pages.");
+      return;
+    }
     const parsed = parseRelayTarget(req.url ?? "/", allow);
     if (!parsed.ok) {
       log(`refused ${req.url}: ${parsed.message}`);
