@@ -33,6 +33,12 @@ export const WorkerEnvSchema = z.object({
    */
   INGEST_DLQ: binding<Queue>("INGEST_DLQ", "send").optional(),
   INGEST_DLQ_NAME: z.string().min(1).default("driftline-ingest-dlq"),
+  /**
+   * R2 bucket where the dead-letter consumer parks bundles that still fail after
+   * INGEST_DLQ_PARK_AFTER_ATTEMPTS deliveries; without it they circle the dead-letter queue.
+   */
+  DEAD_LETTERS: binding<R2Bucket>("DEAD_LETTERS", "put").optional(),
+  INGEST_DLQ_PARK_AFTER_ATTEMPTS: int(12, 10_000, 60),
   UPSTASH_REDIS_REST_URL: url,
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, "set it with `wrangler secret put` or .dev.vars"),
   /** Kafka REST Proxy v3 base URL (Confluent Cloud, or Driftline's gateway locally). */

@@ -20,6 +20,7 @@ import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
 import type { IngestQueueBody } from "./queue/ingest-queue-body";
+import { R2DeadLetterParking } from "./queue/r2-dead-letter-parking";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { onnxRuntime } from "./scoring/onnx-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
@@ -149,7 +150,15 @@ export default {
                 queue.send(bundleText, { contentType: "text", delaySeconds }),
             },
       ...(redrive
-        ? { keepFailures: true, maxRetryDelaySeconds: REDRIVE_MAX_RETRY_DELAY_SECONDS }
+        ? {
+            keepFailures: true,
+            maxRetryDelaySeconds: REDRIVE_MAX_RETRY_DELAY_SECONDS,
+            parking:
+              config.DEAD_LETTERS === undefined
+                ? undefined
+                : new R2DeadLetterParking(config.DEAD_LETTERS),
+            parkAfterAttempts: config.INGEST_DLQ_PARK_AFTER_ATTEMPTS,
+          }
         : {}),
       // Registry notices are produced with the manifest, read from R2 here.
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },

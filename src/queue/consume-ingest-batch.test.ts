@@ -4,6 +4,8 @@ import type { IngestMessage } from "./ingest-message";
 import { ingestBundleText, ingestMessageText, parseIngestQueueBody } from "./ingest-queue-body";
 import type {
   BundleRequeue,
+  DeadLetterParking,
+  ParkedBundle,
   ProduceOutcome,
   ProduceRecord,
   QueueMessageLike,
@@ -68,7 +70,7 @@ describe("consumeIngestBatch with bundles", () => {
     const records = [event("capi", "1"), event("events", "w1"), event("capi", "2")];
     const message = new FakeMessage("b", bundle(records));
     const result = await consume([message]);
-    expect(result).toEqual({ produced: 3, retried: 0, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 3, retried: 0, requeued: 0, dropped: 0, parked: 0 });
     expect(message.settled).toBe("acked");
     expect(sink.calls).toEqual([
       { topic: "p.capi", keys: ["acme:1", "acme:2"] },
@@ -109,7 +111,7 @@ describe("consumeIngestBatch with bundles", () => {
     sink.down = true;
     const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]), 2);
     const result = await consume([message]);
-    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(message.settled).toBe("retried");
     expect(message.retriedWith).toEqual({ delaySeconds: 4 });
     expect(requeue.sent).toEqual([]);
@@ -130,7 +132,7 @@ describe("consumeIngestBatch with bundles", () => {
     const records = ["1", "2", "3", "4"].map((id) => event("capi", id));
     const message = new FakeMessage("b", bundle(records), 3);
     const result = await consume([message]);
-    expect(result).toEqual({ produced: 2, retried: 0, requeued: 2, dropped: 0 });
+    expect(result).toEqual({ produced: 2, retried: 0, requeued: 2, dropped: 0, parked: 0 });
     expect(message.settled).toBe("acked");
     expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3"]);
     expect(requeue.sent).toHaveLength(1);
@@ -146,7 +148,13 @@ describe("consumeIngestBatch with bundles", () => {
     // The re-enqueued rest, delivered once Kafka takes it: the earlier records are not produced again.
     sink.failing = new Set();
     const rest = new FakeMessage("r", requeue.sent[0]?.text);
-    expect(await consume([rest])).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 0 });
+    expect(await consume([rest])).toEqual({
+      produced: 2,
+      retried: 0,
+      requeued: 0,
+      dropped: 0,
+      parked: 0,
+    });
     expect(rest.settled).toBe("acked");
     expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3", "acme:2", "acme:4"]);
   });
@@ -164,7 +172,7 @@ describe("consumeIngestBatch with bundles", () => {
     // 10 earlier deliveries + this one exceed max_retries (10): redelivered whole towards the DLQ.
     const spent = new FakeMessage("s", bundle(records, 10), 1);
     const result = await consume([spent]);
-    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(spent.settled).toBe("retried");
     expect(spent.retriedWith).toEqual({ delaySeconds: 300 });
     expect(requeue.sent).toHaveLength(1);
@@ -176,7 +184,7 @@ describe("consumeIngestBatch with bundles", () => {
     requeue.down = true;
     const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]));
     const result = await consume([message]);
-    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(message.settled).toBe("retried");
     expect(message.retriedWith).toEqual({ delaySeconds: 2 });
     expect(logs).toContainEqual(
@@ -189,7 +197,7 @@ describe("consumeIngestBatch with bundles", () => {
     sink.failing = new Set(["acme:1"]);
     const message = new FakeMessage("b", bundle([event("capi", "1"), event("capi", "2")]));
     const result = await consume([message], { requeue: null });
-    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 1, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(message.settled).toBe("retried");
   });
 
@@ -201,7 +209,7 @@ describe("consumeIngestBatch with bundles", () => {
     const good = new FakeMessage("good", ingestMessageText("events", "acme:single", "{}"));
     const bad = new FakeMessage("bad", ingestMessageText("events", "acme:single-bad", "{}"), 4);
     const result = await consume([ok, partial, good, bad]);
-    expect(result).toEqual({ produced: 4, retried: 1, requeued: 1, dropped: 0 });
+    expect(result).toEqual({ produced: 4, retried: 1, requeued: 1, dropped: 0, parked: 0 });
     expect([ok, partial, good, bad].map((m) => m.settled)).toEqual([
       "acked",
       "acked",
@@ -233,7 +241,13 @@ describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () =
   it("produces dead-lettered bundles and acks them once Kafka takes them", async () => {
     const { sink, requeue, consume } = redriveSetup();
     const message = new FakeMessage("d", bundle([event("capi", "1"), event("events", "w1")]), 1);
-    expect(await consume([message])).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 0 });
+    expect(await consume([message])).toEqual({
+      produced: 2,
+      retried: 0,
+      requeued: 0,
+      dropped: 0,
+      parked: 0,
+    });
     expect(message.settled).toBe("acked");
     expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:w1"]);
     expect(requeue.sent).toEqual([]);
@@ -247,7 +261,7 @@ describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () =
     const whole = new FakeMessage("whole", bundle(records, 11), 10);
     const single = new FakeMessage("single", ingestMessageText("events", "acme:s", '{"a":1}'), 2);
     const result = await consume([whole, single]);
-    expect(result).toEqual({ produced: 0, retried: 0, requeued: 3, dropped: 0 });
+    expect(result).toEqual({ produced: 0, retried: 0, requeued: 3, dropped: 0, parked: 0 });
     expect([whole.settled, single.settled]).toEqual(["acked", "acked"]);
     expect(requeue.sent.map((s) => s.delaySeconds)).toEqual([3_600, 4]);
     expect(requeue.sent.map((s) => parseIngestQueueBody(s.text))).toEqual([
@@ -268,7 +282,13 @@ describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () =
     sink.down = false;
     sink.failing = new Set(["acme:2"]);
     const partial = new FakeMessage("partial", bundle(records, 0), 1);
-    expect(await consume([partial])).toEqual({ produced: 1, retried: 0, requeued: 1, dropped: 0 });
+    expect(await consume([partial])).toEqual({
+      produced: 1,
+      retried: 0,
+      requeued: 1,
+      dropped: 0,
+      parked: 0,
+    });
     expect(parseIngestQueueBody(requeue.sent[2]?.text)).toMatchObject({
       records: [records[1]],
       attempts: 1,
@@ -280,11 +300,102 @@ describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () =
     sink.down = true;
     requeue.down = true;
     const message = new FakeMessage("d", bundle([event("capi", "1")], 12), 1);
-    expect(await consume([message])).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(await consume([message])).toEqual({
+      produced: 0,
+      retried: 1,
+      requeued: 0,
+      dropped: 0,
+      parked: 0,
+    });
     expect(message.retriedWith).toEqual({ delaySeconds: 3_600 });
     expect(logs).toContainEqual(
       expect.objectContaining({ id: "d", requeueError: "Queue send failed" }),
     );
+  });
+});
+
+describe("consumeIngestBatch parking what the dead-letter queue cannot deliver", () => {
+  class FakeParking implements DeadLetterParking {
+    readonly parked: ParkedBundle[] = [];
+    down = false;
+    async park(bundle: ParkedBundle): Promise<void> {
+      if (this.down) throw new Error("R2 unavailable");
+      this.parked.push(bundle);
+    }
+  }
+  function parkingSetup() {
+    const { sink, requeue, logs } = setup();
+    const parking = new FakeParking();
+    const consume = (messages: QueueMessageLike[]) =>
+      consumeIngestBatch(messages, {
+        sink,
+        topicPrefix: "p.",
+        log: (e) => logs.push(e),
+        requeue,
+        keepFailures: true,
+        maxRetryDelaySeconds: 3_600,
+        parking,
+        parkAfterAttempts: 30,
+      });
+    return { sink, requeue, logs, parking, consume };
+  }
+
+  it("parks the failed records of a bundle past the limit, with their attempts and the reason, and acks it", async () => {
+    const { sink, requeue, parking, consume, logs } = parkingSetup();
+    sink.failing = new Set(["acme:2"]);
+    const records = [event("capi", "1"), event("capi", "2")];
+    const old = new FakeMessage("old", bundle(records, 29), 1);
+    const young = new FakeMessage("young", bundle([event("capi", "2")], 3), 1);
+    expect(await consume([old, young])).toEqual({
+      produced: 1,
+      retried: 0,
+      requeued: 1,
+      dropped: 0,
+      parked: 1,
+    });
+    expect([old.settled, young.settled]).toEqual(["acked", "acked"]);
+    expect(parking.parked).toHaveLength(1);
+    expect(parking.parked[0]).toMatchObject({ id: "old", attempts: 30, reason: "broker timeout" });
+    expect(parseIngestQueueBody(parking.parked[0]?.bundleText)).toEqual({
+      kind: "bundle",
+      records: [records[1]],
+      attempts: 30,
+      malformed: [],
+    });
+    // The younger bundle still circles the dead-letter queue.
+    expect(requeue.sent).toHaveLength(1);
+    expect(logs).toContainEqual(expect.objectContaining({ level: "error", id: "old", parked: 1 }));
+  });
+
+  it("puts the records back on the dead-letter queue when parking fails", async () => {
+    const { sink, requeue, parking, consume } = parkingSetup();
+    sink.down = true;
+    parking.down = true;
+    const message = new FakeMessage("m", bundle([event("capi", "1")], 40), 1);
+    expect(await consume([message])).toEqual({
+      produced: 0,
+      retried: 0,
+      requeued: 1,
+      dropped: 0,
+      parked: 0,
+    });
+    expect(message.settled).toBe("acked");
+    expect(requeue.sent).toHaveLength(1);
+  });
+
+  it("settles every other message of the batch when one message cannot be settled", async () => {
+    const { consume } = parkingSetup();
+    class BrokenAck extends FakeMessage {
+      override ack(): void {
+        throw new Error("ack failed");
+      }
+    }
+    const broken = new BrokenAck("broken", bundle([event("capi", "1")]), 1);
+    const fine = new FakeMessage("fine", bundle([event("capi", "2")]), 1);
+    const result = await consume([broken, fine]);
+    expect(fine.settled).toBe("acked");
+    expect(broken.settled).toBe("retried");
+    expect(result.retried).toBe(1);
   });
 });
 
@@ -296,7 +407,7 @@ describe("consumeIngestBatch with single-record bodies (queued before bundling, 
     const object = new FakeMessage("o", event("events", "w"));
     const failing = new FakeMessage("f", ingestMessageText("capi", "acme:2", '{"a":2}'), 2);
     const result = await consume([text, object, failing]);
-    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 2, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect([text.settled, object.settled, failing.settled]).toEqual(["acked", "acked", "retried"]);
     expect(failing.retriedWith).toEqual({ delaySeconds: 4 });
     expect(requeue.sent).toEqual([]);
@@ -310,7 +421,7 @@ describe("consumeIngestBatch with malformed bodies", () => {
     const truncated = new FakeMessage("y", bundle([event("capi", "1")]).slice(0, -10));
     const fine = new FakeMessage("z", bundle([event("capi", "2")]));
     const result = await consume([broken, truncated, fine]);
-    expect(result).toEqual({ produced: 1, retried: 0, requeued: 0, dropped: 2 });
+    expect(result).toEqual({ produced: 1, retried: 0, requeued: 0, dropped: 2, parked: 0 });
     expect([broken.settled, truncated.settled, fine.settled]).toEqual(["acked", "acked", "acked"]);
     expect(sink.produced.map((p) => p.key)).toEqual(["acme:2"]);
     const errors = logs.filter((l) => l.level === "error");
@@ -331,7 +442,7 @@ describe("consumeIngestBatch with malformed bodies", () => {
     ]);
     const message = new FakeMessage("b", text);
     const result = await consume([message]);
-    expect(result).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 1 });
+    expect(result).toEqual({ produced: 2, retried: 0, requeued: 0, dropped: 1, parked: 0 });
     expect(message.settled).toBe("acked");
     expect(sink.produced.map((p) => p.key)).toEqual(["acme:1", "acme:3"]);
     expect(logs).toContainEqual(

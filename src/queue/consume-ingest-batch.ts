@@ -4,6 +4,7 @@ import type { IngestMessage } from "./ingest-message";
 import { ingestBundleText, parseIngestQueueBody } from "./ingest-queue-body";
 import type {
   BundleRequeue,
+  DeadLetterParking,
   ExpandedRecord,
   ProduceOutcome,
   ProduceRecord,
@@ -21,7 +22,15 @@ export interface ConsumeResult {
   requeued: number;
   /** Bodies and records that can never be produced (bad shape, unexpandable); logged without their values. */
   dropped: number;
+  /** Dead-lettered records set aside (DeadLetterParking) after `parkAfterAttempts` deliveries. */
+  parked: number;
 }
+
+/**
+ * Deliveries after which the dead-letter consumer parks what still fails: with the dead-letter
+ * queue's backoff capped at an hour, about two days of hourly rounds after the first ~18 minutes.
+ */
+export const DEFAULT_PARK_AFTER_ATTEMPTS = 60;
 
 /** `max_retries` of the ingest queue's consumer in wrangler.toml. */
 export const DEFAULT_MAX_RETRIES = 10;
@@ -56,6 +65,14 @@ export interface ConsumeIngestDeps {
    * and is logged as an error; only if that send fails is the message retried.
    */
   keepFailures?: boolean;
+  /**
+   * With `keepFailures`: where records go that still fail after `parkAfterAttempts` deliveries,
+   * instead of back on the dead-letter queue. Without it they circle (logged) until Kafka takes
+   * them.
+   */
+  parking?: DeadLetterParking;
+  /** Default DEFAULT_PARK_AFTER_ATTEMPTS. */
+  parkAfterAttempts?: number;
 }
 
 type RecordState = "pending" | "produced" | "failed" | "dropped";
@@ -97,7 +114,7 @@ export async function consumeIngestBatch(
 ): Promise<ConsumeResult> {
   const names = topicNames(deps.topicPrefix);
   const byTopic = new Map<string, { delivery: Delivery; index: number; record: ProduceRecord }[]>();
-  const result: ConsumeResult = { produced: 0, retried: 0, requeued: 0, dropped: 0 };
+  const result: ConsumeResult = { produced: 0, retried: 0, requeued: 0, dropped: 0, parked: 0 };
   const deliveries: Delivery[] = [];
 
   for (const message of messages) {
@@ -199,7 +216,28 @@ export async function consumeIngestBatch(
     }),
   );
 
-  await Promise.all(deliveries.map((delivery) => settle(delivery, deps, result)));
+  // One message's failure to settle must not fail the invocation: the queue would then redeliver
+  // every unacked message of the batch and count it against its max_retries (for the dead-letter
+  // queue, a loss). Such a message alone is retried.
+  const settled = await Promise.allSettled(
+    deliveries.map((delivery) => settle(delivery, deps, result)),
+  );
+  settled.forEach((outcome, i) => {
+    if (outcome.status === "fulfilled") return;
+    const { message } = deliveries[i]!;
+    deps.log?.({
+      level: "error",
+      msg: "settling a message failed; it will be redelivered",
+      id: message.id,
+      error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
+    });
+    try {
+      message.retry();
+      result.retried += 1;
+    } catch {
+      // Already acked or retried: the queue has its answer.
+    }
+  });
   return result;
 }
 
@@ -244,6 +282,43 @@ async function settle(
       produced,
     });
     return;
+  }
+  if (
+    keep &&
+    deps.parking !== undefined &&
+    delivery.attempts >= (deps.parkAfterAttempts ?? DEFAULT_PARK_AFTER_ATTEMPTS)
+  ) {
+    const reason = delivery.failure?.reason ?? "produce failed";
+    try {
+      await deps.parking.park({
+        id: message.id,
+        attempts: delivery.attempts,
+        reason,
+        bundleText: ingestBundleText(
+          failed.map((record) => JSON.stringify(record)),
+          delivery.attempts,
+        ),
+      });
+      deps.log?.({
+        level: "error",
+        msg: "dead-lettered records parked after too many deliveries; queue them again once the cause is fixed",
+        id: message.id,
+        attempts: delivery.attempts,
+        produced,
+        parked: failed.length,
+        ...delivery.failure,
+      });
+      message.ack();
+      result.parked += failed.length;
+      return;
+    } catch (err) {
+      deps.log?.({
+        level: "error",
+        msg: "parking dead-lettered records failed; they go back on the dead-letter queue",
+        id: message.id,
+        parkError: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
   try {
     await deps.requeue.requeue(

@@ -79,7 +79,7 @@ describe("consumeIngestBatch with the model notice expander", () => {
 
     const result = await consume([event, upload, promote]);
 
-    expect(result).toEqual({ produced: 3, retried: 0, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 3, retried: 0, requeued: 0, dropped: 0, parked: 0 });
     expect([event, upload, promote].every((m) => m.acked)).toBe(true);
     expect(sink.produced.map((p) => p.topic)).toEqual(["p.events", "p.model-registry"]);
     const [uploaded, promotion] = sink.produced[1]!.records;
@@ -101,7 +101,7 @@ describe("consumeIngestBatch with the model notice expander", () => {
     reader.down = true;
     const upload = new FakeMessage("u", models(uploadedNotice("acme", "conversion", "2")), 3);
     const result = await consume([upload]);
-    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(upload.acked).toBe(false);
     expect(upload.retriedWith).toEqual({ delaySeconds: 8 });
     expect(sink.produced).toEqual([]);
@@ -112,7 +112,7 @@ describe("consumeIngestBatch with the model notice expander", () => {
     const missing = new FakeMessage("m", models(uploadedNotice("acme", "conversion", "9")));
     const garbage = new FakeMessage("g", models({ action: "uploaded", tenant: "acme" }));
     const result = await consume([missing, garbage]);
-    expect(result).toEqual({ produced: 0, retried: 0, requeued: 0, dropped: 2 });
+    expect(result).toEqual({ produced: 0, retried: 0, requeued: 0, dropped: 2, parked: 0 });
     expect(missing.acked && garbage.acked).toBe(true);
     expect(sink.produced).toEqual([]);
     const reasons = logs.filter((l) => l.level === "error").map((l) => String(l.reason));
@@ -124,7 +124,7 @@ describe("consumeIngestBatch with the model notice expander", () => {
     const { sink, logs, consume } = setup();
     const upload = new FakeMessage("u", models(uploadedNotice("acme", "conversion", "2")));
     const result = await consume([upload], 200);
-    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 0, retried: 1, requeued: 0, dropped: 0, parked: 0 });
     expect(upload.retriedWith).toEqual({ delaySeconds: 2 });
     expect(sink.produced).toEqual([]);
     expect(logs.find((l) => l.level === "warn")).toMatchObject({

@@ -129,7 +129,7 @@ describe("event messages from the sink to Kafka", () => {
       queueMessage("bad", "{ truncated"),
     ];
     const result = await consumeIngestBatch(messages, { sink: records, topicPrefix: "" });
-    expect(result).toEqual({ produced: 4, retried: 0, requeued: 0, dropped: 1 });
+    expect(result).toEqual({ produced: 4, retried: 0, requeued: 0, dropped: 1, parked: 0 });
     expect(messages.every((m) => m.acked)).toBe(true);
 
     const capi = records.produced.find((p) => p.topic === "capi");

@@ -47,3 +47,23 @@ export type ExpandedRecord =
  * manifest is read from the model store here, since a queue message holds at most 128 KB).
  */
 export type RecordExpander = (message: IngestMessage) => Promise<ExpandedRecord>;
+
+/** One dead-lettered bundle set aside for good: its records, how often they were tried, and why. */
+export interface ParkedBundle {
+  /** The queue message's id. */
+  id: string;
+  attempts: number;
+  /** The last failure, without record values. */
+  reason: string;
+  /** The failed records as an ingest bundle (`ingestBundleText`), ready to be queued again. */
+  bundleText: string;
+}
+
+/**
+ * Where the dead-letter consumer parks bundles that still fail after many rounds (R2 in the
+ * Worker), so a record Kafka will never take does not circle the dead-letter queue forever.
+ */
+export interface DeadLetterParking {
+  /** Resolves once the bundle is stored durably, or throws. */
+  park(bundle: ParkedBundle): Promise<void>;
+}

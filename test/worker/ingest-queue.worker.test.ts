@@ -176,6 +176,29 @@ describe("the ingest queue handler", () => {
     expect(dlq.sent).toHaveLength(1);
   });
 
+  it("parks in DEAD_LETTERS what the dead-letter queue still cannot deliver after INGEST_DLQ_PARK_AFTER_ATTEMPTS, and acks it", async () => {
+    const texts = await eventTexts(2);
+    const dlq = new RecordingQueue();
+    const old = new FakeBatch(
+      [{ id: `old-${crypto.randomUUID()}`, body: ingestBundleText(texts, 59), attempts: 1 }],
+      "driftline-ingest-dlq",
+    );
+    await consume(old, { KAFKA_REST_URL: "http://127.0.0.1:1", INGEST_DLQ: dlq });
+    expect(old.retried).toEqual([]);
+    expect(old.acked).toHaveLength(1);
+    expect(dlq.sent).toEqual([]);
+    const bucket = rawEnv.DEAD_LETTERS as R2Bucket;
+    const listed = await bucket.list({ prefix: "parked/ingest/" });
+    const parked = listed.objects.find((o) => o.key.includes(old.messages[0]!.id));
+    expect(parked?.key).toMatch(/^parked\/ingest\/\d{4}-\d{2}-\d{2}\/old-.*-60\.json$/);
+    const object = await bucket.get(parked!.key);
+    expect(object?.customMetadata).toMatchObject({ attempts: "60" });
+    const body = parseIngestQueueBody(await object!.text());
+    expect(body.kind === "bundle" && body.records.map((r) => r.key)).toEqual(
+      texts.map((t) => JSON.parse(t).key),
+    );
+  });
+
   it("produces in streaming mode from workerd (concatenated JSON in one chunked request, as Confluent Cloud takes it)", async () => {
     const client = new KafkaRestClient({
       baseUrl: String(rawEnv.KAFKA_REST_URL),

@@ -502,7 +502,7 @@ describe("model admin", () => {
         models: expandModelNotice({ reader: new R2ModelStore(rawEnv.MODELS as R2Bucket) }),
       },
     });
-    expect(result).toEqual({ produced: 5, retried: 0, requeued: 0, dropped: 0 });
+    expect(result).toEqual({ produced: 5, retried: 0, requeued: 0, dropped: 0, parked: 0 });
     expect(acked).toHaveLength(5);
     expect(produced.map((p) => p.topic)).toEqual(["model-registry"]);
     const records = produced[0]!.records.map((r) => modelRegistryRecordSchema.parse(r.value));
