@@ -67,6 +67,8 @@ export const WorkerEnvSchema = z.object({
   MODEL_UPLOAD_MAX_BYTES: int(1, 100 * 1024 * 1024, 32 * 1024 * 1024),
   /** Model versions kept loaded (ORT sessions) per isolate; least recently used are released. */
   MODEL_CACHE_SIZE: int(1, 256, 16),
+  /** ONNX bytes kept loaded per isolate (Workers give an isolate 128 MB in all). */
+  MODEL_CACHE_MAX_BYTES: int(1 << 20, 1 << 30, 48 * 1024 * 1024),
   /** Largest event request body (POST /v1/events, /v1/capi/…), bytes; 413 above. Default 5 MiB. */
   INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */

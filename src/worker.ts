@@ -56,6 +56,7 @@ export function buildServices(env: WorkerEnv): Services {
       runtime: new OnnxModelRuntime(onnxRuntime),
       bundled: bundledModels(),
       maxLoadedVersions: env.MODEL_CACHE_SIZE,
+      maxLoadedBytes: env.MODEL_CACHE_MAX_BYTES,
       maxModelBytes: env.MODEL_UPLOAD_MAX_BYTES,
       changes: new QueueModelChangeLog(env.INGEST_QUEUE as Queue<IngestMessage>),
     }),

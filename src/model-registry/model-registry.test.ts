@@ -99,6 +99,65 @@ describe("ModelRegistry", () => {
     expect(await (await models.serving("a", "m", "1")).score(one, 1)).toHaveLength(1);
   });
 
+  it("caches a version only once it loaded: requests for missing versions evict nothing", async () => {
+    const { models, runtime, upload } = registry(2);
+    await upload("b", "m", "1");
+    await models.serving("b", "m", "1");
+    // A burst of requests for versions that do not exist, all in flight at once.
+    const bogus = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => models.serving("a", "m", String(100 + i))),
+    );
+    expect(bogus.every((r) => r.status === "rejected")).toBe(true);
+    await models.serving("b", "m", "1");
+    expect(runtime.loads).toBe(1);
+    expect(runtime.releases).toBe(0);
+  });
+
+  it("makes a tenant holding more than half the cache give up its own versions, not others'", async () => {
+    const { models, runtime, upload } = registry(4);
+    await upload("b", "m", "1");
+    await models.serving("b", "m", "1");
+    for (let v = 1; v <= 6; v++) {
+      await upload("a", "m", String(v));
+      await models.serving("a", "m", String(v));
+    }
+    const loadsBefore = runtime.loads;
+    await models.serving("b", "m", "1");
+    expect(runtime.loads).toBe(loadsBefore);
+    // Tenant a kept at most its share: its oldest versions were released.
+    expect(runtime.releases).toBe(3);
+  });
+
+  it("releases versions beyond the byte budget", async () => {
+    const store = new FakeModelStore();
+    const runtime = new FakeModelRuntime();
+    const bytes = fakeModelBytes([2], 0);
+    const models = new ModelRegistry({
+      store,
+      pointers: new FakePointerStore(),
+      runtime,
+      bundled: [],
+      maxLoadedVersions: 100,
+      maxLoadedBytes: bytes.byteLength * 2,
+      maxModelBytes: 1 << 20,
+    });
+    for (const tenant of ["a", "b", "c"]) {
+      await models.upload({
+        tenant,
+        name: "m",
+        version: "1",
+        modelBytes: fakeModelBytes([2], 0),
+        manifest: fakeManifest(1),
+        now: new Date("2026-11-22T00:00:00Z"),
+      });
+      await models.serving(tenant, "m", "1");
+    }
+    expect(runtime.releases).toBe(1);
+    await models.serving("b", "m", "1");
+    await models.serving("c", "m", "1");
+    expect(runtime.loads).toBe(3);
+  });
+
   it("keeps a failed load out of the cache", async () => {
     const { models, runtime, upload } = registry();
     await expect(models.serving("a", "m", "1")).rejects.toThrow(/no version "1"/);

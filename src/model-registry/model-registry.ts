@@ -69,6 +69,11 @@ export interface ModelRegistryOptions {
   bundled: readonly BundledModel[];
   /** Loaded versions kept per isolate; the least recently used is released beyond this. */
   maxLoadedVersions: number;
+  /**
+   * Bytes of ONNX kept loaded per isolate (a session holds about its model's weights), the
+   * least recently used released beyond this. Default: no limit besides the count.
+   */
+  maxLoadedBytes?: number;
   maxModelBytes: number;
   /**
    * Where uploads and promotions are announced for monitoring (the ingest queue in the Worker);
@@ -77,8 +82,17 @@ export interface ModelRegistryOptions {
   changes?: ModelChangeLog;
 }
 
+interface LoadedVersion {
+  manifest: ModelManifest;
+  model: LoadedModel;
+  source: VersionSource;
+  /** What the entry counts against `maxLoadedBytes`: the ONNX bytes; 0 for shared bundled sessions. */
+  sizeBytes: number;
+}
+
 interface CacheEntry {
-  loading: Promise<{ manifest: ModelManifest; model: LoadedModel; source: VersionSource }>;
+  tenant: string;
+  version: LoadedVersion;
   /** Scores in flight; a version evicted from the cache is released when this reaches 0. */
   active: number;
   evicted: boolean;
@@ -88,7 +102,14 @@ const compareVersions = (a: string, b: string) =>
   a.localeCompare(b, "en", { numeric: true, sensitivity: "base" });
 
 export class ModelRegistry {
+  /** Loaded versions only, in least-recently-used order (Map order). */
   private readonly loaded = new Map<string, CacheEntry>();
+  /**
+   * Loads in flight, kept apart from the cache: a version takes a cache slot only once it has
+   * loaded, so requests for versions that do not exist (or fail to load) evict nothing.
+   */
+  private readonly loading = new Map<string, Promise<LoadedVersion>>();
+  private loadedBytes = 0;
   /**
    * One session per bundled model for the whole isolate, shared by every tenant that falls back
    * to it; never released (there are few, and they serve the most tenants).
@@ -136,17 +157,26 @@ export class ModelRegistry {
       this.loaded.delete(key);
       this.loaded.set(key, entry);
     } else {
-      entry = { loading: this.load(tenant, name, version), active: 0, evicted: false };
-      this.loaded.set(key, entry);
-      const created = entry;
-      created.loading.catch(() => {
+      let pending = this.loading.get(key);
+      if (pending === undefined) {
+        pending = this.load(tenant, name, version);
+        this.loading.set(key, pending);
         // A failed load (missing version, store down) is not cached; the next request retries.
-        if (this.loaded.get(key) === created) this.loaded.delete(key);
-      });
-      this.evictBeyondLimit();
+        const settle = () => this.loading.delete(key);
+        pending.then(settle, settle);
+      }
+      const loaded = await pending;
+      // Concurrent requests for one version share its load; the first to resume caches it.
+      entry = this.loaded.get(key);
+      if (entry === undefined) {
+        entry = { tenant, version: loaded, active: 0, evicted: false };
+        this.loaded.set(key, entry);
+        this.loadedBytes += loaded.sizeBytes;
+        this.evictBeyondLimits(key);
+      }
     }
-    const { manifest, model, source } = await entry.loading;
     const held = entry;
+    const { manifest, model, source } = entry.version;
     const releasable = source === "tenant";
     return {
       name,
@@ -165,7 +195,7 @@ export class ModelRegistry {
     };
   }
 
-  private async load(tenant: string, name: string, version: string) {
+  private async load(tenant: string, name: string, version: string): Promise<LoadedVersion> {
     const { store, runtime } = this.options;
     const manifest = await store.getManifest(tenant, name, version);
     if (manifest) {
@@ -176,7 +206,8 @@ export class ModelRegistry {
           { context: { model: name, version } },
         );
       }
-      return { manifest, model: await runtime.load(bytes, manifest), source: "tenant" as const };
+      const model = await runtime.load(bytes, manifest);
+      return { manifest, model, source: "tenant", sizeBytes: bytes.byteLength };
     }
     const bundled = this.bundledVersion(name, version);
     if (bundled) {
@@ -186,23 +217,44 @@ export class ModelRegistry {
         this.bundledSessions.set(bundled, session);
         session.catch(() => this.bundledSessions.delete(bundled));
       }
-      return { manifest: bundled.manifest, model: await session, source: "bundled" as const };
+      return { manifest: bundled.manifest, model: await session, source: "bundled", sizeBytes: 0 };
     }
     throw new NotFoundError(`Model "${name}" has no version "${version}".`, {
       context: { model: name, version },
     });
   }
 
-  private evictBeyondLimit(): void {
-    while (this.loaded.size > this.options.maxLoadedVersions) {
-      const [oldestKey, oldest] = this.loaded.entries().next().value as [string, CacheEntry];
-      this.loaded.delete(oldestKey);
-      oldest.evicted = true;
-      oldest.loading.then(
-        ({ model, source }) =>
-          source === "tenant" && oldest.active === 0 ? model.release() : undefined,
-        () => undefined,
-      );
+  /**
+   * Releases least recently used versions while the cache holds more than `maxLoadedVersions`
+   * or `maxLoadedBytes`, never the one just added (`keep`). A tenant holding more than half of
+   * either budget gives up its own versions first, so one tenant cycling through many versions
+   * cannot push every other tenant's sessions out of the isolate.
+   */
+  private evictBeyondLimits(keep: string): void {
+    const maxCount = this.options.maxLoadedVersions;
+    const maxBytes = this.options.maxLoadedBytes ?? Number.POSITIVE_INFINITY;
+    const tenant = this.loaded.get(keep)?.tenant;
+    while (this.loaded.size > maxCount || this.loadedBytes > maxBytes) {
+      let held = 0;
+      let heldBytes = 0;
+      for (const entry of this.loaded.values()) {
+        if (entry.tenant !== tenant) continue;
+        held += 1;
+        heldBytes += entry.version.sizeBytes;
+      }
+      const overShare = held > Math.ceil(maxCount / 2) || heldBytes > maxBytes / 2;
+      const entries = [...this.loaded].filter(([key]) => key !== keep);
+      const victim =
+        (overShare ? entries.find(([, entry]) => entry.tenant === tenant) : undefined) ??
+        entries[0];
+      if (victim === undefined) return;
+      const [victimKey, evicted] = victim;
+      this.loaded.delete(victimKey);
+      this.loadedBytes -= evicted.version.sizeBytes;
+      evicted.evicted = true;
+      if (evicted.version.source === "tenant" && evicted.active === 0) {
+        void evicted.version.model.release();
+      }
     }
   }
 
