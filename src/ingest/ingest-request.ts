@@ -1,28 +1,16 @@
 /** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
-import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { DriftlineError } from "#core/errors";
+import type { Context } from "hono";
 import type { RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { limitBody } from "../http/body-limit";
 import type { IngestDeps } from "./ingest-events";
 
-/**
- * 413 before anything reads a body over `Services.ingest.maxBodyBytes` (Hono's bodyLimit checks
- * Content-Length, or counts a chunked body while reading it).
- */
-export const ingestBodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
-  const maxSize = c.var.services.ingest.maxBodyBytes;
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new DriftlineError(
-        "PAYLOAD_TOO_LARGE",
-        `The body is over ${maxSize} bytes, the most an event request may carry; send fewer events per request.`,
-        { context: { maxBodyBytes: maxSize } },
-      );
-    },
-  })(c, next);
-};
+/** 413 before anything reads a body over `Services.ingest.maxBodyBytes`. */
+export const ingestBodyLimit = limitBody(
+  (c) => c.var.services.ingest.maxBodyBytes,
+  "an event request",
+  "send fewer events per request",
+);
 
 export function ingestDeps(c: Context<AppEnv>): IngestDeps {
   const services = c.var.services;

@@ -85,6 +85,9 @@ describe("model admin with fakes", () => {
     const tooBig = await upload("lead", "4", new Uint8Array(2048).buffer, fakeManifest(1));
     expect(tooBig.status).toBe(413);
 
+    const hugePromotion = await promote("lead", { version: "1", padding: "x".repeat(70_000) });
+    expect(hugePromotion.status).toBe(413);
+
     expect((await promote("lead", { version: "9" })).status).toBe(404);
     expect(
       (await promote("lead", { version: "1", challenger: { version: "1", share: 0 } })).status,

@@ -1,10 +1,10 @@
 /** Model admin: upload versions (ONNX + manifest), list models and versions, promote a version. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { DriftlineError, ValidationError } from "#core/errors";
+import { ValidationError } from "#core/errors";
 import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import type { AppEnv } from "../app-env";
 import { requireKey } from "../auth/require-key";
+import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
 import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
 
 const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
@@ -79,20 +79,14 @@ const PromoteBody = z
   .openapi("Promotion");
 
 /** A multipart body is parsed whole in memory, so its declared size is checked first. */
-function uploadSizeLimit(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const max = c.var.services.models.maxModelBytes;
-    const declared = Number(c.req.header("content-length") ?? Number.NaN);
-    // The manifest (reference bins, samples) travels in the same body: allow it 4 MiB on top.
-    if (Number.isFinite(declared) && declared > max + 4 * 1024 * 1024) {
-      throw new DriftlineError(
-        "PAYLOAD_TOO_LARGE",
-        `The upload is ${declared} bytes; models may be at most ${max} bytes (MODEL_UPLOAD_MAX_BYTES).`,
-      );
-    }
-    await next();
-  };
-}
+/** The manifest (reference bins, samples) travels in the upload's body too: 4 MiB on top. */
+const MANIFEST_ALLOWANCE_BYTES = 4 * 1024 * 1024;
+
+const uploadSizeLimit = limitBody(
+  (c) => c.var.services.models.maxModelBytes + MANIFEST_ALLOWANCE_BYTES,
+  "a model upload",
+  "models may be at most MODEL_UPLOAD_MAX_BYTES, plus 4 MiB for the manifest",
+);
 
 const uploadRoute = createRoute({
   method: "put",
@@ -102,7 +96,7 @@ const uploadRoute = createRoute({
   description:
     "Stores an ONNX model and its manifest as a new, immutable version. The model must load in onnxruntime, take one float input [batch, features] named by `manifest.input`, and give the score in column `output.index` of output `output.name` for a row of default values. The path's name and version override those in the manifest. Uploading does not change which version serves; promote it for that. The version is announced to monitoring (Kafka `model-registry` → Postgres `model_versions`, with its drift reference); should that fail the answer is 503, the version stays stored, and promoting it announces it again. Needs the `admin` role.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin"), uploadSizeLimit()] as const,
+  middleware: [requireKey("admin"), uploadSizeLimit] as const,
   request: {
     params: z.object({ name: NameParam, version: VersionParam }),
     body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } },
@@ -158,7 +152,7 @@ const promoteRoute = createRoute({
   description:
     "Every isolate picks the change up within seconds (the pointer is cached for at most ACTIVE_MODEL_CACHE_TTL_MS). The promotion, with the versions it routes to, is announced to monitoring (champion / challenger status in Postgres `model_versions`); should that fail the answer is 503 with the promotion in effect, and sending it again announces it. Needs the `admin` role.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin")] as const,
+  middleware: [requireKey("admin"), limitBody(() => ADMIN_JSON_MAX_BYTES, "a promotion")] as const,
   request: {
     params: z.object({ name: NameParam }),
     body: { required: true, content: { "application/json": { schema: PromoteBody } } },

@@ -138,6 +138,26 @@ describe("POST /v1/score with fakes", () => {
     expect(res.status).toBe(413);
   });
 
+  it("answers 413 for a body over 4 MiB, counted while it streams in when no Content-Length says so", async () => {
+    const { app, key } = await setup();
+    const chunk = new TextEncoder().encode(`${" ".repeat(1 << 20)}`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 6) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await app.request("/v1/score", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(ErrorBodySchema.parse(await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
   it("never waits for the prediction log, and survives its failure", async () => {
     for (const behaviour of ["hang", "fail"] as const) {
       const { post } = await setup({ log: new RecordingPredictionLog(behaviour) });

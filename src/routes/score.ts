@@ -5,6 +5,7 @@ import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import type { AppEnv } from "../app-env";
 import { requireKey, waitUntil } from "../auth/require-key";
+import { limitBody } from "../http/body-limit";
 import { MAX_SCORE_ROWS, type ScoreInput, scoreRequest } from "../scoring/score-request";
 import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
 
@@ -90,6 +91,9 @@ export const BatchScoreSchema = z
  * Rejects oversized batches with a 413 before the body schema walks thousands of rows. Hono caches
  * the parsed JSON, so the body validator that runs next does not parse it again.
  */
+/** Largest score request body: 1000 rows of a few dozen features each fit with room to spare. */
+const MAX_SCORE_BODY_BYTES = 4 * 1024 * 1024;
+
 const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([\w.-]+\+)?json/i.test(type)) return next();
@@ -121,7 +125,15 @@ const scoreRoute = createRoute({
   description:
     "Scores with the tenant's active version of `model` (a challenger, when set, scores its share: by a hash of entityId, else at random), or with `version` when given. Features are validated against the version's manifest: a missing feature takes the manifest default or is a 400 naming it; a wrong type is a 400; features the model does not use are ignored. Every scored row is logged to the `predictions` stream after the response. Needs the `score` role.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("score"), rowLimit] as const,
+  middleware: [
+    requireKey("score"),
+    limitBody(
+      () => MAX_SCORE_BODY_BYTES,
+      "a score request",
+      "split the rows into several requests",
+    ),
+    rowLimit,
+  ] as const,
   request: {
     body: { required: true, content: { "application/json": { schema: ScoreBody } } },
   },
