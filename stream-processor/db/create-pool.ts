@@ -31,7 +31,29 @@ export interface NeonPoolOptions {
    * would crash the process, so the default writes one line to stderr.
    */
   onIdleClientError?: (error: Error) => void;
+  /** Server-side limits every connection of the pool sets when it opens (0: none). */
+  timeouts?: Partial<SessionTimeouts>;
 }
+
+/** Postgres session limits, ms: a stuck statement, lock wait or forgotten transaction ends. */
+export interface SessionTimeouts {
+  /** statement_timeout: one statement at most this long. */
+  statementMs: number;
+  /** lock_timeout: waiting for one lock at most this long. */
+  lockMs: number;
+  /** idle_in_transaction_session_timeout: a transaction left idle is ended after this long. */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Generous for the processor's batch transactions and hourly rollups, short enough that a hung
+ * client or a runaway query cannot hold locks or a connection for long.
+ */
+export const DEFAULT_SESSION_TIMEOUTS: SessionTimeouts = {
+  statementMs: 120_000,
+  lockMs: 30_000,
+  idleInTransactionMs: 300_000,
+};
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -91,6 +113,26 @@ export function createNeonPool(options: NeonPoolOptions): Pool {
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+  });
+  const timeouts = { ...DEFAULT_SESSION_TIMEOUTS, ...options.timeouts };
+  for (const [name, value] of Object.entries(timeouts)) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new ConfigError(`Invalid ${name} ${value}: a whole number of ms, 0 for no limit.`);
+    }
+  }
+  // Set per session after connecting rather than as start-up options: Neon's connection pooler
+  // (PgBouncer) refuses start-up parameters it does not track. The driver runs queries of one
+  // connection in order, so these precede the first query of whoever takes the connection.
+  const setTimeouts =
+    `SET statement_timeout = ${timeouts.statementMs}; ` +
+    `SET lock_timeout = ${timeouts.lockMs}; ` +
+    `SET idle_in_transaction_session_timeout = ${timeouts.idleInTransactionMs}`;
+  pool.on("connect", (client: PoolClient) => {
+    client.query(setTimeouts).catch((error: unknown) => {
+      process.stderr.write(
+        `postgres pool: setting session timeouts failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    });
   });
   const onIdleClientError =
     options.onIdleClientError ??

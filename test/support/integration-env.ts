@@ -157,7 +157,7 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** For tests that arrange a schema themselves. */
+// Parts of the local stack and the processor that tests of other rooms arrange with.
 export { migrate } from "../../scripts/migrate";
-/** The Neon serverless pool as the stream processor builds it, for tests of the local stack. */
 export { createNeonPool, type Pool, withTransaction } from "../../stream-processor/db/create-pool";
+export { type NeonWsRelay, startNeonWsRelay };
