@@ -1,7 +1,6 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
 import { z } from "zod";
-import { envBool, envInt, envList } from "#core/config";
-import { ConfigError } from "#core/errors";
+import { envBool, envInt, envList, parseEnv } from "#core/config";
 import type { TopicKey } from "#core/topics";
 import {
   type MonitoringConfig,
@@ -263,16 +262,10 @@ export function loadStreamConfig(
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
-  const parsed = StreamEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `  ${i.path.join(".") || "(environment)"}: ${i.message}`,
-    );
-    throw new ConfigError(`Invalid stream processor environment:\n${lines.join("\n")}`, {
-      context: { keys: parsed.error.issues.map((i) => i.path.join(".")) },
-    });
-  }
-  const e = parsed.data;
+  const e = parseEnv(StreamEnv, cleaned, {
+    heading: "Invalid stream processor environment:",
+    rootLabel: "(environment)",
+  });
   return {
     database: {
       url: e.DATABASE_URL,
