@@ -3,40 +3,18 @@
 import type { FieldIssue } from "../errors.ts";
 import { actionSourceRequirements, purchaseRequirements } from "./action-source-requirements.ts";
 import { capiServerEventSchema } from "./capi-event-schema.ts";
-import { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
-import { type EventDraft, normalizeCustomData, readEventId } from "./event-draft.ts";
+import { createEventReader, type EventDraft, normalizeCustomData } from "./event-draft.ts";
 import { capiEventTimeMs } from "./event-time.ts";
 import { hashEmailsInUrl } from "./hash-free-form-emails.ts";
-import {
-  forgetParsedUrls,
-  queryParams,
-  readClickIds,
-  readUtm,
-  rememberParsedUrl,
-} from "./query-params.ts";
-import { fieldAt, missingIsRequired, toFieldIssues } from "./zod-issues.ts";
+import { queryParams, readClickIds, readUtm } from "./query-params.ts";
+import { fieldAt } from "./zod-issues.ts";
 
-// zod's interpreter is most of the validation cost in workerd (no JIT there); the fast parser
-// answers exactly as zod for the events it is sure of and leaves the rest, errors included, to it.
-const capiEventFastParser = compileFastParser(capiServerEventSchema, { onUrl: rememberParsedUrl });
-
-function parseCapiEvent(raw: unknown) {
-  forgetParsedUrls();
-  const fast = capiEventFastParser.parse(raw);
-  if (fast !== UNSURE) return { success: true as const, data: fast };
-  return capiServerEventSchema.safeParse(raw, { error: missingIsRequired });
-}
+const readCapiEvent = createEventReader(capiServerEventSchema);
 
 export function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): EventDraft {
-  const parsed = parseCapiEvent(raw);
-  if (!parsed.success) {
-    return {
-      kind: "invalid",
-      eventId: readEventId(raw),
-      errors: toFieldIssues(parsed.error, prefix),
-    };
-  }
-  const e = parsed.data;
+  const read = readCapiEvent(raw, prefix);
+  if (!read.ok) return read.draft;
+  const e = read.event;
   const errors: FieldIssue[] = [];
 
   let eventTimeMs = Number.NaN;

@@ -3,26 +3,18 @@
 import { z } from "zod";
 import type { FieldIssue } from "../errors.ts";
 import { purchaseRequirements } from "./action-source-requirements.ts";
-import { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
 import {
+  createEventReader,
   type DraftMetaEvent,
   type EventDraft,
   normalizeCustomData,
-  readEventId,
 } from "./event-draft.ts";
 import { websiteEventTimeMs } from "./event-time.ts";
 import { flatString } from "./flat-string.ts";
 import { hashEmailsInUrl } from "./hash-free-form-emails.ts";
-import {
-  forgetParsedUrls,
-  queryParams,
-  readClickIds,
-  readUtm,
-  rememberParsedUrl,
-} from "./query-params.ts";
+import { queryParams, readClickIds, readUtm } from "./query-params.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
 import { websiteEventSchema } from "./website-event-schema.ts";
-import { missingIsRequired, toFieldIssues } from "./zod-issues.ts";
 
 /** Facts about the browser request, for website events sent straight from a page. */
 export interface RequestContext {
@@ -32,31 +24,16 @@ export interface RequestContext {
   userAgent?: string;
 }
 
-// zod's interpreter is most of the validation cost in workerd (no JIT there); the fast parser
-// answers exactly as zod for the events it is sure of and leaves the rest, errors included, to it.
-const websiteEventFastParser = compileFastParser(websiteEventSchema, { onUrl: rememberParsedUrl });
-
-function parseWebsiteEvent(raw: unknown) {
-  forgetParsedUrls();
-  const fast = websiteEventFastParser.parse(raw);
-  if (fast !== UNSURE) return { success: true as const, data: fast };
-  return websiteEventSchema.safeParse(raw, { error: missingIsRequired });
-}
+const readWebsiteEvent = createEventReader(websiteEventSchema);
 
 export function draftWebsiteEvent(
   raw: unknown,
   prefix: PropertyKey[],
   context: RequestContext | undefined,
 ): EventDraft {
-  const parsed = parseWebsiteEvent(raw);
-  if (!parsed.success) {
-    return {
-      kind: "invalid",
-      eventId: readEventId(raw),
-      errors: toFieldIssues(parsed.error, prefix),
-    };
-  }
-  const e = parsed.data;
+  const read = readWebsiteEvent(raw, prefix);
+  if (!read.ok) return read.draft;
+  const e = read.event;
   const errors: FieldIssue[] = [];
   purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
   const eventTimeMs = websiteEventTimeMs(e.event_time);
