@@ -77,6 +77,29 @@ export function readCommandLine<const O extends ParseArgsOptionsConfig>(
   return values as CommandLine<O>;
 }
 
+const TENANT_OPTION = { tenant: { type: "string" } } as const;
+
+/**
+ * Reads a keys command line: `--tenant` plus `options` (as `readCommandLine`), the tenant's
+ * issues so far, and the key stores `env` names. The caller adds its own issues and then calls
+ * `throwIfIssues`.
+ */
+export function readTenantCommandLine<const O extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: O,
+  usage: string,
+  env: NodeJS.ProcessEnv,
+): {
+  values: CommandLine<typeof TENANT_OPTION & O>;
+  tenant: string;
+  issues: FieldIssue[];
+  stores: KeyStoresConfig;
+} {
+  const values = readCommandLine(argv, { ...TENANT_OPTION, ...options }, usage);
+  const tenant = (values as { tenant?: string }).tenant ?? "";
+  return { values, tenant, issues: tenantIssues(tenant), stores: keyStoresFromEnv(env) };
+}
+
 /** The issue a bad `--tenant` makes, if any (the tenants table's rule). */
 export function tenantIssues(tenant: string): FieldIssue[] {
   return isIdentifier(tenant) ? [] : [{ field: "--tenant", message: `must be ${IDENTIFIER_RULE}` }];

@@ -17,11 +17,9 @@ import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,
-  keyStoresFromEnv,
-  readCommandLine,
+  readTenantCommandLine,
   runIfMain,
   type TenantKeyEntry,
-  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -58,19 +56,17 @@ export function parseKeyArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): CreateKeyOptions & { json: boolean } {
-  const values = readCommandLine(
+  const { values, tenant, issues, stores } = readTenantCommandLine(
     argv,
     {
-      tenant: { type: "string" },
       roles: { type: "string" },
       origins: { type: "string", multiple: true },
       name: { type: "string" },
       json: { type: "boolean", default: false },
     },
     USAGE,
+    env,
   );
-  const tenant = values.tenant ?? "";
-  const issues = tenantIssues(tenant);
   const roles = (values.roles ?? "")
     .split(",")
     .map((r) => r.trim())
@@ -100,7 +96,7 @@ export function parseKeyArgs(
     origins: [...new Set(origins)],
     ...(values.name === undefined ? {} : { name: values.name }),
     json: values.json,
-    ...keyStoresFromEnv(env),
+    ...stores,
   };
 }
 

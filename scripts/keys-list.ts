@@ -9,11 +9,9 @@ import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,
-  keyStoresFromEnv,
-  readCommandLine,
+  readTenantCommandLine,
   runIfMain,
   TenantKeyEntrySchema,
-  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -54,17 +52,14 @@ export function parseListArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ListKeysOptions & { json: boolean } {
-  const values = readCommandLine(
+  const { values, tenant, issues, stores } = readTenantCommandLine(
     argv,
-    {
-      tenant: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    { json: { type: "boolean", default: false } },
     USAGE,
+    env,
   );
-  const tenant = values.tenant ?? "";
-  throwIfIssues(tenantIssues(tenant), USAGE);
-  return { tenant, json: values.json, ...keyStoresFromEnv(env) };
+  throwIfIssues(issues, USAGE);
+  return { tenant, json: values.json, ...stores };
 }
 
 /** The tenant's keys, oldest first. */

@@ -11,12 +11,10 @@ import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
   type KeyStoresConfig,
-  keyStoresFromEnv,
-  readCommandLine,
+  readTenantCommandLine,
   runIfMain,
   type TenantKeyEntry,
   TenantKeyEntrySchema,
-  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -67,17 +65,15 @@ export function parseRevokeArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): RevokeKeyOptions {
-  const values = readCommandLine(
+  const { values, tenant, issues, stores } = readTenantCommandLine(
     argv,
     {
-      tenant: { type: "string" },
       "key-id": { type: "string" },
       key: { type: "string" },
     },
     USAGE,
+    env,
   );
-  const tenant = values.tenant ?? "";
-  const issues = tenantIssues(tenant);
   const keyId = values["key-id"];
   const key = values.key;
   if ((keyId === undefined) === (key === undefined)) {
@@ -92,7 +88,7 @@ export function parseRevokeArgs(
   return {
     tenant,
     target: keyId !== undefined ? { keyId } : { key: key! },
-    ...keyStoresFromEnv(env),
+    ...stores,
   };
 }
 

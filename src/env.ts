@@ -1,6 +1,6 @@
 /** The Worker's bindings and vars, checked once per isolate by one zod schema. */
 import { z } from "zod";
-import { ConfigError } from "#core/errors";
+import { envInt, parseEnv } from "#core/config";
 
 const binding = <T>(name: string, method: string) =>
   z.custom<T>(
@@ -14,13 +14,7 @@ const binding = <T>(name: string, method: string) =>
 const url = z.url({ message: "must be an absolute http(s) URL" });
 
 /** A whole number from a var (wrangler passes TOML numbers as numbers, --var values as strings). */
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce
-    .number({ message: "must be a number" })
-    .int("must be a whole number")
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
-    .default(fallback);
+const int = (min: number, max: number, fallback: number) => envInt(fallback, min, max);
 
 export const WorkerEnvSchema = z.object({
   /** R2 bucket with model bytes and manifests. */
@@ -79,10 +73,8 @@ export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
 /** Parses the raw `env` handed to the Worker; the error names every missing or bad key. */
 export function parseWorkerEnv(raw: unknown): WorkerEnv {
-  const parsed = WorkerEnvSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`);
-  throw new ConfigError(`Worker configuration is invalid: ${problems.join("; ")}`, {
-    context: { keys: parsed.error.issues.map((i) => i.path.join(".")) },
+  return parseEnv(WorkerEnvSchema, raw, {
+    heading: "Worker configuration is invalid:",
+    layout: "inline",
   });
 }

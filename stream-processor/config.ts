@@ -1,7 +1,6 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
 import { z } from "zod";
-import { envBool, envInt, envList } from "#core/config";
-import { ConfigError } from "#core/errors";
+import { envBool, envInt, envList, parseEnv } from "#core/config";
 import type { TopicKey } from "#core/topics";
 import {
   type MonitoringConfig,
@@ -61,11 +60,9 @@ import {
  * Fetch settings the processor and `bench:stream` default to. Every partition being processed at
  * once (3 topics x 3 partitions) with batches of up to 8 MiB lets one transaction commit thousands
  * of records of a backlog together, which writes fewer window rows per record and pays one
- * commit: ~28 % more records/s than 3 partitions with 4 MiB on a 2-core VM (37.4k vs 32.6k,
- * 300 000-record bench). Fetches of 16 MiB rather than 64 MiB gave the same records/s on 1M
- * records (30.8k–42.2k in 5 runs against 26.9k–40.6k in 6, the machine's noise; 42.2k and 40.4k
- * back to back) with ~150 MiB less RSS (454–499 against 588–666 MiB at peak while catching up),
- * and shorter stalls of the event loop while kafkajs decodes a fetch response in one go.
+ * commit. Fetches of 16 MiB rather than larger ones keep RSS lower and the event loop's stalls
+ * shorter (kafkajs decodes a fetch response in one go) at the same throughput; the README's
+ * "Sizing for throughput" has the numbers.
  */
 export const STREAM_FETCH_DEFAULTS = {
   maxBytesPerPartition: 8 * 1024 * 1024,
@@ -263,16 +260,10 @@ export function loadStreamConfig(
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
-  const parsed = StreamEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `  ${i.path.join(".") || "(environment)"}: ${i.message}`,
-    );
-    throw new ConfigError(`Invalid stream processor environment:\n${lines.join("\n")}`, {
-      context: { keys: parsed.error.issues.map((i) => i.path.join(".")) },
-    });
-  }
-  const e = parsed.data;
+  const e = parseEnv(StreamEnv, cleaned, {
+    heading: "Invalid stream processor environment:",
+    rootLabel: "(environment)",
+  });
   return {
     database: {
       url: e.DATABASE_URL,

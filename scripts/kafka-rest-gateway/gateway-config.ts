@@ -1,10 +1,6 @@
 /** The gateway's environment, parsed once at start; a bad value fails fast naming its key. */
 import { z } from "zod";
-import { ConfigError } from "#core/errors";
-
-/** Unset and empty are the same: `KAFKA_REST_API_KEY=` in a .env file means "no key". */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+import { type EnvProblem, envPort, envOptional as optional, parseEnv } from "#core/config";
 
 const GatewayEnv = z.object({
   /** Comma-separated bootstrap servers. Default: the local stack's broker. */
@@ -19,7 +15,7 @@ const GatewayEnv = z.object({
     )
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, "each broker must be host:port")).min(1)),
   /** Port to listen on. Default 8082 (Confluent REST Proxy's). */
-  KAFKA_REST_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
+  KAFKA_REST_PORT: envPort(8082, 0),
   /** Interface to listen on. Default 127.0.0.1; set 0.0.0.0 to serve other hosts. */
   KAFKA_REST_HOST: z.string().min(1).default("127.0.0.1"),
   /** Prefix of the Driftline topic names; the allow-list is every Driftline topic with it. Default "". */
@@ -49,32 +45,25 @@ const GatewayEnv = z.object({
 export type GatewayConfig = z.infer<typeof GatewayEnv>;
 
 /** Checks across keys, on the raw values, so they are reported together with per-key problems. */
-function pairProblems(env: Record<string, string | undefined>): string[] {
+function pairProblems(env: Record<string, string | undefined>): EnvProblem[] {
   const set = (key: string) => (env[key] ?? "") !== "";
-  const problems: string[] = [];
+  const problems: EnvProblem[] = [];
   if (set("KAFKA_REST_API_KEY") !== set("KAFKA_REST_API_SECRET")) {
     const missing = set("KAFKA_REST_API_KEY") ? "KAFKA_REST_API_SECRET" : "KAFKA_REST_API_KEY";
-    problems.push(`${missing}: set both API key and secret, or neither`);
+    problems.push({ key: missing, message: "set both API key and secret, or neither" });
   }
   if (set("KAFKA_SASL_MECHANISM") && !(set("KAFKA_SASL_USERNAME") && set("KAFKA_SASL_PASSWORD"))) {
-    problems.push(
-      "KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-    );
+    problems.push({
+      key: "KAFKA_SASL_USERNAME",
+      message: "KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+    });
   }
   return problems;
 }
 
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
-  const parsed = GatewayEnv.safeParse(env);
-  const problems = [
-    ...(parsed.success
-      ? []
-      : parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`)),
-    ...pairProblems(env),
-  ];
-  if (parsed.success && problems.length === 0) return parsed.data;
-  throw new ConfigError(
-    `Kafka REST gateway configuration is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-    { context: { keys: problems.map((p) => p.slice(0, p.indexOf(":"))) } },
-  );
+  return parseEnv(GatewayEnv, env, {
+    heading: "Kafka REST gateway configuration is invalid:",
+    crossKeyProblems: pairProblems(env),
+  });
 }

@@ -2,8 +2,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-
-const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+import { parseEnv, envPort as port } from "#core/config";
 
 const LocalStackEnv = z.object({
   DRIFTLINE_STATE_DIR: z.string().default(resolve(import.meta.dirname, "../../.driftline")),
@@ -28,10 +27,5 @@ const LocalStackEnv = z.object({
 export type LocalStackConfig = z.infer<typeof LocalStackEnv>;
 
 export function loadLocalStackConfig(env: NodeJS.ProcessEnv = process.env): LocalStackConfig {
-  const parsed = LocalStackEnv.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid local stack environment:\n${lines.join("\n")}`);
-  }
-  return parsed.data;
+  return parseEnv(LocalStackEnv, env, { heading: "Invalid local stack environment:" });
 }

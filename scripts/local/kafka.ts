@@ -182,8 +182,7 @@ function requireJava(): { command: string; build: string } {
 }
 
 /**
- * AppCDS: a class-data archive of the broker's classes cuts JVM boot by ~0.5–1 s (measured 2.5 s
- * → 1.5–2 s here). The archive belongs to one JVM build and one jar set, so it lives beside the
+ * AppCDS: a class-data archive of the broker's classes cuts JVM boot by ~0.5–1 s. The archive belongs to one JVM build and one jar set, so it lives beside the
  * jars and is named after the build. The first start records it, and the JVM writes it when
  * the broker exits gracefully (`down()`); later starts map it. A stale or truncated archive only
  * costs a warning in the log: the JVM then boots without it.

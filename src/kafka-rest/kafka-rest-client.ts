@@ -1,14 +1,26 @@
 /** A fetch-only client for the Kafka REST Proxy v3 produce API (Confluent Cloud, or Driftline's gateway). */
 import pLimit, { type LimitFunction } from "p-limit";
-import {
-  ConfigError,
-  ConflictError,
-  DependencyUnavailableError,
-  DriftlineError,
-  NotFoundError,
-  ValidationError,
-} from "#core/errors";
-import { concatenatedJson } from "#core/kafka-rest";
+import { ConfigError, type DriftlineError } from "#core/errors";
+import { chunkPredecessors } from "./chunk-predecessors";
+import { failure } from "./error-for-status";
+import type {
+  KafkaRestOutcome,
+  KafkaRestRecord,
+  ProducedRecord,
+  ProduceRoute,
+} from "./kafka-rest-record";
+import { utf8ToBase64 } from "./kafka-rest-record";
+import { KafkaRestTransport } from "./kafka-rest-transport";
+import { produceOne, produceOneByOne } from "./produce-one-by-one";
+import { produceRecordsBatch } from "./produce-records-batch";
+import { produceStream } from "./produce-stream";
+
+export type {
+  KafkaRestOutcome,
+  KafkaRestRecord,
+  ProducedRecord,
+  ProduceRoute,
+} from "./kafka-rest-record";
 
 export interface KafkaRestClientOptions {
   /**
@@ -60,29 +72,6 @@ export interface KafkaRestClientOptions {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
 }
 
-export interface KafkaRestRecord {
-  /** Sent as a STRING key; null for no key (round-robin partitioning). */
-  key: string | null;
-  /** Sent as JSON, or as BINARY when it is a Uint8Array; null/undefined for a null value. */
-  value: unknown;
-  /** Header values are sent as their UTF-8 bytes (base64 on the wire, as the API demands). */
-  headers?: Record<string, string> | undefined;
-  /** Explicit partition; otherwise the server partitions by key (murmur2, like Java clients). */
-  partitionId?: number | undefined;
-  /** Record timestamp; otherwise the server's time of produce. */
-  timestamp?: Date | undefined;
-}
-
-export interface ProducedRecord {
-  partitionId: number;
-  offset: number;
-}
-
-/** One per record, in input order. `retryable` and `message` mirror `error` for plain callers. */
-export type KafkaRestOutcome =
-  | ({ ok: true } & ProducedRecord)
-  | { ok: false; retryable: boolean; message: string; error: DriftlineError };
-
 /**
  * Produces records over HTTP with `fetch` only, so it runs in workerd and in Node.
  *
@@ -93,12 +82,9 @@ export type KafkaRestOutcome =
  * timeout or 5xx may hide records that were written, so consumers dedup on the key.
  */
 export class KafkaRestClient {
-  private readonly root: string;
-  private readonly authorization: string | undefined;
-  private readonly timeoutMs: number;
+  private readonly transport: KafkaRestTransport;
   private readonly maxBatchEntries: number;
   private readonly maxStreamEntries: number;
-  private readonly fetchFn: (input: string, init: RequestInit) => Promise<Response>;
   /** Bounds the requests in flight across every call on this client (a Worker invocation). */
   private readonly limit: LimitFunction;
   /** How several records are sent; in `auto` mode undefined until the server has shown it. */
@@ -135,19 +121,21 @@ export class KafkaRestClient {
         `maxConcurrentRequests must be a positive integer, not ${maxConcurrentRequests}.`,
       );
     }
-    this.root = `${options.baseUrl.replace(/\/+$/, "")}/v3/clusters/${encodeURIComponent(options.clusterId)}/topics/`;
-    this.authorization = options.apiKey
-      ? `Basic ${utf8ToBase64(`${options.apiKey}:${options.apiSecret}`)}`
-      : undefined;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.transport = new KafkaRestTransport({
+      root: `${options.baseUrl.replace(/\/+$/, "")}/v3/clusters/${encodeURIComponent(options.clusterId)}/topics/`,
+      authorization: options.apiKey
+        ? `Basic ${utf8ToBase64(`${options.apiKey}:${options.apiSecret}`)}`
+        : undefined,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    });
     this.maxBatchEntries = maxBatchEntries;
     this.maxStreamEntries = maxStreamEntries;
     const mode = options.produceMode ?? "auto";
     this.learnedRoutes = mode === "auto" ? options.learnedRoutes : undefined;
-    this.currentRoute = mode === "auto" ? this.learnedRoutes?.get(this.root) : mode;
+    this.currentRoute = mode === "auto" ? this.learnedRoutes?.get(this.transport.root) : mode;
     this.limit = pLimit(maxConcurrentRequests);
-    // Called through a closure: workerd rejects a detached `fetch` ("Illegal invocation").
-    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /**
@@ -214,11 +202,7 @@ export class KafkaRestClient {
 
   /** One record through the single-record endpoint; throws the outcome's DriftlineError. */
   async produce(topic: string, record: KafkaRestRecord): Promise<ProducedRecord> {
-    const result = await this.limit(() => this.send(topic, "records", toWire(record)));
-    if (result.kind === "error") throw result.error;
-    const outcome = parseSingle(result.body);
-    if (!outcome.ok) throw outcome.error;
-    return { partitionId: outcome.partitionId, offset: outcome.offset };
+    return this.limit(() => produceOne(this.transport, topic, record));
   }
 
   /**
@@ -231,11 +215,14 @@ export class KafkaRestClient {
     start: number,
     outcomes: Array<KafkaRestOutcome | undefined>,
   ): Promise<DriftlineError | undefined> {
-    if (this.currentRoute === "single") return this.produceOneByOne(topic, chunk, start, outcomes);
-    if (this.currentRoute === "stream")
-      return this.produceStreamInto(topic, chunk, start, outcomes);
+    if (this.currentRoute === "single") {
+      return produceOneByOne(this.transport, topic, chunk, start, outcomes);
+    }
+    if (this.currentRoute === "stream") {
+      return produceStream(this.transport, topic, chunk, start, outcomes);
+    }
     const learning = this.currentRoute === undefined;
-    const result = await this.produceChunk(topic, chunk, start);
+    const result = await produceRecordsBatch(this.transport, topic, chunk, start);
     if (result.kind === "ok") {
       if (learning) this.learn("batch");
       result.outcomes.forEach((outcome, i) => {
@@ -245,350 +232,20 @@ export class KafkaRestClient {
     }
     if (result.status === 413 && chunk.length > 1) {
       // The chunk as a whole is over the server's body limit; its records may each fit.
-      return this.produceOneByOne(topic, chunk, start, outcomes);
+      return produceOneByOne(this.transport, topic, chunk, start, outcomes);
     }
     if (learning && (result.status === 404 || result.status === 405)) {
       // Either the topic is unknown or the server has no batch route (Confluent Cloud serves
       // streaming mode instead): the stream tells which, a 404 there too meaning the topic.
-      return this.produceStreamInto(topic, chunk, start, outcomes, true);
+      return produceStream(this.transport, topic, chunk, start, outcomes, (route) =>
+        this.learn(route),
+      );
     }
     return result.error;
   }
 
-  /**
-   * Produces one chunk in streaming mode: the records as concatenated JSON in one chunked request
-   * to `records`, answered with one delivery report per record, in order. `learning` (auto mode,
-   * route unknown) settles the route: `stream` when several records were reported, `single` when
-   * the server answered only the first of several or refused the stream as a request.
-   */
-  private async produceStreamInto(
-    topic: string,
-    chunk: readonly KafkaRestRecord[],
-    start: number,
-    outcomes: Array<KafkaRestOutcome | undefined>,
-    learning = false,
-  ): Promise<DriftlineError | undefined> {
-    let body = "";
-    for (const record of chunk) body += JSON.stringify(toWire(record));
-    const result = await this.request(topic, "records", streamOf(body));
-    if (result.kind === "error") {
-      if (learning && result.status === 404) return result.error;
-      if (
-        (learning && isPerRecordStatus(result.status)) ||
-        (result.status === 413 && chunk.length > 1)
-      ) {
-        // A server that refuses the stream as a whole, or a chunk over its body limit: the
-        // records one by one (a refused record then gets its own answer).
-        if (learning) this.learn("single");
-        return this.produceOneByOne(topic, chunk, start, outcomes);
-      }
-      return result.error;
-    }
-    let reports: unknown[];
-    try {
-      reports = concatenatedJson(result.text);
-    } catch (err) {
-      return new DependencyUnavailableError(
-        `Kafka REST answered a stream of ${chunk.length} records to ${topic} with reports that are not JSON: ${(err as Error).message}`,
-        { cause: err, context: { topic } },
-      );
-    }
-    const reported = Math.min(reports.length, chunk.length);
-    for (let i = 0; i < reported; i++) outcomes[start + i] = parseSingle(reports[i]);
-    // What a stream shows: one record answered of several is a server that reads one record per
-    // request; several answered, a streaming server (one that stopped early has failed the rest).
-    // A one-record stream shows nothing, so it teaches nothing.
-    if (learning && chunk.length > 1 && reported > 0) {
-      this.learn(reported === 1 ? "single" : "stream");
-    }
-    if (reported === chunk.length) return undefined;
-    if (learning && reported === 1) {
-      // A server that reads one record per request: the rest were not produced.
-      return this.produceOneByOne(topic, chunk.slice(1), start + 1, outcomes);
-    }
-    return new DependencyUnavailableError(
-      `Kafka REST answered ${reported} delivery reports for a stream of ${chunk.length} records to ${topic}.`,
-      { context: { topic } },
-    );
-  }
-
   private learn(route: ProduceRoute): void {
     this.currentRoute = route;
-    this.learnedRoutes?.set(this.root, route);
+    this.learnedRoutes?.set(this.transport.root, route);
   }
-
-  /** Sends records singly, in order, from `start`; returns the error that must stop the rest, if any. */
-  private async produceOneByOne(
-    topic: string,
-    records: readonly KafkaRestRecord[],
-    start: number,
-    outcomes: Array<KafkaRestOutcome | undefined>,
-  ): Promise<DriftlineError | undefined> {
-    for (const [i, record] of records.entries()) {
-      const result = await this.send(topic, "records", toWire(record));
-      if (result.kind === "ok") {
-        outcomes[start + i] = parseSingle(result.body);
-        continue;
-      }
-      outcomes[start + i] = failure(result.error);
-      if (!isPerRecordStatus(result.status)) return result.error;
-    }
-    return undefined;
-  }
-
-  private async produceChunk(
-    topic: string,
-    chunk: readonly KafkaRestRecord[],
-    offset: number,
-  ): Promise<
-    | { kind: "ok"; outcomes: KafkaRestOutcome[] }
-    | { kind: "error"; status: number; error: DriftlineError }
-  > {
-    const ids = chunk.map((_, i) => `r${offset + i}`);
-    const entries = chunk.map((r, i) => ({ id: ids[i], ...toWire(r) }));
-    const result = await this.send(topic, "records:batch", { entries });
-    if (result.kind === "error") return result;
-    const body = result.body as {
-      successes?: Array<{ id?: unknown; partition_id?: unknown; offset?: unknown }>;
-      failures?: Array<{ id?: unknown; error_code?: unknown; message?: unknown }>;
-    };
-    const byId = new Map<unknown, KafkaRestOutcome>();
-    for (const s of body.successes ?? []) {
-      byId.set(s.id, { ok: true, partitionId: Number(s.partition_id), offset: Number(s.offset) });
-    }
-    for (const f of body.failures ?? []) {
-      const code = typeof f.error_code === "number" ? f.error_code : 500;
-      const message = typeof f.message === "string" ? f.message : `error_code ${code}`;
-      byId.set(f.id, failure(errorForStatus(httpStatusOf(code), message, { topic })));
-    }
-    const outcomes = ids.map(
-      (id) =>
-        byId.get(id) ??
-        failure(
-          new DependencyUnavailableError(
-            `Kafka REST answered records:batch for ${topic} without a result for entry ${id}.`,
-          ),
-        ),
-    );
-    return { kind: "ok", outcomes };
-  }
-
-  private async send(
-    topic: string,
-    action: "records" | "records:batch",
-    payload: unknown,
-  ): Promise<
-    { kind: "ok"; body: unknown } | { kind: "error"; status: number; error: DriftlineError }
-  > {
-    const result = await this.request(topic, action, JSON.stringify(payload));
-    if (result.kind === "error") return result;
-    try {
-      return { kind: "ok", body: JSON.parse(result.text) };
-    } catch {
-      return {
-        kind: "error",
-        status: 502,
-        error: new DependencyUnavailableError(
-          `Kafka REST answered ${result.status} for ${topic} without a JSON body.`,
-          { context: { topic } },
-        ),
-      };
-    }
-  }
-
-  /** One POST; a non-2xx answer, a network failure or a timeout comes back as an error. */
-  private async request(
-    topic: string,
-    action: "records" | "records:batch",
-    body: string | ReadableStream<Uint8Array>,
-  ): Promise<
-    | { kind: "ok"; status: number; text: string }
-    | { kind: "error"; status: number; error: DriftlineError }
-  > {
-    const url = `${this.root}${encodeURIComponent(topic)}/${action}`;
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      accept: "application/json",
-    };
-    if (this.authorization) headers.authorization = this.authorization;
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.fetchFn(url, {
-        method: "POST",
-        headers,
-        body,
-        // A stream body is sent chunked; Node's fetch wants this said (workerd accepts it).
-        ...(typeof body === "string" ? {} : { duplex: "half" }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      } as RequestInit);
-      text = await response.text();
-    } catch (err) {
-      const timedOut =
-        err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-      const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : String(err);
-      return {
-        kind: "error",
-        status: 0,
-        error: new DependencyUnavailableError(`Kafka REST produce to ${topic} failed: ${reason}`, {
-          cause: err,
-          context: { topic },
-        }),
-      };
-    }
-    if (!response.ok) {
-      let parsed: unknown;
-      try {
-        parsed = text === "" ? undefined : JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      const message = messageOf(parsed) ?? (text.slice(0, 200) || response.statusText);
-      return {
-        kind: "error",
-        status: response.status,
-        error: errorForStatus(response.status, message, { topic }),
-      };
-    }
-    return { kind: "ok", status: response.status, text };
-  }
-}
-
-/** How a server takes several records: `records:batch`, streaming mode, or one per request. */
-export type ProduceRoute = "batch" | "stream" | "single";
-
-/** `text` as a one-chunk stream: a body of unknown length, which fetch sends chunked. */
-function streamOf(text: string): ReadableStream<Uint8Array> {
-  const bytes = new TextEncoder().encode(text);
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-}
-
-/**
- * For each chunk of `size` records, the earlier chunks it must wait for: per key (a keyless
- * record: per explicit partition), the chunk that last held it.
- */
-function chunkPredecessors(records: readonly KafkaRestRecord[], size: number): number[][] {
-  const lastChunk = new Map<string, number>();
-  const waitFor: number[][] = [];
-  for (let start = 0; start < records.length; start += size) {
-    const chunk = waitFor.length;
-    const earlier = new Set<number>();
-    for (let i = start; i < Math.min(start + size, records.length); i++) {
-      const { key, partitionId } = records[i]!;
-      const identity =
-        key !== null ? `k${key}` : partitionId !== undefined ? `p${partitionId}` : undefined;
-      if (identity === undefined) continue;
-      const last = lastChunk.get(identity);
-      if (last !== undefined && last !== chunk) earlier.add(last);
-      lastChunk.set(identity, chunk);
-    }
-    waitFor.push([...earlier]);
-  }
-  return waitFor;
-}
-
-/** Statuses that concern one record only: the next record may well succeed. */
-function isPerRecordStatus(status: number): boolean {
-  return status === 400 || status === 413 || status === 422;
-}
-
-function failure(error: DriftlineError): KafkaRestOutcome {
-  return { ok: false, retryable: error.retryable, message: error.message, error };
-}
-
-function parseSingle(body: unknown): KafkaRestOutcome {
-  const b = body as {
-    error_code?: unknown;
-    message?: unknown;
-    partition_id?: unknown;
-    offset?: unknown;
-  };
-  // A delivery report carries its own error_code; 200 is success (streaming-mode semantics).
-  if (typeof b.error_code === "number" && b.error_code !== 200) {
-    const message = typeof b.message === "string" ? b.message : `error_code ${b.error_code}`;
-    return failure(errorForStatus(httpStatusOf(b.error_code), message, {}));
-  }
-  return { ok: true, partitionId: Number(b.partition_id), offset: Number(b.offset) };
-}
-
-/** Confluent error codes are HTTP statuses or five-digit refinements of them (40403 → 404). */
-function httpStatusOf(code: number): number {
-  return code >= 10_000 ? Math.floor(code / 100) : code;
-}
-
-function messageOf(body: unknown): string | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
-  const b = body as { message?: unknown; error?: { message?: unknown } };
-  if (typeof b.message === "string") return b.message;
-  if (typeof b.error?.message === "string") return b.error.message;
-  return undefined;
-}
-
-/** 5xx, 408 and 429 are retryable; every other 4xx is not (retrying cannot fix the request). */
-export function errorForStatus(
-  status: number,
-  serverMessage: string,
-  context: Record<string, unknown>,
-): DriftlineError {
-  const message = `Kafka REST ${status}: ${serverMessage}`;
-  const options = { context: { ...context, status } };
-  if (status >= 500 || status === 408) return new DependencyUnavailableError(message, options);
-  switch (status) {
-    case 400:
-    case 422:
-      return new ValidationError(message, [], options);
-    case 401:
-      return new DriftlineError("UNAUTHENTICATED", message, options);
-    case 403:
-      return new DriftlineError("FORBIDDEN", message, options);
-    case 404:
-      return new NotFoundError(message, options);
-    case 409:
-      return new ConflictError(message, options);
-    case 413:
-      return new DriftlineError("PAYLOAD_TOO_LARGE", message, options);
-    case 415:
-      return new DriftlineError("UNSUPPORTED_MEDIA_TYPE", message, options);
-    case 429:
-      return new DriftlineError("RATE_LIMITED", message, { ...options, retryable: true });
-    default:
-      return new DriftlineError("INTERNAL", message, options);
-  }
-}
-
-function toWire(record: KafkaRestRecord): Record<string, unknown> {
-  const wire: Record<string, unknown> = {};
-  if (record.partitionId !== undefined) wire.partition_id = record.partitionId;
-  if (record.key !== null) wire.key = { type: "STRING", data: record.key };
-  if (record.value instanceof Uint8Array) {
-    wire.value = { type: "BINARY", data: bytesToBase64(record.value) };
-  } else if (record.value !== null && record.value !== undefined) {
-    wire.value = { type: "JSON", data: record.value };
-  }
-  if (record.headers) {
-    wire.headers = Object.entries(record.headers).map(([name, value]) => ({
-      name,
-      value: utf8ToBase64(value),
-    }));
-  }
-  if (record.timestamp) wire.timestamp = record.timestamp.toISOString();
-  return wire;
-}
-
-function utf8ToBase64(text: string): string {
-  return bytesToBase64(new TextEncoder().encode(text));
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  // btoa takes a "binary string"; build it in slices to stay under argument-count limits.
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

@@ -60,3 +60,25 @@ export function webEvent(i: number, eventId: string) {
     custom_data: { value: 19.5, currency: "EUR" },
   };
 }
+
+export interface Scenario {
+  name: string;
+  route: "capi" | "web";
+  batch: number;
+  path: string;
+  template: string[];
+}
+
+const ID_MARK = "@@ID@@";
+
+/**
+ * A request body as string pieces around each event id, so a request with fresh ids is one
+ * `join` (the client must not eat the CPU the Worker is measured on).
+ */
+export function bodyTemplate(route: "capi" | "web", batch: number): string[] {
+  const events = Array.from({ length: batch }, (_, i) =>
+    route === "capi" ? capiEvent(i, `${ID_MARK}-${i}`) : webEvent(i, `${ID_MARK}-${i}`),
+  );
+  const body = route === "capi" ? { data: events } : batch === 1 ? events[0] : { events };
+  return JSON.stringify(body).split(ID_MARK);
+}

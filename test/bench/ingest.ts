@@ -22,26 +22,25 @@
  * Upstash REST server at UPSTASH_REDIS_REST_URL when it answers, else starts one on a free port
  * and stops it after.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiKeyRedisKey, generateApiKey } from "#core/api-keys";
-import { prepareEvents } from "#core/events";
-import { ingestBundleText, ingestMessageText } from "../../src/queue/ingest-queue-body";
-import { planBundles, planSendBatches, utf8ByteLength } from "../../src/queue/send-ingest-bundles";
 import {
   buildBundle,
   freePort,
   percentile,
-  processCpuMs,
   startUpstashRest,
   table,
   workerFromBundle,
 } from "./bench-support";
-import { capiEvent, UA, webEvent } from "./ingest-workload";
+import { type CpuPids, send, sequentialLatencies, throughput, workerdPids } from "./ingest-load";
+import { QUEUE_FLOOR_SCRIPT, queueFloor, scenarioQueueMessages } from "./ingest-queue-floor";
+import { bodyTemplate, type Scenario } from "./ingest-workload";
+import { startWorkerProfile } from "./worker-profile";
 
 const QUEUE = "driftline-ingest";
 const TARGET_EVENTS_PER_SECOND = 20_000;
@@ -67,254 +66,6 @@ const CONCURRENCY = Number(args.concurrency);
 const LATENCY_REQUESTS = Number(args.requests);
 for (const [name, value] of Object.entries({ SECONDS, CONCURRENCY, LATENCY_REQUESTS })) {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name.toLowerCase()} must be > 0`);
-}
-
-/** The workerd processes Miniflare started for this benchmark (children of this process). */
-function workerdPids(): number[] {
-  try {
-    return readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .map(Number)
-      .filter((pid) => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-          const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-          const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-          return comm === "workerd" && ppid === process.pid;
-        } catch {
-          return false;
-        }
-      });
-  } catch {
-    return [];
-  }
-}
-
-function cpuMsOf(pids: readonly number[]): number | undefined {
-  let total = 0;
-  for (const pid of pids) {
-    const ms = processCpuMs(pid);
-    if (ms === undefined) return undefined;
-    total += ms;
-  }
-  return pids.length > 0 ? total : undefined;
-}
-
-const ID_MARK = "@@ID@@";
-
-/**
- * A request body as string pieces around each event id, so a request with fresh ids is one
- * `join` (the client must not eat the CPU the Worker is measured on).
- */
-function bodyTemplate(route: "capi" | "web", batch: number): string[] {
-  const events = Array.from({ length: batch }, (_, i) =>
-    route === "capi" ? capiEvent(i, `${ID_MARK}-${i}`) : webEvent(i, `${ID_MARK}-${i}`),
-  );
-  const body = route === "capi" ? { data: events } : batch === 1 ? events[0] : { events };
-  return JSON.stringify(body).split(ID_MARK);
-}
-
-const QUEUE_FLOOR_SCRIPT = `let batches = [];
-export default {
-  async fetch(request, env) {
-    if (request.method === "PUT") {
-      batches = await request.json();
-      return new Response("loaded");
-    }
-    await Promise.all(
-      batches.map((bodies) =>
-        env.INGEST_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "text" }))),
-      ),
-    );
-    return new Response("queued");
-  },
-};`;
-
-/**
- * The queue messages the Worker sends for one request of the scenario: its events' records packed
- * into bundles and the bundles into sendBatch calls, as `QueueEventSink` does.
- */
-async function scenarioQueueMessages(s: Scenario) {
-  const batch = await prepareEvents({
-    tenant: "bench-tenant",
-    source: s.route === "capi" ? "capi" : "web",
-    pixelId: s.route === "capi" ? "1234567890" : undefined,
-    body: JSON.parse(s.template.join("r0")),
-    nowMs: Date.now(),
-    newEventId: () => crypto.randomUUID(),
-    requestContext: { clientIpAddress: "198.51.100.7", userAgent: UA },
-  });
-  const texts = batch.results.flatMap((r) =>
-    r.status === "accepted"
-      ? [ingestMessageText(s.route === "capi" ? "capi" : "events", r.messageKey, r.messageJson)]
-      : [],
-  );
-  const bundles = planBundles(texts.map(utf8ByteLength)).map((positions) =>
-    ingestBundleText(positions.map((i) => texts[i] as string)),
-  );
-  const sizes = bundles.map((b) => Buffer.byteLength(b));
-  const calls = planSendBatches(sizes).map((members) => members.map((b) => bundles[b] as string));
-  return {
-    calls,
-    events: texts.length,
-    bundles: bundles.length,
-    meanBundleBytes: sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length),
-  };
-}
-
-/**
- * Events per second through the local queue alone (a request's bundles, sent again and again),
- * and workerd CPU per event.
- */
-async function queueFloor(
-  floor: Fetcher,
-  messages: Awaited<ReturnType<typeof scenarioQueueMessages>>,
-  pids: CpuPids,
-  seconds: number,
-) {
-  const load = await floor.fetch("http://queue-floor/", {
-    method: "PUT",
-    body: JSON.stringify(messages.calls),
-  });
-  if (load.status !== 200) throw new Error(`queue floor load → ${load.status}`);
-  await load.text();
-  const before = cpuMsOf(pids.workerd);
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  let events = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < until) {
-        const res = await floor.fetch("http://queue-floor/");
-        if (res.status !== 200) throw new Error(`queue floor → ${res.status}`);
-        await res.text();
-        events += messages.events;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  const after = cpuMsOf(pids.workerd);
-  return {
-    eventsPerSecond: events / elapsed,
-    workerdUsPerEvent:
-      before === undefined || after === undefined ? undefined : ((after - before) * 1000) / events,
-  };
-}
-
-interface Scenario {
-  name: string;
-  route: "capi" | "web";
-  batch: number;
-  path: string;
-  template: string[];
-}
-
-let requestCounter = 0;
-
-async function send(base: string, key: string, s: Scenario): Promise<void> {
-  requestCounter += 1;
-  const res = await fetch(base + s.path, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${key}`,
-      "content-type": "application/json",
-      "user-agent": UA,
-      "cf-connecting-ip": "198.51.100.7",
-    },
-    body: s.template.join(`r${requestCounter}`),
-  });
-  const text = await res.text();
-  if (res.status !== 202) throw new Error(`${s.name} → ${res.status}: ${text.slice(0, 500)}`);
-  const accepted = (JSON.parse(text) as { accepted: number }).accepted;
-  if (accepted !== s.batch)
-    throw new Error(`${s.name}: ${accepted} of ${s.batch} accepted: ${text.slice(0, 500)}`);
-}
-
-/**
- * Requests and events per second with `CONCURRENCY` callers for `SECONDS`, and the CPU time the
- * workerd process and the Upstash REST server spent per event meanwhile.
- */
-async function throughput(base: string, key: string, s: Scenario, pids: CpuPids) {
-  const workerdBefore = cpuMsOf(pids.workerd);
-  const upstashBefore = cpuMsOf(pids.upstash);
-  const started = performance.now();
-  const until = started + SECONDS * 1000;
-  let requests = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < until) {
-        await send(base, key, s);
-        requests++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const events = requests * s.batch;
-  const perEventUs = (before: number | undefined, after: number | undefined) =>
-    before === undefined || after === undefined ? undefined : ((after - before) * 1000) / events;
-  return {
-    requestsPerSecond: requests / seconds,
-    eventsPerSecond: events / seconds,
-    workerdUsPerEvent: perEventUs(workerdBefore, cpuMsOf(pids.workerd)),
-    upstashUsPerEvent: perEventUs(upstashBefore, cpuMsOf(pids.upstash)),
-  };
-}
-
-interface CpuPids {
-  workerd: number[];
-  upstash: number[];
-}
-
-async function sequentialLatencies(base: string, key: string, s: Scenario, n: number) {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await send(base, key, s);
-    samples.push(performance.now() - t);
-  }
-  return samples.sort((a, b) => a - b);
-}
-
-/**
- * Starts V8's sampling profiler in one Worker's isolate through workerd's inspector (Chrome
- * DevTools protocol over WebSocket); `stop()` returns the profile (`.cpuprofile` JSON).
- */
-async function startWorkerProfile(port: number, worker: string) {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
-    id: string;
-    webSocketDebuggerUrl?: string;
-  }[];
-  const target = targets.find((t) => t.id.includes(worker)) ?? targets[0];
-  const url = target?.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/${worker}`;
-  const socket = new WebSocket(url);
-  await new Promise((ok, fail) => {
-    socket.addEventListener("open", ok, { once: true });
-    socket.addEventListener("error", () => fail(new Error(`no inspector at ${url}`)), {
-      once: true,
-    });
-  });
-  let nextId = 0;
-  const pending = new Map<number, (result: unknown) => void>();
-  socket.addEventListener("message", (event) => {
-    const reply = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (reply.id !== undefined) pending.get(reply.id)?.(reply.result);
-  });
-  const call = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<unknown>((ok) => {
-      const id = ++nextId;
-      pending.set(id, ok);
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: 100 });
-  await call("Profiler.start");
-  return {
-    async stop(): Promise<unknown> {
-      const result = (await call("Profiler.stop")) as { profile: unknown };
-      socket.close();
-      return result.profile;
-    },
-  };
 }
 
 async function deleteByPattern(redis: Redis, pattern: string): Promise<number> {
@@ -432,7 +183,10 @@ async function main(): Promise<void> {
         inspectorPort !== undefined && s === profiled
           ? await startWorkerProfile(inspectorPort, "driftline")
           : undefined;
-      const r = await throughput(base, key, s, pids);
+      const r = await throughput(base, key, s, pids, {
+        seconds: SECONDS,
+        concurrency: CONCURRENCY,
+      });
       if (profiler && args.profile) {
         writeFileSync(args.profile, JSON.stringify(await profiler.stop()));
         console.log(`CPU profile of the Worker during "${s.name}" written to ${args.profile}`);
@@ -440,7 +194,13 @@ async function main(): Promise<void> {
       // The local queue's own cost per event for this scenario: the bundles one of its requests
       // sends, sent on their own, right after the row (so at a similar machine load).
       const messages = await scenarioQueueMessages(s);
-      const floor = await queueFloor(floorWorker, messages, pids, Math.max(2, SECONDS / 2));
+      const floor = await queueFloor(
+        floorWorker,
+        messages,
+        pids,
+        Math.max(2, SECONDS / 2),
+        CONCURRENCY,
+      );
       queueNotes.set(
         s.name,
         `${messages.events} events in ${messages.bundles} bundle${messages.bundles === 1 ? "" : "s"} of ~${(messages.meanBundleBytes / 1000).toFixed(messages.meanBundleBytes < 10_000 ? 1 : 0)} KB, ${Math.round(floor.eventsPerSecond).toLocaleString("en")} events/s alone`,

@@ -24,14 +24,14 @@
 // reflected in Postgres (stored offsets at the partition ends), sampling lag and RSS; verify the
 // totals; (3) time a raw kafkajs consumer (eachBatch, counting only) in a child process over the
 // same topics. Prints both rates and their ratio.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Kafka, logLevel, type Message } from "kafkajs";
+import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
-import { createRandom } from "#core/random";
 import { topicNames } from "#core/topics";
 import { loadLocalStackConfig } from "../../scripts/local/config";
 import { kafkaBrokers, kafkaService } from "../../scripts/local/kafka";
@@ -39,213 +39,18 @@ import { startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
 import { migrate } from "../../scripts/migrate";
 import { STREAM_FETCH_DEFAULTS } from "../../stream-processor/config";
 import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
-import {
-  sampleEventMessage,
-  samplePrediction,
-  toValue,
-} from "../../stream-processor/testing/sample-messages";
-import { freePort, machineCpuMs, processCpuMs, ROOT } from "./bench-support";
+import { consumerBacklog } from "../support/consumer-backlog";
+import { freePort, machineCpuMs, ROOT } from "./bench-support";
+import { baselineChild, runBaseline } from "./stream-baseline";
+import { cpuMs, histogramMeans, rssBytes, walStats } from "./stream-measurements";
+import { buildWorkload } from "./stream-workload";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 /** A backlog that makes no progress this long fails the run instead of waiting forever. */
 const STALL_MS = 120_000;
 const SAMPLE_MS = 200;
 
-/** The baseline child: consume everything from the beginning, count, report timings as JSON. */
-async function baselineChild(): Promise<void> {
-  const brokers = (process.env.BENCH_BROKERS ?? "").split(",");
-  const topics = (process.env.BENCH_TOPICS ?? "").split(",");
-  const total = Number(process.env.BENCH_TOTAL);
-  const kafka = new Kafka({ clientId: "bench-baseline", brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({
-    groupId: `bench-baseline-${randomBytes(4).toString("hex")}`,
-    maxBytesPerPartition: Number(process.env.BENCH_MAX_BYTES_PER_PARTITION),
-    maxBytes: Number(process.env.BENCH_MAX_BYTES),
-    maxWaitTimeInMs: 250,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
-  let count = 0;
-  let firstMs = 0;
-  let bytes = 0;
-  await new Promise<void>((done) => {
-    void consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: Number(process.env.BENCH_CONCURRENCY),
-      eachBatch: async ({ batch, resolveOffset }) => {
-        if (firstMs === 0) firstMs = performance.now();
-        count += batch.messages.length;
-        for (const m of batch.messages) bytes += m.value?.length ?? 0;
-        resolveOffset(batch.lastOffset());
-        if (count >= total) done();
-      },
-    });
-  });
-  const lastMs = performance.now();
-  const cpu = process.cpuUsage();
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  process.stdout.write(`${JSON.stringify({ count, bytes, firstMs, lastMs, cpuMs })}\n`);
-  await consumer.disconnect();
-}
-
-interface Workload {
-  events: Message[];
-  capi: Message[];
-  predictions: Message[];
-  /** Distinct (tenant, event name, event id) and prediction ids: what Postgres must count. */
-  unique: number;
-  bytes: number;
-}
-
-/** Seeded uniform numbers in [0, 1), so a failing run can be replayed. */
-const rng = (seed: number): (() => number) => createRandom(seed).next;
-
-/** Cumulative weights → a sampler over `items`. */
-function weighted<T>(rand: () => number, items: readonly (readonly [T, number])[]): () => T {
-  const total = items.reduce((a, [, w]) => a + w, 0);
-  return () => {
-    let x = rand() * total;
-    for (const [item, w] of items) {
-      x -= w;
-      if (x < 0) return item;
-    }
-    return items[items.length - 1]![0];
-  };
-}
-
-/**
- * N records: 10 % predictions; the rest Meta-style events from 20 tenants (skewed), 60 % website
- * / 40 % CAPI, the standard funnel of event names (PageView most, Purchase few), 40 % without a
- * campaign and the rest over 30 campaigns with a Zipf tail, values on the commerce events. Event
- * times advance at `eventRate` records per second of event time, mostly in order with ±30 s
- * jitter, 1 % arriving up to 10 minutes late; 2 % of all records are re-sent copies (producer
- * retries).
- */
-function buildWorkload(n: number, eventRate: number, seed = 7): Workload {
-  const rand = rng(seed);
-  const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${String(i + 1).padStart(2, "0")}`);
-  const tenant = () => tenants[Math.min(19, Math.floor(rand() ** 2 * 20))]!;
-  const eventName = weighted(rand, [
-    ["PageView", 45],
-    ["ViewContent", 25],
-    ["AddToCart", 12],
-    ["InitiateCheckout", 6],
-    ["Lead", 5],
-    ["Purchase", 7],
-  ] as const);
-  const campaign = weighted<string | undefined>(rand, [
-    [undefined, 40 * 3.99],
-    ...Array.from({ length: 30 }, (_, k) => [`campaign-${k + 1}`, 60 / (k + 1)] as const),
-  ]);
-  const span = Math.max(1_000, Math.round((n / eventRate) * 1000));
-  const start = Date.now() - span - 60_000;
-  const duplicates = Math.floor(n * 0.02);
-  const originals = n - duplicates;
-  const out: Workload = { events: [], capi: [], predictions: [], unique: 0, bytes: 0 };
-  const predictionIds: string[] = [];
-  const run = randomBytes(3).toString("hex");
-  for (let i = 0; i < originals; i++) {
-    let t = start + Math.floor((i / originals) * span) + Math.floor((rand() - 0.5) * 60_000);
-    if (rand() < 0.01) t -= Math.floor(rand() * 600_000);
-    if (rand() < 0.1) {
-      const id = `${run}-p${i}`;
-      const tn = tenant();
-      predictionIds.push(id);
-      out.predictions.push({
-        key: `${tn}:${id}`,
-        value: toValue(samplePrediction({ tenant: tn, predictionId: id, scoredAtMs: t })),
-      });
-    } else {
-      const tn = tenant();
-      const name = eventName();
-      const commerce = name === "Purchase" || name === "AddToCart" || name === "InitiateCheckout";
-      const eventId = `${run}-e${i}`;
-      const source = rand() < 0.6 ? ("web" as const) : ("capi" as const);
-      const message = sampleEventMessage({
-        tenant: tn,
-        source,
-        eventId,
-        eventName: name,
-        eventTimeMs: t,
-        campaign: campaign(),
-        ...(commerce
-          ? { value: Math.round(rand() * 20_000) / 100, currency: rand() < 0.7 ? "USD" : "EUR" }
-          : {}),
-        matchQuality: Math.floor(rand() * 41) / 4,
-        ...(name === "Purchase" && predictionIds.length > 0 && rand() < 0.2
-          ? { predictionId: predictionIds[Math.floor(rand() * predictionIds.length)]! }
-          : {}),
-      });
-      (source === "web" ? out.events : out.capi).push({
-        key: `${tn}:${eventId}`,
-        value: toValue(message),
-      });
-    }
-    out.unique += 1;
-  }
-  const all = [out.events, out.capi, out.predictions];
-  for (let i = 0; i < duplicates; i++) {
-    const list = all[Math.floor(rand() * 3)]!;
-    if (list.length > 0) list.push(list[Math.floor(rand() * list.length)]!);
-  }
-  for (const list of all) for (const m of list) out.bytes += (m.value as Buffer).length;
-  return out;
-}
-
-/** CPU time (user + system) a process has used, ms; 0 once it is gone. */
-function cpuMs(pid: number): number {
-  return processCpuMs(pid) ?? 0;
-}
-
-function rssBytes(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
-
-/** Postgres' WAL counters since the last stats reset (pg_stat_wal, Postgres 14+); undefined before 14. */
-async function walStats(
-  db: pg.Pool,
-): Promise<{ records: number; fullPages: number; bytes: number } | undefined> {
-  try {
-    const { rows } = await db.query<{ records: string; fpi: string; bytes: string }>(
-      "SELECT wal_records::text AS records, wal_fpi::text AS fpi, wal_bytes::text AS bytes FROM pg_stat_wal",
-    );
-    const row = rows[0];
-    if (row === undefined) return undefined;
-    return { records: Number(row.records), fullPages: Number(row.fpi), bytes: Number(row.bytes) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Mean latency per operation (ms) and count from a Prometheus histogram's _sum and _count. */
-function histogramMeans(
-  exposition: string,
-  name: string,
-  label: string,
-): Map<string, { meanMs: number; count: number }> {
-  const sums = new Map<string, number>();
-  const counts = new Map<string, number>();
-  const re = new RegExp(
-    `^${name}_(sum|count)\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+-]+)$`,
-    "gm",
-  );
-  // Several expositions may be concatenated (one per instance): their series add up.
-  for (const m of exposition.matchAll(re)) {
-    const into = m[1] === "sum" ? sums : counts;
-    into.set(m[2]!, (into.get(m[2]!) ?? 0) + Number(m[3]));
-  }
-  const out = new Map<string, { meanMs: number; count: number }>();
-  for (const [k, c] of counts)
-    if (c > 0) out.set(k, { meanMs: ((sums.get(k) ?? 0) / c) * 1000, count: c });
-  return out;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -345,22 +150,7 @@ async function main(): Promise<void> {
       console.log(`produced in ${seconds.toFixed(1)} s (${fmt(n / seconds)} records/s)`);
     };
 
-    const remaining = async () => {
-      let total = 0n;
-      for (const topic of consumed) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const { rows } = await db.query<{ partition: number; next_offset: string }>(
-          "SELECT partition, next_offset::text FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
-          [groupId, topic],
-        );
-        for (const end of ends) {
-          total +=
-            BigInt(end.high) -
-            BigInt(rows.find((r) => r.partition === end.partition)?.next_offset ?? end.low);
-        }
-      }
-      return Number(total);
-    };
+    const remaining = () => consumerBacklog(admin, db, groupId, consumed);
     const total = n;
     // Backlog mode: everything is in Kafka before the processor starts.
     if (!values.live) await produce();
@@ -543,49 +333,18 @@ async function main(): Promise<void> {
       Number(check.rows[0]!.marked) === 0;
 
     // 3. Raw kafkajs baseline over the same topics.
-    let baselineRss = 0;
-    const baseline = await new Promise<{
-      count: number;
-      firstMs: number;
-      lastMs: number;
-      /** The child's CPU time from start to exit: start-up, connecting, fetching and decoding. */
-      cpuMs: number;
-      wallMs: number;
-    }>((done, fail) => {
-      const started = performance.now();
-      const p = spawn(
-        process.execPath,
-        ["--import", "tsx", "test/bench/stream.ts", "--baseline-child"],
-        {
-          cwd: ROOT,
-          stdio: ["ignore", "pipe", "inherit"],
-          env: {
-            ...process.env,
-            BENCH_BROKERS: brokers.join(","),
-            BENCH_TOPICS: consumed.join(","),
-            BENCH_TOTAL: String(total),
-            BENCH_MAX_BYTES_PER_PARTITION: String(maxBytesPerPartition),
-            BENCH_MAX_BYTES: String(maxBytes),
-            BENCH_CONCURRENCY: String(concurrency),
-          },
-        },
-      );
-      child = p;
-      const timer = setInterval(() => {
-        baselineRss = Math.max(baselineRss, rssBytes(p.pid!));
-      }, SAMPLE_MS);
-      let out = "";
-      p.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      p.once("exit", (code) => {
-        clearInterval(timer);
-        child = undefined;
-        if (code !== 0) return fail(new Error(`baseline exited with ${code}`));
-        const r = JSON.parse(out.trim().split("\n").pop() ?? "{}");
-        done({ ...r, wallMs: performance.now() - started });
-      });
+    const baseline = await runBaseline({
+      brokers,
+      topics: consumed,
+      total,
+      maxBytesPerPartition,
+      maxBytes,
+      concurrency,
+      onSpawn: (p) => {
+        child = p;
+      },
     });
+    const baselineRss = baseline.peakRssBytes;
     const baselineSteadyS = (baseline.lastMs - baseline.firstMs) / 1000;
 
     // Records committed after the first progress sample, over the time since it (a backlog's

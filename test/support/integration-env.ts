@@ -9,6 +9,7 @@ import { type NeonWsRelay, startNeonWsRelay } from "../../scripts/local/neon-ws-
 import { migrate } from "../../scripts/migrate";
 import { createNeonPool, type Pool } from "../../stream-processor/db/create-pool";
 import { ensureTopics } from "../../stream-processor/kafka/ensure-topics";
+import { consumerBacklog } from "./consumer-backlog";
 
 /** The machine's Postgres (trust auth); tests never touch another database. */
 export const TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
@@ -110,20 +111,8 @@ export async function startIntegrationEnv(name: string, partitions = 3): Promise
         await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) });
       }
     },
-    async remaining(consumed) {
-      let total = 0n;
-      for (const topic of consumed) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const { rows } = await db.query<{ partition: number; next_offset: string }>(
-          "SELECT partition, next_offset::text FROM consumer_offsets WHERE group_id = $1 AND topic = $2",
-          [groupId, topic],
-        );
-        for (const end of ends) {
-          const stored = rows.find((r) => r.partition === end.partition)?.next_offset ?? end.low;
-          total += BigInt(end.high) - BigInt(stored);
-        }
-      }
-      return Number(total);
+    remaining(consumed) {
+      return consumerBacklog(admin, db, groupId, consumed);
     },
     async stopRelay() {
       await relay.close();

@@ -17,6 +17,13 @@ export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER)
     .max(max, `must be at most ${max}`)
     .default(fallback);
 
+/** A TCP port, by default 1 to 65535 (`min` 0 lets the system pick one). */
+export const envPort = (fallback: number, min = 1) => envInt(fallback, min, 65_535);
+
+/** Optional, and unset when empty: `KEY=` in a .env file means "no value". */
+export const envOptional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+
 /** A comma-separated list; blanks around and empty items are dropped. */
 export const envList = (fallback: string) =>
   z

@@ -11,6 +11,7 @@ export {
   MAX_EVENTS_PER_REQUEST,
 } from "./capi-event-schema.ts";
 export { compileFastParser, UNSURE } from "./compile-fast-parser.ts";
+export type { RequestContext } from "./draft-website-event.ts";
 export {
   CLICK_ID_PARAMS,
   EVENT_MESSAGE_SCHEMA_VERSION,
@@ -52,7 +53,6 @@ export {
   type PrepareEventsOptions,
   prepareEvents,
   type RejectedEvent,
-  type RequestContext,
 } from "./prepare-events.ts";
 export { sha256Hex } from "./sha256-hex.ts";
 export {

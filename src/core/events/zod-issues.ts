@@ -27,6 +27,14 @@ export function joinPath(parts: readonly PropertyKey[]): string {
 }
 
 /**
+ * The `field` of an issue at `path` inside the event at `prefix` (`data.3.user_data.em`). A
+ * function rather than a closure per event: events are many, issues few.
+ */
+export function fieldAt(prefix: readonly PropertyKey[], ...path: PropertyKey[]): string {
+  return joinPath([...prefix, ...path]);
+}
+
+/**
  * One field issue per zod issue, paths prefixed (`["data", 3]`); an unknown key becomes an issue
  * on that key. Messages come from the schemas and never contain the offending value.
  */
