@@ -54,10 +54,8 @@ export { type JensenShannonOptions, jensenShannonDistance } from "./jensen-shann
 export {
   type ExactKsOutcome,
   exactKsTwoSamplePValue,
-  kolmogorovSf,
-  kstwoSf,
-  smirnovSf,
 } from "./ks-distribution.ts";
+export { kolmogorovSf, kstwoSf, smirnovSf } from "./ks-one-sample-distribution.ts";
 export {
   addToKsSample,
   createKsSample,

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import golden from "../../../test/fixtures/stats/ks-distribution.json" with { type: "json" };
-import {
-  exactKsTwoSamplePValue,
-  kolmogorovSf,
-  kstwoSf,
-  roundHalfEven,
-  smirnovSf,
-} from "./ks-distribution.ts";
+import { exactKsTwoSamplePValue, roundHalfEven } from "./ks-distribution.ts";
+import { kolmogorovSf, kstwoSf, smirnovSf } from "./ks-one-sample-distribution.ts";
 
 // Golden values from scipy (scripts/golden/stats_golden.py). p-values must agree to 1e-3
 // relative; ABS_FLOOR only absorbs values that are zero up to double rounding.

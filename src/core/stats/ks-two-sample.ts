@@ -1,12 +1,8 @@
 /** Two-sample two-sided Kolmogorov–Smirnov test (statistic D and p-value), matching scipy's ks_2samp. */
 
 import { ValidationError } from "../errors.ts";
-import {
-  exactKsTooLarge,
-  exactKsTwoSamplePValue,
-  kstwoSf,
-  roundHalfEven,
-} from "./ks-distribution.ts";
+import { exactKsTooLarge, exactKsTwoSamplePValue, roundHalfEven } from "./ks-distribution.ts";
+import { kstwoSf } from "./ks-one-sample-distribution.ts";
 import { assertFiniteSample, assertNumberOption } from "./validate.ts";
 
 /**
