@@ -2,12 +2,14 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { DriftlineError } from "../core/errors";
-import { API_KEY_PATTERN, hashApiKey, type Role, timingSafeEqualText } from "./api-key";
+import { API_KEY_PATTERN, hashApiKey, keyKindOf, type Role, timingSafeEqualText } from "./api-key";
 
 export interface AuthContext {
   tenant: string;
   keyId: string;
   roles: readonly Role[];
+  /** `browser`: a publishable key (created with origins); `server`: a secret server key. */
+  keyKind: "browser" | "server";
 }
 
 const HOW_TO =
@@ -67,7 +69,12 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
         { retryable: true, context: { retryAfterSeconds: Math.max(1, resetSeconds) } },
       );
     }
-    c.set("auth", { tenant: record.tenant, keyId: record.keyId, roles: record.roles });
+    c.set("auth", {
+      tenant: record.tenant,
+      keyId: record.keyId,
+      roles: record.roles,
+      keyKind: keyKindOf(record),
+    });
     await next();
   };
 }

@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
 import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "../core/events";
 import { ingestEvents } from "../ingest/ingest-events";
-import { ingestDeps } from "../ingest/ingest-request";
+import { ingestDeps, ingestKeyKind } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 import { AccessTokenQuery, INGEST_SECURITY, ingestMiddleware } from "./events";
@@ -89,6 +89,7 @@ capiRoutes.openapi(capiEventsRoute, async (c) => {
   const result = await ingestEvents({
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
+    keyKind: ingestKeyKind(c),
     source: "capi",
     pixelId: c.req.valid("param").pixelId,
     body,

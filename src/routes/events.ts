@@ -12,7 +12,12 @@ import {
 } from "../core/events";
 import { acceptAccessToken } from "../ingest/accept-access-token";
 import { ingestEvents } from "../ingest/ingest-events";
-import { browserRequestContext, ingestBodyLimit, ingestDeps } from "../ingest/ingest-request";
+import {
+  browserRequestContext,
+  ingestBodyLimit,
+  ingestDeps,
+  ingestKeyKind,
+} from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 
@@ -117,6 +122,7 @@ eventRoutes.openapi(websiteEventsRoute, async (c) => {
   const result = await ingestEvents({
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
+    keyKind: ingestKeyKind(c),
     source: "web",
     body,
     requestContext: browserRequestContext(c),

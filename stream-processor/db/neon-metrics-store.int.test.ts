@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/core/errors";
 import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
-import { dedupDigest } from "../pipeline/dedup-digest";
+import { browserDedupDigest, dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
 import { type IntegrationEnv, startIntegrationEnv } from "../testing/integration-env";
@@ -17,6 +17,14 @@ const dedupKey = (tenant: string, eventName: string, eventId: string): DedupKey 
   eventName,
   eventId,
   digest: dedupDigest(tenant, eventName, eventId),
+});
+
+const browserKey = (tenant: string, eventName: string, eventId: string): DedupKey => ({
+  tenant,
+  eventName,
+  eventId,
+  digest: browserDedupDigest(tenant, eventName, eventId),
+  serverDigest: dedupDigest(tenant, eventName, eventId),
 });
 
 describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () => {
@@ -59,6 +67,28 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       tx.markSeen([dedupKey("acme", "Lead", "plain"), keys[1]!, keys[4]!]),
     );
     expect([...again].sort()).toEqual([1, 2]);
+  });
+
+  it("makes a browser copy a duplicate of a remembered server event, never the reverse", async () => {
+    // The browser copy first: it cannot stand in for the server event.
+    const first = await store.inTransaction((tx) =>
+      tx.markSeen([browserKey("acme", "Purchase", "b-1"), dedupKey("acme", "Lead", "b-1")]),
+    );
+    expect([...first]).toEqual([]);
+    const server = await store.inTransaction((tx) =>
+      tx.markSeen([dedupKey("acme", "Purchase", "b-1")]),
+    );
+    expect([...server]).toEqual([]);
+    // Once the server event is remembered, a browser copy (new or repeated) is a duplicate.
+    const after = await store.inTransaction((tx) =>
+      tx.markSeen([
+        dedupKey("acme", "Signup", "b-2"),
+        browserKey("acme", "Purchase", "b-1"),
+        browserKey("acme", "Lead", "b-1"),
+        browserKey("acme", "Purchase", "b-3"),
+      ]),
+    );
+    expect([...after].sort()).toEqual([1, 2]);
   });
 
   it("hashes dedup keys exactly as the migration that converted the text keys did", async () => {

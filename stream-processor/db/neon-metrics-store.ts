@@ -102,6 +102,25 @@ const SQL = {
            LEFT JOIN inserted USING (key)
            WHERE inserted.key IS NULL`,
   },
+  markSeenGuarded: {
+    name: "driftline_mark_seen_guarded",
+    // markSeen for batches with browser copies: a key whose guard (the server digest of a
+    // browser copy) is already remembered is a duplicate too. Its own key is still inserted, so a
+    // later browser repeat finds it directly. Server keys have no guard (NULL).
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS i(key, guard, idx)
+           ), inserted AS (
+             INSERT INTO seen_events (key)
+             SELECT key FROM input ORDER BY key
+             ON CONFLICT DO NOTHING
+             RETURNING key
+           )
+           SELECT input.idx FROM input
+           LEFT JOIN inserted USING (key)
+           WHERE inserted.key IS NULL
+              OR (input.guard IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM seen_events s WHERE s.key = input.guard))`,
+  },
   upsertWindows: {
     name: "driftline_upsert_windows",
     // Windows and their per-currency values in one statement: the value rows' foreign key is
@@ -493,8 +512,19 @@ class NeonMetricsTransaction implements MetricsTransaction {
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
     let literal = "{";
-    for (let i = 0; i < keys.length; i++) literal += `${i === 0 ? "" : ","}${keys[i]!.digest}`;
-    const result = await this.run("mark_seen", SQL.markSeen, [`${literal}}`]);
+    let guarded = false;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      literal += `${i === 0 ? "" : ","}${key.digest}`;
+      if (key.serverDigest !== undefined) guarded = true;
+    }
+    // Only batches holding browser copies pay for the guard lookups.
+    const result = guarded
+      ? await this.run("mark_seen", SQL.markSeenGuarded, [
+          `${literal}}`,
+          `{${keys.map((k) => k.serverDigest ?? "NULL").join(",")}}`,
+        ])
+      : await this.run("mark_seen", SQL.markSeen, [`${literal}}`]);
     // ORDINALITY is 1-based; callers index from 0.
     return new Set(result.rows.map((r) => Number(r.idx) - 1));
   }

@@ -12,7 +12,7 @@ import type { WindowObservation } from "../../src/core/windows/aggregate-windows
 import { toMicros } from "../../src/core/windows/value-micros";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { DedupKey } from "../ports/metrics-store";
-import { dedupDigest } from "./dedup-digest";
+import { browserDedupDigest, dedupDigest } from "./dedup-digest";
 import { clip, describeIssues } from "./poison-reason";
 
 export type RecordKind = "event" | "prediction";
@@ -88,6 +88,7 @@ type ParsedEvent = Pick<
   | "predictionId"
   | "clickIds"
   | "testEventCode"
+  | "keyKind"
 >;
 
 export function createRecordDecoder(validation: EventValidation) {
@@ -160,7 +161,10 @@ export function createRecordDecoder(validation: EventValidation) {
         matchQuality: m.matchQuality.score,
         attributed: m.predictionId !== undefined,
       },
-      dedup: dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
+      dedup:
+        m.keyKind === "browser"
+          ? browserKey(m.tenant, m.eventName, dedupEventId(m.eventId))
+          : dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
       message: { kind: "event", message: m },
     };
   }
@@ -213,6 +217,17 @@ export function dedupEventId(eventId: string): string {
 
 function dedupKey(tenant: string, eventName: string, eventId: string): DedupKey {
   return { tenant, eventName, eventId, digest: dedupDigest(tenant, eventName, eventId) };
+}
+
+/** A browser event's key: its own namespace, and the server digest that makes it a duplicate too. */
+function browserKey(tenant: string, eventName: string, eventId: string): DedupKey {
+  return {
+    tenant,
+    eventName,
+    eventId,
+    digest: browserDedupDigest(tenant, eventName, eventId),
+    serverDigest: dedupDigest(tenant, eventName, eventId),
+  };
 }
 
 function checkTenant(tenant: string): string | undefined {

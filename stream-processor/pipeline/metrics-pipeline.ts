@@ -145,8 +145,19 @@ export class MetricsPipeline {
       const keys: DedupKey[] = [];
       const fresh: AcceptedRecord[] = [];
       const firstIndex = new Map<string, number>();
+      // A browser copy whose server copy is in the same transaction is the duplicate, whichever
+      // came first: the store's lookup of server digests cannot see rows inserted alongside.
+      const serverDigests = serverDigestsIfBrowserCopies(all);
       group.forEach((p, g) => {
         for (const r of p.records) {
+          if (
+            serverDigests !== undefined &&
+            r.dedup.serverDigest !== undefined &&
+            serverDigests.has(r.dedup.serverDigest)
+          ) {
+            counts[g]!.duplicates += 1;
+            continue;
+          }
           if (group.length > 1) {
             const k = r.dedup.digest;
             if (firstIndex.has(k)) {
@@ -205,6 +216,21 @@ export class MetricsPipeline {
     const current = this.maxEventTimeMs.get(tenant);
     if (current === undefined || ms > current) this.maxEventTimeMs.set(tenant, ms);
   }
+}
+
+/** Server digests of `records` when some record is a browser copy (else undefined: nothing to check). */
+function serverDigestsIfBrowserCopies(records: readonly AcceptedRecord[]): Set<string> | undefined {
+  let browser = false;
+  for (const r of records) {
+    if (r.dedup.serverDigest !== undefined) {
+      browser = true;
+      break;
+    }
+  }
+  if (!browser) return undefined;
+  const digests = new Set<string>();
+  for (const r of records) if (r.dedup.serverDigest === undefined) digests.add(r.dedup.digest);
+  return digests;
 }
 
 /** The distinct (tenant, hour) pairs of the minute deltas: the hours the rollup must recompute. */

@@ -6,8 +6,17 @@ export interface DedupKey {
   tenant: string;
   eventName: string;
   eventId: string;
-  /** The identity as stored: `dedupDigest(tenant, eventName, eventId)` (32 hex digits). */
+  /**
+   * The identity as stored: `dedupDigest(tenant, eventName, eventId)` (32 hex digits), or for an
+   * event sent with a browser key `browserDedupDigest(…)`.
+   */
   digest: string;
+  /**
+   * Browser events only: the server digest of the same (tenant, event_name, event_id). When it
+   * is remembered (the server copy was counted), the browser copy is a duplicate; a browser
+   * digest never makes a server event one.
+   */
+  serverDigest?: string;
 }
 
 export interface OffsetAdvance {
@@ -47,7 +56,8 @@ export interface MetricsTransaction {
   advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]>;
   /**
    * Remembers `keys` (distinct digests) and returns the indexes of those already
-   * remembered before, i.e. the duplicates that must not be counted again.
+   * remembered before, or whose `serverDigest` is remembered, i.e. the duplicates that must not
+   * be counted again.
    */
   markSeen(keys: readonly DedupKey[]): Promise<Set<number>>;
   /** Adds the deltas to the stored windows (creating rows as needed). */

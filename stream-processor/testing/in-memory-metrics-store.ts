@@ -96,8 +96,12 @@ export class InMemoryMetricsStore implements MetricsStore {
       async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
         const dup = new Set<number>();
         keys.forEach((k, i) => {
+          const serverSeen = k.serverDigest !== undefined && draft.seen.has(k.serverDigest);
           if (draft.seen.has(k.digest)) dup.add(i);
-          else draft.seen.add(k.digest);
+          else {
+            draft.seen.add(k.digest);
+            if (serverSeen) dup.add(i);
+          }
         });
         return dup;
       },

@@ -15,9 +15,13 @@ export {
   EVENT_SOURCES,
   type EventMessage,
   type EventSource,
+  eventDedupIdentity,
   eventDedupKey,
+  eventDedupKeys,
   eventMessageKey,
   eventMessageSchema,
+  KEY_KINDS,
+  type KeyKind,
   type MetaServerEvent,
   metaServerEventSchema,
 } from "./event-message-schema";

@@ -15,8 +15,9 @@ import {
   EVENT_MESSAGE_SCHEMA_VERSION,
   type EventMessage,
   type EventSource,
-  eventDedupKey,
+  eventDedupKeys,
   eventMessageKey,
+  type KeyKind,
   type MetaServerEvent,
   UTM_PARAMS,
   type UtmParam,
@@ -75,6 +76,8 @@ export interface PrepareEventsInput {
   newEventId: () => string;
   /** Only for `web`: fills client_ip_address / client_user_agent the event leaves out. */
   requestContext?: RequestContext;
+  /** The kind of key that sent the batch; decides the dedup namespace (see `eventDedupKey`). */
+  keyKind?: KeyKind;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -88,8 +91,10 @@ export interface AcceptedEventCandidate {
   messageJson: string;
   /** Kafka key, `tenant:event_id`. */
   messageKey: string;
-  /** Deduplication identity (tenant, event_name, event_id); see `eventDedupKey`. */
+  /** Deduplication key (a hash of tenant, event_name, event_id and key kind); see `eventDedupKey`. */
   dedupKey: string;
+  /** For a browser event: the server key whose presence makes it a duplicate too. */
+  serverDedupKey?: string;
 }
 
 export interface RejectedEvent {
@@ -265,6 +270,7 @@ function prepareOne(
   if (!isEmpty(draft.utm)) message.utm = draft.utm;
   if (!isEmpty(draft.clickIds)) message.clickIds = draft.clickIds;
   if (draft.predictionId !== undefined) message.predictionId = draft.predictionId;
+  if (input.keyKind !== undefined) message.keyKind = input.keyKind;
   if (envelope.testEventCode !== undefined) message.testEventCode = envelope.testEventCode;
   if (envelope.partnerAgent !== undefined) message.partnerAgent = envelope.partnerAgent;
   message.event = event;
@@ -286,15 +292,18 @@ function prepareOne(
   }
 
   const typed = message as unknown as EventMessage;
-  return {
+  const dedup = eventDedupKeys(typed);
+  const candidate: AcceptedEventCandidate = {
     index,
     status: "accepted",
     eventId,
     message: typed,
     messageJson,
     messageKey: eventMessageKey(typed),
-    dedupKey: eventDedupKey(typed),
+    dedupKey: dedup.key,
   };
+  if (dedup.serverKey !== undefined) candidate.serverDedupKey = dedup.serverKey;
+  return candidate;
 }
 
 function isEmpty(record: object): boolean {
