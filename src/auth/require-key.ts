@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { DriftlineError } from "../core/errors";
+import type { RateLimitDecision } from "../services";
 import { API_KEY_PATTERN, hashApiKey, keyKindOf, type Role, timingSafeEqualText } from "./api-key";
 
 export interface AuthContext {
@@ -62,13 +63,7 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
     c.header("RateLimit-Limit", String(decision.limit));
     c.header("RateLimit-Remaining", String(decision.remaining));
     c.header("RateLimit-Reset", String(resetSeconds));
-    if (!decision.allowed) {
-      throw new DriftlineError(
-        "RATE_LIMITED",
-        `Rate limit of ${decision.limit} requests per window reached for key ${record.keyId}; retry after ${Math.max(1, resetSeconds)} s.`,
-        { retryable: true, context: { retryAfterSeconds: Math.max(1, resetSeconds) } },
-      );
-    }
+    if (!decision.allowed) throw budgetExceeded("requests", record.keyId, decision);
     c.set("auth", {
       tenant: record.tenant,
       keyId: record.keyId,
@@ -77,6 +72,28 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
     });
     await next();
   };
+}
+
+/** The 429 for a used-up budget: which one, its limit, and when to retry (Retry-After). */
+export function budgetExceeded(
+  budget: "requests" | "events" | "bytes",
+  keyId: string,
+  decision: RateLimitDecision,
+): DriftlineError {
+  const retryAfterSeconds = Math.max(1, Math.ceil((decision.resetAtMs - Date.now()) / 1000));
+  return new DriftlineError(
+    "RATE_LIMITED",
+    `Rate limit of ${decision.limit} ${budget} per ${decision.windowSeconds} s reached for key ${keyId}; retry after ${retryAfterSeconds} s.`,
+    {
+      retryable: true,
+      context: {
+        retryAfterSeconds,
+        budget,
+        limit: decision.limit,
+        windowSeconds: decision.windowSeconds,
+      },
+    },
+  );
 }
 
 /** `ctx.waitUntil` when the runtime gives one (workerd), else the promise just runs. */

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
+import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
 import { DriftlineError, ValidationError } from "../core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../core/scoring/names";
@@ -87,8 +88,9 @@ export const BatchScoreSchema = z
   .openapi("BatchScore");
 
 /**
- * Rejects oversized batches with a 413 before the body schema walks thousands of rows. Hono caches
- * the parsed JSON, so the body validator that runs next does not parse it again.
+ * Rejects oversized batches with a 413 before the body schema walks thousands of rows, and charges
+ * the rows to the key's events budget (429 when used up). Hono caches the parsed JSON, so the body
+ * validator that runs next does not parse it again.
  */
 const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
@@ -110,6 +112,8 @@ const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
       { context: { rows: rows.length, maxRows: MAX_SCORE_ROWS } },
     );
   }
+  // A batch spends the key's events budget by its rows, as an event request does by its events.
+  await chargeBudgets(c, { events: Array.isArray(rows) ? rows.length : 1 });
   await next();
 };
 

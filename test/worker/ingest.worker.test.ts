@@ -377,6 +377,46 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(kinds).toEqual(["browser", "server", "server", "browser", "server"]);
   });
 
+  it("limits events and bytes per key, not just requests: 429 names the budget", async () => {
+    const app = ingestTestApp({ RATE_LIMIT_EVENTS: 1_500 });
+    const key = await createKey(uniqueTenant("budget-events"), ["ingest"]);
+    const batch = (from: number) => ({
+      events: Array.from({ length: 1_000 }, (_, i) =>
+        websiteEvent(`e-${from + i}`, { event_name: "PageView", custom_data: undefined }),
+      ),
+    });
+    const send = (body: unknown) =>
+      app.fetch("/v1/events", { key, json: body, headers: { "user-agent": UA } });
+    const first = await send(batch(0));
+    expect(first.status).toBe(202);
+    const second = await send(batch(1_000));
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get("retry-after"))).toBeGreaterThan(0);
+    const body = await json<ErrorJson & { error: { details?: unknown } }>(second);
+    expect(body.error.code).toBe("RATE_LIMITED");
+    expect(body.error.details).toEqual({ budget: "events", limit: 1_500, windowSeconds: 60 });
+    expect(app.queue.messages).toHaveLength(1_000);
+
+    const small = ingestTestApp({ RATE_LIMIT_BYTES: 4_096 });
+    const byteKey = await createKey(uniqueTenant("budget-bytes"), ["ingest"]);
+    const padded = (id: string) =>
+      small.fetch("/v1/capi/1/events", {
+        key: byteKey,
+        json: {
+          data: [
+            capiPurchase(id, {
+              custom_data: { value: 1, currency: "USD", note: "x".repeat(1_500) },
+            }),
+          ],
+        },
+      });
+    expect((await padded("b-1")).status).toBe(202);
+    const refused = await padded("b-2");
+    expect(refused.status).toBe(429);
+    const refusedBody = await json<{ error: { details?: unknown } }>(refused);
+    expect(refusedBody.error.details).toEqual({ budget: "bytes", limit: 4_096, windowSeconds: 60 });
+  });
+
   it("dedups test events (test_event_code) among themselves: the live event with the same id is still new", async () => {
     const app = ingestTestApp();
     const key = await createKey(uniqueTenant("dedup-test"), ["ingest"]);
