@@ -91,6 +91,41 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
     expect([...after].sort()).toEqual([1, 2]);
   });
 
+  it("admits dimension values up to each tenant's cap, in order, answering the known ones too", async () => {
+    const caps = { eventNames: 3, campaigns: 1 };
+    const v = (
+      tenant: string,
+      value: string,
+      dimension: "event_name" | "campaign" = "event_name",
+    ) => ({ tenant, dimension, value });
+    const first = await store.inTransaction((tx) =>
+      tx.admitDimensionValues([v("cap", "b"), v("cap", "a"), v("cap", "spring", "campaign")], caps),
+    );
+    expect(first).toHaveLength(3);
+    const second = await store.inTransaction((tx) =>
+      tx.admitDimensionValues(
+        [v("cap", "d"), v("cap", "c"), v("cap", "a"), v("cap", "x", "campaign"), v("other", "d")],
+        caps,
+      ),
+    );
+    expect(second.map((x) => `${x.tenant}/${x.dimension}/${x.value}`).sort()).toEqual([
+      "cap/event_name/a",
+      "cap/event_name/d",
+      "other/event_name/d",
+    ]);
+    // A rolled-back admission leaves nothing behind.
+    await expect(
+      store.inTransaction(async (tx) => {
+        await tx.admitDimensionValues([v("rollback", "a")], caps);
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    const { rows } = await env.db.query(
+      "SELECT 1 FROM tenant_dimension_values WHERE tenant_id = 'rollback'",
+    );
+    expect(rows).toEqual([]);
+  });
+
   it("hashes dedup keys exactly as the migration that converted the text keys did", async () => {
     const keys = [
       dedupKey("acme", "Purchase", "plain"),

@@ -1,5 +1,6 @@
 /** The MetricsStore port: windowed metrics, dedup memory and consumer offsets, written atomically. */
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 /** The dedup identity of a counted record (events: Meta's (tenant, event_name, event_id)). */
 export interface DedupKey {
@@ -60,6 +61,15 @@ export interface MetricsTransaction {
    * be counted again.
    */
   markSeen(keys: readonly DedupKey[]): Promise<Set<number>>;
+  /**
+   * Admits each value (distinct) to its tenant's dimension while the tenant holds fewer than the
+   * cap, in the order given, and returns those admitted now or before; the others are past the cap.
+   * Concurrent transactions admitting for one tenant take turns, so a cap is never exceeded.
+   */
+  admitDimensionValues(
+    values: readonly DimensionValue[],
+    caps: DimensionCaps,
+  ): Promise<DimensionValue[]>;
   /** Adds the deltas to the stored windows (creating rows as needed). */
   applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
   /** Raises the stored newest event time per tenant (never lowers it). */

@@ -2,6 +2,7 @@
 import { ValidationError } from "../../src/core/errors";
 import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
   DedupKey,
   MetricsStore,
@@ -28,6 +29,8 @@ interface State {
   maxEventTimeMs: Map<string, number>;
   /** `tenant|hourStartMs` of hours marked for the rollup. */
   pendingHours: Set<string>;
+  /** Admitted values per `tenant|dimension`. */
+  dimensions: Map<string, Set<string>>;
 }
 
 export interface InMemoryStoreFaults {
@@ -44,6 +47,7 @@ export class InMemoryMetricsStore implements MetricsStore {
     windows: new Map(),
     maxEventTimeMs: new Map(),
     pendingHours: new Set(),
+    dimensions: new Map(),
   };
   transactions = 0;
 
@@ -74,6 +78,7 @@ export class InMemoryMetricsStore implements MetricsStore {
       ),
       maxEventTimeMs: new Map(this.state.maxEventTimeMs),
       pendingHours: new Set(this.state.pendingHours),
+      dimensions: new Map([...this.state.dimensions].map(([k, v]) => [k, new Set(v)])),
     };
     const refuse = this.faults.refuseEventName;
     const tx: MetricsTransaction = {
@@ -104,6 +109,23 @@ export class InMemoryMetricsStore implements MetricsStore {
           }
         });
         return dup;
+      },
+      async admitDimensionValues(
+        values: readonly DimensionValue[],
+        caps: DimensionCaps,
+      ): Promise<DimensionValue[]> {
+        const admitted: DimensionValue[] = [];
+        for (const v of values) {
+          const k = `${v.tenant}|${v.dimension}`;
+          const set = draft.dimensions.get(k) ?? new Set<string>();
+          draft.dimensions.set(k, set);
+          const cap = v.dimension === "event_name" ? caps.eventNames : caps.campaigns;
+          if (set.has(v.value) || set.size < cap) {
+            set.add(v.value);
+            admitted.push(v);
+          }
+        }
+        return admitted;
       },
       async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {
         for (const d of deltas) {
