@@ -22,21 +22,24 @@ describe("DimensionAdmission", () => {
       { ...event("a", "model-x"), kind: "prediction" as const },
       event("b", "Purchase"),
     ];
-    const asked = admission.unknownValues(batch);
+    const { unknown: asked, allAdmitted } = admission.unknownValues(batch);
+    expect(allAdmitted).toBe(false);
     expect(asked).toEqual([
       { tenant: "a", dimension: "event_name", value: "Purchase" },
       { tenant: "a", dimension: "campaign", value: "spring" },
       { tenant: "b", dimension: "event_name", value: "Purchase" },
     ]);
     admission.remember({ asked, admitted: asked.slice(0, 2) });
-    expect(admission.unknownValues(batch)).toEqual([]);
+    expect(admission.unknownValues(batch.slice(0, 4))).toEqual({ unknown: [], allAdmitted: true });
+    // b's Purchase was refused: known, but not admitted.
+    expect(admission.unknownValues(batch)).toEqual({ unknown: [], allAdmitted: false });
   });
 
   it("counts values past the cap under (other), keeping the others as they are", () => {
     const admission = new DimensionAdmission({ eventNames: 1, campaigns: 1 });
     const kept = event("a", "Purchase", "spring");
     const batch = [kept, event("a", "Lead", "summer"), event("a", "Lead")];
-    const asked = admission.unknownValues(batch);
+    const asked = admission.unknownValues(batch).unknown;
     const answer = {
       asked,
       admitted: asked.filter((v) => v.value === "Purchase" || v.value === "spring"),
@@ -56,7 +59,7 @@ describe("DimensionAdmission", () => {
       { tenant: "a", dimension: "event_name", value: "Lead" },
       { tenant: "a", dimension: "campaign", value: "summer" },
     ]);
-    expect(admission.unknownValues(batch)).toEqual([]);
+    expect(admission.unknownValues(batch).unknown).toEqual([]);
     expect(admission.cap(batch, undefined).overflows).toHaveLength(2);
   });
 });

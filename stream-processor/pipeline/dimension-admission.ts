@@ -55,30 +55,37 @@ export class DimensionAdmission {
 
   constructor(readonly caps: DimensionCaps) {}
 
-  /** Values of `observations` this process has no answer for yet, each once. */
-  unknownValues(observations: readonly WindowObservation[]): DimensionValue[] {
+  /**
+   * Values of `observations` this process has no answer for yet, each once, and whether every
+   * value is known to be admitted (then `cap` has nothing to do). One pass, two set lookups per
+   * event and no allocation for known values: this runs for every counted record.
+   */
+  unknownValues(observations: readonly WindowObservation[]): {
+    unknown: DimensionValue[];
+    allAdmitted: boolean;
+  } {
     const unknown: DimensionValue[] = [];
+    let allAdmitted = true;
     let asked: Set<string> | undefined;
+    const check = (values: TenantValues | undefined, o: WindowObservation, d: Dimension) => {
+      const value = d === "event_name" ? o.eventName : o.campaign;
+      if (isFree(value) || values?.admitted[d].has(value)) return;
+      allAdmitted = false;
+      if (values?.refused[d].has(value)) return;
+      const candidate = { tenant: o.tenant, dimension: d, value };
+      const k = key(candidate);
+      asked ??= new Set();
+      if (asked.has(k)) return;
+      asked.add(k);
+      unknown.push(candidate);
+    };
     for (const o of observations) {
       if (o.kind !== "event") continue;
       const values = this.tenants.get(o.tenant);
-      for (const [dimension, value] of [
-        ["event_name", o.eventName],
-        ["campaign", o.campaign],
-      ] as const) {
-        if (isFree(value)) continue;
-        if (values?.admitted[dimension].has(value) || values?.refused[dimension].has(value)) {
-          continue;
-        }
-        const candidate = { tenant: o.tenant, dimension, value };
-        asked ??= new Set();
-        const k = key(candidate);
-        if (asked.has(k)) continue;
-        asked.add(k);
-        unknown.push(candidate);
-      }
+      check(values, o, "event_name");
+      check(values, o, "campaign");
     }
-    return unknown;
+    return { unknown, allAdmitted };
   }
 
   /**

@@ -214,12 +214,14 @@ export class MetricsPipeline {
       if (this.admission !== undefined) {
         // Values this process has not seen are admitted (or refused) in this transaction, so
         // the admitted set and the windows it shaped commit together.
-        const asked = this.admission.unknownValues(observations);
-        if (asked.length > 0) {
-          const admitted = await tx.admitDimensionValues(asked, this.admission.caps);
-          admission = { asked, admitted };
+        const { unknown, allAdmitted } = this.admission.unknownValues(observations);
+        if (unknown.length > 0) {
+          const admitted = await tx.admitDimensionValues(unknown, this.admission.caps);
+          admission = { asked: unknown, admitted };
         }
-        ({ observations, overflows } = this.admission.cap(observations, admission));
+        if (!allAdmitted) {
+          ({ observations, overflows } = this.admission.cap(observations, admission));
+        }
       }
       const aggregate = aggregateWindows(observations, windowing, {
         maxEventTimeMs: this.maxEventTimeMs,
