@@ -100,6 +100,8 @@ describe("createApiKey", () => {
       roles: ["ingest", "score"],
       keyHash,
       keyId: result.record.keyId,
+      // Created with origins: a browser (publishable) key, whose events claim browser ids only.
+      origins: ["https://shop.example"],
     });
     expect(await redis.smembers(tenantOriginsRedisKey(tenant))).toEqual(["https://shop.example"]);
     // The tenant's key index maps the key id to the hash and what a listing shows.

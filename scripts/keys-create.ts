@@ -102,7 +102,12 @@ export function parseKeyArgs(
 
 /** Creates the key and writes its hash (never the key) to Redis and, if configured, Postgres. */
 export async function createApiKey(options: CreateKeyOptions): Promise<CreateKeyResult> {
-  const created = await generateApiKey({ tenant: options.tenant, roles: options.roles });
+  // A key created with origins is a browser (publishable) key; its record says so (see keyKindOf).
+  const created = await generateApiKey({
+    tenant: options.tenant,
+    roles: options.roles,
+    origins: options.origins,
+  });
   const { record } = created;
   const wroteTo: string[] = [];
 

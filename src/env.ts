@@ -53,6 +53,14 @@ export const WorkerEnvSchema = z.object({
   /** Requests per API key per window (sliding window, @upstash/ratelimit). */
   RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
+  /**
+   * Events (every event of an ingest request, valid or not) and scored rows per API key per
+   * window: a request carries up to 1000, so counting requests alone lets a key send 1000 times
+   * more. Default 100,000 per minute.
+   */
+  RATE_LIMIT_EVENTS: int(1, 1_000_000_000, 100_000),
+  /** Bytes of event request bodies per API key per window. Default 100 MiB per minute. */
+  RATE_LIMIT_BYTES: int(1_024, 1_000_000_000_000, 100 * 1024 * 1024),
   /** How long an isolate caches a model's active-version pointer: promotions spread within this. */
   ACTIVE_MODEL_CACHE_TTL_MS: int(0, 10_000, 5_000),
   /** How long an isolate caches a tenant's allowed CORS origins. */

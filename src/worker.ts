@@ -46,9 +46,21 @@ export function buildServices(env: WorkerEnv): Services {
     readiness: new BindingReadiness(env.MODELS, redis),
     apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS),
     rateLimiter: new UpstashRateLimiter(redis, {
-      requests: env.RATE_LIMIT_REQUESTS,
+      limit: env.RATE_LIMIT_REQUESTS,
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
     }),
+    budgets: {
+      events: new UpstashRateLimiter(redis, {
+        limit: env.RATE_LIMIT_EVENTS,
+        windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+        prefix: "ratelimit:events",
+      }),
+      bytes: new UpstashRateLimiter(redis, {
+        limit: env.RATE_LIMIT_BYTES,
+        windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+        prefix: "ratelimit:bytes",
+      }),
+    },
     tenantOrigins: new UpstashTenantOriginStore(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
     models: new ModelRegistry({
       store: new R2ModelStore(env.MODELS),

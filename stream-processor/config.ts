@@ -43,6 +43,10 @@ import {
 //   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
+//   STREAM_MAX_EVENT_NAMES_PER_TENANT distinct event names a tenant's windows hold; events with
+//                                     other names are counted under "(other)" [500]
+//   STREAM_MAX_CAMPAIGNS_PER_TENANT   distinct campaigns a tenant's windows hold; others are
+//                                     counted under "(other)" [2000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -129,6 +133,8 @@ const StreamEnv = z
     STREAM_RETRY_MAX_MS: int(30_000, 1),
     STREAM_DEDUP_RETENTION_HOURS: int(72, 1),
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
+    STREAM_MAX_EVENT_NAMES_PER_TENANT: int(500, 1, 1_000_000),
+    STREAM_MAX_CAMPAIGNS_PER_TENANT: int(2_000, 1, 1_000_000),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -236,6 +242,8 @@ export interface StreamConfig {
     dedupRetentionMs: number;
     dedupPurgeIntervalMs: number;
     rollupIntervalMs: number;
+    /** Most distinct event names and campaigns per tenant in the windows; the rest is `(other)`. */
+    dimensionCaps: { eventNames: number; campaigns: number };
   };
   api: {
     host: string;
@@ -308,6 +316,10 @@ export function loadStreamConfig(
       dedupRetentionMs: e.STREAM_DEDUP_RETENTION_HOURS * 3_600_000,
       dedupPurgeIntervalMs: e.STREAM_DEDUP_PURGE_INTERVAL_MS,
       rollupIntervalMs: e.STREAM_ROLLUP_INTERVAL_MS,
+      dimensionCaps: {
+        eventNames: e.STREAM_MAX_EVENT_NAMES_PER_TENANT,
+        campaigns: e.STREAM_MAX_CAMPAIGNS_PER_TENANT,
+      },
     },
     api: {
       host: e.STREAM_API_HOST,

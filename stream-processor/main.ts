@@ -101,6 +101,20 @@ export async function startStreamProcessor(
       maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
     },
     stages,
+    dimensionCaps: config.pipeline.dimensionCaps,
+    dimensionObserver: {
+      overflowed: (overflows) => metrics.dimensionOverflowed(overflows),
+      capReached: (value, cap) =>
+        log.warn(
+          {
+            tenant: value.tenant,
+            dimension: value.dimension,
+            cap,
+            value: value.value.slice(0, 64),
+          },
+          `tenant reached its cap of ${cap} distinct ${value.dimension === "event_name" ? "event names" : "campaigns"}; events with new ones are counted under "(other)"`,
+        ),
+    },
   });
   const source = new KafkajsEventSource({
     kafka,

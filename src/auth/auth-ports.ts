@@ -9,16 +9,28 @@ export interface ApiKeyStore {
 
 export interface RateLimitDecision {
   allowed: boolean;
-  /** Requests allowed per window. */
+  /** Units (requests, events or bytes) allowed per window. */
   limit: number;
   remaining: number;
   /** Epoch ms at which the window has room again. */
   resetAtMs: number;
+  windowSeconds: number;
 }
 
 export interface RateLimiter {
-  /** Counts one request for `identifier` (an API key id) and says whether it may pass. */
-  limit(identifier: string, waitUntil: WaitUntil): Promise<RateLimitDecision>;
+  /**
+   * Counts `units` (default 1: one request) for `identifier` (an API key id) and says whether the
+   * request may pass.
+   */
+  limit(identifier: string, waitUntil: WaitUntil, units?: number): Promise<RateLimitDecision>;
+}
+
+/** What a key may spend per window besides requests; each budget is its own sliding window. */
+export interface UsageBudgets {
+  /** Events sent (every event of a request, valid or not) and rows scored. */
+  events: RateLimiter;
+  /** Bytes of event request bodies. */
+  bytes: RateLimiter;
 }
 
 /** Origins allowed to call a tenant's browser-facing routes (CORS). */
@@ -31,4 +43,6 @@ export interface AuthContext {
   tenant: string;
   keyId: string;
   roles: readonly Role[];
+  /** `browser`: a publishable key (created with origins); `server`: a secret server key. */
+  keyKind: "browser" | "server";
 }

@@ -1,8 +1,15 @@
 /** Route middleware: a Bearer API key of the right role, within its rate limit; sets `auth`. */
 import type { MiddlewareHandler } from "hono";
-import { API_KEY_PATTERN, hashApiKey, type Role, timingSafeEqualText } from "#core/api-keys";
+import {
+  API_KEY_PATTERN,
+  hashApiKey,
+  keyKindOf,
+  type Role,
+  timingSafeEqualText,
+} from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import type { AuthContext, RateLimitDecision } from "./auth-ports";
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";
@@ -54,16 +61,37 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
     c.header("RateLimit-Limit", String(decision.limit));
     c.header("RateLimit-Remaining", String(decision.remaining));
     c.header("RateLimit-Reset", String(resetSeconds));
-    if (!decision.allowed) {
-      throw new DriftlineError(
-        "RATE_LIMITED",
-        `Rate limit of ${decision.limit} requests per window reached for key ${record.keyId}; retry after ${Math.max(1, resetSeconds)} s.`,
-        { retryable: true, context: { retryAfterSeconds: Math.max(1, resetSeconds) } },
-      );
-    }
-    c.set("auth", { tenant: record.tenant, keyId: record.keyId, roles: record.roles });
+    if (!decision.allowed) throw budgetExceeded("requests", record.keyId, decision);
+    c.set("auth", {
+      tenant: record.tenant,
+      keyId: record.keyId,
+      roles: record.roles,
+      keyKind: keyKindOf(record),
+    });
     await next();
   };
+}
+
+/** The 429 for a used-up budget: which one, its limit, and when to retry (Retry-After). */
+export function budgetExceeded(
+  budget: "requests" | "events" | "bytes",
+  keyId: string,
+  decision: RateLimitDecision,
+): DriftlineError {
+  const retryAfterSeconds = Math.max(1, Math.ceil((decision.resetAtMs - Date.now()) / 1000));
+  return new DriftlineError(
+    "RATE_LIMITED",
+    `Rate limit of ${decision.limit} ${budget} per ${decision.windowSeconds} s reached for key ${keyId}; retry after ${retryAfterSeconds} s.`,
+    {
+      retryable: true,
+      context: {
+        retryAfterSeconds,
+        budget,
+        limit: decision.limit,
+        windowSeconds: decision.windowSeconds,
+      },
+    },
+  );
 }
 
 /** `ctx.waitUntil` when the runtime gives one (workerd), else the promise just runs. */

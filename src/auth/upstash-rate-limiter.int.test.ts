@@ -13,11 +13,11 @@ const redis = new Redis({
 }) as unknown as CloudflareRedis;
 
 /** An isolate's view: its limiter plus the background work its requests left behind. */
-function isolate(requests: number) {
-  const limiter = new UpstashRateLimiter(redis, { requests, windowSeconds: 60 });
+function isolate(limit: number) {
+  const limiter = new UpstashRateLimiter(redis, { limit, windowSeconds: 60 });
   const background: Promise<unknown>[] = [];
   return {
-    limit: (id: string) => limiter.limit(id, (p) => background.push(p)),
+    limit: (id: string, units?: number) => limiter.limit(id, (p) => background.push(p), units),
     settle: () => Promise.all(background.splice(0)),
   };
 }
@@ -78,6 +78,32 @@ describe("UpstashRateLimiter", () => {
     expect(allowed).toBeLessThanOrEqual(130);
   });
 
+  it("counts units: the second of two 1000-event requests under a 1500-event budget is refused", async () => {
+    await awayFromWindowEdge(60_000, 15_000);
+    const id = `key_${randomUUID()}`;
+    const one = isolate(1_500);
+    const first = await one.limit(id, 1_000);
+    expect(first).toMatchObject({ allowed: true, limit: 1_500, remaining: 500 });
+    await one.settle();
+    const second = await one.limit(id, 1_000);
+    expect(second.allowed).toBe(false);
+    // Another isolate sees the same window.
+    expect((await isolate(1_500).limit(id, 600)).allowed).toBe(false);
+  });
+
+  it("admits units ahead locally but never past the limit in one isolate", async () => {
+    await awayFromWindowEdge(60_000, 15_000);
+    const id = `key_${randomUUID()}`;
+    const one = isolate(100);
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) {
+      if ((await one.limit(id, 7)).allowed) admitted += 7;
+      if (i % 4 === 0) await one.settle();
+    }
+    await one.settle();
+    expect(admitted).toBe(98);
+  });
+
   it("fails open when Redis does not answer", async () => {
     const dead = new Redis({
       url: "http://127.0.0.1:59999",
@@ -86,7 +112,7 @@ describe("UpstashRateLimiter", () => {
       enableTelemetry: false,
     });
     const limiter = new UpstashRateLimiter(dead as unknown as CloudflareRedis, {
-      requests: 1,
+      limit: 1,
       windowSeconds: 60,
     });
     const decision = await limiter.limit("k", () => undefined);

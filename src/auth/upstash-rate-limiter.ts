@@ -1,13 +1,15 @@
-/** RateLimiter on `@upstash/ratelimit`: a sliding window of requests per API key, counted ahead locally. */
+/** RateLimiter on `@upstash/ratelimit`: a sliding window of units (requests, events, bytes) per API key, counted ahead locally. */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { WaitUntil } from "../http/wait-until";
 import type { RateLimitDecision, RateLimiter } from "./auth-ports";
 
 export interface RateLimitConfig {
-  /** Requests allowed per key per window. */
-  requests: number;
+  /** Units (requests, events or bytes) allowed per key per window. */
+  limit: number;
   windowSeconds: number;
+  /** Redis key prefix; one per budget, so each budget has its own window. */
+  prefix?: string;
   /** A key's local count is trusted this long after its last answer from Redis. */
   maxStaleMs?: number;
   /** How long counts admitted locally gather before one call sends them to Redis. */
@@ -16,13 +18,13 @@ export interface RateLimitConfig {
 
 interface KeyState {
   limit: number;
-  /** Remaining requests per Redis' last answer. */
+  /** Remaining units per Redis' last answer. */
   remaining: number;
   resetAtMs: number;
   syncedAtMs: number;
-  /** Requests admitted here and not yet sent to Redis. */
+  /** Units admitted here and not yet sent to Redis. */
   pending: number;
-  /** Requests sent to Redis whose answer has not come back yet. */
+  /** Units sent to Redis whose answer has not come back yet. */
   inflight: number;
   /** When a flush was scheduled that has not yet taken its snapshot of `pending`. */
   flushScheduledAtMs: number | undefined;
@@ -32,7 +34,7 @@ const MAX_KEYS = 10_000;
 /** A scheduled flush older than this is presumed lost with its request; the next one replaces it. */
 const STALE_FLUSH_MS = 10_000;
 
-/** Requests this isolate may still admit by its own count. */
+/** Units this isolate may still admit by its own count. */
 function estimate(state: KeyState): number {
   return state.remaining - state.pending - state.inflight;
 }
@@ -40,12 +42,16 @@ function estimate(state: KeyState): number {
 /**
  * The window itself is `@upstash/ratelimit`'s sliding window in Redis. Asking Redis on every
  * request would put a round trip on every score, so each isolate counts ahead: while a key's
- * last answer is fresh (≤ maxStaleMs) and leaves more than a small margin, a request is admitted
+ * last answer is fresh (≤ maxStaleMs) and leaves at least a small margin after the request's
+ * units (1 per request; N events or bytes for the ingest budgets), a request is admitted
  * from the local count, and the counts gathered over `flushLingerMs` go to Redis in one call after
  * the response (`waitUntil`, Ratelimit's `rate`). The request that schedules a flush carries it;
- * counts arriving after its snapshot schedule the next one, so no request waits on another's. Near the limit, on the first request of a key, or when the local
- * count is stale, the request waits for Redis, so one isolate never exceeds the limit; across
- * isolates the overshoot is at most what they admit between two flushes while above the margin.
+ * counts arriving after its snapshot schedule the next one, so no request waits on another's.
+ * Near the limit, on the first request of a key, or when the local count is stale, the request
+ * waits for Redis with all its units, so one isolate never exceeds the limit; across isolates the
+ * overshoot is at most what they admit between two flushes while above the margin. A request
+ * Redis refuses still counts its units there (the library adds them before it compares), so a
+ * sender over its budget waits for the window to slide rather than retrying at once.
  * The counting-ahead wrapper is written here because the library's only cached limiter
  * (`cachedFixedWindow`) is a fixed window.
  */
@@ -55,6 +61,7 @@ export class UpstashRateLimiter implements RateLimiter {
   private readonly margin: number;
   private readonly maxStaleMs: number;
   private readonly flushLingerMs: number;
+  private readonly windowSeconds: number;
 
   /** Build once per isolate: the local counts and the library's blocked-key cache live in it. */
   constructor(
@@ -64,27 +71,33 @@ export class UpstashRateLimiter implements RateLimiter {
   ) {
     this.ratelimit = new Ratelimit({
       redis,
-      limiter: Ratelimit.slidingWindow(config.requests, `${config.windowSeconds} s`),
-      prefix: "ratelimit:key",
+      limiter: Ratelimit.slidingWindow(config.limit, `${config.windowSeconds} s`),
+      prefix: config.prefix ?? "ratelimit:key",
       analytics: false,
       // Fail open after 1 s: a slow Redis must not take scoring down with it.
       timeout: 1_000,
     });
-    this.margin = Math.ceil(config.requests * 0.02);
+    this.margin = Math.ceil(config.limit * 0.02);
+    this.windowSeconds = config.windowSeconds;
     this.maxStaleMs = config.maxStaleMs ?? 1_000;
     this.flushLingerMs = config.flushLingerMs ?? 50;
   }
 
-  async limit(identifier: string, waitUntil: WaitUntil): Promise<RateLimitDecision> {
+  async limit(identifier: string, waitUntil: WaitUntil, units = 1): Promise<RateLimitDecision> {
     const now = this.nowMs();
     const state = this.states.get(identifier);
-    if (state && now - state.syncedAtMs <= this.maxStaleMs && estimate(state) > this.margin) {
-      state.pending += 1;
+    if (
+      state &&
+      now - state.syncedAtMs <= this.maxStaleMs &&
+      estimate(state) - units >= this.margin
+    ) {
+      state.pending += units;
       const decision = {
         allowed: true,
         limit: state.limit,
         remaining: estimate(state),
         resetAtMs: state.resetAtMs,
+        windowSeconds: this.windowSeconds,
       };
       this.scheduleFlush(identifier, state, waitUntil);
       return decision;
@@ -92,13 +105,14 @@ export class UpstashRateLimiter implements RateLimiter {
 
     // Ask Redis now, counting this request and any admitted ones not yet sent.
     const carried = state ? state.pending : 0;
+    const sent = units + carried;
     if (state) {
       state.pending -= carried;
-      state.inflight += 1 + carried;
+      state.inflight += sent;
     }
     let result: Awaited<ReturnType<Ratelimit["limit"]>>;
     try {
-      result = await this.ratelimit.limit(identifier, { rate: 1 + carried });
+      result = await this.ratelimit.limit(identifier, { rate: sent });
     } catch (err) {
       // Redis unreachable: fail open like the library's timeout does; auth still needs Redis.
       console.error(
@@ -108,13 +122,25 @@ export class UpstashRateLimiter implements RateLimiter {
           error: String(err),
         }),
       );
-      return { allowed: true, limit: state?.limit ?? 0, remaining: 0, resetAtMs: now };
+      return {
+        allowed: true,
+        limit: state?.limit ?? 0,
+        remaining: 0,
+        resetAtMs: now,
+        windowSeconds: this.windowSeconds,
+      };
     } finally {
-      if (state) state.inflight -= 1 + carried;
+      if (state) state.inflight -= sent;
     }
     waitUntil(result.pending);
     if (result.reason === "timeout") {
-      return { allowed: true, limit: result.limit, remaining: 0, resetAtMs: now };
+      return {
+        allowed: true,
+        limit: result.limit,
+        remaining: 0,
+        resetAtMs: now,
+        windowSeconds: this.windowSeconds,
+      };
     }
     const next = this.remember(identifier, result, state);
     return {
@@ -122,6 +148,7 @@ export class UpstashRateLimiter implements RateLimiter {
       limit: result.limit,
       remaining: Math.max(0, estimate(next)),
       resetAtMs: result.reset,
+      windowSeconds: this.windowSeconds,
     };
   }
 

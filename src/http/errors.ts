@@ -7,7 +7,15 @@ export function handleError(err: Error, c: Context): Response {
   const requestId = c.get("requestId" as never) ?? "unknown";
   if (isDriftlineError(err)) {
     const details =
-      err instanceof ValidationError && err.issues.length > 0 ? { issues: err.issues } : undefined;
+      err instanceof ValidationError && err.issues.length > 0
+        ? { issues: err.issues }
+        : err.code === "RATE_LIMITED" && typeof err.context?.budget === "string"
+          ? {
+              budget: err.context.budget,
+              limit: err.context.limit,
+              windowSeconds: err.context.windowSeconds,
+            }
+          : undefined;
     if (err.code === "CONFIG" || err.code === "DEPENDENCY_UNAVAILABLE") {
       console.error(
         JSON.stringify({ level: "error", requestId, code: err.code, msg: err.message }),

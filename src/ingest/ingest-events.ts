@@ -5,6 +5,7 @@ import {
   buildEventsResponse,
   type EventSource,
   type EventsResponse,
+  type KeyKind,
   type PrepareEventsOptions,
   prepareEvents,
   type RequestContext,
@@ -28,6 +29,8 @@ export interface IngestInput {
   body: unknown;
   pixelId?: string;
   requestContext?: RequestContext;
+  /** `browser` for publishable keys and requests from pages: their events cannot claim server ids. */
+  keyKind: KeyKind;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -54,6 +57,7 @@ export async function ingestEvents({
     body: input.body,
     nowMs: deps.now().getTime(),
     newEventId: deps.newEventId,
+    keyKind: input.keyKind,
     ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
     ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
     ...(input.options === undefined ? {} : { options: input.options }),
@@ -65,13 +69,19 @@ export async function ingestEvents({
   const keys = candidates.map((c) => c.dedupKey);
   let claimed: boolean[];
   try {
-    claimed = await deps.dedup.claim(keys);
+    claimed = await deps.dedup.claim(
+      candidates.map((c) =>
+        c.serverDedupKey === undefined
+          ? { key: c.dedupKey }
+          : { key: c.dedupKey, serverKey: c.serverDedupKey },
+      ),
+    );
   } catch (err) {
     if (!(err instanceof DependencyUnavailableError)) throw err;
     // Fail open: refusing would lose what cannot be resent (a browser's beacon is never retried),
     // while accepting costs only the duplicate answers: the stream processor deduplicates the
-    // same (tenant, event_name, event_id) exactly, so nothing is counted twice. Repeats within
-    // this request are still dropped here.
+    // same (tenant, event_name, event_id) exactly, by the same key-kind rule, so nothing is
+    // counted twice. Repeats within this request are still dropped here.
     deps.log?.({
       level: "warn",
       msg: "edge deduplication unavailable; events accepted without it (the stream processor deduplicates)",

@@ -1,13 +1,21 @@
 /** The ports event ingestion depends on: deduplication keys and the durable sink accepted events go to. */
 
+/** One event's claim: its own key and, for a browser event, the server key that also makes it a duplicate. */
+export interface DedupClaim {
+  key: string;
+  /** Looked up, never claimed: when it is held (a server event took the id), the claim fails. */
+  serverKey?: string;
+}
+
 /** Remembers which events were seen, so a resent event is reported as a duplicate. */
 export interface DedupStore {
   /**
    * Claims each key (set-if-absent with the store's TTL), in the order given. `true` at position i
-   * means keys[i] was claimed now (first sighting); `false` that it was seen before — including
-   * earlier in the same call, so a key repeated inside one batch is claimed once.
+   * means claims[i] was claimed now (first sighting); `false` that it was seen before — including
+   * earlier in the same call, so a key repeated inside one batch is claimed once — or that its
+   * `serverKey` is held.
    */
-  claim(keys: readonly string[]): Promise<boolean[]>;
+  claim(claims: readonly DedupClaim[]): Promise<boolean[]>;
   /** Forgets keys claimed by a request whose events could not be queued, so a retry is not a duplicate. */
   release(keys: readonly string[]): Promise<void>;
 }

@@ -3,6 +3,8 @@ import type { Context } from "hono";
 import type { RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
 import { limitBody } from "../http/body-limit";
+import { DriftlineError } from "../core/errors";
+import type { KeyKind, RequestContext } from "../core/events";
 import type { IngestDeps } from "./ingest-events";
 
 /** 413 before anything reads a body over `Services.ingest.maxBodyBytes`. */
@@ -32,4 +34,16 @@ export function browserRequestContext(c: Context<AppEnv>): RequestContext {
   if (ip) context.clientIpAddress = ip;
   if (userAgent) context.userAgent = userAgent;
   return context;
+}
+
+/**
+ * The dedup namespace of a request's events: `browser` for a publishable key, and for any request
+ * a page sent (browsers always send Origin on a cross-origin POST), whatever its key: a server key
+ * that ended up in a page is treated like one made for it. Only a server key used without an
+ * Origin header claims ids among server events.
+ */
+export function ingestKeyKind(c: Context<AppEnv>): KeyKind {
+  return c.var.auth.keyKind === "browser" || c.req.header("origin") !== undefined
+    ? "browser"
+    : "server";
 }

@@ -23,6 +23,8 @@ export interface EventsBody {
   body: unknown;
   /** `access_token` from the body (CAPI only); removed from `body`. */
   accessToken?: string;
+  /** Events the body carries (before validation), for the key's events budget. */
+  eventCount: number;
 }
 
 /** Graph API form fields that are not events. */
@@ -45,8 +47,7 @@ export async function readEventsBody(req: HonoRequest, source: EventSource): Pro
     essence === "application/x-www-form-urlencoded" || essence === "multipart/form-data"
       ? readForm(await formData(req))
       : extractAccessToken(parseJson(await req.text()), source);
-  checkEventCount(result.body, source);
-  return result;
+  return { ...result, eventCount: checkEventCount(result.body, source) };
 }
 
 function isJsonType(essence: string): boolean {
@@ -77,7 +78,7 @@ function parseJson(text: string): unknown {
 }
 
 /** Meta takes the access token as a body parameter too; it is a credential, never an event field. */
-function extractAccessToken(body: unknown, source: EventSource): EventsBody {
+function extractAccessToken(body: unknown, source: EventSource): Omit<EventsBody, "eventCount"> {
   if (source !== "capi" || !isRecord(body) || !("access_token" in body)) return { body };
   const { access_token: token, ...rest } = body;
   return typeof token === "string" && token !== ""
@@ -96,7 +97,7 @@ async function formData(req: HonoRequest): Promise<FormData> {
   }
 }
 
-function readForm(form: FormData): EventsBody {
+function readForm(form: FormData): Omit<EventsBody, "eventCount"> {
   const body: Record<string, unknown> = {};
   const data = form.get("data");
   if (typeof data === "string") {
@@ -123,9 +124,12 @@ function readForm(form: FormData): EventsBody {
   return typeof token === "string" && token !== "" ? { body, accessToken: token } : { body };
 }
 
-/** Over 1000 events is "too large" (413) rather than a malformed body (400). */
-function checkEventCount(body: unknown, source: EventSource): void {
-  if (!isRecord(body)) return;
+/**
+ * How many events the body carries (a body that is not a list of them counts as one); over 1000
+ * is "too large" (413) rather than a malformed body (400).
+ */
+function checkEventCount(body: unknown, source: EventSource): number {
+  if (!isRecord(body)) return 1;
   const list = source === "capi" ? body.data : body.events;
   if (Array.isArray(list) && list.length > MAX_EVENTS_PER_REQUEST) {
     throw new DriftlineError(
@@ -134,6 +138,7 @@ function checkEventCount(body: unknown, source: EventSource): void {
       { context: { events: list.length, maxEvents: MAX_EVENTS_PER_REQUEST } },
     );
   }
+  return Array.isArray(list) ? list.length : 1;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

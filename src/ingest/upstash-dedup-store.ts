@@ -1,25 +1,42 @@
 /** DedupStore on Upstash Redis: `SET key 1 NX EX ttl` per event, in request order, in one round trip. */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DependencyUnavailableError } from "#core/errors";
-import type { DedupStore } from "./ingest-ports";
+import { DependencyUnavailableError } from "../core/errors";
+import type { DedupClaim, DedupStore } from "./ingest-ports";
 
 /** Meta deduplicates a browser and a server copy of one event within 48 hours; so does Driftline. */
 export const DEFAULT_DEDUP_TTL_SECONDS = 48 * 60 * 60;
 
-/** Redis key of an event's deduplication identity (`eventDedupKey` from the event core). */
+/**
+ * Redis key of an event's deduplication key (`eventDedupKey` from the event core: 64 hex digits
+ * of SHA-256), so every claim is 70 bytes whatever the sender's names and ids hold; the same
+ * Redis holds API keys and rate limits. Workers before hashed keys stored the identity itself
+ * (`dedup:<tenant>:<event_name>:<event_id>`); those keys expire within the dedup TTL (48 h) and
+ * are never read again, so an event first seen before the switch and resent within that time is
+ * accepted once more at the edge. The stream processor remembers what it counted in its own
+ * `seen_events` (by a digest that did not change) and does not count such a repeat again.
+ */
 export function dedupRedisKey(dedupKey: string): string {
   return `dedup:${dedupKey}`;
 }
 
 /**
- * The same SET NX EX per key a pipeline would send, run by Redis in KEYS order; answers one 1
- * (claimed now) or 0 (already there) per key. One command instead of a 1000-command pipeline:
- * building such a pipeline and decoding its base64 replies with @upstash/redis costs the isolate
- * far more CPU than the script (README, "Sizing").
+ * The same SET NX EX per key a pipeline would send, run by Redis in order; answers one 1
+ * (claimed now) or 0 (already there) per claim. A claim whose ARGV entry names a second key (the
+ * server key of a browser event, at that KEYS position) fails without writing when that key
+ * exists. One command instead of a 1000-command pipeline: building such a pipeline and decoding
+ * its base64 replies with @upstash/redis costs the isolate far more CPU than the script (README,
+ * "Sizing").
  */
 const CLAIM_SCRIPT = `local claimed = {}
-for i, key in ipairs(KEYS) do
-  claimed[i] = redis.call("SET", key, "1", "NX", "EX", ARGV[1]) and 1 or 0
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  local guard = tonumber(ARGV[i + 2])
+  if guard > 0 and redis.call("EXISTS", KEYS[guard]) == 1 then
+    claimed[i] = 0
+  else
+    claimed[i] = redis.call("SET", KEYS[i], "1", "NX", "EX", ARGV[1]) and 1 or 0
+  end
 end
 return claimed`;
 
@@ -40,13 +57,25 @@ export class UpstashDedupStore implements DedupStore {
     this.claimScript = redis.createScript<number[]>(CLAIM_SCRIPT);
   }
 
-  async claim(keys: readonly string[]): Promise<boolean[]> {
+  async claim(claims: readonly DedupClaim[]): Promise<boolean[]> {
     const claimed: boolean[] = [];
-    for (let start = 0; start < keys.length; start += MAX_KEYS_PER_CALL) {
-      const chunk = keys.slice(start, start + MAX_KEYS_PER_CALL).map(dedupRedisKey);
+    for (let start = 0; start < claims.length; start += MAX_KEYS_PER_CALL) {
+      const slice = claims.slice(start, start + MAX_KEYS_PER_CALL);
+      const chunk = slice.map((c) => dedupRedisKey(c.key));
+      // Server keys go after the claimed ones; each claim names its own by KEYS position (0: none).
+      const keys = [...chunk];
+      const guards = slice.map((c) => {
+        if (c.serverKey === undefined) return "0";
+        keys.push(dedupRedisKey(c.serverKey));
+        return String(keys.length);
+      });
       let replies: unknown;
       try {
-        replies = await this.claimScript.exec(chunk, [String(this.ttlSeconds)]);
+        replies = await this.claimScript.exec(keys, [
+          String(this.ttlSeconds),
+          String(chunk.length),
+          ...guards,
+        ]);
       } catch (err) {
         throw new DependencyUnavailableError(
           "Cannot deduplicate the events: Upstash Redis is unreachable or failing.",

@@ -2,8 +2,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
+import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "../core/events";
 import { ingestEvents } from "../ingest/ingest-events";
-import { ingestDeps } from "../ingest/ingest-request";
+import { ingestDeps, ingestKeyKind } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 import { AccessTokenQuery, INGEST_SECURITY, ingestMiddleware } from "./events";
@@ -44,7 +46,7 @@ const capiEventsRoute = createRoute({
   tags: ["events"],
   summary: "Ingest Conversions API events (Meta-compatible)",
   description: [
-    `The body Meta's Conversions API takes (\`{ "data": [ … up to ${MAX_EVENTS_PER_REQUEST} server events ], "test_event_code"? }\`, as JSON or as Graph API form fields), so a CAPI integration can send to Driftline unchanged apart from the address and the token. The API key may come as \`Authorization: Bearer\`, or as \`access_token\` in the query or the body like Meta's. Each event is validated on its own against Meta's rules (required fields per action_source, \`event_time\` at most 7 days old, Purchase needs value and currency), its customer information normalised and SHA-256 hashed as Meta's Business SDK does (already hashed values pass through; ip, user agent, fbc and fbp are never hashed), deduplicated on (tenant, event_name, event_id) for 48 h and queued for the \`capi\` Kafka topic. Unlike Meta, one bad event is rejected alone instead of failing the request.`,
+    `The body Meta's Conversions API takes (\`{ "data": [ … up to ${MAX_EVENTS_PER_REQUEST} server events ], "test_event_code"? }\`, as JSON or as Graph API form fields), so a CAPI integration can send to Driftline unchanged apart from the address and the token. The API key may come as \`Authorization: Bearer\`, or as \`access_token\` in the query or the body like Meta's. Each event is validated on its own against Meta's rules (required fields per action_source, \`event_time\` at most 7 days old, Purchase needs value and currency), its customer information normalised and SHA-256 hashed as Meta's Business SDK does (already hashed values pass through; ip, user agent, fbc and fbp are never hashed), deduplicated on (tenant, event_name, event_id) for 48 h (among server events; an event of a browser key, or one sent from a page, never claims a server event's id) and queued for the \`capi\` Kafka topic. Unlike Meta, one bad event is rejected alone instead of failing the request.`,
     "",
     "Needs the `ingest` role.",
   ].join("\n"),
@@ -85,10 +87,12 @@ capiRoutes.openAPIRegistry.register(
 );
 
 capiRoutes.openapi(capiEventsRoute, async (c) => {
-  const { body } = await readEventsBody(c.req, "capi");
+  const { body, eventCount } = await readEventsBody(c.req, "capi");
+  await chargeBudgets(c, { events: eventCount, bytes: await requestBytes(c) });
   const result = await ingestEvents({
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
+    keyKind: ingestKeyKind(c),
     source: "capi",
     pixelId: c.req.valid("param").pixelId,
     body,

@@ -1,6 +1,10 @@
 /** `POST /v1/events`: website events (one, or `{ events: [...] }`) from browsers and sites, with per-tenant CORS. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
+import { requireKey } from "../auth/require-key";
+import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import {
   type EventSource,
   eventsResponseSchema,
@@ -12,7 +16,12 @@ import { requireKey } from "../auth/require-key";
 import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import { acceptAccessToken } from "../ingest/accept-access-token";
 import { ingestEvents } from "../ingest/ingest-events";
-import { browserRequestContext, ingestBodyLimit, ingestDeps } from "../ingest/ingest-request";
+import {
+  browserRequestContext,
+  ingestBodyLimit,
+  ingestDeps,
+  ingestKeyKind,
+} from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 
@@ -51,7 +60,7 @@ const websiteEventsRoute = createRoute({
   tags: ["events"],
   summary: "Ingest website events",
   description: [
-    `One website event, or \`{ "events": [ … ] }\` with up to ${MAX_EVENTS_PER_REQUEST}. Each event is validated on its own (Meta's field names; \`event_time\` at most 7 days old and at most 5 minutes ahead), its customer information normalised and SHA-256 hashed as Meta's Business SDK does, scored for match quality, deduplicated on (tenant, event_name, event_id) for 48 h and queued for the \`events\` Kafka topic. The 202 comes after the queue has taken every accepted event. A bad event is rejected alone; 400 is only for a body that is not usable at all.`,
+    `One website event, or \`{ "events": [ … ] }\` with up to ${MAX_EVENTS_PER_REQUEST}. Each event is validated on its own (Meta's field names; \`event_time\` at most 7 days old and at most 5 minutes ahead), its customer information normalised and SHA-256 hashed as Meta's Business SDK does, scored for match quality, deduplicated on (tenant, event_name, event_id) for 48 h (an event of a browser key, or one sent from a page, never claims a server event's id, and is a duplicate of a server event already seen) and queued for the \`events\` Kafka topic. The 202 comes after the queue has taken every accepted event. A bad event is rejected alone; 400 is only for a body that is not usable at all.`,
     "",
     "**Browsers.** Use a key with only the `ingest` role (it can be published in a page: it can send events and nothing else) and list the site's origins for the tenant (`npm run keys:create -- --tenant <id> --roles ingest --origins https://shop.example`). Requests with an `Origin` outside that list get a 403; preflights are answered for any origin. `navigator.sendBeacon` cannot set headers: put the key in `?access_token=` and send the JSON as a string (it goes out as `text/plain`, which needs no preflight). `client_ip_address` and `client_user_agent` default to the request's `CF-Connecting-IP` and `User-Agent`.",
     "",
@@ -113,10 +122,12 @@ eventRoutes.on("OPTIONS", "/v1/events", corsPreflight({ methods: ["POST"] }), (c
 );
 
 eventRoutes.openapi(websiteEventsRoute, async (c) => {
-  const { body } = await readEventsBody(c.req, "web");
+  const { body, eventCount } = await readEventsBody(c.req, "web");
+  await chargeBudgets(c, { events: eventCount, bytes: await requestBytes(c) });
   const result = await ingestEvents({
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
+    keyKind: ingestKeyKind(c),
     source: "web",
     body,
     requestContext: browserRequestContext(c),

@@ -181,6 +181,18 @@ describe("POST /v1/score with fakes", () => {
     expect(ErrorBodySchema.parse(await res.json()).error.code).toBe("RATE_LIMITED");
   });
 
+  it("charges a batch's rows to the key's events budget, answering 429 naming it", async () => {
+    const { post } = await setup({ eventBudget: 5 });
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ features: { f0: i } }));
+    expect((await post({ model: "conv", rows: rows(4) })).res.status).toBe(200);
+    const { res } = await post({ model: "conv", rows: rows(2) });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.code).toBe("RATE_LIMITED");
+    expect(body.error.details).toEqual({ budget: "events", limit: 5, windowSeconds: 60 });
+  });
+
   it("loads a version once per isolate", async () => {
     const { world, post } = await setup();
     for (let i = 0; i < 5; i++) await post({ model: "conv", features: { f0: i } });

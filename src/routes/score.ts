@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import type { AppEnv } from "../app-env";
+import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
 import { limitBody } from "../http/body-limit";
 import { MAX_SCORE_ROWS, type ScoreInput, scoreRequest } from "../scoring/score-request";
@@ -88,8 +89,9 @@ export const BatchScoreSchema = z
   .openapi("BatchScore");
 
 /**
- * Rejects oversized batches with a 413 before the body schema walks thousands of rows. Hono caches
- * the parsed JSON, so the body validator that runs next does not parse it again.
+ * Rejects oversized batches with a 413 before the body schema walks thousands of rows, and charges
+ * the rows to the key's events budget (429 when used up). Hono caches the parsed JSON, so the body
+ * validator that runs next does not parse it again.
  */
 /** Largest score request body: 1000 rows of a few dozen features each fit with room to spare. */
 const MAX_SCORE_BODY_BYTES = 4 * 1024 * 1024;
@@ -114,6 +116,8 @@ const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
       { context: { rows: rows.length, maxRows: MAX_SCORE_ROWS } },
     );
   }
+  // A batch spends the key's events budget by its rows, as an event request does by its events.
+  await chargeBudgets(c, { events: Array.isArray(rows) ? rows.length : 1 });
   await next();
 };
 

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ValidationError } from "#core/errors";
-import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
-import { dedupDigest } from "../pipeline/dedup-digest";
+import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
+import { ValidationError } from "#core/errors";
+import { ValidationError } from "../../src/core/errors";
+import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
+import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { browserDedupDigest, dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
 import { nullableTextArray, numberArray, textArray } from "./array-literals";
@@ -16,6 +19,14 @@ const dedupKey = (tenant: string, eventName: string, eventId: string): DedupKey 
   eventName,
   eventId,
   digest: dedupDigest(tenant, eventName, eventId),
+});
+
+const browserKey = (tenant: string, eventName: string, eventId: string): DedupKey => ({
+  tenant,
+  eventName,
+  eventId,
+  digest: browserDedupDigest(tenant, eventName, eventId),
+  serverDigest: dedupDigest(tenant, eventName, eventId),
 });
 
 describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () => {
@@ -58,6 +69,63 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       tx.markSeen([dedupKey("acme", "Lead", "plain"), keys[1]!, keys[4]!]),
     );
     expect([...again].sort()).toEqual([1, 2]);
+  });
+
+  it("makes a browser copy a duplicate of a remembered server event, never the reverse", async () => {
+    // The browser copy first: it cannot stand in for the server event.
+    const first = await store.inTransaction((tx) =>
+      tx.markSeen([browserKey("acme", "Purchase", "b-1"), dedupKey("acme", "Lead", "b-1")]),
+    );
+    expect([...first]).toEqual([]);
+    const server = await store.inTransaction((tx) =>
+      tx.markSeen([dedupKey("acme", "Purchase", "b-1")]),
+    );
+    expect([...server]).toEqual([]);
+    // Once the server event is remembered, a browser copy (new or repeated) is a duplicate.
+    const after = await store.inTransaction((tx) =>
+      tx.markSeen([
+        dedupKey("acme", "Signup", "b-2"),
+        browserKey("acme", "Purchase", "b-1"),
+        browserKey("acme", "Lead", "b-1"),
+        browserKey("acme", "Purchase", "b-3"),
+      ]),
+    );
+    expect([...after].sort()).toEqual([1, 2]);
+  });
+
+  it("admits dimension values up to each tenant's cap, in order, answering the known ones too", async () => {
+    const caps = { eventNames: 3, campaigns: 1 };
+    const v = (
+      tenant: string,
+      value: string,
+      dimension: "event_name" | "campaign" = "event_name",
+    ) => ({ tenant, dimension, value });
+    const first = await store.inTransaction((tx) =>
+      tx.admitDimensionValues([v("cap", "b"), v("cap", "a"), v("cap", "spring", "campaign")], caps),
+    );
+    expect(first).toHaveLength(3);
+    const second = await store.inTransaction((tx) =>
+      tx.admitDimensionValues(
+        [v("cap", "d"), v("cap", "c"), v("cap", "a"), v("cap", "x", "campaign"), v("other", "d")],
+        caps,
+      ),
+    );
+    expect(second.map((x) => `${x.tenant}/${x.dimension}/${x.value}`).sort()).toEqual([
+      "cap/event_name/a",
+      "cap/event_name/d",
+      "other/event_name/d",
+    ]);
+    // A rolled-back admission leaves nothing behind.
+    await expect(
+      store.inTransaction(async (tx) => {
+        await tx.admitDimensionValues([v("rollback", "a")], caps);
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    const { rows } = await env.db.query(
+      "SELECT 1 FROM tenant_dimension_values WHERE tenant_id = 'rollback'",
+    );
+    expect(rows).toEqual([]);
   });
 
   it("hashes dedup keys exactly as the migration that converted the text keys did", async () => {

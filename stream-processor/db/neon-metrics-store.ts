@@ -1,7 +1,13 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
-import { DependencyUnavailableError, ValidationError } from "#core/errors";
-import type { GroupDimension, WindowDelta } from "#core/windows";
 import { formatMicros, HOUR_MS } from "#core/windows";
+import type { GroupDimension, WindowDelta } from "#core/windows";
+import { DependencyUnavailableError, ValidationError } from "#core/errors";
+import { DependencyUnavailableError, ValidationError } from "../../src/core/errors";
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import type { GroupDimension } from "../../src/core/windows/summarize-windows";
+import { formatMicros } from "../../src/core/windows/value-micros";
+import { HOUR_MS } from "../../src/core/windows/window-start-ms";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
 import type {
   DedupKey,
@@ -99,6 +105,64 @@ const SQL = {
            SELECT input.idx FROM input
            LEFT JOIN inserted USING (key)
            WHERE inserted.key IS NULL`,
+  },
+  markSeenGuarded: {
+    name: "driftline_mark_seen_guarded",
+    // markSeen for batches with browser copies: a key whose guard (the server digest of a
+    // browser copy) is already remembered is a duplicate too. Its own key is still inserted, so a
+    // later browser repeat finds it directly. Server keys have no guard (NULL).
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS i(key, guard, idx)
+           ), inserted AS (
+             INSERT INTO seen_events (key)
+             SELECT key FROM input ORDER BY key
+             ON CONFLICT DO NOTHING
+             RETURNING key
+           )
+           SELECT input.idx FROM input
+           LEFT JOIN inserted USING (key)
+           WHERE inserted.key IS NULL
+              OR (input.guard IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM seen_events s WHERE s.key = input.guard))`,
+  },
+  lockTenantDimensions: {
+    name: "driftline_lock_tenant_dimensions",
+    // One admission per tenant at a time (until commit), in tenant order so two transactions
+    // never wait on each other crosswise; taken only by batches with values not seen before.
+    text: `SELECT pg_advisory_xact_lock(hashtextextended('driftline.tenant_dimensions:' || t, 0))
+           FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS u(t) ORDER BY t) AS tenants`,
+  },
+  admitDimensionValues: {
+    name: "driftline_admit_dimension_values",
+    // Values already admitted, plus new ones in the order given while the tenant's dimension has
+    // room (its cap minus the values it holds). Answers both.
+    text: `WITH input AS (
+             SELECT t, d, v, min(idx) AS idx
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(t, d, v, idx)
+             GROUP BY t, d, v
+           ), known AS (
+             SELECT i.t, i.d, i.v FROM input i
+             JOIN tenant_dimension_values x
+               ON x.tenant_id = i.t AND x.dimension = i.d AND x.value = i.v
+           ), used AS (
+             SELECT x.tenant_id AS t, x.dimension AS d, count(*) AS n
+             FROM tenant_dimension_values x
+             WHERE (x.tenant_id, x.dimension) IN (SELECT DISTINCT t, d FROM input)
+             GROUP BY 1, 2
+           ), fresh AS (
+             SELECT i.t, i.d, i.v, row_number() OVER (PARTITION BY i.t, i.d ORDER BY i.idx) AS rank
+             FROM input i
+             WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.t = i.t AND k.d = i.d AND k.v = i.v)
+           ), inserted AS (
+             INSERT INTO tenant_dimension_values (tenant_id, dimension, value)
+             SELECT f.t, f.d, f.v FROM fresh f LEFT JOIN used u ON u.t = f.t AND u.d = f.d
+             WHERE f.rank <= CASE f.d WHEN 'event_name' THEN $4::bigint ELSE $5::bigint END
+                             - coalesce(u.n, 0)
+             ORDER BY 1, 2, 3
+             ON CONFLICT DO NOTHING
+             RETURNING tenant_id AS t, dimension AS d, value AS v
+           )
+           SELECT t, d, v FROM known UNION ALL SELECT t, d, v FROM inserted`,
   },
   upsertWindows: {
     name: "driftline_upsert_windows",
@@ -491,10 +555,42 @@ class NeonMetricsTransaction implements MetricsTransaction {
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
     let literal = "{";
-    for (let i = 0; i < keys.length; i++) literal += `${i === 0 ? "" : ","}${keys[i]!.digest}`;
-    const result = await this.run("mark_seen", SQL.markSeen, [`${literal}}`]);
+    let guarded = false;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      literal += `${i === 0 ? "" : ","}${key.digest}`;
+      if (key.serverDigest !== undefined) guarded = true;
+    }
+    // Only batches holding browser copies pay for the guard lookups.
+    const result = guarded
+      ? await this.run("mark_seen", SQL.markSeenGuarded, [
+          `${literal}}`,
+          `{${keys.map((k) => k.serverDigest ?? "NULL").join(",")}}`,
+        ])
+      : await this.run("mark_seen", SQL.markSeen, [`${literal}}`]);
     // ORDINALITY is 1-based; callers index from 0.
     return new Set(result.rows.map((r) => Number(r.idx) - 1));
+  }
+
+  async admitDimensionValues(
+    values: readonly DimensionValue[],
+    caps: DimensionCaps,
+  ): Promise<DimensionValue[]> {
+    if (values.length === 0) return [];
+    const tenants = textArray(values.map((v) => v.tenant));
+    await this.run("lock_tenant_dimensions", SQL.lockTenantDimensions, [tenants]);
+    const result = await this.run("admit_dimension_values", SQL.admitDimensionValues, [
+      tenants,
+      textArray(values.map((v) => v.dimension)),
+      textArray(values.map((v) => v.value)),
+      caps.eventNames,
+      caps.campaigns,
+    ]);
+    return result.rows.map((r) => ({
+      tenant: r.t as string,
+      dimension: r.d as DimensionValue["dimension"],
+      value: r.v as string,
+    }));
   }
 
   async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {

@@ -17,6 +17,7 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
   private readonly retries: Counter<"operation">;
   private readonly fencedBatches: Counter<"topic">;
   private readonly retentionSkipped: Counter<"topic">;
+  private readonly dimensionOverflow: Counter<"dimension">;
   /** Counted records per whole second (epoch s), for the rate gauge. */
   private readonly perSecond = new Map<number, number>();
 
@@ -30,6 +31,12 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
       name: "driftline_stream_records_total",
       help: "Records consumed, by outcome: counted, duplicate (not counted again), dead_lettered, skipped (test events, which the metrics leave out).",
       labelNames: ["topic", "outcome"],
+      registers,
+    });
+    this.dimensionOverflow = new Counter({
+      name: "driftline_stream_dimension_overflow_total",
+      help: 'Events counted under "(other)" because their tenant already holds the most distinct values of the dimension (event_name or campaign) its windows may hold; the log names the tenant.',
+      labelNames: ["dimension"],
       registers,
     });
     this.deadLetters = new Counter({
@@ -136,6 +143,10 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
 
   skippedByRetention(topic: string, _partition: number, count: number): void {
     this.retentionSkipped.inc({ topic }, count);
+  }
+
+  dimensionOverflowed(overflows: readonly { dimension: string; events: number }[]): void {
+    for (const o of overflows) this.dimensionOverflow.inc({ dimension: o.dimension }, o.events);
   }
 
   /** For the database adapter's timing hook. */

@@ -13,7 +13,7 @@ import type { WindowObservation } from "#core/windows";
 import { toMicros } from "#core/windows";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { DedupKey } from "../ports/metrics-store";
-import { dedupDigest } from "./dedup-digest";
+import { browserDedupDigest, dedupDigest } from "./dedup-digest";
 import { clip, describeIssues } from "./poison-reason";
 
 export type RecordKind = "event" | "prediction";
@@ -89,6 +89,7 @@ type ParsedEvent = Pick<
   | "predictionId"
   | "clickIds"
   | "testEventCode"
+  | "keyKind"
 >;
 
 export function createRecordDecoder(validation: EventValidation) {
@@ -161,7 +162,10 @@ export function createRecordDecoder(validation: EventValidation) {
         matchQuality: m.matchQuality.score,
         attributed: m.predictionId !== undefined,
       },
-      dedup: dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
+      dedup:
+        m.keyKind === "browser"
+          ? browserKey(m.tenant, m.eventName, dedupEventId(m.eventId))
+          : dedupKey(m.tenant, m.eventName, dedupEventId(m.eventId)),
       message: { kind: "event", message: m },
     };
   }
@@ -214,6 +218,17 @@ export function dedupEventId(eventId: string): string {
 
 function dedupKey(tenant: string, eventName: string, eventId: string): DedupKey {
   return { tenant, eventName, eventId, digest: dedupDigest(tenant, eventName, eventId) };
+}
+
+/** A browser event's key: its own namespace, and the server digest that makes it a duplicate too. */
+function browserKey(tenant: string, eventName: string, eventId: string): DedupKey {
+  return {
+    tenant,
+    eventName,
+    eventId,
+    digest: browserDedupDigest(tenant, eventName, eventId),
+    serverDigest: dedupDigest(tenant, eventName, eventId),
+  };
 }
 
 function checkTenant(tenant: string): string | undefined {

@@ -12,3 +12,12 @@ import { hash } from "node:crypto";
 export function dedupDigest(tenant: string, eventName: string, eventId: string): string {
   return hash("sha256", `${tenant}\u0000${eventName}\u0000${eventId}`).slice(0, 32);
 }
+
+/**
+ * The digest of an event sent with a browser (publishable) key: its own namespace, so it can never
+ * take the place of a server event's digest. The hashed text has a third NUL (server texts have
+ * two, and no part holds NUL), so it cannot equal any server text.
+ */
+export function browserDedupDigest(tenant: string, eventName: string, eventId: string): string {
+  return hash("sha256", `browser\u0000${tenant}\u0000${eventName}\u0000${eventId}`).slice(0, 32);
+}

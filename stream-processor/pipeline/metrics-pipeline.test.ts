@@ -172,3 +172,35 @@ describe("MetricsPipeline hourly rollup marks", () => {
     ]);
   });
 });
+
+describe("MetricsPipeline browser and server copies of one event", () => {
+  function copy(id: string, offset: number, keyKind?: "browser" | "server"): AcceptedRecord {
+    const message = { ...sampleEventMessage({ eventId: id, eventTimeMs: T0 }), keyKind };
+    const decoded = decode("event", toValue(message));
+    if (decoded.ok !== true) throw new Error(decoded.reason);
+    return { offset: String(offset), observation: decoded.observation, dedup: decoded.dedup };
+  }
+
+  it("counts the server event after a browser copy took its id first", async () => {
+    const { pipeline } = pipelineWith([]);
+    const first = await pipeline.commit([copy("o-1", 0, "browser")], range(null, "1"));
+    expect(first).toMatchObject({ kind: "committed", counted: 1, duplicates: 0 });
+    // A message that names no kind is a server event (Workers before key kinds).
+    const server = await pipeline.commit([copy("o-1", 1)], range("1", "2"));
+    expect(server).toMatchObject({ kind: "committed", counted: 1, duplicates: 0 });
+    const again = await pipeline.commit([copy("o-1", 2, "server")], range("2", "3"));
+    expect(again).toMatchObject({ kind: "committed", counted: 0, duplicates: 1 });
+  });
+
+  it("drops the browser copy of a counted server event, earlier or in the same batch", async () => {
+    const { pipeline } = pipelineWith([]);
+    await pipeline.commit([copy("o-2", 0, "server")], range(null, "1"));
+    const later = await pipeline.commit([copy("o-2", 1, "browser")], range("1", "2"));
+    expect(later).toMatchObject({ kind: "committed", counted: 0, duplicates: 1 });
+    const together = await pipeline.commit(
+      [copy("o-3", 2, "browser"), copy("o-3", 3, "server")],
+      range("2", "4"),
+    );
+    expect(together).toMatchObject({ kind: "committed", counted: 1, duplicates: 1 });
+  });
+});

@@ -16,6 +16,13 @@ import type {
   MetricsTransaction,
   TenantHour,
 } from "../ports/metrics-store";
+import {
+  type AdmissionAnswer,
+  DimensionAdmission,
+  type DimensionCaps,
+  type DimensionValue,
+  type Overflow,
+} from "./dimension-admission";
 import type { AcceptedRecord } from "./prepare-batch";
 
 export interface OffsetRange {
@@ -43,6 +50,13 @@ export interface MetricsPipelineDeps {
   groupId: string;
   /** Run in every batch transaction after the metrics, in order (e.g. model monitoring). */
   stages?: readonly BatchStage[];
+  /** Most distinct event names and campaigns per tenant; unset: no cap. */
+  dimensionCaps?: DimensionCaps;
+  /** Told after each commit that counted events under `(other)`, and of tenants newly past a cap. */
+  dimensionObserver?: {
+    overflowed(overflows: readonly Overflow[]): void;
+    capReached(value: DimensionValue, cap: number): void;
+  };
 }
 
 interface Pending {
@@ -64,10 +78,14 @@ interface Pending {
  */
 export class MetricsPipeline {
   private readonly maxEventTimeMs = new Map<string, number>();
+  private readonly admission: DimensionAdmission | undefined;
   private pending: Pending[] = [];
   private flushing = false;
 
-  constructor(private readonly deps: MetricsPipelineDeps) {}
+  constructor(private readonly deps: MetricsPipelineDeps) {
+    this.admission =
+      deps.dimensionCaps === undefined ? undefined : new DimensionAdmission(deps.dimensionCaps);
+  }
 
   /** (Re)loads the watermark state, e.g. at start and after a rebalance. */
   async loadState(): Promise<void> {
@@ -140,15 +158,34 @@ export class MetricsPipeline {
       for (const a of advanced) if (!a.ok) throw new Fenced(a.storedNextOffset);
       const all = group.length === 1 ? group[0]!.records : group.flatMap((p) => p.records);
       const counts = group.map(() => ({ counted: 0, duplicates: 0 }));
-      if (all.length === 0) return { counts, moved: new Map<string, number>(), windowRows: 0 };
+      if (all.length === 0) {
+        return {
+          counts,
+          moved: new Map<string, number>(),
+          windowRows: 0,
+          admission: undefined as AdmissionAnswer | undefined,
+          overflows: [] as Overflow[],
+        };
+      }
       // Keys are distinct within a batch (prepareBatch); across batches of one group they may
       // repeat (a website and a CAPI copy of one event): the store must see each key once.
       const owner: number[] = [];
       const keys: DedupKey[] = [];
       const fresh: AcceptedRecord[] = [];
       const firstIndex = new Map<string, number>();
+      // A browser copy whose server copy is in the same transaction is the duplicate, whichever
+      // came first: the store's lookup of server digests cannot see rows inserted alongside.
+      const serverDigests = serverDigestsIfBrowserCopies(all);
       group.forEach((p, g) => {
         for (const r of p.records) {
+          if (
+            serverDigests !== undefined &&
+            r.dedup.serverDigest !== undefined &&
+            serverDigests.has(r.dedup.serverDigest)
+          ) {
+            counts[g]!.duplicates += 1;
+            continue;
+          }
           if (group.length > 1) {
             const k = r.dedup.digest;
             if (firstIndex.has(k)) {
@@ -173,11 +210,25 @@ export class MetricsPipeline {
         }
       });
       const nowMs = clock.nowMs();
-      const aggregate = aggregateWindows(
-        counted.map((r) => r.observation),
-        windowing,
-        { maxEventTimeMs: this.maxEventTimeMs, nowMs },
-      );
+      let observations = counted.map((r) => r.observation);
+      let admission: AdmissionAnswer | undefined;
+      let overflows: Overflow[] = [];
+      if (this.admission !== undefined) {
+        // Values this process has not seen are admitted (or refused) in this transaction, so
+        // the admitted set and the windows it shaped commit together.
+        const { unknown, allAdmitted } = this.admission.unknownValues(observations);
+        if (unknown.length > 0) {
+          const admitted = await tx.admitDimensionValues(unknown, this.admission.caps);
+          admission = { asked: unknown, admitted };
+        }
+        if (!allAdmitted) {
+          ({ observations, overflows } = this.admission.cap(observations, admission));
+        }
+      }
+      const aggregate = aggregateWindows(observations, windowing, {
+        maxEventTimeMs: this.maxEventTimeMs,
+        nowMs,
+      });
       if (aggregate.deltas.length > 0) {
         await tx.applyWindowDeltas(aggregate.deltas);
         const hours = hoursOfMinutes(aggregate.deltas);
@@ -193,9 +244,25 @@ export class MetricsPipeline {
           await stage.apply(tx.connection, records, nowMs);
         }
       }
-      return { counts, moved: aggregate.maxEventTimeMs, windowRows: aggregate.deltas.length };
+      return {
+        counts,
+        moved: aggregate.maxEventTimeMs,
+        windowRows: aggregate.deltas.length,
+        admission,
+        overflows,
+      };
     });
     for (const [tenant, ms] of result.moved) this.raise(tenant, ms);
+    if (result.admission !== undefined && this.admission !== undefined) {
+      for (const full of this.admission.remember(result.admission)) {
+        const caps = this.admission.caps;
+        this.deps.dimensionObserver?.capReached(
+          full,
+          full.dimension === "event_name" ? caps.eventNames : caps.campaigns,
+        );
+      }
+    }
+    if (result.overflows.length > 0) this.deps.dimensionObserver?.overflowed(result.overflows);
     return result.counts.map((c) => ({
       kind: "committed" as const,
       ...c,
@@ -207,6 +274,21 @@ export class MetricsPipeline {
     const current = this.maxEventTimeMs.get(tenant);
     if (current === undefined || ms > current) this.maxEventTimeMs.set(tenant, ms);
   }
+}
+
+/** Server digests of `records` when some record is a browser copy (else undefined: nothing to check). */
+function serverDigestsIfBrowserCopies(records: readonly AcceptedRecord[]): Set<string> | undefined {
+  let browser = false;
+  for (const r of records) {
+    if (r.dedup.serverDigest !== undefined) {
+      browser = true;
+      break;
+    }
+  }
+  if (!browser) return undefined;
+  const digests = new Set<string>();
+  for (const r of records) if (r.dedup.serverDigest === undefined) digests.add(r.dedup.digest);
+  return digests;
 }
 
 /** The distinct (tenant, hour) pairs of the minute deltas: the hours the rollup must recompute. */

@@ -1,13 +1,24 @@
 /** The MetricsStore port: windowed metrics, dedup memory and consumer offsets, written atomically. */
 import type { WindowDelta } from "#core/windows";
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 /** The dedup identity of a counted record (events: Meta's (tenant, event_name, event_id)). */
 export interface DedupKey {
   tenant: string;
   eventName: string;
   eventId: string;
-  /** The identity as stored: `dedupDigest(tenant, eventName, eventId)` (32 hex digits). */
+  /**
+   * The identity as stored: `dedupDigest(tenant, eventName, eventId)` (32 hex digits), or for an
+   * event sent with a browser key `browserDedupDigest(…)`.
+   */
   digest: string;
+  /**
+   * Browser events only: the server digest of the same (tenant, event_name, event_id). When it
+   * is remembered (the server copy was counted), the browser copy is a duplicate; a browser
+   * digest never makes a server event one.
+   */
+  serverDigest?: string;
 }
 
 export interface OffsetAdvance {
@@ -47,9 +58,19 @@ export interface MetricsTransaction {
   advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]>;
   /**
    * Remembers `keys` (distinct digests) and returns the indexes of those already
-   * remembered before, i.e. the duplicates that must not be counted again.
+   * remembered before, or whose `serverDigest` is remembered, i.e. the duplicates that must not
+   * be counted again.
    */
   markSeen(keys: readonly DedupKey[]): Promise<Set<number>>;
+  /**
+   * Admits each value (distinct) to its tenant's dimension while the tenant holds fewer than the
+   * cap, in the order given, and returns those admitted now or before; the others are past the cap.
+   * Concurrent transactions admitting for one tenant take turns, so a cap is never exceeded.
+   */
+  admitDimensionValues(
+    values: readonly DimensionValue[],
+    caps: DimensionCaps,
+  ): Promise<DimensionValue[]>;
   /** Adds the deltas to the stored windows (creating rows as needed). */
   applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
   /** Raises the stored newest event time per tenant (never lowers it). */

@@ -1,7 +1,11 @@
 /** A MetricsStore fake with real transaction semantics (all or nothing), for pipeline tests. */
-import { ValidationError } from "#core/errors";
-import type { WindowDelta } from "#core/windows";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
+import type { WindowDelta } from "#core/windows";
+import { ValidationError } from "#core/errors";
+import { ValidationError } from "../../src/core/errors";
+import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
   DedupKey,
   MetricsStore,
@@ -28,6 +32,8 @@ interface State {
   maxEventTimeMs: Map<string, number>;
   /** `tenant|hourStartMs` of hours marked for the rollup. */
   pendingHours: Set<string>;
+  /** Admitted values per `tenant|dimension`. */
+  dimensions: Map<string, Set<string>>;
 }
 
 export interface InMemoryStoreFaults {
@@ -44,6 +50,7 @@ export class InMemoryMetricsStore implements MetricsStore {
     windows: new Map(),
     maxEventTimeMs: new Map(),
     pendingHours: new Set(),
+    dimensions: new Map(),
   };
   transactions = 0;
 
@@ -74,6 +81,7 @@ export class InMemoryMetricsStore implements MetricsStore {
       ),
       maxEventTimeMs: new Map(this.state.maxEventTimeMs),
       pendingHours: new Set(this.state.pendingHours),
+      dimensions: new Map([...this.state.dimensions].map(([k, v]) => [k, new Set(v)])),
     };
     const refuse = this.faults.refuseEventName;
     const tx: MetricsTransaction = {
@@ -96,10 +104,31 @@ export class InMemoryMetricsStore implements MetricsStore {
       async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
         const dup = new Set<number>();
         keys.forEach((k, i) => {
+          const serverSeen = k.serverDigest !== undefined && draft.seen.has(k.serverDigest);
           if (draft.seen.has(k.digest)) dup.add(i);
-          else draft.seen.add(k.digest);
+          else {
+            draft.seen.add(k.digest);
+            if (serverSeen) dup.add(i);
+          }
         });
         return dup;
+      },
+      async admitDimensionValues(
+        values: readonly DimensionValue[],
+        caps: DimensionCaps,
+      ): Promise<DimensionValue[]> {
+        const admitted: DimensionValue[] = [];
+        for (const v of values) {
+          const k = `${v.tenant}|${v.dimension}`;
+          const set = draft.dimensions.get(k) ?? new Set<string>();
+          draft.dimensions.set(k, set);
+          const cap = v.dimension === "event_name" ? caps.eventNames : caps.campaigns;
+          if (set.has(v.value) || set.size < cap) {
+            set.add(v.value);
+            admitted.push(v);
+          }
+        }
+        return admitted;
       },
       async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {
         for (const d of deltas) {

@@ -135,6 +135,8 @@ async function expectedMessages(
     newEventId: () => {
       throw new Error("every test event carries an event_id");
     },
+    // The tests' keys have no origins and send no Origin header: server keys.
+    keyKind: "server",
     ...(pixelId === undefined ? {} : { pixelId }),
   });
   const out = new Map<string, EventMessage>();

@@ -29,12 +29,12 @@ export class FakeApiKeyStore implements ApiKeyStore {
   }
 }
 
-/** Allows `limit` requests per identifier, then refuses until `reset()`. */
+/** Allows `limit` units (requests by default) per identifier, then refuses. */
 export class FakeRateLimiter implements RateLimiter {
   private readonly counts = new Map<string, number>();
   constructor(private readonly limitPerKey = Number.POSITIVE_INFINITY) {}
-  async limit(identifier: string): Promise<RateLimitDecision> {
-    const used = (this.counts.get(identifier) ?? 0) + 1;
+  async limit(identifier: string, _waitUntil?: unknown, units = 1): Promise<RateLimitDecision> {
+    const used = (this.counts.get(identifier) ?? 0) + units;
     this.counts.set(identifier, used);
     const limit = Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000;
     return {
@@ -42,6 +42,7 @@ export class FakeRateLimiter implements RateLimiter {
       limit,
       remaining: Math.max(0, limit - used),
       resetAtMs: Date.now() + 30_000,
+      windowSeconds: 60,
     };
   }
 }
@@ -194,6 +195,8 @@ export interface FakeWorld {
 export function fakeServices(
   options: {
     rateLimit?: number;
+    /** Events (scored rows) per key before the events budget refuses. */
+    eventBudget?: number;
     log?: RecordingPredictionLog;
     bundled?: BundledModel[];
     random?: () => number;
@@ -208,6 +211,10 @@ export function fakeServices(
     readiness: { check: async () => ({}) },
     apiKeys: keys,
     rateLimiter: new FakeRateLimiter(options.rateLimit),
+    budgets: {
+      events: new FakeRateLimiter(options.eventBudget),
+      bytes: new FakeRateLimiter(),
+    },
     tenantOrigins: { allowedOrigins: async () => [] },
     models: new ModelRegistry({
       store,

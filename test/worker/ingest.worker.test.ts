@@ -6,6 +6,7 @@ import { exports } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { eventMessageSchema, eventsResponseSchema } from "#core/events";
+import { eventDedupKey, eventMessageSchema, eventsResponseSchema } from "../../src/core/events";
 import { dedupRedisKey, UpstashDedupStore } from "../../src/ingest/upstash-dedup-store";
 import { ingestTestApp, nowSeconds, sha256 } from "./ingest-support";
 import { createKey, type ErrorJson, redis, uniqueTenant } from "./support";
@@ -311,9 +312,110 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     });
     expect(await statuses(res)).toEqual(["duplicate"]);
 
-    const ttl = await redis().ttl(dedupRedisKey(`${tenantA}:Purchase:shared-1`));
+    const ttl = await redis().ttl(
+      dedupRedisKey(eventDedupKey({ tenant: tenantA, eventName: "Purchase", eventId: "shared-1" })),
+    );
     expect(ttl).toBeGreaterThan(48 * 3600 - 60);
     expect(ttl).toBeLessThanOrEqual(48 * 3600);
+  });
+
+  it("stores dedup claims as fixed-size hashes, never the sender's names and ids", async () => {
+    const app = ingestTestApp();
+    const tenant = uniqueTenant("dedup-hash");
+    const key = await createKey(tenant, ["ingest"]);
+    const longId = `o-${"x".repeat(500)}`;
+    const res = await app.fetch("/v1/capi/1/events", {
+      key,
+      json: { data: [capiPurchase(longId)] },
+    });
+    expect((await json<{ accepted: number }>(res)).accepted).toBe(1);
+    const claimed = dedupRedisKey(
+      eventDedupKey({ tenant, eventName: "Purchase", eventId: longId }),
+    );
+    expect(claimed).toMatch(/^dedup:[0-9a-f]{64}$/);
+    expect(await redis().exists(claimed)).toBe(1);
+    expect(await redis().exists(`dedup:${tenant}:Purchase:${longId}`)).toBe(0);
+  });
+
+  it("never lets a browser key's event pre-claim a server event's id; the server copy wins", async () => {
+    const app = ingestTestApp();
+    const tenant = uniqueTenant("dedup-kinds");
+    const browserKey = await createKey(tenant, ["ingest"], ["https://shop.example"]);
+    const serverKey = await createKey(tenant, ["ingest"]);
+    const statuses = async (res: Response) =>
+      (await json<{ results: { status: string }[] }>(res)).results.map((r) => r.status);
+    const fromPage = (eventId: string, headers: Record<string, string> = {}) =>
+      app.fetch("/v1/events", {
+        key: browserKey,
+        json: websiteEvent(eventId, {
+          event_name: "Purchase",
+          custom_data: { value: 1_000_000, currency: "USD" },
+        }),
+        headers: { "user-agent": UA, ...headers },
+      });
+    const fromServer = (eventId: string, key = serverKey, headers: Record<string, string> = {}) =>
+      app.fetch("/v1/capi/1/events", { key, json: { data: [capiPurchase(eventId)] }, headers });
+
+    // The published key claims a server order's id first (from a script: no Origin header).
+    expect(await statuses(await fromPage("order-9"))).toEqual(["accepted"]);
+    expect(await statuses(await fromPage("order-9"))).toEqual(["duplicate"]);
+    // The server's event is still new, once.
+    expect(await statuses(await fromServer("order-9"))).toEqual(["accepted"]);
+    expect(await statuses(await fromServer("order-9"))).toEqual(["duplicate"]);
+    // Server copy first: the browser copy is the duplicate (Meta's browser/server dedup).
+    expect(await statuses(await fromServer("order-10"))).toEqual(["accepted"]);
+    expect(await statuses(await fromPage("order-10", { origin: "https://shop.example" }))).toEqual([
+      "duplicate",
+    ]);
+    // A server key sent from a page (Origin header) claims in the browser namespace too.
+    expect(
+      await statuses(await fromServer("order-11", serverKey, { origin: "https://shop.example" })),
+    ).toEqual(["accepted"]);
+    expect(await statuses(await fromServer("order-11"))).toEqual(["accepted"]);
+    const kinds = app.queue.messages.map(
+      (m) => (m as { value?: { keyKind?: string } }).value?.keyKind,
+    );
+    expect(kinds).toEqual(["browser", "server", "server", "browser", "server"]);
+  });
+
+  it("limits events and bytes per key, not just requests: 429 names the budget", async () => {
+    const app = ingestTestApp({ RATE_LIMIT_EVENTS: 1_500 });
+    const key = await createKey(uniqueTenant("budget-events"), ["ingest"]);
+    const batch = (from: number) => ({
+      events: Array.from({ length: 1_000 }, (_, i) =>
+        websiteEvent(`e-${from + i}`, { event_name: "PageView", custom_data: undefined }),
+      ),
+    });
+    const send = (body: unknown) =>
+      app.fetch("/v1/events", { key, json: body, headers: { "user-agent": UA } });
+    const first = await send(batch(0));
+    expect(first.status).toBe(202);
+    const second = await send(batch(1_000));
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get("retry-after"))).toBeGreaterThan(0);
+    const body = await json<ErrorJson & { error: { details?: unknown } }>(second);
+    expect(body.error.code).toBe("RATE_LIMITED");
+    expect(body.error.details).toEqual({ budget: "events", limit: 1_500, windowSeconds: 60 });
+    expect(app.queue.messages).toHaveLength(1_000);
+
+    const small = ingestTestApp({ RATE_LIMIT_BYTES: 4_096 });
+    const byteKey = await createKey(uniqueTenant("budget-bytes"), ["ingest"]);
+    const padded = (id: string) =>
+      small.fetch("/v1/capi/1/events", {
+        key: byteKey,
+        json: {
+          data: [
+            capiPurchase(id, {
+              custom_data: { value: 1, currency: "USD", note: "x".repeat(1_500) },
+            }),
+          ],
+        },
+      });
+    expect((await padded("b-1")).status).toBe(202);
+    const refused = await padded("b-2");
+    expect(refused.status).toBe(429);
+    const refusedBody = await json<{ error: { details?: unknown } }>(refused);
+    expect(refusedBody.error.details).toEqual({ budget: "bytes", limit: 4_096, windowSeconds: 60 });
   });
 
   it("dedups test events (test_event_code) among themselves: the live event with the same id is still new", async () => {

@@ -41,13 +41,13 @@ export function uniqueTenant(label: string): string {
   return `t-${label}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Creates a key the way `npm run keys:create` does and returns the secret. */
+/** Creates a key the way `npm run keys:create` does (with origins: a browser key) and returns the secret. */
 export async function createKey(
   tenant: string,
   roles: readonly Role[],
   origins: readonly string[] = [],
 ): Promise<string> {
-  const { key, record } = await generateApiKey({ tenant, roles });
+  const { key, record } = await generateApiKey({ tenant, roles, origins });
   await redis().set(apiKeyRedisKey(record.keyHash), record);
   if (origins.length > 0)
     await redis().sadd(tenantOriginsRedisKey(tenant), ...(origins as [string]));

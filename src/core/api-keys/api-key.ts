@@ -19,6 +19,12 @@ export const ApiKeyRecordSchema = z.object({
   createdAt: z.iso.datetime({ offset: true }),
   /** Hex SHA-256 of the key, kept so a lookup can be re-checked in constant time. */
   keyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * Browser origins the key was created for (`keys:create --origins`): such a key is publishable,
+   * made to be embedded in web pages, and its events never claim a server event's id. Absent
+   * (keys created before the field, or without origins): a server key.
+   */
+  origins: z.array(z.string().min(1)).optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
@@ -30,6 +36,11 @@ export function apiKeyRedisKey(keyHash: string): string {
 /** Redis set of the origins a tenant's browser ingest accepts (CORS). */
 export function tenantOriginsRedisKey(tenant: string): string {
   return `tenant:${tenant}:origins`;
+}
+
+/** `browser` for a publishable key (created with origins), else `server`. */
+export function keyKindOf(record: Pick<ApiKeyRecord, "origins">): "browser" | "server" {
+  return record.origins !== undefined && record.origins.length > 0 ? "browser" : "server";
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -62,6 +73,8 @@ export interface NewApiKey {
 export async function generateApiKey(input: {
   tenant: string;
   roles: readonly Role[];
+  /** Browser origins: makes the key a publishable (browser) key. */
+  origins?: readonly string[];
   now?: Date;
 }): Promise<NewApiKey> {
   const secret = crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
@@ -73,6 +86,9 @@ export async function generateApiKey(input: {
     keyId,
     createdAt: (input.now ?? new Date()).toISOString(),
     keyHash: await hashApiKey(key),
+    ...(input.origins === undefined || input.origins.length === 0
+      ? {}
+      : { origins: [...new Set(input.origins)] }),
   });
   return { key, record };
 }

@@ -1,7 +1,11 @@
 /** The Kafka message of an accepted event: its Meta event in schema order, plus what the stream reads. */
 
 import { type EventDraft, OWN_EVENT_KEYS } from "./event-draft.ts";
-import { EVENT_MESSAGE_SCHEMA_VERSION, type EventSource } from "./event-message-schema.ts";
+import {
+  EVENT_MESSAGE_SCHEMA_VERSION,
+  type EventSource,
+  type KeyKind,
+} from "./event-message-schema.ts";
 import { computeMatchQuality } from "./match-quality.ts";
 import type { HashedUserData } from "./user-data-schema.ts";
 
@@ -14,6 +18,8 @@ export interface MessageContext {
   nowMs: number;
   testEventCode?: string | undefined;
   partnerAgent?: string | undefined;
+  /** Which kind of key sent the event; absent for messages of producers that do not say. */
+  keyKind?: KeyKind | undefined;
 }
 
 /**
@@ -62,6 +68,7 @@ export function buildEventMessage(
   if (!isEmpty(draft.utm)) message.utm = draft.utm;
   if (!isEmpty(draft.clickIds)) message.clickIds = draft.clickIds;
   if (draft.predictionId !== undefined) message.predictionId = draft.predictionId;
+  if (context.keyKind !== undefined) message.keyKind = context.keyKind;
   if (context.testEventCode !== undefined) message.testEventCode = context.testEventCode;
   if (context.partnerAgent !== undefined) message.partnerAgent = context.partnerAgent;
   message.event = event;

@@ -1,14 +1,22 @@
 /** The Kafka message for one accepted event (topics `events` and `capi`), schema version 1. */
 
 import { z } from "zod";
-import { ACTION_SOURCES, capiServerEventSchema } from "./capi-event-schema.ts";
-import { MATCH_SIGNAL_WEIGHTS, MAX_MATCH_QUALITY, type MatchSignal } from "./match-quality.ts";
-import { hashedUserDataSchema } from "./user-data-schema.ts";
+import { ACTION_SOURCES, capiServerEventSchema } from "./capi-event-schema";
+import { MATCH_SIGNAL_WEIGHTS, MAX_MATCH_QUALITY, type MatchSignal } from "./match-quality";
+import { sha256Hex } from "./sha256-hex";
+import { hashedUserDataSchema } from "./user-data-schema";
 
 export const EVENT_MESSAGE_SCHEMA_VERSION = 1;
 
 export const EVENT_SOURCES = ["web", "capi"] as const;
 export type EventSource = (typeof EVENT_SOURCES)[number];
+
+/**
+ * What sent an event: `browser`, a publishable key (one with allowed origins, made to be embedded
+ * in web pages) or any request from a page (an Origin header); `server`, a secret server key.
+ */
+export const KEY_KINDS = ["browser", "server"] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
 
 export const CLICK_ID_PARAMS = [
   "fbclid",
@@ -87,6 +95,8 @@ export const eventMessageSchema = z.object({
   clickIds: z.partialRecord(z.enum(CLICK_ID_PARAMS), z.string()).optional(),
   /** The Driftline prediction this conversion labels, when the sender knows it. */
   predictionId: z.string().min(1).optional(),
+  /** The kind of key that sent the event; absent in messages of Workers that did not say (server). */
+  keyKind: z.enum(KEY_KINDS).optional(),
   /** Meta's test_event_code: the sender marked the batch as a test. */
   testEventCode: z.string().optional(),
   partnerAgent: z.string().optional(),
@@ -100,16 +110,46 @@ export function eventMessageKey(message: Pick<EventMessage, "tenant" | "eventId"
 }
 
 /**
- * The deduplication identity (tenant, event_name, event_id), parts URI-encoded so that no choice
- * of names can make two different triples collide. Website and CAPI copies of one action share it,
- * as Meta's browser/server deduplication expects. A test event (Meta's `test_event_code`) is
- * deduplicated among the events of its test code only, so a live event that reuses a test event's
- * id still counts (the fourth part cannot collide: encoded parts hold no ':').
+ * The deduplication identity (tenant, event_name, event_id) in the namespace of the key kind that
+ * claims it, as the 64 hex digits of SHA-256: a fixed size whatever the sender puts in its names
+ * and ids, so a stored claim costs the same for every event. The hashed text joins the parts
+ * URI-encoded, so that no choice of names can make two different identities hash the same text.
+ *
+ * Server events (`server`, and messages that name no kind) claim ids among server events only;
+ * browser events claim them in their own namespace, so an event sent with a key published in a
+ * web page can never pre-claim a server event's id. A browser copy of a server event is still a
+ * duplicate: the edge and the stream processor also look its id up in the server namespace (see
+ * `eventDedupKeys`). A test event (Meta's `test_event_code`) is deduplicated among the events of
+ * its test code only, so a live event that reuses a test event's id still counts.
  */
 export function eventDedupKey(
   message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode">,
+  kind: KeyKind = "server",
 ): string {
-  const key = `${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
+  return sha256Hex(eventDedupIdentity(message, kind));
+}
+
+/**
+ * The key an event claims and, for a browser event, the server key whose presence also makes it a
+ * duplicate: the server copy of an action wins over its browser copy, never the other way round.
+ */
+export function eventDedupKeys(
+  message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode" | "keyKind">,
+): { key: string; serverKey?: string } {
+  if (message.keyKind !== "browser") return { key: eventDedupKey(message, "server") };
+  return { key: eventDedupKey(message, "browser"), serverKey: eventDedupKey(message, "server") };
+}
+
+/**
+ * The text hashed by `eventDedupKey`: `server|` or `browser|`, then tenant, event name and event id
+ * URI-encoded and joined by ':' (the fourth part, `test=<code>`, cannot collide: encoded parts hold
+ * no ':').
+ */
+export function eventDedupIdentity(
+  message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode">,
+  kind: KeyKind = "server",
+): string {
+  const key = `${kind}|${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
   return message.testEventCode === undefined
     ? key
     : `${key}:test=${encodePart(message.testEventCode)}`;

@@ -1,9 +1,14 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors.ts";
-import { CLICK_ID_PARAMS, eventMessageSchema, UTM_PARAMS } from "./event-message-schema.ts";
-import { buildEventsResponse, eventsResponseSchema } from "./events-response.ts";
+import { ValidationError } from "../errors";
+import {
+  CLICK_ID_PARAMS,
+  eventDedupKey,
+  eventMessageSchema,
+  UTM_PARAMS,
+} from "./event-message-schema";
+import { buildEventsResponse, eventsResponseSchema } from "./events-response";
 import {
   type AcceptedEventCandidate,
   type PreparedEvent,
@@ -143,7 +148,14 @@ describe("prepareEvents (CAPI)", () => {
     expect(result.eventId).toBe("order-4711");
     expect(result.messageKey).toBe("acme:order-4711");
     // A test event: deduplicated among the events of its test code only.
-    expect(result.dedupKey).toBe("acme:Purchase:order-4711:test=TEST123");
+    expect(result.dedupKey).toBe(
+      eventDedupKey({
+        tenant: "acme",
+        eventName: "Purchase",
+        eventId: "order-4711",
+        testEventCode: "TEST123",
+      }),
+    );
     expect(batch.testEventCode).toBe("TEST123");
 
     const userData = message.event.user_data;

@@ -17,9 +17,13 @@ import {
 import {
   type EventMessage,
   type EventSource,
-  eventDedupKey,
+  eventDedupKeys,
   eventMessageKey,
-} from "./event-message-schema.ts";
+  type KeyKind,
+  type MetaServerEvent,
+  UTM_PARAMS,
+  type UtmParam,
+} from "./event-message-schema";
 import {
   checkEventTimeWindow,
   DEFAULT_MAX_FUTURE_SKEW_MS,
@@ -61,6 +65,8 @@ export interface PrepareEventsInput {
   newEventId: () => string;
   /** Only for `web`: fills client_ip_address / client_user_agent the event leaves out. */
   requestContext?: RequestContext;
+  /** The kind of key that sent the batch; decides the dedup namespace (see `eventDedupKey`). */
+  keyKind?: KeyKind;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -74,8 +80,10 @@ export interface AcceptedEventCandidate {
   messageJson: string;
   /** Kafka key, `tenant:event_id`. */
   messageKey: string;
-  /** Deduplication identity (tenant, event_name, event_id); see `eventDedupKey`. */
+  /** Deduplication key (a hash of tenant, event_name, event_id and key kind); see `eventDedupKey`. */
   dedupKey: string;
+  /** For a browser event: the server key whose presence makes it a duplicate too. */
+  serverDedupKey?: string;
 }
 
 export interface RejectedEvent {
@@ -122,6 +130,7 @@ export async function prepareEvents(input: PrepareEventsInput): Promise<Prepared
     nowMs: input.nowMs,
     testEventCode: batch.testEventCode,
     partnerAgent: batch.partnerAgent,
+    keyKind: input.keyKind,
   };
   const results: PreparedEvent[] = new Array(batch.events.length);
   for (let index = 0; index < batch.events.length; index++) {
@@ -242,13 +251,16 @@ function prepareOne(
   }
 
   const typed = message as unknown as EventMessage;
-  return {
+  const dedup = eventDedupKeys(typed);
+  const candidate: AcceptedEventCandidate = {
     index,
     status: "accepted",
     eventId,
     message: typed,
     messageJson,
     messageKey: eventMessageKey(typed),
-    dedupKey: eventDedupKey(typed),
+    dedupKey: dedup.key,
   };
+  if (dedup.serverKey !== undefined) candidate.serverDedupKey = dedup.serverKey;
+  return candidate;
 }
