@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { eventDedupIdentity, eventDedupKey, eventDedupKeys } from "./event-message-schema";
+import { eventDedupIdentity, eventDedupKey, eventDedupKeys } from "./event-message-schema.ts";
 
 describe("eventDedupKey", () => {
   it("is the hex SHA-256 of the identity: 64 characters however long the parts", () => {

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../errors";
+import { ValidationError } from "../errors.ts";
 import {
   CLICK_ID_PARAMS,
   eventDedupKey,
   eventMessageSchema,
   UTM_PARAMS,
-} from "./event-message-schema";
-import { buildEventsResponse, eventsResponseSchema } from "./events-response";
+} from "./event-message-schema.ts";
+import { buildEventsResponse, eventsResponseSchema } from "./events-response.ts";
 import {
   type AcceptedEventCandidate,
   type PreparedEvent,
