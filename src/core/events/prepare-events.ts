@@ -2,6 +2,7 @@
 
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "../errors";
+import { findTextIssues, isStorableText, textIssueMessage } from "../well-formed-text";
 import {
   type CapiServerEventInput,
   type CustomDataInput,
@@ -182,6 +183,9 @@ function readEnvelope(source: EventSource, body: unknown): Envelope {
   return { events: [body], prefix: () => [] };
 }
 
+/** Text issues listed per event at most. */
+const MAX_TEXT_ISSUES = 10;
+
 function prepareOne(
   input: PrepareEventsInput,
   options: PrepareEventsOptions,
@@ -191,6 +195,21 @@ function prepareOne(
   prefix: PropertyKey[],
   normalize: (userData: UserDataInput) => NormalizedUserData,
 ): PreparedEvent {
+  // Any text of the event, known field or custom property, travels on to Kafka and Postgres.
+  // Checked before the schema, whose issue paths would name a bad key.
+  const textIssues = findTextIssues(raw, MAX_TEXT_ISSUES);
+  if (textIssues.length > 0) {
+    const eventId = readEventId(raw);
+    return {
+      index,
+      status: "rejected",
+      eventId: eventId !== null && isStorableText(eventId) ? eventId : null,
+      errors: textIssues.map((issue) => ({
+        field: fieldAt(prefix, ...issue.path) || "(body)",
+        message: textIssueMessage(issue),
+      })),
+    };
+  }
   const draft =
     input.source === "capi"
       ? draftCapiEvent(raw, prefix)
