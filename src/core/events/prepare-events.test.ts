@@ -743,6 +743,45 @@ describe("prepareEvents (website)", () => {
     });
     expect(accepted(fromPage.results[0]).dedupKey).toBe(accepted(fromServer.results[0]).dedupKey);
   });
+  it("rejects an event whose URL query decodes to U+0000 in a value it keeps", async () => {
+    const batch = await web({
+      events: [
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?utm_campaign=a%00b",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?gclid=%00&other=%00",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?utm_campaign=caf%C3%A9&other=%00",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+      ],
+    });
+    expect(rejected(batch.results[0]).errors).toEqual([
+      {
+        field: "events.0.event_source_url",
+        message: expect.stringMatching(/^has the query parameter utm_campaign that holds U\+0000/),
+      },
+    ]);
+    expect(rejected(batch.results[1]).errors).toEqual([
+      {
+        field: "events.1.event_source_url",
+        message: expect.stringMatching(/^has the query parameter gclid that holds U\+0000/),
+      },
+    ]);
+    // A parameter Driftline does not read is not its concern.
+    expect(batch.results[2]?.status).toBe("accepted");
+  });
+
   it("rejects a website event holding a lone surrogate", async () => {
     const batch = await web({
       event_name: "Lead",

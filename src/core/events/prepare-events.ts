@@ -2,7 +2,13 @@
 
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "../errors";
-import { findTextIssues, isStorableText, textIssueMessage } from "../well-formed-text";
+import {
+  findTextIssues,
+  isStorableText,
+  TEXT_PROBLEM_MESSAGES,
+  textIssueMessage,
+  textProblem,
+} from "../well-formed-text";
 import {
   type CapiServerEventInput,
   type CustomDataInput,
@@ -219,6 +225,7 @@ function prepareOne(
   }
 
   const errors = draft.errors;
+  queryTextIssues(draft.utm, draft.clickIds, prefix, errors);
 
   const windowProblem = Number.isNaN(draft.eventTimeMs)
     ? null
@@ -627,6 +634,29 @@ function readEventId(raw: unknown): string | null {
   if (typeof id === "string" && id.length > 0 && id.length <= 512) return id;
   if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return String(id);
   return null;
+}
+
+/**
+ * The event's own text was checked whole, but percent-decoding its URL's query can still yield
+ * U+0000 (`%00`) in a utm value or click id the message carries; invalid UTF-8 decodes to U+FFFD,
+ * so never to a lone surrogate. Reported on the URL, naming the parameter.
+ */
+function queryTextIssues(
+  utm: Partial<Record<UtmParam, string>>,
+  clickIds: Partial<Record<ClickIdParam, string>>,
+  prefix: readonly PropertyKey[],
+  errors: FieldIssue[],
+): void {
+  const check = (name: string, value: string | undefined) => {
+    const problem = value === undefined ? undefined : textProblem(value);
+    if (problem === undefined) return;
+    errors.push({
+      field: fieldAt(prefix, "event_source_url"),
+      message: `has the query parameter ${name} that ${TEXT_PROBLEM_MESSAGES[problem]}`,
+    });
+  };
+  for (const p of UTM_PARAMS) check(UTM_QUERY_NAMES[p], utm[p]);
+  for (const p of CLICK_ID_PARAMS) check(p, clickIds[p]);
 }
 
 /** The query parameter of each utm field. */
