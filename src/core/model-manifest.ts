@@ -2,6 +2,12 @@
 
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "./errors.ts";
+import {
+  findTextIssues,
+  isStorableText,
+  refineStorableJson,
+  textIssueMessage,
+} from "./well-formed-text.ts";
 
 // A manifest describes the model's single float input `[batch, features.length]` column by column,
 // in input order. A "number" feature goes into its column as sent. A "categorical" feature is sent
@@ -51,13 +57,13 @@ const categoricalFeatureSchema = z
   .superRefine((f, ctx) => {
     const dup = firstDuplicate(f.categories);
     if (dup !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["categories"], message: `repeats "${dup}"` });
+      ctx.addIssue({ code: "custom", path: ["categories"], message: `repeats ${quoted(dup)}` });
     }
     if (f.default !== undefined && !f.categories.includes(f.default)) {
       ctx.addIssue({
         code: "custom",
         path: ["default"],
-        message: `"${f.default}" is not one of the categories`,
+        message: `${quoted(f.default)} is not one of the categories`,
       });
     }
   });
@@ -177,14 +183,22 @@ export const modelManifestSchema = z
     reference: manifestReferenceSchema.optional(),
   })
   .superRefine((m, ctx) => {
+    // Every string, known field or not: the manifest is stored whole (Postgres jsonb).
+    refineStorableJson(m, ctx);
     const names = m.features.map((f) => f.name);
     const dup = firstDuplicate(names);
     if (dup !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["features"], message: `feature "${dup}" repeats` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["features"],
+        message: `feature ${quoted(dup)} repeats`,
+      });
     }
     if (!m.reference) return;
     const byName = new Map(m.features.map((f) => [f.name, f]));
     for (const [featureName, ref] of Object.entries(m.reference.features)) {
+      // A key that is not storable text is reported above, without naming it in a path.
+      if (!isStorableText(featureName)) continue;
       const feature = byName.get(featureName);
       const path = ["reference", "features", featureName];
       if (!feature) {
@@ -213,6 +227,17 @@ export type ManifestValidation =
 
 /** Checks a manifest (already parsed from JSON); issues name the field and what to fix. */
 export function validateModelManifest(input: unknown): ManifestValidation {
+  // Text first: zod names record keys in its issue paths, and such a key may be the bad text.
+  const textIssues = findTextIssues(input, MAX_TEXT_ISSUES);
+  if (textIssues.length > 0) {
+    return {
+      ok: false,
+      issues: textIssues.map((issue) => ({
+        field: issue.path.length > 0 ? issue.path.map(String).join(".") : "(manifest)",
+        message: textIssueMessage(issue),
+      })),
+    };
+  }
   const result = modelManifestSchema.safeParse(input);
   if (result.success) return { ok: true, manifest: result.data };
   return {
@@ -277,6 +302,14 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "number") return String(value);
   return `a ${typeof value}`;
+}
+
+/** Text issues one answer lists at most. */
+const MAX_TEXT_ISSUES = 20;
+
+/** A value quoted for a message, unless it is text no message should carry. */
+function quoted(value: string): string {
+  return isStorableText(value) ? `"${value}"` : "a value that is not well-formed text";
 }
 
 function firstDuplicate(values: readonly string[]): string | undefined {

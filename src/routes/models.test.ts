@@ -94,6 +94,41 @@ describe("model admin with fakes", () => {
     ).toBe(400);
   });
 
+  it("refuses a manifest holding text that is not well formed", async () => {
+    const { world, upload } = await setup();
+    const categorical = (categories: string[]) => ({
+      ...fakeManifest(1),
+      features: [
+        { name: "f0", type: "number" },
+        { name: "device", type: "categorical", categories, default: "mobile" },
+      ],
+    });
+    const bytes = () => fakeModelBytes([1, 1], 0);
+    const cases: [unknown, string][] = [
+      [categorical(["mobile", "\ud800"]), "manifest.features.1.categories.1"],
+      [categorical(["mobile", "desk\u0000top"]), "manifest.features.1.categories.1"],
+      [
+        { ...categorical(["mobile"]), features: [{ name: "f\udc00", type: "number" }] },
+        "manifest.features.0.name",
+      ],
+      [{ ...categorical(["mobile"]), owner: { "te\ud800am": "x" } }, "manifest.owner"],
+    ];
+    let version = 10;
+    for (const [manifest, field] of cases) {
+      // The manifest part is sent as JSON text with the escapes, as a client would send it.
+      const res = await upload("lead", String(version++), bytes(), JSON.stringify(manifest));
+      expect(res.status, field).toBe(400);
+      const text = await res.text();
+      expect(text).not.toMatch(/(?<!\\)\\u(d[89a-f][0-9a-f]{2}|0000)/i);
+      const { error } = ErrorBodySchema.parse(JSON.parse(text));
+      expect(error.details?.issues?.map((i) => i.field)).toContain(field);
+    }
+    expect(await world.store.getManifest("shop-1", "lead", "10")).toBeUndefined();
+    expect((await upload("lead", "1", bytes(), categorical(["mobile", "desktop"]))).status).toBe(
+      201,
+    );
+  });
+
   it("needs the admin role", async () => {
     const { world, call } = await setup();
     const scorer = await world.keys.create("shop-1", ["score"]);

@@ -129,6 +129,39 @@ describe("POST /v1/score with fakes", () => {
     ]);
   });
 
+  it("refuses text that is not well formed, naming the field without echoing the value", async () => {
+    const { world, post } = await setup();
+    const cases: [unknown, string][] = [
+      [{ model: "conv", features: { f0: 1, device: "\ud800" } }, "features.device"],
+      [{ model: "conv", features: { f0: 1, device: "a\u0000b" } }, "features.device"],
+      [{ model: "conv", features: { f0: 1, "dev\udc00ice": "mobile" } }, "features"],
+      [
+        { model: "conv", features: { f0: 1, nested: ["ok", { x: "\udfff" }] } },
+        "features.nested.1.x",
+      ],
+      [{ model: "conv", entityId: "u-\ud83d", features: { f0: 1 } }, "entityId"],
+      [{ model: "conv", rows: [{ entityId: "u\u0000", features: { f0: 1 } }] }, "rows.0.entityId"],
+      [{ model: "conv", rows: [{ features: { f0: 1, d: "\ud800" } }] }, "rows.0.features.d"],
+      [{ model: "conv\ud800", features: { f0: 1 } }, "model"],
+    ];
+    for (const [body, field] of cases) {
+      const { res } = await post(body);
+      expect(res.status, field).toBe(400);
+      const text = await res.text();
+      // The answer names the field and says how to fix it, and never carries the bad text back
+      // (an echo would be a \uD8xx escape in the JSON; the message itself writes \\uD800).
+      expect(text).not.toMatch(/(?<!\\)\\u(d[89a-f][0-9a-f]{2}|0000)/i);
+      const { error } = ErrorBodySchema.parse(JSON.parse(text));
+      expect(error.code).toBe("VALIDATION");
+      expect(error.details?.issues?.map((i) => i.field)).toContain(field);
+    }
+    // A surrogate pair (one emoji) is well formed and scores.
+    expect(
+      (await post({ model: "conv", features: { f0: 1, mood: "\ud83d\ude00" } })).res.status,
+    ).toBe(200);
+    expect(world.log.records.every((r) => JSON.stringify(r).isWellFormed())).toBe(true);
+  });
+
   it("answers 413 above 1000 rows before validating them", async () => {
     const { post } = await setup();
     const { res } = await post({

@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
+import { refineStorableJson, storableString } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
@@ -12,20 +13,24 @@ import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses"
 
 const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
 
-const EntityId = z.string().min(1).max(256).openapi({
+const EntityId = storableString.min(1).max(256).openapi({
   description:
     "Stable id of the scored entity (user, session, lead). With a challenger active, the same entityId always gets the same version.",
   example: "u-1",
 });
 
 // Values are typed per feature by the model's manifest, so the check (and its message, e.g.
-// "must be a finite number, got a boolean") happens against the manifest, not here.
-const Features = z.record(z.string(), z.unknown()).openapi({
-  description:
-    "Feature values by name: numbers for numeric features, strings for categorical ones, null or absent for the manifest default. Names the model does not use are ignored.",
-  additionalProperties: { type: ["number", "string", "null"] },
-  example: { sessions_7d: 3, cart_value: 45.8, device: "mobile" },
-});
+// "must be a finite number, got a boolean") happens against the manifest, not here. Their text
+// (names and values, used or not) is checked here: it is logged and stored as sent.
+const Features = z
+  .record(z.string(), z.unknown())
+  .superRefine(refineStorableJson)
+  .openapi({
+    description:
+      "Feature values by name: numbers for numeric features, strings for categorical ones, null or absent for the manifest default. Names the model does not use are ignored.",
+    additionalProperties: { type: ["number", "string", "null"] },
+    example: { sessions_7d: 3, cart_value: 45.8, device: "mobile" },
+  });
 
 const ScoreRow = z.object({ entityId: EntityId.optional(), features: Features });
 

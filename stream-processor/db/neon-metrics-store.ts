@@ -15,6 +15,7 @@ import type {
 } from "../ports/metrics-store";
 import { nullableNumberArray, numberArray, textArray } from "./array-literals";
 import { type Pool, type PoolClient, withTransaction } from "./create-pool";
+import { isDataRefusal, sqlstateOf } from "./sqlstate";
 
 /** Timing hook for the db latency histogram. */
 export type DbTimer = (operation: string, durationMs: number) => void;
@@ -656,14 +657,14 @@ export function unavailable(what: string, error: unknown): DependencyUnavailable
 }
 
 /**
- * The database refusing the data itself (SQLSTATE class 22 data exception, 23 integrity
- * violation) becomes a ValidationError, which the batch handler isolates and dead-letters;
- * everything else (connection lost, serialization failure, missing table) stays as it is and
- * is retried.
+ * The database refusing the data itself (see isDataRefusal: data exception, integrity violation,
+ * program limit exceeded) becomes a ValidationError, which the batch handler isolates and
+ * dead-letters; everything else (connection lost, serialization failure, missing table) stays
+ * as it is and is retried.
  */
 function refusalOrSame(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) {
+  const code = sqlstateOf(error);
+  if (isDataRefusal(error)) {
     return new ValidationError(
       `Postgres refused the data (${code}): ${(error as Error).message}`,
       [],

@@ -2,14 +2,16 @@
 import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ConfigError, DriftlineError } from "#core/errors";
+import { ConfigError } from "#core/errors";
 import { type LabelSignal, policyFromSettings } from "#core/monitoring";
 import type { TopicNames } from "#core/topics";
+import { isTransientFailure, sqlstateOf } from "../db/sqlstate";
 import type { Queryable } from "../db/timed-query";
 import type { BackoffSpec } from "../pipeline/backoff-ms";
 import type { BatchStage } from "../ports/batch-stage";
 import type { Clock } from "../ports/clock";
 import { createMonitoringDecoder, type MonitoringRecord } from "./decode-monitoring-record";
+import { type Attempt, applyIsolatingRefused, type IsolationOutcome } from "./isolate-refused";
 import { ModelReferenceSource } from "./model-reference-source";
 import type { MonitoringConfig } from "./monitoring-config";
 import { MonitoringMetrics } from "./monitoring-metrics";
@@ -18,7 +20,11 @@ import {
   type MessageProducer,
   MonitoringPublisher,
 } from "./monitoring-publisher";
-import { type MonitoringBatchSummary, MonitoringStage } from "./monitoring-stage";
+import {
+  type MonitoringBatchSummary,
+  type MonitoringInput,
+  MonitoringStage,
+} from "./monitoring-stage";
 import type { PredictionRow } from "./monitoring-store";
 import { NeonMonitoringOutbox, NeonMonitoringTransaction } from "./neon-monitoring-store";
 
@@ -104,41 +110,52 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
         }
         return;
       }
-      const predictions: PredictionRow[] = [];
-      const signals: LabelSignal[] = [];
+      const items: MonitoredRecord[] = [];
       const tenants = new Set<string>();
       for (const r of records) {
         tenants.add(r.observation.tenant);
         const decoded = r.input as MonitoringRecord | undefined;
         if (decoded === undefined) continue;
-        if (decoded.kind === "prediction") predictions.push(decoded.row);
-        else if (decoded.kind === "label") signals.push(decoded.signal);
-        else skipped += 1;
+        if (decoded.kind === "skip") {
+          skipped += 1;
+          metrics.refusedRecords(
+            r.observation.kind === "prediction" ? "prediction" : "label",
+            "unusable",
+          );
+        } else items.push(decoded);
       }
-      // A savepoint keeps monitoring from taking the batch down: should the database refuse
-      // monitoring's own rows (or monitoring have a bug), only monitoring's part is rolled back
-      // and the metrics of the batch still commit. A transient failure (connection lost,
-      // deadlock) is rethrown, so the whole batch is retried as usual.
+      // Savepoints keep monitoring from taking the batch down: should the database refuse
+      // monitoring's rows (or monitoring have a bug), only monitoring's part is rolled back and
+      // re-applied tenant by tenant, then record by record within a refusing tenant, so that only
+      // what was refused is left out; the metrics of the batch commit either way. A transient
+      // failure (connection lost, deadlock) is rethrown, so the whole batch is retried as usual.
       const db = connection as Queryable;
-      await db.query({ text: "SAVEPOINT driftline_monitoring" });
-      let summary: MonitoringBatchSummary;
-      try {
-        summary = await stage.apply(
-          new NeonMonitoringTransaction(db, options.dbTimer),
-          { predictions, signals, tenants },
-          nowMs,
-        );
-        await db.query({ text: "RELEASE SAVEPOINT driftline_monitoring" });
-      } catch (error) {
-        if (isTransient(error)) throw error;
-        await db.query({ text: "ROLLBACK TO SAVEPOINT driftline_monitoring" });
+      const summaries: MonitoringBatchSummary[] = [];
+      const attempt: Attempt<MonitoredRecord> = async (subset, subsetTenants) => {
+        await db.query({ text: "SAVEPOINT driftline_monitoring" });
+        try {
+          summaries.push(
+            await stage.apply(
+              new NeonMonitoringTransaction(db, options.dbTimer),
+              monitoringInput(subset, subsetTenants),
+              nowMs,
+            ),
+          );
+          await db.query({ text: "RELEASE SAVEPOINT driftline_monitoring" });
+          return { applied: true };
+        } catch (error) {
+          if (isTransientFailure(error)) throw error;
+          await db.query({ text: "ROLLBACK TO SAVEPOINT driftline_monitoring" });
+          await db.query({ text: "RELEASE SAVEPOINT driftline_monitoring" });
+          return { applied: false, error };
+        }
+      };
+      const outcome = await applyIsolatingRefused(items, tenants, tenantOf, attempt);
+      if (outcome.attempts > 1) {
         metrics.batchFailed();
-        log.error(
-          { err: error, predictions: predictions.length, signals: signals.length },
-          "monitoring failed on this batch and was rolled back; its metrics are committed without it",
-        );
-        return;
+        reportRefused(outcome);
       }
+      const summary = sumSummaries(summaries);
       if (summary.alerts > 0 || summary.retrainRequests > 0 || summary.late > 0 || skipped > 0) {
         log.info(
           { ...summary, skippedRecords: skipped },
@@ -150,6 +167,34 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       }
     },
   };
+
+  /**
+   * Counts and logs what monitoring left out. Only the tenant, the kind of record and what the
+   * database said in its fields (SQLSTATE, table, column, constraint) are logged: Postgres'
+   * message and context can quote the refused value.
+   */
+  function reportRefused(outcome: IsolationOutcome<MonitoredRecord>): void {
+    for (const { item, error } of outcome.refused) {
+      const kind = item.kind === "prediction" ? "prediction" : "label";
+      metrics.refusedRecords(kind, "refused");
+      log.error(
+        { tenant: tenantOf(item), kind, ...errorFacts(error) },
+        "monitoring left out a record the database refused; the rest of the batch is monitored",
+      );
+    }
+    for (const { tenant, items, error } of outcome.failedTenants) {
+      for (const item of items) {
+        metrics.refusedRecords(
+          item.kind === "prediction" ? "prediction" : "label",
+          "tenant_failed",
+        );
+      }
+      log.error(
+        { tenant, records: items.length, ...errorFacts(error) },
+        "monitoring failed for this tenant on this batch and was rolled back for it; other tenants are monitored",
+      );
+    }
+  }
 
   return {
     stage: batchStage,
@@ -176,17 +221,55 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   };
 }
 
-/**
- * Errors worth retrying the whole batch for: Postgres connection, transaction-rollback
- * (serialisation, deadlock), resource and operator classes (08, 40, 53, 57, 58), and errors
- * without a SQLSTATE that are not programming errors (a connection that died mid-statement).
- */
-function isTransient(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|40|53|57|58)/.test(code);
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
-    return false;
+type MonitoredRecord = Exclude<MonitoringRecord, { kind: "skip" }>;
+
+function tenantOf(record: MonitoredRecord): string {
+  return record.kind === "prediction" ? record.row.tenant : record.signal.tenant;
+}
+
+function monitoringInput(
+  records: readonly MonitoredRecord[],
+  tenants: readonly string[],
+): MonitoringInput {
+  const predictions: PredictionRow[] = [];
+  const signals: LabelSignal[] = [];
+  for (const r of records) {
+    if (r.kind === "prediction") predictions.push(r.row);
+    else signals.push(r.signal);
   }
-  if (error instanceof DriftlineError) return error.retryable;
-  return true;
+  return { predictions, signals, tenants };
+}
+
+function sumSummaries(summaries: readonly MonitoringBatchSummary[]): MonitoringBatchSummary {
+  const total = { ...EMPTY_SUMMARY };
+  for (const s of summaries) {
+    for (const key of Object.keys(total) as (keyof MonitoringBatchSummary)[]) total[key] += s[key];
+  }
+  return total;
+}
+
+const EMPTY_SUMMARY: MonitoringBatchSummary = {
+  predictions: 0,
+  fresh: 0,
+  signals: 0,
+  labelsResolved: 0,
+  slidingEvaluations: 0,
+  hourlyEvaluations: 0,
+  performanceResults: 0,
+  alerts: 0,
+  retrainRequests: 0,
+  suppressed: 0,
+  late: 0,
+};
+
+/** What may be logged of a failure: a database error's fields, never its message or context. */
+function errorFacts(error: unknown): Record<string, unknown> {
+  const sqlstate = sqlstateOf(error);
+  if (sqlstate === undefined) return { err: error };
+  const { table, column, constraint } = error as {
+    table?: string;
+    column?: string;
+    constraint?: string;
+  };
+  return { sqlstate, table, column, constraint };
 }

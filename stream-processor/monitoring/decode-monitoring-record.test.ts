@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { PredictionRecord } from "#core/scoring";
 import { createRecordDecoder, type RecordKind } from "../pipeline/decode-record";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createMonitoringDecoder } from "./decode-monitoring-record";
@@ -47,12 +49,70 @@ describe("decodeMonitoringRecord", () => {
       kind: "skip",
       reason: "score outside [0, 1]",
     });
-    const nul = {
-      ...samplePrediction({ predictionId: "p", scoredAtMs: 0 }),
-      features: { x: "a\u0000b" },
-    };
-    expect(decode("prediction", nul)).toEqual({ kind: "skip", reason: "contains U+0000" });
+    // As a message the metrics decoder would refuse: monitoring does not rely on it.
+    const direct = (over: Partial<PredictionRecord>) =>
+      monitoringDecode({
+        kind: "prediction",
+        message: { ...samplePrediction({ predictionId: "p", scoredAtMs: 0 }), ...over },
+      });
+    expect(direct({ features: { x: "a\u0000b" } })).toEqual({
+      kind: "skip",
+      reason: "contains U+0000",
+    });
+    const lone: Partial<PredictionRecord>[] = [
+      { features: { device: "\ud800" } },
+      { features: { "\udc00": 1 } },
+      { entityId: "u-\ud83d" },
+      { version: "\udfff" },
+    ];
+    for (const over of lone) {
+      expect(direct(over)).toEqual({ kind: "skip", reason: "contains a lone UTF-16 surrogate" });
+    }
+    const label = monitoringDecode({
+      kind: "event",
+      message: {
+        ...sampleEventMessage({ eventId: "e\ud800", eventTimeMs: 5, predictionId: "p1" }),
+      },
+    });
+    expect(label).toEqual({ kind: "skip", reason: "contains a lone UTF-16 surrogate" });
     const long = samplePrediction({ predictionId: "p".repeat(129), scoredAtMs: 0 });
     expect(decode("prediction", long)).toEqual({ kind: "skip", reason: "prediction id too long" });
+  });
+
+  it("never throws and never keeps unstorable text, whatever a producer sent (property)", () => {
+    const text = fc.oneof(
+      fc.string({ unit: "binary" }),
+      fc.constantFrom("\ud800", "\udc00x", "a\u0000", "\ud83d\ude00"),
+    );
+    const storable = (v: unknown): boolean =>
+      typeof v === "string"
+        ? v.isWellFormed() && !v.includes("\u0000")
+        : typeof v !== "object" ||
+          v === null ||
+          Object.entries(v).every(([k, x]) => storable(k) && storable(x));
+    fc.assert(
+      fc.property(
+        fc.dictionary(text, fc.oneof(text, fc.double({ min: -1e6, max: 1e6, noNaN: true }))),
+        text,
+        text,
+        (features, entityId, eventId) => {
+          const p = monitoringDecode({
+            kind: "prediction",
+            message: {
+              ...samplePrediction({ predictionId: "p", scoredAtMs: 0 }),
+              features,
+              entityId,
+            },
+          });
+          if (p.kind === "prediction") expect(storable(p.row)).toBe(true);
+          const e = monitoringDecode({
+            kind: "event",
+            message: sampleEventMessage({ eventId, eventTimeMs: 5, predictionId: "p1" }),
+          });
+          if (e.kind === "label") expect(storable(e.signal)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

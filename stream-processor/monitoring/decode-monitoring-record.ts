@@ -1,5 +1,6 @@
 /** Reads what monitoring needs from a validated `predictions` or event message: the scored row, or the label signal. */
 import { type LabelSignal, labelSignalOf } from "#core/monitoring";
+import { type TextProblem, textProblem } from "#core/text";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { PredictionRow } from "./monitoring-store";
 
@@ -29,7 +30,8 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
         signal.predictionId ?? "",
         ...signal.clickIds,
       ];
-      if (ids.some(hasNul)) return { kind: "skip", reason: "contains U+0000" };
+      const problem = firstProblem(ids);
+      if (problem !== undefined) return { kind: "skip", reason: SKIP_REASONS[problem] };
       return { kind: "label", signal };
     }
     const m = record.message;
@@ -39,15 +41,15 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
     if (m.predictionId.length > MAX_ID_CHARS)
       return { kind: "skip", reason: "prediction id too long" };
     if (!Number.isFinite(predictedAtMs)) return { kind: "skip", reason: "bad scoredAt" };
-    // Postgres text and jsonb cannot hold U+0000: such a row would make the batch's commit fail.
-    // Features are flat (name → number or string), so their names and string values are checked
-    // in place rather than by serializing them (the insert serializes them once, later).
-    if (
-      [m.tenant, m.model, m.version, m.predictionId, m.entityId ?? ""].some(hasNul) ||
-      Object.entries(m.features).some(([k, v]) => hasNul(k) || (typeof v === "string" && hasNul(v)))
-    ) {
-      return { kind: "skip", reason: "contains U+0000" };
-    }
+    // Postgres text and jsonb cannot hold U+0000 or a lone surrogate: such a row would make the
+    // database refuse monitoring's statements. The metrics decoder refuses them already; this
+    // does not rely on it. Features are flat (name → number or string), so their names and
+    // string values are checked in place rather than by serializing them (the insert serializes
+    // them once, later).
+    const problem =
+      firstProblem([m.tenant, m.model, m.version, m.predictionId, m.entityId ?? ""]) ??
+      featureProblem(m.features);
+    if (problem !== undefined) return { kind: "skip", reason: SKIP_REASONS[problem] };
     return {
       kind: "prediction",
       row: {
@@ -64,6 +66,25 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
   };
 }
 
-function hasNul(s: string): boolean {
-  return s.includes("\u0000");
+const SKIP_REASONS: Readonly<Record<TextProblem, string>> = {
+  "lone-surrogate": "contains a lone UTF-16 surrogate",
+  nul: "contains U+0000",
+};
+
+function firstProblem(texts: readonly string[]): TextProblem | undefined {
+  for (const text of texts) {
+    const problem = textProblem(text);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+function featureProblem(features: Readonly<Record<string, unknown>>): TextProblem | undefined {
+  for (const name in features) {
+    const value = features[name];
+    const problem =
+      textProblem(name) ?? (typeof value === "string" ? textProblem(value) : undefined);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }

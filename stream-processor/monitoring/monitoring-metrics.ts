@@ -15,6 +15,7 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
   private readonly deliveries: Counter<"channel" | "outcome">;
   private readonly outboxPending: Gauge;
   private readonly failedBatches: Counter;
+  private readonly refused: Counter<"kind" | "cause">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -61,7 +62,13 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
     });
     this.failedBatches = new Counter({
       name: "driftline_monitoring_failed_batches_total",
-      help: "Batches whose monitoring part failed and was rolled back (their metrics committed).",
+      help: "Batches whose monitoring part failed whole and was re-applied tenant by tenant, leaving out what was refused (their metrics committed).",
+      registers,
+    });
+    this.refused = new Counter({
+      name: "driftline_monitoring_refused_records_total",
+      help: "Records left out of monitoring, by kind (prediction, label) and cause: unusable (the monitoring decoder skipped it, e.g. a score outside [0, 1] or text Postgres cannot store), refused (the database refused the record), tenant_failed (its tenant's monitoring failed on the batch without a record to blame).",
+      labelNames: ["kind", "cause"],
       registers,
     });
     this.outboxPending = new Gauge({
@@ -107,6 +114,14 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
 
   batchFailed(): void {
     this.failedBatches.inc();
+  }
+
+  refusedRecords(
+    kind: "prediction" | "label",
+    cause: "unusable" | "refused" | "tenant_failed",
+    count = 1,
+  ): void {
+    this.refused.inc({ kind, cause }, count);
   }
 
   pending(count: number): void {

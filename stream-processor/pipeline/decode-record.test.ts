@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { eventMessageSchema } from "#core/events";
 import { PredictionRecordSchema } from "#core/scoring";
@@ -152,6 +153,132 @@ describe("decodeRecord: events", () => {
     if (!full.ok) expect(full.reason).toMatch(/event\.user_data\.em\.0/);
     // Even in envelope mode, `event` must be an object.
     expect(decode("event", toValue({ ...event(), event: "x" })).ok).toBe(false);
+  });
+});
+
+describe("decodeRecord: text Postgres cannot store", () => {
+  const prediction = (over: Record<string, unknown>) => ({
+    ...samplePrediction({ predictionId: "p-1", scoredAtMs: T0 }),
+    ...over,
+  });
+
+  it.each([
+    [
+      "a lone surrogate in a feature value",
+      "prediction",
+      prediction({ features: { device: "\ud800" } }),
+      /features\.device: .*lone UTF-16 surrogate/,
+    ],
+    [
+      "a lone surrogate in a feature name",
+      "prediction",
+      prediction({ features: { "de\udc00v": 1 } }),
+      /features: has a key .*lone UTF-16 surrogate/,
+    ],
+    [
+      "U+0000 in a feature value",
+      "prediction",
+      prediction({ features: { device: "a\u0000" } }),
+      /features\.device: .*U\+0000/,
+    ],
+    [
+      "a lone surrogate in the entity id",
+      "prediction",
+      prediction({ entityId: "u\udfff" }),
+      /entityId/,
+    ],
+    ["a lone surrogate in the version", "prediction", prediction({ version: "\ud800" }), /version/],
+    [
+      "a lone surrogate in the event id",
+      "event",
+      event({ eventId: "e\ud800" }),
+      /eventId: .*surrogate/,
+    ],
+    ["a lone surrogate in the campaign", "event", event({ campaign: "\udbff" }), /campaign/],
+    [
+      "a lone surrogate in a click id",
+      "event",
+      { ...event(), clickIds: { gclid: "\ud800" } },
+      /clickIds\.gclid/,
+    ],
+    [
+      "a lone surrogate in the prediction id",
+      "event",
+      event({ predictionId: "\ud800" }),
+      /predictionId/,
+    ],
+  ] as const)("poison: %s", (_name, kind, message, reason) => {
+    for (const decoder of [decode, decodeFull]) {
+      const result = decoder(kind, toValue(message));
+      expect(result.ok).toBe(false);
+      if (!result.ok) {
+        expect(result.reason).toMatch(reason);
+        // The reason names where, never the text itself (it goes to logs and headers).
+        expect(result.reason.isWellFormed() && !result.reason.includes("\u0000")).toBe(true);
+      }
+    }
+  });
+
+  it("leaves the Meta event alone in envelope mode (nothing of it is stored)", () => {
+    const m = event();
+    const odd = { ...m, event: { ...m.event, custom_data: { content_name: "\ud800" } } };
+    expect(decode("event", toValue(odd)).ok).toBe(true);
+  });
+
+  it("keeps a surrogate pair and a literal backslash-u text", () => {
+    const pair = prediction({ features: { mood: "\ud83d\ude00", text: "\\ud800 \\u0000" } });
+    expect(decode("prediction", toValue(pair)).ok).toBe(true);
+  });
+
+  // Any text, lone surrogates and U+0000 included, in any field a buggy producer fills: the
+  // decoder never throws, and what it accepts holds only text Postgres can store.
+  const text = fc.oneof(
+    fc.string({ unit: "binary" }),
+    fc.string({ unit: "grapheme" }),
+    fc.constantFrom("\ud800", "\udfff", "a\u0000b", "\ud83d\ude00", "\\u0000"),
+  );
+  const storable = (value: unknown): boolean =>
+    typeof value === "string"
+      ? value.isWellFormed() && !value.includes("\u0000")
+      : typeof value !== "object" || value === null
+        ? true
+        : Object.entries(value).every(([k, v]) => storable(k) && storable(v));
+
+  it("never throws and never accepts unstorable text (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(text, fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }))),
+        fc.option(text, { nil: undefined }),
+        text,
+        (features, entityId, version) => {
+          const m = prediction({
+            features,
+            version: version || "1",
+            ...(entityId ? { entityId } : {}),
+          });
+          const result = decode("prediction", toValue(m));
+          if (result.ok === true) expect(storable(result.message.message)).toBe(true);
+          else if (result.ok === false) expect(storable(result.reason)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(text, text, text, (eventId, campaign, fbclid) => {
+        const m = {
+          ...event({ eventId: eventId || "e", campaign: campaign || "c" }),
+          clickIds: { fbclid },
+        };
+        for (const decoder of [decode, decodeFull]) {
+          const result = decoder("event", toValue(m));
+          if (result.ok === true) {
+            const { event: _meta, ...envelope } = result.message.message as Record<string, unknown>;
+            expect(storable(envelope)).toBe(true);
+          } else if (result.ok === false) expect(storable(result.reason)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -14,7 +14,7 @@ import { toMicros } from "#core/windows";
 import type { DecodedMessage } from "../ports/batch-stage";
 import type { DedupKey } from "../ports/metrics-store";
 import { browserDedupDigest, dedupDigest } from "./dedup-digest";
-import { clip, describeIssues } from "./poison-reason";
+import { clip, describeIssues, unstorableTextReason } from "./poison-reason";
 
 export type RecordKind = "event" | "prediction";
 export type EventValidation = "envelope" | "full";
@@ -40,6 +40,8 @@ export const PREDICTION_DEDUP_NAME = "$prediction";
 const MAX_EVENT_NAME_CHARS = 256;
 const MAX_CAMPAIGN_CHARS = 256;
 const MAX_EVENT_ID_CHARS = 256;
+/** The event message's field holding the Meta event, which no stage stores. */
+const META_EVENT_KEYS: ReadonlySet<string> = new Set(["event"]);
 /** The tenants table's rule for tenant ids. */
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -104,12 +106,22 @@ export function createRecordDecoder(validation: EventValidation) {
 
   return function decodeRecord(kind: RecordKind, value: Buffer | null): DecodedRecord {
     if (value === null || value.length === 0) return poison("the record has no value");
+    const text = value.toString("utf8");
     let json: unknown;
     try {
-      json = JSON.parse(value.toString("utf8"));
+      json = JSON.parse(text);
     } catch (error) {
       return poison(`the value is not valid JSON (${clip((error as Error).message)})`);
     }
+    // Text Postgres cannot hold would make it refuse the batch's statements: refused here,
+    // anywhere in a prediction (all of it is stored) or an event's envelope (the Meta event
+    // itself is never stored).
+    const textProblem = unstorableTextReason(
+      text,
+      json,
+      kind === "event" ? META_EVENT_KEYS : undefined,
+    );
+    if (textProblem !== undefined) return poison(textProblem);
     return kind === "event" ? decodeEvent(json) : decodePrediction(json);
   };
 
@@ -127,15 +139,6 @@ export function createRecordDecoder(validation: EventValidation) {
     if (tenantProblem !== undefined) return poison(tenantProblem);
     if (m.eventName.length > MAX_EVENT_NAME_CHARS) {
       return poison(`eventName: longer than ${MAX_EVENT_NAME_CHARS} characters`);
-    }
-    if (
-      hasNul(m.eventName) ||
-      hasNul(m.eventId) ||
-      (m.campaign !== undefined && hasNul(m.campaign))
-    ) {
-      return poison(
-        "eventName, eventId or campaign contains U+0000, which Postgres text cannot hold",
-      );
     }
     // Meta keeps test events (sent with a test_event_code) out of its reporting; so do the metrics.
     // They stay in Kafka for anyone who reads the topic.
@@ -185,9 +188,6 @@ export function createRecordDecoder(validation: EventValidation) {
     if (tenantProblem !== undefined) return poison(tenantProblem);
     if (m.model.length > MAX_EVENT_NAME_CHARS) {
       return poison(`model: longer than ${MAX_EVENT_NAME_CHARS} characters`);
-    }
-    if (hasNul(m.model) || hasNul(m.predictionId)) {
-      return poison("model or predictionId contains U+0000, which Postgres text cannot hold");
     }
     return {
       ok: true,
@@ -239,10 +239,6 @@ function checkTenant(tenant: string): string | undefined {
 
 function poison(reason: string): DecodedRecord {
   return { ok: false, reason };
-}
-
-function hasNul(s: string): boolean {
-  return s.includes("\u0000");
 }
 
 /** At most `max` characters (code points, as Postgres counts them), never splitting a pair. */

@@ -1,6 +1,6 @@
 /** Reads one raw `models` record: the registry change it carries, or why it is poison. */
 import { type ModelRegistryRecord, modelRegistryRecordSchema } from "#core/model-registry-message";
-import { clip, describeIssues } from "../pipeline/poison-reason";
+import { clip, describeIssues, unstorableTextReason } from "../pipeline/poison-reason";
 
 export type DecodedRegistryRecord =
   | { ok: true; record: ModelRegistryRecord }
@@ -15,8 +15,10 @@ export function decodeRegistryRecord(value: Buffer | null): DecodedRegistryRecor
   } catch (error) {
     return poison(`the value is not valid JSON (${clip((error as Error).message)})`);
   }
-  // Postgres text and jsonb cannot hold U+0000; such a record would make the commit fail.
-  if (text.includes("\\u0000")) return poison("the value contains U+0000");
+  // The manifest is stored whole (jsonb): text Postgres cannot hold anywhere in the record would
+  // make it refuse the record.
+  const textProblem = unstorableTextReason(text, json);
+  if (textProblem !== undefined) return poison(textProblem);
   const parsed = modelRegistryRecordSchema.safeParse(json);
   if (!parsed.success) {
     return poison(

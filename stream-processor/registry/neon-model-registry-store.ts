@@ -5,6 +5,7 @@ import type {
   ModelRegistryRecord,
   ModelUploadedRecord,
 } from "#core/model-registry-message";
+import { isDataRefusal, sqlstateOf } from "../db/sqlstate";
 import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
 import type {
   ModelRegistryTransaction,
@@ -13,9 +14,6 @@ import type {
 } from "./model-registry-store";
 
 type Timer = QueryTimer;
-
-/** SQLSTATE classes 22 (data exception) and 23 (integrity violation): the data is refused. */
-const REFUSED = /^2[23][0-9A-Z]{3}$/;
 
 /** Builds the registry on a batch connection; a store without SQL connections is a ConfigError. */
 export function openNeonModelRegistry(timer: Timer = () => {}): OpenModelRegistry {
@@ -56,12 +54,11 @@ export class NeonModelRegistryTransaction implements ModelRegistryTransaction {
           ? await this.upsertVersion(record)
           : await this.promote(record);
     } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (typeof code !== "string" || !REFUSED.test(code)) throw error;
+      if (!isDataRefusal(error)) throw error;
       await this.db.query({ text: "ROLLBACK TO SAVEPOINT driftline_registry" });
       return {
         kind: "refused",
-        reason: `Postgres refused it (${code}): ${(error as Error).message}`,
+        reason: `Postgres refused it (${sqlstateOf(error)}): ${(error as Error).message}`,
       };
     }
     await this.db.query({ text: "RELEASE SAVEPOINT driftline_registry" });

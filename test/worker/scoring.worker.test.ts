@@ -258,6 +258,21 @@ describe("feature validation", () => {
     );
   });
 
+  it("refuses a lone UTF-16 surrogate or U+0000 in a feature, naming it without the text", async () => {
+    // The bundled conversion model's categorical `device`, as a buggy client would send it.
+    const body = await expect400(
+      { model: "conversion", features: { device: "\ud800" } },
+      "features.device",
+      /lone UTF-16 surrogate.*send whole characters/,
+    );
+    expect(JSON.stringify(body)).not.toContain("\ud800");
+    await expect400(
+      { model: "conversion", features: { sessions_7d: 1, "dev\u0000ice": "mobile" } },
+      "features",
+      /has a key that holds U\+0000/,
+    );
+  });
+
   it("names the row in a batch", async () => {
     await expect400(
       { model: "strict", rows: [{ features: { sessions_7d: 1 } }, { features: {} }] },
@@ -350,6 +365,21 @@ describe("model admin", () => {
     const body = await expectUpload400(manifest, FIXTURES.linear.model, /manifest/);
     expect(body.error.details?.issues?.map((i) => i.field)).toContain("manifest.output.name");
     await expectUpload400("{ nope", FIXTURES.linear.model, /not valid JSON/);
+  });
+
+  it("rejects a manifest with a lone UTF-16 surrogate in a category", async () => {
+    const manifest = structuredClone(FIXTURES.linear.manifest) as {
+      features: { type: string; categories?: string[] }[];
+    };
+    const index = manifest.features.findIndex((f) => f.type === "categorical");
+    manifest.features[index]!.categories![1] = "\udc00";
+    const body = await expectUpload400(manifest, FIXTURES.linear.model, /manifest/);
+    expect(body.error.details?.issues).toEqual([
+      {
+        field: `manifest.features.${index}.categories.1`,
+        message: expect.stringMatching(/lone UTF-16 surrogate/),
+      },
+    ]);
   });
 
   it("rejects bytes that are not an ONNX model", async () => {

@@ -1,6 +1,7 @@
 /** Wire schemas of Meta's Conversions API: the server event, its custom/app data and the request body. */
 
 import { z } from "zod";
+import { storableString } from "../well-formed-text.ts";
 import { userDataInputSchema } from "./user-data-schema.ts";
 import { requiredOr } from "./zod-issues.ts";
 
@@ -175,8 +176,8 @@ export const capiServerEventSchema = z.object({
 export type CapiServerEventInput = z.infer<typeof capiServerEventSchema>;
 
 const requestFields = {
-  test_event_code: z.string().min(1).max(256).optional(),
-  partner_agent: z.string().min(1).max(256).optional(),
+  test_event_code: storableString.min(1).max(256).optional(),
+  partner_agent: storableString.min(1).max(256).optional(),
 };
 
 /**

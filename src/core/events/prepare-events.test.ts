@@ -276,6 +276,48 @@ describe("prepareEvents (CAPI)", () => {
     });
   });
 
+  it("rejects an event holding text Postgres cannot store, naming where and not what", async () => {
+    const batch = await capi({
+      data: [
+        websiteEvent({ event_id: "a", custom_data: { content_name: "x\ud800" } }),
+        websiteEvent({ event_id: "b\udc00" }),
+        websiteEvent({ event_id: "c", custom_data: { "brand\ud800": "x" } }),
+        websiteEvent({ event_id: "d", event_name: "Lead\u0000" }),
+        websiteEvent({ event_id: "e", custom_data: { content_name: "\ud83d\ude00" } }),
+      ],
+    });
+    expect(batch.results.map((r) => r.status)).toEqual([
+      "rejected",
+      "rejected",
+      "rejected",
+      "rejected",
+      "accepted",
+    ]);
+    expect(rejected(batch.results[0]).errors).toEqual([
+      {
+        field: "data.0.custom_data.content_name",
+        message: expect.stringMatching(/lone UTF-16 surrogate.*send whole characters/),
+      },
+    ]);
+    // The sender's id is not repeated when it is the bad text.
+    expect(rejected(batch.results[1])).toMatchObject({
+      eventId: null,
+      errors: [{ field: "data.1.event_id" }],
+    });
+    expect(rejected(batch.results[2]).errors).toEqual([
+      {
+        field: "data.2.custom_data",
+        message: expect.stringMatching(/^has a key that holds a lone/),
+      },
+    ]);
+    expect(rejected(batch.results[3]).errors).toEqual([
+      { field: "data.3.event_name", message: expect.stringMatching(/U\+0000/) },
+    ]);
+    await expect(
+      capi({ data: [websiteEvent({ event_id: "a" })], test_event_code: "T\ud800" }),
+    ).rejects.toMatchObject({ issues: [{ field: "test_event_code" }] });
+  });
+
   it("names unknown user_data keys instead of silently dropping raw data", async () => {
     const batch = await capi({
       data: [websiteEvent({ user_data: { client_user_agent: UA, email: "joe@example.com" } })],
@@ -712,6 +754,57 @@ describe("prepareEvents (website)", () => {
       data: [websiteEvent({ event_name: "Lead", event_id: "lead-1" })],
     });
     expect(accepted(fromPage.results[0]).dedupKey).toBe(accepted(fromServer.results[0]).dedupKey);
+  });
+  it("rejects an event whose URL query decodes to U+0000 in a value it keeps", async () => {
+    const batch = await web({
+      events: [
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?utm_campaign=a%00b",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?gclid=%00&other=%00",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+        {
+          event_name: "Lead",
+          event_time: NOW_MS,
+          event_source_url: "https://shop.example/?utm_campaign=caf%C3%A9&other=%00",
+          user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+        },
+      ],
+    });
+    expect(rejected(batch.results[0]).errors).toEqual([
+      {
+        field: "events.0.event_source_url",
+        message: expect.stringMatching(/^has the query parameter utm_campaign that holds U\+0000/),
+      },
+    ]);
+    expect(rejected(batch.results[1]).errors).toEqual([
+      {
+        field: "events.1.event_source_url",
+        message: expect.stringMatching(/^has the query parameter gclid that holds U\+0000/),
+      },
+    ]);
+    // A parameter Driftline does not read is not its concern.
+    expect(batch.results[2]?.status).toBe("accepted");
+  });
+
+  it("rejects a website event holding a lone surrogate", async () => {
+    const batch = await web({
+      event_name: "Lead",
+      event_time: NOW_MS,
+      event_source_url: "https://shop.example/?utm_campaign=x",
+      user_data: { client_user_agent: UA, fbp: "fb.1.1.1" },
+      campaign: "\udbff",
+    });
+    expect(rejected(batch.results[0]).errors).toEqual([
+      { field: "campaign", message: expect.stringMatching(/lone UTF-16 surrogate/) },
+    ]);
   });
 });
 

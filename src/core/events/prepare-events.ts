@@ -1,6 +1,7 @@
 /** Validates, normalises and hashes one batch of website or CAPI events into Kafka messages, event by event. */
 
 import { type FieldIssue, ValidationError } from "../errors.ts";
+import { findTextIssues, isStorableText, textIssueMessage } from "../well-formed-text.ts";
 import {
   buildEventMessage,
   isEmpty,
@@ -14,6 +15,7 @@ import {
   type RequestContext,
   usableRequestContext,
 } from "./draft-website-event.ts";
+import { readEventId } from "./event-draft.ts";
 import {
   type EventMessage,
   type EventSource,
@@ -27,6 +29,7 @@ import {
   MAX_EVENT_AGE_MS,
 } from "./event-time.ts";
 import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data.ts";
+import { queryTextIssues } from "./query-params.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
 import { websiteRequestEnvelopeSchema } from "./website-event-schema.ts";
 import { fieldAt, joinPath, missingIsRequired, toFieldIssues } from "./zod-issues.ts";
@@ -182,6 +185,9 @@ function readEnvelope(source: EventSource, body: unknown): Envelope {
   return { events: [body], prefix: () => [] };
 }
 
+/** Text issues listed per event at most. */
+const MAX_TEXT_ISSUES = 10;
+
 function prepareOne(
   input: PrepareEventsInput,
   options: PrepareEventsOptions,
@@ -191,6 +197,21 @@ function prepareOne(
   prefix: PropertyKey[],
   normalize: (userData: UserDataInput) => NormalizedUserData,
 ): PreparedEvent {
+  // Any text of the event, known field or custom property, travels on to Kafka and Postgres.
+  // Checked before the schema, whose issue paths would name a bad key.
+  const textIssues = findTextIssues(raw, MAX_TEXT_ISSUES);
+  if (textIssues.length > 0) {
+    const eventId = readEventId(raw);
+    return {
+      index,
+      status: "rejected",
+      eventId: eventId !== null && isStorableText(eventId) ? eventId : null,
+      errors: textIssues.map((issue) => ({
+        field: fieldAt(prefix, ...issue.path) || "(body)",
+        message: textIssueMessage(issue),
+      })),
+    };
+  }
   const draft =
     input.source === "capi"
       ? draftCapiEvent(raw, prefix)
@@ -200,6 +221,7 @@ function prepareOne(
   }
 
   const errors = draft.errors;
+  queryTextIssues(draft.utm, draft.clickIds, prefix, errors);
 
   const windowProblem = Number.isNaN(draft.eventTimeMs)
     ? null

@@ -1,5 +1,7 @@
 /** Reads the utm_* parameters and click ids of an event's URL, as Meta's Business SDK would see them. */
 
+import type { FieldIssue } from "../errors.ts";
+import { TEXT_PROBLEM_MESSAGES, textProblem } from "../well-formed-text.ts";
 import {
   CLICK_ID_PARAMS,
   type ClickIdParam,
@@ -8,6 +10,7 @@ import {
 } from "./event-message-schema.ts";
 import { flatString } from "./flat-string.ts";
 import { hashIfEmail } from "./hash-free-form-emails.ts";
+import { fieldAt } from "./zod-issues.ts";
 
 // The queries (`URL.search`) of the URLs the fast parser accepted for the event being read, by
 // their text: read without parsing the URL again. Filled and read synchronously, one event at a time.
@@ -103,4 +106,27 @@ export function readClickIds(
     if (fbclid) ids.fbclid = flatString(fbclid);
   }
   return ids;
+}
+
+/**
+ * The event's own text was checked whole, but percent-decoding its URL's query can still yield
+ * U+0000 (`%00`) in a utm value or click id the message carries; invalid UTF-8 decodes to U+FFFD,
+ * so never to a lone surrogate. Reported on the URL, naming the parameter.
+ */
+export function queryTextIssues(
+  utm: Partial<Record<UtmParam, string>>,
+  clickIds: Partial<Record<ClickIdParam, string>>,
+  prefix: readonly PropertyKey[],
+  errors: FieldIssue[],
+): void {
+  const check = (name: string, value: string | undefined) => {
+    const problem = value === undefined ? undefined : textProblem(value);
+    if (problem === undefined) return;
+    errors.push({
+      field: fieldAt(prefix, "event_source_url"),
+      message: `has the query parameter ${name} that ${TEXT_PROBLEM_MESSAGES[problem]}`,
+    });
+  };
+  for (const p of UTM_PARAMS) check(UTM_QUERY_NAMES[p], utm[p]);
+  for (const p of CLICK_ID_PARAMS) check(p, clickIds[p]);
 }

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  findTextIssues,
+  refineStorableJson,
+  storableString,
+  textIssueMessage,
+  textProblem,
+} from "./well-formed-text.ts";
+
+describe("textProblem", () => {
+  it.each([
+    ["plain ASCII", "mobile", undefined],
+    ["a surrogate pair (one emoji)", "\ud83d\ude00", undefined],
+    ["a literal backslash-u text", "\\ud800 \\u0000", undefined],
+    ["a lone high surrogate", "a\ud800", "lone-surrogate"],
+    ["a lone low surrogate", "\udc00b", "lone-surrogate"],
+    ["a pair in the wrong order", "\ude00\ud83d", "lone-surrogate"],
+    ["U+0000", "a\u0000b", "nul"],
+    ["both (the surrogate is reported)", "\u0000\ud800", "lone-surrogate"],
+  ])("%s", (_name, text, problem) => {
+    expect(textProblem(text)).toBe(problem);
+  });
+});
+
+describe("findTextIssues", () => {
+  it("finds bad values and keys by path, without naming a bad key", () => {
+    const value = { a: ["ok", { b: "\ud800" }], "k\udc00": { deeper: "\u0000" }, c: "x\u0000" };
+    expect(findTextIssues(value, 10)).toEqual([
+      { path: ["a", 1, "b"], problem: "lone-surrogate", inKey: false },
+      { path: [], problem: "lone-surrogate", inKey: true },
+      { path: ["c"], problem: "nul", inKey: false },
+    ]);
+    expect(findTextIssues(value)).toHaveLength(1);
+    expect(findTextIssues({ n: 1, t: true, z: null, s: "fine" }, 10)).toEqual([]);
+    expect(textIssueMessage({ problem: "nul", inKey: true })).toMatch(
+      /^has a key that holds U\+0000/,
+    );
+  });
+});
+
+describe("zod helpers", () => {
+  it("report each bad string at its path", () => {
+    const schema = z.object({
+      id: storableString.min(1),
+      extra: z.record(z.string(), z.unknown()).superRefine(refineStorableJson),
+    });
+    const result = schema.safeParse({ id: "\ud800", extra: { x: ["\u0000"] } });
+    expect(result.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+      ["id", expect.stringMatching(/lone UTF-16 surrogate/)],
+      ["extra.x.0", expect.stringMatching(/U\+0000/)],
+    ]);
+    expect(schema.safeParse({ id: "ok", extra: { "\ud83d\ude00": "\ud83d\ude00" } }).success).toBe(
+      true,
+    );
+  });
+});
