@@ -337,7 +337,7 @@ export class ModelRegistry {
     const check = await this.options.runtime.check(modelBytes, manifest);
     if (!check.ok) {
       throw new ValidationError(
-        `The model does not match its manifest: ${check.problems.join("; ")}`,
+        `The model failed the upload check: ${check.problems.join("; ")}`,
         check.problems.map((message) => ({ field: "model", message })),
       );
     }

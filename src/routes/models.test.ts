@@ -79,7 +79,7 @@ describe("model admin with fakes", () => {
     const mismatch = await upload("lead", "3", fakeModelBytes([1, 2], 0), fakeManifest(3));
     expect(mismatch.status).toBe(400);
     expect(ErrorBodySchema.parse(await mismatch.json()).error.message).toMatch(
-      /does not match its manifest/,
+      /failed the upload check/,
     );
 
     const tooBig = await upload("lead", "4", new Uint8Array(2048).buffer, fakeManifest(1));

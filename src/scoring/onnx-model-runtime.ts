@@ -1,7 +1,12 @@
 /** ModelRuntime on onnxruntime-web: loads ONNX bytes into sessions, scores rows, checks uploads. */
 import type { InferenceSession, Tensor } from "onnxruntime-web/wasm";
 import type { ModelManifest } from "#core/model-manifest";
-import { buildFeatureMatrix, defaultFeatureRow } from "#core/scoring";
+import {
+  buildFeatureMatrix,
+  checkOnnxGraph,
+  defaultFeatureRow,
+  MAX_SCORE_ROWS,
+} from "#core/scoring";
 import type { OrtModule } from "./onnx-runtime";
 import type { LoadedModel, ModelCheck, ModelRuntime } from "./scoring-ports";
 
@@ -66,6 +71,10 @@ export class OnnxModelRuntime implements ModelRuntime {
   }
 
   async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {
+    // Before ORT sees the bytes: a graph that can allocate without bound must never be scored,
+    // not even once here, where it would take the isolate down with the upload request.
+    const graph = checkOnnxGraph(new Uint8Array(bytes));
+    if (!graph.ok) return { ok: false, problems: graph.problems };
     const ort = await this.loadOrt();
     let session: InferenceSession;
     try {
@@ -76,20 +85,29 @@ export class OnnxModelRuntime implements ModelRuntime {
     try {
       const problems = checkSignature(session, manifest);
       if (problems.length > 0) return { ok: false, problems };
+      // A full batch, as production will send: a model that fails or runs out of memory at
+      // MAX_SCORE_ROWS rows is refused now rather than on a customer's request.
+      const defaults = { features: defaultFeatureRow(manifest.features) };
       const matrix = buildFeatureMatrix(
         manifest.features,
-        [{ features: defaultFeatureRow(manifest.features) }],
+        Array.from({ length: MAX_SCORE_ROWS }, () => defaults),
         () => "features",
       );
       if (!matrix.ok) return { ok: false, problems: matrix.issues.map((i) => i.message) };
-      let score: number;
+      let scores: Float64Array;
       try {
         const loaded = new OnnxLoadedModel(ort, session, manifest);
-        score = (await loaded.score(matrix.values, 1))[0]!;
+        scores = await loaded.score(matrix.values, MAX_SCORE_ROWS);
       } catch (err) {
-        return { ok: false, problems: [`scoring one row of defaults failed: ${message(err)}`] };
+        return {
+          ok: false,
+          problems: [
+            `scoring a batch of ${MAX_SCORE_ROWS} rows of defaults failed: ${message(err)}`,
+          ],
+        };
       }
-      if (!(score >= 0 && score <= 1)) {
+      const score = scores.find((s) => !(s >= 0 && s <= 1));
+      if (score !== undefined) {
         return {
           ok: false,
           problems: [

@@ -1,13 +1,14 @@
 /** The scoring verb: route rows to versions, validate features, run the model, log predictions. */
 import { DriftlineError, type FieldIssue, ValidationError } from "#core/errors";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
-import { buildFeatureMatrix, chooseVersion } from "#core/scoring";
+import { buildFeatureMatrix, chooseVersion, MAX_SCORE_ROWS } from "#core/scoring";
 import type { WaitUntil } from "../http/wait-until";
 import type { ServingVersion } from "../model-registry/model-registry";
 import type { Services } from "../services";
 
-/** Rows per request; the public contract's batch limit. */
-export const MAX_SCORE_ROWS = 1000;
+// The batch limit lives in the core: the upload check sizes its memory bound by it too.
+export { MAX_SCORE_ROWS };
+
 /** Issues listed in one 400; a batch of bad rows would otherwise answer with megabytes. */
 const MAX_ISSUES = 50;
 

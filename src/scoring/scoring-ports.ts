@@ -15,7 +15,10 @@ export type ModelCheck = { ok: true } | { ok: false; problems: string[] };
 /** Turns model bytes into something that scores (onnxruntime-web in the Worker). */
 export interface ModelRuntime {
   load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel>;
-  /** Loads the bytes and checks tensor names, types and shapes against the manifest. */
+  /**
+   * Refuses graphs that could allocate without bound (checkOnnxGraph), loads the bytes, checks
+   * tensor names, types and shapes against the manifest and scores a full batch of defaults.
+   */
   check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck>;
 }
 

@@ -8,12 +8,14 @@ import { parseModelManifest } from "#core/model-manifest";
 import { modelRegistryRecordSchema } from "#core/model-registry-message";
 import { chooseVersion, PredictionRecordSchema } from "#core/scoring";
 import conversionExamples from "../../models/conversion/1/examples.json";
+import { int64Tensor, node } from "../../models/onnx/onnx-builder";
 import { R2ModelStore } from "../../src/model-registry/r2-model-store";
 import { consumeIngestBatch } from "../../src/queue/consume-ingest-batch";
 import { expandModelNotice } from "../../src/queue/expand-model-notice";
 import type { IngestMessage } from "../../src/queue/ingest-message";
 import type { ProduceRecord, QueueMessageLike } from "../../src/queue/queue-ports";
 import expected from "../fixtures/scoring/onnx-expected.json";
+import { constantOfShapeBomb, logisticAround } from "../support/onnx-test-graphs";
 import {
   createKey,
   type ErrorJson,
@@ -387,6 +389,38 @@ describe("model admin", () => {
       FIXTURES.linear.manifest,
       new TextEncoder().encode("definitely not onnx"),
       /does not load/,
+    );
+  });
+
+  /** For the three-feature test graphs of test/support/onnx-test-graphs.ts. */
+  const threeFeatureManifest = {
+    ...FIXTURES.linear.manifest,
+    features: [0, 1, 2].map((i) => ({ name: `f${i}`, type: "number", default: 0 })),
+    reference: undefined,
+  };
+
+  it("refuses a graph that could allocate without bound before onnxruntime runs it", async () => {
+    // It would score one row in 800 KB, a batch in 800 MB.
+    const body = await expectUpload400(
+      threeFeatureManifest,
+      constantOfShapeBomb(),
+      /operator ConstantOfShape \(node "ConstantOfShape_huge"\) is not allowed/,
+    );
+    expect(body.error.details?.issues).toEqual([
+      { field: "model", message: expect.stringMatching(/^operator ConstantOfShape/) },
+    ]);
+  });
+
+  it("refuses a model that scores one row but not a full batch", async () => {
+    // Reshape to a fixed [1, 1] works for one row only.
+    const oneRowOnly = logisticAround(
+      [node("Reshape", ["logit", "one_by_one"], ["bomb_out"])],
+      [int64Tensor("one_by_one", [2], [1, 1])],
+    );
+    await expectUpload400(
+      threeFeatureManifest,
+      oneRowOnly,
+      /scoring a batch of 1000 rows of defaults failed: .*Reshape/,
     );
   });
 
