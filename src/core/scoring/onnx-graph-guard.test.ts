@@ -7,7 +7,7 @@ import {
   exportMlpModel,
   INPUT_NAME,
   OUTPUT_NAME,
-} from "../../../models/onnx/export-onnx";
+} from "../../../models/onnx/export-onnx.ts";
 import {
   type AttributeProto,
   batchTensorInfo,
@@ -18,10 +18,10 @@ import {
   type NodeProto,
   node,
   type TensorProto,
-} from "../../../models/onnx/onnx-builder";
-import type { InputColumn } from "../../../models/training/design-matrix";
-import type { TreeNode } from "../../../models/training/gradient-boosted-trees";
-import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs";
+} from "../../../models/onnx/onnx-builder.ts";
+import type { InputColumn } from "../../../models/training/design-matrix.ts";
+import type { TreeNode } from "../../../models/training/gradient-boosted-trees.ts";
+import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs.ts";
 import { createRandom } from "../random/prng.ts";
 import { checkOnnxGraph, ONNX_MAX_NODES, ONNX_MAX_TENSOR_BYTES } from "./onnx-graph-guard.ts";
 import { MAX_SCORE_ROWS } from "./score-limits.ts";
