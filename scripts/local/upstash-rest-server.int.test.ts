@@ -331,6 +331,27 @@ describe("protocol errors", () => {
     expect(missing.body).toEqual({ error: expect.stringContaining("Authorization: Bearer") });
   });
 
+  it("cannot be driven from a web page: refuses an Origin header, a token in the query and admin commands", async () => {
+    const fromPage = await raw("/", '["PING"]', {
+      headers: { origin: "https://attacker.example" },
+    });
+    expect(fromPage.status).toBe(403);
+    const queryToken = await raw(`/get/x?_token=${encodeURIComponent(token)}`, undefined, {
+      method: "GET",
+      auth: false,
+    });
+    expect(queryToken.status).toBe(401);
+    // Harmless ones: should the block ever regress, the test must not wipe or stop the Redis.
+    for (const command of [["CONFIG", "GET", "dir"], ["DEBUG", "SLEEP", "0"], ["LASTSAVE"]]) {
+      const admin = await raw("/", JSON.stringify(command));
+      expect(admin.status).toBe(400);
+      expect(admin.body).toEqual({
+        error: expect.stringContaining("administers the Redis server"),
+      });
+    }
+    expect((await raw("/", '["PING"]')).body).toEqual({ result: "PONG" });
+  });
+
   it("answers malformed bodies with 400 JSON and keeps serving", async () => {
     const notJson = await raw("/", "{not json");
     expect(notJson.status).toBe(400);

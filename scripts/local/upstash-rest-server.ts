@@ -53,10 +53,12 @@ export function createUpstashRestServer(options: UpstashRestServerOptions): Upst
   });
   const prepare = createCommandPreparer();
 
-  function authorized(req: IncomingMessage, query: URLSearchParams): boolean {
+  function authorized(req: IncomingMessage): boolean {
     const header = req.headers.authorization ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    const token = match?.[1]?.trim() ?? query.get("_token");
+    // Only the header: a token in the query string (which Upstash also takes) could be sent by
+    // any web page through an <img> or a form, which carry no Authorization header.
+    const token = match?.[1]?.trim();
     if (!token) return false;
     return timingSafeEqual(createHash("sha256").update(token).digest(), expectedToken);
   }
@@ -78,7 +80,16 @@ export function createUpstashRestServer(options: UpstashRestServerOptions): Upst
       return;
     }
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (!authorized(req, url.searchParams)) {
+    if (req.headers.origin !== undefined) {
+      // Browsers send Origin on cross-site requests; Upstash clients never do. Refused before
+      // anything else, so no web page the developer opens can reach the local Redis.
+      req.resume();
+      sendJson(res, 403, {
+        error: "The local Upstash REST server serves Redis clients, not web pages.",
+      });
+      return;
+    }
+    if (!authorized(req)) {
       req.resume();
       sendJson(res, 401, {
         error: "Unauthorized: send the header Authorization: Bearer <UPSTASH_REDIS_REST_TOKEN>",

@@ -12,6 +12,27 @@ export interface PreparedCommand {
   mapReply?: (reply: unknown) => unknown;
 }
 
+// Commands that administer the server itself: no Driftline client needs them, and they would let
+// anyone holding the token reconfigure, wipe or stop the machine's Redis (Upstash refuses them too).
+const ADMIN_COMMANDS = new Set([
+  "acl",
+  "bgrewriteaof",
+  "bgsave",
+  "config",
+  "debug",
+  "failover",
+  "flushall",
+  "flushdb",
+  "lastsave",
+  "migrate",
+  "module",
+  "replicaof",
+  "save",
+  "shutdown",
+  "slaveof",
+  "swapdb",
+]);
+
 // Commands that change the state of a connection (or stream from it) cannot run on the connection
 // shared by all HTTP requests; Upstash rejects most of them over REST as well.
 const REJECTED_COMMANDS = new Set([
@@ -121,6 +142,11 @@ export function createCommandPreparer(): (command: Arg[]) => PreparedCommand {
   function prepare(command: Arg[]): PreparedCommand {
     const name = text(command[0]).toLowerCase();
     const args = command.slice(1);
+    if (ADMIN_COMMANDS.has(name)) {
+      throw new ValidationError(
+        `ERR ${name.toUpperCase()} administers the Redis server and is refused over the REST API; use redis-cli`,
+      );
+    }
     if (REJECTED_COMMANDS.has(name)) {
       throw new ValidationError(
         `ERR ${name.toUpperCase()} is not supported over the REST API` +
