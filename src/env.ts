@@ -50,6 +50,8 @@ export const WorkerEnvSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** How long an isolate trusts a looked-up API key; a revoked key works at most this long. */
   API_KEY_CACHE_TTL_MS: int(0, 300_000, 10_000),
+  /** Invalid or missing keys a client address may send per minute before it is refused unlooked. */
+  AUTH_FAILURES_PER_MINUTE: int(1, 100_000, 100),
   /** Requests per API key per window (sliding window, @upstash/ratelimit). */
   RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),

@@ -3,7 +3,13 @@
  * adapters (auth/, model-registry/, scoring/, ingest/, health/). The composition root
  * (worker.ts) builds it; tests pass fakes.
  */
-import type { ApiKeyStore, RateLimiter, TenantOriginStore, UsageBudgets } from "./auth/auth-ports";
+import type {
+  ApiKeyStore,
+  AuthFailureLimiter,
+  RateLimiter,
+  TenantOriginStore,
+  UsageBudgets,
+} from "./auth/auth-ports";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
@@ -12,6 +18,8 @@ import type { PredictionLog } from "./scoring/scoring-ports";
 export interface Services {
   readiness: Readiness;
   apiKeys: ApiKeyStore;
+  /** Failed authentications per client address, per isolate. */
+  authFailures: AuthFailureLimiter;
   rateLimiter: RateLimiter;
   budgets: UsageBudgets;
   tenantOrigins: TenantOriginStore;

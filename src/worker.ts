@@ -2,6 +2,7 @@
 
 import { ConfigError, errorBody } from "#core/errors";
 import { createApp } from "./app";
+import { InMemoryAuthFailureLimiter } from "./auth/auth-failure-limiter";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
@@ -45,6 +46,7 @@ export function buildServices(env: WorkerEnv): Services {
   return {
     readiness: new BindingReadiness(env.MODELS, redis),
     apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS),
+    authFailures: new InMemoryAuthFailureLimiter({ maxFailures: env.AUTH_FAILURES_PER_MINUTE }),
     rateLimiter: new UpstashRateLimiter(redis, {
       limit: env.RATE_LIMIT_REQUESTS,
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,

@@ -46,3 +46,13 @@ export interface AuthContext {
   /** `browser`: a publishable key (created with origins); `server`: a secret server key. */
   keyKind: "browser" | "server";
 }
+
+/**
+ * Failed authentications per client address: past the limit a client is refused before its key
+ * is looked up, so forged keys cannot hammer the key store.
+ */
+export interface AuthFailureLimiter {
+  /** Seconds until `client` may try again, or undefined when it may try now. */
+  retryAfterSeconds(client: string): number | undefined;
+  recordFailure(client: string): void;
+}

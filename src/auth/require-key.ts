@@ -9,7 +9,7 @@ import {
 } from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
-import type { RateLimitDecision } from "./auth-ports";
+import type { AuthFailureLimiter, RateLimitDecision } from "./auth-ports";
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";
@@ -38,13 +38,22 @@ export function readBearerKey(header: string | undefined): string {
 export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     c.header("WWW-Authenticate", 'Bearer realm="driftline"');
-    const key = readBearerKey(c.req.header("authorization"));
+    const { apiKeys, rateLimiter, authFailures } = c.var.services;
+    const client = clientAddress(c);
+    refuseFloodingClient(authFailures, client);
+    let key: string;
+    try {
+      key = readBearerKey(c.req.header("authorization"));
+    } catch (err) {
+      authFailures.recordFailure(client);
+      throw err;
+    }
     const keyHash = await hashApiKey(key);
-    const { apiKeys, rateLimiter } = c.var.services;
     const record = await apiKeys.findByHash(keyHash);
     // The store is addressed by the hash, so the lookup itself compares nothing secret; the
     // record's own hash is still re-checked in constant time before it is trusted.
     if (!record || !timingSafeEqualText(record.keyHash, keyHash)) {
+      authFailures.recordFailure(client);
       throw unauthenticated(`The API key is not valid (unknown or revoked). ${HOW_TO}`);
     }
     c.header("WWW-Authenticate", undefined);
@@ -70,6 +79,22 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
     });
     await next();
   };
+}
+
+/** The connecting client's address (set by Cloudflare's edge; not forgeable by the client). */
+export function clientAddress(c: { req: { header(name: string): string | undefined } }): string {
+  return c.req.header("cf-connecting-ip") ?? "unknown";
+}
+
+/** 429 before any key lookup (or body read) for a client that sent too many invalid keys. */
+export function refuseFloodingClient(limiter: AuthFailureLimiter, client: string): void {
+  const retryAfterSeconds = limiter.retryAfterSeconds(client);
+  if (retryAfterSeconds === undefined) return;
+  throw new DriftlineError(
+    "RATE_LIMITED",
+    `Too many requests with a missing or invalid API key from this address; retry after ${retryAfterSeconds} s with a valid key.`,
+    { retryable: true, context: { retryAfterSeconds, budget: "failed-authentications" } },
+  );
 }
 
 /** The 429 for a used-up budget: which one, its limit, and when to retry (Retry-After). */

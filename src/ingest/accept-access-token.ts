@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { EventSource } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { clientAddress, refuseFloodingClient } from "../auth/require-key";
 import { readEventsBody } from "./read-events-body";
 
 /**
@@ -20,6 +21,9 @@ export function acceptAccessToken(source: EventSource): MiddlewareHandler<AppEnv
     if (c.req.header("authorization") !== undefined) return next();
     let token = c.req.query("access_token");
     if (token === undefined && source === "capi") {
+      // The key is in the body: a client that keeps sending invalid keys is refused before its
+      // body is read, like before any key lookup (requireKey).
+      refuseFloodingClient(c.var.services.authFailures, clientAddress(c));
       token = (await readEventsBody(c.req, source)).accessToken;
     }
     if (token !== undefined && token !== "") {

@@ -2,6 +2,7 @@
 import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
 import type { ModelManifest } from "#core/model-manifest";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
+import { InMemoryAuthFailureLimiter } from "../../src/auth/auth-failure-limiter";
 import type { ApiKeyStore, RateLimitDecision, RateLimiter } from "../../src/auth/auth-ports";
 import { type BundledModel, ModelRegistry } from "../../src/model-registry/model-registry";
 import type {
@@ -200,6 +201,8 @@ export function fakeServices(
     log?: RecordingPredictionLog;
     bundled?: BundledModel[];
     random?: () => number;
+    /** Invalid keys a client may send per minute before it is refused unlooked. */
+    authFailuresPerMinute?: number;
   } = {},
 ): FakeWorld {
   const keys = new FakeApiKeyStore();
@@ -210,6 +213,9 @@ export function fakeServices(
   const services = {
     readiness: { check: async () => ({}) },
     apiKeys: keys,
+    authFailures: new InMemoryAuthFailureLimiter({
+      maxFailures: options.authFailuresPerMinute ?? 1000,
+    }),
     rateLimiter: new FakeRateLimiter(options.rateLimit),
     budgets: {
       events: new FakeRateLimiter(options.eventBudget),

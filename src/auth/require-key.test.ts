@@ -1,0 +1,32 @@
+/** requireKey through the app with fakes: a client flooding invalid keys is refused before any lookup. */
+import { describe, expect, it } from "vitest";
+import { fakeServices } from "../../test/support/fake-services";
+import { createApp } from "../app";
+
+describe("requireKey and failed authentications", () => {
+  it("answers 429 to an address past its invalid-key budget without looking keys up, other addresses unaffected", async () => {
+    const world = fakeServices({ authFailuresPerMinute: 3 });
+    let lookups = 0;
+    const findByHash = world.keys.findByHash.bind(world.keys);
+    world.keys.findByHash = async (hash: string) => {
+      lookups += 1;
+      return findByHash(hash);
+    };
+    const valid = await world.keys.create("shop-1", ["score"]);
+    const app = createApp(() => world.services);
+    const models = (key: string, ip: string) =>
+      app.request("/v1/models", {
+        headers: { authorization: `Bearer ${key}`, "cf-connecting-ip": ip },
+      });
+    const forged = `dl_${"x".repeat(43)}`;
+    for (let i = 0; i < 3; i++) expect((await models(forged, "203.0.113.9")).status).toBe(401);
+    expect(lookups).toBe(3);
+    const refused = await models(forged, "203.0.113.9");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(lookups).toBe(3);
+    // A malformed header counts too, and other addresses are not held up.
+    expect((await models("nonsense", "198.51.100.7")).status).toBe(401);
+    expect((await models(valid, "198.51.100.7")).status).not.toBe(429);
+  });
+});

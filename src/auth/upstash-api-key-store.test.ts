@@ -1,0 +1,41 @@
+/** The key store's per-isolate cache: what reaches Redis, and what a flood of forged keys can evict. */
+import { describe, expect, it } from "vitest";
+import { apiKeyRedisKey, generateApiKey } from "#core/api-keys";
+import { UpstashApiKeyStore } from "./upstash-api-key-store";
+
+/** The one Redis call the store makes, over a map; counts the calls. */
+class CountingRedis {
+  readonly values = new Map<string, unknown>();
+  gets = 0;
+  async get<T>(key: string): Promise<T | null> {
+    this.gets += 1;
+    return (this.values.get(key) ?? null) as T | null;
+  }
+}
+
+const forged = (i: number) => i.toString(16).padStart(64, "0");
+
+describe("UpstashApiKeyStore cache", () => {
+  it("keeps valid keys cached through a flood of forged ones, and remembers forged ones briefly", async () => {
+    const redis = new CountingRedis();
+    const { record } = await generateApiKey({ tenant: "shop-1", roles: ["score"] });
+    redis.values.set(apiKeyRedisKey(record.keyHash), record);
+    let now = 0;
+    const store = new UpstashApiKeyStore(redis as never, 10_000, () => now, {
+      knownKeys: 100,
+      unknownKeys: 100,
+    });
+    expect(await store.findByHash(record.keyHash)).toEqual(record);
+    for (let i = 0; i < 1_000; i++) expect(await store.findByHash(forged(i))).toBeUndefined();
+    const getsAfterFlood = redis.gets;
+    expect(await store.findByHash(record.keyHash)).toEqual(record);
+    expect(redis.gets).toBe(getsAfterFlood);
+    expect(store.cached()).toEqual({ known: 1, unknown: 100 });
+    // A forged key repeated at once is answered from memory; after the negative TTL, asked again.
+    await store.findByHash(forged(999));
+    expect(redis.gets).toBe(getsAfterFlood);
+    now += 2_001;
+    await store.findByHash(forged(999));
+    expect(redis.gets).toBe(getsAfterFlood + 1);
+  });
+});
