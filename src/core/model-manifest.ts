@@ -7,7 +7,7 @@ import {
   isStorableText,
   refineStorableJson,
   textIssueMessage,
-} from "./well-formed-text.ts";
+} from "./text/index.ts";
 
 // A manifest describes the model's single float input `[batch, features.length]` column by column,
 // in input order. A "number" feature goes into its column as sent. A "categorical" feature is sent

@@ -2,6 +2,7 @@
 import type { HonoRequest } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { type EventSource, MAX_EVENTS_PER_REQUEST } from "#core/events";
+import { assertJsonDepth } from "#core/text";
 
 /** Media types each route accepts (what `Content-Type` may say, parameters aside). */
 export const ACCEPTED_MEDIA_TYPES: Record<EventSource, readonly string[]> = {
@@ -67,6 +68,7 @@ function parseJson(text: string): unknown {
       { field: "(body)", message: "is required" },
     ]);
   }
+  assertJsonDepth(text);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -101,6 +103,7 @@ function readForm(form: FormData): Omit<EventsBody, "eventCount"> {
   const body: Record<string, unknown> = {};
   const data = form.get("data");
   if (typeof data === "string") {
+    assertJsonDepth(data, "data");
     try {
       body.data = JSON.parse(data);
     } catch (err) {

@@ -191,6 +191,18 @@ describe("POST /v1/score with fakes", () => {
     expect(ErrorBodySchema.parse(await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
   });
 
+  it("answers 400 for a body nested thousands of levels deep", async () => {
+    const { app, key } = await setup();
+    const deep = `${"[".repeat(4_000)}${"]".repeat(4_000)}`;
+    const res = await app.request("/v1/score", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: `{"model":"conv","features":{"f0":${deep}}}`,
+    });
+    expect(res.status).toBe(400);
+    expect(ErrorBodySchema.parse(await res.json()).error.message).toMatch(/levels deep/);
+  });
+
   it("never waits for the prediction log, and survives its failure", async () => {
     for (const behaviour of ["hang", "fail"] as const) {
       const { post } = await setup({ log: new RecordingPredictionLog(behaviour) });

@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
-import { refineStorableJson, storableString } from "#core/text";
+import { assertJsonDepth, refineStorableJson, storableString } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
@@ -105,6 +105,9 @@ const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([\w.-]+\+)?json/i.test(type)) return next();
   let body: unknown;
+  // Checked on the text first: a body nested thousands deep would exhaust the stack of whatever
+  // walks the parsed value. c.req.json() below reuses the text read here.
+  assertJsonDepth(await c.req.text());
   try {
     body = await c.req.json();
   } catch (err) {

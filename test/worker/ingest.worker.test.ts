@@ -509,6 +509,21 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(res.status).toBe(400);
     expect((await json<ErrorJson>(res)).error.details?.issues?.[0]?.field).toBe("data");
 
+    // Nested thousands deep: a 400 naming the limit, not a stack overflow.
+    const deep = `${"[".repeat(4_000)}${"]".repeat(4_000)}`;
+    res = await post({
+      body: `{"data":[{"event_name":"x","custom_data":{"a":${deep}}}]}`,
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(400);
+    expect((await json<ErrorJson>(res)).error.message).toMatch(/more than 32 levels deep/);
+    res = await app.fetch("/v1/events", {
+      key,
+      body: `{"events":[{"event_name":"x","custom_data":${deep}}]}`,
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(400);
+
     res = await post({ json: [capiPurchase("arr")] });
     expect(res.status).toBe(400);
 

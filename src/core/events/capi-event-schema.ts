@@ -1,7 +1,7 @@
 /** Wire schemas of Meta's Conversions API: the server event, its custom/app data and the request body. */
 
 import { z } from "zod";
-import { storableString } from "../well-formed-text.ts";
+import { storableString } from "../text/index.ts";
 import { userDataInputSchema } from "./user-data-schema.ts";
 import { requiredOr } from "./zod-issues.ts";
 

@@ -1,7 +1,7 @@
 /** Validates, normalises and hashes one batch of website or CAPI events into Kafka messages, event by event. */
 
 import { type FieldIssue, ValidationError } from "../errors.ts";
-import { findTextIssues, isStorableText, textIssueMessage } from "../well-formed-text.ts";
+import { findTextIssues, isStorableText, textIssueMessage } from "../text/index.ts";
 import {
   buildEventMessage,
   isEmpty,

@@ -1,7 +1,7 @@
 /** Reads the utm_* parameters and click ids of an event's URL, as Meta's Business SDK would see them. */
 
 import type { FieldIssue } from "../errors.ts";
-import { TEXT_PROBLEM_MESSAGES, textProblem } from "../well-formed-text.ts";
+import { TEXT_PROBLEM_MESSAGES, textProblem } from "../text/index.ts";
 import {
   CLICK_ID_PARAMS,
   type ClickIdParam,

@@ -1,0 +1,3 @@
+/** Text rules for what Driftline stores and parses: well-formed Unicode, JSON nesting depth. */
+export * from "./json-depth.ts";
+export * from "./well-formed-text.ts";
