@@ -16,6 +16,9 @@ const url = z.url({ message: "must be an absolute http(s) URL" });
 /** A whole number from a var (wrangler passes TOML numbers as numbers, --var values as strings). */
 const int = (min: number, max: number, fallback: number) => envInt(fallback, min, max);
 
+/** The entity-id key of local runs; production sets its own secret. */
+export const LOCAL_ENTITY_ID_KEY = "driftline-local-entity-id-key";
+
 export const WorkerEnvSchema = z.object({
   /** R2 bucket with model bytes and manifests. */
   MODELS: binding<R2Bucket>("MODELS", "get"),
@@ -52,6 +55,11 @@ export const WorkerEnvSchema = z.object({
   API_KEY_CACHE_TTL_MS: int(0, 300_000, 10_000),
   /** Invalid or missing keys a client address may send per minute before it is refused unlooked. */
   AUTH_FAILURES_PER_MINUTE: int(1, 100_000, 100),
+  /**
+   * Secret that keys entity ids (HMAC-SHA-256) before predictions leave the edge. Set it with
+   * `wrangler secret put ENTITY_ID_KEY` in production; the default only suits local runs.
+   */
+  ENTITY_ID_KEY: z.string().min(16, "must be at least 16 characters").default(LOCAL_ENTITY_ID_KEY),
   /** Requests per API key per window (sliding window, @upstash/ratelimit). */
   RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),

@@ -13,7 +13,7 @@ import type {
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
-import type { PredictionLog } from "./scoring/scoring-ports";
+import type { EntityIdKeyer, PredictionLog } from "./scoring/scoring-ports";
 
 export interface Services {
   readiness: Readiness;
@@ -25,6 +25,8 @@ export interface Services {
   tenantOrigins: TenantOriginStore;
   models: ModelRegistry;
   predictionLog: PredictionLog;
+  /** Keys entity ids before predictions leave the edge. */
+  entityIds: EntityIdKeyer;
   /** Event ingestion: dedup store, queue sink and limits (POST /v1/events, /v1/capi/…). */
   ingest: IngestServices;
   /** Current time; injected so tests can fix it. */

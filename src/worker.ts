@@ -22,6 +22,7 @@ import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
 import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { R2DeadLetterParking } from "./queue/r2-dead-letter-parking";
+import { HmacEntityIdKeyer } from "./scoring/hmac-entity-id-keyer";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { onnxRuntime } from "./scoring/onnx-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
@@ -75,6 +76,7 @@ export function buildServices(env: WorkerEnv): Services {
       changes: new QueueModelChangeLog(env.INGEST_QUEUE as Queue<IngestMessage>),
     }),
     // Rows of requests arriving within 20 ms share one queue call; the response never waits.
+    entityIds: new HmacEntityIdKeyer(env.ENTITY_ID_KEY),
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>, {
       lingerMs: 20,
     }),

@@ -1,7 +1,9 @@
 /** POST /v1/score through the app with in-memory fakes of every port (no workerd, no services). */
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { PredictionRecordSchema } from "#core/scoring";
 import {
+  FAKE_ENTITY_ID_KEY,
   fakeManifest,
   fakeModelBytes,
   fakeServices,
@@ -72,11 +74,14 @@ describe("POST /v1/score with fakes", () => {
       predictionId: body.predictionId,
       model: "conv",
       version: "1",
-      entityId: "u-1",
+      // The entity id leaves the edge keyed: HMAC-SHA-256 over tenant and id (node:crypto here as
+      // the independent reference), never the caller's raw id.
+      entityId: createHmac("sha256", FAKE_ENTITY_ID_KEY).update(`${tenant}\u0000u-1`).digest("hex"),
       features: { f0: 2, f1: 0, f2: 0.3 },
       score: body.score,
       scoredAt: "2026-11-22T12:00:00.000Z",
     });
+    expect(JSON.stringify(record)).not.toContain("u-1");
   });
 
   it("keeps batch order and names each row's version", async () => {

@@ -164,6 +164,7 @@ export const scoreRoutes = new OpenAPIHono<AppEnv>().openapi(scoreRoute, async (
     deps: {
       models: services.models,
       predictionLog: services.predictionLog,
+      entityIds: services.entityIds,
       now: () => services.now(),
       random: () => services.random(),
       waitUntil: (p) => waitUntil(c, p),

@@ -39,7 +39,8 @@ export interface BatchScore {
   predictions: { predictionId: string; score: number; version: string }[];
 }
 
-export interface ScoreDeps extends Pick<Services, "models" | "predictionLog" | "now" | "random"> {
+export interface ScoreDeps
+  extends Pick<Services, "models" | "predictionLog" | "entityIds" | "now" | "random"> {
   waitUntil: WaitUntil;
   log?: (entry: Record<string, unknown>) => void;
 }
@@ -126,17 +127,20 @@ export async function scoreRequest(input: {
   });
 
   // Logging must never delay or fail the answer: it runs after the response is sent.
+  // Entity ids are keyed on the way out (HMAC), after the response like the write itself.
   deps.waitUntil(
-    deps.predictionLog.write(records).catch((err: unknown) => {
-      (deps.log ?? defaultLog)({
-        level: "error",
-        msg: "predictions were not queued",
-        tenant,
-        model,
-        rows: records.length,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }),
+    keyEntityIds(records, deps.entityIds)
+      .then((keyed) => deps.predictionLog.write(keyed))
+      .catch((err: unknown) => {
+        (deps.log ?? defaultLog)({
+          level: "error",
+          msg: "predictions were not queued",
+          tenant,
+          model,
+          rows: records.length,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }),
   );
 
   if (single) {
@@ -200,4 +204,17 @@ function featureError(issues: FieldIssue[]): ValidationError {
 
 function defaultLog(entry: Record<string, unknown>): void {
   console.error(JSON.stringify(entry));
+}
+
+async function keyEntityIds(
+  records: PredictionRecord[],
+  keyer: ScoreDeps["entityIds"],
+): Promise<PredictionRecord[]> {
+  return Promise.all(
+    records.map(async (record) =>
+      record.entityId === undefined
+        ? record
+        : { ...record, entityId: await keyer.key(record.tenant, record.entityId) },
+    ),
+  );
 }

@@ -26,3 +26,11 @@ export interface ModelRuntime {
 export interface PredictionLog {
   write(records: readonly PredictionRecord[]): Promise<void>;
 }
+
+/**
+ * Keys a caller's entity id before it leaves the edge (the prediction log, Kafka, Postgres): the
+ * raw id may be a user id or an email; what is stored only lets one entity's rows be grouped.
+ */
+export interface EntityIdKeyer {
+  key(tenant: string, entityId: string): Promise<string>;
+}

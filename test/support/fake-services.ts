@@ -10,6 +10,7 @@ import type {
   ModelStore,
   StoredVersionInfo,
 } from "../../src/model-registry/model-registry-ports";
+import { HmacEntityIdKeyer } from "../../src/scoring/hmac-entity-id-keyer";
 import type {
   LoadedModel,
   ModelCheck,
@@ -193,6 +194,9 @@ export interface FakeWorld {
   log: RecordingPredictionLog;
 }
 
+/** The entity-id key of the fake services, for tests that recompute a keyed id. */
+export const FAKE_ENTITY_ID_KEY = "fake-entity-id-key-for-tests";
+
 export function fakeServices(
   options: {
     rateLimit?: number;
@@ -213,6 +217,7 @@ export function fakeServices(
   const services = {
     readiness: { check: async () => ({}) },
     apiKeys: keys,
+    entityIds: new HmacEntityIdKeyer(FAKE_ENTITY_ID_KEY),
     authFailures: new InMemoryAuthFailureLimiter({
       maxFailures: options.authFailuresPerMinute ?? 1000,
     }),

@@ -3,12 +3,16 @@
  * onnxruntime-web. Golden scores come from native onnxruntime (scripts/golden/onnx-expected.ts).
  * ORT-dependent tests live in this one file: loading the 14 MB wasm costs seconds per file.
  */
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseModelManifest } from "#core/model-manifest";
 import { modelRegistryRecordSchema } from "#core/model-registry-message";
 import { chooseVersion, PredictionRecordSchema } from "#core/scoring";
 import conversionExamples from "../../models/conversion/1/examples.json";
 import { int64Tensor, node } from "../../models/onnx/onnx-builder";
+import { LOCAL_ENTITY_ID_KEY } from "../../src/env";
 import { R2ModelStore } from "../../src/model-registry/r2-model-store";
 import { consumeIngestBatch } from "../../src/queue/consume-ingest-batch";
 import { expandModelNotice } from "../../src/queue/expand-model-notice";
@@ -109,7 +113,10 @@ describe("scoring the fixture models (linear, MLP, GBT) against native onnxrunti
           tenant,
           model: name,
           version: "1",
-          entityId: `e-${i}`,
+          // Keyed at the edge: HMAC-SHA-256 with the local key (@noble/hashes as the reference).
+          entityId: bytesToHex(
+            hmac(sha256, utf8ToBytes(LOCAL_ENTITY_ID_KEY), utf8ToBytes(`${tenant}\u0000e-${i}`)),
+          ),
           score: body.predictions[i]!.score,
         });
         expect(Object.keys(record.features)).toEqual(
