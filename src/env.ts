@@ -1,6 +1,13 @@
 /** The Worker's bindings and vars, checked once per isolate by one zod schema. */
 import { z } from "zod";
-import { envInt, parseEnv } from "#core/config";
+import {
+  envInt,
+  forbidLocalDefault,
+  parseEnv,
+  productionProblems,
+  requireHttps,
+  requireSet,
+} from "#core/config";
 
 const binding = <T>(name: string, method: string) =>
   z.custom<T>(
@@ -15,6 +22,9 @@ const url = z.url({ message: "must be an absolute http(s) URL" });
 
 /** A whole number from a var (wrangler passes TOML numbers as numbers, --var values as strings). */
 const int = (min: number, max: number, fallback: number) => envInt(fallback, min, max);
+
+/** The local Upstash REST server's default token; production must use its own. */
+const LOCAL_UPSTASH_TOKEN = "driftline-local-token";
 
 /** The entity-id key of local runs; production sets its own secret. */
 export const LOCAL_ENTITY_ID_KEY = "driftline-local-entity-id-key";
@@ -91,8 +101,17 @@ export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
 /** Parses the raw `env` handed to the Worker; the error names every missing or bad key. */
 export function parseWorkerEnv(raw: unknown): WorkerEnv {
+  const env = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   return parseEnv(WorkerEnvSchema, raw, {
     heading: "Worker configuration is invalid:",
     layout: "inline",
+    crossKeyProblems: productionProblems(env, [
+      requireHttps("UPSTASH_REDIS_REST_URL"),
+      forbidLocalDefault("UPSTASH_REDIS_REST_TOKEN", LOCAL_UPSTASH_TOKEN),
+      requireHttps("KAFKA_REST_URL"),
+      requireSet("KAFKA_REST_API_KEY", "the Kafka REST Proxy must authenticate the Worker"),
+      requireSet("KAFKA_REST_API_SECRET", "the Kafka REST Proxy must authenticate the Worker"),
+      forbidLocalDefault("ENTITY_ID_KEY", LOCAL_ENTITY_ID_KEY),
+    ]),
   });
 }

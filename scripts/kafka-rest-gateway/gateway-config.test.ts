@@ -51,4 +51,21 @@ describe("parseGatewayConfig", () => {
       /KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/,
     );
   });
+
+  it("refuses to run unauthenticated or without Kafka TLS and SASL in production", () => {
+    expect(() => parseGatewayConfig({ DRIFTLINE_ENV: "production" })).toThrow(
+      /KAFKA_REST_API_KEY: must be set.*\n.*KAFKA_REST_API_SECRET.*\n.*KAFKA_SSL: must be true.*\n.*KAFKA_SASL_MECHANISM/s,
+    );
+    expect(
+      parseGatewayConfig({
+        DRIFTLINE_ENV: "production",
+        KAFKA_REST_API_KEY: "k",
+        KAFKA_REST_API_SECRET: "s",
+        KAFKA_SSL: "true",
+        KAFKA_SASL_MECHANISM: "plain",
+        KAFKA_SASL_USERNAME: "u",
+        KAFKA_SASL_PASSWORD: "p",
+      }).KAFKA_SSL,
+    ).toBe(true);
+  });
 });

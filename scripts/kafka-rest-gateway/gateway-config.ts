@@ -1,6 +1,14 @@
 /** The gateway's environment, parsed once at start; a bad value fails fast naming its key. */
 import { z } from "zod";
-import { type EnvProblem, envPort, envOptional as optional, parseEnv } from "#core/config";
+import {
+  type EnvProblem,
+  envPort,
+  envOptional as optional,
+  parseEnv,
+  productionProblems,
+  requireSet,
+  requireTrue,
+} from "#core/config";
 
 const GatewayEnv = z.object({
   /** Comma-separated bootstrap servers. Default: the local stack's broker. */
@@ -64,6 +72,14 @@ function pairProblems(env: Record<string, string | undefined>): EnvProblem[] {
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
   return parseEnv(GatewayEnv, env, {
     heading: "Kafka REST gateway configuration is invalid:",
-    crossKeyProblems: pairProblems(env),
+    crossKeyProblems: [
+      ...pairProblems(env),
+      ...productionProblems(env, [
+        requireSet("KAFKA_REST_API_KEY", "the gateway serves produce without auth otherwise"),
+        requireSet("KAFKA_REST_API_SECRET", "the gateway serves produce without auth otherwise"),
+        requireTrue("KAFKA_SSL", "the brokers must be reached over TLS"),
+        requireSet("KAFKA_SASL_MECHANISM", "the brokers must authenticate the gateway"),
+      ]),
+    ],
   });
 }
