@@ -223,21 +223,22 @@ describe("consumeIngestBatch with bundles", () => {
   });
 });
 
-describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () => {
-  function redriveSetup() {
-    const { sink, requeue, logs } = setup();
-    const consume = (messages: QueueMessageLike[]) =>
-      consumeIngestBatch(messages, {
-        sink,
-        topicPrefix: "p.",
-        log: (e) => logs.push(e),
-        requeue,
-        keepFailures: true,
-        maxRetryDelaySeconds: 3_600,
-      });
-    return { sink, requeue, logs, consume };
-  }
+function redriveSetup(extra: Partial<Parameters<typeof consumeIngestBatch>[1]> = {}) {
+  const { sink, requeue, logs } = setup();
+  const consume = (messages: QueueMessageLike[]) =>
+    consumeIngestBatch(messages, {
+      sink,
+      topicPrefix: "p.",
+      log: (e) => logs.push(e),
+      requeue,
+      keepFailures: true,
+      maxRetryDelaySeconds: 3_600,
+      ...extra,
+    });
+  return { sink, requeue, logs, consume };
+}
 
+describe("consumeIngestBatch reading the dead-letter queue (keepFailures)", () => {
   it("produces dead-lettered bundles and acks them once Kafka takes them", async () => {
     const { sink, requeue, consume } = redriveSetup();
     const message = new FakeMessage("d", bundle([event("capi", "1"), event("events", "w1")]), 1);
@@ -324,20 +325,8 @@ describe("consumeIngestBatch parking what the dead-letter queue cannot deliver",
     }
   }
   function parkingSetup() {
-    const { sink, requeue, logs } = setup();
     const parking = new FakeParking();
-    const consume = (messages: QueueMessageLike[]) =>
-      consumeIngestBatch(messages, {
-        sink,
-        topicPrefix: "p.",
-        log: (e) => logs.push(e),
-        requeue,
-        keepFailures: true,
-        maxRetryDelaySeconds: 3_600,
-        parking,
-        parkAfterAttempts: 30,
-      });
-    return { sink, requeue, logs, parking, consume };
+    return { ...redriveSetup({ parking, parkAfterAttempts: 30 }), parking };
   }
 
   it("parks the failed records of a bundle past the limit, with their attempts and the reason, and acks it", async () => {
