@@ -118,4 +118,24 @@ describe("UpstashRateLimiter", () => {
     const decision = await limiter.limit("k", () => undefined);
     expect(decision.allowed).toBe(true);
   });
+
+  it("while Redis is down, counts each key in the isolate against the limit instead of admitting all, and asks Redis again later", async () => {
+    let now = Date.UTC(2026, 11, 7, 12, 0, 5);
+    const down = new Redis({
+      url: "http://127.0.0.1:1",
+      token: "unused",
+      retry: false,
+      enableTelemetry: false,
+    }) as unknown as CloudflareRedis;
+    const limiter = new UpstashRateLimiter(down, { limit: 3, windowSeconds: 60 }, () => now);
+    const id = `key_${randomUUID()}`;
+    const decisions: RateLimitDecision[] = [];
+    for (let i = 0; i < 5; i++) decisions.push(await limiter.limit(id, () => {}));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
+    expect(decisions[3]).toMatchObject({ limit: 3, remaining: 0 });
+    // Another key has its own count; the next window starts afresh.
+    expect((await limiter.limit(`${id}-other`, () => {})).allowed).toBe(true);
+    now += 60_000;
+    expect((await limiter.limit(id, () => {})).allowed).toBe(true);
+  });
 });

@@ -31,6 +31,8 @@ interface KeyState {
 }
 
 const MAX_KEYS = 10_000;
+/** How long Redis is left alone after it failed a rate-limit call. */
+const BREAKER_OPEN_MS = 10_000;
 /** A scheduled flush older than this is presumed lost with its request; the next one replaces it. */
 const STALE_FLUSH_MS = 10_000;
 
@@ -62,6 +64,11 @@ export class UpstashRateLimiter implements RateLimiter {
   private readonly maxStaleMs: number;
   private readonly flushLingerMs: number;
   private readonly windowSeconds: number;
+  private readonly limitPerWindow: number;
+  /** Until when Redis is not asked after a failure (the breaker is open), epoch ms. */
+  private redisDownUntilMs = 0;
+  /** Fixed windows counted in this isolate while the breaker is open. */
+  private readonly localWindows = new Map<string, { startMs: number; count: number }>();
 
   /** Build once per isolate: the local counts and the library's blocked-key cache live in it. */
   constructor(
@@ -79,12 +86,14 @@ export class UpstashRateLimiter implements RateLimiter {
     });
     this.margin = Math.ceil(config.limit * 0.02);
     this.windowSeconds = config.windowSeconds;
+    this.limitPerWindow = config.limit;
     this.maxStaleMs = config.maxStaleMs ?? 1_000;
     this.flushLingerMs = config.flushLingerMs ?? 50;
   }
 
   async limit(identifier: string, waitUntil: WaitUntil, units = 1): Promise<RateLimitDecision> {
     const now = this.nowMs();
+    if (now < this.redisDownUntilMs) return this.limitLocally(identifier, units, now);
     const state = this.states.get(identifier);
     if (
       state &&
@@ -114,40 +123,61 @@ export class UpstashRateLimiter implements RateLimiter {
     try {
       result = await this.ratelimit.limit(identifier, { rate: sent });
     } catch (err) {
-      // Redis unreachable: fail open like the library's timeout does; auth still needs Redis.
-      console.error(
-        JSON.stringify({
-          level: "warn",
-          msg: "rate limit check failed; request allowed",
-          error: String(err),
-        }),
-      );
-      return {
-        allowed: true,
-        limit: state?.limit ?? 0,
-        remaining: 0,
-        resetAtMs: now,
-        windowSeconds: this.windowSeconds,
-      };
+      return this.redisFailed(identifier, sent, now, String(err));
     } finally {
       if (state) state.inflight -= sent;
     }
     waitUntil(result.pending);
-    if (result.reason === "timeout") {
-      return {
-        allowed: true,
-        limit: result.limit,
-        remaining: 0,
-        resetAtMs: now,
-        windowSeconds: this.windowSeconds,
-      };
-    }
+    if (result.reason === "timeout") return this.redisFailed(identifier, sent, now, "timeout");
     const next = this.remember(identifier, result, state);
     return {
       allowed: result.success,
       limit: result.limit,
       remaining: Math.max(0, estimate(next)),
       resetAtMs: result.reset,
+      windowSeconds: this.windowSeconds,
+    };
+  }
+
+  /**
+   * Redis failed or timed out: for BREAKER_OPEN_MS the isolate stops asking it (no request waits
+   * on a dead Redis, nothing hammers a struggling one) and counts each key locally against the
+   * same limit, so an outage bounds a key at the limit per isolate instead of admitting all.
+   */
+  private redisFailed(
+    identifier: string,
+    units: number,
+    nowMs: number,
+    error: string,
+  ): RateLimitDecision {
+    this.redisDownUntilMs = nowMs + BREAKER_OPEN_MS;
+    console.error(
+      JSON.stringify({
+        level: "warn",
+        msg: "rate limit check failed; counting in this isolate until Redis answers again",
+        retryInMs: BREAKER_OPEN_MS,
+        error,
+      }),
+    );
+    return this.limitLocally(identifier, units, nowMs);
+  }
+
+  private limitLocally(identifier: string, units: number, nowMs: number): RateLimitDecision {
+    const windowMs = this.windowSeconds * 1000;
+    const startMs = nowMs - (nowMs % windowMs);
+    let window = this.localWindows.get(identifier);
+    if (window === undefined || window.startMs !== startMs) {
+      if (this.localWindows.size >= MAX_KEYS) this.localWindows.clear();
+      window = { startMs, count: 0 };
+      this.localWindows.set(identifier, window);
+    }
+    const allowed = window.count + units <= this.limitPerWindow;
+    if (allowed) window.count += units;
+    return {
+      allowed,
+      limit: this.limitPerWindow,
+      remaining: Math.max(0, this.limitPerWindow - window.count),
+      resetAtMs: startMs + windowMs,
       windowSeconds: this.windowSeconds,
     };
   }
