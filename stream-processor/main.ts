@@ -8,25 +8,25 @@ import { isDriftlineError } from "#core/errors";
 import { topicNames } from "#core/topics";
 import { MINUTE_MS } from "#core/windows";
 import { createApi, type ReadinessCheck } from "./api/create-api";
+import { backoffMs } from "./batch/backoff-ms";
+import { createBatchHandler } from "./batch/handle-batch";
+import { systemClock } from "./clock/system-clock";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
 import { NeonApiKeyStore } from "./db/neon-api-key-store";
 import { NeonMetricsStore } from "./db/neon-metrics-store";
 import { createKafka, saslOptions } from "./kafka/create-kafka";
 import { ensureTopics } from "./kafka/ensure-topics";
+import type { BatchHandler } from "./kafka/event-source";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
 import { createMonitoring } from "./monitoring/create-monitoring";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
-import { backoffMs } from "./pipeline/backoff-ms";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
-import { createBatchHandler } from "./pipeline/handle-batch";
 import { MetricsPipeline } from "./pipeline/metrics-pipeline";
-import type { BatchHandler } from "./ports/event-source";
 import { createRegistryBatchHandler } from "./registry/handle-registry-batch";
 import { openNeonModelRegistry } from "./registry/neon-model-registry-store";
-import { systemClock } from "./system-clock";
 
 export interface StreamProcessor {
   /** `http://host:port` of the API (the real port when STREAM_API_PORT=0). */

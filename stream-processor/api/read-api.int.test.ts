@@ -3,10 +3,10 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
+import { systemClock } from "../clock/system-clock";
 import type { Pool } from "../db/create-pool";
 import { NeonApiKeyStore } from "../db/neon-api-key-store";
 import { NeonMetricsStore } from "../db/neon-metrics-store";
-import { systemClock } from "../system-clock";
 import { createApi } from "./create-api";
 import { metricsResponseSchema } from "./metrics-route";
 

@@ -8,8 +8,8 @@ import {
 } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { hoursOfMinutes } from "../pipeline/metrics-pipeline";
-import type { MetricsQuery } from "../ports/metrics-reader";
 import type { Pool } from "./create-pool";
+import type { MetricsQuery } from "./metrics-reader";
 import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");

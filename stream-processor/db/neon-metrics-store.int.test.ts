@@ -3,10 +3,10 @@ import { ValidationError } from "#core/errors";
 import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { browserDedupDigest, dedupDigest } from "../pipeline/dedup-digest";
-import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
 import { nullableTextArray, numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
+import type { DedupKey } from "./metrics-store";
 import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");

@@ -4,7 +4,9 @@ import { DependencyUnavailableError, ValidationError } from "#core/errors";
 import type { GroupDimension, WindowDelta } from "#core/windows";
 import { formatMicros, HOUR_MS } from "#core/windows";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
-import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
+import { nullableNumberArray, numberArray, textArray } from "./array-literals";
+import { type Pool, type PoolClient, withTransaction } from "./create-pool";
+import type { MetricsQuery, MetricsReader, MetricsReadResult } from "./metrics-reader";
 import type {
   DedupKey,
   MetricsStore,
@@ -12,9 +14,7 @@ import type {
   OffsetAdvance,
   OffsetAdvanceResult,
   TenantHour,
-} from "../ports/metrics-store";
-import { nullableNumberArray, numberArray, textArray } from "./array-literals";
-import { type Pool, type PoolClient, withTransaction } from "./create-pool";
+} from "./metrics-store";
 import { isDataRefusal, sqlstateOf } from "./sqlstate";
 
 /** Timing hook for the db latency histogram. */

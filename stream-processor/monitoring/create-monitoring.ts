@@ -5,21 +5,21 @@ import type { Registry } from "prom-client";
 import { ConfigError } from "#core/errors";
 import { type LabelSignal, policyFromSettings } from "#core/monitoring";
 import type { TopicNames } from "#core/topics";
+import {
+  KafkajsMessageProducer,
+  type MessageProducer,
+  MonitoringPublisher,
+} from "../alerts/monitoring-publisher";
+import type { BackoffSpec } from "../batch/backoff-ms";
+import type { BatchStage } from "../batch/batch-stage";
+import type { Clock } from "../clock/clock";
 import { isTransientFailure, sqlstateOf } from "../db/sqlstate";
 import type { Queryable } from "../db/timed-query";
-import type { BackoffSpec } from "../pipeline/backoff-ms";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
 import { createMonitoringDecoder, type MonitoringRecord } from "./decode-monitoring-record";
 import { type Attempt, applyIsolatingRefused, type IsolationOutcome } from "./isolate-refused";
 import { ModelReferenceSource } from "./model-reference-source";
 import type { MonitoringConfig } from "./monitoring-config";
 import { MonitoringMetrics } from "./monitoring-metrics";
-import {
-  KafkajsMessageProducer,
-  type MessageProducer,
-  MonitoringPublisher,
-} from "./monitoring-publisher";
 import {
   type MonitoringBatchSummary,
   type MonitoringInput,

@@ -1,7 +1,7 @@
 /** Prometheus metrics of model monitoring (prom-client): drift values, evaluations, alerts, retraining requests, deliveries. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Alert, ModelDriftEvaluation, RetrainRequest } from "#core/monitoring";
-import type { PublisherObserver } from "./monitoring-publisher";
+import type { PublisherObserver } from "../alerts/monitoring-publisher";
 import type { MonitoringObserver } from "./monitoring-stage";
 import type { ModelKey, OutboxItem } from "./monitoring-store";
 

@@ -11,11 +11,11 @@ import {
   startIntegrationEnv,
   waitFor,
 } from "../../test/support/integration-env";
+import type { StageRecord } from "../batch/batch-stage";
+import { systemClock } from "../clock/system-clock";
 import { loadStreamConfig } from "../config";
 import { DLQ_HEADERS } from "../kafka/kafkajs-dead-letter-sink";
 import { type StreamProcessor, startStreamProcessor } from "../main";
-import type { StageRecord } from "../ports/batch-stage";
-import { systemClock } from "../system-clock";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createMonitoring } from "./create-monitoring";
 import type { MonitoringRecord } from "./decode-monitoring-record";

@@ -1,12 +1,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "#core/windows";
-import type { BatchControl, SourceBatch } from "../ports/event-source";
+import { createBatchHandler } from "../batch/handle-batch";
+import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
-import { createBatchHandler } from "./handle-batch";
 import { MetricsPipeline } from "./metrics-pipeline";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");

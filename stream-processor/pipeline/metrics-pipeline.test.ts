@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "#core/windows";
-import type { BatchStage, StageRecord } from "../ports/batch-stage";
+import type { BatchStage, StageRecord } from "../batch/batch-stage";
 import { ManualClock, windowDelta } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";

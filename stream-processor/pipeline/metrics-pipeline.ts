@@ -8,14 +8,9 @@ import {
   type WindowingSpec,
   windowStartMs,
 } from "#core/windows";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
-import type {
-  DedupKey,
-  MetricsStore,
-  MetricsTransaction,
-  TenantHour,
-} from "../ports/metrics-store";
+import type { BatchStage } from "../batch/batch-stage";
+import type { Clock } from "../clock/clock";
+import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "../db/metrics-store";
 import {
   type AdmissionAnswer,
   DimensionAdmission,

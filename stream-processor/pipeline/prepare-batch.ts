@@ -1,10 +1,10 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
 import { setImmediate } from "node:timers/promises";
 import type { WindowObservation } from "#core/windows";
-import type { BatchStage } from "../ports/batch-stage";
-import type { DeadLetter } from "../ports/dead-letter-sink";
-import type { SourceBatch } from "../ports/event-source";
-import type { DedupKey } from "../ports/metrics-store";
+import type { BatchStage } from "../batch/batch-stage";
+import type { DedupKey } from "../db/metrics-store";
+import type { DeadLetter } from "../kafka/dead-letter-sink";
+import type { SourceBatch } from "../kafka/event-source";
 import type { DecodedRecord, RecordKind } from "./decode-record";
 
 /**

@@ -6,7 +6,7 @@ import {
   uploadedNotice,
 } from "#core/model-registry-message";
 import { fakeManifest } from "../../test/support/fake-services";
-import type { BatchControl, SourceBatch } from "../ports/event-source";
+import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { createRegistryBatchHandler } from "./handle-registry-batch";

@@ -1,19 +1,19 @@
 /** The batch handler of the `models` topic: registry changes and the consumed offsets in one transaction. */
 import type { Logger } from "pino";
 import type { ModelRegistryRecord } from "#core/model-registry-message";
-import type { BackoffSpec } from "../pipeline/backoff-ms";
-import type { BatchObserver } from "../pipeline/handle-batch";
-import { ABANDONED, holdAndRetry } from "../pipeline/hold-and-retry";
-import type { Clock } from "../ports/clock";
-import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { BackoffSpec } from "../batch/backoff-ms";
+import type { BatchObserver } from "../batch/handle-batch";
+import { ABANDONED, holdAndRetry } from "../batch/hold-and-retry";
+import type { Clock } from "../clock/clock";
+import type { MetricsStore } from "../db/metrics-store";
+import type { DeadLetter, DeadLetterSink } from "../kafka/dead-letter-sink";
 import type {
   BatchControl,
   BatchHandler,
   BatchOutcome,
   SourceBatch,
   SourceRecord,
-} from "../ports/event-source";
-import type { MetricsStore } from "../ports/metrics-store";
+} from "../kafka/event-source";
 import { decodeRegistryRecord } from "./decode-registry-record";
 import type { OpenModelRegistry, RegistryApplyOutcome } from "./model-registry-store";
 

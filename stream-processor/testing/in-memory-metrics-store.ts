@@ -3,7 +3,6 @@
 import { ValidationError } from "#core/errors";
 import type { WindowDelta } from "#core/windows";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
-import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
   DedupKey,
   MetricsStore,
@@ -11,7 +10,8 @@ import type {
   OffsetAdvance,
   OffsetAdvanceResult,
   TenantHour,
-} from "../ports/metrics-store";
+} from "../db/metrics-store";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 export interface StoredWindow {
   count: number;

@@ -1,21 +1,21 @@
 /** The batch handler: decode, dead-letter poison, commit with retries; decides retry vs dead-letter. */
 import type { Logger } from "pino";
 import { isDriftlineError } from "#core/errors";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
-import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { Clock } from "../clock/clock";
+import type { DeadLetter, DeadLetterSink } from "../kafka/dead-letter-sink";
 import type {
   BatchControl,
   BatchHandler,
   BatchOutcome,
   CommitBatch,
   SourceBatch,
-} from "../ports/event-source";
+} from "../kafka/event-source";
+import type { DecodedRecord, RecordKind } from "../pipeline/decode-record";
+import type { CommitResult, MetricsPipeline, OffsetRange } from "../pipeline/metrics-pipeline";
+import { type AcceptedRecord, type PreparedBatch, prepareBatch } from "../pipeline/prepare-batch";
 import type { BackoffSpec } from "./backoff-ms";
-import type { DecodedRecord, RecordKind } from "./decode-record";
+import type { BatchStage } from "./batch-stage";
 import { ABANDONED, holdAndRetry } from "./hold-and-retry";
-import type { CommitResult, MetricsPipeline, OffsetRange } from "./metrics-pipeline";
-import { type AcceptedRecord, type PreparedBatch, prepareBatch } from "./prepare-batch";
 
 /** What the handler reports for metrics; implemented with prom-client in observability/. */
 export interface BatchObserver {

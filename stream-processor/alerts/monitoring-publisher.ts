@@ -3,9 +3,9 @@ import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { DependencyUnavailableError } from "#core/errors";
 import { CLOUDEVENTS_JSON_CONTENT_TYPE, createWebhookSigner } from "#core/monitoring";
-import { type BackoffSpec, backoffMs } from "../pipeline/backoff-ms";
-import type { Clock } from "../ports/clock";
-import type { MonitoringOutbox, OutboxItem } from "./monitoring-store";
+import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
+import type { Clock } from "../clock/clock";
+import type { MonitoringOutbox, OutboxItem } from "../monitoring/monitoring-store";
 
 /** Sends messages to Kafka topics (kafkajs below; a fake in tests). */
 export interface MessageProducer {
