@@ -14,6 +14,7 @@ import { systemClock } from "./clock/system-clock";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
 import { NeonApiKeyStore } from "./db/neon-api-key-store";
+import { NeonBatchTransactions } from "./db/neon-batch-transactions";
 import { NeonMetricsStore } from "./db/neon-metrics-store";
 import { createKafka, saslOptions } from "./kafka/create-kafka";
 import { ensureTopics } from "./kafka/ensure-topics";
@@ -68,6 +69,7 @@ export async function startStreamProcessor(
   pool.on("connect", (client: PoolClient) => {
     client.on("error", (error: Error) => log.warn({ err: error }, "Postgres connection lost"));
   });
+  const transactions = new NeonBatchTransactions(pool, metrics.dbTimer);
   const store = new NeonMetricsStore(pool, metrics.dbTimer);
   const kafka = createKafka(config.kafka, log);
   const deadLetters = new KafkajsDeadLetterSink(kafka, {
@@ -91,6 +93,7 @@ export async function startStreamProcessor(
   });
   const stages = config.monitoring.enabled ? [monitoring.stage] : [];
   const pipeline = new MetricsPipeline({
+    transactions,
     store,
     clock,
     groupId: config.consumer.groupId,
@@ -129,7 +132,7 @@ export async function startStreamProcessor(
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     lagPollIntervalMs: config.consumer.lagPollIntervalMs,
     loadNextOffsets: (topic, partitions) =>
-      store.loadNextOffsets(config.consumer.groupId, topic, partitions),
+      transactions.loadNextOffsets(config.consumer.groupId, topic, partitions),
     onAssignment: () => pipeline.loadState(),
     log,
     observer: metrics,
@@ -149,7 +152,7 @@ export async function startStreamProcessor(
   // The model registry (`models`): versions and promotions from the edge into model_versions,
   // committed with their offsets like the metrics, but outside the metrics' group commit.
   const registryHandler = createRegistryBatchHandler({
-    store,
+    transactions,
     openRegistry: openNeonModelRegistry(metrics.dbTimer),
     deadLetters,
     groupId: config.consumer.groupId,

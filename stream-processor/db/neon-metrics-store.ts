@@ -1,21 +1,15 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
 
-import { DependencyUnavailableError, ValidationError } from "#core/errors";
+import { DependencyUnavailableError } from "#core/errors";
 import type { GroupDimension, WindowDelta } from "#core/windows";
 import { formatMicros, HOUR_MS } from "#core/windows";
+import type { BatchTransaction } from "../batch/batch-transaction";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
-import { nullableNumberArray, numberArray, textArray } from "./array-literals";
-import { type Pool, type PoolClient, withTransaction } from "./create-pool";
+import { numberArray, textArray } from "./array-literals";
+import type { Pool } from "./create-pool";
 import type { MetricsQuery, MetricsReader, MetricsReadResult } from "./metrics-reader";
-import type {
-  DedupKey,
-  MetricsStore,
-  MetricsTransaction,
-  OffsetAdvance,
-  OffsetAdvanceResult,
-  TenantHour,
-} from "./metrics-store";
-import { isDataRefusal, sqlstateOf } from "./sqlstate";
+import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "./metrics-store";
+import { type NamedStatement, type Queryable, timedStatement } from "./timed-query";
 
 /** Timing hook for the db latency histogram. */
 export type DbTimer = (operation: string, durationMs: number) => void;
@@ -44,49 +38,6 @@ const MINUTES_OF_HOUR = (m: string, h: string) =>
 
 // Statements are named so that each pooled connection parses and plans them once.
 const SQL = {
-  advanceOffset: {
-    name: "driftline_advance_offset",
-    // Compare-and-set: a stored row is updated only if it holds the expected offset; with no
-    // expectation (NULL never equals) only a missing row is inserted.
-    text: `INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)
-           VALUES ($1, $2, $3, $5::bigint)
-           ON CONFLICT (group_id, topic, partition) DO UPDATE
-             SET next_offset = EXCLUDED.next_offset, updated_at = now()
-             WHERE o.next_offset = $4::bigint
-           RETURNING 1`,
-  },
-  advanceOffsets: {
-    name: "driftline_advance_offsets",
-    // advanceOffset for many partitions in one round trip: stored rows move only from the
-    // expected offset (a concurrent commit makes the UPDATE re-check the row it waited for),
-    // missing rows are inserted only where nothing was expected. Answers the 1-based positions
-    // that moved; the others were fenced.
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
-               WITH ORDINALITY AS i(group_id, topic, partition, expected, next_offset, idx)
-           ), updated AS (
-             UPDATE consumer_offsets AS o
-             SET next_offset = input.next_offset, updated_at = now()
-             FROM input
-             WHERE o.group_id = input.group_id AND o.topic = input.topic
-               AND o.partition = input.partition AND o.next_offset = input.expected
-             RETURNING input.idx
-           ), inserted AS (
-             INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-             SELECT group_id, topic, partition, next_offset FROM input WHERE expected IS NULL
-             ORDER BY group_id, topic, partition
-             ON CONFLICT DO NOTHING
-             RETURNING group_id, topic, partition
-           )
-           SELECT idx FROM updated
-           UNION ALL
-           SELECT input.idx FROM inserted JOIN input USING (group_id, topic, partition)`,
-  },
-  readOffset: {
-    name: "driftline_read_offset",
-    text: `SELECT next_offset::text AS next_offset FROM consumer_offsets
-           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-  },
   markSeen: {
     name: "driftline_mark_seen",
     // Inserted in key order so that concurrent batches sharing keys lock them in the same order;
@@ -311,30 +262,8 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
     private readonly timer: DbTimer = () => {},
   ) {}
 
-  async inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await withTransaction(this.pool, (client) =>
-        fn(new NeonMetricsTransaction(client, this.timer)),
-      );
-    } catch (error) {
-      throw refusalOrSame(error);
-    } finally {
-      this.timer("transaction", performance.now() - started);
-    }
-  }
-
-  async loadNextOffsets(
-    groupId: string,
-    topic: string,
-    partitions: readonly number[],
-  ): Promise<Map<number, string>> {
-    const { rows } = await this.pool.query<{ partition: number; next_offset: string }>(
-      `SELECT partition, next_offset::text AS next_offset FROM consumer_offsets
-       WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])`,
-      [groupId, topic, partitions],
-    );
-    return new Map(rows.map((r) => [r.partition, r.next_offset]));
+  openMetrics(tx: BatchTransaction): MetricsTransaction {
+    return new NeonMetricsTransaction(tx.sql, this.timer);
   }
 
   async loadMaxEventTimes(): Promise<Map<string, number>> {
@@ -494,60 +423,9 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
 
 class NeonMetricsTransaction implements MetricsTransaction {
   constructor(
-    private readonly client: PoolClient,
+    private readonly db: Queryable,
     private readonly timer: DbTimer,
   ) {}
-
-  get connection(): PoolClient {
-    return this.client;
-  }
-
-  async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
-    const result = await this.run("advance_offset", SQL.advanceOffset, [
-      a.groupId,
-      a.topic,
-      a.partition,
-      a.expectedNextOffset,
-      a.nextOffset,
-    ]);
-    if ((result.rowCount ?? 0) === 1) return { ok: true };
-    const stored = await this.run("read_offset", SQL.readOffset, [a.groupId, a.topic, a.partition]);
-    return {
-      ok: false,
-      storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
-    };
-  }
-
-  async advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]> {
-    if (advances.length === 1) return [await this.advanceOffset(advances[0]!)];
-    if (advances.length === 0) return [];
-    const result = await this.run("advance_offsets", SQL.advanceOffsets, [
-      textArray(advances.map((a) => a.groupId)),
-      textArray(advances.map((a) => a.topic)),
-      numberArray(advances.map((a) => a.partition)),
-      nullableNumberArray(advances.map((a) => a.expectedNextOffset)),
-      numberArray(advances.map((a) => a.nextOffset)),
-    ]);
-    const moved = new Set(result.rows.map((r) => Number(r.idx) - 1));
-    const results: OffsetAdvanceResult[] = [];
-    for (const [i, a] of advances.entries()) {
-      if (moved.has(i)) {
-        results.push({ ok: true });
-        continue;
-      }
-      // Fenced (rare: another member took the partition over): say what the store holds.
-      const stored = await this.run("read_offset", SQL.readOffset, [
-        a.groupId,
-        a.topic,
-        a.partition,
-      ]);
-      results.push({
-        ok: false,
-        storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
-      });
-    }
-    return results;
-  }
 
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
@@ -634,17 +512,8 @@ class NeonMetricsTransaction implements MetricsTransaction {
     ]);
   }
 
-  private async run(
-    operation: string,
-    statement: { name: string; text: string },
-    values: unknown[],
-  ) {
-    const started = performance.now();
-    try {
-      return await this.client.query<Record<string, unknown>>({ ...statement, values });
-    } finally {
-      this.timer(operation, performance.now() - started);
-    }
+  private run(operation: string, statement: NamedStatement, values: unknown[]) {
+    return timedStatement(this.db, this.timer, operation, statement, values);
   }
 }
 
@@ -654,25 +523,4 @@ export function unavailable(what: string, error: unknown): DependencyUnavailable
     `Cannot ${what}: the metrics database is unavailable (${(error as Error).message ?? String(error)}).`,
     { cause: error },
   );
-}
-
-/**
- * The database refusing the data itself (see isDataRefusal: data exception, integrity violation,
- * program limit exceeded) becomes a ValidationError, which the batch handler isolates and
- * dead-letters; everything else (connection lost, serialization failure, missing table) stays
- * as it is and is retried.
- */
-function refusalOrSame(error: unknown): unknown {
-  const code = sqlstateOf(error);
-  if (isDataRefusal(error)) {
-    return new ValidationError(
-      `Postgres refused the data (${code}): ${(error as Error).message}`,
-      [],
-      {
-        cause: error,
-        context: { sqlstate: code },
-      },
-    );
-  }
-  return error;
 }

@@ -8,6 +8,7 @@ import type {
   RetrainRequest,
   WindowRow,
 } from "#core/monitoring";
+import type { BatchTransaction } from "../batch/batch-transaction";
 
 /** One monitored model version. */
 export interface ModelKey {
@@ -114,6 +115,9 @@ export interface MonitoringTransaction {
   /** The registered manifest of a version (with its frozen reference), if model_versions has it. */
   loadManifest(key: ModelKey): Promise<unknown | undefined>;
 }
+
+/** Opens monitoring's repository on a batch transaction: its writes commit with the batch. */
+export type OpenMonitoring = (tx: BatchTransaction) => MonitoringTransaction;
 
 /** One queued delivery. */
 export interface OutboxItem {

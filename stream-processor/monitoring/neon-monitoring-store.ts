@@ -15,6 +15,7 @@ import type {
   ModelKey,
   MonitoringOutbox,
   MonitoringTransaction,
+  OpenMonitoring,
   OutboxItem,
   PredictionRow,
   StoredDriftResult,
@@ -32,6 +33,11 @@ const ms = (v: number) => String(Math.round(v));
 export const ALERT_HEADERS = { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE } as const;
 
 type Timer = QueryTimer;
+
+/** Opens monitoring's repository on a batch transaction's connection. */
+export function openNeonMonitoring(timer: Timer = () => {}): OpenMonitoring {
+  return (tx) => new NeonMonitoringTransaction(tx.sql, timer);
+}
 
 /** The transaction-scoped store: every statement runs on the batch's own connection. */
 export class NeonMonitoringTransaction implements MonitoringTransaction {

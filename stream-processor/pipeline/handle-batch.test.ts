@@ -19,6 +19,7 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
   const clock = new ManualClock(T0 + 60_000);
   const observer = new RecordingObserver();
   const pipeline = new MetricsPipeline({
+    transactions: store,
     store,
     clock,
     groupId: GROUP,

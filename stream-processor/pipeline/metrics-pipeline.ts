@@ -9,8 +9,9 @@ import {
   windowStartMs,
 } from "#core/windows";
 import type { BatchStage } from "../batch/batch-stage";
+import type { BatchTransaction, BatchTransactions } from "../batch/batch-transaction";
 import type { Clock } from "../clock/clock";
-import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "../db/metrics-store";
+import type { DedupKey, MetricsStore, TenantHour } from "../db/metrics-store";
 import {
   type AdmissionAnswer,
   DimensionAdmission,
@@ -39,6 +40,8 @@ class Fenced extends Error {
 }
 
 export interface MetricsPipelineDeps {
+  /** Where batch transactions (and the consumed offsets) come from. */
+  transactions: BatchTransactions;
   store: MetricsStore;
   clock: Clock;
   windowing: WindowingSpec;
@@ -147,10 +150,11 @@ export class MetricsPipeline {
    * keys across the group), raise the watermarks.
    */
   private async transact(group: readonly Pending[]): Promise<CommitResult[]> {
-    const { store, clock, windowing, groupId } = this.deps;
-    const result = await store.inTransaction(async (tx: MetricsTransaction) => {
+    const { transactions, store, clock, windowing, groupId } = this.deps;
+    const result = await transactions.inTransaction(async (tx: BatchTransaction) => {
       const advanced = await tx.advanceOffsets(group.map((p) => ({ groupId, ...p.range })));
       for (const a of advanced) if (!a.ok) throw new Fenced(a.storedNextOffset);
+      const metrics = store.openMetrics(tx);
       const all = group.length === 1 ? group[0]!.records : group.flatMap((p) => p.records);
       const counts = group.map(() => ({ counted: 0, duplicates: 0 }));
       if (all.length === 0) {
@@ -194,7 +198,7 @@ export class MetricsPipeline {
           fresh.push(r);
         }
       });
-      const seenBefore = await tx.markSeen(keys);
+      const seenBefore = await metrics.markSeen(keys);
       const counted: AcceptedRecord[] = [];
       fresh.forEach((r, i) => {
         const c = counts[owner[i]!]!;
@@ -213,7 +217,7 @@ export class MetricsPipeline {
         // the admitted set and the windows it shaped commit together.
         const { unknown, allAdmitted } = this.admission.unknownValues(observations);
         if (unknown.length > 0) {
-          const admitted = await tx.admitDimensionValues(unknown, this.admission.caps);
+          const admitted = await metrics.admitDimensionValues(unknown, this.admission.caps);
           admission = { asked: unknown, admitted };
         }
         if (!allAdmitted) {
@@ -225,18 +229,19 @@ export class MetricsPipeline {
         nowMs,
       });
       if (aggregate.deltas.length > 0) {
-        await tx.applyWindowDeltas(aggregate.deltas);
+        await metrics.applyWindowDeltas(aggregate.deltas);
         const hours = hoursOfMinutes(aggregate.deltas);
-        if (hours.length > 0) await tx.markHoursPending(hours);
+        if (hours.length > 0) await metrics.markHoursPending(hours);
       }
-      if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
+      if (aggregate.maxEventTimeMs.size > 0)
+        await metrics.advanceWatermarks(aggregate.maxEventTimeMs);
       if (counted.length > 0) {
         for (const [i, stage] of (this.deps.stages ?? []).entries()) {
           const records = counted.map((r) => ({
             observation: r.observation,
             input: r.stageInputs?.[i],
           }));
-          await stage.apply(tx.connection, records, nowMs);
+          await stage.apply(tx, records, nowMs);
         }
       }
       return {

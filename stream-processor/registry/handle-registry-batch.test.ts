@@ -64,7 +64,7 @@ function setup() {
   const observer = new RecordingObserver();
   const clock = new ManualClock(Date.parse("2026-11-22T10:00:00Z"));
   const prepare = createRegistryBatchHandler({
-    store,
+    transactions: store,
     openRegistry: registry.open,
     deadLetters,
     groupId: GROUP,

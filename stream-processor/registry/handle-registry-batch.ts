@@ -2,10 +2,10 @@
 import type { Logger } from "pino";
 import type { ModelRegistryRecord } from "#core/model-registry-message";
 import type { BackoffSpec } from "../batch/backoff-ms";
+import type { BatchTransactions } from "../batch/batch-transaction";
 import type { BatchObserver } from "../batch/handle-batch";
 import { ABANDONED, holdAndRetry } from "../batch/hold-and-retry";
 import type { Clock } from "../clock/clock";
-import type { MetricsStore } from "../db/metrics-store";
 import type { DeadLetter, DeadLetterSink } from "../kafka/dead-letter-sink";
 import type {
   BatchControl,
@@ -18,8 +18,8 @@ import { decodeRegistryRecord } from "./decode-registry-record";
 import type { OpenModelRegistry, RegistryApplyOutcome } from "./model-registry-store";
 
 export interface RegistryBatchHandlerDeps {
-  /** The metrics store: its transactions hold the consumed offsets. */
-  store: Pick<MetricsStore, "inTransaction">;
+  /** Batch transactions: they hold the consumed offsets. */
+  transactions: Pick<BatchTransactions, "inTransaction">;
   openRegistry: OpenModelRegistry;
   deadLetters: DeadLetterSink;
   /** Consumer group whose offsets are stored (the same group as the metrics). */
@@ -128,7 +128,7 @@ export function createRegistryBatchHandler(deps: RegistryBatchHandlerDeps): Batc
   };
 
   function commit(batch: SourceBatch, decoded: readonly Decoded[]): Promise<Committed> {
-    return deps.store.inTransaction(async (tx): Promise<Committed> => {
+    return deps.transactions.inTransaction(async (tx): Promise<Committed> => {
       const advanced = await tx.advanceOffset({
         groupId: deps.groupId,
         topic: batch.topic,
@@ -139,7 +139,7 @@ export function createRegistryBatchHandler(deps: RegistryBatchHandlerDeps): Batc
       // Nothing was written: committing the empty transaction is the same as rolling it back.
       if (!advanced.ok) return { kind: "fenced", storedNextOffset: advanced.storedNextOffset };
       if (decoded.length === 0) return { kind: "committed", applied: [], refused: 0 };
-      const registry = deps.openRegistry(tx.connection);
+      const registry = deps.openRegistry(tx);
       const applied: { record: ModelRegistryRecord; outcome: RegistryApplyOutcome }[] = [];
       const refused: DeadLetter[] = [];
       for (const d of decoded) {

@@ -1,5 +1,4 @@
 /** ModelRegistryTransaction on Postgres: model_versions and model_pointers, on the batch's own connection. */
-import { ConfigError } from "#core/errors";
 import type {
   ModelPromoted,
   ModelRegistryRecord,
@@ -15,16 +14,9 @@ import type {
 
 type Timer = QueryTimer;
 
-/** Builds the registry on a batch connection; a store without SQL connections is a ConfigError. */
+/** Opens the registry on a batch transaction's connection. */
 export function openNeonModelRegistry(timer: Timer = () => {}): OpenModelRegistry {
-  return (connection) => {
-    if (typeof (connection as Partial<Queryable> | null)?.query !== "function") {
-      throw new ConfigError(
-        "the model registry needs the batch transaction's SQL connection and this metrics store has none",
-      );
-    }
-    return new NeonModelRegistryTransaction(connection as Queryable, timer);
-  };
+  return (tx) => new NeonModelRegistryTransaction(tx.sql, timer);
 }
 
 /**
