@@ -9,7 +9,7 @@ import { topicNames } from "#core/topics";
 import { MINUTE_MS } from "#core/windows";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { backoffMs } from "./batch/backoff-ms";
-import { createBatchHandler } from "./batch/handle-batch";
+import type { BatchStage } from "./batch/batch-stage";
 import { systemClock } from "./clock/system-clock";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
@@ -25,6 +25,7 @@ import { createMonitoring } from "./monitoring/create-monitoring";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
+import { createMetricsBatchHandler } from "./pipeline/handle-metrics-batch";
 import { MetricsPipeline } from "./pipeline/metrics-pipeline";
 import { createRegistryBatchHandler } from "./registry/handle-registry-batch";
 import { openNeonModelRegistry } from "./registry/neon-model-registry-store";
@@ -77,7 +78,7 @@ export async function startStreamProcessor(
     consumerGroup: config.consumer.groupId,
   });
   const backoff = { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs };
-  // Drift, labels, performance, alerts and retraining run as a stage of every batch transaction.
+  // Drift, labels, performance, alerts and retraining run as a stage of every metrics batch.
   const monitoring = createMonitoring({
     config: config.monitoring,
     pool,
@@ -91,7 +92,9 @@ export async function startStreamProcessor(
     backoff,
     dbTimer: metrics.dbTimer,
   });
-  const stages = config.monitoring.enabled ? [monitoring.stage] : [];
+  // The stages of every metrics batch transaction, in order, after the metrics themselves: a new
+  // one (retraining, anomaly detection) implements BatchStage and is listed here.
+  const stages: BatchStage[] = [...(config.monitoring.enabled ? [monitoring.stage] : [])];
   const pipeline = new MetricsPipeline({
     transactions,
     store,
@@ -137,11 +140,10 @@ export async function startStreamProcessor(
     log,
     observer: metrics,
   });
-  const handler = createBatchHandler({
+  const handler = createMetricsBatchHandler({
     pipeline,
     deadLetters,
     decode: createRecordDecoder(config.pipeline.eventValidation),
-    stages,
     kindOfTopic: (topic) => kindByTopic.get(topic),
     clock,
     backoff,

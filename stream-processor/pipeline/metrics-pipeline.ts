@@ -10,6 +10,7 @@ import {
 } from "#core/windows";
 import type { BatchStage } from "../batch/batch-stage";
 import type { BatchTransaction, BatchTransactions } from "../batch/batch-transaction";
+import type { BatchCommitter, OffsetRange } from "../batch/handle-batch";
 import type { Clock } from "../clock/clock";
 import type { DedupKey, MetricsStore, TenantHour } from "../db/metrics-store";
 import {
@@ -21,14 +22,7 @@ import {
 } from "./dimension-admission";
 import type { AcceptedRecord } from "./prepare-batch";
 
-export interface OffsetRange {
-  topic: string;
-  partition: number;
-  expectedNextOffset: string | null;
-  nextOffset: string;
-}
-
-export type CommitResult =
+export type MetricsCommitResult =
   | { kind: "committed"; counted: number; duplicates: number; windowRows: number }
   | { kind: "fenced"; storedNextOffset: string | null };
 
@@ -60,7 +54,7 @@ export interface MetricsPipelineDeps {
 interface Pending {
   records: readonly AcceptedRecord[];
   range: OffsetRange;
-  resolve: (result: CommitResult) => void;
+  resolve: (result: MetricsCommitResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -74,13 +68,17 @@ interface Pending {
  * A group that is refused or fenced is retried batch by batch, so each batch gets the answer
  * its own records deserve.
  */
-export class MetricsPipeline {
+export class MetricsPipeline implements BatchCommitter<AcceptedRecord> {
   private readonly maxEventTimeMs = new Map<string, number>();
   private readonly admission: DimensionAdmission | undefined;
   private pending: Pending[] = [];
   private flushing = false;
 
+  /** The batch stages, in order: the handler runs their `select` as it decodes. */
+  readonly stages: readonly BatchStage[];
+
   constructor(private readonly deps: MetricsPipelineDeps) {
+    this.stages = deps.stages ?? [];
     this.admission =
       deps.dimensionCaps === undefined ? undefined : new DimensionAdmission(deps.dimensionCaps);
   }
@@ -102,8 +100,8 @@ export class MetricsPipeline {
    * stored offset was not the expected one (nothing is written then); rejects with the store's
    * error otherwise (a ValidationError when the store refuses this batch's data).
    */
-  commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<CommitResult> {
-    return new Promise<CommitResult>((resolve, reject) => {
+  commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<MetricsCommitResult> {
+    return new Promise<MetricsCommitResult>((resolve, reject) => {
       this.pending.push({ records, range, resolve, reject });
       if (!this.flushing) void this.flush();
     });
@@ -149,7 +147,7 @@ export class MetricsPipeline {
    * back), remember the dedup keys, count only the records not seen before (the first of equal
    * keys across the group), raise the watermarks.
    */
-  private async transact(group: readonly Pending[]): Promise<CommitResult[]> {
+  private async transact(group: readonly Pending[]): Promise<MetricsCommitResult[]> {
     const { transactions, store, clock, windowing, groupId } = this.deps;
     const result = await transactions.inTransaction(async (tx: BatchTransaction) => {
       const advanced = await tx.advanceOffsets(group.map((p) => ({ groupId, ...p.range })));
@@ -236,7 +234,7 @@ export class MetricsPipeline {
       if (aggregate.maxEventTimeMs.size > 0)
         await metrics.advanceWatermarks(aggregate.maxEventTimeMs);
       if (counted.length > 0) {
-        for (const [i, stage] of (this.deps.stages ?? []).entries()) {
+        for (const [i, stage] of this.stages.entries()) {
           const records = counted.map((r) => ({
             observation: r.observation,
             input: r.stageInputs?.[i],

@@ -1,12 +1,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "#core/windows";
-import { createBatchHandler } from "../batch/handle-batch";
 import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
+import { createMetricsBatchHandler } from "./handle-metrics-batch";
 import { MetricsPipeline } from "./metrics-pipeline";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
@@ -29,7 +29,7 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
       maxFutureSkewMs: 300_000,
     },
   });
-  const prepare = createBatchHandler({
+  const prepare = createMetricsBatchHandler({
     pipeline,
     deadLetters,
     decode: createRecordDecoder("envelope"),
@@ -344,7 +344,7 @@ describe("batch handler decoding", () => {
     const { pipeline, deadLetters, clock, observer } = setup();
     const decodeRecord = createRecordDecoder("envelope");
     const order: string[] = [];
-    const prepare = createBatchHandler({
+    const prepare = createMetricsBatchHandler({
       pipeline,
       deadLetters,
       decode: (kind, value) => {
