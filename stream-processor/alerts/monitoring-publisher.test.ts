@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { MonitoringOutbox, OutboxItem } from "../monitoring/monitoring-store";
 import { ManualClock } from "../testing/fakes";
+import type { MonitoringOutbox, OutboxItem } from "./alert-outbox";
 import type { MessageProducer } from "./monitoring-publisher";
 import { MonitoringPublisher } from "./monitoring-publisher";
 

@@ -5,7 +5,7 @@ import { DependencyUnavailableError } from "#core/errors";
 import { CLOUDEVENTS_JSON_CONTENT_TYPE, createWebhookSigner } from "#core/monitoring";
 import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
 import type { Clock } from "../clock/clock";
-import type { MonitoringOutbox, OutboxItem } from "../monitoring/monitoring-store";
+import type { MonitoringOutbox, OutboxItem } from "./alert-outbox";
 
 /** Sends messages to Kafka topics (kafkajs below; a fake in tests). */
 export interface MessageProducer {

@@ -10,6 +10,7 @@ import {
   type MessageProducer,
   MonitoringPublisher,
 } from "../alerts/monitoring-publisher";
+import { NeonMonitoringOutbox } from "../alerts/neon-alert-outbox";
 import type { BackoffSpec } from "../batch/backoff-ms";
 import type { BatchStage } from "../batch/batch-stage";
 import type { Clock } from "../clock/clock";
@@ -26,7 +27,7 @@ import {
   MonitoringStage,
 } from "./monitoring-stage";
 import type { PredictionRow } from "./monitoring-store";
-import { NeonMonitoringOutbox, openNeonMonitoring } from "./neon-monitoring-store";
+import { openNeonMonitoring } from "./neon-monitoring-store";
 
 export interface Monitoring {
   stage: BatchStage;
