@@ -1,9 +1,10 @@
 /** MonitoringTransaction on Postgres (set-based SQL over the Neon serverless driver, or any pg-compatible connection). */
 
 import type { Alert, ModelMonitorState, RetrainRequest, WindowRow } from "#core/monitoring";
+import { NeonAlertQueue } from "../alerts/neon-alert-queue";
 import { nullableTextArray, numberArray, textArray } from "../db/array-literals";
 import { MS, ms, TS } from "../db/epoch-ms-sql";
-import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
+import { type Queryable, type QueryTimer, type ScopedQuery, scopedQuery } from "../db/timed-query";
 import type {
   LabelRows,
   LockedState,
@@ -24,17 +25,12 @@ export function openNeonMonitoring(timer: Timer = () => {}): OpenMonitoring {
 
 /** The transaction-scoped store: every statement runs on the batch's own connection. */
 export class NeonMonitoringTransaction implements MonitoringTransaction {
-  constructor(
-    private readonly db: Queryable,
-    private readonly timer: Timer = () => {},
-  ) {}
+  private readonly run: ScopedQuery;
+  private readonly queue: NeonAlertQueue;
 
-  private run<R = Record<string, unknown>>(
-    operation: string,
-    text: string,
-    values: unknown[] = [],
-  ) {
-    return timedQuery<R>(this.db, this.timer, "monitoring", operation, text, values);
+  constructor(db: Queryable, timer: Timer = () => {}) {
+    this.run = scopedQuery(db, timer, "monitoring");
+    this.queue = new NeonAlertQueue(this.run);
   }
 
   async lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]> {
@@ -402,107 +398,12 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     );
   }
 
-  async insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
-    if (alerts.length === 0) return 0;
-    const { rows } = await this.run<{ tenant_id: string; alert_id: string }>(
-      "insert_alerts",
-      `INSERT INTO alerts (tenant_id, alert_id, type, model_name, version, cloud_event)
-       SELECT t, a, ty, m, v, ce::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, a, ty, m, v, ce)
-       ON CONFLICT (tenant_id, alert_id) DO NOTHING
-       RETURNING tenant_id, alert_id`,
-      [
-        alerts.map((a) => a.tenant),
-        alerts.map((a) => a.alertId),
-        alerts.map((a) => a.type),
-        alerts.map((a) => a.model),
-        alerts.map((a) => a.version),
-        alerts.map((a) => JSON.stringify(a.cloudEvent)),
-      ],
-    );
-    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.alert_id}`));
-    const queued = alerts.filter((a) => fresh.has(`${a.tenant}\u0000${a.alertId}`));
-    const deliveries = queued.flatMap((a) => [
-      { a, channel: "alerts", target: "" },
-      ...webhookTargets.map((url) => ({ a, channel: "webhook", target: url })),
-    ]);
-    await this.enqueue(
-      deliveries.map((d) => ({
-        tenant: d.a.tenant,
-        channel: d.channel,
-        refId: d.a.alertId,
-        target: d.target,
-        messageKey: `${d.a.tenant}:${d.a.model}:${d.a.version}`,
-        payload: d.a.cloudEvent,
-      })),
-    );
-    return queued.length;
+  insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
+    return this.queue.insertAlerts(alerts, webhookTargets);
   }
 
-  async insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {
-    if (requests.length === 0) return 0;
-    const { rows } = await this.run<{ tenant_id: string; request_id: string }>(
-      "insert_retrain_requests",
-      `INSERT INTO retrain_requests (tenant_id, request_id, model_name, version, policy, evidence,
-         requested_at)
-       SELECT t, r, m, v, p, e::jsonb, ${TS("$7")}
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, r, m, v, p, e)
-       ON CONFLICT (tenant_id, request_id) DO NOTHING
-       RETURNING tenant_id, request_id`,
-      [
-        requests.map((r) => r.tenant),
-        requests.map((r) => r.requestId),
-        requests.map((r) => r.model),
-        requests.map((r) => r.version),
-        requests.map((r) => r.policy),
-        requests.map((r) => JSON.stringify({ reasons: r.reasons, ...r.evidence })),
-        ms(nowMs),
-      ],
-    );
-    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.request_id}`));
-    const queued = requests.filter((r) => fresh.has(`${r.tenant}\u0000${r.requestId}`));
-    await this.enqueue(
-      queued.map((r) => ({
-        tenant: r.tenant,
-        channel: "retrain-requests",
-        refId: r.requestId,
-        target: "",
-        messageKey: `${r.tenant}:${r.model}`,
-        payload: r,
-      })),
-    );
-    return queued.length;
-  }
-
-  private async enqueue(
-    items: {
-      tenant: string;
-      channel: string;
-      refId: string;
-      target: string;
-      messageKey: string;
-      payload: unknown;
-    }[],
-  ): Promise<void> {
-    if (items.length === 0) return;
-    await this.run(
-      "enqueue",
-      `INSERT INTO monitoring_outbox (tenant_id, channel, ref_id, target, message_key, payload)
-       SELECT t, c, r, g, k, p::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, c, r, g, k, p)
-       ON CONFLICT (channel, ref_id, target) DO NOTHING`,
-      [
-        items.map((i) => i.tenant),
-        items.map((i) => i.channel),
-        items.map((i) => i.refId),
-        items.map((i) => i.target),
-        items.map((i) => i.messageKey),
-        items.map((i) => JSON.stringify(i.payload)),
-      ],
-    );
+  insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {
+    return this.queue.insertRetrainRequests(requests, nowMs);
   }
 
   async loadManifest(key: ModelKey): Promise<unknown | undefined> {

@@ -5,7 +5,7 @@ import type {
   ModelUploadedRecord,
 } from "#core/model-registry-message";
 import { isDataRefusal, sqlstateOf } from "../db/sqlstate";
-import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
+import { type Queryable, type QueryTimer, type ScopedQuery, scopedQuery } from "../db/timed-query";
 import type {
   ModelRegistryTransaction,
   OpenModelRegistry,
@@ -24,17 +24,13 @@ export function openNeonModelRegistry(timer: Timer = () => {}): OpenModelRegistr
  * refuses is undone alone and the rest of the batch still commits (the caller dead-letters it).
  */
 export class NeonModelRegistryTransaction implements ModelRegistryTransaction {
+  private readonly run: ScopedQuery;
+
   constructor(
     private readonly db: Queryable,
-    private readonly timer: Timer = () => {},
-  ) {}
-
-  private run<R = Record<string, unknown>>(
-    operation: string,
-    text: string,
-    values: unknown[] = [],
+    timer: Timer = () => {},
   ) {
-    return timedQuery<R>(this.db, this.timer, "registry", operation, text, values);
+    this.run = scopedQuery(db, timer, "registry");
   }
 
   async apply(record: ModelRegistryRecord): Promise<RegistryApplyOutcome> {
