@@ -8,25 +8,27 @@ import { isDriftlineError } from "#core/errors";
 import { topicNames } from "#core/topics";
 import { MINUTE_MS } from "#core/windows";
 import { createApi, type ReadinessCheck } from "./api/create-api";
+import { backoffMs } from "./batch/backoff-ms";
+import type { BatchStage } from "./batch/batch-stage";
+import { systemClock } from "./clock/system-clock";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
 import { NeonApiKeyStore } from "./db/neon-api-key-store";
+import { NeonBatchTransactions } from "./db/neon-batch-transactions";
 import { NeonMetricsStore } from "./db/neon-metrics-store";
 import { createKafka, saslOptions } from "./kafka/create-kafka";
 import { ensureTopics } from "./kafka/ensure-topics";
+import type { BatchHandler } from "./kafka/event-source";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
 import { createMonitoring } from "./monitoring/create-monitoring";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
-import { backoffMs } from "./pipeline/backoff-ms";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
-import { createBatchHandler } from "./pipeline/handle-batch";
+import { createMetricsBatchHandler } from "./pipeline/handle-metrics-batch";
 import { MetricsPipeline } from "./pipeline/metrics-pipeline";
-import type { BatchHandler } from "./ports/event-source";
 import { createRegistryBatchHandler } from "./registry/handle-registry-batch";
 import { openNeonModelRegistry } from "./registry/neon-model-registry-store";
-import { systemClock } from "./system-clock";
 
 export interface StreamProcessor {
   /** `http://host:port` of the API (the real port when STREAM_API_PORT=0). */
@@ -68,6 +70,7 @@ export async function startStreamProcessor(
   pool.on("connect", (client: PoolClient) => {
     client.on("error", (error: Error) => log.warn({ err: error }, "Postgres connection lost"));
   });
+  const transactions = new NeonBatchTransactions(pool, metrics.dbTimer);
   const store = new NeonMetricsStore(pool, metrics.dbTimer);
   const kafka = createKafka(config.kafka, log);
   const deadLetters = new KafkajsDeadLetterSink(kafka, {
@@ -75,7 +78,7 @@ export async function startStreamProcessor(
     consumerGroup: config.consumer.groupId,
   });
   const backoff = { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs };
-  // Drift, labels, performance, alerts and retraining run as a stage of every batch transaction.
+  // Drift, labels, performance, alerts and retraining run as a stage of every metrics batch.
   const monitoring = createMonitoring({
     config: config.monitoring,
     pool,
@@ -89,8 +92,11 @@ export async function startStreamProcessor(
     backoff,
     dbTimer: metrics.dbTimer,
   });
-  const stages = config.monitoring.enabled ? [monitoring.stage] : [];
+  // The stages of every metrics batch transaction, in order, after the metrics themselves: a new
+  // one (retraining, anomaly detection) implements BatchStage and is listed here.
+  const stages: BatchStage[] = [...(config.monitoring.enabled ? [monitoring.stage] : [])];
   const pipeline = new MetricsPipeline({
+    transactions,
     store,
     clock,
     groupId: config.consumer.groupId,
@@ -129,16 +135,15 @@ export async function startStreamProcessor(
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     lagPollIntervalMs: config.consumer.lagPollIntervalMs,
     loadNextOffsets: (topic, partitions) =>
-      store.loadNextOffsets(config.consumer.groupId, topic, partitions),
+      transactions.loadNextOffsets(config.consumer.groupId, topic, partitions),
     onAssignment: () => pipeline.loadState(),
     log,
     observer: metrics,
   });
-  const handler = createBatchHandler({
+  const handler = createMetricsBatchHandler({
     pipeline,
     deadLetters,
     decode: createRecordDecoder(config.pipeline.eventValidation),
-    stages,
     kindOfTopic: (topic) => kindByTopic.get(topic),
     clock,
     backoff,
@@ -149,7 +154,7 @@ export async function startStreamProcessor(
   // The model registry (`models`): versions and promotions from the edge into model_versions,
   // committed with their offsets like the metrics, but outside the metrics' group commit.
   const registryHandler = createRegistryBatchHandler({
-    store,
+    transactions,
     openRegistry: openNeonModelRegistry(metrics.dbTimer),
     deadLetters,
     groupId: config.consumer.groupId,

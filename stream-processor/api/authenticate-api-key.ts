@@ -1,8 +1,8 @@
 /** Bearer API key authentication: SHA-256 of the key looked up in the store, compared in constant time. */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { DriftlineError } from "#core/errors";
-import type { ApiKeyRole, ApiKeyStore, StoredApiKey } from "../ports/api-key-store";
-import type { Clock } from "../ports/clock";
+import type { Clock } from "../clock/clock";
+import type { ApiKeyRole, ApiKeyStore, StoredApiKey } from "./api-key-store";
 
 export interface AuthenticatedKey {
   tenantId: string;

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { ApiKeyStore, StoredApiKey } from "../ports/api-key-store";
-import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
+import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../db/metrics-reader";
 import { ManualClock } from "../testing/fakes";
+import type { ApiKeyStore, StoredApiKey } from "./api-key-store";
 import { createApi } from "./create-api";
 import { metricsResponseSchema } from "./metrics-route";
 

@@ -3,9 +3,9 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
-import type { ApiKeyRole, ApiKeyStore } from "../ports/api-key-store";
-import type { Clock } from "../ports/clock";
-import type { MetricsReader } from "../ports/metrics-reader";
+import type { Clock } from "../clock/clock";
+import type { MetricsReader } from "../db/metrics-reader";
+import type { ApiKeyRole, ApiKeyStore } from "./api-key-store";
 import { createApiKeyAuthenticator } from "./authenticate-api-key";
 import { readMetrics } from "./metrics-route";
 

@@ -8,7 +8,7 @@ import {
   MINUTE_MS,
   summarizeWindows,
 } from "#core/windows";
-import type { MetricsReader } from "../ports/metrics-reader";
+import type { MetricsReader } from "../db/metrics-reader";
 
 const GRANULARITY_MS = { minute: MINUTE_MS, hour: HOUR_MS } as const;
 /** Default range when `from` is omitted, ms before `to`. */

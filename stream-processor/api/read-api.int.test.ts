@@ -3,10 +3,12 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
+import { systemClock } from "../clock/system-clock";
 import type { Pool } from "../db/create-pool";
 import { NeonApiKeyStore } from "../db/neon-api-key-store";
+import { NeonBatchTransactions } from "../db/neon-batch-transactions";
 import { NeonMetricsStore } from "../db/neon-metrics-store";
-import { systemClock } from "../system-clock";
+import { metricsInTransaction } from "../testing/metrics-in-transaction";
 import { createApi } from "./create-api";
 import { metricsResponseSchema } from "./metrics-route";
 
@@ -29,6 +31,7 @@ describe("read API over Postgres (tenant isolation)", () => {
     );
     // Both tenants have the same event name, campaign and windows: only tenant_id tells them apart.
     const store = new NeonMetricsStore(pool);
+    const inTransaction = metricsInTransaction(new NeonBatchTransactions(pool), store);
     const observe = (tenant: string, n: number, value: bigint) =>
       Array.from({ length: n }, (_, i) => ({
         kind: "event" as const,
@@ -47,7 +50,7 @@ describe("read API over Postgres (tenant isolation)", () => {
       { widthsMs: [MINUTE_MS, HOUR_MS], allowedLatenessMs: 120_000, maxFutureSkewMs: 300_000 },
       { maxEventTimeMs: new Map(), nowMs: T0 + HOUR_MS },
     );
-    await store.inTransaction((tx) => tx.applyWindowDeltas(deltas));
+    await inTransaction((tx) => tx.applyWindowDeltas(deltas));
     app = createApi({
       reader: store,
       keys: new NeonApiKeyStore(pool),

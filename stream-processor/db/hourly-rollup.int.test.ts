@@ -8,8 +8,10 @@ import {
 } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { hoursOfMinutes } from "../pipeline/metrics-pipeline";
-import type { MetricsQuery } from "../ports/metrics-reader";
+import { type MetricsInTransaction, metricsInTransaction } from "../testing/metrics-in-transaction";
 import type { Pool } from "./create-pool";
+import type { MetricsQuery } from "./metrics-reader";
+import { NeonBatchTransactions } from "./neon-batch-transactions";
 import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");
@@ -54,11 +56,15 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
   let env: IntegrationEnv;
   let pool: Pool;
   let store: NeonMetricsStore;
+  let transactions: NeonBatchTransactions;
+  let inTransaction: MetricsInTransaction;
 
   beforeAll(async () => {
     env = await startIntegrationEnv("rollup", 1);
     pool = env.neonPool(3);
     store = new NeonMetricsStore(pool);
+    transactions = new NeonBatchTransactions(pool);
+    inTransaction = metricsInTransaction(transactions, store);
   });
   afterAll(async () => {
     await pool?.end();
@@ -68,7 +74,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
   /** Commits the minute windows of `events` and marks their hours, as a batch does. */
   async function commitMinutes(events: WindowObservation[]): Promise<void> {
     const agg = aggregateWindows(events, MINUTES, { maxEventTimeMs: new Map(), nowMs: T0 });
-    await store.inTransaction(async (tx) => {
+    await inTransaction(async (tx) => {
       await tx.applyWindowDeltas(agg.deltas);
       await tx.markHoursPending(hoursOfMinutes(agg.deltas));
     });
@@ -96,7 +102,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
       BOTH,
       { maxEventTimeMs: new Map(), nowMs: T0 },
     );
-    await store.inTransaction((tx) => tx.applyWindowDeltas(reference.deltas));
+    await inTransaction((tx) => tx.applyWindowDeltas(reference.deltas));
     const expected = await store.readWindows(hourly("rollup-ref"));
     expect(expected.totals).toHaveLength(3);
     expect(expected.totals.reduce((n, t) => n + t.events, 0)).toBe(4);
@@ -152,7 +158,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
       maxEventTimeMs: new Map(),
       nowMs: T0,
     });
-    const batch = store.inTransaction(async (tx) => {
+    const batch = inTransaction(async (tx) => {
       await tx.applyWindowDeltas(agg.deltas);
       await tx.markHoursPending(hoursOfMinutes(agg.deltas));
       marked();
@@ -195,7 +201,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
       BOTH,
       { maxEventTimeMs: new Map(), nowMs: T0 },
     );
-    await store.inTransaction((tx) =>
+    await inTransaction((tx) =>
       tx.applyWindowDeltas(later.deltas.filter((d) => d.widthMs === HOUR_MS)),
     );
     await commitMinutes([event(tenant, T0 + 20 * MINUTE_MS)]);
@@ -213,7 +219,7 @@ describe("hourly windows rolled up from minute windows (Postgres through the Neo
   it("reads every mark once per rollup, however many there are", async () => {
     const marks = 1_203; // more than one page of marks
     const tenants = Array.from({ length: marks }, (_, i) => `many-${i}`);
-    await store.inTransaction((tx) =>
+    await inTransaction((tx) =>
       tx.markHoursPending(tenants.map((tenant) => ({ tenant, hourStartMs: T0 }))),
     );
     expect(await store.rollUpHours()).toBe(marks);

@@ -1,5 +1,5 @@
 /** ApiKeyStore on the `api_keys` table through the Neon Pool. */
-import type { ApiKeyRole, ApiKeyStore, StoredApiKey } from "../ports/api-key-store";
+import type { ApiKeyRole, ApiKeyStore, StoredApiKey } from "../api/api-key-store";
 import type { Pool } from "./create-pool";
 import { unavailable } from "./neon-metrics-store";
 

@@ -3,10 +3,12 @@ import { ValidationError } from "#core/errors";
 import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { browserDedupDigest, dedupDigest } from "../pipeline/dedup-digest";
-import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";
+import { type MetricsInTransaction, metricsInTransaction } from "../testing/metrics-in-transaction";
 import { nullableTextArray, numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
+import type { DedupKey } from "./metrics-store";
+import { NeonBatchTransactions } from "./neon-batch-transactions";
 import { NeonMetricsStore } from "./neon-metrics-store";
 
 const T0 = Date.parse("2026-03-01T10:15:00Z");
@@ -30,11 +32,15 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
   let env: IntegrationEnv;
   let pool: Pool;
   let store: NeonMetricsStore;
+  let transactions: NeonBatchTransactions;
+  let inTransaction: MetricsInTransaction;
 
   beforeAll(async () => {
     env = await startIntegrationEnv("store", 1);
     pool = env.neonPool(2);
     store = new NeonMetricsStore(pool);
+    transactions = new NeonBatchTransactions(pool);
+    inTransaction = metricsInTransaction(transactions, store);
   });
   afterAll(async () => {
     await pool?.end();
@@ -60,9 +66,9 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
     const keys = ["plain", 'quo"te', "back\\slash", "com,ma", "NULL"].map((eventId) =>
       dedupKey("acme", "Purchase", eventId),
     );
-    const first = await store.inTransaction((tx) => tx.markSeen(keys));
+    const first = await inTransaction((tx) => tx.markSeen(keys));
     expect([...first]).toEqual([]);
-    const again = await store.inTransaction((tx) =>
+    const again = await inTransaction((tx) =>
       tx.markSeen([dedupKey("acme", "Lead", "plain"), keys[1]!, keys[4]!]),
     );
     expect([...again].sort()).toEqual([1, 2]);
@@ -70,16 +76,14 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
 
   it("makes a browser copy a duplicate of a remembered server event, never the reverse", async () => {
     // The browser copy first: it cannot stand in for the server event.
-    const first = await store.inTransaction((tx) =>
+    const first = await inTransaction((tx) =>
       tx.markSeen([browserKey("acme", "Purchase", "b-1"), dedupKey("acme", "Lead", "b-1")]),
     );
     expect([...first]).toEqual([]);
-    const server = await store.inTransaction((tx) =>
-      tx.markSeen([dedupKey("acme", "Purchase", "b-1")]),
-    );
+    const server = await inTransaction((tx) => tx.markSeen([dedupKey("acme", "Purchase", "b-1")]));
     expect([...server]).toEqual([]);
     // Once the server event is remembered, a browser copy (new or repeated) is a duplicate.
-    const after = await store.inTransaction((tx) =>
+    const after = await inTransaction((tx) =>
       tx.markSeen([
         dedupKey("acme", "Signup", "b-2"),
         browserKey("acme", "Purchase", "b-1"),
@@ -97,11 +101,11 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       value: string,
       dimension: "event_name" | "campaign" = "event_name",
     ) => ({ tenant, dimension, value });
-    const first = await store.inTransaction((tx) =>
+    const first = await inTransaction((tx) =>
       tx.admitDimensionValues([v("cap", "b"), v("cap", "a"), v("cap", "spring", "campaign")], caps),
     );
     expect(first).toHaveLength(3);
-    const second = await store.inTransaction((tx) =>
+    const second = await inTransaction((tx) =>
       tx.admitDimensionValues(
         [v("cap", "d"), v("cap", "c"), v("cap", "a"), v("cap", "x", "campaign"), v("other", "d")],
         caps,
@@ -114,7 +118,7 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
     ]);
     // A rolled-back admission leaves nothing behind.
     await expect(
-      store.inTransaction(async (tx) => {
+      inTransaction(async (tx) => {
         await tx.admitDimensionValues([v("rollback", "a")], caps);
         throw new Error("abort");
       }),
@@ -148,7 +152,7 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
     expect(rows.map((r) => r.key)).toEqual(expected);
     expect(new Set(expected).size).toBe(keys.length);
     // And a key the store remembered is the one the migration would have written.
-    await store.inTransaction((tx) => tx.markSeen([keys[1]!]));
+    await inTransaction((tx) => tx.markSeen([keys[1]!]));
     const stored = await env.db.query("SELECT key::text FROM seen_events WHERE key = $1::uuid", [
       expected[1],
     ]);
@@ -163,25 +167,25 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       expectedNextOffset: expected,
       nextOffset: next,
     });
-    expect(await store.inTransaction((tx) => tx.advanceOffset(at(null, "10")))).toEqual({
+    expect(await inTransaction((tx) => tx.advanceOffset(at(null, "10")))).toEqual({
       ok: true,
     });
-    expect(await store.inTransaction((tx) => tx.advanceOffset(at(null, "20")))).toEqual({
+    expect(await inTransaction((tx) => tx.advanceOffset(at(null, "20")))).toEqual({
       ok: false,
       storedNextOffset: "10",
     });
-    expect(await store.inTransaction((tx) => tx.advanceOffset(at("5", "20")))).toEqual({
+    expect(await inTransaction((tx) => tx.advanceOffset(at("5", "20")))).toEqual({
       ok: false,
       storedNextOffset: "10",
     });
     await expect(
-      store.inTransaction(async (tx) => {
+      inTransaction(async (tx) => {
         await tx.advanceOffset(at("10", "20"));
         throw new Error("batch failed after the offset moved");
       }),
     ).rejects.toThrow(/batch failed/);
-    expect(await store.loadNextOffsets("g", "events", [0, 1])).toEqual(new Map([[0, "10"]]));
-    expect(await store.inTransaction((tx) => tx.advanceOffset(at("10", "20")))).toEqual({
+    expect(await transactions.loadNextOffsets("g", "events", [0, 1])).toEqual(new Map([[0, "10"]]));
+    expect(await inTransaction((tx) => tx.advanceOffset(at("10", "20")))).toEqual({
       ok: true,
     });
   });
@@ -195,12 +199,12 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
       nextOffset: next,
     });
     expect(
-      await store.inTransaction((tx) => tx.advanceOffsets([at(0, null, "10"), at(1, null, "7")])),
+      await inTransaction((tx) => tx.advanceOffsets([at(0, null, "10"), at(1, null, "7")])),
     ).toEqual([{ ok: true }, { ok: true }]);
     // Partition 1 is fenced (another member moved it to 7); partition 0 moved but rolls back
     // with the transaction when the caller throws.
     await expect(
-      store.inTransaction(async (tx) => {
+      inTransaction(async (tx) => {
         const results = await tx.advanceOffsets([
           at(0, "10", "20"),
           at(1, "3", "9"),
@@ -214,18 +218,18 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
         throw new Error("fenced");
       }),
     ).rejects.toThrow(/fenced/);
-    expect(await store.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
+    expect(await transactions.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
       new Map([
         [0, "10"],
         [1, "7"],
       ]),
     );
     expect(
-      await store.inTransaction((tx) =>
+      await inTransaction((tx) =>
         tx.advanceOffsets([at(1, "7", "12"), at(0, "10", "20"), at(2, null, "5")]),
       ),
     ).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-    expect(await store.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
+    expect(await transactions.loadNextOffsets("g", "capi", [0, 1, 2])).toEqual(
       new Map([
         [0, "20"],
         [1, "12"],
@@ -260,7 +264,7 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
         maxEventTimeMs: new Map(),
         nowMs: T0 + HOUR_MS,
       });
-      await store.inTransaction(async (tx) => {
+      await inTransaction(async (tx) => {
         await tx.applyWindowDeltas(agg.deltas);
         await tx.advanceWatermarks(agg.maxEventTimeMs);
       });
@@ -278,9 +282,7 @@ describe("NeonMetricsStore on Postgres (through the Neon driver and relay)", () 
   it("turns data Postgres refuses into a ValidationError (isolated and dead-lettered, not retried)", async () => {
     // Not aligned to the minute: the table's CHECK refuses it.
     const bad = windowDelta({ windowStartMs: T0 + 30_000 });
-    const error = await store
-      .inTransaction((tx) => tx.applyWindowDeltas([bad]))
-      .catch((e: unknown) => e);
+    const error = await inTransaction((tx) => tx.applyWindowDeltas([bad])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).context?.sqlstate).toBe("23514");
   });

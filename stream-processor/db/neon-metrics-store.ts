@@ -1,297 +1,19 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
 
-import { DependencyUnavailableError, ValidationError } from "#core/errors";
+import { DependencyUnavailableError } from "#core/errors";
 import type { GroupDimension, WindowDelta } from "#core/windows";
 import { formatMicros, HOUR_MS } from "#core/windows";
+import type { BatchTransaction } from "../batch/batch-transaction";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
-import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
-import type {
-  DedupKey,
-  MetricsStore,
-  MetricsTransaction,
-  OffsetAdvance,
-  OffsetAdvanceResult,
-  TenantHour,
-} from "../ports/metrics-store";
-import { nullableNumberArray, numberArray, textArray } from "./array-literals";
-import { type Pool, type PoolClient, withTransaction } from "./create-pool";
-import { isDataRefusal, sqlstateOf } from "./sqlstate";
+import { numberArray, textArray } from "./array-literals";
+import type { Pool } from "./create-pool";
+import type { MetricsQuery, MetricsReader, MetricsReadResult } from "./metrics-reader";
+import { hourlyRows, MS_TO_TIMESTAMPTZ, ROLLUP_CHUNK, SQL, TIMESTAMPTZ_TO_MS } from "./metrics-sql";
+import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "./metrics-store";
+import { type NamedStatement, type Queryable, timedStatement } from "./timed-query";
 
 /** Timing hook for the db latency histogram. */
 export type DbTimer = (operation: string, durationMs: number) => void;
-
-/** Epoch ms (bigint parameter) to timestamptz, exactly. */
-const MS_TO_TIMESTAMPTZ = (ms: string) =>
-  `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
-/** timestamptz to epoch ms (bigint), exactly (extract(epoch) is numeric). */
-const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
-
-/** Minute rows' columns that an hour row sums, in metric_windows' column order. */
-const WINDOW_COUNTS = [
-  "event_count",
-  "late_count",
-  "match_quality_sum",
-  "match_quality_count",
-  "prediction_count",
-  "conversion_count",
-] as const;
-const WINDOW_KEY = "tenant_id, window_seconds, window_start, source, event_name, campaign";
-
-/** Join condition: `m`'s rows are the minute rows of the hour `h` (h.tenant_id, h.hour_start). */
-const MINUTES_OF_HOUR = (m: string, h: string) =>
-  `${m}.tenant_id = ${h}.tenant_id AND ${m}.window_seconds = 60
-   AND ${m}.window_start >= ${h}.hour_start AND ${m}.window_start < ${h}.hour_start + interval '1 hour'`;
-
-// Statements are named so that each pooled connection parses and plans them once.
-const SQL = {
-  advanceOffset: {
-    name: "driftline_advance_offset",
-    // Compare-and-set: a stored row is updated only if it holds the expected offset; with no
-    // expectation (NULL never equals) only a missing row is inserted.
-    text: `INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)
-           VALUES ($1, $2, $3, $5::bigint)
-           ON CONFLICT (group_id, topic, partition) DO UPDATE
-             SET next_offset = EXCLUDED.next_offset, updated_at = now()
-             WHERE o.next_offset = $4::bigint
-           RETURNING 1`,
-  },
-  advanceOffsets: {
-    name: "driftline_advance_offsets",
-    // advanceOffset for many partitions in one round trip: stored rows move only from the
-    // expected offset (a concurrent commit makes the UPDATE re-check the row it waited for),
-    // missing rows are inserted only where nothing was expected. Answers the 1-based positions
-    // that moved; the others were fenced.
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
-               WITH ORDINALITY AS i(group_id, topic, partition, expected, next_offset, idx)
-           ), updated AS (
-             UPDATE consumer_offsets AS o
-             SET next_offset = input.next_offset, updated_at = now()
-             FROM input
-             WHERE o.group_id = input.group_id AND o.topic = input.topic
-               AND o.partition = input.partition AND o.next_offset = input.expected
-             RETURNING input.idx
-           ), inserted AS (
-             INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-             SELECT group_id, topic, partition, next_offset FROM input WHERE expected IS NULL
-             ORDER BY group_id, topic, partition
-             ON CONFLICT DO NOTHING
-             RETURNING group_id, topic, partition
-           )
-           SELECT idx FROM updated
-           UNION ALL
-           SELECT input.idx FROM inserted JOIN input USING (group_id, topic, partition)`,
-  },
-  readOffset: {
-    name: "driftline_read_offset",
-    text: `SELECT next_offset::text AS next_offset FROM consumer_offsets
-           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-  },
-  markSeen: {
-    name: "driftline_mark_seen",
-    // Inserted in key order so that concurrent batches sharing keys lock them in the same order;
-    // the answer is the 1-based positions of keys that were already there.
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::uuid[]) WITH ORDINALITY AS i(key, idx)
-           ), inserted AS (
-             INSERT INTO seen_events (key)
-             SELECT key FROM input ORDER BY key
-             ON CONFLICT DO NOTHING
-             RETURNING key
-           )
-           SELECT input.idx FROM input
-           LEFT JOIN inserted USING (key)
-           WHERE inserted.key IS NULL`,
-  },
-  markSeenGuarded: {
-    name: "driftline_mark_seen_guarded",
-    // markSeen for batches with browser copies: a key whose guard (the server digest of a
-    // browser copy) is already remembered is a duplicate too. Its own key is still inserted, so a
-    // later browser repeat finds it directly. Server keys have no guard (NULL).
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS i(key, guard, idx)
-           ), inserted AS (
-             INSERT INTO seen_events (key)
-             SELECT key FROM input ORDER BY key
-             ON CONFLICT DO NOTHING
-             RETURNING key
-           )
-           SELECT input.idx FROM input
-           LEFT JOIN inserted USING (key)
-           WHERE inserted.key IS NULL
-              OR (input.guard IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM seen_events s WHERE s.key = input.guard))`,
-  },
-  lockTenantDimensions: {
-    name: "driftline_lock_tenant_dimensions",
-    // One admission per tenant at a time (until commit), in tenant order so two transactions
-    // never wait on each other crosswise; taken only by batches with values not seen before.
-    text: `SELECT pg_advisory_xact_lock(hashtextextended('driftline.tenant_dimensions:' || t, 0))
-           FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS u(t) ORDER BY t) AS tenants`,
-  },
-  admitDimensionValues: {
-    name: "driftline_admit_dimension_values",
-    // Values already admitted, plus new ones in the order given while the tenant's dimension has
-    // room (its cap minus the values it holds). Answers both.
-    text: `WITH input AS (
-             SELECT t, d, v, min(idx) AS idx
-             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(t, d, v, idx)
-             GROUP BY t, d, v
-           ), known AS (
-             SELECT i.t, i.d, i.v FROM input i
-             JOIN tenant_dimension_values x
-               ON x.tenant_id = i.t AND x.dimension = i.d AND x.value = i.v
-           ), used AS (
-             SELECT x.tenant_id AS t, x.dimension AS d, count(*) AS n
-             FROM tenant_dimension_values x
-             WHERE (x.tenant_id, x.dimension) IN (SELECT DISTINCT t, d FROM input)
-             GROUP BY 1, 2
-           ), fresh AS (
-             SELECT i.t, i.d, i.v, row_number() OVER (PARTITION BY i.t, i.d ORDER BY i.idx) AS rank
-             FROM input i
-             WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.t = i.t AND k.d = i.d AND k.v = i.v)
-           ), inserted AS (
-             INSERT INTO tenant_dimension_values (tenant_id, dimension, value)
-             SELECT f.t, f.d, f.v FROM fresh f LEFT JOIN used u ON u.t = f.t AND u.d = f.d
-             WHERE f.rank <= CASE f.d WHEN 'event_name' THEN $4::bigint ELSE $5::bigint END
-                             - coalesce(u.n, 0)
-             ORDER BY 1, 2, 3
-             ON CONFLICT DO NOTHING
-             RETURNING tenant_id AS t, dimension AS d, value AS v
-           )
-           SELECT t, d, v FROM known UNION ALL SELECT t, d, v FROM inserted`,
-  },
-  upsertWindows: {
-    name: "driftline_upsert_windows",
-    // Windows and their per-currency values in one statement: the value rows' foreign key is
-    // checked at the end of the statement, when the window rows of the first CTE exist.
-    text: `WITH windows AS (
-             INSERT INTO metric_windows AS w (tenant_id, window_seconds, window_start, source,
-               event_name, campaign, event_count, late_count, match_quality_sum, match_quality_count,
-               prediction_count, conversion_count)
-             SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, ec, lc, mqs, mqc, pc, cc
-             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                         $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
-               AS d(t, s, ms, src, n, c, ec, lc, mqs, mqc, pc, cc)
-             ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign) DO UPDATE SET
-               event_count = w.event_count + EXCLUDED.event_count,
-               late_count = w.late_count + EXCLUDED.late_count,
-               match_quality_sum = w.match_quality_sum + EXCLUDED.match_quality_sum,
-               match_quality_count = w.match_quality_count + EXCLUDED.match_quality_count,
-               prediction_count = w.prediction_count + EXCLUDED.prediction_count,
-               conversion_count = w.conversion_count + EXCLUDED.conversion_count,
-               updated_at = now()
-           ), window_values AS (
-             INSERT INTO metric_window_values AS v (tenant_id, window_seconds, window_start, source,
-               event_name, campaign, currency, value_sum, value_count)
-             SELECT t, s, ${MS_TO_TIMESTAMPTZ("ms")}, src, n, c, cur, vs, vc
-             FROM unnest($13::text[], $14::int[], $15::bigint[], $16::text[], $17::text[], $18::text[],
-                         $19::text[], $20::numeric[], $21::bigint[])
-               AS d(t, s, ms, src, n, c, cur, vs, vc)
-             ON CONFLICT (tenant_id, window_seconds, window_start, source, event_name, campaign, currency)
-             DO UPDATE SET
-               value_sum = v.value_sum + EXCLUDED.value_sum,
-               value_count = v.value_count + EXCLUDED.value_count
-           )
-           SELECT 1`,
-  },
-  markHoursPending: {
-    name: "driftline_mark_hours_pending",
-    // Every mark changes gen (see rollUpHours) and holds the row until the batch commits; in
-    // key order, so concurrent batches take the rows in the same order.
-    text: `INSERT INTO metric_hours_pending AS p (tenant_id, hour_start)
-           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
-           ORDER BY 1, 2
-           ON CONFLICT (tenant_id, hour_start) DO UPDATE SET gen = p.gen + 1`,
-  },
-  readHourMarks: {
-    name: "driftline_read_hour_marks",
-    // Keyset pages: one pass over the marks, whatever batches mark meanwhile.
-    text: `SELECT tenant_id, ${TIMESTAMPTZ_TO_MS("hour_start")}::text AS hour_ms, gen::text AS gen
-           FROM metric_hours_pending
-           WHERE (tenant_id, hour_start) > ($1::text, ${MS_TO_TIMESTAMPTZ("$2::bigint")})
-           ORDER BY tenant_id, hour_start LIMIT $3`,
-  },
-  rollUpHours: {
-    name: "driftline_roll_up_hours",
-    // Replaces the hour rows of the given hours (windows, then values, whose foreign key is
-    // checked at the end of the statement) with the sums of their minute rows. A stored row that
-    // counts more records came from a later snapshot (a concurrent rollup): it stays.
-    text: `WITH hours AS (
-             SELECT t AS tenant_id, ${MS_TO_TIMESTAMPTZ("ms")} AS hour_start
-             FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
-           ), windows AS (
-             INSERT INTO metric_windows AS w (${WINDOW_KEY}, ${WINDOW_COUNTS.join(", ")})
-             SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign,
-                    ${WINDOW_COUNTS.map((c) => `sum(m.${c})`).join(", ")}
-             FROM hours h
-             JOIN metric_windows m ON ${MINUTES_OF_HOUR("m", "h")}
-             GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign
-             ORDER BY 1, 3, 4, 5, 6
-             ON CONFLICT (${WINDOW_KEY}) DO UPDATE SET
-               ${WINDOW_COUNTS.map((c) => `${c} = EXCLUDED.${c}`).join(", ")}, updated_at = now()
-             WHERE EXCLUDED.event_count + EXCLUDED.prediction_count >= w.event_count + w.prediction_count
-           ), window_values AS (
-             INSERT INTO metric_window_values AS v (${WINDOW_KEY}, currency, value_sum, value_count)
-             SELECT m.tenant_id, 3600, h.hour_start, m.source, m.event_name, m.campaign, m.currency,
-                    sum(m.value_sum), sum(m.value_count)
-             FROM hours h
-             JOIN metric_window_values m ON ${MINUTES_OF_HOUR("m", "h")}
-             GROUP BY m.tenant_id, h.hour_start, m.source, m.event_name, m.campaign, m.currency
-             ORDER BY 1, 3, 4, 5, 6, 7
-             ON CONFLICT (${WINDOW_KEY}, currency) DO UPDATE SET
-               value_sum = EXCLUDED.value_sum, value_count = EXCLUDED.value_count
-             WHERE EXCLUDED.value_count >= v.value_count
-           )
-           SELECT 1`,
-  },
-  clearHourMarks: {
-    name: "driftline_clear_hour_marks",
-    // Only marks no batch has renewed since they were read; waits for a batch holding one.
-    text: `DELETE FROM metric_hours_pending p
-           USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(t, ms, gen)
-           WHERE p.tenant_id = d.t AND p.hour_start = ${MS_TO_TIMESTAMPTZ("d.ms")} AND p.gen = d.gen`,
-  },
-  advanceWatermarks: {
-    name: "driftline_advance_watermarks",
-    text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time)
-           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
-           ORDER BY t
-           ON CONFLICT (tenant_id) DO UPDATE SET
-             max_event_time = GREATEST(w.max_event_time, EXCLUDED.max_event_time),
-             updated_at = now()`,
-  },
-} as const;
-
-/** Hours recomputed per rollup statement. */
-const ROLLUP_CHUNK = 500;
-
-/**
- * The hourly rows of metric_windows (`table`) or metric_window_values, exact: stored hour rows
- * of hours that are not marked pending, and for marked hours their minute rows, each labelled
- * with its hour (summed by the query around it). Same columns as the table; `$1` is the tenant,
- * `$3`/`$4` the range (epoch ms), as in queryWindows.
- */
-function hourlyRows(table: "metric_windows" | "metric_window_values"): string {
-  const columns = [
-    "source",
-    "event_name",
-    "campaign",
-    ...(table === "metric_windows" ? WINDOW_COUNTS : ["currency", "value_sum", "value_count"]),
-  ];
-  return `(SELECT tenant_id, window_seconds, window_start, ${columns.join(", ")} FROM ${table} h
-     WHERE h.tenant_id = $1 AND h.window_seconds = 3600
-       AND h.window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND h.window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
-       AND NOT EXISTS (SELECT 1 FROM metric_hours_pending p
-                       WHERE p.tenant_id = h.tenant_id AND p.hour_start = h.window_start)
-   UNION ALL
-   SELECT m.tenant_id, 3600, p.hour_start, ${columns.map((c) => `m.${c}`).join(", ")}
-     FROM metric_hours_pending p
-     JOIN ${table} m ON ${MINUTES_OF_HOUR("m", "p")}
-     WHERE p.tenant_id = $1
-       AND p.hour_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND p.hour_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
-  ) AS hourly`;
-}
 
 /** Rows deleted per statement when purging dedup entries (short transactions, short locks). */
 const PURGE_CHUNK = 10_000;
@@ -311,30 +33,8 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
     private readonly timer: DbTimer = () => {},
   ) {}
 
-  async inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await withTransaction(this.pool, (client) =>
-        fn(new NeonMetricsTransaction(client, this.timer)),
-      );
-    } catch (error) {
-      throw refusalOrSame(error);
-    } finally {
-      this.timer("transaction", performance.now() - started);
-    }
-  }
-
-  async loadNextOffsets(
-    groupId: string,
-    topic: string,
-    partitions: readonly number[],
-  ): Promise<Map<number, string>> {
-    const { rows } = await this.pool.query<{ partition: number; next_offset: string }>(
-      `SELECT partition, next_offset::text AS next_offset FROM consumer_offsets
-       WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])`,
-      [groupId, topic, partitions],
-    );
-    return new Map(rows.map((r) => [r.partition, r.next_offset]));
+  openMetrics(tx: BatchTransaction): MetricsTransaction {
+    return new NeonMetricsTransaction(tx.sql, this.timer);
   }
 
   async loadMaxEventTimes(): Promise<Map<string, number>> {
@@ -494,60 +194,9 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
 
 class NeonMetricsTransaction implements MetricsTransaction {
   constructor(
-    private readonly client: PoolClient,
+    private readonly db: Queryable,
     private readonly timer: DbTimer,
   ) {}
-
-  get connection(): PoolClient {
-    return this.client;
-  }
-
-  async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
-    const result = await this.run("advance_offset", SQL.advanceOffset, [
-      a.groupId,
-      a.topic,
-      a.partition,
-      a.expectedNextOffset,
-      a.nextOffset,
-    ]);
-    if ((result.rowCount ?? 0) === 1) return { ok: true };
-    const stored = await this.run("read_offset", SQL.readOffset, [a.groupId, a.topic, a.partition]);
-    return {
-      ok: false,
-      storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
-    };
-  }
-
-  async advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]> {
-    if (advances.length === 1) return [await this.advanceOffset(advances[0]!)];
-    if (advances.length === 0) return [];
-    const result = await this.run("advance_offsets", SQL.advanceOffsets, [
-      textArray(advances.map((a) => a.groupId)),
-      textArray(advances.map((a) => a.topic)),
-      numberArray(advances.map((a) => a.partition)),
-      nullableNumberArray(advances.map((a) => a.expectedNextOffset)),
-      numberArray(advances.map((a) => a.nextOffset)),
-    ]);
-    const moved = new Set(result.rows.map((r) => Number(r.idx) - 1));
-    const results: OffsetAdvanceResult[] = [];
-    for (const [i, a] of advances.entries()) {
-      if (moved.has(i)) {
-        results.push({ ok: true });
-        continue;
-      }
-      // Fenced (rare: another member took the partition over): say what the store holds.
-      const stored = await this.run("read_offset", SQL.readOffset, [
-        a.groupId,
-        a.topic,
-        a.partition,
-      ]);
-      results.push({
-        ok: false,
-        storedNextOffset: (stored.rows[0]?.next_offset as string | undefined) ?? null,
-      });
-    }
-    return results;
-  }
 
   async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
     if (keys.length === 0) return new Set();
@@ -634,17 +283,8 @@ class NeonMetricsTransaction implements MetricsTransaction {
     ]);
   }
 
-  private async run(
-    operation: string,
-    statement: { name: string; text: string },
-    values: unknown[],
-  ) {
-    const started = performance.now();
-    try {
-      return await this.client.query<Record<string, unknown>>({ ...statement, values });
-    } finally {
-      this.timer(operation, performance.now() - started);
-    }
+  private run(operation: string, statement: NamedStatement, values: unknown[]) {
+    return timedStatement(this.db, this.timer, operation, statement, values);
   }
 }
 
@@ -654,25 +294,4 @@ export function unavailable(what: string, error: unknown): DependencyUnavailable
     `Cannot ${what}: the metrics database is unavailable (${(error as Error).message ?? String(error)}).`,
     { cause: error },
   );
-}
-
-/**
- * The database refusing the data itself (see isDataRefusal: data exception, integrity violation,
- * program limit exceeded) becomes a ValidationError, which the batch handler isolates and
- * dead-letters; everything else (connection lost, serialization failure, missing table) stays
- * as it is and is retried.
- */
-function refusalOrSame(error: unknown): unknown {
-  const code = sqlstateOf(error);
-  if (isDataRefusal(error)) {
-    return new ValidationError(
-      `Postgres refused the data (${code}): ${(error as Error).message}`,
-      [],
-      {
-        cause: error,
-        context: { sqlstate: code },
-      },
-    );
-  }
-  return error;
 }

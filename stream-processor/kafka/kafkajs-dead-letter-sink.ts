@@ -1,7 +1,7 @@
 /** DeadLetterSink on a Kafka topic (kafkajs): the original bytes, plus why and where from in headers. */
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { DependencyUnavailableError } from "#core/errors";
-import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { DeadLetter, DeadLetterSink } from "./dead-letter-sink";
 
 /** Header names on every dead letter (values are UTF-8 text). */
 export const DLQ_HEADERS = {

@@ -7,7 +7,7 @@ import type {
   EventSource,
   SourceBatch,
   SourceRecord,
-} from "../ports/event-source";
+} from "./event-source";
 
 export interface KafkajsEventSourceOptions {
   kafka: Kafka;

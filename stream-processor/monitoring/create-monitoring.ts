@@ -5,28 +5,29 @@ import type { Registry } from "prom-client";
 import { ConfigError } from "#core/errors";
 import { type LabelSignal, policyFromSettings } from "#core/monitoring";
 import type { TopicNames } from "#core/topics";
+import {
+  KafkajsMessageProducer,
+  type MessageProducer,
+  MonitoringPublisher,
+} from "../alerts/monitoring-publisher";
+import { NeonMonitoringOutbox } from "../alerts/neon-alert-outbox";
+import type { BackoffSpec } from "../batch/backoff-ms";
+import type { BatchStage } from "../batch/batch-stage";
+import type { Clock } from "../clock/clock";
 import { isTransientFailure, sqlstateOf } from "../db/sqlstate";
 import type { Queryable } from "../db/timed-query";
-import type { BackoffSpec } from "../pipeline/backoff-ms";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
 import { createMonitoringDecoder, type MonitoringRecord } from "./decode-monitoring-record";
 import { type Attempt, applyIsolatingRefused, type IsolationOutcome } from "./isolate-refused";
 import { ModelReferenceSource } from "./model-reference-source";
 import type { MonitoringConfig } from "./monitoring-config";
 import { MonitoringMetrics } from "./monitoring-metrics";
 import {
-  KafkajsMessageProducer,
-  type MessageProducer,
-  MonitoringPublisher,
-} from "./monitoring-publisher";
-import {
   type MonitoringBatchSummary,
   type MonitoringInput,
   MonitoringStage,
 } from "./monitoring-stage";
 import type { PredictionRow } from "./monitoring-store";
-import { NeonMonitoringOutbox, NeonMonitoringTransaction } from "./neon-monitoring-store";
+import { openNeonMonitoring } from "./neon-monitoring-store";
 
 export interface Monitoring {
   stage: BatchStage;
@@ -88,7 +89,7 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   });
   let purgeTimer: NodeJS.Timeout | undefined;
   let skipped = 0;
-  let warnedNoConnection = false;
+  const openMonitoring = openNeonMonitoring(options.dbTimer);
 
   const batchStage: BatchStage = {
     // Kept until the batch commits: a prediction's row, a label signal, or why a record cannot
@@ -98,18 +99,8 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       const decoded = decode(record);
       return decoded.kind === "skip" && decoded.reason === undefined ? undefined : decoded;
     },
-    async apply(connection, records, nowMs) {
+    async apply(tx, records, nowMs) {
       if (!config.enabled) return;
-      if (typeof (connection as Partial<Queryable> | null)?.query !== "function") {
-        // Not a SQL connection (a store without one): monitoring cannot run in this process.
-        if (!warnedNoConnection) {
-          log.error(
-            "model monitoring needs the batch transaction's SQL connection and this metrics store has none: monitoring is off (set MONITORING_ENABLED=false to silence this)",
-          );
-          warnedNoConnection = true;
-        }
-        return;
-      }
       const items: MonitoredRecord[] = [];
       const tenants = new Set<string>();
       for (const r of records) {
@@ -129,17 +120,14 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       // re-applied tenant by tenant, then record by record within a refusing tenant, so that only
       // what was refused is left out; the metrics of the batch commit either way. A transient
       // failure (connection lost, deadlock) is rethrown, so the whole batch is retried as usual.
-      const db = connection as Queryable;
+      const db = tx.sql;
+      const monitoringTx = openMonitoring(tx);
       const summaries: MonitoringBatchSummary[] = [];
       const attempt: Attempt<MonitoredRecord> = async (subset, subsetTenants) => {
         await db.query({ text: "SAVEPOINT driftline_monitoring" });
         try {
           summaries.push(
-            await stage.apply(
-              new NeonMonitoringTransaction(db, options.dbTimer),
-              monitoringInput(subset, subsetTenants),
-              nowMs,
-            ),
+            await stage.apply(monitoringTx, monitoringInput(subset, subsetTenants), nowMs),
           );
           await db.query({ text: "RELEASE SAVEPOINT driftline_monitoring" });
           return { applied: true };

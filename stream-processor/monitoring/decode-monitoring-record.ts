@@ -1,7 +1,7 @@
 /** Reads what monitoring needs from a validated `predictions` or event message: the scored row, or the label signal. */
 import { type LabelSignal, labelSignalOf } from "#core/monitoring";
 import { type TextProblem, textProblem } from "#core/text";
-import type { DecodedMessage } from "../ports/batch-stage";
+import type { DecodedMessage } from "../batch/batch-stage";
 import type { PredictionRow } from "./monitoring-store";
 
 export type MonitoringRecord =

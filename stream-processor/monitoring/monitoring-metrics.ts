@@ -1,9 +1,10 @@
 /** Prometheus metrics of model monitoring (prom-client): drift values, evaluations, alerts, retraining requests, deliveries. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Alert, ModelDriftEvaluation, RetrainRequest } from "#core/monitoring";
-import type { PublisherObserver } from "./monitoring-publisher";
+import type { OutboxItem } from "../alerts/alert-outbox";
+import type { PublisherObserver } from "../alerts/monitoring-publisher";
 import type { MonitoringObserver } from "./monitoring-stage";
-import type { ModelKey, OutboxItem } from "./monitoring-store";
+import type { ModelKey } from "./monitoring-store";
 
 export class MonitoringMetrics implements MonitoringObserver, PublisherObserver {
   private readonly psi: Gauge<"tenant" | "model" | "version" | "feature">;

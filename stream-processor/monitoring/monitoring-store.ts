@@ -8,6 +8,7 @@ import type {
   RetrainRequest,
   WindowRow,
 } from "#core/monitoring";
+import type { BatchTransaction } from "../batch/batch-transaction";
 
 /** One monitored model version. */
 export interface ModelKey {
@@ -115,34 +116,5 @@ export interface MonitoringTransaction {
   loadManifest(key: ModelKey): Promise<unknown | undefined>;
 }
 
-/** One queued delivery. */
-export interface OutboxItem {
-  id: string;
-  tenant: string;
-  channel: "alerts" | "retrain-requests" | "webhook";
-  refId: string;
-  /** Webhook URL; '' for Kafka. */
-  target: string;
-  messageKey: string;
-  payload: unknown;
-  /** Attempts made before this one. */
-  attempts: number;
-}
-
-/** The publisher's side of the outbox (outside batch transactions). */
-export interface MonitoringOutbox {
-  /** Claims up to `limit` due deliveries of the channels for `leaseMs` (others skip them meanwhile). */
-  claimDue(
-    channels: readonly OutboxItem["channel"][],
-    limit: number,
-    leaseMs: number,
-  ): Promise<OutboxItem[]>;
-  /** Marks deliveries done (and the alerts / requests published). */
-  markDelivered(items: readonly OutboxItem[]): Promise<void>;
-  /** Schedules another attempt, or gives up when `nextAttemptAtMs` is undefined. */
-  markFailed(item: OutboxItem, error: string, nextAttemptAtMs: number | undefined): Promise<void>;
-  /** Deliveries neither done nor given up (for metrics). */
-  pendingCount(): Promise<number>;
-  /** Deletes predictions, label keys and delivered outbox rows older than `beforeMs`. */
-  purge(beforeMs: number): Promise<{ predictions: number; labelKeys: number; outbox: number }>;
-}
+/** Opens monitoring's repository on a batch transaction: its writes commit with the batch. */
+export type OpenMonitoring = (tx: BatchTransaction) => MonitoringTransaction;

@@ -1,51 +1,36 @@
-/** MonitoringTransaction and MonitoringOutbox on Postgres (set-based SQL over the Neon serverless driver, or any pg-compatible connection). */
+/** MonitoringTransaction on Postgres (set-based SQL over the Neon serverless driver, or any pg-compatible connection). */
 
-import {
-  type Alert,
-  CLOUDEVENTS_JSON_CONTENT_TYPE,
-  type ModelMonitorState,
-  type RetrainRequest,
-  type WindowRow,
-} from "#core/monitoring";
+import type { Alert, ModelMonitorState, RetrainRequest, WindowRow } from "#core/monitoring";
+import { NeonAlertQueue } from "../alerts/neon-alert-queue";
 import { nullableTextArray, numberArray, textArray } from "../db/array-literals";
-import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
+import { MS, ms, TS } from "../db/epoch-ms-sql";
+import { type Queryable, type QueryTimer, type ScopedQuery, scopedQuery } from "../db/timed-query";
 import type {
   LabelRows,
   LockedState,
   ModelKey,
-  MonitoringOutbox,
   MonitoringTransaction,
-  OutboxItem,
+  OpenMonitoring,
   PredictionRow,
   StoredDriftResult,
   StoredPerformanceResult,
 } from "./monitoring-store";
 
-/** Epoch ms (a bigint parameter) to timestamptz, exactly. */
-const TS = (param: string) =>
-  `('epoch'::timestamptz + ${param}::bigint * interval '1 millisecond')`;
-/** timestamptz to epoch ms (bigint), exactly. */
-const MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
-const ms = (v: number) => String(Math.round(v));
-
-/** Content type header of the CloudEvents published in structured mode. */
-export const ALERT_HEADERS = { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE } as const;
-
 type Timer = QueryTimer;
+
+/** Opens monitoring's repository on a batch transaction's connection. */
+export function openNeonMonitoring(timer: Timer = () => {}): OpenMonitoring {
+  return (tx) => new NeonMonitoringTransaction(tx.sql, timer);
+}
 
 /** The transaction-scoped store: every statement runs on the batch's own connection. */
 export class NeonMonitoringTransaction implements MonitoringTransaction {
-  constructor(
-    private readonly db: Queryable,
-    private readonly timer: Timer = () => {},
-  ) {}
+  private readonly run: ScopedQuery;
+  private readonly queue: NeonAlertQueue;
 
-  private run<R = Record<string, unknown>>(
-    operation: string,
-    text: string,
-    values: unknown[] = [],
-  ) {
-    return timedQuery<R>(this.db, this.timer, "monitoring", operation, text, values);
+  constructor(db: Queryable, timer: Timer = () => {}) {
+    this.run = scopedQuery(db, timer, "monitoring");
+    this.queue = new NeonAlertQueue(this.run);
   }
 
   async lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]> {
@@ -413,107 +398,12 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     );
   }
 
-  async insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
-    if (alerts.length === 0) return 0;
-    const { rows } = await this.run<{ tenant_id: string; alert_id: string }>(
-      "insert_alerts",
-      `INSERT INTO alerts (tenant_id, alert_id, type, model_name, version, cloud_event)
-       SELECT t, a, ty, m, v, ce::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, a, ty, m, v, ce)
-       ON CONFLICT (tenant_id, alert_id) DO NOTHING
-       RETURNING tenant_id, alert_id`,
-      [
-        alerts.map((a) => a.tenant),
-        alerts.map((a) => a.alertId),
-        alerts.map((a) => a.type),
-        alerts.map((a) => a.model),
-        alerts.map((a) => a.version),
-        alerts.map((a) => JSON.stringify(a.cloudEvent)),
-      ],
-    );
-    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.alert_id}`));
-    const queued = alerts.filter((a) => fresh.has(`${a.tenant}\u0000${a.alertId}`));
-    const deliveries = queued.flatMap((a) => [
-      { a, channel: "alerts", target: "" },
-      ...webhookTargets.map((url) => ({ a, channel: "webhook", target: url })),
-    ]);
-    await this.enqueue(
-      deliveries.map((d) => ({
-        tenant: d.a.tenant,
-        channel: d.channel,
-        refId: d.a.alertId,
-        target: d.target,
-        messageKey: `${d.a.tenant}:${d.a.model}:${d.a.version}`,
-        payload: d.a.cloudEvent,
-      })),
-    );
-    return queued.length;
+  insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
+    return this.queue.insertAlerts(alerts, webhookTargets);
   }
 
-  async insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {
-    if (requests.length === 0) return 0;
-    const { rows } = await this.run<{ tenant_id: string; request_id: string }>(
-      "insert_retrain_requests",
-      `INSERT INTO retrain_requests (tenant_id, request_id, model_name, version, policy, evidence,
-         requested_at)
-       SELECT t, r, m, v, p, e::jsonb, ${TS("$7")}
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, r, m, v, p, e)
-       ON CONFLICT (tenant_id, request_id) DO NOTHING
-       RETURNING tenant_id, request_id`,
-      [
-        requests.map((r) => r.tenant),
-        requests.map((r) => r.requestId),
-        requests.map((r) => r.model),
-        requests.map((r) => r.version),
-        requests.map((r) => r.policy),
-        requests.map((r) => JSON.stringify({ reasons: r.reasons, ...r.evidence })),
-        ms(nowMs),
-      ],
-    );
-    const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.request_id}`));
-    const queued = requests.filter((r) => fresh.has(`${r.tenant}\u0000${r.requestId}`));
-    await this.enqueue(
-      queued.map((r) => ({
-        tenant: r.tenant,
-        channel: "retrain-requests",
-        refId: r.requestId,
-        target: "",
-        messageKey: `${r.tenant}:${r.model}`,
-        payload: r,
-      })),
-    );
-    return queued.length;
-  }
-
-  private async enqueue(
-    items: {
-      tenant: string;
-      channel: string;
-      refId: string;
-      target: string;
-      messageKey: string;
-      payload: unknown;
-    }[],
-  ): Promise<void> {
-    if (items.length === 0) return;
-    await this.run(
-      "enqueue",
-      `INSERT INTO monitoring_outbox (tenant_id, channel, ref_id, target, message_key, payload)
-       SELECT t, c, r, g, k, p::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-         AS d(t, c, r, g, k, p)
-       ON CONFLICT (channel, ref_id, target) DO NOTHING`,
-      [
-        items.map((i) => i.tenant),
-        items.map((i) => i.channel),
-        items.map((i) => i.refId),
-        items.map((i) => i.target),
-        items.map((i) => i.messageKey),
-        items.map((i) => JSON.stringify(i.payload)),
-      ],
-    );
+  insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {
+    return this.queue.insertRetrainRequests(requests, nowMs);
   }
 
   async loadManifest(key: ModelKey): Promise<unknown | undefined> {
@@ -529,136 +419,6 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     return row.reference_bins === null || row.reference_bins === undefined
       ? row.manifest
       : { ...row.manifest, reference: row.reference_bins };
-  }
-}
-
-/** The outbox on a pool (short transactions of its own, never a batch's). */
-export class NeonMonitoringOutbox implements MonitoringOutbox {
-  constructor(private readonly db: Queryable) {}
-
-  async claimDue(
-    channels: readonly OutboxItem["channel"][],
-    limit: number,
-    leaseMs: number,
-  ): Promise<OutboxItem[]> {
-    // One statement: claim (push next_attempt_at past the lease) and return, skipping rows
-    // another publisher holds, so several processes can drain one outbox.
-    const { rows } = await this.db.query<{
-      id: string;
-      tenant_id: string;
-      channel: OutboxItem["channel"];
-      ref_id: string;
-      target: string;
-      message_key: string;
-      payload: unknown;
-      attempts: number;
-    }>({
-      text: `UPDATE monitoring_outbox o SET next_attempt_at = now() + $3::bigint * interval '1 millisecond'
-             FROM (SELECT id FROM monitoring_outbox
-                   WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
-                     AND channel = ANY($1::text[])
-                   ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS due
-             WHERE o.id = due.id
-             RETURNING o.id::text AS id, o.tenant_id, o.channel, o.ref_id, o.target, o.message_key,
-               o.payload, o.attempts`,
-      values: [channels, limit, ms(leaseMs)],
-    });
-    return rows
-      .map((r) => ({
-        id: r.id,
-        tenant: r.tenant_id,
-        channel: r.channel,
-        refId: r.ref_id,
-        target: r.target,
-        messageKey: r.message_key,
-        payload: r.payload,
-        attempts: r.attempts,
-      }))
-      .sort((a, b) => Number(a.id) - Number(b.id));
-  }
-
-  async markDelivered(items: readonly OutboxItem[]): Promise<void> {
-    if (items.length === 0) return;
-    await this.db.query({
-      text: `WITH done AS (
-               UPDATE monitoring_outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
-               WHERE id = ANY($1::bigint[])
-               RETURNING tenant_id, channel, ref_id
-             ), a AS (
-               UPDATE alerts al SET published_at = now(), updated_at = now()
-               FROM done WHERE done.channel = 'alerts' AND al.tenant_id = done.tenant_id
-                 AND al.alert_id = done.ref_id AND al.published_at IS NULL
-               RETURNING 1
-             )
-             UPDATE retrain_requests rr SET published_at = now(), updated_at = now()
-             FROM done WHERE done.channel = 'retrain-requests' AND rr.tenant_id = done.tenant_id
-               AND rr.request_id = done.ref_id AND rr.published_at IS NULL`,
-      values: [items.map((i) => i.id)],
-    });
-  }
-
-  async markFailed(
-    item: OutboxItem,
-    error: string,
-    nextAttemptAtMs: number | undefined,
-  ): Promise<void> {
-    await this.db.query({
-      text: `UPDATE monitoring_outbox SET attempts = attempts + 1, last_error = $2,
-               next_attempt_at = CASE WHEN $3::bigint IS NULL THEN next_attempt_at ELSE ${TS("$3")} END,
-               failed_at = CASE WHEN $3::bigint IS NULL THEN now() ELSE NULL END
-             WHERE id = $1::bigint`,
-      values: [
-        item.id,
-        error.slice(0, 2000),
-        nextAttemptAtMs === undefined ? null : ms(nextAttemptAtMs),
-      ],
-    });
-  }
-
-  async pendingCount(): Promise<number> {
-    const { rows } = await this.db.query<{ n: string }>({
-      text: `SELECT count(*)::text AS n FROM monitoring_outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
-    });
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  async purge(
-    beforeMs: number,
-  ): Promise<{ predictions: number; labelKeys: number; outbox: number }> {
-    const before = ms(beforeMs);
-    // Version by version and tenant by tenant, so every delete uses an index that starts with
-    // the tenant (every prediction's version has a monitoring_state row).
-    const { rows: keys } = await this.db.query<{
-      tenant_id: string;
-      model_name: string;
-      version: string;
-    }>({
-      text: "SELECT tenant_id, model_name, version FROM monitoring_state",
-    });
-    let predictions = 0;
-    let labelKeys = 0;
-    for (const k of keys) {
-      const r = await this.db.query({
-        text: `DELETE FROM predictions WHERE tenant_id = $1 AND model_name = $2 AND version = $3
-               AND predicted_at < ${TS("$4")}`,
-        values: [k.tenant_id, k.model_name, k.version, before],
-      });
-      predictions += r.rowCount ?? 0;
-    }
-    for (const tenant of new Set(keys.map((k) => k.tenant_id))) {
-      for (const table of ["conversion_keys", "click_id_predictions"]) {
-        const r = await this.db.query({
-          text: `DELETE FROM ${table} WHERE tenant_id = $1 AND created_at < ${TS("$2")}`,
-          values: [tenant, before],
-        });
-        labelKeys += r.rowCount ?? 0;
-      }
-    }
-    const o = await this.db.query({
-      text: `DELETE FROM monitoring_outbox WHERE delivered_at < ${TS("$1")}`,
-      values: [before],
-    });
-    return { predictions, labelKeys, outbox: o.rowCount ?? 0 };
   }
 }
 

@@ -11,11 +11,12 @@ import {
   startIntegrationEnv,
   waitFor,
 } from "../../test/support/integration-env";
+import type { StageRecord } from "../batch/batch-stage";
+import { systemClock } from "../clock/system-clock";
 import { loadStreamConfig } from "../config";
+import { batchTransactionOn } from "../db/neon-batch-transactions";
 import { DLQ_HEADERS } from "../kafka/kafkajs-dead-letter-sink";
 import { type StreamProcessor, startStreamProcessor } from "../main";
-import type { StageRecord } from "../ports/batch-stage";
-import { systemClock } from "../system-clock";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createMonitoring } from "./create-monitoring";
 import type { MonitoringRecord } from "./decode-monitoring-record";
@@ -181,7 +182,7 @@ describe("the monitoring stage, when Postgres refuses one record (real Postgres)
     const client = await env.db.connect();
     try {
       await client.query("BEGIN");
-      await monitoring.stage.apply(client, records, Date.now());
+      await monitoring.stage.apply(batchTransactionOn(client), records, Date.now());
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK");

@@ -1,7 +1,7 @@
 /** Prometheus metrics of the stream processor (prom-client): lag, throughput, latencies, dead letters. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BatchObserver } from "../batch/handle-batch";
 import type { SourceObserver } from "../kafka/kafkajs-event-source";
-import type { BatchObserver } from "../pipeline/handle-batch";
 
 /** Seconds of history behind the events-per-second gauge. */
 const RATE_WINDOW_S = 10;

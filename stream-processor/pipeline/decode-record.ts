@@ -11,8 +11,8 @@ import {
 import { PredictionRecordSchema } from "#core/scoring";
 import type { WindowObservation } from "#core/windows";
 import { toMicros } from "#core/windows";
-import type { DecodedMessage } from "../ports/batch-stage";
-import type { DedupKey } from "../ports/metrics-store";
+import type { DecodedMessage } from "../batch/batch-stage";
+import type { DedupKey } from "../db/metrics-store";
 import { browserDedupDigest, dedupDigest } from "./dedup-digest";
 import { clip, describeIssues, unstorableTextReason } from "./poison-reason";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "#core/windows";
-import type { BatchStage, StageRecord } from "../ports/batch-stage";
+import type { BatchStage, StageRecord } from "../batch/batch-stage";
 import { ManualClock, windowDelta } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";
@@ -30,6 +30,7 @@ function pipelineWith(
   widthsMs = [MINUTE_MS, HOUR_MS],
 ) {
   const pipeline = new MetricsPipeline({
+    transactions: store,
     store,
     clock: new ManualClock(T0),
     groupId: "g",
@@ -55,8 +56,8 @@ describe("MetricsPipeline batch stages", () => {
     const calls: { connection: unknown; records: readonly StageRecord[]; nowMs: number }[] = [];
     const { pipeline } = pipelineWith([
       {
-        async apply(connection, records, nowMs) {
-          calls.push({ connection, records, nowMs });
+        async apply(tx, records, nowMs) {
+          calls.push({ connection: tx.sql, records, nowMs });
         },
       },
     ]);

@@ -8,14 +8,11 @@ import {
   type WindowingSpec,
   windowStartMs,
 } from "#core/windows";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
-import type {
-  DedupKey,
-  MetricsStore,
-  MetricsTransaction,
-  TenantHour,
-} from "../ports/metrics-store";
+import type { BatchStage } from "../batch/batch-stage";
+import type { BatchTransaction, BatchTransactions } from "../batch/batch-transaction";
+import type { BatchCommitter, OffsetRange } from "../batch/handle-batch";
+import type { Clock } from "../clock/clock";
+import type { DedupKey, MetricsStore, TenantHour } from "../db/metrics-store";
 import {
   type AdmissionAnswer,
   DimensionAdmission,
@@ -25,14 +22,7 @@ import {
 } from "./dimension-admission";
 import type { AcceptedRecord } from "./prepare-batch";
 
-export interface OffsetRange {
-  topic: string;
-  partition: number;
-  expectedNextOffset: string | null;
-  nextOffset: string;
-}
-
-export type CommitResult =
+export type MetricsCommitResult =
   | { kind: "committed"; counted: number; duplicates: number; windowRows: number }
   | { kind: "fenced"; storedNextOffset: string | null };
 
@@ -44,6 +34,8 @@ class Fenced extends Error {
 }
 
 export interface MetricsPipelineDeps {
+  /** Where batch transactions (and the consumed offsets) come from. */
+  transactions: BatchTransactions;
   store: MetricsStore;
   clock: Clock;
   windowing: WindowingSpec;
@@ -62,7 +54,7 @@ export interface MetricsPipelineDeps {
 interface Pending {
   records: readonly AcceptedRecord[];
   range: OffsetRange;
-  resolve: (result: CommitResult) => void;
+  resolve: (result: MetricsCommitResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -76,13 +68,17 @@ interface Pending {
  * A group that is refused or fenced is retried batch by batch, so each batch gets the answer
  * its own records deserve.
  */
-export class MetricsPipeline {
+export class MetricsPipeline implements BatchCommitter<AcceptedRecord> {
   private readonly maxEventTimeMs = new Map<string, number>();
   private readonly admission: DimensionAdmission | undefined;
   private pending: Pending[] = [];
   private flushing = false;
 
+  /** The batch stages, in order: the handler runs their `select` as it decodes. */
+  readonly stages: readonly BatchStage[];
+
   constructor(private readonly deps: MetricsPipelineDeps) {
+    this.stages = deps.stages ?? [];
     this.admission =
       deps.dimensionCaps === undefined ? undefined : new DimensionAdmission(deps.dimensionCaps);
   }
@@ -104,8 +100,8 @@ export class MetricsPipeline {
    * stored offset was not the expected one (nothing is written then); rejects with the store's
    * error otherwise (a ValidationError when the store refuses this batch's data).
    */
-  commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<CommitResult> {
-    return new Promise<CommitResult>((resolve, reject) => {
+  commit(records: readonly AcceptedRecord[], range: OffsetRange): Promise<MetricsCommitResult> {
+    return new Promise<MetricsCommitResult>((resolve, reject) => {
       this.pending.push({ records, range, resolve, reject });
       if (!this.flushing) void this.flush();
     });
@@ -151,11 +147,12 @@ export class MetricsPipeline {
    * back), remember the dedup keys, count only the records not seen before (the first of equal
    * keys across the group), raise the watermarks.
    */
-  private async transact(group: readonly Pending[]): Promise<CommitResult[]> {
-    const { store, clock, windowing, groupId } = this.deps;
-    const result = await store.inTransaction(async (tx: MetricsTransaction) => {
+  private async transact(group: readonly Pending[]): Promise<MetricsCommitResult[]> {
+    const { transactions, store, clock, windowing, groupId } = this.deps;
+    const result = await transactions.inTransaction(async (tx: BatchTransaction) => {
       const advanced = await tx.advanceOffsets(group.map((p) => ({ groupId, ...p.range })));
       for (const a of advanced) if (!a.ok) throw new Fenced(a.storedNextOffset);
+      const metrics = store.openMetrics(tx);
       const all = group.length === 1 ? group[0]!.records : group.flatMap((p) => p.records);
       const counts = group.map(() => ({ counted: 0, duplicates: 0 }));
       if (all.length === 0) {
@@ -199,7 +196,7 @@ export class MetricsPipeline {
           fresh.push(r);
         }
       });
-      const seenBefore = await tx.markSeen(keys);
+      const seenBefore = await metrics.markSeen(keys);
       const counted: AcceptedRecord[] = [];
       fresh.forEach((r, i) => {
         const c = counts[owner[i]!]!;
@@ -218,7 +215,7 @@ export class MetricsPipeline {
         // the admitted set and the windows it shaped commit together.
         const { unknown, allAdmitted } = this.admission.unknownValues(observations);
         if (unknown.length > 0) {
-          const admitted = await tx.admitDimensionValues(unknown, this.admission.caps);
+          const admitted = await metrics.admitDimensionValues(unknown, this.admission.caps);
           admission = { asked: unknown, admitted };
         }
         if (!allAdmitted) {
@@ -230,18 +227,19 @@ export class MetricsPipeline {
         nowMs,
       });
       if (aggregate.deltas.length > 0) {
-        await tx.applyWindowDeltas(aggregate.deltas);
+        await metrics.applyWindowDeltas(aggregate.deltas);
         const hours = hoursOfMinutes(aggregate.deltas);
-        if (hours.length > 0) await tx.markHoursPending(hours);
+        if (hours.length > 0) await metrics.markHoursPending(hours);
       }
-      if (aggregate.maxEventTimeMs.size > 0) await tx.advanceWatermarks(aggregate.maxEventTimeMs);
+      if (aggregate.maxEventTimeMs.size > 0)
+        await metrics.advanceWatermarks(aggregate.maxEventTimeMs);
       if (counted.length > 0) {
-        for (const [i, stage] of (this.deps.stages ?? []).entries()) {
+        for (const [i, stage] of this.stages.entries()) {
           const records = counted.map((r) => ({
             observation: r.observation,
             input: r.stageInputs?.[i],
           }));
-          await stage.apply(tx.connection, records, nowMs);
+          await stage.apply(tx, records, nowMs);
         }
       }
       return {

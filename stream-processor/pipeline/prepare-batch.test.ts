@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { BatchStage, DecodedMessage } from "../ports/batch-stage";
-import type { SourceBatch } from "../ports/event-source";
+import type { BatchStage, DecodedMessage } from "../batch/batch-stage";
+import type { SourceBatch } from "../kafka/event-source";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
 import { prepareBatch } from "./prepare-batch";

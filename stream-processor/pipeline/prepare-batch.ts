@@ -1,10 +1,11 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
 import { setImmediate } from "node:timers/promises";
 import type { WindowObservation } from "#core/windows";
-import type { BatchStage } from "../ports/batch-stage";
-import type { DeadLetter } from "../ports/dead-letter-sink";
-import type { SourceBatch } from "../ports/event-source";
-import type { DedupKey } from "../ports/metrics-store";
+import type { BatchStage } from "../batch/batch-stage";
+import type { PreparedBatch } from "../batch/handle-batch";
+import type { DedupKey } from "../db/metrics-store";
+import { type DeadLetter, letterFor } from "../kafka/dead-letter-sink";
+import type { SourceBatch } from "../kafka/event-source";
 import type { DecodedRecord, RecordKind } from "./decode-record";
 
 /**
@@ -22,24 +23,15 @@ export interface AcceptedRecord {
   stageInputs?: readonly unknown[];
 }
 
-export interface PreparedBatch {
-  batch: SourceBatch;
-  /** Decoded records, first occurrence of each dedup key only, in offset order. */
-  accepted: AcceptedRecord[];
-  /** Records whose dedup key occurred earlier in the same batch. */
-  inBatchDuplicates: number;
-  /** Well-formed records the metrics do not count (test events). */
-  skipped: number;
-  /** Records that cannot be decoded. */
-  deadLetters: DeadLetter[];
-}
+/** Decoded records, first occurrence of each dedup key only, in offset order. */
+export type PreparedMetricsBatch = PreparedBatch<AcceptedRecord>;
 
 export async function prepareBatch(
   batch: SourceBatch,
   kind: RecordKind,
   decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord,
   stages: readonly BatchStage[] = [],
-): Promise<PreparedBatch> {
+): Promise<PreparedMetricsBatch> {
   const selecting = stages.some((s) => s.select !== undefined);
   const accepted: AcceptedRecord[] = [];
   const deadLetters: DeadLetter[] = [];
@@ -55,16 +47,7 @@ export async function prepareBatch(
       continue;
     }
     if (!decoded.ok) {
-      deadLetters.push({
-        key: record.key,
-        value: record.value,
-        headers: record.headers,
-        reason: decoded.reason,
-        stage: "decode",
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: record.offset,
-      });
+      deadLetters.push(letterFor(batch, record, decoded.reason, "decode"));
       continue;
     }
     const key = decoded.dedup.digest;

@@ -6,7 +6,7 @@ import {
   uploadedNotice,
 } from "#core/model-registry-message";
 import { fakeManifest } from "../../test/support/fake-services";
-import type { BatchControl, SourceBatch } from "../ports/event-source";
+import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { createRegistryBatchHandler } from "./handle-registry-batch";
@@ -64,7 +64,7 @@ function setup() {
   const observer = new RecordingObserver();
   const clock = new ManualClock(Date.parse("2026-11-22T10:00:00Z"));
   const prepare = createRegistryBatchHandler({
-    store,
+    transactions: store,
     openRegistry: registry.open,
     deadLetters,
     groupId: GROUP,

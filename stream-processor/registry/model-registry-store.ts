@@ -1,5 +1,6 @@
 /** The ModelRegistryTransaction port: registry changes applied inside a batch's transaction. */
 import type { ModelRegistryRecord } from "#core/model-registry-message";
+import type { BatchTransaction } from "../batch/batch-transaction";
 
 export type RegistryApplyOutcome =
   /** Stored: a new version, or a promotion newer than the one held. */
@@ -21,5 +22,5 @@ export interface ModelRegistryTransaction {
   apply(record: ModelRegistryRecord): Promise<RegistryApplyOutcome>;
 }
 
-/** Opens the registry on a batch transaction's connection (MetricsTransaction.connection). */
-export type OpenModelRegistry = (connection: unknown) => ModelRegistryTransaction;
+/** Opens the registry on a batch transaction: its writes commit with the batch's offsets. */
+export type OpenModelRegistry = (tx: BatchTransaction) => ModelRegistryTransaction;

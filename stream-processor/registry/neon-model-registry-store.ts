@@ -1,12 +1,11 @@
 /** ModelRegistryTransaction on Postgres: model_versions and model_pointers, on the batch's own connection. */
-import { ConfigError } from "#core/errors";
 import type {
   ModelPromoted,
   ModelRegistryRecord,
   ModelUploadedRecord,
 } from "#core/model-registry-message";
 import { isDataRefusal, sqlstateOf } from "../db/sqlstate";
-import { type Queryable, type QueryTimer, timedQuery } from "../db/timed-query";
+import { type Queryable, type QueryTimer, type ScopedQuery, scopedQuery } from "../db/timed-query";
 import type {
   ModelRegistryTransaction,
   OpenModelRegistry,
@@ -15,16 +14,9 @@ import type {
 
 type Timer = QueryTimer;
 
-/** Builds the registry on a batch connection; a store without SQL connections is a ConfigError. */
+/** Opens the registry on a batch transaction's connection. */
 export function openNeonModelRegistry(timer: Timer = () => {}): OpenModelRegistry {
-  return (connection) => {
-    if (typeof (connection as Partial<Queryable> | null)?.query !== "function") {
-      throw new ConfigError(
-        "the model registry needs the batch transaction's SQL connection and this metrics store has none",
-      );
-    }
-    return new NeonModelRegistryTransaction(connection as Queryable, timer);
-  };
+  return (tx) => new NeonModelRegistryTransaction(tx.sql, timer);
 }
 
 /**
@@ -32,17 +24,13 @@ export function openNeonModelRegistry(timer: Timer = () => {}): OpenModelRegistr
  * refuses is undone alone and the rest of the batch still commits (the caller dead-letters it).
  */
 export class NeonModelRegistryTransaction implements ModelRegistryTransaction {
+  private readonly run: ScopedQuery;
+
   constructor(
     private readonly db: Queryable,
-    private readonly timer: Timer = () => {},
-  ) {}
-
-  private run<R = Record<string, unknown>>(
-    operation: string,
-    text: string,
-    values: unknown[] = [],
+    timer: Timer = () => {},
   ) {
-    return timedQuery<R>(this.db, this.timer, "registry", operation, text, values);
+    this.run = scopedQuery(db, timer, "registry");
   }
 
   async apply(record: ModelRegistryRecord): Promise<RegistryApplyOutcome> {

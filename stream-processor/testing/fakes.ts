@@ -2,9 +2,9 @@
 
 import type { WindowDelta } from "#core/windows";
 import { MINUTE_MS } from "#core/windows";
-import type { BatchObserver } from "../pipeline/handle-batch";
-import type { Clock } from "../ports/clock";
-import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { BatchObserver } from "../batch/handle-batch";
+import type { Clock } from "../clock/clock";
+import type { DeadLetter, DeadLetterSink } from "../kafka/dead-letter-sink";
 
 /** Time moves only when told or when something sleeps (sleeping advances it instantly). */
 export class ManualClock implements Clock {

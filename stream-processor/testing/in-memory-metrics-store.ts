@@ -1,17 +1,17 @@
-/** A MetricsStore fake with real transaction semantics (all or nothing), for pipeline tests. */
+/** BatchTransactions and MetricsStore fakes in one, with real transaction semantics (all or nothing), for pipeline tests. */
 
 import { ValidationError } from "#core/errors";
 import type { WindowDelta } from "#core/windows";
 import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
-import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
-  DedupKey,
-  MetricsStore,
-  MetricsTransaction,
+  BatchTransaction,
+  BatchTransactions,
   OffsetAdvance,
   OffsetAdvanceResult,
-  TenantHour,
-} from "../ports/metrics-store";
+} from "../batch/batch-transaction";
+import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "../db/metrics-store";
+import type { Queryable } from "../db/timed-query";
+import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 export interface StoredWindow {
   count: number;
@@ -41,7 +41,18 @@ export interface InMemoryStoreFaults {
   refuseEventName?: string;
 }
 
-export class InMemoryMetricsStore implements MetricsStore {
+/**
+ * The connection of an in-memory transaction: it names the transaction (so tests can tell which
+ * one a stage ran in) and has no SQL to run.
+ */
+class InMemoryConnection implements Queryable {
+  constructor(readonly inMemoryTransaction: number) {}
+  query(): never {
+    throw new Error("the in-memory store runs no SQL; use a Postgres store for SQL stages");
+  }
+}
+
+export class InMemoryMetricsStore implements BatchTransactions, MetricsStore {
   state: State = {
     offsets: new Map(),
     seen: new Set(),
@@ -51,6 +62,8 @@ export class InMemoryMetricsStore implements MetricsStore {
     dimensions: new Map(),
   };
   transactions = 0;
+  /** The draft state of each open transaction, for `openMetrics`. */
+  private readonly drafts = new WeakMap<BatchTransaction, State>();
 
   constructor(public faults: InMemoryStoreFaults = {}) {}
 
@@ -63,7 +76,7 @@ export class InMemoryMetricsStore implements MetricsStore {
     return [d.tenant, d.widthMs, d.windowStartMs, d.source, d.eventName, d.campaign].join("|");
   }
 
-  async inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T> {
+  async inTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T> {
     this.transactions += 1;
     if ((this.faults.unavailableTransactions ?? 0) > 0) {
       this.faults.unavailableTransactions! -= 1;
@@ -81,9 +94,8 @@ export class InMemoryMetricsStore implements MetricsStore {
       pendingHours: new Set(this.state.pendingHours),
       dimensions: new Map([...this.state.dimensions].map(([k, v]) => [k, new Set(v)])),
     };
-    const refuse = this.faults.refuseEventName;
-    const tx: MetricsTransaction = {
-      connection: { inMemoryTransaction: this.transactions },
+    const tx: BatchTransaction = {
+      sql: new InMemoryConnection(this.transactions),
       async advanceOffset(a: OffsetAdvance): Promise<OffsetAdvanceResult> {
         const key = `${a.groupId}|${a.topic}|${a.partition}`;
         // As in Postgres: a missing row is inserted; a stored one must hold the expected offset.
@@ -99,6 +111,18 @@ export class InMemoryMetricsStore implements MetricsStore {
         for (const a of advances) results.push(await this.advanceOffset(a));
         return results;
       },
+    };
+    this.drafts.set(tx, draft);
+    const result = await fn(tx);
+    this.state = draft;
+    return result;
+  }
+
+  openMetrics(tx: BatchTransaction): MetricsTransaction {
+    const draft = this.drafts.get(tx);
+    if (draft === undefined) throw new Error("not a transaction of this in-memory store");
+    const refuse = this.faults.refuseEventName;
+    return {
       async markSeen(keys: readonly DedupKey[]): Promise<Set<number>> {
         const dup = new Set<number>();
         keys.forEach((k, i) => {
@@ -155,9 +179,6 @@ export class InMemoryMetricsStore implements MetricsStore {
         }
       },
     };
-    const result = await fn(tx);
-    this.state = draft;
-    return result;
   }
 
   async loadNextOffsets(

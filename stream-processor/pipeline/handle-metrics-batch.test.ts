@@ -1,12 +1,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "#core/windows";
-import type { BatchControl, SourceBatch } from "../ports/event-source";
+import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { ManualClock, RecordingDeadLetterSink, RecordingObserver } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
-import { createBatchHandler } from "./handle-batch";
+import { createMetricsBatchHandler } from "./handle-metrics-batch";
 import { MetricsPipeline } from "./metrics-pipeline";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
@@ -19,6 +19,7 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
   const clock = new ManualClock(T0 + 60_000);
   const observer = new RecordingObserver();
   const pipeline = new MetricsPipeline({
+    transactions: store,
     store,
     clock,
     groupId: GROUP,
@@ -28,7 +29,7 @@ function setup(options: { store?: InMemoryMetricsStore; dlq?: RecordingDeadLette
       maxFutureSkewMs: 300_000,
     },
   });
-  const prepare = createBatchHandler({
+  const prepare = createMetricsBatchHandler({
     pipeline,
     deadLetters,
     decode: createRecordDecoder("envelope"),
@@ -343,7 +344,7 @@ describe("batch handler decoding", () => {
     const { pipeline, deadLetters, clock, observer } = setup();
     const decodeRecord = createRecordDecoder("envelope");
     const order: string[] = [];
-    const prepare = createBatchHandler({
+    const prepare = createMetricsBatchHandler({
       pipeline,
       deadLetters,
       decode: (kind, value) => {

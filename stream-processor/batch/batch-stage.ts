@@ -2,6 +2,7 @@
 import type { EventMessage } from "#core/events";
 import type { PredictionRecord } from "#core/scoring";
 import type { WindowObservation } from "#core/windows";
+import type { BatchTransaction } from "./batch-transaction";
 
 /** The fields of an event message a stage may read, as the metrics decoder validated them. */
 export type StageEventFields = Pick<
@@ -31,10 +32,10 @@ export interface BatchStage {
   select?(record: DecodedMessage): unknown;
   /**
    * Runs in the batch's transaction after the metrics were written, with the records counted
-   * for the first time (duplicates were seen by an earlier, committed run). `connection` is the
-   * transaction's database connection (MetricsTransaction.connection). Throwing rolls the whole
-   * batch back: a ValidationError is treated as the data being refused (the record is isolated
-   * and dead-lettered), anything else is retried.
+   * for the first time (duplicates were seen by an earlier, committed run). The stage writes
+   * through repositories it opens on `tx`, so its writes commit with the batch's metrics and
+   * offsets. Throwing rolls the whole batch back: a ValidationError is treated as the data being
+   * refused (the record is isolated and dead-lettered), anything else is retried.
    */
-  apply(connection: unknown, records: readonly StageRecord[], nowMs: number): Promise<void>;
+  apply(tx: BatchTransaction, records: readonly StageRecord[], nowMs: number): Promise<void>;
 }

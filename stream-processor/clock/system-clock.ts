@@ -1,6 +1,6 @@
 /** The Clock port on the process clock and timers. */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Clock } from "./ports/clock";
+import type { Clock } from "./clock";
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),

@@ -1,21 +1,17 @@
-/** The batch handler: decode, dead-letter poison, commit with retries; decides retry vs dead-letter. */
+/** The transactional batch handler: decode, dead-letter poison, commit results and offsets in one transaction with retries, isolate what the database refuses. */
 import type { Logger } from "pino";
 import { isDriftlineError } from "#core/errors";
-import type { BatchStage } from "../ports/batch-stage";
-import type { Clock } from "../ports/clock";
-import type { DeadLetter, DeadLetterSink } from "../ports/dead-letter-sink";
+import type { Clock } from "../clock/clock";
+import { type DeadLetter, type DeadLetterSink, letterFor } from "../kafka/dead-letter-sink";
 import type {
   BatchControl,
   BatchHandler,
   BatchOutcome,
   CommitBatch,
   SourceBatch,
-} from "../ports/event-source";
+} from "../kafka/event-source";
 import type { BackoffSpec } from "./backoff-ms";
-import type { DecodedRecord, RecordKind } from "./decode-record";
 import { ABANDONED, holdAndRetry } from "./hold-and-retry";
-import type { CommitResult, MetricsPipeline, OffsetRange } from "./metrics-pipeline";
-import { type AcceptedRecord, type PreparedBatch, prepareBatch } from "./prepare-batch";
 
 /** What the handler reports for metrics; implemented with prom-client in observability/. */
 export interface BatchObserver {
@@ -36,29 +32,83 @@ export interface BatchObserver {
   fenced(info: { topic: string; partition: number }): void;
 }
 
-export interface BatchHandlerDeps {
-  pipeline: MetricsPipeline;
+/** A batch decoded outside the transaction. */
+export interface PreparedBatch<R> {
+  batch: SourceBatch;
+  /** Records to commit, in offset order (in-batch repeats already left out). */
+  accepted: R[];
+  /** Records whose dedup key occurred earlier in the same batch. */
+  inBatchDuplicates: number;
+  /** Well-formed records that are not committed (test events). */
+  skipped: number;
+  /** Records that cannot be decoded. */
+  deadLetters: DeadLetter[];
+}
+
+/** The offsets a commit moves: the stored offset of one partition, from expected to next. */
+export interface OffsetRange {
+  topic: string;
+  partition: number;
+  expectedNextOffset: string | null;
+  nextOffset: string;
+}
+
+export type CommitResult =
+  /** `refused`: records the commit dead-lettered itself (CommitContext.deadLetterRefused). */
+  | { kind: "committed"; counted: number; duplicates: number; refused?: number }
+  | { kind: "fenced"; storedNextOffset: string | null };
+
+/** A record the database refused, by its offset, and what it said. */
+export interface RefusedRecord {
+  offset: string;
+  reason: string;
+}
+
+export interface CommitContext {
+  /**
+   * Dead-letters records the database refused, from inside the commit's transaction, before the
+   * offsets commit; throws when the dead-letter topic is unavailable, so the batch rolls back and
+   * is retried, and no refused record is lost.
+   */
+  deadLetterRefused(refused: readonly RefusedRecord[]): Promise<void>;
+}
+
+/**
+ * Commits records and moves `range`'s stored offset in one transaction. Resolves `fenced` when
+ * the stored offset was not the expected one (nothing is written then); rejects with a
+ * ValidationError when the database refuses the records' data, with anything else when it
+ * cannot be reached.
+ */
+export interface BatchCommitter<R> {
+  commit(records: readonly R[], range: OffsetRange, context: CommitContext): Promise<CommitResult>;
+}
+
+export interface BatchHandlerDeps<R extends { offset: string }> {
+  /** Decodes a batch (outside the transaction); runs for one batch at a time. */
+  prepare(batch: SourceBatch): Promise<PreparedBatch<R>>;
+  committer: BatchCommitter<R>;
   deadLetters: DeadLetterSink;
-  decode: (kind: RecordKind, value: Buffer | null) => DecodedRecord;
-  /** The pipeline's batch stages, whose `select` runs as each record is decoded. */
-  stages?: readonly BatchStage[];
-  /** Which kind of record a topic carries; undefined for a topic this processor does not read. */
-  kindOfTopic: (topic: string) => RecordKind | undefined;
   clock: Clock;
   backoff: BackoffSpec;
   log: Logger;
   observer: BatchObserver;
+  /** Names the records in log messages, e.g. `registry ` (default: none). */
+  logPrefix?: string;
 }
 
 /**
- * Poison records (cannot be decoded) are dead-lettered before the commit; records the database
- * refuses as data (a store ValidationError) are isolated by bisecting the batch into smaller
- * commits until the one refused record is found and dead-lettered. Everything else (database or
- * Kafka unavailable, a rebalance-free timeout, an unexpected error) is retried with back-off,
- * holding the batch, until it succeeds or the source stops. Nothing is skipped silently.
+ * Poison records (cannot be decoded) are dead-lettered before the commit. Records the database
+ * refuses as data are dead-lettered too: either by the commit itself, inside its transaction
+ * (CommitContext), or, when the commit throws a ValidationError, by bisecting the batch into
+ * smaller commits until the one refused record is found. Everything else (database or Kafka
+ * unavailable, a rebalance-free timeout, an unexpected error) is retried with back-off, holding
+ * the batch, until it succeeds or the source stops. Nothing is skipped silently.
  */
-export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
-  const { pipeline, log, observer, clock } = deps;
+export function createBatchHandler<R extends { offset: string }>(
+  deps: BatchHandlerDeps<R>,
+): BatchHandler {
+  const { committer, log, observer, clock } = deps;
+  const prefix = deps.logPrefix ?? "";
   /**
    * Batches are decoded one at a time, in the order they arrive. Decoding yields to the event
    * loop every few hundred records; with every partition decoding at once, each pass of the loop
@@ -67,8 +117,8 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
    * on that. One at a time costs no throughput: it is one thread either way.
    */
   let decoding: Promise<unknown> = Promise.resolve();
-  const decodeInTurn = (batch: SourceBatch, kind: RecordKind): Promise<PreparedBatch> => {
-    const prepared = decoding.then(() => prepareBatch(batch, kind, deps.decode, deps.stages));
+  const decodeInTurn = (batch: SourceBatch): Promise<PreparedBatch<R>> => {
+    const prepared = decoding.then(() => deps.prepare(batch));
     decoding = prepared.catch(() => {});
     return prepared;
   };
@@ -78,31 +128,12 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
     control: BatchControl,
   ): Promise<CommitBatch> {
     const startedMs = clock.nowMs();
-    const kind = deps.kindOfTopic(batch.topic);
-    const prepared: PreparedBatch =
-      kind === undefined
-        ? {
-            batch,
-            accepted: [],
-            inBatchDuplicates: 0,
-            skipped: 0,
-            deadLetters: batch.records.map((r) =>
-              letter(
-                batch,
-                r.offset,
-                r,
-                `topic ${batch.topic} is not one this processor reads`,
-                "decode",
-              ),
-            ),
-          }
-        : await decodeInTurn(batch, kind);
-
+    const prepared = await decodeInTurn(batch);
     if (prepared.deadLetters.length > 0) {
       for (const l of prepared.deadLetters) {
         log.warn(
           { topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason },
-          "dead-lettering a record that cannot be decoded",
+          `dead-lettering a ${prefix}record that cannot be decoded`,
         );
       }
       const sent = await retrying("dead-letter", batch, control, () =>
@@ -114,7 +145,7 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
   };
 
   async function commitPrepared(
-    prepared: PreparedBatch,
+    prepared: PreparedBatch<R>,
     control: BatchControl,
     startedMs: number,
   ): Promise<BatchOutcome> {
@@ -153,27 +184,33 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
 
   /** Commits `records` over `range`; on a data refusal, splits in two at a record offset and recurses. */
   async function commitIsolatingRefused(
-    records: readonly AcceptedRecord[],
+    records: readonly R[],
     range: OffsetRange,
     batch: SourceBatch,
     control: BatchControl,
     totals: { counted: number; duplicates: number; refused: number },
   ): Promise<CommitResult | typeof ABANDONED> {
+    const context: CommitContext = {
+      deadLetterRefused: (refused) => {
+        for (const r of refused) logRefused(batch, r.offset, refusalReason(r.reason));
+        return deps.deadLetters.send(
+          refused.map((r) => storeLetter(batch, r.offset, refusalReason(r.reason))),
+        );
+      },
+    };
     let result: CommitResult | typeof ABANDONED;
     try {
-      result = await retrying("commit", batch, control, () => pipeline.commit(records, range));
+      result = await retrying("commit", batch, control, () =>
+        committer.commit(records, range, context),
+      );
     } catch (error) {
       if (!isRefusal(error)) throw error;
       if (records.length === 1) {
-        const record = records[0]!;
-        const source = batch.records.find((r) => r.offset === record.offset);
-        const reason = `the database refused it: ${(error as Error).message}`;
-        log.error(
-          { topic: batch.topic, partition: batch.partition, offset: record.offset, reason },
-          "dead-lettering a refused record",
-        );
+        const offset = records[0]!.offset;
+        const reason = refusalReason((error as Error).message);
+        logRefused(batch, offset, reason);
         const sent = await retrying("dead-letter", batch, control, () =>
-          deps.deadLetters.send([letter(batch, record.offset, source, reason, "store")]),
+          deps.deadLetters.send([storeLetter(batch, offset, reason)]),
         );
         if (sent === ABANDONED) return ABANDONED;
         totals.refused += 1;
@@ -201,8 +238,16 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
     if (result !== ABANDONED && result.kind === "committed") {
       totals.counted += result.counted;
       totals.duplicates += result.duplicates;
+      totals.refused += result.refused ?? 0;
     }
     return result;
+  }
+
+  function logRefused(batch: SourceBatch, offset: string, reason: string): void {
+    log.error(
+      { topic: batch.topic, partition: batch.partition, offset, reason },
+      `dead-lettering a refused ${prefix}record`,
+    );
   }
 
   /** Runs `fn` until it succeeds, holding the batch (see holdAndRetry). */
@@ -212,7 +257,14 @@ export function createBatchHandler(deps: BatchHandlerDeps): BatchHandler {
     control: BatchControl,
     fn: () => Promise<T>,
   ): Promise<T | typeof ABANDONED> {
-    return holdAndRetry(deps, { operation, batch, control, fn, isFatal: isRefusal });
+    return holdAndRetry(deps, {
+      operation,
+      batch,
+      control,
+      fn,
+      isFatal: isRefusal,
+      logPrefix: prefix,
+    });
   }
 }
 
@@ -221,21 +273,17 @@ function isRefusal(error: unknown): boolean {
   return isDriftlineError(error) && error.code === "VALIDATION";
 }
 
-function letter(
-  batch: SourceBatch,
-  offset: string,
-  record: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> } | undefined,
-  reason: string,
-  stage: DeadLetter["stage"],
-): DeadLetter {
-  return {
-    key: record?.key ?? null,
-    value: record?.value ?? null,
-    headers: record?.headers ?? {},
+function refusalReason(what: string): string {
+  return `the database refused it: ${what}`;
+}
+
+/** The letter of a record the database refused, found in its batch by offset. */
+function storeLetter(batch: SourceBatch, offset: string, reason: string): DeadLetter {
+  const source = batch.records.find((r) => r.offset === offset);
+  return letterFor(
+    batch,
+    source ?? { offset, key: null, value: null, headers: {} },
     reason,
-    stage,
-    topic: batch.topic,
-    partition: batch.partition,
-    offset,
-  };
+    "store",
+  );
 }

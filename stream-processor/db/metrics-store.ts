@@ -1,5 +1,6 @@
-/** The MetricsStore port: windowed metrics, dedup memory and consumer offsets, written atomically. */
+/** The MetricsStore port: windowed metrics and dedup memory, written in a batch's transaction. */
 import type { WindowDelta } from "#core/windows";
+import type { BatchTransaction } from "../batch/batch-transaction";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 /** The dedup identity of a counted record (events: Meta's (tenant, event_name, event_id)). */
@@ -20,41 +21,14 @@ export interface DedupKey {
   serverDigest?: string;
 }
 
-export interface OffsetAdvance {
-  groupId: string;
-  topic: string;
-  partition: number;
-  /** What the store must hold now (null: nothing stored yet); anything else means fenced. */
-  expectedNextOffset: string | null;
-  nextOffset: string;
-}
-
 /** An hour of one tenant's windows, by its start (epoch ms, a whole hour). */
 export interface TenantHour {
   tenant: string;
   hourStartMs: number;
 }
 
-export type OffsetAdvanceResult = { ok: true } | { ok: false; storedNextOffset: string | null };
-
-/** One unit of work: everything done through it commits together or not at all. */
+/** The metrics' repository, bound to one batch transaction (MetricsStore.openMetrics). */
 export interface MetricsTransaction {
-  /**
-   * The transaction's own database connection, for batch stages that write in the same
-   * transaction; undefined for stores that have none.
-   */
-  readonly connection: unknown;
-  /**
-   * Compare-and-set of the stored offset; call it first, so a fenced batch stops before doing
-   * work (and so two consumers of one partition serialise on the offset row).
-   */
-  advanceOffset(advance: OffsetAdvance): Promise<OffsetAdvanceResult>;
-  /**
-   * `advanceOffset` for several partitions (distinct group/topic/partition) in one round trip;
-   * one result per advance, in order. The ones that were not fenced have moved, so the caller
-   * rolls the transaction back if any was.
-   */
-  advanceOffsets(advances: readonly OffsetAdvance[]): Promise<OffsetAdvanceResult[]>;
   /**
    * Remembers `keys` (distinct digests) and returns the indexes of those already
    * remembered before, or whose `serverDigest` is remembered, i.e. the duplicates that must not
@@ -82,14 +56,8 @@ export interface MetricsTransaction {
 }
 
 export interface MetricsStore {
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  inTransaction<T>(fn: (tx: MetricsTransaction) => Promise<T>): Promise<T>;
-  /** Stored next offsets of `partitions` (absent: none stored). */
-  loadNextOffsets(
-    groupId: string,
-    topic: string,
-    partitions: readonly number[],
-  ): Promise<Map<number, string>>;
+  /** The metrics of `tx`: what is written through it commits or rolls back with the batch. */
+  openMetrics(tx: BatchTransaction): MetricsTransaction;
   /** Newest event time per tenant, epoch ms. */
   loadMaxEventTimes(): Promise<Map<string, number>>;
   /**

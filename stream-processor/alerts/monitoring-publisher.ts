@@ -3,9 +3,10 @@ import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { DependencyUnavailableError } from "#core/errors";
 import { CLOUDEVENTS_JSON_CONTENT_TYPE, createWebhookSigner } from "#core/monitoring";
-import { type BackoffSpec, backoffMs } from "../pipeline/backoff-ms";
-import type { Clock } from "../ports/clock";
-import type { MonitoringOutbox, OutboxItem } from "./monitoring-store";
+import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
+import type { Clock } from "../clock/clock";
+import type { MonitoringOutbox, OutboxItem } from "./alert-outbox";
+import { postWebhook, redactUrl, type WebhookSigner } from "./post-webhook";
 
 /** Sends messages to Kafka topics (kafkajs below; a fake in tests). */
 export interface MessageProducer {
@@ -87,7 +88,7 @@ const LEASE_MS = 60_000;
 export class MonitoringPublisher {
   private readonly stopSignal = new AbortController();
   private loops: Promise<void>[] = [];
-  private readonly signer: ReturnType<typeof createWebhookSigner> | undefined;
+  private readonly signer: WebhookSigner | undefined;
 
   constructor(private readonly deps: MonitoringPublisherDeps) {
     this.signer =
@@ -181,28 +182,12 @@ export class MonitoringPublisher {
 
   private async deliverWebhook(item: OutboxItem): Promise<void> {
     const { outbox, clock, webhooks, log } = this.deps;
-    const body = JSON.stringify(item.payload);
-    let problem: string | undefined;
-    try {
-      if (this.signer === undefined) throw new Error("no MONITORING_WEBHOOK_SECRET to sign with");
-      const headers = this.signer.sign({
-        id: item.refId,
-        timestampSeconds: Math.floor(clock.nowMs() / 1000),
-        body,
-      });
-      const response = await (this.deps.fetch ?? fetch)(item.target, {
-        method: "POST",
-        headers: { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE, ...headers },
-        body,
-        signal: AbortSignal.timeout(webhooks.timeoutMs),
-        redirect: "manual",
-      });
-      // The receiver's body is not needed; draining it frees the connection.
-      await response.arrayBuffer().catch(() => {});
-      if (response.status < 200 || response.status >= 300) problem = `HTTP ${response.status}`;
-    } catch (error) {
-      problem = (error as Error).message;
-    }
+    const problem = await postWebhook(item, {
+      signer: this.signer,
+      nowMs: clock.nowMs(),
+      timeoutMs: webhooks.timeoutMs,
+      fetch: this.deps.fetch ?? fetch,
+    });
     if (problem === undefined) {
       await outbox.markDelivered([item]);
       this.deps.observer?.delivered("webhook", 1);
@@ -220,15 +205,5 @@ export class MonitoringPublisher {
       { target: redactUrl(item.target), alertId: item.refId, attempt, problem },
       gaveUp ? "webhook delivery given up" : "webhook delivery failed; will retry",
     );
-  }
-}
-
-/** A URL without credentials or query (which may hold tokens), for logs. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "(invalid URL)";
   }
 }

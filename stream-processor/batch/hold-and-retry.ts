@@ -1,7 +1,7 @@
 /** Retries a batch operation with back-off while heartbeating, holding the batch; never drops it. */
 import type { Logger } from "pino";
-import type { Clock } from "../ports/clock";
-import type { BatchControl, SourceBatch } from "../ports/event-source";
+import type { Clock } from "../clock/clock";
+import type { BatchControl, SourceBatch } from "../kafka/event-source";
 import { type BackoffSpec, backoffMs } from "./backoff-ms";
 
 /** Returned instead of a result once the source stops (shutdown or rebalance): nothing committed. */

@@ -22,3 +22,27 @@ export interface DeadLetterSink {
    */
   send(letters: readonly DeadLetter[]): Promise<void>;
 }
+
+/** The letter of `record` of a batch: the record byte for byte, with why and where from. */
+export function letterFor(
+  batch: { topic: string; partition: number },
+  record: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+  },
+  reason: string,
+  stage: DeadLetter["stage"],
+): DeadLetter {
+  return {
+    key: record.key,
+    value: record.value,
+    headers: record.headers,
+    reason,
+    stage,
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: record.offset,
+  };
+}

@@ -2,9 +2,9 @@ import { createHmac, randomBytes } from "node:crypto";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../testing/fakes";
+import type { MonitoringOutbox, OutboxItem } from "./alert-outbox";
 import type { MessageProducer } from "./monitoring-publisher";
 import { MonitoringPublisher } from "./monitoring-publisher";
-import type { MonitoringOutbox, OutboxItem } from "./monitoring-store";
 
 /** The outbox in memory, with the same claim/lease semantics as the SQL one. */
 class MemoryOutbox implements MonitoringOutbox {
