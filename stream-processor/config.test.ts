@@ -91,4 +91,32 @@ describe("loadStreamConfig", () => {
       expect.objectContaining({ message: expect.not.stringContaining("hunter2-secret") }),
     );
   });
+
+  it("requires an ops token when the API listens beyond loopback", () => {
+    expect(() => loadStreamConfig({ ...minimal, STREAM_API_HOST: "0.0.0.0" })).toThrow(
+      /STREAM_OPS_TOKEN: is required when STREAM_API_HOST \(0\.0\.0\.0\) is not loopback/,
+    );
+    const config = loadStreamConfig({
+      ...minimal,
+      STREAM_API_HOST: "0.0.0.0",
+      STREAM_OPS_TOKEN: "a-long-ops-token-123",
+    });
+    expect(config.api.opsToken).toBe("a-long-ops-token-123");
+    expect(config.api.tenantLabels).toBe(false);
+    expect(
+      loadStreamConfig({ ...minimal, STREAM_API_HOST: "127.0.0.2" }).api.opsToken,
+    ).toBeUndefined();
+  });
+
+  it("refuses Kafka without TLS or SASL and the local relay in production", () => {
+    expect(() =>
+      loadStreamConfig({
+        ...minimal,
+        DRIFTLINE_ENV: "production",
+        NEON_WS_RELAY_URL: "ws://127.0.0.1:5488",
+      }),
+    ).toThrow(
+      /KAFKA_SSL: must be true[\s\S]*KAFKA_SASL_MECHANISM: must be set[\s\S]*NEON_WS_RELAY_URL: must not be set/,
+    );
+  });
 });

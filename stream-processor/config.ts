@@ -1,6 +1,15 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
 import { z } from "zod";
-import { envBool, envInt, envList, parseEnv } from "#core/config";
+import {
+  envBool,
+  envInt,
+  envList,
+  forbidSet,
+  parseEnv,
+  productionProblems,
+  requireSet,
+  requireTrue,
+} from "#core/config";
 import type { TopicKey } from "#core/topics";
 import {
   type MonitoringConfig,
@@ -56,6 +65,10 @@ import {
 //   STREAM_API_READ_ROLES             key roles allowed to read metrics [admin]
 //   STREAM_API_KEY_CACHE_TTL_MS       how long an API key lookup is cached (revocation delay) [30000]
 //   STREAM_API_MAX_ROWS               most rows one /v1/metrics answer may hold [10000]
+//   STREAM_OPS_TOKEN                  bearer token /metrics and /ready require; required when
+//                                     STREAM_API_HOST is not loopback [unset: open on loopback]
+//   STREAM_METRICS_TENANT_LABELS      export per-tenant drift gauges (tenant, model, version,
+//                                     feature labels) on /metrics [false]
 //   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
 //   MONITORING_*                      model monitoring (drift, labels, performance, alerts,
 //                                     retraining): listed with defaults in monitoring/monitoring-config.ts
@@ -145,12 +158,21 @@ const StreamEnv = z
     ),
     STREAM_API_KEY_CACHE_TTL_MS: int(30_000),
     STREAM_API_MAX_ROWS: int(10_000, 1, 1_000_000),
+    STREAM_OPS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    STREAM_METRICS_TENANT_LABELS: envBool(false),
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
     ...monitoringEnvShape,
   })
   .superRefine((env, ctx) => {
+    if (!isLoopbackHost(env.STREAM_API_HOST) && env.STREAM_OPS_TOKEN === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["STREAM_OPS_TOKEN"],
+        message: `is required when STREAM_API_HOST (${env.STREAM_API_HOST}) is not loopback: /metrics and /ready would otherwise be open to the network`,
+      });
+    }
     for (const [key, message] of monitoringEnvIssues(withMonitoringKeys(env))) {
       ctx.addIssue({ code: "custom", path: [key], message });
     }
@@ -251,6 +273,10 @@ export interface StreamConfig {
     readRoles: readonly (typeof ROLES)[number][];
     keyCacheTtlMs: number;
     maxRows: number;
+    /** Bearer token for /metrics and /ready; undefined: open (loopback only). */
+    opsToken: string | undefined;
+    /** Per-tenant drift gauges on /metrics. */
+    tenantLabels: boolean;
   };
   monitoring: MonitoringConfig;
   shutdownTimeoutMs: number;
@@ -271,6 +297,11 @@ export function loadStreamConfig(
   const e = parseEnv(StreamEnv, cleaned, {
     heading: "Invalid stream processor environment:",
     rootLabel: "(environment)",
+    crossKeyProblems: productionProblems(cleaned, [
+      requireTrue("KAFKA_SSL", "the brokers must be reached over TLS"),
+      requireSet("KAFKA_SASL_MECHANISM", "the brokers must authenticate the processor"),
+      forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
+    ]),
   });
   return {
     database: {
@@ -327,9 +358,17 @@ export function loadStreamConfig(
       readRoles: [...new Set(e.STREAM_API_READ_ROLES)],
       keyCacheTtlMs: e.STREAM_API_KEY_CACHE_TTL_MS,
       maxRows: e.STREAM_API_MAX_ROWS,
+      opsToken: e.STREAM_OPS_TOKEN,
+      tenantLabels: e.STREAM_METRICS_TENANT_LABELS,
     },
     monitoring: monitoringConfigFrom(withMonitoringKeys(e)),
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }

@@ -91,6 +91,7 @@ export async function startStreamProcessor(
     maxFutureSkewMs: config.pipeline.maxFutureSkewMs,
     backoff,
     dbTimer: metrics.dbTimer,
+    tenantLabels: config.api.tenantLabels,
   });
   // The stages of every metrics batch transaction, in order, after the metrics themselves: a new
   // one (retraining, anomaly detection) implements BatchStage and is listed here.
@@ -191,6 +192,7 @@ export async function startStreamProcessor(
     keyCacheTtlMs: config.api.keyCacheTtlMs,
     maxRows: config.api.maxRows,
     allowedLatenessMs: config.pipeline.allowedLatenessMs,
+    opsToken: config.api.opsToken,
   });
   // The API listens first: /health answers and /ready says why not while the rest starts.
   const server = await new Promise<Server>((done) => {

@@ -28,7 +28,7 @@ class FakeReader implements MetricsReader {
   }
 }
 
-function setup(result: Partial<MetricsReadResult> = {}) {
+function setup(result: Partial<MetricsReadResult> = {}, opsToken?: string) {
   const keys = new FakeKeys([
     {
       tenantId: "acme",
@@ -73,6 +73,7 @@ function setup(result: Partial<MetricsReadResult> = {}) {
     keyCacheTtlMs: 30_000,
     maxRows: 2,
     allowedLatenessMs: 120_000,
+    opsToken,
   });
   const get = (path: string, key?: string) =>
     app.request(path, key === undefined ? {} : { headers: { Authorization: `Bearer ${key}` } });
@@ -89,6 +90,16 @@ describe("stream processor API", () => {
       status: "not ready",
       checks: { database: { ok: true }, kafka: { ok: false, message: "not connected" } },
     });
+  });
+
+  it("with an ops token, answers /metrics and /ready only to it; /health stays open", async () => {
+    const { get } = setup({}, "ops-token-0123456789");
+    for (const path of ["/metrics", "/ready"]) {
+      expect((await get(path)).status).toBe(401);
+      expect((await get(path, "acme-admin-key")).status).toBe(401);
+      expect((await get(path, "ops-token-0123456789")).status).not.toBe(401);
+    }
+    expect((await get("/health")).status).toBe(200);
   });
 
   it("serves the Prometheus exposition", async () => {

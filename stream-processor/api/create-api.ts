@@ -1,5 +1,6 @@
 /** The stream processor's HTTP API (Hono): health, readiness, Prometheus metrics, tenant metrics. */
-import { Hono } from "hono";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type Context, Hono, type Next } from "hono";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
@@ -27,6 +28,8 @@ export interface ApiDeps {
   keyCacheTtlMs: number;
   maxRows: number;
   allowedLatenessMs: number;
+  /** Bearer token /metrics and /ready require; undefined leaves them open (loopback only). */
+  opsToken?: string | undefined;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -43,6 +46,28 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   app.use(requestId());
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+
+  // /metrics and /ready name tenants' models and features, and the processor's internals: with
+  // an ops token they answer only to it (/health stays open: it says alive and nothing else).
+  const opsOnly = async (c: Context<Env>, next: Next) => {
+    if (
+      deps.opsToken !== undefined &&
+      !bearerMatches(c.req.header("Authorization"), deps.opsToken)
+    ) {
+      c.header("WWW-Authenticate", 'Bearer realm="driftline-ops"');
+      return c.json(
+        errorBody(
+          "UNAUTHENTICATED",
+          "Send Authorization: Bearer <STREAM_OPS_TOKEN> for /metrics and /ready.",
+          c.get("requestId"),
+        ),
+        401,
+      );
+    }
+    await next();
+  };
+  app.use("/ready", opsOnly);
+  app.use("/metrics", opsOnly);
 
   app.get("/ready", async (c) => {
     const checks = await deps.readiness();
@@ -112,4 +137,12 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
 
   return app;
+}
+
+/** Constant-time comparison of `Authorization: Bearer <token>` with the expected token. */
+function bearerMatches(header: string | undefined, expected: string): boolean {
+  const sent = /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim() ?? "";
+  const a = createHash("sha256").update(sent).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }

@@ -53,6 +53,8 @@ export interface CreateMonitoringOptions {
   dbTimer?: (operation: string, durationMs: number) => void;
   /** For tests: replaces the kafkajs producer. */
   producer?: MessageProducer;
+  /** Per-tenant drift gauges on /metrics (STREAM_METRICS_TENANT_LABELS). Default false. */
+  tenantLabels?: boolean;
 }
 
 /** Builds model monitoring; a ConfigError names a bad combination of settings. */
@@ -63,7 +65,9 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       "MONITORING_WEBHOOK_SECRET is required when MONITORING_WEBHOOK_URLS is set.",
     );
   }
-  const metrics = new MonitoringMetrics(options.registry);
+  const metrics = new MonitoringMetrics(options.registry, {
+    tenantLabels: options.tenantLabels ?? false,
+  });
   const stage = new MonitoringStage({
     settings: config.settings,
     policy: policyFromSettings(config.settings.retrain),

@@ -18,7 +18,14 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
   private readonly failedBatches: Counter;
   private readonly refused: Counter<"kind" | "cause">;
 
-  constructor(registry: Registry) {
+  /**
+   * Per-tenant drift gauges name tenants, models and features on an endpoint operators share,
+   * and grow a series per retired version; off by default (the read API serves drift per tenant).
+   */
+  private readonly tenantLabels: boolean;
+
+  constructor(registry: Registry, options: { tenantLabels?: boolean } = {}) {
+    this.tenantLabels = options.tenantLabels ?? false;
     const registers = [registry];
     this.psi = new Gauge({
       name: "driftline_monitoring_psi",
@@ -84,6 +91,7 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
   }
 
   slidingDrift(key: ModelKey, evaluation: ModelDriftEvaluation): void {
+    if (!this.tenantLabels) return;
     for (const { report } of evaluation.columns) {
       const labels = {
         tenant: key.tenant,

@@ -151,6 +151,8 @@ beforeAll(async () => {
         MONITORING_WEBHOOK_URLS: webhookUrl,
         MONITORING_WEBHOOK_SECRET: SECRET,
         MONITORING_WEBHOOK_TIMEOUT_MS: "2000",
+        // The per-tenant drift gauges are off by default; this run checks them on /metrics.
+        STREAM_METRICS_TENANT_LABELS: "true",
       }),
     ),
     { log: pino({ level: "silent" }) },
