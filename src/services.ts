@@ -3,12 +3,7 @@
  * adapters (auth/, model-registry/, scoring/, ingest/, health/). The composition root
  * (worker.ts) builds it; tests pass fakes.
  */
-import type {
-  ApiKeyStore,
-  RateLimiter,
-  TenantOriginStore,
-  UsageBudgets,
-} from "./auth/auth-ports";
+import type { ApiKeyStore, RateLimiter, TenantOriginStore, UsageBudgets } from "./auth/auth-ports";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";

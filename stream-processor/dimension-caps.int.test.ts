@@ -1,9 +1,9 @@
 /** A flood of distinct event names and campaigns for one tenant, through the processor (real Kafka and Postgres). */
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../test/support/integration-env";
 import { loadStreamConfig } from "./config";
 import { type StreamProcessor, startStreamProcessor } from "./main";
-import { type IntegrationEnv, startIntegrationEnv, waitFor } from "./testing/integration-env";
 import { sampleEventMessage, toValue } from "./testing/sample-messages";
 
 const T0 = Date.now() - 30 * 60_000;

@@ -1,10 +1,8 @@
 /** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
 import type { Context } from "hono";
-import type { RequestContext } from "#core/events";
+import type { KeyKind, RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
 import { limitBody } from "../http/body-limit";
-import { DriftlineError } from "../core/errors";
-import type { KeyKind, RequestContext } from "../core/events";
 import type { IngestDeps } from "./ingest-events";
 
 /** 413 before anything reads a body over `Services.ingest.maxBodyBytes`. */

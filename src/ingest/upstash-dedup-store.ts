@@ -1,7 +1,6 @@
 /** DedupStore on Upstash Redis: `SET key 1 NX EX ttl` per event, in request order, in one round trip. */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DependencyUnavailableError } from "#core/errors";
-import { DependencyUnavailableError } from "../core/errors";
 import type { DedupClaim, DedupStore } from "./ingest-ports";
 
 /** Meta deduplicates a browser and a server copy of one event within 48 hours; so does Driftline. */

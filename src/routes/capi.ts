@@ -3,7 +3,6 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "#core/events";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
-import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "../core/events";
 import { ingestEvents } from "../ingest/ingest-events";
 import { ingestDeps, ingestKeyKind } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";

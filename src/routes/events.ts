@@ -1,10 +1,6 @@
 /** `POST /v1/events`: website events (one, or `{ events: [...] }`) from browsers and sites, with per-tenant CORS. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env";
-import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
-import { requireKey } from "../auth/require-key";
-import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import {
   type EventSource,
   eventsResponseSchema,
@@ -12,6 +8,7 @@ import {
   websiteRequestSchema,
 } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
 import { requireKey } from "../auth/require-key";
 import { corsPreflight, requireTenantOrigin } from "../auth/tenant-cors";
 import { acceptAccessToken } from "../ingest/accept-access-token";

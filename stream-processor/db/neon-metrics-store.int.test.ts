@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
-import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
 import { ValidationError } from "#core/errors";
-import { ValidationError } from "../../src/core/errors";
-import { aggregateWindows } from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS } from "../../src/core/windows/window-start-ms";
+import { aggregateWindows, HOUR_MS, MINUTE_MS } from "#core/windows";
+import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { browserDedupDigest, dedupDigest } from "../pipeline/dedup-digest";
 import type { DedupKey } from "../ports/metrics-store";
 import { windowDelta } from "../testing/fakes";

@@ -1,12 +1,8 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
-import { formatMicros, HOUR_MS } from "#core/windows";
-import type { GroupDimension, WindowDelta } from "#core/windows";
+
 import { DependencyUnavailableError, ValidationError } from "#core/errors";
-import { DependencyUnavailableError, ValidationError } from "../../src/core/errors";
-import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
-import type { GroupDimension } from "../../src/core/windows/summarize-windows";
-import { formatMicros } from "../../src/core/windows/value-micros";
-import { HOUR_MS } from "../../src/core/windows/window-start-ms";
+import type { GroupDimension, WindowDelta } from "#core/windows";
+import { formatMicros, HOUR_MS } from "#core/windows";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type { MetricsQuery, MetricsReader, MetricsReadResult } from "../ports/metrics-reader";
 import type {

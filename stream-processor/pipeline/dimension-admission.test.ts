@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { WindowObservation } from "#core/windows";
 import { DimensionAdmission, OVERFLOW_VALUE } from "./dimension-admission";
 
 const event = (tenant: string, eventName: string, campaign = ""): WindowObservation => ({

@@ -1,5 +1,5 @@
 /** Caps the distinct event names and campaigns of a tenant's windows: values past the cap count as `(other)`. */
-import type { WindowObservation } from "../../src/core/windows/aggregate-windows";
+import type { WindowObservation } from "#core/windows";
 
 /** The value events past a tenant's cap are counted under, in both dimensions. */
 export const OVERFLOW_VALUE = "(other)";

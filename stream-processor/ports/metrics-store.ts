@@ -1,6 +1,5 @@
 /** The MetricsStore port: windowed metrics, dedup memory and consumer offsets, written atomically. */
 import type { WindowDelta } from "#core/windows";
-import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
 /** The dedup identity of a counted record (events: Meta's (tenant, event_name, event_id)). */

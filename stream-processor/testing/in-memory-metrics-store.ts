@@ -1,10 +1,8 @@
 /** A MetricsStore fake with real transaction semantics (all or nothing), for pipeline tests. */
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
-import type { WindowDelta } from "#core/windows";
+
 import { ValidationError } from "#core/errors";
-import { ValidationError } from "../../src/core/errors";
-import type { WindowDelta } from "../../src/core/windows/aggregate-windows";
-import { HOUR_MS, MINUTE_MS, windowStartMs } from "../../src/core/windows/window-start-ms";
+import type { WindowDelta } from "#core/windows";
+import { HOUR_MS, MINUTE_MS, windowStartMs } from "#core/windows";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
   DedupKey,

@@ -5,8 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { eventMessageSchema, eventsResponseSchema } from "#core/events";
-import { eventDedupKey, eventMessageSchema, eventsResponseSchema } from "../../src/core/events";
+import { eventDedupKey, eventMessageSchema, eventsResponseSchema } from "#core/events";
 import { dedupRedisKey, UpstashDedupStore } from "../../src/ingest/upstash-dedup-store";
 import { ingestTestApp, nowSeconds, sha256 } from "./ingest-support";
 import { createKey, type ErrorJson, redis, uniqueTenant } from "./support";
