@@ -1,10 +1,10 @@
 /** The Kafka message for one accepted event (topics `events` and `capi`), schema version 1. */
 
 import { z } from "zod";
-import { ACTION_SOURCES, capiServerEventSchema } from "./capi-event-schema";
-import { MATCH_SIGNAL_WEIGHTS, MAX_MATCH_QUALITY, type MatchSignal } from "./match-quality";
-import { sha256Hex } from "./sha256-hex";
-import { hashedUserDataSchema } from "./user-data-schema";
+import { ACTION_SOURCES, capiServerEventSchema } from "./capi-event-schema.ts";
+import { MATCH_SIGNAL_WEIGHTS, MAX_MATCH_QUALITY, type MatchSignal } from "./match-quality.ts";
+import { sha256Hex } from "./sha256-hex.ts";
+import { hashedUserDataSchema } from "./user-data-schema.ts";
 
 export const EVENT_MESSAGE_SCHEMA_VERSION = 1;
 

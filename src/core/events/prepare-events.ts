@@ -23,7 +23,7 @@ import {
   type MetaServerEvent,
   UTM_PARAMS,
   type UtmParam,
-} from "./event-message-schema";
+} from "./event-message-schema.ts";
 import {
   checkEventTimeWindow,
   DEFAULT_MAX_FUTURE_SKEW_MS,
