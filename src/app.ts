@@ -1,11 +1,11 @@
 /** The Worker's HTTP application: middleware, routes, OpenAPI document and docs page. */
 
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DriftlineError, errorBody, ValidationError } from "#core/errors";
 import type { AppEnv } from "./app-env";
+import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
@@ -74,7 +74,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
         "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests).",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docsRoutes);
 
   app.notFound((c) =>
     c.json(
