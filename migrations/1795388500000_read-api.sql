@@ -71,6 +71,8 @@ CREATE INDEX IF NOT EXISTS retrain_requests_by_time ON retrain_requests (tenant_
 -- evaluation of one feature (psi, ks, js) are found by their window.
 CREATE INDEX IF NOT EXISTS drift_results_by_model_time
   ON drift_results (tenant_id, model_name, evaluated_at, id);
+CREATE INDEX IF NOT EXISTS drift_results_by_feature_time
+  ON drift_results (tenant_id, model_name, feature, evaluated_at, id);
 CREATE INDEX IF NOT EXISTS drift_results_by_window
   ON drift_results (tenant_id, model_name, version, feature, window_end, window_start);
 

@@ -1,5 +1,5 @@
 /** ReadStore on Postgres through the Neon serverless driver: a Pool per request, ended with it. */
-import { Client, Pool } from "@neondatabase/serverless";
+import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
 import { ConfigError, DependencyUnavailableError } from "#core/errors";
 import {
   type MetricsQuery,
@@ -14,6 +14,7 @@ import type {
   AlertStatus,
   DriftBins,
   DriftEntry,
+  DriftPage,
   DriftQuery,
   PerformanceEntry,
   PerformanceQuery,
@@ -42,15 +43,28 @@ const US = (col: string) => `(extract(epoch FROM ${col}) * 1000000)::bigint::tex
 
 type Row = Record<string, unknown>;
 
+const SESSION_SETTINGS = "SET jit = off; SET statement_timeout = 10000";
+
 /**
- * The tests of one evaluation of one feature are rows with the same window (and evaluation id);
- * the page is walked over the first row of each such group, so each evaluation appears once.
+ * The tests of one evaluation of one feature (psi, ks, js) are rows with the same window and
+ * evaluation id; an entry is drawn at the group's first row (its head). A page takes the next
+ * `candidates` rows in (evaluated_at, id) order, an index range the planner walks with the
+ * LIMIT, and marks the heads among them; a group has at most three rows, so 3 × (limit + 1)
+ * candidates hold more than `limit` heads whenever a group's rows share their evaluated_at.
  */
-const DRIFT_SQL = (limit: number) => `
-  SELECT ${US("a.evaluated_at")} AS at_us, a.id::text AS id, ${MS("a.evaluated_at")} AS at_ms,
-    a.version, a.feature, a.window_kind, ${MS("a.window_start")} AS ws, ${MS("a.window_end")} AS we,
-    a.current_size::text AS size, g.psi, g.ks, g.ks_p, g.js, g.drifted, g.bins
-  FROM drift_results a
+const DRIFT_SQL = (filters: string, candidates: number) => `
+  WITH c AS (
+    SELECT * FROM drift_results a
+    WHERE a.tenant_id = $1 AND a.model_name = $2
+      AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")} ${filters}
+    ORDER BY a.evaluated_at, a.id
+    LIMIT ${candidates}
+  )
+  SELECT ${US("c.evaluated_at")} AS at_us, c.id::text AS id, ${MS("c.evaluated_at")} AS at_ms,
+    c.version, c.feature, c.window_kind, ${MS("c.window_start")} AS ws, ${MS("c.window_end")} AS we,
+    c.current_size::text AS size, g.first_id = c.id AS head,
+    g.psi, g.ks, g.ks_p, g.js, g.drifted, CASE WHEN g.first_id = c.id THEN g.bins END AS bins
+  FROM c
   CROSS JOIN LATERAL (
     SELECT min(s.id) AS first_id,
       max(s.value) FILTER (WHERE s.test = 'psi') AS psi,
@@ -60,17 +74,11 @@ const DRIFT_SQL = (limit: number) => `
       coalesce(bool_or((s.details->>'featureDrift')::boolean), bool_or(s.is_drift)) AS drifted,
       (array_agg(s.bins) FILTER (WHERE s.test = 'psi' AND s.bins IS NOT NULL))[1] AS bins
     FROM drift_results s
-    WHERE s.tenant_id = a.tenant_id AND s.model_name = a.model_name AND s.version = a.version
-      AND s.feature = a.feature AND s.window_end = a.window_end AND s.window_start = a.window_start
-      AND s.window_kind = a.window_kind AND s.evaluation_id IS NOT DISTINCT FROM a.evaluation_id
+    WHERE s.tenant_id = c.tenant_id AND s.model_name = c.model_name AND s.version = c.version
+      AND s.feature = c.feature AND s.window_end = c.window_end AND s.window_start = c.window_start
+      AND s.window_kind = c.window_kind AND s.evaluation_id IS NOT DISTINCT FROM c.evaluation_id
   ) g
-  WHERE a.tenant_id = $1 AND a.model_name = $2
-    AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")}
-    AND ($5::text IS NULL OR a.version = $5) AND ($6::text IS NULL OR a.feature = $6)
-    AND ($7::bigint IS NULL OR (a.evaluated_at, a.id) > (${TS_US("$7")}, $8::bigint))
-    AND g.first_id = a.id
-  ORDER BY a.evaluated_at, a.id
-  LIMIT ${limit}`;
+  ORDER BY c.evaluated_at, c.id`;
 
 const PERFORMANCE_SQL = (limit: number) => `
   SELECT ${US("window_start")} AS at_us, id::text AS id, version,
@@ -153,37 +161,30 @@ export class NeonReadStore implements ReadStore {
     return metricsReadResult(q, { totals, values, predictions, watermark });
   }
 
-  async listDrift(q: DriftQuery): Promise<DriftEntry[]> {
-    const rows = await this.rows(DRIFT_SQL(q.limit + 1), [
-      q.tenant,
-      q.model,
-      String(q.fromMs),
-      String(q.toMs),
-      q.version ?? null,
-      q.feature ?? null,
-      q.after?.atUs ?? null,
-      q.after?.id ?? null,
-    ]);
-    return rows.map((r) => ({
-      key: { atUs: String(r.at_us), id: String(r.id) },
-      evaluatedAtMs: Number(r.at_ms),
-      version: String(r.version),
-      feature: String(r.feature),
-      window: {
-        kind: String(r.window_kind),
-        fromMs: Number(r.ws),
-        toMs: Number(r.we),
-        size: Number(r.size),
-      },
-      psi: nullableNumber(r.psi),
-      ks:
-        r.ks === null || r.ks === undefined
-          ? null
-          : { statistic: Number(r.ks), pValue: Number(r.ks_p) },
-      jensenShannon: nullableNumber(r.js),
-      drifted: r.drifted === true,
-      bins: driftBins(r.bins),
-    }));
+  async listDrift(q: DriftQuery): Promise<DriftPage> {
+    const values: unknown[] = [q.tenant, q.model, String(q.fromMs), String(q.toMs)];
+    let filters = "";
+    if (q.version !== undefined) {
+      values.push(q.version);
+      filters += ` AND a.version = $${values.length}`;
+    }
+    if (q.feature !== undefined) {
+      values.push(q.feature);
+      filters += ` AND a.feature = $${values.length}`;
+    }
+    if (q.after !== undefined) {
+      values.push(q.after.atUs, q.after.id);
+      filters += ` AND (a.evaluated_at, a.id) > (${TS_US(`$${values.length - 1}`)}, $${values.length}::bigint)`;
+    }
+    const candidates = 3 * (q.limit + 1);
+    const rows = await this.rows(DRIFT_SQL(filters, candidates), values);
+    const last = rows.at(-1);
+    return {
+      entries: rows.filter((r) => r.head === true).map(driftEntry),
+      ...(rows.length === candidates && last !== undefined
+        ? { scannedTo: { atUs: String(last.at_us), id: String(last.id) } }
+        : {}),
+    };
   }
 
   async listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]> {
@@ -294,6 +295,29 @@ export class NeonReadStore implements ReadStore {
   }
 }
 
+function driftEntry(r: Row): DriftEntry {
+  return {
+    key: { atUs: String(r.at_us), id: String(r.id) },
+    evaluatedAtMs: Number(r.at_ms),
+    version: String(r.version),
+    feature: String(r.feature),
+    window: {
+      kind: String(r.window_kind),
+      fromMs: Number(r.ws),
+      toMs: Number(r.we),
+      size: Number(r.size),
+    },
+    psi: nullableNumber(r.psi),
+    ks:
+      r.ks === null || r.ks === undefined
+        ? null
+        : { statistic: Number(r.ks), pValue: Number(r.ks_p) },
+    jensenShannon: nullableNumber(r.js),
+    drifted: r.drifted === true,
+    bins: driftBins(r.bins),
+  };
+}
+
 function nullableNumber(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
 }
@@ -370,6 +394,12 @@ function createRequestPool(options: NeonReadStoreOptions): Pool {
     connectionString: options.databaseUrl,
     max: options.maxConnections ?? 2,
     connectionTimeoutMillis: 10_000,
+  });
+  // Per session, set once each connection opens (Neon's pooler refuses start-up options): reads
+  // are short index walks, and JIT compilation, triggered by the planner's cost estimate of
+  // LIMITed nested loops, cost ~50 ms per query on them; a runaway read ends after 10 s.
+  pool.on("connect", (client: PoolClient) => {
+    client.query(SESSION_SETTINGS).catch(() => undefined);
   });
   // An idle connection that drops (the pool ending, the relay or Neon closing it) is discarded by
   // the pool; without a listener the event would surface as an uncaught error in the isolate.

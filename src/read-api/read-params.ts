@@ -111,12 +111,20 @@ export function decodeCursor(cursor: string | undefined): TimeKey | undefined {
   return { atUs: parsed[0], id: parsed[1] };
 }
 
-/** The first `limit` entries and, when the store found one more, the cursor after the last. */
+/**
+ * The first `limit` entries and, when the store found one more, the cursor after the last; when
+ * it found no more but stopped scanning at `scannedTo`, the cursor after that.
+ */
 export function pageOf<T extends { key: TimeKey }>(
   entries: T[],
   limit: number,
+  scannedTo?: TimeKey,
 ): { items: T[]; nextCursor?: string } {
-  if (entries.length <= limit) return { items: entries };
+  if (entries.length <= limit) {
+    return scannedTo === undefined
+      ? { items: entries }
+      : { items: entries, nextCursor: encodeCursor(scannedTo) };
+  }
   const items = entries.slice(0, limit);
   return { items, nextCursor: encodeCursor(items[items.length - 1]!.key) };
 }

@@ -41,6 +41,15 @@ export interface DriftEntry {
   bins: DriftBins | null;
 }
 
+/**
+ * Entries in order and, when the store stopped scanning before the range ended, the key it
+ * scanned to: the next page starts after it even if fewer than `limit` entries were found.
+ */
+export interface DriftPage {
+  entries: DriftEntry[];
+  scannedTo?: TimeKey;
+}
+
 export interface DriftBins {
   edges?: number[];
   categories?: string[];
@@ -127,7 +136,7 @@ export interface RetrainHistoryEntry {
 
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {
-  listDrift(q: DriftQuery): Promise<DriftEntry[]>;
+  listDrift(q: DriftQuery): Promise<DriftPage>;
   listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]>;
   /** Whether the tenant has a model of this name (registered, promoted, or with results). */
   hasModel(tenant: string, model: string): Promise<boolean>;

@@ -95,7 +95,7 @@ export const readModelDriftRoutes = new OpenAPIHono<AppEnv>().openapi(route, asy
   const range = readRange(query, c.var.services.now().getTime());
   const after = decodeCursor(query.cursor);
   const tenant = c.var.auth.tenant;
-  const entries = await c.var.reads.listDrift({
+  const { entries, scannedTo } = await c.var.reads.listDrift({
     tenant,
     model: name,
     ...range,
@@ -104,8 +104,9 @@ export const readModelDriftRoutes = new OpenAPIHono<AppEnv>().openapi(route, asy
     ...(after === undefined ? {} : { after }),
     limit: query.limit,
   });
-  if (entries.length === 0) await requireModel(c.var.reads, tenant, name);
-  const page = pageOf(entries, query.limit);
+  if (entries.length === 0 && scannedTo === undefined)
+    await requireModel(c.var.reads, tenant, name);
+  const page = pageOf(entries, query.limit, scannedTo);
   return c.json(
     {
       data: page.items.map((e) => ({
