@@ -10,7 +10,7 @@ import {
 } from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
-import type { AuthContext, RateLimitDecision } from "./auth-ports";
+import type { RateLimitDecision } from "./auth-ports";
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";

@@ -9,8 +9,8 @@ import {
   metricsStatements,
   type SqlStatement,
 } from "#core/read-models";
-import type { GroupDimension, WindowDelta } from "#core/windows";
-import { formatMicros, HOUR_MS } from "#core/windows";
+import type { WindowDelta } from "#core/windows";
+import { formatMicros } from "#core/windows";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import type {
   DedupKey,

@@ -179,7 +179,7 @@ describe("read API", () => {
     expect(status).toBe(200);
     expect(body.data).toHaveLength(EVALUATIONS * FEATURES.length);
     expect(body.nextCursor).toBeUndefined();
-    const last = body.data.at(-1) as Record<string, any>;
+    const last = body.data.at(-1) as Record<string, unknown> & { bins: Record<string, number[]> };
     expect(last).toMatchObject({
       version: "1",
       feature: expect.stringMatching(/^(age|__score__)$/),
@@ -189,7 +189,8 @@ describe("read API", () => {
       drifted: true,
       bins: { edges: [30, 50], reference: [0.25, 0.25, 0.5], current: [0.2, 0.3, 0.5] },
     });
-    const { reference, current } = last.bins as { reference: number[]; current: number[] };
+    const reference = last.bins.reference!;
+    const current = last.bins.current!;
     const psi = current.reduce(
       (s, q, i) => s + (q - reference[i]!) * Math.log(q / reference[i]!),
       0,
@@ -225,7 +226,7 @@ describe("read API", () => {
   it("alerts: filters, acknowledgement, and a resolved alert stays resolved", async () => {
     const all = await get("/v1/alerts", acme.read);
     expect(all.body.data.map((a) => a.id)).toEqual(acme.alerts);
-    expect((all.body.data[0] as Record<string, any>).event.id).toBe(acme.alerts[0]);
+    expect((all.body.data[0] as { event: { id: string } }).event.id).toBe(acme.alerts[0]);
     const open = await get(`/v1/alerts?status=open&model=${MODEL}`, acme.read);
     expect(open.body.data.map((a) => a.id)).toEqual([acme.alerts[0]]);
 

@@ -20,9 +20,6 @@ import {
   eventDedupKeys,
   eventMessageKey,
   type KeyKind,
-  type MetaServerEvent,
-  UTM_PARAMS,
-  type UtmParam,
 } from "./event-message-schema.ts";
 import {
   checkEventTimeWindow,
