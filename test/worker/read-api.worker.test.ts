@@ -332,6 +332,44 @@ describe("read API", () => {
     expect(await walk("/v1/retraining-requests")).toEqual(acme.requests);
   });
 
+  it("pages stay exact when a group's tests were written at different times", async () => {
+    // Each group's first row (its head, by id) is evaluated last, after its two siblings, so the
+    // first page's scan meets only siblings and must still hand out a cursor.
+    const tenant = uniqueTenant("skew");
+    const key = await createKey(tenant, ["read"]);
+    const at = (minutes: number) => new Date(NOW - HOUR + minutes * 60_000).toISOString();
+    const groups = ["a", "b", "c"];
+    for (const [g, group] of groups.entries()) {
+      for (const [test, minute] of [
+        ["psi", 20 + g],
+        ["ks", 1 + 2 * g],
+        ["js", 2 + 2 * g],
+      ] as const) {
+        await sql(
+          `INSERT INTO drift_results (tenant_id, model_name, version, feature, test, value, p_value,
+             is_drift, reference_size, current_size, window_kind, window_start, window_end,
+             evaluated_at, evaluation_id)
+           VALUES ($1, $2, '1', 'age', $3, 0.1, $4, false, 100, 100, 'sliding', $5, $6, $7, $8)`,
+          [tenant, MODEL, test, test === "ks" ? 0.5 : null, at(-60), at(0), at(minute), group],
+        );
+      }
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await get(
+        `/v1/models/${MODEL}/drift?limit=1${cursor ? `&cursor=${cursor}` : ""}`,
+        key,
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.data.map((d) => String(d.evaluatedAt)));
+      cursor = page.body.nextCursor;
+      pages += 1;
+    } while (cursor !== undefined && pages < 10);
+    expect(seen).toEqual([at(20), at(21), at(22)]);
+  });
+
   describe("tenant isolation: another tenant's key sees none of acme's rows", () => {
     const routes = () => [
       `/v1/models/${MODEL}/drift`,
