@@ -1,17 +1,24 @@
 /** The Worker's HTTP application: middleware, routes, OpenAPI document and docs page. */
 
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DriftlineError, errorBody, ValidationError } from "#core/errors";
 import type { AppEnv } from "./app-env";
+import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
+import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
+import { readAlertsRoutes } from "./routes/read-alerts";
+import { readMetricsRoutes } from "./routes/read-metrics";
+import { readModelDriftRoutes } from "./routes/read-model-drift";
+import { readModelPerformanceRoutes } from "./routes/read-model-performance";
+import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
+import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
 import type { Services } from "./services";
 
@@ -40,6 +47,17 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", modelRoutes);
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
+  for (const routes of [
+    readMetricsRoutes,
+    readModelDriftRoutes,
+    readModelPerformanceRoutes,
+    readAlertsRoutes,
+    acknowledgeAlertRoutes,
+    readRetrainingRequestsRoutes,
+    readRetrainingRequestRoutes,
+  ]) {
+    app.route("/", routes);
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -53,10 +71,10 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
       title: "Driftline edge API",
       version: API_VERSION,
       description:
-        "Score conversion models at the edge and ingest website and Conversions-API events.",
+        "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests).",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docsRoutes);
 
   app.notFound((c) =>
     c.json(

@@ -95,6 +95,26 @@ export const WorkerEnvSchema = z.object({
   INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
   EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
+  /**
+   * Postgres the stream processor writes (a secret: `wrangler secret put DATABASE_URL`). The read
+   * API (/v1/metrics, drift, performance, alerts, retraining requests) answers 503 without it.
+   */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  /**
+   * Local stack only: `ws://host:port` of the WebSocket-to-TCP relay in front of a plain
+   * Postgres. Unset on Cloudflare, where the driver reaches Neon's endpoint over wss itself.
+   */
+  NEON_WS_RELAY_URL: z
+    .string()
+    .regex(/^wss?:\/\/[^/]/, "must be a ws:// or wss:// URL")
+    .optional(),
+  /** The stream processor's STREAM_ALLOWED_LATENESS_MS, so /v1/metrics draws the same watermark. */
+  METRICS_ALLOWED_LATENESS_MS: int(0, 86_400_000, 120_000),
+  /** Most windows one /v1/metrics answer may hold (400 above, asking for a narrower query). */
+  METRICS_MAX_ROWS: int(1, 1_000_000, 10_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;

@@ -202,30 +202,3 @@ export const SQL = {
 
 /** Hours recomputed per rollup statement. */
 export const ROLLUP_CHUNK = 500;
-
-/**
- * The hourly rows of metric_windows (`table`) or metric_window_values, exact: stored hour rows
- * of hours that are not marked pending, and for marked hours their minute rows, each labelled
- * with its hour (summed by the query around it). Same columns as the table; `$1` is the tenant,
- * `$3`/`$4` the range (epoch ms), as in queryWindows.
- */
-export function hourlyRows(table: "metric_windows" | "metric_window_values"): string {
-  const columns = [
-    "source",
-    "event_name",
-    "campaign",
-    ...(table === "metric_windows" ? WINDOW_COUNTS : ["currency", "value_sum", "value_count"]),
-  ];
-  return `(SELECT tenant_id, window_seconds, window_start, ${columns.join(", ")} FROM ${table} h
-     WHERE h.tenant_id = $1 AND h.window_seconds = 3600
-       AND h.window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND h.window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
-       AND NOT EXISTS (SELECT 1 FROM metric_hours_pending p
-                       WHERE p.tenant_id = h.tenant_id AND p.hour_start = h.window_start)
-   UNION ALL
-   SELECT m.tenant_id, 3600, p.hour_start, ${columns.map((c) => `m.${c}`).join(", ")}
-     FROM metric_hours_pending p
-     JOIN ${table} m ON ${MINUTES_OF_HOUR("m", "p")}
-     WHERE p.tenant_id = $1
-       AND p.hour_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND p.hour_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}
-  ) AS hourly`;
-}

@@ -1,14 +1,20 @@
 /** MetricsStore and MetricsReader on Postgres through the Neon serverless Pool (set-based SQL). */
-
 import { DependencyUnavailableError } from "#core/errors";
-import type { GroupDimension, WindowDelta } from "#core/windows";
-import { formatMicros, HOUR_MS } from "#core/windows";
+import {
+  type MetricsQuery,
+  type MetricsReader,
+  type MetricsReadResult,
+  metricsReadResult,
+  metricsStatements,
+  type SqlStatement,
+} from "#core/read-models";
+import type { WindowDelta } from "#core/windows";
+import { formatMicros } from "#core/windows";
 import type { BatchTransaction } from "../batch/batch-transaction";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import { numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
-import type { MetricsQuery, MetricsReader, MetricsReadResult } from "./metrics-reader";
-import { hourlyRows, MS_TO_TIMESTAMPTZ, ROLLUP_CHUNK, SQL, TIMESTAMPTZ_TO_MS } from "./metrics-sql";
+import { MS_TO_TIMESTAMPTZ, ROLLUP_CHUNK, SQL, TIMESTAMPTZ_TO_MS } from "./metrics-sql";
 import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "./metrics-store";
 import { type NamedStatement, type Queryable, timedStatement } from "./timed-query";
 
@@ -17,15 +23,6 @@ export type DbTimer = (operation: string, durationMs: number) => void;
 
 /** Rows deleted per statement when purging dedup entries (short transactions, short locks). */
 const PURGE_CHUNK = 10_000;
-
-const DIMENSION_COLUMNS: Record<
-  GroupDimension,
-  { column: string; field: "source" | "eventName" | "campaign" }
-> = {
-  source: { column: "source", field: "source" },
-  event_name: { column: "event_name", field: "eventName" },
-  campaign: { column: "campaign", field: "campaign" },
-};
 
 export class NeonMetricsStore implements MetricsStore, MetricsReader {
   constructor(
@@ -104,91 +101,20 @@ export class NeonMetricsStore implements MetricsStore, MetricsReader {
   }
 
   private async queryWindows(q: MetricsQuery): Promise<MetricsReadResult> {
-    const dims = q.groupBy.map((d) => DIMENSION_COLUMNS[d]);
-    const params: unknown[] = [
-      q.tenant,
-      Math.round(q.widthMs / 1000),
-      String(q.fromMs),
-      String(q.toMs),
-    ];
-    const filters: string[] = [];
-    for (const [column, value] of [
-      ["source", q.filters.source],
-      ["event_name", q.filters.eventName],
-      ["campaign", q.filters.campaign],
-    ] as const) {
-      if (value === undefined) continue;
-      params.push(value);
-      filters.push(`AND ${column} = $${params.length}`);
-    }
-    // Every statement filters by tenant first (the primary key's prefix).
-    const where = `WHERE tenant_id = $1 AND window_seconds = $2
-      AND window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}`;
-    const dimSelect = dims.map((d) => `, ${d.column}`).join("");
-    const groupBy = `GROUP BY window_start${dimSelect}`;
-    const orderBy = `ORDER BY window_start${dimSelect}`;
-    const start = `${TIMESTAMPTZ_TO_MS("window_start")} AS start_ms`;
-    // Hour rows are rolled up from minute rows now and then; the hourly relation adds the
-    // minutes of hours not rolled up yet, so an answer never lags the committed batches.
-    const hourly = q.widthMs === HOUR_MS;
-    const windowsTable = hourly ? hourlyRows("metric_windows") : "metric_windows";
-    const valuesTable = hourly ? hourlyRows("metric_window_values") : "metric_window_values";
-
-    const totals = this.pool.query<Record<string, string>>(
-      `SELECT ${start}${dimSelect},
-         sum(event_count)::text AS events, sum(late_count)::text AS late,
-         sum(match_quality_sum)::float8 AS mq_sum, sum(match_quality_count)::text AS mq_count,
-         sum(conversion_count)::text AS conversions
-       FROM ${windowsTable} ${where} AND source <> 'predictions' ${filters.join(" ")}
-       ${groupBy} ${orderBy} LIMIT ${q.limit + 1}`,
-      params,
-    );
-    const values = this.pool.query<Record<string, string>>(
-      `SELECT ${start}${dimSelect}, currency, sum(value_sum)::text AS value_sum,
-         sum(value_count)::text AS value_count
-       FROM ${valuesTable} ${where} AND source <> 'predictions' ${filters.join(" ")}
-       ${groupBy}, currency ${orderBy}, currency`,
-      params,
-    );
-    const predictions = this.pool.query<{ start_ms: string; predictions: string }>(
-      `SELECT ${start}, sum(prediction_count)::text AS predictions
-       FROM ${windowsTable} ${where} AND source = 'predictions'
-       GROUP BY window_start ORDER BY window_start`,
-      params.slice(0, 4),
-    );
-    const watermark = this.pool.query<{ ms: string }>(
-      `SELECT ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks WHERE tenant_id = $1`,
-      [q.tenant],
-    );
-    const [t, v, p, w] = await Promise.all([totals, values, predictions, watermark]);
-    const group = (row: Record<string, string>) => {
-      const g: { source?: string; eventName?: string; campaign?: string } = {};
-      for (const d of dims) g[d.field] = row[d.column] ?? "";
-      return g;
-    };
-    return {
-      totals: t.rows.map((r) => ({
-        windowStartMs: Number(r.start_ms),
-        ...group(r),
-        events: Number(r.events),
-        late: Number(r.late),
-        matchQualitySum: Number(r.mq_sum),
-        matchQualityCount: Number(r.mq_count),
-        conversions: Number(r.conversions),
-      })),
-      values: v.rows.map((r) => ({
-        windowStartMs: Number(r.start_ms),
-        ...group(r),
-        currency: r.currency ?? "",
-        valueSum: r.value_sum ?? "0",
-        valueCount: Number(r.value_count),
-      })),
-      predictions: p.rows.map((r) => ({
-        windowStartMs: Number(r.start_ms),
-        predictions: Number(r.predictions),
-      })),
-      maxEventTimeMs: w.rows[0] === undefined ? undefined : Number(w.rows[0].ms),
-    };
+    const statements = metricsStatements(q);
+    const run = (s: SqlStatement) => this.pool.query<Record<string, unknown>>(s.text, s.values);
+    const [totals, values, predictions, watermark] = await Promise.all([
+      run(statements.totals),
+      run(statements.values),
+      run(statements.predictions),
+      run(statements.watermark),
+    ]);
+    return metricsReadResult(q, {
+      totals: totals.rows,
+      values: values.rows,
+      predictions: predictions.rows,
+      watermark: watermark.rows,
+    });
   }
 }
 
