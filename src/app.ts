@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DriftlineError, errorBody, ValidationError } from "#core/errors";
 import type { AppEnv } from "./app-env";
+import { consoleRoutes } from "./console/console-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { capiRoutes } from "./routes/capi";
@@ -40,6 +41,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", modelRoutes);
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
+  app.route("/", consoleRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

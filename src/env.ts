@@ -75,6 +75,14 @@ export const WorkerEnvSchema = z.object({
   INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
   EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
+  /**
+   * Signs the console's session cookies (HMAC-SHA-256); at least 32 characters, a secret
+   * (`wrangler secret put CONSOLE_SESSION_SECRET`). Required on any host but 127.0.0.1/localhost,
+   * where a random per-isolate key stands in (sessions then end with the isolate).
+   */
+  CONSOLE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** How long a console sign-in lasts, ms. Default 8 h. */
+  CONSOLE_SESSION_TTL_MS: int(60_000, 7 * 86_400_000, 8 * 3_600_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;

@@ -1,4 +1,7 @@
-/** Route middleware: a Bearer API key of the right role, within its rate limit; sets `auth`. */
+/**
+ * Route middleware: a Bearer API key (or a console session standing for one) of the right role,
+ * within its rate limit; sets `auth`.
+ */
 import type { MiddlewareHandler } from "hono";
 import {
   API_KEY_PATTERN,
@@ -10,6 +13,7 @@ import {
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
 import type { AuthContext, RateLimitDecision } from "./auth-ports";
+import { sessionKeyHash } from "./session-auth";
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";
@@ -38,8 +42,9 @@ export function readBearerKey(header: string | undefined): string {
 export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     c.header("WWW-Authenticate", 'Bearer realm="driftline"');
-    const key = readBearerKey(c.req.header("authorization"));
-    const keyHash = await hashApiKey(key);
+    // A console session stands for the key it was opened with: same roles, same revocation.
+    const keyHash =
+      (await sessionKeyHash(c)) ?? (await hashApiKey(readBearerKey(c.req.header("authorization"))));
     const { apiKeys, rateLimiter } = c.var.services;
     const record = await apiKeys.findByHash(keyHash);
     // The store is addressed by the hash, so the lookup itself compares nothing secret; the
