@@ -81,6 +81,25 @@ describe("parseKeyArgs", () => {
 });
 
 describe("createApiKey", () => {
+  it("creates a read-only key (the Worker's read API role) in Redis and Postgres", async () => {
+    const tenant = `keys-${randomUUID().slice(0, 8)}`;
+    const result = await createApiKey({
+      tenant,
+      roles: ["read"],
+      origins: [],
+      redis: redisConfig,
+      databaseUrl,
+    });
+    const keyHash = await hashApiKey(result.key);
+    const stored = ApiKeyRecordSchema.parse(await redis.get(apiKeyRedisKey(keyHash)));
+    expect(stored.roles).toEqual(["read"]);
+    const { rows } = await admin.query(`SELECT roles FROM ${schema}.api_keys WHERE key_hash = $1`, [
+      keyHash,
+    ]);
+    expect(rows).toEqual([{ roles: ["read"] }]);
+    await redis.del(apiKeyRedisKey(keyHash), tenantKeysRedisKey(tenant));
+  });
+
   it("writes only the hash to Redis and Postgres, with origins for the tenant", async () => {
     const tenant = `keys-${randomUUID().slice(0, 8)}`;
     const result = await createApiKey({

@@ -1,5 +1,6 @@
 /** The Hono environment shared by every route: the services a request may use and its request id. */
 import type { AuthContext } from "./auth/auth-ports";
+import type { ReadStore } from "./read-api/read-store";
 import type { Services } from "./services";
 
 export interface AppEnv {
@@ -8,5 +9,7 @@ export interface AppEnv {
     services: Services;
     /** Set by `requireKey` on authenticated routes. */
     auth: AuthContext;
+    /** Set by `useReadStore` on read routes; ended with the request. */
+    reads: ReadStore;
   };
 }

@@ -9,10 +9,17 @@ import type { AppEnv } from "./app-env";
 import { consoleRoutes } from "./console/console-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
+import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
+import { readAlertsRoutes } from "./routes/read-alerts";
+import { readMetricsRoutes } from "./routes/read-metrics";
+import { readModelDriftRoutes } from "./routes/read-model-drift";
+import { readModelPerformanceRoutes } from "./routes/read-model-performance";
+import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
+import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
 import type { Services } from "./services";
 
@@ -41,6 +48,17 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", modelRoutes);
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
+  for (const routes of [
+    readMetricsRoutes,
+    readModelDriftRoutes,
+    readModelPerformanceRoutes,
+    readAlertsRoutes,
+    acknowledgeAlertRoutes,
+    readRetrainingRequestsRoutes,
+    readRetrainingRequestRoutes,
+  ]) {
+    app.route("/", routes);
+  }
   app.route("/", consoleRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -55,7 +73,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
       title: "Driftline edge API",
       version: API_VERSION,
       description:
-        "Score conversion models at the edge and ingest website and Conversions-API events.",
+        "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests).",
     },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));

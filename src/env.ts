@@ -76,6 +76,26 @@ export const WorkerEnvSchema = z.object({
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
   EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
   /**
+   * Postgres the stream processor writes (a secret: `wrangler secret put DATABASE_URL`). The read
+   * API (/v1/metrics, drift, performance, alerts, retraining requests) answers 503 without it.
+   */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  /**
+   * Local stack only: `ws://host:port` of the WebSocket-to-TCP relay in front of a plain
+   * Postgres. Unset on Cloudflare, where the driver reaches Neon's endpoint over wss itself.
+   */
+  NEON_WS_RELAY_URL: z
+    .string()
+    .regex(/^wss?:\/\/[^/]/, "must be a ws:// or wss:// URL")
+    .optional(),
+  /** The stream processor's STREAM_ALLOWED_LATENESS_MS, so /v1/metrics draws the same watermark. */
+  METRICS_ALLOWED_LATENESS_MS: int(0, 86_400_000, 120_000),
+  /** Most windows one /v1/metrics answer may hold (400 above, asking for a narrower query). */
+  METRICS_MAX_ROWS: int(1, 1_000_000, 10_000),
+  /**
    * Signs the console's session cookies (HMAC-SHA-256); at least 32 characters, a secret
    * (`wrangler secret put CONSOLE_SESSION_SECRET`). Required on any host but 127.0.0.1/localhost,
    * where a random per-isolate key stands in (sessions then end with the isolate).

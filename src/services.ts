@@ -9,6 +9,7 @@ import type { ConsoleAssets } from "./console/console-assets-port";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
+import type { ReadStoreSource } from "./read-api/read-store";
 import type { PredictionLog } from "./scoring/scoring-ports";
 
 export interface Services {
@@ -21,6 +22,8 @@ export interface Services {
   predictionLog: PredictionLog;
   /** Event ingestion: dedup store, queue sink and limits (POST /v1/events, /v1/capi/…). */
   ingest: IngestServices;
+  /** The read API's Postgres: a store opened per request (read-api/use-read-store). */
+  reads: ReadStoreSource;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

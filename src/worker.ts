@@ -1,6 +1,7 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 
 import { ConfigError, errorBody } from "#core/errors";
+import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
 import { ConsoleSessions } from "./auth/console-sessions";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
@@ -23,6 +24,7 @@ import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
 import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { R2DeadLetterParking } from "./queue/r2-dead-letter-parking";
+import { readStoreSource } from "./read-api/read-store-source";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { onnxRuntime } from "./scoring/onnx-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
@@ -83,6 +85,13 @@ export function buildServices(env: WorkerEnv): Services {
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
     },
+    reads: readStoreSource({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      allowedLatenessMs: env.METRICS_ALLOWED_LATENESS_MS,
+      metricsMaxRows: env.METRICS_MAX_ROWS,
+      defaultAttributionWindowMs: DEFAULT_MONITORING_SETTINGS.labels.attributionWindowMs,
+    }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({

@@ -1,5 +1,6 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
 import { z } from "zod";
+import { ROLES } from "#core/api-keys";
 import { envBool, envInt, envList, parseEnv } from "#core/config";
 import type { TopicKey } from "#core/topics";
 import {
@@ -78,7 +79,6 @@ const bool = envBool;
 const int = envInt;
 const csv = envList;
 
-const ROLES = ["ingest", "score", "admin"] as const;
 const CONSUMED_TOPICS = [
   "events",
   "capi",

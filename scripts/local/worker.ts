@@ -1,6 +1,7 @@
 /** The edge Worker under `wrangler dev` (workerd, local R2 and Queues), as a local-stack service. */
 import { resolve } from "node:path";
 import type { LocalStackConfig } from "./config";
+import { localDatabaseUrl } from "./postgres";
 import { daemonService } from "./process";
 import type { LocalService } from "./service";
 
@@ -11,6 +12,9 @@ export interface WorkerVars {
   UPSTASH_REDIS_REST_TOKEN: string;
   KAFKA_REST_URL: string;
   KAFKA_TOPIC_PREFIX: string;
+  /** The read API's Postgres, reached through the stack's relay (a secret on Cloudflare). */
+  DATABASE_URL: string;
+  NEON_WS_RELAY_URL: string;
 }
 
 export function workerVars(config: LocalStackConfig): WorkerVars {
@@ -19,6 +23,8 @@ export function workerVars(config: LocalStackConfig): WorkerVars {
     UPSTASH_REDIS_REST_TOKEN: config.UPSTASH_REDIS_REST_TOKEN,
     KAFKA_REST_URL: `http://127.0.0.1:${config.KAFKA_REST_PORT}`,
     KAFKA_TOPIC_PREFIX: config.KAFKA_TOPIC_PREFIX,
+    DATABASE_URL: localDatabaseUrl(config),
+    NEON_WS_RELAY_URL: `ws://127.0.0.1:${config.NEON_WS_RELAY_PORT}`,
   };
 }
 

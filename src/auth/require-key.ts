@@ -5,6 +5,7 @@
 import type { MiddlewareHandler } from "hono";
 import {
   API_KEY_PATTERN,
+  grantsRole,
   hashApiKey,
   keyKindOf,
   type Role,
@@ -53,7 +54,7 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       throw unauthenticated(`The API key is not valid (unknown or revoked). ${HOW_TO}`);
     }
     c.header("WWW-Authenticate", undefined);
-    if (!record.roles.includes(role)) {
+    if (!grantsRole(record.roles, role)) {
       throw new DriftlineError(
         "FORBIDDEN",
         `This key (${record.keyId}) has the role(s) ${record.roles.join(", ")}; ${c.req.method} ${c.req.path} needs the "${role}" role.`,

@@ -4,7 +4,7 @@
  * that cookie; requireKey accepts it.
  */
 import { Hono } from "hono";
-import { API_KEY_PATTERN, hashApiKey, timingSafeEqualText } from "#core/api-keys";
+import { API_KEY_PATTERN, grantsRole, hashApiKey, timingSafeEqualText } from "#core/api-keys";
 import { DriftlineError, ValidationError } from "#core/errors";
 import type { AppEnv } from "../app-env";
 import { type ConsoleSession, CSRF_HEADER, readSessionCookie } from "../auth/console-sessions";
@@ -12,7 +12,6 @@ import { consolePage } from "./console-page";
 import { consoleSecurityHeaders } from "./security-headers";
 
 const SIGN_IN_MAX_BYTES = 4_096;
-const CONSOLE_ROLES = new Set(["read", "admin"]);
 
 export const consoleRoutes = new Hono<AppEnv>();
 
@@ -91,7 +90,7 @@ consoleRoutes.post("/dashboard/session", async (c) => {
   if (!record || !timingSafeEqualText(record.keyHash, keyHash)) {
     throw new DriftlineError("UNAUTHENTICATED", "The API key is not valid (unknown or revoked).");
   }
-  if (!record.roles.some((role) => CONSOLE_ROLES.has(role))) {
+  if (!grantsRole(record.roles, "read")) {
     throw new DriftlineError(
       "FORBIDDEN",
       `This key (${record.keyId}) has the role(s) ${record.roles.join(", ")}; the console needs "read" or "admin".`,

@@ -1,6 +1,8 @@
 /** The ApiKeyStore port: finds an API key by the SHA-256 of its secret. */
 
-export type ApiKeyRole = "ingest" | "score" | "admin";
+import type { Role } from "#core/api-keys";
+
+export type ApiKeyRole = Role;
 
 export interface StoredApiKey {
   tenantId: string;

@@ -2,8 +2,17 @@
 import { z } from "zod";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../scoring/names.ts";
 
-export const ROLES = ["ingest", "score", "admin"] as const;
+/** `read`: the read API (metrics, drift, performance, alerts, retraining requests); `admin` implies it. */
+export const ROLES = ["ingest", "score", "admin", "read"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Roles a role grants besides itself: an admin key reads too. */
+const IMPLIED_ROLES: Partial<Record<Role, readonly Role[]>> = { admin: ["read"] };
+
+/** Whether a key with `roles` may act as `role` (directly or through an implied role). */
+export function grantsRole(roles: readonly Role[], role: Role): boolean {
+  return roles.some((r) => r === role || (IMPLIED_ROLES[r]?.includes(role) ?? false));
+}
 
 /** 32 random bytes, base64url without padding: 43 characters, 256 bits. */
 const SECRET_BYTES = 32;

@@ -1,0 +1,399 @@
+/** ReadStore on Postgres through the Neon serverless driver: a Pool per request, ended with it. */
+import { Client, Pool } from "@neondatabase/serverless";
+import { ConfigError, DependencyUnavailableError } from "#core/errors";
+import {
+  type MetricsQuery,
+  type MetricsReadResult,
+  metricsReadResult,
+  metricsStatements,
+} from "#core/read-models";
+import type {
+  AcknowledgeResult,
+  AlertEntry,
+  AlertQuery,
+  AlertStatus,
+  DriftBins,
+  DriftEntry,
+  DriftQuery,
+  PerformanceEntry,
+  PerformanceQuery,
+  ReadStore,
+  RetrainEntry,
+  RetrainHistoryEntry,
+  RetrainQuery,
+  RetrainStatus,
+} from "./read-store";
+
+export interface NeonReadStoreOptions {
+  /** `postgres://…` (the DATABASE_URL secret). */
+  databaseUrl: string;
+  /** `ws://host:port` of the local WebSocket relay; omit for Neon (wss to the endpoint itself). */
+  wsRelayUrl?: string;
+  /** Connections one request may open; the metrics read runs its statements concurrently. */
+  maxConnections?: number;
+}
+
+/** Epoch ms (bigint parameter) to timestamptz, exactly. */
+const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
+/** Epoch µs (bigint parameter) to timestamptz: Postgres keeps µs, so cursors compare exactly. */
+const TS_US = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 microsecond')`;
+const MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint::text`;
+const US = (col: string) => `(extract(epoch FROM ${col}) * 1000000)::bigint::text`;
+
+type Row = Record<string, unknown>;
+
+/**
+ * The tests of one evaluation of one feature are rows with the same window (and evaluation id);
+ * the page is walked over the first row of each such group, so each evaluation appears once.
+ */
+const DRIFT_SQL = (limit: number) => `
+  SELECT ${US("a.evaluated_at")} AS at_us, a.id::text AS id, ${MS("a.evaluated_at")} AS at_ms,
+    a.version, a.feature, a.window_kind, ${MS("a.window_start")} AS ws, ${MS("a.window_end")} AS we,
+    a.current_size::text AS size, g.psi, g.ks, g.ks_p, g.js, g.drifted, g.bins
+  FROM drift_results a
+  CROSS JOIN LATERAL (
+    SELECT min(s.id) AS first_id,
+      max(s.value) FILTER (WHERE s.test = 'psi') AS psi,
+      max(s.value) FILTER (WHERE s.test = 'ks') AS ks,
+      max(s.p_value) FILTER (WHERE s.test = 'ks') AS ks_p,
+      max(s.value) FILTER (WHERE s.test = 'js') AS js,
+      coalesce(bool_or((s.details->>'featureDrift')::boolean), bool_or(s.is_drift)) AS drifted,
+      (array_agg(s.bins) FILTER (WHERE s.test = 'psi' AND s.bins IS NOT NULL))[1] AS bins
+    FROM drift_results s
+    WHERE s.tenant_id = a.tenant_id AND s.model_name = a.model_name AND s.version = a.version
+      AND s.feature = a.feature AND s.window_end = a.window_end AND s.window_start = a.window_start
+      AND s.window_kind = a.window_kind AND s.evaluation_id IS NOT DISTINCT FROM a.evaluation_id
+  ) g
+  WHERE a.tenant_id = $1 AND a.model_name = $2
+    AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")}
+    AND ($5::text IS NULL OR a.version = $5) AND ($6::text IS NULL OR a.feature = $6)
+    AND ($7::bigint IS NULL OR (a.evaluated_at, a.id) > (${TS_US("$7")}, $8::bigint))
+    AND g.first_id = a.id
+  ORDER BY a.evaluated_at, a.id
+  LIMIT ${limit}`;
+
+const PERFORMANCE_SQL = (limit: number) => `
+  SELECT ${US("window_start")} AS at_us, id::text AS id, version,
+    ${MS("window_start")} AS ws, ${MS("window_end")} AS we,
+    sample_size::text AS n, positive_count::text AS positives, auc, log_loss, brier, calibration,
+    (details->>'attributionWindowMs')::float8 AS attribution_ms
+  FROM performance_results
+  WHERE tenant_id = $1 AND model_name = $2
+    AND window_start >= ${TS("$3")} AND window_start < ${TS("$4")}
+    AND ($5::text IS NULL OR version = $5)
+    AND ($6::bigint IS NULL OR (window_start, id) > (${TS_US("$6")}, $7::bigint))
+  ORDER BY window_start, id
+  LIMIT ${limit}`;
+
+const HAS_MODEL_SQL = `
+  SELECT EXISTS (SELECT 1 FROM model_versions WHERE tenant_id = $1 AND model_name = $2)
+      OR EXISTS (SELECT 1 FROM model_pointers WHERE tenant_id = $1 AND model_name = $2)
+      OR EXISTS (SELECT 1 FROM drift_results WHERE tenant_id = $1 AND model_name = $2)
+      OR EXISTS (SELECT 1 FROM performance_results WHERE tenant_id = $1 AND model_name = $2)
+    AS known`;
+
+const ALERTS_SQL = (limit: number) => `
+  SELECT ${US("created_at")} AS at_us, alert_id, type, state, model_name, version,
+    ${MS("created_at")} AS created_ms, ${MS("acknowledged_at")} AS ack_ms, cloud_event
+  FROM alerts
+  WHERE tenant_id = $1 AND created_at >= ${TS("$2")} AND created_at < ${TS("$3")}
+    AND ($4::text IS NULL OR state = $4) AND ($5::text IS NULL OR type = $5)
+    AND ($6::text IS NULL OR model_name = $6)
+    AND ($7::bigint IS NULL OR (created_at, alert_id) > (${TS_US("$7")}, $8::text))
+  ORDER BY created_at, alert_id
+  LIMIT ${limit}`;
+
+// Only an open alert becomes acknowledged; acknowledging again answers the first time.
+const ACKNOWLEDGE_SQL = `
+  WITH updated AS (
+    UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), updated_at = now()
+    WHERE tenant_id = $1 AND alert_id = $2 AND state = 'open'
+    RETURNING alert_id, state, acknowledged_at, updated_at
+  )
+  SELECT alert_id, state, ${MS("coalesce(acknowledged_at, updated_at)")} AS ack_ms FROM updated
+  UNION ALL
+  SELECT alert_id, state, ${MS("coalesce(acknowledged_at, updated_at)")} AS ack_ms FROM alerts
+  WHERE tenant_id = $1 AND alert_id = $2 AND NOT EXISTS (SELECT 1 FROM updated)
+  LIMIT 1`;
+
+const RETRAIN_COLUMNS = `${US("requested_at")} AS at_us, request_id, model_name, version, status,
+    policy, evidence, ${MS("requested_at")} AS requested_ms`;
+
+const RETRAIN_LIST_SQL = (limit: number) => `
+  SELECT ${RETRAIN_COLUMNS}
+  FROM retrain_requests
+  WHERE tenant_id = $1 AND ($2::text IS NULL OR model_name = $2) AND ($3::text IS NULL OR status = $3)
+    AND ($4::bigint IS NULL OR (requested_at, request_id) > (${TS_US("$4")}, $5::text))
+  ORDER BY requested_at, request_id
+  LIMIT ${limit}`;
+
+const RETRAIN_ONE_SQL = `
+  SELECT ${RETRAIN_COLUMNS} FROM retrain_requests WHERE tenant_id = $1 AND request_id = $2 LIMIT 1`;
+
+/** A request's status trail is short (a handful of changes); the bound only guards the answer. */
+const RETRAIN_HISTORY_SQL = `
+  SELECT status, ${MS("at")} AS at_ms, reason FROM retrain_request_history
+  WHERE tenant_id = $1 AND request_id = $2 ORDER BY seq LIMIT 1000`;
+
+export class NeonReadStore implements ReadStore {
+  private readonly pool: Pool;
+
+  constructor(options: NeonReadStoreOptions) {
+    this.pool = createRequestPool(options);
+  }
+
+  async readWindows(q: MetricsQuery): Promise<MetricsReadResult> {
+    const s = metricsStatements(q);
+    const [totals, values, predictions, watermark] = await Promise.all([
+      this.rows(s.totals.text, s.totals.values),
+      this.rows(s.values.text, s.values.values),
+      this.rows(s.predictions.text, s.predictions.values),
+      this.rows(s.watermark.text, s.watermark.values),
+    ]);
+    return metricsReadResult(q, { totals, values, predictions, watermark });
+  }
+
+  async listDrift(q: DriftQuery): Promise<DriftEntry[]> {
+    const rows = await this.rows(DRIFT_SQL(q.limit + 1), [
+      q.tenant,
+      q.model,
+      String(q.fromMs),
+      String(q.toMs),
+      q.version ?? null,
+      q.feature ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map((r) => ({
+      key: { atUs: String(r.at_us), id: String(r.id) },
+      evaluatedAtMs: Number(r.at_ms),
+      version: String(r.version),
+      feature: String(r.feature),
+      window: {
+        kind: String(r.window_kind),
+        fromMs: Number(r.ws),
+        toMs: Number(r.we),
+        size: Number(r.size),
+      },
+      psi: nullableNumber(r.psi),
+      ks:
+        r.ks === null || r.ks === undefined
+          ? null
+          : { statistic: Number(r.ks), pValue: Number(r.ks_p) },
+      jensenShannon: nullableNumber(r.js),
+      drifted: r.drifted === true,
+      bins: driftBins(r.bins),
+    }));
+  }
+
+  async listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]> {
+    const rows = await this.rows(PERFORMANCE_SQL(q.limit + 1), [
+      q.tenant,
+      q.model,
+      String(q.fromMs),
+      String(q.toMs),
+      q.version ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map((r) => ({
+      key: { atUs: String(r.at_us), id: String(r.id) },
+      version: String(r.version),
+      windowStartMs: Number(r.ws),
+      windowEndMs: Number(r.we),
+      attributionWindowMs: nullableNumber(r.attribution_ms) ?? undefined,
+      n: Number(r.n),
+      positives: Number(r.positives),
+      auc: nullableNumber(r.auc),
+      logLoss: Number(r.log_loss),
+      brier: Number(r.brier),
+      calibration: calibrationBins(r.calibration),
+    }));
+  }
+
+  async hasModel(tenant: string, model: string): Promise<boolean> {
+    const rows = await this.rows(HAS_MODEL_SQL, [tenant, model]);
+    return rows[0]?.known === true;
+  }
+
+  async listAlerts(q: AlertQuery): Promise<AlertEntry[]> {
+    const rows = await this.rows(ALERTS_SQL(q.limit + 1), [
+      q.tenant,
+      String(q.fromMs),
+      String(q.toMs),
+      q.status ?? null,
+      q.type ?? null,
+      q.model ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map((r) => ({
+      key: { atUs: String(r.at_us), id: String(r.alert_id) },
+      id: String(r.alert_id),
+      type: String(r.type),
+      status: r.state as AlertStatus,
+      model: (r.model_name as string | null) ?? null,
+      version: (r.version as string | null) ?? null,
+      createdAtMs: Number(r.created_ms),
+      acknowledgedAtMs: r.ack_ms === null || r.ack_ms === undefined ? null : Number(r.ack_ms),
+      event: r.cloud_event as Record<string, unknown>,
+    }));
+  }
+
+  async acknowledgeAlert(tenant: string, id: string): Promise<AcknowledgeResult> {
+    const [row] = await this.rows(ACKNOWLEDGE_SQL, [tenant, id]);
+    if (row === undefined) return { kind: "not-found" };
+    if (row.state === "resolved") return { kind: "resolved" };
+    return { kind: "acknowledged", id: String(row.alert_id), acknowledgedAtMs: Number(row.ack_ms) };
+  }
+
+  async listRetrainRequests(q: RetrainQuery): Promise<RetrainEntry[]> {
+    const rows = await this.rows(RETRAIN_LIST_SQL(q.limit + 1), [
+      q.tenant,
+      q.model ?? null,
+      q.status ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map(retrainEntry);
+  }
+
+  async getRetrainRequest(
+    tenant: string,
+    id: string,
+  ): Promise<(RetrainEntry & { history: RetrainHistoryEntry[] }) | undefined> {
+    const [request, history] = await Promise.all([
+      this.rows(RETRAIN_ONE_SQL, [tenant, id]),
+      this.rows(RETRAIN_HISTORY_SQL, [tenant, id]),
+    ]);
+    const row = request[0];
+    if (row === undefined) return undefined;
+    return {
+      ...retrainEntry(row),
+      history: history.map((h) => ({
+        status: String(h.status),
+        atMs: Number(h.at_ms),
+        reason: (h.reason as string | null) ?? null,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async rows(text: string, values: unknown[]): Promise<Row[]> {
+    try {
+      return (await this.pool.query<Row>(text, values)).rows;
+    } catch (error) {
+      throw new DependencyUnavailableError(
+        `The read database is unavailable (${error instanceof Error ? error.message : String(error)}); retry.`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function retrainEntry(r: Row): RetrainEntry {
+  return {
+    key: { atUs: String(r.at_us), id: String(r.request_id) },
+    id: String(r.request_id),
+    model: String(r.model_name),
+    version: String(r.version),
+    status: r.status as RetrainStatus,
+    policy: String(r.policy),
+    evidence: r.evidence as Record<string, unknown>,
+    requestedAtMs: Number(r.requested_ms),
+  };
+}
+
+/** The PSI row's stored bins (see the core's driftResultRows) as the histogram a client redraws. */
+function driftBins(stored: unknown): DriftBins | null {
+  if (typeof stored !== "object" || stored === null || Array.isArray(stored)) return null;
+  const s = stored as Record<string, unknown>;
+  const reference = s.referenceProportions;
+  const current = s.currentProportions;
+  if (!Array.isArray(reference) || !Array.isArray(current)) return null;
+  const frozen = (s.bins ?? {}) as Record<string, unknown>;
+  return {
+    ...(Array.isArray(frozen.edges) ? { edges: frozen.edges as number[] } : {}),
+    ...(Array.isArray(frozen.categories) ? { categories: frozen.categories as string[] } : {}),
+    reference: reference as number[],
+    current: current as number[],
+    ...(typeof s.epsilon === "number" ? { epsilon: s.epsilon } : {}),
+  };
+}
+
+function calibrationBins(stored: unknown): PerformanceEntry["calibration"] {
+  if (!Array.isArray(stored)) return [];
+  return stored.map((b: Record<string, unknown>) => ({
+    predicted: Number(b.meanPredicted),
+    observed: Number(b.observedRate),
+    n: Number(b.count),
+  }));
+}
+
+/**
+ * A Pool whose connections carry their own driver settings: with a relay (local stack) every
+ * connection speaks cleartext WebSocket frames to it without Neon-proxy pipelining; without,
+ * Neon's defaults apply. Nothing here touches the global `neonConfig`.
+ */
+function createRequestPool(options: NeonReadStoreOptions): Pool {
+  const relay = options.wsRelayUrl === undefined ? undefined : relayBase(options.wsRelayUrl);
+
+  class ReadClient extends Client {
+    constructor(config?: ConstructorParameters<typeof Client>[0]) {
+      super(config);
+      if (relay === undefined) return;
+      const neon = this.neonConfig;
+      neon.wsProxy = (host, port) => `${relay.base}/v2?address=${host}:${port}`;
+      neon.useSecureWebSocket = relay.secure;
+      // Both pipelinings are Neon-proxy features: pipelineConnect sends a cleartext password
+      // before the server asks, pipelineTLS expects Neon's TLS.
+      neon.pipelineConnect = false;
+      neon.pipelineTLS = false;
+      // Coalescing waits a tick to merge writes: a saving over the internet, a loss on loopback.
+      neon.coalesceWrites = false;
+    }
+  }
+
+  class ReadPool extends Pool {
+    // pg-pool builds each connection with `new this.Client(options)`.
+    override Client = ReadClient;
+  }
+
+  const pool = new ReadPool({
+    connectionString: options.databaseUrl,
+    max: options.maxConnections ?? 2,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle connection that drops (the pool ending, the relay or Neon closing it) is discarded by
+  // the pool; without a listener the event would surface as an uncaught error in the isolate.
+  pool.on("error", () => undefined);
+  return pool;
+}
+
+function relayBase(wsRelayUrl: string): { base: string; secure: boolean } {
+  let url: URL;
+  try {
+    url = new URL(wsRelayUrl);
+  } catch {
+    throw new ConfigError(
+      `NEON_WS_RELAY_URL "${wsRelayUrl}" is not a URL: expected ws://host:port.`,
+    );
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new ConfigError(
+      `NEON_WS_RELAY_URL must start with ws:// or wss:// (got ${url.protocol}).`,
+    );
+  }
+  // The driver prepends ws:// or wss:// itself; it wants host[:port] and path.
+  return {
+    base: `${url.host}${url.pathname.replace(/\/+$/, "")}`,
+    secure: url.protocol === "wss:",
+  };
+}

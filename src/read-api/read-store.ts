@@ -1,0 +1,153 @@
+/** The ReadStore port: the tenant's monitoring results as the read API serves them, one page at a time. */
+import type { MetricsReader } from "#core/read-models";
+
+/** Where a page starts: after the row with this sort key (exclusive). */
+export interface After<K> {
+  after?: K;
+  /** Rows wanted; a store returns up to limit + 1 so the caller can tell there is more. */
+  limit: number;
+}
+
+/** A time range in epoch ms, [fromMs, toMs). */
+export interface RangeMs {
+  fromMs: number;
+  toMs: number;
+}
+
+/** Sort key of time-ordered rows: the time in µs (exact, as Postgres keeps it) and a tiebreak. */
+export interface TimeKey {
+  atUs: string;
+  id: string;
+}
+
+export interface DriftQuery extends RangeMs, After<TimeKey> {
+  tenant: string;
+  model: string;
+  version?: string;
+  feature?: string;
+}
+
+/** One evaluation of one feature (or `__score__`): its tests side by side and the PSI bins. */
+export interface DriftEntry {
+  key: TimeKey;
+  evaluatedAtMs: number;
+  version: string;
+  feature: string;
+  window: { kind: string; fromMs: number; toMs: number; size: number };
+  psi: number | null;
+  ks: { statistic: number; pValue: number } | null;
+  jensenShannon: number | null;
+  drifted: boolean;
+  bins: DriftBins | null;
+}
+
+export interface DriftBins {
+  edges?: number[];
+  categories?: string[];
+  /** Smoothed reference proportions p, one per bin (the PSI's own). */
+  reference: number[];
+  /** Smoothed current proportions q. */
+  current: number[];
+  epsilon?: number;
+}
+
+export interface PerformanceQuery extends RangeMs, After<TimeKey> {
+  tenant: string;
+  model: string;
+  version?: string;
+}
+
+export interface PerformanceEntry {
+  key: TimeKey;
+  version: string;
+  windowStartMs: number;
+  windowEndMs: number;
+  /** The attribution window the processor labelled this window with, when it recorded one. */
+  attributionWindowMs: number | undefined;
+  n: number;
+  positives: number;
+  auc: number | null;
+  logLoss: number;
+  brier: number;
+  calibration: { predicted: number; observed: number; n: number }[];
+}
+
+export const ALERT_STATUSES = ["open", "acknowledged", "resolved"] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+export interface AlertQuery extends RangeMs, After<TimeKey> {
+  tenant: string;
+  status?: AlertStatus;
+  type?: string;
+  model?: string;
+}
+
+export interface AlertEntry {
+  key: TimeKey;
+  id: string;
+  type: string;
+  status: AlertStatus;
+  model: string | null;
+  version: string | null;
+  createdAtMs: number;
+  acknowledgedAtMs: number | null;
+  event: Record<string, unknown>;
+}
+
+export type AcknowledgeResult =
+  | { kind: "acknowledged"; id: string; acknowledgedAtMs: number }
+  | { kind: "resolved" }
+  | { kind: "not-found" };
+
+export const RETRAIN_STATUSES = ["open", "in_progress", "completed", "rejected"] as const;
+export type RetrainStatus = (typeof RETRAIN_STATUSES)[number];
+
+export interface RetrainQuery extends After<TimeKey> {
+  tenant: string;
+  model?: string;
+  status?: RetrainStatus;
+}
+
+export interface RetrainEntry {
+  key: TimeKey;
+  id: string;
+  model: string;
+  version: string;
+  status: RetrainStatus;
+  policy: string;
+  evidence: Record<string, unknown>;
+  requestedAtMs: number;
+}
+
+export interface RetrainHistoryEntry {
+  status: string;
+  atMs: number;
+  reason: string | null;
+}
+
+/** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
+export interface ReadStore extends MetricsReader {
+  listDrift(q: DriftQuery): Promise<DriftEntry[]>;
+  listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]>;
+  /** Whether the tenant has a model of this name (registered, promoted, or with results). */
+  hasModel(tenant: string, model: string): Promise<boolean>;
+  listAlerts(q: AlertQuery): Promise<AlertEntry[]>;
+  acknowledgeAlert(tenant: string, id: string): Promise<AcknowledgeResult>;
+  listRetrainRequests(q: RetrainQuery): Promise<RetrainEntry[]>;
+  getRetrainRequest(
+    tenant: string,
+    id: string,
+  ): Promise<(RetrainEntry & { history: RetrainHistoryEntry[] }) | undefined>;
+  close(): Promise<void>;
+}
+
+/** What the services bundle holds: opens a store per request, and the read settings. */
+export interface ReadStoreSource {
+  open(): ReadStore;
+  /** The stream processor's allowed lateness: where the watermark sits behind the newest event. */
+  allowedLatenessMs: number;
+  /** Most rows one /v1/metrics answer may hold. */
+  metricsMaxRows: number;
+  /** Attribution window assumed for performance rows that do not record theirs. */
+  defaultAttributionWindowMs: number;
+}
