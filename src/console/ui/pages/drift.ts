@@ -1,5 +1,5 @@
 /** Drift: PSI and KS per feature over time, and the latest evaluation's histograms. */
-import { api, query } from "../api";
+import { ApiError, api, query } from "../api";
 import { histogram, timeChart } from "../charts";
 import { emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
 import { knownModels } from "../models-known";
@@ -63,6 +63,22 @@ export async function fetchAll<T>(
   return rows;
 }
 
+/**
+ * A model's monitoring rows; a model with no results yet (404 from the read API, e.g. the bundled
+ * default before any prediction was processed) has none, which the page shows as its empty state.
+ */
+export async function fetchModelRows<T>(
+  path: string,
+  params: Record<string, string | number | undefined>,
+): Promise<T[]> {
+  try {
+    return await fetchAll<T>(path, params);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return [];
+    throw err;
+  }
+}
+
 function binLabels(bins: DriftRow["bins"]): string[] {
   if (bins.categories) return bins.categories;
   const e = bins.edges ?? [];
@@ -79,7 +95,7 @@ function binLabels(bins: DriftRow["bins"]): string[] {
 
 export const driftPage: Page = async (ctx) => {
   const { model, picker } = await modelPicker(ctx, "drift");
-  const rows = await fetchAll<DriftRow>(`/v1/models/${encodeURIComponent(model)}/drift`, {
+  const rows = await fetchModelRows<DriftRow>(`/v1/models/${encodeURIComponent(model)}/drift`, {
     from: Date.now() - 7 * DAY_MS,
     to: Date.now() + 60_000,
   });

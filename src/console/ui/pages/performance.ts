@@ -2,7 +2,7 @@
 import { calibrationChart, timeChart } from "../charts";
 import { emptyState, formatNumber, formatTime, h, panel, stat } from "../dom";
 import { DAY_MS, type Page } from "../page";
-import { fetchAll, modelPicker } from "./drift";
+import { fetchModelRows, modelPicker } from "./drift";
 
 interface PerformanceRow {
   windowStart: string;
@@ -19,7 +19,7 @@ interface PerformanceRow {
 
 export const performancePage: Page = async (ctx) => {
   const { model, picker } = await modelPicker(ctx, "performance");
-  const rows = await fetchAll<PerformanceRow>(
+  const rows = await fetchModelRows<PerformanceRow>(
     `/v1/models/${encodeURIComponent(model)}/performance`,
     { from: Date.now() - 7 * DAY_MS, to: Date.now() + 60_000 },
   );
