@@ -329,6 +329,7 @@ describe("the console at /dashboard", () => {
       await shot(page, `console-${name}`);
     }
     await page.click("#nav a[href='#/drift']");
+    await page.waitForSelector("#view [data-page=drift] .empty");
     expect(await page.textContent("#view")).toContain("No drift evaluations yet");
 
     await page.click("#nav a[href='#/models']");
