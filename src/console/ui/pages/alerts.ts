@@ -17,16 +17,30 @@ interface Alert {
 
 let failure: string | undefined;
 
-/** One line on what the alert says, from its CloudEvent. */
+/** One line on what the alert says, from its CloudEvent's data. */
 function summary(alert: Alert): string {
   const data = alert.event.data ?? {};
-  const features = Array.isArray(data.features)
-    ? (data.features as unknown[]).map((f) =>
-        typeof f === "object" && f ? (f as { feature?: string }).feature : f,
-      )
-    : undefined;
-  if (features && features.length > 0) return `features: ${features.join(", ")}`;
-  if (typeof data.reason === "string") return data.reason;
+  if (Array.isArray(data.reasons) && data.reasons.length > 0) return data.reasons.join("; ");
+  if (typeof data.feature === "string") {
+    const feature = data.feature === "__score__" ? "model score" : data.feature;
+    const psi = (data.psi as { value?: number } | undefined)?.value;
+    const ks = (data.ks as { statistic?: number } | undefined)?.statistic;
+    const change =
+      typeof data.from === "string" && typeof data.to === "string"
+        ? ` ${data.from} → ${data.to}`
+        : "";
+    const stats = [
+      psi === undefined ? "" : `PSI ${psi.toFixed(3)}`,
+      ks === undefined ? "" : `KS D ${ks.toFixed(3)}`,
+    ].filter((x) => x !== "");
+    return `${feature}:${change}${stats.length > 0 ? ` (${stats.join(", ")})` : ""}`;
+  }
+  if (Array.isArray(data.features)) {
+    const names = data.features.map((f) =>
+      typeof f === "object" && f !== null ? (f as { feature?: string }).feature : String(f),
+    );
+    return `features: ${names.join(", ")}`;
+  }
   if (typeof data.message === "string") return data.message;
   return alert.event.subject ?? "";
 }

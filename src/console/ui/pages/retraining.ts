@@ -11,7 +11,8 @@ interface RetrainingRequest {
   policy: unknown;
   evidence: unknown;
   requestedAt: string;
-  history: { status: string; at: string; reason?: string }[];
+  /** Present on GET /v1/retraining-requests/{id}; a list may leave it out. */
+  history?: { status: string; at: string; reason?: string }[];
 }
 
 const describe = (value: unknown) => {
@@ -20,6 +21,13 @@ const describe = (value: unknown) => {
   const text = JSON.stringify(value);
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 };
+
+/** The evidence's reasons in words when it gives them, else its JSON. */
+function evidenceText(evidence: unknown): HTMLElement {
+  const reasons = (evidence as { reasons?: unknown } | null)?.reasons;
+  if (Array.isArray(reasons) && reasons.length > 0) return h("span", {}, reasons.join("; "));
+  return h("code", { class: "evidence" }, describe(evidence));
+}
 
 export const retrainingPage: Page = async () => {
   const requests = (await fetchAll<RetrainingRequest>("/v1/retraining-requests", {})).sort(
@@ -45,11 +53,11 @@ export const retrainingPage: Page = async () => {
           `${r.model} v${r.version}`,
           h("span", { class: "badge warn" }, r.status),
           h("code", {}, describe(r.policy)),
-          h("code", { class: "evidence" }, describe(r.evidence)),
+          evidenceText(r.evidence),
           h(
             "ol",
             { class: "history" },
-            ...r.history.map((e) =>
+            ...(r.history ?? [{ status: r.status, at: r.requestedAt }]).map((e) =>
               h("li", {}, `${e.status} · ${formatTime(e.at)}${e.reason ? ` · ${e.reason}` : ""}`),
             ),
           ),
