@@ -1,12 +1,12 @@
 /** The Worker's HTTP application: middleware, routes, OpenAPI document and docs page. */
 
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DriftlineError, errorBody, ValidationError } from "#core/errors";
 import type { AppEnv } from "./app-env";
 import { consoleRoutes } from "./console/console-routes";
+import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
@@ -76,7 +76,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
         "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests).",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docsRoutes);
 
   app.notFound((c) =>
     c.json(

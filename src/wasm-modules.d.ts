@@ -4,6 +4,15 @@ declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
 }
+// Swagger UI's script and stylesheet, bundled as text for /docs (src/docs/docs-routes.ts).
+declare module "swagger-ui-dist/swagger-ui-bundle.js" {
+  const text: string;
+  export default text;
+}
+declare module "swagger-ui-dist/swagger-ui.css" {
+  const text: string;
+  export default text;
+}
 declare module "*.onnx" {
   const bytes: ArrayBuffer;
   export default bytes;

@@ -139,14 +139,18 @@ export async function upstashEndpoint(): Promise<UpstashRest> {
 /** Miniflare worker options for a wrangler `--outdir` bundle: its entry and the modules beside it. */
 export function workerFromBundle(name: string, dir: string, bindings: Record<string, string>) {
   const files = readdirSync(dir);
-  const entry = files.find((f) => f.endsWith(".js"));
+  // wrangler names the modules its [[rules]] bundle `<sha1>-<file>`; the entry keeps its name.
+  const ruleModule = /^[0-9a-f]{40}-/;
+  const entry = files.find((f) => f.endsWith(".js") && !ruleModule.test(f));
   if (!entry) throw new Error(`no .js entry in ${dir}`);
   const typeOf = (file: string) =>
     file.endsWith(".wasm")
       ? ("CompiledWasm" as const)
       : file.endsWith(".onnx")
         ? ("Data" as const)
-        : undefined;
+        : ruleModule.test(file) && /\.(js|css)$/.test(file)
+          ? ("Text" as const)
+          : undefined;
   return {
     name,
     modulesRoot: dir,

@@ -23,6 +23,19 @@ describe("Worker HTTP basics (workerd)", () => {
     expect(await docs.text()).toContain("/openapi.json");
   });
 
+  it("serves the docs page's Swagger UI itself: nothing loads from another origin", async () => {
+    const page = await (await worker.fetch("http://driftline.test/docs")).text();
+    expect(page).not.toMatch(/(src|href)="(https?:)?\/\//);
+    const assets = [...page.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets).toHaveLength(2);
+    for (const path of assets) {
+      const res = await worker.fetch(`http://driftline.test${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toMatch(/^text\/(javascript|css)/);
+      expect((await res.text()).length, path).toBeGreaterThan(100_000);
+    }
+  });
+
   it("answers unknown routes with the standard error body", async () => {
     const res = await worker.fetch("http://driftline.test/nope", { method: "POST" });
     expect(res.status).toBe(404);
