@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DriftlineError, errorBody, ValidationError } from "#core/errors";
 import type { AppEnv } from "./app-env";
+import { consoleRoutes } from "./console/console-routes";
 import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
@@ -58,6 +59,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   ]) {
     app.route("/", routes);
   }
+  app.route("/", consoleRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

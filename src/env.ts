@@ -115,6 +115,14 @@ export const WorkerEnvSchema = z.object({
   METRICS_ALLOWED_LATENESS_MS: int(0, 86_400_000, 120_000),
   /** Most windows one /v1/metrics answer may hold (400 above, asking for a narrower query). */
   METRICS_MAX_ROWS: int(1, 1_000_000, 10_000),
+  /**
+   * Signs the console's session cookies (HMAC-SHA-256); at least 32 characters, a secret
+   * (`wrangler secret put CONSOLE_SESSION_SECRET`). Required on any host but 127.0.0.1/localhost,
+   * where a random per-isolate key stands in (sessions then end with the isolate).
+   */
+  CONSOLE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** How long a console sign-in lasts, ms. Default 8 h. */
+  CONSOLE_SESSION_TTL_MS: int(60_000, 7 * 86_400_000, 8 * 3_600_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;

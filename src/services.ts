@@ -10,6 +10,8 @@ import type {
   TenantOriginStore,
   UsageBudgets,
 } from "./auth/auth-ports";
+import type { ConsoleSessions } from "./auth/console-sessions";
+import type { ConsoleAssets } from "./console/console-assets-port";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
@@ -36,4 +38,8 @@ export interface Services {
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */
   random(): number;
+  /** Console session cookies and their CSRF tokens (/dashboard, and reads with a session). */
+  sessions: ConsoleSessions;
+  /** The console's bundled front end; the composition root hands it in. */
+  consoleAssets: ConsoleAssets;
 }

@@ -1,4 +1,5 @@
-// Modules that wrangler's rules turn into runtime values (see wrangler.toml [[rules]]).
+// Modules that wrangler's rules turn into runtime values (see wrangler.toml [[rules]]): WASM,
+// ONNX bytes and the console's built script and stylesheet (text).
 declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
@@ -15,4 +16,12 @@ declare module "swagger-ui-dist/swagger-ui.css" {
 declare module "*.onnx" {
   const bytes: ArrayBuffer;
   export default bytes;
+}
+declare module "*.bundle.js" {
+  const text: string;
+  export default text;
+}
+declare module "*.bundle.css" {
+  const text: string;
+  export default text;
 }

@@ -4,9 +4,11 @@ import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
 import { InMemoryAuthFailureLimiter } from "./auth/auth-failure-limiter";
+import { ConsoleSessions } from "./auth/console-sessions";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
+import { bundledConsoleAssets } from "./console/bundled-console-assets";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
@@ -96,6 +98,11 @@ export function buildServices(env: WorkerEnv): Services {
     }),
     now: () => new Date(),
     random: Math.random,
+    sessions: new ConsoleSessions({
+      secret: env.CONSOLE_SESSION_SECRET,
+      ttlMs: env.CONSOLE_SESSION_TTL_MS,
+    }),
+    consoleAssets: bundledConsoleAssets,
   };
 }
 

@@ -1,4 +1,7 @@
-/** Route middleware: a Bearer API key of the right role, within its rate limit; sets `auth`. */
+/**
+ * Route middleware: a Bearer API key (or a console session standing for one) of the right role,
+ * within its rate limit; sets `auth`.
+ */
 import type { MiddlewareHandler } from "hono";
 import {
   API_KEY_PATTERN,
@@ -11,6 +14,7 @@ import {
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
 import type { AuthFailureLimiter, RateLimitDecision } from "./auth-ports";
+import { sessionKeyHash } from "./session-auth";
 
 const HOW_TO =
   "Send `Authorization: Bearer <api key>` with a Driftline key (dl_…); create one with `npm run keys:create -- --tenant <id> --roles score`.";
@@ -42,14 +46,18 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
     const { apiKeys, rateLimiter, authFailures } = c.var.services;
     const client = clientAddress(c);
     refuseFloodingClient(authFailures, client);
-    let key: string;
-    try {
-      key = readBearerKey(c.req.header("authorization"));
-    } catch (err) {
-      authFailures.recordFailure(client);
-      throw err;
+    // A console session stands for the key it was opened with: same roles, same revocation.
+    let keyHash = await sessionKeyHash(c);
+    if (keyHash === undefined) {
+      let key: string;
+      try {
+        key = readBearerKey(c.req.header("authorization"));
+      } catch (err) {
+        authFailures.recordFailure(client);
+        throw err;
+      }
+      keyHash = await hashApiKey(key);
     }
-    const keyHash = await hashApiKey(key);
     const record = await apiKeys.findByHash(keyHash);
     // The store is addressed by the hash, so the lookup itself compares nothing secret; the
     // record's own hash is still re-checked in constant time before it is trusted.

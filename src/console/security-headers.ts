@@ -1,0 +1,29 @@
+/** Headers every console response carries: a strict CSP, no sniffing, no referrer, no framing. */
+import type { MiddlewareHandler } from "hono";
+
+/**
+ * Only this origin's scripts, styles, images and fetches; no inline script or style element, no
+ * plugins, no framing (clickjacking on the promote button), forms post only here.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+export function consoleSecurityHeaders(): MiddlewareHandler {
+  return async function consoleSecurityHeaders(c, next) {
+    await next();
+    c.header("Content-Security-Policy", CONSOLE_CSP);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
+    c.header("Cross-Origin-Opener-Policy", "same-origin");
+  };
+}

@@ -1,0 +1,69 @@
+/** Retraining requests: what the policies asked for, with their evidence and history. */
+import { emptyState, formatTime, h, panel, table } from "../dom";
+import type { Page } from "../page";
+import { fetchAll } from "./drift";
+
+interface RetrainingRequest {
+  id: string;
+  model: string;
+  version: string;
+  status: string;
+  policy: unknown;
+  evidence: unknown;
+  requestedAt: string;
+  /** Present on GET /v1/retraining-requests/{id}; a list may leave it out. */
+  history?: { status: string; at: string; reason?: string }[];
+}
+
+const describe = (value: unknown) => {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "string") return value;
+  const text = JSON.stringify(value);
+  return text.length > 140 ? `${text.slice(0, 140)}…` : text;
+};
+
+/** The evidence's reasons in words when it gives them, else its JSON. */
+function evidenceText(evidence: unknown): HTMLElement {
+  const reasons = (evidence as { reasons?: unknown } | null)?.reasons;
+  if (Array.isArray(reasons) && reasons.length > 0) return h("span", {}, reasons.join("; "));
+  return h("code", { class: "evidence" }, describe(evidence));
+}
+
+export const retrainingPage: Page = async () => {
+  const requests = (await fetchAll<RetrainingRequest>("/v1/retraining-requests", {})).sort(
+    (a, b) => Date.parse(b.requestedAt) - Date.parse(a.requestedAt),
+  );
+  const root = h("div", { class: "page", "data-page": "retraining" });
+  if (requests.length === 0) {
+    root.append(
+      emptyState(
+        "No retraining requests yet.",
+        "A request is stored when a monitoring policy fires (e.g. PSI above its threshold for several windows, or AUC below its floor).",
+      ),
+    );
+    return root;
+  }
+  root.append(
+    panel(
+      "Retraining requests",
+      table(
+        ["Requested", "Model", "Status", "Policy", "Evidence", "History"],
+        requests.map((r) => [
+          formatTime(r.requestedAt),
+          `${r.model} v${r.version}`,
+          h("span", { class: "badge warn" }, r.status),
+          h("code", {}, describe(r.policy)),
+          evidenceText(r.evidence),
+          h(
+            "ol",
+            { class: "history" },
+            ...(r.history ?? [{ status: r.status, at: r.requestedAt }]).map((e) =>
+              h("li", {}, `${e.status} · ${formatTime(e.at)}${e.reason ? ` · ${e.reason}` : ""}`),
+            ),
+          ),
+        ]),
+      ),
+    ),
+  );
+  return root;
+};
