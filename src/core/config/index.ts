@@ -2,3 +2,4 @@
 export * from "./database-url.ts";
 export * from "./env-fields.ts";
 export * from "./parse-env.ts";
+export * from "./production-mode.ts";
