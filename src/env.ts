@@ -1,6 +1,7 @@
 /** The Worker's bindings and vars, checked once per isolate by one zod schema. */
 import { z } from "zod";
-import { envInt, parseEnv } from "#core/config";
+import { envInt, forbidLocalDefault, parseEnv, productionProblems } from "#core/config";
+import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
   z.custom<T>(
@@ -95,14 +96,37 @@ export const WorkerEnvSchema = z.object({
   METRICS_ALLOWED_LATENESS_MS: int(0, 86_400_000, 120_000),
   /** Most windows one /v1/metrics answer may hold (400 above, asking for a narrower query). */
   METRICS_MAX_ROWS: int(1, 1_000_000, 10_000),
+  /**
+   * `production` or `local` (default). Production refuses local-only settings (see
+   * parseWorkerEnv) and holds webhook URLs to https and public hosts; local runs also accept
+   * http and loopback receivers.
+   */
+  DRIFTLINE_ENV: z.string().optional(),
+  /**
+   * Base64 of 32 random bytes: the AES-256-GCM key sealing webhook endpoint secrets in Postgres
+   * (`wrangler secret put WEBHOOK_ENCRYPTION_KEY`; the stream processor needs the same value).
+   * The default is the public development key, refused in production.
+   */
+  WEBHOOK_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
+    .default(LOCAL_WEBHOOK_ENCRYPTION_KEY),
+  /** Live webhook endpoints one tenant may have (409 above). */
+  WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
+  /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
+  WEBHOOK_TEST_TIMEOUT_MS: int(100, 30_000, 5_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
 /** Parses the raw `env` handed to the Worker; the error names every missing or bad key. */
 export function parseWorkerEnv(raw: unknown): WorkerEnv {
+  const env = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   return parseEnv(WorkerEnvSchema, raw, {
     heading: "Worker configuration is invalid:",
     layout: "inline",
+    crossKeyProblems: productionProblems(env, [
+      forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
+    ]),
   });
 }

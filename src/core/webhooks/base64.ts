@@ -7,7 +7,7 @@ export function bytesToBase64(bytes: Uint8Array): string {
 }
 
 /** @throws Error when `text` is not standard base64 */
-export function base64ToBytes(text: string): Uint8Array {
+export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
     throw new Error("not standard base64");
   }

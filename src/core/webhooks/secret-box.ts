@@ -34,7 +34,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @throws ConfigError naming WEBHOOK_ENCRYPTION_KEY and what it must hold
  */
 export async function importWebhookEncryptionKey(base64: string): Promise<CryptoKey> {
-  let raw: Uint8Array;
+  let raw: Uint8Array<ArrayBuffer>;
   try {
     raw = base64ToBytes(base64.trim());
   } catch {
@@ -49,7 +49,7 @@ export async function importWebhookEncryptionKey(base64: string): Promise<Crypto
 }
 
 /** Additional authenticated data: NUL cannot occur in a tenant id, so the pair is unambiguous. */
-function aad(owner: SecretOwner): Uint8Array {
+function aad(owner: SecretOwner): Uint8Array<ArrayBuffer> {
   return encoder.encode(`driftline-webhook-secret\u0000${owner.tenant}\u0000${owner.endpointId}`);
 }
 
@@ -81,8 +81,8 @@ export async function openWebhookSecret(
   if (parts.length !== 3 || parts[0] !== VERSION) {
     return { ok: false, reason: "not a sealed webhook secret (expected v1.<iv>.<ciphertext>)" };
   }
-  let iv: Uint8Array;
-  let sealed: Uint8Array;
+  let iv: Uint8Array<ArrayBuffer>;
+  let sealed: Uint8Array<ArrayBuffer>;
   try {
     iv = base64ToBytes(parts[1] ?? "");
     sealed = base64ToBytes(parts[2] ?? "");
