@@ -58,7 +58,10 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/worker/**/*.worker.test.ts", "src/**/*.worker.test.ts"],
-          globalSetup: ["test/worker/read-schema-setup.ts"],
+          globalSetup: [
+            "test/worker/read-schema-setup.ts",
+            "test/worker/webhook-receiver-setup.ts",
+          ],
           testTimeout: 30_000,
         },
       },

@@ -2,6 +2,7 @@
 import type { AuthContext } from "./auth/auth-ports";
 import type { ReadStore } from "./read-api/read-store";
 import type { Services } from "./services";
+import type { WebhookStore } from "./webhooks/webhook-store";
 
 export interface AppEnv {
   Variables: {
@@ -11,5 +12,7 @@ export interface AppEnv {
     auth: AuthContext;
     /** Set by `useReadStore` on read routes; ended with the request. */
     reads: ReadStore;
+    /** Set by `useWebhookStore` on webhook routes; ended with the request. */
+    webhooks: WebhookStore;
   };
 }

@@ -21,6 +21,11 @@ import { readModelPerformanceRoutes } from "./routes/read-model-performance";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
+import { createWebhookRoutes } from "./routes/webhooks-create";
+import { deleteWebhookRoutes } from "./routes/webhooks-delete";
+import { webhookDeliveriesRoutes } from "./routes/webhooks-deliveries";
+import { listWebhooksRoutes } from "./routes/webhooks-list";
+import { testWebhookRoutes } from "./routes/webhooks-test";
 import type { Services } from "./services";
 
 export const API_VERSION = "0.1.0";
@@ -56,6 +61,11 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     acknowledgeAlertRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
+    createWebhookRoutes,
+    listWebhooksRoutes,
+    deleteWebhookRoutes,
+    webhookDeliveriesRoutes,
+    testWebhookRoutes,
   ]) {
     app.route("/", routes);
   }
@@ -73,7 +83,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
       title: "Driftline edge API",
       version: API_VERSION,
       description:
-        "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests).",
+        "Score conversion models at the edge, ingest website and Conversions-API events, and read monitoring results (metrics, drift, performance, alerts, retraining requests), and deliver alerts to signed webhooks.",
     },
   });
   app.route("/", docsRoutes);

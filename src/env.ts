@@ -8,6 +8,7 @@ import {
   requireHttps,
   requireSet,
 } from "#core/config";
+import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
   z.custom<T>(
@@ -123,6 +124,25 @@ export const WorkerEnvSchema = z.object({
   CONSOLE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   /** How long a console sign-in lasts, ms. Default 8 h. */
   CONSOLE_SESSION_TTL_MS: int(60_000, 7 * 86_400_000, 8 * 3_600_000),
+  /**
+   * `production` or `local` (default). Production refuses local-only settings (see
+   * parseWorkerEnv) and holds webhook URLs to https and public hosts; local runs also accept
+   * http and loopback receivers.
+   */
+  DRIFTLINE_ENV: z.string().optional(),
+  /**
+   * Base64 of 32 random bytes: the AES-256-GCM key sealing webhook endpoint secrets in Postgres
+   * (`wrangler secret put WEBHOOK_ENCRYPTION_KEY`; the stream processor needs the same value).
+   * The default is the public development key, refused in production.
+   */
+  WEBHOOK_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
+    .default(LOCAL_WEBHOOK_ENCRYPTION_KEY),
+  /** Live webhook endpoints one tenant may have (409 above). */
+  WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
+  /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
+  WEBHOOK_TEST_TIMEOUT_MS: int(100, 30_000, 5_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
@@ -140,6 +160,7 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       requireSet("KAFKA_REST_API_KEY", "the Kafka REST Proxy must authenticate the Worker"),
       requireSet("KAFKA_REST_API_SECRET", "the Kafka REST Proxy must authenticate the Worker"),
       forbidLocalDefault("ENTITY_ID_KEY", LOCAL_ENTITY_ID_KEY),
+      forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
     ]),
   });
 }

@@ -17,6 +17,7 @@ import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
 import type { ReadStoreSource } from "./read-api/read-store";
 import type { EntityIdKeyer, PredictionLog } from "./scoring/scoring-ports";
+import type { WebhookServices } from "./webhooks/webhook-store";
 
 export interface Services {
   readiness: Readiness;
@@ -34,6 +35,8 @@ export interface Services {
   ingest: IngestServices;
   /** The read API's Postgres: a store opened per request (read-api/use-read-store). */
   reads: ReadStoreSource;
+  /** Tenant webhook endpoints: their store (opened per request), secret key and URL rules. */
+  webhooks: WebhookServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

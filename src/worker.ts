@@ -1,5 +1,6 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 
+import { isProduction } from "#core/config";
 import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
@@ -32,6 +33,7 @@ import { onnxRuntime } from "./scoring/onnx-runtime";
 import { QueuePredictionLog } from "./scoring/queue-prediction-log";
 import type { Services } from "./services";
 import { upstashClient } from "./upstash/upstash-client";
+import { webhookServices } from "./webhooks/webhook-store-source";
 
 let cachedEnv: { raw: unknown; parsed: WorkerEnv } | undefined;
 
@@ -95,6 +97,14 @@ export function buildServices(env: WorkerEnv): Services {
       allowedLatenessMs: env.METRICS_ALLOWED_LATENESS_MS,
       metricsMaxRows: env.METRICS_MAX_ROWS,
       defaultAttributionWindowMs: DEFAULT_MONITORING_SETTINGS.labels.attributionWindowMs,
+    }),
+    webhooks: webhookServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      encryptionKey: env.WEBHOOK_ENCRYPTION_KEY,
+      maxEndpointsPerTenant: env.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
+      testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
+      allowLocalUrls: !isProduction(env),
     }),
     now: () => new Date(),
     random: Math.random,

@@ -366,7 +366,7 @@ function calibrationBins(stored: unknown): PerformanceEntry["calibration"] {
  * connection speaks cleartext WebSocket frames to it without Neon-proxy pipelining; without,
  * Neon's defaults apply. Nothing here touches the global `neonConfig`.
  */
-function createRequestPool(options: NeonReadStoreOptions): Pool {
+export function createRequestPool(options: NeonReadStoreOptions): Pool {
   const relay = options.wsRelayUrl === undefined ? undefined : relayBase(options.wsRelayUrl);
 
   class ReadClient extends Client {
