@@ -30,6 +30,7 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
       "KAFKA_REST_API_KEY",
       "KAFKA_REST_API_SECRET",
       "ENTITY_ID_KEY",
+      "WEBHOOK_ENCRYPTION_KEY",
     ]) {
       expect(message).toContain(`${key}:`);
     }
@@ -45,6 +46,7 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
       KAFKA_REST_API_KEY: "key",
       KAFKA_REST_API_SECRET: "secret",
       ENTITY_ID_KEY: "a-long-random-secret-key",
+      WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
     });
     expect(env.ENTITY_ID_KEY).toBe("a-long-random-secret-key");
   });

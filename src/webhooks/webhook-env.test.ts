@@ -44,9 +44,17 @@ describe("WEBHOOK_ENCRYPTION_KEY", () => {
   });
 
   it("is accepted in production when it is the operator's own", () => {
-    expect(problem({ ...local, DRIFTLINE_ENV: "production", WEBHOOK_ENCRYPTION_KEY: ownKey })).toBe(
-      "",
-    );
+    const production = {
+      ...local,
+      DRIFTLINE_ENV: "production",
+      UPSTASH_REDIS_REST_URL: "https://eu1.upstash.example",
+      UPSTASH_REDIS_REST_TOKEN: "a-real-token",
+      KAFKA_REST_URL: "https://pkc.confluent.example:443/kafka",
+      KAFKA_REST_API_KEY: "key",
+      KAFKA_REST_API_SECRET: "secret",
+      ENTITY_ID_KEY: "a-long-random-secret-key",
+    };
+    expect(problem({ ...production, WEBHOOK_ENCRYPTION_KEY: ownKey })).toBe("");
   });
 
   it.each([Buffer.alloc(16).toString("base64"), "not base64 at all, not at all, not at all!!"])(

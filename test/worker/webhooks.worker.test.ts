@@ -276,19 +276,6 @@ describe("tenant webhooks", () => {
     expect(res.body.error.details?.issues?.[0]?.field).toBe("url");
   });
 
-  it("refuses https-only rules in production mode, even for loopback", async () => {
-    const production = testApp({
-      DRIFTLINE_ENV: "production",
-      WEBHOOK_ENCRYPTION_KEY: btoa(String.fromCharCode(...new Uint8Array(32).fill(9))),
-    });
-    const res = await production.fetch("/v1/webhooks", {
-      key: globex.admin,
-      json: { url: hookUrl(channel()) },
-    });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorJson).error.message).toContain("rule: https-only");
-  });
-
   it("refuses unknown alert types and unknown fields", async () => {
     const bad = await call("POST", "/v1/webhooks", globex.admin, {
       url: hookUrl(channel()),
