@@ -119,4 +119,54 @@ describe("loadStreamConfig", () => {
       /KAFKA_SSL: must be true[\s\S]*KAFKA_SASL_MECHANISM: must be set[\s\S]*NEON_WS_RELAY_URL: must not be set/,
     );
   });
+
+  it("refuses the development webhook encryption key in production, and a key of the wrong size", () => {
+    const production = {
+      ...minimal,
+      DRIFTLINE_ENV: "production",
+      KAFKA_SSL: "true",
+      KAFKA_SASL_MECHANISM: "plain",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: "p",
+    };
+    expect(() => loadStreamConfig(production)).toThrow(
+      /WEBHOOK_ENCRYPTION_KEY: must be set to a secret of your own/,
+    );
+    const key = Buffer.alloc(32, 7).toString("base64");
+    const c = loadStreamConfig({ ...production, WEBHOOK_ENCRYPTION_KEY: key });
+    expect(c.production).toBe(true);
+    expect(c.monitoring.webhooks.encryptionKey).toBe(key);
+    expect(loadStreamConfig(minimal).production).toBe(false);
+    expect(() =>
+      loadStreamConfig({
+        ...minimal,
+        WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(16).toString("base64"),
+      }),
+    ).toThrow(/WEBHOOK_ENCRYPTION_KEY: must be the base64 of 32 random bytes/);
+  });
+
+  it("reads the operator sink under its deprecated names too, and says so", () => {
+    const secret = `whsec_${Buffer.alloc(32, 1).toString("base64")}`;
+    const c = loadStreamConfig({
+      ...minimal,
+      MONITORING_WEBHOOK_URLS: "https://ops.example/hook",
+      MONITORING_WEBHOOK_SECRET: secret,
+    });
+    expect(c.monitoring.webhooks.operator).toEqual({ urls: ["https://ops.example/hook"], secret });
+    expect(c.deprecatedNames.map((d) => d.name)).toEqual([
+      "MONITORING_WEBHOOK_URLS",
+      "MONITORING_WEBHOOK_SECRET",
+    ]);
+    expect(() =>
+      loadStreamConfig({ ...minimal, MONITORING_WEBHOOK_URLS: "https://ops.example/hook" }),
+    ).toThrow(/MONITORING_OPERATOR_WEBHOOK_SECRET: is required/);
+    expect(() =>
+      loadStreamConfig({
+        ...minimal,
+        MONITORING_WEBHOOK_SECRET: secret,
+        MONITORING_OPERATOR_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 2).toString("base64")}`,
+      }),
+    ).toThrow(/MONITORING_OPERATOR_WEBHOOK_SECRET: differs from its deprecated alias/);
+    expect(loadStreamConfig(minimal).deprecatedNames).toEqual([]);
+  });
 });

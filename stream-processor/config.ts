@@ -5,14 +5,18 @@ import {
   envBool,
   envInt,
   envList,
+  forbidLocalDefault,
   forbidSet,
+  isProduction,
   parseEnv,
   productionProblems,
   requireSet,
   requireTrue,
 } from "#core/config";
 import type { TopicKey } from "#core/topics";
+import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 import {
+  applyDeprecatedAliases,
   type MonitoringConfig,
   monitoringConfigFrom,
   monitoringEnvIssues,
@@ -71,8 +75,11 @@ import {
 //   STREAM_METRICS_TENANT_LABELS      export per-tenant drift gauges (tenant, model, version,
 //                                     feature labels) on /metrics [false]
 //   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
-//   MONITORING_*                      model monitoring (drift, labels, performance, alerts,
-//                                     retraining): listed with defaults in monitoring/monitoring-config.ts
+//   DRIFTLINE_ENV                     production | local: production refuses local-only settings
+//                                     and delivers only to https public hosts [local]
+//   MONITORING_*, WEBHOOK_*           model monitoring (drift, labels, performance, alerts,
+//                                     retraining, webhooks): listed with defaults in
+//                                     monitoring/monitoring-config.ts
 
 /**
  * Fetch settings the processor and `bench:stream` default to. Every partition being processed at
@@ -216,8 +223,10 @@ const StreamEnv = z
 type StreamEnv = z.infer<typeof StreamEnv>;
 
 /** The monitoring helpers type every MONITORING_* key as present (optional ones as undefined). */
-function withMonitoringKeys<T extends { MONITORING_WEBHOOK_SECRET?: string | undefined }>(env: T) {
-  return { ...env, MONITORING_WEBHOOK_SECRET: env.MONITORING_WEBHOOK_SECRET };
+function withMonitoringKeys<T extends { MONITORING_OPERATOR_WEBHOOK_SECRET?: string | undefined }>(
+  env: T,
+) {
+  return { ...env, MONITORING_OPERATOR_WEBHOOK_SECRET: env.MONITORING_OPERATOR_WEBHOOK_SECRET };
 }
 
 export interface StreamConfig {
@@ -279,6 +288,10 @@ export interface StreamConfig {
     tenantLabels: boolean;
   };
   monitoring: MonitoringConfig;
+  /** DRIFTLINE_ENV=production: tenant webhooks go only to https public hosts. */
+  production: boolean;
+  /** Deprecated variable names that were set (their values were taken); for a warning at start. */
+  deprecatedNames: { name: string; replacedBy: string }[];
   shutdownTimeoutMs: number;
   logLevel: StreamEnv["LOG_LEVEL"];
 }
@@ -291,17 +304,26 @@ export function loadStreamConfig(
   env: Record<string, string | undefined> = process.env,
 ): StreamConfig {
   // Empty strings mean "unset", as in most .env tooling.
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  const aliased = applyDeprecatedAliases(
+    Object.fromEntries(
+      Object.entries(env).filter(
+        (kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== "",
+      ),
+    ),
   );
+  const cleaned = aliased.env;
   const e = parseEnv(StreamEnv, cleaned, {
     heading: "Invalid stream processor environment:",
     rootLabel: "(environment)",
-    crossKeyProblems: productionProblems(cleaned, [
-      requireTrue("KAFKA_SSL", "the brokers must be reached over TLS"),
-      requireSet("KAFKA_SASL_MECHANISM", "the brokers must authenticate the processor"),
-      forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
-    ]),
+    crossKeyProblems: [
+      ...aliased.problems,
+      ...productionProblems(cleaned, [
+        requireTrue("KAFKA_SSL", "the brokers must be reached over TLS"),
+        requireSet("KAFKA_SASL_MECHANISM", "the brokers must authenticate the processor"),
+        forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
+        forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
+      ]),
+    ],
   });
   return {
     database: {
@@ -362,6 +384,8 @@ export function loadStreamConfig(
       tenantLabels: e.STREAM_METRICS_TENANT_LABELS,
     },
     monitoring: monitoringConfigFrom(withMonitoringKeys(e)),
+    production: isProduction(cleaned),
+    deprecatedNames: aliased.used,
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { isDriftlineError } from "#core/errors";
 import { topicNames } from "#core/topics";
+import { importWebhookEncryptionKey } from "#core/webhooks";
 import { MINUTE_MS } from "#core/windows";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { backoffMs } from "./batch/backoff-ms";
@@ -46,6 +47,8 @@ export async function startStreamProcessor(
   options: { log?: Logger } = {},
 ): Promise<StreamProcessor> {
   const log = options.log ?? createLogger(config.logLevel);
+  // Imported once, before anything opens: a bad key fails the start, not each delivery.
+  const webhookKey = await importWebhookEncryptionKey(config.monitoring.webhooks.encryptionKey);
   const clock = systemClock;
   const metrics = new StreamMetrics();
   const names = topicNames(config.kafka.topicPrefix);
@@ -78,6 +81,9 @@ export async function startStreamProcessor(
     consumerGroup: config.consumer.groupId,
   });
   const backoff = { initialMs: config.pipeline.retryInitialMs, maxMs: config.pipeline.retryMaxMs };
+  for (const { name, replacedBy } of config.deprecatedNames) {
+    log.warn({ name, replacedBy }, `${name} is deprecated; set ${replacedBy} instead`);
+  }
   // Drift, labels, performance, alerts and retraining run as a stage of every metrics batch.
   const monitoring = createMonitoring({
     config: config.monitoring,
@@ -92,6 +98,8 @@ export async function startStreamProcessor(
     backoff,
     dbTimer: metrics.dbTimer,
     tenantLabels: config.api.tenantLabels,
+    webhookKey,
+    allowLocalWebhookUrls: !config.production,
   });
   // The stages of every metrics batch transaction, in order, after the metrics themselves: a new
   // one (retraining, anomaly detection) implements BatchStage and is listed here.

@@ -1,12 +1,14 @@
-/** Drains the monitoring outbox: alerts and retraining requests to Kafka, alerts to signed webhooks, with retries; never in a batch's path. */
+/** Drains the monitoring outbox: alerts and retraining requests to Kafka, alerts to signed webhooks (tenant endpoints and operator sinks), with retries; never in a batch's path. */
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { DependencyUnavailableError } from "#core/errors";
 import { CLOUDEVENTS_JSON_CONTENT_TYPE, createWebhookSigner } from "#core/monitoring";
+import { checkWebhookUrl, parseWebhookTarget } from "#core/webhooks";
 import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
 import type { Clock } from "../clock/clock";
 import type { MonitoringOutbox, OutboxItem } from "./alert-outbox";
-import { postWebhook, redactUrl, type WebhookSigner } from "./post-webhook";
+import { postWebhook, redactUrl, type WebhookAttempt, type WebhookSigner } from "./post-webhook";
+import type { TenantEndpoints } from "./tenant-webhooks";
 
 /** Sends messages to Kafka topics (kafkajs below; a fake in tests). */
 export interface MessageProducer {
@@ -64,7 +66,16 @@ export interface MonitoringPublisherDeps {
   outbox: MonitoringOutbox;
   producer: MessageProducer;
   topics: { alerts: string; retrainRequests: string };
-  webhooks: { secret: string | undefined; timeoutMs: number; maxAttempts: number };
+  webhooks: {
+    /** The operator sinks' signing secret. */
+    operatorSecret: string | undefined;
+    timeoutMs: number;
+    maxAttempts: number;
+    /** Outside production: tenant endpoints on http and loopback are delivered to as well. */
+    allowLocalUrls: boolean;
+  };
+  /** Tenant endpoints, looked up when their delivery is due, and their delivery log. */
+  endpoints: TenantEndpoints;
   backoff: BackoffSpec;
   intervalMs: number;
   clock: Clock;
@@ -88,11 +99,11 @@ const LEASE_MS = 60_000;
 export class MonitoringPublisher {
   private readonly stopSignal = new AbortController();
   private loops: Promise<void>[] = [];
-  private readonly signer: WebhookSigner | undefined;
+  private readonly operatorSigner: WebhookSigner | undefined;
 
   constructor(private readonly deps: MonitoringPublisherDeps) {
-    this.signer =
-      deps.webhooks.secret === undefined ? undefined : createWebhookSigner(deps.webhooks.secret);
+    const secret = deps.webhooks.operatorSecret;
+    this.operatorSigner = secret === undefined ? undefined : createWebhookSigner(secret);
   }
 
   start(): void {
@@ -180,30 +191,122 @@ export class MonitoringPublisher {
     return items.length;
   }
 
+  /** One delivery, by its target: an operator sink's URL or a tenant endpoint's id. */
   private async deliverWebhook(item: OutboxItem): Promise<void> {
-    const { outbox, clock, webhooks, log } = this.deps;
-    const problem = await postWebhook(item, {
-      signer: this.signer,
-      nowMs: clock.nowMs(),
-      timeoutMs: webhooks.timeoutMs,
-      fetch: this.deps.fetch ?? fetch,
-    });
-    if (problem === undefined) {
-      await outbox.markDelivered([item]);
-      this.deps.observer?.delivered("webhook", 1);
+    const target = parseWebhookTarget(item.target);
+    if (target.kind === "operator") {
+      const attempt =
+        this.operatorSigner === undefined
+          ? noAttempt("no MONITORING_OPERATOR_WEBHOOK_SECRET to sign with")
+          : await this.post(item, target.url, this.operatorSigner);
+      await this.settle(item, attempt, { target: redactUrl(target.url) });
       return;
     }
-    const attempt = item.attempts + 1;
-    const gaveUp = attempt >= webhooks.maxAttempts;
-    await outbox.markFailed(
-      item,
-      problem,
-      gaveUp ? undefined : clock.nowMs() + backoffMs(attempt, this.deps.backoff),
-    );
+    const { endpoints, log } = this.deps;
+    const logged = { tenant: item.tenant, endpointId: target.endpointId, alertId: item.refId };
+    // Looked up now, not when queued: a deleted or disabled endpoint gets nothing more, and a
+    // changed URL or secret applies to deliveries already queued.
+    const endpoint = await endpoints.find(item.tenant, target.endpointId);
+    if (endpoint === undefined) {
+      await this.deps.outbox.markDelivered([item]);
+      log.info(logged, "webhook endpoint deleted or disabled; its delivery is dropped");
+      return;
+    }
+    const attemptedAtMs = this.deps.clock.nowMs();
+    let attempt: WebhookAttempt;
+    let final = false;
+    if (!("secret" in endpoint)) {
+      attempt = noAttempt(`the endpoint's secret cannot be opened: ${endpoint.reason}`);
+      final = true;
+    } else {
+      // Checked again on delivery: the rules may be stricter here (production) than where the
+      // URL was registered, and a stored row is not trusted to have passed them.
+      const url = checkWebhookUrl(endpoint.url, { allowLocal: this.deps.webhooks.allowLocalUrls });
+      const signer = url.ok ? signerFor(endpoint.secret) : undefined;
+      if (!url.ok) {
+        attempt = noAttempt(`the endpoint's URL is refused: ${url.message}`);
+        final = true;
+      } else if (signer === undefined) {
+        attempt = noAttempt("the endpoint's secret is not a Standard Webhooks secret");
+        final = true;
+      } else {
+        attempt = await this.post(item, url.url, signer);
+      }
+    }
+    const nextAttemptAtMs = await this.settle(item, attempt, logged, final);
+    await endpoints
+      .record({
+        tenant: item.tenant,
+        endpointId: target.endpointId,
+        eventId: item.refId,
+        eventType: eventTypeOf(item.payload),
+        attempt: item.attempts + 1,
+        statusCode: attempt.statusCode,
+        error: attempt.problem,
+        durationMs: attempt.durationMs,
+        attemptedAtMs,
+        nextAttemptAtMs,
+      })
+      .catch((error: unknown) =>
+        log.warn({ ...logged, err: error }, "recording a webhook delivery attempt failed"),
+      );
+  }
+
+  private post(item: OutboxItem, url: string, signer: WebhookSigner): Promise<WebhookAttempt> {
+    return postWebhook(item, {
+      url,
+      signer,
+      nowMs: this.deps.clock.nowMs(),
+      timeoutMs: this.deps.webhooks.timeoutMs,
+      fetch: this.deps.fetch ?? fetch,
+    });
+  }
+
+  /**
+   * Marks the delivery done, due again after back-off, or given up (after the last attempt, or
+   * at once when `final`: retrying cannot help); returns when the next attempt is due, if any.
+   */
+  private async settle(
+    item: OutboxItem,
+    attempt: WebhookAttempt,
+    logged: Record<string, unknown>,
+    final = false,
+  ): Promise<number | undefined> {
+    const { outbox, clock, webhooks, log } = this.deps;
+    if (attempt.problem === undefined) {
+      await outbox.markDelivered([item]);
+      this.deps.observer?.delivered("webhook", 1);
+      return undefined;
+    }
+    const n = item.attempts + 1;
+    const gaveUp = final || n >= webhooks.maxAttempts;
+    const nextAttemptAtMs = gaveUp ? undefined : clock.nowMs() + backoffMs(n, this.deps.backoff);
+    await outbox.markFailed(item, attempt.problem, nextAttemptAtMs);
     this.deps.observer?.failed("webhook", gaveUp);
     log[gaveUp ? "error" : "warn"](
-      { target: redactUrl(item.target), alertId: item.refId, attempt, problem },
+      { ...logged, alertId: item.refId, attempt: n, problem: attempt.problem },
       gaveUp ? "webhook delivery given up" : "webhook delivery failed; will retry",
     );
+    return nextAttemptAtMs;
   }
+}
+
+/** A delivery that was not sent, with why. */
+function noAttempt(problem: string): WebhookAttempt {
+  return { statusCode: undefined, problem, durationMs: 0 };
+}
+
+/** A signer for a stored secret; undefined when it is malformed (its value is never reported). */
+function signerFor(secret: string): WebhookSigner | undefined {
+  try {
+    return createWebhookSigner(secret);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CloudEvent type of an alert payload, for the delivery log. */
+function eventTypeOf(payload: unknown): string {
+  const type = (payload as { type?: unknown } | null)?.type;
+  return typeof type === "string" ? type : "unknown";
 }

@@ -1,8 +1,9 @@
 /** Alerts and retraining requests stored in a batch transaction, with their deliveries queued in the outbox the publisher drains. */
 import type { Alert, RetrainRequest } from "#core/monitoring";
 import { ms, TS } from "../db/epoch-ms-sql";
-import type { ScopedQuery } from "../db/timed-query";
+import type { Queryable, ScopedQuery } from "../db/timed-query";
 import type { OutboxItem } from "./alert-outbox";
+import { planAlertTargets } from "./tenant-webhooks";
 
 /** A delivery to queue: the outbox row without what the outbox assigns. */
 type Delivery = Omit<OutboxItem, "id" | "attempts">;
@@ -13,10 +14,17 @@ type Delivery = Omit<OutboxItem, "id" | "attempts">;
  * exactly when its alert or request committed.
  */
 export class NeonAlertQueue {
-  constructor(private readonly run: ScopedQuery) {}
+  /** `run` and `db` are the same transaction's connection (`db` for the webhook plan). */
+  constructor(
+    private readonly run: ScopedQuery,
+    private readonly db: Queryable,
+  ) {}
 
-  /** Stores alerts not stored before and queues them for Kafka and every webhook; returns how many were new. */
-  insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
+  /**
+   * Stores alerts not stored before and queues each for Kafka, for its tenant's subscribed
+   * webhook endpoints and for every operator sink; returns how many were new.
+   */
+  insertAlerts(alerts: readonly Alert[], operatorSinks: readonly string[]): Promise<number> {
     return this.insertQueued(
       "insert_alerts",
       `INSERT INTO alerts (tenant_id, alert_id, type, model_name, version, cloud_event)
@@ -35,19 +43,15 @@ export class NeonAlertQueue {
       ],
       alerts,
       (a) => a.alertId,
-      (a) => {
-        const delivery = {
-          tenant: a.tenant,
-          refId: a.alertId,
-          messageKey: `${a.tenant}:${a.model}:${a.version}`,
-          payload: a.cloudEvent,
-        };
+      async (fresh) => {
+        // Planned in the batch transaction, so an alert's deliveries commit with it.
+        const webhooks = await planAlertTargets(this.db, fresh, operatorSinks);
         return [
-          { ...delivery, channel: "alerts", target: "" },
-          ...webhookTargets.map((url) => ({
-            ...delivery,
+          ...fresh.map((a) => ({ ...alertDelivery(a), channel: "alerts" as const, target: "" })),
+          ...webhooks.map(({ alert, target }) => ({
+            ...alertDelivery(alert),
             channel: "webhook" as const,
-            target: url,
+            target,
           })),
         ];
       },
@@ -76,16 +80,15 @@ export class NeonAlertQueue {
       ],
       requests,
       (r) => r.requestId,
-      (r) => [
-        {
+      async (fresh) =>
+        fresh.map((r) => ({
           tenant: r.tenant,
-          channel: "retrain-requests",
+          channel: "retrain-requests" as const,
           refId: r.requestId,
           target: "",
           messageKey: `${r.tenant}:${r.model}`,
           payload: r,
-        },
-      ],
+        })),
     );
   }
 
@@ -99,7 +102,7 @@ export class NeonAlertQueue {
     values: unknown[],
     items: readonly T[],
     refOf: (item: T) => string,
-    deliveriesOf: (item: T) => Delivery[],
+    deliveriesOf: (stored: readonly T[]) => Promise<Delivery[]>,
   ): Promise<number> {
     if (items.length === 0) return 0;
     const { rows } = await this.run<{ tenant_id: string; ref_id: string }>(
@@ -109,7 +112,7 @@ export class NeonAlertQueue {
     );
     const fresh = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.ref_id}`));
     const queued = items.filter((i) => fresh.has(`${i.tenant}\u0000${refOf(i)}`));
-    await this.enqueue(queued.flatMap(deliveriesOf));
+    if (queued.length > 0) await this.enqueue(await deliveriesOf(queued));
     return queued.length;
   }
 
@@ -132,4 +135,14 @@ export class NeonAlertQueue {
       ],
     );
   }
+}
+
+/** What every delivery of an alert shares: keyed by model version, the CloudEvent as payload. */
+function alertDelivery(a: Alert): Omit<Delivery, "channel" | "target"> {
+  return {
+    tenant: a.tenant,
+    refId: a.alertId,
+    messageKey: `${a.tenant}:${a.model}:${a.version}`,
+    payload: a.cloudEvent,
+  };
 }

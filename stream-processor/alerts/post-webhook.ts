@@ -1,31 +1,43 @@
-/** One webhook delivery: the outbox item's CloudEvent, signed, POSTed to its target. */
+/** One webhook delivery: the outbox item's CloudEvent, signed, POSTed to a URL. */
 import { CLOUDEVENTS_JSON_CONTENT_TYPE, type createWebhookSigner } from "#core/monitoring";
 import type { OutboxItem } from "./alert-outbox";
 
 export type WebhookSigner = ReturnType<typeof createWebhookSigner>;
 
+/** How one attempt went: `problem` is undefined exactly when the receiver took it (2xx). */
+export interface WebhookAttempt {
+  /** The receiver's HTTP status; undefined when none came (timeout, refused connection). */
+  statusCode: number | undefined;
+  /** Why it failed: `HTTP <status>` or the error's message. */
+  problem: string | undefined;
+  durationMs: number;
+}
+
 /**
- * Returns why the delivery failed (an HTTP status or the error), undefined when the receiver
- * took it (2xx).
+ * POSTs the item's payload to `url`, signed by `signer` (Standard Webhooks, `webhook-id` = the
+ * outbox item's refId). Redirects are not followed: a 3xx is a failure, so a receiver cannot
+ * bounce a signed delivery to a host the URL rules would refuse.
  */
 export async function postWebhook(
   item: OutboxItem,
   options: {
-    signer: WebhookSigner | undefined;
+    url: string;
+    signer: WebhookSigner;
     nowMs: number;
     timeoutMs: number;
     fetch: typeof fetch;
   },
-): Promise<string | undefined> {
+): Promise<WebhookAttempt> {
   const body = JSON.stringify(item.payload);
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
   try {
-    if (options.signer === undefined) throw new Error("no MONITORING_WEBHOOK_SECRET to sign with");
     const headers = options.signer.sign({
       id: item.refId,
       timestampSeconds: Math.floor(options.nowMs / 1000),
       body,
     });
-    const response = await options.fetch(item.target, {
+    const response = await options.fetch(options.url, {
       method: "POST",
       headers: { "content-type": CLOUDEVENTS_JSON_CONTENT_TYPE, ...headers },
       body,
@@ -34,10 +46,14 @@ export async function postWebhook(
     });
     // The receiver's body is not needed; draining it frees the connection.
     await response.arrayBuffer().catch(() => {});
-    if (response.status < 200 || response.status >= 300) return `HTTP ${response.status}`;
-    return undefined;
+    const ok = response.status >= 200 && response.status < 300;
+    return {
+      statusCode: response.status,
+      problem: ok ? undefined : `HTTP ${response.status}`,
+      durationMs: elapsed(),
+    };
   } catch (error) {
-    return (error as Error).message;
+    return { statusCode: undefined, problem: (error as Error).message, durationMs: elapsed() };
   }
 }
 

@@ -183,3 +183,24 @@ export async function recordWebhookDelivery(
   });
   return (rowCount ?? 0) > 0;
 }
+
+/** What the publisher needs of tenant endpoints (Postgres below; a fake in unit tests). */
+export interface TenantEndpoints {
+  /** The live endpoint, opened; an unopened one with why; undefined when deleted or foreign. */
+  find(
+    tenant: string,
+    endpointId: string,
+  ): Promise<DeliverableEndpoint | UnopenedEndpoint | undefined>;
+  /** Stores one attempt in the tenant's delivery log. */
+  record(attempt: WebhookDeliveryRecord): Promise<void>;
+}
+
+/** TenantEndpoints on a pool (outside batch transactions), opening secrets with `key`. */
+export function neonTenantEndpoints(db: Queryable, key: CryptoKey): TenantEndpoints {
+  return {
+    find: (tenant, endpointId) => endpointForDelivery(db, key, tenant, endpointId),
+    record: async (attempt) => {
+      await recordWebhookDelivery(db, attempt);
+    },
+  };
+}

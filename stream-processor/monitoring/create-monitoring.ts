@@ -11,6 +11,7 @@ import {
   MonitoringPublisher,
 } from "../alerts/monitoring-publisher";
 import { NeonMonitoringOutbox } from "../alerts/neon-alert-outbox";
+import { neonTenantEndpoints } from "../alerts/tenant-webhooks";
 import type { BackoffSpec } from "../batch/backoff-ms";
 import type { BatchStage } from "../batch/batch-stage";
 import type { Clock } from "../clock/clock";
@@ -55,14 +56,19 @@ export interface CreateMonitoringOptions {
   producer?: MessageProducer;
   /** Per-tenant drift gauges on /metrics (STREAM_METRICS_TENANT_LABELS). Default false. */
   tenantLabels?: boolean;
+  /** WEBHOOK_ENCRYPTION_KEY, imported (it opens tenant endpoints' secrets when delivering). */
+  webhookKey: CryptoKey;
+  /** Not production: tenant endpoints on http and loopback are delivered to as well. */
+  allowLocalWebhookUrls: boolean;
 }
 
 /** Builds model monitoring; a ConfigError names a bad combination of settings. */
 export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   const { config, log } = options;
-  if (config.webhooks.urls.length > 0 && config.webhooks.secret === undefined) {
+  const { operator } = config.webhooks;
+  if (operator.urls.length > 0 && operator.secret === undefined) {
     throw new ConfigError(
-      "MONITORING_WEBHOOK_SECRET is required when MONITORING_WEBHOOK_URLS is set.",
+      "MONITORING_OPERATOR_WEBHOOK_SECRET is required when MONITORING_OPERATOR_WEBHOOK_URLS is set.",
     );
   }
   const metrics = new MonitoringMetrics(options.registry, {
@@ -74,7 +80,7 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
     references: new ModelReferenceSource({ modelsDir: config.modelsDir, log }),
     allowedLatenessMs: options.allowedLatenessMs,
     maxFutureSkewMs: options.maxFutureSkewMs,
-    webhookTargets: config.webhooks.urls,
+    operatorSinks: operator.urls,
     log,
     observer: metrics,
   });
@@ -84,7 +90,13 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
     outbox,
     producer: options.producer ?? new KafkajsMessageProducer(options.kafka),
     topics: { alerts: options.topics.alerts, retrainRequests: options.topics.retrainRequests },
-    webhooks: config.webhooks,
+    webhooks: {
+      operatorSecret: operator.secret,
+      timeoutMs: config.webhooks.timeoutMs,
+      maxAttempts: config.webhooks.maxAttempts,
+      allowLocalUrls: options.allowLocalWebhookUrls,
+    },
+    endpoints: neonTenantEndpoints(options.pool, options.webhookKey),
     backoff: options.backoff,
     intervalMs: config.publishIntervalMs,
     clock: options.clock,

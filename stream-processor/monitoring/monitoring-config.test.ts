@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { monitoringConfigFrom, monitoringEnvIssues, monitoringEnvShape } from "./monitoring-config";
+import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
+import {
+  applyDeprecatedAliases,
+  monitoringConfigFrom,
+  monitoringEnvIssues,
+  monitoringEnvShape,
+} from "./monitoring-config";
 
 const schema = z.object(monitoringEnvShape);
 const parse = (env: Record<string, string>) => schema.parse(env);
@@ -17,7 +23,12 @@ describe("MONITORING_* settings", () => {
       driftedShare: undefined,
       maxModelAgeMs: undefined,
     });
-    expect(c.webhooks).toEqual({ urls: [], secret: undefined, timeoutMs: 5000, maxAttempts: 8 });
+    expect(c.webhooks).toEqual({
+      operator: { urls: [], secret: undefined },
+      encryptionKey: LOCAL_WEBHOOK_ENCRYPTION_KEY,
+      timeoutMs: 5000,
+      maxAttempts: 8,
+    });
     expect(c.settings.labels.conversionEvents).toEqual([
       "Purchase",
       "Lead",
@@ -52,8 +63,13 @@ describe("MONITORING_* settings", () => {
   });
 
   it("names the bad key", () => {
-    expect(monitoringEnvIssues(parse({ MONITORING_WEBHOOK_URLS: "https://a.example/h" }))).toEqual([
-      ["MONITORING_WEBHOOK_SECRET", "is required when MONITORING_WEBHOOK_URLS is set"],
+    expect(
+      monitoringEnvIssues(parse({ MONITORING_OPERATOR_WEBHOOK_URLS: "https://a.example/h" })),
+    ).toEqual([
+      [
+        "MONITORING_OPERATOR_WEBHOOK_SECRET",
+        "is required when MONITORING_OPERATOR_WEBHOOK_URLS is set",
+      ],
     ]);
     const issues = monitoringEnvIssues(
       parse({ MONITORING_WINDOW_SIZE: "100", MONITORING_WINDOW_STRIDE: "200" }),
@@ -71,6 +87,40 @@ describe("MONITORING_* settings", () => {
       )[0]![0],
     ).toBe("MONITORING_RETENTION_HOURS");
     expect(schema.safeParse({ MONITORING_RETRAIN_AUC_DELTA: "lots" }).success).toBe(false);
-    expect(schema.safeParse({ MONITORING_WEBHOOK_URLS: "ftp://x" }).success).toBe(false);
+    expect(schema.safeParse({ MONITORING_OPERATOR_WEBHOOK_URLS: "ftp://x" }).success).toBe(false);
+  });
+
+  it("takes the deprecated operator sink names under their current names", () => {
+    const secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0";
+    const old = applyDeprecatedAliases({
+      MONITORING_WEBHOOK_URLS: "https://ops.example/h",
+      MONITORING_WEBHOOK_SECRET: secret,
+    });
+    expect(old.env).toEqual({
+      MONITORING_OPERATOR_WEBHOOK_URLS: "https://ops.example/h",
+      MONITORING_OPERATOR_WEBHOOK_SECRET: secret,
+    });
+    expect(old.used).toEqual([
+      { name: "MONITORING_WEBHOOK_URLS", replacedBy: "MONITORING_OPERATOR_WEBHOOK_URLS" },
+      { name: "MONITORING_WEBHOOK_SECRET", replacedBy: "MONITORING_OPERATOR_WEBHOOK_SECRET" },
+    ]);
+    expect(old.problems).toEqual([]);
+    expect(monitoringConfigFrom(parse(old.env)).webhooks.operator).toEqual({
+      urls: ["https://ops.example/h"],
+      secret,
+    });
+    // Both names alike: fine; both names apart: which one is meant is not guessed.
+    const same = applyDeprecatedAliases({
+      MONITORING_WEBHOOK_URLS: "https://ops.example/h",
+      MONITORING_OPERATOR_WEBHOOK_URLS: "https://ops.example/h",
+    });
+    expect(same.problems).toEqual([]);
+    expect(same.env).toEqual({ MONITORING_OPERATOR_WEBHOOK_URLS: "https://ops.example/h" });
+    const apart = applyDeprecatedAliases({
+      MONITORING_WEBHOOK_URLS: "https://old.example/h",
+      MONITORING_OPERATOR_WEBHOOK_URLS: "https://new.example/h",
+    });
+    expect(apart.problems.map((p) => p.key)).toEqual(["MONITORING_OPERATOR_WEBHOOK_URLS"]);
+    expect(apart.problems[0]?.message).not.toContain("example");
   });
 });

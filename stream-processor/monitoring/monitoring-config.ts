@@ -1,12 +1,13 @@
-/** The MONITORING_* environment variables (a zod shape merged into the stream processor's config schema) and what they become. */
+/** The MONITORING_* and WEBHOOK_* environment variables (a zod shape merged into the stream processor's config schema) and what they become. */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { envBool, envInt, envList } from "#core/config";
+import { type EnvProblem, envBool, envInt, envList } from "#core/config";
 import {
   type MonitoringSettings,
   resolveMonitoringSettings,
   STANDARD_CONVERSION_EVENTS,
 } from "#core/monitoring";
+import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 // Environment variables (default in brackets). "off" switches a retraining policy off.
 //
@@ -41,10 +42,17 @@ import {
 //   MONITORING_RETENTION_HOURS          predictions and label keys kept this long [192]
 //   MONITORING_PURGE_INTERVAL_MS        how often expired rows are deleted; 0 = never [600000]
 //   MONITORING_PUBLISH_INTERVAL_MS      how often the outbox is polled [250]
-//   MONITORING_WEBHOOK_URLS             comma-separated http(s) URLs receiving every alert [empty]
-//   MONITORING_WEBHOOK_SECRET           whsec_<base64> Standard Webhooks signing secret (required with URLs)
+//   MONITORING_OPERATOR_WEBHOOK_URLS    operator sinks: comma-separated http(s) URLs receiving
+//                                       every tenant's alerts [empty]; deprecated alias
+//                                       MONITORING_WEBHOOK_URLS
+//   MONITORING_OPERATOR_WEBHOOK_SECRET  whsec_<base64> Standard Webhooks secret of the operator
+//                                       sinks (required with URLs); deprecated alias
+//                                       MONITORING_WEBHOOK_SECRET
 //   MONITORING_WEBHOOK_TIMEOUT_MS       one webhook attempt's time limit [5000]
 //   MONITORING_WEBHOOK_MAX_ATTEMPTS     attempts before a delivery is given up [8]
+//   WEBHOOK_ENCRYPTION_KEY              base64 of 32 bytes: the AES-256-GCM key that opens tenant
+//                                       endpoints' secrets; the Worker's value [the public
+//                                       development key, refused in production]
 
 const number = (fallback: number) =>
   z.coerce.number({ error: "must be a number" }).default(fallback);
@@ -105,16 +113,61 @@ export const monitoringEnvShape = {
   MONITORING_RETENTION_HOURS: int(192, 1),
   MONITORING_PURGE_INTERVAL_MS: int(600_000),
   MONITORING_PUBLISH_INTERVAL_MS: int(250, 10, 60_000),
-  MONITORING_WEBHOOK_URLS: list("").pipe(
+  MONITORING_OPERATOR_WEBHOOK_URLS: list("").pipe(
     z.array(z.url({ protocol: /^https?$/, error: "each webhook must be an http(s) URL" })),
   ),
-  MONITORING_WEBHOOK_SECRET: z
+  MONITORING_OPERATOR_WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must look like whsec_<base64>")
     .optional(),
   MONITORING_WEBHOOK_TIMEOUT_MS: int(5_000, 100, 120_000),
   MONITORING_WEBHOOK_MAX_ATTEMPTS: int(8, 1, 100),
+  // The same rule and local default as the Worker's, which seals what this key opens.
+  WEBHOOK_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
+    .default(LOCAL_WEBHOOK_ENCRYPTION_KEY),
 };
+
+/**
+ * Former names still accepted, each for its current name. The operator sink was once the only
+ * webhook; it was renamed when tenants got endpoints of their own, so that its name says it
+ * receives every tenant's alerts.
+ */
+export const DEPRECATED_MONITORING_ENV_ALIASES: Readonly<Record<string, string>> = {
+  MONITORING_WEBHOOK_URLS: "MONITORING_OPERATOR_WEBHOOK_URLS",
+  MONITORING_WEBHOOK_SECRET: "MONITORING_OPERATOR_WEBHOOK_SECRET",
+};
+
+/**
+ * `env` with each deprecated name's value under its current name (the current name wins when
+ * both are set alike), the deprecated names that were used, and a problem for each pair set to
+ * different values (which one is meant cannot be guessed).
+ */
+export function applyDeprecatedAliases(env: Readonly<Record<string, string>>): {
+  env: Record<string, string>;
+  used: { name: string; replacedBy: string }[];
+  problems: EnvProblem[];
+} {
+  const out: Record<string, string> = { ...env };
+  const used: { name: string; replacedBy: string }[] = [];
+  const problems: EnvProblem[] = [];
+  for (const [old, current] of Object.entries(DEPRECATED_MONITORING_ENV_ALIASES)) {
+    const value = env[old];
+    if (value === undefined) continue;
+    used.push({ name: old, replacedBy: current });
+    delete out[old];
+    const set = env[current];
+    if (set === undefined) out[current] = value;
+    else if (set !== value) {
+      problems.push({
+        key: current,
+        message: `differs from its deprecated alias ${old}; set only ${current}`,
+      });
+    }
+  }
+  return { env: out, used, problems };
+}
 
 const monitoringEnvSchema = z.object(monitoringEnvShape);
 /** The parsed MONITORING_* keys. */
@@ -128,8 +181,10 @@ export interface MonitoringConfig {
   purgeIntervalMs: number;
   publishIntervalMs: number;
   webhooks: {
-    urls: string[];
-    secret: string | undefined;
+    /** Operator sinks: every tenant's alerts, signed with the one operator secret. */
+    operator: { urls: string[]; secret: string | undefined };
+    /** Base64 of the key that opens tenant endpoints' sealed secrets. */
+    encryptionKey: string;
     timeoutMs: number;
     maxAttempts: number;
   };
@@ -138,8 +193,14 @@ export interface MonitoringConfig {
 /** Cross-key checks, for the config schema's superRefine: [key, message] pairs. */
 export function monitoringEnvIssues(env: MonitoringEnv): [string, string][] {
   const issues: [string, string][] = [];
-  if (env.MONITORING_WEBHOOK_URLS.length > 0 && env.MONITORING_WEBHOOK_SECRET === undefined) {
-    issues.push(["MONITORING_WEBHOOK_SECRET", "is required when MONITORING_WEBHOOK_URLS is set"]);
+  if (
+    env.MONITORING_OPERATOR_WEBHOOK_URLS.length > 0 &&
+    env.MONITORING_OPERATOR_WEBHOOK_SECRET === undefined
+  ) {
+    issues.push([
+      "MONITORING_OPERATOR_WEBHOOK_SECRET",
+      "is required when MONITORING_OPERATOR_WEBHOOK_URLS is set",
+    ]);
   }
   const keptMs = env.MONITORING_RETENTION_HOURS * 3_600_000;
   const neededMs = env.MONITORING_ATTRIBUTION_WINDOW_MS + env.MONITORING_PERFORMANCE_WINDOW_MS;
@@ -232,8 +293,11 @@ export function monitoringConfigFrom(e: MonitoringEnv): MonitoringConfig {
     purgeIntervalMs: e.MONITORING_PURGE_INTERVAL_MS,
     publishIntervalMs: e.MONITORING_PUBLISH_INTERVAL_MS,
     webhooks: {
-      urls: e.MONITORING_WEBHOOK_URLS,
-      secret: e.MONITORING_WEBHOOK_SECRET,
+      operator: {
+        urls: e.MONITORING_OPERATOR_WEBHOOK_URLS,
+        secret: e.MONITORING_OPERATOR_WEBHOOK_SECRET,
+      },
+      encryptionKey: e.WEBHOOK_ENCRYPTION_KEY,
       timeoutMs: e.MONITORING_WEBHOOK_TIMEOUT_MS,
       maxAttempts: e.MONITORING_WEBHOOK_MAX_ATTEMPTS,
     },

@@ -41,7 +41,7 @@ function newStage(): MonitoringStage {
     references: new ModelReferenceSource({ modelsDir: BUNDLED_MODELS_DIR, log }),
     allowedLatenessMs: 0,
     maxFutureSkewMs: 365 * 86_400_000,
-    webhookTargets: ["https://hooks.example/driftline"],
+    operatorSinks: ["https://hooks.example/driftline"],
     log,
   });
 }

@@ -57,8 +57,8 @@ export interface MonitoringStageDeps {
   allowedLatenessMs: number;
   /** Event times further ahead of the clock than this do not move the watermark. */
   maxFutureSkewMs: number;
-  /** Webhook URLs every alert is delivered to. */
-  webhookTargets: readonly string[];
+  /** Operator sink URLs every tenant's alerts are delivered to (besides the tenant's endpoints). */
+  operatorSinks: readonly string[];
   log: Logger;
   observer?: MonitoringObserver;
 }
@@ -360,7 +360,7 @@ export class MonitoringStage {
     // 6. Results, alerts (with their deliveries) and retraining requests.
     await tx.insertDriftResults(drift);
     await tx.insertPerformanceResults(performanceRows);
-    summary.alerts = await tx.insertAlerts(alerts, this.deps.webhookTargets);
+    summary.alerts = await tx.insertAlerts(alerts, this.deps.operatorSinks);
     summary.retrainRequests = await tx.insertRetrainRequests(requests, nowMs);
     this.deps.observer?.alerted(alerts);
     this.deps.observer?.retrainRequested(requests, summary.suppressed);

@@ -108,8 +108,11 @@ export interface MonitoringTransaction {
   saveState(key: ModelKey, state: ModelMonitorState, nextDueMs: number | undefined): Promise<void>;
   insertDriftResults(rows: readonly StoredDriftResult[]): Promise<void>;
   insertPerformanceResults(rows: readonly StoredPerformanceResult[]): Promise<void>;
-  /** Stores alerts not stored before and queues their deliveries; returns how many were new. */
-  insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number>;
+  /**
+   * Stores alerts not stored before and queues their deliveries (Kafka, the tenant's subscribed
+   * webhook endpoints, every operator sink); returns how many were new.
+   */
+  insertAlerts(alerts: readonly Alert[], operatorSinks: readonly string[]): Promise<number>;
   /** Stores requests not stored before and queues their publication; returns how many were new. */
   insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number>;
   /** The registered manifest of a version (with its frozen reference), if model_versions has it. */

@@ -4,7 +4,13 @@ import type { Alert, ModelMonitorState, RetrainRequest, WindowRow } from "#core/
 import { NeonAlertQueue } from "../alerts/neon-alert-queue";
 import { nullableTextArray, numberArray, textArray } from "../db/array-literals";
 import { MS, ms, TS } from "../db/epoch-ms-sql";
-import { type Queryable, type QueryTimer, type ScopedQuery, scopedQuery } from "../db/timed-query";
+import {
+  type Queryable,
+  type QueryTimer,
+  type ScopedQuery,
+  scopedQuery,
+  timedStatement,
+} from "../db/timed-query";
 import type {
   LabelRows,
   LockedState,
@@ -30,7 +36,18 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
 
   constructor(db: Queryable, timer: Timer = () => {}) {
     this.run = scopedQuery(db, timer, "monitoring");
-    this.queue = new NeonAlertQueue(this.run);
+    // The webhook plan names its own statement; it is timed like the rest of monitoring's.
+    const planning: Queryable = {
+      query: <R>(c: { name?: string; text: string; values?: unknown[] }) =>
+        timedStatement<R>(
+          db,
+          timer,
+          "monitoring_plan_webhooks",
+          { name: c.name ?? "driftline_monitoring_plan_webhooks", text: c.text },
+          c.values,
+        ),
+    };
+    this.queue = new NeonAlertQueue(this.run, planning);
   }
 
   async lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]> {
@@ -398,8 +415,8 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     );
   }
 
-  insertAlerts(alerts: readonly Alert[], webhookTargets: readonly string[]): Promise<number> {
-    return this.queue.insertAlerts(alerts, webhookTargets);
+  insertAlerts(alerts: readonly Alert[], operatorSinks: readonly string[]): Promise<number> {
+    return this.queue.insertAlerts(alerts, operatorSinks);
   }
 
   insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number> {

@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LabelSignal } from "#core/monitoring";
+import { importWebhookEncryptionKey } from "#core/webhooks";
 import {
   type IntegrationEnv,
   startIntegrationEnv,
@@ -132,6 +133,8 @@ describe("the monitoring stage, when Postgres refuses one record (real Postgres)
       allowedLatenessMs: 0,
       maxFutureSkewMs: 300_000,
       backoff: { initialMs: 10, maxMs: 10 },
+      webhookKey: await importWebhookEncryptionKey(config.monitoring.webhooks.encryptionKey),
+      allowLocalWebhookUrls: true,
     });
     const predictionOf = (
       tenant: string,

@@ -148,8 +148,8 @@ beforeAll(async () => {
         MONITORING_PERFORMANCE_MIN_SAMPLE: "100",
         MONITORING_CONVERSION_EVENTS: "Purchase",
         MONITORING_PUBLISH_INTERVAL_MS: "50",
-        MONITORING_WEBHOOK_URLS: webhookUrl,
-        MONITORING_WEBHOOK_SECRET: SECRET,
+        MONITORING_OPERATOR_WEBHOOK_URLS: webhookUrl,
+        MONITORING_OPERATOR_WEBHOOK_SECRET: SECRET,
         MONITORING_WEBHOOK_TIMEOUT_MS: "2000",
         // The per-tenant drift gauges are off by default; this run checks them on /metrics.
         STREAM_METRICS_TENANT_LABELS: "true",
