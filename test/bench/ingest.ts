@@ -105,6 +105,9 @@ async function main(): Promise<void> {
               KAFKA_REST_URL: "http://127.0.0.1:1",
               // The benchmark measures ingestion, not the limiter refusing it.
               RATE_LIMIT_REQUESTS: "10000000",
+              // The budgets are per key and the benchmark sends everything with one key.
+              RATE_LIMIT_EVENTS: "1000000000",
+              RATE_LIMIT_BYTES: "1000000000000",
               // Short-lived dedup keys: the benchmark writes hundreds of thousands.
               EVENT_DEDUP_TTL_SECONDS: "600",
             }),

@@ -198,6 +198,9 @@ async function main(): Promise<void> {
               UPSTASH_REDIS_REST_TOKEN: upstash.token,
               KAFKA_REST_URL: "http://127.0.0.1:1",
               RATE_LIMIT_REQUESTS: "10000000",
+              // The budgets are per key and the benchmark sends everything with one key.
+              RATE_LIMIT_EVENTS: "1000000000",
+              RATE_LIMIT_BYTES: "1000000000000",
               DATABASE_URL: `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
               NEON_WS_RELAY_URL: relay.url,
             }),

@@ -110,6 +110,9 @@ async function main(): Promise<void> {
       KAFKA_REST_URL: "http://127.0.0.1:1",
       // The benchmark measures scoring, not the limiter refusing it.
       RATE_LIMIT_REQUESTS: "10000000",
+      // The budgets are per key and the benchmark sends everything with one key.
+      RATE_LIMIT_EVENTS: "1000000000",
+      RATE_LIMIT_BYTES: "1000000000000",
     };
     mf = new Miniflare(
       convertV4MiniflareOptions({
