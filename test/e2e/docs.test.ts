@@ -41,7 +41,14 @@ describe("the docs page at /docs", () => {
     await page.addInitScript(() => {
       const seen: string[] = [];
       (globalThis as unknown as { cspViolations: string[] }).cspViolations = seen;
-      document.addEventListener("securitypolicyviolation", (e) => {
+      // Node's types have no DOM: the event's fields are named here.
+      type Violation = { violatedDirective: string; blockedURI: string; sample: string };
+      const doc = (
+        globalThis as unknown as {
+          document: { addEventListener(type: string, f: (e: Violation) => void): void };
+        }
+      ).document;
+      doc.addEventListener("securitypolicyviolation", (e) => {
         seen.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`);
       });
     });
