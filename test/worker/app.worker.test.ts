@@ -20,7 +20,9 @@ describe("Worker HTTP basics (workerd)", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/health", "/ready"]));
     const docs = await worker.fetch("http://driftline.test/docs");
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain("/openapi.json");
+    expect(await docs.text()).toContain('src="/docs/swagger-init.js"');
+    const init = await worker.fetch("http://driftline.test/docs/swagger-init.js");
+    expect(await init.text()).toContain('url: "/openapi.json"');
   });
 
   it("serves the docs page's Swagger UI itself: nothing loads from another origin", async () => {
