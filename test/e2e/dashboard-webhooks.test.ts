@@ -4,7 +4,7 @@
  * mode accepts): an admin adds an endpoint and sees its secret once, sends a test delivery that
  * the receiver verifies with the `standardwebhooks` library and that secret, sees the attempt in
  * the deliveries list, and deletes the endpoint after confirming. A read key sees the list without
- * the admin actions. Screenshots land in test/artifacts/.
+ * the admin actions, and model versions without promotion. Screenshots land in test/artifacts/.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
@@ -251,6 +251,13 @@ describe("the console's webhooks page", () => {
       return res.status;
     }, id);
     expect(refused).toBe(403);
+
+    // Listing models is reading: the read key sees the versions, without the promote buttons.
+    await page.click("#nav a[href='#/models']");
+    await page.waitForSelector("#view [data-page=models] table");
+    expect(await page.textContent("[data-note=read-only]")).toContain("needs an admin key");
+    expect(await page.locator("button[data-action=promote]").count()).toBe(0);
+    await shot(page, "console-models-read");
     expect(problems).toEqual([]);
     await context.close();
   });
