@@ -1,5 +1,6 @@
 /** Headers every console response carries: a strict CSP, no sniffing, no referrer, no framing. */
 import type { MiddlewareHandler } from "hono";
+import { securityHeaders } from "../http/security-headers";
 
 /**
  * Only this origin's scripts, styles, images and fetches; no inline script or style element, no
@@ -18,12 +19,5 @@ export const CONSOLE_CSP = [
 ].join("; ");
 
 export function consoleSecurityHeaders(): MiddlewareHandler {
-  return async function consoleSecurityHeaders(c, next) {
-    await next();
-    c.header("Content-Security-Policy", CONSOLE_CSP);
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    c.header("X-Frame-Options", "DENY");
-    c.header("Cross-Origin-Opener-Policy", "same-origin");
-  };
+  return securityHeaders({ contentSecurityPolicy: CONSOLE_CSP });
 }

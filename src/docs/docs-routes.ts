@@ -3,10 +3,37 @@ import { Hono } from "hono";
 import swaggerUiCss from "swagger-ui-dist/swagger-ui.css";
 import swaggerUiBundle from "swagger-ui-dist/swagger-ui-bundle.js";
 import type { AppEnv } from "../app-env";
+import { securityHeaders } from "../http/security-headers";
 
 /** The pinned swagger-ui-dist version (package.json); part of the asset URLs, so caches never mix. */
 export const SWAGGER_UI_VERSION = "5.35.0";
 const ASSETS = `/docs/assets/${SWAGGER_UI_VERSION}`;
+/** Not under the versioned path: it is ours and may change without Swagger UI changing. */
+const INIT_PATH = "/docs/swagger-init.js";
+
+/**
+ * Swagger UI 5 runs under the console's strict policy: its bundle needs no eval (the
+ * `Function("return this")` fallbacks in it are never reached where `globalThis` exists) and it
+ * sets element styles through the DOM (allowed), not through inline style elements, so neither
+ * `'unsafe-inline'` nor `'unsafe-eval'` is granted. The start-up call lives in its own file for
+ * the same reason. Fetches ("Try it out", /openapi.json) stay on this origin; its stylesheet's
+ * icons are data: URLs.
+ */
+export const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+// validatorUrl: null keeps the page from calling validator.swagger.io.
+const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null });
+`;
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -19,10 +46,7 @@ const PAGE = `<!doctype html>
 <body>
 <div id="swagger-ui"></div>
 <script src="${ASSETS}/swagger-ui-bundle.js"></script>
-<script>
-  // validatorUrl: null keeps the page from calling validator.swagger.io.
-  window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null });
-</script>
+<script src="${INIT_PATH}"></script>
 </body>
 </html>`;
 
@@ -30,7 +54,15 @@ const PAGE = `<!doctype html>
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
 export const docsRoutes = new Hono<AppEnv>()
+  .use("/docs", securityHeaders({ contentSecurityPolicy: DOCS_CSP }))
+  .use("/docs/*", securityHeaders({ contentSecurityPolicy: DOCS_CSP }))
   .get("/docs", (c) => c.html(PAGE))
+  .get(INIT_PATH, (c) =>
+    c.body(INIT_SCRIPT, 200, {
+      "Content-Type": "text/javascript; charset=utf-8",
+      "Cache-Control": "no-cache",
+    }),
+  )
   .get(`${ASSETS}/swagger-ui-bundle.js`, (c) =>
     c.body(swaggerUiBundle, 200, {
       "Content-Type": "text/javascript; charset=utf-8",

@@ -1,4 +1,4 @@
-/** Model admin routes through the app with in-memory fakes (no R2, Redis or ORT). */
+/** Model routes through the app with in-memory fakes (no R2, Redis or ORT). */
 import { describe, expect, it } from "vitest";
 import { fakeManifest, fakeModelBytes, fakeServices } from "../../test/support/fake-services";
 import { createApp } from "../app";
@@ -129,10 +129,43 @@ describe("model admin with fakes", () => {
     );
   });
 
-  it("needs the admin role", async () => {
+  it("lets a read key list and describe models, but not upload or promote", async () => {
     const { world, call } = await setup();
-    const scorer = await world.keys.create("shop-1", ["score"]);
-    const res = await call("/v1/models", {}, scorer);
-    expect(res.status).toBe(403);
+    const reader = await world.keys.create("shop-1", ["read"]);
+    const list = await call("/v1/models", {}, reader);
+    expect(list.status).toBe(200);
+    expect(ModelListSchema.parse(await list.json()).models.map((m) => m.name)).toEqual([
+      "conversion",
+    ]);
+    const detail = await call("/v1/models/conversion", {}, reader);
+    expect(detail.status).toBe(200);
+    expect(ModelDetailSchema.parse(await detail.json()).versions.map((v) => v.version)).toEqual([
+      "1",
+    ]);
+
+    const form = new FormData();
+    form.set("model", new File([fakeModelBytes([1, 1], 0)], "model.onnx"));
+    form.set("manifest", JSON.stringify(fakeManifest(2)));
+    const upload = await call("/v1/models/lead/versions/1", { method: "PUT", body: form }, reader);
+    expect(upload.status).toBe(403);
+    expect(ErrorBodySchema.parse(await upload.json()).error.message).toContain('"admin"');
+    expect(await world.store.getManifest("shop-1", "lead", "1")).toBeUndefined();
+    const promote = await call(
+      "/v1/models/conversion/promote",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ version: "1" }),
+      },
+      reader,
+    );
+    expect(promote.status).toBe(403);
+  });
+
+  it("refuses keys without the read role", async () => {
+    const { world, call } = await setup();
+    const scorer = await world.keys.create("shop-1", ["score", "ingest"]);
+    expect((await call("/v1/models", {}, scorer)).status).toBe(403);
+    expect((await call("/v1/models/conversion", {}, scorer)).status).toBe(403);
   });
 });

@@ -1,4 +1,7 @@
-/** Model admin: upload versions (ONNX + manifest), list models and versions, promote a version. */
+/**
+ * Models: upload versions (ONNX + manifest) and promote one (admin); list models and a model's
+ * versions (read, which admin implies).
+ */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ValidationError } from "#core/errors";
 import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
@@ -119,8 +122,11 @@ const listRoute = createRoute({
   path: "/v1/models",
   tags: ["models"],
   summary: "List the tenant's models and their active versions",
+  description:
+    "The tenant's models (its uploads and the bundled default) with the version each serves. Needs the `read` role (an `admin` key has it too).",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin")] as const,
+  // Listing is reading: a read key's console needs the names for its drift and performance views.
+  middleware: [requireKey("read")] as const,
   responses: {
     200: { description: "Models", content: { "application/json": { schema: ModelListSchema } } },
     ...errorResponses(...AUTH_ERRORS),
@@ -132,8 +138,10 @@ const describeRoute = createRoute({
   path: "/v1/models/{name}",
   tags: ["models"],
   summary: "A model's versions and active pointer",
+  description:
+    "Every stored version (size, SHA-256, feature count) and the active pointer (champion, challenger and its share). Needs the `read` role (an `admin` key has it too); uploading and promoting need `admin`.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin")] as const,
+  middleware: [requireKey("read")] as const,
   request: { params: z.object({ name: NameParam }) },
   responses: {
     200: {

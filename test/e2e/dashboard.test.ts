@@ -322,7 +322,7 @@ describe("the console at /dashboard", () => {
   it("renders every page for an admin, asks before promoting, and signs out", async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await signIn(context, keys.adminA!);
-    for (const name of ["models", "drift", "performance", "retraining"]) {
+    for (const name of ["models", "drift", "performance", "retraining", "webhooks"]) {
       await page.click(`#nav a[href='#/${name}']`);
       await page.waitForSelector(`#view [data-page=${name}]`);
       expect(await page.locator("#view .error-state").count()).toBe(0);

@@ -61,6 +61,12 @@ describe("API keys", () => {
     const ingestOnly = await createKey(tenant, ["ingest"]);
     let res = await app.fetch("/v1/models", { key: scoreOnly });
     expect(res.status).toBe(403);
+    expect(((await res.json()) as ErrorJson).error.message).toMatch(/needs the "read" role/);
+    res = await app.fetch("/v1/models/conversion/promote", {
+      key: scoreOnly,
+      json: { version: "1" },
+    });
+    expect(res.status).toBe(403);
     expect(((await res.json()) as ErrorJson).error.message).toMatch(/needs the "admin" role/);
     res = await app.fetch("/v1/score", { key: ingestOnly, json: { features: {} } });
     expect(res.status).toBe(403);

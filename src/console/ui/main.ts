@@ -9,6 +9,7 @@ import { modelsPage } from "./pages/models";
 import { overviewPage } from "./pages/overview";
 import { performancePage } from "./pages/performance";
 import { retrainingPage } from "./pages/retraining";
+import { webhooksPage } from "./pages/webhooks";
 
 const REFRESH_MS = 3_000;
 
@@ -19,6 +20,7 @@ const PAGES: Record<string, Page> = {
   performance: performancePage,
   alerts: alertsPage,
   retraining: retrainingPage,
+  webhooks: webhooksPage,
 };
 
 function startSignIn(): void {

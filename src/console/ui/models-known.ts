@@ -5,7 +5,10 @@ interface ModelList {
   models: { name: string }[];
 }
 
-/** GET /v1/models needs the admin role; a read key falls back to the demo model's name. */
+/**
+ * GET /v1/models needs the read role, which every console session has; a Worker that still asks
+ * for admin answers 403, and the pickers then fall back to the demo model's name.
+ */
 export async function knownModels(): Promise<string[]> {
   try {
     const list = await api.get<ModelList>("/v1/models");

@@ -33,8 +33,8 @@ export const modelsPage: Page = async (ctx) => {
     if (err instanceof ApiError && err.status === 403) {
       root.append(
         emptyState(
-          "Model versions need an admin key.",
-          "This session's key reads monitoring results only; sign in with an admin key to see versions and promote them.",
+          "This Worker lists models for admin keys only.",
+          "Sign in with an admin key to see versions and promote them.",
         ),
       );
       return root;
@@ -42,6 +42,15 @@ export const modelsPage: Page = async (ctx) => {
     throw err;
   }
   if (outcome) root.append(h("p", { class: outcome.ok ? "notice" : "error-state" }, outcome.text));
+  if (!isAdmin(ctx.session)) {
+    root.append(
+      h(
+        "p",
+        { class: "muted", "data-note": "read-only" },
+        "Promoting a version needs an admin key.",
+      ),
+    );
+  }
   if (names.length === 0) {
     root.append(
       emptyState(
