@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import swaggerUiCss from "swagger-ui-dist/swagger-ui.css";
 import swaggerUiBundle from "swagger-ui-dist/swagger-ui-bundle.js";
 import type { AppEnv } from "../app-env";
+import { CONSOLE_CSP } from "../console/security-headers";
 import { securityHeaders } from "../http/security-headers";
 
 /** The pinned swagger-ui-dist version (package.json); part of the asset URLs, so caches never mix. */
@@ -19,17 +20,7 @@ const INIT_PATH = "/docs/swagger-init.js";
  * the same reason. Fetches ("Try it out", /openapi.json) stay on this origin; its stylesheet's
  * icons are data: URLs.
  */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+export const DOCS_CSP = CONSOLE_CSP;
 
 // validatorUrl: null keeps the page from calling validator.swagger.io.
 const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null });
