@@ -238,7 +238,9 @@ describe("@upstash/redis through the local server", () => {
     let cursor = "0";
     let rounds = 0;
     do {
-      const [next, keys] = await redis.scan(cursor, { match: `${p}scan:*`, count: 10 });
+      // COUNT is per round of the whole keyspace: a shared Redis may hold hundreds of thousands of
+      // other keys, so each round looks at many to keep the number of rounds small.
+      const [next, keys] = await redis.scan(cursor, { match: `${p}scan:*`, count: 1000 });
       for (const key of keys) found.add(key);
       cursor = String(next);
       rounds += 1;
