@@ -2,7 +2,13 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../test/support/integration-env";
 import { loadStreamConfig } from "./config";
-import { DLQ_HEADERS } from "./kafka/kafkajs-dead-letter-sink";
+import type { DeadLetter } from "./kafka/dead-letter-sink";
+import {
+  DLQ_HEADERS,
+  DLQ_TRUNCATED_HEADER,
+  KafkajsDeadLetterSink,
+  MAX_LETTER_BYTES,
+} from "./kafka/kafkajs-dead-letter-sink";
 import { type StreamProcessor, startStreamProcessor } from "./main";
 import { sampleEventMessage, toValue } from "./testing/sample-messages";
 
@@ -82,18 +88,64 @@ describe("poison messages (real Kafka, real Postgres)", () => {
       ),
     );
   });
+
+  it("sends letters that add up to more than a Kafka request in several requests, and cuts one too large to send", async () => {
+    const sink = new KafkajsDeadLetterSink(env.kafka, {
+      topic: env.topics.dlq,
+      consumerGroup: env.groupId,
+    });
+    const letter = (n: number, bytes: number): DeadLetter => ({
+      key: Buffer.from(`big:${n}`),
+      value: Buffer.alloc(bytes, 0x61 + n),
+      headers: {},
+      reason: "too big to process",
+      stage: "decode",
+      topic: env.topics.events,
+      partition: 0,
+      offset: String(1_000 + n),
+    });
+    try {
+      // 4 × 400 KB together exceed the broker's 1 MiB request limit; 2 MB exceeds a message's.
+      await sink.send([0, 1, 2, 3].map((n) => letter(n, 400_000)).concat(letter(4, 2_000_000)));
+    } finally {
+      await sink.close();
+    }
+    const letters = (await readAll(env, env.topics.dlq, 7, `${env.groupId}-big`)).filter((l) =>
+      l.key.startsWith("big:"),
+    );
+    expect(letters.map((l) => l.key)).toEqual(["big:0", "big:1", "big:2", "big:3", "big:4"]);
+    expect(letters.slice(0, 4).every((l) => l.valueBytes === 400_000)).toBe(true);
+    expect(letters[4]!.valueBytes).toBeLessThanOrEqual(MAX_LETTER_BYTES);
+    expect(letters[4]!.headers[DLQ_TRUNCATED_HEADER]).toBe("2000000");
+    expect(letters[0]!.headers[DLQ_TRUNCATED_HEADER]).toBeUndefined();
+  });
 });
 
-async function readAll(env: IntegrationEnv, topic: string, count: number) {
-  const consumer = env.kafka.consumer({ groupId: `${env.groupId}-reader` });
-  const out: { key: string; value: string; headers: Record<string, string> }[] = [];
+async function readAll(
+  env: IntegrationEnv,
+  topic: string,
+  count: number,
+  groupId = `${env.groupId}-reader`,
+) {
+  const consumer = env.kafka.consumer({ groupId });
+  const out: {
+    key: string;
+    value: string;
+    valueBytes: number;
+    headers: Record<string, string>;
+  }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      out.push({ key: String(message.key), value: String(message.value), headers });
+      out.push({
+        key: String(message.key),
+        value: String(message.value),
+        valueBytes: message.value?.length ?? 0,
+        headers,
+      });
     },
   });
   await waitFor(`${count} dead letters`, async () => out.length >= count, 30_000);

@@ -68,6 +68,7 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
 
 const SKIP_REASONS: Readonly<Record<TextProblem, string>> = {
   "lone-surrogate": "contains a lone UTF-16 surrogate",
+  "too-deep": "nests too deep to store",
   nul: "contains U+0000",
 };
 

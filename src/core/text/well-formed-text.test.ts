@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   findTextIssues,
+  MAX_STORABLE_DEPTH,
   refineStorableJson,
   storableString,
   textIssueMessage,
@@ -53,5 +54,22 @@ describe("zod helpers", () => {
     expect(schema.safeParse({ id: "ok", extra: { "\ud83d\ude00": "\ud83d\ude00" } }).success).toBe(
       true,
     );
+  });
+});
+
+describe("findTextIssues on deeply nested values", () => {
+  it("reports a value nested past MAX_STORABLE_DEPTH as too deep instead of exhausting the stack", () => {
+    let deep: unknown = "\ud800";
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expect(findTextIssues({ a: deep })).toEqual([
+      {
+        path: ["a", ...Array.from({ length: MAX_STORABLE_DEPTH - 1 }, () => 0)],
+        problem: "too-deep",
+        inKey: false,
+      },
+    ]);
+    let shallow: unknown = "ok";
+    for (let i = 0; i < MAX_STORABLE_DEPTH - 1; i++) shallow = [shallow];
+    expect(findTextIssues(shallow)).toEqual([]);
   });
 });

@@ -7,7 +7,14 @@ import { z } from "zod";
 // statement makes the database refuse the whole statement, so every entry point refuses them,
 // naming where they are and never repeating the text (a log or an error body must not carry it).
 
-export type TextProblem = "lone-surrogate" | "nul";
+export type TextProblem = "lone-surrogate" | "nul" | "too-deep";
+
+/**
+ * Deepest nesting the checks walk. Deeper values are refused as a problem of their own: walking
+ * them (here, in JSON.stringify or in Postgres) would exhaust a stack, and no Driftline message
+ * nests anywhere near this.
+ */
+export const MAX_STORABLE_DEPTH = 256;
 
 /** What is wrong with `text`, or undefined when Postgres can store it. */
 export function textProblem(text: string): TextProblem | undefined {
@@ -25,6 +32,7 @@ export const TEXT_PROBLEM_MESSAGES: Readonly<Record<TextProblem, string>> = {
   "lone-surrogate":
     "holds a lone UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair), which is not well-formed Unicode; send whole characters (UTF-8, or both escapes of a surrogate pair)",
   nul: "holds U+0000 (the NUL character), which cannot be stored; remove it",
+  "too-deep": `nests arrays and objects more than ${MAX_STORABLE_DEPTH} levels deep; flatten it`,
 };
 
 export interface TextIssue {
@@ -55,17 +63,27 @@ export function findTextIssues(
   return issues;
 }
 
-function collect(value: unknown, path: (string | number)[], out: TextIssue[], max: number): void {
+function collect(
+  value: unknown,
+  path: (string | number)[],
+  out: TextIssue[],
+  max: number,
+  depth = 0,
+): void {
   if (typeof value === "string") {
     const problem = textProblem(value);
     if (problem !== undefined) out.push({ path: [...path], problem, inKey: false });
     return;
   }
   if (typeof value !== "object" || value === null) return;
+  if (depth >= MAX_STORABLE_DEPTH) {
+    out.push({ path: [...path], problem: "too-deep", inKey: false });
+    return;
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length && out.length < max; i++) {
       path.push(i);
-      collect(value[i], path, out, max);
+      collect(value[i], path, out, max, depth + 1);
       path.pop();
     }
     return;
@@ -78,7 +96,7 @@ function collect(value: unknown, path: (string | number)[], out: TextIssue[], ma
       continue;
     }
     path.push(key);
-    collect((value as Record<string, unknown>)[key], path, out, max);
+    collect((value as Record<string, unknown>)[key], path, out, max, depth + 1);
     path.pop();
   }
 }
