@@ -168,11 +168,10 @@ function tenantBTraffic(random: Random): {
     });
     if (poison) poisonKeys.push(key);
   };
-  // 1,000 levels with an escape at the bottom, so the text check walks all of it. The bounds are
-  // what the processor survives today: at 20,000 levels the text check's recursion overflows the
-  // stack and the consumer stops, and dead letters over 1 MiB in one batch are refused by the
-  // broker and retried without end; either would stall A's partition.
-  const deep = nested(1_000, '"\\u0000"');
+  // 20,000 levels with an escape at the bottom: deeper than any stack-bound walk of it could go
+  // (the text checks refuse it as too deep). With the large invalid values below, B's dead letters
+  // in one batch add up to more than a Kafka request may carry.
+  const deep = nested(20_000, '"\\u0000"');
   for (let i = 0; i < 15; i++) {
     // JSON.stringify writes a lone surrogate as an escape: valid UTF-8 bytes, an ill-formed string.
     const p = (k: string, patch: Record<string, unknown>) =>
@@ -205,6 +204,15 @@ function tenantBTraffic(random: Random): {
       true,
     );
     add(predictions, "predictions", `${B}:bad-pred-empty-${i}`, null, true);
+    if (i < 3) {
+      add(
+        predictions,
+        "predictions",
+        `${B}:bad-pred-huge-${i}`,
+        `{"x":"${"y".repeat(400_000)}`,
+        true,
+      );
+    }
     add(
       predictions,
       "predictions",
