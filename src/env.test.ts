@@ -19,7 +19,11 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
   it("names every setting that only suits a local run", () => {
     let message = "";
     try {
-      parseWorkerEnv({ ...local, DRIFTLINE_ENV: "production" });
+      parseWorkerEnv({
+        ...local,
+        DRIFTLINE_ENV: "production",
+        NEON_WS_RELAY_URL: "ws://127.0.0.1:5488",
+      });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -31,6 +35,7 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
       "KAFKA_REST_API_SECRET",
       "ENTITY_ID_KEY",
       "WEBHOOK_ENCRYPTION_KEY",
+      "NEON_WS_RELAY_URL",
     ]) {
       expect(message).toContain(`${key}:`);
     }

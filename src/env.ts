@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   envInt,
   forbidLocalDefault,
+  forbidSet,
   parseEnv,
   productionProblems,
   requireHttps,
@@ -160,6 +161,7 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       requireSet("KAFKA_REST_API_KEY", "the Kafka REST Proxy must authenticate the Worker"),
       requireSet("KAFKA_REST_API_SECRET", "the Kafka REST Proxy must authenticate the Worker"),
       forbidLocalDefault("ENTITY_ID_KEY", LOCAL_ENTITY_ID_KEY),
+      forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
       forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
     ]),
   });

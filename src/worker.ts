@@ -81,8 +81,8 @@ export function buildServices(env: WorkerEnv): Services {
       maxModelBytes: env.MODEL_UPLOAD_MAX_BYTES,
       changes: new QueueModelChangeLog(env.INGEST_QUEUE as Queue<IngestMessage>),
     }),
-    // Rows of requests arriving within 20 ms share one queue call; the response never waits.
     entityIds: new HmacEntityIdKeyer(env.ENTITY_ID_KEY),
+    // Rows of requests arriving within 20 ms share one queue call; the response never waits.
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>, {
       lingerMs: 20,
     }),
