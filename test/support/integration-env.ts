@@ -137,11 +137,12 @@ export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs = 60_000,
+  intervalMs = 200,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
