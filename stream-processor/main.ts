@@ -41,6 +41,10 @@ export interface StreamProcessor {
 
 /** Longest a readiness probe waits for the database, ms. */
 const READY_DB_TIMEOUT_MS = 2_000;
+/** Connections of the read API's own pool. */
+const API_POOL_MAX = 2;
+/** Longest one read API statement may run, ms. */
+const API_STATEMENT_TIMEOUT_MS = 15_000;
 
 export async function startStreamProcessor(
   config: StreamConfig,
@@ -75,6 +79,17 @@ export async function startStreamProcessor(
   });
   const transactions = new NeonBatchTransactions(pool, metrics.dbTimer);
   const store = new NeonMetricsStore(pool, metrics.dbTimer);
+  // The read API has a small pool of its own: slow or many reads can never take the
+  // connections the batch transactions need.
+  const apiPool = createNeonPool({
+    databaseUrl: config.database.url,
+    ...(config.database.wsRelayUrl === undefined ? {} : { wsRelayUrl: config.database.wsRelayUrl }),
+    ...(config.database.schema === undefined ? {} : { schema: config.database.schema }),
+    max: API_POOL_MAX,
+    timeouts: { statementMs: API_STATEMENT_TIMEOUT_MS },
+    onIdleClientError: (error) => log.warn({ err: error }, "idle Postgres connection failed"),
+  });
+  const reader = new NeonMetricsStore(apiPool, metrics.dbTimer);
   const kafka = createKafka(config.kafka, log);
   const deadLetters = new KafkajsDeadLetterSink(kafka, {
     topic: names.dlq,
@@ -176,7 +191,7 @@ export async function startStreamProcessor(
     batch.topic === names.models ? registryHandler(batch, control) : handler(batch, control);
 
   const api = createApi({
-    reader: store,
+    reader,
     keys: new NeonApiKeyStore(pool),
     clock,
     log,
@@ -251,6 +266,7 @@ export async function startStreamProcessor(
       await deadLetters.close().catch(() => {});
       await new Promise<void>((done) => server.close(() => done()));
       await pool.end().catch(() => {});
+      await apiPool.end().catch(() => {});
       log.info("stopped");
     })();
     return stopped;

@@ -15,6 +15,8 @@ import {
 const GRANULARITY_MS = { minute: MINUTE_MS, hour: HOUR_MS } as const;
 /** Default range when `from` is omitted, ms before `to`. */
 const DEFAULT_RANGE_MS = HOUR_MS;
+/** Longest range one read may cover: bounds what one query scans, whatever its grouping. */
+export const MAX_METRICS_RANGE_MS = 31 * 24 * HOUR_MS;
 
 /** Epoch ms (digits) or an ISO 8601 date-time with zone. */
 export const instantSchema = z
@@ -151,6 +153,12 @@ export async function readMetrics(
     throw new ValidationError("`from` must be before `to`.", [
       { field: "from", message: "must be before to" },
     ]);
+  }
+  if (toMs - fromMs > MAX_METRICS_RANGE_MS) {
+    throw new ValidationError(
+      "The range from `from` to `to` is longer than 31 days; read it in several requests.",
+      [{ field: "from", message: "at most 31 days before to" }],
+    );
   }
   const groupBy = q.groupBy as GroupDimension[];
   const filters = {
