@@ -1,6 +1,7 @@
 /** WebhookStore on Postgres through the Neon serverless driver: a Pool per request, ended with it. */
 import type { Pool } from "@neondatabase/serverless";
 import { DependencyUnavailableError } from "#core/errors";
+import { deliveryAttemptValues } from "#core/webhooks";
 import { createRequestPool, type NeonReadStoreOptions } from "../read-api/neon-read-store";
 import type {
   CreateEndpointResult,
@@ -117,18 +118,7 @@ export class NeonWebhookStore implements WebhookStore {
        VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $7::text IS NULL, $8, ${TS("$9")},
          CASE WHEN $10::bigint IS NULL THEN NULL ELSE ${TS("$10")} END)
        RETURNING ${DELIVERY_COLUMNS}`,
-      [
-        a.tenant,
-        a.endpointId,
-        a.eventId,
-        a.eventType,
-        a.attempt,
-        a.statusCode ?? null,
-        a.error === undefined ? null : a.error.slice(0, 1024),
-        Math.max(0, Math.round(a.durationMs)),
-        String(a.attemptedAtMs),
-        a.nextAttemptAtMs === undefined ? null : String(a.nextAttemptAtMs),
-      ],
+      deliveryAttemptValues(a),
     );
     return deliveryOf(rows[0]!);
   }

@@ -1,4 +1,5 @@
 /** The WebhookStore port: a tenant's webhook endpoints and their delivery log, as the routes use them. */
+import type { WebhookDeliveryAttempt } from "#core/webhooks";
 import type { TimeKey } from "../read-api/read-store";
 
 /** A live endpoint; `secretSealed` never leaves the Worker (the secret is shown once, on create). */
@@ -16,21 +17,7 @@ export type CreateEndpointResult =
   | { kind: "limit-reached"; limit: number };
 
 /** One attempt to deliver one event to one endpoint. */
-export interface DeliveryAttempt {
-  tenant: string;
-  endpointId: string;
-  eventId: string;
-  eventType: string;
-  attempt: number;
-  /** The receiver's HTTP status, when it answered. */
-  statusCode: number | undefined;
-  /** Why it failed; undefined when it succeeded (a 2xx). */
-  error: string | undefined;
-  durationMs: number;
-  attemptedAtMs: number;
-  /** When a retry is due; undefined when none will be made. */
-  nextAttemptAtMs: number | undefined;
-}
+export type DeliveryAttempt = WebhookDeliveryAttempt;
 
 export interface DeliveryEntry extends DeliveryAttempt {
   key: TimeKey;

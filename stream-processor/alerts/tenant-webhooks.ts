@@ -5,9 +5,11 @@
  * that tenant's endpoints: every statement filters by tenant.
  */
 import {
+  deliveryAttemptValues,
   openWebhookSecret,
   type PlannedAlert,
   planAlertDeliveries,
+  type WebhookDeliveryAttempt,
   type WebhookSubscription,
 } from "#core/webhooks";
 import type { Queryable } from "../db/timed-query";
@@ -133,22 +135,7 @@ export async function planAlertTargets<A extends PlannedAlert>(
 }
 
 /** One attempt to deliver one alert to one endpoint, as GET /v1/webhooks/{id}/deliveries shows it. */
-export interface WebhookDeliveryRecord {
-  tenant: string;
-  endpointId: string;
-  /** The CloudEvent id (the delivery's `webhook-id`). */
-  eventId: string;
-  eventType: string;
-  /** 1-based: the outbox row's attempts + 1. */
-  attempt: number;
-  statusCode: number | undefined;
-  /** Undefined when the receiver answered 2xx. */
-  error: string | undefined;
-  durationMs: number;
-  attemptedAtMs: number;
-  /** When the next attempt is due; undefined when it succeeded or was the last. */
-  nextAttemptAtMs: number | undefined;
-}
+export type WebhookDeliveryRecord = WebhookDeliveryAttempt;
 
 /**
  * Stores the attempt for the tenant's delivery log. Answers false, storing nothing, when the
@@ -168,18 +155,7 @@ export async function recordWebhookDelivery(
              'epoch'::timestamptz + $10::bigint * interval '1 millisecond'
            FROM webhook_endpoints e
            WHERE e.tenant_id = $1 AND e.endpoint_id = $2::uuid`,
-    values: [
-      d.tenant,
-      d.endpointId,
-      d.eventId,
-      d.eventType,
-      d.attempt,
-      d.statusCode ?? null,
-      d.error === undefined ? null : d.error.slice(0, 1024),
-      Math.max(0, Math.round(d.durationMs)),
-      String(d.attemptedAtMs),
-      d.nextAttemptAtMs === undefined ? null : String(d.nextAttemptAtMs),
-    ],
+    values: deliveryAttemptValues(d),
   });
   return (rowCount ?? 0) > 0;
 }

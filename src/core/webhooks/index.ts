@@ -6,6 +6,7 @@
  *
  * @module
  */
+export * from "./delivery-attempt.ts";
 export * from "./plan-alert-deliveries.ts";
 export * from "./secret-box.ts";
 export * from "./webhook-secret.ts";
