@@ -7,16 +7,12 @@
  * the admin actions, and model versions without promotion. Screenshots land in test/artifacts/.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
 import pg from "pg";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Role } from "#core/api-keys";
-import { createApiKey } from "../../scripts/keys-create";
-import { loadLocalStackConfig } from "../../scripts/local/config";
 import { migrate } from "../../scripts/migrate";
+import { launchChromium, newKey, shot, signIn, WORKER_URL } from "../support/console-browser";
 import { TEST_DATABASE_URL } from "../support/integration-env";
 import {
   type ReceivedDelivery,
@@ -24,11 +20,8 @@ import {
   type WebhookReceiver,
 } from "../support/webhook-receiver";
 
-const stack = loadLocalStackConfig();
-const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
 // The Worker under test reads this database's default schema (scripts/local/worker.ts).
 const DATABASE_URL = process.env.DATABASE_URL ?? TEST_DATABASE_URL;
-const ARTIFACTS = resolve(import.meta.dirname, "../artifacts");
 const suffix = randomUUID().slice(0, 8);
 const TENANT = `e2e-console-hooks-${suffix}`;
 const READ_TENANT = `e2e-console-hooks-read-${suffix}`;
@@ -38,25 +31,8 @@ let receiver: WebhookReceiver;
 let db: pg.Pool;
 const keys: Record<string, string> = {};
 
-async function newKey(tenant: string, roles: Role[]): Promise<string> {
-  const { key } = await createApiKey({
-    tenant,
-    roles,
-    origins: [],
-    redis: {
-      url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-      token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-    },
-  });
-  return key;
-}
-
-async function signIn(context: BrowserContext, key: string): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${WORKER_URL}/dashboard`);
-  await page.fill("#api-key", key);
-  await page.click("#signin-form button[type=submit]");
-  await page.waitForSelector("#view [data-page=overview]", { timeout: 15_000 });
+async function signInToWebhooks(context: BrowserContext, key: string): Promise<Page> {
+  const page = await signIn(context, key);
   await page.click("#nav a[href='#/webhooks']");
   await page.waitForSelector("#view [data-page=webhooks]");
   return page;
@@ -76,26 +52,18 @@ async function received(channel: string): Promise<ReceivedDelivery[]> {
   return (await (await fetch(`${receiver.url}/received/${channel}`)).json()) as ReceivedDelivery[];
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: resolve(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
 /** The endpoints table's row for a URL (channels are distinct, so the text is unique). */
 const row = (page: Page, url: string) =>
   page.locator("table.webhooks tbody tr", { has: page.locator("code.url", { hasText: url }) });
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
   await migrate({ databaseUrl: DATABASE_URL });
   db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   keys.admin = await newKey(TENANT, ["admin"]);
   keys.readAdmin = await newKey(READ_TENANT, ["admin"]);
   keys.read = await newKey(READ_TENANT, ["read"]);
   receiver = await startWebhookReceiver();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -111,7 +79,7 @@ describe("the console's webhooks page", () => {
   it("adds an endpoint, shows its secret once, sends a verified test delivery, deletes it", async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: WORKER_URL });
-    const page = await signIn(context, keys.admin!);
+    const page = await signInToWebhooks(context, keys.admin!);
     const problems = await watchPage(page);
     await page.waitForSelector("[data-page=webhooks] .empty");
     expect(await page.textContent("#view")).toContain("No webhook endpoints yet");
@@ -229,7 +197,7 @@ describe("the console's webhooks page", () => {
     expect(((await test.json()) as { delivered: boolean }).delivered).toBe(true);
 
     const context = await browser.newContext({ viewport: { width: 1400, height: 700 } });
-    const page = await signIn(context, keys.read!);
+    const page = await signInToWebhooks(context, keys.read!);
     const problems = await watchPage(page);
     await row(page, url).waitFor();
     expect(await row(page, url).textContent()).toContain("every alert type");

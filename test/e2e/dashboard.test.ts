@@ -9,26 +9,21 @@
  * Screenshots land in test/artifacts/.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
 import pg from "pg";
 import pino from "pino";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Role } from "#core/api-keys";
-import { createApiKey } from "../../scripts/keys-create";
 import { loadLocalStackConfig } from "../../scripts/local/config";
 import { kafkaBrokers } from "../../scripts/local/kafka";
 import { migrate } from "../../scripts/migrate";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
+import { launchChromium, newKey, shot, signIn, WORKER_URL } from "../support/console-browser";
 import { TEST_DATABASE_URL, waitFor } from "../support/integration-env";
 
 const stack = loadLocalStackConfig();
-const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
 // The Worker under test reads this database's default schema (scripts/local/worker.ts).
 const DATABASE_URL = process.env.DATABASE_URL ?? TEST_DATABASE_URL;
-const ARTIFACTS = resolve(import.meta.dirname, "../artifacts");
 const suffix = randomUUID().slice(0, 8);
 const TENANT_A = `e2e-console-a-${suffix}`;
 const TENANT_B = `e2e-console-b-${suffix}`;
@@ -37,19 +32,6 @@ let browser: Browser;
 let processor: StreamProcessor | undefined;
 let db: pg.Pool;
 const keys: Record<string, string> = {};
-
-async function newKey(tenant: string, roles: Role[]): Promise<string> {
-  const { key } = await createApiKey({
-    tenant,
-    roles,
-    origins: [],
-    redis: {
-      url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-      token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-    },
-  });
-  return key;
-}
 
 let sent = 0;
 /** A batch of website and CAPI events for tenant A through the public API, all accepted. */
@@ -90,15 +72,6 @@ async function sendEvents(n: number): Promise<void> {
   }
 }
 
-async function signIn(context: BrowserContext, key: string): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${WORKER_URL}/dashboard`);
-  await page.fill("#api-key", key);
-  await page.click("#signin-form button[type=submit]");
-  await page.waitForSelector("#view [data-page=overview]", { timeout: 15_000 });
-  return page;
-}
-
 /** Calls the API from inside the page, as the console's own script would (cookie included). */
 function fetchInPage(
   page: Page,
@@ -120,12 +93,7 @@ function fetchInPage(
   );
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: resolve(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
   await migrate({ databaseUrl: DATABASE_URL });
   db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   for (const t of [TENANT_A, TENANT_B]) {
@@ -154,10 +122,7 @@ beforeAll(async () => {
     }),
     { log: pino({ level: "silent" }) },
   );
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox"],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

@@ -1,26 +1,12 @@
-/**
- * The API docs page in a real browser (Debian's Chromium through playwright-core) against the
- * Worker under `wrangler dev`: Swagger UI must render and run a request under the page's CSP
- * without a single violation. Screenshot in test/artifacts/.
- */
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadLocalStackConfig } from "../../scripts/local/config";
-
-const stack = loadLocalStackConfig();
-const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
-const ARTIFACTS = resolve(import.meta.dirname, "../artifacts");
+import { ARTIFACTS, launchChromium, WORKER_URL } from "../support/console-browser";
 
 let browser: Browser;
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
