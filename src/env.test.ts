@@ -1,15 +1,9 @@
 /** The Worker's environment in production mode: insecure local settings are refused by name. */
 import { describe, expect, it } from "vitest";
+import { LOCAL_WORKER_ENV, PRODUCTION_WORKER_ENV } from "../test/support/worker-env";
 import { parseWorkerEnv } from "./env";
 
-const binding = { get() {}, put() {}, send() {} };
-const local = {
-  MODELS: binding,
-  INGEST_QUEUE: binding,
-  UPSTASH_REDIS_REST_URL: "http://127.0.0.1:8079",
-  UPSTASH_REDIS_REST_TOKEN: "driftline-local-token",
-  KAFKA_REST_URL: "http://127.0.0.1:8082",
-};
+const local = LOCAL_WORKER_ENV;
 
 describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
   it("accepts the local settings locally", () => {
@@ -42,17 +36,7 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
   });
 
   it("accepts a production setup", () => {
-    const env = parseWorkerEnv({
-      ...local,
-      DRIFTLINE_ENV: "production",
-      UPSTASH_REDIS_REST_URL: "https://eu1.upstash.example",
-      UPSTASH_REDIS_REST_TOKEN: "a-real-token",
-      KAFKA_REST_URL: "https://pkc.confluent.example:443/kafka",
-      KAFKA_REST_API_KEY: "key",
-      KAFKA_REST_API_SECRET: "secret",
-      ENTITY_ID_KEY: "a-long-random-secret-key",
-      WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
-    });
+    const env = parseWorkerEnv(PRODUCTION_WORKER_ENV);
     expect(env.ENTITY_ID_KEY).toBe("a-long-random-secret-key");
   });
 });

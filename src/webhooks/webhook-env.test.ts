@@ -2,16 +2,10 @@
 // name in production; a key that is not 32 bytes of base64 is refused everywhere.
 import { describe, expect, it } from "vitest";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
+import { LOCAL_WORKER_ENV, PRODUCTION_WORKER_ENV } from "../../test/support/worker-env";
 import { parseWorkerEnv } from "../env";
 
-const binding = { get() {}, put() {}, send() {} };
-const local = {
-  MODELS: binding,
-  INGEST_QUEUE: binding,
-  UPSTASH_REDIS_REST_URL: "http://127.0.0.1:8079",
-  UPSTASH_REDIS_REST_TOKEN: "driftline-local-token",
-  KAFKA_REST_URL: "http://127.0.0.1:8082",
-};
+const local = LOCAL_WORKER_ENV;
 const ownKey = Buffer.alloc(32, 42).toString("base64");
 
 const problem = (raw: Record<string, unknown>): string => {
@@ -44,17 +38,7 @@ describe("WEBHOOK_ENCRYPTION_KEY", () => {
   });
 
   it("is accepted in production when it is the operator's own", () => {
-    const production = {
-      ...local,
-      DRIFTLINE_ENV: "production",
-      UPSTASH_REDIS_REST_URL: "https://eu1.upstash.example",
-      UPSTASH_REDIS_REST_TOKEN: "a-real-token",
-      KAFKA_REST_URL: "https://pkc.confluent.example:443/kafka",
-      KAFKA_REST_API_KEY: "key",
-      KAFKA_REST_API_SECRET: "secret",
-      ENTITY_ID_KEY: "a-long-random-secret-key",
-    };
-    expect(problem({ ...production, WEBHOOK_ENCRYPTION_KEY: ownKey })).toBe("");
+    expect(problem({ ...PRODUCTION_WORKER_ENV, WEBHOOK_ENCRYPTION_KEY: ownKey })).toBe("");
   });
 
   it.each([Buffer.alloc(16).toString("base64"), "not base64 at all, not at all, not at all!!"])(
