@@ -26,6 +26,31 @@ export function append(el: Element, children: Child[]): void {
   }
 }
 
+/**
+ * An in-page confirmation of a destructive action: the question, a danger button that runs
+ * `confirm`, and Cancel, which runs `cancel`. Buttons carry `data-action` for tests.
+ */
+export function confirmDialog(options: {
+  label: string;
+  question: Child[];
+  confirmText: string;
+  action: string;
+  confirm: () => Promise<void>;
+  cancel: () => void;
+}): HTMLElement {
+  return h(
+    "div",
+    { class: "confirm", role: "dialog", "aria-label": options.label },
+    h("p", {}, ...options.question),
+    h(
+      "button",
+      { type: "button", class: "danger", "data-action": options.action, onclick: options.confirm },
+      options.confirmText,
+    ),
+    h("button", { type: "button", class: "secondary", onclick: options.cancel }, "Cancel"),
+  );
+}
+
 /** A section with a heading, for one panel of a page. */
 export function panel(title: string, ...children: Child[]): HTMLElement {
   return h("section", { class: "panel" }, h("h2", {}, title), ...children);

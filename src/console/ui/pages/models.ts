@@ -1,6 +1,6 @@
 /** Models: versions, champion and challenger shares; admins promote or roll back after confirming. */
 import { ApiError, api } from "../api";
-import { emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
+import { confirmDialog, emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
 import { holds, isAdmin, type Page, type PageContext } from "../page";
 
 interface Pointer {
@@ -163,50 +163,32 @@ function confirmBox(
     confirming = undefined;
     holds.delete("confirm");
   };
-  return h(
-    "div",
-    { class: "confirm", role: "dialog", "aria-label": "Confirm promotion" },
-    h(
-      "p",
-      {},
+  return confirmDialog({
+    label: "Confirm promotion",
+    question: [
       `${pending.rollBack ? "Roll back" : "Promote"} ${pending.model} to version ${pending.version}? `,
       "It becomes the champion for all traffic within seconds; the challenger, if any, is removed.",
-    ),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "danger",
-        "data-action": "confirm",
-        onclick: async () => {
-          try {
-            await api.post(`/v1/models/${encodeURIComponent(pending.model)}/promote`, {
-              version: pending.version,
-            });
-            outcome = {
-              ok: true,
-              text: `${pending.model} v${pending.version} is now the champion.`,
-            };
-          } catch (err) {
-            outcome = { ok: false, text: err instanceof Error ? err.message : String(err) };
-          }
-          close();
-          ctx.refresh();
-        },
-      },
-      "Yes, make it champion",
-    ),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "secondary",
-        onclick: () => {
-          close();
-          ctx.refresh();
-        },
-      },
-      "Cancel",
-    ),
-  );
+    ],
+    confirmText: "Yes, make it champion",
+    action: "confirm",
+    confirm: async () => {
+      try {
+        await api.post(`/v1/models/${encodeURIComponent(pending.model)}/promote`, {
+          version: pending.version,
+        });
+        outcome = {
+          ok: true,
+          text: `${pending.model} v${pending.version} is now the champion.`,
+        };
+      } catch (err) {
+        outcome = { ok: false, text: err instanceof Error ? err.message : String(err) };
+      }
+      close();
+      ctx.refresh();
+    },
+    cancel: () => {
+      close();
+      ctx.refresh();
+    },
+  });
 }

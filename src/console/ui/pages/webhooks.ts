@@ -4,7 +4,7 @@
  */
 import { ALERT_TYPE_CHOICES, shortAlertType } from "../alert-types";
 import { api, query } from "../api";
-import { emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
+import { confirmDialog, emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
 import { holds, isAdmin, type Page, type PageContext } from "../page";
 
 interface Endpoint {
@@ -341,49 +341,31 @@ function confirmDelete(ctx: PageContext, endpoint: Endpoint): HTMLElement {
     confirmingDelete = undefined;
     holds.delete("confirm");
   };
-  return h(
-    "div",
-    { class: "confirm", role: "dialog", "aria-label": "Confirm deletion" },
-    h(
-      "p",
-      {},
+  return confirmDialog({
+    label: "Confirm deletion",
+    question: [
       `Delete the endpoint ${endpoint.url}? `,
       "It receives nothing more, including retries already queued; its secret cannot be recovered.",
-    ),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "danger",
-        "data-action": "confirm-delete",
-        onclick: async () => {
-          try {
-            await api.delete(`/v1/webhooks/${encodeURIComponent(endpoint.id)}`);
-            outcome = { ok: true, text: `Deleted the endpoint ${endpoint.url}.` };
-            if (created?.id === endpoint.id) created = undefined;
-          } catch (err) {
-            outcome = { ok: false, text: `The endpoint was not deleted: ${message(err)}` };
-          }
-          close();
-          ctx.go("#/webhooks");
-          ctx.refresh();
-        },
-      },
-      "Yes, delete it",
-    ),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "secondary",
-        onclick: () => {
-          close();
-          ctx.refresh();
-        },
-      },
-      "Cancel",
-    ),
-  );
+    ],
+    confirmText: "Yes, delete it",
+    action: "confirm-delete",
+    confirm: async () => {
+      try {
+        await api.delete(`/v1/webhooks/${encodeURIComponent(endpoint.id)}`);
+        outcome = { ok: true, text: `Deleted the endpoint ${endpoint.url}.` };
+        if (created?.id === endpoint.id) created = undefined;
+      } catch (err) {
+        outcome = { ok: false, text: `The endpoint was not deleted: ${message(err)}` };
+      }
+      close();
+      ctx.go("#/webhooks");
+      ctx.refresh();
+    },
+    cancel: () => {
+      close();
+      ctx.refresh();
+    },
+  });
 }
 
 function deliveriesPanel(endpoint: Endpoint, deliveries: Delivery[]): HTMLElement {
