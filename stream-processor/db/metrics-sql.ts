@@ -1,20 +1,9 @@
-/** The metrics store's SQL: named statements for windows, dedup, dimension admission and the hourly rollup, and the hourly relation reads use. */
+/** The metrics store's SQL: named statements for windows, dedup, dimension admission and the hourly rollup. */
 
-/** Epoch ms (bigint parameter) to timestamptz, exactly. */
-export const MS_TO_TIMESTAMPTZ = (ms: string) =>
-  `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
-/** timestamptz to epoch ms (bigint), exactly (extract(epoch) is numeric). */
-export const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+// The epoch-ms conversions and the summed columns are the read contract's: one definition, so
+// what the writes store and what the reads sum cannot drift apart.
+import { MS_TO_TIMESTAMPTZ, TIMESTAMPTZ_TO_MS, WINDOW_COUNTS } from "#core/read-models";
 
-/** Minute rows' columns that an hour row sums, in metric_windows' column order. */
-export const WINDOW_COUNTS = [
-  "event_count",
-  "late_count",
-  "match_quality_sum",
-  "match_quality_count",
-  "prediction_count",
-  "conversion_count",
-] as const;
 export const WINDOW_KEY = "tenant_id, window_seconds, window_start, source, event_name, campaign";
 
 /** Join condition: `m`'s rows are the minute rows of the hour `h` (h.tenant_id, h.hour_start). */

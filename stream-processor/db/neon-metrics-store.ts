@@ -4,9 +4,11 @@ import {
   type MetricsQuery,
   type MetricsReader,
   type MetricsReadResult,
+  MS_TO_TIMESTAMPTZ,
   metricsReadResult,
   metricsStatements,
   type SqlStatement,
+  TIMESTAMPTZ_TO_MS,
 } from "#core/read-models";
 import type { WindowDelta } from "#core/windows";
 import { formatMicros } from "#core/windows";
@@ -14,7 +16,7 @@ import type { BatchTransaction } from "../batch/batch-transaction";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 import { numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
-import { MS_TO_TIMESTAMPTZ, ROLLUP_CHUNK, SQL, TIMESTAMPTZ_TO_MS } from "./metrics-sql";
+import { ROLLUP_CHUNK, SQL } from "./metrics-sql";
 import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "./metrics-store";
 import { type NamedStatement, type Queryable, timedStatement } from "./timed-query";
 

@@ -12,12 +12,13 @@ export interface SqlStatement {
 }
 
 /** Epoch ms (bigint parameter) to timestamptz, exactly. */
-const MS_TO_TIMESTAMPTZ = (ms: string) =>
+export const MS_TO_TIMESTAMPTZ = (ms: string) =>
   `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
 /** timestamptz to epoch ms (bigint), exactly (extract(epoch) is numeric). */
-const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
+export const TIMESTAMPTZ_TO_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint`;
 
-const WINDOW_COUNTS = [
+/** Minute rows' columns that an hour row sums, in metric_windows' column order. */
+export const WINDOW_COUNTS = [
   "event_count",
   "late_count",
   "match_quality_sum",
