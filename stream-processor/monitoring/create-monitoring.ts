@@ -23,6 +23,7 @@ import { ModelReferenceSource } from "./model-reference-source";
 import type { MonitoringConfig } from "./monitoring-config";
 import { MonitoringMetrics } from "./monitoring-metrics";
 import {
+  EMPTY_MONITORING_SUMMARY,
   type MonitoringBatchSummary,
   type MonitoringInput,
   MonitoringStage,
@@ -245,26 +246,12 @@ function monitoringInput(
 }
 
 function sumSummaries(summaries: readonly MonitoringBatchSummary[]): MonitoringBatchSummary {
-  const total = { ...EMPTY_SUMMARY };
+  const total = { ...EMPTY_MONITORING_SUMMARY };
   for (const s of summaries) {
     for (const key of Object.keys(total) as (keyof MonitoringBatchSummary)[]) total[key] += s[key];
   }
   return total;
 }
-
-const EMPTY_SUMMARY: MonitoringBatchSummary = {
-  predictions: 0,
-  fresh: 0,
-  signals: 0,
-  labelsResolved: 0,
-  slidingEvaluations: 0,
-  hourlyEvaluations: 0,
-  performanceResults: 0,
-  alerts: 0,
-  retrainRequests: 0,
-  suppressed: 0,
-  late: 0,
-};
 
 /** What may be logged of a failure: a database error's fields, never its message or context. */
 function errorFacts(error: unknown): Record<string, unknown> {

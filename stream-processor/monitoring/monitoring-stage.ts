@@ -83,6 +83,21 @@ export interface MonitoringBatchSummary {
   late: number;
 }
 
+/** A summary with nothing counted yet. */
+export const EMPTY_MONITORING_SUMMARY: Readonly<MonitoringBatchSummary> = Object.freeze({
+  predictions: 0,
+  fresh: 0,
+  signals: 0,
+  labelsResolved: 0,
+  slidingEvaluations: 0,
+  hourlyEvaluations: 0,
+  performanceResults: 0,
+  alerts: 0,
+  retrainRequests: 0,
+  suppressed: 0,
+  late: 0,
+});
+
 /** Windows evaluated per version and batch at most, so a long-idle version catches up over batches. */
 const MAX_WINDOWS_PER_BATCH = 1_000;
 
@@ -110,17 +125,9 @@ export class MonitoringStage {
   ): Promise<MonitoringBatchSummary> {
     const { settings, log } = this.deps;
     const summary: MonitoringBatchSummary = {
+      ...EMPTY_MONITORING_SUMMARY,
       predictions: input.predictions.length,
-      fresh: 0,
       signals: input.signals.length,
-      labelsResolved: 0,
-      slidingEvaluations: 0,
-      hourlyEvaluations: 0,
-      performanceResults: 0,
-      alerts: 0,
-      retrainRequests: 0,
-      suppressed: 0,
-      late: 0,
     };
 
     // 1. Each touched tenant's watermark: newest trusted event time − allowed lateness.
