@@ -33,7 +33,7 @@ module.exports = {
       from: { path: "^src/core/", pathNot: TEST },
       to: {
         path: [
-          "^(src/(?!core/)|stream-processor/|scripts/|models/|test/)",
+          "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/|models/|test/)",
           "node_modules/(hono|@hono|kafkajs|@neondatabase|@upstash|onnxruntime-web|pino|prom-client|ws|pg)/",
         ],
       },
@@ -54,31 +54,42 @@ module.exports = {
     program(
       "the Worker",
       "^src/(?!core/)",
-      "^(stream-processor|scripts|test/(?!support/)|models/(?!.*\\.(json|onnx)$))",
+      "^(stream-processor|retraining-worker|scripts|test/(?!support/)|models/(?!.*\\.(json|onnx)$))",
     ),
     program(
       "the stream processor",
       "^stream-processor/",
-      "^(src/(?!core/)|scripts/|models/|test/(?!support/))",
+      "^(src/(?!core/)|retraining-worker/|scripts/|models/|test/(?!support/))",
+    ),
+    program(
+      "the retraining worker",
+      "^retraining-worker/",
+      "^(src/(?!core/)|stream-processor/|scripts/|models/|test/(?!support/))",
     ),
     program(
       "the Kafka REST gateway",
       "^scripts/kafka-rest-gateway/",
-      "^(src/(?!core/)|stream-processor/|scripts/(?!kafka-rest-gateway/)|models/|test/)",
+      "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/(?!kafka-rest-gateway/)|models/|test/)",
     ),
     program(
       "the local stack and CLI",
       "^scripts/(?!kafka-rest-gateway/)",
-      "^(src/(?!core/)|stream-processor/|scripts/kafka-rest-gateway/|models/|test/)",
+      "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/kafka-rest-gateway/|models/|test/)",
     ),
-    program("the training code", "^models/", "^(src/(?!core/)|stream-processor/|scripts/|test/)"),
+    program(
+      "the training code",
+      "^models/",
+      "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/|test/)",
+    ),
     {
       name: "tests-use-the-shared-harness-only",
       comment: "A program's tests reach other programs only through test/support.",
       severity: "error",
-      from: { path: "^(src/(?!core/)|stream-processor/|scripts/|models/).*\\.test\\.ts$" },
+      from: {
+        path: "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/|models/).*\\.test\\.ts$",
+      },
       to: {
-        path: "^(src/(?!core/)|stream-processor/|scripts/|models/)",
+        path: "^(src/(?!core/)|stream-processor/|retraining-worker/|scripts/|models/)",
         pathNot: ["^models/.*\\.(json|onnx)$", "$1"],
       },
     },

@@ -19,6 +19,7 @@ export default defineConfig({
           include: [
             "src/**/*.test.ts",
             "stream-processor/**/*.test.ts",
+            "retraining-worker/**/*.test.ts",
             "scripts/**/*.test.ts",
             "models/**/*.test.ts",
           ],

@@ -4,10 +4,9 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeFeatureRow, validateModelManifest } from "#core/model-manifest";
-import { decodeModel, IR_VERSION, ML_DOMAIN, OPSET } from "./onnx/onnx-builder";
+import { decodeModel, IR_VERSION, ML_DOMAIN, OPSET, rocAuc } from "#core/training";
 import { CONVERSION_FEATURES, encodeFeatures, generateRows } from "./synthetic/conversion-data";
 import { modelFiles, RECIPES, type TrainedModel, trainAll, trainModel } from "./train-models";
-import { rocAuc } from "./training/metrics";
 
 const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
 const ROWS_COMPARED = 300;

@@ -1,24 +1,27 @@
 /** Trains the demo model and the test fixtures from the synthetic dataset: ONNX bytes + manifests. */
 import { encodeFeatureRow, type ModelManifest, parseModelManifest } from "#core/model-manifest";
 import {
+  buildReference,
+  classifierMetrics,
   exportGbtModel,
   exportLinearModel,
   exportMlpModel,
   INPUT_NAME,
+  matrixFromRows,
   OUTPUT_NAME,
-} from "./onnx/export-onnx";
+  predictGbt,
+  predictLinear,
+  predictMlp,
+  trainGbt,
+  trainLogisticModel,
+  trainMlp,
+} from "#core/training";
 import {
   CONVERSION_FEATURES,
   type ConversionRow,
   encodeFeatures,
   generateRows,
 } from "./synthetic/conversion-data";
-import { matrixFromRows } from "./training/design-matrix";
-import { predictGbt, trainGbt } from "./training/gradient-boosted-trees";
-import { predictLinear, trainLogisticModel } from "./training/logistic-regression";
-import { classifierMetrics } from "./training/metrics";
-import { predictMlp, trainMlp } from "./training/mlp";
-import { buildReference } from "./training/reference";
 
 /** Written into every manifest instead of the clock, so that training is byte-reproducible. */
 export const TRAINED_AT = "2026-11-22T00:00:00.000Z";

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "#core/errors";
 import { encodeFeatureRow } from "#core/model-manifest";
-import { matrixFromRows } from "../training/design-matrix";
-import { fitLogisticRegression } from "../training/logistic-regression";
+import { fitLogisticRegression, matrixFromRows } from "#core/training";
 import {
   CONVERSION_FEATURES,
   type ConversionRow,

@@ -1,4 +1,5 @@
 /** Consumer offsets in Postgres (`consumer_offsets`): compare-and-set advances inside a batch transaction, and the reads a consumer resumes from. */
+import { ADVANCE_OFFSET_SQL, READ_OFFSET_SQL } from "#core/offsets";
 import type { OffsetAdvance, OffsetAdvanceResult } from "../batch/batch-transaction";
 import { nullableNumberArray, numberArray, textArray } from "./array-literals";
 import {
@@ -14,12 +15,7 @@ const SQL = {
     name: "driftline_advance_offset",
     // Compare-and-set: a stored row is updated only if it holds the expected offset; with no
     // expectation (NULL never equals) only a missing row is inserted.
-    text: `INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)
-           VALUES ($1, $2, $3, $5::bigint)
-           ON CONFLICT (group_id, topic, partition) DO UPDATE
-             SET next_offset = EXCLUDED.next_offset, updated_at = now()
-             WHERE o.next_offset = $4::bigint
-           RETURNING 1`,
+    text: ADVANCE_OFFSET_SQL,
   },
   advanceOffsets: {
     name: "driftline_advance_offsets",
@@ -50,8 +46,7 @@ const SQL = {
   },
   readOffset: {
     name: "driftline_read_offset",
-    text: `SELECT next_offset::text AS next_offset FROM consumer_offsets
-           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+    text: READ_OFFSET_SQL,
   },
 } as const;
 

@@ -7,7 +7,7 @@ import {
   type NodeProto,
   node,
   type TensorProto,
-} from "../../models/onnx/onnx-builder";
+} from "#core/training";
 
 /**
  * `features` float [batch, 3] → `logit` = features · w + b → `extra` nodes, which must turn

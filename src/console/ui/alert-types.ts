@@ -9,6 +9,16 @@ export const ALERT_TYPE_CHOICES = [
   "dev.driftline.performance.degraded",
   "dev.driftline.performance.recovered",
   "dev.driftline.retraining.requested",
+  "dev.driftline.retraining.training",
+  "dev.driftline.retraining.candidate",
+  "dev.driftline.retraining.challenger",
+  "dev.driftline.retraining.awaiting-approval",
+  "dev.driftline.retraining.promoted",
+  "dev.driftline.retraining.rolled-back",
+  "dev.driftline.retraining.rejected",
+  "dev.driftline.retraining.needs-external-trainer",
+  "dev.driftline.retraining.failed",
+  "dev.driftline.retraining.cancelled",
 ] as const;
 
 /** `drift.changed` for `dev.driftline.drift.changed`: the prefix is the same on every type. */

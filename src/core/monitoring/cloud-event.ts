@@ -15,6 +15,26 @@ export const ALERT_TYPES = {
   performanceRecovered: "dev.driftline.performance.recovered",
   /** A retraining policy fired and a request was opened. */
   retrainingRequested: "dev.driftline.retraining.requested",
+  /** The retraining worker started training a candidate. */
+  retrainingTraining: "dev.driftline.retraining.training",
+  /** A candidate passed the offline gate. */
+  retrainingCandidate: "dev.driftline.retraining.candidate",
+  /** The candidate serves as challenger next to the champion. */
+  retrainingChallenger: "dev.driftline.retraining.challenger",
+  /** The online decision waits for an operator (manual approval). */
+  retrainingAwaitingApproval: "dev.driftline.retraining.awaiting-approval",
+  /** The challenger became champion. */
+  retrainingPromoted: "dev.driftline.retraining.promoted",
+  /** The challenger was rolled back; the champion serves all traffic. */
+  retrainingRolledBack: "dev.driftline.retraining.rolled-back",
+  /** Too few labels, or the candidate failed the offline gate. */
+  retrainingRejected: "dev.driftline.retraining.rejected",
+  /** The model has no family Driftline trains (uploaded from elsewhere) or no longer exists. */
+  retrainingNeedsExternalTrainer: "dev.driftline.retraining.needs-external-trainer",
+  /** Retraining failed on an error that retries did not clear. */
+  retrainingFailed: "dev.driftline.retraining.failed",
+  /** An operator cancelled the request. */
+  retrainingCancelled: "dev.driftline.retraining.cancelled",
 } as const;
 
 export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];

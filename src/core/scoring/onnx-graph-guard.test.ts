@@ -1,13 +1,17 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs.ts";
+import { createRandom } from "../random/prng.ts";
+import type { InputColumn } from "../training/design-matrix.ts";
+import type { TreeNode } from "../training/gradient-boosted-trees.ts";
 import {
   exportGbtModel,
   exportLinearModel,
   exportMlpModel,
   INPUT_NAME,
   OUTPUT_NAME,
-} from "../../../models/onnx/export-onnx.ts";
+} from "../training/onnx/export-onnx.ts";
 import {
   type AttributeProto,
   batchTensorInfo,
@@ -18,11 +22,7 @@ import {
   type NodeProto,
   node,
   type TensorProto,
-} from "../../../models/onnx/onnx-builder.ts";
-import type { InputColumn } from "../../../models/training/design-matrix.ts";
-import type { TreeNode } from "../../../models/training/gradient-boosted-trees.ts";
-import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs.ts";
-import { createRandom } from "../random/prng.ts";
+} from "../training/onnx/onnx-builder.ts";
 import { checkOnnxGraph, ONNX_MAX_NODES, ONNX_MAX_TENSOR_BYTES } from "./onnx-graph-guard.ts";
 import { MAX_SCORE_ROWS } from "./score-limits.ts";
 

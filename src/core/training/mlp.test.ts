@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "#core/model-manifest";
-import { createRandom } from "#core/random";
-import { matrixFromRows } from "./design-matrix";
-import { predictLinear, trainLogisticModel } from "./logistic-regression";
-import { rocAuc } from "./metrics";
-import { predictMlp, trainMlp } from "./mlp";
+import type { ManifestFeature } from "../model-manifest.ts";
+import { createRandom } from "../random/index.ts";
+import { matrixFromRows } from "./design-matrix.ts";
+import { predictLinear, trainLogisticModel } from "./logistic-regression.ts";
+import { rocAuc } from "./metrics.ts";
+import { predictMlp, trainMlp } from "./mlp.ts";
 
 describe("trainMlp", () => {
   const features: ManifestFeature[] = [

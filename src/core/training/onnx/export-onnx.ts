@@ -1,9 +1,9 @@
 /** ONNX graphs for the trained models: input `features` float [batch, n], output `probability`. */
-import type { InputColumn } from "../training/design-matrix";
-import { expandedWidth } from "../training/design-matrix";
-import type { GbtModel } from "../training/gradient-boosted-trees";
-import type { LinearModel } from "../training/logistic-regression";
-import type { MlpModel } from "../training/mlp";
+import type { InputColumn } from "../design-matrix.ts";
+import { expandedWidth } from "../design-matrix.ts";
+import type { GbtModel } from "../gradient-boosted-trees.ts";
+import type { LinearModel } from "../logistic-regression.ts";
+import type { MlpModel } from "../mlp.ts";
 import {
   batchTensorInfo,
   encodeModel,
@@ -13,7 +13,7 @@ import {
   type NodeProto,
   node,
   type TensorProto,
-} from "./onnx-builder";
+} from "./onnx-builder.ts";
 
 export const INPUT_NAME = "features";
 export const OUTPUT_NAME = "probability";

@@ -1,6 +1,6 @@
 /** A one-hidden-layer perceptron (tanh, sigmoid output) trained with Adam on log loss. */
-import type { ManifestFeature } from "#core/model-manifest";
-import { createRandom, shuffledIndices } from "#core/random";
+import type { ManifestFeature } from "../model-manifest.ts";
+import { createRandom, shuffledIndices } from "../random/index.ts";
 import {
   expandedWidth,
   expandMatrix,
@@ -11,7 +11,7 @@ import {
   type Matrix,
   sigmoid,
   standardize,
-} from "./design-matrix";
+} from "./design-matrix.ts";
 
 export interface MlpOptions {
   seed: number;

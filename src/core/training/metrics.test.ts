@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { brierScore, classifierMetrics, logLoss, rocAuc } from "./metrics";
+import { brierScore, classifierMetrics, logLoss, rocAuc } from "./metrics.ts";
 
 // Golden values from scipy 1.17 / numpy: AUC = mannwhitneyu(pos, neg).statistic / (n₁·n₀) (ties
 // get half credit), log loss = −mean(y ln p + (1−y) ln(1−p)), Brier = mean((p − y)²).

@@ -1,6 +1,6 @@
 /** Gradient-boosted regression trees on log loss (Newton leaves, histogram splits), binary output. */
-import type { Matrix } from "./design-matrix";
-import { sigmoid } from "./design-matrix";
+import type { Matrix } from "./design-matrix.ts";
+import { sigmoid } from "./design-matrix.ts";
 
 export interface GbtOptions {
   trees?: number;

@@ -1,5 +1,5 @@
 /** L2-regularised logistic regression by Newton's method (IRLS), and the demo model built on it. */
-import type { ManifestFeature } from "#core/model-manifest";
+import type { ManifestFeature } from "../model-manifest.ts";
 import {
   expandedWidth,
   expandMatrix,
@@ -10,7 +10,7 @@ import {
   type Matrix,
   sigmoid,
   standardize,
-} from "./design-matrix";
+} from "./design-matrix.ts";
 
 export interface LogisticFitOptions {
   /** Ridge penalty λ on the weights (not the intercept): loss = Σ logloss + λ/2 · ‖w‖². */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "#core/model-manifest";
-import { matrixFromRows } from "./design-matrix";
+import type { ManifestFeature } from "../model-manifest.ts";
+import { matrixFromRows } from "./design-matrix.ts";
 import {
   fitLogisticRegression,
   predictLinear,
   solveSymmetricPositiveDefinite,
   trainLogisticModel,
-} from "./logistic-regression";
+} from "./logistic-regression.ts";
 
 // 40 rows; golden maximum-likelihood fits from scipy.optimize.minimize (BFGS, analytic gradient,
 // |gradient| < 1.5e-9 at the optimum) and standard errors √diag(H⁻¹) from numpy.linalg.inv.

@@ -1,6 +1,6 @@
 /** The drift reference frozen into a manifest: bins + proportions and a KS sample per feature and score. */
-import type { ManifestFeature, ManifestReference } from "#core/model-manifest";
-import { buildCategoricalReference, buildNumericReference } from "#core/stats";
+import type { ManifestFeature, ManifestReference } from "../model-manifest.ts";
+import { buildCategoricalReference, buildNumericReference } from "../stats/index.ts";
 
 export interface ReferenceOptions {
   /** Seed of the KS sample's draw. */

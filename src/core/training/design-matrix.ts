@@ -1,5 +1,5 @@
 /** Dense row-major matrices, one-hot expansion of a manifest's input columns, and standardisation. */
-import type { ManifestFeature } from "#core/model-manifest";
+import type { ManifestFeature } from "../model-manifest.ts";
 
 export interface Matrix {
   rows: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { matrixFromRows } from "./design-matrix";
-import { gbtLogit, predictGbt, trainGbt } from "./gradient-boosted-trees";
+import { matrixFromRows } from "./design-matrix.ts";
+import { gbtLogit, predictGbt, trainGbt } from "./gradient-boosted-trees.ts";
 
 describe("trainGbt", () => {
   // x in {0.1, 0.2, …, 1.0}; 20 % positives for x ≤ 0.5, 80 % above.

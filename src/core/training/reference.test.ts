@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { validateModelManifest } from "#core/model-manifest";
-import { computePsi, countCategorical, countNumeric, ksTwoSample } from "#core/stats";
 import {
   CONVERSION_FEATURES,
   type ConversionRow,
   type DriftSpec,
   generateRows,
-} from "../synthetic/conversion-data";
-import { buildReference } from "./reference";
+} from "../../../models/synthetic/conversion-data";
+import { validateModelManifest } from "../model-manifest.ts";
+import { computePsi, countCategorical, countNumeric, ksTwoSample } from "../stats/index.ts";
+import { buildReference } from "./reference.ts";
 
 const rowsOf = (rows: ConversionRow[]): Record<string, number | string>[] =>
   rows.map((r) => ({ ...r.features }));
