@@ -1,9 +1,10 @@
 /**
  * `npm start`: the whole platform on this machine with zero configuration. Starts (or reuses)
- * every local service, applies migrations, starts the stream processor, prints where each part
- * listens, and on Ctrl-C (or SIGTERM) stops everything it started.
+ * every local service, applies migrations, starts the stream processor and the retraining
+ * worker, prints where each part listens, and on Ctrl-C (or SIGTERM) stops everything it started.
  */
 import { loadLocalStackConfig } from "./local/config";
+import { retrainingWorkerService } from "./local/retraining-worker";
 import { stackEnv, stackStages } from "./local/stack";
 import { streamProcessorService } from "./local/stream-processor";
 import { migrate } from "./migrate";
@@ -32,7 +33,9 @@ async function main(): Promise<void> {
     const { applied } = await migrate({ databaseUrl: env.DATABASE_URL! });
     const migrations = applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`;
     console.log(`  ${"migrations".padEnd(19)} ${migrations}`);
-    running.push(await bringUp([[streamProcessorService(config, env)]]));
+    running.push(
+      await bringUp([[streamProcessorService(config, env), retrainingWorkerService(config, env)]]),
+    );
   } catch (err) {
     console.error(`\n${err instanceof Error ? err.message : String(err)}`);
     await stop("start failed", 1);
@@ -43,6 +46,9 @@ async function main(): Promise<void> {
   console.log(`  Worker API      ${env.WORKER_URL}   (docs: ${env.WORKER_URL}/docs)`);
   console.log(
     `  Stream API      http://127.0.0.1:${config.STREAM_API_PORT}   (/v1/metrics, /metrics)`,
+  );
+  console.log(
+    `  Retraining ops  http://127.0.0.1:${config.RETRAIN_API_PORT}   (/ready, /metrics, controls)`,
   );
   console.log(`  logs            ${config.DRIFTLINE_STATE_DIR}/logs/`);
   console.log(

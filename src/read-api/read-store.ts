@@ -1,5 +1,7 @@
 /** The ReadStore port: the tenant's monitoring results as the read API serves them, one page at a time. */
+
 import type { MetricsReader } from "#core/read-models";
+import { LEGACY_RETRAINING_STATUSES, RETRAINING_STATUSES } from "#core/retraining";
 
 /** Where a page starts: after the row with this sort key (exclusive). */
 export interface After<K> {
@@ -108,7 +110,11 @@ export type AcknowledgeResult =
   | { kind: "resolved" }
   | { kind: "not-found" };
 
-export const RETRAIN_STATUSES = ["open", "in_progress", "completed", "rejected"] as const;
+/**
+ * The retraining worker's statuses (#core/retraining), then those of requests stored before it
+ * existed ('open' is read as 'requested' since the worker's migration).
+ */
+export const RETRAIN_STATUSES = [...RETRAINING_STATUSES, ...LEGACY_RETRAINING_STATUSES] as const;
 export type RetrainStatus = (typeof RETRAIN_STATUSES)[number];
 
 export interface RetrainQuery extends After<TimeKey> {

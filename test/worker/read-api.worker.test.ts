@@ -132,7 +132,7 @@ async function seedTenant(label: string, scale: number): Promise<Seeded> {
     );
   }
   await sql(
-    "UPDATE retrain_requests SET status = 'in_progress' WHERE tenant_id = $1 AND request_id = $2",
+    "UPDATE retrain_requests SET status = 'training', status_reason = 'training a logistic-regression candidate' WHERE tenant_id = $1 AND request_id = $2",
     [tenant, requests[0]],
   );
   // Two minute windows of Purchase events, the same keys for both tenants.
@@ -265,20 +265,24 @@ describe("read API", () => {
     expect(list.body.data[1]).toMatchObject({
       model: MODEL,
       version: "1",
-      status: "open",
+      status: "requested",
       policy: "psi-above(0.2, consecutive=3)",
       evidence: { psi: 0.3 },
     });
-    const inProgress = await get("/v1/retraining-requests?status=in_progress", acme.read);
+    const inProgress = await get("/v1/retraining-requests?status=training", acme.read);
     expect(inProgress.body.data.map((r) => r.id)).toEqual([acme.requests[0]]);
 
     const one = await get(`/v1/retraining-requests/${acme.requests[0]}`, acme.read);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ id: acme.requests[0], status: "in_progress" });
+    expect(one.body).toMatchObject({ id: acme.requests[0], status: "training" });
     expect((one.body.history as { status: string }[]).map((h) => h.status)).toEqual([
       "requested",
-      "in_progress",
+      "training",
     ]);
+    // The worker's reason for the status is kept in the history.
+    expect((one.body.history as { reason?: string }[])[1]?.reason).toBe(
+      "training a logistic-regression candidate",
+    );
   });
 
   it("metrics: the stream processor's body, from the tenant's windows only", async () => {

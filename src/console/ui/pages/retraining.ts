@@ -15,6 +15,46 @@ interface RetrainingRequest {
   history?: { status: string; at: string; reason?: string }[];
 }
 
+/**
+ * Badge colour per status: done well (a promotion), in progress or waiting for someone, and
+ * ended without a new model. Unknown statuses (a newer worker) render as in progress.
+ */
+const STATUS_BADGE: Record<string, "ok" | "warn" | "bad"> = {
+  promoted: "ok",
+  "rolled-back": "bad",
+  rejected: "bad",
+  failed: "bad",
+  cancelled: "bad",
+  "needs-external-trainer": "warn",
+  completed: "ok",
+};
+
+/** What each status means, shown as the badge's tooltip. */
+const STATUS_HELP: Record<string, string> = {
+  requested: "waiting for the retraining worker",
+  training: "a candidate is being trained on settled predictions",
+  candidate: "the candidate passed the offline gate and is being rolled out",
+  challenger: "the candidate serves a share of the traffic; the online test decides",
+  promoted: "the candidate became the champion",
+  "rolled-back": "the challenger was removed; the champion serves all traffic",
+  rejected: "too few settled labels, or the candidate did not beat the champion offline",
+  failed: "retraining failed on errors retries did not clear",
+  cancelled: "cancelled by an operator",
+  "needs-external-trainer":
+    "Driftline cannot train this model (uploaded from elsewhere, or deleted): train it yourself from the training set",
+};
+
+const statusBadge = (status: string) =>
+  h(
+    "span",
+    {
+      class: `badge ${STATUS_BADGE[status] ?? "warn"}`,
+      "data-status": status,
+      title: STATUS_HELP[status] ?? status,
+    },
+    status,
+  );
+
 const describe = (value: unknown) => {
   if (value === null || value === undefined) return "–";
   if (typeof value === "string") return value;
@@ -51,7 +91,7 @@ export const retrainingPage: Page = async () => {
         requests.map((r) => [
           formatTime(r.requestedAt),
           `${r.model} v${r.version}`,
-          h("span", { class: "badge warn" }, r.status),
+          statusBadge(r.status),
           h("code", {}, describe(r.policy)),
           evidenceText(r.evidence),
           h(
