@@ -20,6 +20,7 @@ import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
+import { readTrainingSetRoutes } from "./routes/read-training-set";
 import { scoreRoutes } from "./routes/score";
 import { createWebhookRoutes } from "./routes/webhooks-create";
 import { deleteWebhookRoutes } from "./routes/webhooks-delete";
@@ -61,6 +62,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     acknowledgeAlertRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
+    readTrainingSetRoutes,
     createWebhookRoutes,
     listWebhooksRoutes,
     deleteWebhookRoutes,

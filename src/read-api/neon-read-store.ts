@@ -23,6 +23,9 @@ import type {
   RetrainHistoryEntry,
   RetrainQuery,
   RetrainStatus,
+  TrainingSetPageQuery,
+  TrainingSetRow,
+  TrainingSetWindow,
 } from "./read-store";
 
 export interface NeonReadStoreOptions {
@@ -137,6 +140,29 @@ const RETRAIN_LIST_SQL = (limit: number) => `
 
 const RETRAIN_ONE_SQL = `
   SELECT ${RETRAIN_COLUMNS} FROM retrain_requests WHERE tenant_id = $1 AND request_id = $2 LIMIT 1`;
+
+/**
+ * A request's training window: the one its retraining job froze (state.cutoffMs, state.sinceMs),
+ * else everything settled up to now; with the registered manifest's feature order.
+ */
+const TRAINING_WINDOW_SQL = `
+  SELECT r.model_name, r.version, j.state->>'cutoffMs' AS cutoff_ms, j.state->>'sinceMs' AS since_ms,
+    (SELECT jsonb_path_query_array(v.manifest, '$.features[*].name') FROM model_versions v
+     WHERE v.tenant_id = r.tenant_id AND v.model_name = r.model_name AND v.version = r.version)
+      AS features
+  FROM retrain_requests r
+  LEFT JOIN retraining_jobs j ON j.tenant_id = r.tenant_id AND j.request_id = r.request_id
+  WHERE r.tenant_id = $1 AND r.request_id = $2 LIMIT 1`;
+
+/** Settled rows of a model in a window, oldest first, after a (time, id) key. */
+const TRAINING_PAGE_SQL = (limit: number) => `
+  SELECT prediction_id, ${MS("predicted_at")} AS at_ms, features, label FROM predictions
+  WHERE tenant_id = $1 AND model_name = $2 AND label IS NOT NULL
+    AND predicted_at <= ${TS("$3")} AND labelled_at <= ${TS("$3")}
+    AND ($4::bigint IS NULL OR predicted_at >= ${TS("$4")})
+    AND ($5::bigint IS NULL OR (predicted_at, prediction_id) > (${TS("$5")}, $6::text))
+  ORDER BY predicted_at, prediction_id
+  LIMIT ${limit}`;
 
 /** A request's status trail is short (a handful of changes); the bound only guards the answer. */
 const RETRAIN_HISTORY_SQL = `
@@ -277,6 +303,41 @@ export class NeonReadStore implements ReadStore {
         reason: (h.reason as string | null) ?? null,
       })),
     };
+  }
+
+  async trainingSetWindow(
+    tenant: string,
+    id: string,
+    nowMs: number,
+  ): Promise<TrainingSetWindow | undefined> {
+    const row = (await this.rows(TRAINING_WINDOW_SQL, [tenant, id]))[0];
+    if (row === undefined) return undefined;
+    const features = Array.isArray(row.features) ? row.features.map(String) : null;
+    return {
+      model: String(row.model_name),
+      version: String(row.version),
+      features,
+      cutoffMs:
+        row.cutoff_ms === null || row.cutoff_ms === undefined ? nowMs : Number(row.cutoff_ms),
+      sinceMs: row.since_ms === null || row.since_ms === undefined ? null : Number(row.since_ms),
+    };
+  }
+
+  async trainingSetPage(q: TrainingSetPageQuery): Promise<TrainingSetRow[]> {
+    const rows = await this.rows(TRAINING_PAGE_SQL(q.limit), [
+      q.tenant,
+      q.window.model,
+      String(q.window.cutoffMs),
+      q.window.sinceMs === null ? null : String(q.window.sinceMs),
+      q.after === undefined ? null : String(q.after.atMs),
+      q.after?.id ?? null,
+    ]);
+    return rows.map((r) => ({
+      id: String(r.prediction_id),
+      predictedAtMs: Number(r.at_ms),
+      features: r.features as Record<string, unknown>,
+      label: r.label === true,
+    }));
   }
 
   async close(): Promise<void> {

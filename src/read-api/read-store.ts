@@ -140,6 +140,33 @@ export interface RetrainHistoryEntry {
   reason: string | null;
 }
 
+/** What a request's training set covers: the window the retraining worker froze, or up to now. */
+export interface TrainingSetWindow {
+  model: string;
+  version: string;
+  /** Feature names in model input order (the registered manifest's); null when unregistered. */
+  features: string[] | null;
+  /** Epoch ms: rows scored or labelled after this are left out. */
+  cutoffMs: number;
+  /** Epoch ms the window opens at; null: every settled row, newest first up to the limit. */
+  sinceMs: number | null;
+}
+
+export interface TrainingSetRow {
+  id: string;
+  predictedAtMs: number;
+  features: Record<string, unknown>;
+  label: boolean;
+}
+
+export interface TrainingSetPageQuery {
+  tenant: string;
+  window: TrainingSetWindow;
+  /** Rows after this (scoring time, prediction id), oldest first. */
+  after?: { atMs: number; id: string };
+  limit: number;
+}
+
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {
   listDrift(q: DriftQuery): Promise<DriftPage>;
@@ -153,6 +180,14 @@ export interface ReadStore extends MetricsReader {
     tenant: string,
     id: string,
   ): Promise<(RetrainEntry & { history: RetrainHistoryEntry[] }) | undefined>;
+  /** The window of a request's training set; undefined when the tenant has no such request. */
+  trainingSetWindow(
+    tenant: string,
+    id: string,
+    nowMs: number,
+  ): Promise<TrainingSetWindow | undefined>;
+  /** One page of settled rows of the window, oldest first. */
+  trainingSetPage(q: TrainingSetPageQuery): Promise<TrainingSetRow[]>;
   close(): Promise<void>;
 }
 

@@ -135,6 +135,40 @@ async function seedTenant(label: string, scale: number): Promise<Seeded> {
     "UPDATE retrain_requests SET status = 'training', status_reason = 'training a logistic-regression candidate' WHERE tenant_id = $1 AND request_id = $2",
     [tenant, requests[0]],
   );
+  // The model's manifest and three settled predictions (a fourth is still unlabelled), for the
+  // training-set download; a categorical value needs CSV quoting.
+  await sql(
+    `INSERT INTO model_versions (tenant_id, model_name, version, manifest)
+     VALUES ($1, $2, '1', $3)`,
+    [
+      tenant,
+      MODEL,
+      JSON.stringify({
+        input: "features",
+        output: { name: "probability", index: 0 },
+        features: [
+          { name: "age", type: "number" },
+          { name: "plan", type: "categorical", categories: ["free", 'pro, "x"'] },
+        ],
+      }),
+    ],
+  );
+  for (const [i, label] of [true, false, true, null].entries()) {
+    await sql(
+      `INSERT INTO predictions (tenant_id, prediction_id, model_name, version, score, features,
+         predicted_at, label, labelled_at)
+       VALUES ($1, $2, $3, '1', 0.5, $4, $5, $6, $7)`,
+      [
+        tenant,
+        `${tenant}-p${i}`,
+        MODEL,
+        JSON.stringify({ age: 30 * scale + i, plan: i === 1 ? 'pro, "x"' : "free" }),
+        new Date(NOW - (5 - i) * HOUR).toISOString(),
+        label,
+        label === null ? null : new Date(NOW - HOUR).toISOString(),
+      ],
+    );
+  }
   // Two minute windows of Purchase events, the same keys for both tenants.
   const minute = Math.floor((NOW - 2 * HOUR) / 60_000) * 60_000;
   for (const [k, start] of [minute, minute + 60_000].entries()) {
@@ -283,6 +317,40 @@ describe("read API", () => {
     expect((one.body.history as { reason?: string }[])[1]?.reason).toBe(
       "training a logistic-regression candidate",
     );
+  });
+
+  it("training set: the request's settled rows as CSV or NDJSON, the tenant's only", async () => {
+    const path = `/v1/retraining-requests/${acme.requests[0]}/training-set`;
+    const csv = await app.fetch(path, { key: acme.read });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const iso = (i: number) => new Date(NOW - (5 - i) * HOUR).toISOString();
+    expect(await csv.text()).toBe(
+      [
+        "age,plan,label,time",
+        `30,free,1,${iso(0)}`,
+        `31,"pro, ""x""",0,${iso(1)}`,
+        `32,free,1,${iso(2)}`,
+        "",
+      ].join("\r\n"),
+    );
+    const ndjson = await app.fetch(path, {
+      key: acme.read,
+      headers: { Accept: "application/x-ndjson" },
+    });
+    const lines = (await ndjson.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { features: { age: 30, plan: "free" }, label: 1, time: iso(0) },
+      { features: { age: 31, plan: 'pro, "x"' }, label: 0, time: iso(1) },
+      { features: { age: 32, plan: "free" }, label: 1, time: iso(2) },
+    ]);
+    expect(
+      (await app.fetch(`${path}?limit=2`, { key: acme.read }).then((r) => r.text())).split("\r\n"),
+    ).toHaveLength(4);
+    expect((await app.fetch(path, { key: globex.read })).status).toBe(404);
   });
 
   it("metrics: the stream processor's body, from the tenant's windows only", async () => {
@@ -488,6 +556,7 @@ describe("read API", () => {
       "/v1/alerts/{id}/acknowledge",
       "/v1/retraining-requests",
       "/v1/retraining-requests/{id}",
+      "/v1/retraining-requests/{id}/training-set",
     ]) {
       expect(doc.paths, path).toHaveProperty([path]);
     }

@@ -45,3 +45,10 @@ export {
   type TrainingSetCounts,
   type TrainingSetOptions,
 } from "./training-set.ts";
+export {
+  csvHeader,
+  csvLine,
+  type ExportedRow,
+  ndjsonLine,
+  trainingSetColumns,
+} from "./training-set-export.ts";
