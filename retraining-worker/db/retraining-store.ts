@@ -48,6 +48,8 @@ export interface JobState {
   share?: number;
   /** Running minimum of the online test's p-values (always valid). */
   pValue?: number;
+  /** The candidate was trained elsewhere and uploaded naming the request. */
+  external?: boolean;
   /** The online decision waiting for approval in manual mode. */
   pendingDecision?: { kind: "promote" | "roll-back"; reason: string };
   lastLook?: Record<string, unknown>;
@@ -283,6 +285,44 @@ export class RetrainingStore {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Requests waiting for an external trainer whose model now has a version uploaded naming them
+   * (`training.retrainingRequestId` in its manifest), with that version.
+   */
+  async externalUploads(limit: number): Promise<
+    {
+      tenant: string;
+      requestId: string;
+      model: string;
+      version: string;
+      candidateVersion: string;
+    }[]
+  > {
+    const { rows } = await this.pool.query<{
+      tenant_id: string;
+      request_id: string;
+      model_name: string;
+      version: string;
+      candidate: string;
+    }>(
+      `SELECT r.tenant_id, r.request_id, r.model_name, r.version, v.version AS candidate
+       FROM retrain_requests r
+       JOIN retraining_jobs j ON j.tenant_id = r.tenant_id AND j.request_id = r.request_id
+       JOIN model_versions v ON v.tenant_id = r.tenant_id AND v.model_name = r.model_name
+         AND v.manifest->'training'->>'retrainingRequestId' = r.request_id
+       WHERE r.status = 'needs-external-trainer'
+       ORDER BY v.created_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      tenant: r.tenant_id,
+      requestId: r.request_id,
+      model: r.model_name,
+      version: r.version,
+      candidateVersion: r.candidate,
+    }));
   }
 
   /** Marks a job whose request reached a final status elsewhere (e.g. cancelled) as done. */

@@ -1,7 +1,7 @@
 /** Runs due retraining jobs one at a time: claims one under a lease, runs its step, looks again. */
 import type { Logger } from "pino";
 import type { RetrainingStore } from "../db/retraining-store";
-import { type JobDeps, runJob } from "./run-job";
+import { adoptExternalUploads, type JobDeps, runJob } from "./run-job";
 
 export class JobRunner {
   private timer: NodeJS.Timeout | undefined;
@@ -50,6 +50,11 @@ export class JobRunner {
   }
 
   private async drain(): Promise<void> {
+    try {
+      await adoptExternalUploads(this.deps);
+    } catch (error) {
+      this.deps.log.warn({ err: error }, "cannot look for externally trained uploads");
+    }
     while (!this.stopping) {
       let job: Awaited<ReturnType<RetrainingStore["claimDueJob"]>>;
       try {

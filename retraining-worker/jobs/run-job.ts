@@ -50,6 +50,47 @@ export async function runJob(job: Job, deps: JobDeps): Promise<void> {
   }
 }
 
+/**
+ * Resumes requests waiting for an external trainer once a version naming them was uploaded
+ * (`training.retrainingRequestId` in its manifest): that version becomes the candidate, and is
+ * rolled out and decided like one trained here.
+ */
+export async function adoptExternalUploads(deps: JobDeps): Promise<void> {
+  for (const found of await deps.store.externalUploads(10)) {
+    const reason = `version ${found.candidateVersion} was uploaded for this request (trained outside Driftline)`;
+    const evidence = { candidateVersion: found.candidateVersion, external: true };
+    const moved = await deps.store.transition(
+      {
+        tenant: found.tenant,
+        requestId: found.requestId,
+        from: "needs-external-trainer",
+        to: "candidate",
+        reason,
+        evidence,
+        state: {
+          candidateVersion: found.candidateVersion,
+          championVersion: found.version,
+          external: true,
+        },
+        nextRunAtMs: deps.nowMs(),
+        alert: retrainingAlert({
+          tenant: found.tenant,
+          requestId: found.requestId,
+          model: found.model,
+          version: found.candidateVersion,
+          step: "candidate",
+          reason,
+          evidence,
+          timeMs: deps.nowMs(),
+          source: deps.config.alerts.source,
+        }),
+      },
+      deps.config.alerts.operatorSinks,
+    );
+    deps.log.info({ ...found, moved }, reason);
+  }
+}
+
 async function move(job: Job, r: StepResult, deps: JobDeps): Promise<void> {
   const now = deps.nowMs();
   const { alertVersion, ...rest } = r;
@@ -272,24 +313,33 @@ async function training(job: Job, deps: JobDeps): Promise<StepResult | undefined
 }
 
 async function candidate(job: Job, deps: JobDeps): Promise<StepResult | undefined> {
-  const { candidateVersion, candidateSha256 } = job.state;
+  const { candidateVersion, candidateSha256, external = false } = job.state;
   if (
     candidateVersion === undefined ||
-    job.candidateOnnx === null ||
-    job.candidateManifest === null
+    (!external && (job.candidateOnnx === null || job.candidateManifest === null))
   ) {
     throw new DriftlineError("INTERNAL", "the candidate step has no stored candidate");
   }
-  const uploaded = await deps.registry.upload(
-    job.tenant,
-    job.model,
-    candidateVersion,
-    job.candidateOnnx,
-    job.candidateManifest,
-  );
+  // A version trained elsewhere is already uploaded; one trained here is uploaded now.
+  const uploaded =
+    external || job.candidateOnnx === null || job.candidateManifest === null
+      ? { outcome: "external" as const }
+      : await deps.registry.upload(
+          job.tenant,
+          job.model,
+          candidateVersion,
+          job.candidateOnnx,
+          job.candidateManifest,
+        );
   const described = await deps.registry.describe(job.tenant, job.model);
   if (described === undefined) {
     return needsExternalTrainer(`Model "${job.model}" no longer exists for this tenant.`, {});
+  }
+  if (external && !described.versions.some((v) => v.version === candidateVersion)) {
+    throw new DriftlineError(
+      "NOT_FOUND",
+      `Version "${candidateVersion}" named this request but is not in the model store.`,
+    );
   }
   if (uploaded.outcome === "exists") {
     // A repeated step (the worker died after uploading): the stored bytes must be ours.

@@ -311,10 +311,10 @@ async function waitForStatus(
   console.log(`${tenant.id}: ${status} after ${Date.now() - t0} ms`);
 }
 
+/** Statuses nothing moves on from (needs-external-trainer waits for an upload, so not here). */
 const FINAL = [
   "rejected",
   "failed",
-  "needs-external-trainer",
   "promoted",
   "rolled-back",
   "cancelled",
@@ -514,6 +514,42 @@ describe("the retraining loop (in-process worker)", () => {
         "dev.driftline.retraining.needs-external-trainer",
       ]);
     }
+  });
+
+  it("resumes the loop when a version trained elsewhere is uploaded naming the request", async () => {
+    const tenant = await newTenant(env, "byo");
+    await deployChampion(env, tenant, "conversion/1", (m) => {
+      const { training: _training, ...rest } = m;
+      return rest;
+    });
+    const requestId = await publishRequest(env, tenant);
+    await waitForStatus(env, tenant, requestId, "needs-external-trainer", 30_000);
+    // A team trains in Python and uploads version 2 naming the request; the registry mirror
+    // (the processor's `model-registry` stage) stores its manifest.
+    const manifest = {
+      ...JSON.parse(readFileSync(resolve(ROOT, "models/fixtures/linear/manifest.json"), "utf8")),
+      training: { algorithm: "sklearn-logistic", retrainingRequestId: requestId },
+    };
+    const form = new FormData();
+    form.set("model", new Blob([readFileSync(resolve(ROOT, "models/fixtures/linear/model.onnx"))]));
+    form.set("manifest", JSON.stringify(manifest));
+    await json(await api(tenant, `/v1/models/${MODEL}/versions/2`, { method: "PUT", body: form }));
+    await env.db.query(
+      `INSERT INTO model_versions (tenant_id, model_name, version, manifest, status)
+       VALUES ($1, $2, '2', $3, 'candidate')`,
+      [tenant.id, MODEL, JSON.stringify(manifest)],
+    );
+    await waitForStatus(env, tenant, requestId, "challenger", 30_000);
+    expect(await pointerOf(tenant)).toMatchObject({
+      champion: "1",
+      challenger: { version: "2", share: SHARE },
+    });
+    expect(await history(env, tenant, requestId)).toEqual([
+      "requested",
+      "needs-external-trainer",
+      "candidate",
+      "challenger",
+    ]);
   });
 
   it("rejects with the counts when too few labels have settled", async () => {

@@ -36,7 +36,8 @@ const NEXT: Record<RetrainingStatus, readonly RetrainingStatus[]> = {
   "rolled-back": [],
   rejected: [],
   failed: [],
-  "needs-external-trainer": [],
+  // A version trained elsewhere and uploaded naming the request resumes the loop.
+  "needs-external-trainer": ["candidate"],
   cancelled: [],
 };
 
