@@ -1,8 +1,9 @@
-/** `npm run models:train`: retrains every model in RECIPES and writes its files under models/. */
+/** `npm run models:train`: retrains every model in RECIPES and writes its files under models/, with the manifest's JSON Schema. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { modelFiles, trainAll } from "./train-models";
+import { manifestJsonSchema } from "#core/model-manifest";
+import { formatJson, modelFiles, trainAll } from "./train-models";
 
 const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -18,3 +19,6 @@ for (const model of trainAll()) {
       `holdout AUC ${m?.auc}, log loss ${m?.logLoss}, Brier ${m?.brier}`,
   );
 }
+
+await writeFile(join(MODELS_DIR, "manifest.schema.json"), `${formatJson(manifestJsonSchema())}\n`);
+console.log("manifest.schema.json: the manifest's JSON Schema");

@@ -178,6 +178,11 @@ export const modelManifestSchema = z
         rows: z.int().nonnegative().optional(),
         holdoutRows: z.int().nonnegative().optional(),
         metrics: z.looseObject({ auc: metric, logLoss: metric, brier: metric }).optional(),
+        /**
+         * The retraining request this version answers (trained outside Driftline from the
+         * request's training set): uploading it resumes the request's rollout.
+         */
+        retrainingRequestId: z.string().min(1).max(128).optional(),
       })
       .optional(),
     reference: manifestReferenceSchema.optional(),
@@ -331,4 +336,19 @@ function checkSumsToOne(proportions: readonly number[], ctx: z.RefinementCtx): v
       message: `must sum to 1, got ${sum}`,
     });
   }
+}
+
+/**
+ * The manifest as a JSON Schema (draft 2020-12), for tools that write manifests outside
+ * Driftline. It states the shapes; the checks across fields (unique names, increasing edges,
+ * proportions per bin) are the upload's.
+ */
+export function manifestJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://driftline.dev/schemas/model-manifest.json",
+    title: "Driftline model manifest",
+    description:
+      "manifest.json of a model version: input and output tensors, features in input order, training facts and the frozen drift reference. Written by `npm run models:train`, `npm run models:reference` and the retraining worker; sent with PUT /v1/models/{name}/versions/{version}.",
+    ...z.toJSONSchema(modelManifestSchema, { io: "input", unrepresentable: "any" }),
+  };
 }
