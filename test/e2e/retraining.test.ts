@@ -312,13 +312,7 @@ async function waitForStatus(
 }
 
 /** Statuses nothing moves on from (needs-external-trainer waits for an upload, so not here). */
-const FINAL = [
-  "rejected",
-  "failed",
-  "promoted",
-  "rolled-back",
-  "cancelled",
-];
+const FINAL = ["rejected", "failed", "promoted", "rolled-back", "cancelled"];
 
 async function history(env: IntegrationEnv, tenant: Tenant, requestId: string): Promise<string[]> {
   const { rows } = await env.db.query<{ status: string }>(
