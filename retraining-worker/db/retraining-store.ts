@@ -358,6 +358,14 @@ export class RetrainingStore {
        RETURNING paused, approval`,
       [tenant, model, patch.paused ?? null, patch.approval ?? null],
     );
+    if (patch.paused === false) {
+      // Requests held while paused go on now rather than at their next look.
+      await this.pool.query(
+        `UPDATE retraining_jobs SET next_run_at = now()
+         WHERE tenant_id = $1 AND done_at IS NULL AND ($2 = '*' OR model_name = $2)`,
+        [tenant, model],
+      );
+    }
     return rows[0]!;
   }
 

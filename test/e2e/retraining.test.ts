@@ -546,6 +546,83 @@ describe("the retraining loop (in-process worker)", () => {
     ]);
   });
 
+  it("operator controls: pause holds a request, resume lets it go on, a challenger is rolled back by hand", async () => {
+    const ops = (path: string, init: RequestInit = {}) => fetch(`${worker.apiUrl}${path}`, init);
+    const tenant = await newTenant(env, "ops");
+    await deployChampion(env, tenant, "conversion/1");
+    await arrangeDriftedHistory(env, tenant, 504);
+    const paused = await ops(`/v1/tenants/${tenant.id}/retraining-settings/*`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ paused: true }),
+    });
+    expect(await paused.json()).toEqual({
+      tenant: tenant.id,
+      model: "*",
+      paused: true,
+      approval: "auto",
+    });
+    const bad = await ops(`/v1/tenants/${tenant.id}/retraining-settings/${MODEL}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ approval: "sometimes" }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
+      /approval/,
+    );
+
+    const held = await publishRequest(env, tenant);
+    const cancelled = await publishRequest(env, tenant);
+    await waitFor("both requests to be consumed", async () => {
+      const { rows } = await env.db.query("SELECT 1 FROM retraining_jobs WHERE tenant_id = $1", [
+        tenant.id,
+      ]);
+      return rows.length === 2;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await statusOf(env, tenant, held)).toBe("requested");
+    const cancel = await ops(`/v1/tenants/${tenant.id}/retraining-requests/${cancelled}/cancel`, {
+      method: "POST",
+    });
+    expect(cancel.status).toBe(200);
+    expect(await statusOf(env, tenant, cancelled)).toBe("cancelled");
+
+    await ops(`/v1/tenants/${tenant.id}/retraining-settings/*`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ paused: false }),
+    });
+    await waitForStatus(env, tenant, held, "challenger", 60_000);
+    const refused = await ops(`/v1/tenants/${tenant.id}/retraining-requests/${held}/cancel`, {
+      method: "POST",
+    });
+    expect(refused.status).toBe(409);
+    const rollback = await ops(`/v1/tenants/${tenant.id}/retraining-requests/${held}/rollback`, {
+      method: "POST",
+    });
+    expect(rollback.status).toBe(202);
+    await waitForStatus(env, tenant, held, "rolled-back", 30_000);
+    const pointer = await pointerOf(tenant);
+    expect(pointer.champion).toBe("1");
+    expect(pointer.challenger).toBeUndefined();
+    const { rows } = await env.db.query<{ status_reason: string }>(
+      "SELECT status_reason FROM retrain_requests WHERE tenant_id = $1 AND request_id = $2",
+      [tenant.id, held],
+    );
+    expect(rows[0]!.status_reason).toBe("rolled back by an operator");
+    expect(await alertTypes(env, tenant)).toEqual(
+      expect.arrayContaining([
+        "dev.driftline.retraining.cancelled",
+        "dev.driftline.retraining.rolled-back",
+      ]),
+    );
+    const unknown = await ops(`/v1/tenants/${tenant.id}/retraining-requests/nope/cancel`, {
+      method: "POST",
+    });
+    expect(unknown.status).toBe(404);
+  }, 120_000);
+
   it("rejects with the counts when too few labels have settled", async () => {
     const tenant = await newTenant(env, "few");
     await deployChampion(env, tenant, "conversion/1");
