@@ -52,7 +52,9 @@ export function fitLogisticRegression(
     const gradient = new Float64Array(d);
     for (let i = 0; i < x.rows; i++) {
       row[0] = 1;
-      row.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), 1);
+      // A plain copy: a subarray view per row and iteration costs more than the arithmetic.
+      const offset = i * x.cols;
+      for (let j = 0; j < x.cols; j++) row[j + 1] = x.data[offset + j]!;
       let z = 0;
       for (let j = 0; j < d; j++) z += beta[j]! * row[j]!;
       const p = sigmoid(z);
