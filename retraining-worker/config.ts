@@ -21,6 +21,8 @@ import { envBool, envInt, envList, envOptional, parseEnv } from "#core/config";
 //   RETRAIN_DECISION_INTERVAL_MS    how often a challenger's outcomes are tested [30000]
 //   RETRAIN_LEASE_MS                how long a worker holds a job without renewing it [120000]
 //   RETRAIN_MAX_ATTEMPTS            attempts of a step failing on errors before `failed` [5]
+//   RETRAIN_MAX_REQUEST_AGE_MS      a request older than this when its turn comes is rejected as stale
+//                                   (a policy opens a new one if the drift persists) [604800000]
 //   RETRAIN_MIN_ROWS                fewest settled rows to train on [1000]
 //   RETRAIN_MIN_PER_CLASS           fewest positives and negatives in training and holdout [20]
 //   RETRAIN_MAX_ROWS                most settled rows read, newest first [200000]
@@ -66,6 +68,7 @@ const RetrainingEnv = z.object({
   RETRAIN_DECISION_INTERVAL_MS: envInt(30_000, 10),
   RETRAIN_LEASE_MS: envInt(120_000, 1_000),
   RETRAIN_MAX_ATTEMPTS: envInt(5, 1),
+  RETRAIN_MAX_REQUEST_AGE_MS: envInt(7 * 86_400_000, 1),
   RETRAIN_MIN_ROWS: envInt(1_000, 10),
   RETRAIN_MIN_PER_CLASS: envInt(20, 1),
   RETRAIN_MAX_ROWS: envInt(200_000, 100),
@@ -106,6 +109,7 @@ export interface RetrainingConfig {
     decisionIntervalMs: number;
     leaseMs: number;
     maxAttempts: number;
+    maxRequestAgeMs: number;
   };
   trainingSet: {
     minRows: number;
@@ -162,6 +166,7 @@ export function loadRetrainingConfig(env: NodeJS.ProcessEnv = process.env): Retr
       decisionIntervalMs: e.RETRAIN_DECISION_INTERVAL_MS,
       leaseMs: e.RETRAIN_LEASE_MS,
       maxAttempts: e.RETRAIN_MAX_ATTEMPTS,
+      maxRequestAgeMs: e.RETRAIN_MAX_REQUEST_AGE_MS,
     },
     trainingSet: {
       minRows: e.RETRAIN_MIN_ROWS,

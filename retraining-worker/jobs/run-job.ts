@@ -207,6 +207,16 @@ async function requested(job: Job, deps: JobDeps): Promise<StepResult | undefine
     await deps.store.reschedule(job.tenant, job.requestId, now + 30_000, {});
     return undefined;
   }
+  const ageMs = now - job.requestedAtMs;
+  if (ageMs > deps.config.jobs.maxRequestAgeMs) {
+    // E.g. a first start reading a topic's history: old drift is no reason to retrain now.
+    return {
+      to: "rejected",
+      reason: `the request is ${Math.round(ageMs / 3_600_000)} h old, older than RETRAIN_MAX_REQUEST_AGE_MS; a policy opens a new request if the drift persists`,
+      evidence: { requestedAt: new Date(job.requestedAtMs).toISOString(), ageMs },
+      done: true,
+    };
+  }
   const champion = await championManifest(job, deps);
   if ("missing" in champion) return needsExternalTrainer(champion.missing, { model: job.model });
   const algorithm = champion.manifest.training?.algorithm;

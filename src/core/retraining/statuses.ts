@@ -28,7 +28,7 @@ export const FINAL_STATUSES: ReadonlySet<RetrainingStatus> = new Set([
 ]);
 
 const NEXT: Record<RetrainingStatus, readonly RetrainingStatus[]> = {
-  requested: ["training", "needs-external-trainer", "cancelled", "failed"],
+  requested: ["training", "rejected", "needs-external-trainer", "cancelled", "failed"],
   training: ["candidate", "rejected", "needs-external-trainer", "cancelled", "failed"],
   candidate: ["challenger", "cancelled", "failed"],
   challenger: ["promoted", "rolled-back", "cancelled", "failed"],
