@@ -128,7 +128,7 @@ const ACKNOWLEDGE_SQL = `
   LIMIT 1`;
 
 const RETRAIN_COLUMNS = `${US("requested_at")} AS at_us, request_id, model_name, version, status,
-    policy, evidence, ${MS("requested_at")} AS requested_ms`;
+    policy, evidence, ${MS("requested_at")} AS requested_ms, status_reason, status_evidence`;
 
 const RETRAIN_LIST_SQL = (limit: number) => `
   SELECT ${RETRAIN_COLUMNS}
@@ -393,6 +393,8 @@ function retrainEntry(r: Row): RetrainEntry {
     policy: String(r.policy),
     evidence: r.evidence as Record<string, unknown>,
     requestedAtMs: Number(r.requested_ms),
+    reason: typeof r.status_reason === "string" ? r.status_reason : null,
+    statusEvidence: (r.status_evidence as Record<string, unknown> | null) ?? null,
   };
 }
 

@@ -132,6 +132,9 @@ export interface RetrainEntry {
   policy: string;
   evidence: Record<string, unknown>;
   requestedAtMs: number;
+  /** Why it is in its status, and that step's evidence (null before the worker's first step). */
+  reason: string | null;
+  statusEvidence: Record<string, unknown> | null;
 }
 
 export interface RetrainHistoryEntry {

@@ -22,6 +22,14 @@ export const RetrainingRequestSchema = z
     policy: z.string().openapi({ example: "psi-above(0.2, consecutive=3)" }),
     evidence: z.record(z.string(), z.unknown()),
     requestedAt: z.iso.datetime(),
+    reason: z.string().optional().openapi({
+      description: "Why the request is in its status (the retraining worker's words)",
+      example: "too few settled labels: 300 usable settled rows, at least 1000 needed",
+    }),
+    statusEvidence: z.record(z.string(), z.unknown()).optional().openapi({
+      description:
+        "The evidence of the last step: row counts and class balance, gate metrics, the online test's statistics",
+    }),
   })
   .openapi("RetrainingRequest");
 
@@ -34,6 +42,8 @@ export function retrainingRequestBody(r: RetrainEntry) {
     policy: r.policy,
     evidence: r.evidence,
     requestedAt: iso(r.requestedAtMs),
+    ...(r.reason === null ? {} : { reason: r.reason }),
+    ...(r.statusEvidence === null ? {} : { statusEvidence: r.statusEvidence }),
   };
 }
 

@@ -93,6 +93,8 @@ function peakRssMb(pid: number): number {
 
 interface Result {
   family: string;
+  /** From the status history: publish → training, training → candidate, candidate → challenger. */
+  phasesMs: [number, number, number];
   trainingMs: number;
   challengerMs: number;
   servingMs: number;
@@ -208,6 +210,7 @@ async function benchFamily(family: TrainableAlgorithm): Promise<Result> {
       );
       const requestId = randomUUID();
       const t0 = performance.now();
+      const publishedAtMs = Date.now();
       await env.produce(env.topics.retrainRequests, [
         {
           key: `${tenant}:${MODEL}`,
@@ -270,8 +273,19 @@ async function benchFamily(family: TrainableAlgorithm): Promise<Result> {
          AND status = 'candidate'`,
         [tenant, requestId],
       );
+      const { rows: history } = await env.db.query<{ status: string; at_ms: string }>(
+        `SELECT status, (extract(epoch FROM at) * 1000)::bigint AS at_ms
+         FROM retrain_request_history WHERE tenant_id = $1 AND request_id = $2 ORDER BY seq`,
+        [tenant, requestId],
+      );
+      const at = (status: string) => Number(history.find((h) => h.status === status)?.at_ms);
       return {
         family,
+        phasesMs: [
+          at("training") - publishedAtMs,
+          at("candidate") - at("training"),
+          at("challenger") - at("candidate"),
+        ],
         trainingMs: ev[0]?.evidence.trainingMs ?? Number.NaN,
         challengerMs,
         servingMs,

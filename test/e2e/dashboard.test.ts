@@ -286,6 +286,18 @@ describe("the console at /dashboard", () => {
 
   it("renders every page for an admin, asks before promoting, and signs out", async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    // Retraining requests in the retraining worker's statuses, with its reasons.
+    for (const [status, reason] of [
+      ["promoted", "challenger is better: log loss champion 0.41 vs challenger 0.37"],
+      ["needs-external-trainer", 'Version "1" was not trained by Driftline'],
+    ] as const) {
+      await db.query(
+        `INSERT INTO retrain_requests (tenant_id, request_id, model_name, version, policy, evidence,
+           status, status_reason)
+         VALUES ($1, $2, 'conversion', '1', 'psi-above(0.25, consecutive=3)', '{}', $3, $4)`,
+        [TENANT_A, `console-${status}-${suffix}`, status, reason],
+      );
+    }
     const page = await signIn(context, keys.adminA!);
     for (const name of ["models", "drift", "performance", "retraining", "webhooks"]) {
       await page.click(`#nav a[href='#/${name}']`);
@@ -293,6 +305,13 @@ describe("the console at /dashboard", () => {
       expect(await page.locator("#view .error-state").count()).toBe(0);
       await shot(page, `console-${name}`);
     }
+    await page.click("#nav a[href='#/retraining']");
+    await page.waitForSelector("#view [data-page=retraining] table");
+    expect(await page.locator("#view .badge.ok[data-status=promoted]").count()).toBe(1);
+    expect(
+      await page.locator("#view .badge.warn[data-status=needs-external-trainer]").count(),
+    ).toBe(1);
+    expect(await page.textContent("#view")).toContain("was not trained by Driftline");
     await page.click("#nav a[href='#/drift']");
     await page.waitForSelector("#view [data-page=drift] .empty");
     expect(await page.textContent("#view")).toContain("No drift evaluations yet");

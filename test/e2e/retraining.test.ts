@@ -361,6 +361,32 @@ async function labelledTraffic(
   return served;
 }
 
+/**
+ * Labelled traffic keeps flowing, as in production, until the online test decides: batches of
+ * `n` rows, each followed by a few decision intervals. Fails when six batches decide nothing.
+ */
+async function trafficUntil(
+  env: IntegrationEnv,
+  tenant: Tenant,
+  requestId: string,
+  status: string,
+  concept: DriftSpec | undefined,
+  seed: number,
+): Promise<Served[]> {
+  const served: Served[] = [];
+  for (let batch = 0; batch < 6; batch++) {
+    served.push(...(await labelledTraffic(env, tenant, seed + batch, 500, concept)));
+    try {
+      await waitForStatus(env, tenant, requestId, status, 5_000);
+      return served;
+    } catch (error) {
+      if (!String(error).includes("timed out")) throw error;
+    }
+  }
+  await waitForStatus(env, tenant, requestId, status, 1_000);
+  return served;
+}
+
 describe("the retraining loop (in-process worker)", () => {
   let env: IntegrationEnv;
   let worker: RetrainingWorker;
@@ -407,12 +433,10 @@ describe("the retraining loop (in-process worker)", () => {
     console.log(`challenger live ${liveMs} ms after the rollout`);
     expect(liveMs).toBeLessThan(10_000);
 
-    const served = await labelledTraffic(env, tenant, 777, 700, CONCEPT_DRIFT);
+    const served = await trafficUntil(env, tenant, requestId, "promoted", CONCEPT_DRIFT, 777);
     const share = served.filter((s) => s.version === "2").length / served.length;
     expect(share).toBeGreaterThan(SHARE - 0.1);
     expect(share).toBeLessThan(SHARE + 0.1);
-
-    await waitForStatus(env, tenant, requestId, "promoted");
     const promoted = await pointerOf(tenant);
     expect(promoted.champion).toBe("2");
     expect(promoted.challenger).toBeUndefined();
@@ -468,9 +492,8 @@ describe("the retraining loop (in-process worker)", () => {
     await new Promise((r) => setTimeout(r, 6_000)); // the Worker's pointer cache (5 s)
 
     // The drift reverses: traffic follows the relationship the champion learned.
-    const served = await labelledTraffic(env, tenant, 778, 700, undefined);
+    const served = await trafficUntil(env, tenant, requestId, "rolled-back", undefined, 1778);
     expect(served.some((s) => s.version === "2")).toBe(true);
-    await waitForStatus(env, tenant, requestId, "rolled-back");
     const kept = await pointerOf(tenant);
     expect(kept.champion).toBe("1");
     expect(kept.challenger).toBeUndefined();

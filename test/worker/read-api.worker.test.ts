@@ -305,6 +305,10 @@ describe("read API", () => {
     });
     const inProgress = await get("/v1/retraining-requests?status=training", acme.read);
     expect(inProgress.body.data.map((r) => r.id)).toEqual([acme.requests[0]]);
+    expect(inProgress.body.data[0]).toMatchObject({
+      reason: "training a logistic-regression candidate",
+    });
+    expect(list.body.data[1]).not.toHaveProperty("reason");
 
     const one = await get(`/v1/retraining-requests/${acme.requests[0]}`, acme.read);
     expect(one.status).toBe(200);

@@ -11,6 +11,8 @@ interface RetrainingRequest {
   policy: unknown;
   evidence: unknown;
   requestedAt: string;
+  /** Why it is in its status (the retraining worker's words). */
+  reason?: string;
   /** Present on GET /v1/retraining-requests/{id}; a list may leave it out. */
   history?: { status: string; at: string; reason?: string }[];
 }
@@ -87,11 +89,12 @@ export const retrainingPage: Page = async () => {
     panel(
       "Retraining requests",
       table(
-        ["Requested", "Model", "Status", "Policy", "Evidence", "History"],
+        ["Requested", "Model", "Status", "Why", "Policy", "Evidence", "History"],
         requests.map((r) => [
           formatTime(r.requestedAt),
           `${r.model} v${r.version}`,
           statusBadge(r.status),
+          h("span", { class: "reason" }, r.reason ?? "–"),
           h("code", {}, describe(r.policy)),
           evidenceText(r.evidence),
           h(
