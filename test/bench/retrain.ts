@@ -312,7 +312,10 @@ console.log(
   table(
     [
       "family",
-      "training s",
+      "consume+checks s",
+      "read+train+gate s",
+      "of which training s",
+      "upload+promote s",
       "request→challenger s",
       "request→serving s",
       "worker peak RSS MB",
@@ -320,7 +323,10 @@ console.log(
     ],
     results.map((r) => [
       r.family,
+      (r.phasesMs[0] / 1000).toFixed(1),
+      (r.phasesMs[1] / 1000).toFixed(1),
       (r.trainingMs / 1000).toFixed(1),
+      (r.phasesMs[2] / 1000).toFixed(1),
       (r.challengerMs / 1000).toFixed(1),
       (r.servingMs / 1000).toFixed(1),
       r.peakMb.toFixed(0),
