@@ -78,7 +78,12 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   const stage = new MonitoringStage({
     settings: config.settings,
     policy: policyFromSettings(config.settings.retrain),
-    references: new ModelReferenceSource({ modelsDir: config.modelsDir, log }),
+    references: new ModelReferenceSource({
+      modelsDir: config.modelsDir,
+      log,
+      maxReferences: config.cache.references,
+    }),
+    windowCacheBytes: config.cache.windowBytes,
     allowedLatenessMs: options.allowedLatenessMs,
     maxFutureSkewMs: options.maxFutureSkewMs,
     operatorSinks: operator.urls,

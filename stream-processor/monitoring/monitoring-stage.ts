@@ -1,4 +1,5 @@
 /** The monitoring stage of a batch: stores predictions and label signals, evaluates drift and performance, opens alerts and retraining requests, all in the batch's transaction. */
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import {
   type Alert,
@@ -47,6 +48,8 @@ export interface MonitoringObserver {
   slidingDrift(key: ModelKey, evaluation: ModelDriftEvaluation): void;
   alerted(alerts: readonly Alert[]): void;
   retrainRequested(requests: readonly RetrainRequest[], suppressed: number): void;
+  /** The version's sliding window left memory (evicted or unmonitored): its live series can go. */
+  windowDropped?(key: ModelKey): void;
 }
 
 export interface MonitoringStageDeps {
@@ -61,6 +64,24 @@ export interface MonitoringStageDeps {
   operatorSinks: readonly string[];
   log: Logger;
   observer?: MonitoringObserver;
+  /**
+   * Memory the sliding windows kept between batches may take, bytes (estimated; see
+   * `windowSizeBytes`). Past it the least recently used version's window is dropped and re-read
+   * from Postgres when that version is next seen. Default `DEFAULT_WINDOW_CACHE_BYTES`.
+   */
+  windowCacheBytes?: number;
+}
+
+/** 256 MiB: 100 versions of 30 features at the default window of 2000 predictions take ~50 MiB. */
+export const DEFAULT_WINDOW_CACHE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What a window of `capacity` predictions over `columns` columns holds, bytes: one 8-byte slot
+ * per value and one per scoring time, plus a fixed overhead. Categorical values are shared
+ * strings (the column's few categories), so a slot is what they cost in the window.
+ */
+export function windowSizeBytes(capacity: number, columns: number): number {
+  return 256 + capacity * (columns + 1) * 8;
 }
 
 export interface MonitoringBatchSummary {
@@ -111,12 +132,32 @@ const keyId = (k: ModelKey) => `${k.tenant}\u0000${k.model}\u0000${k.version}`;
  * behind the cached one and the next batch re-reads, so a rolled-back batch leaves no trace.
  */
 export class MonitoringStage {
-  private readonly windows = new Map<
-    string,
-    { seq: number; columns: string; window: PredictionWindow }
-  >();
+  /**
+   * Bounded in bytes: a processor serving many tenants and versions (retired ones included) keeps
+   * only the recently active windows; a dropped one is rebuilt from `predictions` (one read of
+   * the last `sliding.size` rows), which is what a restart does for every version anyway.
+   */
+  private readonly windows: LRUCache<string, CachedWindow>;
 
-  constructor(private readonly deps: MonitoringStageDeps) {}
+  constructor(private readonly deps: MonitoringStageDeps) {
+    const maxBytes = deps.windowCacheBytes ?? DEFAULT_WINDOW_CACHE_BYTES;
+    this.windows = new LRUCache<string, CachedWindow>({
+      maxSize: maxBytes,
+      // A window larger than the whole budget is still used for its batch, just not kept.
+      maxEntrySize: maxBytes,
+      sizeCalculation: (entry) =>
+        Math.min(maxBytes, windowSizeBytes(entry.window.capacity, entry.window.columns.length)),
+      dispose: (entry, _id, reason) => {
+        // "set" replaces a stale window of the same version: its series stay.
+        if (reason !== "set") deps.observer?.windowDropped?.(entry.key);
+      },
+    });
+  }
+
+  /** Versions whose sliding window is held in memory. */
+  get cachedWindows(): number {
+    return this.windows.size;
+  }
 
   async apply(
     tx: MonitoringTransaction,
@@ -360,7 +401,8 @@ export class MonitoringStage {
         state,
         dueCandidates.length === 0 ? undefined : Math.min(...dueCandidates),
       );
-      const cached = this.windows.get(keyId(key));
+      // peek: saving the state is no use of the window, so it does not refresh its recency.
+      const cached = this.windows.peek(keyId(key));
       if (cached !== undefined && cached.window === window) cached.seq = p.seq + 1;
     }
 
@@ -395,9 +437,18 @@ export class MonitoringStage {
     const size = this.deps.settings.sliding.size;
     const window = new PredictionWindow(reference.windowColumns, size);
     for (const row of await tx.recentPredictions(key, size)) window.push(row);
-    this.windows.set(id, { seq: -1, columns, window });
+    this.windows.set(id, { key, seq: -1, columns, window });
     return window;
   }
+}
+
+interface CachedWindow {
+  key: ModelKey;
+  /** The state row's `seq` this window matches; -1 while a transaction is using it. */
+  seq: number;
+  /** The reference's window columns (JSON), so a changed reference rebuilds the window. */
+  columns: string;
+  window: PredictionWindow;
 }
 
 /** Drift of stored rows (an hour) without keeping a sliding window for them. */
