@@ -9,6 +9,12 @@ import {
   requireHttps,
   requireSet,
 } from "#core/config";
+import {
+  DEFAULT_URL_QUERY_ALLOWLIST_TEXT,
+  parseUrlQueryAllowlist,
+  type UrlQueryAllowlist,
+  urlQueryAllowlistProblems,
+} from "#core/events";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
@@ -95,6 +101,20 @@ export const WorkerEnvSchema = z.object({
   MODEL_CACHE_MAX_BYTES: int(1 << 20, 1 << 30, 48 * 1024 * 1024),
   /** Largest event request body (POST /v1/events, /v1/capi/…), bytes; 413 above. Default 5 MiB. */
   INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  /**
+   * Query parameters kept in an event's event_source_url and referrer_url, comma-separated:
+   * names, or `prefix*` for every name starting with prefix. Every other parameter and the
+   * fragment are dropped before the event is queued. Empty keeps none (and then no utm values or
+   * click ids are read from URLs). Default: utm_* and the click ids Driftline reads.
+   */
+  EVENT_URL_QUERY_ALLOWLIST: z
+    .string()
+    .default(DEFAULT_URL_QUERY_ALLOWLIST_TEXT)
+    .superRefine((text, ctx) => {
+      for (const message of urlQueryAllowlistProblems(text))
+        ctx.addIssue({ code: "custom", message });
+    })
+    .transform((text): UrlQueryAllowlist => parseUrlQueryAllowlist(text)),
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
   EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
   /**

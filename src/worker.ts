@@ -90,6 +90,7 @@ export function buildServices(env: WorkerEnv): Services {
       dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+      urlQueryAllowlist: env.EVENT_URL_QUERY_ALLOWLIST,
     },
     reads: readStoreSource({
       databaseUrl: env.DATABASE_URL,

@@ -20,6 +20,8 @@ export interface IngestDeps {
   /** Id for an accepted event sent without event_id. */
   newEventId(): string;
   log?: (entry: Record<string, unknown>) => void;
+  /** The deployment's settings of event preparation (the request's own `options` win). */
+  prepareOptions?: Partial<PrepareEventsOptions>;
 }
 
 export interface IngestInput {
@@ -60,7 +62,9 @@ export async function ingestEvents({
     keyKind: input.keyKind,
     ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
     ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
-    ...(input.options === undefined ? {} : { options: input.options }),
+    ...(input.options === undefined && deps.prepareOptions === undefined
+      ? {}
+      : { options: { ...deps.prepareOptions, ...input.options } }),
   });
 
   const candidates = prepared.results.filter(

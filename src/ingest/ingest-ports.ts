@@ -1,4 +1,5 @@
 /** The ports event ingestion depends on: deduplication keys and the durable sink accepted events go to. */
+import type { UrlQueryAllowlist } from "#core/events";
 
 /** One event's claim: its own key and, for a browser event, the server key that also makes it a duplicate. */
 export interface DedupClaim {
@@ -49,4 +50,6 @@ export interface IngestServices {
   sink: EventSink;
   /** Largest accepted request body, bytes (413 above). */
   maxBodyBytes: number;
+  /** Query parameters kept in events' URLs (EVENT_URL_QUERY_ALLOWLIST); default utm_* and click ids. */
+  urlQueryAllowlist?: UrlQueryAllowlist;
 }

@@ -20,6 +20,9 @@ export function ingestDeps(c: Context<AppEnv>): IngestDeps {
     now: () => services.now(),
     newEventId: () => crypto.randomUUID(),
     log: (entry) => console.log(JSON.stringify({ requestId: c.var.requestId, ...entry })),
+    ...(services.ingest.urlQueryAllowlist === undefined
+      ? {}
+      : { prepareOptions: { urlQueryAllowlist: services.ingest.urlQueryAllowlist } }),
   };
 }
 

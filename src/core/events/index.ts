@@ -60,6 +60,15 @@ export {
 } from "./prepare-events.ts";
 export { sha256Hex } from "./sha256-hex.ts";
 export {
+  allowsQueryParam,
+  DEFAULT_URL_QUERY_ALLOWLIST,
+  DEFAULT_URL_QUERY_ALLOWLIST_TEXT,
+  parseUrlQueryAllowlist,
+  stripUrlQuery,
+  type UrlQueryAllowlist,
+  urlQueryAllowlistProblems,
+} from "./url-query-allowlist.ts";
+export {
   type HashedUserData,
   hashedUserDataSchema,
   type UserDataInput,

@@ -30,6 +30,7 @@ import {
 } from "./event-time.ts";
 import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data.ts";
 import { queryTextIssues } from "./query-params.ts";
+import { DEFAULT_URL_QUERY_ALLOWLIST, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
 import { websiteRequestEnvelopeSchema } from "./website-event-schema.ts";
 import { fieldAt, joinPath, missingIsRequired, toFieldIssues } from "./zod-issues.ts";
@@ -44,12 +45,15 @@ export interface PrepareEventsOptions {
    * holds at most 128 KB and the queue envelope needs room too.
    */
   maxMessageBytes: number;
+  /** Query parameters kept in event_source_url and referrer_url. Default utm_* and click ids. */
+  urlQueryAllowlist: UrlQueryAllowlist;
 }
 
 export const DEFAULT_PREPARE_EVENTS_OPTIONS: Readonly<PrepareEventsOptions> = {
   maxAgeMs: MAX_EVENT_AGE_MS,
   maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
   maxMessageBytes: 100_000,
+  urlQueryAllowlist: DEFAULT_URL_QUERY_ALLOWLIST,
 };
 
 export interface PrepareEventsInput {
@@ -214,8 +218,8 @@ function prepareOne(
   }
   const draft =
     input.source === "capi"
-      ? draftCapiEvent(raw, prefix)
-      : draftWebsiteEvent(raw, prefix, input.requestContext);
+      ? draftCapiEvent(raw, prefix, options.urlQueryAllowlist)
+      : draftWebsiteEvent(raw, prefix, input.requestContext, options.urlQueryAllowlist);
   if (draft.kind === "invalid") {
     return { index, status: "rejected", eventId: draft.eventId, errors: draft.errors };
   }
