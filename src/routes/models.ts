@@ -5,6 +5,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ValidationError } from "#core/errors";
 import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
+import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { requireKey } from "../auth/require-key";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
@@ -176,13 +177,13 @@ const promoteRoute = createRoute({
 
 async function manifestJson(part: File | string): Promise<unknown> {
   const text = typeof part === "string" ? part : await part.text();
+  assertJsonDepth(text, "manifest");
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ValidationError(
-      `The manifest part is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      [{ field: "manifest", message: "is not valid JSON" }],
-    );
+    throw new ValidationError(`The manifest part is not valid JSON: ${jsonSyntaxProblem(err)}.`, [
+      { field: "manifest", message: "is not valid JSON" },
+    ]);
   }
 }
 

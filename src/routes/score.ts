@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
-import { assertJsonDepth, refineStorableJson, storableString } from "#core/text";
+import { assertJsonDepth, jsonSyntaxProblem, refineStorableJson, storableString } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
@@ -111,10 +111,9 @@ const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   try {
     body = await c.req.json();
   } catch (err) {
-    throw new ValidationError(
-      `The body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      [{ field: "(body)", message: "is not valid JSON" }],
-    );
+    throw new ValidationError(`The body is not valid JSON: ${jsonSyntaxProblem(err)}.`, [
+      { field: "(body)", message: "is not valid JSON" },
+    ]);
   }
   const rows = (body as { rows?: unknown } | null)?.rows;
   if (Array.isArray(rows) && rows.length > MAX_SCORE_ROWS) {
