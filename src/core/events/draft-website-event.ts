@@ -11,7 +11,7 @@ import {
 } from "./event-draft.ts";
 import { websiteEventTimeMs } from "./event-time.ts";
 import { flatString } from "./flat-string.ts";
-import { hashEmailsInUrl } from "./hash-free-form-emails.ts";
+import { hashEmailsInUrl, hashIfEmail } from "./hash-free-form-emails.ts";
 import { queryParams, readClickIds, readUtm, stripEventUrl } from "./query-params.ts";
 import { DEFAULT_URL_QUERY_ALLOWLIST, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
@@ -88,7 +88,8 @@ export function draftWebsiteEvent(
     event,
     userData,
     customData: normalizeCustomData(e.custom_data),
-    campaign: e.campaign ?? utm.campaign,
+    // The campaign is a window key stored in Postgres: an email address there is hashed too.
+    campaign: e.campaign === undefined ? utm.campaign : hashIfEmail(e.campaign),
     utm,
     clickIds,
     predictionId: e.prediction_id,

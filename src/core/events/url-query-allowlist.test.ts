@@ -173,6 +173,21 @@ describe("prepareEvents keeps only allowed query parameters in event URLs", () =
     expect(r.messageJson.toLowerCase()).not.toContain("jane.doe");
   });
 
+  it("an email address in a website event's campaign (a stored window key) is hashed", async () => {
+    const { results } = await prepare("web", {
+      event_name: "Lead",
+      event_id: "w-3",
+      event_time: Math.floor(nowMs / 1000),
+      campaign: "retarget Jane.Doe@Example.com",
+      event_source_url: "https://shop.example/",
+      user_data: { client_user_agent: "test-agent" },
+    });
+    const r = results[0]!;
+    if (r.status !== "accepted") throw new Error(`rejected: ${JSON.stringify(r)}`);
+    expect(r.message.campaign).toMatch(/^retarget [0-9a-f]{64}$/);
+    expect(r.messageJson.toLowerCase()).not.toContain("jane.doe");
+  });
+
   it("a list without utm_* reads no campaign from the URL (nothing off the list is read either)", async () => {
     const { results } = await prepare(
       "web",
