@@ -8,6 +8,7 @@ import type { AppEnv } from "./app-env";
 import { consoleRoutes } from "./console/console-routes";
 import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
+import { shownContentType } from "./http/shown-content-type";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
@@ -109,7 +110,7 @@ function fromHttpException(err: Error, c: Context): Error {
   if (err.status === 415) {
     return new DriftlineError(
       "UNSUPPORTED_MEDIA_TYPE",
-      `Content-Type ${c.req.header("content-type") ?? "(none)"} is not accepted by ${where}; see /docs for the media type it takes.`,
+      `Content-Type ${shownContentType(c.req.header("content-type"))} is not accepted by ${where}; see /docs for the media type it takes.`,
     );
   }
   if (err.status === 413) return new DriftlineError("PAYLOAD_TOO_LARGE", err.message);

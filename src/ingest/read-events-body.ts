@@ -3,6 +3,7 @@ import type { HonoRequest } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { type EventSource, MAX_EVENTS_PER_REQUEST } from "#core/events";
 import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
+import { shownContentType } from "../http/shown-content-type";
 
 /** Media types each route accepts (what `Content-Type` may say, parameters aside). */
 export const ACCEPTED_MEDIA_TYPES: Record<EventSource, readonly string[]> = {
@@ -58,7 +59,7 @@ function isJsonType(essence: string): boolean {
 function unsupported(contentType: string | undefined, where: string, source: EventSource) {
   return new DriftlineError(
     "UNSUPPORTED_MEDIA_TYPE",
-    `Content-Type ${contentType} is not accepted by ${where}; send ${ACCEPTED_MEDIA_TYPES[source].join(", ")}.`,
+    `Content-Type ${shownContentType(contentType)} is not accepted by ${where}; send ${ACCEPTED_MEDIA_TYPES[source].join(", ")}.`,
   );
 }
 
