@@ -37,7 +37,7 @@ const body = fc.oneof(
   ),
 );
 
-describe("produce request decoding", () => {
+describe("produce request decoding", { timeout: 60_000 }, () => {
   it("refuses with field issues or encodes; never throws otherwise (property)", () => {
     fc.assert(
       fc.property(body, (b) => {

@@ -28,7 +28,7 @@ const goodRecord = fc
   })
   .map((r) => ({ ...r, key: `acme:${r.id}` }));
 
-describe("parseIngestQueueBody", () => {
+describe("parseIngestQueueBody", { timeout: 60_000 }, () => {
   it("never throws, whatever the body (property)", () => {
     fc.assert(
       fc.property(fc.oneof(hostile, fc.anything()), (body) => {

@@ -138,7 +138,7 @@ const versions = (n: number): ModelKey[] =>
 const COLUMNS = demoManifest().features as unknown[];
 const ONE_WINDOW = windowSizeBytes(SIZE, COLUMNS.length + 1);
 
-describe("the monitoring stage's memory", () => {
+describe("the monitoring stage's memory", { timeout: 60_000 }, () => {
   it("keeps the sliding windows of as many versions as its byte budget holds, and rebuilds a dropped one from the store", async () => {
     const db = new MemoryMonitoring();
     const stage = stageWith(Math.floor(2.5 * ONE_WINDOW));
@@ -192,7 +192,7 @@ describe("the monitoring stage's memory", () => {
   });
 });
 
-describe("ModelReferenceSource's memory", () => {
+describe("ModelReferenceSource's memory", { timeout: 60_000 }, () => {
   const tx = (manifestFor: (k: ModelKey) => unknown) => ({
     loadManifest: async (k: ModelKey) => manifestFor(k),
   });

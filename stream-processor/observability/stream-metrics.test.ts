@@ -17,7 +17,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe("StreamMetrics", () => {
+describe("StreamMetrics", { timeout: 60_000 }, () => {
   it("keeps only the rate window's seconds when /metrics is never scraped", () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 11, 7) });
     const metrics = new StreamMetrics({ defaultMetrics: false });

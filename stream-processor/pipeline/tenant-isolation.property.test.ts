@@ -121,7 +121,9 @@ const bRecord = fc.oneof(
 );
 
 describe("a batch shared with a hostile tenant", () => {
-  it("stores exactly tenant A's own results, dead-letters none of A's records and commits (property)", async () => {
+  it("stores exactly tenant A's own results, dead-letters none of A's records and commits (property)", {
+    timeout: 120_000,
+  }, async () => {
     const aValues = Array.from({ length: 24 }, (_, i) => aEvent(i));
     const alone = setup();
     await alone.handle(aValues);

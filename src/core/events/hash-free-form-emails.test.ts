@@ -25,7 +25,7 @@ describe("hashIfEmail", () => {
   );
 });
 
-describe("email addresses inside free text", () => {
+describe("email addresses inside free text", { timeout: 60_000 }, () => {
   it.each([
     ["write to Jane@Example.com today", `write to ${sha("jane@example.com")} today`],
     [
