@@ -240,7 +240,10 @@ function refineBackground(
   };
   rows.forEach((row, r) => {
     if (row.length !== features.length) {
-      issue(["background", r], `has ${row.length} values; rows need one per feature (${features.length}), in feature order`);
+      issue(
+        ["background", r],
+        `has ${row.length} values; rows need one per feature (${features.length}), in feature order`,
+      );
       return;
     }
     row.forEach((value, c) => {
@@ -249,7 +252,10 @@ function refineBackground(
         if (feature.default === undefined) {
           issue(["background", r, c], `is null but feature "${feature.name}" has no default`);
         }
-      } else if (feature.type === "number" && (typeof value !== "number" || !Number.isFinite(value))) {
+      } else if (
+        feature.type === "number" &&
+        (typeof value !== "number" || !Number.isFinite(value))
+      ) {
         issue(["background", r, c], `must be a number for feature "${feature.name}"`);
       } else if (feature.type === "categorical" && typeof value !== "string") {
         issue(["background", r, c], `must be a category (a string) for feature "${feature.name}"`);

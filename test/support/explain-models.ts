@@ -50,14 +50,18 @@ export function committedModels(): TestModel[] {
   ].map(([name, dir]) => ({
     name: name!,
     bytes: new Uint8Array(readFileSync(join(ROOT, dir!, "model.onnx"))),
-    manifest: parseModelManifest(JSON.parse(readFileSync(join(ROOT, dir!, "manifest.json"), "utf8"))),
+    manifest: parseModelManifest(
+      JSON.parse(readFileSync(join(ROOT, dir!, "manifest.json"), "utf8")),
+    ),
   }));
 }
 
 /** Adds an intermediate tensor as a graph output, so the runtime reports it too. */
 export function withExtraOutput(bytes: Uint8Array, name: string, width: number): Uint8Array {
   const model = decodeModel(bytes);
-  model.graph!.output!.push(onnxProto.onnx.ValueInfoProto.create(batchTensorInfo(name, "float", [width])));
+  model.graph!.output!.push(
+    onnxProto.onnx.ValueInfoProto.create(batchTensorInfo(name, "float", [width])),
+  );
   return onnxProto.onnx.ModelProto.encode(model).finish();
 }
 
@@ -255,7 +259,9 @@ function randomTrees(spec: RandomForestSpec): TreeArrays {
         return id;
       }
       const feature =
-        spec.repeatFeatures && level > 0 && random.next() < 0.4 ? rootFeature : random.int(spec.columns);
+        spec.repeatFeatures && level > 0 && random.next() < 0.4
+          ? rootFeature
+          : random.int(spec.columns);
       out.features.push(level === 0 ? rootFeature : feature);
       out.values.push(Math.fround(random.normal() * 0.8));
       out.modes.push(modes[random.int(modes.length)]!);
@@ -320,7 +326,10 @@ export function treeClassifierGraph(spec: RandomForestSpec): TestModel {
 }
 
 /** The same forest as a TreeEnsembleRegressor (SUM or AVERAGE), output [batch, 1]. */
-export function treeRegressorGraph(spec: RandomForestSpec, aggregate: "SUM" | "AVERAGE"): TestModel {
+export function treeRegressorGraph(
+  spec: RandomForestSpec,
+  aggregate: "SUM" | "AVERAGE",
+): TestModel {
   const t = randomTrees(spec);
   return {
     name: `tree-regressor-${aggregate}`,
@@ -405,7 +414,9 @@ export async function ortScorer(
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all" });
   const score = async (values: Float32Array, rows: number) => {
     const columns = values.length / rows;
-    const out = (await session.run({ [input]: new ort.Tensor("float32", values, [rows, columns]) }, [output]))[output]!;
+    const out = (
+      await session.run({ [input]: new ort.Tensor("float32", values, [rows, columns]) }, [output])
+    )[output]!;
     const width = out.dims.length >= 2 ? Number(out.dims[1]) : 1;
     const data = out.data as Float32Array;
     return Float64Array.from({ length: rows }, (_, r) => data[r * width + index]!);

@@ -57,16 +57,24 @@ export function backgroundMatrix(manifest: ModelManifest, maxRows: number): Back
 
 type Reference = NonNullable<ModelManifest["reference"]>["features"][string];
 
-function referenceColumn(feature: ManifestFeature, ref: Reference | undefined, rows: number): number[] {
+function referenceColumn(
+  feature: ManifestFeature,
+  ref: Reference | undefined,
+  rows: number,
+): number[] {
   if (feature.type === "number") {
     const sample = ref?.type === "number" ? ref.sample : undefined;
     if (sample && sample.length > 0) {
       const sorted = [...sample].sort((a, b) => a - b);
-      return Array.from({ length: rows }, (_, r) => sorted[Math.floor(((r + 0.5) * sorted.length) / rows)]!);
+      return Array.from(
+        { length: rows },
+        (_, r) => sorted[Math.floor(((r + 0.5) * sorted.length) / rows)]!,
+      );
     }
     return new Array(rows).fill(feature.default ?? 0);
   }
-  const fallback = feature.default === undefined ? 0 : Math.max(0, feature.categories.indexOf(feature.default));
+  const fallback =
+    feature.default === undefined ? 0 : Math.max(0, feature.categories.indexOf(feature.default));
   if (ref?.type !== "categorical") return new Array(rows).fill(fallback);
   // Largest-remainder apportionment of the rows to the reference categories, then "other".
   const shares = ref.proportions;

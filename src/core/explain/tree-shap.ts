@@ -29,7 +29,10 @@ function shapleyWeights(n: number): Float64Array[] {
   const factorial = [1];
   for (let i = 1; i <= 2 * n + 1; i++) factorial.push(factorial[i - 1]! * i);
   return Array.from({ length: n + 1 }, (_, a) =>
-    Float64Array.from({ length: n + 1 }, (_, b) => (factorial[a]! * factorial[b]!) / factorial[a + b + 1]!),
+    Float64Array.from(
+      { length: n + 1 },
+      (_, b) => (factorial[a]! * factorial[b]!) / factorial[a + b + 1]!,
+    ),
   );
 }
 

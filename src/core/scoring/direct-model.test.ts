@@ -1,5 +1,7 @@
 /** The direct evaluator against onnxruntime-node (native) on every graph form it reads. */
 import { afterAll, describe, expect, it } from "vitest";
+import conversionExamples from "../../../models/conversion/1/examples.json";
+import { node } from "../../../models/onnx/onnx-builder";
 import {
   committedModels,
   linearClassifierGraph,
@@ -12,13 +14,11 @@ import {
   treeClassifierGraph,
   treeRegressorGraph,
 } from "../../../test/support/explain-models";
+import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs";
 import { buildFeatureMatrix } from "./build-feature-matrix.ts";
 import { scoreDirect } from "./direct-model.ts";
 import { readOnnxGraph } from "./onnx-graph-reader.ts";
 import { recognizeGraph } from "./recognize-graph.ts";
-import conversionExamples from "../../../models/conversion/1/examples.json";
-import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs";
-import { node } from "../../../models/onnx/onnx-builder";
 
 const TOLERANCE = 1e-6;
 const releases: (() => Promise<void>)[] = [];
@@ -56,19 +56,64 @@ function rowsFor(model: TestModel, count: number, seed: number): Float32Array {
 }
 
 const recognised: [string, () => TestModel, string, string][] = [
-  ["the demo model (Gather/Equal/Cast one-hot + Gemm + Sigmoid)", () => committedModels()[0]!, "additive", "logistic"],
+  [
+    "the demo model (Gather/Equal/Cast one-hot + Gemm + Sigmoid)",
+    () => committedModels()[0]!,
+    "additive",
+    "logistic",
+  ],
   ["the linear fixture", () => committedModels()[1]!, "additive", "logistic"],
-  ["the GBT fixture (TreeEnsembleClassifier, LOGISTIC)", () => committedModels()[3]!, "trees", "logistic"],
+  [
+    "the GBT fixture (TreeEnsembleClassifier, LOGISTIC)",
+    () => committedModels()[3]!,
+    "trees",
+    "logistic",
+  ],
   ["Gemm + Sigmoid", () => logisticGraph(12, 1, "gemm"), "additive", "logistic"],
   ["MatMul + Add + Sigmoid", () => logisticGraph(30, 2, "matmul"), "additive", "logistic"],
-  ["LinearClassifier, one score, LOGISTIC", () => linearClassifierGraph(8, 3, 1, "LOGISTIC"), "additive", "logistic"],
-  ["LinearClassifier, two scores, LOGISTIC", () => linearClassifierGraph(8, 4, 2, "LOGISTIC"), "additive", "logistic"],
-  ["LinearClassifier, two scores, SOFTMAX", () => linearClassifierGraph(8, 5, 2, "SOFTMAX"), "additive", "logistic"],
+  [
+    "LinearClassifier, one score, LOGISTIC",
+    () => linearClassifierGraph(8, 3, 1, "LOGISTIC"),
+    "additive",
+    "logistic",
+  ],
+  [
+    "LinearClassifier, two scores, LOGISTIC",
+    () => linearClassifierGraph(8, 4, 2, "LOGISTIC"),
+    "additive",
+    "logistic",
+  ],
+  [
+    "LinearClassifier, two scores, SOFTMAX",
+    () => linearClassifierGraph(8, 5, 2, "SOFTMAX"),
+    "additive",
+    "logistic",
+  ],
   ["LinearRegressor", () => linearRegressorGraph(6, 6), "additive", "identity"],
-  ["TreeEnsembleClassifier, 60 trees of depth 4", () => treeClassifierGraph({ columns: 30, trees: 60, depth: 4, seed: 7 }), "trees", "logistic"],
-  ["TreeEnsembleClassifier, features repeated on paths", () => treeClassifierGraph({ columns: 5, trees: 8, depth: 5, seed: 8, repeatFeatures: true }), "trees", "logistic"],
-  ["TreeEnsembleRegressor, SUM", () => treeRegressorGraph({ columns: 6, trees: 10, depth: 3, seed: 9 }, "SUM"), "trees", "identity"],
-  ["TreeEnsembleRegressor, AVERAGE", () => treeRegressorGraph({ columns: 6, trees: 10, depth: 3, seed: 10 }, "AVERAGE"), "trees", "identity"],
+  [
+    "TreeEnsembleClassifier, 60 trees of depth 4",
+    () => treeClassifierGraph({ columns: 30, trees: 60, depth: 4, seed: 7 }),
+    "trees",
+    "logistic",
+  ],
+  [
+    "TreeEnsembleClassifier, features repeated on paths",
+    () => treeClassifierGraph({ columns: 5, trees: 8, depth: 5, seed: 8, repeatFeatures: true }),
+    "trees",
+    "logistic",
+  ],
+  [
+    "TreeEnsembleRegressor, SUM",
+    () => treeRegressorGraph({ columns: 6, trees: 10, depth: 3, seed: 9 }, "SUM"),
+    "trees",
+    "identity",
+  ],
+  [
+    "TreeEnsembleRegressor, AVERAGE",
+    () => treeRegressorGraph({ columns: 6, trees: 10, depth: 3, seed: 10 }, "AVERAGE"),
+    "trees",
+    "identity",
+  ],
 ];
 
 describe("direct evaluation equals onnxruntime", () => {
@@ -80,7 +125,12 @@ describe("direct evaluation equals onnxruntime", () => {
     expect(r.model.link).toBe(link);
     const rows = 500;
     const values = rowsFor(model, rows, 11);
-    const ort = await ortScorer(model.bytes, model.manifest.input, model.manifest.output.name, model.manifest.output.index);
+    const ort = await ortScorer(
+      model.bytes,
+      model.manifest.input,
+      model.manifest.output.name,
+      model.manifest.output.index,
+    );
     releases.push(ort.release);
     const expected = await ort(values, rows);
     const direct = scoreDirect(r.model, values, rows);
@@ -94,8 +144,19 @@ describe("graphs the evaluator leaves to onnxruntime", () => {
   it.each([
     ["the MLP fixture (Tanh)", () => committedModels()[2]!, /Tanh/],
     ["a generated MLP", () => mlpGraph(6, 4, 1), /Tanh/],
-    ["a ConstantOfShape bomb", () => ({ ...logisticGraph(3, 1, "gemm"), bytes: constantOfShapeBomb() }), /Shape|ConstantOfShape|ReduceMean/],
-    ["a non-linear product of the input", () => ({ ...logisticGraph(3, 1, "gemm"), bytes: logisticAround([node("Mul", ["logit", "logit"], ["bomb_out"])]) }), /Mul of two computed values/],
+    [
+      "a ConstantOfShape bomb",
+      () => ({ ...logisticGraph(3, 1, "gemm"), bytes: constantOfShapeBomb() }),
+      /Shape|ConstantOfShape|ReduceMean/,
+    ],
+    [
+      "a non-linear product of the input",
+      () => ({
+        ...logisticGraph(3, 1, "gemm"),
+        bytes: logisticAround([node("Mul", ["logit", "logit"], ["bomb_out"])]),
+      }),
+      /Mul of two computed values/,
+    ],
   ] as const)("%s", (_name, make, reason) => {
     const r = recognise(make());
     expect(r.ok).toBe(false);

@@ -158,7 +158,8 @@ function readAttribute(bytes: Uint8Array, attribute: WireField): OnnxAttribute {
         out.name = readString(bytes, f);
         break;
       case ATTR_F:
-        if (f.wireType !== WIRE_FIXED32) throw new WireFormatError("attribute f is not a float", f.start);
+        if (f.wireType !== WIRE_FIXED32)
+          throw new WireFormatError("attribute f is not a float", f.start);
         out.f = readFixed32Floats(bytes, f)[0]!;
         break;
       case ATTR_I:

@@ -99,7 +99,10 @@ function recognize(graph: OnnxGraph, options: RecognizeOptions): Recognition {
   };
   for (const node of graph.nodes) {
     if (!needed.has(node)) continue;
-    const outputs = applyNode(node, node.inputs.map((i) => (i === "" ? undefined : lookup(i))));
+    const outputs = applyNode(
+      node,
+      node.inputs.map((i) => (i === "" ? undefined : lookup(i))),
+    );
     node.outputs.forEach((name, i) => {
       const sym = outputs[i];
       if (sym) syms.set(name, sym);
@@ -120,7 +123,14 @@ function finish(result: Sym, options: RecognizeOptions): Recognition {
   }
   const col = result.cols[options.index];
   if (col === undefined) return fail(`output column ${options.index} does not exist`);
-  return { ok: true, model: additiveModel(col, result.kind === "logistic" ? "logistic" : "identity", options.columns) };
+  return {
+    ok: true,
+    model: additiveModel(
+      col,
+      result.kind === "logistic" ? "logistic" : "identity",
+      options.columns,
+    ),
+  };
 }
 
 function additiveModel(a: Affine, link: ScoreLink, columns: number): AdditiveModel {
@@ -136,7 +146,8 @@ function additiveModel(a: Affine, link: ScoreLink, columns: number): AdditiveMod
 
 function constantOf(t: OnnxTensor): Sym {
   const values = t.values();
-  if (values === undefined) return fail(`initializer "${t.name}" has an element type that is not read`);
+  if (values === undefined)
+    return fail(`initializer "${t.name}" has an element type that is not read`);
   return { kind: "constant", dims: t.dims, values };
 }
 
@@ -316,7 +327,12 @@ function equal(a: Input, b: Input): Sym {
 }
 
 /** out_j = Σ_i w[i, j] · x_i + bias_j */
-function combine(x: Affine[], w: (i: number, j: number) => number, n: number, bias: (j: number) => number) {
+function combine(
+  x: Affine[],
+  w: (i: number, j: number) => number,
+  n: number,
+  bias: (j: number) => number,
+) {
   const out: Affine[] = [];
   for (let j = 0; j < n; j++) {
     let acc = constAffine(bias(j));
@@ -342,7 +358,8 @@ function gemm(node: OnnxNode, a: Input, b: Input, c: Input): Sym {
   const weight = transB
     ? (i: number, j: number) => alpha * w.values[j * rows + i]!
     : (i: number, j: number) => alpha * w.values[i * cols + j]!;
-  const bias = c === undefined ? () => 0 : broadcastConstant(constOf(c, "Gemm's C"), cols, "Gemm's C");
+  const bias =
+    c === undefined ? () => 0 : broadcastConstant(constOf(c, "Gemm's C"), cols, "Gemm's C");
   return { kind: "columns", rank: 2, cols: combine(x.cols, weight, cols, (j) => beta * bias(j)) };
 }
 
@@ -354,7 +371,12 @@ function matMul(a: Input, b: Input): Sym {
     fail(`MatMul's B has shape [${w.dims.join(", ")}] for ${x.cols.length} columns`);
   }
   const cols = w.dims.length === 2 ? w.dims[1]! : 1;
-  const out = combine(x.cols, (i, j) => w.values[i * cols + j]!, cols, () => 0);
+  const out = combine(
+    x.cols,
+    (i, j) => w.values[i * cols + j]!,
+    cols,
+    () => 0,
+  );
   return { kind: "columns", rank: w.dims.length === 2 ? 2 : 1, cols: out };
 }
 
@@ -362,7 +384,8 @@ function elementwise(op: "Add" | "Sub" | "Mul" | "Div", a: Input, b: Input): Sym
   if (a?.kind === "columns" && b?.kind === "columns") {
     if (op === "Mul" || op === "Div") fail(`${op} of two computed values is not linear`);
     const n = Math.max(a.cols.length, b.cols.length);
-    const pick = (s: Affine[], j: number) => (s.length === 1 ? s[0]! : (s[j] ?? fail(`${op} does not broadcast`)));
+    const pick = (s: Affine[], j: number) =>
+      s.length === 1 ? s[0]! : (s[j] ?? fail(`${op} does not broadcast`));
     const cols = Array.from({ length: n }, (_, j) =>
       addScaled(pick(a.cols, j), pick(b.cols, j), op === "Add" ? 1 : -1),
     );
@@ -398,7 +421,12 @@ function linearScores(node: OnnxNode, a: Input, rows: number): Affine[] {
   if (coefficients.length !== rows * k) {
     fail(`${node.opType} has ${coefficients.length} coefficients for ${rows} × ${k}`);
   }
-  return combine(x.cols, (i, j) => coefficients[j * k + i]!, rows, (j) => intercepts[j] ?? 0);
+  return combine(
+    x.cols,
+    (i, j) => coefficients[j * k + i]!,
+    rows,
+    (j) => intercepts[j] ?? 0,
+  );
 }
 
 function linearRegressor(node: OnnxNode, a: Input): Sym {
@@ -477,10 +505,15 @@ function treeTables(node: OnnxNode, kind: "regressor" | "classifier"): TreeTable
     ["nodes_truenodeids", t.trueIds],
     ["nodes_falsenodeids", t.falseIds],
   ] as const) {
-    if (list.length !== n) fail(`${node.opType}'s ${name} has ${list.length} entries for ${n} nodes`);
+    if (list.length !== n)
+      fail(`${node.opType}'s ${name} has ${list.length} entries for ${n} nodes`);
   }
   const leaves = t.leafTrees.length;
-  if (t.leafNodes.length !== leaves || t.leafTargets.length !== leaves || t.leafWeights.length !== leaves) {
+  if (
+    t.leafNodes.length !== leaves ||
+    t.leafTargets.length !== leaves ||
+    t.leafWeights.length !== leaves
+  ) {
     fail(`${node.opType}'s ${leaf} attributes differ in length`);
   }
   return t;
@@ -491,11 +524,14 @@ type ColumnPlan = { weight: (target: number, w: number) => number; base: number;
 
 function treeEnsemble(node: OnnxNode, a: Input, kind: "regressor" | "classifier"): Sym {
   const x = columnsOf(a, `${node.opType}'s input`);
-  const inputColumns = x.cols.map((col) => pureColumn(col) ?? fail(`${node.opType} reads a computed value`));
+  const inputColumns = x.cols.map(
+    (col) => pureColumn(col) ?? fail(`${node.opType} reads a computed value`),
+  );
   const t = treeTables(node, kind);
   const transform = stringAttr(node, "post_transform", "NONE");
   const aggregate = stringAttr(node, "aggregate_function", "SUM");
-  if (aggregate !== "SUM" && aggregate !== "AVERAGE") fail(`${node.opType} aggregates with ${aggregate}`);
+  if (aggregate !== "SUM" && aggregate !== "AVERAGE")
+    fail(`${node.opType} aggregates with ${aggregate}`);
   const treeCount = new Set(t.ids).size;
   const perTree = aggregate === "AVERAGE" ? 1 / treeCount : 1;
 
@@ -517,7 +553,8 @@ function treeEnsemble(node: OnnxNode, a: Input, kind: "regressor" | "classifier"
       // One weight column for two classes: the runtime scores [σ(−s), σ(s)] (LOGISTIC) or
       // [−s, s] (NONE) when weights have both signs; with only non-negative weights it uses
       // another convention, left to onnxruntime.
-      if (t.leafWeights.every((w) => w >= 0)) fail("binary TreeEnsembleClassifier with non-negative weights");
+      if (t.leafWeights.every((w) => w >= 0))
+        fail("binary TreeEnsembleClassifier with non-negative weights");
       if (transform !== "NONE" && transform !== "LOGISTIC") fail(`post_transform ${transform}`);
       const link: ScoreLink = transform === "LOGISTIC" ? "logistic" : "identity";
       plan = (index) => {
@@ -616,7 +653,13 @@ function buildTrees(t: TreeTables, inputColumns: number[], plan: ColumnPlan): Tr
 }
 
 /** Longest path below `root`; a cycle (depth beyond the node count) is refused. */
-function treeDepth(root: number, mode: Uint8Array, yes: Int32Array, no: Int32Array, n: number): number {
+function treeDepth(
+  root: number,
+  mode: Uint8Array,
+  yes: Int32Array,
+  no: Int32Array,
+  n: number,
+): number {
   let deepest = 0;
   const stack: [number, number][] = [[root, 0]];
   while (stack.length > 0) {
