@@ -75,9 +75,15 @@ export function createTreeExplainer(
         const t = threshold[node]!;
         const s = side[f]!;
         const xNext = treeTestHolds(m, x[at + f]!, t) ? yes[node]! : no[node]!;
-        if (s === 1) return walk(xNext, nx, nz);
+        if (s === 1) {
+          walk(xNext, nx, nz);
+          return;
+        }
         const zNext = treeTestHolds(m, bg[zAt + f]!, t) ? yes[node]! : no[node]!;
-        if (s === 2 || xNext === zNext) return walk(zNext, nx, nz);
+        if (s === 2 || xNext === zNext) {
+          walk(zNext, nx, nz);
+          return;
+        }
         side[f] = 1;
         xSet[nx] = f;
         walk(xNext, nx + 1, nz);
