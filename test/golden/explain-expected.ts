@@ -31,7 +31,12 @@ for (const model of committedModels()) {
       : model.name === "mlp"
         ? [model.bytes, manifest.output.name, "probability"]
         : [withExtraOutput(model.bytes, "logit", 1), "logit", "logit"];
-  const f = await ortScorer(bytes, manifest.input, output, model.name === "mlp" ? manifest.output.index : 0);
+  const f = await ortScorer(
+    bytes,
+    manifest.input,
+    output,
+    model.name === "mlp" ? manifest.output.index : 0,
+  );
   const background = backgroundMatrix(manifest, EXPLAIN_LIMITS.backgroundRows);
   const rows = [];
   for (const i of ROWS) {
@@ -42,7 +47,9 @@ for (const model of committedModels()) {
     rows.push({
       features,
       base: reference.base,
-      contributions: Object.fromEntries(manifest.features.map((feat, c) => [feat.name, reference.phi[c]!])),
+      contributions: Object.fromEntries(
+        manifest.features.map((feat, c) => [feat.name, reference.phi[c]!]),
+      ),
     });
   }
   await f.release();
