@@ -134,38 +134,46 @@ describe("linear (additive) explanations", () => {
 });
 
 describe("tree explanations (interventional TreeSHAP)", () => {
-  it("equal brute force on the GBT fixture, through a TreeEnsembleRegressor twin", async () => {
-    const model = committedModels()[3]!;
-    const explainer = createTreeExplainer(
-      direct(model) as Extract<DirectModel, { kind: "trees" }>,
-      backgroundMatrix(model.manifest, 16),
-    );
-    const background = backgroundMatrix(model.manifest, 16);
-    const margin = await scorer(treeMarginTwin(model.bytes), "margin");
-    const rows = demoRows();
-    for (const r of [0, 1, 6]) {
-      const x = rows.subarray(r * 10, r * 10 + 10);
-      const reference = await bruteForceShapley(margin, x, background.values, background.rows);
-      const e = explainer.explain(x, 0);
-      expect(e.space).toBe("logit");
-      expect(e.base).toBeCloseTo(reference.base, 4);
-      e.contributions.forEach((phi, c) => {
-        expect(Math.abs(phi - reference.phi[c]!)).toBeLessThanOrEqual(BRUTE_TOLERANCE);
-      });
-    }
-  });
+  it.each(["table", "walk"] as const)(
+    "equal brute force on the GBT fixture, through a TreeEnsembleRegressor twin (%s)",
+    async (strategy) => {
+      const model = committedModels()[3]!;
+      const explainer = createTreeExplainer(
+        direct(model) as Extract<DirectModel, { kind: "trees" }>,
+        backgroundMatrix(model.manifest, 16),
+        { strategy },
+      );
+      const background = backgroundMatrix(model.manifest, 16);
+      const margin = await scorer(treeMarginTwin(model.bytes), "margin");
+      const rows = demoRows();
+      for (const r of [0, 1, 6]) {
+        const x = rows.subarray(r * 10, r * 10 + 10);
+        const reference = await bruteForceShapley(margin, x, background.values, background.rows);
+        const e = explainer.explain(x, 0);
+        expect(e.space).toBe("logit");
+        expect(e.base).toBeCloseTo(reference.base, 4);
+        e.contributions.forEach((phi, c) => {
+          expect(Math.abs(phi - reference.phi[c]!)).toBeLessThanOrEqual(BRUTE_TOLERANCE);
+        });
+      }
+    },
+  );
 
   it.each([
-    { columns: 6, trees: 12, depth: 3, seed: 41 },
-    { columns: 5, trees: 8, depth: 5, seed: 42, repeatFeatures: true },
-    { columns: 9, trees: 20, depth: 4, seed: 43, repeatFeatures: true },
-  ])("equal brute force on random forests %o", async (spec) => {
+    { columns: 6, trees: 12, depth: 3, seed: 41, strategy: "table" },
+    { columns: 6, trees: 12, depth: 3, seed: 41, strategy: "walk" },
+    { columns: 5, trees: 8, depth: 5, seed: 42, repeatFeatures: true, strategy: "table" },
+    { columns: 5, trees: 8, depth: 5, seed: 42, repeatFeatures: true, strategy: "walk" },
+    { columns: 9, trees: 20, depth: 4, seed: 43, repeatFeatures: true, strategy: "table" },
+    { columns: 9, trees: 20, depth: 4, seed: 43, repeatFeatures: true, strategy: "walk" },
+  ] as const)("equal brute force on random forests %o", async (spec) => {
     const model = treeClassifierGraph(spec);
     const bgRows = 12;
     const bg = randomRows(bgRows, spec.columns, spec.seed + 1);
     const explainer = createTreeExplainer(
       direct(model) as Extract<DirectModel, { kind: "trees" }>,
       { values: bg, rows: bgRows, columns: spec.columns, source: "manifest" },
+      { strategy: spec.strategy },
     );
     const margin = await scorer(model.bytes, "margin");
     for (let i = 0; i < 3; i++) {

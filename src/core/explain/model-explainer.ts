@@ -20,21 +20,21 @@ export interface ExplainLimits {
   minPermutationSamples: number;
   /** Model evaluations one request may spend on permutation explanations. */
   maxPermutationEvaluations: number;
-  /** Tree nodes visited per explained row (at most background rows × nodes of the forest). */
-  maxTreeNodeVisitsPerRow: number;
-  /** Tree nodes visited by one request's explanations. */
-  maxTreeNodeVisits: number;
+  /** Tree explanation work per row: node tests and table additions (TreeExplainer.costPerRow). */
+  maxTreeWorkPerRow: number;
+  /** Tree explanation work of one request. */
+  maxTreeWork: number;
   /** Rows per model call when a permutation explanation evaluates through the runtime. */
   maxBatchRows: number;
 }
 
 export const EXPLAIN_LIMITS: ExplainLimits = {
   backgroundRows: 100,
-  permutationSamples: 64,
+  permutationSamples: 256,
   minPermutationSamples: 16,
   maxPermutationEvaluations: 250_000,
-  maxTreeNodeVisitsPerRow: 1_000_000,
-  maxTreeNodeVisits: 50_000_000,
+  maxTreeWorkPerRow: 2_000_000,
+  maxTreeWork: 50_000_000,
   maxBatchRows: 1000,
 };
 
@@ -78,25 +78,23 @@ export function createModelExplainer(
     };
   }
   if (model?.kind === "trees") {
-    const nodes = model.mode.length;
-    const affordable = Math.floor(limits.maxTreeNodeVisitsPerRow / Math.max(1, nodes));
-    if (affordable < 1) {
+    const background = backgroundMatrix(manifest, limits.backgroundRows);
+    const explainer = createTreeExplainer(model, background);
+    const perRow = explainer.costPerRow;
+    if (perRow > limits.maxTreeWorkPerRow) {
       return refused(
-        `the tree ensemble has ${nodes} nodes; exact explanations walk every node per background row, and Driftline walks at most ${limits.maxTreeNodeVisitsPerRow} per row`,
+        `the tree ensemble (${model.roots.length} trees, ${model.mode.length} nodes, depth ${model.depth}) needs about ${perRow} steps per explained row against ${background.rows} background rows; Driftline spends at most ${limits.maxTreeWorkPerRow}`,
       );
     }
-    const background = backgroundMatrix(manifest, Math.min(limits.backgroundRows, affordable));
-    const explainer = createTreeExplainer(model, background);
-    const perRow = background.rows * nodes;
     return {
       method: "tree",
       background,
       async explain(values, rows) {
-        if (rows * perRow > limits.maxTreeNodeVisits) {
-          const most = Math.max(1, Math.floor(limits.maxTreeNodeVisits / perRow));
+        if (rows * perRow > limits.maxTreeWork) {
+          const most = Math.max(1, Math.floor(limits.maxTreeWork / perRow));
           return {
             ok: false,
-            reason: `explaining this tree ensemble costs up to ${perRow} node visits per row; one request may explain at most ${most} rows. Send fewer rows with "explain": true.`,
+            reason: `explaining this tree ensemble costs about ${perRow} steps per row; one request may explain at most ${most} rows. Send fewer rows with "explain": true.`,
           };
         }
         const explanations = [];
