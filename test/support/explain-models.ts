@@ -109,15 +109,62 @@ function gaussians(random: Random, n: number, scale = 1): number[] {
   return Array.from({ length: n }, () => Math.fround(random.normal() * scale));
 }
 
-/** features · w + b → Sigmoid, through Gemm, or MatMul + Add. Output `logit` kept as an output. */
+/** A float tensor stored as little-endian raw_data, as most exporters write initializers. */
+function rawFloatTensor(name: string, dims: number[], values: number[]) {
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return { name, dims, dataType: onnxProto.onnx.TensorProto.DataType.FLOAT, rawData: raw };
+}
+
+/**
+ * features · w + b → Sigmoid, through Gemm (transB, alpha and beta set; initializers as raw_data),
+ * or MatMul + Add. Output `logit` kept as an output.
+ */
 export function logisticGraph(columns: number, seed: number, form: "gemm" | "matmul"): TestModel {
   const random = createRandom(seed);
   const w = gaussians(random, columns, 0.7);
   const b = Math.fround(random.normal() * 0.3);
-  const nodes =
-    form === "gemm"
-      ? [node("Gemm", ["features", "w", "b"], ["logit"])]
-      : [node("MatMul", ["features", "w"], ["product"]), node("Add", ["product", "b"], ["logit"])];
+  if (form === "gemm") {
+    const bytes = encodeModel({
+      graphName: "logistic",
+      docString: "",
+      nodes: [
+        {
+          ...node("Gemm", ["features", "w", "b"], ["logit"], { transB: 1 }),
+          attribute: [
+            { name: "transB", type: onnxProto.onnx.AttributeProto.AttributeType.INT, i: 1 },
+            { name: "alpha", type: onnxProto.onnx.AttributeProto.AttributeType.FLOAT, f: 0.5 },
+            { name: "beta", type: onnxProto.onnx.AttributeProto.AttributeType.FLOAT, f: 2 },
+          ],
+        },
+        node("Sigmoid", ["logit"], ["probability"]),
+      ],
+      initializers: [
+        rawFloatTensor(
+          "w",
+          [1, columns],
+          w.map((v) => Math.fround(v * 2)),
+        ),
+        rawFloatTensor("b", [1], [Math.fround(b / 2)]),
+      ],
+      inputs: [batchTensorInfo("features", "float", [columns])],
+      outputs: [
+        batchTensorInfo("probability", "float", [1]),
+        batchTensorInfo("logit", "float", [1]),
+      ],
+    });
+    return {
+      name: `logistic-gemm-${columns}`,
+      bytes,
+      manifest: numberManifest(columns, { name: "probability", index: 0 }),
+      marginOutput: "logit",
+    };
+  }
+  const nodes = [
+    node("MatMul", ["features", "w"], ["product"]),
+    node("Add", ["product", "b"], ["logit"]),
+  ];
   const bytes = encodeModel({
     graphName: "logistic",
     docString: "",
@@ -127,7 +174,7 @@ export function logisticGraph(columns: number, seed: number, form: "gemm" | "mat
     outputs: [batchTensorInfo("probability", "float", [1]), batchTensorInfo("logit", "float", [1])],
   });
   return {
-    name: `logistic-${form}-${columns}`,
+    name: `logistic-matmul-${columns}`,
     bytes,
     manifest: numberManifest(columns, { name: "probability", index: 0 }),
     marginOutput: "logit",

@@ -36,8 +36,8 @@ export interface TreeExplainer {
   costPerRow: number;
 }
 
-/** Numbers all leaf tables of one model may hold (8 MiB of float64). */
-const TABLE_BUDGET = 1 << 20;
+/** Numbers all leaf tables of one model may hold (2 MiB of float64, per loaded version). */
+const TABLE_BUDGET = 1 << 18;
 
 export interface TreeExplainerOptions {
   /** "table" (default when within TABLE_BUDGET) or "walk"; both give the same values. */

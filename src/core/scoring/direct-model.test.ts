@@ -69,7 +69,12 @@ const recognised: [string, () => TestModel, string, string][] = [
     "trees",
     "logistic",
   ],
-  ["Gemm + Sigmoid", () => logisticGraph(12, 1, "gemm"), "additive", "logistic"],
+  [
+    "Gemm (transB, alpha, beta, raw_data initializers) + Sigmoid",
+    () => logisticGraph(12, 1, "gemm"),
+    "additive",
+    "logistic",
+  ],
   ["MatMul + Add + Sigmoid", () => logisticGraph(30, 2, "matmul"), "additive", "logistic"],
   [
     "LinearClassifier, one score, LOGISTIC",
