@@ -293,7 +293,7 @@ describe("decodeRecord: predictions", () => {
     };
     const result = decode("prediction", toValue(message));
     expect(result.ok).toBe(true);
-    if (result.ok) expect(result.message).toEqual({ kind: "prediction", message });
+    if (result.ok === true) expect(result.message).toEqual({ kind: "prediction", message });
   });
 
   it("maps a prediction record to a predictions observation", () => {
