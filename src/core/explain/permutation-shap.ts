@@ -43,43 +43,50 @@ export async function explainByPermutation(
   const random = createRandom(options.seed);
   // One order per sample, shared by the rows of the request.
   const orders = Array.from({ length: samples }, () => shuffledIndices(d, random));
-  const states = new Float32Array(rows * perRow * d);
-  let k = 0;
-  const push = (row: Float32Array) => {
-    states.set(row, k * d);
-    k++;
+  // States are scored a batch at a time as they are generated, so memory stays at one batch.
+  const total = rows * perRow;
+  const scores = new Float64Array(total);
+  const batch = new Float32Array(options.maxBatchRows * d);
+  let inBatch = 0;
+  let scored = 0;
+  const flush = async () => {
+    if (inBatch === 0) return;
+    scores.set(await score(batch.subarray(0, inBatch * d), inBatch), scored);
+    scored += inBatch;
+    inBatch = 0;
+  };
+  /** Adds a state; true when the batch is full and must be flushed. */
+  const push = (row: Float32Array): boolean => {
+    batch.set(row, inBatch * d);
+    inBatch++;
+    return inBatch === options.maxBatchRows;
   };
   const current = new Float32Array(d);
   for (let r = 0; r < rows; r++) {
     const x = values.subarray(r * d, (r + 1) * d);
-    push(x);
+    if (push(x)) await flush();
     for (let s = 0; s < samples; s++) {
       const zAt = (s % background.rows) * d;
       const z = background.values.subarray(zAt, zAt + d);
-      push(z);
+      if (push(z)) await flush();
       const order = orders[s]!;
       // Forward: z → x switching order[0], order[1], …; the last state is x itself.
       current.set(z);
       for (let i = 0; i < d - 1; i++) {
         const c = order[i]!;
         current[c] = x[c]!;
-        push(current);
+        if (push(current)) await flush();
       }
       // Backward: z → x switching in the reverse order.
       current.set(z);
       for (let i = d - 1; i > 0; i--) {
         const c = order[i]!;
         current[c] = x[c]!;
-        push(current);
+        if (push(current)) await flush();
       }
     }
   }
-  const total = rows * perRow;
-  const scores = new Float64Array(total);
-  for (let start = 0; start < total; start += options.maxBatchRows) {
-    const n = Math.min(options.maxBatchRows, total - start);
-    scores.set(await score(states.subarray(start * d, (start + n) * d), n), start);
-  }
+  await flush();
 
   const out: ColumnExplanation[] = [];
   const sum = new Float64Array(d);
