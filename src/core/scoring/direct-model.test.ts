@@ -96,6 +96,15 @@ const recognised: [string, () => TestModel, string, string][] = [
   ],
   ["LinearRegressor", () => linearRegressorGraph(6, 6), "additive", "identity"],
   [
+    "the upload-check test graph with an Identity before Sigmoid",
+    () => ({
+      ...logisticGraph(3, 1, "matmul"),
+      bytes: logisticAround([node("Identity", ["logit"], ["bomb_out"])]),
+    }),
+    "additive",
+    "logistic",
+  ],
+  [
     "TreeEnsembleClassifier, 60 trees of depth 4",
     () => treeClassifierGraph({ columns: 30, trees: 60, depth: 4, seed: 7 }),
     "trees",
