@@ -233,6 +233,37 @@ describe("permutation explanations", () => {
     }
   });
 
+  it("skips states a switch leaves unchanged and still matches brute force", async () => {
+    const model = mlpGraph(5, 4, 71);
+    const f = await scorer(model.bytes, "probability");
+    const bgRows = 10;
+    const values = randomRows(bgRows, 5, 72);
+    // Feature 1 is 0.5 everywhere, as in x; x also shares feature 3 with background row 0.
+    for (let r = 0; r < bgRows; r++) values[r * 5 + 1] = 0.5;
+    const bg = { values, rows: bgRows, columns: 5, source: "manifest" as const };
+    const x = randomRows(1, 5, 73);
+    x[1] = 0.5;
+    x[3] = values[3]!;
+    let evaluated = 0;
+    const counting = async (v: Float32Array, n: number) => {
+      evaluated += n;
+      return f(v, n);
+    };
+    const [e] = await explainByPermutation(counting, bg, x, 1, {
+      samples: 300,
+      maxBatchRows: 1000,
+      seed: 2,
+    });
+    expect(evaluated).toBeLessThan(300 * 9 + 1);
+    expect(e!.contributions[1]).toBe(0);
+    const reference = await bruteForceShapley(f, x, values, bgRows);
+    e!.contributions.forEach((phi, c) => {
+      expect(Math.abs(phi - reference.phi[c]!)).toBeLessThanOrEqual(4 * e!.stdError! + 1e-6);
+    });
+    const sum = e!.contributions.reduce((a, b) => a + b, e!.base);
+    expect(Math.abs(sum - reference.full)).toBeLessThanOrEqual(1e-6);
+  });
+
   it("on the MLP fixture, within the default sample budget", async () => {
     const model = committedModels()[2]!;
     const explainer = createModelExplainer(model.manifest, undefined);

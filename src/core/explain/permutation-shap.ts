@@ -43,20 +43,31 @@ export async function explainByPermutation(
   const random = createRandom(options.seed);
   // One order per sample, shared by the rows of the request.
   const orders = Array.from({ length: samples }, () => shuffledIndices(d, random));
-  // States are scored a batch at a time as they are generated, so memory stays at one batch.
+  // States are scored a batch at a time as they are generated, so memory stays at one batch. A
+  // switch to a value the state already holds (x and z agree on that feature) repeats the previous
+  // state: it is not scored again, `source` points at the earlier score.
   const total = rows * perRow;
   const scores = new Float64Array(total);
+  const source = new Int32Array(total);
   const batch = new Float32Array(options.maxBatchRows * d);
+  let logical = 0;
   let inBatch = 0;
   let scored = 0;
+  let last = 0;
   const flush = async () => {
     if (inBatch === 0) return;
     scores.set(await score(batch.subarray(0, inBatch * d), inBatch), scored);
     scored += inBatch;
     inBatch = 0;
   };
-  /** Adds a state; true when the batch is full and must be flushed. */
-  const push = (row: Float32Array): boolean => {
+  /** Adds a state (or repeats the last one); true when the batch is full and must be flushed. */
+  const push = (row: Float32Array, changed: boolean): boolean => {
+    if (!changed) {
+      source[logical++] = last;
+      return false;
+    }
+    last = scored + inBatch;
+    source[logical++] = last;
     batch.set(row, inBatch * d);
     inBatch++;
     return inBatch === options.maxBatchRows;
@@ -64,29 +75,34 @@ export async function explainByPermutation(
   const current = new Float32Array(d);
   for (let r = 0; r < rows; r++) {
     const x = values.subarray(r * d, (r + 1) * d);
-    if (push(x)) await flush();
+    if (push(x, true)) await flush();
     for (let s = 0; s < samples; s++) {
       const zAt = (s % background.rows) * d;
       const z = background.values.subarray(zAt, zAt + d);
-      if (push(z)) await flush();
+      if (push(z, true)) await flush();
+      const zIndex = last;
       const order = orders[s]!;
       // Forward: z → x switching order[0], order[1], …; the last state is x itself.
       current.set(z);
       for (let i = 0; i < d - 1; i++) {
         const c = order[i]!;
+        const changed = current[c] !== x[c];
         current[c] = x[c]!;
-        if (push(current)) await flush();
+        if (push(current, changed)) await flush();
       }
       // Backward: z → x switching in the reverse order.
       current.set(z);
+      last = zIndex;
       for (let i = d - 1; i > 0; i--) {
         const c = order[i]!;
+        const changed = current[c] !== x[c];
         current[c] = x[c]!;
-        if (push(current)) await flush();
+        if (push(current, changed)) await flush();
       }
     }
   }
   await flush();
+  const at = (i: number) => scores[source[i]!]!;
 
   const out: ColumnExplanation[] = [];
   const sum = new Float64Array(d);
@@ -95,28 +111,28 @@ export async function explainByPermutation(
   for (let r = 0; r < rows; r++) {
     sum.fill(0);
     sumSquares.fill(0);
-    let at = r * perRow;
-    const fx = scores[at++]!;
+    let k = r * perRow;
+    const fx = at(k++);
     let baseSum = 0;
     for (let s = 0; s < samples; s++) {
       const order = orders[s]!;
-      const fz = scores[at++]!;
+      const fz = at(k++);
       baseSum += fz;
       share.fill(0);
       let previous = fz;
       for (let i = 0; i < d; i++) {
-        const next = i === d - 1 ? fx : scores[at + i]!;
+        const next = i === d - 1 ? fx : at(k + i);
         share[order[i]!] = share[order[i]!]! + (next - previous) / 2;
         previous = next;
       }
-      at += d - 1;
+      k += d - 1;
       previous = fz;
       for (let i = d - 1, j = 0; i >= 0; i--, j++) {
-        const next = i === 0 ? fx : scores[at + j]!;
+        const next = i === 0 ? fx : at(k + j);
         share[order[i]!] = share[order[i]!]! + (next - previous) / 2;
         previous = next;
       }
-      at += d - 1;
+      k += d - 1;
       for (let c = 0; c < d; c++) {
         sum[c] = sum[c]! + share[c]!;
         sumSquares[c] = sumSquares[c]! + share[c]! * share[c]!;
