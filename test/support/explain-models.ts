@@ -113,7 +113,9 @@ function gaussians(random: Random, n: number, scale = 1): number[] {
 function rawFloatTensor(name: string, dims: number[], values: number[]) {
   const raw = new Uint8Array(values.length * 4);
   const view = new DataView(raw.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  values.forEach((v, i) => {
+    view.setFloat32(i * 4, v, true);
+  });
   return { name, dims, dataType: onnxProto.onnx.TensorProto.DataType.FLOAT, rawData: raw };
 }
 
