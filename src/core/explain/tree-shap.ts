@@ -149,17 +149,35 @@ function createTableExplainer(
     }
     return { path, table, k };
   });
+  // Each branch's test is run once per row; the leaves' masks read the results.
+  const branches = Int32Array.from(
+    Array.from(model.mode.keys()).filter((n) => model.mode[n] !== LEAF),
+  );
+  const holds = new Uint8Array(model.mode.length);
   const costPerRow = paths.reduce(
     (sum, { path }) => sum + path.nodes.length + path.features.length,
-    0,
+    branches.length,
   );
   return {
     costPerRow,
     explain(values, at) {
+      for (let i = 0; i < branches.length; i++) {
+        const n = branches[i]!;
+        const test = treeTestHolds(
+          model.mode[n]!,
+          values[at + model.feature[n]!]!,
+          model.threshold[n]!,
+        );
+        holds[n] = test ? 1 : 0;
+      }
       const phi = new Float64Array(columns);
       for (const { path, table, k } of tables) {
         if (k === 0) continue;
-        const offset = pathMask(model, path, values, at) * k;
+        let mask = (1 << k) - 1;
+        for (let i = 0; i < path.nodes.length; i++) {
+          if (holds[path.nodes[i]!] !== path.wantYes[i]) mask &= ~(1 << path.bits[i]!);
+        }
+        const offset = mask * k;
         for (let j = 0; j < k; j++) {
           const f = path.features[j]!;
           phi[f] = phi[f]! + table[offset + j]!;
