@@ -93,6 +93,11 @@ export const WorkerEnvSchema = z.object({
   ACTIVE_MODEL_CACHE_TTL_MS: int(0, 10_000, 5_000),
   /** How long an isolate caches a tenant's allowed CORS origins. */
   TENANT_ORIGINS_CACHE_TTL_MS: int(0, 300_000, 30_000),
+  /**
+   * Top reasons (largest Shapley contributions) each logged prediction carries, for the console;
+   * 0 logs none. Rows of linear and tree models are explained for the log after the response.
+   */
+  PREDICTION_LOG_REASONS: int(0, 20, 0),
   /** Largest accepted .onnx upload. */
   MODEL_UPLOAD_MAX_BYTES: int(1, 100 * 1024 * 1024, 32 * 1024 * 1024),
   /** Model versions kept loaded (ORT sessions) per isolate; least recently used are released. */

@@ -29,6 +29,8 @@ export interface Services {
   tenantOrigins: TenantOriginStore;
   models: ModelRegistry;
   predictionLog: PredictionLog;
+  /** Top reasons each logged prediction carries (PREDICTION_LOG_REASONS; 0: none). */
+  predictionLogReasons: number;
   /** Keys entity ids before predictions leave the edge. */
   entityIds: EntityIdKeyer;
   /** Event ingestion: dedup store, queue sink and limits (POST /v1/events, /v1/capi/…). */

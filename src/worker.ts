@@ -83,6 +83,7 @@ export function buildServices(env: WorkerEnv): Services {
     }),
     entityIds: new HmacEntityIdKeyer(env.ENTITY_ID_KEY),
     // Rows of requests arriving within 20 ms share one queue call; the response never waits.
+    predictionLogReasons: env.PREDICTION_LOG_REASONS,
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>, {
       lingerMs: 20,
     }),

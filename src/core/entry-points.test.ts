@@ -30,6 +30,12 @@ describe("the core's entry points", () => {
     expect(exportedNames(entry).length).toBeGreaterThan(0);
   });
 
+  it("#core/explain exports the explainers", () => {
+    expect(exportedNames("#core/explain")).toEqual(
+      expect.arrayContaining(["createModelExplainer", "createTreeExplainer", "topReasons"]),
+    );
+  });
+
   it("driftline/stats exports the drift tests", () => {
     expect(exportedNames("driftline/stats")).toEqual(
       expect.arrayContaining(["computePsi", "ksTwoSample", "jensenShannonDistance"]),

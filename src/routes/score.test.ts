@@ -260,3 +260,80 @@ describe("POST /v1/score with fakes", () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe("POST /v1/score with explain (fakes)", () => {
+  // The fake model is not an ONNX graph, so it is explained by permutation sampling against the
+  // one background row its manifest gives (all defaults: f0 = 0, f1 = 0, f2 = 0).
+  it("explains one row: base + Σ contributions = the score, with reasons for explainTop", async () => {
+    const { post } = await setup();
+    const { res } = await post({
+      model: "conv",
+      features: { f0: 2, f1: 1, f2: -3 },
+      explain: true,
+      explainTop: 2,
+    });
+    expect(res.status).toBe(200);
+    const body = SingleScoreSchema.parse(await res.json());
+    const e = body.explanation!;
+    expect(e.method).toBe("permutation");
+    expect(e.space).toBe("probability");
+    expect(Object.keys(e.contributions)).toEqual(["f0", "f1", "f2"]);
+    const sum = Object.values(e.contributions).reduce((a, b) => a + b, e.base);
+    expect(Math.abs(sum - body.score)).toBeLessThanOrEqual(1e-6);
+    // Against one background row, a permutation's base is that row's score.
+    expect(e.base).toBeCloseTo(expected([0, 0, 0]), 12);
+    expect(body.reasons).toHaveLength(2);
+    expect(body.reasons![0]!.feature).toBe("f2"); // weight 1 × −3 moves the score most
+    expect(body.reasons![0]!.contribution).toBeLessThan(0);
+  });
+
+  it("explains every row of a batch and leaves plain requests unexplained", async () => {
+    const { post } = await setup();
+    const rows = [{ features: { f0: 1 } }, { features: { f0: -3, f1: 2 } }];
+    const explainedRes = await post({ model: "conv", rows, explain: true });
+    const explained = BatchScoreSchema.parse(await explainedRes.res.json());
+    for (const p of explained.predictions) {
+      const sum = Object.values(p.explanation!.contributions).reduce(
+        (a, b) => a + b,
+        p.explanation!.base,
+      );
+      expect(Math.abs(sum - p.score)).toBeLessThanOrEqual(1e-6);
+      expect(p.reasons).toBeUndefined();
+    }
+    const plain = BatchScoreSchema.parse(await (await post({ model: "conv", rows })).res.json());
+    expect(plain.predictions.every((p) => p.explanation === undefined)).toBe(true);
+  });
+
+  it("answers 422 saying why when a request is over the explanation budget", async () => {
+    const { post } = await setup();
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ features: { f0: i / 100 } }));
+    const { res } = await post({ model: "conv", rows, explain: true });
+    expect(res.status).toBe(422);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.code).toBe("UNPROCESSABLE");
+    expect(body.error.message).toMatch(/cannot explain this request: .* at most \d+ rows/);
+  });
+
+  it("refuses an explainTop outside 1–100 with a 400", async () => {
+    const { post } = await setup();
+    const { res } = await post({ model: "conv", features: { f0: 1 }, explainTop: 0 });
+    expect(res.status).toBe(400);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.details?.issues?.[0]?.field).toBe("explainTop");
+  });
+
+  it("puts the top reasons on logged predictions when configured", async () => {
+    const { world, post } = await setup({ predictionLogReasons: 1 });
+    const { res, pending } = await post({
+      model: "conv",
+      features: { f0: 2, f2: -3 },
+      explain: true,
+    });
+    const body = SingleScoreSchema.parse(await res.json());
+    await Promise.all(pending);
+    const record = PredictionRecordSchema.parse(world.log.records.at(-1));
+    expect(record.reasons).toEqual(
+      body.explanation && [{ feature: "f2", contribution: body.explanation.contributions.f2 }],
+    );
+  });
+});

@@ -283,6 +283,19 @@ describe("decodeRecord: text Postgres cannot store", () => {
 });
 
 describe("decodeRecord: predictions", () => {
+  it("keeps the top reasons a prediction may carry", () => {
+    const message = {
+      ...samplePrediction({ predictionId: "p-2", scoredAtMs: T0 }),
+      reasons: [
+        { feature: "cart_value", contribution: 0.8 },
+        { feature: "device", contribution: -0.25 },
+      ],
+    };
+    const result = decode("prediction", toValue(message));
+    expect(result.ok).toBe(true);
+    if (result.ok === true) expect(result.message).toEqual({ kind: "prediction", message });
+  });
+
   it("maps a prediction record to a predictions observation", () => {
     const message = samplePrediction({ predictionId: "p-1", scoredAtMs: T0 });
     const result = decode("prediction", toValue(message));

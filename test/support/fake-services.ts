@@ -10,12 +10,14 @@ import type {
   ModelStore,
   StoredVersionInfo,
 } from "../../src/model-registry/model-registry-ports";
+import { explainableModel } from "../../src/scoring/explainable-model";
 import { HmacEntityIdKeyer } from "../../src/scoring/hmac-entity-id-keyer";
 import type {
   LoadedModel,
   ModelCheck,
   ModelRuntime,
   PredictionLog,
+  RuntimeModel,
 } from "../../src/scoring/scoring-ports";
 import type { Services } from "../../src/services";
 
@@ -113,11 +115,11 @@ export class FakePointerStore implements ModelPointerStore {
 export class FakeModelRuntime implements ModelRuntime {
   loads = 0;
   releases = 0;
-  async load(bytes: ArrayBuffer): Promise<LoadedModel> {
+  async load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel> {
     this.loads += 1;
     const { weights, bias } = parseFakeModel(bytes);
     const runtime = this;
-    return {
+    const model: RuntimeModel = {
       async score(values: Float32Array, rows: number) {
         const out = new Float64Array(rows);
         const k = weights.length;
@@ -132,6 +134,8 @@ export class FakeModelRuntime implements ModelRuntime {
         runtime.releases += 1;
       },
     };
+    // Not an ONNX graph: explained by permutation sampling over this score.
+    return explainableModel(model, bytes, manifest);
   }
   async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {
     const text = new TextDecoder().decode(bytes);
@@ -207,6 +211,8 @@ export function fakeServices(
     random?: () => number;
     /** Invalid keys a client may send per minute before it is refused unlooked. */
     authFailuresPerMinute?: number;
+    /** Top reasons each logged prediction carries. */
+    predictionLogReasons?: number;
   } = {},
 ): FakeWorld {
   const keys = new FakeApiKeyStore();
@@ -236,6 +242,7 @@ export function fakeServices(
       maxModelBytes: 1024,
     }),
     predictionLog: log,
+    predictionLogReasons: options.predictionLogReasons ?? 0,
     now: () => new Date("2026-11-22T12:00:00.000Z"),
     random: options.random ?? Math.random,
     // The event routes' services are not exercised by these fakes.
