@@ -51,7 +51,7 @@ const eventName = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^[^\s\u0000-\u001f]+(?: [^\s\u0000-\u001f]+)*$/, "must be an event name as sent");
+  .regex(/^[^\s\p{Cc}]+(?: [^\s\p{Cc}]+)*$/u, "must be an event name as sent");
 
 const conversionEventsSchema = z
   .array(eventName)
