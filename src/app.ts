@@ -14,6 +14,8 @@ import { capiRoutes } from "./routes/capi";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
+import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
+import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
@@ -61,6 +63,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     acknowledgeAlertRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
+    getMonitoringSettingsRoutes,
+    putMonitoringSettingsRoutes,
     createWebhookRoutes,
     listWebhooksRoutes,
     deleteWebhookRoutes,

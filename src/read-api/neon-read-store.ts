@@ -16,6 +16,7 @@ import type {
   DriftEntry,
   DriftPage,
   DriftQuery,
+  MonitoringSettingsLayers,
   PerformanceEntry,
   PerformanceQuery,
   ReadStore,
@@ -23,6 +24,7 @@ import type {
   RetrainHistoryEntry,
   RetrainQuery,
   RetrainStatus,
+  StoredMonitoringSettings,
 } from "./read-store";
 
 export interface NeonReadStoreOptions {
@@ -283,6 +285,41 @@ export class NeonReadStore implements ReadStore {
     await this.pool.end();
   }
 
+  async monitoringSettings(
+    tenant: string,
+    model: string | undefined,
+  ): Promise<MonitoringSettingsLayers> {
+    const rows = await this.rows(SETTINGS_LAYERS_SQL, [
+      tenant,
+      model === undefined ? [""] : ["", model],
+    ]);
+    const layers: MonitoringSettingsLayers = {
+      operator: undefined,
+      tenant: undefined,
+      model: undefined,
+    };
+    for (const r of rows) {
+      if (r.kind === "operator") {
+        layers.operator = { settings: r.overrides, updatedAtMs: Number(r.updated_ms) };
+      } else if (r.model_name === "") layers.tenant = storedSettings(r);
+      else layers.model = storedSettings(r);
+    }
+    return layers;
+  }
+
+  async saveMonitoringSettings(
+    tenant: string,
+    model: string | undefined,
+    overrides: Record<string, unknown>,
+  ): Promise<StoredMonitoringSettings> {
+    const [row] = await this.rows(SAVE_SETTINGS_SQL, [
+      tenant,
+      model ?? "",
+      JSON.stringify(overrides),
+    ]);
+    return storedSettings(row as Row);
+  }
+
   private async rows(text: string, values: unknown[]): Promise<Row[]> {
     try {
       return (await this.pool.query<Row>(text, values)).rows;
@@ -293,6 +330,29 @@ export class NeonReadStore implements ReadStore {
       );
     }
   }
+}
+
+const SETTINGS_LAYERS_SQL = `
+  SELECT 'level' AS kind, model_name, overrides, revision::text AS revision,
+    ${MS("updated_at")} AS updated_ms
+  FROM monitoring_settings WHERE tenant_id = $1 AND model_name = ANY($2::text[])
+  UNION ALL
+  SELECT 'operator', '', settings, '0', ${MS("updated_at")} FROM monitoring_settings_defaults`;
+
+const SAVE_SETTINGS_SQL = `
+  INSERT INTO monitoring_settings (tenant_id, model_name, overrides, revision, updated_at)
+  VALUES ($1, $2, $3::jsonb, 1, now())
+  ON CONFLICT (tenant_id, model_name) DO UPDATE
+    SET overrides = EXCLUDED.overrides, revision = monitoring_settings.revision + 1,
+        updated_at = now()
+  RETURNING overrides, revision::text AS revision, ${MS("updated_at")} AS updated_ms`;
+
+function storedSettings(r: Row): StoredMonitoringSettings {
+  return {
+    overrides: (r.overrides as Record<string, unknown> | null) ?? {},
+    revision: Number(r.revision),
+    updatedAtMs: Number(r.updated_ms),
+  };
 }
 
 function driftEntry(r: Row): DriftEntry {
