@@ -49,14 +49,18 @@ const tenantRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: tenantMonitoringOverridesSchema.openapi("TenantMonitoringSettingsInput", {
-            example: {
-              drift: { psiThreshold: 0.2 },
-              alerts: { confirmations: 2 },
-              retrain: { psiAbove: 0.3, psiConsecutive: 3, aucDelta: null },
-              conversionEvents: ["Purchase", "Lead"],
-            },
-          }),
+          // The core's schema (plain zod) rebuilt with this zod, which carries `.openapi`.
+          schema: z
+            .object(tenantMonitoringOverridesSchema.shape)
+            .strict()
+            .openapi("TenantMonitoringSettingsInput", {
+              example: {
+                drift: { psiThreshold: 0.2 },
+                alerts: { confirmations: 2 },
+                retrain: { psiAbove: 0.3, psiConsecutive: 3, aucDelta: null },
+                conversionEvents: ["Purchase", "Lead"],
+              },
+            }),
         },
       },
     },
@@ -78,9 +82,12 @@ const modelRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: modelMonitoringOverridesSchema.openapi("ModelMonitoringSettingsInput", {
-            example: { drift: { psiThreshold: 0.3 }, retrain: { psiAbove: null } },
-          }),
+          schema: z
+            .object(modelMonitoringOverridesSchema.shape)
+            .strict()
+            .openapi("ModelMonitoringSettingsInput", {
+              example: { drift: { psiThreshold: 0.3 }, retrain: { psiAbove: null } },
+            }),
         },
       },
     },

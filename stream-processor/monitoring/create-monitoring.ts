@@ -10,6 +10,7 @@ import {
   type MessageProducer,
   MonitoringPublisher,
 } from "../alerts/monitoring-publisher";
+import { createGuardedFetch } from "../alerts/guarded-fetch";
 import { NeonMonitoringOutbox } from "../alerts/neon-alert-outbox";
 import { neonTenantEndpoints } from "../alerts/tenant-webhooks";
 import type { BackoffSpec } from "../batch/backoff-ms";
@@ -53,6 +54,8 @@ export interface CreateMonitoringOptions {
   backoff: BackoffSpec;
   /** Statement timing hook (the stream processor's db latency histogram). */
   dbTimer?: (operation: string, durationMs: number) => void;
+  /** For tests: replaces the delivering fetch (default: createGuardedFetch). */
+  fetch?: typeof fetch;
   /** For tests: replaces the kafkajs producer. */
   producer?: MessageProducer;
   /** Per-tenant drift gauges on /metrics (STREAM_METRICS_TENANT_LABELS). Default false. */
@@ -100,6 +103,8 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       allowLocalUrls: options.allowLocalWebhookUrls,
     },
     endpoints: neonTenantEndpoints(options.pool, options.webhookKey),
+    // Each delivery resolves the host itself and connects only to an address the rules allow.
+    fetch: options.fetch ?? createGuardedFetch({ allowLocal: options.allowLocalWebhookUrls }),
     backoff: options.backoff,
     intervalMs: config.publishIntervalMs,
     clock: options.clock,
