@@ -5,7 +5,7 @@
  * `wrangler dev`'s proxy); every request opens and ends its own pool through a Neon relay, as on
  * Cloudflare. Prints p50/p99 per read.
  *
- *   npm run bench:read [-- --requests 200 --keep]
+ *   npm run bench:read [-- --requests 200 --keep --only drift]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "200" },
     warmup: { type: "string", default: "20" },
     keep: { type: "boolean", default: false },
+    /** Only the reads whose name contains this text. */
+    only: { type: "string", default: "" },
   },
 });
 
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
     ];
     const rows: (string | number)[][] = [];
     let worstP50 = 0;
-    for (const target of targets) {
+    for (const target of targets.filter((t) => t.name.includes(String(args.only)))) {
       const times: number[] = [];
       let answered = 0;
       for (let i = 0; i < warmup + requests; i++) {
