@@ -20,6 +20,7 @@ import { readAlertsRoutes } from "./routes/read-alerts";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
+import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
@@ -56,6 +57,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
   for (const routes of [
+    readRejectionsRoutes,
     readMetricsRoutes,
     readModelDriftRoutes,
     readModelPerformanceRoutes,
