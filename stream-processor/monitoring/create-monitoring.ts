@@ -5,12 +5,12 @@ import type { Registry } from "prom-client";
 import { ConfigError } from "#core/errors";
 import { type LabelSignal, monitoringSettingsView, policyFromSettings } from "#core/monitoring";
 import type { TopicNames } from "#core/topics";
+import { createGuardedFetch } from "../alerts/guarded-fetch";
 import {
   KafkajsMessageProducer,
   type MessageProducer,
   MonitoringPublisher,
 } from "../alerts/monitoring-publisher";
-import { createGuardedFetch } from "../alerts/guarded-fetch";
 import { NeonMonitoringOutbox } from "../alerts/neon-alert-outbox";
 import { neonTenantEndpoints } from "../alerts/tenant-webhooks";
 import type { BackoffSpec } from "../batch/backoff-ms";

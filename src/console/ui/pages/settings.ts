@@ -148,7 +148,7 @@ window.addEventListener("hashchange", () => {
   }
 });
 
-function valueOf(values: Values | Record<string, unknown>, f: Field): unknown {
+function settingValue(values: Values | Record<string, unknown>, f: Field): unknown {
   const section = (values as Record<string, unknown>)[f.section];
   if (f.name === "") return section;
   return (section as Record<string, unknown> | undefined)?.[f.name];
@@ -265,23 +265,23 @@ function settingsPanel(ctx: PageContext, s: Settings, scope: string, admin: bool
       : "tenant";
   const rows = fields.map((f) => {
     const id = idOf(f);
-    const own = valueOf(s.overrides, f);
+    const own = settingValue(s.overrides, f);
     const input = h("input", {
       id: `setting-${id}`,
       name: id,
       "data-setting": id,
       autocomplete: "off",
       spellcheck: "false",
-      placeholder: show(valueOf(s.inherited, f), f.kind),
+      placeholder: show(settingValue(s.inherited, f), f.kind),
       value: draft.get(id) ?? show(own, f.kind),
       title: f.hint,
       oninput: (e: Event) => draft.set(id, (e.target as HTMLInputElement).value),
     });
     return [
       h("span", { title: f.hint }, f.label),
-      h("code", {}, show(valueOf(s.inherited, f), f.kind)),
+      h("code", {}, show(settingValue(s.inherited, f), f.kind)),
       admin ? input : h("span", {}, own === undefined ? "–" : show(own, f.kind)),
-      h("strong", { "data-effective": id }, show(valueOf(s.effective, f), f.kind)),
+      h("strong", { "data-effective": id }, show(settingValue(s.effective, f), f.kind)),
     ];
   });
   const save = async (e: Event) => {
@@ -291,7 +291,7 @@ function settingsPanel(ctx: PageContext, s: Settings, scope: string, admin: bool
     const body: Record<string, Record<string, unknown> | unknown> = {};
     for (const f of fields) {
       const id = idOf(f);
-      const text = draft.get(id) ?? show(valueOf(s.overrides, f), f.kind);
+      const text = draft.get(id) ?? show(settingValue(s.overrides, f), f.kind);
       if (text.trim() === "") continue;
       const value = parse(text, f.kind);
       if (f.name === "") body[f.section] = value;
