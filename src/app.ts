@@ -15,10 +15,13 @@ import { capiRoutes } from "./routes/capi";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
+import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
+import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
+import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
@@ -55,6 +58,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
   for (const routes of [
+    readRejectionsRoutes,
     readMetricsRoutes,
     readModelDriftRoutes,
     readModelPerformanceRoutes,
@@ -62,6 +66,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     acknowledgeAlertRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
+    getMonitoringSettingsRoutes,
+    putMonitoringSettingsRoutes,
     createWebhookRoutes,
     listWebhooksRoutes,
     deleteWebhookRoutes,

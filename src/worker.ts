@@ -14,6 +14,7 @@ import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
+import { UpstashRejectionLog } from "./ingest/upstash-rejection-log";
 import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
 import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
 import { bundledModels } from "./model-registry/bundled-models";
@@ -89,6 +90,7 @@ export function buildServices(env: WorkerEnv): Services {
     }),
     ingest: {
       dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
+      rejections: new UpstashRejectionLog(redis),
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
       urlQueryAllowlist: env.EVENT_URL_QUERY_ALLOWLIST,

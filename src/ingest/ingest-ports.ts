@@ -1,5 +1,5 @@
 /** The ports event ingestion depends on: deduplication keys and the durable sink accepted events go to. */
-import type { UrlQueryAllowlist } from "#core/events";
+import type { EventSource, UrlQueryAllowlist } from "#core/events";
 
 /** One event's claim: its own key and, for a browser event, the server key that also makes it a duplicate. */
 export interface DedupClaim {
@@ -44,10 +44,25 @@ export interface EventSink {
   send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome>;
 }
 
+/** Rejected events per tenant, source and minute of receipt (they never reach the stream). */
+export interface RejectionLog {
+  /** Adds `count` rejections of `source` events received at `atMs`. */
+  record(tenant: string, source: EventSource, atMs: number, count: number): Promise<void>;
+  /** Counts per minute and source in [fromMs, toMs), minutes with none left out. */
+  read(tenant: string, fromMs: number, toMs: number): Promise<RejectionCount[]>;
+}
+
+export interface RejectionCount {
+  minuteMs: number;
+  source: EventSource;
+  rejected: number;
+}
+
 /** What the event routes take from `Services.ingest`. */
 export interface IngestServices {
   dedup: DedupStore;
   sink: EventSink;
+  rejections: RejectionLog;
   /** Largest accepted request body, bytes (413 above). */
   maxBodyBytes: number;
   /** Query parameters kept in events' URLs (EVENT_URL_QUERY_ALLOWLIST); default utm_* and click ids. */

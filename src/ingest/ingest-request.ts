@@ -1,7 +1,8 @@
 /** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
 import type { Context } from "hono";
-import type { KeyKind, RequestContext } from "#core/events";
+import type { EventSource, KeyKind, RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { waitUntil } from "../auth/require-key";
 import { limitBody } from "../http/body-limit";
 import type { IngestDeps } from "./ingest-events";
 
@@ -47,4 +48,28 @@ export function ingestKeyKind(c: Context<AppEnv>): KeyKind {
   return c.var.auth.keyKind === "browser" || c.req.header("origin") !== undefined
     ? "browser"
     : "server";
+}
+
+/**
+ * Counts the request's rejected events for the console (after the response: a failure to count
+ * never fails the request, and is logged).
+ */
+export function recordRejections(c: Context<AppEnv>, source: EventSource, rejected: number): void {
+  if (rejected <= 0) return;
+  const { services } = c.var;
+  waitUntil(
+    c,
+    services.ingest.rejections
+      .record(c.var.auth.tenant, source, services.now().getTime(), rejected)
+      .catch((error: unknown) =>
+        console.log(
+          JSON.stringify({
+            requestId: c.var.requestId,
+            level: "warn",
+            msg: "could not count rejected events",
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        ),
+      ),
+  );
 }

@@ -16,6 +16,7 @@ import type {
   DriftEntry,
   DriftPage,
   DriftQuery,
+  MonitoringSettingsLayers,
   PerformanceEntry,
   PerformanceQuery,
   ReadStore,
@@ -23,6 +24,7 @@ import type {
   RetrainHistoryEntry,
   RetrainQuery,
   RetrainStatus,
+  StoredMonitoringSettings,
 } from "./read-store";
 
 export interface NeonReadStoreOptions {
@@ -46,39 +48,20 @@ type Row = Record<string, unknown>;
 const SESSION_SETTINGS = "SET jit = off; SET statement_timeout = 10000";
 
 /**
- * The tests of one evaluation of one feature (psi, ks, js) are rows with the same window and
- * evaluation id; an entry is drawn at the group's first row (its head). A page takes the next
- * `candidates` rows in (evaluated_at, id) order, an index range the planner walks with the
- * LIMIT, and marks the heads among them; a group has at most three rows, so 3 × (limit + 1)
- * candidates hold more than `limit` heads whenever a group's rows share their evaluated_at.
+ * One entry per evaluation of one feature: drift_entries holds the tests of each (psi, ks, js)
+ * side by side (a trigger folds every drift_results insert into it), so a page is one range of
+ * the (evaluated_at, first_id) index, read with the LIMIT.
  */
-const DRIFT_SQL = (filters: string, candidates: number) => `
-  WITH c AS (
-    SELECT * FROM drift_results a
-    WHERE a.tenant_id = $1 AND a.model_name = $2
-      AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")} ${filters}
-    ORDER BY a.evaluated_at, a.id
-    LIMIT ${candidates}
-  )
-  SELECT ${US("c.evaluated_at")} AS at_us, c.id::text AS id, ${MS("c.evaluated_at")} AS at_ms,
-    c.version, c.feature, c.window_kind, ${MS("c.window_start")} AS ws, ${MS("c.window_end")} AS we,
-    c.current_size::text AS size, g.first_id = c.id AS head,
-    g.psi, g.ks, g.ks_p, g.js, g.drifted, CASE WHEN g.first_id = c.id THEN g.bins END AS bins
-  FROM c
-  CROSS JOIN LATERAL (
-    SELECT min(s.id) AS first_id,
-      max(s.value) FILTER (WHERE s.test = 'psi') AS psi,
-      max(s.value) FILTER (WHERE s.test = 'ks') AS ks,
-      max(s.p_value) FILTER (WHERE s.test = 'ks') AS ks_p,
-      max(s.value) FILTER (WHERE s.test = 'js') AS js,
-      coalesce(bool_or((s.details->>'featureDrift')::boolean), bool_or(s.is_drift)) AS drifted,
-      (array_agg(s.bins) FILTER (WHERE s.test = 'psi' AND s.bins IS NOT NULL))[1] AS bins
-    FROM drift_results s
-    WHERE s.tenant_id = c.tenant_id AND s.model_name = c.model_name AND s.version = c.version
-      AND s.feature = c.feature AND s.window_end = c.window_end AND s.window_start = c.window_start
-      AND s.window_kind = c.window_kind AND s.evaluation_id IS NOT DISTINCT FROM c.evaluation_id
-  ) g
-  ORDER BY c.evaluated_at, c.id`;
+const DRIFT_SQL = (filters: string, limit: number) => `
+  SELECT ${US("a.evaluated_at")} AS at_us, a.first_id::text AS id, ${MS("a.evaluated_at")} AS at_ms,
+    a.version, a.feature, a.window_kind, ${MS("a.window_start")} AS ws, ${MS("a.window_end")} AS we,
+    a.current_size::text AS size, a.psi, a.ks, a.ks_p, a.js,
+    coalesce(a.feature_drift, a.any_drift) AS drifted, a.bins
+  FROM drift_entries a
+  WHERE a.tenant_id = $1 AND a.model_name = $2
+    AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")} ${filters}
+  ORDER BY a.evaluated_at, a.first_id
+  LIMIT ${limit}`;
 
 const PERFORMANCE_SQL = (limit: number) => `
   SELECT ${US("window_start")} AS at_us, id::text AS id, version,
@@ -174,17 +157,10 @@ export class NeonReadStore implements ReadStore {
     }
     if (q.after !== undefined) {
       values.push(q.after.atUs, q.after.id);
-      filters += ` AND (a.evaluated_at, a.id) > (${TS_US(`$${values.length - 1}`)}, $${values.length}::bigint)`;
+      filters += ` AND (a.evaluated_at, a.first_id) > (${TS_US(`$${values.length - 1}`)}, $${values.length}::bigint)`;
     }
-    const candidates = 3 * (q.limit + 1);
-    const rows = await this.rows(DRIFT_SQL(filters, candidates), values);
-    const last = rows.at(-1);
-    return {
-      entries: rows.filter((r) => r.head === true).map(driftEntry),
-      ...(rows.length === candidates && last !== undefined
-        ? { scannedTo: { atUs: String(last.at_us), id: String(last.id) } }
-        : {}),
-    };
+    const rows = await this.rows(DRIFT_SQL(filters, q.limit + 1), values);
+    return { entries: rows.map(driftEntry) };
   }
 
   async listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]> {
@@ -283,6 +259,41 @@ export class NeonReadStore implements ReadStore {
     await this.pool.end();
   }
 
+  async monitoringSettings(
+    tenant: string,
+    model: string | undefined,
+  ): Promise<MonitoringSettingsLayers> {
+    const rows = await this.rows(SETTINGS_LAYERS_SQL, [
+      tenant,
+      model === undefined ? [""] : ["", model],
+    ]);
+    const layers: MonitoringSettingsLayers = {
+      operator: undefined,
+      tenant: undefined,
+      model: undefined,
+    };
+    for (const r of rows) {
+      if (r.kind === "operator") {
+        layers.operator = { settings: r.overrides, updatedAtMs: Number(r.updated_ms) };
+      } else if (r.model_name === "") layers.tenant = storedSettings(r);
+      else layers.model = storedSettings(r);
+    }
+    return layers;
+  }
+
+  async saveMonitoringSettings(
+    tenant: string,
+    model: string | undefined,
+    overrides: Record<string, unknown>,
+  ): Promise<StoredMonitoringSettings> {
+    const [row] = await this.rows(SAVE_SETTINGS_SQL, [
+      tenant,
+      model ?? "",
+      JSON.stringify(overrides),
+    ]);
+    return storedSettings(row as Row);
+  }
+
   private async rows(text: string, values: unknown[]): Promise<Row[]> {
     try {
       return (await this.pool.query<Row>(text, values)).rows;
@@ -293,6 +304,29 @@ export class NeonReadStore implements ReadStore {
       );
     }
   }
+}
+
+const SETTINGS_LAYERS_SQL = `
+  SELECT 'level' AS kind, model_name, overrides, revision::text AS revision,
+    ${MS("updated_at")} AS updated_ms
+  FROM monitoring_settings WHERE tenant_id = $1 AND model_name = ANY($2::text[])
+  UNION ALL
+  SELECT 'operator', '', settings, '0', ${MS("updated_at")} FROM monitoring_settings_defaults`;
+
+const SAVE_SETTINGS_SQL = `
+  INSERT INTO monitoring_settings (tenant_id, model_name, overrides, revision, updated_at)
+  VALUES ($1, $2, $3::jsonb, 1, now())
+  ON CONFLICT (tenant_id, model_name) DO UPDATE
+    SET overrides = EXCLUDED.overrides, revision = monitoring_settings.revision + 1,
+        updated_at = now()
+  RETURNING overrides, revision::text AS revision, ${MS("updated_at")} AS updated_ms`;
+
+function storedSettings(r: Row): StoredMonitoringSettings {
+  return {
+    overrides: (r.overrides as Record<string, unknown> | null) ?? {},
+    revision: Number(r.revision),
+    updatedAtMs: Number(r.updated_ms),
+  };
 }
 
 function driftEntry(r: Row): DriftEntry {
@@ -336,20 +370,11 @@ function retrainEntry(r: Row): RetrainEntry {
 }
 
 /** The PSI row's stored bins (see the core's driftResultRows) as the histogram a client redraws. */
+/** The entry's bins, stored in the API's shape by drift_entry_bins (see its migration). */
 function driftBins(stored: unknown): DriftBins | null {
   if (typeof stored !== "object" || stored === null || Array.isArray(stored)) return null;
-  const s = stored as Record<string, unknown>;
-  const reference = s.referenceProportions;
-  const current = s.currentProportions;
-  if (!Array.isArray(reference) || !Array.isArray(current)) return null;
-  const frozen = (s.bins ?? {}) as Record<string, unknown>;
-  return {
-    ...(Array.isArray(frozen.edges) ? { edges: frozen.edges as number[] } : {}),
-    ...(Array.isArray(frozen.categories) ? { categories: frozen.categories as string[] } : {}),
-    reference: reference as number[],
-    current: current as number[],
-    ...(typeof s.epsilon === "number" ? { epsilon: s.epsilon } : {}),
-  };
+  const s = stored as Partial<DriftBins>;
+  return Array.isArray(s.reference) && Array.isArray(s.current) ? (s as DriftBins) : null;
 }
 
 function calibrationBins(stored: unknown): PerformanceEntry["calibration"] {

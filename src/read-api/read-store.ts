@@ -134,6 +134,23 @@ export interface RetrainHistoryEntry {
   reason: string | null;
 }
 
+/** A tenant's (model "") or one model's stored monitoring settings. */
+export interface StoredMonitoringSettings {
+  /** The fields set at this level, as stored. */
+  overrides: Record<string, unknown>;
+  revision: number;
+  updatedAtMs: number;
+}
+
+/** What settings reads need in one round trip: the operator's values and the stored levels. */
+export interface MonitoringSettingsLayers {
+  /** The operator's values as the stream processor stored them (undefined: it has not run yet). */
+  operator: { settings: unknown; updatedAtMs: number } | undefined;
+  tenant: StoredMonitoringSettings | undefined;
+  /** The model's level (only when a model was asked for). */
+  model: StoredMonitoringSettings | undefined;
+}
+
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {
   listDrift(q: DriftQuery): Promise<DriftPage>;
@@ -147,6 +164,14 @@ export interface ReadStore extends MetricsReader {
     tenant: string,
     id: string,
   ): Promise<(RetrainEntry & { history: RetrainHistoryEntry[] }) | undefined>;
+  /** The settings levels of the tenant (and of `model` when given). */
+  monitoringSettings(tenant: string, model: string | undefined): Promise<MonitoringSettingsLayers>;
+  /** Replaces one level's overrides ({} clears them); bumps the revision the processor compares. */
+  saveMonitoringSettings(
+    tenant: string,
+    model: string | undefined,
+    overrides: Record<string, unknown>,
+  ): Promise<StoredMonitoringSettings>;
   close(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@ import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from 
 import type { AppEnv } from "../app-env";
 import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
 import { ingestEvents } from "../ingest/ingest-events";
-import { ingestDeps, ingestKeyKind } from "../ingest/ingest-request";
+import { ingestDeps, ingestKeyKind, recordRejections } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 import { AccessTokenQuery, INGEST_SECURITY, ingestMiddleware } from "./events";
@@ -96,5 +96,6 @@ capiRoutes.openapi(capiEventsRoute, async (c) => {
     pixelId: c.req.valid("param").pixelId,
     body,
   });
+  recordRejections(c, "capi", result.rejected);
   return c.json({ ...result, events_received: result.accepted + result.duplicates }, 202);
 });

@@ -18,6 +18,7 @@ import {
   ingestBodyLimit,
   ingestDeps,
   ingestKeyKind,
+  recordRejections,
 } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
@@ -129,5 +130,6 @@ eventRoutes.openapi(websiteEventsRoute, async (c) => {
     body,
     requestContext: browserRequestContext(c),
   });
+  recordRejections(c, "web", result.rejected);
   return c.json(result, 202);
 });

@@ -20,6 +20,7 @@ import {
   PredictionWindow,
   type RetrainPolicy,
   type RetrainRequest,
+  signalForConversions,
   type WindowRow,
 } from "#core/monitoring";
 import { HOUR_MS, windowStartMs } from "#core/windows";
@@ -32,6 +33,7 @@ import type {
   StoredDriftResult,
   StoredPerformanceResult,
 } from "./monitoring-store";
+import { TenantSettings } from "./tenant-settings";
 
 /** What one batch hands to monitoring. */
 export interface MonitoringInput {
@@ -53,7 +55,12 @@ export interface MonitoringObserver {
 }
 
 export interface MonitoringStageDeps {
+  /**
+   * The operator's settings (MONITORING_*). A tenant's stored settings (monitoring_settings) are
+   * layered over them per batch; the windows, attribution and performance windows stay these.
+   */
   settings: MonitoringSettings;
+  /** The retraining policy of the operator's settings. */
   policy: RetrainPolicy;
   references: ModelReferenceSource;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
@@ -139,7 +146,10 @@ export class MonitoringStage {
    */
   private readonly windows: LRUCache<string, CachedWindow>;
 
+  private readonly tenantSettings: TenantSettings;
+
   constructor(private readonly deps: MonitoringStageDeps) {
+    this.tenantSettings = new TenantSettings(deps.settings, deps.policy, deps.log);
     const maxBytes = deps.windowCacheBytes ?? DEFAULT_WINDOW_CACHE_BYTES;
     this.windows = new LRUCache<string, CachedWindow>({
       maxSize: maxBytes,
@@ -184,6 +194,8 @@ export class MonitoringStage {
     const tenants = new Set<string>([...(input.tenants ?? []), ...batchMax.keys()]);
     if (tenants.size === 0) return summary;
     const stored = await tx.maxEventTimes([...tenants]);
+    // Each tenant's settings as stored now: a change made through the API applies from here on.
+    const batchSettings = this.tenantSettings.forBatch(await tx.monitoringOverrides([...tenants]));
     const watermark = new Map<string, number>();
     for (const t of tenants) {
       const newest = Math.max(
@@ -219,8 +231,12 @@ export class MonitoringStage {
     // 4. Store predictions (only new ones go on) and label signals; final labels for matured ones.
     const fresh = await tx.insertPredictions(input.predictions);
     summary.fresh = fresh.size;
-    if (input.signals.length > 0) {
-      await tx.recordLabels(labelRows(input.signals), settings.labels.attributionWindowMs);
+    // Which events are conversions is the tenant's setting.
+    const signals = input.signals.flatMap(
+      (sig) => signalForConversions(sig, batchSettings.conversionsOf(sig.tenant)) ?? [],
+    );
+    if (signals.length > 0) {
+      await tx.recordLabels(labelRows(signals), settings.labels.attributionWindowMs);
     }
     const attribution = settings.labels.attributionWindowMs;
     for (const tenant of new Set(locked.map((l) => l.key.tenant))) {
@@ -240,13 +256,14 @@ export class MonitoringStage {
       let state = p.state;
       const w = watermark.get(key.tenant);
       const modelId = `${key.tenant}\u0000${key.model}`;
+      const own = batchSettings.forModel(key.tenant, key.model);
       if (!lastRequest.has(modelId)) {
         lastRequest.set(modelId, await tx.lastRetrainRequestAt(key.tenant, key.model));
       }
       const context = (): MonitorContext => ({
         ...key,
-        settings,
-        policy: this.deps.policy,
+        settings: own.settings,
+        policy: own.policy,
         trainedAtMs: reference?.trainedAtMs,
         baselineAuc: reference?.baselineAuc,
         nowMs,
@@ -296,7 +313,7 @@ export class MonitoringStage {
             reference,
             (c) => window.columnValues(c.name),
             { kind: "sliding", startMs: range.startMs, endMs: range.endMs + 1, size: window.size },
-            settings.drift,
+            own.settings.drift,
           );
           const step = observeDriftEvaluation(
             { ...state, sinceEvaluation: 0 },
@@ -325,7 +342,7 @@ export class MonitoringStage {
               endMs: h + HOUR_MS,
               size: rows.length,
             };
-            const evaluation = evaluateRows(reference, rows, hourWindow, settings);
+            const evaluation = evaluateRows(reference, rows, hourWindow, own.settings);
             const evaluationId = monitoringId("evaluation", key, 0, `hourly:${h}`);
             for (const r of driftResultRows(evaluation)) {
               drift.push({ key, evaluationId, window: hourWindow, row: r });

@@ -9,6 +9,7 @@ import { modelsPage } from "./pages/models";
 import { overviewPage } from "./pages/overview";
 import { performancePage } from "./pages/performance";
 import { retrainingPage } from "./pages/retraining";
+import { settingsPage } from "./pages/settings";
 import { webhooksPage } from "./pages/webhooks";
 
 const REFRESH_MS = 3_000;
@@ -21,6 +22,7 @@ const PAGES: Record<string, Page> = {
   alerts: alertsPage,
   retraining: retrainingPage,
   webhooks: webhooksPage,
+  settings: settingsPage,
 };
 
 function startSignIn(): void {

@@ -22,6 +22,34 @@ const describe = (value: unknown) => {
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 };
 
+/**
+ * A badge for any status, known or not: the retraining worker may add statuses this console does
+ * not know yet, so unknown ones are shown as they come, in a neutral badge.
+ */
+const STATUS_TONES: Record<string, "ok" | "warn" | "bad" | "info"> = {
+  open: "warn",
+  requested: "warn",
+  "needs-external-trainer": "warn",
+  in_progress: "info",
+  training: "info",
+  candidate: "info",
+  challenger: "info",
+  completed: "ok",
+  promoted: "ok",
+  rejected: "bad",
+  "rolled-back": "bad",
+  failed: "bad",
+};
+
+export function statusBadge(status: string): HTMLElement {
+  const tone = STATUS_TONES[status.toLowerCase()] ?? "neutral";
+  return h(
+    "span",
+    { class: `badge ${tone}`, "data-status": status, title: status },
+    status.replace(/[-_]+/g, " "),
+  );
+}
+
 /** The evidence's reasons in words when it gives them, else its JSON. */
 function evidenceText(evidence: unknown): HTMLElement {
   const reasons = (evidence as { reasons?: unknown } | null)?.reasons;
@@ -51,7 +79,7 @@ export const retrainingPage: Page = async () => {
         requests.map((r) => [
           formatTime(r.requestedAt),
           `${r.model} v${r.version}`,
-          h("span", { class: "badge warn" }, r.status),
+          statusBadge(r.status),
           h("code", {}, describe(r.policy)),
           evidenceText(r.evidence),
           h(
