@@ -19,6 +19,7 @@ import type {
   ModelKey,
   MonitoringTransaction,
   PredictionRow,
+  StoredOverrides,
 } from "./monitoring-store";
 import { demoManifest, scoredRows } from "./testing/conversion-stream";
 
@@ -46,6 +47,9 @@ class MemoryMonitoring implements MonitoringTransaction {
     });
   }
   async dueKeys(): Promise<ModelKey[]> {
+    return [];
+  }
+  async monitoringOverrides(): Promise<StoredOverrides[]> {
     return [];
   }
   async maxEventTimes(): Promise<Map<string, number>> {
