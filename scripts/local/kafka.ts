@@ -83,6 +83,7 @@ export function kafkaService(config: LocalStackConfig): KafkaService {
   const daemon = daemonService({
     name: SERVICE_NAME,
     label: "Kafka",
+    port: { number: config.KAFKA_PORT, variable: "KAFKA_PORT" },
     url: brokers.join(","),
     stateDir,
     isReady: () => kafkaAnswers(brokers),
@@ -373,6 +374,7 @@ export function kafkaRestGatewayService(config: LocalStackConfig): LocalService 
   return daemonService({
     name: GATEWAY_NAME,
     label: "Kafka REST gateway",
+    port: { number: config.KAFKA_REST_PORT, variable: "KAFKA_REST_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
     isReady: () => gatewayAnswers(url),

@@ -410,6 +410,7 @@ export function pgliteService(config: LocalStackConfig): LocalService {
   return daemonService({
     name: SERVICE_NAME,
     label: `PGlite on 127.0.0.1:${config.PGLITE_PORT}`,
+    port: { number: config.PGLITE_PORT, variable: "PGLITE_PORT" },
     url: databaseUrl,
     stateDir,
     isReady: () => postgresAnswers(databaseUrl),

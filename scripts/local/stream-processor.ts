@@ -14,6 +14,7 @@ export function streamProcessorService(
   return daemonService({
     name: "stream-processor",
     label: "the stream processor",
+    port: { number: config.STREAM_API_PORT, variable: "STREAM_API_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
     isReady: async () => {

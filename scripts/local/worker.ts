@@ -33,6 +33,7 @@ export function workerService(config: LocalStackConfig, name = "worker"): LocalS
   return daemonService({
     name,
     label: "the Worker (wrangler dev)",
+    port: { number: config.WORKER_PORT, variable: "WORKER_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
     isReady: async () => {

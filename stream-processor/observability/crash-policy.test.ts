@@ -36,15 +36,13 @@ describe("installCrashPolicy", () => {
     const log = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
     const exits: number[] = [];
     const uninstall = installCrashPolicy(log, (code) => exits.push(code));
+    // Called directly, not through process.emit: the test runner has listeners of its own.
+    const listener = process.listeners("uncaughtException").at(-1)!;
     try {
-      process.emit(
-        "uncaughtException",
-        errorWithStack("null", [DRIVER_FRAME]),
-        "uncaughtException",
-      );
+      listener(errorWithStack("null", [DRIVER_FRAME]), "uncaughtException");
       expect(exits).toEqual([]);
       expect(lines.join("")).toMatch(/treating the database as unavailable/);
-      process.emit("uncaughtException", errorWithStack("bug", [APP_FRAME]), "uncaughtException");
+      listener(errorWithStack("bug", [APP_FRAME]), "uncaughtException");
       expect(exits).toEqual([1]);
     } finally {
       uninstall();
