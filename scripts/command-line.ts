@@ -81,7 +81,9 @@ export function parseCommandLine<const O extends ParseArgsOptionsConfig>(
       allowNegative: spec.allowNegative ?? false,
     }) as Parsed<O>;
   } catch (error) {
-    usageError(spec, error instanceof Error ? error.message : String(error));
+    const message = error instanceof Error ? error.message : String(error);
+    // parseArgs appends advice about positionals starting with "-", which only confuses here.
+    usageError(spec, message.replace(/ To specify a positional argument.*$/s, ""));
   }
   if ((parsed.values as { help?: boolean }).help) {
     process.stdout.write(`${spec.usage.trim()}\n`);
