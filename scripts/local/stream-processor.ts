@@ -20,7 +20,13 @@ export function streamProcessorService(
     isReady: async () => {
       try {
         const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
-        return res.status === 200;
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          return false;
+        }
+        // Its own answer, not another program's /ready on the same port.
+        const body = (await res.json()) as { checks?: { kafka?: unknown; database?: unknown } };
+        return body.checks?.kafka !== undefined && body.checks.database !== undefined;
       } catch {
         return false;
       }
