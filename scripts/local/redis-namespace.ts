@@ -10,13 +10,16 @@ import { ConfigError, DependencyUnavailableError } from "#core/errors";
 export const OWNER_KEY = "driftline:local-stack:state-dir";
 
 function connect(url: string): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 2_000,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
+  // Failures surface from connect() and the commands; the event would only be printed.
+  redis.on("error", () => {});
+  return redis;
 }
 
 /** The database number in a redis:// URL's path, if any. */
