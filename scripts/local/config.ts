@@ -12,7 +12,7 @@ const LocalStackEnv = z.object({
   KAFKA_VERSION: z.string().default("3.9.1"),
   KAFKA_PORT: port(19092),
   KAFKA_CONTROLLER_PORT: port(19093),
-  KAFKA_HEAP: z.string().default("-Xms128m -Xmx512m"),
+  KAFKA_HEAP: z.string().default("-Xms64m -Xmx512m"),
   KAFKA_TOPIC_PREFIX: z.string().default(""),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(3),
   KAFKA_REST_PORT: port(8082),
@@ -29,6 +29,11 @@ const LocalStackEnv = z.object({
   PGLITE_PORT: port(5499),
   NEON_WS_RELAY_PORT: port(5488),
   WORKER_PORT: port(8787),
+  /**
+   * `miniflare`: the deploy bundle on Miniflare (lighter, no live reload); `wrangler`: `wrangler
+   * dev`, which rebuilds and reloads on every change to src/ (for working on the Worker).
+   */
+  DRIFTLINE_WORKER_RUNTIME: z.enum(["miniflare", "wrangler"]).default("miniflare"),
   STREAM_API_PORT: port(8788),
 });
 

@@ -21,8 +21,8 @@
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
+import type { PGlite } from "@electric-sql/pglite";
+import type { PGLiteSocketHandler, PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { type LocalStackConfig, loadLocalStackConfig } from "./config";
 import { daemonService, tsxDaemon } from "./process";
@@ -395,6 +395,10 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
   const log = options.log ?? (() => {});
   mkdirSync(options.dataDir, { recursive: true });
   const started = performance.now();
+  // Loaded here, not at the top: every local-stack command imports this file for pgliteService,
+  // and only the daemon needs PGlite's code in memory.
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketHandler } = await import("@electric-sql/pglite-socket");
   const db = await PGlite.create({ dataDir: options.dataDir });
   const bootMs = performance.now() - started;
   const scheduler = new PgliteSessionScheduler(

@@ -2,10 +2,11 @@
 import { resolve } from "node:path";
 import type { LocalStackConfig } from "./config";
 import { localDatabaseUrl } from "./postgres";
-import { daemonService } from "./process";
+import { type DaemonCommand, daemonService, tsxDaemon } from "./process";
 import type { LocalService } from "./service";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+const HOST = resolve(import.meta.dirname, "worker-host.ts");
 
 export interface WorkerVars {
   UPSTASH_REDIS_REST_URL: string;
@@ -32,7 +33,7 @@ export function workerService(config: LocalStackConfig, name = "worker"): LocalS
   const url = `http://127.0.0.1:${config.WORKER_PORT}`;
   return daemonService({
     name,
-    label: "the Worker (wrangler dev)",
+    label: `the Worker (${config.DRIFTLINE_WORKER_RUNTIME === "miniflare" ? "Miniflare" : "wrangler dev"})`,
     port: { number: config.WORKER_PORT, variable: "WORKER_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
@@ -44,32 +45,40 @@ export function workerService(config: LocalStackConfig, name = "worker"): LocalS
         return false;
       }
     },
-    spawn: () => ({
-      command: resolve(ROOT, "node_modules/.bin/wrangler"),
-      args: [
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(config.WORKER_PORT),
-        "--inspector-port",
-        "0",
-        "--persist-to",
-        resolve(config.DRIFTLINE_STATE_DIR, "wrangler"),
-        "--show-interactive-dev-session=false",
-        "--log-level",
-        "warn",
-        ...Object.entries(workerVars(config)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ],
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PATH: `${resolve(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
-        WRANGLER_SEND_METRICS: "false",
-        CI: "true",
-      },
-    }),
+    spawn: () =>
+      config.DRIFTLINE_WORKER_RUNTIME === "miniflare"
+        ? tsxDaemon(HOST, { env: { DRIFTLINE_STATE_DIR: config.DRIFTLINE_STATE_DIR } })
+        : wranglerDev(config),
     readyTimeoutMs: 90_000,
     stopGraceMs: 10_000,
   });
+}
+
+/** `wrangler dev` on WORKER_PORT: rebuilds and reloads the Worker on every change. */
+function wranglerDev(config: LocalStackConfig): DaemonCommand {
+  return {
+    command: resolve(ROOT, "node_modules/.bin/wrangler"),
+    args: [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(config.WORKER_PORT),
+      "--inspector-port",
+      "0",
+      "--persist-to",
+      resolve(config.DRIFTLINE_STATE_DIR, "wrangler"),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "warn",
+      ...Object.entries(workerVars(config)).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PATH: `${resolve(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
+      WRANGLER_SEND_METRICS: "false",
+      CI: "true",
+    },
+  };
 }
