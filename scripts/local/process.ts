@@ -78,7 +78,12 @@ export interface DaemonExit {
   pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** True when stopDaemon (this process) asked it to stop: not a failure to report. */
+  requested: boolean;
 }
+
+/** Pids this process is stopping through stopDaemon. */
+const stopping = new Set<number>();
 
 /**
  * Emits `exit` (a DaemonExit) whenever a daemon started by this process ends, expectedly or
@@ -101,9 +106,10 @@ export function startDaemon(stateDir: string, spec: DaemonSpec): number {
     });
     if (child.pid === undefined) throw new Error(`could not start ${spec.name}: ${spec.command}`);
     const pid = child.pid;
-    child.on("exit", (code, signal) =>
-      daemonExits.emit("exit", { name: spec.name, pid, code, signal }),
-    );
+    child.on("exit", (code, signal) => {
+      const requested = stopping.delete(pid);
+      daemonExits.emit("exit", { name: spec.name, pid, code, signal, requested });
+    });
     child.unref();
     writeFileSync(pidFile(stateDir, spec.name), String(pid));
     return pid;
@@ -131,6 +137,7 @@ export async function stopDaemon(
       }
     }
   };
+  stopping.add(pid);
   signalGroup("SIGTERM");
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);

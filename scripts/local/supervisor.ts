@@ -150,7 +150,7 @@ export function createSupervisor(options: {
   };
 
   const onExit = (exit: DaemonExit) => {
-    if (stopped) return;
+    if (stopped || exit.requested) return;
     const entry = entries.find(
       (e) => e.startedHere && (e.service.processes ?? []).includes(exit.name),
     );
