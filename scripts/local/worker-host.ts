@@ -9,8 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { loadLocalStackConfig } from "./config";
-import { workerVars } from "./worker";
+import { WORKER_HOST_ENV, type WorkerHostSpec } from "./worker";
 import { modulesFromBundle } from "./worker-bundle";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -56,8 +55,11 @@ function buildBundle(outdir: string): void {
 }
 
 async function main(): Promise<void> {
-  const config = loadLocalStackConfig();
-  const workerDir = join(config.DRIFTLINE_STATE_DIR, "worker");
+  const raw = process.env[WORKER_HOST_ENV];
+  if (raw === undefined)
+    throw new Error(`${WORKER_HOST_ENV} is not set: start this through workerService`);
+  const spec = JSON.parse(raw) as WorkerHostSpec;
+  const workerDir = join(spec.stateDir, "worker");
   const outdir = join(workerDir, "bundle");
   const t0 = performance.now();
   buildBundle(outdir);
@@ -67,9 +69,9 @@ async function main(): Promise<void> {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
-      port: config.WORKER_PORT,
+      port: spec.port,
       // The layout `wrangler dev --persist-to <state>/wrangler` uses, so local R2 data carries over.
-      resourcePersistencePath: join(config.DRIFTLINE_STATE_DIR, "wrangler", "v3"),
+      resourcePersistencePath: join(spec.stateDir, "wrangler", "v3"),
       log: new Log(LogLevel.WARN),
       logRequests: false,
       workers: [
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
           ...(rest as object),
           name: "driftline",
           ...modulesFromBundle(outdir),
-          bindings: { ...(bindings as Record<string, string>), ...workerVars(config) },
+          bindings: { ...(bindings as Record<string, string>), ...spec.vars },
         },
       ],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),

@@ -29,6 +29,26 @@ export function workerVars(config: LocalStackConfig): WorkerVars {
   };
 }
 
+/**
+ * What the Miniflare host runs, decided here by the stack that starts it (its config may differ
+ * from what the host's own environment would give, e.g. `npm test`'s DATABASE_URL).
+ */
+export interface WorkerHostSpec {
+  port: number;
+  stateDir: string;
+  vars: WorkerVars;
+}
+
+export const WORKER_HOST_ENV = "DRIFTLINE_WORKER_HOST";
+
+export function workerHostSpec(config: LocalStackConfig): WorkerHostSpec {
+  return {
+    port: config.WORKER_PORT,
+    stateDir: config.DRIFTLINE_STATE_DIR,
+    vars: workerVars(config),
+  };
+}
+
 export function workerService(config: LocalStackConfig, name = "worker"): LocalService {
   const url = `http://127.0.0.1:${config.WORKER_PORT}`;
   return daemonService({
@@ -47,7 +67,7 @@ export function workerService(config: LocalStackConfig, name = "worker"): LocalS
     },
     spawn: () =>
       config.DRIFTLINE_WORKER_RUNTIME === "miniflare"
-        ? tsxDaemon(HOST, { env: { DRIFTLINE_STATE_DIR: config.DRIFTLINE_STATE_DIR } })
+        ? tsxDaemon(HOST, { env: { [WORKER_HOST_ENV]: JSON.stringify(workerHostSpec(config)) } })
         : wranglerDev(config),
     readyTimeoutMs: 90_000,
     stopGraceMs: 10_000,
