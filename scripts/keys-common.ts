@@ -12,6 +12,7 @@ import { ROLES } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
 import { ConfigError, type FieldIssue, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE, isIdentifier } from "#core/scoring";
+import { forgottenSeparatorHint } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
 import { postgresAnswers } from "./local/pglite-server";
 import { localDatabaseUrl } from "./local/postgres";
@@ -25,7 +26,7 @@ export interface KeyStoresConfig {
 export function environmentUsage(databaseUse: string): string {
   return `Environment:
   UPSTASH_REDIS_REST_URL    default http://127.0.0.1:8079
-  UPSTASH_REDIS_REST_TOKEN  default driftline-local-token
+  UPSTASH_REDIS_REST_TOKEN  default: the local stack's (<state dir>/run/upstash-rest.token)
   DATABASE_URL              ${databaseUse}; default: the local stack's database when it answers`;
 }
 
@@ -34,7 +35,8 @@ export function keyStoresFromEnv(env: NodeJS.ProcessEnv): KeyStoresConfig {
   return {
     redis: {
       url: env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${env.UPSTASH_REST_PORT ?? 8079}`,
-      token: env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+      // The local stack's token lives in its state dir (a random one per stack).
+      token: env.UPSTASH_REDIS_REST_TOKEN ?? loadLocalStackConfig(env).UPSTASH_REDIS_REST_TOKEN,
     },
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
   };
@@ -71,9 +73,17 @@ export function readCommandLine<const O extends ParseArgsOptionsConfig>(
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new ValidationError(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+    const hint = forgottenSeparatorHint(`npm run ${process.env.npm_lifecycle_event ?? "keys"}`, {
+      ...options,
+    });
+    throw new ValidationError(
+      `${err instanceof Error ? err.message : String(err)}${hint ? `\n${hint}` : ""}\n\n${usage}`,
+    );
   }
-  if (values.help) throw new ValidationError(usage);
+  if (values.help) {
+    process.stdout.write(`${usage.trim()}\n`);
+    process.exit(0);
+  }
   return values as CommandLine<O>;
 }
 

@@ -109,14 +109,26 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   return app;
 }
 
+/**
+ * The media type a route's body takes, for the 415 message: every JSON route's, except the
+ * model upload (multipart). Hono's validator knows it but does not put it in the exception.
+ */
+function expectedMediaType(c: Context): string {
+  return c.req.method === "PUT" &&
+    /^\/v1\/models\/[^/]+\/versions\//.test(new URL(c.req.url).pathname)
+    ? "multipart/form-data"
+    : "application/json";
+}
+
 /** Hono's own body checks (malformed JSON, unsupported media type) throw HTTPExceptions. */
 function fromHttpException(err: Error, c: Context): Error {
   if (!(err instanceof HTTPException)) return err;
   const where = `${c.req.method} ${new URL(c.req.url).pathname}`;
   if (err.status === 415) {
+    const sent = c.req.header("content-type");
     return new DriftlineError(
       "UNSUPPORTED_MEDIA_TYPE",
-      `Content-Type ${shownContentType(c.req.header("content-type"))} is not accepted by ${where}; see /docs for the media type it takes.`,
+      `${sent === undefined ? "No Content-Type header was sent" : `Content-Type ${shownContentType(sent)} is not accepted`} to ${where}; send \`Content-Type: ${expectedMediaType(c)}\` (curl: -H 'content-type: ${expectedMediaType(c)}').`,
     );
   }
   if (err.status === 413) return new DriftlineError("PAYLOAD_TOO_LARGE", err.message);

@@ -23,6 +23,7 @@ import type { BatchHandler } from "./kafka/event-source";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
 import { createMonitoring } from "./monitoring/create-monitoring";
+import { installCrashPolicy } from "./observability/crash-policy";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
@@ -371,6 +372,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  installCrashPolicy(log);
   // A signal during start-up is remembered and honoured once the processor runs, so a stop
   // request is never lost and never kills the process mid-start.
   let early: NodeJS.Signals | undefined;

@@ -26,6 +26,12 @@ function unauthenticated(message: string): DriftlineError {
 /** The key from `Authorization: Bearer <key>`, or a 401 saying what to send. */
 export function readBearerKey(header: string | undefined): string {
   if (!header) throw unauthenticated(`Missing API key. ${HOW_TO}`);
+  // `Authorization: Bearer $KEY` with $KEY unset in the shell arrives as a bare "Bearer".
+  if (/^\s*Bearer\s*$/i.test(header)) {
+    throw unauthenticated(
+      `The Authorization header is empty: it says \`Bearer\` with no key after it (is the shell variable holding the key set?). ${HOW_TO}`,
+    );
+  }
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   if (!match) throw unauthenticated(`The Authorization header is not a Bearer token. ${HOW_TO}`);
   const key = match[1]!;

@@ -52,6 +52,37 @@ async function setup(options: Parameters<typeof fakeServices>[0] = {}) {
 }
 
 describe("POST /v1/score with fakes", () => {
+  it.each([
+    [
+      undefined,
+      /^No Content-Type header was sent to POST \/v1\/score; send `Content-Type: application\/json`/,
+    ],
+    [
+      "text/plain",
+      /^Content-Type text\/plain is not accepted to POST \/v1\/score; send `Content-Type: application\/json`/,
+    ],
+  ])("answers 415 naming application/json when the content type is %s", async (type, message) => {
+    const { key, app } = await setup();
+    const { ctx } = recordingContext();
+    const res = await app.request(
+      "/v1/score",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(type === undefined ? {} : { "content-type": type }),
+        },
+        // Bytes, not a string: a string body would make the request say text/plain itself.
+        body: new TextEncoder().encode('{"model":"conv","features":{}}'),
+      },
+      {},
+      ctx,
+    );
+    expect(res.status).toBe(415);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.message).toMatch(message);
+  });
+
   it("scores one row with the active version and logs it through waitUntil", async () => {
     const { world, tenant, post } = await setup();
     const { res, pending } = await post({

@@ -25,10 +25,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiKeyRedisKey, generateApiKey } from "#core/api-keys";
+import { parseCommandLine } from "../../scripts/command-line";
 import {
   buildBundle,
   freePort,
@@ -42,10 +42,36 @@ import { QUEUE_FLOOR_SCRIPT, queueFloor, scenarioQueueMessages } from "./ingest-
 import { bodyTemplate, type Scenario } from "./ingest-workload";
 import { startWorkerProfile } from "./worker-profile";
 
+/** Printed by --help: the header above. */
+const USAGE = `Benchmark: event ingestion in workerd, run straight on Miniflare's API with the wrangler-built
+bundle (not through \`wrangler dev\`'s proxy, which adds ~5 ms per request).
+
+Usage: npm run bench:ingest [-- --seconds 5 --concurrency 4 --requests 2000 --batches 1,100,1000
+       --routes capi,web --profile capi-1000.cpuprofile]
+Prints events/s for batches of 1, 100 and 1000 on both routes (CAPI events carry every customer
+information parameter raw, so each is normalised and hashed), and p50/p99 of a single event sent
+alone. Target: ≥ 20,000 events/s with batches of 1000 on both routes. \`--profile\` writes a V8
+CPU profile of the Worker's isolate (through workerd's inspector) taken during the largest batch
+row of the first route in \`--routes\`; open it in Chrome DevTools or VS Code.
+
+Every request carries fresh event ids, so all events go the whole way: auth, validation,
+hashing, dedup (Upstash REST server → Redis), queue send (a request's events in bundles of
+~120 KB). A no-op consumer drains the queue (Kafka is not part of this measurement). After
+each row the bundles one of its requests sends are sent again without the Worker: what
+Miniflare's local queue, which runs in the same workerd process, costs per event; the "Worker
+CPU" column is the workerd CPU per event less that, the Worker's own cost (in production the
+queue is Cloudflare's service, not code in the Worker's thread). The 1-minute load average is
+printed with the table: on a shared machine, compare runs at similar load, and CPU per event
+more than events/s. Needs Redis on REDIS_URL (default redis://127.0.0.1:6379); uses the
+Upstash REST server at UPSTASH_REDIS_REST_URL when it answers, else starts one on a free port
+and stops it after.`;
+
 const QUEUE = "driftline-ingest";
 const TARGET_EVENTS_PER_SECOND = 20_000;
 
-const { values: args } = parseArgs({
+const { values: args } = parseCommandLine({
+  command: "npm run bench:ingest",
+  usage: USAGE,
   options: {
     seconds: { type: "string", default: "5" },
     concurrency: { type: "string", default: "4" },

@@ -12,13 +12,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { Redis } from "@upstash/redis";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import pg from "pg";
 import { chromium } from "playwright-core";
 import { apiKeyRedisKey, generateApiKey } from "#core/api-keys";
+import { parseCommandLine } from "../../scripts/command-line";
 import { startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
 import { migrate } from "../../scripts/migrate";
 import { TEST_DATABASE_URL } from "../support/integration-env";
@@ -32,6 +32,15 @@ import {
   workerFromBundle,
 } from "./bench-support";
 
+/** Printed by --help: the header above. */
+const USAGE = `Benchmark: the Worker's read API (drift, performance, metrics over a 24 h range) against a
+Postgres schema seeded with generate_series: 48 h of minute windows holding ~1.7M events,
+100k predictions and ~100k drift rows. Runs the wrangler-built bundle on Miniflare (not through
+\`wrangler dev\`'s proxy); every request opens and ends its own pool through a Neon relay, as on
+Cloudflare. Prints p50/p99 per read.
+
+  npm run bench:read [-- --requests 200 --keep]`;
+
 const HOURS = 48;
 const MINUTES = HOURS * 60;
 /** Window keys per minute: 2 sources × 10 event names × 2 campaigns, 20–40 events each. */
@@ -43,7 +52,9 @@ const DASHBOARD_TARGET_MS = 1_000;
 const DASHBOARD_TARGET_GZIP_BYTES = 300 * 1024;
 const DASHBOARD_LOADS = 10;
 
-const { values: args } = parseArgs({
+const { values: args } = parseCommandLine({
+  command: "npm run bench:read",
+  usage: USAGE,
   options: {
     requests: { type: "string", default: "200" },
     warmup: { type: "string", default: "20" },

@@ -17,12 +17,16 @@ import { tenantKeysRedisKey } from "../../scripts/keys-common";
 import { createApiKey } from "../../scripts/keys-create";
 import { formatKeyTable, listApiKeys, parseListArgs } from "../../scripts/keys-list";
 import { parseRevokeArgs, revokeApiKey } from "../../scripts/keys-revoke";
+import { loadLocalStackConfig } from "../../scripts/local/config";
 import { type NeonWsRelay, startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
 import { migrate } from "../../scripts/migrate";
 import { UpstashApiKeyStore } from "../../src/auth/upstash-api-key-store";
 import { createApiKeyAuthenticator } from "../../stream-processor/api/authenticate-api-key";
 import { createNeonPool, type Pool } from "../../stream-processor/db/create-pool";
 import { NeonApiKeyStore } from "../../stream-processor/db/neon-api-key-store";
+
+/** Without UPSTASH_REDIS_REST_TOKEN the key commands use the local stack's own token. */
+const LOCAL_TOKEN = loadLocalStackConfig({}).UPSTASH_REDIS_REST_TOKEN;
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 const schema = `test_keysrev_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
@@ -99,7 +103,7 @@ describe("parseRevokeArgs and parseListArgs", () => {
     expect(parseRevokeArgs(["--tenant", "shop-1", "--key-id", "key_0123abcd"], {})).toMatchObject({
       tenant: "shop-1",
       target: { keyId: "key_0123abcd" },
-      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      redis: { url: "http://127.0.0.1:8079", token: LOCAL_TOKEN },
     });
     expect(parseRevokeArgs(["--tenant", "a", "--key", "-"], {}).target).toEqual({ key: "-" });
     expect(() => parseRevokeArgs(["--tenant", "a"], {})).toThrow(/give either --key-id or --key/);
@@ -122,7 +126,7 @@ describe("parseRevokeArgs and parseListArgs", () => {
     expect(parseListArgs(["--tenant", "a", "--json"], { DATABASE_URL: "postgres://x/y" })).toEqual({
       tenant: "a",
       json: true,
-      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      redis: { url: "http://127.0.0.1:8079", token: LOCAL_TOKEN },
       databaseUrl: "postgres://x/y",
     });
   });
