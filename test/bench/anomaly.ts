@@ -55,8 +55,7 @@ const MAKERS: [string, Maker][] = [
 function run(
   s: SyntheticSeries,
   make: () => { update(i: { t: number; value: number }): DetectorPoint },
-) { update: Maker extends (p: Profile) => infer D ? D["update"] : never },
-) {
+): number[] {
   const d = make();
   const alerts: number[] = [];
   for (let i = 0; i < s.t.length; i++) {
