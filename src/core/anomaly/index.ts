@@ -7,6 +7,15 @@
  *
  * @module
  */
+
+export {
+  type AnomalyAlertData,
+  type AnomalyEvidence,
+  anomalyCloudEvent,
+  describeSeries,
+  type SeriesRef,
+} from "./anomaly-alert.ts";
+export { anomalyId } from "./anomaly-id.ts";
 export {
   type AnomalyDirection,
   type AnomalyReason,
