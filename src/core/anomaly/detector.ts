@@ -1,5 +1,6 @@
 /** A streaming anomaly detector for one regular series: seasonal robust baseline, CUSUM level shifts, drop to zero, warm-up. */
 import { ValidationError } from "../errors.ts";
+import { cusumDown, cusumUp } from "./cusum.ts";
 import {
   DAY_BUCKETS,
   hourOfWeek,
@@ -49,6 +50,12 @@ export interface DetectorOptions {
   minScale?: number;
   /** Smallest spread assumed as a share of the expected value. Default 0.05. */
   relativeMinScale?: number;
+  /**
+   * While an anomaly is open the baseline does not learn (an anomaly is not the new normal); once
+   * it has been open this long, ms, learning resumes so a lasting change becomes the new normal
+   * and resolves. Default 86 400 000 (a day). Zeros of a drop are never learned.
+   */
+  relearnAfterMs?: number;
   /** An open anomaly resolves after this many points in a row within ±resolveZ. Default 10. */
   resolveAfter?: number;
   /** Default 2. */
@@ -72,6 +79,7 @@ export const DEFAULT_DETECTOR_OPTIONS: Readonly<ResolvedDetectorOptions> = Objec
   zeroExpectedFloor: 10,
   minScale: 1,
   relativeMinScale: 0.05,
+  relearnAfterMs: 86_400_000,
   resolveAfter: 10,
   resolveZ: 2,
 });
@@ -130,7 +138,8 @@ const S_NORMAL_RUN = 4;
 const S_OPEN_SINCE = 5;
 const S_REASON = 6;
 const S_FIRST_T = 7;
-const SCALARS = 8;
+const S_CALM_SUM = 8;
+const SCALARS = 10;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
@@ -201,8 +210,10 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
     issues.push({ field: "decay", message: "must be in (0, 1]" });
   if (!(resolved.relativeMinScale >= 0 && Number.isFinite(resolved.relativeMinScale)))
     issues.push({ field: "relativeMinScale", message: "must be ≥ 0" });
-  if (!(resolved.warmupMs >= 0 && Number.isFinite(resolved.warmupMs)))
-    issues.push({ field: "warmupMs", message: "must be a finite number ≥ 0" });
+  for (const f of ["warmupMs", "relearnAfterMs"] as const) {
+    if (!(resolved[f] >= 0 && Number.isFinite(resolved[f])))
+      issues.push({ field: f, message: "must be a finite number ≥ 0" });
+  }
   if (
     !Number.isFinite(resolved.timeZoneOffsetMinutes) ||
     Math.abs(resolved.timeZoneOffsetMinutes) > 14 * 60
@@ -318,8 +329,8 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     // CUSUM on the clipped residual (only counted directions), reset during the warm-up.
     const zc = z > o.cusumClip ? o.cusumClip : Math.max(z, -o.cusumClip);
     const tracking = warm && weekly;
-    let cUp = tracking && up ? Math.max(0, sc[S_UP]! + zc - o.cusumAllowance) : 0;
-    let cDown = tracking && down ? Math.max(0, sc[S_DOWN]! - zc - o.cusumAllowance) : 0;
+    let cUp = tracking && up ? cusumUp(sc[S_UP]!, zc, o.cusumAllowance) : 0;
+    let cDown = tracking && down ? cusumDown(sc[S_DOWN]!, zc, o.cusumAllowance) : 0;
 
     // Drop to zero: the expected volume summed over the current run of zeros.
     let zeroExpected = sc[S_ZERO_EXPECTED]!;
@@ -358,6 +369,7 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     let isOpen = open;
     if (anomalous) {
       sc[S_NORMAL_RUN] = 0;
+      sc[S_CALM_SUM] = 0;
       if (!open) {
         sc[S_OPEN_SINCE] = t;
         sc[S_REASON] = REASONS.indexOf(reasonNow);
@@ -367,9 +379,20 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     } else if (open) {
       const calm = Math.abs(z) < o.resolveZ && zeroExpected < o.zeroExpectedFloor / 2;
       sc[S_NORMAL_RUN] = calm ? sc[S_NORMAL_RUN]! + 1 : 0;
+      sc[S_CALM_SUM] = calm ? sc[S_CALM_SUM]! + z : 0;
+      // Resolved when the calm run's mean residual is back within the allowance too: a level
+      // that stays shifted (noise within ±resolveZ around a new mean) does not flap.
+      if (
+        sc[S_NORMAL_RUN]! >= o.resolveAfter &&
+        Math.abs(sc[S_CALM_SUM]! / sc[S_NORMAL_RUN]!) >= o.cusumAllowance
+      ) {
+        sc[S_NORMAL_RUN] = 0;
+        sc[S_CALM_SUM] = 0;
+      }
       if (sc[S_NORMAL_RUN]! >= o.resolveAfter) {
         sc[S_OPEN_SINCE] = Number.NaN;
         sc[S_NORMAL_RUN] = 0;
+        sc[S_CALM_SUM] = 0;
         cUp = 0;
         cDown = 0;
         change = "resolved";
@@ -381,9 +404,12 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     sc[S_ZERO_EXPECTED] = zeroExpected;
     const reason = isOpen || change === "resolved" ? REASONS[sc[S_REASON]!] : undefined;
 
-    // Learn, except from the zeros of a detected drop (an outage is not the new normal). Spikes
-    // pull the robust estimates by at most one step; the means learn a clipped value.
-    if (!(isOpen && x <= 0 && reason === "drop-to-zero")) learn(hw, hd, x, warm ? m : x, sigma);
+    // Learn, except while an anomaly is young (it is not the new normal) and never from the
+    // zeros of a drop (an outage is not a level). Robust estimates move at most one step per
+    // point; the means learn a clipped value.
+    const frozen =
+      isOpen && ((x <= 0 && reason === "drop-to-zero") || t - sc[S_OPEN_SINCE]! < o.relearnAfterMs);
+    if (!frozen) learn(hw, hd, x, warm ? m : x, sigma);
     return point(t, score, isOpen, x, m, lower, upper, z, warm, reason, change);
   }
 

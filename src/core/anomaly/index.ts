@@ -16,6 +16,7 @@ export {
   type SeriesRef,
 } from "./anomaly-alert.ts";
 export { anomalyId } from "./anomaly-id.ts";
+export { cusumDown, cusumUp } from "./cusum.ts";
 export {
   type AnomalyDirection,
   type AnomalyReason,
