@@ -15,6 +15,8 @@ import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
 import { readAlertsRoutes } from "./routes/read-alerts";
+import { readAnomaliesRoutes } from "./routes/read-anomalies";
+import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
@@ -59,6 +61,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     readModelPerformanceRoutes,
     readAlertsRoutes,
     acknowledgeAlertRoutes,
+    readAnomaliesRoutes,
+    readHealthScoreRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
     createWebhookRoutes,

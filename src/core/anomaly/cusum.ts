@@ -3,11 +3,11 @@
 /** Upward evidence after residual `z`: max(0, previous + z − k); k is the allowance in σ. */
 export function cusumUp(previous: number, z: number, k: number): number {
   const next = previous + z - k;
-  return next > 0 ? next : 0;
+  return Math.max(next, 0);
 }
 
 /** Downward evidence after residual `z`: max(0, previous − z − k). */
 export function cusumDown(previous: number, z: number, k: number): number {
   const next = previous - z - k;
-  return next > 0 ? next : 0;
+  return Math.max(next, 0);
 }

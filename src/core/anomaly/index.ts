@@ -32,6 +32,15 @@ export {
   type SeriesKind,
 } from "./detector.ts";
 export { type DetectionQuality, evaluateDetections } from "./evaluate-detections.ts";
+export {
+  computeHealthScore,
+  type HealthFactor,
+  type HealthFactorName,
+  type HealthInputs,
+  type HealthOptions,
+  type HealthScore,
+  type OpenAnomalyInput,
+} from "./health-score.ts";
 export { DAY_BUCKETS, hourOfWeek, MAD_TO_SIGMA, WEEK_BUCKETS } from "./seasonal-baseline.ts";
 export {
   generateSyntheticSeries,
