@@ -15,9 +15,11 @@ import type { BatchStage, StageRecord } from "../batch/batch-stage";
 import type { BatchTransaction } from "../batch/batch-transaction";
 import type {
   AnomalyTransaction,
+  AnomalyUpdate,
   DetectedAnomaly,
   OpenAnomalies,
   SeriesWrite,
+  TenantRange,
 } from "./anomaly-store";
 import {
   isCountMetric,
@@ -48,6 +50,7 @@ export interface AnomalyObserver {
 }
 
 interface LiveSeries {
+  tenant: string;
   key: string;
   metric: KpiMetric;
   dimensions: Record<string, string>;
@@ -56,6 +59,15 @@ interface LiveSeries {
   peak: number;
   last?: DetectorPoint;
   lastMinuteMs: number;
+}
+
+/** What one batch's evaluation stores, gathered over its tenants. */
+interface Outcome {
+  detected: DetectedAnomaly[];
+  /** By tenant and anomaly id. */
+  updates: Map<string, AnomalyUpdate>;
+  alerts: QueuedAlert[];
+  writes: SeriesWrite[];
 }
 
 export class AnomalyStage implements BatchStage {
@@ -80,34 +92,45 @@ export class AnomalyStage implements BatchStage {
     if (tenants.length === 0) return;
     const store = this.deps.open(tx);
     const newest = await store.maxEventTimes(tenants);
+    // Minutes [s, s + 1 min) with s + 1 min ≤ watermark are closed: s < closedBefore.
+    const closedBefore = new Map<string, number>();
     for (const tenant of tenants) {
       const max = newest.get(tenant);
       if (max === undefined) continue;
-      // Minutes [s, s + 1 min) with s + 1 min ≤ watermark are closed: s < closedBefore.
-      const closedBefore =
-        Math.floor((max - this.deps.config.allowedLatenessMs) / MINUTE_MS) * MINUTE_MS;
+      const end = Math.floor((max - this.deps.config.allowedLatenessMs) / MINUTE_MS) * MINUTE_MS;
       const hint = this.evaluatedHint.get(tenant);
-      if (hint !== undefined && hint >= closedBefore) continue;
-      await this.evaluateTenant(store, tenant, closedBefore);
+      if (hint === undefined || hint < end) closedBefore.set(tenant, end);
     }
+    if (closedBefore.size === 0) return;
+    await this.evaluate(store, closedBefore);
   }
 
-  private async evaluateTenant(
+  /** Feeds each due tenant's newly closed minutes to its series, then stores everything at once. */
+  private async evaluate(
     store: AnomalyTransaction,
-    tenant: string,
-    closedBefore: number,
+    closedBefore: Map<string, number>,
   ): Promise<void> {
     const { config, log, observer } = this.deps;
-    const from = await store.lockProgress(tenant, () => store.firstMinute(tenant));
-    if (from === undefined) return;
-    if (from >= closedBefore) {
-      this.evaluatedHint.set(tenant, from);
-      return;
+    const progress = await store.lockProgress([...closedBefore.keys()]);
+    const ranges: TenantRange[] = [];
+    for (const [tenant, end] of closedBefore) {
+      const from = progress.get(tenant);
+      if (from === undefined) continue;
+      if (from >= end) {
+        this.evaluatedHint.set(tenant, from);
+        continue;
+      }
+      ranges.push({
+        tenant,
+        fromMs: from,
+        toMs: Math.min(end, from + config.maxMinutesPerBatch * MINUTE_MS),
+      });
     }
-    const to = Math.min(closedBefore, from + config.maxMinutesPerBatch * MINUTE_MS);
-    const rows = await store.minuteRows(tenant, from, to);
-    const series = new Map<string, LiveSeries>();
-    for (const s of await store.loadSeries(tenant)) {
+    if (ranges.length === 0) return;
+    const rowsByTenant = await store.minuteRows(ranges);
+    const stored = await store.loadSeries(ranges.map((r) => r.tenant));
+    const seriesByTenant = new Map<string, Map<string, LiveSeries>>();
+    for (const s of stored) {
       const options = KPI_METRICS[s.metric];
       if (options === undefined) continue;
       let detector: Detector;
@@ -115,26 +138,62 @@ export class AnomalyStage implements BatchStage {
         detector = createDetector(options, s.state);
       } catch (error) {
         log.warn(
-          { tenant, series: s.key, err: error },
+          { tenant: s.tenant, series: s.key, err: error },
           "detector state unreadable; starting it over",
         );
         detector = createDetector(options);
       }
-      series.set(s.key, { ...s, detector, peak: 0, lastMinuteMs: from });
+      const map = seriesByTenant.get(s.tenant) ?? new Map<string, LiveSeries>();
+      map.set(s.key, { ...s, detector, peak: 0, lastMinuteMs: 0 });
+      seriesByTenant.set(s.tenant, map);
     }
+
+    const out: Outcome = { detected: [], updates: new Map(), alerts: [], writes: [] };
+    const saved: { tenant: string; evaluatedBeforeMs: number; overflow: number }[] = [];
+    let minutes = 0;
+    let points = 0;
+    for (const range of ranges) {
+      const series = seriesByTenant.get(range.tenant) ?? new Map<string, LiveSeries>();
+      const result = this.evaluateTenant(range, series, rowsByTenant.get(range.tenant) ?? [], out);
+      saved.push({
+        tenant: range.tenant,
+        evaluatedBeforeMs: range.toMs,
+        overflow: result.overflow,
+      });
+      minutes += (range.toMs - range.fromMs) / MINUTE_MS;
+      points += result.points;
+      if (result.overflow > 0) {
+        observer?.seriesOverflowed(range.tenant, result.refused);
+        log.warn(
+          { tenant: range.tenant, cap: config.maxSeriesPerTenant, refused: result.refused },
+          `tenant reached its cap of ${config.maxSeriesPerTenant} anomaly series; new series are not watched`,
+        );
+      }
+    }
+    await store.saveSeries(out.writes);
+    await store.insertAnomalies(out.detected);
+    await store.updateAnomalies([...out.updates.values()]);
+    await store.saveProgress(saved);
+    await store.insertAlerts(out.alerts, config.operatorSinks);
+    for (const r of ranges) this.evaluatedHint.set(r.tenant, r.toMs);
+    observer?.evaluated(minutes, points);
+  }
+
+  /** One tenant's closed minutes through its detectors (in memory); what to store goes to `out`. */
+  private evaluateTenant(
+    range: TenantRange,
+    series: Map<string, LiveSeries>,
+    rows: readonly MinuteRow[],
+    out: Outcome,
+  ): { points: number; overflow: number; refused: number } {
+    const { config } = this.deps;
+    const { tenant, fromMs: from, toMs: to } = range;
     const byMinute = new Map<number, MinuteRow[]>();
     for (const r of rows) {
       const list = byMinute.get(r.windowStartMs);
       if (list === undefined) byMinute.set(r.windowStartMs, [r]);
       else list.push(r);
     }
-
-    const detected: DetectedAnomaly[] = [];
-    const updates = new Map<
-      string,
-      { anomalyId: string; peakScore: number; resolvedAtMs?: number }
-    >();
-    const alerts: QueuedAlert[] = [];
     const refused = new Set<string>();
     let overflow = 0;
     let points = 0;
@@ -148,10 +207,14 @@ export class AnomalyStage implements BatchStage {
         s.lastMinuteMs = minute;
         touched.add(s);
         if (s.openAnomaly !== null && p.score > s.peak) s.peak = p.score;
-        if (p.change === "detected") this.opened(tenant, s, p, minute, detected, alerts);
-        else if (p.change === "resolved") this.resolved(tenant, s, p, minute, updates, alerts);
+        if (p.change === "detected") this.opened(tenant, s, p, minute, out);
+        else if (p.change === "resolved") this.resolved(tenant, s, p, minute, out);
         else if (s.openAnomaly !== null) {
-          updates.set(s.openAnomaly, { anomalyId: s.openAnomaly, peakScore: s.peak });
+          out.updates.set(`${tenant}\u0000${s.openAnomaly}`, {
+            tenant,
+            anomalyId: s.openAnomaly,
+            peakScore: s.peak,
+          });
         }
       };
       for (const point of seriesPointsOf(byMinute.get(minute) ?? [])) {
@@ -164,6 +227,7 @@ export class AnomalyStage implements BatchStage {
             continue;
           }
           s = {
+            tenant,
             key: point.key,
             metric: point.metric,
             dimensions: point.dimensions,
@@ -181,31 +245,20 @@ export class AnomalyStage implements BatchStage {
         if (!seen.has(s.key) && isCountMetric(s.metric)) feed(s, 0);
       }
     }
-
-    const writes: SeriesWrite[] = [...touched].map((s) => ({
-      key: s.key,
-      metric: s.metric,
-      dimensions: s.dimensions,
-      state: s.detector.snapshot(),
-      openAnomaly: s.openAnomaly,
-      lastValue: s.last?.value ?? null,
-      lastScore: s.last?.score ?? null,
-      lastMinuteMs: s.lastMinuteMs,
-    }));
-    await store.saveSeries(tenant, writes);
-    await store.insertAnomalies(tenant, detected);
-    await store.updateAnomalies(tenant, [...updates.values()]);
-    await store.saveProgress(tenant, to, overflow);
-    await store.insertAlerts(alerts, config.operatorSinks);
-    this.evaluatedHint.set(tenant, to);
-    observer?.evaluated((to - from) / MINUTE_MS, points);
-    if (overflow > 0) {
-      observer?.seriesOverflowed(tenant, refused.size);
-      log.warn(
-        { tenant, cap: config.maxSeriesPerTenant, refused: refused.size },
-        `tenant reached its cap of ${config.maxSeriesPerTenant} anomaly series; new series are not watched`,
-      );
+    for (const s of touched) {
+      out.writes.push({
+        tenant,
+        key: s.key,
+        metric: s.metric,
+        dimensions: s.dimensions,
+        state: s.detector.snapshot(),
+        openAnomaly: s.openAnomaly,
+        lastValue: s.last?.value ?? null,
+        lastScore: s.last?.score ?? null,
+        lastMinuteMs: s.lastMinuteMs,
+      });
     }
+    return { points, overflow, refused: refused.size };
   }
 
   private evidence(s: LiveSeries, p: DetectorPoint, id: string, minute: number): AnomalyEvidence {
@@ -228,13 +281,13 @@ export class AnomalyStage implements BatchStage {
     s: LiveSeries,
     p: DetectorPoint,
     minute: number,
-    detected: DetectedAnomaly[],
-    alerts: QueuedAlert[],
+    out: Outcome,
   ): void {
     const id = anomalyId(s.key, minute);
     s.openAnomaly = id;
     s.peak = p.score;
-    detected.push({
+    out.detected.push({
+      tenant,
       anomalyId: id,
       key: s.key,
       metric: s.metric,
@@ -247,7 +300,7 @@ export class AnomalyStage implements BatchStage {
       observed: p.value,
       score: p.score,
     });
-    alerts.push(this.alert(tenant, s, this.evidence(s, p, id, minute), false));
+    out.alerts.push(this.alert(tenant, s, this.evidence(s, p, id, minute), false));
     this.deps.observer?.changed("detected", s.metric);
   }
 
@@ -256,13 +309,17 @@ export class AnomalyStage implements BatchStage {
     s: LiveSeries,
     p: DetectorPoint,
     minute: number,
-    updates: Map<string, { anomalyId: string; peakScore: number; resolvedAtMs?: number }>,
-    alerts: QueuedAlert[],
+    out: Outcome,
   ): void {
     const id = s.openAnomaly;
     s.openAnomaly = null;
     if (id === null) return; // state restored without its anomaly id (never written so)
-    updates.set(id, { anomalyId: id, peakScore: s.peak, resolvedAtMs: minute });
+    out.updates.set(`${tenant}\u0000${id}`, {
+      tenant,
+      anomalyId: id,
+      peakScore: s.peak,
+      resolvedAtMs: minute,
+    });
     const detectedAtMs = Number.parseInt(id.split("-")[1] ?? "", 36);
     const evidence: AnomalyEvidence = {
       ...this.evidence(s, p, id, Number.isFinite(detectedAtMs) ? detectedAtMs : minute),
@@ -270,7 +327,7 @@ export class AnomalyStage implements BatchStage {
       resolvedAtMs: minute,
       peakScore: s.peak,
     };
-    alerts.push(this.alert(tenant, s, evidence, true));
+    out.alerts.push(this.alert(tenant, s, evidence, true));
     this.deps.observer?.changed("resolved", s.metric);
   }
 

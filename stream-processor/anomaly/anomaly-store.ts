@@ -1,4 +1,4 @@
-/** The AnomalyTransaction port: what the anomaly stage reads and writes inside a batch's transaction. */
+/** The AnomalyTransaction port: what the anomaly stage reads and writes inside a batch's transaction, every tenant of the batch in one statement each. */
 import type { AnomalyReason } from "#core/anomaly";
 import type { QueuedAlert } from "../alerts/neon-alert-queue";
 import type { BatchTransaction } from "../batch/batch-transaction";
@@ -6,6 +6,7 @@ import type { KpiMetric, MinuteRow } from "./kpi-series";
 
 /** A series' detector as stored. */
 export interface StoredSeries {
+  tenant: string;
   key: string;
   metric: KpiMetric;
   dimensions: Record<string, string>;
@@ -20,6 +21,7 @@ export interface SeriesWrite extends StoredSeries {
 }
 
 export interface DetectedAnomaly {
+  tenant: string;
   anomalyId: string;
   key: string;
   metric: KpiMetric;
@@ -33,30 +35,40 @@ export interface DetectedAnomaly {
   score: number;
 }
 
+export interface AnomalyUpdate {
+  tenant: string;
+  anomalyId: string;
+  peakScore: number;
+  resolvedAtMs?: number;
+}
+
+/** A tenant's minutes to evaluate: [fromMs, toMs). */
+export interface TenantRange {
+  tenant: string;
+  fromMs: number;
+  toMs: number;
+}
+
 export interface AnomalyTransaction {
   /** Newest trusted event time per tenant (the pipeline wrote this batch's advance already). */
   maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
   /**
-   * Locks the tenant's progress row (creating it at `initialMs` when missing) and answers where
-   * detection stands: the minutes before it were fed to the detectors.
+   * Locks the tenants' progress rows (in tenant order; a tenant seen for the first time starts
+   * at its first minute window) and answers where detection stands for each: the minutes before
+   * it were fed to the detectors. Tenants without any minute window are absent.
    */
-  lockProgress(
-    tenant: string,
-    initialMs: () => Promise<number | undefined>,
-  ): Promise<number | undefined>;
-  /** First minute window the tenant has, if any. */
-  firstMinute(tenant: string): Promise<number | undefined>;
-  minuteRows(tenant: string, fromMs: number, toMs: number): Promise<MinuteRow[]>;
-  loadSeries(tenant: string): Promise<StoredSeries[]>;
-  saveSeries(tenant: string, series: readonly SeriesWrite[]): Promise<void>;
-  insertAnomalies(tenant: string, anomalies: readonly DetectedAnomaly[]): Promise<void>;
+  lockProgress(tenants: readonly string[]): Promise<Map<string, number>>;
+  /** Minute rows of each range, in time order. */
+  minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>>;
+  loadSeries(tenants: readonly string[]): Promise<StoredSeries[]>;
+  saveSeries(series: readonly SeriesWrite[]): Promise<void>;
+  insertAnomalies(anomalies: readonly DetectedAnomaly[]): Promise<void>;
   /** Closes anomalies at their resolving minute and raises peak scores of open ones. */
-  updateAnomalies(
-    tenant: string,
-    updates: readonly { anomalyId: string; peakScore: number; resolvedAtMs?: number }[],
+  updateAnomalies(updates: readonly AnomalyUpdate[]): Promise<void>;
+  saveProgress(
+    progress: readonly { tenant: string; evaluatedBeforeMs: number; overflow: number }[],
   ): Promise<void>;
-  saveProgress(tenant: string, evaluatedBeforeMs: number, overflow: number): Promise<void>;
-  /** Stores the alerts and queues their deliveries (Kafka `alerts`, the tenant's webhooks). */
+  /** Stores the alerts and queues their deliveries (Kafka `alerts`, the tenant's webhooks, operator sinks). */
   insertAlerts(alerts: readonly QueuedAlert[], operatorSinks: readonly string[]): Promise<number>;
 }
 

@@ -10,10 +10,12 @@ import {
 } from "../db/timed-query";
 import type {
   AnomalyTransaction,
+  AnomalyUpdate,
   DetectedAnomaly,
   OpenAnomalies,
   SeriesWrite,
   StoredSeries,
+  TenantRange,
 } from "./anomaly-store";
 import type { KpiMetric, MinuteRow } from "./kpi-series";
 
@@ -52,47 +54,43 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
   }
 
-  async lockProgress(
-    tenant: string,
-    initialMs: () => Promise<number | undefined>,
-  ): Promise<number | undefined> {
-    const locked = await this.run<{ ms: string }>(
-      "lock_progress",
-      `SELECT ${MS("evaluated_before")} AS ms FROM anomaly_progress WHERE tenant_id = $1 FOR UPDATE`,
-      [tenant],
-    );
-    if (locked.rows[0] !== undefined) return Number(locked.rows[0].ms);
-    const initial = await initialMs();
-    if (initial === undefined) return undefined;
-    // Two transactions creating the row at once: the second waits on the first's insert, then
-    // reads what it committed.
-    await this.run(
-      "create_progress",
-      `INSERT INTO anomaly_progress (tenant_id, evaluated_before) VALUES ($1, ${TS("$2")})
-       ON CONFLICT (tenant_id) DO NOTHING`,
-      [tenant, ms(initial)],
-    );
-    const again = await this.run<{ ms: string }>(
-      "lock_progress",
-      `SELECT ${MS("evaluated_before")} AS ms FROM anomaly_progress WHERE tenant_id = $1 FOR UPDATE`,
-      [tenant],
-    );
-    return again.rows[0] === undefined ? undefined : Number(again.rows[0].ms);
+  async lockProgress(tenants: readonly string[]): Promise<Map<string, number>> {
+    const sorted = [...new Set(tenants)].sort();
+    if (sorted.length === 0) return new Map();
+    const lock = () =>
+      this.run<{ tenant_id: string; ms: string }>(
+        "lock_progress",
+        `SELECT tenant_id, ${MS("evaluated_before")} AS ms FROM anomaly_progress
+         WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE`,
+        [sorted],
+      );
+    let { rows } = await lock();
+    if (rows.length < sorted.length) {
+      // New tenants start at their first minute window. Two transactions creating a row at
+      // once: the second waits on the first's insert, then locks what it committed.
+      const known = new Set(rows.map((r) => r.tenant_id));
+      await this.run(
+        "create_progress",
+        `INSERT INTO anomaly_progress (tenant_id, evaluated_before)
+         SELECT t.tenant_id, f.first
+         FROM unnest($1::text[]) AS t(tenant_id)
+         CROSS JOIN LATERAL (SELECT min(window_start) AS first FROM metric_windows w
+                             WHERE w.tenant_id = t.tenant_id AND w.window_seconds = 60) f
+         WHERE f.first IS NOT NULL
+         ORDER BY t.tenant_id
+         ON CONFLICT (tenant_id) DO NOTHING`,
+        [sorted.filter((t) => !known.has(t))],
+      );
+      ({ rows } = await lock());
+    }
+    return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
   }
 
-  async firstMinute(tenant: string): Promise<number | undefined> {
-    const { rows } = await this.run<{ ms: string | null }>(
-      "first_minute",
-      `SELECT ${MS("min(window_start)")} AS ms FROM metric_windows
-       WHERE tenant_id = $1 AND window_seconds = 60`,
-      [tenant],
-    );
-    const v = rows[0]?.ms;
-    return v === null || v === undefined ? undefined : Number(v);
-  }
-
-  async minuteRows(tenant: string, fromMs: number, toMs: number): Promise<MinuteRow[]> {
+  async minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>> {
+    const out = new Map<string, MinuteRow[]>();
+    if (ranges.length === 0) return out;
     const { rows } = await this.run<{
+      tenant_id: string;
       ms: string;
       source: string;
       event_name: string;
@@ -105,7 +103,7 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       values: { currency: string; sum: string; count: string }[] | null;
     }>(
       "minute_rows",
-      `SELECT ${MS("w.window_start")} AS ms, w.source, w.event_name, w.campaign,
+      `SELECT w.tenant_id, ${MS("w.window_start")} AS ms, w.source, w.event_name, w.campaign,
          w.event_count::text AS event_count, w.match_quality_sum,
          w.match_quality_count::text AS match_quality_count,
          w.prediction_count::text AS prediction_count, w.conversion_count::text AS conversion_count,
@@ -115,32 +113,40 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
           WHERE v.tenant_id = w.tenant_id AND v.window_seconds = w.window_seconds
             AND v.window_start = w.window_start AND v.source = w.source
             AND v.event_name = w.event_name AND v.campaign = w.campaign) AS values
-       FROM metric_windows w
-       WHERE w.tenant_id = $1 AND w.window_seconds = 60
-         AND w.window_start >= ${TS("$2")} AND w.window_start < ${TS("$3")}
-       ORDER BY w.window_start`,
-      [tenant, ms(fromMs), ms(toMs)],
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(tenant_id, f, t)
+       JOIN metric_windows w ON w.tenant_id = r.tenant_id AND w.window_seconds = 60
+         AND w.window_start >= ${TS("r.f")} AND w.window_start < ${TS("r.t")}
+       ORDER BY w.tenant_id, w.window_start`,
+      [ranges.map((r) => r.tenant), ranges.map((r) => ms(r.fromMs)), ranges.map((r) => ms(r.toMs))],
     );
-    return rows.map((r) => ({
-      windowStartMs: Number(r.ms),
-      source: r.source,
-      eventName: r.event_name,
-      campaign: r.campaign,
-      eventCount: Number(r.event_count),
-      matchQualitySum: r.match_quality_sum,
-      matchQualityCount: Number(r.match_quality_count),
-      predictionCount: Number(r.prediction_count),
-      conversionCount: Number(r.conversion_count),
-      values: (r.values ?? []).map((v) => ({
-        currency: v.currency,
-        sum: Number(v.sum),
-        count: Number(v.count),
-      })),
-    }));
+    for (const r of rows) {
+      const row: MinuteRow = {
+        windowStartMs: Number(r.ms),
+        source: r.source,
+        eventName: r.event_name,
+        campaign: r.campaign,
+        eventCount: Number(r.event_count),
+        matchQualitySum: r.match_quality_sum,
+        matchQualityCount: Number(r.match_quality_count),
+        predictionCount: Number(r.prediction_count),
+        conversionCount: Number(r.conversion_count),
+        values: (r.values ?? []).map((v) => ({
+          currency: v.currency,
+          sum: Number(v.sum),
+          count: Number(v.count),
+        })),
+      };
+      const list = out.get(r.tenant_id);
+      if (list === undefined) out.set(r.tenant_id, [row]);
+      else list.push(row);
+    }
+    return out;
   }
 
-  async loadSeries(tenant: string): Promise<StoredSeries[]> {
+  async loadSeries(tenants: readonly string[]): Promise<StoredSeries[]> {
+    if (tenants.length === 0) return [];
     const { rows } = await this.run<{
+      tenant_id: string;
       series_key: string;
       metric: string;
       dimensions: Record<string, string>;
@@ -148,11 +154,13 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       open_anomaly: string | null;
     }>(
       "load_series",
-      `SELECT series_key, metric, dimensions, encode(state, 'base64') AS state, open_anomaly
-       FROM anomaly_series WHERE tenant_id = $1 ORDER BY series_key`,
-      [tenant],
+      `SELECT tenant_id, series_key, metric, dimensions, encode(state, 'base64') AS state,
+         open_anomaly
+       FROM anomaly_series WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, series_key`,
+      [tenants],
     );
     return rows.map((r) => ({
+      tenant: r.tenant_id,
       key: r.series_key,
       metric: r.metric as KpiMetric,
       dimensions: r.dimensions,
@@ -161,20 +169,21 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     }));
   }
 
-  async saveSeries(tenant: string, series: readonly SeriesWrite[]): Promise<void> {
+  async saveSeries(series: readonly SeriesWrite[]): Promise<void> {
     if (series.length === 0) return;
     await this.run(
       "save_series",
       `INSERT INTO anomaly_series (tenant_id, series_key, metric, dimensions, state, open_anomaly,
          last_value, last_score, last_minute)
-       SELECT $1, k, m, d::jsonb, decode(s, 'base64'), o, v, sc, ${TS("lm")}
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                   $7::float8[], $8::float8[], $9::bigint[]) AS x(k, m, d, s, o, v, sc, lm)
+       SELECT t, k, m, d::jsonb, decode(s, 'base64'), o, v, sc, ${TS("lm")}
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                   $7::float8[], $8::float8[], $9::bigint[]) AS x(t, k, m, d, s, o, v, sc, lm)
+       ORDER BY t, k
        ON CONFLICT (tenant_id, series_key) DO UPDATE SET state = EXCLUDED.state,
          open_anomaly = EXCLUDED.open_anomaly, last_value = EXCLUDED.last_value,
          last_score = EXCLUDED.last_score, last_minute = EXCLUDED.last_minute`,
       [
-        tenant,
+        series.map((s) => s.tenant),
         series.map((s) => s.key),
         series.map((s) => s.metric),
         series.map((s) => JSON.stringify(s.dimensions)),
@@ -189,19 +198,19 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     );
   }
 
-  async insertAnomalies(tenant: string, anomalies: readonly DetectedAnomaly[]): Promise<void> {
+  async insertAnomalies(anomalies: readonly DetectedAnomaly[]): Promise<void> {
     if (anomalies.length === 0) return;
     await this.run(
       "insert_anomalies",
       `INSERT INTO anomalies (tenant_id, anomaly_id, series_key, metric, dimensions, reason,
          detected_at, expected, lower_bound, upper_bound, observed, score, peak_score)
-       SELECT $1, a, k, m, d::jsonb, r, ${TS("t")}, e, lo, up, ob, sc, sc
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                   $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[])
-         AS x(a, k, m, d, r, t, e, lo, up, ob, sc)
+       SELECT tn, a, k, m, d::jsonb, r, ${TS("t")}, e, lo, up, ob, sc, sc
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                   $7::bigint[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],
+                   $12::float8[]) AS x(tn, a, k, m, d, r, t, e, lo, up, ob, sc)
        ON CONFLICT (tenant_id, anomaly_id) DO NOTHING`,
       [
-        tenant,
+        anomalies.map((a) => a.tenant),
         anomalies.map((a) => a.anomalyId),
         anomalies.map((a) => a.key),
         anomalies.map((a) => a.metric),
@@ -217,20 +226,17 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     );
   }
 
-  async updateAnomalies(
-    tenant: string,
-    updates: readonly { anomalyId: string; peakScore: number; resolvedAtMs?: number }[],
-  ): Promise<void> {
+  async updateAnomalies(updates: readonly AnomalyUpdate[]): Promise<void> {
     if (updates.length === 0) return;
     await this.run(
       "update_anomalies",
       `UPDATE anomalies a SET peak_score = greatest(a.peak_score, u.p),
          resolved_at = CASE WHEN u.r IS NULL THEN a.resolved_at ELSE ${TS("u.r")} END,
          updated_at = now()
-       FROM unnest($2::text[], $3::float8[], $4::bigint[]) AS u(id, p, r)
-       WHERE a.tenant_id = $1 AND a.anomaly_id = u.id`,
+       FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[]) AS u(t, id, p, r)
+       WHERE a.tenant_id = u.t AND a.anomaly_id = u.id`,
       [
-        tenant,
+        updates.map((u) => u.tenant),
         updates.map((u) => u.anomalyId),
         updates.map((u) => u.peakScore),
         updates.map((u) => (u.resolvedAtMs === undefined ? null : ms(u.resolvedAtMs))),
@@ -238,13 +244,21 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     );
   }
 
-  async saveProgress(tenant: string, evaluatedBeforeMs: number, overflow: number): Promise<void> {
+  async saveProgress(
+    progress: readonly { tenant: string; evaluatedBeforeMs: number; overflow: number }[],
+  ): Promise<void> {
+    if (progress.length === 0) return;
     await this.run(
       "save_progress",
-      `UPDATE anomaly_progress SET evaluated_before = ${TS("$2")},
-         series_overflow = series_overflow + $3, updated_at = now()
-       WHERE tenant_id = $1`,
-      [tenant, ms(evaluatedBeforeMs), overflow],
+      `UPDATE anomaly_progress p SET evaluated_before = ${TS("u.e")},
+         series_overflow = p.series_overflow + u.o, updated_at = now()
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(t, e, o)
+       WHERE p.tenant_id = u.t`,
+      [
+        progress.map((p) => p.tenant),
+        progress.map((p) => ms(p.evaluatedBeforeMs)),
+        progress.map((p) => p.overflow),
+      ],
     );
   }
 
