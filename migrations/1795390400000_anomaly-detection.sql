@@ -4,14 +4,19 @@
 -- minutes, so a restart resumes exactly where the committed state stands: no alert is lost and
 -- none is raised twice.
 
--- One row per tenant: the minute windows before `evaluated_before` have been fed to the detectors.
+-- One row per tenant: the minute windows before `evaluated_before` have been fed to the detectors;
+-- the states in anomaly_series are those after the minutes before `state_through` (a checkpoint:
+-- after a restart the minutes in between are replayed from metric_windows, and what they detect
+-- again has the same ids, so it is neither lost nor repeated).
 CREATE TABLE IF NOT EXISTS anomaly_progress (
   tenant_id         text        PRIMARY KEY,
   evaluated_before  timestamptz NOT NULL,
+  state_through     timestamptz NOT NULL,
   -- Series refused because the tenant reached its series cap (STREAM_ANOMALY_MAX_SERIES_PER_TENANT),
   -- counted once per series and minute refused.
   series_overflow   bigint      NOT NULL DEFAULT 0 CHECK (series_overflow >= 0),
-  updated_at        timestamptz NOT NULL DEFAULT now()
+  updated_at        timestamptz NOT NULL DEFAULT now(),
+  CHECK (state_through <= evaluated_before)
 );
 
 -- One detector per series: the metric (events, conversions, value, match-quality, predictions)

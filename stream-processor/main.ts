@@ -126,6 +126,8 @@ export async function startStreamProcessor(
     config: {
       maxSeriesPerTenant: config.anomaly.maxSeriesPerTenant,
       maxMinutesPerBatch: config.anomaly.maxMinutesPerBatch,
+      checkpointMinutes: config.anomaly.checkpointMinutes,
+      maxCachedSeries: config.anomaly.maxCachedSeries,
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       alertSource: config.monitoring.settings.alerts.source,
       operatorSinks: config.monitoring.webhooks.operator.urls,

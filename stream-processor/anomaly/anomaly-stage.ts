@@ -19,6 +19,7 @@ import type {
   DetectedAnomaly,
   OpenAnomalies,
   SeriesWrite,
+  TenantProgress,
   TenantRange,
 } from "./anomaly-store";
 import {
@@ -34,6 +35,10 @@ export interface AnomalyStageConfig {
   maxSeriesPerTenant: number;
   /** Minute windows evaluated per tenant and batch at most, so a long backlog catches up over batches. */
   maxMinutesPerBatch: number;
+  /** Detector states are written to Postgres every this many closed minutes (and on every state change). */
+  checkpointMinutes: number;
+  /** Most series whose detectors are held in memory across tenants (least recently used go first). */
+  maxCachedSeries: number;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
   allowedLatenessMs: number;
   /** CloudEvents `source` of the alerts. */
@@ -70,13 +75,24 @@ interface Outcome {
   writes: SeriesWrite[];
 }
 
+/** A tenant's detectors held between batches, and the progress they stand for. */
+interface CachedTenant extends TenantProgress {
+  series: Map<string, LiveSeries>;
+}
+
+/**
+ * Detector state lives in memory between batches and is checkpointed to Postgres every
+ * `checkpointMinutes` closed minutes (not every batch: a tenant's states are kilobytes per series).
+ * The cache is used only when the locked progress row says nothing moved since this process
+ * wrote it; otherwise (a rolled-back batch, a restart, another instance) the checkpoint is
+ * loaded and the minutes after it are replayed from metric_windows. A replay detects the same
+ * anomalies at the same minutes, with the same ids, so storing them again changes nothing: no
+ * alert is lost and none is repeated.
+ */
 export class AnomalyStage implements BatchStage {
-  /**
-   * Per tenant, where the stored progress stood after this process's last committed-or-not
-   * evaluation. Only a hint to skip batches that close no new minute: when work is due, the
-   * locked row in Postgres decides, so a rolled-back batch is evaluated again.
-   */
-  private readonly evaluatedHint = new Map<string, number>();
+  /** Least recently used first. */
+  private readonly cache = new Map<string, CachedTenant>();
+  private cachedSeries = 0;
 
   constructor(
     private readonly deps: {
@@ -98,8 +114,9 @@ export class AnomalyStage implements BatchStage {
       const max = newest.get(tenant);
       if (max === undefined) continue;
       const end = Math.floor((max - this.deps.config.allowedLatenessMs) / MINUTE_MS) * MINUTE_MS;
-      const hint = this.evaluatedHint.get(tenant);
-      if (hint === undefined || hint < end) closedBefore.set(tenant, end);
+      // Nothing newly closed for a tenant this process evaluated up to `end`: no statement at all.
+      const cached = this.cache.get(tenant);
+      if (cached === undefined || cached.evaluatedBeforeMs < end) closedBefore.set(tenant, end);
     }
     if (closedBefore.size === 0) return;
     await this.evaluate(store, closedBefore);
@@ -112,25 +129,35 @@ export class AnomalyStage implements BatchStage {
   ): Promise<void> {
     const { config, log, observer } = this.deps;
     const progress = await store.lockProgress([...closedBefore.keys()]);
-    const ranges: TenantRange[] = [];
+    const work: { range: TenantRange; progress: TenantProgress; cached?: CachedTenant }[] = [];
+    const toLoad: string[] = [];
     for (const [tenant, end] of closedBefore) {
-      const from = progress.get(tenant);
-      if (from === undefined) continue;
-      if (from >= end) {
-        this.evaluatedHint.set(tenant, from);
-        continue;
+      const p = progress.get(tenant);
+      if (p === undefined) continue;
+      let cached = this.cache.get(tenant);
+      if (
+        cached !== undefined &&
+        (cached.evaluatedBeforeMs !== p.evaluatedBeforeMs ||
+          cached.stateThroughMs !== p.stateThroughMs)
+      ) {
+        this.evict(tenant);
+        cached = undefined;
       }
-      ranges.push({
-        tenant,
-        fromMs: from,
-        toMs: Math.min(end, from + config.maxMinutesPerBatch * MINUTE_MS),
+      // From the cache: the minutes not evaluated yet. From the checkpoint: replay what followed it.
+      const from = cached === undefined ? p.stateThroughMs : p.evaluatedBeforeMs;
+      const to = Math.min(end, from + config.maxMinutesPerBatch * MINUTE_MS);
+      if (to <= from) continue;
+      if (cached === undefined) toLoad.push(tenant);
+      work.push({
+        range: { tenant, fromMs: from, toMs: to },
+        progress: p,
+        ...(cached ? { cached } : {}),
       });
     }
-    if (ranges.length === 0) return;
-    const rowsByTenant = await store.minuteRows(ranges);
-    const stored = await store.loadSeries(ranges.map((r) => r.tenant));
-    const seriesByTenant = new Map<string, Map<string, LiveSeries>>();
-    for (const s of stored) {
+    if (work.length === 0) return;
+    const rowsByTenant = await store.minuteRows(work.map((w) => w.range));
+    const loaded = new Map<string, Map<string, LiveSeries>>();
+    for (const s of await store.loadSeries(toLoad)) {
       const options = KPI_METRICS[s.metric];
       if (options === undefined) continue;
       let detector: Detector;
@@ -143,23 +170,43 @@ export class AnomalyStage implements BatchStage {
         );
         detector = createDetector(options);
       }
-      const map = seriesByTenant.get(s.tenant) ?? new Map<string, LiveSeries>();
+      const map = loaded.get(s.tenant) ?? new Map<string, LiveSeries>();
       map.set(s.key, { ...s, detector, peak: 0, lastMinuteMs: 0 });
-      seriesByTenant.set(s.tenant, map);
+      loaded.set(s.tenant, map);
     }
 
     const out: Outcome = { detected: [], updates: new Map(), alerts: [], writes: [] };
-    const saved: { tenant: string; evaluatedBeforeMs: number; overflow: number }[] = [];
+    const saved: (TenantProgress & { tenant: string; overflow: number })[] = [];
+    const next: [string, CachedTenant][] = [];
     let minutes = 0;
     let points = 0;
-    for (const range of ranges) {
-      const series = seriesByTenant.get(range.tenant) ?? new Map<string, LiveSeries>();
-      const result = this.evaluateTenant(range, series, rowsByTenant.get(range.tenant) ?? [], out);
+    const checkpointMs = config.checkpointMinutes * MINUTE_MS;
+    for (const { range, progress: p, cached } of work) {
+      const series = cached?.series ?? loaded.get(range.tenant) ?? new Map<string, LiveSeries>();
+      const result = this.evaluateTenant(
+        range,
+        p.evaluatedBeforeMs,
+        series,
+        rowsByTenant.get(range.tenant) ?? [],
+        out,
+      );
+      const evaluatedBeforeMs = Math.max(p.evaluatedBeforeMs, range.toMs);
+      let stateThroughMs = p.stateThroughMs;
+      if (range.toMs - p.stateThroughMs >= checkpointMs || result.changed) {
+        for (const s of series.values()) out.writes.push(seriesWrite(s));
+        stateThroughMs = range.toMs;
+      }
       saved.push({
         tenant: range.tenant,
-        evaluatedBeforeMs: range.toMs,
+        evaluatedBeforeMs,
+        stateThroughMs,
         overflow: result.overflow,
       });
+      // A replay cut short by maxMinutesPerBatch leaves the detectors behind evaluated_before:
+      // not cached, the next batch replays on from the checkpoint.
+      if (range.toMs >= p.evaluatedBeforeMs) {
+        next.push([range.tenant, { evaluatedBeforeMs, stateThroughMs, series }]);
+      }
       minutes += (range.toMs - range.fromMs) / MINUTE_MS;
       points += result.points;
       if (result.overflow > 0) {
@@ -175,17 +222,38 @@ export class AnomalyStage implements BatchStage {
     await store.updateAnomalies([...out.updates.values()]);
     await store.saveProgress(saved);
     await store.insertAlerts(out.alerts, config.operatorSinks);
-    for (const r of ranges) this.evaluatedHint.set(r.tenant, r.toMs);
+    // Cached as this transaction leaves them; should it roll back, the progress row will not
+    // match and the next batch reloads and replays.
+    for (const [tenant, entry] of next) this.remember(tenant, entry);
     observer?.evaluated(minutes, points);
+  }
+
+  private remember(tenant: string, entry: CachedTenant): void {
+    this.evict(tenant);
+    this.cache.set(tenant, entry);
+    this.cachedSeries += entry.series.size;
+    // Bounded memory: the least recently evaluated tenants go first (they reload when due).
+    for (const [oldest] of this.cache) {
+      if (this.cachedSeries <= this.deps.config.maxCachedSeries || oldest === tenant) break;
+      this.evict(oldest);
+    }
+  }
+
+  private evict(tenant: string): void {
+    const entry = this.cache.get(tenant);
+    if (entry === undefined) return;
+    this.cachedSeries -= entry.series.size;
+    this.cache.delete(tenant);
   }
 
   /** One tenant's closed minutes through its detectors (in memory); what to store goes to `out`. */
   private evaluateTenant(
     range: TenantRange,
+    freshFromMs: number,
     series: Map<string, LiveSeries>,
     rows: readonly MinuteRow[],
     out: Outcome,
-  ): { points: number; overflow: number; refused: number } {
+  ): { points: number; overflow: number; refused: number; changed: boolean } {
     const { config } = this.deps;
     const { tenant, fromMs: from, toMs: to } = range;
     const byMinute = new Map<number, MinuteRow[]>();
@@ -197,7 +265,7 @@ export class AnomalyStage implements BatchStage {
     const refused = new Set<string>();
     let overflow = 0;
     let points = 0;
-    const touched = new Set<LiveSeries>();
+    let changed = false;
     for (let minute = from; minute < to; minute += MINUTE_MS) {
       const seen = new Set<string>();
       const feed = (s: LiveSeries, value: number) => {
@@ -205,7 +273,7 @@ export class AnomalyStage implements BatchStage {
         points += 1;
         s.last = p;
         s.lastMinuteMs = minute;
-        touched.add(s);
+        if (p.change !== undefined) changed = true;
         if (s.openAnomaly !== null && p.score > s.peak) s.peak = p.score;
         if (p.change === "detected") this.opened(tenant, s, p, minute, out);
         else if (p.change === "resolved") this.resolved(tenant, s, p, minute, out);
@@ -222,8 +290,11 @@ export class AnomalyStage implements BatchStage {
         let s = series.get(point.key);
         if (s === undefined) {
           if (series.size >= config.maxSeriesPerTenant) {
-            overflow += 1;
-            refused.add(point.key);
+            // Replayed minutes were counted when first evaluated.
+            if (minute >= freshFromMs) {
+              overflow += 1;
+              refused.add(point.key);
+            }
             continue;
           }
           s = {
@@ -245,20 +316,7 @@ export class AnomalyStage implements BatchStage {
         if (!seen.has(s.key) && isCountMetric(s.metric)) feed(s, 0);
       }
     }
-    for (const s of touched) {
-      out.writes.push({
-        tenant,
-        key: s.key,
-        metric: s.metric,
-        dimensions: s.dimensions,
-        state: s.detector.snapshot(),
-        openAnomaly: s.openAnomaly,
-        lastValue: s.last?.value ?? null,
-        lastScore: s.last?.score ?? null,
-        lastMinuteMs: s.lastMinuteMs,
-      });
-    }
-    return { points, overflow, refused: refused.size };
+    return { points, overflow, refused: refused.size, changed };
   }
 
   private evidence(s: LiveSeries, p: DetectorPoint, id: string, minute: number): AnomalyEvidence {
@@ -353,4 +411,18 @@ export class AnomalyStage implements BatchStage {
       messageKey: `${tenant}:anomaly:${evidence.anomalyId}`,
     };
   }
+}
+
+function seriesWrite(s: LiveSeries): SeriesWrite {
+  return {
+    tenant: s.tenant,
+    key: s.key,
+    metric: s.metric,
+    dimensions: s.dimensions,
+    state: s.detector.snapshot(),
+    openAnomaly: s.openAnomaly,
+    lastValue: s.last?.value ?? null,
+    lastScore: s.last?.score ?? null,
+    lastMinuteMs: s.lastMinuteMs,
+  };
 }

@@ -42,6 +42,14 @@ export interface AnomalyUpdate {
   resolvedAtMs?: number;
 }
 
+/** Where a tenant's detection stands. */
+export interface TenantProgress {
+  /** The minutes before it were fed to the detectors (and their alerts stored). */
+  evaluatedBeforeMs: number;
+  /** The stored detector states are those after the minutes before it (≤ evaluatedBeforeMs). */
+  stateThroughMs: number;
+}
+
 /** A tenant's minutes to evaluate: [fromMs, toMs). */
 export interface TenantRange {
   tenant: string;
@@ -54,10 +62,10 @@ export interface AnomalyTransaction {
   maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
   /**
    * Locks the tenants' progress rows (in tenant order; a tenant seen for the first time starts
-   * at its first minute window) and answers where detection stands for each: the minutes before
-   * it were fed to the detectors. Tenants without any minute window are absent.
+   * at its first minute window) and answers where detection stands for each. Tenants without
+   * any minute window are absent.
    */
-  lockProgress(tenants: readonly string[]): Promise<Map<string, number>>;
+  lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>>;
   /** Minute rows of each range, in time order. */
   minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>>;
   loadSeries(tenants: readonly string[]): Promise<StoredSeries[]>;
@@ -66,7 +74,7 @@ export interface AnomalyTransaction {
   /** Closes anomalies at their resolving minute and raises peak scores of open ones. */
   updateAnomalies(updates: readonly AnomalyUpdate[]): Promise<void>;
   saveProgress(
-    progress: readonly { tenant: string; evaluatedBeforeMs: number; overflow: number }[],
+    progress: readonly (TenantProgress & { tenant: string; overflow: number })[],
   ): Promise<void>;
   /** Stores the alerts and queues their deliveries (Kafka `alerts`, the tenant's webhooks, operator sinks). */
   insertAlerts(alerts: readonly QueuedAlert[], operatorSinks: readonly string[]): Promise<number>;

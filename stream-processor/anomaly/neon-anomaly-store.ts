@@ -15,6 +15,7 @@ import type {
   OpenAnomalies,
   SeriesWrite,
   StoredSeries,
+  TenantProgress,
   TenantRange,
 } from "./anomaly-store";
 import type { KpiMetric, MinuteRow } from "./kpi-series";
@@ -54,13 +55,14 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
   }
 
-  async lockProgress(tenants: readonly string[]): Promise<Map<string, number>> {
+  async lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>> {
     const sorted = [...new Set(tenants)].sort();
     if (sorted.length === 0) return new Map();
     const lock = () =>
-      this.run<{ tenant_id: string; ms: string }>(
+      this.run<{ tenant_id: string; ms: string; state_ms: string }>(
         "lock_progress",
-        `SELECT tenant_id, ${MS("evaluated_before")} AS ms FROM anomaly_progress
+        `SELECT tenant_id, ${MS("evaluated_before")} AS ms, ${MS("state_through")} AS state_ms
+         FROM anomaly_progress
          WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE`,
         [sorted],
       );
@@ -71,8 +73,8 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       const known = new Set(rows.map((r) => r.tenant_id));
       await this.run(
         "create_progress",
-        `INSERT INTO anomaly_progress (tenant_id, evaluated_before)
-         SELECT t.tenant_id, f.first
+        `INSERT INTO anomaly_progress (tenant_id, evaluated_before, state_through)
+         SELECT t.tenant_id, f.first, f.first
          FROM unnest($1::text[]) AS t(tenant_id)
          CROSS JOIN LATERAL (SELECT min(window_start) AS first FROM metric_windows w
                              WHERE w.tenant_id = t.tenant_id AND w.window_seconds = 60) f
@@ -83,7 +85,12 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       );
       ({ rows } = await lock());
     }
-    return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+    return new Map(
+      rows.map((r) => [
+        r.tenant_id,
+        { evaluatedBeforeMs: Number(r.ms), stateThroughMs: Number(r.state_ms) },
+      ]),
+    );
   }
 
   async minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>> {
@@ -245,18 +252,19 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
   }
 
   async saveProgress(
-    progress: readonly { tenant: string; evaluatedBeforeMs: number; overflow: number }[],
+    progress: readonly (TenantProgress & { tenant: string; overflow: number })[],
   ): Promise<void> {
     if (progress.length === 0) return;
     await this.run(
       "save_progress",
       `UPDATE anomaly_progress p SET evaluated_before = ${TS("u.e")},
-         series_overflow = p.series_overflow + u.o, updated_at = now()
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(t, e, o)
+         state_through = ${TS("u.s")}, series_overflow = p.series_overflow + u.o, updated_at = now()
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(t, e, s, o)
        WHERE p.tenant_id = u.t`,
       [
         progress.map((p) => p.tenant),
         progress.map((p) => ms(p.evaluatedBeforeMs)),
+        progress.map((p) => ms(p.stateThroughMs)),
         progress.map((p) => p.overflow),
       ],
     );
