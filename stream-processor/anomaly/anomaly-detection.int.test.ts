@@ -63,7 +63,13 @@ describe("anomaly detection in the stream processor", () => {
 
   const start = async () => {
     processor = await startStreamProcessor(
-      loadStreamConfig(env.env({ MONITORING_PUBLISH_INTERVAL_MS: "200" })),
+      // Checkpoints only on state changes: the restart below must replay the minutes after one.
+      loadStreamConfig(
+        env.env({
+          MONITORING_PUBLISH_INTERVAL_MS: "200",
+          STREAM_ANOMALY_CHECKPOINT_MINUTES: "1440",
+        }),
+      ),
       { log: pino({ level: "silent" }) },
     );
   };
@@ -127,6 +133,13 @@ describe("anomaly detection in the stream processor", () => {
       resolved_at: Date | null;
     }>("SELECT tenant_id, metric, resolved_at FROM anomalies");
     expect(open.rows).toEqual([{ tenant_id: "shop", metric: "events", resolved_at: null }]);
+
+    // The stored detector states are older than the minutes evaluated (a checkpoint at the
+    // detection): the restart has to replay the minutes after it from the windows.
+    const stored = await env.db.query<{ behind: boolean }>(
+      "SELECT state_through < evaluated_before AS behind FROM anomaly_progress WHERE tenant_id = 'shop'",
+    );
+    expect(stored.rows).toEqual([{ behind: true }]);
 
     // Restart while the anomaly is open, with Purchases still missing: nothing new.
     await processor!.stop();
