@@ -98,11 +98,16 @@ describe("anomaly detection in the stream processor", () => {
       ...traffic("shop", 0, HISTORY_MIN, true),
     ];
     const drop1 = [
-      ...traffic("calm", HISTORY_MIN, HISTORY_MIN + 60, true),
-      ...traffic("shop", HISTORY_MIN, HISTORY_MIN + 60, false),
+      ...traffic("calm", HISTORY_MIN, HISTORY_MIN + 30, true),
+      ...traffic("shop", HISTORY_MIN, HISTORY_MIN + 30, false),
     ];
     await start();
     await produce([...history, ...drop1]);
+    // Half an hour more of the drop, evaluated by later batches: no change, so no checkpoint.
+    await produce([
+      ...traffic("calm", HISTORY_MIN + 30, HISTORY_MIN + 60, true),
+      ...traffic("shop", HISTORY_MIN + 30, HISTORY_MIN + 60, false),
+    ]);
 
     let found = await alerts();
     expect(found.map((a) => [a.tenant_id, a.type])).toEqual([

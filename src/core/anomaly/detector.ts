@@ -144,10 +144,11 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 const DAY_FLOATS = DAY_BUCKETS;
-// Floats: weekly median, weekly MAD, daily median, daily MAD, daily mean, global median/MAD/mean.
+// Floats: weekly median, daily median, daily MAD, daily mean, global median/MAD/mean. The weekly
+// buckets borrow the spread of their hour of day (a MAD per hour of the week would double the
+// state for little: the Poisson and relative floors already follow the level).
 const F_W_MED = 0;
-const F_W_MAD = F_W_MED + WEEK_BUCKETS;
-const F_D_MED = F_W_MAD + WEEK_BUCKETS;
+const F_D_MED = F_W_MED + WEEK_BUCKETS;
 const F_D_MAD = F_D_MED + DAY_FLOATS;
 const F_D_MEAN = F_D_MAD + DAY_FLOATS;
 const F_G = F_D_MEAN + DAY_FLOATS;
@@ -241,25 +242,50 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
  * const d = createDetector();
  * for (const [t, value] of series) if (d.update({ t, value }).change === "detected") alert(t);
  */
-export function createDetector(options: DetectorOptions = {}, state?: Uint8Array): Detector {
-  const o = resolveDetectorOptions(options);
-  const buffer = new ArrayBuffer(STATE_BYTES);
-  if (state !== undefined) restoreInto(buffer, state);
-  const sc = new Float64Array(buffer, 0, SCALARS);
-  const fl = new Float32Array(buffer, SCALAR_BYTES, FLOATS);
-  const n = new Uint8Array(buffer, SCALAR_BYTES + FLOAT_BYTES, COUNTS);
-  if (state === undefined) sc[S_OPEN_SINCE] = Number.NaN;
-  const wMed = fl.subarray(F_W_MED, F_W_MED + WEEK_BUCKETS);
-  const wMad = fl.subarray(F_W_MAD, F_W_MAD + WEEK_BUCKETS);
-  const dMed = fl.subarray(F_D_MED, F_D_MED + DAY_BUCKETS);
-  const dMad = fl.subarray(F_D_MAD, F_D_MAD + DAY_BUCKETS);
-  const gStats = fl.subarray(F_G, F_G + 3); // median, MAD, mean
-  const offsetMs = o.timeZoneOffsetMinutes * 60_000;
-  const count = o.kind === "count";
-  const up = o.direction !== "down";
-  const down = o.direction !== "up";
+export function createDetector(options?: DetectorOptions, state?: Uint8Array): Detector {
+  return new SeasonalDetector(resolveMemo(options), state);
+}
 
-  function update(input: DetectorInput): DetectorPoint {
+/** Resolved options per options object: detectors of one kind share one (memory per series). */
+const resolved = new WeakMap<DetectorOptions, ResolvedDetectorOptions>();
+let defaults: ResolvedDetectorOptions | undefined;
+
+function resolveMemo(options: DetectorOptions | undefined): ResolvedDetectorOptions {
+  if (options === undefined) {
+    defaults ??= Object.freeze(resolveDetectorOptions()) as ResolvedDetectorOptions;
+    return defaults;
+  }
+  let o = resolved.get(options);
+  if (o === undefined) {
+    o = Object.freeze(resolveDetectorOptions(options)) as ResolvedDetectorOptions;
+    resolved.set(options, o);
+  }
+  return o;
+}
+
+/** One series' detector: three typed-array views on one buffer, methods on the prototype. */
+class SeasonalDetector implements Detector {
+  readonly options: Readonly<ResolvedDetectorOptions>;
+  private readonly sc: Float64Array;
+  private readonly fl: Float32Array;
+  private readonly n: Uint8Array;
+
+  constructor(o: ResolvedDetectorOptions, state: Uint8Array | undefined) {
+    this.options = o;
+    const buffer = new ArrayBuffer(STATE_BYTES);
+    if (state !== undefined) restoreInto(buffer, state);
+    this.sc = new Float64Array(buffer, 0, SCALARS);
+    this.fl = new Float32Array(buffer, SCALAR_BYTES, FLOATS);
+    this.n = new Uint8Array(buffer, SCALAR_BYTES + FLOAT_BYTES, COUNTS);
+    if (state === undefined) this.sc[S_OPEN_SINCE] = Number.NaN;
+  }
+
+  update(input: DetectorInput): DetectorPoint {
+    const { options: o, sc, fl, n } = this;
+    const offsetMs = o.timeZoneOffsetMinutes * 60_000;
+    const count = o.kind === "count";
+    const up = o.direction !== "down";
+    const down = o.direction !== "up";
     const { t, value: x } = input;
     if (!Number.isFinite(t)) {
       throw new ValidationError("t must be a finite epoch-ms time", [
@@ -289,23 +315,23 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     if (weekly) {
       const nb = (hw + side + WEEK_BUCKETS) % WEEK_BUCKETS;
       const v = n[N_W + nb]! >= o.minBucketPoints ? w : 0;
-      m = (1 - v) * wMed[hw]! + v * wMed[nb]!;
-      s = (1 - v) * wMad[hw]! + v * wMad[nb]!;
+      m = (1 - v) * fl[F_W_MED + hw]! + v * fl[F_W_MED + nb]!;
+      s = (1 - v) * fl[F_D_MAD + hd]! + v * fl[F_D_MAD + (nb % DAY_BUCKETS)]!;
     } else if (daily) {
       const nb = (hd + side + DAY_BUCKETS) % DAY_BUCKETS;
       const v = n[N_D + nb]! >= o.minBucketPoints ? w : 0;
-      m = (1 - v) * dMed[hd]! + v * dMed[nb]!;
-      s = (1 - v) * dMad[hd]! + v * dMad[nb]!;
+      m = (1 - v) * fl[F_D_MED + hd]! + v * fl[F_D_MED + nb]!;
+      s = (1 - v) * fl[F_D_MAD + hd]! + v * fl[F_D_MAD + nb]!;
       spread = FALLBACK_SPREAD;
     } else if (n[N_G]! > 0) {
-      m = gStats[0]!;
-      s = gStats[1]!;
+      m = fl[F_G]!;
+      s = fl[F_G + 1]!;
       spread = FALLBACK_SPREAD * FALLBACK_SPREAD;
     } else {
       m = Number.isFinite(x) ? x : 0;
       s = 0;
     }
-    const meanExpected = daily ? fl[F_D_MEAN + hd]! : gStats[2]!;
+    const meanExpected = daily ? fl[F_D_MEAN + hd]! : fl[F_G + 2]!;
     const sigma =
       spread *
       Math.max(
@@ -409,18 +435,38 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
     // point; the means learn a clipped value.
     const frozen =
       isOpen && ((x <= 0 && reason === "drop-to-zero") || t - sc[S_OPEN_SINCE]! < o.relearnAfterMs);
-    if (!frozen) learn(hw, hd, x, warm ? m : x, sigma);
+    if (!frozen) this.learn(hw, hd, x, warm ? m : x, sigma);
     return point(t, score, isOpen, x, m, lower, upper, z, warm, reason, change);
   }
 
-  function learn(hw: number, hd: number, x: number, m: number, sigma: number): void {
+  private learn(hw: number, hd: number, x: number, m: number, sigma: number): void {
+    const { options: o, sc, fl, n } = this;
     const rate = o.decay;
     const minStep = o.minScale;
-    updateRobustBucket(wMed, wMad, hw, n[N_W + hw]!, x, rate, minStep, EXACT_POINTS);
-    updateRobustBucket(dMed, dMad, hd, n[N_D + hd]!, x, rate, minStep, EXACT_POINTS);
-    const gMed = gStats.subarray(0, 1);
-    const gMad = gStats.subarray(1, 2);
-    updateRobustBucket(gMed, gMad, 0, n[N_G]!, x, rate, minStep, EXACT_POINTS);
+    // The hour of day first: the weekly bucket steps in units of its (fresh) spread.
+    updateRobustBucket(
+      fl,
+      F_D_MED + hd,
+      F_D_MAD + hd,
+      true,
+      n[N_D + hd]!,
+      x,
+      rate,
+      minStep,
+      EXACT_POINTS,
+    );
+    updateRobustBucket(
+      fl,
+      F_W_MED + hw,
+      F_D_MAD + hd,
+      false,
+      n[N_W + hw]!,
+      x,
+      rate,
+      minStep,
+      EXACT_POINTS,
+    );
+    updateRobustBucket(fl, F_G, F_G + 1, true, n[N_G]!, x, rate, minStep, EXACT_POINTS);
     const bound = o.cusumClip * sigma;
     const clipped = x > m + bound ? m + bound : Math.max(x, m - bound);
     const dn = n[N_D + hd]!;
@@ -429,21 +475,20 @@ export function createDetector(options: DetectorOptions = {}, state?: Uint8Array
         ? x
         : fl[F_D_MEAN + hd]! + (clipped - fl[F_D_MEAN + hd]!) * Math.max(rate, 1 / (dn + 1));
     const gn = n[N_G]!;
-    gStats[2] = gn === 0 ? x : gStats[2]! + (clipped - gStats[2]!) * Math.max(rate, 1 / (gn + 1));
+    fl[F_G + 2] =
+      gn === 0 ? x : fl[F_G + 2]! + (clipped - fl[F_G + 2]!) * Math.max(rate, 1 / (gn + 1));
     if (n[N_W + hw]! < MAX_COUNT) n[N_W + hw] = n[N_W + hw]! + 1;
     if (dn < MAX_COUNT) n[N_D + hd] = dn + 1;
     if (gn < MAX_COUNT) n[N_G] = gn + 1;
     sc[S_TOTAL] = sc[S_TOTAL]! + 1;
   }
 
-  function snapshot(): Uint8Array {
+  snapshot(): Uint8Array {
     const out = new Uint8Array(HEADER_BYTES + STATE_BYTES);
     new DataView(out.buffer).setUint32(0, STATE_MAGIC);
-    out.set(new Uint8Array(buffer), HEADER_BYTES);
+    out.set(new Uint8Array(this.sc.buffer), HEADER_BYTES);
     return out;
   }
-
-  return { update, snapshot, options: o };
 }
 
 function point(

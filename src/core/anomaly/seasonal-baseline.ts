@@ -23,8 +23,9 @@ export function hourOfWeek(tMs: number, offsetMs = 0): number {
 export const MAD_TO_SIGMA = 1.4826;
 
 /**
- * Moves one bucket's median `m` and MAD `s` (held at `medians[i]`, `mads[i]`) towards the new
- * observation `x`; `n` is how many observations the bucket had before.
+ * Moves one bucket's median (at `values[med]`) and MAD (at `values[mad]`) towards the new
+ * observation `x`; `n` is how many observations the bucket had before. With `learnMad` false
+ * the MAD at `mad` is only read, as the step's scale (a bucket that borrows another's spread).
  *
  * The first `exactPoints` observations of a bucket set a running mean and mean absolute
  * deviation (fast to settle from nothing; no alert is raised that early). After that each
@@ -39,31 +40,34 @@ export const MAD_TO_SIGMA = 1.4826;
  * bucket (t-digest and friends keep centroids, far too large per seasonal bucket).
  */
 export function updateRobustBucket(
-  medians: Float32Array,
-  mads: Float32Array,
-  i: number,
+  values: Float32Array,
+  med: number,
+  mad: number,
+  learnMad: boolean,
   n: number,
   x: number,
   rate: number,
   minStep: number,
   exactPoints: number,
 ): void {
-  const m = medians[i]!;
-  const s = mads[i]!;
+  const m = values[med]!;
+  const s = values[mad]!;
   if (n === 0) {
-    medians[i] = x;
-    mads[i] = 0;
+    values[med] = x;
+    if (learnMad) values[mad] = 0;
     return;
   }
   if (n < exactPoints) {
     const w = 1 / (n + 1);
     const next = m + (x - m) * w;
-    medians[i] = next;
-    mads[i] = s + (Math.abs(x - next) - s) * w;
+    values[med] = next;
+    if (learnMad) values[mad] = s + (Math.abs(x - next) - s) * w;
     return;
   }
   const step = rate * Math.max(MAD_TO_SIGMA * s, minStep);
-  medians[i] = x > m ? m + Math.min(step, x - m) : x < m ? m - Math.min(step, m - x) : m;
+  values[med] = x > m ? m + Math.min(step, x - m) : x < m ? m - Math.min(step, m - x) : m;
+  if (!learnMad) return;
   const d = Math.abs(x - m);
-  mads[i] = d > s ? s + Math.min(step, d - s) : d < s ? Math.max(0, s - Math.min(step, s - d)) : s;
+  values[mad] =
+    d > s ? s + Math.min(step, d - s) : d < s ? Math.max(0, s - Math.min(step, s - d)) : s;
 }
