@@ -2,12 +2,19 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRandom, poissonFromUniform } from "#core/random";
+import {
+  generateWebhookSecret,
+  importWebhookEncryptionKey,
+  LOCAL_WEBHOOK_ENCRYPTION_KEY,
+  sealWebhookSecret,
+} from "#core/webhooks";
 import { MINUTE_MS } from "#core/windows";
 import {
   type IntegrationEnv,
   startIntegrationEnv,
   waitFor,
 } from "../../test/support/integration-env";
+import { startWebhookReceiver, type WebhookReceiver } from "../../test/support/webhook-receiver";
 import { loadStreamConfig } from "../config";
 import { type StreamProcessor, startStreamProcessor } from "../main";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";
@@ -52,12 +59,31 @@ function traffic(tenant: string, from: number, to: number, purchases: boolean) {
 describe("anomaly detection in the stream processor", () => {
   let env: IntegrationEnv;
   let processor: StreamProcessor | undefined;
+  let receiver: WebhookReceiver;
+  const endpointId = crypto.randomUUID();
 
   beforeAll(async () => {
     env = await startIntegrationEnv("anomaly", 1);
+    // The shop's webhook endpoint, subscribed to anomaly detections only, on a real receiver
+    // that verifies each delivery's Standard Webhooks signature.
+    receiver = await startWebhookReceiver();
+    const secret = generateWebhookSecret();
+    await fetch(`${receiver.url}/secrets/${endpointId}`, { method: "PUT", body: secret });
+    const key = await importWebhookEncryptionKey(LOCAL_WEBHOOK_ENCRYPTION_KEY);
+    await env.db.query(
+      `INSERT INTO webhook_endpoints (tenant_id, endpoint_id, url, types, secret_sealed)
+       VALUES ('shop', $1, $2, $3, $4)`,
+      [
+        endpointId,
+        `${receiver.url}/hooks/${endpointId}`,
+        ["dev.driftline.anomaly.detected"],
+        await sealWebhookSecret(key, secret, { tenant: "shop", endpointId }),
+      ],
+    );
   });
   afterAll(async () => {
     await processor?.stop();
+    await receiver?.close();
     await env?.cleanup();
   });
 
@@ -181,6 +207,17 @@ describe("anomaly detection in the stream processor", () => {
       );
       return rows[0]!.n === "2";
     });
+    // The tenant's endpoint got the detection (the type it subscribed to), signed, once.
+    const received = async () =>
+      (await (await fetch(`${receiver.url}/received/${endpointId}`)).json()) as {
+        body: string;
+        verified: boolean;
+      }[];
+    await waitFor("the webhook delivery", async () => (await received()).length > 0);
+    const deliveries = await received();
+    expect(deliveries.map((d) => [JSON.parse(d.body).type, d.verified])).toEqual([
+      ["dev.driftline.anomaly.detected", true],
+    ]);
     const progress = await env.db.query<{ tenant_id: string; series_overflow: string }>(
       "SELECT tenant_id, series_overflow::text FROM anomaly_progress ORDER BY tenant_id",
     );
