@@ -54,7 +54,8 @@ async function seedTenant(label: string, mq: number): Promise<Seeded> {
     );
   }
   await sql(
-    "INSERT INTO anomaly_progress (tenant_id, evaluated_before, series_overflow) VALUES ($1, $2, 0)",
+    `INSERT INTO anomaly_progress (tenant_id, evaluated_before, state_through, series_overflow)
+     VALUES ($1, $2, $2, 0)`,
     [tenant, new Date(NOW).toISOString()],
   );
   return { tenant, read, ids };
