@@ -123,7 +123,7 @@ export interface DetectorPoint {
 
 export interface Detector {
   update(input: DetectorInput): DetectorPoint;
-  /** The state as bytes (about 1.9 KB), to store and restore with `createDetector(options, state)`. */
+  /** The state as bytes (DETECTOR_STATE_BYTES, about 1.25 KB), to store and restore with `createDetector(options, state)`. */
   snapshot(): Uint8Array;
   readonly options: Readonly<ResolvedDetectorOptions>;
 }
