@@ -18,6 +18,8 @@ import { modelRoutes } from "./routes/models";
 import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
 import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
 import { readAlertsRoutes } from "./routes/read-alerts";
+import { readAnomaliesRoutes } from "./routes/read-anomalies";
+import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
@@ -64,6 +66,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     readModelPerformanceRoutes,
     readAlertsRoutes,
     acknowledgeAlertRoutes,
+    readAnomaliesRoutes,
+    readHealthScoreRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
     getMonitoringSettingsRoutes,

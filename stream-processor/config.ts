@@ -61,6 +61,14 @@ import {
 //                                     other names are counted under "(other)" [500]
 //   STREAM_MAX_CAMPAIGNS_PER_TENANT   distinct campaigns a tenant's windows hold; others are
 //                                     counted under "(other)" [2000]
+//   STREAM_ANOMALY_ENABLED            anomaly detection on the closed minute windows [true]
+//   STREAM_ANOMALY_MAX_SERIES_PER_TENANT  series watched per tenant; new ones past it are counted
+//                                     as overflow, not watched [1000]
+//   STREAM_ANOMALY_MAX_MINUTES_PER_BATCH  closed minutes a batch evaluates per tenant at most (a
+//                                     backlog catches up over the following batches) [10080]
+//   STREAM_ANOMALY_CHECKPOINT_MINUTES  detector states are written every this many closed minutes
+//                                     (and on every anomaly change); a restart replays the rest [10]
+//   STREAM_ANOMALY_MAX_CACHED_SERIES  series whose detectors stay in memory between batches [100000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -155,6 +163,11 @@ const StreamEnv = z
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
     STREAM_MAX_EVENT_NAMES_PER_TENANT: int(500, 1, 1_000_000),
     STREAM_MAX_CAMPAIGNS_PER_TENANT: int(2_000, 1, 1_000_000),
+    STREAM_ANOMALY_ENABLED: bool(true),
+    STREAM_ANOMALY_MAX_SERIES_PER_TENANT: int(1_000, 1, 100_000),
+    STREAM_ANOMALY_MAX_MINUTES_PER_BATCH: int(10_080, 1, 1_000_000),
+    STREAM_ANOMALY_CHECKPOINT_MINUTES: int(10, 1, 1_440),
+    STREAM_ANOMALY_MAX_CACHED_SERIES: int(100_000, 0, 10_000_000),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -288,6 +301,13 @@ export interface StreamConfig {
     tenantLabels: boolean;
   };
   monitoring: MonitoringConfig;
+  anomaly: {
+    enabled: boolean;
+    maxSeriesPerTenant: number;
+    maxMinutesPerBatch: number;
+    checkpointMinutes: number;
+    maxCachedSeries: number;
+  };
   /** DRIFTLINE_ENV=production: tenant webhooks go only to https public hosts. */
   production: boolean;
   /** Deprecated variable names that were set (their values were taken); for a warning at start. */
@@ -384,6 +404,13 @@ export function loadStreamConfig(
       tenantLabels: e.STREAM_METRICS_TENANT_LABELS,
     },
     monitoring: monitoringConfigFrom(withMonitoringKeys(e)),
+    anomaly: {
+      enabled: e.STREAM_ANOMALY_ENABLED,
+      maxSeriesPerTenant: e.STREAM_ANOMALY_MAX_SERIES_PER_TENANT,
+      maxMinutesPerBatch: e.STREAM_ANOMALY_MAX_MINUTES_PER_BATCH,
+      checkpointMinutes: e.STREAM_ANOMALY_CHECKPOINT_MINUTES,
+      maxCachedSeries: e.STREAM_ANOMALY_MAX_CACHED_SERIES,
+    },
     production: isProduction(cleaned),
     deprecatedNames: aliased.used,
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,

@@ -31,7 +31,7 @@ export function consolePage(options: {
   <a class="brand" href="#/overview"><span class="logo">◆</span> Driftline</a>
   <nav id="nav">
     <a href="#/overview">Overview</a><a href="#/models">Models</a><a href="#/drift">Drift</a>
-    <a href="#/performance">Performance</a><a href="#/alerts">Alerts</a>
+    <a href="#/performance">Performance</a><a href="#/alerts">Alerts</a><a href="#/health">Health</a>
     <a href="#/retraining">Retraining</a><a href="#/webhooks">Webhooks</a>
     <a href="#/settings">Settings</a>
   </nav>

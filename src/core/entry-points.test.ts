@@ -41,4 +41,10 @@ describe("the core's entry points", () => {
       expect.arrayContaining(["computePsi", "ksTwoSample", "jensenShannonDistance"]),
     );
   });
+
+  it("driftline/anomaly exports the detector contract", () => {
+    expect(exportedNames("driftline/anomaly")).toEqual(
+      expect.arrayContaining(["createDetector", "DEFAULT_DETECTOR_OPTIONS", "computeHealthScore"]),
+    );
+  });
 });

@@ -12,10 +12,13 @@ import type {
   AlertEntry,
   AlertQuery,
   AlertStatus,
+  AnomalyEntry,
+  AnomalyQuery,
   DriftBins,
   DriftEntry,
   DriftPage,
   DriftQuery,
+  HealthReadings,
   MonitoringSettingsLayers,
   PerformanceEntry,
   PerformanceQuery,
@@ -93,6 +96,48 @@ const ALERTS_SQL = (limit: number) => `
     AND ($7::bigint IS NULL OR (created_at, alert_id) > (${TS_US("$7")}, $8::text))
   ORDER BY created_at, alert_id
   LIMIT ${limit}`;
+
+const ANOMALY_COLUMNS = `${US("detected_at")} AS at_us, anomaly_id, metric, dimensions, reason,
+  ${MS("detected_at")} AS detected_ms, ${MS("resolved_at")} AS resolved_ms, expected, lower_bound,
+  upper_bound, observed, score, peak_score`;
+
+const ANOMALIES_SQL = (limit: number) => `
+  SELECT ${ANOMALY_COLUMNS}
+  FROM anomalies
+  WHERE tenant_id = $1 AND detected_at >= ${TS("$2")} AND detected_at < ${TS("$3")}
+    AND ($4::text IS NULL OR ($4 = 'open') = (resolved_at IS NULL))
+    AND ($5::text IS NULL OR metric = $5)
+    AND ($6::bigint IS NULL OR (detected_at, anomaly_id) > (${TS_US("$6")}, $7::text))
+  ORDER BY detected_at, anomaly_id
+  LIMIT ${limit}`;
+
+/** Open anomalies (the newest 500 at most: the score is capped long before). */
+const OPEN_ANOMALIES_SQL = `
+  SELECT ${ANOMALY_COLUMNS} FROM anomalies
+  WHERE tenant_id = $1 AND resolved_at IS NULL
+  ORDER BY detected_at DESC LIMIT 500`;
+
+const MATCH_QUALITY_SQL = `
+  SELECT source, sum(match_quality_sum) AS mq_sum, sum(match_quality_count)::text AS mq_count,
+    sum(event_count)::text AS events
+  FROM metric_windows
+  WHERE tenant_id = $1 AND window_seconds = 60 AND source <> 'predictions'
+    AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
+  GROUP BY source ORDER BY source`;
+
+/** The latest drift and performance alert per subject (a model column or a model version). */
+const MODEL_STATES_SQL = `
+  SELECT count(*) FILTER (WHERE type = 'dev.driftline.drift.changed')::int AS drifting,
+    count(*) FILTER (WHERE type = 'dev.driftline.performance.degraded')::int AS degraded
+  FROM (
+    SELECT DISTINCT ON (cloud_event->>'subject', split_part(type, '.', 3)) type
+    FROM alerts
+    WHERE tenant_id = $1 AND type IN ('dev.driftline.drift.changed', 'dev.driftline.drift.recovered',
+      'dev.driftline.performance.degraded', 'dev.driftline.performance.recovered')
+    ORDER BY cloud_event->>'subject', split_part(type, '.', 3), created_at DESC
+  ) latest`;
+
+const OVERFLOW_SQL = `SELECT series_overflow::text AS n FROM anomaly_progress WHERE tenant_id = $1`;
 
 // Only an open alert becomes acknowledged; acknowledging again answers the first time.
 const ACKNOWLEDGE_SQL = `
@@ -215,6 +260,40 @@ export class NeonReadStore implements ReadStore {
       acknowledgedAtMs: r.ack_ms === null || r.ack_ms === undefined ? null : Number(r.ack_ms),
       event: r.cloud_event as Record<string, unknown>,
     }));
+  }
+
+  async listAnomalies(q: AnomalyQuery): Promise<AnomalyEntry[]> {
+    const rows = await this.rows(ANOMALIES_SQL(q.limit + 1), [
+      q.tenant,
+      String(q.fromMs),
+      String(q.toMs),
+      q.status ?? null,
+      q.metric ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map(anomalyEntry);
+  }
+
+  async healthReadings(tenant: string, nowMs: number): Promise<HealthReadings> {
+    const [open, quality, states, overflow] = await Promise.all([
+      this.rows(OPEN_ANOMALIES_SQL, [tenant]),
+      this.rows(MATCH_QUALITY_SQL, [tenant, String(nowMs)]),
+      this.rows(MODEL_STATES_SQL, [tenant]),
+      this.rows(OVERFLOW_SQL, [tenant]),
+    ]);
+    return {
+      openAnomalies: open.map(anomalyEntry),
+      matchQuality: quality.map((r) => ({
+        source: String(r.source),
+        sum: Number(r.mq_sum),
+        count: Number(r.mq_count),
+        events: Number(r.events),
+      })),
+      driftingColumns: Number(states[0]?.drifting ?? 0),
+      degradedModels: Number(states[0]?.degraded ?? 0),
+      seriesOverflow: Number(overflow[0]?.n ?? 0),
+    };
   }
 
   async acknowledgeAlert(tenant: string, id: string): Promise<AcknowledgeResult> {
@@ -450,5 +529,24 @@ function relayBase(wsRelayUrl: string): { base: string; secure: boolean } {
   return {
     base: `${url.host}${url.pathname.replace(/\/+$/, "")}`,
     secure: url.protocol === "wss:",
+  };
+}
+
+function anomalyEntry(r: Row): AnomalyEntry {
+  return {
+    key: { atUs: String(r.at_us), id: String(r.anomaly_id) },
+    id: String(r.anomaly_id),
+    metric: String(r.metric),
+    dimensions: r.dimensions as Record<string, string>,
+    reason: String(r.reason),
+    detectedAtMs: Number(r.detected_ms),
+    resolvedAtMs:
+      r.resolved_ms === null || r.resolved_ms === undefined ? null : Number(r.resolved_ms),
+    expected: Number(r.expected),
+    lower: Number(r.lower_bound),
+    upper: Number(r.upper_bound),
+    observed: Number(r.observed),
+    score: Number(r.score),
+    peakScore: Number(r.peak_score),
   };
 }

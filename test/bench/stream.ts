@@ -9,6 +9,9 @@
 //   --no-monitoring  leave model monitoring (drift, labels) out of the batch transactions and
 //                 measure the windowed business metrics path alone (default: on, as the
 //                 processor's own MONITORING_ENABLED default)
+//   --no-anomaly  leave anomaly detection out of the batch transactions (default: on, as the
+//                 processor's own STREAM_ANOMALY_ENABLED default); `npm run bench:stream:anomaly`
+//                 runs both and prints the ratio
 //   --event-rate R  records per second of event time (default 550: 1M records span 30 minutes,
 //                 a backlog of moderate traffic; every batch then touches thousands of windows).
 //                 Live traffic at the target rate is --event-rate 50000 (1M records span 20 s).
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
       partitions: { type: "string", default: "3" },
       keep: { type: "boolean" },
       monitoring: { type: "boolean", default: true },
+      anomaly: { type: "boolean", default: true },
       live: { type: "boolean" },
       "event-rate": { type: "string", default: "550" },
       "max-bytes-per-partition": {
@@ -134,7 +138,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
+    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, anomaly detection ${values.anomaly ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
   );
   await migrate({ databaseUrl: DATABASE_URL, schema });
   await ensureTopics(
@@ -225,6 +229,7 @@ async function main(): Promise<void> {
           LOG_LEVEL: "warn",
           PGAPPNAME: appName,
           MONITORING_ENABLED: values.monitoring ? "true" : "false",
+          STREAM_ANOMALY_ENABLED: values.anomaly ? "true" : "false",
         },
       });
     processors = apiPorts.map(spawnProcessor);

@@ -9,6 +9,8 @@ export const ALERT_TYPE_CHOICES = [
   "dev.driftline.performance.degraded",
   "dev.driftline.performance.recovered",
   "dev.driftline.retraining.requested",
+  "dev.driftline.anomaly.detected",
+  "dev.driftline.anomaly.resolved",
 ] as const;
 
 /** `drift.changed` for `dev.driftline.drift.changed`: the prefix is the same on every type. */

@@ -5,6 +5,7 @@ import { errorState, h } from "./dom";
 import { holds, type Page, type PageContext } from "./page";
 import { alertsPage } from "./pages/alerts";
 import { driftPage } from "./pages/drift";
+import { healthPage } from "./pages/health";
 import { modelsPage } from "./pages/models";
 import { overviewPage } from "./pages/overview";
 import { performancePage } from "./pages/performance";
@@ -20,6 +21,7 @@ const PAGES: Record<string, Page> = {
   drift: driftPage,
   performance: performancePage,
   alerts: alertsPage,
+  health: healthPage,
   retraining: retrainingPage,
   webhooks: webhooksPage,
   settings: settingsPage,

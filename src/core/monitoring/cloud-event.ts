@@ -15,6 +15,10 @@ export const ALERT_TYPES = {
   performanceRecovered: "dev.driftline.performance.recovered",
   /** A retraining policy fired and a request was opened. */
   retrainingRequested: "dev.driftline.retraining.requested",
+  /** A KPI series (event volume, value, match quality, predictions…) left its expected range. */
+  anomalyDetected: "dev.driftline.anomaly.detected",
+  /** The series is back within its expected range. */
+  anomalyResolved: "dev.driftline.anomaly.resolved",
 } as const;
 
 export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];
