@@ -44,7 +44,7 @@ describe("parseKeyArgs", () => {
         "--tenant",
         "shop-1",
         "--roles",
-        "score,admin,score",
+        "ingest,ingest",
         "--origins",
         "https://Shop.Example:443/,http://localhost:3000",
         "--origins",
@@ -54,12 +54,21 @@ describe("parseKeyArgs", () => {
     );
     expect(options).toMatchObject({
       tenant: "shop-1",
-      roles: ["score", "admin"],
+      roles: ["ingest"],
       origins: ["https://shop.example", "http://localhost:3000", "*"],
       redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
       json: false,
     });
     expect(options.databaseUrl).toBeUndefined();
+  });
+
+  it("gives a publishable key (with --origins) the ingest role only", () => {
+    expect(() =>
+      parseKeyArgs(
+        ["--tenant", "a", "--roles", "ingest,read", "--origins", "https://shop.example"],
+        {},
+      ),
+    ).toThrow(/publishable .* may only have the ingest role/);
   });
 
   it("names every bad argument", () => {

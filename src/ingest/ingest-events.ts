@@ -10,7 +10,7 @@ import {
   prepareEvents,
   type RequestContext,
 } from "#core/events";
-import type { DedupStore, EventSink, EventTopic } from "./ingest-ports";
+import type { ClaimOutcome, DedupStore, EventSink, EventTopic } from "./ingest-ports";
 
 export interface IngestDeps {
   dedup: DedupStore;
@@ -67,14 +67,10 @@ export async function ingestEvents({
     (r): r is AcceptedEventCandidate => r.status === "accepted",
   );
   const keys = candidates.map((c) => c.dedupKey);
-  let claimed: boolean[];
+  let claimed: ClaimOutcome[];
   try {
     claimed = await deps.dedup.claim(
-      candidates.map((c) =>
-        c.serverDedupKey === undefined
-          ? { key: c.dedupKey }
-          : { key: c.dedupKey, serverKey: c.serverDedupKey },
-      ),
+      candidates.map((c) => ({ key: c.dedupKey, otherKey: c.otherDedupKey })),
     );
   } catch (err) {
     if (!(err instanceof DependencyUnavailableError)) throw err;
@@ -91,16 +87,28 @@ export async function ingestEvents({
     });
     const seen = new Set<string>();
     claimed = keys.map((k) => {
-      if (seen.has(k)) return false;
+      if (seen.has(k)) return "duplicate";
       seen.add(k);
-      return true;
+      return "claimed";
     });
   }
   const duplicates = new Set<number>();
+  const copies = new Set<number>();
   const fresh: AcceptedEventCandidate[] = [];
   candidates.forEach((candidate, i) => {
-    if (claimed[i]) fresh.push(candidate);
-    else duplicates.add(candidate.index);
+    const outcome = claimed[i];
+    if (outcome === "duplicate") {
+      duplicates.add(candidate.index);
+      return;
+    }
+    if (outcome === "copy") {
+      // Rare (one of a browser/server pair): the message is serialised again with the mark.
+      copies.add(candidate.index);
+      const message = { ...candidate.message, crossSourceCopy: true as const };
+      fresh.push({ ...candidate, message, messageJson: JSON.stringify(message) });
+      return;
+    }
+    fresh.push(candidate);
   });
 
   const outcome = await deps.sink.send(
@@ -134,5 +142,5 @@ export async function ingestEvents({
       },
     );
   }
-  return buildEventsResponse(prepared.results, duplicates);
+  return buildEventsResponse(prepared.results, duplicates, copies);
 }

@@ -35,6 +35,7 @@ export {
   type EventResult,
   type EventsResponse,
   eventResultSchema,
+  capiMessages,
   eventsResponseSchema,
 } from "./events-response.ts";
 export {

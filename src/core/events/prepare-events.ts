@@ -82,8 +82,8 @@ export interface AcceptedEventCandidate {
   messageKey: string;
   /** Deduplication key (a hash of tenant, event_name, event_id and key kind); see `eventDedupKey`. */
   dedupKey: string;
-  /** For a browser event: the server key whose presence makes it a duplicate too. */
-  serverDedupKey?: string;
+  /** The key of the other kind of sender's copy (browser vs server): held means a cross-source copy. */
+  otherDedupKey: string;
 }
 
 export interface RejectedEvent {
@@ -279,7 +279,7 @@ function prepareOne(
     messageJson,
     messageKey: eventMessageKey(typed),
     dedupKey: dedup.key,
+    otherDedupKey: dedup.otherKey,
   };
-  if (dedup.serverKey !== undefined) candidate.serverDedupKey = dedup.serverKey;
   return candidate;
 }
