@@ -21,6 +21,7 @@ import { readModelPerformanceRoutes } from "./routes/read-model-performance";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
+import { sdkRoutes } from "./routes/sdk-script";
 import { createWebhookRoutes } from "./routes/webhooks-create";
 import { deleteWebhookRoutes } from "./routes/webhooks-delete";
 import { webhookDeliveriesRoutes } from "./routes/webhooks-deliveries";
@@ -70,6 +71,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     app.route("/", routes);
   }
   app.route("/", consoleRoutes);
+  app.route("/", sdkRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

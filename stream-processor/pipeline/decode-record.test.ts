@@ -102,7 +102,10 @@ describe("decodeRecord: events", () => {
   it("skips a cross-source copy (the other sender's copy is counted), in both validation modes", () => {
     for (const decoder of [decode, decodeFull]) {
       const copy = { ...event({ source: "capi" }), keyKind: "server", crossSourceCopy: true };
-      expect(decoder("event", toValue(copy))).toEqual({ ok: "skipped", reason: "cross-source copy" });
+      expect(decoder("event", toValue(copy))).toEqual({
+        ok: "skipped",
+        reason: "cross-source copy",
+      });
       const original = { ...event({ source: "capi" }), keyKind: "server" };
       expect(decoder("event", toValue(original)).ok).toBe(true);
     }

@@ -33,7 +33,9 @@ describe("API keys", () => {
     const key = await createKey(tenant, ["ingest", "read", "admin"], ["https://shop.example"]);
     const res = await app.fetch("/v1/models", { key });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as ErrorJson).error.message).toMatch(/publishable .* only send events/);
+    expect(((await res.json()) as ErrorJson).error.message).toMatch(
+      /publishable .* only send events/,
+    );
     const server = await createKey(tenant, ["admin"]);
     expect((await app.fetch("/v1/models", { key: server })).status).toBe(200);
   });

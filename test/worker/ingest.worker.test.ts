@@ -373,9 +373,9 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(await outcomes(await fromServer("order-9"))).toEqual(["duplicate"]);
     // Server copy first: the browser copy is the marked one.
     expect(await outcomes(await fromServer("order-10"))).toEqual(["accepted"]);
-    expect(
-      await outcomes(await fromPage("order-10", { origin: "https://shop.example" })),
-    ).toEqual(["accepted:copy"]);
+    expect(await outcomes(await fromPage("order-10", { origin: "https://shop.example" }))).toEqual([
+      "accepted:copy",
+    ]);
     // A server key sent from a page (Origin header) claims in the browser namespace too.
     expect(
       await outcomes(await fromServer("order-11", serverKey, { origin: "https://shop.example" })),

@@ -18,7 +18,10 @@ describe("eventDedupKey", () => {
     const server = eventDedupKeys(m);
     const legacy = eventDedupKeys({ ...m, keyKind: undefined });
     const browser = eventDedupKeys({ ...m, keyKind: "browser" });
-    expect(server).toEqual({ key: eventDedupKey(m, "server"), otherKey: eventDedupKey(m, "browser") });
+    expect(server).toEqual({
+      key: eventDedupKey(m, "server"),
+      otherKey: eventDedupKey(m, "browser"),
+    });
     expect(legacy).toEqual(server);
     expect(browser.key).not.toBe(server.key);
     expect(browser.otherKey).toBe(server.key);

@@ -52,7 +52,12 @@ export function buildEventsResponse(
       response.accepted += 1;
       response.results.push(
         copyIndexes.has(event.index)
-          ? { index: event.index, status: "accepted", eventId: event.eventId, crossSourceCopy: true }
+          ? {
+              index: event.index,
+              status: "accepted",
+              eventId: event.eventId,
+              crossSourceCopy: true,
+            }
           : { index: event.index, status: "accepted", eventId: event.eventId },
       );
     }
@@ -71,7 +76,9 @@ export function capiMessages(response: EventsResponse): string[] {
   const messages: string[] = [];
   for (const result of response.results) {
     if (result.status === "duplicate") {
-      messages.push(`data[${result.index}]: duplicate of an event already received (event_id ${result.eventId})`);
+      messages.push(
+        `data[${result.index}]: duplicate of an event already received (event_id ${result.eventId})`,
+      );
     } else if (result.status === "rejected") {
       const why = (result.errors ?? []).map((e) => `${e.field} ${e.message}`).join("; ");
       messages.push(`data[${result.index}]: rejected: ${why}`.slice(0, MAX_MESSAGE_CHARS));

@@ -32,10 +32,10 @@ export {
 export { DEFAULT_MAX_FUTURE_SKEW_MS, MAX_EVENT_AGE_MS } from "./event-time.ts";
 export {
   buildEventsResponse,
+  capiMessages,
   type EventResult,
   type EventsResponse,
   eventResultSchema,
-  capiMessages,
   eventsResponseSchema,
 } from "./events-response.ts";
 export {
