@@ -75,7 +75,7 @@ async function openPage(
   pages.set(path, PAGE(key, consent));
   const page = await context.newPage();
   await page.goto(`${origin}${path}${query}`);
-  await page.waitForFunction(() => (window as unknown as { sdkReady?: boolean }).sdkReady);
+  await page.waitForFunction(() => (globalThis as unknown as { sdkReady?: boolean }).sdkReady);
   return page;
 }
 
@@ -83,7 +83,7 @@ const track = (page: Page, name: string, props?: Record<string, unknown>) =>
   page.evaluate(
     ([n, p]) =>
       (
-        window as unknown as {
+        globalThis as unknown as {
           driftline: { track(n: string, p?: unknown): string | undefined };
         }
       ).driftline.track(n as string, p as Record<string, unknown> | undefined),
@@ -91,7 +91,7 @@ const track = (page: Page, name: string, props?: Record<string, unknown>) =>
   );
 
 const fbqCalls = (page: Page) =>
-  page.evaluate(() => (window as unknown as { fbqCalls: unknown[][] }).fbqCalls);
+  page.evaluate(() => (globalThis as unknown as { fbqCalls: unknown[][] }).fbqCalls);
 
 async function messagesOf(tenant: string, from: Map<number, string>, n: number) {
   const records = await readRecords(kafka, topics.events, from, `${tenant}:`, n, {
@@ -199,7 +199,9 @@ describe("browser SDK in Chromium", () => {
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
 
     await page.evaluate(() =>
-      (window as unknown as { driftline: { consent(g: boolean): void } }).driftline.consent(true),
+      (globalThis as unknown as { driftline: { consent(g: boolean): void } }).driftline.consent(
+        true,
+      ),
     );
     const [message] = await messagesOf(tenant, from, 1);
     expect(message?.eventId).toBe(id);
@@ -211,7 +213,9 @@ describe("browser SDK in Chromium", () => {
     // Withdrawn: nothing more is sent or kept.
     const before = requests.length;
     await page.evaluate(() =>
-      (window as unknown as { driftline: { consent(g: boolean): void } }).driftline.consent(false),
+      (globalThis as unknown as { driftline: { consent(g: boolean): void } }).driftline.consent(
+        false,
+      ),
     );
     expect(await track(page, "Purchase", { value: 11, currency: "USD" })).toBeUndefined();
     await page.waitForTimeout(800);
