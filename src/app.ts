@@ -11,6 +11,9 @@ import { handleError } from "./http/errors";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
+import { createDestinationRoutes } from "./routes/destinations-create";
+import { listDestinationRoutes } from "./routes/destinations-list";
+import { destinationStatsRoutes } from "./routes/destinations-stats";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
@@ -67,6 +70,9 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     deleteWebhookRoutes,
     webhookDeliveriesRoutes,
     testWebhookRoutes,
+    createDestinationRoutes,
+    listDestinationRoutes,
+    destinationStatsRoutes,
   ]) {
     app.route("/", routes);
   }

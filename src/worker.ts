@@ -1,6 +1,7 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 
 import { isProduction } from "#core/config";
+import { MAX_DESTINATIONS_PER_TENANT } from "#core/destinations";
 import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
@@ -10,6 +11,7 @@ import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
+import { destinationServices } from "./destinations/destination-services";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
@@ -105,6 +107,12 @@ export function buildServices(env: WorkerEnv): Services {
       maxEndpointsPerTenant: env.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
       testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
       allowLocalUrls: !isProduction(env),
+    }),
+    destinations: destinationServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
+      maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
     now: () => new Date(),
     random: Math.random,

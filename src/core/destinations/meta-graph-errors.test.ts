@@ -26,7 +26,7 @@ describe("classifyMetaResponse", () => {
     [400, graphError({ code: 100, is_transient: true, message: "x" }), "is_transient"],
     [429, null, "429"],
     [200, { unexpected: true }, "2xx without events_received"],
-  ])("HTTP %i %j is transient (%s)", (status, body) => {
+  ])("HTTP %i %j is transient (%s)", (status, body, _why) => {
     expect(classifyMetaResponse(status, body).kind).toBe("transient");
   });
 
