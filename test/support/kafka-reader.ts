@@ -11,6 +11,7 @@ export interface ReadRecord {
   value: unknown;
   partition: number;
   offset: string;
+  headers: Record<string, string>;
 }
 
 export function testKafka(clientId: string): Kafka {
@@ -55,6 +56,9 @@ export async function readRecords(
           value: JSON.parse(message.value?.toString() ?? "null"),
           partition,
           offset: message.offset,
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+          ),
         });
       },
     });
