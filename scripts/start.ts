@@ -4,6 +4,11 @@
  * listens, and on Ctrl-C (or SIGTERM) stops everything it started.
  */
 import { loadLocalStackConfig } from "./local/config";
+import {
+  deliveryService,
+  graphApiTestServerService,
+  graphApiTestServerUrl,
+} from "./local/destinations";
 import { stackEnv, stackStages } from "./local/stack";
 import { streamProcessorService } from "./local/stream-processor";
 import { migrate } from "./migrate";
@@ -33,6 +38,9 @@ async function main(): Promise<void> {
     const migrations = applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`;
     console.log(`  ${"migrations".padEnd(19)} ${migrations}`);
     running.push(await bringUp([[streamProcessorService(config, env)]]));
+    running.push(
+      await bringUp([[graphApiTestServerService(config)], [deliveryService(config, env)]]),
+    );
   } catch (err) {
     console.error(`\n${err instanceof Error ? err.message : String(err)}`);
     await stop("start failed", 1);
@@ -43,6 +51,9 @@ async function main(): Promise<void> {
   console.log(`  Worker API      ${env.WORKER_URL}   (docs: ${env.WORKER_URL}/docs)`);
   console.log(
     `  Stream API      http://127.0.0.1:${config.STREAM_API_PORT}   (/v1/metrics, /metrics)`,
+  );
+  console.log(
+    `  Graph API test  ${graphApiTestServerUrl(config)}   (destinations deliver here; /_driftline/received)`,
   );
   console.log(`  logs            ${config.DRIFTLINE_STATE_DIR}/logs/`);
   console.log(

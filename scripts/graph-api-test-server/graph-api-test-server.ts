@@ -214,6 +214,13 @@ export function createGraphApiTestServer(options: GraphApiTestServerOptions = {}
     const events = state.events.filter((e) => pixelId === undefined || e.pixelId === pixelId);
     return c.json({ events, requests: state.requests.length, deduplicated: state.deduplicated });
   });
+  app.get("/_driftline/stats", (c) =>
+    c.json({
+      events: state.events.length,
+      requests: state.requests.length,
+      deduplicated: state.deduplicated,
+    }),
+  );
   app.post("/_driftline/faults", async (c) => {
     const fault = (await c.req.json()) as Fault;
     state.faults.push(fault);

@@ -22,6 +22,7 @@ const LocalStackEnv = z.object({
   NEON_WS_RELAY_PORT: port(5488),
   WORKER_PORT: port(8787),
   STREAM_API_PORT: port(8788),
+  GRAPH_API_TEST_PORT: port(8790),
 });
 
 export type LocalStackConfig = z.infer<typeof LocalStackEnv>;

@@ -3,6 +3,7 @@
  * retries transient failures with back-off, dead-letters what a destination refuses for good,
  * then records every request's answer and moves the stored offset in one transaction.
  */
+import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
 import type { BatchTransactions } from "../batch/batch-transaction";
@@ -51,6 +52,8 @@ export interface DeliveryBatchHandlerDeps {
 }
 
 const ABANDONED = Symbol("abandoned");
+/** Requests of one batch in flight at once. */
+const REQUESTS_IN_FLIGHT = 4;
 /** Longest single sleep between heartbeats while waiting to retry, ms. */
 const HEARTBEAT_SLICE_MS = 1_000;
 
@@ -215,11 +218,14 @@ export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): Batc
         deps.directory.destinationsOf(tenants),
       );
       if (directory === ABANDONED) return async () => ({ kind: "abandoned" });
-      for (const request of planDeliveries(messages, directory)) {
-        if ((await deliver(request, batch, control, out)) === ABANDONED) {
-          return async () => ({ kind: "abandoned" });
-        }
-      }
+      // Requests of one batch go out a few at a time: each waits mostly on the destination.
+      const limit = pLimit(REQUESTS_IN_FLIGHT);
+      const done = await Promise.all(
+        planDeliveries(messages, directory).map((request) =>
+          limit(() => deliver(request, batch, control, out)),
+        ),
+      );
+      if (done.includes(ABANDONED)) return async () => ({ kind: "abandoned" });
     }
     if (out.letters.length > 0) {
       const sent = await retrying("dead-letter", control, () => deps.deadLetters.send(out.letters));
