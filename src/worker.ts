@@ -16,6 +16,7 @@ import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
+import { UpstashTenantForwarding } from "./ingest/upstash-tenant-forwarding";
 import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
 import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
 import { bundledModels } from "./model-registry/bundled-models";
@@ -91,6 +92,7 @@ export function buildServices(env: WorkerEnv): Services {
     ingest: {
       dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
+      forwarding: new UpstashTenantForwarding(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
     },
     reads: readStoreSource({

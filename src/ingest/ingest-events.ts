@@ -31,6 +31,8 @@ export interface IngestInput {
   requestContext?: RequestContext;
   /** `browser` for publishable keys and requests from pages: their events cannot claim server ids. */
   keyKind: KeyKind;
+  /** The tenant has a forwarding destination: keep the fields only it uses. */
+  keepForwardingFields: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -58,6 +60,7 @@ export async function ingestEvents({
     nowMs: deps.now().getTime(),
     newEventId: deps.newEventId,
     keyKind: input.keyKind,
+    keepForwardingFields: input.keepForwardingFields,
     ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
     ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
     ...(input.options === undefined ? {} : { options: input.options }),

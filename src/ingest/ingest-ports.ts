@@ -50,10 +50,21 @@ export interface EventSink {
   send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome>;
 }
 
+/**
+ * Whether a tenant has a destination, i.e. whether its messages keep the raw fields only a
+ * destination uses (IP address, user agent, fbc, fbp).
+ */
+export interface TenantForwarding {
+  isForwarding(tenant: string): Promise<boolean>;
+  /** Called by the destinations API when a tenant's first destination is added or its last removed. */
+  setForwarding(tenant: string, forwarding: boolean): Promise<void>;
+}
+
 /** What the event routes take from `Services.ingest`. */
 export interface IngestServices {
   dedup: DedupStore;
   sink: EventSink;
+  forwarding: TenantForwarding;
   /** Largest accepted request body, bytes (413 above). */
   maxBodyBytes: number;
 }

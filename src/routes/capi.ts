@@ -104,6 +104,7 @@ capiRoutes.openapi(capiEventsRoute, async (c) => {
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
     keyKind: ingestKeyKind(c),
+    keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "capi",
     pixelId: c.req.valid("param").pixelId,
     body,

@@ -5,7 +5,7 @@ import {
   sealDestinationToken,
   splitDestinationInput,
 } from "#core/destinations";
-import { ConflictError, ValidationError } from "#core/errors";
+import { ConflictError, DependencyUnavailableError, ValidationError } from "#core/errors";
 import type { AppEnv } from "../app-env";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
 import {
@@ -76,6 +76,9 @@ export const createDestinationRoutes = new OpenAPIHono<AppEnv>().openapi(route, 
     tenant,
     destinationId: id,
   });
+  // First: from now on the tenant's messages keep what the destination matches on (IP address,
+  // user agent, fbc, fbp). Set before the row, so no forwarded event lacks them for long.
+  await setForwarding(c.var.services.ingest.forwarding, tenant, true);
   const result = await c.var.destinations.create(
     {
       id,
@@ -97,3 +100,19 @@ export const createDestinationRoutes = new OpenAPIHono<AppEnv>().openapi(route, 
   c.header("Cache-Control", "no-store");
   return c.json(publicDestination(result.destination), 201);
 });
+
+/** Sets the tenant's forwarding flag at the edge; a 503 to retry when Upstash is down. */
+export async function setForwarding(
+  forwarding: { setForwarding(tenant: string, on: boolean): Promise<void> },
+  tenant: string,
+  on: boolean,
+): Promise<void> {
+  try {
+    await forwarding.setForwarding(tenant, on);
+  } catch (error) {
+    throw new DependencyUnavailableError(
+      "Cannot record the tenant's forwarding setting in Upstash Redis; retry.",
+      { cause: error },
+    );
+  }
+}

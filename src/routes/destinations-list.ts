@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { NotFoundError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { setForwarding } from "./destinations-create";
 import {
   DESTINATIONS_ADMIN,
   DESTINATIONS_ERRORS,

@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tenantForwardingRedisKey } from "#core/destinations";
 import { type EventMessage, eventMessageSchema } from "#core/events";
 import { topicNames } from "#core/topics";
 import { createApiKey } from "../../scripts/keys-create";
@@ -51,6 +52,20 @@ afterAll(async () => {
   await new Promise((r) => server?.close(r));
 });
 
+/** As POST /v1/destinations does: the tenant forwards, so its messages keep fbp and fbc. */
+async function enableForwarding(tenant: string): Promise<void> {
+  const res = await fetch(
+    `${process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`}/set/${encodeURIComponent(tenantForwardingRedisKey(tenant))}/1`,
+    {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN}`,
+      },
+    },
+  );
+  if (!res.ok) throw new Error(`could not set the forwarding flag: ${res.status}`);
+}
+
 async function publishableKey(tenant: string): Promise<string> {
   const { key } = await createApiKey({
     tenant,
@@ -71,6 +86,7 @@ async function openPage(
   query = "",
 ): Promise<Page> {
   const key = await publishableKey(tenant);
+  await enableForwarding(tenant);
   const path = `/${tenant}`;
   pages.set(path, PAGE(key, consent));
   const page = await context.newPage();

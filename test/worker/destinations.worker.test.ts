@@ -8,10 +8,11 @@ import {
   importDestinationKey,
   LOCAL_DESTINATION_ENCRYPTION_KEY,
   openDestinationToken,
+  tenantForwardingRedisKey,
 } from "#core/destinations";
 import { DestinationStatsSchema } from "../../src/routes/destinations-stats";
 import { sql } from "./read-db";
-import { createKey, type ErrorJson, testApp, uniqueTenant } from "./support";
+import { createKey, type ErrorJson, redis, testApp, uniqueTenant } from "./support";
 
 const TOKEN = "EAAGm0PX4ZCpsBAKZCZCtestTOKENvalue1234";
 

@@ -6,6 +6,7 @@ import { exports } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { tenantForwardingRedisKey } from "#core/destinations";
 import { eventDedupKey, eventMessageSchema, eventsResponseSchema } from "#core/events";
 import { dedupRedisKey, UpstashDedupStore } from "../../src/ingest/upstash-dedup-store";
 import { ingestTestApp, nowSeconds, sha256 } from "./ingest-support";
@@ -160,6 +161,8 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const app = ingestTestApp();
     const tenant = uniqueTenant("capi");
     const key = await createKey(tenant, ["ingest"]);
+    // As POST /v1/destinations does: the tenant forwards, so its messages keep ip, ua, fbc, fbp.
+    await redis().set(tenantForwardingRedisKey(tenant), "1");
     const res = await app.fetch("/v1/capi/1234567890123456/events", {
       key,
       json: {
@@ -687,11 +690,10 @@ describe("POST /v1/events", () => {
     const message = eventMessageSchema.parse(queued?.value);
     expect(message.source).toBe("web");
     expect(message.event.action_source).toBe("website");
-    expect(message.event.user_data).toEqual({
-      em: [await sha256("shopper@example.com")],
-      client_ip_address: "198.51.100.23",
-      client_user_agent: UA,
-    });
+    // No destination: the IP address and user agent stay at the edge (match quality still counts them).
+    expect(message.event.user_data).toEqual({ em: [await sha256("shopper@example.com")] });
+    expect(message.matchQuality.signals).toEqual(expect.arrayContaining(["ip", "userAgent"]));
+    expect(JSON.stringify(app.queue.batches)).not.toContain("198.51.100.23");
     expect(message.utm).toEqual({ source: "meta", campaign: "summer" });
     expect(message.eventTimeMs).toBe(event.event_time);
     expect(JSON.stringify(app.queue.batches)).not.toMatch(/shopper@example\.com/i);

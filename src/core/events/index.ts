@@ -1,5 +1,6 @@
 /** Public API of the event core: wire schemas, Meta-exact PII normalisation + hashing, match quality, batch preparation. */
 
+export { FORWARDING_ONLY_FIELDS } from "./build-event-message.ts";
 export {
   ACTION_SOURCES,
   type ActionSource,

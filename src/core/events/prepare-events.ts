@@ -67,6 +67,8 @@ export interface PrepareEventsInput {
   requestContext?: RequestContext;
   /** The kind of key that sent the batch; decides the dedup namespace (see `eventDedupKey`). */
   keyKind?: KeyKind;
+  /** False for a tenant without a forwarding destination: see `MessageContext.keepForwardingFields`. */
+  keepForwardingFields?: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -131,6 +133,7 @@ export async function prepareEvents(input: PrepareEventsInput): Promise<Prepared
     testEventCode: batch.testEventCode,
     partnerAgent: batch.partnerAgent,
     keyKind: input.keyKind,
+    keepForwardingFields: input.keepForwardingFields,
   };
   const results: PreparedEvent[] = new Array(batch.events.length);
   for (let index = 0; index < batch.events.length; index++) {
