@@ -63,5 +63,9 @@ export const listDestinationRoutes = new OpenAPIHono<AppEnv>()
         `This tenant has no destination ${id}; GET /v1/destinations lists them.`,
       );
     }
+    // The last one gone: the tenant's messages stop carrying what only a destination needs.
+    if ((await c.var.destinations.list(c.var.auth.tenant)).length === 0) {
+      await setForwarding(c.var.services.ingest.forwarding, c.var.auth.tenant, false);
+    }
     return c.body(null, 204);
   });

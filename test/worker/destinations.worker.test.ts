@@ -73,9 +73,13 @@ describe("destinations API", () => {
       created.id,
     ]);
 
+    // The edge now keeps what the destination matches on in this tenant's messages…
+    expect(await redis().exists(tenantForwardingRedisKey(tenant))).toBe(1);
     expect(
       (await app.fetch(`/v1/destinations/${created.id}`, { method: "DELETE", key: admin })).status,
     ).toBe(204);
+    // …and stops once its last destination is gone.
+    expect(await redis().exists(tenantForwardingRedisKey(tenant))).toBe(0);
     const after = (await (await app.fetch("/v1/destinations", { key: admin })).json()) as {
       data: Destination[];
     };
