@@ -46,7 +46,7 @@ describe("parseKeyArgs", () => {
         "--tenant",
         "shop-1",
         "--roles",
-        "score,admin,score",
+        "ingest,ingest",
         "--origins",
         "https://Shop.Example:443/,http://localhost:3000",
         "--origins",
@@ -56,7 +56,7 @@ describe("parseKeyArgs", () => {
     );
     expect(options).toMatchObject({
       tenant: "shop-1",
-      roles: ["score", "admin"],
+      roles: ["ingest"],
       origins: ["https://shop.example", "http://localhost:3000", "*"],
       // Without UPSTASH_REDIS_REST_TOKEN: the local stack's own token, from its state dir.
       redis: {
@@ -67,6 +67,15 @@ describe("parseKeyArgs", () => {
     });
     expect(options.redis.token).toMatch(/^dl_local_[\w-]{32}$/);
     expect(options.databaseUrl).toBeUndefined();
+  });
+
+  it("gives a publishable key (with --origins) the ingest role only", () => {
+    expect(() =>
+      parseKeyArgs(
+        ["--tenant", "a", "--roles", "ingest,read", "--origins", "https://shop.example"],
+        {},
+      ),
+    ).toThrow(/publishable .* may only have the ingest role/);
   });
 
   it("names every bad argument", () => {

@@ -89,6 +89,13 @@ export function parseKeyArgs(
       });
     } else origins.push(origin);
   }
+  if (origins.length > 0 && roles.some((r) => r !== "ingest")) {
+    issues.push({
+      field: "--roles",
+      message:
+        "a key with --origins is publishable (made to be embedded in web pages) and may only have the ingest role; create a separate server key for the other roles",
+    });
+  }
   throwIfIssues(issues, USAGE);
   return {
     tenant,

@@ -9,6 +9,7 @@ import { parseCommandLine } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
 import { prepareLocalStack } from "./local/prepare-stack";
 import { formatMiB, launcherAncestors, processTreeRss } from "./local/rss";
+import { graphApiTestServerUrl } from "./local/destinations";
 import type { LocalService } from "./local/service";
 import { platformProcesses, stackEnv, stackStages } from "./local/stack";
 import { createSupervisor } from "./local/supervisor";
@@ -82,6 +83,9 @@ async function main(): Promise<void> {
   console.log(`  Console         ${env.WORKER_URL}/dashboard`);
   console.log(
     `  Stream API      http://127.0.0.1:${config.STREAM_API_PORT}   (/v1/metrics, /metrics)`,
+  );
+  console.log(
+    `  Graph API test  ${graphApiTestServerUrl(config)}   (destinations deliver here; /_driftline/received)`,
   );
   console.log(`  state and logs  ${config.DRIFTLINE_STATE_DIR}   (npm run reset clears it all)`);
   printMemory();

@@ -12,6 +12,9 @@ import { shownContentType } from "./http/shown-content-type";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
+import { createDestinationRoutes } from "./routes/destinations-create";
+import { listDestinationRoutes } from "./routes/destinations-list";
+import { destinationStatsRoutes } from "./routes/destinations-stats";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { modelRoutes } from "./routes/models";
@@ -27,6 +30,7 @@ import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { scoreRoutes } from "./routes/score";
+import { sdkRoutes } from "./routes/sdk-script";
 import { createWebhookRoutes } from "./routes/webhooks-create";
 import { deleteWebhookRoutes } from "./routes/webhooks-delete";
 import { webhookDeliveriesRoutes } from "./routes/webhooks-deliveries";
@@ -77,10 +81,14 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     deleteWebhookRoutes,
     webhookDeliveriesRoutes,
     testWebhookRoutes,
+    createDestinationRoutes,
+    listDestinationRoutes,
+    destinationStatsRoutes,
   ]) {
     app.route("/", routes);
   }
   app.route("/", consoleRoutes);
+  app.route("/", sdkRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -15,6 +15,7 @@ import {
   type UrlQueryAllowlist,
   urlQueryAllowlistProblems,
 } from "#core/events";
+import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
@@ -165,6 +166,15 @@ export const WorkerEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
     .default(LOCAL_WEBHOOK_ENCRYPTION_KEY),
+  /**
+   * Base64 of 32 random bytes: the AES-256-GCM key sealing destination access tokens in Postgres
+   * (`wrangler secret put DESTINATION_ENCRYPTION_KEY`; the delivery service needs the same value).
+   * The default is the public development key, refused in production.
+   */
+  DESTINATION_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
+    .default(LOCAL_DESTINATION_ENCRYPTION_KEY),
   /** Live webhook endpoints one tenant may have (409 above). */
   WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
   /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
@@ -188,6 +198,7 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       forbidLocalDefault("ENTITY_ID_KEY", LOCAL_ENTITY_ID_KEY),
       forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
       forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
+      forbidLocalDefault("DESTINATION_ENCRYPTION_KEY", LOCAL_DESTINATION_ENCRYPTION_KEY),
     ]),
   });
 }

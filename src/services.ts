@@ -12,6 +12,7 @@ import type {
 } from "./auth/auth-ports";
 import type { ConsoleSessions } from "./auth/console-sessions";
 import type { ConsoleAssets } from "./console/console-assets-port";
+import type { DestinationServices } from "./destinations/destination-store";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
 import type { ModelRegistry } from "./model-registry/model-registry";
@@ -39,6 +40,8 @@ export interface Services {
   reads: ReadStoreSource;
   /** Tenant webhook endpoints: their store (opened per request), secret key and URL rules. */
   webhooks: WebhookServices;
+  /** Forwarding destinations: their store (opened per request) and the token sealing key. */
+  destinations: DestinationServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

@@ -1,6 +1,7 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 
 import { isProduction } from "#core/config";
+import { MAX_DESTINATIONS_PER_TENANT } from "#core/destinations";
 import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
@@ -10,11 +11,13 @@ import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
+import { destinationServices } from "./destinations/destination-services";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
 import { UpstashRejectionLog } from "./ingest/upstash-rejection-log";
+import { UpstashTenantForwarding } from "./ingest/upstash-tenant-forwarding";
 import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
 import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
 import { bundledModels } from "./model-registry/bundled-models";
@@ -92,6 +95,7 @@ export function buildServices(env: WorkerEnv): Services {
       dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
       rejections: new UpstashRejectionLog(redis),
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
+      forwarding: new UpstashTenantForwarding(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
       urlQueryAllowlist: env.EVENT_URL_QUERY_ALLOWLIST,
     },
@@ -109,6 +113,12 @@ export function buildServices(env: WorkerEnv): Services {
       maxEndpointsPerTenant: env.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
       testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
       allowLocalUrls: !isProduction(env),
+    }),
+    destinations: destinationServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
+      maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
     now: () => new Date(),
     random: Math.random,

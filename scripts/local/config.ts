@@ -35,6 +35,7 @@ const LocalStackEnv = z.object({
    */
   DRIFTLINE_WORKER_RUNTIME: z.enum(["miniflare", "wrangler"]).default("miniflare"),
   STREAM_API_PORT: port(8788),
+  GRAPH_API_TEST_PORT: port(8790),
 });
 
 export type LocalStackConfig = Omit<z.infer<typeof LocalStackEnv>, "UPSTASH_REDIS_REST_TOKEN"> & {

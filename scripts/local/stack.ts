@@ -1,4 +1,5 @@
 /** The whole local stack in start order, and the environment its clients need. */
+import { deliveryService, graphApiTestServerService } from "./destinations";
 import type { LocalStackConfig } from "./config";
 import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "./kafka";
 import { localDatabaseUrl, postgresService } from "./postgres";
@@ -43,7 +44,11 @@ export function platformProcesses(
   config: LocalStackConfig,
   env: Record<string, string>,
 ): LocalService[] {
-  return [streamProcessorService(config, env)];
+  return [
+    streamProcessorService(config, env),
+    graphApiTestServerService(config),
+    deliveryService(config, env),
+  ];
 }
 
 /** Environment variables that point Driftline's processes and tests at the local stack. */

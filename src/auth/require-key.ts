@@ -72,6 +72,16 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       throw unauthenticated(`The API key is not valid (unknown or revoked). ${HOW_TO}`);
     }
     c.header("WWW-Authenticate", undefined);
+    const keyKind = keyKindOf(record);
+    // A publishable key sits in web pages for anyone to copy: it only ever sends events, whatever
+    // roles its record holds (keys:create refuses other roles for it).
+    if (keyKind === "browser" && role !== "ingest") {
+      throw new DriftlineError(
+        "FORBIDDEN",
+        `This key (${record.keyId}) is publishable (created with origins, for web pages) and may only send events; ${c.req.method} ${c.req.path} needs a server key with the "${role}" role.`,
+        { context: { keyId: record.keyId, role } },
+      );
+    }
     if (!grantsRole(record.roles, role)) {
       throw new DriftlineError(
         "FORBIDDEN",
@@ -90,7 +100,7 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       tenant: record.tenant,
       keyId: record.keyId,
       roles: record.roles,
-      keyKind: keyKindOf(record),
+      keyKind,
     });
     await next();
   };

@@ -36,6 +36,16 @@ describe("the core's entry points", () => {
     );
   });
 
+  it("#core/destinations exports the destination settings, token sealing and Meta's answer rules", () => {
+    expect(exportedNames("#core/destinations")).toEqual(
+      expect.arrayContaining([
+        "destinationInputSchema",
+        "sealDestinationToken",
+        "classifyMetaResponse",
+      ]),
+    );
+  });
+
   it("driftline/stats exports the drift tests", () => {
     expect(exportedNames("driftline/stats")).toEqual(
       expect.arrayContaining(["computePsi", "ksTwoSample", "jensenShannonDistance"]),

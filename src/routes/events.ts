@@ -126,6 +126,7 @@ eventRoutes.openapi(websiteEventsRoute, async (c) => {
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
     keyKind: ingestKeyKind(c),
+    keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "web",
     body,
     requestContext: browserRequestContext(c),

@@ -28,6 +28,18 @@ describe("API keys", () => {
     expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
   });
 
+  it("lets a publishable key (one with origins) send events only, whatever roles its record holds", async () => {
+    const tenant = uniqueTenant("publishable");
+    const key = await createKey(tenant, ["ingest", "read", "admin"], ["https://shop.example"]);
+    const res = await app.fetch("/v1/models", { key });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as ErrorJson).error.message).toMatch(
+      /publishable .* only send events/,
+    );
+    const server = await createKey(tenant, ["admin"]);
+    expect((await app.fetch("/v1/models", { key: server })).status).toBe(200);
+  });
+
   it("rejects other schemes, malformed tokens and unknown keys", async () => {
     for (const authorization of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer not-a-driftline-key"]) {
       const res = await app.fetch("/v1/models", { headers: { authorization } });

@@ -71,6 +71,8 @@ export interface PrepareEventsInput {
   requestContext?: RequestContext;
   /** The kind of key that sent the batch; decides the dedup namespace (see `eventDedupKey`). */
   keyKind?: KeyKind;
+  /** False for a tenant without a forwarding destination: see `MessageContext.keepForwardingFields`. */
+  keepForwardingFields?: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -86,8 +88,8 @@ export interface AcceptedEventCandidate {
   messageKey: string;
   /** Deduplication key (a hash of tenant, event_name, event_id and key kind); see `eventDedupKey`. */
   dedupKey: string;
-  /** For a browser event: the server key whose presence makes it a duplicate too. */
-  serverDedupKey?: string;
+  /** The key of the other kind of sender's copy (browser vs server): held means a cross-source copy. */
+  otherDedupKey: string;
 }
 
 export interface RejectedEvent {
@@ -135,6 +137,7 @@ export async function prepareEvents(input: PrepareEventsInput): Promise<Prepared
     testEventCode: batch.testEventCode,
     partnerAgent: batch.partnerAgent,
     keyKind: input.keyKind,
+    keepForwardingFields: input.keepForwardingFields,
   };
   const results: PreparedEvent[] = new Array(batch.events.length);
   for (let index = 0; index < batch.events.length; index++) {
@@ -283,7 +286,7 @@ function prepareOne(
     messageJson,
     messageKey: eventMessageKey(typed),
     dedupKey: dedup.key,
+    otherDedupKey: dedup.otherKey,
   };
-  if (dedup.serverKey !== undefined) candidate.serverDedupKey = dedup.serverKey;
   return candidate;
 }
