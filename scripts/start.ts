@@ -7,9 +7,9 @@
  */
 import { parseCommandLine } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
+import { graphApiTestServerUrl } from "./local/destinations";
 import { prepareLocalStack } from "./local/prepare-stack";
 import { formatMiB, launcherAncestors, processTreeRss } from "./local/rss";
-import { graphApiTestServerUrl } from "./local/destinations";
 import type { LocalService } from "./local/service";
 import { platformProcesses, stackEnv, stackStages } from "./local/stack";
 import { createSupervisor } from "./local/supervisor";

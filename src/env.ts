@@ -9,13 +9,13 @@ import {
   requireHttps,
   requireSet,
 } from "#core/config";
+import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
 import {
   DEFAULT_URL_QUERY_ALLOWLIST_TEXT,
   parseUrlQueryAllowlist,
   type UrlQueryAllowlist,
   urlQueryAllowlistProblems,
 } from "#core/events";
-import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>

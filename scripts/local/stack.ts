@@ -1,6 +1,7 @@
 /** The whole local stack in start order, and the environment its clients need. */
-import { deliveryService, graphApiTestServerService } from "./destinations";
+
 import type { LocalStackConfig } from "./config";
+import { deliveryService, graphApiTestServerService } from "./destinations";
 import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "./kafka";
 import { localDatabaseUrl, postgresService } from "./postgres";
 import type { LocalService } from "./service";
