@@ -5,6 +5,7 @@ import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
 import { InMemoryAuthFailureLimiter } from "./auth/auth-failure-limiter";
+import { CoalescedFlushes } from "./auth/coalesced-flushes";
 import { ConsoleSessions } from "./auth/console-sessions";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
@@ -21,6 +22,7 @@ import { ModelRegistry } from "./model-registry/model-registry";
 import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
 import { R2ModelStore } from "./model-registry/r2-model-store";
 import { UpstashModelPointerStore } from "./model-registry/upstash-model-pointer-store";
+import { createLogger, type Logger } from "./observability/logger";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
@@ -50,24 +52,38 @@ function workerEnv(raw: unknown): WorkerEnv {
  */
 export function buildServices(env: WorkerEnv): Services {
   const redis = upstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN);
+  const log = workerLogger(env.LOG_LEVEL);
+  // The three budgets send their counts in one Redis request per round (250 ms).
+  const flushes = new CoalescedFlushes(250);
   return {
     readiness: new BindingReadiness(env.MODELS, redis),
-    apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS),
+    apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS, Date.now, {}, log),
     authFailures: new InMemoryAuthFailureLimiter({ maxFailures: env.AUTH_FAILURES_PER_MINUTE }),
     rateLimiter: new UpstashRateLimiter(redis, {
       limit: env.RATE_LIMIT_REQUESTS,
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      flushes,
+      log,
     }),
+    requestLimits: {
+      requests: env.RATE_LIMIT_REQUESTS,
+      ingestRequests: env.RATE_LIMIT_INGEST_REQUESTS,
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+    },
     budgets: {
       events: new UpstashRateLimiter(redis, {
         limit: env.RATE_LIMIT_EVENTS,
         windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
         prefix: "ratelimit:events",
+        flushes,
+        log,
       }),
       bytes: new UpstashRateLimiter(redis, {
         limit: env.RATE_LIMIT_BYTES,
         windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
         prefix: "ratelimit:bytes",
+        flushes,
+        log,
       }),
     },
     tenantOrigins: new UpstashTenantOriginStore(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
@@ -113,7 +129,20 @@ export function buildServices(env: WorkerEnv): Services {
       ttlMs: env.CONSOLE_SESSION_TTL_MS,
     }),
     consoleAssets: bundledConsoleAssets,
+    log,
   };
+}
+
+const loggers = new Map<string, Logger>();
+
+/** One logger per level per isolate. */
+function workerLogger(level: WorkerEnv["LOG_LEVEL"]): Logger {
+  let logger = loggers.get(level);
+  if (logger === undefined) {
+    logger = createLogger(level);
+    loggers.set(level, logger);
+  }
+  return logger;
 }
 
 let cachedServices: { env: WorkerEnv; services: Services } | undefined;
@@ -135,10 +164,6 @@ const learnedKafkaRestRoutes = new Map<string, ProduceRoute>();
 
 const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
-function log(entry: Record<string, unknown>): void {
-  console.log(JSON.stringify(entry));
-}
-
 // Workers require the handler object as the module's default export.
 export default {
   async fetch(request, env, ctx) {
@@ -146,7 +171,8 @@ export default {
       workerEnv(env);
     } catch (err) {
       if (err instanceof ConfigError) {
-        log({ level: "error", msg: err.message });
+        // LOG_LEVEL itself may be what is wrong: configuration errors are always written.
+        workerLogger("error").error(err.message);
         return Response.json(errorBody("CONFIG", err.message, crypto.randomUUID()), {
           status: 500,
         });
@@ -158,6 +184,8 @@ export default {
 
   async queue(batch, env) {
     const config = workerEnv(env);
+    const logger = workerLogger(config.LOG_LEVEL);
+    const log = logger.entry;
     const sink = new KafkaRestRecordSink({
       baseUrl: config.KAFKA_REST_URL,
       clusterId: config.KAFKA_REST_CLUSTER_ID,
@@ -206,6 +234,6 @@ export default {
       // Registry notices are produced with the manifest, read from R2 here.
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });
-    log({ level: "info", msg: "ingest batch", queue: batch.queue, ...result });
+    logger.info("ingest batch", { queue: batch.queue, ...result });
   },
 } satisfies ExportedHandler<unknown>;

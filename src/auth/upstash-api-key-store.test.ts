@@ -20,7 +20,7 @@ describe("UpstashApiKeyStore cache", () => {
     const redis = new CountingRedis();
     const { record } = await generateApiKey({ tenant: "shop-1", roles: ["score"] });
     redis.values.set(apiKeyRedisKey(record.keyHash), record);
-    let now = 0;
+    let now = Date.UTC(2026, 11, 7);
     const store = new UpstashApiKeyStore(redis as never, 10_000, () => now, {
       knownKeys: 100,
       unknownKeys: 100,

@@ -168,6 +168,7 @@ export const scoreRoutes = new OpenAPIHono<AppEnv>().openapi(scoreRoute, async (
       now: () => services.now(),
       random: () => services.random(),
       waitUntil: (p) => waitUntil(c, p),
+      log: (entry) => services.log.entry({ requestId: c.var.requestId, ...entry }),
     },
     tenant: c.var.auth.tenant,
     body: c.req.valid("json") as ScoreInput,
