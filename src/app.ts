@@ -13,6 +13,8 @@ import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
+import { rotateKeyRoutes } from "./routes/keys-rotate";
+import { updateKeyRoutes } from "./routes/keys-update";
 import { modelRoutes } from "./routes/models";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readMetricsRoutes } from "./routes/read-metrics";
@@ -66,6 +68,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     deleteWebhookRoutes,
     webhookDeliveriesRoutes,
     testWebhookRoutes,
+    updateKeyRoutes,
+    rotateKeyRoutes,
   ]) {
     app.route("/", routes);
   }

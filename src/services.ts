@@ -16,6 +16,7 @@ import type { ConsoleSessions } from "./auth/console-sessions";
 import type { ConsoleAssets } from "./console/console-assets-port";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
+import type { KeyAdminStore } from "./keys/key-admin-store";
 import type { ModelRegistry } from "./model-registry/model-registry";
 import type { Logger } from "./observability/logger";
 import type { ReadStoreSource } from "./read-api/read-store";
@@ -28,6 +29,8 @@ export interface Services {
   /** Failed authentications per client address, per isolate. */
   authFailures: AuthFailureLimiter;
   rateLimiter: RateLimiter;
+  /** A tenant's keys by id: their request limits and rotation (admin routes). */
+  keyAdmin: KeyAdminStore;
   /** Request limits of keys that carry none of their own (per role). */
   requestLimits: DefaultRateLimits;
   budgets: UsageBudgets;

@@ -17,6 +17,7 @@ import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
 import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
 import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
+import { UpstashKeyAdminStore } from "./keys/upstash-key-admin-store";
 import { bundledModels } from "./model-registry/bundled-models";
 import { ModelRegistry } from "./model-registry/model-registry";
 import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
@@ -55,9 +56,11 @@ export function buildServices(env: WorkerEnv): Services {
   const log = workerLogger(env.LOG_LEVEL);
   // The three budgets send their counts in one Redis request per round (250 ms).
   const flushes = new CoalescedFlushes(250);
+  const apiKeys = new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS, Date.now, {}, log);
   return {
     readiness: new BindingReadiness(env.MODELS, redis),
-    apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS, Date.now, {}, log),
+    apiKeys,
+    keyAdmin: new UpstashKeyAdminStore(redis, (keyHash) => apiKeys.forget(keyHash)),
     authFailures: new InMemoryAuthFailureLimiter({ maxFailures: env.AUTH_FAILURES_PER_MINUTE }),
     rateLimiter: new UpstashRateLimiter(redis, {
       limit: env.RATE_LIMIT_REQUESTS,

@@ -1,5 +1,6 @@
 /** Key rotation: a new secret for the same tenant, roles, origins and limit, and the old one retired after a grace period. */
 import { type ApiKeyRecord, ApiKeyRecordSchema, generateApiKey, isKeyExpired } from "./api-key.ts";
+import type { TenantKeyEntry } from "./tenant-key-index.ts";
 
 /** How long a rotated key keeps working unless told otherwise: a day, to roll a deployment. */
 export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
@@ -47,4 +48,47 @@ export async function rotateApiKey(
     old.expiresAt === undefined ? graceEndMs : Math.min(graceEndMs, Date.parse(old.expiresAt));
   const retiring = ApiKeyRecordSchema.parse({ ...old, expiresAt: new Date(endMs).toISOString() });
   return { key: fresh.key, record, retiring };
+}
+
+/** The tenant key index entries after a rotation: the new key's, and the old one marked retiring. */
+export function rotatedIndexEntries(
+  old: TenantKeyEntry,
+  rotated: RotatedApiKey,
+): { fresh: TenantKeyEntry; retiring: TenantKeyEntry } {
+  const { rotatedTo: _rotatedTo, expiresAt: _expiresAt, rotatedFrom: _from, ...kept } = old;
+  return {
+    fresh: {
+      ...kept,
+      keyHash: rotated.record.keyHash,
+      roles: rotated.record.roles,
+      createdAt: rotated.record.createdAt,
+      rotatedFrom: rotated.retiring.keyId,
+    },
+    retiring: {
+      ...old,
+      ...(rotated.retiring.expiresAt === undefined
+        ? {}
+        : { expiresAt: rotated.retiring.expiresAt }),
+      rotatedTo: rotated.record.keyId,
+    },
+  };
+}
+
+/**
+ * Why a key cannot be rotated now, or undefined when it can: a revoked or expired key has nothing
+ * to hand over, and a key already rotated is replaced by its successor (rotate that one instead).
+ */
+export function rotationRefusal(
+  entry: TenantKeyEntry,
+  record: ApiKeyRecord | undefined,
+  nowMs: number,
+): string | undefined {
+  if (entry.revokedAt !== undefined || record === undefined) {
+    return "is revoked; create a new key with npm run keys:create";
+  }
+  if (isKeyExpired(record, nowMs)) return "has expired; create a new key with npm run keys:create";
+  if (entry.rotatedTo !== undefined) {
+    return `was already rotated to ${entry.rotatedTo}; rotate that key instead`;
+  }
+  return undefined;
 }
