@@ -4,7 +4,6 @@ import type { MiddlewareHandler } from "hono";
 import {
   type ApiKeyRecord,
   type DefaultRateLimits,
-  KeyRateLimitSchema,
   keyRateLimit,
   MAX_KEY_REQUESTS,
   MAX_KEY_WINDOW_SECONDS,
@@ -36,14 +35,24 @@ export const KeyIdParam = z.object({
 
 export const RateLimitBody = z
   .object({
-    requests: KeyRateLimitSchema.shape.requests.openapi({
-      description: `Requests per window (1 to ${MAX_KEY_REQUESTS.toLocaleString("en")})`,
-      example: 6000,
-    }),
-    windowSeconds: KeyRateLimitSchema.shape.windowSeconds.openapi({
-      description: `Sliding window, seconds (1 to ${MAX_KEY_WINDOW_SECONDS})`,
-      example: 60,
-    }),
+    requests: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_KEY_REQUESTS)
+      .openapi({
+        description: `Requests per window (1 to ${MAX_KEY_REQUESTS.toLocaleString("en")})`,
+        example: 6000,
+      }),
+    windowSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_KEY_WINDOW_SECONDS)
+      .openapi({
+        description: `Sliding window, seconds (1 to ${MAX_KEY_WINDOW_SECONDS})`,
+        example: 60,
+      }),
   })
   .openapi("KeyRateLimit");
 

@@ -83,12 +83,12 @@ export function rotationRefusal(
   record: ApiKeyRecord | undefined,
   nowMs: number,
 ): string | undefined {
+  if (entry.rotatedTo !== undefined) {
+    return `was already rotated to ${entry.rotatedTo}; rotate that key instead`;
+  }
   if (entry.revokedAt !== undefined || record === undefined) {
     return "is revoked; create a new key with npm run keys:create";
   }
   if (isKeyExpired(record, nowMs)) return "has expired; create a new key with npm run keys:create";
-  if (entry.rotatedTo !== undefined) {
-    return `was already rotated to ${entry.rotatedTo}; rotate that key instead`;
-  }
   return undefined;
 }
