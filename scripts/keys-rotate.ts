@@ -100,27 +100,29 @@ export interface RotateKeyResult extends RotatedApiKey {
 export async function rotateKey(options: RotateKeyOptions): Promise<RotateKeyResult> {
   const now = options.now ?? new Date();
   const wroteTo: string[] = [];
-  const rotated = await withUpstash(options.redis, "rotate the key in", async (redis) => {
+  const found = await withUpstash(options.redis, "read the key from", async (redis) => {
     const rawEntry = await redis.hget<unknown>(tenantKeysRedisKey(options.tenant), options.keyId);
     const entry = rawEntry === null ? undefined : TenantKeyEntrySchema.safeParse(rawEntry);
-    if (entry === undefined || !entry.success) {
-      throw new NotFoundError(
-        `No key ${options.keyId} of tenant ${options.tenant} in Upstash Redis at ${options.redis.url}; check the id with npm run keys:list. Nothing was changed.`,
-      );
-    }
+    if (entry === undefined || !entry.success) return undefined;
     const rawRecord = await redis.get<unknown>(apiKeyRedisKey(entry.data.keyHash));
     const parsed = rawRecord === null ? undefined : ApiKeyRecordSchema.safeParse(rawRecord);
     const record =
       parsed?.success && parsed.data.tenant === options.tenant ? parsed.data : undefined;
-    const refusal = rotationRefusal(entry.data, record, now.getTime());
-    if (refusal !== undefined || record === undefined) {
-      throw new ConflictError(`Key ${options.keyId} ${refusal}. Nothing was changed.`);
-    }
-    return {
-      rotated: await rotateApiKey(record, { graceSeconds: options.graceSeconds, now }),
-      entry: entry.data,
-    };
+    return { entry: entry.data, record };
   });
+  if (found === undefined) {
+    throw new NotFoundError(
+      `No key ${options.keyId} of tenant ${options.tenant} in Upstash Redis at ${options.redis.url}; check the id with npm run keys:list. Nothing was changed.`,
+    );
+  }
+  const refusal = rotationRefusal(found.entry, found.record, now.getTime());
+  if (refusal !== undefined || found.record === undefined) {
+    throw new ConflictError(`Key ${options.keyId} ${refusal}. Nothing was changed.`);
+  }
+  const rotated = {
+    rotated: await rotateApiKey(found.record, { graceSeconds: options.graceSeconds, now }),
+    entry: found.entry,
+  };
 
   // Postgres first, as keys:create does: a key that exists only in Postgres authenticates nothing at the edge.
   if (options.databaseUrl) {

@@ -22,6 +22,7 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiKeyRedisKey, generateApiKey } from "#core/api-keys";
 import conversionExamples from "../../models/conversion/1/examples.json";
 import { buildBundle, freePort, startUpstashRest, table, workerFromBundle } from "./bench-support";
+import { type CpuProfile, summarise } from "./cpu-profile-summary";
 import { bodyTemplate, UA } from "./ingest-workload";
 import { startWorkerProfile } from "./worker-profile";
 
@@ -36,50 +37,9 @@ const REQUESTS = Number(args.requests);
 const TOP = Number(args.top);
 const QUEUE = "driftline-ingest";
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 interface Kind {
   name: string;
   request: (i: number) => Request;
-}
-
-/** Self and total µs per function name (per request), and the isolate's busy µs per request. */
-export function summarise(profile: CpuProfile, requests: number) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (n: ProfileNode) => n.callFrame.functionName || "(anonymous)";
-  const self = new Map<string, number>();
-  const total = new Map<string, number>();
-  let busyUs = 0;
-  profile.samples.forEach((id, i) => {
-    // A sample's weight is the time until the next one (V8 records the delta before each).
-    const us = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
-    const node = byId.get(id);
-    if (!node || label(node) === "(idle)") return;
-    busyUs += us;
-    self.set(label(node), (self.get(label(node)) ?? 0) + us);
-    const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const name = label(byId.get(at)!);
-      if (name === "(root)" || seen.has(name)) continue;
-      seen.add(name);
-      total.set(name, (total.get(name) ?? 0) + us);
-    }
-  });
-  const perRequest = (m: Map<string, number>) =>
-    [...m].map(([name, us]) => [name, us / requests] as const).sort((a, b) => b[1] - a[1]);
-  return { busyUs: busyUs / requests, self: perRequest(self), total: perRequest(total) };
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,8 @@
  *      model and the linear, MLP and GBT fixtures, single row and batches of 100;
  *   2. end-to-end p50/p99 and req/s of POST /v1/score (one row, and 100 rows) next to GET /health,
  *      measured in the same run, alternating request by request so machine noise hits all alike.
- * Targets: /v1/score p50 ≤ 1.5 × /health p50; ≤ 20 µs per row in the isolate for the demo model.
+ * Targets: /v1/score (one row) p50 ≤ 1.2 × and req/s ≥ 0.7 × /health's, measured in the same run;
+ * ≤ 20 µs per row in the isolate for the demo model.
  *
  * Needs Redis on REDIS_URL (default redis://127.0.0.1:6379). Uses the Upstash REST server at
  * UPSTASH_REDIS_REST_URL when it answers, else starts one on a free port and stops it after.
@@ -78,8 +79,13 @@ async function latencies(base: string, key: string, targets: Target[], perTarget
 }
 
 /** Requests per second with `concurrency` callers for `seconds`. */
-async function throughput(base: string, key: string, target: Target): Promise<number> {
-  const until = performance.now() + SECONDS * 1000;
+async function throughput(
+  base: string,
+  key: string,
+  target: Target,
+  seconds: number,
+): Promise<number> {
+  const until = performance.now() + seconds * 1000;
   let count = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -89,7 +95,7 @@ async function throughput(base: string, key: string, target: Target): Promise<nu
       }
     }),
   );
-  return count / SECONDS;
+  return count / seconds;
 }
 
 async function main(): Promise<void> {
@@ -192,7 +198,12 @@ async function main(): Promise<void> {
     await latencies(base, key, targets, 300);
     const measured = await latencies(base, key, targets, REQUESTS);
     const rates = new Map<string, number>();
-    for (const t of targets) rates.set(t.name, await throughput(base, key, t));
+    // One-second rounds, alternating the targets, so machine noise hits every target alike.
+    for (let round = 0; round < SECONDS; round++) {
+      for (const t of targets) {
+        rates.set(t.name, (rates.get(t.name) ?? 0) + (await throughput(base, key, t, 1)) / SECONDS);
+      }
+    }
 
     console.log(
       "\nInference inside the workerd isolate (onnxruntime-web 1.30, wasm SIMD, 1 thread)",
@@ -207,7 +218,7 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      `\nEnd to end over HTTP to workerd (Miniflare, keep-alive; ${REQUESTS} sequential requests each, alternating; req/s with ${CONCURRENCY} concurrent callers for ${SECONDS} s)`,
+      `\nEnd to end over HTTP to workerd (Miniflare, keep-alive; ${REQUESTS} sequential requests each, alternating; req/s with ${CONCURRENCY} concurrent callers, ${SECONDS} one-second rounds alternating)`,
     );
     console.log(
       table(
@@ -226,9 +237,13 @@ async function main(): Promise<void> {
     const healthP50 = percentile(measured.get(targets[0]!.name)!, 0.5);
     const scoreP50 = percentile(measured.get(targets[1]!.name)!, 0.5);
     const ratio = scoreP50 / healthP50;
+    const rateRatio = rates.get(targets[1]!.name)! / rates.get(targets[0]!.name)!;
     console.log("\nTargets");
     console.log(
-      `  /v1/score p50 / no-op p50 = ${ratio.toFixed(2)} (target ≤ 1.5): ${ratio <= 1.5 ? "met" : "NOT met"}`,
+      `  /v1/score (1 row) p50 / no-op p50 = ${ratio.toFixed(2)} (target ≤ 1.2): ${ratio <= 1.2 ? "met" : "NOT met"}`,
+    );
+    console.log(
+      `  /v1/score (1 row) req/s / no-op req/s = ${rateRatio.toFixed(2)} (target ≥ 0.7): ${rateRatio >= 0.7 ? "met" : "NOT met"}`,
     );
     console.log(
       `  demo model in the isolate = ${demoUsPerRow.toFixed(2)} µs/row, single row, encode + ORT, min (target ≤ 20): ${demoUsPerRow <= 20 ? "met" : "NOT met"}`,
