@@ -7,7 +7,7 @@ import {
   isKeyExpired,
 } from "#core/api-keys";
 import { DependencyUnavailableError } from "#core/errors";
-import { boundedCache } from "../cache/bounded-cache";
+import { boundedCache, lruTtl } from "../cache/bounded-cache";
 import type { Logger } from "../observability/logger";
 import type { ApiKeyStore } from "./auth-ports";
 
@@ -78,11 +78,11 @@ export class UpstashApiKeyStore implements ApiKeyStore {
       const untilExpiry =
         record.expiresAt === undefined ? this.ttlMs : Date.parse(record.expiresAt) - now;
       const ttl = Math.min(this.ttlMs, untilExpiry);
-      if (ttl > 0) this.known.set(keyHash, record, { ttl });
+      if (ttl > 0) this.known.set(keyHash, record, { ttl: lruTtl(ttl) });
       return record;
     }
     const ttl = Math.min(this.ttlMs, NEGATIVE_TTL_MS);
-    if (ttl > 0) this.unknown.set(keyHash, true, { ttl });
+    if (ttl > 0) this.unknown.set(keyHash, true, { ttl: lruTtl(ttl) });
     return undefined;
   }
 }

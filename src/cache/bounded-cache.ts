@@ -23,8 +23,17 @@ export function boundedCache<V extends {}>(options: BoundedCacheOptions): LRUCac
   const ttl = options.ttlMs ?? 0;
   return new LRUCache<string, V>({
     max: options.maxEntries,
-    ...(ttl > 0 ? { ttl } : {}),
+    ...(ttl > 0 ? { ttl: lruTtl(ttl) } : {}),
     ttlResolution: 0,
     ...(options.nowMs === undefined ? {} : { perf: { now: options.nowMs } }),
   });
+}
+
+/**
+ * lru-cache's `ttl` for an entry that expires once `ttlMs` have passed: lru-cache keeps an entry
+ * while less than or exactly `ttl` has passed, Driftline's caches drop it at `ttlMs` exactly
+ * (a key revoked 10 s ago is refused at 10 s, not 10.001 s).
+ */
+export function lruTtl(ttlMs: number): number {
+  return Math.max(1, ttlMs - 1);
 }
