@@ -7,8 +7,6 @@ import { pathToFileURL } from "node:url";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
-import { z } from "zod";
-import { ROLES } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
 import { ConfigError, type FieldIssue, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE, isIdentifier } from "#core/scoring";
@@ -193,31 +191,8 @@ export async function withPostgres<T>(
   }
 }
 
-/**
- * Redis hash of a tenant's keys: field = key id, value = a TenantKeyEntry (JSON).
- *
- * The Worker finds a key by its hash alone (`key:<sha256>`), which is all authentication needs,
- * but an operator knows a key by its id, and without Postgres nothing else maps an id to its
- * hash (short of scanning every tenant's records). keys:create therefore also writes this
- * index, and keys:revoke deletes `key:<sha256>` but keeps the entry with `revokedAt`: a listing
- * from Redis alone still shows the key as revoked, and revoking it again is a no-op rather than
- * "unknown key". A hash rather than a set, so that finding a key by id is one HGET and a listing
- * one HGETALL. Holds nothing secret: the SHA-256 of a 256-bit random key is already the name of
- * its record. Keys created before the index existed have no entry: keys:revoke finds them by id
- * through Postgres `api_keys`, or by the key itself (`--key`).
- */
-export function tenantKeysRedisKey(tenant: string): string {
-  return `tenant:${tenant}:keys`;
-}
-
-export const TenantKeyEntrySchema = z.object({
-  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
-  roles: z.array(z.enum(ROLES)).min(1),
-  name: z.string().optional(),
-  createdAt: z.iso.datetime({ offset: true }),
-  revokedAt: z.iso.datetime({ offset: true }).optional(),
-});
-export type TenantKeyEntry = z.infer<typeof TenantKeyEntrySchema>;
+// The per-tenant key index is shared with the Worker's key admin routes.
+export { type TenantKeyEntry, TenantKeyEntrySchema, tenantKeysRedisKey } from "#core/api-keys";
 
 /** Runs `main` when the file is the process's entry point; a failure prints its message and exits 1. */
 export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {

@@ -17,6 +17,8 @@ import { listDestinationRoutes } from "./routes/destinations-list";
 import { destinationStatsRoutes } from "./routes/destinations-stats";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
+import { rotateKeyRoutes } from "./routes/keys-rotate";
+import { updateKeyRoutes } from "./routes/keys-update";
 import { modelRoutes } from "./routes/models";
 import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
 import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
@@ -84,6 +86,8 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     createDestinationRoutes,
     listDestinationRoutes,
     destinationStatsRoutes,
+    updateKeyRoutes,
+    rotateKeyRoutes,
   ]) {
     app.route("/", routes);
   }

@@ -79,15 +79,23 @@ export const WorkerEnvSchema = z.object({
    * `wrangler secret put ENTITY_ID_KEY` in production; the default only suits local runs.
    */
   ENTITY_ID_KEY: z.string().min(16, "must be at least 16 characters").default(LOCAL_ENTITY_ID_KEY),
-  /** Requests per API key per window (sliding window, @upstash/ratelimit). */
-  RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
+  /**
+   * Requests per API key per window (sliding window, @upstash/ratelimit) for keys without a limit
+   * of their own and without the `ingest` role.
+   */
+  RATE_LIMIT_REQUESTS: int(1, 100_000_000, 1_000),
+  /**
+   * The same for keys with the `ingest` role: a website sends one event per request, so a busy
+   * one makes thousands of requests a minute. Default 100,000 per window (~1,700/s per minute).
+   */
+  RATE_LIMIT_INGEST_REQUESTS: int(1, 100_000_000, 100_000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
   /**
    * Events (every event of an ingest request, valid or not) and scored rows per API key per
    * window: a request carries up to 1000, so counting requests alone lets a key send 1000 times
-   * more. Default 100,000 per minute.
+   * more. Default 1,000,000 per minute, above what the ingest request limit admits one by one.
    */
-  RATE_LIMIT_EVENTS: int(1, 1_000_000_000, 100_000),
+  RATE_LIMIT_EVENTS: int(1, 1_000_000_000, 1_000_000),
   /** Bytes of event request bodies per API key per window. Default 100 MiB per minute. */
   RATE_LIMIT_BYTES: int(1_024, 1_000_000_000_000, 100 * 1024 * 1024),
   /** How long an isolate caches a model's active-version pointer: promotions spread within this. */

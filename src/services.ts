@@ -3,6 +3,8 @@
  * adapters (auth/, model-registry/, scoring/, ingest/, health/). The composition root
  * (worker.ts) builds it; tests pass fakes.
  */
+
+import type { DefaultRateLimits } from "#core/api-keys";
 import type {
   ApiKeyStore,
   AuthFailureLimiter,
@@ -15,7 +17,9 @@ import type { ConsoleAssets } from "./console/console-assets-port";
 import type { DestinationServices } from "./destinations/destination-store";
 import type { Readiness } from "./health/readiness";
 import type { IngestServices } from "./ingest/ingest-ports";
+import type { KeyAdminStore } from "./keys/key-admin-store";
 import type { ModelRegistry } from "./model-registry/model-registry";
+import type { Logger } from "./observability/logger";
 import type { ReadStoreSource } from "./read-api/read-store";
 import type { EntityIdKeyer, PredictionLog } from "./scoring/scoring-ports";
 import type { WebhookServices } from "./webhooks/webhook-store";
@@ -26,6 +30,10 @@ export interface Services {
   /** Failed authentications per client address, per isolate. */
   authFailures: AuthFailureLimiter;
   rateLimiter: RateLimiter;
+  /** A tenant's keys by id: their request limits and rotation (admin routes). */
+  keyAdmin: KeyAdminStore;
+  /** Request limits of keys that carry none of their own (per role). */
+  requestLimits: DefaultRateLimits;
   budgets: UsageBudgets;
   tenantOrigins: TenantOriginStore;
   models: ModelRegistry;
@@ -50,4 +58,6 @@ export interface Services {
   sessions: ConsoleSessions;
   /** The console's bundled front end; the composition root hands it in. */
   consoleAssets: ConsoleAssets;
+  /** The Worker's levelled JSON logger (LOG_LEVEL). */
+  log: Logger;
 }

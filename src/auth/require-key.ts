@@ -8,7 +8,9 @@ import {
   grantsRole,
   hashApiKey,
   keyKindOf,
+  keyRateLimit,
   type Role,
+  rateLimitHeaderValues,
   timingSafeEqualText,
 } from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
@@ -42,9 +44,11 @@ export function readBearerKey(header: string | undefined): string {
 }
 
 /**
- * Authenticates the request, checks `role`, counts it against the key's rate limit and sets
- * `c.var.auth`. Every response carries the IETF RateLimit-* headers; a refused one also carries
- * Retry-After. Runs before body validation, so an anonymous caller learns nothing about schemas.
+ * Authenticates the request, checks `role`, counts it against the key's request limit (its own,
+ * else the default for its roles) and sets `c.var.auth`. Every authenticated response carries
+ * `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a refused one also
+ * carries Retry-After. Runs before body validation, so an anonymous caller learns nothing about
+ * schemas.
  */
 export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -90,11 +94,20 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       );
     }
 
-    const decision = await rateLimiter.limit(record.keyId, (p) => waitUntil(c, p));
-    const resetSeconds = Math.max(0, Math.ceil((decision.resetAtMs - Date.now()) / 1000));
-    c.header("RateLimit-Limit", String(decision.limit));
-    c.header("RateLimit-Remaining", String(decision.remaining));
-    c.header("RateLimit-Reset", String(resetSeconds));
+    const own = keyRateLimit(record, c.var.services.requestLimits);
+    const decision = await rateLimiter.limit(record.keyId, (p) => waitUntil(c, p), 1, {
+      limit: own.requests,
+      windowSeconds: own.windowSeconds,
+    });
+    const headers = rateLimitHeaderValues({
+      policy: "requests",
+      limit: decision.limit,
+      windowSeconds: decision.windowSeconds,
+      remaining: decision.remaining,
+      resetSeconds: Math.ceil((decision.resetAtMs - Date.now()) / 1000),
+    });
+    c.header("RateLimit-Policy", headers.policy);
+    c.header("RateLimit", headers.rateLimit);
     if (!decision.allowed) throw budgetExceeded("requests", record.keyId, decision);
     c.set("auth", {
       tenant: record.tenant,

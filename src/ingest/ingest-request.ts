@@ -20,7 +20,7 @@ export function ingestDeps(c: Context<AppEnv>): IngestDeps {
     sink: services.ingest.sink,
     now: () => services.now(),
     newEventId: () => crypto.randomUUID(),
-    log: (entry) => console.log(JSON.stringify({ requestId: c.var.requestId, ...entry })),
+    log: (entry) => services.log.entry({ requestId: c.var.requestId, ...entry }),
     ...(services.ingest.urlQueryAllowlist === undefined
       ? {}
       : { prepareOptions: { urlQueryAllowlist: services.ingest.urlQueryAllowlist } }),

@@ -217,6 +217,7 @@ export const scoreRoutes = new OpenAPIHono<AppEnv>().openapi(scoreRoute, async (
       random: () => services.random(),
       waitUntil: (p) => waitUntil(c, p),
       logReasons: services.predictionLogReasons,
+      log: (entry) => services.log.entry({ requestId: c.var.requestId, ...entry }),
     },
     tenant: c.var.auth.tenant,
     body: c.req.valid("json") as ScoreInput,

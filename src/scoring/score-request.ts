@@ -5,6 +5,7 @@ import type { ActivePointer, PredictionRecord } from "#core/scoring";
 import { buildFeatureMatrix, chooseVersion, MAX_SCORE_ROWS } from "#core/scoring";
 import type { WaitUntil } from "../http/wait-until";
 import type { ServingVersion } from "../model-registry/model-registry";
+import { createLogger } from "../observability/logger";
 import type { Services } from "../services";
 
 // The batch limit lives in the core: the upload check sizes its memory bound by it too.
@@ -313,9 +314,7 @@ function featureError(issues: FieldIssue[]): ValidationError {
   return new ValidationError(`Invalid features: ${head}${more}`, shown);
 }
 
-function defaultLog(entry: Record<string, unknown>): void {
-  console.error(JSON.stringify(entry));
-}
+const defaultLog = createLogger("error").entry;
 
 async function keyEntityIds(
   records: PredictionRecord[],

@@ -12,7 +12,8 @@
  *   3. end-to-end p50/p99 and req/s of POST /v1/score (one row, one explained row, 100 rows)
  *      next to GET /health, measured in the same run, alternating request by request so machine
  *      noise hits all alike.
- * Targets: /v1/score p50 ≤ 1.5 × /health p50; ≤ 20 µs per row in the isolate for the demo model;
+ * Targets: /v1/score (one row) p50 ≤ 1.2 × and req/s ≥ 0.7 × /health's, measured in the same run;
+ * ≤ 20 µs per row in the isolate for the demo model;
  * ≤ 10 µs single-row inference with the direct evaluator; explanations per row: linear ≤ 20 µs,
  * 60 trees of depth 4 with 100 background rows ≤ 200 µs, MLP permutation ≤ 5 ms.
  *
@@ -102,8 +103,13 @@ async function latencies(base: string, key: string, targets: Target[], perTarget
 }
 
 /** Requests per second with `concurrency` callers for `seconds`. */
-async function throughput(base: string, key: string, target: Target): Promise<number> {
-  const until = performance.now() + SECONDS * 1000;
+async function throughput(
+  base: string,
+  key: string,
+  target: Target,
+  seconds: number,
+): Promise<number> {
+  const until = performance.now() + seconds * 1000;
   let count = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -113,7 +119,7 @@ async function throughput(base: string, key: string, target: Target): Promise<nu
       }
     }),
   );
-  return count / SECONDS;
+  return count / seconds;
 }
 
 async function main(): Promise<void> {
@@ -282,7 +288,12 @@ async function main(): Promise<void> {
     await latencies(base, key, targets, 300);
     const measured = await latencies(base, key, targets, REQUESTS);
     const rates = new Map<string, number>();
-    for (const t of targets) rates.set(t.name, await throughput(base, key, t));
+    // One-second rounds, alternating the targets, so machine noise hits every target alike.
+    for (let round = 0; round < SECONDS; round++) {
+      for (const t of targets) {
+        rates.set(t.name, (rates.get(t.name) ?? 0) + (await throughput(base, key, t, 1)) / SECONDS);
+      }
+    }
 
     console.log(
       "\nInference inside the workerd isolate (onnxruntime-web 1.30, wasm SIMD, 1 thread)",
@@ -312,7 +323,7 @@ async function main(): Promise<void> {
       table(["model", "method", "µs/row min", "µs/row median", "std error"], explainRows),
     );
     console.log(
-      `\nEnd to end over HTTP to workerd (Miniflare, keep-alive; ${REQUESTS} sequential requests each, alternating; req/s with ${CONCURRENCY} concurrent callers for ${SECONDS} s)`,
+      `\nEnd to end over HTTP to workerd (Miniflare, keep-alive; ${REQUESTS} sequential requests each, alternating; req/s with ${CONCURRENCY} concurrent callers, ${SECONDS} one-second rounds alternating)`,
     );
     console.log(
       table(
@@ -331,9 +342,13 @@ async function main(): Promise<void> {
     const healthP50 = percentile(measured.get(targets[0]!.name)!, 0.5);
     const scoreP50 = percentile(measured.get(targets[1]!.name)!, 0.5);
     const ratio = scoreP50 / healthP50;
+    const rateRatio = rates.get(targets[1]!.name)! / rates.get(targets[0]!.name)!;
     console.log("\nTargets");
     console.log(
-      `  /v1/score p50 / no-op p50 = ${ratio.toFixed(2)} (target ≤ 1.5): ${ratio <= 1.5 ? "met" : "NOT met"}`,
+      `  /v1/score (1 row) p50 / no-op p50 = ${ratio.toFixed(2)} (target ≤ 1.2): ${ratio <= 1.2 ? "met" : "NOT met"}`,
+    );
+    console.log(
+      `  /v1/score (1 row) req/s / no-op req/s = ${rateRatio.toFixed(2)} (target ≥ 0.7): ${rateRatio >= 0.7 ? "met" : "NOT met"}`,
     );
     console.log(
       `  demo model in the isolate = ${demoUsPerRow.toFixed(2)} µs/row, single row, encode + scorer, min (target ≤ 20): ${demoUsPerRow <= 20 ? "met" : "NOT met"}`,

@@ -3,7 +3,12 @@ import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
 import type { ModelManifest } from "#core/model-manifest";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
 import { InMemoryAuthFailureLimiter } from "../../src/auth/auth-failure-limiter";
-import type { ApiKeyStore, RateLimitDecision, RateLimiter } from "../../src/auth/auth-ports";
+import type {
+  ApiKeyStore,
+  RateLimitDecision,
+  RateLimiter,
+  RateLimitPolicy,
+} from "../../src/auth/auth-ports";
 import { type BundledModel, ModelRegistry } from "../../src/model-registry/model-registry";
 import type {
   ModelPointerStore,
@@ -11,6 +16,7 @@ import type {
   StoredVersionInfo,
 } from "../../src/model-registry/model-registry-ports";
 import { explainableModel } from "../../src/scoring/explainable-model";
+import { createLogger } from "../../src/observability/logger";
 import { HmacEntityIdKeyer } from "../../src/scoring/hmac-entity-id-keyer";
 import type {
   LoadedModel,
@@ -37,10 +43,16 @@ export class FakeApiKeyStore implements ApiKeyStore {
 export class FakeRateLimiter implements RateLimiter {
   private readonly counts = new Map<string, number>();
   constructor(private readonly limitPerKey = Number.POSITIVE_INFINITY) {}
-  async limit(identifier: string, _waitUntil?: unknown, units = 1): Promise<RateLimitDecision> {
+  async limit(
+    identifier: string,
+    _waitUntil?: unknown,
+    units = 1,
+    policy?: RateLimitPolicy,
+  ): Promise<RateLimitDecision> {
     const used = (this.counts.get(identifier) ?? 0) + units;
     this.counts.set(identifier, used);
-    const limit = Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000;
+    const limit =
+      policy?.limit ?? (Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000);
     return {
       allowed: used <= limit,
       limit,
@@ -228,6 +240,12 @@ export function fakeServices(
       maxFailures: options.authFailuresPerMinute ?? 1000,
     }),
     rateLimiter: new FakeRateLimiter(options.rateLimit),
+    requestLimits: {
+      requests: options.rateLimit ?? 1_000_000,
+      ingestRequests: options.rateLimit ?? 1_000_000,
+      windowSeconds: 60,
+    },
+    log: createLogger("error"),
     budgets: {
       events: new FakeRateLimiter(options.eventBudget),
       bytes: new FakeRateLimiter(),

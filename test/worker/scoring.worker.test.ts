@@ -788,8 +788,10 @@ describe("champion and challenger", () => {
   });
 
   it("reaches an isolate that cached the old pointer once its cache expires", async () => {
-    // A second app is a second isolate: its own caches, the same Redis and R2.
-    const other = testApp({ ACTIVE_MODEL_CACHE_TTL_MS: 300 });
+    // A second app is a second isolate: its own caches, the same Redis and R2. The TTL leaves
+    // room for the requests in between, whose background work (rate-limit flushes, 250 ms) the
+    // test harness waits for.
+    const other = testApp({ ACTIVE_MODEL_CACHE_TTL_MS: 2_000 });
     const score = async (target: TestApp) =>
       (
         (await (
@@ -804,7 +806,7 @@ describe("champion and challenger", () => {
     await app.fetch("/v1/models/ab/promote", { key, json: { version: "2" } });
     expect(await score(app)).toBe("2"); // the promoting isolate sees it at once
     expect(await score(other)).toBe("1"); // still cached
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2_050));
     expect(await score(other)).toBe("2");
   });
 });
