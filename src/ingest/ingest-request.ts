@@ -62,14 +62,10 @@ export function recordRejections(c: Context<AppEnv>, source: EventSource, reject
     services.ingest.rejections
       .record(c.var.auth.tenant, source, services.now().getTime(), rejected)
       .catch((error: unknown) =>
-        console.log(
-          JSON.stringify({
-            requestId: c.var.requestId,
-            level: "warn",
-            msg: "could not count rejected events",
-            error: error instanceof Error ? error.message : String(error),
-          }),
-        ),
+        services.log.warn("could not count rejected events", {
+          requestId: c.var.requestId,
+          error: error instanceof Error ? error.message : String(error),
+        }),
       ),
   );
 }

@@ -15,8 +15,8 @@ import type {
   ModelStore,
   StoredVersionInfo,
 } from "../../src/model-registry/model-registry-ports";
-import { explainableModel } from "../../src/scoring/explainable-model";
 import { createLogger } from "../../src/observability/logger";
+import { explainableModel } from "../../src/scoring/explainable-model";
 import { HmacEntityIdKeyer } from "../../src/scoring/hmac-entity-id-keyer";
 import type {
   LoadedModel,
