@@ -1,11 +1,13 @@
 /**
  * `npm run build:console`: bundles the console's front end (src/console/ui, uPlot) with esbuild
  * into src/console/dist/console.bundle.{js,css}, which the Worker imports as text modules.
- * Wrangler's [build] runs it before `wrangler dev` and deploys; `npm test` runs it first too.
+ * Wrangler's [build] runs it before `wrangler dev` and deploys; `npm test` runs it first too. It
+ * builds the browser SDK the Worker serves as well (scripts/build-sdk.ts).
  */
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { build } from "esbuild";
+import { buildSdk } from "./build-sdk";
 import { runIfMain } from "./keys-common";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -42,4 +44,6 @@ export async function buildConsole(): Promise<{ jsBytes: number; cssBytes: numbe
 runIfMain(import.meta.url, async () => {
   const { jsBytes, cssBytes } = await buildConsole();
   console.log(`console built: ${jsBytes} B script, ${cssBytes} B stylesheet`);
+  const sdk = await buildSdk();
+  console.log(`browser SDK built: ${sdk.bytes} B, ${sdk.gzipBytes} B gzipped`);
 });

@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createRandom, pickIndex, type Random } from "#core/random";
+import { parseCommandLine } from "./command-line";
 import { runIfMain } from "./keys-common";
 import { createApiKey } from "./keys-create";
 import { loadLocalStackConfig } from "./local/config";
@@ -150,7 +151,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   options.log("done: drift and performance results follow as the processor closes its windows.");
 }
 
+const USAGE = `Usage: npm run demo
+
+Sends realistic demo traffic to the running local platform (start it first with npm start):
+website and CAPI events, scores from the demo model, purchases that label those predictions,
+then traffic whose features drift until the stream processor raises drift alerts. Takes a few
+minutes; metrics appear in the console a few seconds after each batch (the processor's windows).
+Prints an API key for the console unless DRIFTLINE_KEY is set.
+
+Environment:
+  DRIFTLINE_KEY     a key with the score and ingest roles; default: a new key for DEMO_TENANT
+  DEMO_TENANT       default demo
+  DEMO_VISITORS     scored visitors per phase, default 1500
+  DEMO_PAUSE_MS     pause between batches, default 1000
+  DRIFTLINE_URL     default http://127.0.0.1:<WORKER_PORT>`;
+
 runIfMain(import.meta.url, async () => {
+  parseCommandLine({ command: "npm run demo", usage: USAGE, options: {} });
   const stack = loadLocalStackConfig();
   const baseUrl = process.env.DRIFTLINE_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
   let key = process.env.DRIFTLINE_KEY;

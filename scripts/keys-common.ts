@@ -7,11 +7,10 @@ import { pathToFileURL } from "node:url";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
-import { z } from "zod";
-import { ROLES } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
 import { ConfigError, type FieldIssue, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE, isIdentifier } from "#core/scoring";
+import { forgottenSeparatorHint } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
 import { postgresAnswers } from "./local/pglite-server";
 import { localDatabaseUrl } from "./local/postgres";
@@ -25,7 +24,7 @@ export interface KeyStoresConfig {
 export function environmentUsage(databaseUse: string): string {
   return `Environment:
   UPSTASH_REDIS_REST_URL    default http://127.0.0.1:8079
-  UPSTASH_REDIS_REST_TOKEN  default driftline-local-token
+  UPSTASH_REDIS_REST_TOKEN  default: the local stack's (<state dir>/run/upstash-rest.token)
   DATABASE_URL              ${databaseUse}; default: the local stack's database when it answers`;
 }
 
@@ -34,7 +33,8 @@ export function keyStoresFromEnv(env: NodeJS.ProcessEnv): KeyStoresConfig {
   return {
     redis: {
       url: env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${env.UPSTASH_REST_PORT ?? 8079}`,
-      token: env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
+      // The local stack's token lives in its state dir (a random one per stack).
+      token: env.UPSTASH_REDIS_REST_TOKEN ?? loadLocalStackConfig(env).UPSTASH_REDIS_REST_TOKEN,
     },
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
   };
@@ -71,9 +71,17 @@ export function readCommandLine<const O extends ParseArgsOptionsConfig>(
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new ValidationError(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+    const hint = forgottenSeparatorHint(`npm run ${process.env.npm_lifecycle_event ?? "keys"}`, {
+      ...options,
+    });
+    throw new ValidationError(
+      `${err instanceof Error ? err.message : String(err)}${hint ? `\n${hint}` : ""}\n\n${usage}`,
+    );
   }
-  if (values.help) throw new ValidationError(usage);
+  if (values.help) {
+    process.stdout.write(`${usage.trim()}\n`);
+    process.exit(0);
+  }
   return values as CommandLine<O>;
 }
 
@@ -183,31 +191,8 @@ export async function withPostgres<T>(
   }
 }
 
-/**
- * Redis hash of a tenant's keys: field = key id, value = a TenantKeyEntry (JSON).
- *
- * The Worker finds a key by its hash alone (`key:<sha256>`), which is all authentication needs,
- * but an operator knows a key by its id, and without Postgres nothing else maps an id to its
- * hash (short of scanning every tenant's records). keys:create therefore also writes this
- * index, and keys:revoke deletes `key:<sha256>` but keeps the entry with `revokedAt`: a listing
- * from Redis alone still shows the key as revoked, and revoking it again is a no-op rather than
- * "unknown key". A hash rather than a set, so that finding a key by id is one HGET and a listing
- * one HGETALL. Holds nothing secret: the SHA-256 of a 256-bit random key is already the name of
- * its record. Keys created before the index existed have no entry: keys:revoke finds them by id
- * through Postgres `api_keys`, or by the key itself (`--key`).
- */
-export function tenantKeysRedisKey(tenant: string): string {
-  return `tenant:${tenant}:keys`;
-}
-
-export const TenantKeyEntrySchema = z.object({
-  keyHash: z.string().regex(/^[0-9a-f]{64}$/),
-  roles: z.array(z.enum(ROLES)).min(1),
-  name: z.string().optional(),
-  createdAt: z.iso.datetime({ offset: true }),
-  revokedAt: z.iso.datetime({ offset: true }).optional(),
-});
-export type TenantKeyEntry = z.infer<typeof TenantKeyEntrySchema>;
+// The per-tenant key index is shared with the Worker's key admin routes.
+export { type TenantKeyEntry, TenantKeyEntrySchema, tenantKeysRedisKey } from "#core/api-keys";
 
 /** Runs `main` when the file is the process's entry point; a failure prints its message and exits 1. */
 export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {

@@ -1,4 +1,5 @@
 /** keys:create against the real Upstash REST server (Redis) and PostgreSQL in a fresh schema. */
+
 import { randomUUID } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
@@ -12,6 +13,7 @@ import {
 import { ValidationError } from "#core/errors";
 import { tenantKeysRedisKey } from "./keys-common";
 import { createApiKey, parseKeyArgs } from "./keys-create";
+import { loadLocalStackConfig } from "./local/config";
 import { migrate } from "./migrate";
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
@@ -44,7 +46,7 @@ describe("parseKeyArgs", () => {
         "--tenant",
         "shop-1",
         "--roles",
-        "score,admin,score",
+        "ingest,ingest",
         "--origins",
         "https://Shop.Example:443/,http://localhost:3000",
         "--origins",
@@ -54,12 +56,26 @@ describe("parseKeyArgs", () => {
     );
     expect(options).toMatchObject({
       tenant: "shop-1",
-      roles: ["score", "admin"],
+      roles: ["ingest"],
       origins: ["https://shop.example", "http://localhost:3000", "*"],
-      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      // Without UPSTASH_REDIS_REST_TOKEN: the local stack's own token, from its state dir.
+      redis: {
+        url: "http://127.0.0.1:8079",
+        token: loadLocalStackConfig({}).UPSTASH_REDIS_REST_TOKEN,
+      },
       json: false,
     });
+    expect(options.redis.token).toMatch(/^dl_local_[\w-]{32}$/);
     expect(options.databaseUrl).toBeUndefined();
+  });
+
+  it("gives a publishable key (with --origins) the ingest role only", () => {
+    expect(() =>
+      parseKeyArgs(
+        ["--tenant", "a", "--roles", "ingest,read", "--origins", "https://shop.example"],
+        {},
+      ),
+    ).toThrow(/publishable .* may only have the ingest role/);
   });
 
   it("names every bad argument", () => {

@@ -6,8 +6,10 @@
 import {
   apiKeyRedisKey,
   generateApiKey,
+  type KeyRateLimit,
   type NewApiKey,
   normalizeOrigin,
+  parseKeyRateLimit,
   ROLES,
   type Role,
   tenantOriginsRedisKey,
@@ -27,11 +29,13 @@ import {
   withUpstash,
 } from "./keys-common";
 
-export const USAGE = `Usage: npm run keys:create -- --tenant <id> --roles <role,…> [--origins <origin,…>] [--name <label>] [--json]
+export const USAGE = `Usage: npm run keys:create -- --tenant <id> --roles <role,…> [--origins <origin,…>] [--rate-limit <n>/<window>] [--name <label>] [--json]
 
   --tenant   tenant id (${IDENTIFIER_RULE})
   --roles    comma-separated: ${ROLES.join(", ")}
   --origins  browser origins allowed to send events for the tenant (CORS), comma-separated or repeated
+  --rate-limit  the key's own request limit, e.g. 600/min, 5000/60s, 100000/1h; default: the
+             Worker's RATE_LIMIT_INGEST_REQUESTS for keys with the ingest role, else RATE_LIMIT_REQUESTS
   --name     a label for the key, shown by keys:list
   --json     print { key, keyId, tenant, roles, origins } as JSON instead of the bare key
 
@@ -44,6 +48,7 @@ export interface CreateKeyOptions extends KeyStoresConfig {
   roles: Role[];
   origins: string[];
   name?: string;
+  rateLimit?: KeyRateLimit;
 }
 
 export interface CreateKeyResult extends NewApiKey {
@@ -62,6 +67,7 @@ export function parseKeyArgs(
       roles: { type: "string" },
       origins: { type: "string", multiple: true },
       name: { type: "string" },
+      "rate-limit": { type: "string" },
       json: { type: "boolean", default: false },
     },
     USAGE,
@@ -89,11 +95,25 @@ export function parseKeyArgs(
       });
     } else origins.push(origin);
   }
+  if (origins.length > 0 && roles.some((r) => r !== "ingest")) {
+    issues.push({
+      field: "--roles",
+      message:
+        "a key with --origins is publishable (made to be embedded in web pages) and may only have the ingest role; create a separate server key for the other roles",
+    });
+  }
+  let rateLimit: KeyRateLimit | undefined;
+  if (values["rate-limit"] !== undefined) {
+    const parsed = parseKeyRateLimit(values["rate-limit"]);
+    if (parsed.ok) rateLimit = parsed.value;
+    else issues.push({ field: "--rate-limit", message: parsed.message });
+  }
   throwIfIssues(issues, USAGE);
   return {
     tenant,
     roles: [...new Set(roles)] as Role[],
     origins: [...new Set(origins)],
+    ...(rateLimit === undefined ? {} : { rateLimit }),
     ...(values.name === undefined ? {} : { name: values.name }),
     json: values.json,
     ...stores,
@@ -108,7 +128,10 @@ export async function createApiKey(options: CreateKeyOptions): Promise<CreateKey
     roles: options.roles,
     origins: options.origins,
   });
-  const { record } = created;
+  const record =
+    options.rateLimit === undefined
+      ? created.record
+      : { ...created.record, rateLimit: options.rateLimit };
   const wroteTo: string[] = [];
 
   // Postgres first: its constraints (tenant id, roles) are the stricter check, and a key that
@@ -165,7 +188,7 @@ export async function createApiKey(options: CreateKeyOptions): Promise<CreateKey
     await tx.exec();
   });
   wroteTo.push(`Upstash Redis ${options.redis.url}`);
-  return { ...created, origins: options.origins, wroteTo };
+  return { key: created.key, record, origins: options.origins, wroteTo };
 }
 
 async function main(): Promise<void> {
@@ -183,6 +206,7 @@ async function main(): Promise<void> {
         tenant: record.tenant,
         roles: record.roles,
         origins: result.origins,
+        ...(record.rateLimit === undefined ? {} : { rateLimit: record.rateLimit }),
       }),
     );
     return;
@@ -192,6 +216,9 @@ async function main(): Promise<void> {
   console.error(
     `Created ${result.record.keyId} for tenant ${result.record.tenant} with role(s) ${result.record.roles.join(", ")}` +
       (result.origins.length > 0 ? `; allowed origins ${result.origins.join(", ")}` : "") +
+      (result.record.rateLimit === undefined
+        ? ""
+        : `; ${result.record.rateLimit.requests} requests per ${result.record.rateLimit.windowSeconds} s`) +
       `.\nStored as a SHA-256 hash in ${result.wroteTo.join(" and ")}. The key is shown only now.`,
   );
 }

@@ -6,7 +6,7 @@
  */
 import { API_KEY_PATTERN, ApiKeyRecordSchema, apiKeyRedisKey, hashApiKey } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
-import { NotFoundError, ValidationError } from "#core/errors";
+import { ConfigError, NotFoundError, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   environmentUsage,
@@ -22,12 +22,15 @@ import {
   withUpstash,
 } from "./keys-common";
 
-export const USAGE = `Usage: npm run keys:revoke -- --tenant <id> (--key-id <id> | --key <key>)
+export const USAGE = `Usage: npm run keys:revoke -- --tenant <id> (--key-id <id> | --key <key>) [--redis-only]
 
   --tenant   tenant id (${IDENTIFIER_RULE}); a key of another tenant is refused
   --key-id   the key's id (key_…), as keys:create and keys:list print it
   --key      the key itself (dl_…), for keys created before the per-tenant key index; "-" reads it
              from standard input (a key on the command line stays in the shell's history)
+  --redis-only  revoke without a database, in Upstash Redis alone. Only for deployments whose
+             keys are not in Postgres: a key also stored there stays valid for the stream
+             processor's read API until the command runs again with DATABASE_URL set
 
 Deletes the key from Upstash Redis and sets revoked_at in Postgres api_keys. Running it again
 changes nothing. A revoked key is refused
@@ -44,6 +47,12 @@ export type KeyToRevoke = { keyId: string } | { key: string };
 export interface RevokeKeyOptions extends KeyStoresConfig {
   tenant: string;
   target: KeyToRevoke;
+  /**
+   * Revoke with Upstash Redis alone when there is no database. Without it, no database is an
+   * error and nothing changes: a key in Postgres `api_keys` would stay valid for the stream
+   * processor's read API while the command reported it revoked.
+   */
+  redisOnly?: boolean;
 }
 
 export interface RevokeKeyResult {
@@ -70,6 +79,7 @@ export function parseRevokeArgs(
     {
       "key-id": { type: "string" },
       key: { type: "string" },
+      "redis-only": { type: "boolean", default: false },
     },
     USAGE,
     env,
@@ -88,6 +98,7 @@ export function parseRevokeArgs(
   return {
     tenant,
     target: keyId !== undefined ? { keyId } : { key: key! },
+    ...(values["redis-only"] ? { redisOnly: true } : {}),
     ...stores,
   };
 }
@@ -185,6 +196,11 @@ function parseEntry(raw: unknown): TenantKeyEntry | undefined {
  * Redis, and running the command again completes a revocation that stopped half-way.
  */
 export async function revokeApiKey(options: RevokeKeyOptions): Promise<RevokeKeyResult> {
+  if (options.databaseUrl === undefined && options.redisOnly !== true) {
+    throw new ConfigError(
+      "No database to revoke the key in, so nothing was changed: revoking it in Upstash Redis alone would leave it valid for the stream processor's read API (Postgres api_keys). Set DATABASE_URL (or start the local stack) and run again; pass --redis-only only if this deployment keeps no keys in Postgres.",
+    );
+  }
   const resolved = await resolveKey(options);
   const { tenant } = options;
   const { keyId, keyHash } = resolved;
@@ -306,7 +322,9 @@ async function main(): Promise<void> {
   }
   options = await withLocalStackDatabase(
     options,
-    "revoking in Redis only (set DATABASE_URL to also revoke the key for the stream processor's read API).",
+    options.redisOnly === true
+      ? "revoking in Redis only (--redis-only)."
+      : "the key cannot be revoked everywhere.",
   );
   console.log(describeRevocation(await revokeApiKey(options)));
 }

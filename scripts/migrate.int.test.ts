@@ -80,12 +80,15 @@ describe("migrate", () => {
       [schema],
     );
     // consumer_offsets belong to a consumer group, not to a tenant (see the initial migration);
-    // seen_events keys are hashes over (tenant, event name, event id), which separate tenants.
+    // seen_events keys are hashes over (tenant, event name, event id), which separate tenants;
+    // monitoring_settings_defaults is the operator's one row every tenant's settings layer over.
     const withoutTenant = tables
       .filter((t) => !t.has_tenant)
       .map((t) => t.table_name)
       .sort();
-    expect(withoutTenant).toEqual(["consumer_offsets", MIGRATIONS_TABLE, "seen_events"]);
+    expect(withoutTenant).toEqual(
+      ["consumer_offsets", MIGRATIONS_TABLE, "monitoring_settings_defaults", "seen_events"].sort(),
+    );
 
     const { rows: indexes } = await admin.query<{ table: string; index: string; first: string }>(
       `SELECT t.relname AS table, i.relname AS index, a.attname AS first
@@ -110,6 +113,8 @@ describe("migrate", () => {
         "monitoring_outbox_channel_ref_id_target_key",
         "monitoring_outbox_due",
         "monitoring_outbox_pkey",
+        // the operator's default settings: one row, no tenant;
+        "monitoring_settings_defaults_pkey",
         // the dedup purge deletes expired entries by age, whatever their tenant;
         "seen_events_first_seen_brin",
         // dedup keys are hashes of (tenant, event name, event id): the tenant is inside the key.

@@ -1,10 +1,10 @@
 /** Applies the SQL migrations in `migrations/` to a Postgres database with node-pg-migrate. */
 import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { runner } from "node-pg-migrate";
 import { parseDatabaseUrl, redactDatabaseUrl } from "#core/config";
 import { ConfigError, DependencyUnavailableError } from "#core/errors";
+import { parseCommandLine } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
 import { pgliteDatabaseUrl } from "./local/pglite-server";
 
@@ -95,20 +95,18 @@ function describeMigrationError(error: unknown, databaseUrl: string): Error {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
+    command: "npm run migrate",
+    usage:
+      "Usage: npm run migrate [-- --schema <name>] [--database-url <url>]\n\n" +
+      "Applies migrations/ to --database-url, else DATABASE_URL, else the local stack's database\n" +
+      "(the one npm start chose: the machine's PostgreSQL or the embedded PGlite on PGLITE_PORT).\n" +
+      "Forward-only and idempotent: applied migrations are skipped.",
     options: {
       schema: { type: "string" },
       "database-url": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    process.stdout.write(
-      "Usage: npm run migrate -- [--schema <name>] [--database-url <url>]\n" +
-        "Applies migrations/ to --database-url, else DATABASE_URL, else the local PGlite (PGLITE_PORT).\n",
-    );
-    return;
-  }
   const config = loadLocalStackConfig();
   const databaseUrl =
     values["database-url"] ?? config.DATABASE_URL ?? pgliteDatabaseUrl(config.PGLITE_PORT);

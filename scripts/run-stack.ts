@@ -1,5 +1,5 @@
 /** Brings local services up stage by stage and down again (only those it started). */
-import type { LocalService } from "./local/service";
+import type { LocalService, ServiceEndpoint } from "./local/service";
 
 export interface RunningStack {
   urls: Map<string, string>;
@@ -10,6 +10,7 @@ export interface RunningStack {
 export async function bringUp(
   stages: readonly (readonly LocalService[])[],
   log: (line: string) => void = (line) => console.log(line),
+  onUp?: (service: LocalService, endpoint: ServiceEndpoint) => void,
 ): Promise<RunningStack> {
   const started: LocalService[] = [];
   const urls = new Map<string, string>();
@@ -27,6 +28,7 @@ export async function bringUp(
           const endpoint = await service.up();
           if (endpoint.startedHere) started.push(service);
           urls.set(service.name, endpoint.url);
+          onUp?.(service, endpoint);
           const how = endpoint.startedHere ? "started" : "reused";
           const ms = Math.round(performance.now() - t0);
           log(`  ${service.name.padEnd(19)} ${endpoint.url.padEnd(46)} ${how} in ${ms} ms`);

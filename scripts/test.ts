@@ -11,6 +11,24 @@ import { bringUp } from "./run-stack";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const args = process.argv.slice(2);
+
+const USAGE = `Usage: npm test [-- <vitest arguments>]
+
+Starts (or reuses) the real services the tests need (Kafka, the Upstash REST server in front of
+Redis, the relay to the machine's PostgreSQL, the Worker), runs vitest with their addresses in
+the environment, then stops what it started. Needs Java 17+, Maven, Redis on 6379 and the
+machine's PostgreSQL on 5432 (database test, trust auth).
+
+  npm test -- --project unit          unit tests only, no services
+  npm test -- src/core/stats          one folder
+  DRIFTLINE_KEEP_SERVICES=1 npm test  keep the services running afterwards (faster reruns)
+
+Every vitest option works after --; \`npx vitest --help\` lists them.`;
+
+if (args.includes("--help") || args.includes("-h")) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const projectIndex = args.indexOf("--project");
 const unitOnly = projectIndex >= 0 && args[projectIndex + 1] === "unit";
 

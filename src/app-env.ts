@@ -1,5 +1,6 @@
 /** The Hono environment shared by every route: the services a request may use and its request id. */
 import type { AuthContext } from "./auth/auth-ports";
+import type { DestinationStore } from "./destinations/destination-store";
 import type { ReadStore } from "./read-api/read-store";
 import type { Services } from "./services";
 import type { WebhookStore } from "./webhooks/webhook-store";
@@ -14,5 +15,7 @@ export interface AppEnv {
     reads: ReadStore;
     /** Set by `useWebhookStore` on webhook routes; ended with the request. */
     webhooks: WebhookStore;
+    /** Set by `useDestinationStore` on destination routes; ended with the request. */
+    destinations: DestinationStore;
   };
 }

@@ -8,20 +8,32 @@ import type { AppEnv } from "./app-env";
 import { consoleRoutes } from "./console/console-routes";
 import { docsRoutes } from "./docs/docs-routes";
 import { handleError } from "./http/errors";
+import { shownContentType } from "./http/shown-content-type";
 import { validationHook } from "./http/validation";
 import { acknowledgeAlertRoutes } from "./routes/acknowledge-alert";
 import { capiRoutes } from "./routes/capi";
+import { createDestinationRoutes } from "./routes/destinations-create";
+import { listDestinationRoutes } from "./routes/destinations-list";
+import { destinationStatsRoutes } from "./routes/destinations-stats";
 import { eventRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
+import { rotateKeyRoutes } from "./routes/keys-rotate";
+import { updateKeyRoutes } from "./routes/keys-update";
 import { modelRoutes } from "./routes/models";
+import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
+import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
 import { readAlertsRoutes } from "./routes/read-alerts";
+import { readAnomaliesRoutes } from "./routes/read-anomalies";
+import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
+import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { readTrainingSetRoutes } from "./routes/read-training-set";
 import { scoreRoutes } from "./routes/score";
+import { sdkRoutes } from "./routes/sdk-script";
 import { createWebhookRoutes } from "./routes/webhooks-create";
 import { deleteWebhookRoutes } from "./routes/webhooks-delete";
 import { webhookDeliveriesRoutes } from "./routes/webhooks-deliveries";
@@ -55,23 +67,34 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);
   for (const routes of [
+    readRejectionsRoutes,
     readMetricsRoutes,
     readModelDriftRoutes,
     readModelPerformanceRoutes,
     readAlertsRoutes,
     acknowledgeAlertRoutes,
+    readAnomaliesRoutes,
+    readHealthScoreRoutes,
     readRetrainingRequestsRoutes,
     readRetrainingRequestRoutes,
     readTrainingSetRoutes,
+    getMonitoringSettingsRoutes,
+    putMonitoringSettingsRoutes,
     createWebhookRoutes,
     listWebhooksRoutes,
     deleteWebhookRoutes,
     webhookDeliveriesRoutes,
     testWebhookRoutes,
+    createDestinationRoutes,
+    listDestinationRoutes,
+    destinationStatsRoutes,
+    updateKeyRoutes,
+    rotateKeyRoutes,
   ]) {
     app.route("/", routes);
   }
   app.route("/", consoleRoutes);
+  app.route("/", sdkRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -104,14 +127,26 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
   return app;
 }
 
+/**
+ * The media type a route's body takes, for the 415 message: every JSON route's, except the
+ * model upload (multipart). Hono's validator knows it but does not put it in the exception.
+ */
+function expectedMediaType(c: Context): string {
+  return c.req.method === "PUT" &&
+    /^\/v1\/models\/[^/]+\/versions\//.test(new URL(c.req.url).pathname)
+    ? "multipart/form-data"
+    : "application/json";
+}
+
 /** Hono's own body checks (malformed JSON, unsupported media type) throw HTTPExceptions. */
 function fromHttpException(err: Error, c: Context): Error {
   if (!(err instanceof HTTPException)) return err;
   const where = `${c.req.method} ${new URL(c.req.url).pathname}`;
   if (err.status === 415) {
+    const sent = c.req.header("content-type");
     return new DriftlineError(
       "UNSUPPORTED_MEDIA_TYPE",
-      `Content-Type ${c.req.header("content-type") ?? "(none)"} is not accepted by ${where}; see /docs for the media type it takes.`,
+      `${sent === undefined ? "No Content-Type header was sent" : `Content-Type ${shownContentType(sent)} is not accepted`} to ${where}; send \`Content-Type: ${expectedMediaType(c)}\` (curl: -H 'content-type: ${expectedMediaType(c)}').`,
     );
   }
   if (err.status === 413) return new DriftlineError("PAYLOAD_TOO_LARGE", err.message);

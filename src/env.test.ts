@@ -29,6 +29,7 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
       "KAFKA_REST_API_SECRET",
       "ENTITY_ID_KEY",
       "WEBHOOK_ENCRYPTION_KEY",
+      "DESTINATION_ENCRYPTION_KEY",
       "NEON_WS_RELAY_URL",
     ]) {
       expect(message).toContain(`${key}:`);

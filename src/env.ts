@@ -9,6 +9,13 @@ import {
   requireHttps,
   requireSet,
 } from "#core/config";
+import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
+import {
+  DEFAULT_URL_QUERY_ALLOWLIST_TEXT,
+  parseUrlQueryAllowlist,
+  type UrlQueryAllowlist,
+  urlQueryAllowlistProblems,
+} from "#core/events";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
@@ -72,21 +79,34 @@ export const WorkerEnvSchema = z.object({
    * `wrangler secret put ENTITY_ID_KEY` in production; the default only suits local runs.
    */
   ENTITY_ID_KEY: z.string().min(16, "must be at least 16 characters").default(LOCAL_ENTITY_ID_KEY),
-  /** Requests per API key per window (sliding window, @upstash/ratelimit). */
-  RATE_LIMIT_REQUESTS: int(1, 10_000_000, 1_000),
+  /**
+   * Requests per API key per window (sliding window, @upstash/ratelimit) for keys without a limit
+   * of their own and without the `ingest` role.
+   */
+  RATE_LIMIT_REQUESTS: int(1, 100_000_000, 1_000),
+  /**
+   * The same for keys with the `ingest` role: a website sends one event per request, so a busy
+   * one makes thousands of requests a minute. Default 100,000 per window (~1,700/s per minute).
+   */
+  RATE_LIMIT_INGEST_REQUESTS: int(1, 100_000_000, 100_000),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
   /**
    * Events (every event of an ingest request, valid or not) and scored rows per API key per
    * window: a request carries up to 1000, so counting requests alone lets a key send 1000 times
-   * more. Default 100,000 per minute.
+   * more. Default 1,000,000 per minute, above what the ingest request limit admits one by one.
    */
-  RATE_LIMIT_EVENTS: int(1, 1_000_000_000, 100_000),
+  RATE_LIMIT_EVENTS: int(1, 1_000_000_000, 1_000_000),
   /** Bytes of event request bodies per API key per window. Default 100 MiB per minute. */
   RATE_LIMIT_BYTES: int(1_024, 1_000_000_000_000, 100 * 1024 * 1024),
   /** How long an isolate caches a model's active-version pointer: promotions spread within this. */
   ACTIVE_MODEL_CACHE_TTL_MS: int(0, 10_000, 5_000),
   /** How long an isolate caches a tenant's allowed CORS origins. */
   TENANT_ORIGINS_CACHE_TTL_MS: int(0, 300_000, 30_000),
+  /**
+   * Top reasons (largest Shapley contributions) each logged prediction carries, for the console;
+   * 0 logs none. Rows of linear and tree models are explained for the log after the response.
+   */
+  PREDICTION_LOG_REASONS: int(0, 20, 0),
   /** Largest accepted .onnx upload. */
   MODEL_UPLOAD_MAX_BYTES: int(1, 100 * 1024 * 1024, 32 * 1024 * 1024),
   /** Model versions kept loaded (ORT sessions) per isolate; least recently used are released. */
@@ -95,6 +115,20 @@ export const WorkerEnvSchema = z.object({
   MODEL_CACHE_MAX_BYTES: int(1 << 20, 1 << 30, 48 * 1024 * 1024),
   /** Largest event request body (POST /v1/events, /v1/capi/…), bytes; 413 above. Default 5 MiB. */
   INGEST_MAX_BODY_BYTES: int(1_024, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  /**
+   * Query parameters kept in an event's event_source_url and referrer_url, comma-separated:
+   * names, or `prefix*` for every name starting with prefix. Every other parameter and the
+   * fragment are dropped before the event is queued. Empty keeps none (and then no utm values or
+   * click ids are read from URLs). Default: utm_* and the click ids Driftline reads.
+   */
+  EVENT_URL_QUERY_ALLOWLIST: z
+    .string()
+    .default(DEFAULT_URL_QUERY_ALLOWLIST_TEXT)
+    .superRefine((text, ctx) => {
+      for (const message of urlQueryAllowlistProblems(text))
+        ctx.addIssue({ code: "custom", message });
+    })
+    .transform((text): UrlQueryAllowlist => parseUrlQueryAllowlist(text)),
   /** How long an event id is remembered for deduplication, seconds. Default 48 h (Meta's window). */
   EVENT_DEDUP_TTL_SECONDS: int(60, 30 * 86_400, 48 * 3_600),
   /**
@@ -140,6 +174,15 @@ export const WorkerEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
     .default(LOCAL_WEBHOOK_ENCRYPTION_KEY),
+  /**
+   * Base64 of 32 random bytes: the AES-256-GCM key sealing destination access tokens in Postgres
+   * (`wrangler secret put DESTINATION_ENCRYPTION_KEY`; the delivery service needs the same value).
+   * The default is the public development key, refused in production.
+   */
+  DESTINATION_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, "must be the base64 of 32 random bytes (44 characters)")
+    .default(LOCAL_DESTINATION_ENCRYPTION_KEY),
   /** Live webhook endpoints one tenant may have (409 above). */
   WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
   /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
@@ -163,6 +206,7 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       forbidLocalDefault("ENTITY_ID_KEY", LOCAL_ENTITY_ID_KEY),
       forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
       forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
+      forbidLocalDefault("DESTINATION_ENCRYPTION_KEY", LOCAL_DESTINATION_ENCRYPTION_KEY),
     ]),
   });
 }

@@ -1,26 +1,33 @@
 /** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
 
 import { isProduction } from "#core/config";
+import { MAX_DESTINATIONS_PER_TENANT } from "#core/destinations";
 import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
 import { InMemoryAuthFailureLimiter } from "./auth/auth-failure-limiter";
+import { CoalescedFlushes } from "./auth/coalesced-flushes";
 import { ConsoleSessions } from "./auth/console-sessions";
 import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
+import { destinationServices } from "./destinations/destination-services";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
+import { UpstashRejectionLog } from "./ingest/upstash-rejection-log";
+import { UpstashTenantForwarding } from "./ingest/upstash-tenant-forwarding";
 import type { ProduceRoute } from "./kafka-rest/kafka-rest-client";
 import { KafkaRestRecordSink } from "./kafka-rest/kafka-rest-record-sink";
+import { UpstashKeyAdminStore } from "./keys/upstash-key-admin-store";
 import { bundledModels } from "./model-registry/bundled-models";
 import { ModelRegistry } from "./model-registry/model-registry";
 import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
 import { R2ModelStore } from "./model-registry/r2-model-store";
 import { UpstashModelPointerStore } from "./model-registry/upstash-model-pointer-store";
+import { createLogger, type Logger } from "./observability/logger";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
@@ -50,24 +57,40 @@ function workerEnv(raw: unknown): WorkerEnv {
  */
 export function buildServices(env: WorkerEnv): Services {
   const redis = upstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN);
+  const log = workerLogger(env.LOG_LEVEL);
+  // The three budgets send their counts in one Redis request per round (250 ms).
+  const flushes = new CoalescedFlushes(250);
+  const apiKeys = new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS, Date.now, {}, log);
   return {
     readiness: new BindingReadiness(env.MODELS, redis),
-    apiKeys: new UpstashApiKeyStore(redis, env.API_KEY_CACHE_TTL_MS),
+    apiKeys,
+    keyAdmin: new UpstashKeyAdminStore(redis, (keyHash) => apiKeys.forget(keyHash)),
     authFailures: new InMemoryAuthFailureLimiter({ maxFailures: env.AUTH_FAILURES_PER_MINUTE }),
     rateLimiter: new UpstashRateLimiter(redis, {
       limit: env.RATE_LIMIT_REQUESTS,
       windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      flushes,
+      log,
     }),
+    requestLimits: {
+      requests: env.RATE_LIMIT_REQUESTS,
+      ingestRequests: env.RATE_LIMIT_INGEST_REQUESTS,
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+    },
     budgets: {
       events: new UpstashRateLimiter(redis, {
         limit: env.RATE_LIMIT_EVENTS,
         windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
         prefix: "ratelimit:events",
+        flushes,
+        log,
       }),
       bytes: new UpstashRateLimiter(redis, {
         limit: env.RATE_LIMIT_BYTES,
         windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
         prefix: "ratelimit:bytes",
+        flushes,
+        log,
       }),
     },
     tenantOrigins: new UpstashTenantOriginStore(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
@@ -82,14 +105,19 @@ export function buildServices(env: WorkerEnv): Services {
       changes: new QueueModelChangeLog(env.INGEST_QUEUE as Queue<IngestMessage>),
     }),
     entityIds: new HmacEntityIdKeyer(env.ENTITY_ID_KEY),
-    // Rows of requests arriving within 20 ms share one queue call; the response never waits.
+    predictionLogReasons: env.PREDICTION_LOG_REASONS,
+    // Rows of requests arriving within 100 ms share one queue call (a queue send costs the
+    // isolate far more than a row); the response never waits.
     predictionLog: new QueuePredictionLog(env.INGEST_QUEUE as Queue<IngestMessage>, {
-      lingerMs: 20,
+      lingerMs: 100,
     }),
     ingest: {
       dedup: new UpstashDedupStore(redis, env.EVENT_DEDUP_TTL_SECONDS),
+      rejections: new UpstashRejectionLog(redis),
       sink: new QueueEventSink(env.INGEST_QUEUE as Queue<IngestMessage>),
+      forwarding: new UpstashTenantForwarding(redis, env.TENANT_ORIGINS_CACHE_TTL_MS),
       maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+      urlQueryAllowlist: env.EVENT_URL_QUERY_ALLOWLIST,
     },
     reads: readStoreSource({
       databaseUrl: env.DATABASE_URL,
@@ -106,6 +134,12 @@ export function buildServices(env: WorkerEnv): Services {
       testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
       allowLocalUrls: !isProduction(env),
     }),
+    destinations: destinationServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
+      maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
+    }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({
@@ -113,7 +147,20 @@ export function buildServices(env: WorkerEnv): Services {
       ttlMs: env.CONSOLE_SESSION_TTL_MS,
     }),
     consoleAssets: bundledConsoleAssets,
+    log,
   };
+}
+
+const loggers = new Map<string, Logger>();
+
+/** One logger per level per isolate. */
+function workerLogger(level: WorkerEnv["LOG_LEVEL"]): Logger {
+  let logger = loggers.get(level);
+  if (logger === undefined) {
+    logger = createLogger(level);
+    loggers.set(level, logger);
+  }
+  return logger;
 }
 
 let cachedServices: { env: WorkerEnv; services: Services } | undefined;
@@ -135,10 +182,6 @@ const learnedKafkaRestRoutes = new Map<string, ProduceRoute>();
 
 const app = createApp(({ env }) => isolateServices(workerEnv(env)));
 
-function log(entry: Record<string, unknown>): void {
-  console.log(JSON.stringify(entry));
-}
-
 // Workers require the handler object as the module's default export.
 export default {
   async fetch(request, env, ctx) {
@@ -146,7 +189,8 @@ export default {
       workerEnv(env);
     } catch (err) {
       if (err instanceof ConfigError) {
-        log({ level: "error", msg: err.message });
+        // LOG_LEVEL itself may be what is wrong: configuration errors are always written.
+        workerLogger("error").error(err.message);
         return Response.json(errorBody("CONFIG", err.message, crypto.randomUUID()), {
           status: 500,
         });
@@ -158,6 +202,8 @@ export default {
 
   async queue(batch, env) {
     const config = workerEnv(env);
+    const logger = workerLogger(config.LOG_LEVEL);
+    const log = logger.entry;
     const sink = new KafkaRestRecordSink({
       baseUrl: config.KAFKA_REST_URL,
       clusterId: config.KAFKA_REST_CLUSTER_ID,
@@ -206,6 +252,6 @@ export default {
       // Registry notices are produced with the manifest, read from R2 here.
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });
-    log({ level: "info", msg: "ingest batch", queue: batch.queue, ...result });
+    logger.info("ingest batch", { queue: batch.queue, ...result });
   },
 } satisfies ExportedHandler<unknown>;

@@ -13,6 +13,7 @@ import {
   requireSet,
   requireTrue,
 } from "#core/config";
+import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
 import type { TopicKey } from "#core/topics";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 import {
@@ -61,6 +62,14 @@ import {
 //                                     other names are counted under "(other)" [500]
 //   STREAM_MAX_CAMPAIGNS_PER_TENANT   distinct campaigns a tenant's windows hold; others are
 //                                     counted under "(other)" [2000]
+//   STREAM_ANOMALY_ENABLED            anomaly detection on the closed minute windows [true]
+//   STREAM_ANOMALY_MAX_SERIES_PER_TENANT  series watched per tenant; new ones past it are counted
+//                                     as overflow, not watched [1000]
+//   STREAM_ANOMALY_MAX_MINUTES_PER_BATCH  closed minutes a batch evaluates per tenant at most (a
+//                                     backlog catches up over the following batches) [10080]
+//   STREAM_ANOMALY_CHECKPOINT_MINUTES  detector states are written every this many closed minutes
+//                                     (and on every anomaly change); a restart replays the rest [10]
+//   STREAM_ANOMALY_MAX_CACHED_SERIES  series whose detectors stay in memory between batches [100000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -77,6 +86,15 @@ import {
 //   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
 //   DRIFTLINE_ENV                     production | local: production refuses local-only settings
 //                                     and delivers only to https public hosts [local]
+//   DESTINATION_ENCRYPTION_KEY        base64 of 32 bytes sealing destination tokens; the Worker's value [local key]
+//   DELIVERY_CONSUMER_GROUP           the delivery service's consumer group [<STREAM_CONSUMER_GROUP>-delivery]
+//   META_GRAPH_API_URL                Meta's Graph API base URL (the local test server in development)
+//                                     [https://graph.facebook.com]
+//   META_GRAPH_API_VERSION            Graph API version in the path [v21.0]
+//   DELIVERY_TIMEOUT_MS               longest one request to a destination may take [15000]
+//   DELIVERY_RETRY_INITIAL_MS         first wait after a transient destination error [500]
+//   DELIVERY_RETRY_MAX_MS             longest wait between retries of a transient error [30000]
+//   DELIVERY_DIRECTORY_TTL_MS         how long a tenant's destinations are cached [30000]
 //   MONITORING_*, WEBHOOK_*           model monitoring (drift, labels, performance, alerts,
 //                                     retraining, webhooks): listed with defaults in
 //                                     monitoring/monitoring-config.ts
@@ -155,6 +173,11 @@ const StreamEnv = z
     STREAM_DEDUP_PURGE_INTERVAL_MS: int(600_000),
     STREAM_MAX_EVENT_NAMES_PER_TENANT: int(500, 1, 1_000_000),
     STREAM_MAX_CAMPAIGNS_PER_TENANT: int(2_000, 1, 1_000_000),
+    STREAM_ANOMALY_ENABLED: bool(true),
+    STREAM_ANOMALY_MAX_SERIES_PER_TENANT: int(1_000, 1, 100_000),
+    STREAM_ANOMALY_MAX_MINUTES_PER_BATCH: int(10_080, 1, 1_000_000),
+    STREAM_ANOMALY_CHECKPOINT_MINUTES: int(10, 1, 1_440),
+    STREAM_ANOMALY_MAX_CACHED_SERIES: int(100_000, 0, 10_000_000),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -170,6 +193,20 @@ const StreamEnv = z
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
+    DESTINATION_ENCRYPTION_KEY: z.string().min(1).default(LOCAL_DESTINATION_ENCRYPTION_KEY),
+    DELIVERY_CONSUMER_GROUP: z.string().min(1).max(255).optional(),
+    META_GRAPH_API_URL: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be an http(s) URL")
+      .default("https://graph.facebook.com"),
+    META_GRAPH_API_VERSION: z
+      .string()
+      .regex(/^v\d+\.\d+$/, "must be a Graph API version like v21.0")
+      .default("v21.0"),
+    DELIVERY_TIMEOUT_MS: int(15_000, 100, 120_000),
+    DELIVERY_RETRY_INITIAL_MS: int(500, 1),
+    DELIVERY_RETRY_MAX_MS: int(30_000, 1),
+    DELIVERY_DIRECTORY_TTL_MS: int(30_000, 0),
     ...monitoringEnvShape,
   })
   .superRefine((env, ctx) => {
@@ -288,6 +325,24 @@ export interface StreamConfig {
     tenantLabels: boolean;
   };
   monitoring: MonitoringConfig;
+  anomaly: {
+    enabled: boolean;
+    maxSeriesPerTenant: number;
+    maxMinutesPerBatch: number;
+    checkpointMinutes: number;
+    maxCachedSeries: number;
+  };
+  /** The delivery service (stream-processor/delivery-main.ts): forwarding to destinations. */
+  delivery: {
+    groupId: string;
+    encryptionKey: string;
+    metaGraphUrl: string;
+    metaGraphVersion: string;
+    timeoutMs: number;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    directoryTtlMs: number;
+  };
   /** DRIFTLINE_ENV=production: tenant webhooks go only to https public hosts. */
   production: boolean;
   /** Deprecated variable names that were set (their values were taken); for a warning at start. */
@@ -384,6 +439,23 @@ export function loadStreamConfig(
       tenantLabels: e.STREAM_METRICS_TENANT_LABELS,
     },
     monitoring: monitoringConfigFrom(withMonitoringKeys(e)),
+    anomaly: {
+      enabled: e.STREAM_ANOMALY_ENABLED,
+      maxSeriesPerTenant: e.STREAM_ANOMALY_MAX_SERIES_PER_TENANT,
+      maxMinutesPerBatch: e.STREAM_ANOMALY_MAX_MINUTES_PER_BATCH,
+      checkpointMinutes: e.STREAM_ANOMALY_CHECKPOINT_MINUTES,
+      maxCachedSeries: e.STREAM_ANOMALY_MAX_CACHED_SERIES,
+    },
+    delivery: {
+      groupId: e.DELIVERY_CONSUMER_GROUP ?? `${e.STREAM_CONSUMER_GROUP}-delivery`,
+      encryptionKey: e.DESTINATION_ENCRYPTION_KEY,
+      metaGraphUrl: e.META_GRAPH_API_URL.replace(/\/+$/, ""),
+      metaGraphVersion: e.META_GRAPH_API_VERSION,
+      timeoutMs: e.DELIVERY_TIMEOUT_MS,
+      retryInitialMs: e.DELIVERY_RETRY_INITIAL_MS,
+      retryMaxMs: e.DELIVERY_RETRY_MAX_MS,
+      directoryTtlMs: e.DELIVERY_DIRECTORY_TTL_MS,
+    },
     production: isProduction(cleaned),
     deprecatedNames: aliased.used,
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,

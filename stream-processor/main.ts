@@ -8,6 +8,9 @@ import { isDriftlineError } from "#core/errors";
 import { topicNames } from "#core/topics";
 import { importWebhookEncryptionKey } from "#core/webhooks";
 import { MINUTE_MS } from "#core/windows";
+import { AnomalyMetrics } from "./anomaly/anomaly-metrics";
+import { AnomalyStage } from "./anomaly/anomaly-stage";
+import { openNeonAnomalies } from "./anomaly/neon-anomaly-store";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { backoffMs } from "./batch/backoff-ms";
 import type { BatchStage } from "./batch/batch-stage";
@@ -23,6 +26,7 @@ import type { BatchHandler } from "./kafka/event-source";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
 import { createMonitoring } from "./monitoring/create-monitoring";
+import { installCrashPolicy } from "./observability/crash-policy";
 import { createLogger } from "./observability/create-logger";
 import { StreamMetrics } from "./observability/stream-metrics";
 import { createRecordDecoder, type RecordKind } from "./pipeline/decode-record";
@@ -118,7 +122,25 @@ export async function startStreamProcessor(
   });
   // The stages of every metrics batch transaction, in order, after the metrics themselves: a new
   // one (retraining, anomaly detection) implements BatchStage and is listed here.
-  const stages: BatchStage[] = [...(config.monitoring.enabled ? [monitoring.stage] : [])];
+  // Anomaly detection runs after monitoring: it reads the minute windows this batch wrote.
+  const anomalies = new AnomalyStage({
+    config: {
+      maxSeriesPerTenant: config.anomaly.maxSeriesPerTenant,
+      maxMinutesPerBatch: config.anomaly.maxMinutesPerBatch,
+      checkpointMinutes: config.anomaly.checkpointMinutes,
+      maxCachedSeries: config.anomaly.maxCachedSeries,
+      allowedLatenessMs: config.pipeline.allowedLatenessMs,
+      alertSource: config.monitoring.settings.alerts.source,
+      operatorSinks: config.monitoring.webhooks.operator.urls,
+    },
+    open: openNeonAnomalies(metrics.dbTimer),
+    log,
+    observer: new AnomalyMetrics(metrics.registry),
+  });
+  const stages: BatchStage[] = [
+    ...(config.monitoring.enabled ? [monitoring.stage] : []),
+    ...(config.anomaly.enabled ? [anomalies] : []),
+  ];
   const pipeline = new MetricsPipeline({
     transactions,
     store,
@@ -371,6 +393,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  installCrashPolicy(log);
   // A signal during start-up is remembered and honoured once the processor runs, so a stop
   // request is never lost and never kills the process mid-start.
   let early: NodeJS.Signals | undefined;

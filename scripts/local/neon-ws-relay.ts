@@ -297,6 +297,7 @@ export function neonRelayService(
   return daemonService({
     name: SERVICE_NAME,
     label: `Neon WebSocket relay on ${url}`,
+    port: { number: port, variable: "NEON_WS_RELAY_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
     isReady: async () => (await fetchRelayHealth(port)) !== undefined,

@@ -12,14 +12,17 @@
 //   0.2.17). We keep its per-connection handler (message framing, SSL refusal) and replace
 //   the queue: a connection owns the session from its first message until Postgres reports
 //   ReadyForQuery "idle", i.e. for a whole extended-protocol batch or a whole transaction.
-// * So a connection that opens a transaction and waits on another connection before
-//   committing waits forever here; after LOCK_WAIT_TIMEOUT_MS the waiting connection is closed.
+// * So a connection that opens a transaction and leaves it idle (a psql session after BEGIN)
+//   would hold every other connection, the whole platform, until it commits. Once another
+//   connection has waited IDLE_OWNER_TIMEOUT_MS for it, the idle owner is closed with a FATAL
+//   error that names what to use instead, and its transaction is rolled back. A connection that
+//   still waits LOCK_WAIT_TIMEOUT_MS (an owner busy with one long statement) is closed itself.
 // * Memory: a booted PGlite holds ~300-800 MB RSS. First boot of a data dir runs initdb (~3-4 s).
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
+import type { PGlite } from "@electric-sql/pglite";
+import type { PGLiteSocketHandler, PGLiteSocketHandlerOptions } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { type LocalStackConfig, loadLocalStackConfig } from "./config";
 import { daemonService, tsxDaemon } from "./process";
@@ -30,6 +33,8 @@ const SERVICE_NAME = "pglite";
 const DEFAULT_MAX_CONNECTIONS = 32;
 /** How long a connection may wait for another connection's batch or transaction. */
 const LOCK_WAIT_TIMEOUT_MS = 30_000;
+/** How long others wait for a connection idle in a transaction before it is closed. */
+const IDLE_OWNER_TIMEOUT_MS = 5_000;
 /** First boot runs initdb inside WASM; slow on a busy 2-core machine. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -41,6 +46,9 @@ export interface PgliteServerOptions {
   host?: string;
   maxConnections?: number;
   lockWaitTimeoutMs?: number;
+  idleOwnerTimeoutMs?: number;
+  /** Named in the message a preempted idle connection gets: where interactive sessions belong. */
+  interactiveHint?: string;
   log?: (line: string) => void;
 }
 
@@ -132,6 +140,32 @@ function closeStatementMessage(name: string): Uint8Array {
   return out;
 }
 
+/** A FATAL ErrorResponse (SQLSTATE 25P03, idle_in_transaction_session_timeout) with `message`. */
+function fatalErrorMessage(message: string): Uint8Array {
+  const fields = [
+    ["S", "FATAL"],
+    ["V", "FATAL"],
+    ["C", "25P03"],
+    ["M", message],
+  ];
+  const body = fields.flatMap(([code, value]) => [
+    code!.charCodeAt(0),
+    ...ENCODER.encode(value),
+    0,
+  ]);
+  const out = new Uint8Array(1 + 4 + body.length + 1);
+  out[0] = 0x45; // 'E'
+  new DataView(out.buffer).setInt32(1, out.length - 1);
+  out.set(body, 5);
+  return out;
+}
+
+/** How the scheduler can end a connection it must preempt. */
+export interface SessionConnection {
+  /** Sends `bytes` to the client, then closes the connection. */
+  closeWith(bytes: Uint8Array): void;
+}
+
 interface Waiter {
   handlerId: number;
   grant: () => void;
@@ -152,12 +186,41 @@ class PgliteSessionScheduler {
   private readonly closed = new Set<number>();
   /** Per connection, the (scoped) names of the prepared statements it created. */
   private readonly statements = new Map<number, Set<string>>();
+  private readonly connections = new Map<number, SessionConnection>();
+  /** Connections with a message running in PGlite right now (not idle). */
+  private readonly executing = new Set<number>();
+  private ownerSince = 0;
 
   constructor(
     private readonly db: PGlite,
     private readonly lockWaitTimeoutMs: number,
     private readonly log: (line: string) => void,
+    private readonly idleOwnerTimeoutMs: number = IDLE_OWNER_TIMEOUT_MS,
+    private readonly interactiveHint: string = "",
   ) {}
+
+  register(handlerId: number, connection: SessionConnection): void {
+    this.connections.set(handlerId, connection);
+  }
+
+  /**
+   * Closes the owner if it sits idle in a transaction while `waiterId` waits: the session is
+   * shared, so an idle transaction of one connection (typically a person's psql after BEGIN)
+   * would stall every Driftline process.
+   */
+  private preemptIdleOwner(waiterId: number): void {
+    const owner = this.owner;
+    if (owner === undefined || owner === waiterId || this.executing.has(owner)) return;
+    if (!this.db.isInTransaction()) return;
+    const heldMs = Date.now() - this.ownerSince;
+    const message =
+      `Driftline's embedded Postgres (PGlite) runs every connection in one shared session, and this ` +
+      `connection kept a transaction open for ${Math.round(heldMs / 1000)} s while others waited, so it was closed ` +
+      `and its transaction rolled back. Keep transactions short here (psql: autocommit, no BEGIN)` +
+      `${this.interactiveHint ? `, or ${this.interactiveHint}` : ""}.`;
+    this.log(`connection #${owner} idle in a transaction while #${waiterId} waited: closing it`);
+    this.connections.get(owner)?.closeWith(fatalErrorMessage(message));
+  }
 
   enqueue(
     handlerId: number,
@@ -178,6 +241,7 @@ class PgliteSessionScheduler {
 
   clearQueueForHandler(handlerId: number): void {
     this.closed.add(handlerId);
+    this.connections.delete(handlerId);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const waiter = this.waiters[i]!;
       if (waiter.handlerId === handlerId) {
@@ -234,6 +298,7 @@ class PgliteSessionScheduler {
     const scoped = this.scopeStatementName(handlerId, message);
     let bytes = 0;
     const tail: number[] = [];
+    this.executing.add(handlerId);
     try {
       await this.db.runExclusive(() =>
         this.db.execProtocolRawStream(scoped, {
@@ -252,6 +317,8 @@ class PgliteSessionScheduler {
       // connection is closed by its handler, and clearTransactionIfNeeded passes the session on.
       this.log(`connection #${handlerId}: PGlite failed: ${String(error)}`);
       throw error;
+    } finally {
+      this.executing.delete(handlerId);
     }
     const type = message[0] ?? -1;
     if (ENDS_WITH_READY.has(type) && READY_IDLE.every((byte, i) => tail[i] === byte)) {
@@ -282,9 +349,11 @@ class PgliteSessionScheduler {
     if (this.owner === handlerId) return Promise.resolve();
     if (this.owner === undefined && this.waiters.length === 0) {
       this.owner = handlerId;
+      this.ownerSince = Date.now();
       return Promise.resolve();
     }
     return new Promise<void>((resolveGrant, reject) => {
+      const preempt = setTimeout(() => this.preemptIdleOwner(handlerId), this.idleOwnerTimeoutMs);
       const timer = setTimeout(() => {
         const at = this.waiters.indexOf(waiter);
         if (at >= 0) this.waiters.splice(at, 1);
@@ -298,10 +367,12 @@ class PgliteSessionScheduler {
         handlerId,
         grant: () => {
           clearTimeout(timer);
+          clearTimeout(preempt);
           resolveGrant();
         },
         reject: (error) => {
           clearTimeout(timer);
+          clearTimeout(preempt);
           reject(error);
         },
       };
@@ -313,6 +384,7 @@ class PgliteSessionScheduler {
     if (this.owner !== handlerId) return;
     const next = this.waiters.shift();
     this.owner = next?.handlerId;
+    this.ownerSince = Date.now();
     next?.grant();
   }
 }
@@ -323,12 +395,18 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
   const log = options.log ?? (() => {});
   mkdirSync(options.dataDir, { recursive: true });
   const started = performance.now();
+  // Loaded here, not at the top: every local-stack command imports this file for pgliteService,
+  // and only the daemon needs PGlite's code in memory.
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketHandler } = await import("@electric-sql/pglite-socket");
   const db = await PGlite.create({ dataDir: options.dataDir });
   const bootMs = performance.now() - started;
   const scheduler = new PgliteSessionScheduler(
     db,
     options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS,
     log,
+    options.idleOwnerTimeoutMs ?? IDLE_OWNER_TIMEOUT_MS,
+    options.interactiveHint ?? "",
   );
   const handlers = new Set<PGLiteSocketHandler>();
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -346,6 +424,11 @@ export async function startPgliteServer(options: PgliteServerOptions): Promise<P
       closeOnDetach: true,
     });
     handlers.add(handler);
+    scheduler.register(handler.handlerId, {
+      closeWith(bytes) {
+        socket.write(bytes, () => void handler.detach(true));
+      },
+    });
     const forget = () => handlers.delete(handler);
     handler.addEventListener("close", forget);
     handler.addEventListener("error", forget);
@@ -410,6 +493,7 @@ export function pgliteService(config: LocalStackConfig): LocalService {
   return daemonService({
     name: SERVICE_NAME,
     label: `PGlite on 127.0.0.1:${config.PGLITE_PORT}`,
+    port: { number: config.PGLITE_PORT, variable: "PGLITE_PORT" },
     url: databaseUrl,
     stateDir,
     isReady: () => postgresAnswers(databaseUrl),
@@ -432,7 +516,13 @@ async function main(): Promise<void> {
   const stamp = () => new Date().toISOString();
   const print = (line: string) => process.stdout.write(`${stamp()} ${line}\n`);
   const dataDir = pgliteDataDir(config);
-  const server = await startPgliteServer({ dataDir, port: config.PGLITE_PORT, log: print });
+  const server = await startPgliteServer({
+    dataDir,
+    port: config.PGLITE_PORT,
+    log: print,
+    interactiveHint:
+      "for interactive sessions run the stack on the machine's PostgreSQL (npm start uses it when it answers on 127.0.0.1:5432; MACHINE_POSTGRES_URL) or on DATABASE_URL",
+  });
   print(
     `PGlite (${dataDir}) opened in ${Math.round(server.bootMs)} ms, serving ${server.databaseUrl}`,
   );

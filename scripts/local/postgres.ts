@@ -48,6 +48,7 @@ export function postgresService(config: LocalStackConfig): PostgresService {
 
   return {
     name: "postgres",
+    processes: [...(pglite?.processes ?? []), ...(relay.processes ?? [])],
     async isReady() {
       return (await postgresAnswers(databaseUrl)) && (await relay.isReady());
     },

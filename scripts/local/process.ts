@@ -1,5 +1,6 @@
 /** Background processes of the local stack: pid files, log files, readiness polling, stopping. */
 import { spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
 import {
   closeSync,
   existsSync,
@@ -10,8 +11,10 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigError } from "#core/errors";
 import type { LocalService, ServiceEndpoint } from "./service";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -69,6 +72,25 @@ export function runningPid(stateDir: string, name: string): number | undefined {
   return undefined;
 }
 
+/** How a daemon this process started ended: `code` null when a signal ended it. */
+export interface DaemonExit {
+  name: string;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when stopDaemon (this process) asked it to stop: not a failure to report. */
+  requested: boolean;
+}
+
+/** Pids this process is stopping through stopDaemon. */
+const stopping = new Set<number>();
+
+/**
+ * Emits `exit` (a DaemonExit) whenever a daemon started by this process ends, expectedly or
+ * not: the supervisor of `npm start` listens here.
+ */
+export const daemonExits = new EventEmitter<{ exit: [DaemonExit] }>();
+
 /**
  * Starts a detached process in its own process group (so stopping it also stops its children),
  * output appended to `<state>/logs/<name>.log`, pid in `<state>/run/<name>.pid`.
@@ -83,9 +105,14 @@ export function startDaemon(stateDir: string, spec: DaemonSpec): number {
       stdio: ["ignore", log, log],
     });
     if (child.pid === undefined) throw new Error(`could not start ${spec.name}: ${spec.command}`);
+    const pid = child.pid;
+    child.on("exit", (code, signal) => {
+      const requested = stopping.delete(pid);
+      daemonExits.emit("exit", { name: spec.name, pid, code, signal, requested });
+    });
     child.unref();
-    writeFileSync(pidFile(stateDir, spec.name), String(child.pid));
-    return child.pid;
+    writeFileSync(pidFile(stateDir, spec.name), String(pid));
+    return pid;
   } finally {
     closeSync(log);
   }
@@ -110,6 +137,7 @@ export async function stopDaemon(
       }
     }
   };
+  stopping.add(pid);
   signalGroup("SIGTERM");
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);
@@ -192,6 +220,11 @@ export interface DaemonServiceOptions {
    * spawn one daemon (the other waits for it); for daemons whose start takes seconds.
    */
   startLock?: boolean;
+  /**
+   * The TCP port it listens on and the variable that sets it: when the port is taken by a
+   * program that does not pass `isReady`, `up()` fails at once with one line naming both.
+   */
+  port?: { number: number; variable: string };
   /** Runs once the service is ready, started or reused; a rejection fails `up()`. */
   afterReady?: (endpoint: ServiceEndpoint) => void | Promise<void>;
 }
@@ -226,6 +259,7 @@ export function daemonService(options: DaemonServiceOptions): LocalService {
 
   return {
     name,
+    processes: [name],
     isReady,
     async up() {
       if (await isReady()) return ready(false);
@@ -243,8 +277,19 @@ export function daemonService(options: DaemonServiceOptions): LocalService {
       try {
         // Re-checked under the lock: a start that finished meanwhile released it already.
         if (options.startLock && (await isReady())) return ready(false);
+        if (options.port !== undefined && (await portTaken(options.port.number))) {
+          throw new ConfigError(
+            `Port ${options.port.number} is taken by another program, so ${options.label} cannot start: stop that program or set ${options.port.variable} to a free port.`,
+          );
+        }
         const pid = startDaemon(stateDir, { name, ...(await options.spawn()) });
-        await waitFor(pid);
+        try {
+          await waitFor(pid);
+        } catch (error) {
+          // A daemon that never became ready is not left behind for the next start to reuse.
+          await stopDaemon(stateDir, name, options.stopGraceMs);
+          throw error;
+        }
         return await ready(true);
       } finally {
         lock.release();
@@ -254,6 +299,20 @@ export function daemonService(options: DaemonServiceOptions): LocalService {
       await stopDaemon(stateDir, name, options.stopGraceMs);
     },
   };
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export function portTaken(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (taken: boolean) => {
+      socket.destroy();
+      resolvePromise(taken);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }
 
 /**

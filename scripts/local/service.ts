@@ -9,6 +9,11 @@ export interface ServiceEndpoint {
 
 export interface LocalService {
   name: string;
+  /**
+   * The daemons (pid and log file names under the state dir) this service runs when it starts
+   * them, so a supervisor can tell whose process exited. Empty or absent: none of its own.
+   */
+  processes?: readonly string[];
   /** Starts the service unless it already runs; resolves once it is ready. Idempotent. */
   up(): Promise<ServiceEndpoint>;
   /** Stops it if this stack started it; a no-op otherwise. Idempotent. */

@@ -1,8 +1,12 @@
 /** The whole local stack in start order, and the environment its clients need. */
+
 import type { LocalStackConfig } from "./config";
+import { deliveryService, graphApiTestServerService } from "./destinations";
 import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "./kafka";
 import { localDatabaseUrl, postgresService } from "./postgres";
 import type { LocalService } from "./service";
+import { retrainingWorkerService } from "./retraining-worker";
+import { streamProcessorService } from "./stream-processor";
 import { upstashRestService } from "./upstash-rest-service";
 import { workerService } from "./worker";
 
@@ -30,6 +34,24 @@ export function stackStages(
   return stages
     .map((stage) => stage.filter((part) => parts.includes(part)).map((part) => builders[part]()))
     .filter((stage) => stage.length > 0);
+}
+
+/**
+ * The long-running Driftline processes `npm start` runs and supervises once the services are up
+ * and the migrations applied, in start order. A new one is one more entry here: a LocalService
+ * built with `daemonService` (see stream-processor.ts), which gives it its pid and log files,
+ * restarts with back-off and a line in `services:status`.
+ */
+export function platformProcesses(
+  config: LocalStackConfig,
+  env: Record<string, string>,
+): LocalService[] {
+  return [
+    streamProcessorService(config, env),
+    retrainingWorkerService(config, env),
+    graphApiTestServerService(config),
+    deliveryService(config, env),
+  ];
 }
 
 /** Environment variables that point Driftline's processes and tests at the local stack. */

@@ -14,12 +14,19 @@ export function streamProcessorService(
   return daemonService({
     name: "stream-processor",
     label: "the stream processor",
+    port: { number: config.STREAM_API_PORT, variable: "STREAM_API_PORT" },
     url,
     stateDir: config.DRIFTLINE_STATE_DIR,
     isReady: async () => {
       try {
         const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
-        return res.status === 200;
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          return false;
+        }
+        // Its own answer, not another program's /ready on the same port.
+        const body = (await res.json()) as { checks?: { kafka?: unknown; database?: unknown } };
+        return body.checks?.kafka !== undefined && body.checks.database !== undefined;
       } catch {
         return false;
       }

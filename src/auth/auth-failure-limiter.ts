@@ -1,4 +1,5 @@
 /** Per-client count of failed authentications, per isolate: a flood of forged keys is refused before Redis. */
+import { boundedCache } from "../cache/bounded-cache";
 import type { AuthFailureLimiter } from "./auth-ports";
 
 interface Window {
@@ -7,12 +8,12 @@ interface Window {
 }
 
 /**
- * A fixed window per client address. Clients beyond `maxClients` push out the oldest window
- * (Map order), so memory stays bounded whatever the flood. Hand-written: the library limiters
+ * A fixed window per client address. Clients beyond `maxClients` push out the least recently
+ * seen window, so memory stays bounded whatever the flood. Hand-written: the library limiters
  * (@upstash/ratelimit) would cost the Redis round trip this exists to spare.
  */
 export class InMemoryAuthFailureLimiter implements AuthFailureLimiter {
-  private readonly windows = new Map<string, Window>();
+  private readonly windows;
   private readonly maxFailures: number;
   private readonly windowMs: number;
   private readonly maxClients: number;
@@ -28,6 +29,7 @@ export class InMemoryAuthFailureLimiter implements AuthFailureLimiter {
     this.windowMs = options.windowMs ?? 60_000;
     this.maxClients = options.maxClients ?? 10_000;
     this.nowMs = options.nowMs ?? Date.now;
+    this.windows = boundedCache<Window>({ maxEntries: this.maxClients, nowMs: this.nowMs });
   }
 
   retryAfterSeconds(client: string): number | undefined {
@@ -41,10 +43,6 @@ export class InMemoryAuthFailureLimiter implements AuthFailureLimiter {
     if (window !== undefined) {
       window.failures += 1;
       return;
-    }
-    if (this.windows.size >= this.maxClients) {
-      const oldest = this.windows.keys().next().value;
-      if (oldest !== undefined) this.windows.delete(oldest);
     }
     this.windows.set(client, { startMs: this.nowMs(), failures: 1 });
   }

@@ -17,12 +17,23 @@ export interface RateLimitDecision {
   windowSeconds: number;
 }
 
+/** A limit: `limit` units per sliding window of `windowSeconds`. */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSeconds: number;
+}
+
 export interface RateLimiter {
   /**
-   * Counts `units` (default 1: one request) for `identifier` (an API key id) and says whether the
-   * request may pass.
+   * Counts `units` (default 1: one request) for `identifier` (an API key id) against `policy`
+   * (default: the limiter's own) and says whether the request may pass.
    */
-  limit(identifier: string, waitUntil: WaitUntil, units?: number): Promise<RateLimitDecision>;
+  limit(
+    identifier: string,
+    waitUntil: WaitUntil,
+    units?: number,
+    policy?: RateLimitPolicy,
+  ): Promise<RateLimitDecision>;
 }
 
 /** What a key may spend per window besides requests; each budget is its own sliding window. */

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { fakeServices } from "../../test/support/fake-services";
 import { createApp } from "../app";
+import { readBearerKey } from "./require-key";
 
 describe("requireKey and failed authentications", () => {
   it("answers 429 to an address past its invalid-key budget without looking keys up, other addresses unaffected", async () => {
@@ -28,5 +29,17 @@ describe("requireKey and failed authentications", () => {
     // A malformed header counts too, and other addresses are not held up.
     expect((await models("nonsense", "198.51.100.7")).status).toBe(401);
     expect((await models(valid, "198.51.100.7")).status).not.toBe(429);
+  });
+});
+
+describe("readBearerKey", () => {
+  it.each([
+    [undefined, /Missing API key/],
+    ["Bearer ", /The Authorization header is empty: it says `Bearer` with no key after it/],
+    ["bearer", /The Authorization header is empty/],
+    ["Basic dXNlcjpwYXNz", /is not a Bearer token/],
+    ["Bearer abc", /is not a Driftline API key/],
+  ])("refuses %j with a message that says what to fix", (header, message) => {
+    expect(() => readBearerKey(header)).toThrow(message);
   });
 });

@@ -8,7 +8,9 @@ import {
   grantsRole,
   hashApiKey,
   keyKindOf,
+  keyRateLimit,
   type Role,
+  rateLimitHeaderValues,
   timingSafeEqualText,
 } from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
@@ -26,6 +28,12 @@ function unauthenticated(message: string): DriftlineError {
 /** The key from `Authorization: Bearer <key>`, or a 401 saying what to send. */
 export function readBearerKey(header: string | undefined): string {
   if (!header) throw unauthenticated(`Missing API key. ${HOW_TO}`);
+  // `Authorization: Bearer $KEY` with $KEY unset in the shell arrives as a bare "Bearer".
+  if (/^\s*Bearer\s*$/i.test(header)) {
+    throw unauthenticated(
+      `The Authorization header is empty: it says \`Bearer\` with no key after it (is the shell variable holding the key set?). ${HOW_TO}`,
+    );
+  }
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   if (!match) throw unauthenticated(`The Authorization header is not a Bearer token. ${HOW_TO}`);
   const key = match[1]!;
@@ -36,9 +44,11 @@ export function readBearerKey(header: string | undefined): string {
 }
 
 /**
- * Authenticates the request, checks `role`, counts it against the key's rate limit and sets
- * `c.var.auth`. Every response carries the IETF RateLimit-* headers; a refused one also carries
- * Retry-After. Runs before body validation, so an anonymous caller learns nothing about schemas.
+ * Authenticates the request, checks `role`, counts it against the key's request limit (its own,
+ * else the default for its roles) and sets `c.var.auth`. Every authenticated response carries
+ * `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a refused one also
+ * carries Retry-After. Runs before body validation, so an anonymous caller learns nothing about
+ * schemas.
  */
 export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -66,6 +76,16 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       throw unauthenticated(`The API key is not valid (unknown or revoked). ${HOW_TO}`);
     }
     c.header("WWW-Authenticate", undefined);
+    const keyKind = keyKindOf(record);
+    // A publishable key sits in web pages for anyone to copy: it only ever sends events, whatever
+    // roles its record holds (keys:create refuses other roles for it).
+    if (keyKind === "browser" && role !== "ingest") {
+      throw new DriftlineError(
+        "FORBIDDEN",
+        `This key (${record.keyId}) is publishable (created with origins, for web pages) and may only send events; ${c.req.method} ${c.req.path} needs a server key with the "${role}" role.`,
+        { context: { keyId: record.keyId, role } },
+      );
+    }
     if (!grantsRole(record.roles, role)) {
       throw new DriftlineError(
         "FORBIDDEN",
@@ -74,17 +94,26 @@ export function requireKey(role: Role): MiddlewareHandler<AppEnv> {
       );
     }
 
-    const decision = await rateLimiter.limit(record.keyId, (p) => waitUntil(c, p));
-    const resetSeconds = Math.max(0, Math.ceil((decision.resetAtMs - Date.now()) / 1000));
-    c.header("RateLimit-Limit", String(decision.limit));
-    c.header("RateLimit-Remaining", String(decision.remaining));
-    c.header("RateLimit-Reset", String(resetSeconds));
+    const own = keyRateLimit(record, c.var.services.requestLimits);
+    const decision = await rateLimiter.limit(record.keyId, (p) => waitUntil(c, p), 1, {
+      limit: own.requests,
+      windowSeconds: own.windowSeconds,
+    });
+    const headers = rateLimitHeaderValues({
+      policy: "requests",
+      limit: decision.limit,
+      windowSeconds: decision.windowSeconds,
+      remaining: decision.remaining,
+      resetSeconds: Math.ceil((decision.resetAtMs - Date.now()) / 1000),
+    });
+    c.header("RateLimit-Policy", headers.policy);
+    c.header("RateLimit", headers.rateLimit);
     if (!decision.allowed) throw budgetExceeded("requests", record.keyId, decision);
     c.set("auth", {
       tenant: record.tenant,
       keyId: record.keyId,
       roles: record.roles,
-      keyKind: keyKindOf(record),
+      keyKind,
     });
     await next();
   };

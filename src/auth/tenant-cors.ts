@@ -4,13 +4,7 @@ import { normalizeOrigin } from "#core/api-keys";
 import { DriftlineError } from "#core/errors";
 import type { AppEnv } from "../app-env";
 
-const EXPOSED_HEADERS = [
-  "X-Request-Id",
-  "Retry-After",
-  "RateLimit-Limit",
-  "RateLimit-Remaining",
-  "RateLimit-Reset",
-].join(", ");
+const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", "RateLimit-Policy", "RateLimit"].join(", ");
 
 /**
  * Answers CORS preflights (OPTIONS with Access-Control-Request-Method) for the paths it is

@@ -20,7 +20,7 @@ describe("UpstashApiKeyStore cache", () => {
     const redis = new CountingRedis();
     const { record } = await generateApiKey({ tenant: "shop-1", roles: ["score"] });
     redis.values.set(apiKeyRedisKey(record.keyHash), record);
-    let now = 0;
+    let now = Date.UTC(2026, 11, 7);
     const store = new UpstashApiKeyStore(redis as never, 10_000, () => now, {
       knownKeys: 100,
       unknownKeys: 100,
@@ -34,8 +34,34 @@ describe("UpstashApiKeyStore cache", () => {
     // A forged key repeated at once is answered from memory; after the negative TTL, asked again.
     await store.findByHash(forged(999));
     expect(redis.gets).toBe(getsAfterFlood);
-    now += 2_001;
+    now += 2_000;
     await store.findByHash(forged(999));
     expect(redis.gets).toBe(getsAfterFlood + 1);
+  });
+
+  it("asks Redis again exactly when a known key's TTL has passed, and never trusts it past expiresAt", async () => {
+    const redis = new CountingRedis();
+    const { record } = await generateApiKey({ tenant: "shop-1", roles: ["score"] });
+    let now = Date.UTC(2026, 11, 7);
+    const retiring = { ...record, expiresAt: new Date(now + 4_000).toISOString() };
+    redis.values.set(apiKeyRedisKey(record.keyHash), retiring);
+    const store = new UpstashApiKeyStore(redis as never, 10_000, () => now);
+    expect(await store.findByHash(record.keyHash)).toEqual(retiring);
+    now += 3_999;
+    expect(await store.findByHash(record.keyHash)).toEqual(retiring);
+    expect(redis.gets).toBe(1);
+    now += 1;
+    expect(await store.findByHash(record.keyHash)).toBeUndefined();
+
+    redis.values.set(apiKeyRedisKey(record.keyHash), record);
+    store.forget(record.keyHash);
+    expect(await store.findByHash(record.keyHash)).toEqual(record);
+    const gets = redis.gets;
+    now += 9_999;
+    await store.findByHash(record.keyHash);
+    expect(redis.gets).toBe(gets);
+    now += 1;
+    await store.findByHash(record.keyHash);
+    expect(redis.gets).toBe(gets + 1);
   });
 });

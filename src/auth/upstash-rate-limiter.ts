@@ -1,8 +1,11 @@
 /** RateLimiter on `@upstash/ratelimit`: a sliding window of units (requests, events, bytes) per API key, counted ahead locally. */
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
+import { boundedCache } from "../cache/bounded-cache";
 import type { WaitUntil } from "../http/wait-until";
-import type { RateLimitDecision, RateLimiter } from "./auth-ports";
+import type { Logger } from "../observability/logger";
+import type { RateLimitDecision, RateLimiter, RateLimitPolicy } from "./auth-ports";
+import { CoalescedFlushes } from "./coalesced-flushes";
 
 export interface RateLimitConfig {
   /** Units (requests, events or bytes) allowed per key per window. */
@@ -12,11 +15,17 @@ export interface RateLimitConfig {
   prefix?: string;
   /** A key's local count is trusted this long after its last answer from Redis. */
   maxStaleMs?: number;
-  /** How long counts admitted locally gather before one call sends them to Redis. */
-  flushLingerMs?: number;
+  /**
+   * Where counts admitted locally gather before they go to Redis; share one between the budgets
+   * so their flushes go out in one request. Default: a round of its own every 250 ms.
+   */
+  flushes?: CoalescedFlushes;
+  log?: Logger;
 }
 
 interface KeyState {
+  /** The policy the state counts against (`limit/windowSeconds`); a new one starts afresh. */
+  policy: string;
   limit: number;
   /** Remaining units per Redis' last answer. */
   remaining: number;
@@ -31,6 +40,9 @@ interface KeyState {
 }
 
 const MAX_KEYS = 10_000;
+/** Distinct per-key policies an isolate keeps a limiter for (few in practice). */
+const MAX_POLICIES = 256;
+const DEFAULT_FLUSH_LINGER_MS = 250;
 /** How long Redis is left alone after it failed a rate-limit call. */
 const BREAKER_OPEN_MS = 10_000;
 /** A scheduled flush older than this is presumed lost with its request; the next one replaces it. */
@@ -46,9 +58,10 @@ function estimate(state: KeyState): number {
  * request would put a round trip on every score, so each isolate counts ahead: while a key's
  * last answer is fresh (≤ maxStaleMs) and leaves at least a small margin after the request's
  * units (1 per request; N events or bytes for the ingest budgets), a request is admitted
- * from the local count, and the counts gathered over `flushLingerMs` go to Redis in one call after
- * the response (`waitUntil`, Ratelimit's `rate`). The request that schedules a flush carries it;
- * counts arriving after its snapshot schedule the next one, so no request waits on another's.
+ * from the local count, and the counts gathered over a linger go to Redis in one call after the
+ * response (`waitUntil`, Ratelimit's `rate`), together with every other budget's and key's due in
+ * the same round (`CoalescedFlushes`). The request that opens a round carries it; counts arriving
+ * after its snapshot join the next one, so no request waits on another's.
  * Near the limit, on the first request of a key, or when the local count is stale, the request
  * waits for Redis with all its units, so one isolate never exceeds the limit; across isolates the
  * overshoot is at most what they admit between two flushes while above the margin. A request
@@ -58,17 +71,18 @@ function estimate(state: KeyState): number {
  * (`cachedFixedWindow`) is a fixed window.
  */
 export class UpstashRateLimiter implements RateLimiter {
-  private readonly ratelimit: Ratelimit;
-  private readonly states = new Map<string, KeyState>();
-  private readonly margin: number;
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly limiters;
+  private readonly states;
+  private readonly flushes: CoalescedFlushes;
   private readonly maxStaleMs: number;
-  private readonly flushLingerMs: number;
-  private readonly windowSeconds: number;
-  private readonly limitPerWindow: number;
+  private readonly defaultPolicy: RateLimitPolicy;
+  private readonly log: Logger | undefined;
   /** Until when Redis is not asked after a failure (the breaker is open), epoch ms. */
   private redisDownUntilMs = 0;
   /** Fixed windows counted in this isolate while the breaker is open. */
-  private readonly localWindows = new Map<string, { startMs: number; count: number }>();
+  private readonly localWindows;
 
   /** Build once per isolate: the local counts and the library's blocked-key cache live in it. */
   constructor(
@@ -76,29 +90,57 @@ export class UpstashRateLimiter implements RateLimiter {
     config: RateLimitConfig,
     private readonly nowMs: () => number = Date.now,
   ) {
-    this.ratelimit = new Ratelimit({
-      redis,
-      limiter: Ratelimit.slidingWindow(config.limit, `${config.windowSeconds} s`),
-      prefix: config.prefix ?? "ratelimit:key",
-      analytics: false,
-      // Fail open after 1 s: a slow Redis must not take scoring down with it.
-      timeout: 1_000,
+    this.redis = redis;
+    this.prefix = config.prefix ?? "ratelimit:key";
+    this.defaultPolicy = { limit: config.limit, windowSeconds: config.windowSeconds };
+    this.maxStaleMs = config.maxStaleMs ?? 2_000;
+    this.flushes = config.flushes ?? new CoalescedFlushes(DEFAULT_FLUSH_LINGER_MS, nowMs);
+    this.log = config.log;
+    this.limiters = boundedCache<Ratelimit>({ maxEntries: MAX_POLICIES });
+    this.states = boundedCache<KeyState>({ maxEntries: MAX_KEYS, nowMs });
+    this.localWindows = boundedCache<{ startMs: number; count: number }>({
+      maxEntries: MAX_KEYS,
+      nowMs,
     });
-    this.margin = Math.ceil(config.limit * 0.02);
-    this.windowSeconds = config.windowSeconds;
-    this.limitPerWindow = config.limit;
-    this.maxStaleMs = config.maxStaleMs ?? 1_000;
-    this.flushLingerMs = config.flushLingerMs ?? 50;
   }
 
-  async limit(identifier: string, waitUntil: WaitUntil, units = 1): Promise<RateLimitDecision> {
+  /** The library's limiter for a policy; one per distinct (limit, window), same Redis keys. */
+  private ratelimit(policy: RateLimitPolicy): Ratelimit {
+    const name = policyName(policy);
+    let limiter = this.limiters.get(name);
+    if (limiter === undefined) {
+      limiter = new Ratelimit({
+        redis: this.redis,
+        limiter: Ratelimit.slidingWindow(policy.limit, `${policy.windowSeconds} s`),
+        prefix: this.prefix,
+        analytics: false,
+        // Fail open after 1 s: a slow Redis must not take scoring down with it.
+        timeout: 1_000,
+      });
+      this.limiters.set(name, limiter);
+    }
+    return limiter;
+  }
+
+  async limit(
+    identifier: string,
+    waitUntil: WaitUntil,
+    units = 1,
+    policy: RateLimitPolicy = this.defaultPolicy,
+  ): Promise<RateLimitDecision> {
     const now = this.nowMs();
-    if (now < this.redisDownUntilMs) return this.limitLocally(identifier, units, now);
-    const state = this.states.get(identifier);
+    if (now < this.redisDownUntilMs) return this.limitLocally(identifier, units, now, policy);
+    const name = policyName(policy);
+    let state = this.states.get(identifier);
+    // A key whose limit changed (admin API) counts against the new one from its next answer.
+    if (state !== undefined && state.policy !== name) {
+      this.states.delete(identifier);
+      state = undefined;
+    }
     if (
       state &&
       now - state.syncedAtMs <= this.maxStaleMs &&
-      estimate(state) - units >= this.margin
+      estimate(state) - units >= marginOf(policy)
     ) {
       state.pending += units;
       const decision = {
@@ -106,9 +148,9 @@ export class UpstashRateLimiter implements RateLimiter {
         limit: state.limit,
         remaining: estimate(state),
         resetAtMs: state.resetAtMs,
-        windowSeconds: this.windowSeconds,
+        windowSeconds: policy.windowSeconds,
       };
-      this.scheduleFlush(identifier, state, waitUntil);
+      this.scheduleFlush(identifier, state, waitUntil, policy);
       return decision;
     }
 
@@ -121,21 +163,23 @@ export class UpstashRateLimiter implements RateLimiter {
     }
     let result: Awaited<ReturnType<Ratelimit["limit"]>>;
     try {
-      result = await this.ratelimit.limit(identifier, { rate: sent });
+      result = await this.ratelimit(policy).limit(identifier, { rate: sent });
     } catch (err) {
-      return this.redisFailed(identifier, sent, now, String(err));
+      return this.redisFailed(identifier, sent, now, String(err), policy);
     } finally {
       if (state) state.inflight -= sent;
     }
     waitUntil(result.pending);
-    if (result.reason === "timeout") return this.redisFailed(identifier, sent, now, "timeout");
-    const next = this.remember(identifier, result, state);
+    if (result.reason === "timeout") {
+      return this.redisFailed(identifier, sent, now, "timeout", policy);
+    }
+    const next = this.remember(identifier, result, state, name);
     return {
       allowed: result.success,
       limit: result.limit,
       remaining: Math.max(0, estimate(next)),
       resetAtMs: result.reset,
-      windowSeconds: this.windowSeconds,
+      windowSeconds: policy.windowSeconds,
     };
   }
 
@@ -149,36 +193,38 @@ export class UpstashRateLimiter implements RateLimiter {
     units: number,
     nowMs: number,
     error: string,
+    policy: RateLimitPolicy,
   ): RateLimitDecision {
     this.redisDownUntilMs = nowMs + BREAKER_OPEN_MS;
-    console.error(
-      JSON.stringify({
-        level: "warn",
-        msg: "rate limit check failed; counting in this isolate until Redis answers again",
-        retryInMs: BREAKER_OPEN_MS,
-        error,
-      }),
-    );
-    return this.limitLocally(identifier, units, nowMs);
+    this.log?.warn("rate limit check failed; counting in this isolate until Redis answers again", {
+      retryInMs: BREAKER_OPEN_MS,
+      error,
+    });
+    return this.limitLocally(identifier, units, nowMs, policy);
   }
 
-  private limitLocally(identifier: string, units: number, nowMs: number): RateLimitDecision {
-    const windowMs = this.windowSeconds * 1000;
+  private limitLocally(
+    identifier: string,
+    units: number,
+    nowMs: number,
+    policy: RateLimitPolicy,
+  ): RateLimitDecision {
+    const windowMs = policy.windowSeconds * 1000;
     const startMs = nowMs - (nowMs % windowMs);
-    let window = this.localWindows.get(identifier);
+    const key = `${identifier}\n${policyName(policy)}`;
+    let window = this.localWindows.get(key);
     if (window === undefined || window.startMs !== startMs) {
-      if (this.localWindows.size >= MAX_KEYS) this.localWindows.clear();
       window = { startMs, count: 0 };
-      this.localWindows.set(identifier, window);
+      this.localWindows.set(key, window);
     }
-    const allowed = window.count + units <= this.limitPerWindow;
+    const allowed = window.count + units <= policy.limit;
     if (allowed) window.count += units;
     return {
       allowed,
-      limit: this.limitPerWindow,
-      remaining: Math.max(0, this.limitPerWindow - window.count),
+      limit: policy.limit,
+      remaining: Math.max(0, policy.limit - window.count),
       resetAtMs: startMs + windowMs,
-      windowSeconds: this.windowSeconds,
+      windowSeconds: policy.windowSeconds,
     };
   }
 
@@ -186,9 +232,11 @@ export class UpstashRateLimiter implements RateLimiter {
     identifier: string,
     result: { limit: number; remaining: number; reset: number },
     previous: KeyState | undefined,
+    policy: string,
   ): KeyState {
     const existing = previous ?? this.states.get(identifier);
     const state: KeyState = existing ?? {
+      policy,
       limit: result.limit,
       remaining: 0,
       resetAtMs: 0,
@@ -201,38 +249,48 @@ export class UpstashRateLimiter implements RateLimiter {
     state.remaining = Math.max(0, result.remaining);
     state.resetAtMs = result.reset;
     state.syncedAtMs = this.nowMs();
-    if (!existing) {
-      if (this.states.size >= MAX_KEYS) this.states.clear();
-      this.states.set(identifier, state);
-    }
+    if (!existing) this.states.set(identifier, state);
     return state;
   }
 
   /** Schedules one call that sends the counts admitted locally, unless one is already waiting. */
-  private scheduleFlush(identifier: string, state: KeyState, waitUntil: WaitUntil): void {
+  private scheduleFlush(
+    identifier: string,
+    state: KeyState,
+    waitUntil: WaitUntil,
+    policy: RateLimitPolicy,
+  ): void {
     const now = this.nowMs();
     if (state.flushScheduledAtMs !== undefined && now - state.flushScheduledAtMs < STALE_FLUSH_MS) {
       return;
     }
     state.flushScheduledAtMs = now;
-    waitUntil(this.flushAfterLinger(identifier, state));
+    this.flushes.schedule(() => this.flush(identifier, state, policy), waitUntil);
   }
 
-  private async flushAfterLinger(identifier: string, state: KeyState): Promise<void> {
-    if (this.flushLingerMs > 0) await new Promise((r) => setTimeout(r, this.flushLingerMs));
+  private async flush(identifier: string, state: KeyState, policy: RateLimitPolicy): Promise<void> {
     const count = state.pending;
     state.pending = 0;
     state.flushScheduledAtMs = undefined;
     if (count === 0) return;
     state.inflight += count;
     try {
-      const result = await this.ratelimit.limit(identifier, { rate: count });
+      const result = await this.ratelimit(policy).limit(identifier, { rate: count });
       await result.pending;
-      if (result.reason !== "timeout") this.remember(identifier, result, state);
+      if (result.reason !== "timeout") this.remember(identifier, result, state, state.policy);
     } catch {
       // Redis unreachable: the local count goes stale and the next request asks Redis itself.
     } finally {
       state.inflight -= count;
     }
   }
+}
+
+function policyName(policy: RateLimitPolicy): string {
+  return `${policy.limit}/${policy.windowSeconds}`;
+}
+
+/** Units kept back from counting ahead: near the limit every request asks Redis. */
+function marginOf(policy: RateLimitPolicy): number {
+  return Math.ceil(policy.limit * 0.02);
 }

@@ -2,21 +2,26 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { tenantOriginsRedisKey } from "#core/api-keys";
 import { DependencyUnavailableError } from "#core/errors";
+import { boundedCache } from "../cache/bounded-cache";
 import type { TenantOriginStore } from "./auth-ports";
 
+/** Tenants whose origins an isolate keeps (least recently used dropped beyond it). */
+const MAX_CACHED_TENANTS = 10_000;
+
 export class UpstashTenantOriginStore implements TenantOriginStore {
-  private readonly cache = new Map<string, { origins: readonly string[]; expiresAtMs: number }>();
+  private readonly cache;
 
   constructor(
     private readonly redis: Redis,
     private readonly ttlMs: number,
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+    nowMs: () => number = Date.now,
+  ) {
+    this.cache = boundedCache<readonly string[]>({ maxEntries: MAX_CACHED_TENANTS, ttlMs, nowMs });
+  }
 
   async allowedOrigins(tenant: string): Promise<readonly string[]> {
-    const now = this.nowMs();
     const hit = this.cache.get(tenant);
-    if (hit && hit.expiresAtMs > now) return hit.origins;
+    if (hit) return hit;
     let origins: string[];
     try {
       origins = await this.redis.smembers(tenantOriginsRedisKey(tenant));
@@ -25,8 +30,7 @@ export class UpstashTenantOriginStore implements TenantOriginStore {
         cause: err,
       });
     }
-    if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(tenant, { origins, expiresAtMs: now + this.ttlMs });
+    if (this.ttlMs > 0) this.cache.set(tenant, origins);
     return origins;
   }
 }

@@ -31,8 +31,9 @@ export function consolePage(options: {
   <a class="brand" href="#/overview"><span class="logo">◆</span> Driftline</a>
   <nav id="nav">
     <a href="#/overview">Overview</a><a href="#/models">Models</a><a href="#/drift">Drift</a>
-    <a href="#/performance">Performance</a><a href="#/alerts">Alerts</a>
+    <a href="#/performance">Performance</a><a href="#/alerts">Alerts</a><a href="#/health">Health</a>
     <a href="#/retraining">Retraining</a><a href="#/webhooks">Webhooks</a>
+    <a href="#/settings">Settings</a>
   </nav>
   <span class="who">tenant <strong id="tenant">${escapeHtml(options.tenant ?? "")}</strong>
   <span id="live" class="live" title="updates every few seconds">live</span>

@@ -30,9 +30,31 @@ describe("the core's entry points", () => {
     expect(exportedNames(entry).length).toBeGreaterThan(0);
   });
 
+  it("#core/explain exports the explainers", () => {
+    expect(exportedNames("#core/explain")).toEqual(
+      expect.arrayContaining(["createModelExplainer", "createTreeExplainer", "topReasons"]),
+    );
+  });
+
+  it("#core/destinations exports the destination settings, token sealing and Meta's answer rules", () => {
+    expect(exportedNames("#core/destinations")).toEqual(
+      expect.arrayContaining([
+        "destinationInputSchema",
+        "sealDestinationToken",
+        "classifyMetaResponse",
+      ]),
+    );
+  });
+
   it("driftline/stats exports the drift tests", () => {
     expect(exportedNames("driftline/stats")).toEqual(
       expect.arrayContaining(["computePsi", "ksTwoSample", "jensenShannonDistance"]),
+    );
+  });
+
+  it("driftline/anomaly exports the detector contract", () => {
+    expect(exportedNames("driftline/anomaly")).toEqual(
+      expect.arrayContaining(["createDetector", "DEFAULT_DETECTOR_OPTIONS", "computeHealthScore"]),
     );
   });
 });

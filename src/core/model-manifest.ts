@@ -26,6 +26,8 @@ export const MANIFEST_LIMITS = {
   bins: 256,
   sampleValues: 20_000,
   nameChars: 128,
+  /** Rows of `background`; explanations use at most their own cap of them (EXPLAIN_LIMITS). */
+  backgroundRows: 1000,
 } as const;
 
 const name = z
@@ -186,6 +188,16 @@ export const modelManifestSchema = z
       })
       .optional(),
     reference: manifestReferenceSchema.optional(),
+    /**
+     * Rows in feature order (numbers for numeric features, category strings for categorical ones,
+     * null for the default) that explanations measure contributions against. Default: rows drawn
+     * from the reference's per-feature distributions.
+     */
+    background: z
+      .array(z.array(z.union([z.number(), z.string(), z.null()])))
+      .min(1, "needs at least one row")
+      .max(MANIFEST_LIMITS.backgroundRows)
+      .optional(),
   })
   .superRefine((m, ctx) => {
     // Every string, known field or not: the manifest is stored whole (Postgres jsonb).
@@ -199,6 +211,7 @@ export const modelManifestSchema = z
         message: `feature ${quoted(dup)} repeats`,
       });
     }
+    if (m.background) refineBackground(m.background, m.features, ctx);
     if (!m.reference) return;
     const byName = new Map(m.features.map((f) => [f.name, f]));
     for (const [featureName, ref] of Object.entries(m.reference.features)) {
@@ -217,6 +230,44 @@ export const modelManifestSchema = z
       }
     }
   });
+
+/** Issues listed for `background`; a generated one could otherwise repeat a mistake per row. */
+const MAX_BACKGROUND_ISSUES = 10;
+
+function refineBackground(
+  rows: readonly (readonly (number | string | null)[])[],
+  features: readonly ManifestFeature[],
+  ctx: z.RefinementCtx,
+): void {
+  let issues = 0;
+  const issue = (path: (string | number)[], message: string) => {
+    if (issues++ < MAX_BACKGROUND_ISSUES) ctx.addIssue({ code: "custom", path, message });
+  };
+  rows.forEach((row, r) => {
+    if (row.length !== features.length) {
+      issue(
+        ["background", r],
+        `has ${row.length} values; rows need one per feature (${features.length}), in feature order`,
+      );
+      return;
+    }
+    row.forEach((value, c) => {
+      const feature = features[c]!;
+      if (value === null) {
+        if (feature.default === undefined) {
+          issue(["background", r, c], `is null but feature "${feature.name}" has no default`);
+        }
+      } else if (
+        feature.type === "number" &&
+        (typeof value !== "number" || !Number.isFinite(value))
+      ) {
+        issue(["background", r, c], `must be a number for feature "${feature.name}"`);
+      } else if (feature.type === "categorical" && typeof value !== "string") {
+        issue(["background", r, c], `must be a category (a string) for feature "${feature.name}"`);
+      }
+    });
+  });
+}
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export type ModelManifestInput = z.input<typeof modelManifestSchema>;

@@ -1,10 +1,16 @@
 /** Maps every failure to one HTTP error body: `{ error: { code, message, requestId, details? } }`. */
 import type { Context } from "hono";
 import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
+import { createLogger, type Logger } from "../observability/logger";
+
+/** Used when the request failed before its services (and their logger) were set. */
+const fallbackLog = createLogger("error");
 
 /** Hono `onError`: known errors keep their code; anything else is logged and hidden behind a 500. */
 export function handleError(err: Error, c: Context): Response {
   const requestId = c.get("requestId" as never) ?? "unknown";
+  const services = c.get("services" as never) as { log?: Logger } | undefined;
+  const log = services?.log ?? fallbackLog;
   if (isDriftlineError(err)) {
     const details =
       err instanceof ValidationError && err.issues.length > 0
@@ -17,9 +23,7 @@ export function handleError(err: Error, c: Context): Response {
             }
           : undefined;
     if (err.code === "CONFIG" || err.code === "DEPENDENCY_UNAVAILABLE") {
-      console.error(
-        JSON.stringify({ level: "error", requestId, code: err.code, msg: err.message }),
-      );
+      log.error(err.message, { requestId, code: err.code });
     }
     const headers: Record<string, string> = {};
     const retryAfter = err.context?.retryAfterSeconds;
@@ -30,14 +34,7 @@ export function handleError(err: Error, c: Context): Response {
       headers,
     );
   }
-  console.error(
-    JSON.stringify({
-      level: "error",
-      requestId,
-      msg: "unhandled error",
-      error: String(err.stack ?? err),
-    }),
-  );
+  log.error("unhandled error", { requestId, error: String(err.stack ?? err) });
   return c.json(
     errorBody("INTERNAL", "Internal error; quote the requestId when reporting it.", requestId),
     500,

@@ -10,7 +10,7 @@ import {
   prepareEvents,
   type RequestContext,
 } from "#core/events";
-import type { DedupStore, EventSink, EventTopic } from "./ingest-ports";
+import type { ClaimOutcome, DedupStore, EventSink, EventTopic } from "./ingest-ports";
 
 export interface IngestDeps {
   dedup: DedupStore;
@@ -20,6 +20,8 @@ export interface IngestDeps {
   /** Id for an accepted event sent without event_id. */
   newEventId(): string;
   log?: (entry: Record<string, unknown>) => void;
+  /** The deployment's settings of event preparation (the request's own `options` win). */
+  prepareOptions?: Partial<PrepareEventsOptions>;
 }
 
 export interface IngestInput {
@@ -31,6 +33,8 @@ export interface IngestInput {
   requestContext?: RequestContext;
   /** `browser` for publishable keys and requests from pages: their events cannot claim server ids. */
   keyKind: KeyKind;
+  /** The tenant has a forwarding destination: keep the fields only it uses. */
+  keepForwardingFields: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -58,23 +62,22 @@ export async function ingestEvents({
     nowMs: deps.now().getTime(),
     newEventId: deps.newEventId,
     keyKind: input.keyKind,
+    keepForwardingFields: input.keepForwardingFields,
     ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
     ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
-    ...(input.options === undefined ? {} : { options: input.options }),
+    ...(input.options === undefined && deps.prepareOptions === undefined
+      ? {}
+      : { options: { ...deps.prepareOptions, ...input.options } }),
   });
 
   const candidates = prepared.results.filter(
     (r): r is AcceptedEventCandidate => r.status === "accepted",
   );
   const keys = candidates.map((c) => c.dedupKey);
-  let claimed: boolean[];
+  let claimed: ClaimOutcome[];
   try {
     claimed = await deps.dedup.claim(
-      candidates.map((c) =>
-        c.serverDedupKey === undefined
-          ? { key: c.dedupKey }
-          : { key: c.dedupKey, serverKey: c.serverDedupKey },
-      ),
+      candidates.map((c) => ({ key: c.dedupKey, otherKey: c.otherDedupKey })),
     );
   } catch (err) {
     if (!(err instanceof DependencyUnavailableError)) throw err;
@@ -91,16 +94,28 @@ export async function ingestEvents({
     });
     const seen = new Set<string>();
     claimed = keys.map((k) => {
-      if (seen.has(k)) return false;
+      if (seen.has(k)) return "duplicate";
       seen.add(k);
-      return true;
+      return "claimed";
     });
   }
   const duplicates = new Set<number>();
+  const copies = new Set<number>();
   const fresh: AcceptedEventCandidate[] = [];
   candidates.forEach((candidate, i) => {
-    if (claimed[i]) fresh.push(candidate);
-    else duplicates.add(candidate.index);
+    const outcome = claimed[i];
+    if (outcome === "duplicate") {
+      duplicates.add(candidate.index);
+      return;
+    }
+    if (outcome === "copy") {
+      // Rare (one of a browser/server pair): the message is serialised again with the mark.
+      copies.add(candidate.index);
+      const message = { ...candidate.message, crossSourceCopy: true as const };
+      fresh.push({ ...candidate, message, messageJson: JSON.stringify(message) });
+      return;
+    }
+    fresh.push(candidate);
   });
 
   const outcome = await deps.sink.send(
@@ -134,5 +149,5 @@ export async function ingestEvents({
       },
     );
   }
-  return buildEventsResponse(prepared.results, duplicates);
+  return buildEventsResponse(prepared.results, duplicates, copies);
 }

@@ -1,7 +1,8 @@
 /** Glue shared by the two event routes: body size limit, the service verb's deps, the browser's request context. */
 import type { Context } from "hono";
-import type { KeyKind, RequestContext } from "#core/events";
+import type { EventSource, KeyKind, RequestContext } from "#core/events";
 import type { AppEnv } from "../app-env";
+import { waitUntil } from "../auth/require-key";
 import { limitBody } from "../http/body-limit";
 import type { IngestDeps } from "./ingest-events";
 
@@ -19,7 +20,10 @@ export function ingestDeps(c: Context<AppEnv>): IngestDeps {
     sink: services.ingest.sink,
     now: () => services.now(),
     newEventId: () => crypto.randomUUID(),
-    log: (entry) => console.log(JSON.stringify({ requestId: c.var.requestId, ...entry })),
+    log: (entry) => services.log.entry({ requestId: c.var.requestId, ...entry }),
+    ...(services.ingest.urlQueryAllowlist === undefined
+      ? {}
+      : { prepareOptions: { urlQueryAllowlist: services.ingest.urlQueryAllowlist } }),
   };
 }
 
@@ -44,4 +48,24 @@ export function ingestKeyKind(c: Context<AppEnv>): KeyKind {
   return c.var.auth.keyKind === "browser" || c.req.header("origin") !== undefined
     ? "browser"
     : "server";
+}
+
+/**
+ * Counts the request's rejected events for the console (after the response: a failure to count
+ * never fails the request, and is logged).
+ */
+export function recordRejections(c: Context<AppEnv>, source: EventSource, rejected: number): void {
+  if (rejected <= 0) return;
+  const { services } = c.var;
+  waitUntil(
+    c,
+    services.ingest.rejections
+      .record(c.var.auth.tenant, source, services.now().getTime(), rejected)
+      .catch((error: unknown) =>
+        services.log.warn("could not count rejected events", {
+          requestId: c.var.requestId,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      ),
+  );
 }

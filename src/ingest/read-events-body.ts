@@ -2,7 +2,8 @@
 import type { HonoRequest } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { type EventSource, MAX_EVENTS_PER_REQUEST } from "#core/events";
-import { assertJsonDepth } from "#core/text";
+import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
+import { shownContentType } from "../http/shown-content-type";
 
 /** Media types each route accepts (what `Content-Type` may say, parameters aside). */
 export const ACCEPTED_MEDIA_TYPES: Record<EventSource, readonly string[]> = {
@@ -58,7 +59,7 @@ function isJsonType(essence: string): boolean {
 function unsupported(contentType: string | undefined, where: string, source: EventSource) {
   return new DriftlineError(
     "UNSUPPORTED_MEDIA_TYPE",
-    `Content-Type ${contentType} is not accepted by ${where}; send ${ACCEPTED_MEDIA_TYPES[source].join(", ")}.`,
+    `Content-Type ${shownContentType(contentType)} is not accepted by ${where}; send ${ACCEPTED_MEDIA_TYPES[source].join(", ")}.`,
   );
 }
 
@@ -72,8 +73,8 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new ValidationError(`The body is not valid JSON: ${why}`, [
+    const why = jsonSyntaxProblem(err);
+    throw new ValidationError(`The body is not valid JSON: ${why}.`, [
       { field: "(body)", message: `is not valid JSON (${why})` },
     ]);
   }
@@ -110,7 +111,7 @@ function readForm(form: FormData): Omit<EventsBody, "eventCount"> {
       throw new ValidationError("The form field `data` must be a JSON array of events.", [
         {
           field: "data",
-          message: `is not valid JSON (${err instanceof Error ? err.message : String(err)})`,
+          message: `is not valid JSON (${jsonSyntaxProblem(err)})`,
         },
       ]);
     }

@@ -1,7 +1,7 @@
 /** DedupStore on Upstash Redis: `SET key 1 NX EX ttl` per event, in request order, in one round trip. */
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DependencyUnavailableError } from "#core/errors";
-import type { DedupClaim, DedupStore } from "./ingest-ports";
+import type { ClaimOutcome, DedupClaim, DedupStore } from "./ingest-ports";
 
 /** Meta deduplicates a browser and a server copy of one event within 48 hours; so does Driftline. */
 export const DEFAULT_DEDUP_TTL_SECONDS = 48 * 60 * 60;
@@ -21,20 +21,21 @@ export function dedupRedisKey(dedupKey: string): string {
 
 /**
  * The same SET NX EX per key a pipeline would send, run by Redis in order; answers one 1
- * (claimed now) or 0 (already there) per claim. A claim whose ARGV entry names a second key (the
- * server key of a browser event, at that KEYS position) fails without writing when that key
- * exists. One command instead of a 1000-command pipeline: building such a pipeline and decoding
+ * (claimed now), 0 (already there) or 2 (claimed now, but the second key a claim's ARGV entry
+ * names by KEYS position — its other-sender copy's key — exists) per claim. One command instead of a 1000-command pipeline: building such a pipeline and decoding
  * its base64 replies with @upstash/redis costs the isolate far more CPU than the script (README,
  * "Sizing").
  */
 const CLAIM_SCRIPT = `local claimed = {}
 local n = tonumber(ARGV[2])
 for i = 1, n do
-  local guard = tonumber(ARGV[i + 2])
-  if guard > 0 and redis.call("EXISTS", KEYS[guard]) == 1 then
+  local other = tonumber(ARGV[i + 2])
+  if not redis.call("SET", KEYS[i], "1", "NX", "EX", ARGV[1]) then
     claimed[i] = 0
+  elseif other > 0 and redis.call("EXISTS", KEYS[other]) == 1 then
+    claimed[i] = 2
   else
-    claimed[i] = redis.call("SET", KEYS[i], "1", "NX", "EX", ARGV[1]) and 1 or 0
+    claimed[i] = 1
   end
 end
 return claimed`;
@@ -56,16 +57,16 @@ export class UpstashDedupStore implements DedupStore {
     this.claimScript = redis.createScript<number[]>(CLAIM_SCRIPT);
   }
 
-  async claim(claims: readonly DedupClaim[]): Promise<boolean[]> {
-    const claimed: boolean[] = [];
+  async claim(claims: readonly DedupClaim[]): Promise<ClaimOutcome[]> {
+    const claimed: ClaimOutcome[] = [];
     for (let start = 0; start < claims.length; start += MAX_KEYS_PER_CALL) {
       const slice = claims.slice(start, start + MAX_KEYS_PER_CALL);
       const chunk = slice.map((c) => dedupRedisKey(c.key));
-      // Server keys go after the claimed ones; each claim names its own by KEYS position (0: none).
+      // Other-copy keys go after the claimed ones; each claim names its own by KEYS position (0: none).
       const keys = [...chunk];
       const guards = slice.map((c) => {
-        if (c.serverKey === undefined) return "0";
-        keys.push(dedupRedisKey(c.serverKey));
+        if (c.otherKey === undefined) return "0";
+        keys.push(dedupRedisKey(c.otherKey));
         return String(keys.length);
       });
       let replies: unknown;
@@ -86,7 +87,9 @@ export class UpstashDedupStore implements DedupStore {
           `Upstash Redis answered the dedup claim with ${Array.isArray(replies) ? `${replies.length} replies for ${chunk.length} keys` : "a non-list"}.`,
         );
       }
-      for (const reply of replies) claimed.push(reply === 1);
+      for (const reply of replies) {
+        claimed.push(reply === 1 ? "claimed" : reply === 2 ? "copy" : "duplicate");
+      }
     }
     return claimed;
   }

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   ValidationError,
 } from "#core/errors";
+import type { ExplainOutcome } from "#core/explain";
 import { type ModelManifest, validateModelManifest } from "#core/model-manifest";
 import {
   type ModelRegistryNotice,
@@ -39,6 +40,9 @@ export interface ServingVersion {
   source: VersionSource;
   manifest: ModelManifest;
   score(values: Float32Array, rows: number): Promise<Float64Array>;
+  explain(values: Float32Array, rows: number): Promise<ExplainOutcome>;
+  /** The explanation method of this version, or why it has none. */
+  explanation: LoadedModel["explanation"];
 }
 
 export interface VersionSummary extends StoredVersionInfo {
@@ -178,20 +182,24 @@ export class ModelRegistry {
     const held = entry;
     const { manifest, model, source } = entry.version;
     const releasable = source === "tenant";
+    // A version evicted while rows are in flight is released when the last of them is done.
+    const hold = async <T>(work: () => Promise<T>): Promise<T> => {
+      held.active += 1;
+      try {
+        return await work();
+      } finally {
+        held.active -= 1;
+        if (releasable && held.evicted && held.active === 0) await model.release();
+      }
+    };
     return {
       name,
       version,
       source,
       manifest,
-      score: async (values, rows) => {
-        held.active += 1;
-        try {
-          return await model.score(values, rows);
-        } finally {
-          held.active -= 1;
-          if (releasable && held.evicted && held.active === 0) await model.release();
-        }
-      },
+      explanation: model.explanation,
+      score: (values, rows) => hold(() => model.score(values, rows)),
+      explain: (values, rows) => hold(() => model.explain(values, rows)),
     };
   }
 

@@ -2,16 +2,20 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { DependencyUnavailableError } from "#core/errors";
 import { type ActivePointer, ActivePointerSchema } from "#core/scoring";
+import { boundedCache } from "../cache/bounded-cache";
 import type { ModelPointerStore } from "./model-registry-ports";
 
 export function activePointerRedisKey(tenant: string, name: string): string {
   return `model:${tenant}:${name}:active`;
 }
 
+/** A cached read; `pointer` undefined: the tenant has none (the bundled default serves). */
 interface CacheEntry {
   pointer: ActivePointer | undefined;
-  expiresAtMs: number;
 }
+
+/** Pointers cached per isolate (least recently used dropped beyond it). */
+const MAX_CACHED_POINTERS = 10_000;
 
 /**
  * Every isolate re-reads a pointer at most `ttlMs` after it last read it, so a promotion reaches
@@ -19,18 +23,20 @@ interface CacheEntry {
  * performs a promotion sees it at once.
  */
 export class UpstashModelPointerStore implements ModelPointerStore {
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache;
 
   constructor(
     private readonly redis: Redis,
     private readonly ttlMs: number,
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+    nowMs: () => number = Date.now,
+  ) {
+    this.cache = boundedCache<CacheEntry>({ maxEntries: MAX_CACHED_POINTERS, ttlMs, nowMs });
+  }
 
   async get(tenant: string, name: string): Promise<ActivePointer | undefined> {
     const key = activePointerRedisKey(tenant, name);
     const hit = this.cache.get(key);
-    if (hit && hit.expiresAtMs > this.nowMs()) return hit.pointer;
+    if (hit) return hit.pointer;
     let raw: unknown;
     try {
       raw = await this.redis.get(key);
@@ -60,8 +66,6 @@ export class UpstashModelPointerStore implements ModelPointerStore {
   }
 
   private remember(key: string, pointer: ActivePointer | undefined): void {
-    // Bounded: an isolate serving many tenants should not grow without limit.
-    if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(key, { pointer, expiresAtMs: this.nowMs() + this.ttlMs });
+    if (this.ttlMs > 0) this.cache.set(key, { pointer });
   }
 }

@@ -12,10 +12,14 @@ import type {
   AlertEntry,
   AlertQuery,
   AlertStatus,
+  AnomalyEntry,
+  AnomalyQuery,
   DriftBins,
   DriftEntry,
   DriftPage,
   DriftQuery,
+  HealthReadings,
+  MonitoringSettingsLayers,
   PerformanceEntry,
   PerformanceQuery,
   ReadStore,
@@ -26,6 +30,7 @@ import type {
   TrainingSetPageQuery,
   TrainingSetRow,
   TrainingSetWindow,
+  StoredMonitoringSettings,
 } from "./read-store";
 
 export interface NeonReadStoreOptions {
@@ -49,39 +54,20 @@ type Row = Record<string, unknown>;
 const SESSION_SETTINGS = "SET jit = off; SET statement_timeout = 10000";
 
 /**
- * The tests of one evaluation of one feature (psi, ks, js) are rows with the same window and
- * evaluation id; an entry is drawn at the group's first row (its head). A page takes the next
- * `candidates` rows in (evaluated_at, id) order, an index range the planner walks with the
- * LIMIT, and marks the heads among them; a group has at most three rows, so 3 × (limit + 1)
- * candidates hold more than `limit` heads whenever a group's rows share their evaluated_at.
+ * One entry per evaluation of one feature: drift_entries holds the tests of each (psi, ks, js)
+ * side by side (a trigger folds every drift_results insert into it), so a page is one range of
+ * the (evaluated_at, first_id) index, read with the LIMIT.
  */
-const DRIFT_SQL = (filters: string, candidates: number) => `
-  WITH c AS (
-    SELECT * FROM drift_results a
-    WHERE a.tenant_id = $1 AND a.model_name = $2
-      AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")} ${filters}
-    ORDER BY a.evaluated_at, a.id
-    LIMIT ${candidates}
-  )
-  SELECT ${US("c.evaluated_at")} AS at_us, c.id::text AS id, ${MS("c.evaluated_at")} AS at_ms,
-    c.version, c.feature, c.window_kind, ${MS("c.window_start")} AS ws, ${MS("c.window_end")} AS we,
-    c.current_size::text AS size, g.first_id = c.id AS head,
-    g.psi, g.ks, g.ks_p, g.js, g.drifted, CASE WHEN g.first_id = c.id THEN g.bins END AS bins
-  FROM c
-  CROSS JOIN LATERAL (
-    SELECT min(s.id) AS first_id,
-      max(s.value) FILTER (WHERE s.test = 'psi') AS psi,
-      max(s.value) FILTER (WHERE s.test = 'ks') AS ks,
-      max(s.p_value) FILTER (WHERE s.test = 'ks') AS ks_p,
-      max(s.value) FILTER (WHERE s.test = 'js') AS js,
-      coalesce(bool_or((s.details->>'featureDrift')::boolean), bool_or(s.is_drift)) AS drifted,
-      (array_agg(s.bins) FILTER (WHERE s.test = 'psi' AND s.bins IS NOT NULL))[1] AS bins
-    FROM drift_results s
-    WHERE s.tenant_id = c.tenant_id AND s.model_name = c.model_name AND s.version = c.version
-      AND s.feature = c.feature AND s.window_end = c.window_end AND s.window_start = c.window_start
-      AND s.window_kind = c.window_kind AND s.evaluation_id IS NOT DISTINCT FROM c.evaluation_id
-  ) g
-  ORDER BY c.evaluated_at, c.id`;
+const DRIFT_SQL = (filters: string, limit: number) => `
+  SELECT ${US("a.evaluated_at")} AS at_us, a.first_id::text AS id, ${MS("a.evaluated_at")} AS at_ms,
+    a.version, a.feature, a.window_kind, ${MS("a.window_start")} AS ws, ${MS("a.window_end")} AS we,
+    a.current_size::text AS size, a.psi, a.ks, a.ks_p, a.js,
+    coalesce(a.feature_drift, a.any_drift) AS drifted, a.bins
+  FROM drift_entries a
+  WHERE a.tenant_id = $1 AND a.model_name = $2
+    AND a.evaluated_at >= ${TS("$3")} AND a.evaluated_at < ${TS("$4")} ${filters}
+  ORDER BY a.evaluated_at, a.first_id
+  LIMIT ${limit}`;
 
 const PERFORMANCE_SQL = (limit: number) => `
   SELECT ${US("window_start")} AS at_us, id::text AS id, version,
@@ -113,6 +99,48 @@ const ALERTS_SQL = (limit: number) => `
     AND ($7::bigint IS NULL OR (created_at, alert_id) > (${TS_US("$7")}, $8::text))
   ORDER BY created_at, alert_id
   LIMIT ${limit}`;
+
+const ANOMALY_COLUMNS = `${US("detected_at")} AS at_us, anomaly_id, metric, dimensions, reason,
+  ${MS("detected_at")} AS detected_ms, ${MS("resolved_at")} AS resolved_ms, expected, lower_bound,
+  upper_bound, observed, score, peak_score`;
+
+const ANOMALIES_SQL = (limit: number) => `
+  SELECT ${ANOMALY_COLUMNS}
+  FROM anomalies
+  WHERE tenant_id = $1 AND detected_at >= ${TS("$2")} AND detected_at < ${TS("$3")}
+    AND ($4::text IS NULL OR ($4 = 'open') = (resolved_at IS NULL))
+    AND ($5::text IS NULL OR metric = $5)
+    AND ($6::bigint IS NULL OR (detected_at, anomaly_id) > (${TS_US("$6")}, $7::text))
+  ORDER BY detected_at, anomaly_id
+  LIMIT ${limit}`;
+
+/** Open anomalies (the newest 500 at most: the score is capped long before). */
+const OPEN_ANOMALIES_SQL = `
+  SELECT ${ANOMALY_COLUMNS} FROM anomalies
+  WHERE tenant_id = $1 AND resolved_at IS NULL
+  ORDER BY detected_at DESC LIMIT 500`;
+
+const MATCH_QUALITY_SQL = `
+  SELECT source, sum(match_quality_sum) AS mq_sum, sum(match_quality_count)::text AS mq_count,
+    sum(event_count)::text AS events
+  FROM metric_windows
+  WHERE tenant_id = $1 AND window_seconds = 60 AND source <> 'predictions'
+    AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
+  GROUP BY source ORDER BY source`;
+
+/** The latest drift and performance alert per subject (a model column or a model version). */
+const MODEL_STATES_SQL = `
+  SELECT count(*) FILTER (WHERE type = 'dev.driftline.drift.changed')::int AS drifting,
+    count(*) FILTER (WHERE type = 'dev.driftline.performance.degraded')::int AS degraded
+  FROM (
+    SELECT DISTINCT ON (cloud_event->>'subject', split_part(type, '.', 3)) type
+    FROM alerts
+    WHERE tenant_id = $1 AND type IN ('dev.driftline.drift.changed', 'dev.driftline.drift.recovered',
+      'dev.driftline.performance.degraded', 'dev.driftline.performance.recovered')
+    ORDER BY cloud_event->>'subject', split_part(type, '.', 3), created_at DESC
+  ) latest`;
+
+const OVERFLOW_SQL = `SELECT series_overflow::text AS n FROM anomaly_progress WHERE tenant_id = $1`;
 
 // Only an open alert becomes acknowledged; acknowledging again answers the first time.
 const ACKNOWLEDGE_SQL = `
@@ -200,17 +228,10 @@ export class NeonReadStore implements ReadStore {
     }
     if (q.after !== undefined) {
       values.push(q.after.atUs, q.after.id);
-      filters += ` AND (a.evaluated_at, a.id) > (${TS_US(`$${values.length - 1}`)}, $${values.length}::bigint)`;
+      filters += ` AND (a.evaluated_at, a.first_id) > (${TS_US(`$${values.length - 1}`)}, $${values.length}::bigint)`;
     }
-    const candidates = 3 * (q.limit + 1);
-    const rows = await this.rows(DRIFT_SQL(filters, candidates), values);
-    const last = rows.at(-1);
-    return {
-      entries: rows.filter((r) => r.head === true).map(driftEntry),
-      ...(rows.length === candidates && last !== undefined
-        ? { scannedTo: { atUs: String(last.at_us), id: String(last.id) } }
-        : {}),
-    };
+    const rows = await this.rows(DRIFT_SQL(filters, q.limit + 1), values);
+    return { entries: rows.map(driftEntry) };
   }
 
   async listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]> {
@@ -265,6 +286,40 @@ export class NeonReadStore implements ReadStore {
       acknowledgedAtMs: r.ack_ms === null || r.ack_ms === undefined ? null : Number(r.ack_ms),
       event: r.cloud_event as Record<string, unknown>,
     }));
+  }
+
+  async listAnomalies(q: AnomalyQuery): Promise<AnomalyEntry[]> {
+    const rows = await this.rows(ANOMALIES_SQL(q.limit + 1), [
+      q.tenant,
+      String(q.fromMs),
+      String(q.toMs),
+      q.status ?? null,
+      q.metric ?? null,
+      q.after?.atUs ?? null,
+      q.after?.id ?? null,
+    ]);
+    return rows.map(anomalyEntry);
+  }
+
+  async healthReadings(tenant: string, nowMs: number): Promise<HealthReadings> {
+    const [open, quality, states, overflow] = await Promise.all([
+      this.rows(OPEN_ANOMALIES_SQL, [tenant]),
+      this.rows(MATCH_QUALITY_SQL, [tenant, String(nowMs)]),
+      this.rows(MODEL_STATES_SQL, [tenant]),
+      this.rows(OVERFLOW_SQL, [tenant]),
+    ]);
+    return {
+      openAnomalies: open.map(anomalyEntry),
+      matchQuality: quality.map((r) => ({
+        source: String(r.source),
+        sum: Number(r.mq_sum),
+        count: Number(r.mq_count),
+        events: Number(r.events),
+      })),
+      driftingColumns: Number(states[0]?.drifting ?? 0),
+      degradedModels: Number(states[0]?.degraded ?? 0),
+      seriesOverflow: Number(overflow[0]?.n ?? 0),
+    };
   }
 
   async acknowledgeAlert(tenant: string, id: string): Promise<AcknowledgeResult> {
@@ -344,6 +399,41 @@ export class NeonReadStore implements ReadStore {
     await this.pool.end();
   }
 
+  async monitoringSettings(
+    tenant: string,
+    model: string | undefined,
+  ): Promise<MonitoringSettingsLayers> {
+    const rows = await this.rows(SETTINGS_LAYERS_SQL, [
+      tenant,
+      model === undefined ? [""] : ["", model],
+    ]);
+    const layers: MonitoringSettingsLayers = {
+      operator: undefined,
+      tenant: undefined,
+      model: undefined,
+    };
+    for (const r of rows) {
+      if (r.kind === "operator") {
+        layers.operator = { settings: r.overrides, updatedAtMs: Number(r.updated_ms) };
+      } else if (r.model_name === "") layers.tenant = storedSettings(r);
+      else layers.model = storedSettings(r);
+    }
+    return layers;
+  }
+
+  async saveMonitoringSettings(
+    tenant: string,
+    model: string | undefined,
+    overrides: Record<string, unknown>,
+  ): Promise<StoredMonitoringSettings> {
+    const [row] = await this.rows(SAVE_SETTINGS_SQL, [
+      tenant,
+      model ?? "",
+      JSON.stringify(overrides),
+    ]);
+    return storedSettings(row as Row);
+  }
+
   private async rows(text: string, values: unknown[]): Promise<Row[]> {
     try {
       return (await this.pool.query<Row>(text, values)).rows;
@@ -354,6 +444,29 @@ export class NeonReadStore implements ReadStore {
       );
     }
   }
+}
+
+const SETTINGS_LAYERS_SQL = `
+  SELECT 'level' AS kind, model_name, overrides, revision::text AS revision,
+    ${MS("updated_at")} AS updated_ms
+  FROM monitoring_settings WHERE tenant_id = $1 AND model_name = ANY($2::text[])
+  UNION ALL
+  SELECT 'operator', '', settings, '0', ${MS("updated_at")} FROM monitoring_settings_defaults`;
+
+const SAVE_SETTINGS_SQL = `
+  INSERT INTO monitoring_settings (tenant_id, model_name, overrides, revision, updated_at)
+  VALUES ($1, $2, $3::jsonb, 1, now())
+  ON CONFLICT (tenant_id, model_name) DO UPDATE
+    SET overrides = EXCLUDED.overrides, revision = monitoring_settings.revision + 1,
+        updated_at = now()
+  RETURNING overrides, revision::text AS revision, ${MS("updated_at")} AS updated_ms`;
+
+function storedSettings(r: Row): StoredMonitoringSettings {
+  return {
+    overrides: (r.overrides as Record<string, unknown> | null) ?? {},
+    revision: Number(r.revision),
+    updatedAtMs: Number(r.updated_ms),
+  };
 }
 
 function driftEntry(r: Row): DriftEntry {
@@ -399,20 +512,11 @@ function retrainEntry(r: Row): RetrainEntry {
 }
 
 /** The PSI row's stored bins (see the core's driftResultRows) as the histogram a client redraws. */
+/** The entry's bins, stored in the API's shape by drift_entry_bins (see its migration). */
 function driftBins(stored: unknown): DriftBins | null {
   if (typeof stored !== "object" || stored === null || Array.isArray(stored)) return null;
-  const s = stored as Record<string, unknown>;
-  const reference = s.referenceProportions;
-  const current = s.currentProportions;
-  if (!Array.isArray(reference) || !Array.isArray(current)) return null;
-  const frozen = (s.bins ?? {}) as Record<string, unknown>;
-  return {
-    ...(Array.isArray(frozen.edges) ? { edges: frozen.edges as number[] } : {}),
-    ...(Array.isArray(frozen.categories) ? { categories: frozen.categories as string[] } : {}),
-    reference: reference as number[],
-    current: current as number[],
-    ...(typeof s.epsilon === "number" ? { epsilon: s.epsilon } : {}),
-  };
+  const s = stored as Partial<DriftBins>;
+  return Array.isArray(s.reference) && Array.isArray(s.current) ? (s as DriftBins) : null;
 }
 
 function calibrationBins(stored: unknown): PerformanceEntry["calibration"] {
@@ -488,5 +592,24 @@ function relayBase(wsRelayUrl: string): { base: string; secure: boolean } {
   return {
     base: `${url.host}${url.pathname.replace(/\/+$/, "")}`,
     secure: url.protocol === "wss:",
+  };
+}
+
+function anomalyEntry(r: Row): AnomalyEntry {
+  return {
+    key: { atUs: String(r.at_us), id: String(r.anomaly_id) },
+    id: String(r.anomaly_id),
+    metric: String(r.metric),
+    dimensions: r.dimensions as Record<string, string>,
+    reason: String(r.reason),
+    detectedAtMs: Number(r.detected_ms),
+    resolvedAtMs:
+      r.resolved_ms === null || r.resolved_ms === undefined ? null : Number(r.resolved_ms),
+    expected: Number(r.expected),
+    lower: Number(r.lower_bound),
+    upper: Number(r.upper_bound),
+    observed: Number(r.observed),
+    score: Number(r.score),
+    peakScore: Number(r.peak_score),
   };
 }

@@ -170,6 +170,61 @@ export interface TrainingSetPageQuery {
   limit: number;
 }
 
+/** A tenant's (model "") or one model's stored monitoring settings. */
+export interface StoredMonitoringSettings {
+  /** The fields set at this level, as stored. */
+  overrides: Record<string, unknown>;
+  revision: number;
+  updatedAtMs: number;
+}
+
+/** What settings reads need in one round trip: the operator's values and the stored levels. */
+export interface MonitoringSettingsLayers {
+  /** The operator's values as the stream processor stored them (undefined: it has not run yet). */
+  operator: { settings: unknown; updatedAtMs: number } | undefined;
+  tenant: StoredMonitoringSettings | undefined;
+  /** The model's level (only when a model was asked for). */
+  model: StoredMonitoringSettings | undefined;
+}
+
+export const ANOMALY_STATUSES = ["open", "resolved"] as const;
+export type AnomalyStatus = (typeof ANOMALY_STATUSES)[number];
+
+export interface AnomalyQuery extends RangeMs, After<TimeKey> {
+  tenant: string;
+  status?: AnomalyStatus;
+  metric?: string;
+}
+
+/** One anomaly of one KPI series, with the evidence at detection. */
+export interface AnomalyEntry {
+  key: TimeKey;
+  id: string;
+  metric: string;
+  dimensions: Record<string, string>;
+  reason: string;
+  detectedAtMs: number;
+  resolvedAtMs: number | null;
+  expected: number;
+  lower: number;
+  upper: number;
+  observed: number;
+  score: number;
+  peakScore: number;
+}
+
+/** What the health score is computed from, read at one instant. */
+export interface HealthReadings {
+  openAnomalies: AnomalyEntry[];
+  /** Match-quality sums of the last 24 h per source. */
+  matchQuality: { source: string; sum: number; count: number; events: number }[];
+  /** Model columns whose latest drift alert says drifting. */
+  driftingColumns: number;
+  /** Model versions whose latest performance alert says degraded. */
+  degradedModels: number;
+  seriesOverflow: number;
+}
+
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {
   listDrift(q: DriftQuery): Promise<DriftPage>;
@@ -177,6 +232,8 @@ export interface ReadStore extends MetricsReader {
   /** Whether the tenant has a model of this name (registered, promoted, or with results). */
   hasModel(tenant: string, model: string): Promise<boolean>;
   listAlerts(q: AlertQuery): Promise<AlertEntry[]>;
+  listAnomalies(q: AnomalyQuery): Promise<AnomalyEntry[]>;
+  healthReadings(tenant: string, nowMs: number): Promise<HealthReadings>;
   acknowledgeAlert(tenant: string, id: string): Promise<AcknowledgeResult>;
   listRetrainRequests(q: RetrainQuery): Promise<RetrainEntry[]>;
   getRetrainRequest(
@@ -191,6 +248,14 @@ export interface ReadStore extends MetricsReader {
   ): Promise<TrainingSetWindow | undefined>;
   /** One page of settled rows of the window, oldest first. */
   trainingSetPage(q: TrainingSetPageQuery): Promise<TrainingSetRow[]>;
+  /** The settings levels of the tenant (and of `model` when given). */
+  monitoringSettings(tenant: string, model: string | undefined): Promise<MonitoringSettingsLayers>;
+  /** Replaces one level's overrides ({} clears them); bumps the revision the processor compares. */
+  saveMonitoringSettings(
+    tenant: string,
+    model: string | undefined,
+    overrides: Record<string, unknown>,
+  ): Promise<StoredMonitoringSettings>;
   close(): Promise<void>;
 }
 

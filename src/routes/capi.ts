@@ -1,10 +1,15 @@
 /** `POST /v1/capi/{pixelId}/events`: Meta Conversions API request bodies, answered per event. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { capiRequestSchema, eventsResponseSchema, MAX_EVENTS_PER_REQUEST } from "#core/events";
+import {
+  capiMessages,
+  capiRequestSchema,
+  eventsResponseSchema,
+  MAX_EVENTS_PER_REQUEST,
+} from "#core/events";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets, requestBytes } from "../auth/charge-budgets";
 import { ingestEvents } from "../ingest/ingest-events";
-import { ingestDeps, ingestKeyKind } from "../ingest/ingest-request";
+import { ingestDeps, ingestKeyKind, recordRejections } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
 import { AccessTokenQuery, INGEST_SECURITY, ingestMiddleware } from "./events";
@@ -24,6 +29,13 @@ const CapiEventsResponse = z
     events_received: z.int().nonnegative().openapi({
       description:
         "Meta's field: events taken in (accepted + duplicates), for senders that read Meta's answer.",
+    }),
+    messages: z.array(z.string()).openapi({
+      description:
+        "Meta's field: one line per event not accepted (duplicate or rejected, with why), for senders that log Meta's answer.",
+    }),
+    fbtrace_id: z.string().openapi({
+      description: "Meta's field: the request's trace id (the same as the X-Request-Id header).",
     }),
   })
   .openapi("CapiEventsResponse");
@@ -92,9 +104,19 @@ capiRoutes.openapi(capiEventsRoute, async (c) => {
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
     keyKind: ingestKeyKind(c),
+    keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "capi",
     pixelId: c.req.valid("param").pixelId,
     body,
   });
-  return c.json({ ...result, events_received: result.accepted + result.duplicates }, 202);
+  recordRejections(c, "capi", result.rejected);
+  return c.json(
+    {
+      ...result,
+      events_received: result.accepted + result.duplicates,
+      messages: capiMessages(result),
+      fbtrace_id: c.var.requestId,
+    },
+    202,
+  );
 });

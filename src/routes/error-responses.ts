@@ -26,7 +26,8 @@ const DESCRIPTIONS = {
   409: "Conflicts with existing state",
   413: "Too large",
   415: "Unsupported Content-Type",
-  429: "Rate limit reached; see Retry-After and the RateLimit-* headers",
+  422: "Well-formed but cannot be done as asked; the message says why",
+  429: "Rate limit reached; see Retry-After and the RateLimit and RateLimit-Policy headers",
   503: "A dependency (Upstash Redis, R2) is unavailable; retry",
 } as const;
 

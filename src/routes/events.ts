@@ -18,6 +18,7 @@ import {
   ingestBodyLimit,
   ingestDeps,
   ingestKeyKind,
+  recordRejections,
 } from "../ingest/ingest-request";
 import { readEventsBody } from "../ingest/read-events-body";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
@@ -125,9 +126,11 @@ eventRoutes.openapi(websiteEventsRoute, async (c) => {
     deps: ingestDeps(c),
     tenant: c.var.auth.tenant,
     keyKind: ingestKeyKind(c),
+    keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "web",
     body,
     requestContext: browserRequestContext(c),
   });
+  recordRejections(c, "web", result.rejected);
   return c.json(result, 202);
 });

@@ -36,6 +36,21 @@ async function setup() {
 }
 
 describe("model admin with fakes", () => {
+  it("warns about features the drift reference leaves out, and not when it covers them all", async () => {
+    const { upload } = await setup();
+    const numeric = { type: "number", edges: [0], proportions: [0.5, 0.5] };
+    const partial = { ...fakeManifest(2), reference: { features: { f0: numeric } } };
+    let res = await upload("lead", "1", fakeModelBytes([1, 2], 0), partial);
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { warnings?: string[] }).warnings).toEqual([
+      "No drift reference for `f1`: drift is not monitored for these features.",
+    ]);
+    const full = { ...fakeManifest(2), reference: { features: { f0: numeric, f1: numeric } } };
+    res = await upload("lead", "2", fakeModelBytes([1, 2], 0), full);
+    expect(res.status).toBe(201);
+    expect((await res.json()) as object).not.toHaveProperty("warnings");
+  });
+
   it("uploads, lists, describes and promotes", async () => {
     const { world, call, upload, promote } = await setup();
     const res = await upload("lead", "1", fakeModelBytes([1, 2, 3], 0), {
@@ -43,7 +58,9 @@ describe("model admin with fakes", () => {
       name: "other",
     });
     expect(res.status).toBe(201);
-    const created = (await res.json()) as { model: string; version: unknown };
+    const created = (await res.json()) as { model: string; version: unknown; warnings?: string[] };
+    // fakeManifest has no drift reference: stored, served, and the answer says it is unmonitored.
+    expect(created.warnings).toEqual([expect.stringMatching(/^The manifest has no `reference`/)]);
     expect(VersionSummarySchema.parse(created.version)).toMatchObject({
       version: "1",
       features: 3,

@@ -5,6 +5,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ValidationError } from "#core/errors";
 import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
+import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { requireKey } from "../auth/require-key";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
@@ -109,7 +110,14 @@ const uploadRoute = createRoute({
       description: "Stored",
       content: {
         "application/json": {
-          schema: z.object({ model: z.string(), version: VersionSummarySchema }),
+          schema: z.object({
+            model: z.string(),
+            version: VersionSummarySchema,
+            warnings: z.array(z.string()).optional().openapi({
+              description:
+                "What was stored but cannot be monitored, e.g. a manifest without a drift `reference`",
+            }),
+          }),
         },
       },
     },
@@ -174,15 +182,37 @@ const promoteRoute = createRoute({
   },
 });
 
+/**
+ * What the upload accepted but cannot monitor: a manifest without `reference` (or with features
+ * missing from it) scores fine, and gets no drift results for what is missing.
+ */
+export function driftReferenceWarnings(manifest: unknown): string[] {
+  const m = manifest as { features?: { name?: unknown }[]; reference?: { features?: object } };
+  if (m.reference === undefined) {
+    return [
+      "The manifest has no `reference`: this version scores, but no drift is monitored for it. Add `reference.features` (bin edges, proportions and a sample per feature; `npm run models:train` writes one) and upload it as a new version.",
+    ];
+  }
+  const covered = new Set(Object.keys(m.reference.features ?? {}));
+  const missing = (m.features ?? [])
+    .map((f) => String(f.name))
+    .filter((featureName) => !covered.has(featureName));
+  return missing.length === 0
+    ? []
+    : [
+        `No drift reference for ${missing.map((f) => `\`${f}\``).join(", ")}: drift is not monitored for these features.`,
+      ];
+}
+
 async function manifestJson(part: File | string): Promise<unknown> {
   const text = typeof part === "string" ? part : await part.text();
+  assertJsonDepth(text, "manifest");
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ValidationError(
-      `The manifest part is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      [{ field: "manifest", message: "is not valid JSON" }],
-    );
+    throw new ValidationError(`The manifest part is not valid JSON: ${jsonSyntaxProblem(err)}.`, [
+      { field: "manifest", message: "is not valid JSON" },
+    ]);
   }
 }
 
@@ -190,15 +220,20 @@ export const modelRoutes = new OpenAPIHono<AppEnv>()
   .openapi(uploadRoute, async (c) => {
     const { name, version } = c.req.valid("param");
     const form = c.req.valid("form");
+    const manifest = await manifestJson(form.manifest);
     const summary = await c.var.services.models.upload({
       tenant: c.var.auth.tenant,
       name,
       version,
       modelBytes: await form.model.arrayBuffer(),
-      manifest: await manifestJson(form.manifest),
+      manifest,
       now: c.var.services.now(),
     });
-    return c.json({ model: name, version: summary }, 201);
+    const warnings = driftReferenceWarnings(manifest);
+    return c.json(
+      { model: name, version: summary, ...(warnings.length > 0 ? { warnings } : {}) },
+      201,
+    );
   })
   .openapi(listRoute, async (c) => {
     const models = await c.var.services.models.listModels(c.var.auth.tenant);

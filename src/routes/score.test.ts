@@ -52,6 +52,37 @@ async function setup(options: Parameters<typeof fakeServices>[0] = {}) {
 }
 
 describe("POST /v1/score with fakes", () => {
+  it.each([
+    [
+      undefined,
+      /^No Content-Type header was sent to POST \/v1\/score; send `Content-Type: application\/json`/,
+    ],
+    [
+      "text/plain",
+      /^Content-Type text\/plain is not accepted to POST \/v1\/score; send `Content-Type: application\/json`/,
+    ],
+  ])("answers 415 naming application/json when the content type is %s", async (type, message) => {
+    const { key, app } = await setup();
+    const { ctx } = recordingContext();
+    const res = await app.request(
+      "/v1/score",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(type === undefined ? {} : { "content-type": type }),
+        },
+        // Bytes, not a string: a string body would make the request say text/plain itself.
+        body: new TextEncoder().encode('{"model":"conv","features":{}}'),
+      },
+      {},
+      ctx,
+    );
+    expect(res.status).toBe(415);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.message).toMatch(message);
+  });
+
   it("scores one row with the active version and logs it through waitUntil", async () => {
     const { world, tenant, post } = await setup();
     const { res, pending } = await post({
@@ -220,14 +251,14 @@ describe("POST /v1/score with fakes", () => {
 
   it("answers 429 with Retry-After and RateLimit headers past the key's limit", async () => {
     const { post } = await setup({ rateLimit: 2 });
-    expect(
-      (await post({ model: "conv", features: { f0: 1 } })).res.headers.get("ratelimit-remaining"),
-    ).toBe("1");
+    const first = (await post({ model: "conv", features: { f0: 1 } })).res;
+    expect(first.headers.get("ratelimit-policy")).toBe('"requests";q=2;w=60');
+    expect(first.headers.get("ratelimit")).toMatch(/^"requests";r=1;t=\d+$/);
     expect((await post({ model: "conv", features: { f0: 1 } })).res.status).toBe(200);
     const { res } = await post({ model: "conv", features: { f0: 1 } });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(res.headers.get("ratelimit-limit")).toBe("2");
+    expect(res.headers.get("ratelimit")).toMatch(/^"requests";r=0;t=\d+$/);
     expect(ErrorBodySchema.parse(await res.json()).error.code).toBe("RATE_LIMITED");
   });
 
@@ -258,5 +289,82 @@ describe("POST /v1/score with fakes", () => {
       body: JSON.stringify({ model: "conv", version: "1", features: { f0: 1 } }),
     });
     expect(res.status).toBe(404);
+  });
+});
+
+describe("POST /v1/score with explain (fakes)", () => {
+  // The fake model is not an ONNX graph, so it is explained by permutation sampling against the
+  // one background row its manifest gives (all defaults: f0 = 0, f1 = 0, f2 = 0).
+  it("explains one row: base + Σ contributions = the score, with reasons for explainTop", async () => {
+    const { post } = await setup();
+    const { res } = await post({
+      model: "conv",
+      features: { f0: 2, f1: 1, f2: -3 },
+      explain: true,
+      explainTop: 2,
+    });
+    expect(res.status).toBe(200);
+    const body = SingleScoreSchema.parse(await res.json());
+    const e = body.explanation!;
+    expect(e.method).toBe("permutation");
+    expect(e.space).toBe("probability");
+    expect(Object.keys(e.contributions)).toEqual(["f0", "f1", "f2"]);
+    const sum = Object.values(e.contributions).reduce((a, b) => a + b, e.base);
+    expect(Math.abs(sum - body.score)).toBeLessThanOrEqual(1e-6);
+    // Against one background row, a permutation's base is that row's score.
+    expect(e.base).toBeCloseTo(expected([0, 0, 0]), 12);
+    expect(body.reasons).toHaveLength(2);
+    expect(body.reasons![0]!.feature).toBe("f2"); // weight 1 × −3 moves the score most
+    expect(body.reasons![0]!.contribution).toBeLessThan(0);
+  });
+
+  it("explains every row of a batch and leaves plain requests unexplained", async () => {
+    const { post } = await setup();
+    const rows = [{ features: { f0: 1 } }, { features: { f0: -3, f1: 2 } }];
+    const explainedRes = await post({ model: "conv", rows, explain: true });
+    const explained = BatchScoreSchema.parse(await explainedRes.res.json());
+    for (const p of explained.predictions) {
+      const sum = Object.values(p.explanation!.contributions).reduce(
+        (a, b) => a + b,
+        p.explanation!.base,
+      );
+      expect(Math.abs(sum - p.score)).toBeLessThanOrEqual(1e-6);
+      expect(p.reasons).toBeUndefined();
+    }
+    const plain = BatchScoreSchema.parse(await (await post({ model: "conv", rows })).res.json());
+    expect(plain.predictions.every((p) => p.explanation === undefined)).toBe(true);
+  });
+
+  it("answers 422 saying why when a request is over the explanation budget", async () => {
+    const { post } = await setup();
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ features: { f0: i / 100 } }));
+    const { res } = await post({ model: "conv", rows, explain: true });
+    expect(res.status).toBe(422);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.code).toBe("UNPROCESSABLE");
+    expect(body.error.message).toMatch(/cannot explain this request: .* at most \d+ rows/);
+  });
+
+  it("refuses an explainTop outside 1–100 with a 400", async () => {
+    const { post } = await setup();
+    const { res } = await post({ model: "conv", features: { f0: 1 }, explainTop: 0 });
+    expect(res.status).toBe(400);
+    const body = ErrorBodySchema.parse(await res.json());
+    expect(body.error.details?.issues?.[0]?.field).toBe("explainTop");
+  });
+
+  it("puts the top reasons on logged predictions when configured", async () => {
+    const { world, post } = await setup({ predictionLogReasons: 1 });
+    const { res, pending } = await post({
+      model: "conv",
+      features: { f0: 2, f2: -3 },
+      explain: true,
+    });
+    const body = SingleScoreSchema.parse(await res.json());
+    await Promise.all(pending);
+    const record = PredictionRecordSchema.parse(world.log.records.at(-1));
+    expect(record.reasons).toEqual(
+      body.explanation && [{ feature: "f2", contribution: body.explanation.contributions.f2 }],
+    );
   });
 });

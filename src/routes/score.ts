@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
-import { assertJsonDepth, refineStorableJson, storableString } from "#core/text";
+import { assertJsonDepth, jsonSyntaxProblem, refineStorableJson, storableString } from "#core/text";
 import type { AppEnv } from "../app-env";
 import { chargeBudgets } from "../auth/charge-budgets";
 import { requireKey, waitUntil } from "../auth/require-key";
@@ -32,6 +32,9 @@ const Features = z
     example: { sessions_7d: 3, cart_value: 45.8, device: "mobile" },
   });
 
+/** Reasons one answer may list per row. */
+const MAX_EXPLAIN_TOP = 100;
+
 const ScoreRow = z.object({ entityId: EntityId.optional(), features: Features });
 
 const ScoreBody = z
@@ -48,6 +51,15 @@ const ScoreBody = z
       .openapi({
         description: `Up to ${MAX_SCORE_ROWS} rows, scored in order.`,
       }),
+    explain: z.boolean().optional().openapi({
+      description:
+        "Explain each score: Shapley contributions per feature against the model's background sample (exact for linear and tree-ensemble graphs, sampled for others). A model that cannot explain within the limits answers 422.",
+    }),
+    explainTop: z.int().min(1).max(MAX_EXPLAIN_TOP).optional().openapi({
+      description:
+        "Also list the k largest contributions by magnitude, signed, as `reasons` (implies `explain`).",
+      example: 3,
+    }),
   })
   .superRefine((b, ctx) => {
     if ((b.features === undefined) === (b.rows === undefined)) {
@@ -67,12 +79,48 @@ const ScoreBody = z
   })
   .openapi("ScoreRequest");
 
+export const ExplanationSchema = z
+  .object({
+    base: z.number().openapi({
+      description: "The model's mean output on the background sample, in `space`",
+    }),
+    contributions: z.record(z.string(), z.number()).openapi({
+      description:
+        "Per feature the caller sent (a categorical's one-hot columns summed into it): base + Σ contributions = the score in `space`",
+      example: { cart_value: 0.83, device: -0.12 },
+    }),
+    space: z.enum(["logit", "probability"]).openapi({
+      description:
+        "logit: contributions add up to ln(score / (1 − score)) (logistic linear and tree models); probability: to the score itself",
+    }),
+    method: z.enum(["linear", "tree", "permutation"]).openapi({
+      description:
+        "linear and tree: exact interventional Shapley values; permutation: sampled, with `stdError`",
+    }),
+    stdError: z.number().optional().openapi({
+      description: "Permutation only: the largest standard error among the contributions",
+    }),
+  })
+  .openapi("Explanation");
+
+export const ReasonSchema = z
+  .object({ feature: z.string(), contribution: z.number() })
+  .openapi("Reason");
+
+const explained = {
+  explanation: ExplanationSchema.optional(),
+  reasons: z.array(ReasonSchema).optional().openapi({
+    description: "With explainTop: the largest contributions by magnitude, largest first",
+  }),
+};
+
 export const SingleScoreSchema = z
   .object({
     predictionId: z.string(),
     model: z.string(),
     version: z.string().openapi({ description: "The version that scored the row" }),
     score: z.number(),
+    ...explained,
   })
   .openapi("Score");
 
@@ -88,6 +136,7 @@ export const BatchScoreSchema = z
         predictionId: z.string(),
         score: z.number(),
         version: z.string().openapi({ description: "The version that scored this row" }),
+        ...explained,
       }),
     ),
   })
@@ -111,10 +160,9 @@ const rowLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   try {
     body = await c.req.json();
   } catch (err) {
-    throw new ValidationError(
-      `The body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      [{ field: "(body)", message: "is not valid JSON" }],
-    );
+    throw new ValidationError(`The body is not valid JSON: ${jsonSyntaxProblem(err)}.`, [
+      { field: "(body)", message: "is not valid JSON" },
+    ]);
   }
   const rows = (body as { rows?: unknown } | null)?.rows;
   if (Array.isArray(rows) && rows.length > MAX_SCORE_ROWS) {
@@ -135,7 +183,7 @@ const scoreRoute = createRoute({
   tags: ["scoring"],
   summary: "Score one row or a batch",
   description:
-    "Scores with the tenant's active version of `model` (a challenger, when set, scores its share: by a hash of entityId, else at random), or with `version` when given. Features are validated against the version's manifest: a missing feature takes the manifest default or is a 400 naming it; a wrong type is a 400; features the model does not use are ignored. Every scored row is logged to the `predictions` stream after the response. Needs the `score` role.",
+    "Scores with the tenant's active version of `model` (a challenger, when set, scores its share: by a hash of entityId, else at random), or with `version` when given. Features are validated against the version's manifest: a missing feature takes the manifest default or is a 400 naming it; a wrong type is a 400; features the model does not use are ignored. With `explain` (or `explainTop`) each row also carries its explanation; see docs/explanations.md. Every scored row is logged to the `predictions` stream after the response. Needs the `score` role.",
   security: BEARER_SECURITY,
   middleware: [
     requireKey("score"),
@@ -154,7 +202,7 @@ const scoreRoute = createRoute({
       description: "Scores, with the version that produced them",
       content: { "application/json": { schema: z.union([SingleScoreSchema, BatchScoreSchema]) } },
     },
-    ...errorResponses(400, 404, 413, 415, ...AUTH_ERRORS),
+    ...errorResponses(400, 404, 413, 415, 422, ...AUTH_ERRORS),
   },
 });
 
@@ -168,6 +216,8 @@ export const scoreRoutes = new OpenAPIHono<AppEnv>().openapi(scoreRoute, async (
       now: () => services.now(),
       random: () => services.random(),
       waitUntil: (p) => waitUntil(c, p),
+      logReasons: services.predictionLogReasons,
+      log: (entry) => services.log.entry({ requestId: c.var.requestId, ...entry }),
     },
     tenant: c.var.auth.tenant,
     body: c.req.valid("json") as ScoreInput,

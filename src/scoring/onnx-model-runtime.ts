@@ -7,8 +7,9 @@ import {
   defaultFeatureRow,
   MAX_SCORE_ROWS,
 } from "#core/scoring";
+import { explainableModel } from "./explainable-model";
 import type { OrtModule } from "./onnx-runtime";
-import type { LoadedModel, ModelCheck, ModelRuntime } from "./scoring-ports";
+import type { LoadedModel, ModelCheck, ModelRuntime, RuntimeModel } from "./scoring-ports";
 
 const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   executionProviders: ["wasm"],
@@ -37,7 +38,7 @@ function scoreColumn(output: Tensor, rows: number, index: number): Float64Array 
   return scores;
 }
 
-class OnnxLoadedModel implements LoadedModel {
+class OnnxLoadedModel implements RuntimeModel {
   constructor(
     private readonly ort: OrtModule,
     private readonly session: InferenceSession,
@@ -60,14 +61,30 @@ class OnnxLoadedModel implements LoadedModel {
   }
 }
 
+export interface OnnxModelRuntimeOptions {
+  /** Score linear and tree graphs with the direct evaluator (verified on load). Default on. */
+  direct?: boolean;
+}
+
 export class OnnxModelRuntime implements ModelRuntime {
   /** `loadOrt` configures ORT for the runtime it runs in (see adapters/onnx-runtime.ts). */
-  constructor(private readonly loadOrt: () => Promise<OrtModule>) {}
+  constructor(
+    private readonly loadOrt: () => Promise<OrtModule>,
+    private readonly options: OnnxModelRuntimeOptions = {},
+  ) {}
 
   async load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel> {
     const ort = await this.loadOrt();
     const session = await ort.InferenceSession.create(new Uint8Array(bytes), SESSION_OPTIONS);
-    return new OnnxLoadedModel(ort, session, manifest);
+    const runtime = new OnnxLoadedModel(ort, session, manifest);
+    try {
+      return await explainableModel(runtime, bytes, manifest, {
+        direct: this.options.direct ?? true,
+      });
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
   }
 
   async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {

@@ -1,18 +1,29 @@
 /** The ports scoring depends on: a model runtime and the prediction log. */
+import type { ExplainOutcome, ExplanationMethod } from "#core/explain";
 import type { ModelManifest } from "#core/model-manifest";
 import type { PredictionRecord } from "#core/scoring";
 
-/** One loaded model, ready to score float rows. */
-export interface LoadedModel {
+/** A model in a runtime: scores float rows. */
+export interface RuntimeModel {
   /** Scores `rows` rows of `values` (row-major `[rows, columns]`); one score per row. */
   score(values: Float32Array, rows: number): Promise<Float64Array>;
   /** Frees the runtime's resources; the model is unusable afterwards. */
   release(): Promise<void>;
 }
 
+/** One loaded model, ready to score and explain float rows. */
+export interface LoadedModel extends RuntimeModel {
+  /** Shapley explanations of the rows, or why they cannot be given within the limits. */
+  explain(values: Float32Array, rows: number): Promise<ExplainOutcome>;
+  /** The explanation method of this model, or why it has none. */
+  readonly explanation: { method?: ExplanationMethod; refusal?: string };
+  /** "direct" when a linear or tree graph is evaluated in plain arithmetic, else the runtime. */
+  readonly evaluator: "direct" | "onnxruntime";
+}
+
 export type ModelCheck = { ok: true } | { ok: false; problems: string[] };
 
-/** Turns model bytes into something that scores (onnxruntime-web in the Worker). */
+/** Turns model bytes into something that scores and explains (onnxruntime-web in the Worker). */
 export interface ModelRuntime {
   load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel>;
   /**

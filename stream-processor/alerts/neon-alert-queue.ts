@@ -1,9 +1,24 @@
 /** Alerts and retraining requests stored in a batch transaction, with their deliveries queued in the outbox the publisher drains. */
-import type { Alert, RetrainRequest } from "#core/monitoring";
+import type { RetrainRequest } from "#core/monitoring";
 import { ms, TS } from "../db/epoch-ms-sql";
 import type { Queryable, ScopedQuery } from "../db/timed-query";
 import type { OutboxItem } from "./alert-outbox";
 import { planAlertTargets } from "./tenant-webhooks";
+
+/**
+ * An alert to store and deliver: a monitoring Alert, or any other (an anomaly) with no model and
+ * its own Kafka message key.
+ */
+export interface QueuedAlert {
+  alertId: string;
+  tenant: string;
+  type: string;
+  model: string | null;
+  version: string | null;
+  cloudEvent: unknown;
+  /** Kafka message key; default `tenant:model:version`. */
+  messageKey?: string;
+}
 
 /** A delivery to queue: the outbox row without what the outbox assigns. */
 type Delivery = Omit<OutboxItem, "id" | "attempts">;
@@ -24,7 +39,7 @@ export class NeonAlertQueue {
    * Stores alerts not stored before and queues each for Kafka, for its tenant's subscribed
    * webhook endpoints and for every operator sink; returns how many were new.
    */
-  insertAlerts(alerts: readonly Alert[], operatorSinks: readonly string[]): Promise<number> {
+  insertAlerts(alerts: readonly QueuedAlert[], operatorSinks: readonly string[]): Promise<number> {
     return this.insertQueued(
       "insert_alerts",
       `INSERT INTO alerts (tenant_id, alert_id, type, model_name, version, cloud_event)
@@ -138,11 +153,11 @@ export class NeonAlertQueue {
 }
 
 /** What every delivery of an alert shares: keyed by model version, the CloudEvent as payload. */
-function alertDelivery(a: Alert): Omit<Delivery, "channel" | "target"> {
+function alertDelivery(a: QueuedAlert): Omit<Delivery, "channel" | "target"> {
   return {
     tenant: a.tenant,
     refId: a.alertId,
-    messageKey: `${a.tenant}:${a.model}:${a.version}`,
+    messageKey: a.messageKey ?? `${a.tenant}:${a.model}:${a.version}`,
     payload: a.cloudEvent,
   };
 }

@@ -53,8 +53,17 @@ export async function postWebhook(
       durationMs: elapsed(),
     };
   } catch (error) {
-    return { statusCode: undefined, problem: (error as Error).message, durationMs: elapsed() };
+    return { statusCode: undefined, problem: failureText(error), durationMs: elapsed() };
   }
+}
+
+/** fetch's own message ("fetch failed") with the reason it wraps (refused address, timeout, …). */
+function failureText(error: unknown): string {
+  const message = (error as Error).message;
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message !== message
+    ? `${message}: ${cause.message}`
+    : message;
 }
 
 /** A URL without credentials or query (which may hold tokens), for logs. */

@@ -2,7 +2,7 @@
 import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
 import ws from "ws";
 import { parseDatabaseUrl } from "#core/config";
-import { ConfigError } from "#core/errors";
+import { ConfigError, DependencyUnavailableError } from "#core/errors";
 
 export type { Pool, PoolClient };
 
@@ -85,6 +85,7 @@ export function createNeonPool(options: NeonPoolOptions): Pool {
   class DriftlineNeonClient extends Client {
     constructor(config?: ConstructorParameters<typeof Client>[0]) {
       super(config);
+      guardProtocolHandlers(this);
       const neon = this.neonConfig;
       // Node has a global WebSocket only from v22 (undici); `ws` works on every version.
       neon.webSocketConstructor = ws;
@@ -167,6 +168,56 @@ export async function withTransaction<T>(
     throw error;
   } finally {
     client.release(broken);
+  }
+}
+
+/**
+ * The driver's (pg's) handlers of the server's query-answer messages assume a query is in
+ * flight: `this.activeQuery.handleRowDescription(msg)`. When a connection's protocol falls out
+ * of step (a relay or embedded server that cut or mixed up the stream), `activeQuery` is null
+ * and the TypeError is thrown inside the socket's message event, where no caller can catch it:
+ * the process dies. Wrapped here, such a fault becomes what it is, a broken connection: the
+ * connection emits `error`, its queries fail with a retryable error, the pool discards it and
+ * the next query opens a new one. Nothing in the driver offers a hook for this (checked in
+ * @neondatabase/serverless 1.2.0), hence the override of its private handler names.
+ */
+const QUERY_MESSAGE_HANDLERS = [
+  "_handleRowDescription",
+  "_handleDataRow",
+  "_handlePortalSuspended",
+  "_handleEmptyQuery",
+  "_handleCommandComplete",
+  "_handleParseComplete",
+  "_handleCopyInResponse",
+  "_handleCopyData",
+] as const;
+
+type ProtocolHandler = (message: unknown) => void;
+
+/** Thrown into a connection whose protocol fell out of step; retryable like any lost connection. */
+export class DatabaseProtocolFault extends DependencyUnavailableError {}
+
+function guardProtocolHandlers(client: InstanceType<typeof Client>): void {
+  const target = client as unknown as Record<string, ProtocolHandler | undefined> & {
+    connection?: { emit(event: "error", error: Error): boolean };
+  };
+  for (const name of QUERY_MESSAGE_HANDLERS) {
+    const original = target[name];
+    if (typeof original !== "function") continue;
+    target[name] = function guarded(this: unknown, message: unknown) {
+      try {
+        original.call(this, message);
+      } catch (cause) {
+        const what = name.replace(/^_handle/, "");
+        target.connection?.emit(
+          "error",
+          new DatabaseProtocolFault(
+            `Postgres connection out of step: ${what} arrived with no query in flight; the connection is dropped and the work retried.`,
+            { cause },
+          ),
+        );
+      }
+    };
   }
 }
 

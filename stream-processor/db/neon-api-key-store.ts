@@ -16,7 +16,8 @@ export class NeonApiKeyStore implements ApiKeyStore {
         roles: ApiKeyRole[];
         revoked: boolean;
       }>(
-        `SELECT tenant_id, key_id, key_hash, roles, revoked_at IS NOT NULL AS revoked
+        // A future revoked_at is the end of a rotation's grace period: valid until then.
+        `SELECT tenant_id, key_id, key_hash, roles, revoked_at IS NOT NULL AND revoked_at <= now() AS revoked
        FROM api_keys WHERE key_hash = $1`,
         [keyHashHex],
       )

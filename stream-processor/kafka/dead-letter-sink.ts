@@ -7,8 +7,11 @@ export interface DeadLetter {
   headers: Record<string, string>;
   /** Why it cannot be processed, in words an operator can act on. */
   reason: string;
-  /** The stage that refused it: decoding (bad JSON, schema) or storing (the database refused it). */
-  stage: "decode" | "store";
+  /**
+   * The stage that refused it: decoding (bad JSON, schema), storing (the database refused it) or
+   * delivering (a destination refused it for good; the reason is the destination's).
+   */
+  stage: "decode" | "store" | "deliver";
   topic: string;
   partition: number;
   offset: string;

@@ -3,8 +3,9 @@ import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ConfigError } from "#core/errors";
-import { type LabelSignal, policyFromSettings } from "#core/monitoring";
+import { type LabelSignal, monitoringSettingsView, policyFromSettings } from "#core/monitoring";
 import type { TopicNames } from "#core/topics";
+import { createGuardedFetch } from "../alerts/guarded-fetch";
 import {
   KafkajsMessageProducer,
   type MessageProducer,
@@ -53,6 +54,8 @@ export interface CreateMonitoringOptions {
   backoff: BackoffSpec;
   /** Statement timing hook (the stream processor's db latency histogram). */
   dbTimer?: (operation: string, durationMs: number) => void;
+  /** For tests: replaces the delivering fetch (default: createGuardedFetch). */
+  fetch?: typeof fetch;
   /** For tests: replaces the kafkajs producer. */
   producer?: MessageProducer;
   /** Per-tenant drift gauges on /metrics (STREAM_METRICS_TENANT_LABELS). Default false. */
@@ -78,14 +81,21 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
   const stage = new MonitoringStage({
     settings: config.settings,
     policy: policyFromSettings(config.settings.retrain),
-    references: new ModelReferenceSource({ modelsDir: config.modelsDir, log }),
+    references: new ModelReferenceSource({
+      modelsDir: config.modelsDir,
+      log,
+      maxReferences: config.cache.references,
+    }),
+    windowCacheBytes: config.cache.windowBytes,
     allowedLatenessMs: options.allowedLatenessMs,
     maxFutureSkewMs: options.maxFutureSkewMs,
     operatorSinks: operator.urls,
     log,
     observer: metrics,
   });
-  const decode = createMonitoringDecoder(config.settings.labels.conversionEvents);
+  // Every event naming a prediction or click id is kept: the stage applies each tenant's own
+  // conversion events (the operator's unless the tenant set them).
+  const decode = createMonitoringDecoder([]);
   const outbox = new NeonMonitoringOutbox(options.pool);
   const publisher = new MonitoringPublisher({
     outbox,
@@ -98,6 +108,8 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
       allowLocalUrls: options.allowLocalWebhookUrls,
     },
     endpoints: neonTenantEndpoints(options.pool, options.webhookKey),
+    // Each delivery resolves the host itself and connects only to an address the rules allow.
+    fetch: options.fetch ?? createGuardedFetch({ allowLocal: options.allowLocalWebhookUrls }),
     backoff: options.backoff,
     intervalMs: config.publishIntervalMs,
     clock: options.clock,
@@ -206,6 +218,9 @@ export function createMonitoring(options: CreateMonitoringOptions): Monitoring {
     start() {
       if (!config.enabled) return;
       publisher.start();
+      publishOperatorDefaults(options.pool, config).catch((error: unknown) =>
+        log.warn({ err: error }, "storing the operator's monitoring defaults failed"),
+      );
       if (config.purgeIntervalMs > 0) {
         purgeTimer = setInterval(() => {
           outbox
@@ -263,4 +278,17 @@ function errorFacts(error: unknown): Record<string, unknown> {
     constraint?: string;
   };
   return { sqlstate, table, column, constraint };
+}
+
+/**
+ * Stores the operator's values of the settings tenants may change, so the API answers the
+ * defaults a tenant's settings are layered over (the Worker does not see MONITORING_*).
+ */
+async function publishOperatorDefaults(pool: Queryable, config: MonitoringConfig): Promise<void> {
+  await pool.query({
+    text: `INSERT INTO monitoring_settings_defaults (singleton, settings, updated_at)
+           VALUES (true, $1::jsonb, now())
+           ON CONFLICT (singleton) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`,
+    values: [JSON.stringify(monitoringSettingsView(config.settings))],
+  });
 }

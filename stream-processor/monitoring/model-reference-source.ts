@@ -1,6 +1,7 @@
 /** Finds and prepares a model version's drift reference: the registry (model_versions) first, then the bundled models folder; cached. */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { parseModelManifest } from "#core/model-manifest";
 import { type ModelReference, prepareModelReference } from "#core/monitoring";
@@ -16,14 +17,38 @@ export const MISSING_TTL_MS = 5_000;
 /** Model and version names as the registry allows them (so they are safe as path segments). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-type Entry =
-  | { kind: "found"; reference: ModelReference; source: "registry" | "bundled" }
-  | { kind: "missing"; untilMs: number };
+/** Prepared references kept by default (a reference holds its bins and its KS sample). */
+export const DEFAULT_MAX_REFERENCES = 1_000;
+/** Versions remembered as missing by default (a few bytes each). */
+export const DEFAULT_MAX_MISSING = 10_000;
 
+export interface ModelReferenceSourceOptions {
+  modelsDir: string;
+  log: Logger;
+  /** Most prepared references kept; the least recently used is prepared again when next needed. */
+  maxReferences?: number;
+  /** Most versions remembered as having no usable manifest. */
+  maxMissing?: number;
+}
+
+/**
+ * Found references and misses are kept apart, each in its own LRU: predictions for versions no
+ * manifest describes (a client sending made-up version names) fill only the misses, so they
+ * cannot push out the references of versions that are monitored.
+ */
 export class ModelReferenceSource {
-  private readonly cache = new Map<string, Entry>();
+  private readonly found: LRUCache<string, ModelReference>;
+  private readonly missing: LRUCache<string, { untilMs: number }>;
 
-  constructor(private readonly options: { modelsDir: string; log: Logger }) {}
+  constructor(private readonly options: ModelReferenceSourceOptions) {
+    this.found = new LRUCache({ max: options.maxReferences ?? DEFAULT_MAX_REFERENCES });
+    this.missing = new LRUCache({ max: options.maxMissing ?? DEFAULT_MAX_MISSING });
+  }
+
+  /** References and misses held in memory. */
+  get cached(): { references: number; missing: number } {
+    return { references: this.found.size, missing: this.missing.size };
+  }
 
   /**
    * The prepared reference of `key`, or undefined when no manifest is found or it is invalid
@@ -35,9 +60,10 @@ export class ModelReferenceSource {
     nowMs: number,
   ): Promise<ModelReference | undefined> {
     const id = `${key.tenant}\u0000${key.model}\u0000${key.version}`;
-    const cached = this.cache.get(id);
-    if (cached?.kind === "found") return cached.reference;
-    if (cached?.kind === "missing" && cached.untilMs > nowMs) return undefined;
+    const reference = this.found.get(id);
+    if (reference !== undefined) return reference;
+    const miss = this.missing.get(id);
+    if (miss !== undefined && miss.untilMs > nowMs) return undefined;
 
     let raw = await tx.loadManifest(key);
     let source: "registry" | "bundled" = "registry";
@@ -50,12 +76,13 @@ export class ModelReferenceSource {
         { ...key },
         "no manifest for this model version: drift is not monitored",
       );
-      this.cache.set(id, { kind: "missing", untilMs: nowMs + MISSING_TTL_MS });
+      this.missing.set(id, { untilMs: nowMs + MISSING_TTL_MS });
       return undefined;
     }
     try {
       const reference = prepareModelReference(parseModelManifest(raw));
-      this.cache.set(id, { kind: "found", reference, source });
+      this.missing.delete(id);
+      this.found.set(id, reference);
       this.options.log.info(
         { ...key, source, monitored: reference.columns.map((c) => c.name) },
         "drift reference loaded",
@@ -66,7 +93,7 @@ export class ModelReferenceSource {
         { ...key, source, err: error },
         "the model version's manifest or reference is invalid: drift is not monitored",
       );
-      this.cache.set(id, { kind: "missing", untilMs: nowMs + MISSING_TTL_MS });
+      this.missing.set(id, { untilMs: nowMs + MISSING_TTL_MS });
       return undefined;
     }
   }

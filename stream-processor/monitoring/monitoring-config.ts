@@ -15,6 +15,10 @@ import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 //   MONITORING_WINDOW_SIZE              predictions in the sliding drift window [2000]
 //   MONITORING_WINDOW_STRIDE            new predictions between two sliding evaluations [250]
 //   MONITORING_WINDOW_MIN_SAMPLE        fewest predictions before the first evaluation [500]
+//   MONITORING_WINDOW_CACHE_MB          memory for sliding windows kept between batches; past it
+//                                       the least recently used is re-read from Postgres [256]
+//   MONITORING_REFERENCE_CACHE_SIZE     drift references kept in memory (least recently used
+//                                       go first) [1000]
 //   MONITORING_HOURLY                   also evaluate drift per closed scoring-time hour [true]
 //   MONITORING_HOURLY_MAX_ROWS          most predictions read for one hourly evaluation [100000]
 //   MONITORING_PSI_EPSILON              PSI smoothing ε [0.0001]
@@ -82,6 +86,8 @@ export const monitoringEnvShape = {
   MONITORING_WINDOW_SIZE: int(2_000, 1, 1_000_000),
   MONITORING_WINDOW_STRIDE: int(250, 1, 1_000_000),
   MONITORING_WINDOW_MIN_SAMPLE: int(500, 1, 1_000_000),
+  MONITORING_WINDOW_CACHE_MB: int(256, 1, 1_000_000),
+  MONITORING_REFERENCE_CACHE_SIZE: int(1_000, 1, 10_000_000),
   MONITORING_HOURLY: bool(true),
   MONITORING_HOURLY_MAX_ROWS: int(100_000, 1, 10_000_000),
   MONITORING_PSI_EPSILON: number(1e-4),
@@ -177,6 +183,8 @@ export interface MonitoringConfig {
   enabled: boolean;
   settings: MonitoringSettings;
   modelsDir: string;
+  /** What the stage keeps in memory between batches. */
+  cache: { windowBytes: number; references: number };
   retentionMs: number;
   purgeIntervalMs: number;
   publishIntervalMs: number;
@@ -289,6 +297,10 @@ export function monitoringConfigFrom(e: MonitoringEnv): MonitoringConfig {
     enabled: e.MONITORING_ENABLED,
     settings: monitoringSettingsFrom(e),
     modelsDir: e.MONITORING_MODELS_DIR,
+    cache: {
+      windowBytes: e.MONITORING_WINDOW_CACHE_MB * 1024 * 1024,
+      references: e.MONITORING_REFERENCE_CACHE_SIZE,
+    },
     retentionMs: e.MONITORING_RETENTION_HOURS * 3_600_000,
     purgeIntervalMs: e.MONITORING_PURGE_INTERVAL_MS,
     publishIntervalMs: e.MONITORING_PUBLISH_INTERVAL_MS,

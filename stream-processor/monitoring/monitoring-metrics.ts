@@ -1,10 +1,18 @@
 /** Prometheus metrics of model monitoring (prom-client): drift values, evaluations, alerts, retraining requests, deliveries. */
+import { LRUCache } from "lru-cache";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Alert, ModelDriftEvaluation, RetrainRequest } from "#core/monitoring";
 import type { OutboxItem } from "../alerts/alert-outbox";
 import type { PublisherObserver } from "../alerts/monitoring-publisher";
 import type { MonitoringObserver } from "./monitoring-stage";
 import type { ModelKey } from "./monitoring-store";
+
+/** Versions with per-tenant drift series at most, by default. */
+export const DEFAULT_MAX_LABELLED_VERSIONS = 1_000;
+
+type DriftLabels = Record<"tenant" | "model" | "version" | "feature", string>;
+
+const labelledId = (k: ModelKey) => `${k.tenant}\u0000${k.model}\u0000${k.version}`;
 
 export class MonitoringMetrics implements MonitoringObserver, PublisherObserver {
   private readonly psi: Gauge<"tenant" | "model" | "version" | "feature">;
@@ -23,9 +31,28 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
    * and grow a series per retired version; off by default (the read API serves drift per tenant).
    */
   private readonly tenantLabels: boolean;
+  /**
+   * The versions with drift series, each with its features' label sets. A version's series go
+   * when its sliding window leaves the stage's memory (`windowDropped`: a retired or idle version)
+   * or when more than `maxLabelledVersions` versions have series, least recently evaluated first.
+   */
+  private readonly labelled: LRUCache<string, DriftLabels[]>;
 
-  constructor(registry: Registry, options: { tenantLabels?: boolean } = {}) {
+  constructor(
+    registry: Registry,
+    options: { tenantLabels?: boolean; maxLabelledVersions?: number } = {},
+  ) {
     this.tenantLabels = options.tenantLabels ?? false;
+    this.labelled = new LRUCache<string, DriftLabels[]>({
+      max: options.maxLabelledVersions ?? DEFAULT_MAX_LABELLED_VERSIONS,
+      dispose: (series, _id, reason) => {
+        if (reason === "set") return; // replaced by the same version's newer list
+        for (const labels of series) {
+          this.psi.remove(labels);
+          this.ksStatistic.remove(labels);
+        }
+      },
+    });
     const registers = [registry];
     this.psi = new Gauge({
       name: "driftline_monitoring_psi",
@@ -92,6 +119,8 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
 
   slidingDrift(key: ModelKey, evaluation: ModelDriftEvaluation): void {
     if (!this.tenantLabels) return;
+    const id = labelledId(key);
+    const series = this.labelled.get(id) ?? [];
     for (const { report } of evaluation.columns) {
       const labels = {
         tenant: key.tenant,
@@ -99,9 +128,20 @@ export class MonitoringMetrics implements MonitoringObserver, PublisherObserver 
         version: key.version,
         feature: report.feature,
       };
+      if (!series.some((s) => s.feature === labels.feature)) series.push(labels);
       if (report.psi.kind === "evaluated") this.psi.set(labels, report.psi.result.value);
       if (report.ks.kind === "evaluated") this.ksStatistic.set(labels, report.ks.result.statistic);
     }
+    if (!this.labelled.has(id)) this.labelled.set(id, series);
+  }
+
+  windowDropped(key: ModelKey): void {
+    this.labelled.delete(labelledId(key));
+  }
+
+  /** Versions with per-tenant drift series on /metrics. */
+  get labelledVersions(): number {
+    return this.labelled.size;
   }
 
   alerted(alerts: readonly Alert[]): void {

@@ -1,4 +1,5 @@
 /** The monitoring stage of a batch: stores predictions and label signals, evaluates drift and performance, opens alerts and retraining requests, all in the batch's transaction. */
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import {
   type Alert,
@@ -19,6 +20,7 @@ import {
   PredictionWindow,
   type RetrainPolicy,
   type RetrainRequest,
+  signalForConversions,
   type WindowRow,
 } from "#core/monitoring";
 import { HOUR_MS, windowStartMs } from "#core/windows";
@@ -31,6 +33,7 @@ import type {
   StoredDriftResult,
   StoredPerformanceResult,
 } from "./monitoring-store";
+import { TenantSettings } from "./tenant-settings";
 
 /** What one batch hands to monitoring. */
 export interface MonitoringInput {
@@ -47,10 +50,17 @@ export interface MonitoringObserver {
   slidingDrift(key: ModelKey, evaluation: ModelDriftEvaluation): void;
   alerted(alerts: readonly Alert[]): void;
   retrainRequested(requests: readonly RetrainRequest[], suppressed: number): void;
+  /** The version's sliding window left memory (evicted or unmonitored): its live series can go. */
+  windowDropped?(key: ModelKey): void;
 }
 
 export interface MonitoringStageDeps {
+  /**
+   * The operator's settings (MONITORING_*). A tenant's stored settings (monitoring_settings) are
+   * layered over them per batch; the windows, attribution and performance windows stay these.
+   */
   settings: MonitoringSettings;
+  /** The retraining policy of the operator's settings. */
   policy: RetrainPolicy;
   references: ModelReferenceSource;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
@@ -61,6 +71,24 @@ export interface MonitoringStageDeps {
   operatorSinks: readonly string[];
   log: Logger;
   observer?: MonitoringObserver;
+  /**
+   * Memory the sliding windows kept between batches may take, bytes (estimated; see
+   * `windowSizeBytes`). Past it the least recently used version's window is dropped and re-read
+   * from Postgres when that version is next seen. Default `DEFAULT_WINDOW_CACHE_BYTES`.
+   */
+  windowCacheBytes?: number;
+}
+
+/** 256 MiB: 100 versions of 30 features at the default window of 2000 predictions take ~50 MiB. */
+export const DEFAULT_WINDOW_CACHE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What a window of `capacity` predictions over `columns` columns holds, bytes: one 8-byte slot
+ * per value and one per scoring time, plus a fixed overhead. Categorical values are shared
+ * strings (the column's few categories), so a slot is what they cost in the window.
+ */
+export function windowSizeBytes(capacity: number, columns: number): number {
+  return 256 + capacity * (columns + 1) * 8;
 }
 
 export interface MonitoringBatchSummary {
@@ -111,12 +139,35 @@ const keyId = (k: ModelKey) => `${k.tenant}\u0000${k.model}\u0000${k.version}`;
  * behind the cached one and the next batch re-reads, so a rolled-back batch leaves no trace.
  */
 export class MonitoringStage {
-  private readonly windows = new Map<
-    string,
-    { seq: number; columns: string; window: PredictionWindow }
-  >();
+  /**
+   * Bounded in bytes: a processor serving many tenants and versions (retired ones included) keeps
+   * only the recently active windows; a dropped one is rebuilt from `predictions` (one read of
+   * the last `sliding.size` rows), which is what a restart does for every version anyway.
+   */
+  private readonly windows: LRUCache<string, CachedWindow>;
 
-  constructor(private readonly deps: MonitoringStageDeps) {}
+  private readonly tenantSettings: TenantSettings;
+
+  constructor(private readonly deps: MonitoringStageDeps) {
+    this.tenantSettings = new TenantSettings(deps.settings, deps.policy, deps.log);
+    const maxBytes = deps.windowCacheBytes ?? DEFAULT_WINDOW_CACHE_BYTES;
+    this.windows = new LRUCache<string, CachedWindow>({
+      maxSize: maxBytes,
+      // A window larger than the whole budget is still used for its batch, just not kept.
+      maxEntrySize: maxBytes,
+      sizeCalculation: (entry) =>
+        Math.min(maxBytes, windowSizeBytes(entry.window.capacity, entry.window.columns.length)),
+      dispose: (entry, _id, reason) => {
+        // "set" replaces a stale window of the same version: its series stay.
+        if (reason !== "set") deps.observer?.windowDropped?.(entry.key);
+      },
+    });
+  }
+
+  /** Versions whose sliding window is held in memory. */
+  get cachedWindows(): number {
+    return this.windows.size;
+  }
 
   async apply(
     tx: MonitoringTransaction,
@@ -143,6 +194,8 @@ export class MonitoringStage {
     const tenants = new Set<string>([...(input.tenants ?? []), ...batchMax.keys()]);
     if (tenants.size === 0) return summary;
     const stored = await tx.maxEventTimes([...tenants]);
+    // Each tenant's settings as stored now: a change made through the API applies from here on.
+    const batchSettings = this.tenantSettings.forBatch(await tx.monitoringOverrides([...tenants]));
     const watermark = new Map<string, number>();
     for (const t of tenants) {
       const newest = Math.max(
@@ -178,8 +231,12 @@ export class MonitoringStage {
     // 4. Store predictions (only new ones go on) and label signals; final labels for matured ones.
     const fresh = await tx.insertPredictions(input.predictions);
     summary.fresh = fresh.size;
-    if (input.signals.length > 0) {
-      await tx.recordLabels(labelRows(input.signals), settings.labels.attributionWindowMs);
+    // Which events are conversions is the tenant's setting.
+    const signals = input.signals.flatMap(
+      (sig) => signalForConversions(sig, batchSettings.conversionsOf(sig.tenant)) ?? [],
+    );
+    if (signals.length > 0) {
+      await tx.recordLabels(labelRows(signals), settings.labels.attributionWindowMs);
     }
     const attribution = settings.labels.attributionWindowMs;
     for (const tenant of new Set(locked.map((l) => l.key.tenant))) {
@@ -199,13 +256,14 @@ export class MonitoringStage {
       let state = p.state;
       const w = watermark.get(key.tenant);
       const modelId = `${key.tenant}\u0000${key.model}`;
+      const own = batchSettings.forModel(key.tenant, key.model);
       if (!lastRequest.has(modelId)) {
         lastRequest.set(modelId, await tx.lastRetrainRequestAt(key.tenant, key.model));
       }
       const context = (): MonitorContext => ({
         ...key,
-        settings,
-        policy: this.deps.policy,
+        settings: own.settings,
+        policy: own.policy,
         trainedAtMs: reference?.trainedAtMs,
         baselineAuc: reference?.baselineAuc,
         nowMs,
@@ -255,7 +313,7 @@ export class MonitoringStage {
             reference,
             (c) => window.columnValues(c.name),
             { kind: "sliding", startMs: range.startMs, endMs: range.endMs + 1, size: window.size },
-            settings.drift,
+            own.settings.drift,
           );
           const step = observeDriftEvaluation(
             { ...state, sinceEvaluation: 0 },
@@ -284,7 +342,7 @@ export class MonitoringStage {
               endMs: h + HOUR_MS,
               size: rows.length,
             };
-            const evaluation = evaluateRows(reference, rows, hourWindow, settings);
+            const evaluation = evaluateRows(reference, rows, hourWindow, own.settings);
             const evaluationId = monitoringId("evaluation", key, 0, `hourly:${h}`);
             for (const r of driftResultRows(evaluation)) {
               drift.push({ key, evaluationId, window: hourWindow, row: r });
@@ -360,7 +418,8 @@ export class MonitoringStage {
         state,
         dueCandidates.length === 0 ? undefined : Math.min(...dueCandidates),
       );
-      const cached = this.windows.get(keyId(key));
+      // peek: saving the state is no use of the window, so it does not refresh its recency.
+      const cached = this.windows.peek(keyId(key));
       if (cached !== undefined && cached.window === window) cached.seq = p.seq + 1;
     }
 
@@ -395,9 +454,18 @@ export class MonitoringStage {
     const size = this.deps.settings.sliding.size;
     const window = new PredictionWindow(reference.windowColumns, size);
     for (const row of await tx.recentPredictions(key, size)) window.push(row);
-    this.windows.set(id, { seq: -1, columns, window });
+    this.windows.set(id, { key, seq: -1, columns, window });
     return window;
   }
+}
+
+interface CachedWindow {
+  key: ModelKey;
+  /** The state row's `seq` this window matches; -1 while a transaction is using it. */
+  seq: number;
+  /** The reference's window columns (JSON), so a changed reference rebuilds the window. */
+  columns: string;
+  window: PredictionWindow;
 }
 
 /** Drift of stored rows (an hour) without keeping a sliding window for them. */

@@ -65,6 +65,15 @@ export interface StoredPerformanceResult {
   details: Record<string, unknown>;
 }
 
+/** A tenant's stored monitoring settings (model '' = every model of the tenant). */
+export interface StoredOverrides {
+  tenant: string;
+  model: string;
+  revision: number;
+  /** The JSON as stored (validated by the Worker when written; parsed again by the stage). */
+  overrides: unknown;
+}
+
 /** Everything the stage does in the batch's transaction. */
 export interface MonitoringTransaction {
   /** Creates missing state rows with `initial`, then locks every key's row, in key order. */
@@ -115,6 +124,8 @@ export interface MonitoringTransaction {
   insertAlerts(alerts: readonly Alert[], operatorSinks: readonly string[]): Promise<number>;
   /** Stores requests not stored before and queues their publication; returns how many were new. */
   insertRetrainRequests(requests: readonly RetrainRequest[], nowMs: number): Promise<number>;
+  /** The stored monitoring settings of these tenants (tenant-wide and per model). */
+  monitoringOverrides(tenants: readonly string[]): Promise<StoredOverrides[]>;
   /** The registered manifest of a version (with its frozen reference), if model_versions has it. */
   loadManifest(key: ModelKey): Promise<unknown | undefined>;
 }

@@ -19,6 +19,7 @@ import type {
   OpenMonitoring,
   PredictionRow,
   StoredDriftResult,
+  StoredOverrides,
   StoredPerformanceResult,
 } from "./monitoring-store";
 
@@ -309,6 +310,27 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     );
     const v = rows[0]?.ms;
     return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  async monitoringOverrides(tenants: readonly string[]): Promise<StoredOverrides[]> {
+    if (tenants.length === 0) return [];
+    const { rows } = await this.run<{
+      tenant_id: string;
+      model_name: string;
+      revision: string;
+      overrides: unknown;
+    }>(
+      "monitoring_overrides",
+      `SELECT tenant_id, model_name, revision::text AS revision, overrides
+       FROM monitoring_settings WHERE tenant_id = ANY($1::text[])`,
+      [tenants],
+    );
+    return rows.map((r) => ({
+      tenant: r.tenant_id,
+      model: r.model_name,
+      revision: Number(r.revision),
+      overrides: r.overrides,
+    }));
   }
 
   async lastRetrainRequestAt(tenant: string, model: string): Promise<number | undefined> {

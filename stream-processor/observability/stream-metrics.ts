@@ -122,6 +122,17 @@ export class StreamMetrics implements BatchObserver, SourceObserver {
     );
     const second = Math.floor(Date.now() / 1000);
     this.perSecond.set(second, (this.perSecond.get(second) ?? 0) + info.counted);
+    // Seconds past the rate window go here too, not only when /metrics is scraped: a processor
+    // nobody scrapes would otherwise keep one entry for every second it committed something.
+    if (this.perSecond.size > RATE_WINDOW_S + 1) {
+      for (const s of this.perSecond.keys())
+        if (s <= second - RATE_WINDOW_S) this.perSecond.delete(s);
+    }
+  }
+
+  /** Seconds held for the events-per-second gauge (at most the rate window's, plus one). */
+  get rateSeconds(): number {
+    return this.perSecond.size;
   }
 
   retrying(info: { operation: string }): void {

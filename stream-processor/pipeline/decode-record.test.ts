@@ -99,6 +99,18 @@ describe("decodeRecord: events", () => {
     if (result.ok === true) expect(result.observation).toMatchObject(expected);
   });
 
+  it("skips a cross-source copy (the other sender's copy is counted), in both validation modes", () => {
+    for (const decoder of [decode, decodeFull]) {
+      const copy = { ...event({ source: "capi" }), keyKind: "server", crossSourceCopy: true };
+      expect(decoder("event", toValue(copy))).toEqual({
+        ok: "skipped",
+        reason: "cross-source copy",
+      });
+      const original = { ...event({ source: "capi" }), keyKind: "server" };
+      expect(decoder("event", toValue(original)).ok).toBe(true);
+    }
+  });
+
   it("remembers an event id longer than 256 characters by its SHA-256", () => {
     const long = "x".repeat(300);
     const result = decode("event", toValue(event({ eventId: long })));
@@ -283,6 +295,19 @@ describe("decodeRecord: text Postgres cannot store", () => {
 });
 
 describe("decodeRecord: predictions", () => {
+  it("keeps the top reasons a prediction may carry", () => {
+    const message = {
+      ...samplePrediction({ predictionId: "p-2", scoredAtMs: T0 }),
+      reasons: [
+        { feature: "cart_value", contribution: 0.8 },
+        { feature: "device", contribution: -0.25 },
+      ],
+    };
+    const result = decode("prediction", toValue(message));
+    expect(result.ok).toBe(true);
+    if (result.ok === true) expect(result.message).toEqual({ kind: "prediction", message });
+  });
+
   it("maps a prediction record to a predictions observation", () => {
     const message = samplePrediction({ predictionId: "p-1", scoredAtMs: T0 });
     const result = decode("prediction", toValue(message));

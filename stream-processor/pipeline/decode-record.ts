@@ -28,8 +28,8 @@ export type DecodedRecord =
       message: DecodedMessage;
     }
   | { ok: false; reason: string }
-  /** Well-formed, but not a record the metrics count (a test event). */
-  | { ok: "skipped"; reason: "test event" };
+  /** Well-formed, but not a record the metrics count (a test event, a cross-source copy). */
+  | { ok: "skipped"; reason: "test event" | "cross-source copy" };
 
 /** Source value of prediction rows in metric_windows; events can never carry it (web | capi). */
 export const PREDICTIONS_SOURCE = "predictions";
@@ -92,6 +92,7 @@ type ParsedEvent = Pick<
   | "clickIds"
   | "testEventCode"
   | "keyKind"
+  | "crossSourceCopy"
 >;
 
 export function createRecordDecoder(validation: EventValidation) {
@@ -143,6 +144,9 @@ export function createRecordDecoder(validation: EventValidation) {
     // Meta keeps test events (sent with a test_event_code) out of its reporting; so do the metrics.
     // They stay in Kafka for anyone who reads the topic.
     if (m.testEventCode !== undefined) return { ok: "skipped", reason: "test event" };
+    // The other kind of sender's copy of this event was accepted first and is counted; this one
+    // only travels on to the destinations (which deduplicate by the shared event_id).
+    if (m.crossSourceCopy === true) return { ok: "skipped", reason: "cross-source copy" };
     let valueMicros: bigint | undefined;
     if (m.value !== undefined && m.currency !== undefined) {
       try {

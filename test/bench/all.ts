@@ -2,7 +2,21 @@
 // Usage: npm run bench
 // One at a time, as each one measures CPU and latency and would disturb the others.
 import { spawnSync } from "node:child_process";
+import { parseCommandLine } from "../../scripts/command-line";
 import { ROOT } from "./bench-support";
+
+parseCommandLine({
+  command: "npm run bench",
+  usage: `Usage: npm run bench
+
+Runs every benchmark once, one after another, in a quick configuration, and exits non-zero if one
+fails: bench:drift, bench:score, bench:ingest, bench:consume, bench:stream. Each starts what it
+needs (a Kafka broker, an Upstash REST server) when it is not running and stops it afterwards.
+Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and the machine's PostgreSQL
+(postgres://postgres@127.0.0.1:5432/test, trust auth) for bench:stream and bench:read.
+For one benchmark's options: npm run bench:<name> -- --help`,
+  options: {},
+});
 
 const RUNS: readonly { script: string; args: string[] }[] = [
   { script: "bench:drift", args: ["--repeats", "11"] },

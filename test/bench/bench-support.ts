@@ -1,7 +1,7 @@
 /** Helpers the benchmarks share: child processes, free ports, a private Upstash REST server and Kafka REST gateway, wrangler bundles in Miniflare, CPU from /proc, latency statistics and plain-text tables. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import { allTopicNames } from "#core/topics";
 import { loadLocalStackConfig } from "../../scripts/local/config";
 import { kafkaBrokers, kafkaRestGatewayService, kafkaService } from "../../scripts/local/kafka";
 import { pingUpstashRest } from "../../scripts/local/upstash-rest-service";
+import { modulesFromBundle } from "../../scripts/local/worker-bundle";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const WRANGLER = resolve(ROOT, "node_modules/.bin/wrangler");
@@ -138,32 +139,7 @@ export async function upstashEndpoint(): Promise<UpstashRest> {
 
 /** Miniflare worker options for a wrangler `--outdir` bundle: its entry and the modules beside it. */
 export function workerFromBundle(name: string, dir: string, bindings: Record<string, string>) {
-  const files = readdirSync(dir);
-  // wrangler names the modules its [[rules]] bundle `<sha1>-<file>`; the entry keeps its name.
-  const ruleModule = /^[0-9a-f]{40}-/;
-  const entry = files.find((f) => f.endsWith(".js") && !ruleModule.test(f));
-  if (!entry) throw new Error(`no .js entry in ${dir}`);
-  const typeOf = (file: string) =>
-    file.endsWith(".wasm")
-      ? ("CompiledWasm" as const)
-      : file.endsWith(".onnx")
-        ? ("Data" as const)
-        : ruleModule.test(file) && /\.(js|css)$/.test(file)
-          ? ("Text" as const)
-          : undefined;
-  return {
-    name,
-    modulesRoot: dir,
-    modules: [
-      { type: "ESModule" as const, path: join(dir, entry) },
-      ...files.flatMap((f) => {
-        const type = typeOf(f);
-        return type ? [{ type, path: join(dir, f) }] : [];
-      }),
-    ],
-    compatibilityDate: "2026-10-01",
-    bindings,
-  };
+  return { name, ...modulesFromBundle(dir), compatibilityDate: "2026-10-01", bindings };
 }
 
 /** Linux clock ticks per second (`getconf CLK_TCK`), for /proc/<pid>/stat times. */

@@ -22,8 +22,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { prepareEvents } from "#core/events";
+import { parseCommandLine } from "../../scripts/command-line";
 import { runningPid } from "../../scripts/local/process";
 import { KafkaRestRecordSink } from "../../src/kafka-rest/kafka-rest-record-sink";
 import { consumeIngestBatch } from "../../src/queue/consume-ingest-batch";
@@ -33,7 +33,31 @@ import { planBundles, utf8ByteLength } from "../../src/queue/send-ingest-bundles
 import { median, processCpuMs, startPrivateKafkaRestGateway, table } from "./bench-support";
 import { capiEvent, UA, webEvent } from "./ingest-workload";
 
-const { values: args } = parseArgs({
+/** Printed by --help: the header above. */
+const USAGE = `Benchmark: one invocation of the ingest queue consumer (\`consumeIngestBatch\` with the Kafka REST
+sink, as the Worker's \`queue()\` runs it) on a batch of full bundles, against the local Kafka REST
+gateway and broker.
+
+Usage: npm run bench:consume [-- --bundles 100 --routes capi,web --rounds 3
+       --concurrency 1,6 --rtt-ms 0,20 --modes batch,stream]
+Builds \`--bundles\` queue messages of ~120 KB from events prepared as the Worker prepares them,
+then consumes that batch \`--rounds\` times per setting, the \`--concurrency\` values (the client's
+\`maxConcurrentRequests\`; 1 is how the consumer produced before requests went out concurrently)
+alternating so machine load hits them alike. \`--rtt-ms\` adds that many ms before each HTTP
+request reaches the gateway, standing in for the round trip to a remote REST Proxy (Confluent
+Cloud is tens of ms from a Cloudflare location; loopback is well under one). \`--modes\` are the
+client's ways of sending several records per request (KAFKA_REST_PRODUCE_MODE): \`batch\`
+(\`records:batch\`, 10 per request) and \`stream\` (concatenated JSON to \`records\`, 100 per
+request; what Confluent Cloud documents). Prints the median
+time per invocation, records/s, and the gateway process's CPU per record.
+
+Runs in Node, not workerd: what it measures is waiting on HTTP, which the runtime does not
+change. Needs the local broker (started if it is not running); starts its own gateway on a free
+port with topics under a fresh prefix, and deletes those topics after.`;
+
+const { values: args } = parseCommandLine({
+  command: "npm run bench:consume",
+  usage: USAGE,
   options: {
     bundles: { type: "string", default: "100" },
     routes: { type: "string", default: "capi,web" },

@@ -91,6 +91,40 @@ export async function throughput(
   };
 }
 
+/**
+ * The no-op request measured the same way: `GET /health` with `concurrency` callers for
+ * `seconds`, and the workerd process's CPU per request meanwhile.
+ */
+export async function noopThroughput(
+  base: string,
+  pids: CpuPids,
+  { seconds: runSeconds, concurrency }: { seconds: number; concurrency: number },
+) {
+  const before = cpuMsOf(pids.workerd);
+  const started = performance.now();
+  const until = started + runSeconds * 1000;
+  let requests = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const res = await fetch(`${base}/health`, { headers: { "user-agent": UA } });
+        if (!res.ok) throw new Error(`GET /health → ${res.status}`);
+        await res.arrayBuffer();
+        requests++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const after = cpuMsOf(pids.workerd);
+  return {
+    requestsPerSecond: requests / seconds,
+    workerdUsPerRequest:
+      before === undefined || after === undefined
+        ? undefined
+        : ((after - before) * 1000) / requests,
+  };
+}
+
 export interface CpuPids {
   workerd: number[];
   upstash: number[];

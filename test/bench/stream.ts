@@ -9,6 +9,9 @@
 //   --no-monitoring  leave model monitoring (drift, labels) out of the batch transactions and
 //                 measure the windowed business metrics path alone (default: on, as the
 //                 processor's own MONITORING_ENABLED default)
+//   --no-anomaly  leave anomaly detection out of the batch transactions (default: on, as the
+//                 processor's own STREAM_ANOMALY_ENABLED default); `npm run bench:stream:anomaly`
+//                 runs both and prints the ratio
 //   --event-rate R  records per second of event time (default 550: 1M records span 30 minutes,
 //                 a backlog of moderate traffic; every batch then touches thousands of windows).
 //                 Live traffic at the target rate is --event-rate 50000 (1M records span 20 s).
@@ -29,10 +32,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { topicNames } from "#core/topics";
+import { parseCommandLine } from "../../scripts/command-line";
 import { loadLocalStackConfig } from "../../scripts/local/config";
 import { kafkaBrokers, kafkaService } from "../../scripts/local/kafka";
 import { startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
@@ -45,6 +48,34 @@ import { baselineChild, runBaseline } from "./stream-baseline";
 import { cpuMs, histogramMeans, rssBytes, walStats } from "./stream-measurements";
 import { buildWorkload } from "./stream-workload";
 
+/** Printed by --help: the header above. */
+const USAGE = `End-to-end benchmark of the stream processor (Kafka → Postgres) against a raw kafkajs consume-only baseline.
+Usage: npm run bench:stream [-- --events 1000000] [--quick] [--partitions 3] [--keep]
+  --quick       100 000 events instead of 1 000 000
+  --events N    any number of events (records over events + capi + predictions)
+  --partitions  partitions per topic (default 3)
+  --keep        keep the schema and topics afterwards (default: dropped)
+  --live        start the processor first and produce while it runs (sustained throughput and
+                a meaningful peak lag); default: process a backlog produced beforehand
+  --no-monitoring  leave model monitoring (drift, labels) out of the batch transactions and
+                measure the windowed business metrics path alone (default: on, as the
+                processor's own MONITORING_ENABLED default)
+  --event-rate R  records per second of event time (default 550: 1M records span 30 minutes,
+                a backlog of moderate traffic; every batch then touches thousands of windows).
+                Live traffic at the target rate is --event-rate 50000 (1M records span 20 s).
+  --max-bytes-per-partition, --max-bytes, --concurrency
+                the processor's fetch settings (default: its own defaults, see config.ts);
+                the baseline uses the same
+  --instances N  run N stream processors in one consumer group (default 1), as a deployment
+                with several instances does; CPU, RSS and latencies are summed over them
+
+Phases: (1) produce N realistic messages (website and CAPI events as the Worker emits them,
+predictions, 2 % producer-retry duplicates, some late events; see buildWorkload) into fresh topics; (2) start
+the stream processor as a child process on that backlog and time it until every record is
+reflected in Postgres (stored offsets at the partition ends), sampling lag and RSS; verify the
+totals; (3) time a raw kafkajs consumer (eachBatch, counting only) in a child process over the
+same topics. Prints both rates and their ratio.`;
+
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 /** A backlog that makes no progress this long fails the run instead of waiting forever. */
 const STALL_MS = 120_000;
@@ -53,7 +84,9 @@ const SAMPLE_MS = 200;
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
+    command: "npm run bench:stream",
+    usage: USAGE,
     allowNegative: true,
     options: {
       events: { type: "string" },
@@ -61,6 +94,7 @@ async function main(): Promise<void> {
       partitions: { type: "string", default: "3" },
       keep: { type: "boolean" },
       monitoring: { type: "boolean", default: true },
+      anomaly: { type: "boolean", default: true },
       live: { type: "boolean" },
       "event-rate": { type: "string", default: "550" },
       "max-bytes-per-partition": {
@@ -79,7 +113,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(n) || n < 1000) throw new Error("--events must be a whole number ≥ 1000");
 
   const stack = loadLocalStackConfig();
-  await kafkaService(stack).up();
+  const broker = kafkaService(stack);
+  const brokerStartedHere = (await broker.up()).startedHere;
   const brokers = kafkaBrokers(stack);
   const id = randomBytes(4).toString("hex");
   const schema = `bench_${id}`;
@@ -103,7 +138,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
+    `Driftline stream benchmark: ${fmt(n)} records, ${partitions} partitions per topic, ${fmt(eventRate)} records per second of event time, fetches of ${fmt(maxBytesPerPartition / 1024)} KiB per partition (${fmt(maxBytes / 1024)} KiB per request), ${concurrency} partitions at once, model monitoring ${values.monitoring ? "on" : "off"}, anomaly detection ${values.anomaly ? "on" : "off"}, ${instances} stream processor${instances > 1 ? "s" : ""}`,
   );
   await migrate({ databaseUrl: DATABASE_URL, schema });
   await ensureTopics(
@@ -194,6 +229,7 @@ async function main(): Promise<void> {
           LOG_LEVEL: "warn",
           PGAPPNAME: appName,
           MONITORING_ENABLED: values.monitoring ? "true" : "false",
+          STREAM_ANOMALY_ENABLED: values.anomaly ? "true" : "false",
         },
       });
     processors = apiPorts.map(spawnProcessor);
@@ -425,11 +461,12 @@ async function main(): Promise<void> {
     }
     await admin.disconnect().catch(() => {});
     await db.end().catch(() => {});
-    // The broker is shared: it stays up (`npm run services:down` stops it).
+    // A broker this run started is stopped again; one that was running stays up.
+    if (brokerStartedHere) await broker.down();
   }
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
 });

@@ -12,17 +12,21 @@ import type { Redis as CloudflareRedis } from "@upstash/redis/cloudflare";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeyRedisKey } from "#core/api-keys";
-import { NotFoundError, ValidationError } from "#core/errors";
+import { ConfigError, NotFoundError, ValidationError } from "#core/errors";
 import { tenantKeysRedisKey } from "../../scripts/keys-common";
 import { createApiKey } from "../../scripts/keys-create";
 import { formatKeyTable, listApiKeys, parseListArgs } from "../../scripts/keys-list";
 import { parseRevokeArgs, revokeApiKey } from "../../scripts/keys-revoke";
+import { loadLocalStackConfig } from "../../scripts/local/config";
 import { type NeonWsRelay, startNeonWsRelay } from "../../scripts/local/neon-ws-relay";
 import { migrate } from "../../scripts/migrate";
 import { UpstashApiKeyStore } from "../../src/auth/upstash-api-key-store";
 import { createApiKeyAuthenticator } from "../../stream-processor/api/authenticate-api-key";
 import { createNeonPool, type Pool } from "../../stream-processor/db/create-pool";
 import { NeonApiKeyStore } from "../../stream-processor/db/neon-api-key-store";
+
+/** Without UPSTASH_REDIS_REST_TOKEN the key commands use the local stack's own token. */
+const LOCAL_TOKEN = loadLocalStackConfig({}).UPSTASH_REDIS_REST_TOKEN;
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 const schema = `test_keysrev_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
@@ -34,6 +38,8 @@ const redis = new Redis({ ...redisConfig, enableTelemetry: false });
 const databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 const stores = { redis: redisConfig, databaseUrl };
 const redisOnly = { redis: redisConfig };
+/** keys:revoke --redis-only: no database, on purpose. */
+const revokeInRedisOnly = { ...redisOnly, redisOnly: true };
 
 const newTenant = () => `keys-${randomUUID().slice(0, 8)}`;
 const tenantsUsed: string[] = [];
@@ -97,7 +103,7 @@ describe("parseRevokeArgs and parseListArgs", () => {
     expect(parseRevokeArgs(["--tenant", "shop-1", "--key-id", "key_0123abcd"], {})).toMatchObject({
       tenant: "shop-1",
       target: { keyId: "key_0123abcd" },
-      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      redis: { url: "http://127.0.0.1:8079", token: LOCAL_TOKEN },
     });
     expect(parseRevokeArgs(["--tenant", "a", "--key", "-"], {}).target).toEqual({ key: "-" });
     expect(() => parseRevokeArgs(["--tenant", "a"], {})).toThrow(/give either --key-id or --key/);
@@ -120,7 +126,7 @@ describe("parseRevokeArgs and parseListArgs", () => {
     expect(parseListArgs(["--tenant", "a", "--json"], { DATABASE_URL: "postgres://x/y" })).toEqual({
       tenant: "a",
       json: true,
-      redis: { url: "http://127.0.0.1:8079", token: "driftline-local-token" },
+      redis: { url: "http://127.0.0.1:8079", token: LOCAL_TOKEN },
       databaseUrl: "postgres://x/y",
     });
   });
@@ -230,7 +236,7 @@ describe("keys:create → keys:list → keys:revoke", () => {
     await expect(byId).rejects.toThrow(NotFoundError);
     await expect(byId).rejects.toThrow(`No key ${other.record.keyId} of tenant ${tenant}`);
 
-    const byKey = revokeApiKey({ tenant, target: { key: other.key }, ...redisOnly });
+    const byKey = revokeApiKey({ tenant, target: { key: other.key }, ...revokeInRedisOnly });
     await expect(byKey).rejects.toThrow(NotFoundError);
     const message = await byKey.catch((err: Error) => err.message);
     expect(message).toContain("belongs to another tenant");
@@ -280,7 +286,7 @@ describe("keys:create → keys:list → keys:revoke", () => {
     const result = await revokeApiKey({
       tenant,
       target: { keyId: key.record.keyId },
-      ...redisOnly,
+      ...revokeInRedisOnly,
     });
     expect(result).toEqual({
       tenant,
@@ -292,8 +298,57 @@ describe("keys:create → keys:list → keys:revoke", () => {
     expect(listed.keys).toHaveLength(1);
     expect(listed.keys[0]!.revokedAt).toEqual(expect.any(String));
     expect(
-      (await revokeApiKey({ tenant, target: { keyId: key.record.keyId }, ...redisOnly })).upstash,
+      (await revokeApiKey({ tenant, target: { keyId: key.record.keyId }, ...revokeInRedisOnly }))
+        .upstash,
     ).toEqual({ url: redisConfig.url, removed: false, revokedAt: listed.keys[0]!.revokedAt });
+  });
+});
+
+describe("revoking without a database", () => {
+  it("is refused, changing nothing, unless Redis alone is asked for", async () => {
+    const tenant = newTenant();
+    const key = await created(tenant);
+    const attempt = revokeApiKey({ tenant, target: { keyId: key.record.keyId }, ...redisOnly });
+    await expect(attempt).rejects.toThrow(ConfigError);
+    await expect(attempt).rejects.toThrow(/nothing was changed.*DATABASE_URL.*--redis-only/s);
+    // Both services still accept the key: a half revocation was not reported as done.
+    expect(await workerIsolate(0).store.findByHash(key.record.keyHash)).toMatchObject({ tenant });
+    expect(await neonKeys.findByHash(key.record.keyHash)).toMatchObject({ revoked: false });
+    expect(
+      parseRevokeArgs(["--tenant", tenant, "--key-id", "key_1", "--redis-only"], {}),
+    ).toMatchObject({
+      redisOnly: true,
+    });
+    expect(
+      parseRevokeArgs(["--tenant", tenant, "--key-id", "key_1"], {}).redisOnly,
+    ).toBeUndefined();
+  });
+
+  it("with --redis-only is recorded in Redis, and a later run with the database completes it", async () => {
+    const tenant = newTenant();
+    const key = await created(tenant);
+    const first = await revokeApiKey({
+      tenant,
+      target: { keyId: key.record.keyId },
+      ...revokeInRedisOnly,
+    });
+    expect(first.upstash.removed).toBe(true);
+    expect(first.postgres).toBeUndefined();
+    expect(await workerIsolate(0).store.findByHash(key.record.keyHash)).toBeUndefined();
+    // The read API still takes it: Postgres was not reached.
+    expect(await neonKeys.findByHash(key.record.keyHash)).toMatchObject({ revoked: false });
+
+    // The index remembers the revocation (and its key hash), so the same command with the
+    // database finds the key by id and revokes it in Postgres at the recorded time.
+    const listed = await listApiKeys({ tenant, ...redisOnly });
+    const revokedAt = listed.keys[0]!.revokedAt;
+    expect(revokedAt).toEqual(expect.any(String));
+    const second = await revokeApiKey({ tenant, target: { keyId: key.record.keyId }, ...stores });
+    expect(second).toMatchObject({
+      upstash: { removed: false, revokedAt },
+      postgres: { found: true, alreadyRevoked: false },
+    });
+    expect(await neonKeys.findByHash(key.record.keyHash)).toMatchObject({ revoked: true });
   });
 });
 

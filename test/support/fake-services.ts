@@ -3,19 +3,27 @@ import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
 import type { ModelManifest } from "#core/model-manifest";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
 import { InMemoryAuthFailureLimiter } from "../../src/auth/auth-failure-limiter";
-import type { ApiKeyStore, RateLimitDecision, RateLimiter } from "../../src/auth/auth-ports";
+import type {
+  ApiKeyStore,
+  RateLimitDecision,
+  RateLimiter,
+  RateLimitPolicy,
+} from "../../src/auth/auth-ports";
 import { type BundledModel, ModelRegistry } from "../../src/model-registry/model-registry";
 import type {
   ModelPointerStore,
   ModelStore,
   StoredVersionInfo,
 } from "../../src/model-registry/model-registry-ports";
+import { createLogger } from "../../src/observability/logger";
+import { explainableModel } from "../../src/scoring/explainable-model";
 import { HmacEntityIdKeyer } from "../../src/scoring/hmac-entity-id-keyer";
 import type {
   LoadedModel,
   ModelCheck,
   ModelRuntime,
   PredictionLog,
+  RuntimeModel,
 } from "../../src/scoring/scoring-ports";
 import type { Services } from "../../src/services";
 
@@ -35,10 +43,16 @@ export class FakeApiKeyStore implements ApiKeyStore {
 export class FakeRateLimiter implements RateLimiter {
   private readonly counts = new Map<string, number>();
   constructor(private readonly limitPerKey = Number.POSITIVE_INFINITY) {}
-  async limit(identifier: string, _waitUntil?: unknown, units = 1): Promise<RateLimitDecision> {
+  async limit(
+    identifier: string,
+    _waitUntil?: unknown,
+    units = 1,
+    policy?: RateLimitPolicy,
+  ): Promise<RateLimitDecision> {
     const used = (this.counts.get(identifier) ?? 0) + units;
     this.counts.set(identifier, used);
-    const limit = Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000;
+    const limit =
+      policy?.limit ?? (Number.isFinite(this.limitPerKey) ? this.limitPerKey : 1_000_000);
     return {
       allowed: used <= limit,
       limit,
@@ -113,11 +127,11 @@ export class FakePointerStore implements ModelPointerStore {
 export class FakeModelRuntime implements ModelRuntime {
   loads = 0;
   releases = 0;
-  async load(bytes: ArrayBuffer): Promise<LoadedModel> {
+  async load(bytes: ArrayBuffer, manifest: ModelManifest): Promise<LoadedModel> {
     this.loads += 1;
     const { weights, bias } = parseFakeModel(bytes);
     const runtime = this;
-    return {
+    const model: RuntimeModel = {
       async score(values: Float32Array, rows: number) {
         const out = new Float64Array(rows);
         const k = weights.length;
@@ -132,6 +146,8 @@ export class FakeModelRuntime implements ModelRuntime {
         runtime.releases += 1;
       },
     };
+    // Not an ONNX graph: explained by permutation sampling over this score.
+    return explainableModel(model, bytes, manifest);
   }
   async check(bytes: ArrayBuffer, manifest: ModelManifest): Promise<ModelCheck> {
     const text = new TextDecoder().decode(bytes);
@@ -207,6 +223,8 @@ export function fakeServices(
     random?: () => number;
     /** Invalid keys a client may send per minute before it is refused unlooked. */
     authFailuresPerMinute?: number;
+    /** Top reasons each logged prediction carries. */
+    predictionLogReasons?: number;
   } = {},
 ): FakeWorld {
   const keys = new FakeApiKeyStore();
@@ -222,6 +240,12 @@ export function fakeServices(
       maxFailures: options.authFailuresPerMinute ?? 1000,
     }),
     rateLimiter: new FakeRateLimiter(options.rateLimit),
+    requestLimits: {
+      requests: options.rateLimit ?? 1_000_000,
+      ingestRequests: options.rateLimit ?? 1_000_000,
+      windowSeconds: 60,
+    },
+    log: createLogger("error"),
     budgets: {
       events: new FakeRateLimiter(options.eventBudget),
       bytes: new FakeRateLimiter(),
@@ -236,6 +260,7 @@ export function fakeServices(
       maxModelBytes: 1024,
     }),
     predictionLog: log,
+    predictionLogReasons: options.predictionLogReasons ?? 0,
     now: () => new Date("2026-11-22T12:00:00.000Z"),
     random: options.random ?? Math.random,
     // The event routes' services are not exercised by these fakes.

@@ -22,4 +22,5 @@ export const PRODUCTION_WORKER_ENV = {
   KAFKA_REST_API_SECRET: "secret",
   ENTITY_ID_KEY: "a-long-random-secret-key",
   WEBHOOK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+  DESTINATION_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString("base64"),
 };

@@ -28,6 +28,18 @@ describe("API keys", () => {
     expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
   });
 
+  it("lets a publishable key (one with origins) send events only, whatever roles its record holds", async () => {
+    const tenant = uniqueTenant("publishable");
+    const key = await createKey(tenant, ["ingest", "read", "admin"], ["https://shop.example"]);
+    const res = await app.fetch("/v1/models", { key });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as ErrorJson).error.message).toMatch(
+      /publishable .* only send events/,
+    );
+    const server = await createKey(tenant, ["admin"]);
+    expect((await app.fetch("/v1/models", { key: server })).status).toBe(200);
+  });
+
   it("rejects other schemes, malformed tokens and unknown keys", async () => {
     for (const authorization of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer not-a-driftline-key"]) {
       const res = await app.fetch("/v1/models", { headers: { authorization } });
@@ -111,16 +123,25 @@ describe("rate limits", () => {
     for (let i = 0; i < 3; i++) {
       const res = await app.fetch("/v1/models", { key });
       expect(res.status).toBe(200);
-      expect(res.headers.get("ratelimit-limit")).toBe("3");
-      remaining.push(res.headers.get("ratelimit-remaining"));
+      expect(res.headers.get("ratelimit-policy")).toBe('"requests";q=3;w=30');
+      remaining.push(res.headers.get("ratelimit"));
     }
-    expect(remaining).toEqual(["2", "1", "0"]);
+    expect(remaining.map((r) => r?.replace(/;t=\d+$/, ""))).toEqual([
+      '"requests";r=2',
+      '"requests";r=1',
+      '"requests";r=0',
+    ]);
+    for (const r of remaining) {
+      const t = Number(/;t=(\d+)$/.exec(r ?? "")?.[1]);
+      expect(t).toBeGreaterThanOrEqual(0);
+      expect(t).toBeLessThanOrEqual(30);
+    }
     const res = await app.fetch("/v1/models", { key });
     expect(res.status).toBe(429);
     const retryAfter = Number(res.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(30);
-    expect(res.headers.get("ratelimit-remaining")).toBe("0");
+    expect(res.headers.get("ratelimit")).toMatch(/^"requests";r=0;t=\d+$/);
     const body = (await res.json()) as ErrorJson;
     expect(body.error.code).toBe("RATE_LIMITED");
     expect(body.error.message).toMatch(/retry after \d+ s/);

@@ -5,6 +5,8 @@
 import { exports } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { tenantForwardingRedisKey } from "#core/destinations";
 import { eventDedupKey, eventMessageSchema, eventsResponseSchema } from "#core/events";
 import { dedupRedisKey, UpstashDedupStore } from "../../src/ingest/upstash-dedup-store";
 import { ingestTestApp, nowSeconds, sha256 } from "./ingest-support";
@@ -14,6 +16,8 @@ const worker = (exports as unknown as { default: Fetcher }).default;
 
 const capiResponseSchema = eventsResponseSchema.extend({
   events_received: eventsResponseSchema.shape.accepted,
+  messages: z.array(z.string()),
+  fbtrace_id: z.string().min(1),
 });
 
 const UA =
@@ -157,6 +161,8 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const app = ingestTestApp();
     const tenant = uniqueTenant("capi");
     const key = await createKey(tenant, ["ingest"]);
+    // As POST /v1/destinations does: the tenant forwards, so its messages keep ip, ua, fbc, fbp.
+    await redis().set(tenantForwardingRedisKey(tenant), "1");
     const res = await app.fetch("/v1/capi/1234567890123456/events", {
       key,
       json: {
@@ -167,11 +173,14 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     });
     expect(res.status).toBe(202);
     const body = capiResponseSchema.parse(await res.json());
+    expect(body.fbtrace_id).toBe(res.headers.get("x-request-id"));
     expect(body).toEqual({
       accepted: 2,
       duplicates: 0,
       rejected: 0,
       events_received: 2,
+      messages: [],
+      fbtrace_id: body.fbtrace_id,
       results: [
         { index: 0, status: "accepted", eventId: "order-123" },
         { index: 1, status: "accepted", eventId: "event.id.123" },
@@ -260,6 +269,9 @@ describe("POST /v1/capi/{pixelId}/events", () => {
       r: 5,
     });
     expect(body.events_received).toBe(3);
+    // Meta's `messages`: one line per event not accepted, naming its position and why.
+    expect(body.messages).toHaveLength(6);
+    expect(body.messages[0]).toMatch(/^data\[1\]: rejected: data\.1\.event_name /);
     const fields = (i: number) => body.results[i]?.errors?.map((e) => e.field);
     expect(fields(1)).toEqual(["data.1.event_name"]);
     expect(body.results[1]?.eventId).toBe("bad-1");
@@ -336,13 +348,15 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(await redis().exists(`dedup:${tenant}:Purchase:${longId}`)).toBe(0);
   });
 
-  it("never lets a browser key's event pre-claim a server event's id; the server copy wins", async () => {
+  it("marks browser/server copies of one event as cross-source copies instead of dropping them; same-source repeats stay duplicates", async () => {
     const app = ingestTestApp();
     const tenant = uniqueTenant("dedup-kinds");
     const browserKey = await createKey(tenant, ["ingest"], ["https://shop.example"]);
     const serverKey = await createKey(tenant, ["ingest"]);
-    const statuses = async (res: Response) =>
-      (await json<{ results: { status: string }[] }>(res)).results.map((r) => r.status);
+    const outcomes = async (res: Response) =>
+      (await json<{ results: { status: string; crossSourceCopy?: true }[] }>(res)).results.map(
+        (r) => (r.crossSourceCopy ? `${r.status}:copy` : r.status),
+      );
     const fromPage = (eventId: string, headers: Record<string, string> = {}) =>
       app.fetch("/v1/events", {
         key: browserKey,
@@ -355,26 +369,34 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const fromServer = (eventId: string, key = serverKey, headers: Record<string, string> = {}) =>
       app.fetch("/v1/capi/1/events", { key, json: { data: [capiPurchase(eventId)] }, headers });
 
-    // The published key claims a server order's id first (from a script: no Origin header).
-    expect(await statuses(await fromPage("order-9"))).toEqual(["accepted"]);
-    expect(await statuses(await fromPage("order-9"))).toEqual(["duplicate"]);
-    // The server's event is still new, once.
-    expect(await statuses(await fromServer("order-9"))).toEqual(["accepted"]);
-    expect(await statuses(await fromServer("order-9"))).toEqual(["duplicate"]);
-    // Server copy first: the browser copy is the duplicate (Meta's browser/server dedup).
-    expect(await statuses(await fromServer("order-10"))).toEqual(["accepted"]);
-    expect(await statuses(await fromPage("order-10", { origin: "https://shop.example" }))).toEqual([
-      "duplicate",
+    // Browser copy first: the server copy (with its customer information) still travels on.
+    expect(await outcomes(await fromPage("order-9"))).toEqual(["accepted"]);
+    expect(await outcomes(await fromPage("order-9"))).toEqual(["duplicate"]);
+    expect(await outcomes(await fromServer("order-9"))).toEqual(["accepted:copy"]);
+    expect(await outcomes(await fromServer("order-9"))).toEqual(["duplicate"]);
+    // Server copy first: the browser copy is the marked one.
+    expect(await outcomes(await fromServer("order-10"))).toEqual(["accepted"]);
+    expect(await outcomes(await fromPage("order-10", { origin: "https://shop.example" }))).toEqual([
+      "accepted:copy",
     ]);
     // A server key sent from a page (Origin header) claims in the browser namespace too.
     expect(
-      await statuses(await fromServer("order-11", serverKey, { origin: "https://shop.example" })),
+      await outcomes(await fromServer("order-11", serverKey, { origin: "https://shop.example" })),
     ).toEqual(["accepted"]);
-    expect(await statuses(await fromServer("order-11"))).toEqual(["accepted"]);
-    const kinds = app.queue.messages.map(
-      (m) => (m as { value?: { keyKind?: string } }).value?.keyKind,
-    );
-    expect(kinds).toEqual(["browser", "server", "server", "browser", "server"]);
+    expect(await outcomes(await fromServer("order-11"))).toEqual(["accepted:copy"]);
+    const sent = app.queue.messages.map((m) => {
+      const value = (m as { value?: { keyKind?: string; crossSourceCopy?: true } }).value;
+      return `${value?.keyKind}${value?.crossSourceCopy ? ":copy" : ""}`;
+    });
+    expect(sent).toEqual([
+      "browser",
+      "server:copy",
+      "server",
+      "browser:copy",
+      "browser",
+      "server:copy",
+    ]);
+    for (const m of app.queue.messages) eventMessageSchema.parse(m.value);
   });
 
   it("limits events and bytes per key, not just requests: 429 names the budget", async () => {
@@ -668,11 +690,10 @@ describe("POST /v1/events", () => {
     const message = eventMessageSchema.parse(queued?.value);
     expect(message.source).toBe("web");
     expect(message.event.action_source).toBe("website");
-    expect(message.event.user_data).toEqual({
-      em: [await sha256("shopper@example.com")],
-      client_ip_address: "198.51.100.23",
-      client_user_agent: UA,
-    });
+    // No destination: the IP address and user agent stay at the edge (match quality still counts them).
+    expect(message.event.user_data).toEqual({ em: [await sha256("shopper@example.com")] });
+    expect(message.matchQuality.signals).toEqual(expect.arrayContaining(["ip", "userAgent"]));
+    expect(JSON.stringify(app.queue.batches)).not.toContain("198.51.100.23");
     expect(message.utm).toEqual({ source: "meta", campaign: "summer" });
     expect(message.eventTimeMs).toBe(event.event_time);
     expect(JSON.stringify(app.queue.batches)).not.toMatch(/shopper@example\.com/i);

@@ -18,6 +18,7 @@ import { consumeIngestBatch } from "../../src/queue/consume-ingest-batch";
 import { expandModelNotice } from "../../src/queue/expand-model-notice";
 import type { IngestMessage } from "../../src/queue/ingest-message";
 import type { ProduceRecord, QueueMessageLike } from "../../src/queue/queue-ports";
+import explainExpected from "../fixtures/scoring/explain-expected.json";
 import expected from "../fixtures/scoring/onnx-expected.json";
 import { constantOfShapeBomb, logisticAround } from "../support/onnx-test-graphs";
 import {
@@ -173,6 +174,101 @@ describe("scoring the fixture models (linear, MLP, GBT) against native onnxrunti
     expect(app.queue.messages.slice(logged).map((m) => m.key)).toEqual(
       predictions.map((p) => `${tenant}:${p.predictionId}`),
     );
+  });
+});
+
+describe("explanations in workerd against brute-force Shapley values (native onnxruntime)", () => {
+  const app = testApp();
+  const tenant = uniqueTenant("explain");
+  let key = "";
+  const BRUTE = explainExpected.meta.tolerance;
+
+  interface Explained extends SingleJson {
+    explanation: {
+      base: number;
+      contributions: Record<string, number>;
+      space: string;
+      method: string;
+      stdError?: number;
+    };
+    reasons?: { feature: string; contribution: number }[];
+  }
+
+  beforeAll(async () => {
+    key = await createKey(tenant, ["admin", "score"]);
+    for (const name of ["gbt", "mlp"] as const) {
+      expect((await uploadFixture(app, key, name, name, "1")).status).toBe(201);
+      const promoted = await app.fetch(`/v1/models/${name}/promote`, {
+        key,
+        json: { version: "1" },
+      });
+      expect(promoted.status).toBe(200);
+    }
+  });
+
+  const cases = [
+    ["conversion", "linear", "logit"],
+    ["gbt", "tree", "logit"],
+    ["mlp", "permutation", "probability"],
+  ] as const;
+  for (const [name, method, space] of cases) {
+    it(`${name}: ${method} contributions match brute force and add up to the score`, async () => {
+      const golden = explainExpected.models[name];
+      for (const row of golden.rows) {
+        const res = await app.fetch("/v1/score", {
+          key,
+          json: { model: name, features: row.features, explain: true, explainTop: 3 },
+        });
+        expect(res.status, await res.clone().text()).toBe(200);
+        const body = (await res.json()) as Explained;
+        const e = body.explanation;
+        expect(e.method).toBe(method);
+        expect(e.space).toBe(space);
+        const sum = Object.values(e.contributions).reduce((a, b) => a + b, e.base);
+        const target = space === "logit" ? Math.log(body.score / (1 - body.score)) : body.score;
+        // Exact methods add up to 1e-6; a permutation walk telescopes to f(x) exactly as well.
+        expect(Math.abs(sum - target)).toBeLessThanOrEqual(1e-6);
+        const allowed = method === "permutation" ? 4 * e.stdError! + 1e-6 : BRUTE;
+        for (const [feature, phi] of Object.entries(row.contributions)) {
+          expect(Math.abs(e.contributions[feature]! - phi), feature).toBeLessThanOrEqual(allowed);
+        }
+        const sorted = Object.entries(e.contributions).sort(
+          (a, b) => Math.abs(b[1]) - Math.abs(a[1]),
+        );
+        expect(body.reasons).toEqual(
+          sorted.slice(0, 3).map(([feature, contribution]) => ({ feature, contribution })),
+        );
+      }
+    });
+  }
+
+  it("explains a batch, each row with its own explanation", async () => {
+    const rows = explainExpected.models.gbt.rows;
+    const res = await app.fetch("/v1/score", {
+      key,
+      json: { model: "gbt", rows: rows.map((r) => ({ features: r.features })), explain: true },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { predictions: Explained[] };
+    body.predictions.forEach((p, i) => {
+      expect(
+        Math.abs(p.explanation.contributions.cart_value! - rows[i]!.contributions.cart_value),
+      ).toBeLessThanOrEqual(BRUTE);
+    });
+  });
+
+  it("answers 422 for a permutation-explained batch over the evaluation budget", async () => {
+    const row = explainExpected.models.mlp.rows[0]!.features;
+    const res = await app.fetch("/v1/score", {
+      key,
+      json: {
+        model: "mlp",
+        rows: Array.from({ length: 1000 }, () => ({ features: row })),
+        explain: true,
+      },
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as ErrorJson).error.message).toMatch(/permutation sampling/);
   });
 });
 
@@ -692,8 +788,10 @@ describe("champion and challenger", () => {
   });
 
   it("reaches an isolate that cached the old pointer once its cache expires", async () => {
-    // A second app is a second isolate: its own caches, the same Redis and R2.
-    const other = testApp({ ACTIVE_MODEL_CACHE_TTL_MS: 300 });
+    // A second app is a second isolate: its own caches, the same Redis and R2. The TTL leaves
+    // room for the requests in between, whose background work (rate-limit flushes, 250 ms) the
+    // test harness waits for.
+    const other = testApp({ ACTIVE_MODEL_CACHE_TTL_MS: 2_000 });
     const score = async (target: TestApp) =>
       (
         (await (
@@ -708,7 +806,7 @@ describe("champion and challenger", () => {
     await app.fetch("/v1/models/ab/promote", { key, json: { version: "2" } });
     expect(await score(app)).toBe("2"); // the promoting isolate sees it at once
     expect(await score(other)).toBe("1"); // still cached
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2_050));
     expect(await score(other)).toBe("2");
   });
 });

@@ -2,7 +2,15 @@
 
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
-import { apiKeyRedisKey, generateApiKey, type Role, tenantOriginsRedisKey } from "#core/api-keys";
+import {
+  type ApiKeyRecord,
+  apiKeyRedisKey,
+  generateApiKey,
+  type KeyRateLimit,
+  type Role,
+  tenantKeysRedisKey,
+  tenantOriginsRedisKey,
+} from "#core/api-keys";
 import gbtManifest from "../../models/fixtures/gbt/manifest.json";
 import gbtModel from "../../models/fixtures/gbt/model.onnx";
 import linearManifest from "../../models/fixtures/linear/manifest.json";
@@ -47,11 +55,31 @@ export async function createKey(
   roles: readonly Role[],
   origins: readonly string[] = [],
 ): Promise<string> {
-  const { key, record } = await generateApiKey({ tenant, roles, origins });
+  return (await createKeyWithRecord(tenant, roles, { origins })).key;
+}
+
+/**
+ * As `createKey`, with an optional request limit, also writing the tenant's key index entry (as
+ * `keys:create` does; the key admin routes find keys by id through it); returns the record too.
+ */
+export async function createKeyWithRecord(
+  tenant: string,
+  roles: readonly Role[],
+  options: { origins?: readonly string[]; rateLimit?: KeyRateLimit } = {},
+): Promise<{ key: string; record: ApiKeyRecord }> {
+  const origins = options.origins ?? [];
+  const created = await generateApiKey({ tenant, roles, origins });
+  const record: ApiKeyRecord =
+    options.rateLimit === undefined
+      ? created.record
+      : { ...created.record, rateLimit: options.rateLimit };
   await redis().set(apiKeyRedisKey(record.keyHash), record);
+  await redis().hset(tenantKeysRedisKey(tenant), {
+    [record.keyId]: { keyHash: record.keyHash, roles: record.roles, createdAt: record.createdAt },
+  });
   if (origins.length > 0)
     await redis().sadd(tenantOriginsRedisKey(tenant), ...(origins as [string]));
-  return key;
+  return { key: created.key, record };
 }
 
 /** A Queue that keeps what it is sent and enforces Cloudflare's per-message and per-call limits. */

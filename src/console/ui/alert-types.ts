@@ -19,6 +19,8 @@ export const ALERT_TYPE_CHOICES = [
   "dev.driftline.retraining.needs-external-trainer",
   "dev.driftline.retraining.failed",
   "dev.driftline.retraining.cancelled",
+  "dev.driftline.anomaly.detected",
+  "dev.driftline.anomaly.resolved",
 ] as const;
 
 /** `drift.changed` for `dev.driftline.drift.changed`: the prefix is the same on every type. */

@@ -5,10 +5,12 @@ import { errorState, h } from "./dom";
 import { holds, type Page, type PageContext } from "./page";
 import { alertsPage } from "./pages/alerts";
 import { driftPage } from "./pages/drift";
+import { healthPage } from "./pages/health";
 import { modelsPage } from "./pages/models";
 import { overviewPage } from "./pages/overview";
 import { performancePage } from "./pages/performance";
 import { retrainingPage } from "./pages/retraining";
+import { settingsPage } from "./pages/settings";
 import { webhooksPage } from "./pages/webhooks";
 
 const REFRESH_MS = 3_000;
@@ -19,8 +21,10 @@ const PAGES: Record<string, Page> = {
   drift: driftPage,
   performance: performancePage,
   alerts: alertsPage,
+  health: healthPage,
   retraining: retrainingPage,
   webhooks: webhooksPage,
+  settings: settingsPage,
 };
 
 function startSignIn(): void {

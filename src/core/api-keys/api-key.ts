@@ -1,6 +1,7 @@
 /** Driftline API keys: `dl_<random>` secrets, stored only as SHA-256 hashes with tenant and roles. */
 import { z } from "zod";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../scoring/names.ts";
+import { KeyRateLimitSchema } from "./rate-limit-policy.ts";
 
 /** `read`: the read API (metrics, drift, performance, alerts, retraining requests); `admin` implies it. */
 export const ROLES = ["ingest", "score", "admin", "read"] as const;
@@ -34,8 +35,19 @@ export const ApiKeyRecordSchema = z.object({
    * (keys created before the field, or without origins): a server key.
    */
   origins: z.array(z.string().min(1)).optional(),
+  /** The key's own request limit; absent: the Worker's default for its roles. */
+  rateLimit: KeyRateLimitSchema.optional(),
+  /** When the key stops authenticating: the end of the grace period of a rotation. */
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  /** The key id this key replaced (rotation); it shares its tenant, roles, origins and limit. */
+  rotatedFrom: z.string().min(1).max(64).optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+
+/** Whether the key's grace period (after a rotation) is over at `nowMs`. */
+export function isKeyExpired(record: Pick<ApiKeyRecord, "expiresAt">, nowMs: number): boolean {
+  return record.expiresAt !== undefined && Date.parse(record.expiresAt) <= nowMs;
+}
 
 /** Redis key of a key's record. */
 export function apiKeyRedisKey(keyHash: string): string {

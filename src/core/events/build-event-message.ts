@@ -20,7 +20,24 @@ export interface MessageContext {
   partnerAgent?: string | undefined;
   /** Which kind of key sent the event; absent for messages of producers that do not say. */
   keyKind?: KeyKind | undefined;
+  /**
+   * False: leave out of the message the user_data fields only a forwarding destination uses
+   * (`FORWARDING_ONLY_FIELDS`: IP address, user agent, fbc, fbp). Their match-quality signals
+   * still count. Default true.
+   */
+  keepForwardingFields?: boolean | undefined;
 }
+
+/**
+ * Raw identifiers Meta matches on that the metrics never need: carried on Kafka only for tenants
+ * with a destination that forwards them (and never stored in Postgres or logged).
+ */
+export const FORWARDING_ONLY_FIELDS = [
+  "client_ip_address",
+  "client_user_agent",
+  "fbc",
+  "fbp",
+] as const;
 
 /**
  * The message of a draft that passed every check, with `eventId` (the sender's, or one issued
@@ -46,7 +63,8 @@ export function buildEventMessage(
     const value = fields[key];
     if (value !== undefined) event[key] = value;
   }
-  event.user_data = userData;
+  event.user_data =
+    context.keepForwardingFields === false ? withoutForwardingFields(userData) : userData;
   if (draft.customData !== undefined) event.custom_data = draft.customData;
 
   const message: Record<string, unknown> = {
@@ -74,6 +92,16 @@ export function buildEventMessage(
   message.event = event;
 
   return message;
+}
+
+function withoutForwardingFields(userData: HashedUserData): HashedUserData {
+  const kept: Record<string, unknown> = {};
+  for (const key in userData) {
+    if (!(FORWARDING_ONLY_FIELDS as readonly string[]).includes(key)) {
+      kept[key] = (userData as Record<string, unknown>)[key];
+    }
+  }
+  return kept as HashedUserData;
 }
 
 export function isEmpty(record: object): boolean {

@@ -6,12 +6,17 @@ import { capiServerEventSchema } from "./capi-event-schema.ts";
 import { createEventReader, type EventDraft, normalizeCustomData } from "./event-draft.ts";
 import { capiEventTimeMs } from "./event-time.ts";
 import { hashEmailsInUrl } from "./hash-free-form-emails.ts";
-import { queryParams, readClickIds, readUtm } from "./query-params.ts";
+import { queryParams, readClickIds, readUtm, stripEventUrl } from "./query-params.ts";
+import { DEFAULT_URL_QUERY_ALLOWLIST, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import { fieldAt } from "./zod-issues.ts";
 
 const readCapiEvent = createEventReader(capiServerEventSchema);
 
-export function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): EventDraft {
+export function draftCapiEvent(
+  raw: unknown,
+  prefix: PropertyKey[],
+  allowlist: UrlQueryAllowlist = DEFAULT_URL_QUERY_ALLOWLIST,
+): EventDraft {
   const read = readCapiEvent(raw, prefix);
   if (!read.ok) return read.draft;
   const e = read.event;
@@ -26,9 +31,14 @@ export function draftCapiEvent(raw: unknown, prefix: PropertyKey[]): EventDraft 
   purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
 
   const { user_data, custom_data } = e;
-  // Email addresses in the URLs are hashed before anything reads them (see hashEmailsInUrl).
-  if (e.event_source_url !== undefined) e.event_source_url = hashEmailsInUrl(e.event_source_url);
-  if (e.referrer_url !== undefined) e.referrer_url = hashEmailsInUrl(e.referrer_url);
+  // Query parameters off the allow-list are dropped, and email addresses in the rest hashed,
+  // before anything reads the URLs (see stripUrlQuery and hashEmailsInUrl).
+  if (e.event_source_url !== undefined) {
+    e.event_source_url = hashEmailsInUrl(stripEventUrl(e.event_source_url, allowlist));
+  }
+  if (e.referrer_url !== undefined) {
+    e.referrer_url = hashEmailsInUrl(stripEventUrl(e.referrer_url, allowlist));
+  }
   const params = queryParams(e.event_source_url);
   const utm = readUtm(params, {});
   const predictionId = custom_data?.prediction_id;

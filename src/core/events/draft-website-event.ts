@@ -11,8 +11,9 @@ import {
 } from "./event-draft.ts";
 import { websiteEventTimeMs } from "./event-time.ts";
 import { flatString } from "./flat-string.ts";
-import { hashEmailsInUrl } from "./hash-free-form-emails.ts";
-import { queryParams, readClickIds, readUtm } from "./query-params.ts";
+import { hashEmailsInUrl, hashIfEmail } from "./hash-free-form-emails.ts";
+import { queryParams, readClickIds, readUtm, stripEventUrl } from "./query-params.ts";
+import { DEFAULT_URL_QUERY_ALLOWLIST, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
 import { websiteEventSchema } from "./website-event-schema.ts";
 
@@ -30,6 +31,7 @@ export function draftWebsiteEvent(
   raw: unknown,
   prefix: PropertyKey[],
   context: RequestContext | undefined,
+  allowlist: UrlQueryAllowlist = DEFAULT_URL_QUERY_ALLOWLIST,
 ): EventDraft {
   const read = readWebsiteEvent(raw, prefix);
   if (!read.ok) return read.draft;
@@ -38,8 +40,10 @@ export function draftWebsiteEvent(
   purchaseRequirements(e.event_name, e.custom_data, prefix, errors);
   const eventTimeMs = websiteEventTimeMs(e.event_time);
 
-  const eventSourceUrl = e.event_source_url && hashEmailsInUrl(e.event_source_url);
-  const referrerUrl = e.referrer_url && hashEmailsInUrl(e.referrer_url);
+  // Query parameters off the allow-list dropped first, then email addresses in the rest hashed.
+  const eventSourceUrl =
+    e.event_source_url && hashEmailsInUrl(stripEventUrl(e.event_source_url, allowlist));
+  const referrerUrl = e.referrer_url && hashEmailsInUrl(stripEventUrl(e.referrer_url, allowlist));
   const params = queryParams(eventSourceUrl);
   const utm = readUtm(params, {
     source: e.utm_source,
@@ -84,7 +88,8 @@ export function draftWebsiteEvent(
     event,
     userData,
     customData: normalizeCustomData(e.custom_data),
-    campaign: e.campaign ?? utm.campaign,
+    // The campaign is a window key stored in Postgres: an email address there is hashed too.
+    campaign: e.campaign === undefined ? utm.campaign : hashIfEmail(e.campaign),
     utm,
     clickIds,
     predictionId: e.prediction_id,

@@ -13,15 +13,19 @@ describe("eventDedupKey", () => {
     expect(eventDedupKey({ tenant: "a", eventName: "b", eventId: "ümlaut😀" })).toHaveLength(64);
   });
 
-  it("keys browser events apart from server events, and points a browser event at the server key", () => {
+  it("keys browser events apart from server events, and points each at its other copy's key", () => {
     const m = { tenant: "acme", eventName: "Purchase", eventId: "o-1" };
     const server = eventDedupKeys(m);
     const legacy = eventDedupKeys({ ...m, keyKind: undefined });
     const browser = eventDedupKeys({ ...m, keyKind: "browser" });
-    expect(server).toEqual({ key: eventDedupKey(m, "server") });
+    expect(server).toEqual({
+      key: eventDedupKey(m, "server"),
+      otherKey: eventDedupKey(m, "browser"),
+    });
     expect(legacy).toEqual(server);
     expect(browser.key).not.toBe(server.key);
-    expect(browser.serverKey).toBe(server.key);
+    expect(browser.otherKey).toBe(server.key);
+    expect(server.otherKey).toBe(browser.key);
   });
 });
 

@@ -97,6 +97,11 @@ export const eventMessageSchema = z.object({
   predictionId: z.string().min(1).optional(),
   /** The kind of key that sent the event; absent in messages of Workers that did not say (server). */
   keyKind: z.enum(KEY_KINDS).optional(),
+  /**
+   * True when the other kind of sender's copy of this event (same event_name and event_id) was
+   * accepted first: forwarded to destinations like any event, left out of the metrics.
+   */
+  crossSourceCopy: z.literal(true).optional(),
   /** Meta's test_event_code: the sender marked the batch as a test. */
   testEventCode: z.string().optional(),
   partnerAgent: z.string().optional(),
@@ -117,9 +122,8 @@ export function eventMessageKey(message: Pick<EventMessage, "tenant" | "eventId"
  *
  * Server events (`server`, and messages that name no kind) claim ids among server events only;
  * browser events claim them in their own namespace, so an event sent with a key published in a
- * web page can never pre-claim a server event's id. A browser copy of a server event is still a
- * duplicate: the edge and the stream processor also look its id up in the server namespace (see
- * `eventDedupKeys`). A test event (Meta's `test_event_code`) is deduplicated among the events of
+ * web page can never pre-claim (and so suppress) a server event's id. A copy of the same event
+ * from the other kind of sender is a cross-source copy, not a duplicate (see `eventDedupKeys`). A test event (Meta's `test_event_code`) is deduplicated among the events of
  * its test code only, so a live event that reuses a test event's id still counts.
  */
 export function eventDedupKey(
@@ -130,14 +134,19 @@ export function eventDedupKey(
 }
 
 /**
- * The key an event claims and, for a browser event, the server key whose presence also makes it a
- * duplicate: the server copy of an action wins over its browser copy, never the other way round.
+ * The key an event claims (in its own sender kind's namespace) and the key of its copy from the
+ * other kind of sender (browser vs server), whose presence makes it a cross-source copy: Meta's
+ * browser/server pair, both forwarded with the shared event_id, counted once by the metrics.
+ * Repeats from the same kind of sender collide on `key` and stay duplicates.
  */
 export function eventDedupKeys(
   message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode" | "keyKind">,
-): { key: string; serverKey?: string } {
-  if (message.keyKind !== "browser") return { key: eventDedupKey(message, "server") };
-  return { key: eventDedupKey(message, "browser"), serverKey: eventDedupKey(message, "server") };
+): { key: string; otherKey: string } {
+  const server = eventDedupKey(message, "server");
+  const browser = eventDedupKey(message, "browser");
+  return message.keyKind === "browser"
+    ? { key: browser, otherKey: server }
+    : { key: server, otherKey: browser };
 }
 
 /**

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hashEmailsInUrl, hashEmailsInValue, hashIfEmail } from "./hash-free-form-emails.ts";
+import {
+  hashEmailsInUrl,
+  hashEmailsInValue,
+  hashEmbeddedEmails,
+  hashIfEmail,
+} from "./hash-free-form-emails.ts";
+import { isValidEmail } from "./normalize-user-data-value.ts";
 
 // Node's own SHA-256: an implementation independent of the one under test.
 const sha = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
@@ -10,15 +17,51 @@ describe("hashIfEmail", () => {
     expect(hashIfEmail("  Jane.Doe+shop@Example.COM ")).toBe(sha("jane.doe+shop@example.com"));
   });
 
+  it.each(["order-4711", "@handle", "jane@localhost", "price 10 @ 3.50", "", sha("x")])(
+    "leaves %j as it is",
+    (value) => {
+      expect(hashIfEmail(value)).toBe(value);
+    },
+  );
+});
+
+describe("email addresses inside free text", { timeout: 60_000 }, () => {
   it.each([
-    "order-4711",
-    "@handle",
-    "write to jane@example.com today",
-    "jane@localhost",
-    "",
-    sha("x"),
-  ])("leaves %j as it is", (value) => {
-    expect(hashIfEmail(value)).toBe(value);
+    ["write to Jane@Example.com today", `write to ${sha("jane@example.com")} today`],
+    [
+      "from <a.b@shop.example>, cc: ops@shop.example.",
+      `from <${sha("a.b@shop.example")}>, cc: ${sha("ops@shop.example")}.`,
+    ],
+    ["user@mail.example@evil", `${sha("user@mail.example")}@evil`],
+    ["see .jane@example.com-", `see .${sha("jane@example.com")}-`],
+  ])("hashes each address in %j", (text, expected) => {
+    expect(hashIfEmail(text)).toBe(expected);
+  });
+
+  it("never leaves an address in any text around it (property)", () => {
+    const email = fc.emailAddress().filter((e) => isValidEmail(e.toLowerCase()));
+    fc.assert(
+      fc.property(fc.string(), email, fc.string(), (before, address, after) => {
+        const out = hashEmbeddedEmails(`${before} ${address} ${after}`);
+        expect(out.toLowerCase()).not.toContain(address.toLowerCase());
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("widens each @ by at most an address's length, so hostile text is read in one pass", () => {
+    // A regular expression over the whole text would backtrack from each of the 500,000 start
+    // positions; the scan looks at 64 characters left and 253 right of each "@" (the test's
+    // time limit would catch a quadratic scan). Neither text holds a valid address.
+    const hostile = `${"a".repeat(500_000)}@${"b.".repeat(250_000)}`;
+    const manyAts = "a@".repeat(200_000);
+    expect(hashEmbeddedEmails(hostile)).toBe(hostile);
+    expect(hashEmbeddedEmails(manyAts)).toBe(manyAts);
+    // The longest valid address right after 500,000 local-part characters is still found.
+    const tail = `${"a".repeat(500_000)}@shop.example`;
+    expect(hashEmbeddedEmails(tail)).toBe(
+      `${"a".repeat(500_000 - 64)}${sha(`${"a".repeat(64)}@shop.example`)}`,
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 /** Public API of the event core: wire schemas, Meta-exact PII normalisation + hashing, match quality, batch preparation. */
 
+export { FORWARDING_ONLY_FIELDS } from "./build-event-message.ts";
 export {
   ACTION_SOURCES,
   type ActionSource,
@@ -32,6 +33,7 @@ export {
 export { DEFAULT_MAX_FUTURE_SKEW_MS, MAX_EVENT_AGE_MS } from "./event-time.ts";
 export {
   buildEventsResponse,
+  capiMessages,
   type EventResult,
   type EventsResponse,
   eventResultSchema,
@@ -59,6 +61,15 @@ export {
   type RejectedEvent,
 } from "./prepare-events.ts";
 export { sha256Hex } from "./sha256-hex.ts";
+export {
+  allowsQueryParam,
+  DEFAULT_URL_QUERY_ALLOWLIST,
+  DEFAULT_URL_QUERY_ALLOWLIST_TEXT,
+  parseUrlQueryAllowlist,
+  stripUrlQuery,
+  type UrlQueryAllowlist,
+  urlQueryAllowlistProblems,
+} from "./url-query-allowlist.ts";
 export {
   type HashedUserData,
   hashedUserDataSchema,

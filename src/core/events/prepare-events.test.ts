@@ -16,6 +16,7 @@ import {
   prepareEvents,
   type RejectedEvent,
 } from "./prepare-events.ts";
+import { parseUrlQueryAllowlist } from "./url-query-allowlist.ts";
 
 const require = createRequire(import.meta.url);
 const { ServerSideUtils } = require("facebook-nodejs-business-sdk") as {
@@ -226,16 +227,21 @@ describe("prepareEvents (CAPI)", () => {
   });
 
   it("hashes email addresses found in free-form places: custom properties, URLs, utm values", async () => {
-    const batch = await capi({
-      data: [
-        {
-          ...META_EXAMPLE_RAW,
-          event_source_url:
-            "https://shop.example/thanks?email=Jane%40Example.com&utm_content=jane@example.com",
-          custom_data: { value: 10, currency: "usd", customer_email: "Jane@Example.com" },
-        },
-      ],
-    });
+    // A deployment that lets `email` and `e` through its URL query allow-list.
+    const options = { urlQueryAllowlist: parseUrlQueryAllowlist("email,e,utm_*") };
+    const batch = await capi(
+      {
+        data: [
+          {
+            ...META_EXAMPLE_RAW,
+            event_source_url:
+              "https://shop.example/thanks?email=Jane%40Example.com&utm_content=jane@example.com",
+            custom_data: { value: 10, currency: "usd", customer_email: "Jane@Example.com" },
+          },
+        ],
+      },
+      { options },
+    );
     const { message } = accepted(batch.results[0]);
     const hashed = sha("jane@example.com");
     expect(message.event.custom_data?.customer_email).toBe(hashed);
@@ -247,6 +253,7 @@ describe("prepareEvents (CAPI)", () => {
         event_source_url: "https://shop.example/a?e=jane%40example.com",
         utm_term: "Jane@Example.com",
       }),
+      { options },
     );
     const json = JSON.stringify(site).toLowerCase();
     expect(json).not.toContain("jane@example.com");

@@ -30,6 +30,7 @@ import {
 } from "./event-time.ts";
 import { createUserDataNormalizer, type NormalizedUserData } from "./normalize-user-data.ts";
 import { queryTextIssues } from "./query-params.ts";
+import { DEFAULT_URL_QUERY_ALLOWLIST, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import type { UserDataInput } from "./user-data-schema.ts";
 import { websiteRequestEnvelopeSchema } from "./website-event-schema.ts";
 import { fieldAt, joinPath, missingIsRequired, toFieldIssues } from "./zod-issues.ts";
@@ -44,12 +45,15 @@ export interface PrepareEventsOptions {
    * holds at most 128 KB and the queue envelope needs room too.
    */
   maxMessageBytes: number;
+  /** Query parameters kept in event_source_url and referrer_url. Default utm_* and click ids. */
+  urlQueryAllowlist: UrlQueryAllowlist;
 }
 
 export const DEFAULT_PREPARE_EVENTS_OPTIONS: Readonly<PrepareEventsOptions> = {
   maxAgeMs: MAX_EVENT_AGE_MS,
   maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
   maxMessageBytes: 100_000,
+  urlQueryAllowlist: DEFAULT_URL_QUERY_ALLOWLIST,
 };
 
 export interface PrepareEventsInput {
@@ -67,6 +71,8 @@ export interface PrepareEventsInput {
   requestContext?: RequestContext;
   /** The kind of key that sent the batch; decides the dedup namespace (see `eventDedupKey`). */
   keyKind?: KeyKind;
+  /** False for a tenant without a forwarding destination: see `MessageContext.keepForwardingFields`. */
+  keepForwardingFields?: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -82,8 +88,8 @@ export interface AcceptedEventCandidate {
   messageKey: string;
   /** Deduplication key (a hash of tenant, event_name, event_id and key kind); see `eventDedupKey`. */
   dedupKey: string;
-  /** For a browser event: the server key whose presence makes it a duplicate too. */
-  serverDedupKey?: string;
+  /** The key of the other kind of sender's copy (browser vs server): held means a cross-source copy. */
+  otherDedupKey: string;
 }
 
 export interface RejectedEvent {
@@ -131,6 +137,7 @@ export async function prepareEvents(input: PrepareEventsInput): Promise<Prepared
     testEventCode: batch.testEventCode,
     partnerAgent: batch.partnerAgent,
     keyKind: input.keyKind,
+    keepForwardingFields: input.keepForwardingFields,
   };
   const results: PreparedEvent[] = new Array(batch.events.length);
   for (let index = 0; index < batch.events.length; index++) {
@@ -214,8 +221,8 @@ function prepareOne(
   }
   const draft =
     input.source === "capi"
-      ? draftCapiEvent(raw, prefix)
-      : draftWebsiteEvent(raw, prefix, input.requestContext);
+      ? draftCapiEvent(raw, prefix, options.urlQueryAllowlist)
+      : draftWebsiteEvent(raw, prefix, input.requestContext, options.urlQueryAllowlist);
   if (draft.kind === "invalid") {
     return { index, status: "rejected", eventId: draft.eventId, errors: draft.errors };
   }
@@ -279,7 +286,7 @@ function prepareOne(
     messageJson,
     messageKey: eventMessageKey(typed),
     dedupKey: dedup.key,
+    otherDedupKey: dedup.otherKey,
   };
-  if (dedup.serverKey !== undefined) candidate.serverDedupKey = dedup.serverKey;
   return candidate;
 }

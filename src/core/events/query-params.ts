@@ -10,6 +10,7 @@ import {
 } from "./event-message-schema.ts";
 import { flatString } from "./flat-string.ts";
 import { hashIfEmail } from "./hash-free-form-emails.ts";
+import { stripUrlQuery, type UrlQueryAllowlist } from "./url-query-allowlist.ts";
 import { fieldAt } from "./zod-issues.ts";
 
 // The queries (`URL.search`) of the URLs the fast parser accepted for the event being read, by
@@ -24,6 +25,22 @@ export function rememberParsedUrl(text: string, search: string): void {
 /** Forgets the previous event's URLs; called before an event is parsed. */
 export function forgetParsedUrls(): void {
   parsedUrls.clear();
+}
+
+/**
+ * `url` with only the allowed query parameters and no fragment (see stripUrlQuery). When the
+ * fast parser had parsed `url`, the stripped URL's query is remembered as well: the URL parser
+ * only percent-encodes characters inside pairs, never "&" or "=", so its query with the same
+ * pairs dropped is what it would make of the stripped URL, and reading that URL's parameters
+ * needs no second parse.
+ */
+export function stripEventUrl(url: string, allowlist: UrlQueryAllowlist): string {
+  const stripped = stripUrlQuery(url, allowlist);
+  if (stripped !== url) {
+    const search = parsedUrls.get(url);
+    if (search !== undefined) parsedUrls.set(stripped, stripUrlQuery(search, allowlist));
+  }
+  return stripped;
 }
 
 /** The query parameter of each utm field. */

@@ -35,6 +35,10 @@ export const ALERT_TYPES = {
   retrainingFailed: "dev.driftline.retraining.failed",
   /** An operator cancelled the request. */
   retrainingCancelled: "dev.driftline.retraining.cancelled",
+  /** A KPI series (event volume, value, match quality, predictions…) left its expected range. */
+  anomalyDetected: "dev.driftline.anomaly.detected",
+  /** The series is back within its expected range. */
+  anomalyResolved: "dev.driftline.anomaly.resolved",
 } as const;
 
 export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];

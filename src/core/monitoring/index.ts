@@ -36,7 +36,7 @@ export {
   type PerformanceResult,
   type PerformanceWindow,
 } from "./evaluate-performance.ts";
-export { type LabelSignal, labelSignalOf } from "./label-signals.ts";
+export { type LabelSignal, labelSignalOf, signalForConversions } from "./label-signals.ts";
 export {
   type Alert,
   advanceLevel,
@@ -95,4 +95,14 @@ export {
   retrainWhen,
   type ShareOptions,
 } from "./retrain-policies.ts";
+export {
+  ANY_EVENT,
+  applyMonitoringOverrides,
+  type MonitoringOverrides,
+  type MonitoringSettingsView,
+  modelMonitoringOverridesSchema,
+  monitoringSettingsView,
+  parseMonitoringOverrides,
+  tenantMonitoringOverridesSchema,
+} from "./settings-overrides.ts";
 export { createWebhookSigner, type WebhookHeaders } from "./webhook-signature.ts";

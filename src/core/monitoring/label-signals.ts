@@ -63,3 +63,18 @@ export function labelSignalOf(
     conversion,
   };
 }
+
+/**
+ * The signal as a tenant with these conversion events sees it (the processor decodes with any
+ * event counted, then applies each tenant's own list): undefined when it then says nothing.
+ *
+ * @param conversionEvents event names that count as conversions; empty = every event
+ */
+export function signalForConversions(
+  signal: LabelSignal,
+  conversionEvents: ReadonlySet<string>,
+): LabelSignal | undefined {
+  const conversion = conversionEvents.size === 0 || conversionEvents.has(signal.eventName);
+  if (!conversion && signal.predictionId === undefined) return undefined;
+  return conversion === signal.conversion ? signal : { ...signal, conversion };
+}

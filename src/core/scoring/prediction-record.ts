@@ -15,6 +15,11 @@ export const PredictionRecordSchema = z.object({
   /** Every manifest feature by name, after defaults; features the model does not use are not logged. */
   features: z.record(z.string(), LoggedFeatureValue),
   score: z.number(),
+  /**
+   * The largest Shapley contributions to the score, signed (with PREDICTION_LOG_REASONS set in
+   * the Worker), in the explanation's space: logit for linear and tree models, else probability.
+   */
+  reasons: z.array(z.object({ feature: z.string(), contribution: z.number() })).optional(),
   /** ISO-8601 UTC time the row was scored. */
   scoredAt: z.iso.datetime(),
 });

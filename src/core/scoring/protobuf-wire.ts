@@ -141,3 +141,27 @@ export function readString(bytes: Uint8Array, f: WireField): string {
   }
   return new TextDecoder().decode(bytes.subarray(f.start, f.end));
 }
+
+/** The values of a repeated float field occurrence (one fixed32, or a packed run), as doubles. */
+export function readFixed32Floats(bytes: Uint8Array, f: WireField): number[] {
+  const count = countFixed32(f);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + f.start, count * 4);
+  const values: number[] = new Array(count);
+  for (let i = 0; i < count; i++) values[i] = view.getFloat32(i * 4, true);
+  return values;
+}
+
+/** The values of a repeated double field occurrence (one fixed64, or a packed run). */
+export function readFixed64Doubles(bytes: Uint8Array, f: WireField): number[] {
+  const size = f.end - f.start;
+  if (f.wireType === WIRE_FIXED64) {
+    return [new DataView(bytes.buffer, bytes.byteOffset + f.start, 8).getFloat64(0, true)];
+  }
+  if (f.wireType !== WIRE_LENGTH_DELIMITED || size % 8 !== 0) {
+    throw new WireFormatError(`field ${f.field} is not a double field`, f.start);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + f.start, size);
+  const values: number[] = new Array(size / 8);
+  for (let i = 0; i < values.length; i++) values[i] = view.getFloat64(i * 8, true);
+  return values;
+}

@@ -94,6 +94,27 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): WebhookU
   return refuse(hostProblem.rule, hostProblem.message);
 }
 
+/**
+ * Checks an address a webhook's hostname resolved to, when a delivery connects: a hostname that
+ * passed `checkWebhookUrl` may later resolve to a loopback, private or metadata address (DNS
+ * rebinding), so the address actually connected to is checked by the same rules.
+ *
+ * @param address an IPv4 dotted quad or an IPv6 address as the resolver answers it
+ */
+export function checkResolvedAddress(
+  address: string,
+  policy: WebhookUrlPolicy,
+): { ok: true } | { ok: false; rule: WebhookUrlRule; message: string } {
+  const v4 = parseDottedQuad(address);
+  const problem =
+    v4 !== undefined
+      ? ipv4Problem(v4, address)
+      : ipv6Problem(address.toLowerCase().replace(/%.*$/, ""));
+  if (problem === undefined) return { ok: true };
+  if (problem.rule === "loopback" && policy.allowLocal) return { ok: true };
+  return { ok: false, rule: problem.rule, message: `${problem.message} (rule: ${problem.rule})` };
+}
+
 type Problem = { rule: WebhookUrlRule; message: string } | undefined;
 
 function hostnameProblem(host: string): Problem {

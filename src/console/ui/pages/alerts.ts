@@ -20,6 +20,7 @@ let failure: string | undefined;
 /** One line on what the alert says, from its CloudEvent's data. */
 function summary(alert: Alert): string {
   const data = alert.event.data ?? {};
+  if (typeof data.summary === "string") return data.summary;
   if (Array.isArray(data.reasons) && data.reasons.length > 0) return data.reasons.join("; ");
   if (typeof data.feature === "string") {
     const feature = data.feature === "__score__" ? "model score" : data.feature;

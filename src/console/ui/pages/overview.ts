@@ -21,14 +21,23 @@ interface Metrics {
   watermark: string | null;
 }
 
+/** Events the Worker rejected (GET /v1/metrics/rejected): they never reach the stream. */
+interface Rejected {
+  data: { windowStart: string; source: string; rejected: number }[];
+  total: number;
+}
+
 const MINUTE_MS = 60_000;
 
 export const overviewPage: Page = async () => {
   const toMs = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS;
   const fromMs = toMs - HOUR_MS;
-  const metrics = await api.get<Metrics>(
-    `/v1/metrics${query({ from: fromMs, to: toMs, granularity: "minute", groupBy: "source" })}`,
-  );
+  const [metrics, rejectedCounts] = await Promise.all([
+    api.get<Metrics>(
+      `/v1/metrics${query({ from: fromMs, to: toMs, granularity: "minute", groupBy: "source" })}`,
+    ),
+    api.get<Rejected>(`/v1/metrics/rejected${query({ from: fromMs, to: toMs })}`),
+  ]);
   const windows = metrics.windows;
   const minutes = Array.from({ length: HOUR_MS / MINUTE_MS }, (_, i) => fromMs + i * MINUTE_MS);
   const index = new Map(minutes.map((m, i) => [m, i]));
@@ -70,8 +79,18 @@ export const overviewPage: Page = async () => {
       ),
       stat("Match quality", mq === null ? "–" : `${formatNumber(mq, 1)} / 10`),
       stat("Late events", formatNumber(late), "arrived after their window closed"),
+      stat(
+        "Rejected events",
+        formatNumber(rejectedCounts.total),
+        "refused at ingest; each response says why",
+      ),
     ),
   );
+  const rejectedSeries = minutes.map(() => 0);
+  for (const r of rejectedCounts.data) {
+    const i = index.get(Date.parse(r.windowStart));
+    if (i !== undefined) rejectedSeries[i]! += r.rejected;
+  }
   if (windows.length === 0) {
     root.append(
       emptyState(
@@ -145,12 +164,13 @@ export const overviewPage: Page = async () => {
             }),
       ),
       panel(
-        "Match quality (0–10) and late events",
+        "Match quality (0–10), late and rejected events",
         timeChart({
           xsMs: minutes,
           series: [
             { label: "match quality", values: mqSeries, color: "#9b51e0" },
             { label: "late events", values: series((w) => w.late), color: "#eb5757" },
+            { label: "rejected events", values: rejectedSeries, color: "#f2994a" },
           ],
         }),
       ),
@@ -158,7 +178,7 @@ export const overviewPage: Page = async () => {
     h(
       "p",
       { class: "muted" },
-      `Watermark ${metrics.watermark ?? "–"}: windows ending before it are closed. Rejected events never reach the stream; each ingest response lists them with the reason.`,
+      `Watermark ${metrics.watermark ?? "–"}: windows ending before it are closed. Rejected events never reach the stream: the Worker counts them, and each ingest response lists them with the reason.`,
     ),
   );
   return root;

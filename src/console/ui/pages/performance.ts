@@ -1,6 +1,6 @@
 /** Performance: AUC and log loss per window once labels arrive, and the latest calibration. */
 import { calibrationChart, timeChart } from "../charts";
-import { emptyState, formatNumber, formatTime, h, panel, stat } from "../dom";
+import { emptyState, formatNumber, formatTime, h, panel, stat, table } from "../dom";
 import { DAY_MS, type Page } from "../page";
 import { fetchModelRows, modelPicker } from "./drift";
 
@@ -81,6 +81,32 @@ export const performancePage: Page = async (ctx) => {
         last.calibration.length === 0
           ? emptyState("No calibration bins in this window.", "They need labelled predictions.")
           : calibrationChart(last.calibration),
+      ),
+    ),
+    panel(
+      "Windows",
+      h(
+        "p",
+        { class: "muted" },
+        "A provisional window's attribution period has not ended: conversions may still label its predictions, so its values can change.",
+      ),
+      table(
+        ["Window end", "Version", "Labelled", "Positives", "AUC", "Log loss", "Brier", "State"],
+        [...sorted]
+          .reverse()
+          .slice(0, 48)
+          .map((r) => [
+            formatTime(r.windowEnd),
+            `v${r.version}`,
+            formatNumber(r.n),
+            formatNumber(r.positives),
+            formatNumber(r.auc, 3),
+            formatNumber(r.logLoss, 3),
+            formatNumber(r.brier, 3),
+            r.provisional
+              ? h("span", { class: "badge warn", "data-provisional": "" }, "provisional")
+              : h("span", { class: "badge ok" }, "final"),
+          ]),
       ),
     ),
   );

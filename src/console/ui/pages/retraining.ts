@@ -17,20 +17,6 @@ interface RetrainingRequest {
   history?: { status: string; at: string; reason?: string }[];
 }
 
-/**
- * Badge colour per status: done well (a promotion), in progress or waiting for someone, and
- * ended without a new model. Unknown statuses (a newer worker) render as in progress.
- */
-const STATUS_BADGE: Record<string, "ok" | "warn" | "bad"> = {
-  promoted: "ok",
-  "rolled-back": "bad",
-  rejected: "bad",
-  failed: "bad",
-  cancelled: "bad",
-  "needs-external-trainer": "warn",
-  completed: "ok",
-};
-
 /** What each status means, shown as the badge's tooltip. */
 const STATUS_HELP: Record<string, string> = {
   requested: "waiting for the retraining worker",
@@ -46,23 +32,41 @@ const STATUS_HELP: Record<string, string> = {
     "Driftline cannot train this model (uploaded from elsewhere, or deleted): train it yourself from the training set",
 };
 
-const statusBadge = (status: string) =>
-  h(
-    "span",
-    {
-      class: `badge ${STATUS_BADGE[status] ?? "warn"}`,
-      "data-status": status,
-      title: STATUS_HELP[status] ?? status,
-    },
-    status,
-  );
-
 const describe = (value: unknown) => {
   if (value === null || value === undefined) return "–";
   if (typeof value === "string") return value;
   const text = JSON.stringify(value);
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 };
+
+/**
+ * A badge for any status, known or not: the retraining worker may add statuses this console does
+ * not know yet, so unknown ones are shown as they come, in a neutral badge.
+ */
+const STATUS_TONES: Record<string, "ok" | "warn" | "bad" | "info"> = {
+  open: "warn",
+  requested: "warn",
+  "needs-external-trainer": "warn",
+  in_progress: "info",
+  training: "info",
+  candidate: "info",
+  challenger: "info",
+  completed: "ok",
+  promoted: "ok",
+  rejected: "bad",
+  "rolled-back": "bad",
+  failed: "bad",
+  cancelled: "bad",
+};
+
+export function statusBadge(status: string): HTMLElement {
+  const tone = STATUS_TONES[status.toLowerCase()] ?? "neutral";
+  return h(
+    "span",
+    { class: `badge ${tone}`, "data-status": status, title: STATUS_HELP[status] ?? status },
+    status.replace(/[-_]+/g, " "),
+  );
+}
 
 /** The evidence's reasons in words when it gives them, else its JSON. */
 function evidenceText(evidence: unknown): HTMLElement {

@@ -1,0 +1,24 @@
+/** The port the key admin routes use: a tenant's keys by id, their limits and their rotation. */
+import type { ApiKeyRecord, KeyRateLimit, RotatedApiKey } from "#core/api-keys";
+
+export interface KeyAdminStore {
+  /**
+   * Sets (or with null, removes) the key's own request limit. Undefined when the tenant has no
+   * live key of that id.
+   */
+  setRateLimit(
+    tenant: string,
+    keyId: string,
+    rateLimit: KeyRateLimit | null,
+  ): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Issues a new key in place of `keyId`, which keeps working for `graceSeconds`. Undefined when
+   * the tenant has no key of that id; a ConflictError when it cannot be rotated (revoked, expired,
+   * already rotated).
+   */
+  rotate(
+    tenant: string,
+    keyId: string,
+    options: { graceSeconds: number; now: Date },
+  ): Promise<RotatedApiKey | undefined>;
+}

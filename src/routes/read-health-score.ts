@@ -1,0 +1,103 @@
+/** `GET /v1/health-score`: the account's health (0–100) with its factors and recommendations, for the tenant and per source. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { computeHealthScore, type HealthScore } from "#core/anomaly";
+import type { AppEnv } from "../app-env";
+import type { HealthReadings } from "../read-api/read-store";
+import { AnomalySchema, anomalyBody } from "./read-anomalies";
+import { iso, READ_ERRORS, READ_MIDDLEWARE, READ_SECURITY, READ_TAG } from "./read-shared";
+
+const HealthSchema = z.object({
+  score: z.number().int().min(0).max(100),
+  status: z.enum(["healthy", "degraded", "critical"]),
+  factors: z.array(
+    z.object({
+      factor: z.string().openapi({ example: "match-quality" }),
+      status: z.enum(["ok", "warning", "critical"]),
+      penalty: z.number(),
+      detail: z.string(),
+    }),
+  ),
+  recommendations: z.array(z.string()).openapi({
+    example: [
+      "send `em`, `ph` and `external_id` (and `fbp`/`fbc` from the browser): match quality 4.1, ≥ 6 expected",
+    ],
+  }),
+});
+
+const HealthScoreSchema = HealthSchema.extend({
+  evaluatedAt: z.iso.datetime(),
+  sources: z.array(HealthSchema.extend({ source: z.string() })),
+  openAnomalies: z.array(AnomalySchema),
+}).openapi("HealthScore");
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/health-score",
+  tags: [READ_TAG],
+  summary: "Account health score",
+  description:
+    "A 0–100 score for the tenant and for each event source (web, capi), from open anomalies, match quality over the last 24 h against its target, and the latest drift and performance states, with plain recommendations. Needs the `read` (or `admin`) role.",
+  security: READ_SECURITY,
+  middleware: READ_MIDDLEWARE,
+  responses: {
+    200: {
+      description: "The health score",
+      content: { "application/json": { schema: HealthScoreSchema } },
+    },
+    ...READ_ERRORS,
+  },
+});
+
+/** The tenant's and each source's health from the readings. */
+export function healthOf(readings: HealthReadings): {
+  tenant: HealthScore;
+  sources: (HealthScore & { source: string })[];
+} {
+  const toInput = (a: HealthReadings["openAnomalies"][number]) => ({
+    metric: a.metric,
+    dimensions: a.dimensions,
+    reason: a.reason,
+    score: a.score,
+    expected: a.expected,
+    observed: a.observed,
+    detectedAtMs: a.detectedAtMs,
+  });
+  const quality = readings.matchQuality.reduce(
+    (acc, q) => ({ sum: acc.sum + q.sum, count: acc.count + q.count }),
+    { sum: 0, count: 0 },
+  );
+  const tenant = computeHealthScore({
+    openAnomalies: readings.openAnomalies.map(toInput),
+    ...(quality.count > 0
+      ? { matchQuality: { mean: quality.sum / quality.count, events: quality.count } }
+      : {}),
+    driftingColumns: readings.driftingColumns,
+    degradedModels: readings.degradedModels,
+    seriesOverflow: readings.seriesOverflow,
+  });
+  const sources = readings.matchQuality.map((q) => ({
+    source: q.source,
+    ...computeHealthScore({
+      openAnomalies: readings.openAnomalies
+        .filter((a) => a.dimensions.source === q.source)
+        .map(toInput),
+      ...(q.count > 0 ? { matchQuality: { mean: q.sum / q.count, events: q.count } } : {}),
+    }),
+  }));
+  return { tenant, sources };
+}
+
+export const readHealthScoreRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const nowMs = c.var.services.now().getTime();
+  const readings = await c.var.reads.healthReadings(c.var.auth.tenant, nowMs);
+  const { tenant, sources } = healthOf(readings);
+  return c.json(
+    {
+      ...tenant,
+      evaluatedAt: iso(nowMs),
+      sources,
+      openAnomalies: readings.openAnomalies.map(anomalyBody),
+    },
+    200,
+  );
+});

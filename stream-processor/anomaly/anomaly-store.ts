@@ -1,0 +1,84 @@
+/** The AnomalyTransaction port: what the anomaly stage reads and writes inside a batch's transaction, every tenant of the batch in one statement each. */
+import type { AnomalyReason } from "#core/anomaly";
+import type { QueuedAlert } from "../alerts/neon-alert-queue";
+import type { BatchTransaction } from "../batch/batch-transaction";
+import type { KpiMetric, MinuteRow } from "./kpi-series";
+
+/** A series' detector as stored. */
+export interface StoredSeries {
+  tenant: string;
+  key: string;
+  metric: KpiMetric;
+  dimensions: Record<string, string>;
+  state: Uint8Array;
+  openAnomaly: string | null;
+}
+
+export interface SeriesWrite extends StoredSeries {
+  lastValue: number | null;
+  lastScore: number | null;
+  lastMinuteMs: number;
+}
+
+export interface DetectedAnomaly {
+  tenant: string;
+  anomalyId: string;
+  key: string;
+  metric: KpiMetric;
+  dimensions: Record<string, string>;
+  reason: AnomalyReason;
+  detectedAtMs: number;
+  expected: number;
+  lower: number;
+  upper: number;
+  observed: number;
+  score: number;
+}
+
+export interface AnomalyUpdate {
+  tenant: string;
+  anomalyId: string;
+  peakScore: number;
+  resolvedAtMs?: number;
+}
+
+/** Where a tenant's detection stands. */
+export interface TenantProgress {
+  /** The minutes before it were fed to the detectors (and their alerts stored). */
+  evaluatedBeforeMs: number;
+  /** The stored detector states are those after the minutes before it (≤ evaluatedBeforeMs). */
+  stateThroughMs: number;
+}
+
+/** A tenant's minutes to evaluate: [fromMs, toMs). */
+export interface TenantRange {
+  tenant: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface AnomalyTransaction {
+  /** Newest trusted event time per tenant (the pipeline wrote this batch's advance already). */
+  maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Locks the tenants' progress rows (in tenant order; a tenant seen for the first time starts
+   * at its first minute window) and answers where detection stands for each. Tenants without
+   * any minute window are absent.
+   */
+  lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>>;
+  /** Minute rows of each range, in time order. */
+  minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>>;
+  loadSeries(tenants: readonly string[]): Promise<StoredSeries[]>;
+  saveSeries(series: readonly SeriesWrite[]): Promise<void>;
+  insertAnomalies(anomalies: readonly DetectedAnomaly[]): Promise<void>;
+  /** Closes anomalies at their resolving minute and raises peak scores of open ones. */
+  updateAnomalies(updates: readonly AnomalyUpdate[]): Promise<void>;
+  saveProgress(
+    progress: readonly (TenantProgress & { tenant: string; overflow: number })[],
+  ): Promise<void>;
+  /** Stores the alerts and queues their deliveries (Kafka `alerts`, the tenant's webhooks, operator sinks). */
+  insertAlerts(alerts: readonly QueuedAlert[], operatorSinks: readonly string[]): Promise<number>;
+}
+
+/** Opens the anomaly repository on a batch's transaction. */
+export type OpenAnomalies = (tx: BatchTransaction) => AnomalyTransaction;

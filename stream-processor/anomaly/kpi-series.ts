@@ -1,0 +1,85 @@
+/** The KPI series watched per tenant, and their values in one closed minute window. */
+import type { DetectorOptions } from "#core/anomaly";
+
+/** A minute window row as metric_windows holds it (value sums per currency alongside). */
+export interface MinuteRow {
+  windowStartMs: number;
+  source: string;
+  eventName: string;
+  campaign: string;
+  eventCount: number;
+  matchQualitySum: number;
+  matchQualityCount: number;
+  predictionCount: number;
+  conversionCount: number;
+  /** Value sum and count per currency. */
+  values: { currency: string; sum: number; count: number }[];
+}
+
+/** The metrics watched, with the detector options each one needs. */
+export const KPI_METRICS = {
+  /** Events per (source, event name, campaign). */
+  events: { kind: "count" },
+  /** Conversions naming a prediction, per (source, event name, campaign). */
+  conversions: { kind: "count" },
+  /** Mean value per event, per (source, event name, campaign, currency). */
+  value: { kind: "level" },
+  /** Mean event-match quality (0–10) per source; only falls matter. */
+  "match-quality": { kind: "level", direction: "down", minScale: 0.1 },
+  /** Scored predictions per model. */
+  predictions: { kind: "count" },
+} as const satisfies Record<string, DetectorOptions>;
+
+export type KpiMetric = keyof typeof KPI_METRICS;
+
+export interface SeriesPoint {
+  /** Unique within the tenant: JSON of [metric, …dimension values]. */
+  key: string;
+  metric: KpiMetric;
+  dimensions: Record<string, string>;
+  value: number;
+}
+
+/** Source of prediction rows in metric_windows (event name = model name). */
+export const PREDICTIONS_SOURCE = "predictions";
+
+/** The series key of a metric and its dimensions (in a fixed order). */
+export function seriesKey(metric: KpiMetric, dimensions: Record<string, string>): string {
+  return JSON.stringify([metric, ...Object.values(dimensions)]);
+}
+
+/** What counts series (zero when absent) read for a key that had no row in a minute. */
+export function isCountMetric(metric: KpiMetric): boolean {
+  return KPI_METRICS[metric].kind === "count";
+}
+
+/**
+ * The observed values of one minute's rows. Counts appear only when non-zero (a known count
+ * series with no row is a zero, which the caller fills in); levels only when they have data.
+ */
+export function seriesPointsOf(rows: readonly MinuteRow[]): SeriesPoint[] {
+  const out: SeriesPoint[] = [];
+  const quality = new Map<string, { sum: number; count: number }>();
+  const push = (metric: KpiMetric, dimensions: Record<string, string>, value: number) =>
+    out.push({ key: seriesKey(metric, dimensions), metric, dimensions, value });
+  for (const r of rows) {
+    if (r.source === PREDICTIONS_SOURCE) {
+      if (r.predictionCount > 0) push("predictions", { model: r.eventName }, r.predictionCount);
+      continue;
+    }
+    const dims = { source: r.source, eventName: r.eventName, campaign: r.campaign };
+    if (r.eventCount > 0) push("events", dims, r.eventCount);
+    if (r.conversionCount > 0) push("conversions", dims, r.conversionCount);
+    for (const v of r.values) {
+      if (v.count > 0) push("value", { ...dims, currency: v.currency }, v.sum / v.count);
+    }
+    if (r.matchQualityCount > 0) {
+      const q = quality.get(r.source) ?? { sum: 0, count: 0 };
+      q.sum += r.matchQualitySum;
+      q.count += r.matchQualityCount;
+      quality.set(r.source, q);
+    }
+  }
+  for (const [source, q] of quality) push("match-quality", { source }, q.sum / q.count);
+  return out;
+}

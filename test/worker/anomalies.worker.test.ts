@@ -1,0 +1,166 @@
+/**
+ * The anomaly and health-score reads inside workerd against real Postgres (the test schema,
+ * through the local relay) and real Redis for keys: bodies, tenant isolation, filters, paging,
+ * validation and roles.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { sql } from "./read-db";
+import { createKey, type ErrorJson, testApp, uniqueTenant } from "./support";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const NOW = Math.floor(Date.now() / MINUTE) * MINUTE;
+
+interface Seeded {
+  tenant: string;
+  read: string;
+  ids: string[];
+}
+
+/** Two anomalies (one open drop on Purchase, one resolved spike) and an hour of capi windows with match quality `mq`. */
+async function seedTenant(label: string, mq: number): Promise<Seeded> {
+  const tenant = uniqueTenant(label);
+  const read = await createKey(tenant, ["read"]);
+  await sql("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
+  const ids = [`an-${label}-1`, `an-${label}-2`];
+  const rows: [string, string, string, number, number | null, number, number][] = [
+    [ids[0]!, "Purchase", "spike", NOW - 5 * HOUR, NOW - 4 * HOUR, 40, 0.7],
+    [ids[1]!, "Purchase", "drop-to-zero", NOW - HOUR, null, 0, 0.6],
+  ];
+  for (const [id, eventName, reason, detected, resolved, observed, score] of rows) {
+    await sql(
+      `INSERT INTO anomalies (tenant_id, anomaly_id, series_key, metric, dimensions, reason,
+         detected_at, resolved_at, expected, lower_bound, upper_bound, observed, score, peak_score)
+       VALUES ($1, $2, $3, 'events', $4, $5, $6, $7, 3.2, 0, 14, $8, $9, $9)`,
+      [
+        tenant,
+        id,
+        JSON.stringify(["events", "capi", eventName, ""]),
+        JSON.stringify({ source: "capi", eventName, campaign: "" }),
+        reason,
+        new Date(detected).toISOString(),
+        resolved === null ? null : new Date(resolved).toISOString(),
+        observed,
+        score,
+      ],
+    );
+  }
+  for (let m = 1; m <= 60; m++) {
+    await sql(
+      `INSERT INTO metric_windows (tenant_id, window_seconds, window_start, source, event_name,
+         campaign, event_count, match_quality_sum, match_quality_count)
+       VALUES ($1, 60, $2, 'capi', 'PageView', '', 10, $3, 10)`,
+      [tenant, new Date(NOW - m * MINUTE).toISOString(), 10 * mq],
+    );
+  }
+  await sql(
+    `INSERT INTO anomaly_progress (tenant_id, evaluated_before, state_through, series_overflow)
+     VALUES ($1, $2, $2, 0)`,
+    [tenant, new Date(NOW).toISOString()],
+  );
+  return { tenant, read, ids };
+}
+
+type Body = ErrorJson &
+  Record<string, unknown> & { data: Record<string, unknown>[]; nextCursor?: string };
+
+describe("anomaly reads", () => {
+  const app = testApp();
+  let acme: Seeded;
+  let globex: Seeded;
+  let scoreKey: string;
+
+  const get = async (path: string, key?: string) => {
+    const res = await app.fetch(path, key === undefined ? {} : { key });
+    return { status: res.status, body: (await res.json()) as Body };
+  };
+
+  beforeAll(async () => {
+    acme = await seedTenant("acme", 4.1);
+    globex = await seedTenant("globex", 8);
+    scoreKey = await createKey(acme.tenant, ["score"]);
+  }, 60_000);
+
+  it("GET /v1/anomalies: the tenant's own anomalies, oldest first, with their evidence", async () => {
+    for (const t of [acme, globex]) {
+      const { status, body } = await get("/v1/anomalies", t.read);
+      expect(status).toBe(200);
+      expect(body.data.map((a) => a.id)).toEqual(t.ids);
+    }
+    const { body } = await get("/v1/anomalies?status=open", acme.read);
+    expect(body.data).toEqual([
+      {
+        id: acme.ids[1],
+        status: "open",
+        series: {
+          metric: "events",
+          dimensions: { source: "capi", eventName: "Purchase", campaign: "" },
+        },
+        reason: "drop-to-zero",
+        detectedAt: new Date(NOW - HOUR).toISOString(),
+        observed: 0,
+        expected: 3.2,
+        expectedRange: { lower: 0, upper: 14 },
+        score: 0.6,
+        peakScore: 0.6,
+      },
+    ]);
+    const resolved = await get("/v1/anomalies?status=resolved", acme.read);
+    expect(resolved.body.data.map((a) => [a.id, a.resolvedAt])).toEqual([
+      [acme.ids[0], new Date(NOW - 4 * HOUR).toISOString()],
+    ]);
+  });
+
+  it("pages with limit and cursor, and filters by time and metric", async () => {
+    const first = await get("/v1/anomalies?limit=1", acme.read);
+    expect(first.body.data.map((a) => a.id)).toEqual([acme.ids[0]]);
+    const second = await get(
+      `/v1/anomalies?limit=1&cursor=${encodeURIComponent(first.body.nextCursor!)}`,
+      acme.read,
+    );
+    expect(second.body.data.map((a) => a.id)).toEqual([acme.ids[1]]);
+    expect(second.body.nextCursor).toBeUndefined();
+    const recent = await get(`/v1/anomalies?from=${NOW - 2 * HOUR}`, acme.read);
+    expect(recent.body.data.map((a) => a.id)).toEqual([acme.ids[1]]);
+    const none = await get("/v1/anomalies?metric=predictions", acme.read);
+    expect(none.body.data).toEqual([]);
+  });
+
+  it("GET /v1/health-score: hand-computed score, factors and advice, per tenant and per source", async () => {
+    const { status, body } = await get("/v1/health-score", acme.read);
+    expect(status).toBe(200);
+    // 100 − 35 (an open drop to zero) − round((6 − 4.1) · 10) = 19 → 46.
+    expect(body.score).toBe(46);
+    expect(body.status).toBe("critical");
+    expect((body.factors as { factor: string; penalty: number }[]).slice(0, 2)).toEqual([
+      expect.objectContaining({ factor: "volume-anomalies", penalty: 35, status: "critical" }),
+      expect.objectContaining({ factor: "match-quality", penalty: 19, status: "warning" }),
+    ]);
+    const advice = body.recommendations as string[];
+    expect(advice[0]).toMatch(/^check the integration sending events of `Purchase` \(capi\)/);
+    expect(advice[1]).toMatch(/match quality 4\.1, ≥ 6 expected$/);
+    expect(
+      (body.sources as { source: string; score: number }[]).map((s) => [s.source, s.score]),
+    ).toEqual([["capi", 46]]);
+    expect((body.openAnomalies as { id: string }[]).map((a) => a.id)).toEqual([acme.ids[1]]);
+
+    // Another tenant's health knows nothing of acme's anomalies; its quality is good.
+    const other = await get("/v1/health-score", globex.read);
+    expect(other.body.score).toBe(65);
+    expect((other.body.openAnomalies as { id: string }[]).map((a) => a.id)).toEqual([
+      globex.ids[1],
+    ]);
+  });
+
+  it("answers 400 naming a bad filter, 401 without a key and 403 without the read role", async () => {
+    const bad = await get("/v1/anomalies?status=closed", acme.read);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body.error.details)).toContain("status");
+    const badMetric = await get("/v1/anomalies?metric=revenue", acme.read);
+    expect(badMetric.status).toBe(400);
+    expect((await get("/v1/anomalies")).status).toBe(401);
+    expect((await get("/v1/health-score")).status).toBe(401);
+    expect((await get("/v1/anomalies", scoreKey)).status).toBe(403);
+    expect((await get("/v1/health-score", scoreKey)).status).toBe(403);
+  });
+});
