@@ -27,10 +27,10 @@ import type {
   RetrainHistoryEntry,
   RetrainQuery,
   RetrainStatus,
+  StoredMonitoringSettings,
   TrainingSetPageQuery,
   TrainingSetRow,
   TrainingSetWindow,
-  StoredMonitoringSettings,
 } from "./read-store";
 
 export interface NeonReadStoreOptions {

@@ -17,7 +17,7 @@ import {
   ML_DOMAIN,
   type NodeProto,
   node,
-} from "../../models/onnx/onnx-builder";
+} from "#core/training";
 
 const ROOT = join(import.meta.dirname, "../..");
 

@@ -1,7 +1,6 @@
 /** The direct evaluator against onnxruntime-node (native) on every graph form it reads. */
 import { afterAll, describe, expect, it } from "vitest";
 import conversionExamples from "../../../models/conversion/1/examples.json";
-import { node } from "../../../models/onnx/onnx-builder";
 import {
   committedModels,
   linearClassifierGraph,
@@ -15,6 +14,7 @@ import {
   treeRegressorGraph,
 } from "../../../test/support/explain-models";
 import { constantOfShapeBomb, logisticAround } from "../../../test/support/onnx-test-graphs";
+import { node } from "../training/onnx/onnx-builder.ts";
 import { buildFeatureMatrix } from "./build-feature-matrix.ts";
 import { scoreDirect } from "./direct-model.ts";
 import { readOnnxGraph } from "./onnx-graph-reader.ts";
