@@ -351,8 +351,15 @@ async function labelledTraffic(
   concept: DriftSpec | undefined,
 ): Promise<Served[]> {
   const rows = generateRows({ seed, n, ...(concept ? { drift: concept } : {}) });
+  // A score key per batch: each key has its own request budget (1000 a minute by default).
+  const { key } = await createApiKey({
+    tenant: tenant.id,
+    roles: ["score"],
+    origins: [],
+    redis: UPSTASH,
+  });
   const served = await scoreEach(
-    tenant,
+    { ...tenant, key },
     rows.map((r) => r.features),
     `s${seed}`,
   );
