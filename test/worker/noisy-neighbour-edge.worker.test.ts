@@ -99,12 +99,14 @@ function belongsTo(m: IngestMessage, tenant: string): boolean {
 
 /**
  * `value` with what differs between two tenants by design taken out: the tenant, random ids
- * (prediction ids), receive and scoring times, and entity ids (keyed per tenant).
+ * (prediction ids, request ids and the CAPI answer's fbtrace_id, which is the request id),
+ * receive and scoring times, and entity ids (keyed per tenant).
  */
 function normalise(value: unknown, tenant: string): unknown {
   const drop = new Set([
     "predictionId",
     "requestId",
+    "fbtrace_id",
     "receivedAtMs",
     "scoredAt",
     "promotedAt",
