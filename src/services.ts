@@ -3,6 +3,7 @@
  * adapters (auth/, model-registry/, scoring/, ingest/, health/). The composition root
  * (worker.ts) builds it; tests pass fakes.
  */
+import type { AuditServices } from "./audit/audit-log";
 import type {
   ApiKeyStore,
   AuthFailureLimiter,
@@ -42,6 +43,8 @@ export interface Services {
   webhooks: WebhookServices;
   /** Forwarding destinations: their store (opened per request) and the token sealing key. */
   destinations: DestinationServices;
+  /** The append-only audit log of admin actions (opened per request on admin routes). */
+  audit: AuditServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

@@ -11,6 +11,7 @@ import { UpstashApiKeyStore } from "./auth/upstash-api-key-store";
 import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
+import { auditServices } from "./audit/audit-services";
 import { destinationServices } from "./destinations/destination-services";
 import { parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
@@ -120,6 +121,7 @@ export function buildServices(env: WorkerEnv): Services {
       encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
       maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
+    audit: auditServices({ databaseUrl: env.DATABASE_URL, wsRelayUrl: env.NEON_WS_RELAY_URL }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({
