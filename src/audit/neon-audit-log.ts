@@ -15,11 +15,14 @@ type Row = Record<string, unknown>;
 const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
 const TS_US = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 microsecond')`;
 
-/** Newest first along the (tenant_id, recorded_at, entry_id) index, or its action twin. */
+/**
+ * Newest first along the (tenant_id, recorded_at, entry_id) index, or its action twin. Times are
+ * floored to the ms, so `from` = an entry's `recordedAt` includes it and `to` = it excludes it.
+ */
 const LIST_SQL = (limit: number) => `
   SELECT entry_id::text AS id, tenant_id,
-    (extract(epoch FROM recorded_at) * 1000000)::bigint::text AS at_us,
-    (extract(epoch FROM recorded_at) * 1000)::bigint::text AS at_ms,
+    floor(extract(epoch FROM recorded_at) * 1000000)::bigint::text AS at_us,
+    floor(extract(epoch FROM recorded_at) * 1000)::bigint::text AS at_ms,
     actor_kind, actor_id, request_id, action, target, before_state, after_state
   FROM audit_log
   WHERE tenant_id = $1

@@ -409,7 +409,8 @@ export class ModelRegistry {
         { context: { model: name, versions: missing } },
       );
     }
-    if (beforeChange) await beforeChange({ before: await this.active(tenant, name), after: pointer });
+    if (beforeChange)
+      await beforeChange({ before: await this.active(tenant, name), after: pointer });
     await this.options.pointers.set(tenant, name, pointer);
     // The versions the pointer routes to are announced again with it (cheap, idempotent for the
     // registry), so a version whose upload notice was lost, or that was uploaded before the

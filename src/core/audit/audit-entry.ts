@@ -70,7 +70,7 @@ export function auditInsertStatement(entry: AuditEntryInput): { text: string; va
     text: `INSERT INTO audit_log (tenant_id, actor_kind, actor_id, request_id, action, target,
              before_state, after_state)
            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
-           RETURNING entry_id::text AS id, (extract(epoch FROM recorded_at) * 1000)::bigint::text AS at_ms`,
+           RETURNING entry_id::text AS id, floor(extract(epoch FROM recorded_at) * 1000)::bigint::text AS at_ms`,
     values: [
       entry.tenant,
       entry.actor.kind,
