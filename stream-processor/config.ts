@@ -64,6 +64,7 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   RETENTION_DRIFT_DAYS              days drift and performance results are kept; 0 = forever [0]
 //   RETENTION_ALERTS_DAYS             days resolved/acknowledged alerts are kept; 0 = forever [0]
 //   RETENTION_RETRAINING_DAYS         days finished retraining requests are kept; 0 = forever [0]
+//   RETENTION_DELIVERIES_DAYS         days webhook deliveries and destination batches are kept; 0 = forever [0]
 //   RETENTION_PURGE_INTERVAL_MS       how often the retention purge runs; 0 = never [3600000]
 //   RETENTION_PURGE_BATCH_ROWS        rows per DELETE of the purge [5000]
 //   RETENTION_PURGE_MAX_BATCHES       DELETEs per kind and run [100]
@@ -220,6 +221,7 @@ const StreamEnv = z
     RETENTION_DRIFT_DAYS: int(0, 0),
     RETENTION_ALERTS_DAYS: int(0, 0),
     RETENTION_RETRAINING_DAYS: int(0, 0),
+    RETENTION_DELIVERIES_DAYS: int(0, 0),
     RETENTION_PURGE_INTERVAL_MS: int(3_600_000, 0),
     RETENTION_PURGE_BATCH_ROWS: int(5_000, 1, 1_000_000),
     RETENTION_PURGE_MAX_BATCHES: int(100, 1, 1_000_000),
@@ -424,6 +426,7 @@ export function loadStreamConfig(
       driftDays: e.RETENTION_DRIFT_DAYS,
       alertsDays: e.RETENTION_ALERTS_DAYS,
       retrainingDays: e.RETENTION_RETRAINING_DAYS,
+      deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
       batchRows: e.RETENTION_PURGE_BATCH_ROWS,
       maxBatchesPerRun: e.RETENTION_PURGE_MAX_BATCHES,
       intervalMs: e.RETENTION_PURGE_INTERVAL_MS,

@@ -348,6 +348,7 @@ export async function startStreamProcessor(
     retention.driftDays,
     retention.alertsDays,
     retention.retrainingDays,
+    retention.deliveriesDays,
   ].some((days) => days > 0);
   if (retention.intervalMs > 0 && keepsSomething) {
     let purging = false;

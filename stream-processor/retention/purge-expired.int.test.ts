@@ -61,6 +61,44 @@ beforeAll(async () => {
   await request("r-old-completed", 400, "completed");
   await request("r-old-open", 400, "open");
   await request("r-new-rejected", 3, "rejected");
+  // Deliveries: an old final attempt (goes), an old attempt whose retry is still due (stays), a new one.
+  const endpoint = "00000000-0000-4000-8000-000000000001";
+  await q(
+    `INSERT INTO webhook_endpoints (tenant_id, endpoint_id, url, types, secret_sealed)
+     VALUES ($1, $2::uuid, 'https://hooks.example.com/x', '{}', 'v1.x.y')`,
+    [T, endpoint],
+  );
+  const delivery = (event: string, d: number, nextInDays: number | null) =>
+    q(
+      `INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_type, attempt,
+         succeeded, error, duration_ms, attempted_at, next_attempt_at)
+       VALUES ($1, $2::uuid, $3, 'dev.driftline.drift.detected', 1, $4,
+         CASE WHEN $4 THEN NULL ELSE 'HTTP 503' END, 5, $5, $6)`,
+      [
+        T,
+        endpoint,
+        event,
+        nextInDays === null,
+        at(d),
+        nextInDays === null ? null : at(-nextInDays),
+      ],
+    );
+  await delivery("ev-old-final", 60, null);
+  await delivery("ev-old-retry-due", 60, 1);
+  await delivery("ev-new", 1, null);
+  const destination = "00000000-0000-4000-8000-000000000002";
+  await q(
+    `INSERT INTO destinations (tenant_id, destination_id, kind, settings, secret_sealed, token_hint)
+     VALUES ($1, $2::uuid, 'meta', '{"pixelId":"1"}', 'v1.x.y', '1234')`,
+    [T, destination],
+  );
+  for (const d of [60, 1]) {
+    await q(
+      `INSERT INTO destination_batches (tenant_id, destination_id, status, events, attempts, sent_at)
+       VALUES ($1, $2::uuid, 'delivered', 1, 1, $3)`,
+      [T, destination, at(d)],
+    );
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -75,6 +113,7 @@ const policy = (over: Partial<RetentionPolicy> = {}): RetentionPolicy => ({
   driftDays: 30,
   alertsDays: 365,
   retrainingDays: 365,
+  deliveriesDays: 30,
   batchRows: 2,
   maxBatchesPerRun: 100,
   ...over,
@@ -84,7 +123,13 @@ describe("purgeExpired", () => {
   it("keeps everything when every retention is 0 (forever)", async () => {
     const counts = await purgeExpired(
       env.db,
-      policy({ metricWindowsDays: 0, driftDays: 0, alertsDays: 0, retrainingDays: 0 }),
+      policy({
+        metricWindowsDays: 0,
+        driftDays: 0,
+        alertsDays: 0,
+        retrainingDays: 0,
+        deliveriesDays: 0,
+      }),
       NOW,
     );
     expect(Object.values(counts).every((n) => n === 0)).toBe(true);
@@ -94,7 +139,14 @@ describe("purgeExpired", () => {
   it("stops after maxBatchesPerRun statements of batchRows and finishes on the next run", async () => {
     const first = await purgeExpired(
       env.db,
-      policy({ driftDays: 0, alertsDays: 0, retrainingDays: 0, batchRows: 1, maxBatchesPerRun: 2 }),
+      policy({
+        driftDays: 0,
+        alertsDays: 0,
+        retrainingDays: 0,
+        deliveriesDays: 0,
+        batchRows: 1,
+        maxBatchesPerRun: 2,
+      }),
       NOW,
     );
     expect(first.metricWindows).toBe(2);
@@ -110,7 +162,14 @@ describe("purgeExpired", () => {
       performanceResults: 1,
       alerts: 1,
       retrainingRequests: 1,
+      webhookDeliveries: 1,
+      destinationBatches: 1,
     });
+    const deliveries = (
+      await env.db.query("SELECT event_id FROM webhook_deliveries ORDER BY event_id")
+    ).rows;
+    expect(deliveries.map((r) => r.event_id)).toEqual(["ev-new", "ev-old-retry-due"]);
+    expect(await count("destination_batches")).toBe(1);
     expect(await count("metric_windows")).toBe(1);
     // The values of deleted windows went with them.
     expect(await count("metric_window_values")).toBe(1);

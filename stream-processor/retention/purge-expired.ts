@@ -14,6 +14,8 @@ export interface RetentionPolicy {
   alertsDays: number;
   /** Retraining requests completed or rejected and already published (with their history), by request time. */
   retrainingDays: number;
+  /** Webhook delivery attempts and destination batches, by attempt / send time. */
+  deliveriesDays: number;
   /** Rows per DELETE statement. */
   batchRows: number;
   /** Batches per kind and run; the rest waits for the next run. */
@@ -31,7 +33,9 @@ export type RetentionKind =
   | "driftEntries"
   | "performanceResults"
   | "alerts"
-  | "retrainingRequests";
+  | "retrainingRequests"
+  | "webhookDeliveries"
+  | "destinationBatches";
 
 const DAY_MS = 86_400_000;
 const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
@@ -72,6 +76,18 @@ const STATEMENTS: Record<RetentionKind, { days: keyof RetentionPolicy; sql: stri
     sql: `DELETE FROM retrain_requests WHERE ctid = ANY (ARRAY(
       SELECT ctid FROM retrain_requests WHERE requested_at < ${TS("$1")}
         AND status IN ('completed', 'rejected') AND published_at IS NOT NULL LIMIT $2))`,
+  },
+  // An attempt whose retry is still due stays until that retry is past the cutoff too.
+  webhookDeliveries: {
+    days: "deliveriesDays",
+    sql: `DELETE FROM webhook_deliveries WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM webhook_deliveries WHERE attempted_at < ${TS("$1")}
+        AND (next_attempt_at IS NULL OR next_attempt_at < ${TS("$1")}) LIMIT $2))`,
+  },
+  destinationBatches: {
+    days: "deliveriesDays",
+    sql: `DELETE FROM destination_batches WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM destination_batches WHERE sent_at < ${TS("$1")} LIMIT $2))`,
   },
 };
 
