@@ -3,10 +3,12 @@
  * defaults, the local stack's database), their clients and error messages, the per-tenant key
  * index in Upstash Redis, and how a command line is read and a failure reported.
  */
+import { userInfo } from "node:os";
 import { pathToFileURL } from "node:url";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import pg from "pg";
+import { type AuditEntryInput, auditInsertStatement } from "#core/audit";
 import { redactDatabaseUrl } from "#core/config";
 import { ConfigError, type FieldIssue, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE, isIdentifier } from "#core/scoring";
@@ -201,4 +203,31 @@ export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
   });
+}
+
+/** The operator running a keys command, as the audit log names them (DRIFTLINE_OPERATOR or the OS user). */
+export function operatorName(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DRIFTLINE_OPERATOR) return env.DRIFTLINE_OPERATOR.slice(0, 128);
+  try {
+    return userInfo().username || "operator";
+  } catch {
+    return "operator";
+  }
+}
+
+/**
+ * Appends the audit entry of a keys command on `client`, inside the transaction that makes the
+ * change, so the change and its entry commit together or not at all.
+ */
+export async function appendKeyAudit(
+  client: pg.Client,
+  entry: Omit<AuditEntryInput, "actor" | "requestId">,
+): Promise<void> {
+  const { text, values } = auditInsertStatement({
+    ...entry,
+    actor: { kind: "operator", name: operatorName() },
+    // One id per command run, so the entry can be matched with the command's output.
+    requestId: `cli-${crypto.randomUUID()}`,
+  });
+  await client.query(text, values);
 }

@@ -17,6 +17,7 @@ import {
 import { redactDatabaseUrl } from "#core/config";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
+  appendKeyAudit,
   environmentUsage,
   type KeyStoresConfig,
   readTenantCommandLine,
@@ -159,6 +160,19 @@ export async function createApiKey(options: CreateKeyOptions): Promise<CreateKey
             record.createdAt,
           ],
         );
+        await appendKeyAudit(client, {
+          tenant: record.tenant,
+          action: "api-key.create",
+          target: `api-key:${record.keyId}`,
+          before: null,
+          after: {
+            keyId: record.keyId,
+            roles: record.roles,
+            origins: options.origins,
+            name: options.name ?? null,
+            createdAt: record.createdAt,
+          },
+        });
       },
       { transaction: true },
     );

@@ -9,6 +9,7 @@ import { redactDatabaseUrl } from "#core/config";
 import { ConfigError, NotFoundError, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
+  appendKeyAudit,
   environmentUsage,
   type KeyStoresConfig,
   readTenantCommandLine,
@@ -210,35 +211,50 @@ export async function revokeApiKey(options: RevokeKeyOptions): Promise<RevokeKey
     const url = redactDatabaseUrl(options.databaseUrl);
     if (resolved.row === undefined) {
       postgres = { url, found: false };
+      // Known to Redis only: the entry is written before Redis changes, so a failure stops here.
+      if (resolved.indexEntry?.revokedAt === undefined) {
+        await withPostgres(options.databaseUrl, "record the revocation in", (client) =>
+          appendKeyAudit(client, revocationAudit(tenant, keyId)),
+        );
+      }
     } else {
-      postgres = await withPostgres(options.databaseUrl, "revoke the key in", async (client) => {
-        // GREATEST: created_at came from the clock of the machine that ran keys:create, and the
-        // table requires revoked_at >= created_at.
-        const updated = await client.query<{ revoked_at: Date }>(
-          `UPDATE api_keys SET revoked_at = GREATEST(now(), created_at)
+      postgres = await withPostgres(
+        options.databaseUrl,
+        "revoke the key in",
+        async (client) => {
+          // GREATEST: created_at came from the clock of the machine that ran keys:create, and the
+          // table requires revoked_at >= created_at.
+          const updated = await client.query<{ revoked_at: Date }>(
+            `UPDATE api_keys SET revoked_at = GREATEST(now(), created_at)
             WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL
             RETURNING revoked_at`,
-          [tenant, keyId],
-        );
-        if (updated.rows[0]) {
+            [tenant, keyId],
+          );
+          if (updated.rows[0]) {
+            await appendKeyAudit(
+              client,
+              revocationAudit(tenant, keyId, updated.rows[0].revoked_at),
+            );
+            return {
+              url,
+              found: true,
+              revokedAt: updated.rows[0].revoked_at.toISOString(),
+              alreadyRevoked: false,
+            };
+          }
+          const { rows } = await client.query<{ revoked_at: Date }>(
+            "SELECT revoked_at FROM api_keys WHERE tenant_id = $1 AND key_id = $2",
+            [tenant, keyId],
+          );
           return {
             url,
             found: true,
-            revokedAt: updated.rows[0].revoked_at.toISOString(),
-            alreadyRevoked: false,
+            revokedAt: rows[0]!.revoked_at.toISOString(),
+            alreadyRevoked: true,
           };
-        }
-        const { rows } = await client.query<{ revoked_at: Date }>(
-          "SELECT revoked_at FROM api_keys WHERE tenant_id = $1 AND key_id = $2",
-          [tenant, keyId],
-        );
-        return {
-          url,
-          found: true,
-          revokedAt: rows[0]!.revoked_at.toISOString(),
-          alreadyRevoked: true,
-        };
-      });
+        },
+        { transaction: true },
+      );
     }
   }
 
@@ -330,3 +346,14 @@ async function main(): Promise<void> {
 }
 
 runIfMain(import.meta.url, main);
+
+/** The audit entry of a revocation: the key by its id, never its value or hash. */
+function revocationAudit(tenant: string, keyId: string, revokedAt?: Date) {
+  return {
+    tenant,
+    action: "api-key.revoke" as const,
+    target: `api-key:${keyId}`,
+    before: { keyId, revoked: false },
+    after: { keyId, revoked: true, ...(revokedAt ? { revokedAt: revokedAt.toISOString() } : {}) },
+  };
+}

@@ -1,4 +1,5 @@
 /** The Hono environment shared by every route: the services a request may use and its request id. */
+import type { AuditLog } from "./audit/audit-log";
 import type { AuthContext } from "./auth/auth-ports";
 import type { DestinationStore } from "./destinations/destination-store";
 import type { ReadStore } from "./read-api/read-store";
@@ -17,5 +18,7 @@ export interface AppEnv {
     webhooks: WebhookStore;
     /** Set by `useDestinationStore` on destination routes; ended with the request. */
     destinations: DestinationStore;
+    /** Set by `useAuditLog` on admin routes; ended with the request. */
+    audit: AuditLog;
   };
 }

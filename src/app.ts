@@ -24,6 +24,7 @@ import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
 import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readAnomaliesRoutes } from "./routes/read-anomalies";
+import { readAuditRoutes } from "./routes/read-audit";
 import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
@@ -90,6 +91,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     destinationStatsRoutes,
     updateKeyRoutes,
     rotateKeyRoutes,
+    readAuditRoutes,
   ]) {
     app.route("/", routes);
   }

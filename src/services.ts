@@ -5,6 +5,7 @@
  */
 
 import type { DefaultRateLimits } from "#core/api-keys";
+import type { AuditServices } from "./audit/audit-log";
 import type {
   ApiKeyStore,
   AuthFailureLimiter,
@@ -50,6 +51,8 @@ export interface Services {
   webhooks: WebhookServices;
   /** Forwarding destinations: their store (opened per request) and the token sealing key. */
   destinations: DestinationServices;
+  /** The append-only audit log of admin actions (opened per request on admin routes). */
+  audit: AuditServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

@@ -5,6 +5,7 @@ import { MAX_DESTINATIONS_PER_TENANT } from "#core/destinations";
 import { ConfigError, errorBody } from "#core/errors";
 import { DEFAULT_MONITORING_SETTINGS } from "#core/monitoring";
 import { createApp } from "./app";
+import { auditServices } from "./audit/audit-services";
 import { InMemoryAuthFailureLimiter } from "./auth/auth-failure-limiter";
 import { CoalescedFlushes } from "./auth/coalesced-flushes";
 import { ConsoleSessions } from "./auth/console-sessions";
@@ -140,6 +141,7 @@ export function buildServices(env: WorkerEnv): Services {
       encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
       maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
+    audit: auditServices({ databaseUrl: env.DATABASE_URL, wsRelayUrl: env.NEON_WS_RELAY_URL }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({

@@ -1,4 +1,5 @@
 /** The stream processor's settings: every environment variable it reads, parsed once by one zod schema. */
+
 import { z } from "zod";
 import { ROLES } from "#core/api-keys";
 import {
@@ -23,6 +24,7 @@ import {
   monitoringEnvIssues,
   monitoringEnvShape,
 } from "./monitoring/monitoring-config";
+import type { RetentionPolicy } from "./retention/purge-expired";
 
 // Environment variables (default in brackets). The README copies this block.
 //
@@ -58,6 +60,14 @@ import {
 //   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
+//   RETENTION_METRIC_WINDOWS_DAYS     days metric windows are kept; 0 = forever [0]
+//   RETENTION_DRIFT_DAYS              days drift and performance results are kept; 0 = forever [0]
+//   RETENTION_ALERTS_DAYS             days resolved/acknowledged alerts are kept; 0 = forever [0]
+//   RETENTION_RETRAINING_DAYS         days finished retraining requests are kept; 0 = forever [0]
+//   RETENTION_DELIVERIES_DAYS         days webhook deliveries and destination batches are kept; 0 = forever [0]
+//   RETENTION_PURGE_INTERVAL_MS       how often the retention purge runs; 0 = never [3600000]
+//   RETENTION_PURGE_BATCH_ROWS        rows per DELETE of the purge [5000]
+//   RETENTION_PURGE_MAX_BATCHES       DELETEs per kind and run [100]
 //   STREAM_MAX_EVENT_NAMES_PER_TENANT distinct event names a tenant's windows hold; events with
 //                                     other names are counted under "(other)" [500]
 //   STREAM_MAX_CAMPAIGNS_PER_TENANT   distinct campaigns a tenant's windows hold; others are
@@ -207,6 +217,14 @@ const StreamEnv = z
     DELIVERY_RETRY_INITIAL_MS: int(500, 1),
     DELIVERY_RETRY_MAX_MS: int(30_000, 1),
     DELIVERY_DIRECTORY_TTL_MS: int(30_000, 0),
+    RETENTION_METRIC_WINDOWS_DAYS: int(0, 0),
+    RETENTION_DRIFT_DAYS: int(0, 0),
+    RETENTION_ALERTS_DAYS: int(0, 0),
+    RETENTION_RETRAINING_DAYS: int(0, 0),
+    RETENTION_DELIVERIES_DAYS: int(0, 0),
+    RETENTION_PURGE_INTERVAL_MS: int(3_600_000, 0),
+    RETENTION_PURGE_BATCH_ROWS: int(5_000, 1, 1_000_000),
+    RETENTION_PURGE_MAX_BATCHES: int(100, 1, 1_000_000),
     ...monitoringEnvShape,
   })
   .superRefine((env, ctx) => {
@@ -267,6 +285,8 @@ function withMonitoringKeys<T extends { MONITORING_OPERATOR_WEBHOOK_SECRET?: str
 }
 
 export interface StreamConfig {
+  /** Retention per data kind and the purge's schedule and batch size. */
+  retention: RetentionPolicy & { intervalMs: number };
   database: {
     url: string;
     schema: string | undefined;
@@ -400,6 +420,16 @@ export function loadStreamConfig(
               username: e.KAFKA_SASL_USERNAME ?? "",
               password: e.KAFKA_SASL_PASSWORD ?? "",
             },
+    },
+    retention: {
+      metricWindowsDays: e.RETENTION_METRIC_WINDOWS_DAYS,
+      driftDays: e.RETENTION_DRIFT_DAYS,
+      alertsDays: e.RETENTION_ALERTS_DAYS,
+      retrainingDays: e.RETENTION_RETRAINING_DAYS,
+      deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
+      batchRows: e.RETENTION_PURGE_BATCH_ROWS,
+      maxBatchesPerRun: e.RETENTION_PURGE_MAX_BATCHES,
+      intervalMs: e.RETENTION_PURGE_INTERVAL_MS,
     },
     consumer: {
       topics: [...new Set(e.STREAM_TOPICS)],

@@ -34,6 +34,7 @@ import { createMetricsBatchHandler } from "./pipeline/handle-metrics-batch";
 import { MetricsPipeline } from "./pipeline/metrics-pipeline";
 import { createRegistryBatchHandler } from "./registry/handle-registry-batch";
 import { openNeonModelRegistry } from "./registry/neon-model-registry-store";
+import { purgeExpired } from "./retention/purge-expired";
 
 export interface StreamProcessor {
   /** `http://host:port` of the API (the real port when STREAM_API_PORT=0). */
@@ -251,6 +252,7 @@ export async function startStreamProcessor(
 
   const stopSignal = new AbortController();
   let purgeTimer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
   let rollupTimer: NodeJS.Timeout | undefined;
   let rollingUp: Promise<void> | undefined;
   let consuming = false;
@@ -273,6 +275,7 @@ export async function startStreamProcessor(
       log.info("stopping: finishing the batch in hand");
       stopSignal.abort();
       if (purgeTimer !== undefined) clearInterval(purgeTimer);
+      if (retentionTimer !== undefined) clearInterval(retentionTimer);
       if (rollupTimer !== undefined) clearInterval(rollupTimer);
       await source
         .stop()
@@ -338,6 +341,32 @@ export async function startStreamProcessor(
         .catch((error: unknown) => log.warn({ err: error }, "purging dedup entries failed"));
     }, config.pipeline.dedupPurgeIntervalMs);
     purgeTimer.unref();
+  }
+  const retention = config.retention;
+  const keepsSomething = [
+    retention.metricWindowsDays,
+    retention.driftDays,
+    retention.alertsDays,
+    retention.retrainingDays,
+    retention.deliveriesDays,
+  ].some((days) => days > 0);
+  if (retention.intervalMs > 0 && keepsSomething) {
+    let purging = false;
+    retentionTimer = setInterval(() => {
+      if (purging) return;
+      purging = true;
+      purgeExpired(pool, retention, clock.nowMs())
+        .then((deleted) => {
+          if (Object.values(deleted).some((n) => n > 0)) {
+            log.info({ deleted }, "purged rows past their retention");
+          }
+        })
+        .catch((error: unknown) => log.warn({ err: error }, "retention purge failed"))
+        .finally(() => {
+          purging = false;
+        });
+    }, retention.intervalMs);
+    retentionTimer.unref();
   }
   if (config.pipeline.rollupIntervalMs > 0) {
     rollupTimer = setInterval(() => void rollUp(), config.pipeline.rollupIntervalMs);

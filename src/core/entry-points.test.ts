@@ -46,6 +46,12 @@ describe("the core's entry points", () => {
     );
   });
 
+  it("#core/audit exports the actions and the append statement", () => {
+    expect(exportedNames("#core/audit")).toEqual(
+      expect.arrayContaining(["AUDIT_ACTIONS", "auditInsertStatement", "auditState"]),
+    );
+  });
+
   it("driftline/stats exports the drift tests", () => {
     expect(exportedNames("driftline/stats")).toEqual(
       expect.arrayContaining(["computePsi", "ksTwoSample", "jensenShannonDistance"]),

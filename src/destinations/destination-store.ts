@@ -42,7 +42,12 @@ export type CreateDestinationResult =
 
 /** One request's view of the destination tables; every method is scoped by tenant. */
 export interface DestinationStore {
-  create(destination: StoredDestination, maxPerTenant: number): Promise<CreateDestinationResult>;
+  /** `beforeInsert` runs once the cap is checked, just before the insert (the audit entry). */
+  create(
+    destination: StoredDestination,
+    maxPerTenant: number,
+    beforeInsert?: () => Promise<void>,
+  ): Promise<CreateDestinationResult>;
   list(tenant: string): Promise<StoredDestination[]>;
   /** Stops forwarding to it; false when the tenant has no such live destination. */
   disable(tenant: string, id: string): Promise<boolean>;

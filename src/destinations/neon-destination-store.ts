@@ -25,7 +25,11 @@ export class NeonDestinationStore implements DestinationStore {
     this.pool = createRequestPool(options);
   }
 
-  async create(d: StoredDestination, maxPerTenant: number): Promise<CreateDestinationResult> {
+  async create(
+    d: StoredDestination,
+    maxPerTenant: number,
+    beforeInsert?: () => Promise<void>,
+  ): Promise<CreateDestinationResult> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -46,6 +50,7 @@ export class NeonDestinationStore implements DestinationStore {
         await client.query("ROLLBACK");
         return { kind: "limit-reached", limit: maxPerTenant };
       }
+      await beforeInsert?.();
       const inserted = await client.query<Row>(
         `INSERT INTO destinations (tenant_id, destination_id, kind, name, settings, secret_sealed, token_hint, created_at)
          VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, ${TS("$8")})

@@ -312,6 +312,11 @@ export class ModelRegistry {
     modelBytes: ArrayBuffer;
     manifest: unknown;
     now: Date;
+    /**
+     * Runs once every check has passed, just before the version is stored (the audit entry); if
+     * it throws, nothing is stored.
+     */
+    beforeStore?: (info: StoredVersionInfo) => Promise<void>;
   }): Promise<VersionSummary> {
     const { tenant, name, version, modelBytes } = input;
     if (this.bundledVersion(name, version)) {
@@ -356,6 +361,7 @@ export class ModelRegistry {
       sha256: await sha256Hex(modelBytes),
       features: manifest.features.length,
     };
+    await input.beforeStore?.(info);
     const outcome = await this.options.store.putVersion(tenant, name, version, {
       modelBytes,
       manifest,
@@ -375,6 +381,11 @@ export class ModelRegistry {
     name: string,
     input: Omit<ActivePointer, "promotedAt">,
     now: Date,
+    /**
+     * Runs once the versions are known to exist, just before the pointer changes, with the
+     * pointer in effect so far (the audit entry); if it throws, nothing changes.
+     */
+    beforeChange?: (change: { before: ActiveState | null; after: ActivePointer }) => Promise<void>,
   ): Promise<ActivePointer> {
     const parsed = ActivePointerSchema.safeParse({ ...input, promotedAt: now.toISOString() });
     if (!parsed.success) {
@@ -398,6 +409,8 @@ export class ModelRegistry {
         { context: { model: name, versions: missing } },
       );
     }
+    if (beforeChange)
+      await beforeChange({ before: await this.active(tenant, name), after: pointer });
     await this.options.pointers.set(tenant, name, pointer);
     // The versions the pointer routes to are announced again with it (cheap, idempotent for the
     // registry), so a version whose upload notice was lost, or that was uploaded before the

@@ -7,6 +7,7 @@ import {
 } from "#core/destinations";
 import { ConflictError, DependencyUnavailableError, ValidationError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
 import {
   DESTINATIONS_ADMIN,
@@ -79,18 +80,23 @@ export const createDestinationRoutes = new OpenAPIHono<AppEnv>().openapi(route, 
   // First: from now on the tenant's messages keep what the destination matches on (IP address,
   // user agent, fbc, fbp). Set before the row, so no forwarded event lacks them for long.
   await setForwarding(c.var.services.ingest.forwarding, tenant, true);
-  const result = await c.var.destinations.create(
-    {
-      id,
-      tenant,
-      kind: parsed.data.kind,
-      name: parsed.data.name ?? null,
-      settings,
-      secretSealed,
-      tokenHint,
-      createdAtMs: c.var.services.now().getTime(),
-    },
-    destinations.maxPerTenant,
+  const destination = {
+    id,
+    tenant,
+    kind: parsed.data.kind,
+    name: parsed.data.name ?? null,
+    settings,
+    secretSealed,
+    tokenHint,
+    createdAtMs: c.var.services.now().getTime(),
+  };
+  const result = await c.var.destinations.create(destination, destinations.maxPerTenant, () =>
+    recordAdminAction(c, {
+      action: "destination.create",
+      target: `destination:${id}`,
+      before: null,
+      after: publicDestination(destination),
+    }),
   );
   if (result.kind === "limit-reached") {
     throw new ConflictError(

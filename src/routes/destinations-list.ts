@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { NotFoundError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { setForwarding } from "./destinations-create";
 import {
   DESTINATIONS_ADMIN,
@@ -58,11 +59,18 @@ export const listDestinationRoutes = new OpenAPIHono<AppEnv>()
   })
   .openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await c.var.destinations.disable(c.var.auth.tenant, id))) {
-      throw new NotFoundError(
-        `This tenant has no destination ${id}; GET /v1/destinations lists them.`,
-      );
-    }
+    const notFound = () =>
+      new NotFoundError(`This tenant has no destination ${id}; GET /v1/destinations lists them.`);
+    const existing = (await c.var.destinations.list(c.var.auth.tenant)).find((d) => d.id === id);
+    if (existing === undefined) throw notFound();
+    await recordAdminAction(c, {
+      action: "destination.delete",
+      target: `destination:${id}`,
+      before: publicDestination(existing),
+      after: null,
+    });
+    // A concurrent delete may have won since the read: the entry stands for this attempt.
+    if (!(await c.var.destinations.disable(c.var.auth.tenant, id))) throw notFound();
     // The last one gone: the tenant's messages stop carrying what only a destination needs.
     if ((await c.var.destinations.list(c.var.auth.tenant)).length === 0) {
       await setForwarding(c.var.services.ingest.forwarding, c.var.auth.tenant, false);

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
+import { useAuditLog } from "../audit/audit-services";
 import { requireKey } from "../auth/require-key";
 import { useDestinationStore } from "../destinations/destination-services";
 import type { StoredDestination } from "../destinations/destination-store";
@@ -15,6 +16,7 @@ export const DESTINATIONS_ERRORS = errorResponses(400, ...AUTH_ERRORS);
 export const DESTINATIONS_ADMIN: MiddlewareHandler<AppEnv>[] = [
   requireKey("admin"),
   useDestinationStore(),
+  useAuditLog(),
 ];
 /** Listing destinations and reading their statistics: `read` (or `admin`). */
 export const DESTINATIONS_READ: MiddlewareHandler<AppEnv>[] = [

@@ -186,3 +186,67 @@ describe("model admin with fakes", () => {
     expect((await call("/v1/models/conversion", {}, scorer)).status).toBe(403);
   });
 });
+
+describe("model admin is audited", () => {
+  it("records one entry per upload, promotion and roll back, with the model's fingerprint and no key", async () => {
+    const { world, upload, promote } = await setup();
+    const at = (iso: string) => {
+      world.services.now = () => new Date(iso);
+    };
+    at("2026-11-22T10:00:00.000Z");
+    expect((await upload("lead", "1", fakeModelBytes([1, 2], 0), fakeManifest(2))).status).toBe(
+      201,
+    );
+    at("2026-11-22T11:00:00.000Z");
+    expect((await upload("lead", "2", fakeModelBytes([2, 2], 0), fakeManifest(2))).status).toBe(
+      201,
+    );
+    expect((await promote("lead", { version: "2" })).status).toBe(200);
+    expect((await promote("lead", { version: "1" })).status).toBe(200);
+
+    expect(world.audited.map((e) => [e.action, e.target])).toEqual([
+      ["model.upload", "model:lead@1"],
+      ["model.upload", "model:lead@2"],
+      ["model.promote", "model:lead"],
+      ["model.rollback", "model:lead"],
+    ]);
+    const [first, , promotion, rollback] = world.audited;
+    expect(first?.after).toMatchObject({
+      version: "1",
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(promotion?.before).toBeNull();
+    expect(rollback?.before).toMatchObject({ pointer: { champion: "2" } });
+    expect(rollback?.after).toMatchObject({ champion: "1" });
+    for (const e of world.audited) {
+      expect(e.tenant).toBe("shop-1");
+      expect(e.actor.kind).toBe("api-key");
+      expect(JSON.stringify(e)).not.toMatch(/dl_/);
+    }
+  });
+
+  it("records nothing for refused changes", async () => {
+    const { world, upload, promote } = await setup();
+    expect((await upload("lead", "1", new ArrayBuffer(0), fakeManifest(2))).status).toBe(400);
+    expect((await promote("lead", { version: "9" })).status).toBe(404);
+    expect(world.audited).toEqual([]);
+  });
+
+  it("makes no change when the audit entry cannot be written", async () => {
+    const { world, upload, call } = await setup();
+    world.services.audit = {
+      open: () => ({
+        append: () => Promise.reject(new Error("connection refused")),
+        list: async () => [],
+        close: async () => undefined,
+      }),
+    };
+    const res = await upload("lead", "1", fakeModelBytes([1, 2], 0), fakeManifest(2));
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Nothing was changed: the audit log could not record this model\.upload/,
+    );
+    expect(await world.store.hasVersion("shop-1", "lead", "1")).toBe(false);
+    expect((await call("/v1/models/lead")).status).toBe(404);
+  });
+});

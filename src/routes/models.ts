@@ -7,8 +7,11 @@ import { ValidationError } from "#core/errors";
 import { ChallengerSchema, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "#core/scoring";
 import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
 import type { AppEnv } from "../app-env";
+import { useAuditLog } from "../audit/audit-services";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { requireKey } from "../auth/require-key";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
+import type { ModelRegistry } from "../model-registry/model-registry";
 import { AUTH_ERRORS, BEARER_SECURITY, errorResponses } from "./error-responses";
 
 const Identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
@@ -100,7 +103,7 @@ const uploadRoute = createRoute({
   description:
     "Stores an ONNX model and its manifest as a new, immutable version. The model must load in onnxruntime, take one float input [batch, features] named by `manifest.input`, and give the score in column `output.index` of output `output.name` for a row of default values. The path's name and version override those in the manifest. Uploading does not change which version serves; promote it for that. The version is announced to monitoring (Kafka `model-registry` → Postgres `model_versions`, with its drift reference); should that fail the answer is 503, the version stays stored, and promoting it announces it again. Needs the `admin` role.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin"), uploadSizeLimit] as const,
+  middleware: [requireKey("admin"), uploadSizeLimit, useAuditLog()] as const,
   request: {
     params: z.object({ name: NameParam, version: VersionParam }),
     body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } },
@@ -168,7 +171,11 @@ const promoteRoute = createRoute({
   description:
     "Every isolate picks the change up within seconds (the pointer is cached for at most ACTIVE_MODEL_CACHE_TTL_MS). The promotion, with the versions it routes to, is announced to monitoring (champion / challenger status in Postgres `model_versions`); should that fail the answer is 503 with the promotion in effect, and sending it again announces it. Needs the `admin` role.",
   security: BEARER_SECURITY,
-  middleware: [requireKey("admin"), limitBody(() => ADMIN_JSON_MAX_BYTES, "a promotion")] as const,
+  middleware: [
+    requireKey("admin"),
+    limitBody(() => ADMIN_JSON_MAX_BYTES, "a promotion"),
+    useAuditLog(),
+  ] as const,
   request: {
     params: z.object({ name: NameParam }),
     body: { required: true, content: { "application/json": { schema: PromoteBody } } },
@@ -228,6 +235,13 @@ export const modelRoutes = new OpenAPIHono<AppEnv>()
       modelBytes: await form.model.arrayBuffer(),
       manifest,
       now: c.var.services.now(),
+      beforeStore: (info) =>
+        recordAdminAction(c, {
+          action: "model.upload",
+          target: `model:${name}@${version}`,
+          before: null,
+          after: info,
+        }),
     });
     const warnings = driftReferenceWarnings(manifest);
     return c.json(
@@ -251,6 +265,34 @@ export const modelRoutes = new OpenAPIHono<AppEnv>()
       name,
       { champion: body.version, ...(body.challenger ? { challenger: body.challenger } : {}) },
       c.var.services.now(),
+      async ({ before, after }) =>
+        recordAdminAction(c, {
+          action: (await isRollback(c.var.services.models, c.var.auth.tenant, name, before, after))
+            ? "model.rollback"
+            : "model.promote",
+          target: `model:${name}`,
+          before,
+          after,
+        }),
     );
     return c.json({ model: name, active }, 200);
   });
+
+/**
+ * A promotion is a roll back when its champion was uploaded before the champion it replaces
+ * (bundled versions count from their training time).
+ */
+async function isRollback(
+  models: ModelRegistry,
+  tenant: string,
+  name: string,
+  before: { pointer: { champion: string } } | null,
+  after: { champion: string },
+): Promise<boolean> {
+  if (before === null || before.pointer.champion === after.champion) return false;
+  const { versions } = await models.describeModel(tenant, name);
+  const uploaded = (v: string) => versions.find((x) => x.version === v)?.uploadedAt;
+  const was = uploaded(before.pointer.champion);
+  const now = uploaded(after.champion);
+  return was !== undefined && now !== undefined && Date.parse(now) < Date.parse(was);
+}

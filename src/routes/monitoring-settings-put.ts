@@ -1,12 +1,14 @@
 /** `PUT /v1/settings/monitoring` and `PUT /v1/models/{name}/settings/monitoring`: replaces the fields a tenant or a model sets; the stream processor applies them from its next batch. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import {
   type MonitoringOverrides,
   modelMonitoringOverridesSchema,
   tenantMonitoringOverridesSchema,
 } from "#core/monitoring";
 import type { AppEnv } from "../app-env";
+import { useAuditLog } from "../audit/audit-services";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { requireKey } from "../auth/require-key";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
 import { useReadStore } from "../read-api/use-read-store";
@@ -24,6 +26,7 @@ const ADMIN_MIDDLEWARE: MiddlewareHandler<AppEnv>[] = [
   requireKey("admin"),
   limitBody(() => ADMIN_JSON_MAX_BYTES, "monitoring settings"),
   useReadStore(),
+  useAuditLog(),
 ];
 
 const ok = {
@@ -95,17 +98,21 @@ const modelRoute = createRoute({
   responses: { ...ok, ...errorResponses(404, 413, 415), ...READ_ERRORS },
 });
 
-async function save(
-  c: { var: AppEnv["Variables"] },
-  model: string | undefined,
-  overrides: MonitoringOverrides,
-) {
+async function save(c: Context<AppEnv>, model: string | undefined, overrides: MonitoringOverrides) {
   const tenant = c.var.auth.tenant;
   const layers = await c.var.reads.monitoringSettings(tenant, model);
   // Checked against the levels below before anything is stored (throws a 400 naming the field).
   settingsAnswer(layers, model, {
     overrides,
     stored: { overrides, revision: 0, updatedAtMs: 0 },
+  });
+  const level = model === undefined ? layers.tenant : layers.model;
+  await recordAdminAction(c, {
+    action: "monitoring-settings.update",
+    target:
+      model === undefined ? "monitoring-settings:tenant" : `monitoring-settings:model:${model}`,
+    before: level === undefined ? null : { overrides: level.overrides, revision: level.revision },
+    after: { overrides },
   });
   const stored = await c.var.reads.saveMonitoringSettings(tenant, model, overrides);
   return settingsAnswer(layers, model, { overrides, stored });

@@ -8,6 +8,7 @@ import {
   WEBHOOK_URL_MAX_LENGTH,
 } from "#core/webhooks";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { ADMIN_JSON_MAX_BYTES, limitBody } from "../http/body-limit";
 import { errorResponses } from "./error-responses";
 import {
@@ -86,16 +87,21 @@ export const createWebhookRoutes = new OpenAPIHono<AppEnv>().openapi(route, asyn
     tenant,
     endpointId: id,
   });
-  const result = await c.var.webhooks.createEndpoint(
-    {
-      id,
-      tenant,
-      url: check.url,
-      types: [...new Set(body.types ?? [])],
-      createdAtMs: c.var.services.now().getTime(),
-      secretSealed,
-    },
-    webhooks.maxEndpointsPerTenant,
+  const endpoint = {
+    id,
+    tenant,
+    url: check.url,
+    types: [...new Set(body.types ?? [])],
+    createdAtMs: c.var.services.now().getTime(),
+    secretSealed,
+  };
+  const result = await c.var.webhooks.createEndpoint(endpoint, webhooks.maxEndpointsPerTenant, () =>
+    recordAdminAction(c, {
+      action: "webhook.create",
+      target: `webhook:${id}`,
+      before: null,
+      after: publicEndpoint(endpoint),
+    }),
   );
   if (result.kind === "limit-reached") {
     throw new ConflictError(

@@ -2,8 +2,10 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { NotFoundError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { errorResponses } from "./error-responses";
 import {
+  publicEndpoint,
   WEBHOOKS_ADMIN,
   WEBHOOKS_ERRORS,
   WEBHOOKS_SECURITY,
@@ -29,8 +31,17 @@ const route = createRoute({
 
 export const deleteWebhookRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const { id } = c.req.valid("param");
-  if (!(await c.var.webhooks.disableEndpoint(c.var.auth.tenant, id))) {
-    throw new NotFoundError(`No webhook endpoint "${id}" for this tenant.`);
-  }
+  const tenant = c.var.auth.tenant;
+  const notFound = () => new NotFoundError(`No webhook endpoint "${id}" for this tenant.`);
+  const endpoint = await c.var.webhooks.getEndpoint(tenant, id);
+  if (endpoint === undefined) throw notFound();
+  await recordAdminAction(c, {
+    action: "webhook.delete",
+    target: `webhook:${id}`,
+    before: publicEndpoint(endpoint),
+    after: null,
+  });
+  // A concurrent delete may have won since the read: the entry stands for this attempt.
+  if (!(await c.var.webhooks.disableEndpoint(tenant, id))) throw notFound();
   return c.body(null, 204);
 });

@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ALERT_TYPES } from "#core/monitoring";
 import type { AppEnv } from "../app-env";
+import { useAuditLog } from "../audit/audit-services";
 import { requireKey } from "../auth/require-key";
 import { useWebhookStore } from "../webhooks/use-webhook-store";
 import type { WebhookEndpoint } from "../webhooks/webhook-store";
@@ -13,7 +14,11 @@ export const WEBHOOKS_SECURITY = BEARER_SECURITY;
 export const WEBHOOKS_ERRORS = errorResponses(400, ...AUTH_ERRORS);
 
 /** Creating, deleting and testing endpoints changes where a tenant's data goes: admin only. */
-export const WEBHOOKS_ADMIN: MiddlewareHandler<AppEnv>[] = [requireKey("admin"), useWebhookStore()];
+export const WEBHOOKS_ADMIN: MiddlewareHandler<AppEnv>[] = [
+  requireKey("admin"),
+  useWebhookStore(),
+  useAuditLog(),
+];
 /** Listing endpoints and reading deliveries: `read` (or `admin`). */
 export const WEBHOOKS_READ: MiddlewareHandler<AppEnv>[] = [requireKey("read"), useWebhookStore()];
 

@@ -36,7 +36,11 @@ export class NeonWebhookStore implements WebhookStore {
     this.pool = createRequestPool(options);
   }
 
-  async createEndpoint(e: WebhookEndpoint, maxPerTenant: number): Promise<CreateEndpointResult> {
+  async createEndpoint(
+    e: WebhookEndpoint,
+    maxPerTenant: number,
+    beforeInsert?: () => Promise<void>,
+  ): Promise<CreateEndpointResult> {
     const client = await this.connect();
     try {
       await client.query("BEGIN");
@@ -52,6 +56,7 @@ export class NeonWebhookStore implements WebhookStore {
         await client.query("ROLLBACK");
         return { kind: "limit-reached", limit: maxPerTenant };
       }
+      await beforeInsert?.();
       const inserted = await client.query<Row>(
         `INSERT INTO webhook_endpoints (tenant_id, endpoint_id, url, types, secret_sealed, created_at)
          VALUES ($1, $2::uuid, $3, $4::text[], $5, ${TS("$6")})

@@ -35,8 +35,16 @@ export interface DeliveryQuery {
 
 /** One request's view of the webhook tables; every method is scoped by tenant. */
 export interface WebhookStore {
-  /** Inserts the endpoint unless the tenant already has `maxPerTenant` live ones. */
-  createEndpoint(endpoint: WebhookEndpoint, maxPerTenant: number): Promise<CreateEndpointResult>;
+  /**
+   * Inserts the endpoint unless the tenant already has `maxPerTenant` live ones. `beforeInsert`
+   * runs once the cap is checked, just before the insert (the audit entry); if it throws, nothing
+   * is inserted.
+   */
+  createEndpoint(
+    endpoint: WebhookEndpoint,
+    maxPerTenant: number,
+    beforeInsert?: () => Promise<void>,
+  ): Promise<CreateEndpointResult>;
   /** The tenant's live endpoints, oldest first. */
   listEndpoints(tenant: string): Promise<WebhookEndpoint[]>;
   getEndpoint(tenant: string, id: string): Promise<WebhookEndpoint | undefined>;

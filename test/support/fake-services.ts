@@ -1,5 +1,6 @@
 /** In-memory fakes of the Worker's ports, for route tests that run in Node without services. */
 import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
+import type { AuditEntryInput } from "#core/audit";
 import type { ModelManifest } from "#core/model-manifest";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
 import { InMemoryAuthFailureLimiter } from "../../src/auth/auth-failure-limiter";
@@ -208,6 +209,8 @@ export interface FakeWorld {
   pointers: FakePointerStore;
   runtime: FakeModelRuntime;
   log: RecordingPredictionLog;
+  /** Audit entries the routes appended, in order. */
+  audited: AuditEntryInput[];
 }
 
 /** The entity-id key of the fake services, for tests that recompute a keyed id. */
@@ -232,7 +235,19 @@ export function fakeServices(
   const pointers = new FakePointerStore();
   const runtime = new FakeModelRuntime();
   const log = options.log ?? new RecordingPredictionLog();
+  const audited: AuditEntryInput[] = [];
   const services = {
+    // Route tests check which entries are appended; the append-only table is tested in workerd.
+    audit: {
+      open: () => ({
+        append: async (entry: AuditEntryInput) => {
+          audited.push(entry);
+          return { id: String(audited.length), recordedAtMs: 0 };
+        },
+        list: async () => [],
+        close: async () => undefined,
+      }),
+    },
     readiness: { check: async () => ({}) },
     apiKeys: keys,
     entityIds: new HmacEntityIdKeyer(FAKE_ENTITY_ID_KEY),
@@ -265,7 +280,7 @@ export function fakeServices(
     random: options.random ?? Math.random,
     // The event routes' services are not exercised by these fakes.
   } as unknown as Services;
-  return { services, keys, store, pointers, runtime, log };
+  return { services, keys, store, pointers, runtime, log, audited };
 }
 
 /** An ExecutionContext that keeps what the handler scheduled with waitUntil. */
