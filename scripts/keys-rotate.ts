@@ -18,6 +18,7 @@ import { redactDatabaseUrl } from "#core/config";
 import { ConflictError, NotFoundError } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
+  appendKeyAudit,
   environmentUsage,
   type KeyStoresConfig,
   readTenantCommandLine,
@@ -149,6 +150,17 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotateKeyRes
             record.createdAt,
           ],
         );
+        await appendKeyAudit(client, {
+          tenant: record.tenant,
+          action: "api-key.rotate",
+          target: `api-key:${retiring.keyId}`,
+          before: { keyId: retiring.keyId, roles: retiring.roles },
+          after: {
+            keyId: retiring.keyId,
+            expiresAt: retiring.expiresAt ?? null,
+            replacedBy: record.keyId,
+          },
+        });
       },
       { transaction: true },
     );

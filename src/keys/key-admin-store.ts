@@ -10,6 +10,8 @@ export interface KeyAdminStore {
     tenant: string,
     keyId: string,
     rateLimit: KeyRateLimit | null,
+    /** Called with the record before and after, just before the change is written; a throw stops it. */
+    beforeChange?: KeyChangeHook,
   ): Promise<ApiKeyRecord | undefined>;
   /**
    * Issues a new key in place of `keyId`, which keeps working for `graceSeconds`. Undefined when
@@ -19,6 +21,9 @@ export interface KeyAdminStore {
   rotate(
     tenant: string,
     keyId: string,
-    options: { graceSeconds: number; now: Date },
+    options: { graceSeconds: number; now: Date; beforeChange?: KeyChangeHook },
   ): Promise<RotatedApiKey | undefined>;
 }
+
+/** Sees a key's record before and after a change, before it is written (the audit entry). */
+export type KeyChangeHook = (before: ApiKeyRecord, after: ApiKeyRecord) => Promise<void>;

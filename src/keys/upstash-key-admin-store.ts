@@ -15,7 +15,7 @@ import {
   tenantKeysRedisKey,
 } from "#core/api-keys";
 import { ConflictError, DependencyUnavailableError } from "#core/errors";
-import type { KeyAdminStore } from "./key-admin-store";
+import type { KeyAdminStore, KeyChangeHook } from "./key-admin-store";
 
 interface FoundKey {
   entry: TenantKeyEntry;
@@ -53,11 +53,13 @@ export class UpstashKeyAdminStore implements KeyAdminStore {
     tenant: string,
     keyId: string,
     rateLimit: KeyRateLimit | null,
+    beforeChange?: KeyChangeHook,
   ): Promise<ApiKeyRecord | undefined> {
     const found = await this.find(tenant, keyId);
     if (found?.record === undefined || isKeyExpired(found.record, Date.now())) return undefined;
     const { rateLimit: _previous, ...rest } = found.record;
     const record = ApiKeyRecordSchema.parse(rateLimit === null ? rest : { ...rest, rateLimit });
+    await beforeChange?.(found.record, record);
     await this.redis
       .set(apiKeyRedisKey(record.keyHash), record, { keepTtl: true })
       .catch(unavailable);
@@ -68,7 +70,7 @@ export class UpstashKeyAdminStore implements KeyAdminStore {
   async rotate(
     tenant: string,
     keyId: string,
-    options: { graceSeconds: number; now: Date },
+    options: { graceSeconds: number; now: Date; beforeChange?: KeyChangeHook },
   ): Promise<RotatedApiKey | undefined> {
     const found = await this.find(tenant, keyId);
     if (found === undefined) return undefined;
@@ -78,6 +80,7 @@ export class UpstashKeyAdminStore implements KeyAdminStore {
     }
     const rotated = await rotateApiKey(found.record, options);
     const { fresh, retiring } = rotatedIndexEntries(found.entry, rotated);
+    await options.beforeChange?.(found.record, rotated.retiring);
     const endMs = Date.parse(rotated.retiring.expiresAt ?? options.now.toISOString());
     const tx = this.redis.multi().set(apiKeyRedisKey(rotated.record.keyHash), rotated.record);
     // The old record disappears from Redis when its grace period ends; the Worker also refuses

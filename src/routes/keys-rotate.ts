@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS } from "#core/api-keys";
 import { NotFoundError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { BEARER_SECURITY } from "./error-responses";
 import { KEYS_ADMIN, KEYS_ERRORS, KEYS_TAG, KeyIdParam, KeySchema, publicKey } from "./keys-shared";
 
@@ -59,6 +60,13 @@ export const rotateKeyRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c
   const rotated = await keyAdmin.rotate(c.var.auth.tenant, keyId, {
     graceSeconds: gracePeriodSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
     now: now(),
+    beforeChange: (before, after) =>
+      recordAdminAction(c, {
+        action: "api-key.rotate",
+        target: `api-key:${keyId}`,
+        before: publicKey(before, requestLimits),
+        after: publicKey(after, requestLimits),
+      }),
   });
   if (rotated === undefined) {
     throw new NotFoundError(`No key "${keyId}" for this tenant (npm run keys:list shows them).`);

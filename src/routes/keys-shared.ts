@@ -9,6 +9,7 @@ import {
   MAX_KEY_WINDOW_SECONDS,
 } from "#core/api-keys";
 import type { AppEnv } from "../app-env";
+import { useAuditLog } from "../audit/audit-services";
 import { requireKey } from "../auth/require-key";
 import { limitBody } from "../http/body-limit";
 import { AUTH_ERRORS, errorResponses } from "./error-responses";
@@ -16,10 +17,11 @@ import { AUTH_ERRORS, errorResponses } from "./error-responses";
 export const KEYS_TAG = "keys";
 export const KEYS_ERRORS = errorResponses(400, 404, 409, ...AUTH_ERRORS);
 
-/** Changing or rotating a tenant's keys: admin only; small JSON bodies. */
+/** Changing or rotating a tenant's keys: admin only; small JSON bodies; each change audited. */
 export const KEYS_ADMIN: MiddlewareHandler<AppEnv>[] = [
   requireKey("admin"),
   limitBody(() => 16 * 1024, "a key admin request"),
+  useAuditLog(),
 ];
 
 export const KeyIdParam = z.object({

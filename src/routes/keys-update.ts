@@ -1,7 +1,9 @@
 /** `PATCH /v1/keys/{keyId}`: sets or removes a key's own request limit. */
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { NotFoundError } from "#core/errors";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../audit/record-admin-action";
 import { BEARER_SECURITY } from "./error-responses";
 import {
   KEYS_ADMIN,
@@ -48,7 +50,14 @@ export const updateKeyRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c
   const { keyId } = c.req.valid("param");
   const { rateLimit } = c.req.valid("json");
   const { keyAdmin, requestLimits } = c.var.services;
-  const record = await keyAdmin.setRateLimit(c.var.auth.tenant, keyId, rateLimit);
+  const record = await keyAdmin.setRateLimit(c.var.auth.tenant, keyId, rateLimit, (before, after) =>
+    recordAdminAction(c, {
+      action: "api-key.update",
+      target: `api-key:${keyId}`,
+      before: publicKey(before, requestLimits),
+      after: publicKey(after, requestLimits),
+    }),
+  );
   if (record === undefined) {
     throw new NotFoundError(
       `No live key "${keyId}" for this tenant (npm run keys:list shows them).`,

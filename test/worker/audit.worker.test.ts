@@ -8,7 +8,14 @@ import { describe, expect, it } from "vitest";
 import { apiKeyRedisKey, generateApiKey, type Role } from "#core/api-keys";
 import { auditServices } from "../../src/audit/audit-services";
 import { sql } from "./read-db";
-import { rawEnv, redis, testApp, uniqueTenant, uploadFixture } from "./support";
+import {
+  createKeyWithRecord,
+  rawEnv,
+  redis,
+  testApp,
+  uniqueTenant,
+  uploadFixture,
+} from "./support";
 
 const TOKEN = "EAAGm0PX4ZCpsBAKZCZCauditTOKENvalue9876";
 
@@ -94,6 +101,25 @@ describe("the audit log", () => {
       app.fetch("/v1/models/audited/promote", { key: admin.key, json: { version } });
     await done("model.promote", await promote("2"), 200);
     await done("model.rollback", await promote("1"), 200);
+    const scorer = await createKeyWithRecord(tenant, ["score"]);
+    await done(
+      "api-key.update",
+      await app.fetch(`/v1/keys/${scorer.record.keyId}`, {
+        method: "PATCH",
+        key: admin.key,
+        json: { rateLimit: { requests: 600, windowSeconds: 60 } },
+      }),
+      200,
+    );
+    const rotated = await done(
+      "api-key.rotate",
+      await app.fetch(`/v1/keys/${scorer.record.keyId}/rotate`, {
+        key: admin.key,
+        json: { gracePeriodSeconds: 60 },
+      }),
+      201,
+    );
+    secrets.push(scorer.key, String(rotated.key));
 
     // Refused requests change nothing and record nothing.
     const missing = crypto.randomUUID();
@@ -131,6 +157,15 @@ describe("the audit log", () => {
     expect(byAction("model.upload")[0]?.after).toMatchObject({
       version: "1",
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(byAction("api-key.update")[0]).toMatchObject({
+      target: `api-key:${scorer.record.keyId}`,
+      before: { keyId: scorer.record.keyId, rateLimit: null },
+      after: { keyId: scorer.record.keyId, rateLimit: { requests: 600, windowSeconds: 60 } },
+    });
+    expect(byAction("api-key.rotate")[0]).toMatchObject({
+      target: `api-key:${scorer.record.keyId}`,
+      after: { keyId: scorer.record.keyId, expiresAt: expect.any(String) },
     });
     expect(byAction("model.rollback")[0]).toMatchObject({
       before: { pointer: { champion: "2" } },

@@ -4,6 +4,8 @@
 export const AUDIT_ACTIONS = [
   "api-key.create",
   "api-key.revoke",
+  "api-key.rotate",
+  "api-key.update",
   "model.upload",
   "model.promote",
   "model.rollback",
