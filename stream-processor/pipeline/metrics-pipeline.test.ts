@@ -14,7 +14,7 @@ const decode = createRecordDecoder("envelope");
 function record(id: string, offset: number, eventTimeMs = T0, tenant = "acme"): AcceptedRecord {
   const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs, tenant }));
   const decoded = decode("event", value);
-  if (decoded.ok !== true) throw new Error(decoded.reason);
+  if (decoded.ok !== true) throw new Error(`not an event: ${decoded.ok}`);
   // The single stage below "selected" the event id at decode time.
   return {
     offset: String(offset),
@@ -178,7 +178,7 @@ describe("MetricsPipeline browser and server copies of one event", () => {
   function copy(id: string, offset: number, keyKind?: "browser" | "server"): AcceptedRecord {
     const message = { ...sampleEventMessage({ eventId: id, eventTimeMs: T0 }), keyKind };
     const decoded = decode("event", toValue(message));
-    if (decoded.ok !== true) throw new Error(decoded.reason);
+    if (decoded.ok !== true) throw new Error(`not an event: ${decoded.ok}`);
     return { offset: String(offset), observation: decoded.observation, dedup: decoded.dedup };
   }
 
