@@ -43,8 +43,8 @@ export interface MinuteData {
 
 /**
  * Smallest spread a share series assumes (5 percentage points): a share that is usually 0 is
- * noisy at low volume (1 rejected of 10 is 0.1), and a spike must be well past that to alert
- * (at the default threshold 6: a share above ~0.3).
+ * noisy at low volume (1 rejected of 10 is 0.1). At the default threshold 6 a spike must pass
+ * ~0.3 above the usual share (~0.6 in the first week, whose fallback ranges are twice as wide).
  */
 const SHARE_MIN_SCALE = 0.05;
 
