@@ -113,7 +113,7 @@ describe("ingest outcomes in the stream processor", () => {
       ...traffic("shop", 0, HISTORY_MIN, false, shop),
     ];
     // A redelivered outcome record (a producer retry) is counted once.
-    const repeated = history.find((m) => m.key.startsWith("shop:outcome:"))!;
+    const repeated = history.find((m) => m.key.startsWith("$outcome:shop:"))!;
     await produce([...history, repeated]);
     await produce([
       ...traffic("calm", HISTORY_MIN, HISTORY_MIN + SPIKE_MIN, false, calm),

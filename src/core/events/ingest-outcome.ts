@@ -31,9 +31,12 @@ export const ingestOutcomeSchema = z.object({
 
 export type IngestOutcome = z.output<typeof ingestOutcomeSchema>;
 
-/** The Kafka key of a request's outcome record (the tenant's events share partitions by tenant prefix). */
+/**
+ * The Kafka key of a request's outcome record. `$` cannot start a tenant id, so readers that
+ * select a tenant's events by the key prefix `<tenant>:` never take it for an event.
+ */
 export function ingestOutcomeKey(tenant: string, requestId: string): string {
-  return `${tenant}:outcome:${requestId}`;
+  return `$outcome:${tenant}:${requestId}`;
 }
 
 /** Whether a parsed event-topic value is an outcome record (one property read, for the decoder's hot path). */
