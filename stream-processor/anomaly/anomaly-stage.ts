@@ -463,7 +463,7 @@ export class AnomalyStage implements BatchStage {
       alertId: cloudEvent.id,
       tenant,
       type: resolved ? ALERT_TYPES.anomalyResolved : ALERT_TYPES.anomalyDetected,
-      model: s.metric === "predictions" ? (s.dimensions.model ?? null) : null,
+      model: s.dimensions.model ?? null,
       version: null,
       cloudEvent,
       messageKey: `${tenant}:anomaly:${evidence.anomalyId}`,
