@@ -150,6 +150,17 @@ export async function ingestEvents({
     const unsent = outcome.notQueued
       .filter((i) => i < fresh.length)
       .map((i) => fresh[i] as AcceptedEventCandidate);
+    if (unsent.length === 0) {
+      // Only the outcome record missed the queue: every event is queued, the request succeeded;
+      // the shares lose this request's counts.
+      deps.log?.({
+        level: "warn",
+        msg: "ingest outcome record not queued; the request's counts are missing from the rejected and duplicate shares",
+        tenant: input.tenant,
+        error: outcome.reason,
+      });
+      return buildEventsResponse(prepared.results, duplicates, copies);
+    }
     try {
       await deps.dedup.release(unsent.map((c) => c.dedupKey));
     } catch (err) {
@@ -163,7 +174,6 @@ export async function ingestEvents({
       });
     }
     const queued = fresh.length - unsent.length;
-    if (unsent.length === 0) return buildEventsResponse(prepared.results, duplicates, copies);
     throw new DependencyUnavailableError(
       `The ingest queue did not take ${unsent.length} of ${fresh.length} accepted events (${outcome.reason}); retry the same request: events already queued will be answered as duplicates.`,
       {

@@ -623,6 +623,15 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const keys = app.queue.messages.map((m) => m.key);
     expect(new Set(keys).size).toBe(250);
     expect(keys).toHaveLength(250);
+
+    // A third send is all duplicates: only its outcome record goes to the queue, and when the
+    // queue refuses it the request still answers (its events need nothing queued).
+    const calls = app.queue.batches.length;
+    app.queue.failCalls = new Set([app.queue.sendCalls + 1]);
+    res = await app.fetch("/v1/capi/9/events", { key, json: { data } });
+    expect(res.status).toBe(202);
+    expect(capiResponseSchema.parse(await res.json()).duplicates).toBe(250);
+    expect(app.queue.batches).toHaveLength(calls);
   });
 
   it("accepts and queues the events when Upstash cannot deduplicate, dropping only repeats within the request", async () => {

@@ -62,6 +62,11 @@ export class RecordingQueue {
   failCalls = new Set<number>();
   private calls = 0;
 
+  /** sendBatch calls so far, failed ones included. */
+  get sendCalls(): number {
+    return this.calls;
+  }
+
   /** The queued event records as the consumer reads them (events are queued as bundles of JSON text). */
   get messages(): IngestMessage[] {
     return this.records.filter((m) => !isIngestOutcomeValue(m.value));
