@@ -29,6 +29,7 @@ import {
   type KpiMetric,
   type MinuteRow,
   type OutcomeRow,
+  PREDICTIONS_SOURCE,
   type ScoreRow,
   seriesPointsOf,
 } from "./kpi-series";
@@ -171,7 +172,14 @@ export class AnomalyStage implements BatchStage {
     const ranges = work.map((w) => w.range);
     const rowsByTenant = await store.minuteRows(ranges);
     const outcomesByTenant = await store.minuteOutcomes(ranges);
-    const scoresByTenant = await store.minuteScores(ranges);
+    // Scores are read only where the windows counted predictions (most tenants score nothing).
+    const scoresByTenant = await store.minuteScores(
+      ranges.filter((r) =>
+        (rowsByTenant.get(r.tenant) ?? []).some(
+          (row) => row.source === PREDICTIONS_SOURCE && row.predictionCount > 0,
+        ),
+      ),
+    );
     const loaded = new Map<string, Map<string, LiveSeries>>();
     for (const s of await store.loadSeries(toLoad)) {
       const options = KPI_METRICS[s.metric];
