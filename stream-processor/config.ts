@@ -80,6 +80,8 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   STREAM_ANOMALY_CHECKPOINT_MINUTES  detector states are written every this many closed minutes
 //                                     (and on every anomaly change); a restart replays the rest [10]
 //   STREAM_ANOMALY_MAX_CACHED_SERIES  series whose detectors stay in memory between batches [100000]
+//   STREAM_ANOMALY_RETIRE_AFTER_HOURS an event name or campaign series without data this long is
+//                                     retired (state removed, its slot under the cap freed) [168]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -188,6 +190,7 @@ const StreamEnv = z
     STREAM_ANOMALY_MAX_MINUTES_PER_BATCH: int(10_080, 1, 1_000_000),
     STREAM_ANOMALY_CHECKPOINT_MINUTES: int(10, 1, 1_440),
     STREAM_ANOMALY_MAX_CACHED_SERIES: int(100_000, 0, 10_000_000),
+    STREAM_ANOMALY_RETIRE_AFTER_HOURS: int(168, 1, 24 * 366),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -351,6 +354,7 @@ export interface StreamConfig {
     maxMinutesPerBatch: number;
     checkpointMinutes: number;
     maxCachedSeries: number;
+    retireAfterMs: number;
   };
   /** The delivery service (stream-processor/delivery-main.ts): forwarding to destinations. */
   delivery: {
@@ -475,6 +479,7 @@ export function loadStreamConfig(
       maxMinutesPerBatch: e.STREAM_ANOMALY_MAX_MINUTES_PER_BATCH,
       checkpointMinutes: e.STREAM_ANOMALY_CHECKPOINT_MINUTES,
       maxCachedSeries: e.STREAM_ANOMALY_MAX_CACHED_SERIES,
+      retireAfterMs: e.STREAM_ANOMALY_RETIRE_AFTER_HOURS * 3_600_000,
     },
     delivery: {
       groupId: e.DELIVERY_CONSUMER_GROUP ?? `${e.STREAM_CONSUMER_GROUP}-delivery`,

@@ -130,6 +130,7 @@ export async function startStreamProcessor(
       maxMinutesPerBatch: config.anomaly.maxMinutesPerBatch,
       checkpointMinutes: config.anomaly.checkpointMinutes,
       maxCachedSeries: config.anomaly.maxCachedSeries,
+      retireAfterMs: config.anomaly.retireAfterMs,
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       alertSource: config.monitoring.settings.alerts.source,
       operatorSinks: config.monitoring.webhooks.operator.urls,

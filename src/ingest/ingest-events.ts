@@ -5,12 +5,21 @@ import {
   buildEventsResponse,
   type EventSource,
   type EventsResponse,
+  INGEST_OUTCOME_TYPE,
+  type IngestOutcome,
+  ingestOutcomeKey,
   type KeyKind,
   type PrepareEventsOptions,
   prepareEvents,
   type RequestContext,
 } from "#core/events";
-import type { ClaimOutcome, DedupStore, EventSink, EventTopic } from "./ingest-ports";
+import type {
+  ClaimOutcome,
+  DedupStore,
+  EventEnvelope,
+  EventSink,
+  EventTopic,
+} from "./ingest-ports";
 
 export interface IngestDeps {
   dedup: DedupStore;
@@ -55,11 +64,12 @@ export async function ingestEvents({
   deps,
   ...input
 }: IngestInput & { deps: IngestDeps }): Promise<EventsResponse> {
+  const nowMs = deps.now().getTime();
   const prepared = await prepareEvents({
     tenant: input.tenant,
     source: input.source,
     body: input.body,
-    nowMs: deps.now().getTime(),
+    nowMs,
     newEventId: deps.newEventId,
     keyKind: input.keyKind,
     keepForwardingFields: input.keepForwardingFields,
@@ -118,12 +128,39 @@ export async function ingestEvents({
     fresh.push(candidate);
   });
 
-  const outcome = await deps.sink.send(
-    TOPIC_BY_SOURCE[input.source],
-    fresh.map((c) => ({ key: c.messageKey, value: c.message, valueJson: c.messageJson })),
+  const envelopes: EventEnvelope[] = fresh.map((c) => ({
+    key: c.messageKey,
+    value: c.message,
+    valueJson: c.messageJson,
+  }));
+  // The request's outcome counts travel last in the same send (no extra queue call): the stream
+  // processor sums them into the rejected and duplicate shares it watches.
+  const counts = outcomeRecord(
+    input,
+    deps,
+    nowMs,
+    prepared.results.length,
+    fresh.length,
+    duplicates,
+    copies,
   );
+  envelopes.push(counts);
+  const outcome = await deps.sink.send(TOPIC_BY_SOURCE[input.source], envelopes);
   if (!outcome.ok) {
-    const unsent = outcome.notQueued.map((i) => fresh[i] as AcceptedEventCandidate);
+    const unsent = outcome.notQueued
+      .filter((i) => i < fresh.length)
+      .map((i) => fresh[i] as AcceptedEventCandidate);
+    if (unsent.length === 0) {
+      // Only the outcome record missed the queue: every event is queued, the request succeeded;
+      // the shares lose this request's counts.
+      deps.log?.({
+        level: "warn",
+        msg: "ingest outcome record not queued; the request's counts are missing from the rejected and duplicate shares",
+        tenant: input.tenant,
+        error: outcome.reason,
+      });
+      return buildEventsResponse(prepared.results, duplicates, copies);
+    }
     try {
       await deps.dedup.release(unsent.map((c) => c.dedupKey));
     } catch (err) {
@@ -150,4 +187,33 @@ export async function ingestEvents({
     );
   }
   return buildEventsResponse(prepared.results, duplicates, copies);
+}
+
+/** The outcome record of a request: its tenant, source, receive time and four counts. */
+function outcomeRecord(
+  input: IngestInput,
+  deps: IngestDeps,
+  nowMs: number,
+  events: number,
+  queued: number,
+  duplicates: ReadonlySet<number>,
+  copies: ReadonlySet<number>,
+): EventEnvelope {
+  const value: IngestOutcome = {
+    type: INGEST_OUTCOME_TYPE,
+    v: 1,
+    tenant: input.tenant,
+    source: input.source,
+    requestId: deps.newEventId(),
+    receivedAtMs: nowMs,
+    accepted: queued,
+    duplicates: duplicates.size,
+    rejected: events - queued - duplicates.size,
+    copies: copies.size,
+  };
+  return {
+    key: ingestOutcomeKey(value.tenant, value.requestId),
+    value,
+    valueJson: JSON.stringify(value),
+  };
 }

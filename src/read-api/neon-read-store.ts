@@ -128,6 +128,15 @@ const MATCH_QUALITY_SQL = `
     AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
   GROUP BY source ORDER BY source`;
 
+/** Ingest outcomes of the last 24 h per source (minutes of receipt). */
+const OUTCOMES_SQL = `
+  SELECT source, sum(accepted)::text AS accepted, sum(duplicates)::text AS duplicates,
+    sum(rejected)::text AS rejected, sum(copies)::text AS copies
+  FROM ingest_outcome_windows
+  WHERE tenant_id = $1
+    AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
+  GROUP BY source ORDER BY source`;
+
 /** The latest drift and performance alert per subject (a model column or a model version). */
 const MODEL_STATES_SQL = `
   SELECT count(*) FILTER (WHERE type = 'dev.driftline.drift.changed')::int AS drifting,
@@ -302,11 +311,12 @@ export class NeonReadStore implements ReadStore {
   }
 
   async healthReadings(tenant: string, nowMs: number): Promise<HealthReadings> {
-    const [open, quality, states, overflow] = await Promise.all([
+    const [open, quality, states, overflow, outcomes] = await Promise.all([
       this.rows(OPEN_ANOMALIES_SQL, [tenant]),
       this.rows(MATCH_QUALITY_SQL, [tenant, String(nowMs)]),
       this.rows(MODEL_STATES_SQL, [tenant]),
       this.rows(OVERFLOW_SQL, [tenant]),
+      this.rows(OUTCOMES_SQL, [tenant, String(nowMs)]),
     ]);
     return {
       openAnomalies: open.map(anomalyEntry),
@@ -319,6 +329,13 @@ export class NeonReadStore implements ReadStore {
       driftingColumns: Number(states[0]?.drifting ?? 0),
       degradedModels: Number(states[0]?.degraded ?? 0),
       seriesOverflow: Number(overflow[0]?.n ?? 0),
+      outcomes: outcomes.map((r) => ({
+        source: String(r.source),
+        accepted: Number(r.accepted),
+        duplicates: Number(r.duplicates),
+        rejected: Number(r.rejected),
+        copies: Number(r.copies),
+      })),
     };
   }
 

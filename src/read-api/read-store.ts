@@ -223,6 +223,14 @@ export interface HealthReadings {
   /** Model versions whose latest performance alert says degraded. */
   degradedModels: number;
   seriesOverflow: number;
+  /** Ingest outcomes of the last 24 h per source (events accepted, duplicate, rejected, copies). */
+  outcomes: {
+    source: string;
+    accepted: number;
+    duplicates: number;
+    rejected: number;
+    copies: number;
+  }[];
 }
 
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */

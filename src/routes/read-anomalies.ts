@@ -21,7 +21,16 @@ import {
   READ_TAG,
 } from "./read-shared";
 
-const METRICS = ["events", "conversions", "value", "match-quality", "predictions"] as const;
+const METRICS = [
+  "events",
+  "conversions",
+  "value",
+  "match-quality",
+  "predictions",
+  "mean-score",
+  "rejected-share",
+  "duplicate-share",
+] as const;
 
 export const AnomalySchema = z
   .object({

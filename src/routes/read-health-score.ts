@@ -66,25 +66,57 @@ export function healthOf(readings: HealthReadings): {
     (acc, q) => ({ sum: acc.sum + q.sum, count: acc.count + q.count }),
     { sum: 0, count: 0 },
   );
+  const outcomes = readings.outcomes.reduce(
+    (acc, o) => ({
+      accepted: acc.accepted + o.accepted,
+      duplicates: acc.duplicates + o.duplicates,
+      rejected: acc.rejected + o.rejected,
+    }),
+    { accepted: 0, duplicates: 0, rejected: 0 },
+  );
   const tenant = computeHealthScore({
     openAnomalies: readings.openAnomalies.map(toInput),
     ...(quality.count > 0
       ? { matchQuality: { mean: quality.sum / quality.count, events: quality.count } }
       : {}),
+    ...sharesOf(outcomes),
     driftingColumns: readings.driftingColumns,
     degradedModels: readings.degradedModels,
     seriesOverflow: readings.seriesOverflow,
   });
-  const sources = readings.matchQuality.map((q) => ({
-    source: q.source,
-    ...computeHealthScore({
-      openAnomalies: readings.openAnomalies
-        .filter((a) => a.dimensions.source === q.source)
-        .map(toInput),
-      ...(q.count > 0 ? { matchQuality: { mean: q.sum / q.count, events: q.count } } : {}),
-    }),
-  }));
+  const names = [
+    ...new Set([
+      ...readings.matchQuality.map((q) => q.source),
+      ...readings.outcomes.map((o) => o.source),
+    ]),
+  ].sort();
+  const sources = names.map((source) => {
+    const q = readings.matchQuality.find((m) => m.source === source);
+    const o = readings.outcomes.find((m) => m.source === source);
+    return {
+      source,
+      ...computeHealthScore({
+        openAnomalies: readings.openAnomalies
+          .filter((a) => a.dimensions.source === source)
+          .map(toInput),
+        ...(q !== undefined && q.count > 0
+          ? { matchQuality: { mean: q.sum / q.count, events: q.count } }
+          : {}),
+        ...(o === undefined ? {} : sharesOf(o)),
+      }),
+    };
+  });
   return { tenant, sources };
+}
+
+/** Rejected and duplicate shares of the events the ingest answered for (none: not held against it). */
+function sharesOf(o: { accepted: number; duplicates: number; rejected: number }): {
+  rejectedShare?: number;
+  duplicateShare?: number;
+} {
+  const total = o.accepted + o.duplicates + o.rejected;
+  if (total <= 0) return {};
+  return { rejectedShare: o.rejected / total, duplicateShare: o.duplicates / total };
 }
 
 export const readHealthScoreRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {

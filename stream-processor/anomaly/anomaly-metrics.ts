@@ -1,4 +1,4 @@
-/** Prometheus metrics of anomaly detection (prom-client): minutes evaluated, detector updates, state changes, series refused by the cap. */
+/** Prometheus metrics of anomaly detection (prom-client): minutes evaluated, detector updates, state changes, series refused by the cap, series retired. */
 import { Counter, type Registry } from "prom-client";
 import type { AnomalyObserver } from "./anomaly-stage";
 import type { KpiMetric } from "./kpi-series";
@@ -8,6 +8,7 @@ export class AnomalyMetrics implements AnomalyObserver {
   private readonly updates: Counter;
   private readonly changes: Counter<"change" | "metric">;
   private readonly overflow: Counter;
+  private readonly retirements: Counter<"metric">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -32,6 +33,16 @@ export class AnomalyMetrics implements AnomalyObserver {
       help: "New series not watched because their tenant reached STREAM_ANOMALY_MAX_SERIES_PER_TENANT (per batch and series).",
       registers,
     });
+    this.retirements = new Counter({
+      name: "driftline_anomaly_series_retired_total",
+      help: "Series retired after STREAM_ANOMALY_RETIRE_AFTER_HOURS without data, by metric.",
+      labelNames: ["metric"],
+      registers,
+    });
+  }
+
+  retired(metric: KpiMetric, count: number): void {
+    this.retirements.inc({ metric }, count);
   }
 
   evaluated(minutes: number, updates: number): void {

@@ -24,9 +24,13 @@ import type {
 } from "./anomaly-store";
 import {
   isCountMetric,
+  isRetirableMetric,
   KPI_METRICS,
   type KpiMetric,
   type MinuteRow,
+  type OutcomeRow,
+  PREDICTIONS_SOURCE,
+  type ScoreRow,
   seriesPointsOf,
 } from "./kpi-series";
 
@@ -39,6 +43,11 @@ export interface AnomalyStageConfig {
   checkpointMinutes: number;
   /** Most series whose detectors are held in memory across tenants (least recently used go first). */
   maxCachedSeries: number;
+  /**
+   * An event name or campaign series without data this long is retired: its state is removed
+   * (an anomaly open on it is resolved) and its slot under the cap is free again.
+   */
+  retireAfterMs: number;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
   allowedLatenessMs: number;
   /** CloudEvents `source` of the alerts. */
@@ -51,6 +60,7 @@ export interface AnomalyStageConfig {
 export interface AnomalyObserver {
   evaluated(minutes: number, updates: number): void;
   changed(kind: "detected" | "resolved", metric: KpiMetric): void;
+  retired(metric: KpiMetric, count: number): void;
   seriesOverflowed(tenant: string, refused: number): void;
 }
 
@@ -64,6 +74,8 @@ interface LiveSeries {
   peak: number;
   last?: DetectorPoint;
   lastMinuteMs: number;
+  /** The last minute with data (a non-zero count or a defined level). */
+  lastDataMs: number;
 }
 
 /** What one batch's evaluation stores, gathered over its tenants. */
@@ -73,6 +85,8 @@ interface Outcome {
   updates: Map<string, AnomalyUpdate>;
   alerts: QueuedAlert[];
   writes: SeriesWrite[];
+  /** Series retired, deleted with the checkpoint their tenant writes in this batch. */
+  retired: { tenant: string; key: string; metric: KpiMetric }[];
 }
 
 /** A tenant's detectors held between batches, and the progress they stand for. */
@@ -155,7 +169,17 @@ export class AnomalyStage implements BatchStage {
       });
     }
     if (work.length === 0) return;
-    const rowsByTenant = await store.minuteRows(work.map((w) => w.range));
+    const ranges = work.map((w) => w.range);
+    const rowsByTenant = await store.minuteRows(ranges);
+    const outcomesByTenant = await store.minuteOutcomes(ranges);
+    // Scores are read only where the windows counted predictions (most tenants score nothing).
+    const scoresByTenant = await store.minuteScores(
+      ranges.filter((r) =>
+        (rowsByTenant.get(r.tenant) ?? []).some(
+          (row) => row.source === PREDICTIONS_SOURCE && row.predictionCount > 0,
+        ),
+      ),
+    );
     const loaded = new Map<string, Map<string, LiveSeries>>();
     for (const s of await store.loadSeries(toLoad)) {
       const options = KPI_METRICS[s.metric];
@@ -175,7 +199,13 @@ export class AnomalyStage implements BatchStage {
       loaded.set(s.tenant, map);
     }
 
-    const out: Outcome = { detected: [], updates: new Map(), alerts: [], writes: [] };
+    const out: Outcome = {
+      detected: [],
+      updates: new Map(),
+      alerts: [],
+      writes: [],
+      retired: [],
+    };
     const saved: (TenantProgress & { tenant: string; overflow: number })[] = [];
     const next: [string, CachedTenant][] = [];
     let minutes = 0;
@@ -187,7 +217,11 @@ export class AnomalyStage implements BatchStage {
         range,
         p.evaluatedBeforeMs,
         series,
-        rowsByTenant.get(range.tenant) ?? [],
+        {
+          rows: rowsByTenant.get(range.tenant) ?? [],
+          outcomes: outcomesByTenant.get(range.tenant) ?? [],
+          scores: scoresByTenant.get(range.tenant) ?? [],
+        },
         out,
       );
       const evaluatedBeforeMs = Math.max(p.evaluatedBeforeMs, range.toMs);
@@ -217,6 +251,10 @@ export class AnomalyStage implements BatchStage {
         );
       }
     }
+    // A retired key that came back later in the range is written again, not deleted.
+    const written = new Set(out.writes.map((w) => `${w.tenant}\u0000${w.key}`));
+    const retired = out.retired.filter((r) => !written.has(`${r.tenant}\u0000${r.key}`));
+    await store.deleteSeries(retired);
     await store.saveSeries(out.writes);
     await store.insertAnomalies(out.detected);
     await store.updateAnomalies([...out.updates.values()]);
@@ -226,6 +264,10 @@ export class AnomalyStage implements BatchStage {
     // match and the next batch reloads and replays.
     for (const [tenant, entry] of next) this.remember(tenant, entry);
     observer?.evaluated(minutes, points);
+    const retiredByMetric = new Map<KpiMetric, number>();
+    for (const r of out.retired)
+      retiredByMetric.set(r.metric, (retiredByMetric.get(r.metric) ?? 0) + 1);
+    for (const [metric, n] of retiredByMetric) observer?.retired(metric, n);
   }
 
   private remember(tenant: string, entry: CachedTenant): void {
@@ -251,17 +293,18 @@ export class AnomalyStage implements BatchStage {
     range: TenantRange,
     freshFromMs: number,
     series: Map<string, LiveSeries>,
-    rows: readonly MinuteRow[],
+    data: {
+      rows: readonly MinuteRow[];
+      outcomes: readonly OutcomeRow[];
+      scores: readonly ScoreRow[];
+    },
     out: Outcome,
   ): { points: number; overflow: number; refused: number; changed: boolean } {
     const { config } = this.deps;
     const { tenant, fromMs: from, toMs: to } = range;
-    const byMinute = new Map<number, MinuteRow[]>();
-    for (const r of rows) {
-      const list = byMinute.get(r.windowStartMs);
-      if (list === undefined) byMinute.set(r.windowStartMs, [r]);
-      else list.push(r);
-    }
+    const rowsByMinute = byMinute(data.rows);
+    const outcomesByMinute = byMinute(data.outcomes);
+    const scoresByMinute = byMinute(data.scores);
     const refused = new Set<string>();
     let overflow = 0;
     let points = 0;
@@ -285,7 +328,12 @@ export class AnomalyStage implements BatchStage {
           });
         }
       };
-      for (const point of seriesPointsOf(byMinute.get(minute) ?? [])) {
+      const minutePoints = seriesPointsOf(
+        rowsByMinute.get(minute) ?? [],
+        outcomesByMinute.get(minute) ?? [],
+        scoresByMinute.get(minute) ?? [],
+      );
+      for (const point of minutePoints) {
         seen.add(point.key);
         let s = series.get(point.key);
         if (s === undefined) {
@@ -306,17 +354,35 @@ export class AnomalyStage implements BatchStage {
             openAnomaly: null,
             peak: 0,
             lastMinuteMs: minute,
+            lastDataMs: minute,
           };
           series.set(point.key, s);
         }
+        // A count of zero is not data (a level always is): retirement counts from the last non-zero.
+        if (point.value !== 0 || !isCountMetric(s.metric)) s.lastDataMs = minute;
         feed(s, point.value);
       }
-      // A count series with no row in a closed minute counted nothing: a zero, not a gap.
       for (const s of series.values()) {
-        if (!seen.has(s.key) && isCountMetric(s.metric)) feed(s, 0);
+        if (seen.has(s.key)) continue;
+        // Minute by minute, so a replay from a checkpoint retires at the same minute.
+        if (isRetirableMetric(s.metric) && minute - s.lastDataMs >= config.retireAfterMs) {
+          this.retire(tenant, s, minute, out);
+          series.delete(s.key);
+          changed = true;
+          continue;
+        }
+        // A count series with no row in a closed minute counted nothing: a zero, not a gap.
+        if (isCountMetric(s.metric)) feed(s, 0);
       }
     }
     return { points, overflow, refused: refused.size, changed };
+  }
+
+  /** Retires a series without data: an anomaly open on it is resolved at this minute. */
+  private retire(tenant: string, s: LiveSeries, minute: number, out: Outcome): void {
+    if (s.openAnomaly !== null && s.last !== undefined)
+      this.resolved(tenant, s, s.last, minute, out);
+    out.retired.push({ tenant, key: s.key, metric: s.metric });
   }
 
   private evidence(s: LiveSeries, p: DetectorPoint, id: string, minute: number): AnomalyEvidence {
@@ -405,7 +471,7 @@ export class AnomalyStage implements BatchStage {
       alertId: cloudEvent.id,
       tenant,
       type: resolved ? ALERT_TYPES.anomalyResolved : ALERT_TYPES.anomalyDetected,
-      model: s.metric === "predictions" ? (s.dimensions.model ?? null) : null,
+      model: s.dimensions.model ?? null,
       version: null,
       cloudEvent,
       messageKey: `${tenant}:anomaly:${evidence.anomalyId}`,
@@ -424,5 +490,16 @@ function seriesWrite(s: LiveSeries): SeriesWrite {
     lastValue: s.last?.value ?? null,
     lastScore: s.last?.score ?? null,
     lastMinuteMs: s.lastMinuteMs,
+    lastDataMs: s.lastDataMs,
   };
+}
+
+function byMinute<R extends { windowStartMs: number }>(rows: readonly R[]): Map<number, R[]> {
+  const out = new Map<number, R[]>();
+  for (const r of rows) {
+    const list = out.get(r.windowStartMs);
+    if (list === undefined) out.set(r.windowStartMs, [r]);
+    else list.push(r);
+  }
+  return out;
 }

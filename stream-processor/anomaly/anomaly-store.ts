@@ -2,7 +2,7 @@
 import type { AnomalyReason } from "#core/anomaly";
 import type { QueuedAlert } from "../alerts/neon-alert-queue";
 import type { BatchTransaction } from "../batch/batch-transaction";
-import type { KpiMetric, MinuteRow } from "./kpi-series";
+import type { KpiMetric, MinuteRow, OutcomeRow, ScoreRow } from "./kpi-series";
 
 /** A series' detector as stored. */
 export interface StoredSeries {
@@ -12,6 +12,8 @@ export interface StoredSeries {
   dimensions: Record<string, string>;
   state: Uint8Array;
   openAnomaly: string | null;
+  /** The last minute the series had data (a non-zero count or a defined level). */
+  lastDataMs: number;
 }
 
 export interface SeriesWrite extends StoredSeries {
@@ -68,8 +70,14 @@ export interface AnomalyTransaction {
   lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>>;
   /** Minute rows of each range, in time order. */
   minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>>;
+  /** Ingest outcome counts per minute of receipt and source in each range. */
+  minuteOutcomes(ranges: readonly TenantRange[]): Promise<Map<string, OutcomeRow[]>>;
+  /** Score sums and counts of the stored predictions per minute of scoring and model in each range. */
+  minuteScores(ranges: readonly TenantRange[]): Promise<Map<string, ScoreRow[]>>;
   loadSeries(tenants: readonly string[]): Promise<StoredSeries[]>;
   saveSeries(series: readonly SeriesWrite[]): Promise<void>;
+  /** Removes retired series (their state and their slot under the tenant's cap). */
+  deleteSeries(series: readonly { tenant: string; key: string }[]): Promise<void>;
   insertAnomalies(anomalies: readonly DetectedAnomaly[]): Promise<void>;
   /** Closes anomalies at their resolving minute and raises peak scores of open ones. */
   updateAnomalies(updates: readonly AnomalyUpdate[]): Promise<void>;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type MinuteRow, seriesKey, seriesPointsOf } from "./kpi-series";
+import {
+  isRetirableMetric,
+  KPI_METRICS,
+  type MinuteRow,
+  seriesKey,
+  seriesPointsOf,
+} from "./kpi-series";
 
 const row = (o: Partial<MinuteRow>): MinuteRow => ({
   windowStartMs: 0,
@@ -51,6 +57,35 @@ describe("seriesPointsOf", () => {
       [seriesKey("match-quality", { source: "web" })]: 40 / 6,
       [seriesKey("match-quality", { source: "capi" })]: 9,
     });
+  });
+
+  it("turns ingest outcomes into rejected and duplicate shares, and scores into a mean per model", () => {
+    const points = seriesPointsOf(
+      [],
+      [
+        // 30 answered for: 20 accepted (2 of them copies), 4 duplicates, 6 rejected.
+        { windowStartMs: 0, source: "web", accepted: 20, duplicates: 4, rejected: 6, copies: 2 },
+        // Nothing answered for: no point rather than 0 / 0.
+        { windowStartMs: 0, source: "capi", accepted: 0, duplicates: 0, rejected: 0, copies: 0 },
+      ],
+      [
+        { windowStartMs: 0, model: "churn", scoreSum: 1.5, count: 4 },
+        { windowStartMs: 0, model: "empty", scoreSum: 0, count: 0 },
+      ],
+    );
+    expect(Object.fromEntries(points.map((p) => [p.key, p.value]))).toEqual({
+      [seriesKey("rejected-share", { source: "web" })]: 6 / 30,
+      [seriesKey("duplicate-share", { source: "web" })]: 4 / 30,
+      [seriesKey("mean-score", { model: "churn" })]: 0.375,
+    });
+  });
+
+  it("retires only event name and campaign series; shares and scores are levels", () => {
+    expect(
+      (Object.keys(KPI_METRICS) as (keyof typeof KPI_METRICS)[]).filter(isRetirableMetric),
+    ).toEqual(["events", "conversions", "value"]);
+    expect(KPI_METRICS["rejected-share"]).toMatchObject({ kind: "level", direction: "up" });
+    expect(KPI_METRICS["mean-score"]).toMatchObject({ kind: "level" });
   });
 
   it("keys are unambiguous even when dimension values contain separators", () => {

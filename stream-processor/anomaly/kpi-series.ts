@@ -16,6 +16,38 @@ export interface MinuteRow {
   values: { currency: string; sum: number; count: number }[];
 }
 
+/** The ingest outcomes of one source in one minute of receipt (ingest_outcome_windows). */
+export interface OutcomeRow {
+  windowStartMs: number;
+  source: string;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  copies: number;
+}
+
+/** The scores of one model's predictions scored in one minute. */
+export interface ScoreRow {
+  windowStartMs: number;
+  model: string;
+  scoreSum: number;
+  count: number;
+}
+
+/** One closed minute of a tenant: its window rows, ingest outcomes and prediction scores. */
+export interface MinuteData {
+  rows: MinuteRow[];
+  outcomes: OutcomeRow[];
+  scores: ScoreRow[];
+}
+
+/**
+ * Smallest spread a share series assumes (5 percentage points): a share that is usually 0 is
+ * noisy at low volume (1 rejected of 10 is 0.1). At the default threshold 6 a spike must pass
+ * ~0.3 above the usual share (~0.6 in the first week, whose fallback ranges are twice as wide).
+ */
+const SHARE_MIN_SCALE = 0.05;
+
 /** The metrics watched, with the detector options each one needs. */
 export const KPI_METRICS = {
   /** Events per (source, event name, campaign). */
@@ -28,6 +60,12 @@ export const KPI_METRICS = {
   "match-quality": { kind: "level", direction: "down", minScale: 0.1 },
   /** Scored predictions per model. */
   predictions: { kind: "count" },
+  /** Mean score (0–1) of the predictions scored per model. */
+  "mean-score": { kind: "level", minScale: 0.02 },
+  /** Share of a source's events refused by validation, per source (only rises matter). */
+  "rejected-share": { kind: "level", direction: "up", minScale: SHARE_MIN_SCALE },
+  /** Share of a source's events answered as duplicates, per source (only rises matter). */
+  "duplicate-share": { kind: "level", direction: "up", minScale: SHARE_MIN_SCALE },
 } as const satisfies Record<string, DetectorOptions>;
 
 export type KpiMetric = keyof typeof KPI_METRICS;
@@ -48,6 +86,14 @@ export function seriesKey(metric: KpiMetric, dimensions: Record<string, string>)
   return JSON.stringify([metric, ...Object.values(dimensions)]);
 }
 
+/**
+ * Series of one event name or campaign: retired after a configurable time without data (a
+ * renamed event or an ended campaign would otherwise hold its slot under the series cap).
+ */
+export function isRetirableMetric(metric: KpiMetric): boolean {
+  return metric === "events" || metric === "conversions" || metric === "value";
+}
+
 /** What counts series (zero when absent) read for a key that had no row in a minute. */
 export function isCountMetric(metric: KpiMetric): boolean {
   return KPI_METRICS[metric].kind === "count";
@@ -57,7 +103,11 @@ export function isCountMetric(metric: KpiMetric): boolean {
  * The observed values of one minute's rows. Counts appear only when non-zero (a known count
  * series with no row is a zero, which the caller fills in); levels only when they have data.
  */
-export function seriesPointsOf(rows: readonly MinuteRow[]): SeriesPoint[] {
+export function seriesPointsOf(
+  rows: readonly MinuteRow[],
+  outcomes: readonly OutcomeRow[] = [],
+  scores: readonly ScoreRow[] = [],
+): SeriesPoint[] {
   const out: SeriesPoint[] = [];
   const quality = new Map<string, { sum: number; count: number }>();
   const push = (metric: KpiMetric, dimensions: Record<string, string>, value: number) =>
@@ -81,5 +131,15 @@ export function seriesPointsOf(rows: readonly MinuteRow[]): SeriesPoint[] {
     }
   }
   for (const [source, q] of quality) push("match-quality", { source }, q.sum / q.count);
+  for (const o of outcomes) {
+    // Events the request answered for: accepted (copies included), duplicates and rejected.
+    const total = o.accepted + o.duplicates + o.rejected;
+    if (total <= 0) continue;
+    push("rejected-share", { source: o.source }, o.rejected / total);
+    push("duplicate-share", { source: o.source }, o.duplicates / total);
+  }
+  for (const s of scores) {
+    if (s.count > 0) push("mean-score", { model: s.model }, s.scoreSum / s.count);
+  }
   return out;
 }

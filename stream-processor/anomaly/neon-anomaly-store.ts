@@ -18,7 +18,7 @@ import type {
   TenantProgress,
   TenantRange,
 } from "./anomaly-store";
-import type { KpiMetric, MinuteRow } from "./kpi-series";
+import type { KpiMetric, MinuteRow, OutcomeRow, ScoreRow } from "./kpi-series";
 
 /** Opens the anomaly repository on a batch transaction's connection. */
 export function openNeonAnomalies(timer: QueryTimer = () => {}): OpenAnomalies {
@@ -150,6 +150,73 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     return out;
   }
 
+  async minuteOutcomes(ranges: readonly TenantRange[]): Promise<Map<string, OutcomeRow[]>> {
+    if (ranges.length === 0) return new Map();
+    const { rows } = await this.run<{
+      tenant_id: string;
+      ms: string;
+      source: string;
+      accepted: string;
+      duplicates: string;
+      rejected: string;
+      copies: string;
+    }>(
+      "minute_outcomes",
+      `SELECT o.tenant_id, ${MS("o.window_start")} AS ms, o.source, o.accepted::text AS accepted,
+         o.duplicates::text AS duplicates, o.rejected::text AS rejected, o.copies::text AS copies
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(tenant_id, f, t)
+       JOIN ingest_outcome_windows o ON o.tenant_id = r.tenant_id
+         AND o.window_start >= ${TS("r.f")} AND o.window_start < ${TS("r.t")}
+       ORDER BY o.tenant_id, o.window_start, o.source`,
+      rangeParams(ranges),
+    );
+    return byTenant(rows, (r) => ({
+      windowStartMs: Number(r.ms),
+      source: r.source,
+      accepted: Number(r.accepted),
+      duplicates: Number(r.duplicates),
+      rejected: Number(r.rejected),
+      copies: Number(r.copies),
+    }));
+  }
+
+  async minuteScores(ranges: readonly TenantRange[]): Promise<Map<string, ScoreRow[]>> {
+    if (ranges.length === 0) return new Map();
+    const { rows } = await this.run<{
+      tenant_id: string;
+      ms: string;
+      model_name: string;
+      score_sum: number;
+      n: string;
+    }>(
+      "minute_scores",
+      `SELECT p.tenant_id, ${MS("date_trunc('minute', p.predicted_at)")} AS ms, p.model_name,
+         sum(p.score) AS score_sum, count(*)::text AS n
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(tenant_id, f, t)
+       JOIN predictions p ON p.tenant_id = r.tenant_id
+         AND p.predicted_at >= ${TS("r.f")} AND p.predicted_at < ${TS("r.t")}
+       GROUP BY 1, 2, 3
+       ORDER BY 1, 2, 3`,
+      rangeParams(ranges),
+    );
+    return byTenant(rows, (r) => ({
+      windowStartMs: Number(r.ms),
+      model: r.model_name,
+      scoreSum: Number(r.score_sum),
+      count: Number(r.n),
+    }));
+  }
+
+  async deleteSeries(series: readonly { tenant: string; key: string }[]): Promise<void> {
+    if (series.length === 0) return;
+    await this.run(
+      "delete_series",
+      `DELETE FROM anomaly_series s USING unnest($1::text[], $2::text[]) AS d(t, k)
+       WHERE s.tenant_id = d.t AND s.series_key = d.k`,
+      [series.map((s) => s.tenant), series.map((s) => s.key)],
+    );
+  }
+
   async loadSeries(tenants: readonly string[]): Promise<StoredSeries[]> {
     if (tenants.length === 0) return [];
     const { rows } = await this.run<{
@@ -159,10 +226,11 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       dimensions: Record<string, string>;
       state: string;
       open_anomaly: string | null;
+      last_data_ms: string;
     }>(
       "load_series",
       `SELECT tenant_id, series_key, metric, dimensions, encode(state, 'base64') AS state,
-         open_anomaly
+         open_anomaly, ${MS("last_data_minute")} AS last_data_ms
        FROM anomaly_series WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, series_key`,
       [tenants],
     );
@@ -173,6 +241,7 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       dimensions: r.dimensions,
       state: new Uint8Array(Buffer.from(r.state, "base64")),
       openAnomaly: r.open_anomaly,
+      lastDataMs: Number(r.last_data_ms),
     }));
   }
 
@@ -181,14 +250,16 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
     await this.run(
       "save_series",
       `INSERT INTO anomaly_series (tenant_id, series_key, metric, dimensions, state, open_anomaly,
-         last_value, last_score, last_minute)
-       SELECT t, k, m, d::jsonb, decode(s, 'base64'), o, v, sc, ${TS("lm")}
+         last_value, last_score, last_minute, last_data_minute)
+       SELECT t, k, m, d::jsonb, decode(s, 'base64'), o, v, sc, ${TS("lm")}, ${TS("ld")}
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                   $7::float8[], $8::float8[], $9::bigint[]) AS x(t, k, m, d, s, o, v, sc, lm)
+                   $7::float8[], $8::float8[], $9::bigint[], $10::bigint[])
+         AS x(t, k, m, d, s, o, v, sc, lm, ld)
        ORDER BY t, k
        ON CONFLICT (tenant_id, series_key) DO UPDATE SET state = EXCLUDED.state,
          open_anomaly = EXCLUDED.open_anomaly, last_value = EXCLUDED.last_value,
-         last_score = EXCLUDED.last_score, last_minute = EXCLUDED.last_minute`,
+         last_score = EXCLUDED.last_score, last_minute = EXCLUDED.last_minute,
+         last_data_minute = EXCLUDED.last_data_minute`,
       [
         series.map((s) => s.tenant),
         series.map((s) => s.key),
@@ -201,6 +272,7 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
         series.map((s) => finiteOrNull(s.lastValue)),
         series.map((s) => finiteOrNull(s.lastScore)),
         series.map((s) => ms(s.lastMinuteMs)),
+        series.map((s) => ms(s.lastDataMs)),
       ],
     );
   }
@@ -273,6 +345,27 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
   insertAlerts(alerts: readonly QueuedAlert[], operatorSinks: readonly string[]): Promise<number> {
     return this.queue.insertAlerts(alerts, operatorSinks);
   }
+}
+
+function rangeParams(ranges: readonly TenantRange[]): unknown[] {
+  return [
+    ranges.map((r) => r.tenant),
+    ranges.map((r) => ms(r.fromMs)),
+    ranges.map((r) => ms(r.toMs)),
+  ];
+}
+
+function byTenant<R extends { tenant_id: string }, T>(
+  rows: readonly R[],
+  map: (row: R) => T,
+): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.tenant_id);
+    if (list === undefined) out.set(r.tenant_id, [map(r)]);
+    else list.push(map(r));
+  }
+  return out;
 }
 
 function finiteOrNull(v: number | null): number | null {

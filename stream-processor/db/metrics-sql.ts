@@ -178,6 +178,21 @@ export const SQL = {
            USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(t, ms, gen)
            WHERE p.tenant_id = d.t AND p.hour_start = ${MS_TO_TIMESTAMPTZ("d.ms")} AND p.gen = d.gen`,
   },
+  upsertOutcomes: {
+    name: "driftline_upsert_outcomes",
+    // In key order, so concurrent batches take the rows in the same order.
+    text: `INSERT INTO ingest_outcome_windows AS o
+             (tenant_id, window_start, source, accepted, duplicates, rejected, copies)
+           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")}, s, a, d, r, c
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
+                       $6::bigint[], $7::bigint[]) AS x(t, ms, s, a, d, r, c)
+           ORDER BY 1, 2, 3
+           ON CONFLICT (tenant_id, window_start, source) DO UPDATE SET
+             accepted = o.accepted + EXCLUDED.accepted,
+             duplicates = o.duplicates + EXCLUDED.duplicates,
+             rejected = o.rejected + EXCLUDED.rejected,
+             copies = o.copies + EXCLUDED.copies`,
+  },
   advanceWatermarks: {
     name: "driftline_advance_watermarks",
     text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time)

@@ -21,6 +21,17 @@ export interface DedupKey {
   serverDigest?: string;
 }
 
+/** Ingest outcome counts of one tenant, source and minute of receipt. */
+export interface OutcomeDelta {
+  tenant: string;
+  source: string;
+  minuteMs: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  copies: number;
+}
+
 /** An hour of one tenant's windows, by its start (epoch ms, a whole hour). */
 export interface TenantHour {
   tenant: string;
@@ -46,6 +57,8 @@ export interface MetricsTransaction {
   ): Promise<DimensionValue[]>;
   /** Adds the deltas to the stored windows (creating rows as needed). */
   applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
+  /** Adds ingest outcome counts to their (tenant, minute, source) rows, creating rows as needed. */
+  applyOutcomeDeltas(deltas: readonly OutcomeDelta[]): Promise<void>;
   /** Raises the stored newest event time per tenant (never lowers it). */
   advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void>;
   /**

@@ -17,7 +17,13 @@ import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admiss
 import { numberArray, textArray } from "./array-literals";
 import type { Pool } from "./create-pool";
 import { ROLLUP_CHUNK, SQL } from "./metrics-sql";
-import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "./metrics-store";
+import type {
+  DedupKey,
+  MetricsStore,
+  MetricsTransaction,
+  OutcomeDelta,
+  TenantHour,
+} from "./metrics-store";
 import { type NamedStatement, type Queryable, timedStatement } from "./timed-query";
 
 /** Timing hook for the db latency histogram. */
@@ -191,6 +197,19 @@ class NeonMetricsTransaction implements MetricsTransaction {
       textArray(withValues.map((x) => x.v.currency)),
       numberArray(withValues.map((x) => formatMicros(x.v.valueMicros))),
       numberArray(withValues.map((x) => x.v.valueCount)),
+    ]);
+  }
+
+  async applyOutcomeDeltas(deltas: readonly OutcomeDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    await this.run("upsert_outcomes", SQL.upsertOutcomes, [
+      textArray(deltas.map((d) => d.tenant)),
+      numberArray(deltas.map((d) => d.minuteMs)),
+      textArray(deltas.map((d) => d.source)),
+      numberArray(deltas.map((d) => d.accepted)),
+      numberArray(deltas.map((d) => d.duplicates)),
+      numberArray(deltas.map((d) => d.rejected)),
+      numberArray(deltas.map((d) => d.copies)),
     ]);
   }
 

@@ -6,6 +6,7 @@ import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample
 import {
   createRecordDecoder,
   dedupEventId,
+  OUTCOME_DEDUP_NAME,
   PREDICTION_DEDUP_NAME,
   PREDICTIONS_SOURCE,
 } from "./decode-record";
@@ -165,6 +166,45 @@ describe("decodeRecord: events", () => {
     if (!full.ok) expect(full.reason).toMatch(/event\.user_data\.em\.0/);
     // Even in envelope mode, `event` must be an object.
     expect(decode("event", toValue({ ...event(), event: "x" })).ok).toBe(false);
+  });
+});
+
+describe("decodeRecord: ingest outcome records", () => {
+  const outcome = {
+    type: "ingest-outcome",
+    v: 1,
+    tenant: "acme",
+    source: "web",
+    requestId: "r-1",
+    receivedAtMs: T0,
+    accepted: 3,
+    duplicates: 1,
+    rejected: 2,
+    copies: 0,
+  };
+
+  it("reads the counts and keys the record by its request id, in both validation modes", () => {
+    for (const d of [decode, decodeFull]) {
+      const decoded = d("event", toValue(outcome));
+      expect(decoded).toEqual({
+        ok: "outcome",
+        outcome,
+        dedup: {
+          tenant: "acme",
+          eventName: OUTCOME_DEDUP_NAME,
+          eventId: "r-1",
+          digest: dedupDigest("acme", OUTCOME_DEDUP_NAME, "r-1"),
+        },
+      });
+    }
+  });
+
+  it("dead-letters a malformed outcome record naming the field", () => {
+    const decoded = decode("event", toValue({ ...outcome, rejected: -1 }));
+    expect(decoded.ok).toBe(false);
+    expect(decoded.ok === false && decoded.reason).toMatch(/ingest outcome record.*rejected/);
+    const badTenant = decode("event", toValue({ ...outcome, tenant: "no spaces" }));
+    expect(badTenant.ok === false && badTenant.reason).toMatch(/^tenant:/);
   });
 });
 

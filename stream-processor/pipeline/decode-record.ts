@@ -5,6 +5,9 @@ import {
   CLICK_ID_PARAMS,
   compileFastParser,
   eventMessageSchema,
+  type IngestOutcome,
+  ingestOutcomeSchema,
+  isIngestOutcomeValue,
   UNSURE,
   UTM_PARAMS,
 } from "#core/events";
@@ -27,6 +30,8 @@ export type DecodedRecord =
       /** The validated message, for batch stages (BatchStage.select); not kept past decoding. */
       message: DecodedMessage;
     }
+  /** A request's ingest outcome counts (on the event topics beside the events). */
+  | { ok: "outcome"; outcome: IngestOutcome; dedup: DedupKey }
   | { ok: false; reason: string }
   /** Well-formed, but not a record the metrics count (a test event, a cross-source copy). */
   | { ok: "skipped"; reason: "test event" | "cross-source copy" };
@@ -35,6 +40,8 @@ export type DecodedRecord =
 export const PREDICTIONS_SOURCE = "predictions";
 /** event_name under which prediction ids are remembered for dedup (`$` keeps it apart from event names). */
 export const PREDICTION_DEDUP_NAME = "$prediction";
+/** event_name under which outcome records' request ids are remembered for dedup. */
+export const OUTCOME_DEDUP_NAME = "$ingest-outcome";
 
 /** Column limits of metric_windows / seen_events; longer values would make the database refuse the batch. */
 const MAX_EVENT_NAME_CHARS = 256;
@@ -123,8 +130,26 @@ export function createRecordDecoder(validation: EventValidation) {
       kind === "event" ? META_EVENT_KEYS : undefined,
     );
     if (textProblem !== undefined) return poison(textProblem);
-    return kind === "event" ? decodeEvent(json) : decodePrediction(json);
+    if (kind === "prediction") return decodePrediction(json);
+    return isIngestOutcomeValue(json) ? decodeOutcome(json) : decodeEvent(json);
   };
+
+  function decodeOutcome(json: unknown): DecodedRecord {
+    const parsed = ingestOutcomeSchema.safeParse(json);
+    if (!parsed.success) {
+      return poison(
+        `does not match the ingest outcome record schema v1: ${describeIssues(parsed.error)}`,
+      );
+    }
+    const o = parsed.data;
+    const tenantProblem = checkTenant(o.tenant);
+    if (tenantProblem !== undefined) return poison(tenantProblem);
+    return {
+      ok: "outcome",
+      outcome: o,
+      dedup: dedupKey(o.tenant, OUTCOME_DEDUP_NAME, dedupEventId(o.requestId)),
+    };
+  }
 
   function decodeEvent(json: unknown): DecodedRecord {
     let m = parseFast(json);

@@ -5,7 +5,7 @@ import { ManualClock, windowDelta } from "../testing/fakes";
 import { InMemoryMetricsStore } from "../testing/in-memory-metrics-store";
 import { sampleEventMessage, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
-import { hoursOfMinutes, MetricsPipeline } from "./metrics-pipeline";
+import { hoursOfMinutes, MetricsPipeline, outcomeDeltas } from "./metrics-pipeline";
 import type { AcceptedRecord } from "./prepare-batch";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
@@ -14,7 +14,7 @@ const decode = createRecordDecoder("envelope");
 function record(id: string, offset: number, eventTimeMs = T0, tenant = "acme"): AcceptedRecord {
   const value = toValue(sampleEventMessage({ eventId: id, eventTimeMs, tenant }));
   const decoded = decode("event", value);
-  if (decoded.ok !== true) throw new Error(decoded.reason);
+  if (decoded.ok !== true) throw new Error(`not an event: ${decoded.ok}`);
   // The single stage below "selected" the event id at decode time.
   return {
     offset: String(offset),
@@ -178,7 +178,7 @@ describe("MetricsPipeline browser and server copies of one event", () => {
   function copy(id: string, offset: number, keyKind?: "browser" | "server"): AcceptedRecord {
     const message = { ...sampleEventMessage({ eventId: id, eventTimeMs: T0 }), keyKind };
     const decoded = decode("event", toValue(message));
-    if (decoded.ok !== true) throw new Error(decoded.reason);
+    if (decoded.ok !== true) throw new Error(`not an event: ${decoded.ok}`);
     return { offset: String(offset), observation: decoded.observation, dedup: decoded.dedup };
   }
 
@@ -203,5 +203,68 @@ describe("MetricsPipeline browser and server copies of one event", () => {
       range("2", "4"),
     );
     expect(together).toMatchObject({ kind: "committed", counted: 1, duplicates: 1 });
+  });
+});
+
+describe("outcomeDeltas", () => {
+  it("sums outcome records per tenant, source and minute of receipt", () => {
+    const o = (tenant: string, source: "web" | "capi", atMs: number, n: number) => ({
+      type: "ingest-outcome" as const,
+      v: 1 as const,
+      tenant,
+      source,
+      requestId: `${tenant}-${atMs}-${n}`,
+      receivedAtMs: atMs,
+      accepted: n,
+      duplicates: 1,
+      rejected: 2 * n,
+      copies: 0,
+    });
+    const deltas = outcomeDeltas([
+      o("acme", "web", T0, 1),
+      o("acme", "web", T0 + 10_000, 2),
+      o("acme", "capi", T0, 3),
+      o("globex", "web", T0, 4),
+      o("acme", "web", T0 + MINUTE_MS, 5),
+    ]);
+    const minute = T0 - (T0 % MINUTE_MS);
+    expect(deltas).toEqual([
+      {
+        tenant: "acme",
+        source: "web",
+        minuteMs: minute,
+        accepted: 3,
+        duplicates: 2,
+        rejected: 6,
+        copies: 0,
+      },
+      {
+        tenant: "acme",
+        source: "capi",
+        minuteMs: minute,
+        accepted: 3,
+        duplicates: 1,
+        rejected: 6,
+        copies: 0,
+      },
+      {
+        tenant: "globex",
+        source: "web",
+        minuteMs: minute,
+        accepted: 4,
+        duplicates: 1,
+        rejected: 8,
+        copies: 0,
+      },
+      {
+        tenant: "acme",
+        source: "web",
+        minuteMs: minute + MINUTE_MS,
+        accepted: 5,
+        duplicates: 1,
+        rejected: 10,
+        copies: 0,
+      },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 /** Commits decoded records: dedup, window deltas, watermarks and offsets in one store transaction. */
 import { isDriftlineError } from "#core/errors";
+import type { IngestOutcome } from "#core/events";
 import {
   aggregateWindows,
   HOUR_MS,
@@ -12,7 +13,7 @@ import type { BatchStage } from "../batch/batch-stage";
 import type { BatchTransaction, BatchTransactions } from "../batch/batch-transaction";
 import type { BatchCommitter, OffsetRange } from "../batch/handle-batch";
 import type { Clock } from "../clock/clock";
-import type { DedupKey, MetricsStore, TenantHour } from "../db/metrics-store";
+import type { DedupKey, MetricsStore, OutcomeDelta, TenantHour } from "../db/metrics-store";
 import {
   type AdmissionAnswer,
   DimensionAdmission,
@@ -20,7 +21,7 @@ import {
   type DimensionValue,
   type Overflow,
 } from "./dimension-admission";
-import type { AcceptedRecord } from "./prepare-batch";
+import type { AcceptedRecord, ObservedRecord } from "./prepare-batch";
 
 export type MetricsCommitResult =
   | { kind: "committed"; counted: number; duplicates: number; windowRows: number }
@@ -207,7 +208,14 @@ export class MetricsPipeline implements BatchCommitter<AcceptedRecord> {
         }
       });
       const nowMs = clock.nowMs();
-      let observations = counted.map((r) => r.observation);
+      const observed: ObservedRecord[] = [];
+      const outcomes: IngestOutcome[] = [];
+      for (const r of counted) {
+        if (r.outcome === undefined) observed.push(r);
+        else outcomes.push(r.outcome);
+      }
+      if (outcomes.length > 0) await metrics.applyOutcomeDeltas(outcomeDeltas(outcomes));
+      let observations = observed.map((r) => r.observation);
       let admission: AdmissionAnswer | undefined;
       let overflows: Overflow[] = [];
       if (this.admission !== undefined) {
@@ -233,9 +241,9 @@ export class MetricsPipeline implements BatchCommitter<AcceptedRecord> {
       }
       if (aggregate.maxEventTimeMs.size > 0)
         await metrics.advanceWatermarks(aggregate.maxEventTimeMs);
-      if (counted.length > 0) {
+      if (observed.length > 0) {
         for (const [i, stage] of this.stages.entries()) {
-          const records = counted.map((r) => ({
+          const records = observed.map((r) => ({
             observation: r.observation,
             input: r.stageInputs?.[i],
           }));
@@ -302,4 +310,31 @@ export function hoursOfMinutes(deltas: readonly WindowDelta[]): TenantHour[] {
     hours.push({ tenant: d.tenant, hourStartMs });
   }
   return hours;
+}
+
+/** Outcome records summed per (tenant, source, minute of receipt). */
+export function outcomeDeltas(outcomes: readonly IngestOutcome[]): OutcomeDelta[] {
+  const byKey = new Map<string, OutcomeDelta>();
+  for (const o of outcomes) {
+    const minuteMs = windowStartMs(o.receivedAtMs, MINUTE_MS);
+    const key = `${o.tenant}\u0000${o.source}\u0000${minuteMs}`;
+    const d = byKey.get(key);
+    if (d === undefined) {
+      byKey.set(key, {
+        tenant: o.tenant,
+        source: o.source,
+        minuteMs,
+        accepted: o.accepted,
+        duplicates: o.duplicates,
+        rejected: o.rejected,
+        copies: o.copies,
+      });
+    } else {
+      d.accepted += o.accepted;
+      d.duplicates += o.duplicates;
+      d.rejected += o.rejected;
+      d.copies += o.copies;
+    }
+  }
+  return [...byKey.values()];
 }

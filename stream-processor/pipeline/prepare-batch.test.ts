@@ -3,7 +3,7 @@ import type { BatchStage, DecodedMessage } from "../batch/batch-stage";
 import type { SourceBatch } from "../kafka/event-source";
 import { sampleEventMessage, samplePrediction, toValue } from "../testing/sample-messages";
 import { createRecordDecoder } from "./decode-record";
-import { prepareBatch } from "./prepare-batch";
+import { type ObservedRecord, prepareBatch } from "./prepare-batch";
 
 const T0 = Date.parse("2026-03-01T10:15:30Z");
 const decode = createRecordDecoder("envelope");
@@ -45,7 +45,10 @@ describe("prepareBatch and batch stages", () => {
       decode,
       [silent, selecting],
     );
-    expect(prepared.accepted.map((r) => r.stageInputs)).toEqual([[undefined, "p-1"], undefined]);
+    expect(prepared.accepted.map((r) => r.outcome === undefined && r.stageInputs)).toEqual([
+      [undefined, "p-1"],
+      undefined,
+    ]);
     // Neither the poison record nor the in-batch repeat reached a stage.
     expect(seen.map((r) => r.kind === "event" && r.message.eventId)).toEqual(["a", "b"]);
     expect(prepared.deadLetters).toHaveLength(1);
@@ -60,7 +63,9 @@ describe("prepareBatch and batch stages", () => {
       decode,
       [{ select: (record) => record, async apply() {} }],
     );
-    expect(prepared.accepted[0]?.stageInputs).toEqual([{ kind: "prediction", message: m }]);
+    expect((prepared.accepted[0] as ObservedRecord | undefined)?.stageInputs).toEqual([
+      { kind: "prediction", message: m },
+    ]);
   });
 
   it("keeps nothing per record when no stage selects", async () => {

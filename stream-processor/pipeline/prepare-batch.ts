@@ -1,5 +1,6 @@
 /** Decodes a batch and drops in-batch repeats: what is left is counted once the store agrees it is new. */
 import { setImmediate } from "node:timers/promises";
+import type { IngestOutcome } from "#core/events";
 import type { WindowObservation } from "#core/windows";
 import type { BatchStage } from "../batch/batch-stage";
 import type { PreparedBatch } from "../batch/handle-batch";
@@ -15,13 +16,24 @@ import type { DecodedRecord, RecordKind } from "./decode-record";
  */
 const RECORDS_PER_TURN = 256;
 
-export interface AcceptedRecord {
+export interface ObservedRecord {
   offset: string;
   observation: WindowObservation;
   dedup: DedupKey;
   /** Per batch stage, in order, what its `select` kept of the record (absent: none kept anything). */
   stageInputs?: readonly unknown[];
+  outcome?: undefined;
 }
+
+/** An ingest outcome record: summed into the outcome windows, not into the metric windows. */
+export interface OutcomeRecord {
+  offset: string;
+  outcome: IngestOutcome;
+  dedup: DedupKey;
+  observation?: undefined;
+}
+
+export type AcceptedRecord = ObservedRecord | OutcomeRecord;
 
 /** Decoded records, first occurrence of each dedup key only, in offset order. */
 export type PreparedMetricsBatch = PreparedBatch<AcceptedRecord>;
@@ -46,6 +58,15 @@ export async function prepareBatch(
       skipped += 1;
       continue;
     }
+    if (decoded.ok === "outcome") {
+      // One per ingest request; a redelivered one has the same request id (the store's dedup).
+      if (seen.has(decoded.dedup.digest)) inBatchDuplicates += 1;
+      else {
+        seen.add(decoded.dedup.digest);
+        accepted.push({ offset: record.offset, outcome: decoded.outcome, dedup: decoded.dedup });
+      }
+      continue;
+    }
     if (!decoded.ok) {
       deadLetters.push(letterFor(batch, record, decoded.reason, "decode"));
       continue;
@@ -56,7 +77,7 @@ export async function prepareBatch(
       continue;
     }
     seen.add(key);
-    const entry: AcceptedRecord = {
+    const entry: ObservedRecord = {
       offset: record.offset,
       observation: decoded.observation,
       dedup: decoded.dedup,

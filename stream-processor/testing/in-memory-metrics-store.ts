@@ -9,7 +9,13 @@ import type {
   OffsetAdvance,
   OffsetAdvanceResult,
 } from "../batch/batch-transaction";
-import type { DedupKey, MetricsStore, MetricsTransaction, TenantHour } from "../db/metrics-store";
+import type {
+  DedupKey,
+  MetricsStore,
+  MetricsTransaction,
+  OutcomeDelta,
+  TenantHour,
+} from "../db/metrics-store";
 import type { Queryable } from "../db/timed-query";
 import type { DimensionCaps, DimensionValue } from "../pipeline/dimension-admission";
 
@@ -32,6 +38,8 @@ interface State {
   pendingHours: Set<string>;
   /** Admitted values per `tenant|dimension`. */
   dimensions: Map<string, Set<string>>;
+  /** Ingest outcome counts per `tenant|source|minuteMs`. */
+  outcomes: Map<string, OutcomeDelta>;
 }
 
 export interface InMemoryStoreFaults {
@@ -60,6 +68,7 @@ export class InMemoryMetricsStore implements BatchTransactions, MetricsStore {
     maxEventTimeMs: new Map(),
     pendingHours: new Set(),
     dimensions: new Map(),
+    outcomes: new Map(),
   };
   transactions = 0;
   /** The draft state of each open transaction, for `openMetrics`. */
@@ -93,6 +102,7 @@ export class InMemoryMetricsStore implements BatchTransactions, MetricsStore {
       maxEventTimeMs: new Map(this.state.maxEventTimeMs),
       pendingHours: new Set(this.state.pendingHours),
       dimensions: new Map([...this.state.dimensions].map(([k, v]) => [k, new Set(v)])),
+      outcomes: new Map([...this.state.outcomes].map(([k, o]) => [k, { ...o }])),
     };
     const tx: BatchTransaction = {
       sql: new InMemoryConnection(this.transactions),
@@ -151,6 +161,19 @@ export class InMemoryMetricsStore implements BatchTransactions, MetricsStore {
           }
         }
         return admitted;
+      },
+      async applyOutcomeDeltas(deltas: readonly OutcomeDelta[]): Promise<void> {
+        for (const d of deltas) {
+          const key = `${d.tenant}|${d.source}|${d.minuteMs}`;
+          const o = draft.outcomes.get(key);
+          if (o === undefined) draft.outcomes.set(key, { ...d });
+          else {
+            o.accepted += d.accepted;
+            o.duplicates += d.duplicates;
+            o.rejected += d.rejected;
+            o.copies += d.copies;
+          }
+        }
       },
       async applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void> {
         for (const d of deltas) {

@@ -20,6 +20,7 @@ export function metricsInTransaction(
         markSeen: (keys) => metrics.markSeen(keys),
         admitDimensionValues: (values, caps) => metrics.admitDimensionValues(values, caps),
         applyWindowDeltas: (deltas) => metrics.applyWindowDeltas(deltas),
+        applyOutcomeDeltas: (deltas) => metrics.applyOutcomeDeltas(deltas),
         advanceWatermarks: (max) => metrics.advanceWatermarks(max),
         markHoursPending: (hours) => metrics.markHoursPending(hours),
       });

@@ -10,6 +10,7 @@ import {
   type EventMessage,
   eventMessageSchema,
   eventsResponseSchema,
+  ingestOutcomeSchema,
   prepareEvents,
 } from "#core/events";
 import { topicNames } from "#core/topics";
@@ -224,6 +225,30 @@ describe("ingest → queue → Kafka", () => {
     expect(JSON.stringify([...webRecords.values(), ...capiRecords.values()])).not.toMatch(
       /example\.(com|org)|crm-\d/i,
     );
+
+    // Each request's outcome record travelled beside its events, on its topic, with its counts
+    // (one of the CAPI events sent again, plus one it rejects: a duplicate and a rejection).
+    const again = await post("/v1/capi/998877/events", key, {
+      data: [capiEvent("capi-0", 0), { ...capiEvent("capi-bad", 9), event_name: "" }],
+    });
+    expect(eventsResponseSchema.parse(await again.json())).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+      rejected: 1,
+    });
+    const outcomes = async (topic: string, from: Map<number, string>, n: number) =>
+      [
+        ...uniqueByKey(
+          await readBack(topic, from, `$outcome:${tenant}:`, n, { timeoutMs: 30_000 }),
+        ).values(),
+      ]
+        .map((v) => ingestOutcomeSchema.parse(v))
+        .map((o) => [o.tenant, o.source, o.accepted, o.duplicates, o.rejected, o.copies]);
+    expect(await outcomes(topics.events, webFrom, 1)).toEqual([[tenant, "web", 25, 0, 0, 0]]);
+    expect((await outcomes(topics.capi, capiFrom, 2)).sort()).toEqual([
+      [tenant, "capi", 0, 1, 1, 0],
+      [tenant, "capi", 7, 0, 0, 0],
+    ]);
   });
 
   it("keeps accepted events across a gateway outage and delivers each once", async () => {

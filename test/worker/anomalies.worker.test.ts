@@ -17,8 +17,15 @@ interface Seeded {
   ids: string[];
 }
 
-/** Two anomalies (one open drop on Purchase, one resolved spike) and an hour of capi windows with match quality `mq`. */
-async function seedTenant(label: string, mq: number): Promise<Seeded> {
+/**
+ * Two anomalies (one open drop on Purchase, one resolved spike), an hour of capi windows with
+ * match quality `mq` and, when given, a day of web ingest outcomes.
+ */
+async function seedTenant(
+  label: string,
+  mq: number,
+  outcomes?: { accepted: number; duplicates: number; rejected: number },
+): Promise<Seeded> {
   const tenant = uniqueTenant(label);
   const read = await createKey(tenant, ["read"]);
   await sql("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
@@ -53,6 +60,22 @@ async function seedTenant(label: string, mq: number): Promise<Seeded> {
       [tenant, new Date(NOW - m * MINUTE).toISOString(), 10 * mq],
     );
   }
+  if (outcomes !== undefined) {
+    // Inside the last 24 h, and one row outside it that must not count.
+    for (const at of [NOW - 2 * HOUR, NOW - 20 * HOUR, NOW - 25 * HOUR]) {
+      await sql(
+        `INSERT INTO ingest_outcome_windows (tenant_id, window_start, source, accepted,
+           duplicates, rejected, copies) VALUES ($1, $2, 'web', $3, $4, $5, 0)`,
+        [
+          tenant,
+          new Date(at).toISOString(),
+          outcomes.accepted,
+          outcomes.duplicates,
+          outcomes.rejected,
+        ],
+      );
+    }
+  }
   await sql(
     `INSERT INTO anomaly_progress (tenant_id, evaluated_before, state_through, series_overflow)
      VALUES ($1, $2, $2, 0)`,
@@ -76,7 +99,7 @@ describe("anomaly reads", () => {
   };
 
   beforeAll(async () => {
-    acme = await seedTenant("acme", 4.1);
+    acme = await seedTenant("acme", 4.1, { accepted: 45, duplicates: 2, rejected: 3 });
     globex = await seedTenant("globex", 8);
     scoreKey = await createKey(acme.tenant, ["score"]);
   }, 60_000);
@@ -129,19 +152,27 @@ describe("anomaly reads", () => {
   it("GET /v1/health-score: hand-computed score, factors and advice, per tenant and per source", async () => {
     const { status, body } = await get("/v1/health-score", acme.read);
     expect(status).toBe(200);
-    // 100 − 35 (an open drop to zero) − round((6 − 4.1) · 10) = 19 → 46.
-    expect(body.score).toBe(46);
+    // 100 − 35 (an open drop to zero) − round((6 − 4.1) · 10) = 19 − 6 (web: 6 of 100 events
+    // rejected in the last 24 h, round(6 %)) = 40; 4 % duplicates are within the 30 % limit.
+    expect(body.score).toBe(40);
     expect(body.status).toBe("critical");
-    expect((body.factors as { factor: string; penalty: number }[]).slice(0, 2)).toEqual([
+    expect((body.factors as { factor: string; penalty: number }[]).slice(0, 4)).toEqual([
       expect.objectContaining({ factor: "volume-anomalies", penalty: 35, status: "critical" }),
       expect.objectContaining({ factor: "match-quality", penalty: 19, status: "warning" }),
+      expect.objectContaining({ factor: "rejected-share", penalty: 6, status: "warning" }),
+      expect.objectContaining({ factor: "duplicate-share", penalty: 0, status: "ok" }),
     ]);
     const advice = body.recommendations as string[];
     expect(advice[0]).toMatch(/^check the integration sending events of `Purchase` \(capi\)/);
     expect(advice[1]).toMatch(/match quality 4\.1, ≥ 6 expected$/);
+    expect(advice[2]).toMatch(/^fix the rejected events: 6\.0 % were refused/);
+    // Per source: capi has the drop and the match quality, web the rejections.
     expect(
       (body.sources as { source: string; score: number }[]).map((s) => [s.source, s.score]),
-    ).toEqual([["capi", 46]]);
+    ).toEqual([
+      ["capi", 46],
+      ["web", 94],
+    ]);
     expect((body.openAnomalies as { id: string }[]).map((a) => a.id)).toEqual([acme.ids[1]]);
 
     // Another tenant's health knows nothing of acme's anomalies; its quality is good.

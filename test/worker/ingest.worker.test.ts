@@ -294,6 +294,19 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     expect(again.duplicates).toBe(3);
     expect(again.accepted).toBe(0);
     expect(app.queue.messages).toHaveLength(2);
+
+    // Beside the events, one outcome record per request carries its counts to the stream
+    // processor (the rejected and duplicate shares it watches), with a fresh request id each.
+    const outcomes = app.queue.outcomes;
+    expect(outcomes.map((o) => [o.source, o.accepted, o.duplicates, o.rejected, o.copies])).toEqual(
+      [
+        ["capi", 2, 1, 5, 0],
+        ["capi", 0, 3, 5, 0],
+      ],
+    );
+    expect(new Set(outcomes.map((o) => o.tenant)).size).toBe(1);
+    expect(outcomes[0]!.requestId).not.toBe(outcomes[1]!.requestId);
+    expect(app.queue.records.map((r) => r.topic)).toEqual(["capi", "capi", "capi", "capi"]);
   });
 
   it("dedups per tenant for 48 h, across the website and CAPI routes", async () => {
@@ -610,6 +623,15 @@ describe("POST /v1/capi/{pixelId}/events", () => {
     const keys = app.queue.messages.map((m) => m.key);
     expect(new Set(keys).size).toBe(250);
     expect(keys).toHaveLength(250);
+
+    // A third send is all duplicates: only its outcome record goes to the queue, and when the
+    // queue refuses it the request still answers (its events need nothing queued).
+    const calls = app.queue.batches.length;
+    app.queue.failCalls = new Set([app.queue.sendCalls + 1]);
+    res = await app.fetch("/v1/capi/9/events", { key, json: { data } });
+    expect(res.status).toBe(202);
+    expect(capiResponseSchema.parse(await res.json()).duplicates).toBe(250);
+    expect(app.queue.batches).toHaveLength(calls);
   });
 
   it("accepts and queues the events when Upstash cannot deduplicate, dropping only repeats within the request", async () => {

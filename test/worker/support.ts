@@ -11,6 +11,7 @@ import {
   tenantKeysRedisKey,
   tenantOriginsRedisKey,
 } from "#core/api-keys";
+import { type IngestOutcome, ingestOutcomeSchema, isIngestOutcomeValue } from "#core/events";
 import gbtManifest from "../../models/fixtures/gbt/manifest.json";
 import gbtModel from "../../models/fixtures/gbt/model.onnx";
 import linearManifest from "../../models/fixtures/linear/manifest.json";
@@ -89,8 +90,25 @@ export class RecordingQueue {
   failCalls = new Set<number>();
   private calls = 0;
 
-  /** The queued records as the consumer reads them (events are queued as bundles of JSON text). */
+  /** sendBatch calls so far, failed ones included. */
+  get sendCalls(): number {
+    return this.calls;
+  }
+
+  /** The queued event records as the consumer reads them (events are queued as bundles of JSON text). */
   get messages(): IngestMessage[] {
+    return this.records.filter((m) => !isIngestOutcomeValue(m.value));
+  }
+
+  /** The ingest outcome records queued (one per request, beside its events). */
+  get outcomes(): IngestOutcome[] {
+    return this.records
+      .filter((m) => isIngestOutcomeValue(m.value))
+      .map((m) => ingestOutcomeSchema.parse(m.value));
+  }
+
+  /** Every queued record, events and outcome records. */
+  get records(): IngestMessage[] {
     return this.batches.flat().flatMap((m) => {
       const body = parseIngestQueueBody(m.body);
       if (body.kind === "bundle" && body.malformed.length === 0) return body.records;

@@ -40,6 +40,13 @@ export {
   eventsResponseSchema,
 } from "./events-response.ts";
 export {
+  INGEST_OUTCOME_TYPE,
+  type IngestOutcome,
+  ingestOutcomeKey,
+  ingestOutcomeSchema,
+  isIngestOutcomeValue,
+} from "./ingest-outcome.ts";
+export {
   computeMatchQuality,
   MATCH_SIGNAL_WEIGHTS,
   type MatchQuality,

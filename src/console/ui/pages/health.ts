@@ -87,7 +87,7 @@ export const healthPage: Page = async () => {
     recent.length === 0
       ? emptyState(
           "No anomalies in the last 7 days.",
-          "Every event, conversion, value, match-quality and prediction series is watched per minute once it has a day of history; drops, spikes and level shifts appear here and on the alerts topic.",
+          "Every event, conversion, value, match-quality, rejected and duplicate share, prediction and mean-score series is watched per minute once it has a day of history; drops, spikes and level shifts appear here and on the alerts topic.",
         )
       : panel(
           `${recent.length} anomalies · ${recent.filter((a) => a.status === "open").length} open`,
