@@ -73,7 +73,7 @@ const PERFORMANCE_SQL = (limit: number) => `
   SELECT ${US("window_start")} AS at_us, id::text AS id, version,
     ${MS("window_start")} AS ws, ${MS("window_end")} AS we,
     sample_size::text AS n, positive_count::text AS positives, auc, log_loss, brier, calibration,
-    (details->>'attributionWindowMs')::float8 AS attribution_ms
+    (details->>'attributionWindowMs')::float8 AS attribution_ms, provisional
   FROM performance_results
   WHERE tenant_id = $1 AND model_name = $2
     AND window_start >= ${TS("$3")} AND window_start < ${TS("$4")}
@@ -259,6 +259,7 @@ export class NeonReadStore implements ReadStore {
       windowStartMs: Number(r.ws),
       windowEndMs: Number(r.we),
       attributionWindowMs: nullableNumber(r.attribution_ms) ?? undefined,
+      provisional: r.provisional === true,
       n: Number(r.n),
       positives: Number(r.positives),
       auc: nullableNumber(r.auc),

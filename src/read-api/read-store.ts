@@ -75,6 +75,8 @@ export interface PerformanceEntry {
   windowEndMs: number;
   /** The attribution window the processor labelled this window with, when it recorded one. */
   attributionWindowMs: number | undefined;
+  /** Written by the processor from the labels so far, before the window's attribution ended. */
+  provisional: boolean;
   n: number;
   positives: number;
   auc: number | null;

@@ -98,8 +98,9 @@ export const readModelPerformanceRoutes = new OpenAPIHono<AppEnv>().openapi(rout
         windowStart: iso(e.windowStartMs),
         windowEnd: iso(e.windowEndMs),
         version: e.version,
-        // Labels of a window's predictions are final once its attribution window has passed.
-        provisional: e.windowEndMs + (e.attributionWindowMs ?? fallbackMs) > nowMs,
+        // Stored as provisional by the processor (labels so far), or its attribution period has
+        // not ended by the clock (conversions may still arrive late through the stream).
+        provisional: e.provisional || e.windowEndMs + (e.attributionWindowMs ?? fallbackMs) > nowMs,
         n: e.n,
         positives: e.positives,
         auc: e.auc,

@@ -76,6 +76,13 @@ class MemoryMonitoring implements MonitoringTransaction {
   async labelledBetween() {
     return { scores: [], labels: [], unlabelled: 0 };
   }
+  async provisionalKeys(): Promise<ModelKey[]> {
+    return [];
+  }
+  async labelsSoFarFrom() {
+    return { scores: [], labels: [], predictedAtMs: [] };
+  }
+  async deleteProvisionalPerformance(): Promise<void> {}
   async firstPredictionFrom(): Promise<number | undefined> {
     return undefined;
   }

@@ -33,6 +33,7 @@ import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 //   MONITORING_PERFORMANCE_MIN_SAMPLE   fewest labelled predictions for a result [200]
 //   MONITORING_CALIBRATION_BINS         equal-width calibration bins [10]
 //   MONITORING_DEGRADED_AUC_DELTA       performance degraded when AUC < baseline − this [0.05]
+//   MONITORING_PROVISIONAL_INTERVAL_MS  least time between provisional results of a version; 0 = off [60000]
 //   MONITORING_ALERT_CONFIRMATIONS      evaluations in a row before a new level is adopted [1]
 //   MONITORING_ALERT_SOURCE             CloudEvents `source` of alerts [/driftline/stream-processor]
 //   MONITORING_RETRAIN_PSI_ABOVE        retrain when one feature's PSI ≥ this … [0.25]
@@ -107,6 +108,7 @@ export const monitoringEnvShape = {
   MONITORING_PERFORMANCE_MIN_SAMPLE: int(200, 1),
   MONITORING_CALIBRATION_BINS: int(10, 1, 1000),
   MONITORING_DEGRADED_AUC_DELTA: number(0.05),
+  MONITORING_PROVISIONAL_INTERVAL_MS: int(60_000, 0),
   MONITORING_ALERT_CONFIRMATIONS: int(1, 1, 100),
   MONITORING_ALERT_SOURCE: z.string().min(1).default("/driftline/stream-processor"),
   MONITORING_RETRAIN_PSI_ABOVE: orOff(0.25),
@@ -272,6 +274,7 @@ function monitoringSettingsFrom(e: MonitoringEnv): MonitoringSettings {
       minSample: e.MONITORING_PERFORMANCE_MIN_SAMPLE,
       calibrationBins: e.MONITORING_CALIBRATION_BINS,
       degradedAucDelta: e.MONITORING_DEGRADED_AUC_DELTA,
+      provisionalIntervalMs: e.MONITORING_PROVISIONAL_INTERVAL_MS,
     },
     alerts: {
       confirmations: e.MONITORING_ALERT_CONFIRMATIONS,

@@ -100,6 +100,8 @@ export interface MonitoringBatchSummary {
   slidingEvaluations: number;
   hourlyEvaluations: number;
   performanceResults: number;
+  /** Provisional results written for open windows. */
+  provisionalResults: number;
   alerts: number;
   retrainRequests: number;
   /** Retraining policies that fired during a cooldown. */
@@ -120,6 +122,7 @@ export const EMPTY_MONITORING_SUMMARY: Readonly<MonitoringBatchSummary> = Object
   slidingEvaluations: 0,
   hourlyEvaluations: 0,
   performanceResults: 0,
+  provisionalResults: 0,
   alerts: 0,
   retrainRequests: 0,
   suppressed: 0,
@@ -214,7 +217,17 @@ export class MonitoringStage {
       entry.rows.push(p);
       byKey.set(id, entry);
     }
+    // Which events are conversions is the tenant's setting.
+    const signals = input.signals.flatMap(
+      (sig) => signalForConversions(sig, batchSettings.conversionsOf(sig.tenant)) ?? [],
+    );
+    const signalTenants = new Set(signals.map((sig) => sig.tenant));
     const due = await tx.dueKeys(watermark);
+    const interval = settings.performance.provisionalIntervalMs;
+    if (interval > 0 && signalTenants.size > 0) {
+      // Conversions may label predictions of open windows: those versions get provisional results.
+      due.push(...(await tx.provisionalKeys([...signalTenants], nowMs - interval)));
+    }
     const keys = new Map<string, ModelKey>([...byKey].map(([id, e]) => [id, e.key]));
     for (const k of due) keys.set(keyId(k), k);
     const locked =
@@ -231,10 +244,6 @@ export class MonitoringStage {
     // 4. Store predictions (only new ones go on) and label signals; final labels for matured ones.
     const fresh = await tx.insertPredictions(input.predictions);
     summary.fresh = fresh.size;
-    // Which events are conversions is the tenant's setting.
-    const signals = input.signals.flatMap(
-      (sig) => signalForConversions(sig, batchSettings.conversionsOf(sig.tenant)) ?? [],
-    );
     if (signals.length > 0) {
       await tx.recordLabels(labelRows(signals), settings.labels.attributionWindowMs);
     }
@@ -396,6 +405,10 @@ export class MonitoringStage {
               );
             }
           }
+          if (!performanceRows.some((r) => r.key === key && r.result.window.startMs === start)) {
+            // Matured without a final result: a provisional one must not stay as if it were.
+            await tx.deleteProvisionalPerformance(key, start, start + width);
+          }
           // Next window with predictions in it (skipping empty stretches in one step).
           const next = await tx.firstPredictionFrom(key, start + width);
           state.performanceCursorMs =
@@ -403,6 +416,33 @@ export class MonitoringStage {
               ? Math.max(start + width, windowStartMs(maturedAt, width))
               : Math.max(start + width, windowStartMs(next, width));
         }
+      }
+
+      // Open windows: results from the labels so far, at most every provisionalIntervalMs, when
+      // this batch brought conversions of the tenant or new predictions of the version.
+      const touched =
+        signalTenants.has(key.tenant) ||
+        (byKey.get(keyId(key))?.rows ?? []).some((r) =>
+          fresh.has(`${r.tenant}\u0000${r.predictionId}`),
+        );
+      if (
+        interval > 0 &&
+        touched &&
+        state.performanceCursorMs !== undefined &&
+        nowMs - (state.provisionalAtMs ?? Number.NEGATIVE_INFINITY) >= interval
+      ) {
+        const started = performance.now();
+        const provisional = await this.provisionalResults(
+          tx,
+          key,
+          state.performanceCursorMs,
+          reference?.baselineAuc ?? state.observedBaselineAuc ?? null,
+        );
+        performanceRows.push(...provisional);
+        summary.provisionalResults += provisional.length;
+        state.provisionalAtMs = nowMs;
+        if (provisional.length > 0)
+          this.deps.observer?.evaluated("performance", performance.now() - started);
       }
 
       const dueCandidates = [
@@ -431,6 +471,50 @@ export class MonitoringStage {
     this.deps.observer?.alerted(alerts);
     this.deps.observer?.retrainRequested(requests, summary.suppressed);
     return summary;
+  }
+
+  /**
+   * Results of the version's open windows (scored at or after `fromMs`, attribution not ended)
+   * from the labels known now; windows with fewer than `minSample` predictions get none.
+   */
+  private async provisionalResults(
+    tx: MonitoringTransaction,
+    key: ModelKey,
+    fromMs: number,
+    baselineAuc: number | null,
+  ): Promise<StoredPerformanceResult[]> {
+    const { performance: perf, labels: lab } = this.deps.settings;
+    const soFar = await tx.labelsSoFarFrom(key, fromMs, lab.attributionWindowMs);
+    const windows = new Map<number, { scores: number[]; labels: number[] }>();
+    for (let i = 0; i < soFar.scores.length; i++) {
+      const start = windowStartMs(soFar.predictedAtMs[i] as number, perf.windowMs);
+      const w = windows.get(start) ?? { scores: [], labels: [] };
+      w.scores.push(soFar.scores[i] as number);
+      w.labels.push(soFar.labels[i] as number);
+      windows.set(start, w);
+    }
+    const out: StoredPerformanceResult[] = [];
+    for (const [start, w] of [...windows].sort((a, b) => a[0] - b[0])) {
+      const result = evaluatePerformance(
+        { startMs: start, endMs: start + perf.windowMs },
+        w.scores,
+        w.labels,
+        perf,
+      );
+      if (result.kind !== "evaluated") continue;
+      out.push({
+        key,
+        result,
+        provisional: true,
+        details: {
+          attributionWindowMs: lab.attributionWindowMs,
+          baselineAuc,
+          // Not converted yet counts as 0 until the window matures.
+          labelledSoFar: true,
+        },
+      });
+    }
+    return out;
   }
 
   /** The version's sliding window: the cached one when current, else re-read from Postgres. */

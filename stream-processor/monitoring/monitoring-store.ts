@@ -63,6 +63,11 @@ export interface StoredPerformanceResult {
   key: ModelKey;
   result: PerformanceResult;
   details: Record<string, unknown>;
+  /**
+   * True for an open window (its attribution period has not ended): labels so far, replaced by
+   * the final result at maturity. A final result is never replaced.
+   */
+  provisional?: boolean;
 }
 
 /** A tenant's stored monitoring settings (model '' = every model of the tenant). */
@@ -80,6 +85,11 @@ export interface MonitoringTransaction {
   lockStates(keys: readonly ModelKey[], initial: ModelMonitorState): Promise<LockedState[]>;
   /** Keys of these tenants with hourly or performance work due at the tenant's watermark (epoch ms). */
   dueKeys(watermarkMs: ReadonlyMap<string, number>): Promise<ModelKey[]>;
+  /**
+   * Keys of these tenants with open performance windows whose provisional results were last
+   * written at or before `notSinceMs` (processing time), or never.
+   */
+  provisionalKeys(tenants: readonly string[], notSinceMs: number): Promise<ModelKey[]>;
   /** The stream's newest trusted event time per tenant (event_time_watermarks), epoch ms. */
   maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
   /** The `limit` most recent stored predictions of a version, oldest first. */
@@ -110,6 +120,18 @@ export interface MonitoringTransaction {
     startMs: number,
     endMs: number,
   ): Promise<{ scores: number[]; labels: number[]; unlabelled: number }>;
+  /**
+   * Scores and labels as known now of a version's predictions scored at or after `fromMs`
+   * (the open windows): 1 when a conversion by prediction id or mapped click id happened within
+   * the attribution window so far, else 0 (final negatives and not converted yet alike).
+   */
+  labelsSoFarFrom(
+    key: ModelKey,
+    fromMs: number,
+    attributionWindowMs: number,
+  ): Promise<{ scores: number[]; labels: number[]; predictedAtMs: number[] }>;
+  /** Removes a provisional result of a window that matured without a final one. */
+  deleteProvisionalPerformance(key: ModelKey, startMs: number, endMs: number): Promise<void>;
   /** Scoring time of the version's first stored prediction at or after `ms` (undefined: none). */
   firstPredictionFrom(key: ModelKey, ms: number): Promise<number | undefined>;
   /** Time of the latest retraining request of the model (any version), epoch ms. */

@@ -103,6 +103,17 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     return rows.map((r) => ({ tenant: r.tenant_id, model: r.model_name, version: r.version }));
   }
 
+  async provisionalKeys(tenants: readonly string[], notSinceMs: number): Promise<ModelKey[]> {
+    const { rows } = await this.run<{ tenant_id: string; model_name: string; version: string }>(
+      "provisional_keys",
+      `SELECT tenant_id, model_name, version FROM monitoring_state
+       WHERE tenant_id = ANY($1::text[]) AND next_due_at IS NOT NULL
+         AND coalesce((state->>'provisionalAtMs')::float8, '-Infinity') <= $2::float8`,
+      [tenants, notSinceMs],
+    );
+    return rows.map((r) => ({ tenant: r.tenant_id, model: r.model_name, version: r.version }));
+  }
+
   async maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>> {
     if (tenants.length === 0) return new Map();
     const { rows } = await this.run<{ tenant_id: string; ms: string }>(
@@ -301,6 +312,47 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     return { scores, labels, unlabelled };
   }
 
+  async labelsSoFarFrom(
+    key: ModelKey,
+    fromMs: number,
+    attributionWindowMs: number,
+  ): Promise<{ scores: number[]; labels: number[]; predictedAtMs: number[] }> {
+    // The same match as resolveLabels, without writing: a conversion by the prediction's id or
+    // by a click id mapped to it, within its attribution window.
+    const { rows } = await this.run<{ score: number; hit: boolean; ms: string }>(
+      "labels_so_far_from",
+      `SELECT p.score, ${MS("p.predicted_at")} AS ms,
+         coalesce(p.label, false) OR EXISTS (
+           SELECT 1 FROM conversion_keys ck
+           WHERE ck.tenant_id = $1 AND ck.key_kind = 'prediction' AND ck.key = p.prediction_id
+             AND ck.event_time <= p.predicted_at + $5::bigint * interval '1 millisecond')
+         OR EXISTS (
+           SELECT 1 FROM click_id_predictions m
+           JOIN conversion_keys ck ON ck.tenant_id = $1 AND ck.key_kind = 'click' AND ck.key = m.click_id
+           WHERE m.tenant_id = $1 AND m.prediction_id = p.prediction_id
+             AND ck.event_time <= p.predicted_at + $5::bigint * interval '1 millisecond') AS hit
+       FROM predictions p
+       WHERE p.tenant_id = $1 AND p.model_name = $2 AND p.version = $3
+         AND p.predicted_at >= ${TS("$4")}`,
+      [key.tenant, key.model, key.version, ms(fromMs), ms(attributionWindowMs)],
+    );
+    return {
+      scores: rows.map((r) => r.score),
+      labels: rows.map((r) => (r.hit ? 1 : 0)),
+      predictedAtMs: rows.map((r) => Number(r.ms)),
+    };
+  }
+
+  async deleteProvisionalPerformance(key: ModelKey, startMs: number, endMs: number): Promise<void> {
+    await this.run(
+      "delete_provisional_performance",
+      `DELETE FROM performance_results
+       WHERE tenant_id = $1 AND model_name = $2 AND version = $3
+         AND window_start = ${TS("$4")} AND window_end = ${TS("$5")} AND provisional`,
+      [key.tenant, key.model, key.version, ms(startMs), ms(endMs)],
+    );
+  }
+
   async firstPredictionFrom(key: ModelKey, fromMs: number): Promise<number | undefined> {
     const { rows } = await this.run<{ ms: string | null }>(
       "first_prediction_from",
@@ -407,12 +459,20 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
     await this.run(
       "insert_performance_results",
       `INSERT INTO performance_results (tenant_id, model_name, version, window_start, window_end,
-         sample_size, positive_count, auc, log_loss, brier, calibration, details)
-       SELECT t, m, v, ${TS("ws")}, ${TS("we")}, n, pos, auc, ll, br, cal::jsonb, det::jsonb
+         sample_size, positive_count, auc, log_loss, brier, calibration, details, provisional)
+       SELECT t, m, v, ${TS("ws")}, ${TS("we")}, n, pos, auc, ll, br, cal::jsonb, det::jsonb, prov
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-         $7::bigint[], $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[])
-         AS r(t, m, v, ws, we, n, pos, auc, ll, br, cal, det)
-       ON CONFLICT DO NOTHING`,
+         $7::bigint[], $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[],
+         $13::boolean[])
+         AS r(t, m, v, ws, we, n, pos, auc, ll, br, cal, det, prov)
+       -- A provisional row is replaced in place (same id) by a newer provisional or the final
+       -- result; a final row stays as it is (a replayed batch cannot change it).
+       ON CONFLICT (tenant_id, model_name, version, window_start, window_end) DO UPDATE SET
+         sample_size = excluded.sample_size, positive_count = excluded.positive_count,
+         auc = excluded.auc, log_loss = excluded.log_loss, brier = excluded.brier,
+         calibration = excluded.calibration, details = excluded.details,
+         provisional = excluded.provisional, evaluated_at = now()
+       WHERE performance_results.provisional`,
       [
         rows.map((r) => r.key.tenant),
         rows.map((r) => r.key.model),
@@ -433,6 +493,7 @@ export class NeonMonitoringTransaction implements MonitoringTransaction {
             ...r.details,
           }),
         ),
+        rows.map((r) => r.provisional === true),
       ],
     );
   }

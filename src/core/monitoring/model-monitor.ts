@@ -47,6 +47,8 @@ export interface ModelMonitorState {
   hourlyClosedBeforeMs?: number;
   /** Start (epoch ms) of the first performance window not evaluated yet. */
   performanceCursorMs?: number;
+  /** When (processing time, epoch ms) provisional results of open windows were last written. */
+  provisionalAtMs?: number;
 }
 
 export function initialMonitorState(): ModelMonitorState {

@@ -58,6 +58,11 @@ export interface MonitoringSettings {
     logLossEpsilon: number;
     /** Performance is degraded when AUC < baseline − this (default 0.05). */
     degradedAucDelta: number;
+    /**
+     * Least time between two provisional results of one model version, ms of processing time
+     * (default 1 min); 0 writes none. Open windows are re-evaluated at most this often.
+     */
+    provisionalIntervalMs: number;
   };
   alerts: {
     /** Evaluations in a row a new drift or performance state must hold before it is adopted (default 1). */
@@ -109,6 +114,7 @@ export const DEFAULT_MONITORING_SETTINGS = {
     calibrationBins: DEFAULT_CALIBRATION_BINS,
     logLossEpsilon: DEFAULT_LOG_LOSS_EPSILON,
     degradedAucDelta: 0.05,
+    provisionalIntervalMs: 60_000,
   },
   alerts: { confirmations: 1, source: "/driftline/stream-processor" },
   retrain: {
@@ -179,6 +185,11 @@ export function resolveMonitoringSettings(input: MonitoringSettingsInput = {}): 
     performance.degradedAucDelta >= 0 && performance.degradedAucDelta < 1,
     "performance.degradedAucDelta",
     "must be in [0, 1)",
+  );
+  check(
+    isInt(performance.provisionalIntervalMs, 0, 31 * DAY_MS),
+    "performance.provisionalIntervalMs",
+    "must be from 0 (off) to 31 days",
   );
   const alerts = { ...d.alerts, ...input.alerts };
   check(isInt(alerts.confirmations, 1, 100), "alerts.confirmations", "must be in 1..100");

@@ -2,7 +2,7 @@
  * The SQL of a metrics read and the mapping of its rows, so the stream processor and the Worker
  * run the same statements, each with its own Postgres driver.
  */
-import { type GroupDimension, HOUR_MS } from "../windows/index.ts";
+import { type GroupDimension, HOUR_MS, MINUTE_MS } from "../windows/index.ts";
 import type { MetricsQuery, MetricsReadResult } from "./metrics-query.ts";
 
 /** A parameterised statement: `$n` placeholders and their values. */
@@ -96,6 +96,9 @@ export function metricsStatements(q: MetricsQuery): MetricsStatements {
   const groupBy = `GROUP BY window_start${dimSelect}`;
   const orderBy = `ORDER BY window_start${dimSelect}`;
   const start = `${TIMESTAMPTZ_TO_MS("window_start")} AS start_ms`;
+  if (q.widthMs === MINUTE_MS && q.groupBy.length === 0 && filters.length === 0) {
+    return minuteTotalsStatements(q, params);
+  }
   const hourly = q.widthMs === HOUR_MS;
   const windowsTable = hourly ? hourlyRows("metric_windows") : "metric_windows";
   const valuesTable = hourly ? hourlyRows("metric_window_values") : "metric_window_values";
@@ -123,6 +126,47 @@ export function metricsStatements(q: MetricsQuery): MetricsStatements {
        FROM ${windowsTable} ${where} AND source = 'predictions'
        GROUP BY window_start ORDER BY window_start LIMIT ${q.limit + 1}`,
       values: params.slice(0, 4),
+    },
+    watermark: {
+      text: `SELECT ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks WHERE tenant_id = $1 LIMIT 1`,
+      values: [q.tenant],
+    },
+  };
+}
+
+/**
+ * A minute read over everything (no grouping, no filter) from the per-minute totals the
+ * database keeps beside the window rows (metric_minute_totals, by trigger): one row per minute
+ * instead of one per window key, with the same answer. `event_rows` / `prediction_rows` > 0
+ * return a minute exactly when the raw rows would have one.
+ */
+function minuteTotalsStatements(q: MetricsQuery, params: unknown[]): MetricsStatements {
+  // $2 is the width; it is checked so the statement still types every parameter.
+  const where = (table: string) => `FROM ${table}
+       WHERE tenant_id = $1 AND $2::int = 60
+         AND window_start >= ${MS_TO_TIMESTAMPTZ("$3::bigint")} AND window_start < ${MS_TO_TIMESTAMPTZ("$4::bigint")}`;
+  const start = `${TIMESTAMPTZ_TO_MS("window_start")} AS start_ms`;
+  return {
+    totals: {
+      text: `SELECT ${start}, event_count::text AS events, late_count::text AS late,
+         match_quality_sum::float8 AS mq_sum, match_quality_count::text AS mq_count,
+         conversion_count::text AS conversions
+       ${where("metric_minute_totals")} AND event_rows > 0
+       ORDER BY window_start LIMIT ${q.limit + 1}`,
+      values: params,
+    },
+    values: {
+      text: `SELECT ${start}, currency, value_sum::text AS value_sum,
+         value_count::text AS value_count
+       ${where("metric_minute_value_totals")} AND value_rows > 0
+       ORDER BY window_start, currency LIMIT ${(q.limit + 1) * 200}`,
+      values: params,
+    },
+    predictions: {
+      text: `SELECT ${start}, prediction_count::text AS predictions
+       ${where("metric_minute_totals")} AND prediction_rows > 0
+       ORDER BY window_start LIMIT ${q.limit + 1}`,
+      values: params,
     },
     watermark: {
       text: `SELECT ${TIMESTAMPTZ_TO_MS("max_event_time")} AS ms FROM event_time_watermarks WHERE tenant_id = $1 LIMIT 1`,
