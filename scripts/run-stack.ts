@@ -31,7 +31,7 @@ export async function bringUp(
           onUp?.(service, endpoint);
           const how = endpoint.startedHere ? "started" : "reused";
           const ms = Math.round(performance.now() - t0);
-          log(`  ${service.name.padEnd(19)} ${endpoint.url.padEnd(46)} ${how} in ${ms} ms`);
+          log(`  ${service.name.padEnd(21)} ${endpoint.url.padEnd(46)} ${how} in ${ms} ms`);
         }),
       );
       const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");

@@ -67,7 +67,7 @@ async function printStatus(): Promise<void> {
   );
   console.log(`state dir ${stateDir}\n`);
   console.log(
-    `  ${"process".padEnd(19)}${"state".padEnd(12)}${"pids".padEnd(16)}${"restarts".padEnd(10)}${"memory".padEnd(10)}address`,
+    `  ${"process".padEnd(23)}${"state".padEnd(12)}${"pids".padEnd(16)}${"restarts".padEnd(10)}${"memory".padEnd(10)}address`,
   );
   let total = 0;
   let problems = 0;
@@ -86,7 +86,7 @@ async function printStatus(): Promise<void> {
       ? `   last exit ${child.lastExit.signal ?? `code ${child.lastExit.code}`} at ${child.lastExit.at}`
       : "";
     console.log(
-      `  ${service.name.padEnd(19)}${state.padEnd(12)}${(pids.join(",") || "-").padEnd(16)}${String(child?.restarts ?? "-").padEnd(10)}${(rss === undefined ? "-" : formatMiB(rss)).padEnd(10)}${urlOf(service.name, config)}${lastExit}`,
+      `  ${service.name.padEnd(23)}${state.padEnd(12)}${(pids.join(",") || "-").padEnd(16)}${String(child?.restarts ?? "-").padEnd(10)}${(rss === undefined ? "-" : formatMiB(rss)).padEnd(10)}${urlOf(service.name, config)}${lastExit}`,
     );
   }
   console.log(`\n  processes of this state dir: ${formatMiB(total)} RSS`);

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     running.push(await bringUp(stackStages(config), undefined, track));
     const { applied } = await migrate({ databaseUrl: env.DATABASE_URL! });
     const migrations = applied.length === 0 ? "up to date" : `applied ${applied.length}`;
-    console.log(`  ${"migrations".padEnd(19)} ${migrations}`);
+    console.log(`  ${"migrations".padEnd(21)} ${migrations}`);
     running.push(
       await bringUp(
         platformProcesses(config, env).map((p) => [p]),
