@@ -52,8 +52,8 @@ async function main(): Promise<void> {
   const graphPort = await freePort();
   const graphUrl = `http://127.0.0.1:${graphPort}`;
   const graphProcess = spawn(
-    resolve(ROOT, "node_modules/.bin/tsx"),
-    [resolve(ROOT, "scripts/graph-api-test-server/main.ts")],
+    process.execPath,
+    ["--import", "tsx", resolve(ROOT, "scripts/graph-api-test-server/main.ts")],
     { cwd: ROOT, stdio: "ignore", env: { ...process.env, GRAPH_API_TEST_PORT: String(graphPort) } },
   );
   const graphStats = async () =>

@@ -76,9 +76,11 @@ async function startGroupAtEnd(groupId: string): Promise<void> {
 }
 
 function startDelivery(groupId: string, graphUrl: string): ChildProcess {
+  // One process (node with tsx's loader), so SIGKILL kills the service itself, not a wrapper
+  // that would leave it running.
   const child = spawn(
-    resolve(ROOT, "node_modules/.bin/tsx"),
-    [resolve(ROOT, "stream-processor/delivery-main.ts")],
+    process.execPath,
+    ["--import", "tsx", resolve(ROOT, "stream-processor/delivery-main.ts")],
     {
       cwd: ROOT,
       env: {
