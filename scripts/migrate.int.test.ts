@@ -109,6 +109,10 @@ describe("migrate", () => {
       [
         // authentication finds a key by its hash before it knows the tenant;
         "api_keys_key_hash_key",
+        // an audit entry's own id (reads go by tenant through audit_log_tenant_*);
+        "audit_log_pkey",
+        // the retraining worker takes the next due job, whatever its tenant;
+        "retraining_jobs_due",
         // the outbox publisher delivers every tenant's alerts in order of due time;
         "monitoring_outbox_channel_ref_id_target_key",
         "monitoring_outbox_due",

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { loadLocalStackConfig } from "./local/config";
 import { stackEnv, stackStages } from "./local/stack";
+import { migrate } from "./migrate";
 import { bringUp } from "./run-stack";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -56,7 +57,18 @@ async function bringUpForTests() {
   console.log(
     "starting local services for the tests (DRIFTLINE_KEEP_SERVICES=1 keeps them running)",
   );
-  return bringUp(stackStages(config));
+  const stack = await bringUp(stackStages(config));
+  // The Worker the end-to-end tests call reads and writes the stack's database (its admin routes
+  // need the audit log, its reads the monitoring tables): bring its schema up to date first, as
+  // `npm start` does, so no test depends on another having migrated it.
+  try {
+    const { applied } = await migrate({ databaseUrl: stackEnv(config).DATABASE_URL! });
+    if (applied.length > 0) console.log(`migrations: applied ${applied.length}`);
+  } catch (error) {
+    if (process.env.DRIFTLINE_KEEP_SERVICES !== "1") await stack.down();
+    throw error;
+  }
+  return stack;
 }
 
 function runVitest(): Promise<number> {
