@@ -1,8 +1,10 @@
 /** The Neon serverless Pool (Postgres over WebSocket) for Neon or, through the local relay, any Postgres. */
+
 import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
 import ws from "ws";
 import { parseDatabaseUrl } from "#core/config";
 import { ConfigError } from "#core/errors";
+import { withTransaction as inTransaction } from "#core/offsets";
 
 export type { Pool, PoolClient };
 
@@ -72,26 +74,7 @@ export function createPool(options: PoolOptions): Pool {
   return pool;
 }
 
-/** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
-export async function withTransaction<T>(
-  pool: Pool,
-  fn: (client: PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    try {
-      await client.query("ROLLBACK");
-    } catch (rollbackError) {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+/** Runs `fn` in one transaction on one pooled connection (see the core's `withTransaction`). */
+export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction<PoolClient, T>(pool, fn);
 }

@@ -1,8 +1,10 @@
 /** Builds the Neon serverless Pool (Postgres over WebSocket) for Neon or, through the local relay, any Postgres. */
+
 import { Client, Pool, type PoolClient } from "@neondatabase/serverless";
 import ws from "ws";
 import { parseDatabaseUrl } from "#core/config";
 import { ConfigError, DependencyUnavailableError } from "#core/errors";
+import { withTransaction as inTransaction } from "#core/offsets";
 
 export type { Pool, PoolClient };
 
@@ -143,32 +145,9 @@ export function createNeonPool(options: NeonPoolOptions): Pool {
   return pool;
 }
 
-/**
- * Runs `fn` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK
- * when it throws (the error is rethrown). The connection is always released; one whose
- * ROLLBACK failed is discarded rather than returned to the pool in an unknown state.
- */
-export async function withTransaction<T>(
-  pool: Pool,
-  fn: (client: PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    try {
-      await client.query("ROLLBACK");
-    } catch (rollbackError) {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+/** Runs `fn` in one transaction on one pooled connection (see the core's `withTransaction`). */
+export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction<PoolClient, T>(pool, fn);
 }
 
 /**
