@@ -187,7 +187,17 @@ export const WorkerEnvSchema = z.object({
   WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
   /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
   WEBHOOK_TEST_TIMEOUT_MS: int(100, 30_000, 5_000),
+  /**
+   * DNS-over-HTTPS JSON endpoint (`application/dns-json`) that POST /v1/webhooks/{id}/test
+   * resolves an endpoint's hostname through, to check its addresses before sending. Default in
+   * production: Cloudflare's (DEFAULT_WEBHOOK_DNS_RESOLVER_URL); elsewhere unset, hostnames are
+   * not resolved before a test send (local runs have loopback receivers and maybe no DNS).
+   */
+  WEBHOOK_DNS_RESOLVER_URL: url.optional(),
 });
+
+/** Where production Workers resolve webhook hostnames unless WEBHOOK_DNS_RESOLVER_URL says. */
+export const DEFAULT_WEBHOOK_DNS_RESOLVER_URL = "https://cloudflare-dns.com/dns-query";
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
@@ -207,6 +217,13 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
       forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
       forbidLocalDefault("DESTINATION_ENCRYPTION_KEY", LOCAL_DESTINATION_ENCRYPTION_KEY),
+      {
+        key: "WEBHOOK_DNS_RESOLVER_URL",
+        problem: (v) =>
+          v !== undefined && !v.toLowerCase().startsWith("https://")
+            ? "must be an https:// URL: the answers decide where signed test deliveries go"
+            : undefined,
+      },
     ]),
   });
 }

@@ -14,7 +14,7 @@ import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
 import { destinationServices } from "./destinations/destination-services";
-import { parseWorkerEnv, type WorkerEnv } from "./env";
+import { DEFAULT_WEBHOOK_DNS_RESOLVER_URL, parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
@@ -134,6 +134,9 @@ export function buildServices(env: WorkerEnv): Services {
       maxEndpointsPerTenant: env.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
       testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
       allowLocalUrls: !isProduction(env),
+      dnsResolverUrl:
+        env.WEBHOOK_DNS_RESOLVER_URL ??
+        (isProduction(env) ? DEFAULT_WEBHOOK_DNS_RESOLVER_URL : undefined),
     }),
     destinations: destinationServices({
       databaseUrl: env.DATABASE_URL,
