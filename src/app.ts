@@ -28,6 +28,7 @@ import { readAuditRoutes } from "./routes/read-audit";
 import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
+import { readModelExplanationsRoutes } from "./routes/read-model-explanations";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
 import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
@@ -72,6 +73,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     readMetricsRoutes,
     readModelDriftRoutes,
     readModelPerformanceRoutes,
+    readModelExplanationsRoutes,
     readAlertsRoutes,
     acknowledgeAlertRoutes,
     readAnomaliesRoutes,

@@ -9,6 +9,7 @@ import {
 } from "#core/read-models";
 import { acknowledgeAlert, listAlerts } from "./alert-reads";
 import { listDrift } from "./drift-reads";
+import { explanationSummary, listExplanations } from "./explanation-reads";
 import { healthReadings, listAnomalies } from "./health-reads";
 import { hasModel, listPerformance } from "./performance-reads";
 import type {
@@ -19,6 +20,9 @@ import type {
   AnomalyQuery,
   DriftPage,
   DriftQuery,
+  ExplainedPrediction,
+  ExplanationQuery,
+  ExplanationSummary,
   HealthReadings,
   MonitoringSettingsLayers,
   PerformanceEntry,
@@ -71,6 +75,14 @@ export class NeonReadStore implements ReadStore {
 
   listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]> {
     return listPerformance(this.query, q);
+  }
+
+  listExplanations(q: ExplanationQuery): Promise<ExplainedPrediction[]> {
+    return listExplanations(this.query, q);
+  }
+
+  explanationSummary(q: Omit<ExplanationQuery, "after" | "limit">): Promise<ExplanationSummary> {
+    return explanationSummary(this.query, q);
   }
 
   hasModel(tenant: string, model: string): Promise<boolean> {
