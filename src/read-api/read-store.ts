@@ -252,9 +252,12 @@ export interface ExplainedPrediction {
   reasons: { feature: string; contribution: number }[];
 }
 
-/** Over the explained predictions of a range: how many, and each feature's reasons summed up. */
+/** Over the explained predictions of a range: how many, and each feature's reasons averaged (newest sample). */
 export interface ExplanationSummary {
+  /** Explained predictions in the range, counted up to EXPLANATION_COUNT_CAP. */
   explained: number;
+  /** The newest of them the features are averaged over (at most EXPLANATION_SUMMARY_SAMPLE). */
+  summarized: number;
   /** Largest mean |contribution| first, at most EXPLANATION_SUMMARY_FEATURES. */
   features: {
     feature: string;
@@ -268,6 +271,10 @@ export interface ExplanationSummary {
 
 /** Features an explanation summary lists at most. */
 export const EXPLANATION_SUMMARY_FEATURES = 20;
+/** Explained predictions an explanation summary counts at most (the cap means "at least"). */
+export const EXPLANATION_COUNT_CAP = 10_000;
+/** Explained predictions (the range's newest) an explanation summary averages over at most. */
+export const EXPLANATION_SUMMARY_SAMPLE = 2_000;
 
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {

@@ -47,7 +47,11 @@ export const ExplanationsPageSchema = z
       .object({
         explained: z.number().int().openapi({
           description:
-            "Predictions in [from, to) logged with reasons; 0 when the Worker logs none (PREDICTION_LOG_REASONS=0, the default)",
+            "Predictions in [from, to) logged with reasons, counted up to 10000 (10000: at least that many); 0 when the Worker logs none (PREDICTION_LOG_REASONS=0, the default)",
+        }),
+        summarized: z.number().int().openapi({
+          description:
+            "The newest explained predictions of the range the features are averaged over: all of them up to 2000",
         }),
         features: z
           .array(
@@ -55,7 +59,7 @@ export const ExplanationsPageSchema = z
               feature: z.string(),
               meanAbsContribution: z.number().openapi({
                 description:
-                  "Mean |contribution| over the predictions that list this feature among their reasons",
+                  "Mean |contribution| over the summarized predictions that list this feature among their reasons",
               }),
               meanContribution: z.number(),
               count: z.number().int().openapi({ description: "Predictions that list it" }),
@@ -63,7 +67,10 @@ export const ExplanationsPageSchema = z
           )
           .openapi({ description: "Largest mean |contribution| first, at most 20" }),
       })
-      .openapi({ description: "Over the whole range, whatever the page" }),
+      .openapi({
+        description:
+          "Over the range whatever the page: `explained` counts all its explained predictions, the features are averaged over the newest `summarized` of them",
+      }),
     nextCursor: z.string().optional(),
   })
   .openapi("ExplanationsPage");
@@ -74,7 +81,7 @@ const route = createRoute({
   tags: [READ_TAG],
   summary: "A model's explained predictions and its top features",
   description:
-    "Predictions scored in [from, to) (default the last 24 h, at most 31 days) that the Worker logged with their top reasons (`PREDICTION_LOG_REASONS`), newest first, and over the whole range the features by mean |contribution|. Needs the `read` (or `admin`) role.",
+    "Predictions scored in [from, to) (default the last 24 h, at most 31 days) that the Worker logged with their top reasons (`PREDICTION_LOG_REASONS`), newest first, and the features by mean |contribution| over the range's newest 2000 explained predictions. Needs the `read` (or `admin`) role.",
   security: READ_SECURITY,
   middleware: READ_MIDDLEWARE,
   request: {
@@ -132,6 +139,7 @@ export const readModelExplanationsRoutes = new OpenAPIHono<AppEnv>().openapi(rou
       })),
       summary: {
         explained: summary.explained,
+        summarized: summary.summarized,
         features: summary.features.map((f) => ({
           feature: f.feature,
           meanAbsContribution: f.meanAbs,

@@ -152,6 +152,7 @@ describe("GET /v1/models/{name}/explanations", () => {
     });
     const want = expectedSummary(acme.explained);
     expect(page.summary.explained).toBe(acme.explained.length);
+    expect(page.summary.summarized).toBe(acme.explained.length);
     expect(page.summary.features.map((f) => f.feature)).toEqual(want.map((f) => f.feature));
     for (const [i, f] of page.summary.features.entries()) {
       expect(f.count).toBe(want[i]!.count);
@@ -192,12 +193,40 @@ describe("GET /v1/models/{name}/explanations", () => {
     expect((await get("/v1/models/lead/explanations", globex.read)).status).toBe(200);
   });
 
+  it("averages the features over the range's newest 2000 explained predictions, counting them all", async () => {
+    const tenant = uniqueTenant("busy");
+    await sql("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
+    // 2005 explained predictions a second apart; only the 5 oldest name "oldest_only".
+    await sql(
+      `INSERT INTO predictions (tenant_id, prediction_id, model_name, version, score, features,
+         reasons, predicted_at)
+       SELECT $1, 'b' || lpad(i::text, 5, '0'), 'conversion', '1', 0.5, '{}',
+         CASE WHEN i <= 5 THEN '[{"feature": "oldest_only", "contribution": 5}]'::jsonb
+              ELSE jsonb_build_array(jsonb_build_object('feature', 'f', 'contribution', i % 7 - 3)) END,
+         now() - interval '1 hour' + i * interval '1 second'
+       FROM generate_series(1, 2005) i`,
+      [tenant],
+    );
+    const { body } = await get(
+      "/v1/models/conversion/explanations?limit=1",
+      await createKey(tenant, ["read"]),
+    );
+    const page = ExplanationsPageSchema.parse(body);
+    expect(page.summary.explained).toBe(2005);
+    expect(page.summary.summarized).toBe(2000);
+    expect(page.summary.features.map((f) => [f.feature, f.count])).toEqual([["f", 2000]]);
+    // i = 6 … 2005: contributions i % 7 − 3, their mean |c| computed here.
+    let abs = 0;
+    for (let i = 6; i <= 2005; i++) abs += Math.abs((i % 7) - 3);
+    expect(page.summary.features[0]!.meanAbsContribution).toBeCloseTo(abs / 2000, 12);
+  });
+
   it("answers an empty page and explained: 0 when no reasons are logged", async () => {
     const { status, body } = await get("/v1/models/conversion/explanations", silent.read);
     expect(status).toBe(200);
     expect(ExplanationsPageSchema.parse(body)).toEqual({
       data: [],
-      summary: { explained: 0, features: [] },
+      summary: { explained: 0, summarized: 0, features: [] },
     });
   });
 

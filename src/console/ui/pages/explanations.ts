@@ -17,6 +17,7 @@ interface ExplanationsPage {
   }[];
   summary: {
     explained: number;
+    summarized: number;
     features: {
       feature: string;
       meanAbsContribution: number;
@@ -45,7 +46,7 @@ export async function explanationsPanel(model: string): Promise<HTMLElement> {
   } catch (err) {
     // A model known only from its bundle (no stored results yet) has nothing to explain either.
     if (!(err instanceof ApiError && err.status === 404)) throw err;
-    page = { data: [], summary: { explained: 0, features: [] } };
+    page = { data: [], summary: { explained: 0, summarized: 0, features: [] } };
   }
   const section = panel(title);
   section.dataset.panel = "explanations";
@@ -57,9 +58,9 @@ export async function explanationsPanel(model: string): Promise<HTMLElement> {
         h(
           "span",
           {},
-          "Set the Worker variable ",
+          "Set ",
           h("code", {}, "PREDICTION_LOG_REASONS=3"),
-          " (wrangler.toml [vars], or .dev.vars locally): every logged prediction of a linear or tree model then carries its 3 largest contributions; other models carry them when the score request asks (",
+          " (a Worker variable: [vars] in wrangler.toml): every logged prediction of a linear or tree model then carries its 3 largest contributions; other models carry them when the score request asks (",
           h("code", {}, '"explain": true'),
           "). See docs/explanations.md.",
         ),
@@ -88,14 +89,14 @@ export async function explanationsPanel(model: string): Promise<HTMLElement> {
             magnitudeBar(f.meanAbsContribution / maxMean, f.meanContribution),
             formatNumber(f.meanAbsContribution, 4),
             signed(f.meanContribution),
-            `${formatNumber(f.count)} of ${formatNumber(page.summary.explained)}`,
+            `${formatNumber(f.count)} of ${formatNumber(page.summary.summarized)}`,
           ]),
           "features",
         ),
         h(
           "p",
           { class: "muted" },
-          "Means over the predictions that list the feature among their logged top reasons.",
+          `Means over the predictions that list the feature among their logged top reasons: the newest ${formatNumber(page.summary.summarized)} of ${formatNumber(page.summary.explained)}${page.summary.explained >= 10_000 ? "+" : ""} explained predictions.`,
         ),
       ),
       h(
