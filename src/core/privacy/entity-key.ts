@@ -2,6 +2,9 @@
 
 const encoder = new TextEncoder();
 
+/** The key local runs use when ENTITY_ID_KEY is not set (the Worker refuses it in production). */
+export const LOCAL_ENTITY_ID_KEY = "driftline-local-entity-id-key";
+
 /** Imports ENTITY_ID_KEY for `keyEntityId` (WebCrypto: the Worker and Node alike). */
 export function importEntityIdKey(secret: string): Promise<CryptoKey> {
   return crypto.subtle.importKey(

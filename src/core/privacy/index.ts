@@ -1,11 +1,14 @@
 /** Tenant deletion and the erasure of one person: what is stored where, and the pure rules for removing it. */
-export { importEntityIdKey, keyEntityId } from "./entity-key.ts";
+export { importEntityIdKey, keyEntityId, LOCAL_ENTITY_ID_KEY } from "./entity-key.ts";
 export {
   PARKED_BUNDLES_PREFIX,
+  type ParkedBundleBucket,
+  type ParkedBundlesReport,
   personRecordMatcher,
   type RecordMatcher,
   type ScrubbedBundle,
   scrubParkedBundle,
+  scrubParkedBundles,
   tenantRecordMatcher,
 } from "./parked-bundles.ts";
 export {

@@ -85,3 +85,78 @@ export function scrubParkedBundle(text: string, matches: RecordMatcher): Scrubbe
   if (kept.length === 0) return { removed, kept: 0, text: undefined };
   return { removed, kept: kept.length, text: JSON.stringify({ ...body, records: kept }) };
 }
+
+/**
+ * The slice of an R2 bucket the scrubbing uses; Workers' `R2Bucket` and Miniflare's bucket both
+ * fit it.
+ */
+export interface ParkedBundleBucket {
+  list(options: { prefix: string; cursor?: string }): Promise<{
+    objects: { key: string }[];
+    truncated: boolean;
+    cursor?: string;
+  }>;
+  get(
+    key: string,
+  ): Promise<{ text(): Promise<string>; customMetadata?: Record<string, string> } | null>;
+  put(
+    key: string,
+    value: string,
+    options: { httpMetadata: { contentType: string }; customMetadata: Record<string, string> },
+  ): Promise<unknown>;
+  delete(key: string): Promise<unknown>;
+}
+
+/** What scrubbing the parked bundles did. */
+export interface ParkedBundlesReport {
+  /** Bundles read. */
+  scanned: number;
+  /** Records removed from them. */
+  records: number;
+  /** Bundles written back without the removed records. */
+  rewritten: number;
+  /** Bundles deleted because no record was left. */
+  deleted: number;
+}
+
+/**
+ * Reads every parked bundle and removes the matching records: a bundle left empty is deleted, any
+ * other is written back under its key with its metadata. Parked bundles are few (what still
+ * failed after about two days of retries), so reading each one is affordable.
+ */
+export async function scrubParkedBundles(
+  bucket: ParkedBundleBucket,
+  matches: RecordMatcher,
+): Promise<ParkedBundlesReport> {
+  const report: ParkedBundlesReport = { scanned: 0, records: 0, rewritten: 0, deleted: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({
+      prefix: PARKED_BUNDLES_PREFIX,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const { key } of page.objects) {
+      const object = await bucket.get(key);
+      if (object === null) continue;
+      report.scanned++;
+      const scrubbed = scrubParkedBundle(await object.text(), matches);
+      if (scrubbed.removed === 0) continue;
+      report.records += scrubbed.removed;
+      if (scrubbed.text === undefined) {
+        await bucket.delete(key);
+        report.deleted++;
+      } else {
+        await bucket.put(key, scrubbed.text, {
+          httpMetadata: { contentType: "application/json" },
+          customMetadata: {
+            ...(object.customMetadata ?? {}),
+            scrubbedRecords: String(scrubbed.removed),
+          },
+        });
+        report.rewritten++;
+      }
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return report;
+}
