@@ -31,6 +31,8 @@ export async function openLocalR2(persistPath: string): Promise<LocalR2> {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       resourcePersistencePath: persistPath,
+      // No request reaches this Worker, so the `cf` object (fetched from the internet) is not needed.
+      cf: false,
       log: new Log(LogLevel.WARN),
       workers: [
         {
