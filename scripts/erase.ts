@@ -48,6 +48,8 @@ bundles. Events in Kafka expire with the topics' retention (docs/privacy.md).
 Environment:
   DATABASE_URL         default: the local stack's database
   ENTITY_ID_KEY        the Worker's entity-id key (default: the local stack's)
+  R2_S3_ENDPOINT       a deployment's R2 S3 API, with R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY
+                       (see npm run tenants:delete -- --help); unset: the local stack's R2
   DRIFTLINE_STATE_DIR  the local stack's state dir, whose R2 persistence is used
   DRIFTLINE_OPERATOR   the name the audit log records (default: the OS user)`;
 

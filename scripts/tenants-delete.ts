@@ -54,6 +54,10 @@ Environment:
   DATABASE_URL              default: the local stack's database
   UPSTASH_REDIS_REST_URL    default http://127.0.0.1:8079
   UPSTASH_REDIS_REST_TOKEN  default: the local stack's
+  R2_S3_ENDPOINT            a deployment's R2 S3 API (https://<account id>.r2.cloudflarestorage.com),
+                            with R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (an R2 API token's);
+                            R2_MODELS_BUCKET, R2_DEAD_LETTERS_BUCKET (default: wrangler.toml's).
+                            Unset: the local stack's R2
   DRIFTLINE_STATE_DIR       the local stack's state dir, whose R2 persistence is used
   DRIFTLINE_OPERATOR        the name the audit log records (default: the OS user)`;
 
