@@ -316,8 +316,13 @@ export async function deleteTenant(options: DeleteTenantOptions): Promise<Tenant
 /** The lines the command prints. */
 export function describeTenantDeletion(report: TenantDeletionReport): string {
   const verb = report.applied ? "deleted" : "would delete";
+  const found =
+    Object.values(report.postgres.tables).some((n) => n > 0) ||
+    Object.values(report.redis).some((n) => typeof n === "number" && n > 0) ||
+    (report.r2?.models ?? 0) > 0 ||
+    (report.r2?.deadLetters?.records ?? 0) > 0;
   const lines = [
-    `Tenant ${report.tenant}: ${report.applied ? "deleted" : "nothing changed (add --yes to delete)"}.`,
+    `Tenant ${report.tenant}: ${report.applied ? "deleted" : "nothing changed (add --yes to delete)"}.${found ? "" : " Nothing of it was found (check the tenant id)."}`,
     `  Postgres ${report.postgres.url}: ${verb}`,
   ];
   for (const [table, n] of Object.entries(report.postgres.tables)) {
