@@ -21,7 +21,7 @@ import { keyStoresFromEnv } from "../../scripts/keys-common";
 import { type LocalR2, openLocalR2 } from "../../scripts/local/local-r2";
 import { migrate } from "../../scripts/migrate";
 import { deleteTenant, describeTenantDeletion } from "../../scripts/tenants-delete";
-import { seedTenant } from "./seed-tenant";
+import { type SeededTenant, seedTenant } from "./seed-tenant";
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 const schema = `test_tenant_delete_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
@@ -34,6 +34,7 @@ const B = `stays-${suffix}`;
 
 let db: pg.Pool;
 let r2: LocalR2;
+const seeded: SeededTenant[] = [];
 let r2Dir: string;
 
 beforeAll(async () => {
@@ -48,7 +49,8 @@ afterAll(async () => {
   await db.end();
   await r2.close();
   rmSync(r2Dir, { recursive: true, force: true });
-  const leftovers = [...(await redis.keys(`*${suffix}*`))];
+  // The kept tenant's keys (and, should the test fail half-way, the deleted one's).
+  const leftovers = [...seeded.flatMap((t) => t.redisKeys), ...(await redis.keys(`*${suffix}*`))];
   if (leftovers.length > 0) await redis.del(...leftovers);
 });
 
@@ -100,6 +102,7 @@ describe("deleteTenant", () => {
   it("deletes one tenant's rows, keys and objects and leaves the other's as they were", async () => {
     const a = await seedTenant(db, redis, r2.models, A);
     const b = await seedTenant(db, redis, r2.models, B);
+    seeded.push(a, b);
     // A parked bundle holding records of both tenants, and one of A alone.
     const record = (tenant: string, id: string) => ({
       topic: "events",
