@@ -22,6 +22,7 @@ import { updateKeyRoutes } from "./routes/keys-update";
 import { modelRoutes } from "./routes/models";
 import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
 import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
+import { privacyErasureRoutes } from "./routes/privacy-erasures";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readAnomaliesRoutes } from "./routes/read-anomalies";
 import { readAuditRoutes } from "./routes/read-audit";
@@ -94,6 +95,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     updateKeyRoutes,
     rotateKeyRoutes,
     readAuditRoutes,
+    privacyErasureRoutes,
   ]) {
     app.route("/", routes);
   }

@@ -16,6 +16,7 @@ import {
   type UrlQueryAllowlist,
   urlQueryAllowlistProblems,
 } from "#core/events";
+import { LOCAL_ENTITY_ID_KEY } from "#core/privacy";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
@@ -35,8 +36,8 @@ const int = (min: number, max: number, fallback: number) => envInt(fallback, min
 /** The local Upstash REST server's default token; production must use its own. */
 const LOCAL_UPSTASH_TOKEN = "driftline-local-token";
 
-/** The entity-id key of local runs; production sets its own secret. */
-export const LOCAL_ENTITY_ID_KEY = "driftline-local-entity-id-key";
+/** The entity-id key of local runs (shared with `npm run erase`); production sets its own secret. */
+export { LOCAL_ENTITY_ID_KEY };
 
 export const WorkerEnvSchema = z.object({
   /** R2 bucket with model bytes and manifests. */

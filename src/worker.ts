@@ -29,6 +29,7 @@ import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
 import { R2ModelStore } from "./model-registry/r2-model-store";
 import { UpstashModelPointerStore } from "./model-registry/upstash-model-pointer-store";
 import { createLogger, type Logger } from "./observability/logger";
+import { personErasureServices } from "./privacy/person-erasure-services";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
@@ -145,6 +146,11 @@ export function buildServices(env: WorkerEnv): Services {
       maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
     audit: auditServices({ databaseUrl: env.DATABASE_URL, wsRelayUrl: env.NEON_WS_RELAY_URL }),
+    erasures: personErasureServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      deadLetters: env.DEAD_LETTERS,
+    }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({
