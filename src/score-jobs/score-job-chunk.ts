@@ -107,7 +107,7 @@ async function scoreText(
         ? ndjsonRow(record, row, features)
         : csvRow(header, record, row, features, types);
     if (outcome.ok) good.push({ index: i, row: outcome.row });
-    else results[i] = errorResult(outcome.error);
+    else results[i] = errorResult(outcome.error, outcome.entityId);
   });
 
   const columns = features.length;

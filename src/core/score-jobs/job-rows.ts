@@ -22,7 +22,10 @@ export interface EncodedJobRow {
   values: number[];
 }
 
-export type JobRowOutcome = { ok: true; row: EncodedJobRow } | { ok: false; error: RowError };
+export type JobRowOutcome =
+  | { ok: true; row: EncodedJobRow }
+  /** `entityId` when the row got as far as naming one, so its result line still carries it. */
+  | { ok: false; error: RowError; entityId?: string };
 
 /**
  * Checks a CSV header against the model: at least one column must name a feature (else the first
@@ -76,27 +79,27 @@ export function csvRow(
 ): JobRowOutcome {
   const fields = parseCsvRecord(record);
   if (!Array.isArray(fields)) return failed(row, "(row)", fields.error);
+  const idColumn = header.indexOf(ENTITY_ID_COLUMN);
+  const idText = idColumn === -1 ? undefined : fields[idColumn];
+  const entityId = idText === undefined || idText === "" ? undefined : idText;
   if (fields.length !== header.length) {
     return failed(
       row,
       "(row)",
       `has ${fields.length} fields; the header has ${header.length} columns`,
+      entityId,
     );
   }
   const values: Record<string, unknown> = {};
-  let entityId: string | undefined;
   for (let c = 0; c < header.length; c++) {
     const name = header[c]!;
     const text = fields[c]!;
-    if (name === ENTITY_ID_COLUMN) {
-      if (text !== "") entityId = text;
-      continue;
-    }
+    if (c === idColumn) continue;
     const type = types.get(name);
     if (type === undefined || text === "") continue;
     if (type === "number") {
       const trimmed = text.trim();
-      if (!NUMBER.test(trimmed)) return failed(row, name, "must be a number");
+      if (!NUMBER.test(trimmed)) return failed(row, name, "must be a number", entityId);
       values[name] = Number(trimmed);
     } else {
       values[name] = text;
@@ -130,7 +133,7 @@ export function ndjsonRow(
   if (Object.hasOwn(object, "features")) {
     const f = object.features;
     if (typeof f !== "object" || f === null || Array.isArray(f)) {
-      return failed(row, "features", "must be an object of feature values");
+      return failed(row, "features", "must be an object of feature values", entityId);
     }
     values = f as Record<string, unknown>;
   } else {
@@ -152,7 +155,7 @@ function encoded(
   if (!result.ok) {
     const issue = result.issues[0]!;
     // encodeFeatureRow names `<prefix>.<feature>`; the prefix is empty here.
-    return failed(row, issue.field.replace(/^\./, ""), issue.message);
+    return failed(row, issue.field.replace(/^\./, ""), issue.message, entityId);
   }
   return {
     ok: true,
@@ -160,6 +163,10 @@ function encoded(
   };
 }
 
-function failed(row: number, field: string, message: string): JobRowOutcome {
-  return { ok: false, error: { row, field, message } };
+function failed(row: number, field: string, message: string, entityId?: string): JobRowOutcome {
+  return {
+    ok: false,
+    error: { row, field, message },
+    ...(entityId === undefined ? {} : { entityId }),
+  };
 }
