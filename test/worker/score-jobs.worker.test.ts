@@ -502,3 +502,59 @@ describe("tenant isolation", () => {
     expect((await app.fetch("/v1/score/jobs", { key: readOnly })).status).toBe(403);
   });
 });
+
+describe("chunks that cannot score", () => {
+  const { app, queue, deliver } = setup();
+  const tenant = uniqueTenant("jobs-fail");
+  let key = "";
+  beforeAll(async () => {
+    key = await createKey(tenant, ["score"]);
+  });
+
+  it("a chunk whose rows are gone counts them failed with the reason, and the job finishes", async () => {
+    const res = await app.fetch("/v1/score/jobs?model=conversion", {
+      method: "POST",
+      key,
+      headers: { "content-type": "text/csv" },
+      body: "sessions_7d\n1\n2\n",
+    });
+    const job = await json<JobJson>(res);
+    const bucket = rawEnv.JOBS as R2Bucket;
+    const listed = await bucket.list({ prefix: `jobs/${tenant}/${job.id}/input/` });
+    expect(listed.objects).toHaveLength(1);
+    await bucket.delete(listed.objects[0]!.key);
+    const batch = await deliver(queue.take());
+    expect(batch.acked).toHaveLength(1);
+    const done = await json<JobJson>(await app.fetch(`/v1/score/jobs/${job.id}`, { key }));
+    expect(done).toMatchObject({ status: "failed", counts: { scored: 0, failed: 2 } });
+    expect(done.errors.map((e) => [e.row, e.field])).toEqual([
+      [1, "(chunk)"],
+      [2, "(chunk)"],
+    ]);
+  });
+
+  it("a malformed message is acked, not retried forever", async () => {
+    const batch = await deliver([{ kind: "nope" } as unknown as ScoreJobMessage]);
+    expect(batch.acked).toEqual(["m-0"]);
+    expect(batch.retried).toEqual([]);
+  });
+
+  it("every route is in the OpenAPI document with bearer security", async () => {
+    const doc = await json<{
+      paths: Record<string, Record<string, { security?: unknown[]; responses: object }>>;
+    }>(await app.fetch("/openapi.json"));
+    for (const [path, method] of [
+      ["/v1/score/jobs", "post"],
+      ["/v1/score/jobs", "get"],
+      ["/v1/score/jobs/{id}", "get"],
+      ["/v1/score/jobs/{id}/results", "get"],
+    ] as const) {
+      expect(doc.paths[path]?.[method]?.security, `${method} ${path}`).toEqual([
+        { bearerAuth: [] },
+      ]);
+    }
+    expect(Object.keys(doc.paths["/v1/score/jobs"]!.post!.responses)).toEqual(
+      expect.arrayContaining(["202", "400", "404", "413", "415"]),
+    );
+  });
+});
