@@ -67,7 +67,7 @@ export const WorkerEnvSchema = z.object({
   /** Most rows one bulk scoring job may hold (413 above). */
   SCORE_JOB_MAX_ROWS: int(1, 10_000_000, 1_000_000),
   /** Rows per chunk of a bulk scoring job: each chunk is one R2 object and one queue message. */
-  SCORE_JOB_CHUNK_ROWS: int(100, 50_000, 5_000),
+  SCORE_JOB_CHUNK_ROWS: int(100, 50_000, 10_000),
   /**
    * Deliveries of a chunk before it is counted failed (its rows carry the reason): the score-jobs
    * queue's max_retries + 1.

@@ -219,13 +219,18 @@ export default {
     if (batch.queue === config.SCORE_JOBS_QUEUE_NAME) {
       // Bulk scoring jobs: the isolate's services, so loaded model versions are shared with /v1/score.
       const services = isolateServices(config);
+      const startedMs = Date.now();
       const result = await consumeScoreJobBatch(batch.messages, {
         jobs: services.scoreJobs,
         models: services.models,
         maxAttempts: config.SCORE_JOB_MAX_ATTEMPTS,
         log,
       });
-      logger.info("score job batch", { queue: batch.queue, ...result });
+      logger.info("score job batch", {
+        queue: batch.queue,
+        ...result,
+        elapsedMs: Date.now() - startedMs,
+      });
       return;
     }
     const sink = new KafkaRestRecordSink({

@@ -1,7 +1,7 @@
 /** The consumer verb of a bulk scoring job: score one chunk, write its results, count it once. */
 import { DriftlineError } from "#core/errors";
 import {
-  csvRow,
+  csvRowEncoder,
   type EncodedJobRow,
   errorResult,
   JOB_SCORE_BATCH_ROWS,
@@ -94,18 +94,17 @@ async function scoreText(
   const features = serving.manifest.features;
   const splitter = new RecordSplitter(job.format, MAX_RECORD_CHARS);
   const records = [...splitter.push(text, pending.firstRow), ...splitter.end(pending.firstRow)];
-  let header: string[] | undefined;
-  if (job.format === "csv") header = readCsvHeader(records.shift() ?? "", features);
-  const types = new Map(features.map((f) => [f.name, f.type]));
+  const encodeCsv =
+    job.format === "csv"
+      ? csvRowEncoder(readCsvHeader(records.shift() ?? "", features), features)
+      : undefined;
 
   const results: JobResult[] = new Array(records.length);
   const good: { index: number; row: EncodedJobRow }[] = [];
   records.forEach((record, i) => {
     const row = pending.firstRow + i;
     const outcome =
-      header === undefined
-        ? ndjsonRow(record, row, features)
-        : csvRow(header, record, row, features, types);
+      encodeCsv === undefined ? ndjsonRow(record, row, features) : encodeCsv(record, row);
     if (outcome.ok) good.push({ index: i, row: outcome.row });
     else results[i] = errorResult(outcome.error, outcome.entityId);
   });

@@ -1,6 +1,10 @@
 /** Records of a bulk scoring job (CSV rows with their header, NDJSON lines) → feature rows or per-row errors. */
 import { ValidationError } from "../errors.ts";
-import { encodeFeatureRow, type ManifestFeature } from "../model-manifest.ts";
+import {
+  encodeFeatureRow,
+  type ManifestFeature,
+  UNKNOWN_CATEGORY_INDEX,
+} from "../model-manifest.ts";
 import { parseCsvRecord } from "./csv-record.ts";
 
 /** The column (CSV) or key (NDJSON) that carries a row's entity id. */
@@ -69,43 +73,95 @@ export function readCsvHeader(record: string, features: readonly ManifestFeature
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** One CSV record under its header: text to numbers for numeric features, empty cells absent. */
+/** Encodes CSV records under one header: `(record, row) → outcome`. */
+export type CsvRowEncoder = (record: string, row: number) => JobRowOutcome;
+
+/**
+ * Compiles the header against the manifest once per chunk, so each record goes straight from its
+ * fields into the model's input order: text to a number for numeric features, a category's index
+ * (−1 when unknown) for categorical ones, empty cells and absent columns taking the manifest
+ * default. The same rules and messages as encodeFeatureRow (the unit tests compare the two),
+ * without building an object per row: this runs for every row of a million-row job.
+ */
+export function csvRowEncoder(
+  header: readonly string[],
+  features: readonly ManifestFeature[],
+): CsvRowEncoder {
+  const idColumn = header.indexOf(ENTITY_ID_COLUMN);
+  const slot = new Map(features.map((f, i) => [f.name, i]));
+  /** Per header column: the feature index it fills, or −1 (ignored). */
+  const target = header.map((name, c) => (c === idColumn ? -1 : (slot.get(name) ?? -1)));
+  const categoryIndex = features.map((f) =>
+    f.type === "number" ? undefined : new Map(f.categories.map((cat, i) => [cat, i])),
+  );
+  const defaults = features.map((f) => {
+    if (f.default === undefined) return undefined;
+    if (f.type === "number") return f.default as number;
+    const index = f.categories.indexOf(f.default as string);
+    return index === -1 ? UNKNOWN_CATEGORY_INDEX : index;
+  });
+  const columns = features.length;
+  const filled = new Uint8Array(columns);
+  return (record, row) => {
+    const fields = parseCsvRecord(record);
+    if (!Array.isArray(fields)) return failed(row, "(row)", fields.error);
+    const idText = idColumn === -1 ? undefined : fields[idColumn];
+    const entityId = idText === undefined || idText === "" ? undefined : idText;
+    if (fields.length !== header.length) {
+      return failed(
+        row,
+        "(row)",
+        `has ${fields.length} fields; the header has ${header.length} columns`,
+        entityId,
+      );
+    }
+    if (entityId !== undefined && entityId.length > MAX_ENTITY_ID_CHARS) {
+      return failed(row, ENTITY_ID_COLUMN, `is longer than ${MAX_ENTITY_ID_CHARS} characters`);
+    }
+    const values: number[] = new Array(columns);
+    filled.fill(0);
+    for (let c = 0; c < fields.length; c++) {
+      const f = target[c]!;
+      const text = fields[c]!;
+      if (f === -1 || text === "") continue;
+      const categories = categoryIndex[f];
+      if (categories === undefined) {
+        const trimmed = text.trim();
+        if (!NUMBER.test(trimmed)) return failed(row, header[c]!, "must be a number", entityId);
+        values[f] = Number(trimmed);
+      } else {
+        values[f] = categories.get(text) ?? UNKNOWN_CATEGORY_INDEX;
+      }
+      filled[f] = 1;
+    }
+    for (let f = 0; f < columns; f++) {
+      if (filled[f] === 1) continue;
+      const fallback = defaults[f];
+      if (fallback === undefined) {
+        return failed(
+          row,
+          features[f]!.name,
+          "is missing and the model has no default for it",
+          entityId,
+        );
+      }
+      values[f] = fallback;
+    }
+    return {
+      ok: true,
+      row: { row, ...(entityId === undefined ? {} : { entityId }), values },
+    };
+  };
+}
+
+/** One CSV record under its header (see csvRowEncoder; compile once for many records). */
 export function csvRow(
   header: readonly string[],
   record: string,
   row: number,
   features: readonly ManifestFeature[],
-  types: ReadonlyMap<string, ManifestFeature["type"]>,
 ): JobRowOutcome {
-  const fields = parseCsvRecord(record);
-  if (!Array.isArray(fields)) return failed(row, "(row)", fields.error);
-  const idColumn = header.indexOf(ENTITY_ID_COLUMN);
-  const idText = idColumn === -1 ? undefined : fields[idColumn];
-  const entityId = idText === undefined || idText === "" ? undefined : idText;
-  if (fields.length !== header.length) {
-    return failed(
-      row,
-      "(row)",
-      `has ${fields.length} fields; the header has ${header.length} columns`,
-      entityId,
-    );
-  }
-  const values: Record<string, unknown> = {};
-  for (let c = 0; c < header.length; c++) {
-    const name = header[c]!;
-    const text = fields[c]!;
-    if (c === idColumn) continue;
-    const type = types.get(name);
-    if (type === undefined || text === "") continue;
-    if (type === "number") {
-      const trimmed = text.trim();
-      if (!NUMBER.test(trimmed)) return failed(row, name, "must be a number", entityId);
-      values[name] = Number(trimmed);
-    } else {
-      values[name] = text;
-    }
-  }
-  return encoded(row, entityId, values, features);
+  return csvRowEncoder(header, features)(record, row);
 }
 
 /** One NDJSON line: `{ "entityId"?, "features": {…} }` or a flat object of features (and entityId). */

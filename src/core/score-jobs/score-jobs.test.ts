@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ManifestFeature } from "../model-manifest.ts";
+import { encodeFeatureRow, type ManifestFeature } from "../model-manifest.ts";
+import { createRandom } from "../random/index.ts";
 import { parseCsvRecord } from "./csv-record.ts";
 import { resultCsvLine, resultNdjsonLine } from "./job-results.ts";
 import { csvRow, ndjsonRow, readCsvHeader } from "./job-rows.ts";
@@ -10,7 +11,6 @@ const FEATURES: ManifestFeature[] = [
   { name: "b", type: "number", default: 2 },
   { name: "c", type: "categorical", categories: ["x", "y"] },
 ] as ManifestFeature[];
-const TYPES = new Map(FEATURES.map((f) => [f.name, f.type]));
 
 /** Every split of `text` into two pushes gives the same records as one push. */
 function splitAll(format: "csv" | "ndjson", text: string, cuts: number[]): string[] {
@@ -86,12 +86,12 @@ describe("job rows", () => {
 
   it("encodes CSV rows by the manifest: numbers, categories, defaults, entity ids", () => {
     const header = ["entityId", "a", "c", "other"];
-    expect(csvRow(header, "u-1, 1.5e1 ,y,zzz", 4, FEATURES, TYPES)).toEqual({
+    expect(csvRow(header, "u-1, 1.5e1 ,y,zzz", 4, FEATURES)).toEqual({
       ok: true,
       row: { row: 4, entityId: "u-1", values: [15, 2, 1] },
     });
     // Unknown categories encode as −1, as /v1/score does.
-    expect(csvRow(header, ",3,w,", 5, FEATURES, TYPES)).toEqual({
+    expect(csvRow(header, ",3,w,", 5, FEATURES)).toEqual({
       ok: true,
       row: { row: 5, values: [3, 2, -1] },
     });
@@ -99,18 +99,44 @@ describe("job rows", () => {
 
   it("turns bad CSV rows into per-row errors naming the field", () => {
     const header = ["a", "b", "c"];
-    expect(csvRow(header, "abc,1,x", 1, FEATURES, TYPES)).toEqual({
+    expect(csvRow(header, "abc,1,x", 1, FEATURES)).toEqual({
       ok: false,
       error: { row: 1, field: "a", message: "must be a number" },
     });
-    expect(csvRow(header, "1,2", 2, FEATURES, TYPES)).toMatchObject({
+    expect(csvRow(header, "1,2", 2, FEATURES)).toMatchObject({
       ok: false,
       error: { row: 2, field: "(row)", message: "has 2 fields; the header has 3 columns" },
     });
-    expect(csvRow(header, ",1,x", 3, FEATURES, TYPES)).toMatchObject({
+    expect(csvRow(header, ",1,x", 3, FEATURES)).toMatchObject({
       ok: false,
       error: { row: 3, field: "a", message: "is missing and the model has no default for it" },
     });
+  });
+
+  it("encodes CSV exactly as encodeFeatureRow does the same values (2,000 random rows)", () => {
+    const random = createRandom(11);
+    const pick = <T>(xs: readonly T[]): T => xs[random.int(xs.length)]!;
+    const header = ["c", "entityId", "a", "extra", "b"];
+    for (let i = 0; i < 2_000; i++) {
+      const a = pick(["", "1", "-2.5", "1e3", " 7 ", "x", ".5"]);
+      const b = pick(["", "0", "3.25"]);
+      const c = pick(["", "x", "y", "z", "X"]);
+      const record = [c, pick(["", "id-1"]), a, "whatever", b].join(",");
+      const fast = csvRow(header, record, i + 1, FEATURES);
+      // The reference: the values as /v1/score would receive them, encoded by the manifest's rules.
+      const values: Record<string, unknown> = {};
+      if (a !== "") values.a = /^\s*[-+.\d][\d.e+-]*\s*$/.test(a) ? Number(a) : a;
+      if (b !== "") values.b = Number(b);
+      if (c !== "") values.c = c;
+      const reference = encodeFeatureRow(FEATURES, values, "");
+      if (reference.ok) {
+        expect(fast.ok, record).toBe(true);
+        if (fast.ok) expect(fast.row.values, record).toEqual(reference.values);
+      } else {
+        expect(fast.ok, record).toBe(false);
+        if (!fast.ok) expect(fast.error.field).toBe(reference.issues[0]!.field.slice(1));
+      }
+    }
   });
 
   it("reads NDJSON rows in both shapes and reports bad lines", () => {
