@@ -47,7 +47,6 @@ export async function receiveScoreJob(
   const id = crypto.randomUUID();
   const createdAtMs = deps.now().getTime();
   const chunks: ScoreJobChunk[] = [];
-  let written = 0;
   let pendingWrite: Promise<void> = Promise.resolve();
   let header: string | undefined;
   let records: string[] = [];
@@ -66,7 +65,6 @@ export async function receiveScoreJob(
     records = [];
     chars = 0;
     await pendingWrite;
-    written = chunks.length;
     pendingWrite = jobs.objects.putInput(tenant, id, chunk.chunk, text);
   };
 
@@ -134,7 +132,7 @@ export async function receiveScoreJob(
     }
   } catch (error) {
     await pendingWrite.catch(() => undefined);
-    deps.waitUntil(jobs.objects.deleteJob(tenant, id, Math.max(written, chunks.length)));
+    deps.waitUntil(jobs.objects.deleteJob(tenant, id, chunks.length).catch(() => undefined));
     throw error;
   }
 }

@@ -54,8 +54,12 @@ export function scoreJobServices(settings: ScoreJobSettings): ScoreJobServices {
 /** An adapter whose every method throws `error()`: routes answer 503 naming the missing binding. */
 function unconfigured<T extends object>(error: () => Error): T {
   return new Proxy({} as T, {
-    get: () => async () => {
-      throw error();
-    },
+    // Not a thenable: only its methods throw.
+    get: (_target, property) =>
+      property === "then"
+        ? undefined
+        : async () => {
+            throw error();
+          },
   });
 }
