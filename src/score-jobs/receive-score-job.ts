@@ -65,7 +65,10 @@ export async function receiveScoreJob(
     records = [];
     chars = 0;
     await pendingWrite;
-    pendingWrite = jobs.objects.putInput(tenant, id, chunk.chunk, text);
+    const write = jobs.objects.putInput(tenant, id, chunk.chunk, text);
+    // Awaited by the next flush or at the end; until then a failure must not count as unhandled.
+    write.catch(() => undefined);
+    pendingWrite = write;
   };
 
   const take = async (batch: string[]) => {
