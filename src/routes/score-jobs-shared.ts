@@ -37,7 +37,7 @@ export const ScoreJobSchema = z
     format: z.enum(["csv", "ndjson"]).openapi({ description: "The uploaded file's format" }),
     status: z.enum(SCORE_JOB_STATUSES).openapi({
       description:
-        "queued: no chunk scored yet; running; succeeded: every row scored; partial: some rows failed; failed: no row scored",
+        "queued: no chunk picked up yet; running; succeeded: every row scored; partial: some rows failed; failed: no row scored",
     }),
     rowsReceived: z.int(),
     progress: z.object({

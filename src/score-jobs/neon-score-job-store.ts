@@ -97,6 +97,18 @@ export class NeonScoreJobStore implements ScoreJobStore {
     return rows[0] === undefined ? undefined : jobOf(rows[0]);
   }
 
+  async startJob(tenant: string, id: string): Promise<ScoreJob | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const rows = await this.rows(
+      `UPDATE score_jobs SET started_at = coalesce(started_at, clock_timestamp()),
+         status = CASE WHEN status = 'queued' THEN 'running' ELSE status END
+       WHERE tenant_id = $1 AND job_id = $2::uuid
+       RETURNING ${JOB_COLUMNS}`,
+      [tenant, id],
+    );
+    return rows[0] === undefined ? undefined : jobOf(rows[0]);
+  }
+
   async listJobs(q: ScoreJobQuery): Promise<ScoreJob[]> {
     const rows = await this.rows(
       `SELECT ${JOB_COLUMNS} FROM score_jobs
@@ -155,7 +167,6 @@ export class NeonScoreJobStore implements ScoreJobStore {
          chunks_done = j.chunks_done + 1,
          rows_scored = j.rows_scored + $4,
          rows_failed = j.rows_failed + $5,
-         started_at = coalesce(j.started_at, clock_timestamp()),
          status = CASE
            WHEN j.chunks_done + 1 < j.chunks_total THEN 'running'
            WHEN j.rows_failed + $5 = 0 THEN 'succeeded'

@@ -42,7 +42,7 @@ export async function scoreJobChunk(
   const { tenant, jobId, chunk } = message;
   const pending = await deps.store.pendingChunk(tenant, jobId, chunk);
   if (pending === undefined) return { kind: "skipped" };
-  const job = await deps.store.getJob(tenant, jobId);
+  const job = await deps.store.startJob(tenant, jobId);
   if (job === undefined) return { kind: "skipped" };
   const text = await deps.objects.getInput(tenant, jobId, chunk);
   if (text === undefined) {

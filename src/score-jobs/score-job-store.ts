@@ -67,6 +67,8 @@ export interface ScoreJobStore {
   listJobs(q: ScoreJobQuery): Promise<ScoreJob[]>;
   /** The job's first `limit` row errors, in row order. */
   rowErrors(tenant: string, id: string, limit: number): Promise<RowError[]>;
+  /** The job, marked running (and its start time set) when it was queued; undefined if unknown. */
+  startJob(tenant: string, id: string): Promise<ScoreJob | undefined>;
   /** The chunk to score, or undefined when it is unknown or already done (a redelivery). */
   pendingChunk(tenant: string, jobId: string, chunk: number): Promise<ScoreJobChunk | undefined>;
   /**
