@@ -5,7 +5,7 @@
  *
  * Usage: npm run bench:jobs [-- --rows 200000]
  * Prints, per model (the demo model, and a 60-tree ensemble of depth 4 over 30 features):
- *   upload seconds, seconds from the job's creation to its last chunk, and rows/s over the whole
+ *   upload seconds, seconds from the 202 to the job seen done, and rows/s over the whole
  *   run (upload included) and after the upload.
  * Target: ≥ 50,000 rows/s over the whole run. On a shared machine the wall clock mostly measures
  * the other processes, so the workerd processes' CPU time is measured too (/proc): rows per CPU
@@ -34,7 +34,7 @@ the Worker's consumer; job state in PostgreSQL through the Neon relay).
 
 Usage: npm run bench:jobs [-- --rows 200000]
 Prints per model (the demo model; 60 trees of depth 4 over 30 features): upload seconds, seconds
-from the job's creation to its last chunk, rows/s over the whole run and after the upload.
+from the 202 to the job seen done (polled every 50 ms), rows/s over the whole run and after the upload.
 Target: ≥ 50,000 rows/s over the whole run; also printed per workerd CPU second (/proc), the
 rate with a core to itself, since on a shared machine the wall clock measures the other processes.
 
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       const cpuSeconds =
         cpu0 === undefined || cpu1 === undefined ? Number.NaN : (cpu1 - cpu0) / 1000;
       const upload = (uploadedAt - t0) / 1000;
-      const scoring = (Date.parse(job.finishedAt!) - Date.parse(job.createdAt)) / 1000;
+      const scoring = total - upload;
       if (job.status !== "succeeded" || job.counts.scored !== ROWS) {
         throw new Error(
           `${f.model}: the job ended ${job.status} with ${JSON.stringify(job.counts)}`,
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
           "rows",
           "chunks",
           "upload s",
-          "queue+score s",
+          "after upload s",
           "total s",
           "rows/s total",
           "rows/s after upload",
