@@ -1,5 +1,6 @@
 /** `npm run score:job -- <file> --model <name>`: a bulk scoring job from a CSV or NDJSON file. */
 
+import { existsSync } from "node:fs";
 import { parseCommandLine, usageError } from "./command-line";
 import { loadLocalStackConfig } from "./local/config";
 import { formatOfFile, runScoreJob, type ScoreJobFormat } from "./score-job";
@@ -38,6 +39,7 @@ const { values, positionals } = parseCommandLine(spec);
 const [file, ...rest] = positionals;
 if (file === undefined) usageError(spec, "name the file to score");
 if (rest.length > 0) usageError(spec, `unexpected argument '${rest[0]}'`);
+if (!existsSync(file)) usageError(spec, `no file ${file}`);
 if (values.model === undefined) usageError(spec, "--model is required");
 const formatOption = (name: string, value: string | undefined): ScoreJobFormat | undefined => {
   if (value === undefined || value === "csv" || value === "ndjson") return value;
@@ -79,6 +81,13 @@ try {
   );
   process.exit(job.status === "failed" ? 1 : 0);
 } catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  const message =
+    error instanceof TypeError && error.message === "fetch failed"
+      ? `Could not reach the Worker at ${baseUrl}${cause ? ` (${cause})` : ""}: is it running (npm start), or is DRIFTLINE_URL set?`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 }
