@@ -36,6 +36,10 @@ import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
 import { readRetrainingRequestsRoutes } from "./routes/read-retraining-requests";
 import { readTrainingSetRoutes } from "./routes/read-training-set";
 import { scoreRoutes } from "./routes/score";
+import { createScoreJobRoutes } from "./routes/score-jobs-create";
+import { getScoreJobRoutes } from "./routes/score-jobs-get";
+import { listScoreJobsRoutes } from "./routes/score-jobs-list";
+import { scoreJobResultsRoutes } from "./routes/score-jobs-results";
 import { sdkRoutes } from "./routes/sdk-script";
 import { createWebhookRoutes } from "./routes/webhooks-create";
 import { deleteWebhookRoutes } from "./routes/webhooks-delete";
@@ -66,6 +70,10 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
 
   app.route("/", healthRoutes);
   app.route("/", scoreRoutes);
+  app.route("/", createScoreJobRoutes);
+  app.route("/", listScoreJobsRoutes);
+  app.route("/", getScoreJobRoutes);
+  app.route("/", scoreJobResultsRoutes);
   app.route("/", modelRoutes);
   app.route("/", eventRoutes);
   app.route("/", capiRoutes);

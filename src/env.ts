@@ -56,6 +56,24 @@ export const WorkerEnvSchema = z.object({
    */
   DEAD_LETTERS: binding<R2Bucket>("DEAD_LETTERS", "put").optional(),
   INGEST_DLQ_PARK_AFTER_ATTEMPTS: int(12, 10_000, 60),
+  /**
+   * R2 bucket holding bulk scoring jobs' rows and results (chunk objects); without it, and
+   * without SCORE_JOBS_QUEUE, /v1/score/jobs answers 503.
+   */
+  JOBS: binding<R2Bucket>("JOBS", "put").optional(),
+  /** Cloudflare Queue of bulk scoring jobs' chunks (one message per chunk), consumed by this Worker. */
+  SCORE_JOBS_QUEUE: binding<Queue>("SCORE_JOBS_QUEUE", "sendBatch").optional(),
+  /** The name of that queue, so the queue handler tells its batches from the ingest queue's. */
+  SCORE_JOBS_QUEUE_NAME: z.string().min(1).default("driftline-score-jobs"),
+  /** Most rows one bulk scoring job may hold (413 above). */
+  SCORE_JOB_MAX_ROWS: int(1, 10_000_000, 1_000_000),
+  /** Rows per chunk of a bulk scoring job: each chunk is one R2 object and one queue message. */
+  SCORE_JOB_CHUNK_ROWS: int(100, 50_000, 10_000),
+  /**
+   * Deliveries of a chunk before it is counted failed (its rows carry the reason): the score-jobs
+   * queue's max_retries + 1.
+   */
+  SCORE_JOB_MAX_ATTEMPTS: int(1, 100, 6),
   UPSTASH_REDIS_REST_URL: url,
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, "set it with `wrangler secret put` or .dev.vars"),
   /** Kafka REST Proxy v3 base URL (Confluent Cloud, or Driftline's gateway locally). */

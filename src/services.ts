@@ -23,6 +23,7 @@ import type { ModelRegistry } from "./model-registry/model-registry";
 import type { Logger } from "./observability/logger";
 import type { PersonErasureServices } from "./privacy/person-erasure-store";
 import type { ReadStoreSource } from "./read-api/read-store";
+import type { ScoreJobServices } from "./score-jobs/score-job-store";
 import type { EntityIdKeyer, PredictionLog } from "./scoring/scoring-ports";
 import type { WebhookServices } from "./webhooks/webhook-store";
 
@@ -52,6 +53,8 @@ export interface Services {
   webhooks: WebhookServices;
   /** Forwarding destinations: their store (opened per request) and the token sealing key. */
   destinations: DestinationServices;
+  /** Bulk scoring jobs: their store (opened per request), chunk objects, queue and limits. */
+  scoreJobs: ScoreJobServices;
   /** The append-only audit log of admin actions (opened per request on admin routes). */
   audit: AuditServices;
   /** Erasure of one person: their rows in Postgres (opened per request), parked dead letters. */

@@ -36,6 +36,8 @@ import type { IngestMessage } from "./queue/ingest-message";
 import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { R2DeadLetterParking } from "./queue/r2-dead-letter-parking";
 import { readStoreSource } from "./read-api/read-store-source";
+import { consumeScoreJobBatch } from "./score-jobs/consume-score-job-batch";
+import { scoreJobServices } from "./score-jobs/score-job-services";
 import { HmacEntityIdKeyer } from "./scoring/hmac-entity-id-keyer";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
 import { onnxRuntime } from "./scoring/onnx-runtime";
@@ -145,6 +147,14 @@ export function buildServices(env: WorkerEnv): Services {
       encryptionKey: env.DESTINATION_ENCRYPTION_KEY,
       maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
+    scoreJobs: scoreJobServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      bucket: env.JOBS,
+      queue: env.SCORE_JOBS_QUEUE,
+      maxRows: env.SCORE_JOB_MAX_ROWS,
+      chunkRows: env.SCORE_JOB_CHUNK_ROWS,
+    }),
     audit: auditServices({ databaseUrl: env.DATABASE_URL, wsRelayUrl: env.NEON_WS_RELAY_URL }),
     erasures: personErasureServices({
       databaseUrl: env.DATABASE_URL,
@@ -215,6 +225,23 @@ export default {
     const config = workerEnv(env);
     const logger = workerLogger(config.LOG_LEVEL);
     const log = logger.entry;
+    if (batch.queue === config.SCORE_JOBS_QUEUE_NAME) {
+      // Bulk scoring jobs: the isolate's services, so loaded model versions are shared with /v1/score.
+      const services = isolateServices(config);
+      const startedMs = Date.now();
+      const result = await consumeScoreJobBatch(batch.messages, {
+        jobs: services.scoreJobs,
+        models: services.models,
+        maxAttempts: config.SCORE_JOB_MAX_ATTEMPTS,
+        log,
+      });
+      logger.info("score job batch", {
+        queue: batch.queue,
+        ...result,
+        elapsedMs: Date.now() - startedMs,
+      });
+      return;
+    }
     const sink = new KafkaRestRecordSink({
       baseUrl: config.KAFKA_REST_URL,
       clusterId: config.KAFKA_REST_CLUSTER_ID,

@@ -10,10 +10,10 @@ parseCommandLine({
   usage: `Usage: npm run bench
 
 Runs every benchmark once, one after another, in a quick configuration, and exits non-zero if one
-fails: bench:drift, bench:score, bench:ingest, bench:consume, bench:stream. Each starts what it
+fails: bench:drift, bench:score, bench:ingest, bench:consume, bench:stream, bench:jobs. Each starts what it
 needs (a Kafka broker, an Upstash REST server) when it is not running and stops it afterwards.
 Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and the machine's PostgreSQL
-(postgres://postgres@127.0.0.1:5432/test, trust auth) for bench:stream and bench:read.
+(postgres://postgres@127.0.0.1:5432/test, trust auth) for bench:stream, bench:read and bench:jobs.
 For one benchmark's options: npm run bench:<name> -- --help`,
   options: {},
 });
@@ -24,6 +24,7 @@ const RUNS: readonly { script: string; args: string[] }[] = [
   { script: "bench:ingest", args: ["--seconds", "2", "--requests", "500"] },
   { script: "bench:consume", args: ["--bundles", "25", "--rounds", "1"] },
   { script: "bench:stream", args: ["--quick"] },
+  { script: "bench:jobs", args: ["--rows", "100000"] },
 ];
 
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
