@@ -10,10 +10,11 @@ import { S3Bucket } from "./r2-s3-bucket";
 
 export type { OperatorBucket };
 
-/** The Worker's two buckets as the commands use them. */
+/** The Worker's buckets as the commands use them. */
 export interface OperatorR2 {
   models: OperatorBucket;
   deadLetters: OperatorBucket;
+  jobs: OperatorBucket;
   location: string;
   close(): Promise<void>;
 }
@@ -26,6 +27,7 @@ const R2EnvSchema = z
     R2_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     R2_MODELS_BUCKET: z.string().min(1).default("driftline-models"),
     R2_DEAD_LETTERS_BUCKET: z.string().min(1).default("driftline-dead-letters"),
+    R2_JOBS_BUCKET: z.string().min(1).default("driftline-score-jobs"),
   })
   .refine(
     (e) =>
@@ -57,7 +59,8 @@ export async function openOperatorR2(env: NodeJS.ProcessEnv): Promise<OperatorR2
     return {
       models: new S3Bucket({ ...credentials, bucket: e.R2_MODELS_BUCKET }),
       deadLetters: new S3Bucket({ ...credentials, bucket: e.R2_DEAD_LETTERS_BUCKET }),
-      location: `${new URL(e.R2_S3_ENDPOINT).origin} (${e.R2_MODELS_BUCKET}, ${e.R2_DEAD_LETTERS_BUCKET})`,
+      jobs: new S3Bucket({ ...credentials, bucket: e.R2_JOBS_BUCKET }),
+      location: `${new URL(e.R2_S3_ENDPOINT).origin} (${e.R2_MODELS_BUCKET}, ${e.R2_DEAD_LETTERS_BUCKET}, ${e.R2_JOBS_BUCKET})`,
       close: async () => undefined,
     };
   }

@@ -46,7 +46,8 @@ Deletes, in this order:
      their rate-limit counters, its key index, origins, forwarding flag, model pointers and
      rejection counters;
   3. Postgres: every row of the tenant in every table but audit_log, in one transaction;
-  4. R2: its models (tenants/<id>/…) and its records in parked dead-letter bundles.
+  4. R2: its models (tenants/<id>/…), its bulk scoring jobs' chunks (jobs/<id>/…) and its
+     records in parked dead-letter bundles.
 Running it again completes a deletion that stopped half-way. Events of the tenant still in
 Kafka are not deleted (they expire with the topics' retention, docs/retention.md).
 
@@ -56,7 +57,8 @@ Environment:
   UPSTASH_REDIS_REST_TOKEN  default: the local stack's
   R2_S3_ENDPOINT            a deployment's R2 S3 API (https://<account id>.r2.cloudflarestorage.com),
                             with R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (an R2 API token's);
-                            R2_MODELS_BUCKET, R2_DEAD_LETTERS_BUCKET (default: wrangler.toml's).
+                            R2_MODELS_BUCKET, R2_DEAD_LETTERS_BUCKET, R2_JOBS_BUCKET
+                            (default: wrangler.toml's).
                             Unset: the local stack's R2
   DRIFTLINE_STATE_DIR       the local stack's state dir, whose R2 persistence is used
   DRIFTLINE_OPERATOR        the name the audit log records (default: the OS user)`;
@@ -65,7 +67,12 @@ export interface DeleteTenantOptions extends KeyStoresConfig {
   tenant: string;
   databaseUrl: string;
   /** The Worker's buckets; absent: R2 is left as it is and the report says so. */
-  r2?: { models: OperatorBucket; deadLetters: OperatorBucket; location: string };
+  r2?: {
+    models: OperatorBucket;
+    deadLetters: OperatorBucket;
+    jobs: OperatorBucket;
+    location: string;
+  };
   /** false: count only, change nothing. */
   apply: boolean;
 }
@@ -85,7 +92,12 @@ export interface TenantDeletionReport {
   /** Rows per table (deleted, or counted), every table of the inventory. */
   postgres: { url: string; tables: Record<string, number>; keptAuditEntries: number };
   redis: { url: string } & RedisDeletion;
-  r2?: { location: string; models: number; deadLetters: ParkedBundlesReport | undefined };
+  r2?: {
+    location: string;
+    models: number;
+    jobObjects: number;
+    deadLetters: ParkedBundlesReport | undefined;
+  };
 }
 
 /** Redis glob characters in a key id (ids come from the index; escape rather than trust). */
@@ -232,6 +244,11 @@ export async function deleteTenant(options: DeleteTenantOptions): Promise<Tenant
 
   const modelKeys =
     options.r2 === undefined ? [] : await tenantObjectKeys(options.r2.models, `tenants/${tenant}/`);
+  // Bulk scoring jobs keep their chunks under the tenant's encoded id (src/score-jobs).
+  const jobKeys =
+    options.r2 === undefined
+      ? []
+      : await tenantObjectKeys(options.r2.jobs, `jobs/${encodeURIComponent(tenant)}/`);
 
   if (!apply) {
     return {
@@ -242,7 +259,12 @@ export async function deleteTenant(options: DeleteTenantOptions): Promise<Tenant
       ...(options.r2 === undefined
         ? {}
         : {
-            r2: { location: options.r2.location, models: modelKeys.length, deadLetters: undefined },
+            r2: {
+              location: options.r2.location,
+              models: modelKeys.length,
+              jobObjects: jobKeys.length,
+              deadLetters: undefined,
+            },
           }),
     };
   }
@@ -255,7 +277,12 @@ export async function deleteTenant(options: DeleteTenantOptions): Promise<Tenant
         tenant,
         action: "tenant.delete",
         target: `tenant:${tenant}`,
-        before: { rows: counted.tables, redisKeys: redisCounts, r2Models: modelKeys.length },
+        before: {
+          rows: counted.tables,
+          redisKeys: redisCounts,
+          r2Models: modelKeys.length,
+          r2JobObjects: jobKeys.length,
+        },
         after: null,
       }),
     { transaction: true },
@@ -297,9 +324,13 @@ export async function deleteTenant(options: DeleteTenantOptions): Promise<Tenant
   let r2: TenantDeletionReport["r2"];
   if (options.r2 !== undefined) {
     for (const key of modelKeys) await options.r2.models.delete(key);
+    for (let i = 0; i < jobKeys.length; i += 1000) {
+      await options.r2.jobs.delete(jobKeys.slice(i, i + 1000));
+    }
     r2 = {
       location: options.r2.location,
       models: modelKeys.length,
+      jobObjects: jobKeys.length,
       deadLetters: await scrubParkedBundles(options.r2.deadLetters, tenantRecordMatcher(tenant)),
     };
   }
@@ -320,6 +351,7 @@ export function describeTenantDeletion(report: TenantDeletionReport): string {
     Object.values(report.postgres.tables).some((n) => n > 0) ||
     Object.values(report.redis).some((n) => typeof n === "number" && n > 0) ||
     (report.r2?.models ?? 0) > 0 ||
+    (report.r2?.jobObjects ?? 0) > 0 ||
     (report.r2?.deadLetters?.records ?? 0) > 0;
   const lines = [
     `Tenant ${report.tenant}: ${report.applied ? "deleted" : "nothing changed (add --yes to delete)"}.${found ? "" : " Nothing of it was found (check the tenant id)."}`,
@@ -343,7 +375,7 @@ export function describeTenantDeletion(report: TenantDeletionReport): string {
   } else {
     const d = report.r2.deadLetters;
     lines.push(
-      `  R2 ${report.r2.location}: ${verb} ${report.r2.models} model objects` +
+      `  R2 ${report.r2.location}: ${verb} ${report.r2.models} model objects, ${report.r2.jobObjects} bulk job objects` +
         (d === undefined
           ? "; parked dead letters are scrubbed on --yes"
           : `; parked dead letters: ${d.records} records removed (${d.rewritten} bundles rewritten, ${d.deleted} deleted, ${d.scanned} read)`),

@@ -11,6 +11,7 @@ import type { ParkedBundleBucket } from "#core/privacy";
 export const LOCAL_R2_BUCKETS = {
   MODELS: "driftline-models",
   DEAD_LETTERS: "driftline-dead-letters",
+  JOBS: "driftline-score-jobs",
 } as const;
 
 /** What the operator commands do with a bucket: list, read, rewrite and delete objects. */
@@ -21,6 +22,8 @@ export type OperatorBucket = ParkedBundleBucket & {
 export interface LocalR2 {
   models: OperatorBucket;
   deadLetters: OperatorBucket;
+  /** Bulk scoring jobs' uploaded and result chunks (`jobs/<tenant>/<job id>/…`). */
+  jobs: OperatorBucket;
   /** Where the objects live (for the command's report). */
   location: string;
   close(): Promise<void>;
@@ -43,6 +46,7 @@ export async function openLocalR2(persistPath: string): Promise<LocalR2> {
           r2Buckets: {
             MODELS: { id: LOCAL_R2_BUCKETS.MODELS },
             DEAD_LETTERS: { id: LOCAL_R2_BUCKETS.DEAD_LETTERS },
+            JOBS: { id: LOCAL_R2_BUCKETS.JOBS },
           },
         },
       ],
@@ -51,7 +55,8 @@ export async function openLocalR2(persistPath: string): Promise<LocalR2> {
   await mf.ready;
   const models = (await mf.getR2Bucket("MODELS")) as unknown as OperatorBucket;
   const deadLetters = (await mf.getR2Bucket("DEAD_LETTERS")) as unknown as OperatorBucket;
-  return { models, deadLetters, location: persistPath, close: () => mf.dispose() };
+  const jobs = (await mf.getR2Bucket("JOBS")) as unknown as OperatorBucket;
+  return { models, deadLetters, jobs, location: persistPath, close: () => mf.dispose() };
 }
 
 /** The stack's R2 persistence for a state dir. */

@@ -117,6 +117,12 @@ describe("deleteTenant", () => {
       JSON.stringify({ bundle: 1, attempts: 3, records: [record(A, "e3")] }),
       meta,
     );
+    // Bulk scoring job chunks of both tenants (keyed by the encoded tenant id).
+    const jobKey = (tenant: string, part: string) =>
+      `jobs/${encodeURIComponent(tenant)}/00000000-0000-4000-8000-000000000001/${part}`;
+    await r2.jobs.put(jobKey(A, "input/0.csv"), "x\n1\n", meta);
+    await r2.jobs.put(jobKey(A, "results/0.ndjson"), "{}\n", meta);
+    await r2.jobs.put(jobKey(B, "input/0.csv"), "x\n2\n", meta);
 
     const beforeA = await countsOf(A);
     const beforeB = await countsOf(B);
@@ -143,6 +149,7 @@ describe("deleteTenant", () => {
     });
     expect(report.r2).toMatchObject({
       models: 2,
+      jobObjects: 2,
       deadLetters: { scanned: 2, records: 2, rewritten: 1, deleted: 1 },
     });
     expect(describeTenantDeletion(report)).toContain(`Tenant ${A}: deleted.`);
@@ -162,11 +169,15 @@ describe("deleteTenant", () => {
     });
     expect(await existing(a.redisKeys)).toEqual([]);
     expect(await objects(`tenants/${A}/`)).toEqual([]);
+    expect(await objects(`jobs/${encodeURIComponent(A)}/`, r2.jobs)).toEqual([]);
 
     // B: untouched everywhere, including its record in the shared parked bundle.
     expect(await countsOf(B)).toEqual(beforeB);
     expect(await existing(b.redisKeys)).toEqual(b.redisKeys);
     expect(await objects(`tenants/${B}/`)).toEqual(b.modelObjects);
+    expect(await objects(`jobs/${encodeURIComponent(B)}/`, r2.jobs)).toEqual([
+      jobKey(B, "input/0.csv"),
+    ]);
     expect(await objects("parked/", r2.deadLetters)).toEqual([
       "parked/ingest/2026-11-01/m1-12.json",
     ]);

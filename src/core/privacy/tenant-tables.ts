@@ -7,6 +7,8 @@
  * `tenant_id` must add it here or to `KEPT_TENANT_TABLES`; `test/privacy` fails until it does.
  */
 export const TENANT_TABLES = [
+  "score_job_chunks",
+  "score_jobs",
   "webhook_deliveries",
   "webhook_endpoints",
   "destination_batches",
