@@ -3,18 +3,9 @@
  * and sending chosen or all of them back to their original topic once the cause is fixed.
  */
 import type { Command } from "commander";
-import { Kafka, logLevel } from "kafkajs";
 import { topicNames } from "#core/topics";
 import { loadLocalStackConfig } from "../local/config";
-import { kafkaBrokers } from "../local/kafka";
-import {
-  type DeadLetterEntry,
-  entryId,
-  type ReplayDecision,
-  readDeadLetters,
-  replayDecision,
-  sendBack,
-} from "./dlq/dead-letters";
+import type { DeadLetterEntry, ReplayDecision } from "./dlq/dead-letters";
 import { EXIT, UsageError } from "./exit-codes";
 import type { CliContext } from "./main";
 
@@ -33,13 +24,18 @@ function withKafkaOptions(command: Command): Command {
     .option("--prefix <prefix>", "the deployment's topic prefix (default KAFKA_TOPIC_PREFIX)");
 }
 
-function connect(flags: KafkaFlags) {
+/** `<partition>:<offset>`, how an entry is named on the command line. */
+const entryId = (e: { partition: number; offset: string }) => `${e.partition}:${e.offset}`;
+
+// kafkajs loads when a dlq command runs, not for --help.
+async function connect(flags: KafkaFlags) {
+  const { Kafka, logLevel } = await import("kafkajs");
   const stack = loadLocalStackConfig();
-  const brokers =
-    flags.brokers
-      ?.split(",")
-      .map((b) => b.trim())
-      .filter(Boolean) ?? kafkaBrokers(stack);
+  // 127.0.0.1, not localhost, as the local stack's broker advertises itself.
+  const brokers = flags.brokers
+    ?.split(",")
+    .map((b) => b.trim())
+    .filter(Boolean) ?? [`127.0.0.1:${stack.KAFKA_PORT}`];
   if (brokers.length === 0) throw new UsageError("--brokers names no broker");
   const topics = topicNames(flags.prefix ?? stack.KAFKA_TOPIC_PREFIX);
   const kafka = new Kafka({
@@ -111,7 +107,8 @@ export function registerDlqCommands(program: Command, context: CliContext): void
     .option("--original-topic <topic>", "only letters from this topic")
     .option("--json", "print a JSON array", false)
     .action(async (flags: KafkaFlags & { originalTopic?: string; json: boolean }) => {
-      const { kafka, topics } = connect(flags);
+      const { kafka, topics } = await connect(flags);
+      const { readDeadLetters } = await import("./dlq/dead-letters");
       const entries = (await readDeadLetters(kafka, topics.dlq)).filter(
         (e) => flags.originalTopic === undefined || e.originalTopic === flags.originalTopic,
       );
@@ -157,7 +154,8 @@ export function registerDlqCommands(program: Command, context: CliContext): void
           if (!/^\d+:\d+$/.test(id))
             throw new UsageError(`--entry "${id}" is not <partition>:<offset>, e.g. 0:42`);
         }
-        const { kafka, topics } = connect(flags);
+        const { kafka, topics } = await connect(flags);
+        const { readDeadLetters, replayDecision, sendBack } = await import("./dlq/dead-letters");
         const entries = await readDeadLetters(kafka, topics.dlq);
         const wanted = new Set(flags.entry);
         const missing = flags.entry.filter((id) => !entries.some((e) => entryId(e) === id));

@@ -6,12 +6,12 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { MAX_EVENTS_PER_REQUEST } from "#core/events";
-import { startProgressBar } from "../progress-bar";
+import type { ProgressBar } from "../progress-bar";
 import { EXIT, UsageError } from "./exit-codes";
 import type { CliContext } from "./main";
-import { type ReplayRoute, type ReplaySummary, replayEvents } from "./replay/replay-events";
+import type { ReplayRoute, ReplaySummary } from "./replay/replay-events";
 import { progressFileOf } from "./replay/replay-progress";
-import { formatOf, type ReplayFormat } from "./replay/replay-source";
+import type { ReplayFormat } from "./replay/replay-source";
 import { withWorkerOptions, workerTarget } from "./worker-api";
 
 const REPLAY_HELP = `
@@ -115,8 +115,12 @@ export function registerEventsCommands(program: Command, context: CliContext): v
           `Starting ${file} from the beginning (--resume continues where ${progressFileOf(file)} says the last replay stopped).\n`,
         );
       }
+      // The replay's modules (CSV parser, progress bar) load when it runs, not for --help.
+      const { replayEvents } = await import("./replay/replay-events");
+      const { formatOf } = await import("./replay/replay-source");
+      const { startProgressBar } = await import("../progress-bar");
       const format = (flags.format as ReplayFormat | undefined) ?? formatOf(file);
-      let bar: ReturnType<typeof startProgressBar> | undefined;
+      let bar: ProgressBar | undefined;
       try {
         const summary = await replayEvents({
           file,

@@ -6,10 +6,6 @@ import type { Command } from "commander";
 import { ROLES } from "#core/api-keys";
 import type { FieldIssue } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
-import { keyStoresFromEnv, tenantIssues } from "../keys-common";
-import { checkCreateKeyInput, runCreateKey } from "../keys-create";
-import { runListKeys } from "../keys-list";
-import { checkRevokeKeyInput, runRevokeKey } from "../keys-revoke";
 import { UsageError } from "./exit-codes";
 import type { CliContext } from "./main";
 
@@ -27,10 +23,8 @@ function throwIfIssues(issues: readonly FieldIssue[]): void {
   throw new UsageError(issues.map((i) => `${i.field} ${i.message}`).join("; "));
 }
 
-function checkedTenant(tenant: string | undefined): string {
-  throwIfIssues(tenantIssues(tenant ?? ""));
-  return tenant ?? "";
-}
+// The key modules (Redis and Postgres clients) load when a keys command runs, not for --help.
+const keysCommon = () => import("../keys-common");
 
 export function registerKeysCommands(program: Command, _context: CliContext): void {
   const keys = program
@@ -61,6 +55,8 @@ export function registerKeysCommands(program: Command, _context: CliContext): vo
         rateLimit?: string;
         json: boolean;
       }) => {
+        const { keyStoresFromEnv } = await keysCommon();
+        const { checkCreateKeyInput, runCreateKey } = await import("../keys-create");
         const checked = checkCreateKeyInput(flags.tenant, {
           roles: flags.roles,
           origins: flags.origins,
@@ -82,8 +78,14 @@ export function registerKeysCommands(program: Command, _context: CliContext): vo
     .requiredOption("--tenant <id>", `tenant id (${IDENTIFIER_RULE})`)
     .option("--json", "print a JSON array instead of a table", false)
     .action(async (flags: { tenant: string; json: boolean }) => {
-      const tenant = checkedTenant(flags.tenant);
-      await runListKeys({ tenant, json: flags.json, ...keyStoresFromEnv(process.env) });
+      const { keyStoresFromEnv, tenantIssues } = await keysCommon();
+      const { runListKeys } = await import("../keys-list");
+      throwIfIssues(tenantIssues(flags.tenant));
+      await runListKeys({
+        tenant: flags.tenant,
+        json: flags.json,
+        ...keyStoresFromEnv(process.env),
+      });
     });
 
   keys
@@ -97,6 +99,8 @@ export function registerKeysCommands(program: Command, _context: CliContext): vo
     .option("--key <key>", 'the key itself (dl_…); "-" reads it from standard input')
     .option("--redis-only", "revoke in Upstash Redis alone, when there is no database", false)
     .action(async (flags: { tenant: string; keyId?: string; key?: string; redisOnly: boolean }) => {
+      const { keyStoresFromEnv } = await keysCommon();
+      const { checkRevokeKeyInput, runRevokeKey } = await import("../keys-revoke");
       const checked = checkRevokeKeyInput(flags.tenant, {
         ...(flags.keyId === undefined ? {} : { keyId: flags.keyId }),
         ...(flags.key === undefined ? {} : { key: flags.key }),
