@@ -25,10 +25,11 @@ export interface ProgressBarOptions {
   plainIntervalSeconds?: number;
 }
 
+/** Decimal units, as Maven and most download tools print them (1 MB = 1,000,000 bytes). */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes < 1_000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${(bytes / 1_000).toFixed(1)} kB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
 export function startProgressBar(options: ProgressBarOptions): ProgressBar {
