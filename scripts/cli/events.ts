@@ -82,7 +82,7 @@ export function registerEventsCommands(program: Command, context: CliContext): v
     .option("--test-event-code <code>", "with --pixel: Meta's test_event_code for every request")
     .option(
       "--rate <events/s>",
-      "send at most this many events per second (default: as fast as answered)",
+      "send at most this many events per second, in batches of at most a tenth of a second's events (default: as fast as answered)",
     )
     .option("--batch-size <n>", `events per request, 1–${MAX_EVENTS_PER_REQUEST}`, "500")
     .option("--resume", "continue after the last batch <file>.progress.json records", false)

@@ -102,7 +102,7 @@ describe("driftline events replay", () => {
     const file = join(dir, "resume.ndjson");
     writeFileSync(file, `${websiteEvents(`resume-${randomUUID().slice(0, 6)}`, 60).join("\n")}\n`);
     const progressFile = `${file}.progress.json`;
-    // 20 events/s in batches of 10: one batch every half second, time to interrupt it.
+    // 20 events/s: a batch of 2 every tenth of a second (see --rate), time to interrupt it.
     const run = startDriftline(
       ["events", "replay", file, "--rate", "20", "--batch-size", "10", "--json", "--no-progress"],
       env,

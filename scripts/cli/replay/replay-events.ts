@@ -129,7 +129,8 @@ export async function replayEvents(options: ReplayOptions): Promise<ReplaySummar
     Math.min(
       options.batchSize,
       MAX_EVENTS_PER_REQUEST,
-      Math.floor(options.ratePerSecond ?? Infinity),
+      // Under a rate, a batch is at most a tenth of a second's events, so the pace stays even.
+      Math.ceil((options.ratePerSecond ?? Infinity) / 10),
     ),
   );
   const pace = pacer(options.ratePerSecond);
