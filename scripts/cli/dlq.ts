@@ -5,9 +5,9 @@
 import type { Command } from "commander";
 import { topicNames } from "#core/topics";
 import { loadLocalStackConfig } from "../local/config";
+import type { CliContext } from "./cli-context";
 import type { DeadLetterEntry, ReplayDecision } from "./dlq/dead-letters";
 import { EXIT, UsageError } from "./exit-codes";
-import type { CliContext } from "./main";
 
 interface KafkaFlags {
   brokers?: string;

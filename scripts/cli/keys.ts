@@ -6,8 +6,8 @@ import type { Command } from "commander";
 import { ROLES } from "#core/api-keys";
 import type { FieldIssue } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
+import type { CliContext } from "./cli-context";
 import { UsageError } from "./exit-codes";
-import type { CliContext } from "./main";
 
 const STORES_HELP = `
 Stores: Upstash Redis (UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN; default the local

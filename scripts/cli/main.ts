@@ -5,20 +5,15 @@
  */
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
+import type { CliContext, CommandGroup } from "./cli-context";
 import { registerDlqCommands } from "./dlq";
 import { registerEventsCommands } from "./events";
 import { EXIT, type ExitCode, exitCodeOf, oneLine } from "./exit-codes";
 import { registerKeysCommands } from "./keys";
 import { registerModelsCommands } from "./models";
 
-/** What a command group gets besides its parent command: the outcome of the run. */
-export interface CliContext {
-  /** Sets the run's exit code (e.g. EXIT.partial); the last call wins. */
-  setExitCode(code: ExitCode): void;
-}
-
 /** The command groups, in `--help` order; a new group is one line here. */
-const GROUPS: ((program: Command, context: CliContext) => void)[] = [
+const GROUPS: CommandGroup[] = [
   registerKeysCommands,
   registerModelsCommands,
   registerEventsCommands,

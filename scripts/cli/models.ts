@@ -7,8 +7,8 @@ import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { IDENTIFIER_RULE, isIdentifier } from "#core/scoring";
+import type { CliContext } from "./cli-context";
 import { UsageError } from "./exit-codes";
-import type { CliContext } from "./main";
 import { callWorker, type WorkerTarget, withWorkerOptions, workerTarget } from "./worker-api";
 
 const PointerSchema = z.object({

@@ -32,7 +32,6 @@ beforeAll(async () => {
   env = { DRIFTLINE_KEY: key, DRIFTLINE_URL: WORKER_URL };
 });
 
-
 function websiteEvents(label: string, n: number): string[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: n }, (_, i) =>
