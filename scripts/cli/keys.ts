@@ -1,5 +1,5 @@
 /**
- * `driftline keys create|list|revoke`: the API key commands of `npm run keys:*`, on the same
+ * `driftline keys create|list|revoke|rotate`: the API key commands of `npm run keys:*`, on the same
  * functions (checks, stores, audit log, output).
  */
 import type { Command } from "commander";
@@ -29,7 +29,7 @@ const keysCommon = () => import("../keys-common");
 export function registerKeysCommands(program: Command, _context: CliContext): void {
   const keys = program
     .command("keys")
-    .description("create, list and revoke a tenant's API keys")
+    .description("create, list, revoke and rotate a tenant's API keys")
     .addHelpText("after", STORES_HELP);
 
   keys
@@ -108,5 +108,31 @@ export function registerKeysCommands(program: Command, _context: CliContext): vo
       });
       throwIfIssues(checked.issues);
       await runRevokeKey({ ...checked.options, ...keyStoresFromEnv(process.env) });
+    });
+
+  keys
+    .command("rotate")
+    .description("issue a new key in place of an old one, which keeps working for a grace period")
+    .requiredOption(
+      "--tenant <id>",
+      `tenant id (${IDENTIFIER_RULE}); another tenant's key is refused`,
+    )
+    .requiredOption("--key-id <id>", "the key to replace (key_…)")
+    .option(
+      "--grace <duration>",
+      "how long the old key keeps working: 0, 90s, 30m, 24h, 7d (at most 30d)",
+      "24h",
+    )
+    .option("--json", "print { key, keyId, rotatedFrom, previousKeyExpiresAt } as JSON", false)
+    .action(async (flags: { tenant: string; keyId: string; grace: string; json: boolean }) => {
+      const { keyStoresFromEnv } = await keysCommon();
+      const { checkRotateKeyInput, runRotateKey } = await import("../keys-rotate");
+      const checked = checkRotateKeyInput(flags.tenant, { keyId: flags.keyId, grace: flags.grace });
+      throwIfIssues(checked.issues);
+      await runRotateKey({
+        ...checked.options,
+        json: flags.json,
+        ...keyStoresFromEnv(process.env),
+      });
     });
 }

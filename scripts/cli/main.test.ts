@@ -42,6 +42,7 @@ describe("driftline --help", () => {
     ["keys", "create"],
     ["keys", "list"],
     ["keys", "revoke"],
+    ["keys", "rotate"],
     ["models"],
     ["models", "upload"],
     ["models", "promote"],

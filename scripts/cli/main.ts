@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
+import { forgottenSeparatorHint } from "../command-line";
 import type { CliContext, CommandGroup } from "./cli-context";
 import { registerDlqCommands } from "./dlq";
 import { registerEventsCommands } from "./events";
@@ -41,6 +42,23 @@ export function buildProgram(context: CliContext): Command {
   return program;
 }
 
+/**
+ * Every long option of the program's commands, as node:util parseArgs names them, so that
+ * `npm run driftline keys list --tenant x` (no `--`: npm keeps `--tenant`) gets a hint.
+ */
+function longOptionNames(command: Command): Record<string, { type: "string" }> {
+  const names: Record<string, { type: "string" }> = {};
+  const visit = (c: Command) => {
+    for (const option of c.options)
+      if (option.long) names[option.long.replace(/^--/, "")] = { type: "string" };
+    for (const sub of c.commands) visit(sub);
+  };
+  visit(command);
+  // npm sets npm_config_prefix in every script's environment: it says nothing about a forgotten `--`.
+  delete names.prefix;
+  return names;
+}
+
 /** Runs one command line (without node and the script); resolves to its exit code. */
 export async function runCli(argv: readonly string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
@@ -50,7 +68,12 @@ export async function runCli(argv: readonly string[]): Promise<ExitCode> {
     return code;
   } catch (error) {
     // Commander has already printed its message (or the help, for --help: exit 0).
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok;
+      const hint = forgottenSeparatorHint("npm run driftline", longOptionNames(program));
+      if (hint) process.stderr.write(`${hint}\n`);
+      return EXIT.usage;
+    }
     process.stderr.write(`driftline: ${oneLine(error)}\n`);
     return exitCodeOf(error);
   }

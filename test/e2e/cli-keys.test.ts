@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe("driftline keys", () => {
-  it("creates (key alone on stdout), lists, and revokes with audit entries; another tenant's revoke is refused", async () => {
+  it("creates (key alone on stdout), lists, rotates and revokes with audit entries; another tenant's revoke is refused", async () => {
     const created = await driftline(
       ["keys", "create", "--tenant", tenant, "--roles", "admin,ingest", "--name", "ops"],
       env,
@@ -71,20 +71,35 @@ describe("driftline keys", () => {
     expect(foreign.stderr.trim().split("\n")).toHaveLength(1);
     expect(await redis.get(apiKeyRedisKey(await hashApiKey(key)))).not.toBeNull();
 
+    // Rotate without grace: a new key with the same roles; the old one is gone at once.
+    const rotated = await driftline(
+      ["keys", "rotate", "--tenant", tenant, "--key-id", record.keyId, "--grace", "0", "--json"],
+      env,
+    );
+    expect(rotated.code).toBe(0);
+    const fresh = JSON.parse(rotated.stdout) as { key: string; keyId: string; rotatedFrom: string };
+    expect(fresh.rotatedFrom).toBe(record.keyId);
+    expect(await redis.get(apiKeyRedisKey(await hashApiKey(key)))).toBeNull();
+    const freshRecord = await redis.get<{ roles: string[] }>(
+      apiKeyRedisKey(await hashApiKey(fresh.key)),
+    );
+    expect(freshRecord?.roles).toEqual(["admin", "ingest"]);
+
     const revoked = await driftline(
-      ["keys", "revoke", "--tenant", tenant, "--key-id", record.keyId],
+      ["keys", "revoke", "--tenant", tenant, "--key-id", fresh.keyId],
       env,
     );
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain("deleted");
-    expect(await redis.get(apiKeyRedisKey(await hashApiKey(key)))).toBeNull();
+    expect(await redis.get(apiKeyRedisKey(await hashApiKey(fresh.key)))).toBeNull();
     const { rows } = await admin.query(
       `SELECT action, target, actor_id FROM ${schema}.audit_log WHERE tenant_id = $1 ORDER BY entry_id`,
       [tenant],
     );
     expect(rows).toEqual([
       { action: "api-key.create", target: `api-key:${record.keyId}`, actor_id: "cli-test" },
-      { action: "api-key.revoke", target: `api-key:${record.keyId}`, actor_id: "cli-test" },
+      { action: "api-key.rotate", target: `api-key:${record.keyId}`, actor_id: "cli-test" },
+      { action: "api-key.revoke", target: `api-key:${fresh.keyId}`, actor_id: "cli-test" },
     ]);
   });
 });
