@@ -52,6 +52,12 @@ export function workerTarget(flags: { url?: string; key?: string }): WorkerTarge
   if (!API_KEY_PATTERN.test(key)) {
     throw new UsageError("the API key is not a Driftline key (dl_…); check DRIFTLINE_KEY or --key");
   }
+  const host = new URL(url).hostname;
+  if (url.startsWith("http://") && !["127.0.0.1", "localhost", "[::1]"].includes(host)) {
+    process.stderr.write(
+      `warning: ${url} is plain http: the API key and the events travel unencrypted; use https outside this machine.\n`,
+    );
+  }
   return { url, key };
 }
 

@@ -5,6 +5,7 @@
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { parse } from "csv-parse";
+import { jsonSyntaxProblem } from "#core/text";
 
 export type ReplayFormat = "ndjson" | "csv";
 
@@ -52,7 +53,9 @@ async function* readNdjson(file: string, from: ReadFrom): AsyncGenerator<ReplayR
     try {
       return { line, endOffset, event: JSON.parse(text) };
     } catch (error) {
-      return { line, endOffset, problem: `not JSON: ${(error as Error).message}` };
+      // Only where the syntax breaks: the line may hold personal data, and the summary and the
+      // progress file must not repeat it.
+      return { line, endOffset, problem: `not JSON: ${jsonSyntaxProblem(error)}` };
     }
   };
   for await (const chunk of createReadStream(file, { start: from.offset })) {
