@@ -15,6 +15,7 @@ import {
   tenantOriginsRedisKey,
 } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
+import type { FieldIssue } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   appendKeyAudit,
@@ -23,6 +24,7 @@ import {
   readTenantCommandLine,
   runIfMain,
   type TenantKeyEntry,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -57,24 +59,24 @@ export interface CreateKeyResult extends NewApiKey {
   wroteTo: string[];
 }
 
-/** Parses the CLI arguments; a ValidationError names each bad one. */
-export function parseKeyArgs(
-  argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): CreateKeyOptions & { json: boolean } {
-  const { values, tenant, issues, stores } = readTenantCommandLine(
-    argv,
-    {
-      roles: { type: "string" },
-      origins: { type: "string", multiple: true },
-      name: { type: "string" },
-      "rate-limit": { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-    USAGE,
-    env,
-  );
-  const roles = (values.roles ?? "")
+/** What a command line gives for a new key, before checking (`npm run keys:create`, `driftline keys create`). */
+export interface CreateKeyInput {
+  roles?: string;
+  origins?: readonly string[];
+  name?: string;
+  rateLimit?: string;
+}
+
+/**
+ * Checks a new key's roles, origins and rate limit: the options, or the issues naming each bad
+ * argument (by its flag).
+ */
+export function checkCreateKeyInput(
+  tenant: string,
+  input: CreateKeyInput,
+  issues: FieldIssue[] = tenantIssues(tenant),
+): { options: Omit<CreateKeyOptions, keyof KeyStoresConfig>; issues: FieldIssue[] } {
+  const roles = (input.roles ?? "")
     .split(",")
     .map((r) => r.trim())
     .filter((r) => r !== "");
@@ -86,7 +88,7 @@ export function parseKeyArgs(
     }
   }
   const origins: string[] = [];
-  for (const raw of (values.origins ?? []).flatMap((o) => o.split(","))) {
+  for (const raw of (input.origins ?? []).flatMap((o) => o.split(","))) {
     if (raw.trim() === "") continue;
     const origin = raw.trim() === "*" ? "*" : normalizeOrigin(raw.trim());
     if (origin === undefined) {
@@ -104,21 +106,52 @@ export function parseKeyArgs(
     });
   }
   let rateLimit: KeyRateLimit | undefined;
-  if (values["rate-limit"] !== undefined) {
-    const parsed = parseKeyRateLimit(values["rate-limit"]);
+  if (input.rateLimit !== undefined) {
+    const parsed = parseKeyRateLimit(input.rateLimit);
     if (parsed.ok) rateLimit = parsed.value;
     else issues.push({ field: "--rate-limit", message: parsed.message });
   }
-  throwIfIssues(issues, USAGE);
   return {
-    tenant,
-    roles: [...new Set(roles)] as Role[],
-    origins: [...new Set(origins)],
-    ...(rateLimit === undefined ? {} : { rateLimit }),
-    ...(values.name === undefined ? {} : { name: values.name }),
-    json: values.json,
-    ...stores,
+    options: {
+      tenant,
+      roles: [...new Set(roles)] as Role[],
+      origins: [...new Set(origins)],
+      ...(rateLimit === undefined ? {} : { rateLimit }),
+      ...(input.name === undefined ? {} : { name: input.name }),
+    },
+    issues,
   };
+}
+
+/** Parses the CLI arguments; a ValidationError names each bad one. */
+export function parseKeyArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): CreateKeyOptions & { json: boolean } {
+  const { values, tenant, issues, stores } = readTenantCommandLine(
+    argv,
+    {
+      roles: { type: "string" },
+      origins: { type: "string", multiple: true },
+      name: { type: "string" },
+      "rate-limit": { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    USAGE,
+    env,
+  );
+  const checked = checkCreateKeyInput(
+    tenant,
+    {
+      ...(values.roles === undefined ? {} : { roles: values.roles }),
+      ...(values.origins === undefined ? {} : { origins: values.origins }),
+      ...(values.name === undefined ? {} : { name: values.name }),
+      ...(values["rate-limit"] === undefined ? {} : { rateLimit: values["rate-limit"] }),
+    },
+    issues,
+  );
+  throwIfIssues(checked.issues, USAGE);
+  return { ...checked.options, json: values.json, ...stores };
 }
 
 /** Creates the key and writes its hash (never the key) to Redis and, if configured, Postgres. */
@@ -205,9 +238,13 @@ export async function createApiKey(options: CreateKeyOptions): Promise<CreateKey
   return { key: created.key, record, origins: options.origins, wroteTo };
 }
 
-async function main(): Promise<void> {
+/**
+ * Creates the key and prints it (what `npm run keys:create` and `driftline keys create` do): the
+ * key alone on stdout, or JSON with `json`; the rest on stderr.
+ */
+export async function runCreateKey(parsed: CreateKeyOptions & { json: boolean }): Promise<void> {
   const options = await withLocalStackDatabase(
-    parseKeyArgs(process.argv.slice(2)),
+    parsed,
     "the key is stored in Redis only (set DATABASE_URL to also store it for the stream processor's read API).",
   );
   const result = await createApiKey(options);
@@ -235,6 +272,10 @@ async function main(): Promise<void> {
         : `; ${result.record.rateLimit.requests} requests per ${result.record.rateLimit.windowSeconds} s`) +
       `.\nStored as a SHA-256 hash in ${result.wroteTo.join(" and ")}. The key is shown only now.`,
   );
+}
+
+async function main(): Promise<void> {
+  await runCreateKey(parseKeyArgs(process.argv.slice(2)));
 }
 
 runIfMain(import.meta.url, main);

@@ -131,9 +131,13 @@ export function formatKeyTable(keys: readonly ListedKey[]): string {
     .join("\n");
 }
 
-async function main(): Promise<void> {
+/**
+ * Lists the tenant's keys and prints them (what `npm run keys:list` and `driftline keys list` do):
+ * a table on stdout (where it came from on stderr), or JSON with `json`.
+ */
+export async function runListKeys(parsed: ListKeysOptions & { json: boolean }): Promise<void> {
   const options = await withLocalStackDatabase(
-    parseListArgs(process.argv.slice(2)),
+    parsed,
     "listing from Upstash Redis (set DATABASE_URL to list from Postgres).",
   );
   const { source, keys } = await listApiKeys(options);
@@ -147,6 +151,10 @@ async function main(): Promise<void> {
     `${keys.length} key(s) of tenant ${options.tenant}, ${active} active, from ${source}.`,
   );
   if (keys.length > 0) console.log(formatKeyTable(keys));
+}
+
+async function main(): Promise<void> {
+  await runListKeys(parseListArgs(process.argv.slice(2)));
 }
 
 runIfMain(import.meta.url, main);

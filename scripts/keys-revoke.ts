@@ -6,7 +6,7 @@
  */
 import { API_KEY_PATTERN, ApiKeyRecordSchema, apiKeyRedisKey, hashApiKey } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
-import { ConfigError, NotFoundError, ValidationError } from "#core/errors";
+import { ConfigError, type FieldIssue, NotFoundError, ValidationError } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   appendKeyAudit,
@@ -16,6 +16,7 @@ import {
   runIfMain,
   type TenantKeyEntry,
   TenantKeyEntrySchema,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -85,8 +86,33 @@ export function parseRevokeArgs(
     USAGE,
     env,
   );
-  const keyId = values["key-id"];
-  const key = values.key;
+  const checked = checkRevokeKeyInput(
+    tenant,
+    {
+      ...(values["key-id"] === undefined ? {} : { keyId: values["key-id"] }),
+      ...(values.key === undefined ? {} : { key: values.key }),
+      redisOnly: values["redis-only"],
+    },
+    issues,
+  );
+  throwIfIssues(checked.issues, USAGE);
+  return { ...checked.options, ...stores };
+}
+
+/** What a command line names to revoke, before checking. */
+export interface RevokeKeyInput {
+  keyId?: string;
+  key?: string;
+  redisOnly?: boolean;
+}
+
+/** Checks what to revoke: the options, or the issues naming each bad argument (by its flag). */
+export function checkRevokeKeyInput(
+  tenant: string,
+  input: RevokeKeyInput,
+  issues: FieldIssue[] = tenantIssues(tenant),
+): { options: Omit<RevokeKeyOptions, keyof KeyStoresConfig>; issues: FieldIssue[] } {
+  const { keyId, key } = input;
   if ((keyId === undefined) === (key === undefined)) {
     issues.push({ field: "--key-id", message: "give either --key-id or --key (one of them)" });
   } else if (keyId !== undefined && !KEY_ID_PATTERN.test(keyId)) {
@@ -95,12 +121,13 @@ export function parseRevokeArgs(
     // The value is not echoed: it may be a real secret with a typo.
     issues.push({ field: "--key", message: "is not a Driftline API key (dl_…)" });
   }
-  throwIfIssues(issues, USAGE);
   return {
-    tenant,
-    target: keyId !== undefined ? { keyId } : { key: key! },
-    ...(values["redis-only"] ? { redisOnly: true } : {}),
-    ...stores,
+    options: {
+      tenant,
+      target: keyId !== undefined ? { keyId } : { key: key ?? "" },
+      ...(input.redisOnly ? { redisOnly: true } : {}),
+    },
+    issues,
   };
 }
 
@@ -325,8 +352,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").trim();
 }
 
-async function main(): Promise<void> {
-  let options = parseRevokeArgs(process.argv.slice(2));
+/**
+ * Revokes the key and prints what changed (what `npm run keys:revoke` and `driftline keys revoke`
+ * do); `--key -` reads the key from standard input.
+ */
+export async function runRevokeKey(parsed: RevokeKeyOptions): Promise<void> {
+  let options = parsed;
   if ("key" in options.target && options.target.key === "-") {
     const key = await readStdin();
     if (!API_KEY_PATTERN.test(key)) {
@@ -343,6 +374,10 @@ async function main(): Promise<void> {
       : "the key cannot be revoked everywhere.",
   );
   console.log(describeRevocation(await revokeApiKey(options)));
+}
+
+async function main(): Promise<void> {
+  await runRevokeKey(parseRevokeArgs(process.argv.slice(2)));
 }
 
 runIfMain(import.meta.url, main);

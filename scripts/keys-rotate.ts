@@ -15,7 +15,7 @@ import {
   rotationRefusal,
 } from "#core/api-keys";
 import { redactDatabaseUrl } from "#core/config";
-import { ConflictError, NotFoundError } from "#core/errors";
+import { ConflictError, type FieldIssue, NotFoundError } from "#core/errors";
 import { IDENTIFIER_RULE } from "#core/scoring";
 import {
   appendKeyAudit,
@@ -24,6 +24,7 @@ import {
   readTenantCommandLine,
   runIfMain,
   TenantKeyEntrySchema,
+  tenantIssues,
   tenantKeysRedisKey,
   throwIfIssues,
   withLocalStackDatabase,
@@ -77,20 +78,44 @@ export function parseRotateArgs(
     USAGE,
     env,
   );
-  const keyId = values["key-id"] ?? "";
+  const checked = checkRotateKeyInput(
+    tenant,
+    {
+      ...(values["key-id"] === undefined ? {} : { keyId: values["key-id"] }),
+      ...(values.grace === undefined ? {} : { grace: values.grace }),
+    },
+    issues,
+  );
+  throwIfIssues(checked.issues, USAGE);
+  return { ...checked.options, json: values.json, ...stores };
+}
+
+/** What a command line gives for a rotation, before checking. */
+export interface RotateKeyInput {
+  keyId?: string;
+  /** A duration such as 0, 90s, 30m, 24h, 7d; default 24h. */
+  grace?: string;
+}
+
+/** Checks a rotation's key id and grace period: the options, or the issues naming each bad flag. */
+export function checkRotateKeyInput(
+  tenant: string,
+  input: RotateKeyInput,
+  issues: FieldIssue[] = tenantIssues(tenant),
+): { options: Omit<RotateKeyOptions, keyof KeyStoresConfig>; issues: FieldIssue[] } {
+  const keyId = input.keyId ?? "";
   if (!KEY_ID_PATTERN.test(keyId)) {
     issues.push({ field: "--key-id", message: "give the key's id (key_…), see keys:list" });
   }
   const grace =
-    values.grace === undefined ? DEFAULT_ROTATION_GRACE_SECONDS : parseGraceSeconds(values.grace);
+    input.grace === undefined ? DEFAULT_ROTATION_GRACE_SECONDS : parseGraceSeconds(input.grace);
   if (grace === undefined) {
     issues.push({
       field: "--grace",
-      message: `"${values.grace}" is not a duration of at most 30d, e.g. 0, 90s, 30m, 24h, 7d`,
+      message: `"${input.grace}" is not a duration of at most 30d, e.g. 0, 90s, 30m, 24h, 7d`,
     });
   }
-  throwIfIssues(issues, USAGE);
-  return { tenant, keyId, graceSeconds: grace ?? 0, json: values.json, ...stores };
+  return { options: { tenant, keyId, graceSeconds: grace ?? 0 }, issues };
 }
 
 export interface RotateKeyResult extends RotatedApiKey {
@@ -187,9 +212,13 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotateKeyRes
   return { ...rotated.rotated, wroteTo };
 }
 
-async function main(): Promise<void> {
+/**
+ * Rotates the key and prints the new one (what `npm run keys:rotate` and `driftline keys rotate`
+ * do): the new key alone on stdout, or JSON with `json`; the rest on stderr.
+ */
+export async function runRotateKey(parsed: RotateKeyOptions & { json: boolean }): Promise<void> {
   const options = await withLocalStackDatabase(
-    parseRotateArgs(process.argv.slice(2)),
+    parsed,
     "the key is rotated in Redis only (set DATABASE_URL to rotate it for the stream processor's read API too).",
   );
   const result = await rotateKey(options);
@@ -209,6 +238,10 @@ async function main(): Promise<void> {
   console.error(
     `Created ${result.record.keyId} in place of ${result.retiring.keyId} (tenant ${result.record.tenant}, role(s) ${result.record.roles.join(", ")}); ${result.retiring.keyId} works until ${expiresAt}.\nStored as a SHA-256 hash in ${result.wroteTo.join(" and ")}. The key is shown only now.`,
   );
+}
+
+async function main(): Promise<void> {
+  await runRotateKey(parseRotateArgs(process.argv.slice(2)));
 }
 
 runIfMain(import.meta.url, main);

@@ -1,5 +1,5 @@
 /** The local Kafka: a single-node KRaft broker (jars from Maven Central) and the Kafka REST gateway. */
-import { execFile, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -12,6 +12,7 @@ import {
   ensureTopicsWith,
   type TopicSpec,
 } from "#core/topics";
+import { type ProgressBar, startProgressBar } from "../progress-bar";
 import type { LocalStackConfig } from "./config";
 import { loadLocalStackConfig } from "./config";
 import { daemonService, tsxDaemon } from "./process";
@@ -217,7 +218,6 @@ export async function ensureKafkaJars(
   try {
     await runMaven([
       "-B",
-      "-q",
       "-f",
       join(KAFKA_DIR, "pom.xml"),
       `-Dkafka.version=${config.KAFKA_VERSION}`,
@@ -247,11 +247,71 @@ export async function ensureKafkaJars(
   return { dir, downloaded: true, ms: performance.now() - started };
 }
 
+/**
+ * What a fresh machine downloads: the broker's jars (~46 MB) plus the Maven plugin that copies
+ * them (~19 MB), measured from Maven's own "Downloaded" lines. The bar's total until it is passed.
+ */
+export const KAFKA_DOWNLOAD_ESTIMATE_BYTES = 65_000_000;
+
+const MAVEN_UNITS: Record<string, number> = { B: 1, kB: 1_000, MB: 1_000_000, GB: 1_000_000_000 };
+
+/**
+ * Bytes of one transfer line of Maven's batch-mode output,
+ * `[INFO] Downloaded from central: <url> (868 kB at 225 kB/s)`; undefined for any other line.
+ */
+export function mavenDownloadedBytes(line: string): number | undefined {
+  const match = /Downloaded from [^:]+: \S+ \((\d+(?:\.\d+)?) (B|kB|MB|GB) at /.exec(line);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * (MAVEN_UNITS[match[2]!] ?? 1));
+}
+
+/**
+ * Runs mvn in batch mode. Its transfer lines drive a progress bar on stderr (a live bar on a
+ * terminal, a line every few seconds otherwise), so a first start's download is never silent;
+ * a cached start downloads nothing and shows nothing.
+ */
 function runMaven(args: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    execFile("mvn", args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (!error) return resolvePromise();
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+    const child = spawn("mvn", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    let downloaded = 0;
+    let files = 0;
+    let bar: ProgressBar | undefined;
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+      const bytes = mavenDownloadedBytes(line);
+      if (bytes === undefined) return;
+      downloaded += bytes;
+      files += 1;
+      if (bar === undefined) {
+        process.stderr.write(
+          `Fetching the Kafka broker's jars from Maven Central (once per Kafka version, about ${Math.round(KAFKA_DOWNLOAD_ESTIMATE_BYTES / 1e6)} MB on a new machine)\n`,
+        );
+        bar = startProgressBar({
+          label: "Kafka jars",
+          total: KAFKA_DOWNLOAD_ESTIMATE_BYTES,
+          unit: "bytes",
+          detail: "{files} files",
+          payload: { files: 0 },
+        });
+      }
+      if (downloaded > KAFKA_DOWNLOAD_ESTIMATE_BYTES) bar.setTotal(downloaded);
+      bar.update(downloaded, { files });
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let pending = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        const lines = (pending + chunk).split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      });
+      stream.on("end", () => pending && onLine(pending));
+    }
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      bar?.stop();
+      if (error.code === "ENOENT") {
         reject(
           new ConfigError(
             "mvn was not found on PATH. It is needed once, to fetch the Kafka broker's jars from " +
@@ -259,13 +319,20 @@ function runMaven(args: string[]): Promise<void> {
             { cause: error },
           ),
         );
-        return;
+      } else reject(error);
+    });
+    child.on("close", (code) => {
+      if (bar !== undefined) {
+        if (code === 0) {
+          bar.setTotal(downloaded);
+          bar.update(downloaded, { files });
+        }
+        bar.stop();
       }
-      const output = `${stdout}\n${stderr}`.trim().split("\n").slice(-30).join("\n");
+      if (code === 0) return resolvePromise();
       reject(
         new DependencyUnavailableError(
-          `mvn could not fetch the Kafka jars (is Maven Central reachable?):\n${output}`,
-          { cause: error },
+          `mvn could not fetch the Kafka jars (is Maven Central reachable?):\n${tail.join("\n").trim()}`,
         ),
       );
     });

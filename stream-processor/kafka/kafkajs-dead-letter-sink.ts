@@ -1,18 +1,11 @@
 /** DeadLetterSink on a Kafka topic (kafkajs): the original bytes, plus why and where from in headers. */
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { DependencyUnavailableError } from "#core/errors";
+import { DLQ_HEADERS, DLQ_TRUNCATED_HEADER } from "#core/topics";
 import type { DeadLetter, DeadLetterSink } from "./dead-letter-sink";
 
-/** Header names on every dead letter (values are UTF-8 text). */
-export const DLQ_HEADERS = {
-  reason: "driftline-dlq-reason",
-  stage: "driftline-dlq-stage",
-  topic: "driftline-dlq-original-topic",
-  partition: "driftline-dlq-original-partition",
-  offset: "driftline-dlq-original-offset",
-  consumerGroup: "driftline-dlq-consumer-group",
-  failedAt: "driftline-dlq-failed-at",
-} as const;
+// The header names live in the core, where `driftline dlq` reads them too.
+export { DLQ_HEADERS, DLQ_TRUNCATED_HEADER };
 
 /** Reasons are clipped so that a huge zod message cannot make the letter itself too large. */
 const MAX_REASON_CHARS = 2_000;
@@ -24,8 +17,6 @@ const MAX_REASON_CHARS = 2_000;
 export const MAX_LETTER_BYTES = 512 * 1024;
 /** Bytes of letters per produce request, well under the broker's request limit. */
 const MAX_SEND_BYTES = 768 * 1024;
-/** Set on a letter whose value was cut to MAX_LETTER_BYTES: the original value's size in bytes. */
-export const DLQ_TRUNCATED_HEADER = "driftline-dlq-truncated-from-bytes";
 
 export class KafkajsDeadLetterSink implements DeadLetterSink {
   private readonly producer: Producer;
