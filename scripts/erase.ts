@@ -149,38 +149,36 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").trim();
 }
 
-async function main(): Promise<void> {
-  const spec = {
-    command: "npm run erase",
-    usage: USAGE,
-    options: {
-      tenant: { type: "string" },
-      email: { type: "string" },
-      phone: { type: "string" },
-      "external-id": { type: "string" },
-      "entity-id": { type: "string" },
-    },
-  } as const;
-  const { values } = parseCommandLine(spec);
-  const tenant = values.tenant ?? "";
+/** The identifiers as given on a command line; `-` reads that one from standard input. */
+export interface GivenIdentifiers {
+  email?: string | undefined;
+  phone?: string | undefined;
+  externalId?: string | undefined;
+  entityId?: string | undefined;
+}
+
+/**
+ * `npm run erase` and `driftline erase`: checks the identifiers (a ValidationError names what to
+ * fix, before anything changes), erases the person in the stores the environment names and prints
+ * the report.
+ */
+export async function runErasure(tenant: string, given: GivenIdentifiers): Promise<void> {
   const issues = tenantIssues(tenant);
-  if (issues.length > 0) usageError(spec, `${issues[0]!.field} ${issues[0]!.message}`);
-  const given = {
-    email: values.email,
-    phone: values.phone,
-    externalId: values["external-id"],
-    entityId: values["entity-id"],
-  };
-  const fromStdin = Object.entries(given).filter(([, v]) => v === "-");
-  if (fromStdin.length > 1)
-    usageError(spec, 'only one identifier can be read from standard input ("-")');
-  if (fromStdin[0] !== undefined) {
-    (given as Record<string, string | undefined>)[fromStdin[0][0]] = await readStdin();
+  if (issues.length > 0) {
+    throw new ValidationError(`${issues[0]!.field} ${issues[0]!.message}`, issues);
   }
+  const values: Record<string, string | undefined> = { ...given };
+  const fromStdin = Object.entries(values).filter(([, v]) => v === "-");
+  if (fromStdin.length > 1) {
+    throw new ValidationError('only one identifier can be read from standard input ("-")');
+  }
+  if (fromStdin[0] !== undefined) values[fromStdin[0][0]] = await readStdin();
   const parsed = ErasureIdentifiersSchema.safeParse(
-    Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   );
-  if (!parsed.success) usageError(spec, parsed.error.issues[0]?.message ?? "bad identifiers");
+  if (!parsed.success) {
+    throw new ValidationError(parsed.error.issues[0]?.message ?? "bad identifiers");
+  }
   const databaseUrl = await requireDatabaseUrl(process.env.DATABASE_URL);
   const r2: OperatorR2 = await openOperatorR2(process.env);
   try {
@@ -194,6 +192,32 @@ async function main(): Promise<void> {
     console.log(describeErasure(report));
   } finally {
     await r2.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const spec = {
+    command: "npm run erase",
+    usage: USAGE,
+    options: {
+      tenant: { type: "string" },
+      email: { type: "string" },
+      phone: { type: "string" },
+      "external-id": { type: "string" },
+      "entity-id": { type: "string" },
+    },
+  } as const;
+  const { values } = parseCommandLine(spec);
+  try {
+    await runErasure(values.tenant ?? "", {
+      email: values.email,
+      phone: values.phone,
+      externalId: values["external-id"],
+      entityId: values["entity-id"],
+    });
+  } catch (error) {
+    if (error instanceof ValidationError) usageError(spec, error.message);
+    throw error;
   }
 }
 

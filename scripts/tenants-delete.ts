@@ -384,6 +384,27 @@ export function describeTenantDeletion(report: TenantDeletionReport): string {
   return lines.join("\n");
 }
 
+/**
+ * `npm run tenants:delete` and `driftline tenants delete`: deletes (or with `apply` false, counts)
+ * the tenant's data in the stores the environment names, and prints the report.
+ */
+export async function runTenantDeletion(tenant: string, apply: boolean): Promise<void> {
+  const stores = keyStoresFromEnv(process.env);
+  const r2: OperatorR2 = await openOperatorR2(process.env);
+  try {
+    const report = await deleteTenant({
+      ...stores,
+      tenant,
+      databaseUrl: await requireDatabaseUrl(stores.databaseUrl),
+      r2,
+      apply,
+    });
+    console.log(describeTenantDeletion(report));
+  } finally {
+    await r2.close();
+  }
+}
+
 async function main(): Promise<void> {
   const spec = {
     command: "npm run tenants:delete",
@@ -394,20 +415,7 @@ async function main(): Promise<void> {
   const tenant = values.tenant ?? "";
   const issues = tenantIssues(tenant);
   if (issues.length > 0) usageError(spec, `${issues[0]!.field} ${issues[0]!.message}`);
-  const stores = keyStoresFromEnv(process.env);
-  const r2: OperatorR2 = await openOperatorR2(process.env);
-  try {
-    const report = await deleteTenant({
-      ...stores,
-      tenant,
-      databaseUrl: await requireDatabaseUrl(stores.databaseUrl),
-      r2,
-      apply: values.yes === true,
-    });
-    console.log(describeTenantDeletion(report));
-  } finally {
-    await r2.close();
-  }
+  await runTenantDeletion(tenant, values.yes === true);
 }
 
 runIfMain(import.meta.url, main);

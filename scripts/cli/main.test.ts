@@ -53,6 +53,10 @@ describe("driftline --help", () => {
     ["dlq"],
     ["dlq", "list"],
     ["dlq", "replay"],
+    ["score"],
+    ["tenants"],
+    ["tenants", "delete"],
+    ["erase"],
   ];
   it.each(levels.map((l) => [l.join(" ") || "(top)", l]))(
     "%s: usage on stdout, exit 0",
@@ -68,7 +72,8 @@ describe("driftline --help", () => {
 
   it("the top level names every group and the exit codes", () => {
     const { stdout } = driftline(["--help"]);
-    for (const group of ["keys", "models", "events", "dlq"]) expect(stdout).toContain(group);
+    for (const group of ["keys", "models", "events", "dlq", "score", "tenants", "erase"])
+      expect(stdout).toContain(group);
     expect(stdout).toContain("Exit codes: 0 done, 1 failed, 2 usage error");
   });
 
@@ -96,6 +101,10 @@ describe("usage errors exit 2 with one line", () => {
     [["dlq", "replay"], /give --all or one or more --entry/],
     [["dlq", "replay", "--entry", "zero"], /is not <partition>:<offset>/],
     [["keys", "list", "--tenant", "t1", "--bogus"], /unknown option '--bogus'/],
+    [["score", "/nonexistent.csv", "--model", "m"], /no file \/nonexistent\.csv/],
+    [["score", "/nonexistent.csv"], /--model/],
+    [["tenants", "delete", "--tenant", "bad tenant!"], /--tenant must be/],
+    [["erase", "--tenant", "t1"], /give at least one of email, phone/],
   ])("%j", (args, pattern) => {
     const { code, stdout, stderr } = driftline(args as string[]);
     expect(code).toBe(2);

@@ -12,6 +12,8 @@ import { registerEventsCommands } from "./events";
 import { EXIT, type ExitCode, exitCodeOf, oneLine } from "./exit-codes";
 import { registerKeysCommands } from "./keys";
 import { registerModelsCommands } from "./models";
+import { registerPrivacyCommands } from "./privacy";
+import { registerScoreCommands } from "./score";
 
 /** The command groups, in `--help` order; a new group is one line here. */
 const GROUPS: CommandGroup[] = [
@@ -19,6 +21,8 @@ const GROUPS: CommandGroup[] = [
   registerModelsCommands,
   registerEventsCommands,
   registerDlqCommands,
+  registerScoreCommands,
+  registerPrivacyCommands,
 ];
 
 const EPILOG = `
@@ -28,7 +32,9 @@ Every command takes --help. Documentation: docs/cli.md.`;
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command("driftline")
-    .description("Operate a Driftline deployment: API keys, models, event replays, dead letters.")
+    .description(
+      "Operate a Driftline deployment: API keys, models, event replays, dead letters, bulk scoring, tenant deletion and erasure.",
+    )
     .addHelpText("after", EPILOG)
     .exitOverride()
     .showHelpAfterError("(add --help for the usage)")
@@ -70,7 +76,12 @@ export async function runCli(argv: readonly string[]): Promise<ExitCode> {
     // Commander has already printed its message (or the help, for --help: exit 0).
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return EXIT.ok;
-      const hint = forgottenSeparatorHint("npm run driftline", longOptionNames(program));
+      // Only `npm run driftline` can swallow the command's options (npx and other scripts set
+      // npm_config_* of their own, e.g. npx's npm_config_yes).
+      const hint =
+        process.env.npm_lifecycle_event === "driftline"
+          ? forgottenSeparatorHint("npm run driftline", longOptionNames(program))
+          : "";
       if (hint) process.stderr.write(`${hint}\n`);
       return EXIT.usage;
     }
