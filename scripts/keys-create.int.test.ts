@@ -11,7 +11,8 @@ import {
   tenantOriginsRedisKey,
 } from "#core/api-keys";
 import { ValidationError } from "#core/errors";
-import { LOCAL_UPSTASH, TestSchema } from "../test/support/test-schema";
+import { LOCAL_UPSTASH } from "../test/support/local-stack";
+import { TestSchema } from "../test/support/test-schema";
 import { tenantKeysRedisKey } from "./keys-common";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { loadLocalStackConfig } from "./local/config";

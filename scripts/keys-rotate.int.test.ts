@@ -5,7 +5,8 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyRecordSchema, apiKeyRedisKey, tenantKeysRedisKey } from "#core/api-keys";
 import { ConflictError, NotFoundError, ValidationError } from "#core/errors";
-import { LOCAL_UPSTASH, TestSchema } from "../test/support/test-schema";
+import { LOCAL_UPSTASH } from "../test/support/local-stack";
+import { TestSchema } from "../test/support/test-schema";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { parseGraceSeconds, parseRotateArgs, rotateKey } from "./keys-rotate";
 

@@ -1,17 +1,8 @@
 /** A migrated schema of the test database of its own, for tests that need Postgres alone (no Kafka, no relay); dropped after. */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { loadLocalStackConfig } from "../../scripts/local/config";
 import { migrate } from "../../scripts/migrate";
 import { TEST_DATABASE_URL } from "./integration-env";
-
-const stack = loadLocalStackConfig();
-
-/** The local stack's Upstash REST server, as `npm test` names it (else the stack's defaults). */
-export const LOCAL_UPSTASH = {
-  url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-};
 
 /**
  * A schema named `<prefix>_<random hex>`: its name and URL are known at once (for module-level
