@@ -103,11 +103,7 @@ async function produceScored(rows: readonly ScoredRow[], withConversions: boolea
 
 async function drained(): Promise<void> {
   const topics = [env.topics.predictions, env.topics.events];
-  await waitFor(
-    "the processor to catch up",
-    async () => (await env.remaining(topics)) === 0,
-    120_000,
-  );
+  await env.drained(topics, 120_000);
 }
 
 async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {

@@ -350,11 +350,7 @@ async function run(name: string, withB: boolean): Promise<RunResult> {
       [a.events, b.events, env.topics.events],
     ] as const) {
       await produceAll(env, interleave(aPart, bPart, random));
-      await waitFor(
-        `${topic} to be processed`,
-        async () => (await env.remaining([topic])) === 0,
-        60_000,
-      );
+      await env.drained([topic], 60_000);
     }
     const deadLetters = await readDeadLetters(env);
     return {

@@ -70,11 +70,7 @@ function purchases(rows: readonly ScoredRow[]) {
 
 async function drained(): Promise<void> {
   const topics = [env.topics.predictions, env.topics.events];
-  await waitFor(
-    "the processor to catch up",
-    async () => (await env.remaining(topics)) === 0,
-    60_000,
-  );
+  await env.drained(topics, 60_000);
 }
 
 interface ResultRow {

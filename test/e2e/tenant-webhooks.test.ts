@@ -126,11 +126,7 @@ describe("tenant webhooks end to end (Kafka → stream processor → tenant endp
           value: toValue(predictionRecord(A, r)),
         })),
       );
-      await waitFor(
-        "the processor to catch up",
-        async () => (await env.remaining([env.topics.predictions])) === 0,
-        120_000,
-      );
+      await env.drained([env.topics.predictions], 120_000);
       alertIds = (await query<{ alert_id: string }>("SELECT alert_id FROM alerts")).map(
         (a) => a.alert_id,
       );
