@@ -13,10 +13,12 @@ import {
 } from "#core/monitoring";
 import { HOUR_MS, windowStartMs } from "#core/windows";
 import type { MonitoringTransaction, PredictionRow } from "./monitoring-store";
-import type { BatchOutcome, EvaluationDeps, VersionRun } from "./version-run";
-
-/** Windows evaluated per version and batch at most, so a long-idle version catches up over batches. */
-export const MAX_WINDOWS_PER_BATCH = 1_000;
+import {
+  type BatchOutcome,
+  type EvaluationDeps,
+  MAX_WINDOWS_PER_BATCH,
+  type VersionRun,
+} from "./version-run";
 
 /**
  * Takes the version's fresh predictions in: the first starts its performance cursor; on a

@@ -1,9 +1,13 @@
 /** A version's performance in a batch: final results of the windows whose labels matured, provisional ones of the open windows. */
 import { evaluatePerformance, observePerformanceResult } from "#core/monitoring";
 import { windowStartMs } from "#core/windows";
-import { MAX_WINDOWS_PER_BATCH } from "./drift-evaluation";
 import type { ModelKey, MonitoringTransaction, StoredPerformanceResult } from "./monitoring-store";
-import type { BatchOutcome, EvaluationDeps, VersionRun } from "./version-run";
+import {
+  type BatchOutcome,
+  type EvaluationDeps,
+  MAX_WINDOWS_PER_BATCH,
+  type VersionRun,
+} from "./version-run";
 
 /**
  * Evaluates the version's performance windows whose attribution ended at the watermark, from the

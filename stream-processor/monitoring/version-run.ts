@@ -21,6 +21,9 @@ import type {
 } from "./monitoring-store";
 import type { EffectiveSettings } from "./tenant-settings";
 
+/** Windows evaluated per version and batch at most, so a long-idle version catches up over batches. */
+export const MAX_WINDOWS_PER_BATCH = 1_000;
+
 /** What the evaluation steps need of the stage's deps. */
 export interface EvaluationDeps {
   /** The operator's settings: windows, attribution and performance windows. */
