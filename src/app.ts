@@ -22,12 +22,14 @@ import { updateKeyRoutes } from "./routes/keys-update";
 import { modelRoutes } from "./routes/models";
 import { getMonitoringSettingsRoutes } from "./routes/monitoring-settings-get";
 import { putMonitoringSettingsRoutes } from "./routes/monitoring-settings-put";
+import { privacyErasureRoutes } from "./routes/privacy-erasures";
 import { readAlertsRoutes } from "./routes/read-alerts";
 import { readAnomaliesRoutes } from "./routes/read-anomalies";
 import { readAuditRoutes } from "./routes/read-audit";
 import { readHealthScoreRoutes } from "./routes/read-health-score";
 import { readMetricsRoutes } from "./routes/read-metrics";
 import { readModelDriftRoutes } from "./routes/read-model-drift";
+import { readModelExplanationsRoutes } from "./routes/read-model-explanations";
 import { readModelPerformanceRoutes } from "./routes/read-model-performance";
 import { readRejectionsRoutes } from "./routes/read-rejections";
 import { readRetrainingRequestRoutes } from "./routes/read-retraining-request";
@@ -72,6 +74,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     readMetricsRoutes,
     readModelDriftRoutes,
     readModelPerformanceRoutes,
+    readModelExplanationsRoutes,
     readAlertsRoutes,
     acknowledgeAlertRoutes,
     readAnomaliesRoutes,
@@ -92,6 +95,7 @@ export function createApp(buildServices: (c: { env: unknown }) => Services) {
     updateKeyRoutes,
     rotateKeyRoutes,
     readAuditRoutes,
+    privacyErasureRoutes,
   ]) {
     app.route("/", routes);
   }

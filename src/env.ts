@@ -16,6 +16,7 @@ import {
   type UrlQueryAllowlist,
   urlQueryAllowlistProblems,
 } from "#core/events";
+import { LOCAL_ENTITY_ID_KEY } from "#core/privacy";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
 
 const binding = <T>(name: string, method: string) =>
@@ -35,8 +36,8 @@ const int = (min: number, max: number, fallback: number) => envInt(fallback, min
 /** The local Upstash REST server's default token; production must use its own. */
 const LOCAL_UPSTASH_TOKEN = "driftline-local-token";
 
-/** The entity-id key of local runs; production sets its own secret. */
-export const LOCAL_ENTITY_ID_KEY = "driftline-local-entity-id-key";
+/** The entity-id key of local runs (shared with `npm run erase`); production sets its own secret. */
+export { LOCAL_ENTITY_ID_KEY };
 
 export const WorkerEnvSchema = z.object({
   /** R2 bucket with model bytes and manifests. */
@@ -187,7 +188,17 @@ export const WorkerEnvSchema = z.object({
   WEBHOOK_MAX_ENDPOINTS_PER_TENANT: int(1, 1_000, 20),
   /** How long POST /v1/webhooks/{id}/test waits for the receiver, ms. */
   WEBHOOK_TEST_TIMEOUT_MS: int(100, 30_000, 5_000),
+  /**
+   * DNS-over-HTTPS JSON endpoint (`application/dns-json`) that POST /v1/webhooks/{id}/test
+   * resolves an endpoint's hostname through, to check its addresses before sending. Default in
+   * production: Cloudflare's (DEFAULT_WEBHOOK_DNS_RESOLVER_URL); elsewhere unset, hostnames are
+   * not resolved before a test send (local runs have loopback receivers and maybe no DNS).
+   */
+  WEBHOOK_DNS_RESOLVER_URL: url.optional(),
 });
+
+/** Where production Workers resolve webhook hostnames unless WEBHOOK_DNS_RESOLVER_URL says. */
+export const DEFAULT_WEBHOOK_DNS_RESOLVER_URL = "https://cloudflare-dns.com/dns-query";
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
 
@@ -207,6 +218,13 @@ export function parseWorkerEnv(raw: unknown): WorkerEnv {
       forbidSet("NEON_WS_RELAY_URL", "the relay is for a local Postgres; Neon relays itself"),
       forbidLocalDefault("WEBHOOK_ENCRYPTION_KEY", LOCAL_WEBHOOK_ENCRYPTION_KEY),
       forbidLocalDefault("DESTINATION_ENCRYPTION_KEY", LOCAL_DESTINATION_ENCRYPTION_KEY),
+      {
+        key: "WEBHOOK_DNS_RESOLVER_URL",
+        problem: (v) =>
+          v !== undefined && !v.toLowerCase().startsWith("https://")
+            ? "must be an https:// URL: the answers decide where signed test deliveries go"
+            : undefined,
+      },
     ]),
   });
 }

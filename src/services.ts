@@ -21,6 +21,7 @@ import type { IngestServices } from "./ingest/ingest-ports";
 import type { KeyAdminStore } from "./keys/key-admin-store";
 import type { ModelRegistry } from "./model-registry/model-registry";
 import type { Logger } from "./observability/logger";
+import type { PersonErasureServices } from "./privacy/person-erasure-store";
 import type { ReadStoreSource } from "./read-api/read-store";
 import type { EntityIdKeyer, PredictionLog } from "./scoring/scoring-ports";
 import type { WebhookServices } from "./webhooks/webhook-store";
@@ -53,6 +54,8 @@ export interface Services {
   destinations: DestinationServices;
   /** The append-only audit log of admin actions (opened per request on admin routes). */
   audit: AuditServices;
+  /** Erasure of one person: their rows in Postgres (opened per request), parked dead letters. */
+  erasures: PersonErasureServices;
   /** Current time; injected so tests can fix it. */
   now(): Date;
   /** Uniform [0, 1) for challenger routing of rows without an entity id. */

@@ -14,7 +14,7 @@ import { UpstashRateLimiter } from "./auth/upstash-rate-limiter";
 import { UpstashTenantOriginStore } from "./auth/upstash-tenant-origin-store";
 import { bundledConsoleAssets } from "./console/bundled-console-assets";
 import { destinationServices } from "./destinations/destination-services";
-import { parseWorkerEnv, type WorkerEnv } from "./env";
+import { DEFAULT_WEBHOOK_DNS_RESOLVER_URL, parseWorkerEnv, type WorkerEnv } from "./env";
 import { BindingReadiness } from "./health/binding-readiness";
 import { QueueEventSink } from "./ingest/queue-event-sink";
 import { UpstashDedupStore } from "./ingest/upstash-dedup-store";
@@ -29,6 +29,7 @@ import { QueueModelChangeLog } from "./model-registry/queue-model-change-log";
 import { R2ModelStore } from "./model-registry/r2-model-store";
 import { UpstashModelPointerStore } from "./model-registry/upstash-model-pointer-store";
 import { createLogger, type Logger } from "./observability/logger";
+import { personErasureServices } from "./privacy/person-erasure-services";
 import { consumeIngestBatch } from "./queue/consume-ingest-batch";
 import { expandModelNotice } from "./queue/expand-model-notice";
 import type { IngestMessage } from "./queue/ingest-message";
@@ -134,6 +135,9 @@ export function buildServices(env: WorkerEnv): Services {
       maxEndpointsPerTenant: env.WEBHOOK_MAX_ENDPOINTS_PER_TENANT,
       testTimeoutMs: env.WEBHOOK_TEST_TIMEOUT_MS,
       allowLocalUrls: !isProduction(env),
+      dnsResolverUrl:
+        env.WEBHOOK_DNS_RESOLVER_URL ??
+        (isProduction(env) ? DEFAULT_WEBHOOK_DNS_RESOLVER_URL : undefined),
     }),
     destinations: destinationServices({
       databaseUrl: env.DATABASE_URL,
@@ -142,6 +146,11 @@ export function buildServices(env: WorkerEnv): Services {
       maxPerTenant: MAX_DESTINATIONS_PER_TENANT,
     }),
     audit: auditServices({ databaseUrl: env.DATABASE_URL, wsRelayUrl: env.NEON_WS_RELAY_URL }),
+    erasures: personErasureServices({
+      databaseUrl: env.DATABASE_URL,
+      wsRelayUrl: env.NEON_WS_RELAY_URL,
+      deadLetters: env.DEAD_LETTERS,
+    }),
     now: () => new Date(),
     random: Math.random,
     sessions: new ConsoleSessions({

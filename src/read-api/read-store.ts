@@ -235,10 +235,55 @@ export interface HealthReadings {
   }[];
 }
 
+export interface ExplanationQuery extends RangeMs, After<TimeKey> {
+  tenant: string;
+  model: string;
+  version?: string;
+}
+
+/** A logged prediction with its top reasons (signed contributions, largest magnitude first). */
+export interface ExplainedPrediction {
+  /** Newest first: the next page starts below this key. */
+  key: TimeKey;
+  predictionId: string;
+  version: string;
+  score: number;
+  predictedAtMs: number;
+  reasons: { feature: string; contribution: number }[];
+}
+
+/** Over the explained predictions of a range: how many, and each feature's reasons averaged (newest sample). */
+export interface ExplanationSummary {
+  /** Explained predictions in the range, counted up to EXPLANATION_COUNT_CAP. */
+  explained: number;
+  /** The newest of them the features are averaged over (at most EXPLANATION_SUMMARY_SAMPLE). */
+  summarized: number;
+  /** Largest mean |contribution| first, at most EXPLANATION_SUMMARY_FEATURES. */
+  features: {
+    feature: string;
+    /** Mean |contribution| over the predictions that list the feature among their reasons. */
+    meanAbs: number;
+    mean: number;
+    /** Predictions that list it. */
+    count: number;
+  }[];
+}
+
+/** Features an explanation summary lists at most. */
+export const EXPLANATION_SUMMARY_FEATURES = 20;
+/** Explained predictions an explanation summary counts at most (the cap means "at least"). */
+export const EXPLANATION_COUNT_CAP = 10_000;
+/** Explained predictions (the range's newest) an explanation summary averages over at most. */
+export const EXPLANATION_SUMMARY_SAMPLE = 2_000;
+
 /** One request's view of Postgres; `close` ends its connections (Workers: within the request). */
 export interface ReadStore extends MetricsReader {
   listDrift(q: DriftQuery): Promise<DriftPage>;
   listPerformance(q: PerformanceQuery): Promise<PerformanceEntry[]>;
+  /** Explained predictions of a model in the range, newest first. */
+  listExplanations(q: ExplanationQuery): Promise<ExplainedPrediction[]>;
+  /** The range's explained predictions summed up per feature (no cursor: the whole range). */
+  explanationSummary(q: Omit<ExplanationQuery, "after" | "limit">): Promise<ExplanationSummary>;
   /** Whether the tenant has a model of this name (registered, promoted, or with results). */
   hasModel(tenant: string, model: string): Promise<boolean>;
   listAlerts(q: AlertQuery): Promise<AlertEntry[]>;

@@ -1,6 +1,7 @@
 /** Builds the WebhookServices from the Worker's configuration: Neon when DATABASE_URL is set. */
 import { DependencyUnavailableError } from "#core/errors";
 import { importWebhookEncryptionKey } from "#core/webhooks";
+import { DohHostResolver } from "./doh-host-resolver";
 import { NeonWebhookStore } from "./neon-webhook-store";
 import type { WebhookServices } from "./webhook-store";
 
@@ -11,6 +12,8 @@ export interface WebhookSettings {
   maxEndpointsPerTenant: number;
   testTimeoutMs: number;
   allowLocalUrls: boolean;
+  /** DNS-over-HTTPS JSON endpoint test sends resolve hostnames through; undefined: none. */
+  dnsResolverUrl: string | undefined;
 }
 
 export function webhookServices(settings: WebhookSettings): WebhookServices {
@@ -21,6 +24,14 @@ export function webhookServices(settings: WebhookSettings): WebhookServices {
     testTimeoutMs: settings.testTimeoutMs,
     allowLocalUrls: settings.allowLocalUrls,
     fetch: (input, init) => fetch(input, init),
+    resolver:
+      settings.dnsResolverUrl === undefined
+        ? undefined
+        : new DohHostResolver({
+            endpoint: settings.dnsResolverUrl,
+            timeoutMs: settings.testTimeoutMs,
+            fetch: (input, init) => fetch(input, init),
+          }),
     encryptionKey: () => {
       key ??= importWebhookEncryptionKey(settings.encryptionKey);
       return key;

@@ -67,4 +67,16 @@ export interface WebhookServices {
   allowLocalUrls: boolean;
   /** Outbound HTTP (the runtime's fetch; tests may hand in their own). */
   fetch: typeof fetch;
+  /**
+   * Resolves an endpoint's hostname before a test send, so its addresses are checked by the
+   * rules deliveries apply (WEBHOOK_DNS_RESOLVER_URL); undefined: hostnames are not resolved.
+   */
+  resolver: HostResolver | undefined;
+}
+
+export type HostResolution = { ok: true; addresses: string[] } | { ok: false; message: string };
+
+/** Every address a hostname resolves to (IPv4 and IPv6), or why it did not resolve. */
+export interface HostResolver {
+  resolveAll(hostname: string): Promise<HostResolution>;
 }

@@ -1,7 +1,7 @@
 /** `fetch` for webhook deliveries that connects only to addresses the URL rules allow, checked when the connection is made. */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent, fetch as undiciFetch } from "undici";
-import { checkResolvedAddress, type WebhookUrlPolicy } from "#core/webhooks";
+import { checkResolvedHost, type WebhookUrlPolicy } from "#core/webhooks";
 
 /** Resolves a hostname to every address it has (node:dns `lookup` with `all`). */
 export type ResolveAll = (hostname: string) => Promise<LookupAddress[]>;
@@ -41,21 +41,15 @@ export function createGuardedFetch(
       lookup(hostname: string, options: { all?: boolean }, callback: LookupCallback) {
         resolveAll(hostname).then(
           (addresses) => {
-            for (const a of addresses) {
-              const check = checkResolvedAddress(a.address, policy);
-              if (!check.ok) {
-                callback(
-                  new RefusedAddressError(
-                    `${hostname} resolved to a refused address: ${check.message}`,
-                  ),
-                  [],
-                );
-                return;
-              }
-            }
+            const check = checkResolvedHost(
+              hostname,
+              addresses.map((a) => a.address),
+              policy,
+            );
             const first = addresses[0];
-            if (first === undefined) {
-              callback(new RefusedAddressError(`${hostname} resolved to no address`), []);
+            if (!check.ok || first === undefined) {
+              const message = check.ok ? `${hostname} resolved to no address` : check.message;
+              callback(new RefusedAddressError(message), []);
             } else if (options.all) callback(null, addresses);
             else callback(null, first.address, first.family);
           },

@@ -33,6 +33,23 @@ describe("decodeMonitoringRecord", () => {
     });
   });
 
+  it("keeps a prediction's logged reasons, and refuses a reason named with unstorable text", () => {
+    const reasons = [
+      { feature: "cart_value", contribution: 0.34 },
+      { feature: "device", contribution: -0.05 },
+    ];
+    const m = { ...samplePrediction({ predictionId: "p2", scoredAtMs: 0 }), reasons };
+    expect(decode("prediction", m)).toMatchObject({ kind: "prediction", row: { reasons } });
+    const noReasons = decode("prediction", samplePrediction({ predictionId: "p3", scoredAtMs: 0 }));
+    expect(noReasons.kind === "prediction" && "reasons" in noReasons.row).toBe(false);
+    expect(
+      monitoringDecode({
+        kind: "prediction",
+        message: { ...m, reasons: [{ feature: "a\u0000b", contribution: 1 }] },
+      }),
+    ).toEqual({ kind: "skip", reason: "contains U+0000" });
+  });
+
   it("reads the label signal of a conversion, and nothing from other events", () => {
     const buy = sampleEventMessage({ eventId: "e1", eventTimeMs: 5, predictionId: "p1" });
     expect(decode("event", buy)).toMatchObject({

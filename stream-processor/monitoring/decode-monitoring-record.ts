@@ -48,7 +48,8 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
     // them once, later).
     const problem =
       firstProblem([m.tenant, m.model, m.version, m.predictionId, m.entityId ?? ""]) ??
-      featureProblem(m.features);
+      featureProblem(m.features) ??
+      firstProblem(m.reasons?.map((r) => r.feature) ?? []);
     if (problem !== undefined) return { kind: "skip", reason: SKIP_REASONS[problem] };
     return {
       kind: "prediction",
@@ -60,6 +61,7 @@ export function createMonitoringDecoder(conversionEvents: readonly string[]) {
         entityId: m.entityId,
         score: m.score,
         features: m.features,
+        ...(m.reasons === undefined ? {} : { reasons: m.reasons }),
         predictedAtMs,
       },
     };

@@ -283,3 +283,43 @@ describe("monitoring stage on Postgres", () => {
     expect(first.calibration.length).toBeGreaterThan(0);
   });
 });
+
+describe("the predictions table's reasons", () => {
+  it("stores each prediction's logged reasons as they came, and NULL for one logged without", async () => {
+    const reasons = [
+      { feature: "cart_value", contribution: 0.3401 },
+      { feature: 'plan "pro", yearly', contribution: -0.0511 },
+    ];
+    const base = {
+      tenant: "reasons-tenant",
+      model: "conversion",
+      version: "1",
+      entityId: undefined,
+    };
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      await new NeonMonitoringTransaction(client).insertPredictions([
+        {
+          ...base,
+          predictionId: "r-1",
+          score: 0.2,
+          features: { a: 1 },
+          reasons,
+          predictedAtMs: START,
+        },
+        { ...base, predictionId: "r-2", score: 0.4, features: { a: 2 }, predictedAtMs: START + 1 },
+      ]);
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    const stored = await rows<{ prediction_id: string; reasons: unknown }>(
+      "SELECT prediction_id, reasons FROM predictions WHERE tenant_id = 'reasons-tenant' ORDER BY prediction_id",
+    );
+    expect(stored).toEqual([
+      { prediction_id: "r-1", reasons },
+      { prediction_id: "r-2", reasons: null },
+    ]);
+  });
+});

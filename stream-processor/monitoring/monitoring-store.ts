@@ -26,6 +26,8 @@ export interface PredictionRow {
   entityId: string | undefined;
   score: number;
   features: Record<string, number | string>;
+  /** The score's largest signed contributions, when the Worker logs them (PREDICTION_LOG_REASONS). */
+  reasons?: { feature: string; contribution: number }[] | undefined;
   /** Scoring time, epoch ms. */
   predictedAtMs: number;
 }

@@ -46,10 +46,10 @@ export class NeonPredictionLabels
     const { rows: inserted } = await this.run<{ tenant_id: string; prediction_id: string }>(
       "insert_predictions",
       `INSERT INTO predictions (tenant_id, prediction_id, model_name, version, entity_id, score,
-         features, predicted_at)
-       SELECT t, p, m, v, e, s, f::jsonb, ${TS("ms")}
+         features, reasons, predicted_at)
+       SELECT t, p, m, v, e, s, f::jsonb, r::jsonb, ${TS("ms")}
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
-                   $7::text[], $8::bigint[]) AS d(t, p, m, v, e, s, f, ms)
+                   $7::text[], $8::text[], $9::bigint[]) AS d(t, p, m, v, e, s, f, r, ms)
        ON CONFLICT (tenant_id, prediction_id) DO NOTHING
        RETURNING tenant_id, prediction_id`,
       // Array literals built in one pass: a batch of predictions can hold ~20,000 rows, and the
@@ -62,6 +62,9 @@ export class NeonPredictionLabels
         nullableTextArray(sorted.map((r) => r.entityId)),
         numberArray(sorted.map((r) => r.score)),
         textArray(sorted.map((r) => JSON.stringify(r.features))),
+        nullableTextArray(
+          sorted.map((r) => (r.reasons === undefined ? undefined : JSON.stringify(r.reasons))),
+        ),
         numberArray(sorted.map((r) => ms(r.predictedAtMs))),
       ],
     );

@@ -123,10 +123,15 @@ async function seed(
     endIso,
   ]);
   await db.query(
+    // Every prediction logged with 3 reasons (PREDICTION_LOG_REASONS=3), the explanations' worst case.
     `INSERT INTO predictions (tenant_id, prediction_id, model_name, version, score, features,
-       predicted_at)
+       reasons, predicted_at)
      SELECT $1, 'p' || i, 'conversion', '1', (i % 1000) / 1000.0,
        jsonb_build_object('sessions_7d', i % 17, 'device', 'mobile'),
+       jsonb_build_array(
+         jsonb_build_object('feature', 'f' || (i % 10), 'contribution', (i % 97) / 50.0 - 1),
+         jsonb_build_object('feature', 'f' || ((i + 3) % 10), 'contribution', (i % 31) / 40.0 - 0.4),
+         jsonb_build_object('feature', 'sessions_7d', 'contribution', (i % 17) / 100.0)),
        $2::timestamptz - i * ($4::float8 * 3600 / $3::int) * interval '1 second'
      FROM generate_series(1, $3::int) i`,
     [tenant, endIso, PREDICTIONS, HOURS],
@@ -245,6 +250,10 @@ async function main(): Promise<void> {
       { name: "drift, 24 h (limit 1000)", path: `/v1/models/conversion/drift?${range}&limit=1000` },
       { name: "drift, 24 h, one feature", path: `/v1/models/conversion/drift?${range}&feature=f3` },
       { name: "performance, 24 h", path: `/v1/models/conversion/performance?${range}` },
+      {
+        name: "explanations, 24 h (100 newest + summary)",
+        path: `/v1/models/conversion/explanations?${range}`,
+      },
       { name: "metrics, 24 h by minute", path: `/v1/metrics?${range}` },
       {
         name: "metrics, 24 h by hour × event_name",

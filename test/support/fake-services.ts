@@ -2,6 +2,7 @@
 import { type ApiKeyRecord, generateApiKey, type Role } from "#core/api-keys";
 import type { AuditEntryInput } from "#core/audit";
 import type { ModelManifest } from "#core/model-manifest";
+import type { ParkedBundleBucket } from "#core/privacy";
 import type { ActivePointer, PredictionRecord } from "#core/scoring";
 import { InMemoryAuthFailureLimiter } from "../../src/auth/auth-failure-limiter";
 import type {
@@ -211,6 +212,8 @@ export interface FakeWorld {
   log: RecordingPredictionLog;
   /** Audit entries the routes appended, in order. */
   audited: AuditEntryInput[];
+  /** What the erasure route asked the store to erase, per call: tenant and keyed entity ids. */
+  erased: { tenant: string; entityKeys: readonly string[] }[];
 }
 
 /** The entity-id key of the fake services, for tests that recompute a keyed id. */
@@ -228,6 +231,8 @@ export function fakeServices(
     authFailuresPerMinute?: number;
     /** Top reasons each logged prediction carries. */
     predictionLogReasons?: number;
+    /** The DEAD_LETTERS bucket the erasure route scrubs. */
+    deadLetters?: ParkedBundleBucket;
   } = {},
 ): FakeWorld {
   const keys = new FakeApiKeyStore();
@@ -236,7 +241,19 @@ export function fakeServices(
   const runtime = new FakeModelRuntime();
   const log = options.log ?? new RecordingPredictionLog();
   const audited: AuditEntryInput[] = [];
+  const erased: FakeWorld["erased"] = [];
   const services = {
+    // The erasure statement itself is tested against Postgres (test/privacy); here, what reaches it.
+    erasures: {
+      deadLetters: options.deadLetters,
+      open: () => ({
+        erase: async (tenant: string, entityKeys: readonly string[]) => {
+          erased.push({ tenant, entityKeys });
+          return { predictions: entityKeys.length, click_id_predictions: 0, conversion_keys: 0 };
+        },
+        close: async () => undefined,
+      }),
+    },
     // Route tests check which entries are appended; the append-only table is tested in workerd.
     audit: {
       open: () => ({
@@ -280,7 +297,7 @@ export function fakeServices(
     random: options.random ?? Math.random,
     // The event routes' services are not exercised by these fakes.
   } as unknown as Services;
-  return { services, keys, store, pointers, runtime, log, audited };
+  return { services, keys, store, pointers, runtime, log, audited, erased };
 }
 
 /** An ExecutionContext that keeps what the handler scheduled with waitUntil. */

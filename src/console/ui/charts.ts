@@ -4,6 +4,7 @@
  * can be measured.
  */
 import uPlot from "uplot";
+import { timeRangeSeconds } from "./chart-range";
 import { h } from "./dom";
 
 export const PALETTE = [
@@ -52,20 +53,27 @@ export function timeChart(options: {
   height?: number;
   bars?: boolean;
   yRange?: [number, number];
+  /** The width of a point's window, ms: a lone point is drawn with one window either side. */
+  windowMs?: number;
 }): HTMLElement {
   const host = h("div", { class: "chart" });
   const bars = options.bars ? uPlot.paths.bars?.({ size: [0.7, 40] }) : undefined;
+  const xs = options.xsMs.map((x) => x / 1000);
+  const xRange = timeRangeSeconds(xs, options.windowMs);
   pending.push({
     host,
-    data: [options.xsMs.map((x) => x / 1000), ...options.series.map((s) => s.values)],
+    data: [xs, ...options.series.map((s) => s.values)],
     build: (width) => ({
       width,
       height: options.height ?? 220,
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: options.yRange
-        ? { y: { range: options.yRange } }
-        : { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+      scales: {
+        ...(xRange === undefined ? {} : { x: { range: xRange } }),
+        y: options.yRange
+          ? { range: options.yRange }
+          : { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
+      },
       axes: [axisStyle(), { ...axisStyle(), label: options.yLabel, size: 56 }],
       series: [
         {},

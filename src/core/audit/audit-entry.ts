@@ -14,6 +14,8 @@ export const AUDIT_ACTIONS = [
   "destination.create",
   "destination.delete",
   "monitoring-settings.update",
+  "person.erase",
+  "tenant.delete",
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

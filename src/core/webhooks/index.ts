@@ -8,6 +8,7 @@
  */
 export * from "./delivery-attempt.ts";
 export * from "./plan-alert-deliveries.ts";
+export * from "./resolved-host.ts";
 export * from "./secret-box.ts";
 export * from "./webhook-secret.ts";
 export * from "./webhook-test-event.ts";

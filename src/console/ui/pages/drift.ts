@@ -139,17 +139,24 @@ export const driftPage: Page = async (ctx) => {
     selectedFeature = [...latest.values()].find((r) => r.drifted)?.feature ?? features[0];
   }
   const current = latest.get(selectedFeature!)!;
+  // A lone evaluation is drawn with its window's length either side.
+  const windowMs = Date.parse(current.window.to) - Date.parse(current.window.from);
   root.append(
     h(
       "div",
       { class: "grid2" },
       panel(
         "PSI per feature",
-        timeChart({ xsMs: times, series: perFeature((r) => r.psi), yLabel: "PSI" }),
+        timeChart({ xsMs: times, series: perFeature((r) => r.psi), yLabel: "PSI", windowMs }),
       ),
       panel(
         "KS statistic per feature",
-        timeChart({ xsMs: times, series: perFeature((r) => r.ks?.statistic ?? null), yLabel: "D" }),
+        timeChart({
+          xsMs: times,
+          series: perFeature((r) => r.ks?.statistic ?? null),
+          yLabel: "D",
+          windowMs,
+        }),
       ),
     ),
     panel(

@@ -1,7 +1,8 @@
-/** Models: versions, champion and challenger shares; admins promote or roll back after confirming. */
+/** Models: versions, champion and challenger shares, explanations; admins promote or roll back after confirming. */
 import { ApiError, api } from "../api";
 import { confirmDialog, emptyState, formatNumber, formatTime, h, panel, table } from "../dom";
 import { holds, isAdmin, type Page, type PageContext } from "../page";
+import { explanationsPanel } from "./explanations";
 
 interface Pointer {
   champion: string;
@@ -69,7 +70,10 @@ export const modelsPage: Page = async (ctx) => {
   const details = await Promise.all(
     names.map((n) => api.get<ModelDetail>(`/v1/models/${encodeURIComponent(n)}`)),
   );
-  for (const model of details) root.append(modelPanel(ctx, model));
+  const explanations = await Promise.all(details.map((m) => explanationsPanel(m.name)));
+  for (const [i, model] of details.entries()) {
+    root.append(modelPanel(ctx, model), explanations[i]!);
+  }
   return root;
 };
 

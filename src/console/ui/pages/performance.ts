@@ -55,6 +55,7 @@ export const performancePage: Page = async (ctx) => {
       return { label: `v${v}`, values };
     });
   const last = sorted[sorted.length - 1]!;
+  const windowMs = Date.parse(last.windowEnd) - Date.parse(last.windowStart);
   root.append(
     h(
       "div",
@@ -73,9 +74,12 @@ export const performancePage: Page = async (ctx) => {
       { class: "grid2" },
       panel(
         "AUC over time",
-        timeChart({ xsMs: xs, series: byVersion((r) => r.auc), yRange: [0.4, 1] }),
+        timeChart({ xsMs: xs, series: byVersion((r) => r.auc), yRange: [0.4, 1], windowMs }),
       ),
-      panel("Log loss over time", timeChart({ xsMs: xs, series: byVersion((r) => r.logLoss) })),
+      panel(
+        "Log loss over time",
+        timeChart({ xsMs: xs, series: byVersion((r) => r.logLoss), windowMs }),
+      ),
       panel(
         `Calibration, window ending ${formatTime(last.windowEnd)}`,
         last.calibration.length === 0
