@@ -2,7 +2,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Redis } from "@upstash/redis";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiKeyRecordSchema,
@@ -11,32 +11,28 @@ import {
   tenantOriginsRedisKey,
 } from "#core/api-keys";
 import { ValidationError } from "#core/errors";
+import { LOCAL_UPSTASH } from "../test/support/local-stack";
+import { TestSchema } from "../test/support/test-schema";
 import { tenantKeysRedisKey } from "./keys-common";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { loadLocalStackConfig } from "./local/config";
-import { migrate } from "./migrate";
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
-const schema = `test_keys_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-const redisConfig = {
-  url: process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
-  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
-};
+const testSchema = new TestSchema("test_keys");
+const schema = testSchema.name;
+const redisConfig = LOCAL_UPSTASH;
 const redis = new Redis({ ...redisConfig, enableTelemetry: false });
 /** The migrated schema first on the search path, as a production DATABASE_URL would not need. */
-const databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const databaseUrl = testSchema.databaseUrl;
 
-let admin: pg.Client;
+let admin: pg.Pool;
 
 beforeAll(async () => {
-  await migrate({ databaseUrl: POSTGRES_URL, schema });
-  admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
+  admin = await testSchema.create();
 });
 
 afterAll(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await testSchema.drop();
 });
 
 describe("parseKeyArgs", () => {

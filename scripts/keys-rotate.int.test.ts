@@ -1,34 +1,29 @@
 /** keys:rotate (and keys:create --rate-limit) against the real Upstash REST server (Redis) and PostgreSQL in a fresh schema. */
 import { randomUUID } from "node:crypto";
 import { Redis } from "@upstash/redis";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyRecordSchema, apiKeyRedisKey, tenantKeysRedisKey } from "#core/api-keys";
 import { ConflictError, NotFoundError, ValidationError } from "#core/errors";
+import { LOCAL_UPSTASH } from "../test/support/local-stack";
+import { TestSchema } from "../test/support/test-schema";
 import { createApiKey, parseKeyArgs } from "./keys-create";
 import { parseGraceSeconds, parseRotateArgs, rotateKey } from "./keys-rotate";
-import { migrate } from "./migrate";
 
-const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
-const schema = `test_rotate_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-const redisConfig = {
-  url: process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:8079",
-  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? "driftline-local-token",
-};
+const testSchema = new TestSchema("test_rotate");
+const schema = testSchema.name;
+const redisConfig = LOCAL_UPSTASH;
 const redis = new Redis({ ...redisConfig, enableTelemetry: false });
-const databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const databaseUrl = testSchema.databaseUrl;
 const tenants: string[] = [];
-let admin: pg.Client;
+let admin: pg.Pool;
 
 beforeAll(async () => {
-  await migrate({ databaseUrl: POSTGRES_URL, schema });
-  admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
+  admin = await testSchema.create();
 });
 
 afterAll(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await testSchema.drop();
   if (tenants.length > 0) await redis.del(...tenants.map(tenantKeysRedisKey));
 });
 

@@ -63,7 +63,7 @@ describe("database outage (real Kafka, real Postgres behind the Neon relay)", ()
     );
 
     await env.startRelay();
-    await waitFor("all records processed", async () => (await env.remaining(consumed)) === 0);
+    await env.drained(consumed);
     expect((await fetch(`${processor.apiUrl}/ready`)).status).toBe(200);
 
     const { rows } = await env.db.query<{ events: string; value: string }>(

@@ -54,10 +54,7 @@ describe("poison messages (real Kafka, real Postgres)", () => {
     processor = await startStreamProcessor(loadStreamConfig(env.env()), {
       log: pino({ level: "silent" }),
     });
-    await waitFor(
-      "the events topic to be processed",
-      async () => (await env.remaining([env.topics.events])) === 0,
-    );
+    await env.drained([env.topics.events]);
 
     const { rows } = await env.db.query<{ events: string; value: string }>(
       `SELECT sum(w.event_count)::text AS events, sum(v.value_sum)::text AS value

@@ -1,7 +1,7 @@
 /** A flood of distinct event names and campaigns for one tenant, through the processor (real Kafka and Postgres). */
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../test/support/integration-env";
+import { type IntegrationEnv, startIntegrationEnv } from "../test/support/integration-env";
 import { loadStreamConfig } from "./config";
 import { type StreamProcessor, startStreamProcessor } from "./main";
 import { sampleEventMessage, toValue } from "./testing/sample-messages";
@@ -51,10 +51,7 @@ describe("distinct event names and campaigns per tenant are capped", () => {
       loadStreamConfig(env.env({ STREAM_MAX_CAMPAIGNS_PER_TENANT: "20" })),
       { log: pino({ level: "silent" }) },
     );
-    await waitFor(
-      "the event topics to be processed",
-      async () => (await env.remaining([env.topics.events, env.topics.capi])) === 0,
-    );
+    await env.drained([env.topics.events, env.topics.capi]);
 
     const names = async (tenant: string) =>
       (

@@ -192,11 +192,7 @@ describe("exactly-once under SIGKILL (real Kafka, real Postgres, processor as a 
     const last = start();
     child = last.p;
     await last.started;
-    await waitFor(
-      "all records processed",
-      async () => (await env.remaining(consumed)) === 0,
-      120_000,
-    );
+    await env.drained(consumed, 120_000);
     last.p.kill("SIGTERM");
     const code = await new Promise<number | null>((r) => last.p.once("exit", (c) => r(c)));
     expect(code, last.stderr.join("")).toBe(0);

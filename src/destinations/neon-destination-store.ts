@@ -1,8 +1,7 @@
 /** DestinationStore on Postgres through the Neon serverless driver: a Pool per request, ended with it. */
-import type { Pool, PoolClient } from "@neondatabase/serverless";
 import { metaDestinationSettingsSchema } from "#core/destinations";
-import { DependencyUnavailableError } from "#core/errors";
-import { createRequestPool, type NeonReadStoreOptions } from "../read-api/neon-read-store";
+import { MS, NeonTenantTable, type Row, TS, UUID } from "../db/neon-tenant-table";
+import type { NeonReadStoreOptions } from "../read-api/neon-read-store";
 import type {
   CreateDestinationResult,
   DestinationStats,
@@ -10,19 +9,18 @@ import type {
   StoredDestination,
 } from "./destination-store";
 
-type Row = Record<string, unknown>;
-
-const MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint::text`;
-const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
 const COLUMNS = `destination_id::text AS id, tenant_id, kind, name, settings, secret_sealed,
   token_hint, ${MS("created_at")} AS created_ms`;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class NeonDestinationStore implements DestinationStore {
-  private readonly pool: Pool;
+  private readonly table: NeonTenantTable;
 
   constructor(options: NeonReadStoreOptions) {
-    this.pool = createRequestPool(options);
+    this.table = new NeonTenantTable(options, {
+      table: "destinations",
+      idColumn: "destination_id",
+      name: "destinations",
+    });
   }
 
   async create(
@@ -30,32 +28,14 @@ export class NeonDestinationStore implements DestinationStore {
     maxPerTenant: number,
     beforeInsert?: () => Promise<void>,
   ): Promise<CreateDestinationResult> {
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    try {
-      await client.query("BEGIN");
-      // Concurrent creates of one tenant queue here, so the count below cannot be outrun.
-      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-        `destinations:${d.tenant}`,
-      ]);
-      const { rows } = await client.query<{ n: string }>(
-        "SELECT count(*)::text AS n FROM destinations WHERE tenant_id = $1 AND disabled_at IS NULL",
-        [d.tenant],
-      );
-      if (Number(rows[0]?.n ?? 0) >= maxPerTenant) {
-        await client.query("ROLLBACK");
-        return { kind: "limit-reached", limit: maxPerTenant };
-      }
-      await beforeInsert?.();
-      const inserted = await client.query<Row>(
-        `INSERT INTO destinations (tenant_id, destination_id, kind, name, settings, secret_sealed, token_hint, created_at)
+    const result = await this.table.insertCapped(
+      d.tenant,
+      maxPerTenant,
+      {
+        text: `INSERT INTO destinations (tenant_id, destination_id, kind, name, settings, secret_sealed, token_hint, created_at)
          VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, ${TS("$8")})
          RETURNING ${COLUMNS}`,
-        [
+        values: [
           d.tenant,
           d.id,
           d.kind,
@@ -65,19 +45,15 @@ export class NeonDestinationStore implements DestinationStore {
           d.tokenHint,
           String(d.createdAtMs),
         ],
-      );
-      await client.query("COMMIT");
-      return { kind: "created", destination: destinationOf(inserted.rows[0]!) };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+        rowOf: destinationOf,
+      },
+      beforeInsert,
+    );
+    return result.kind === "created" ? { kind: "created", destination: result.row } : result;
   }
 
   async list(tenant: string): Promise<StoredDestination[]> {
-    const rows = await this.rows(
+    const rows = await this.table.rows(
       `SELECT ${COLUMNS} FROM destinations WHERE tenant_id = $1 AND disabled_at IS NULL
        ORDER BY created_at, destination_id LIMIT 1000`,
       [tenant],
@@ -85,15 +61,8 @@ export class NeonDestinationStore implements DestinationStore {
     return rows.map(destinationOf);
   }
 
-  async disable(tenant: string, id: string): Promise<boolean> {
-    if (!UUID.test(id)) return false;
-    const rows = await this.rows(
-      `UPDATE destinations SET disabled_at = now()
-       WHERE tenant_id = $1 AND destination_id = $2::uuid AND disabled_at IS NULL
-       RETURNING destination_id`,
-      [tenant, id],
-    );
-    return rows.length > 0;
+  disable(tenant: string, id: string): Promise<boolean> {
+    return this.table.disable(tenant, id);
   }
 
   async stats(
@@ -103,7 +72,7 @@ export class NeonDestinationStore implements DestinationStore {
     toMs: number,
   ): Promise<DestinationStats | undefined> {
     if (!UUID.test(id)) return undefined;
-    const exists = await this.rows(
+    const exists = await this.table.rows(
       "SELECT 1 FROM destinations WHERE tenant_id = $1 AND destination_id = $2::uuid",
       [tenant, id],
     );
@@ -112,7 +81,7 @@ export class NeonDestinationStore implements DestinationStore {
     const where = `tenant_id = $1 AND destination_id = $2::uuid
       AND sent_at >= ${TS("$3")} AND sent_at < ${TS("$4")}`;
     const [totals, lastError, recent] = await Promise.all([
-      this.rows(
+      this.table.rows(
         `SELECT count(*)::int AS batches,
            count(*) FILTER (WHERE status = 'delivered')::int AS delivered_batches,
            coalesce(sum(events) FILTER (WHERE status = 'delivered'), 0)::int AS delivered_events,
@@ -124,12 +93,12 @@ export class NeonDestinationStore implements DestinationStore {
          FROM destination_batches WHERE ${where}`,
         range,
       ),
-      this.rows(
+      this.table.rows(
         `SELECT ${MS("sent_at")} AS at_ms, error, fbtrace_id FROM destination_batches
          WHERE ${where} AND status = 'dead-lettered' ORDER BY sent_at DESC, batch_id DESC LIMIT 1`,
         range,
       ),
-      this.rows(
+      this.table.rows(
         `SELECT ${MS("sent_at")} AS at_ms, status, events, attempts, http_status, events_received,
            fbtrace_id, messages, error
          FROM destination_batches WHERE ${where} ORDER BY sent_at DESC, batch_id DESC LIMIT 20`,
@@ -172,25 +141,9 @@ export class NeonDestinationStore implements DestinationStore {
     };
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  close(): Promise<void> {
+    return this.table.close();
   }
-
-  private async rows(text: string, values: unknown[]): Promise<Row[]> {
-    try {
-      return (await this.pool.query<Row>(text, values)).rows;
-    } catch (error) {
-      throw unavailable(error);
-    }
-  }
-}
-
-function unavailable(error: unknown): DependencyUnavailableError {
-  if (error instanceof DependencyUnavailableError) return error;
-  return new DependencyUnavailableError(
-    `The destinations database is unavailable (${error instanceof Error ? error.message : String(error)}); retry.`,
-    { cause: error },
-  );
 }
 
 function destinationOf(r: Row): StoredDestination {

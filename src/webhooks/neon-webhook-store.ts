@@ -1,8 +1,7 @@
 /** WebhookStore on Postgres through the Neon serverless driver: a Pool per request, ended with it. */
-import type { Pool } from "@neondatabase/serverless";
-import { DependencyUnavailableError } from "#core/errors";
 import { deliveryAttemptValues } from "#core/webhooks";
-import { createRequestPool, type NeonReadStoreOptions } from "../read-api/neon-read-store";
+import { MS, NeonTenantTable, type Row, TS, UUID } from "../db/neon-tenant-table";
+import type { NeonReadStoreOptions } from "../read-api/neon-read-store";
 import type {
   CreateEndpointResult,
   DeliveryAttempt,
@@ -12,11 +11,7 @@ import type {
   WebhookStore,
 } from "./webhook-store";
 
-type Row = Record<string, unknown>;
-
-const MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::bigint::text`;
 const US = (col: string) => `(extract(epoch FROM ${col}) * 1000000)::bigint::text`;
-const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
 const TS_US = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 microsecond')`;
 
 const ENDPOINT_COLUMNS = `endpoint_id::text AS id, tenant_id, url, types, secret_sealed,
@@ -26,14 +21,15 @@ const DELIVERY_COLUMNS = `${US("attempted_at")} AS at_us, delivery_id::text AS i
   endpoint_id::text AS endpoint_id, event_id, event_type, attempt, status_code, error,
   duration_ms, ${MS("attempted_at")} AS attempted_ms, ${MS("next_attempt_at")} AS next_ms`;
 
-/** Endpoint ids are uuids; anything else names no endpoint (and must not reach a uuid cast). */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export class NeonWebhookStore implements WebhookStore {
-  private readonly pool: Pool;
+  private readonly table: NeonTenantTable;
 
   constructor(options: NeonReadStoreOptions) {
-    this.pool = createRequestPool(options);
+    this.table = new NeonTenantTable(options, {
+      table: "webhook_endpoints",
+      idColumn: "endpoint_id",
+      name: "webhook",
+    });
   }
 
   async createEndpoint(
@@ -41,40 +37,23 @@ export class NeonWebhookStore implements WebhookStore {
     maxPerTenant: number,
     beforeInsert?: () => Promise<void>,
   ): Promise<CreateEndpointResult> {
-    const client = await this.connect();
-    try {
-      await client.query("BEGIN");
-      // Concurrent creates of one tenant queue here, so the count below cannot be outrun.
-      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-        `webhook_endpoints:${e.tenant}`,
-      ]);
-      const { rows } = await client.query<{ n: string }>(
-        "SELECT count(*)::text AS n FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL",
-        [e.tenant],
-      );
-      if (Number(rows[0]?.n ?? 0) >= maxPerTenant) {
-        await client.query("ROLLBACK");
-        return { kind: "limit-reached", limit: maxPerTenant };
-      }
-      await beforeInsert?.();
-      const inserted = await client.query<Row>(
-        `INSERT INTO webhook_endpoints (tenant_id, endpoint_id, url, types, secret_sealed, created_at)
+    const result = await this.table.insertCapped(
+      e.tenant,
+      maxPerTenant,
+      {
+        text: `INSERT INTO webhook_endpoints (tenant_id, endpoint_id, url, types, secret_sealed, created_at)
          VALUES ($1, $2::uuid, $3, $4::text[], $5, ${TS("$6")})
          RETURNING ${ENDPOINT_COLUMNS}`,
-        [e.tenant, e.id, e.url, e.types, e.secretSealed, String(e.createdAtMs)],
-      );
-      await client.query("COMMIT");
-      return { kind: "created", endpoint: endpointOf(inserted.rows[0]!) };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw unavailable(error);
-    } finally {
-      client.release();
-    }
+        values: [e.tenant, e.id, e.url, e.types, e.secretSealed, String(e.createdAtMs)],
+        rowOf: endpointOf,
+      },
+      beforeInsert,
+    );
+    return result.kind === "created" ? { kind: "created", endpoint: result.row } : result;
   }
 
   async listEndpoints(tenant: string): Promise<WebhookEndpoint[]> {
-    const rows = await this.rows(
+    const rows = await this.table.rows(
       `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints
        WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY created_at, endpoint_id LIMIT 1000`,
       [tenant],
@@ -84,7 +63,7 @@ export class NeonWebhookStore implements WebhookStore {
 
   async getEndpoint(tenant: string, id: string): Promise<WebhookEndpoint | undefined> {
     if (!UUID.test(id)) return undefined;
-    const rows = await this.rows(
+    const rows = await this.table.rows(
       `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints
        WHERE tenant_id = $1 AND endpoint_id = $2::uuid AND disabled_at IS NULL`,
       [tenant, id],
@@ -92,20 +71,13 @@ export class NeonWebhookStore implements WebhookStore {
     return rows[0] === undefined ? undefined : endpointOf(rows[0]);
   }
 
-  async disableEndpoint(tenant: string, id: string): Promise<boolean> {
-    if (!UUID.test(id)) return false;
-    const rows = await this.rows(
-      `UPDATE webhook_endpoints SET disabled_at = now()
-       WHERE tenant_id = $1 AND endpoint_id = $2::uuid AND disabled_at IS NULL
-       RETURNING endpoint_id`,
-      [tenant, id],
-    );
-    return rows.length > 0;
+  disableEndpoint(tenant: string, id: string): Promise<boolean> {
+    return this.table.disable(tenant, id);
   }
 
   async listDeliveries(q: DeliveryQuery): Promise<DeliveryEntry[]> {
     if (!UUID.test(q.endpointId)) return [];
-    const rows = await this.rows(
+    const rows = await this.table.rows(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
        WHERE tenant_id = $1 AND endpoint_id = $2::uuid
          AND ($3::bigint IS NULL OR (attempted_at, delivery_id) < (${TS_US("$3")}, $4::bigint))
@@ -117,7 +89,7 @@ export class NeonWebhookStore implements WebhookStore {
   }
 
   async recordDelivery(a: DeliveryAttempt): Promise<DeliveryEntry> {
-    const rows = await this.rows(
+    const rows = await this.table.rows(
       `INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_type, attempt,
          status_code, error, succeeded, duration_ms, attempted_at, next_attempt_at)
        VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $7::text IS NULL, $8, ${TS("$9")},
@@ -128,33 +100,9 @@ export class NeonWebhookStore implements WebhookStore {
     return deliveryOf(rows[0]!);
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  close(): Promise<void> {
+    return this.table.close();
   }
-
-  private async connect() {
-    try {
-      return await this.pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-  }
-
-  private async rows(text: string, values: unknown[]): Promise<Row[]> {
-    try {
-      return (await this.pool.query<Row>(text, values)).rows;
-    } catch (error) {
-      throw unavailable(error);
-    }
-  }
-}
-
-function unavailable(error: unknown): DependencyUnavailableError {
-  if (error instanceof DependencyUnavailableError) return error;
-  return new DependencyUnavailableError(
-    `The webhook database is unavailable (${error instanceof Error ? error.message : String(error)}); retry.`,
-    { cause: error },
-  );
 }
 
 function endpointOf(r: Row): WebhookEndpoint {

@@ -13,7 +13,7 @@ import {
 } from "#core/monitoring";
 import { ModelReferenceSource } from "./model-reference-source";
 import { MonitoringMetrics } from "./monitoring-metrics";
-import { MonitoringStage, windowSizeBytes } from "./monitoring-stage";
+import { MonitoringStage } from "./monitoring-stage";
 import type {
   LockedState,
   ModelKey,
@@ -21,6 +21,7 @@ import type {
   PredictionRow,
   StoredOverrides,
 } from "./monitoring-store";
+import { windowSizeBytes } from "./sliding-window-cache";
 import { demoManifest, scoredRows } from "./testing/conversion-stream";
 
 const log = pino({ level: "silent" });

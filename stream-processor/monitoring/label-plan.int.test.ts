@@ -1,15 +1,13 @@
 // The direct-label statement against real Postgres: how the planner finds the prediction a
 // conversion names, when the statistics lag behind a table that grew (a new deployment, a
 // backfill). Plans are the product here; timings would be noise.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../test/support/integration-env";
+import { TestSchema } from "../../test/support/test-schema";
 import type { Queryable } from "../db/timed-query";
 import { NeonMonitoringTransaction } from "./neon-monitoring-store";
 
-const DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
-const schema = `mon_plan_${randomBytes(4).toString("hex")}`;
+const schema = new TestSchema("mon_plan");
 const DAY = 86_400_000;
 const SCORED_AT = Date.UTC(2026, 10, 20);
 
@@ -26,22 +24,14 @@ async function insertPredictions(from: number, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  await migrate({ databaseUrl: DATABASE_URL, schema });
-  pool = new pg.Pool({
-    connectionString: DATABASE_URL,
-    options: `-c search_path=${schema}`,
-    max: 2,
-  });
+  pool = await schema.create(2);
   // A new deployment: statistics taken while the table was empty, then 50,000 predictions
   // arrive before autovacuum analyses it again.
   await pool.query("ANALYZE predictions");
   await insertPredictions(0, 50_000);
 }, 120_000);
 
-afterAll(async () => {
-  await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
-  await pool?.end();
-});
+afterAll(() => schema.drop());
 
 describe("labelling a prediction a conversion names", () => {
   it("labels it, and the statement finds it by primary key, not by walking the tenant's unlabelled predictions", async () => {

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Alert, ModelDriftEvaluation, RetrainRequest } from "#core/monitoring";
 import type { OutboxItem } from "../alerts/alert-outbox";
 import type { PublisherObserver } from "../alerts/monitoring-publisher";
-import type { MonitoringObserver } from "./monitoring-stage";
+import type { MonitoringObserver } from "./monitoring-observer";
 import type { ModelKey } from "./monitoring-store";
 
 /** Versions with per-tenant drift series at most, by default. */

@@ -1,7 +1,6 @@
 // The monitoring stage against real Postgres (a fresh schema): drift over a reference then a
 // drifted stream, restart from the stored state, rollback, the label join and performance.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -10,7 +9,7 @@ import {
   resolveMonitoringSettings,
   rocAuc,
 } from "#core/monitoring";
-import { migrate } from "../../test/support/integration-env";
+import { TestSchema } from "../../test/support/test-schema";
 import { ModelReferenceSource } from "./model-reference-source";
 import { BUNDLED_MODELS_DIR } from "./monitoring-config";
 import { type MonitoringBatchSummary, MonitoringStage } from "./monitoring-stage";
@@ -18,8 +17,7 @@ import type { PredictionRow } from "./monitoring-store";
 import { NeonMonitoringTransaction } from "./neon-monitoring-store";
 import { type ScoredRow, scoredRows, TWO_FEATURE_DRIFT } from "./testing/conversion-stream";
 
-const DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
-const schema = `mon_${randomBytes(4).toString("hex")}`;
+const schema = new TestSchema("mon");
 const TENANT = "acme";
 const MIN = 60_000;
 const START = Date.UTC(2026, 10, 20, 0, 0, 0);
@@ -126,18 +124,10 @@ async function rows<T>(sql: string, values: unknown[] = []): Promise<T[]> {
 }
 
 beforeAll(async () => {
-  await migrate({ databaseUrl: DATABASE_URL, schema });
-  pool = new pg.Pool({
-    connectionString: DATABASE_URL,
-    options: `-c search_path=${schema}`,
-    max: 3,
-  });
+  pool = await schema.create(3);
 }, 120_000);
 
-afterAll(async () => {
-  await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
-  await pool?.end();
-});
+afterAll(() => schema.drop());
 
 describe("monitoring stage on Postgres", () => {
   // 3 000 reference predictions, one per second of scoring time, then 2 000 drifted ones.

@@ -60,10 +60,7 @@ describe("a bad record in a batch (real Kafka, real Postgres)", () => {
     processor = await startStreamProcessor(loadStreamConfig(env.env()), {
       log: pino({ level: "silent" }),
     });
-    await waitFor(
-      "the predictions to be processed",
-      async () => (await env.remaining([env.topics.predictions])) === 0,
-    );
+    await env.drained([env.topics.predictions]);
     // Conversions of tenant A's predictions, once those are stored (a conversion that arrives
     // first labels its prediction only when the attribution window closes).
     await env.produce(
@@ -79,10 +76,7 @@ describe("a bad record in a batch (real Kafka, real Postgres)", () => {
         ),
       })),
     );
-    await waitFor(
-      "the events to be processed",
-      async () => (await env.remaining([env.topics.events])) === 0,
-    );
+    await env.drained([env.topics.events]);
 
     const { rows } = await env.db.query<{ tenant_id: string; prediction_id: string }>(
       "SELECT tenant_id, prediction_id FROM predictions ORDER BY tenant_id, prediction_id",

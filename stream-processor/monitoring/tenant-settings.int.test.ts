@@ -1,11 +1,10 @@
 // A tenant's stored monitoring settings against real Postgres: a changed threshold changes the
 // verdict from the next batch on, in the same running stage; other tenants keep the operator's.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabelSignal, policyFromSettings, resolveMonitoringSettings } from "#core/monitoring";
-import { migrate } from "../../test/support/integration-env";
+import { TestSchema } from "../../test/support/test-schema";
 import { ModelReferenceSource } from "./model-reference-source";
 import { BUNDLED_MODELS_DIR } from "./monitoring-config";
 import { MonitoringStage } from "./monitoring-stage";
@@ -13,8 +12,7 @@ import type { PredictionRow } from "./monitoring-store";
 import { NeonMonitoringTransaction } from "./neon-monitoring-store";
 import { type ScoredRow, scoredRows } from "./testing/conversion-stream";
 
-const DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
-const schema = `monset_${randomBytes(4).toString("hex")}`;
+const schema = new TestSchema("monset");
 const START = Date.UTC(2026, 10, 20, 0, 0, 0);
 const log = pino({ level: "silent" });
 
@@ -84,18 +82,10 @@ async function store(tenant: string, model: string, overrides: unknown): Promise
 }
 
 beforeAll(async () => {
-  await migrate({ databaseUrl: DATABASE_URL, schema });
-  pool = new pg.Pool({
-    connectionString: DATABASE_URL,
-    options: `-c search_path=${schema}`,
-    max: 2,
-  });
+  pool = await schema.create(2);
 }, 120_000);
 
-afterAll(async () => {
-  await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
-  await pool?.end();
-});
+afterAll(() => schema.drop());
 
 describe("tenant monitoring settings in the stage", () => {
   // The same undrifted stream for two tenants: the verdicts can only differ by their settings.

@@ -17,11 +17,7 @@ import {
   promotedNotice,
   uploadedNotice,
 } from "#core/model-registry-message";
-import {
-  type IntegrationEnv,
-  startIntegrationEnv,
-  waitFor,
-} from "../../test/support/integration-env";
+import { type IntegrationEnv, startIntegrationEnv } from "../../test/support/integration-env";
 import { loadStreamConfig } from "../config";
 import { type StreamProcessor, startStreamProcessor } from "../main";
 import { ModelReferenceSource } from "../monitoring/model-reference-source";
@@ -87,10 +83,7 @@ describe("model registry from Kafka into Postgres (real Kafka, real Postgres)", 
       { log: silent },
     );
   };
-  const drained = () =>
-    waitFor("the registry topic to be processed", async () => {
-      return (await env.remaining([env.topics.models])) === 0;
-    });
+  const drained = () => env.drained([env.topics.models]);
   const versions = async () =>
     (
       await env.db.query<VersionRow>(

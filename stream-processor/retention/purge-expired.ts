@@ -40,56 +40,62 @@ export type RetentionKind =
 const DAY_MS = 86_400_000;
 const TS = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 millisecond')`;
 
-/** One bounded DELETE per kind: the oldest `$2` expired rows, found by ctid. */
-const STATEMENTS: Record<RetentionKind, { days: keyof RetentionPolicy; sql: string }> = {
+/** The rows of a kind past the cutoff (`$1`, epoch ms): its table and which of its rows may go. */
+interface ExpiredRows {
+  days: keyof RetentionPolicy;
+  table: string;
+  /** SQL condition on the table's rows; `CUTOFF` is the cutoff time. */
+  expired: string;
+}
+
+const CUTOFF = TS("$1");
+
+const KINDS: Record<RetentionKind, ExpiredRows> = {
   // metric_window_values cascade from their window.
   metricWindows: {
     days: "metricWindowsDays",
-    sql: `DELETE FROM metric_windows WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM metric_windows WHERE window_start < ${TS("$1")} LIMIT $2))`,
+    table: "metric_windows",
+    expired: `window_start < ${CUTOFF}`,
   },
-  driftResults: {
-    days: "driftDays",
-    sql: `DELETE FROM drift_results WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM drift_results WHERE evaluated_at < ${TS("$1")} LIMIT $2))`,
-  },
-  driftEntries: {
-    days: "driftDays",
-    sql: `DELETE FROM drift_entries WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM drift_entries WHERE evaluated_at < ${TS("$1")} LIMIT $2))`,
-  },
+  driftResults: { days: "driftDays", table: "drift_results", expired: `evaluated_at < ${CUTOFF}` },
+  driftEntries: { days: "driftDays", table: "drift_entries", expired: `evaluated_at < ${CUTOFF}` },
   performanceResults: {
     days: "driftDays",
-    sql: `DELETE FROM performance_results WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM performance_results WHERE evaluated_at < ${TS("$1")} LIMIT $2))`,
+    table: "performance_results",
+    expired: `evaluated_at < ${CUTOFF}`,
   },
   // Open alerts stay (someone may still act on them); unpublished ones are still in the outbox.
   alerts: {
     days: "alertsDays",
-    sql: `DELETE FROM alerts WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM alerts WHERE created_at < ${TS("$1")}
-        AND state <> 'open' AND published_at IS NOT NULL LIMIT $2))`,
+    table: "alerts",
+    expired: `created_at < ${CUTOFF} AND state <> 'open' AND published_at IS NOT NULL`,
   },
   // Only finished requests; their status history cascades.
   retrainingRequests: {
     days: "retrainingDays",
-    sql: `DELETE FROM retrain_requests WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM retrain_requests WHERE requested_at < ${TS("$1")}
-        AND status IN ('completed', 'rejected') AND published_at IS NOT NULL LIMIT $2))`,
+    table: "retrain_requests",
+    expired: `requested_at < ${CUTOFF}
+        AND status IN ('completed', 'rejected') AND published_at IS NOT NULL`,
   },
   // An attempt whose retry is still due stays until that retry is past the cutoff too.
   webhookDeliveries: {
     days: "deliveriesDays",
-    sql: `DELETE FROM webhook_deliveries WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM webhook_deliveries WHERE attempted_at < ${TS("$1")}
-        AND (next_attempt_at IS NULL OR next_attempt_at < ${TS("$1")}) LIMIT $2))`,
+    table: "webhook_deliveries",
+    expired: `attempted_at < ${CUTOFF}
+        AND (next_attempt_at IS NULL OR next_attempt_at < ${CUTOFF})`,
   },
   destinationBatches: {
     days: "deliveriesDays",
-    sql: `DELETE FROM destination_batches WHERE ctid = ANY (ARRAY(
-      SELECT ctid FROM destination_batches WHERE sent_at < ${TS("$1")} LIMIT $2))`,
+    table: "destination_batches",
+    expired: `sent_at < ${CUTOFF}`,
   },
 };
+
+/** One bounded DELETE: at most `$2` of the table's expired rows, found by ctid. */
+function boundedDelete({ table, expired }: ExpiredRows): string {
+  return `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM ${table} WHERE ${expired} LIMIT $2))`;
+}
 
 /** Deletes what each kind's retention lets go, as of `nowMs`; the rows deleted per kind. */
 export async function purgeExpired(
@@ -98,13 +104,11 @@ export async function purgeExpired(
   nowMs: number,
 ): Promise<PurgeCounts> {
   const counts = {} as PurgeCounts;
-  for (const [kind, { days, sql }] of Object.entries(STATEMENTS) as [
-    RetentionKind,
-    (typeof STATEMENTS)[RetentionKind],
-  ][]) {
+  for (const [kind, rows] of Object.entries(KINDS) as [RetentionKind, ExpiredRows][]) {
     counts[kind] = 0;
-    const keepDays = policy[days];
+    const keepDays = policy[rows.days];
     if (keepDays <= 0) continue;
+    const sql = boundedDelete(rows);
     const cutoff = String(Math.floor(nowMs - keepDays * DAY_MS));
     for (let batch = 0; batch < policy.maxBatchesPerRun; batch++) {
       const { rowCount } = await db.query(sql, [cutoff, policy.batchRows]);

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tenantForwardingRedisKey } from "#core/destinations";
 import { type EventMessage, eventMessageSchema } from "#core/events";
 import { topicNames } from "#core/topics";
-import { createApiKey } from "../../scripts/keys-create";
 import { loadLocalStackConfig } from "../../scripts/local/config";
-import { launchChromium, WORKER_URL } from "../support/console-browser";
+import { launchChromium } from "../support/console-browser";
 import { endOffsets, readRecords, testKafka } from "../support/kafka-reader";
+import { LOCAL_UPSTASH, newKey, WORKER_URL } from "../support/local-stack";
 
 const stack = loadLocalStackConfig();
 const topics = topicNames(process.env.KAFKA_TOPIC_PREFIX ?? stack.KAFKA_TOPIC_PREFIX);
@@ -55,28 +55,19 @@ afterAll(async () => {
 /** As POST /v1/destinations does: the tenant forwards, so its messages keep fbp and fbc. */
 async function enableForwarding(tenant: string): Promise<void> {
   const res = await fetch(
-    `${process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`}/set/${encodeURIComponent(tenantForwardingRedisKey(tenant))}/1`,
+    `${LOCAL_UPSTASH.url}/set/${encodeURIComponent(tenantForwardingRedisKey(tenant))}/1`,
     {
       method: "POST",
       headers: {
-        authorization: `Bearer ${process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN}`,
+        authorization: `Bearer ${LOCAL_UPSTASH.token}`,
       },
     },
   );
   if (!res.ok) throw new Error(`could not set the forwarding flag: ${res.status}`);
 }
 
-async function publishableKey(tenant: string): Promise<string> {
-  const { key } = await createApiKey({
-    tenant,
-    roles: ["ingest"],
-    origins: [origin],
-    redis: {
-      url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-      token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-    },
-  });
-  return key;
+function publishableKey(tenant: string): Promise<string> {
+  return newKey(tenant, ["ingest"], [origin]);
 }
 
 async function openPage(

@@ -16,16 +16,14 @@ import pino from "pino";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDemo } from "../../scripts/demo";
-import { loadLocalStackConfig } from "../../scripts/local/config";
-import { kafkaBrokers } from "../../scripts/local/kafka";
 import { migrate } from "../../scripts/migrate";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import { launchChromium, newKey, shot, signIn, WORKER_URL } from "../support/console-browser";
-import { TEST_DATABASE_URL, waitFor } from "../support/integration-env";
+import { waitFor } from "../support/integration-env";
+import { STACK_DATABASE_URL, stackProcessorEnv } from "../support/local-stack";
 
-const stack = loadLocalStackConfig();
-const DATABASE_URL = process.env.DATABASE_URL ?? TEST_DATABASE_URL;
+const DATABASE_URL = STACK_DATABASE_URL;
 const suffix = randomUUID().slice(0, 8);
 const TENANT = `e2e-walk-${suffix}`;
 
@@ -66,27 +64,19 @@ beforeAll(async () => {
   await db.query("INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", [TENANT]);
   key = await newKey(TENANT, ["admin", "score", "ingest", "read"]);
   processor = await startStreamProcessor(
-    loadStreamConfig({
-      DATABASE_URL,
-      NEON_WS_RELAY_URL:
-        process.env.NEON_WS_RELAY_URL ?? `ws://127.0.0.1:${stack.NEON_WS_RELAY_PORT}`,
-      KAFKA_BROKERS: kafkaBrokers(stack).join(","),
-      KAFKA_TOPIC_PREFIX: process.env.KAFKA_TOPIC_PREFIX ?? stack.KAFKA_TOPIC_PREFIX,
-      STREAM_CONSUMER_GROUP: `driftline-walkthrough-${suffix}`,
-      STREAM_FROM_BEGINNING: "false",
-      STREAM_ENSURE_TOPICS: "true",
-      STREAM_API_PORT: "0",
-      STREAM_MAX_WAIT_MS: "100",
-      STREAM_ALLOWED_LATENESS_MS: "0",
-      MONITORING_WINDOW_SIZE: "800",
-      MONITORING_WINDOW_STRIDE: "100",
-      MONITORING_WINDOW_MIN_SAMPLE: "300",
-      MONITORING_ATTRIBUTION_WINDOW_MS: "1000",
-      MONITORING_PERFORMANCE_WINDOW_MS: "60000",
-      MONITORING_PERFORMANCE_MIN_SAMPLE: "50",
-      MONITORING_RETRAIN_PSI_CONSECUTIVE: "2",
-      LOG_LEVEL: "warn",
-    }),
+    loadStreamConfig(
+      stackProcessorEnv(`driftline-walkthrough-${suffix}`, {
+        STREAM_ALLOWED_LATENESS_MS: "0",
+        MONITORING_WINDOW_SIZE: "800",
+        MONITORING_WINDOW_STRIDE: "100",
+        MONITORING_WINDOW_MIN_SAMPLE: "300",
+        MONITORING_ATTRIBUTION_WINDOW_MS: "1000",
+        MONITORING_PERFORMANCE_WINDOW_MS: "60000",
+        MONITORING_PERFORMANCE_MIN_SAMPLE: "50",
+        MONITORING_RETRAIN_PSI_CONSECUTIVE: "2",
+        LOG_LEVEL: "warn",
+      }),
+    ),
     { log: pino({ level: "silent" }) },
   );
   browser = await launchChromium();

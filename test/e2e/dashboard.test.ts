@@ -13,17 +13,15 @@ import pg from "pg";
 import pino from "pino";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadLocalStackConfig } from "../../scripts/local/config";
-import { kafkaBrokers } from "../../scripts/local/kafka";
 import { migrate } from "../../scripts/migrate";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import { launchChromium, newKey, shot, signIn, WORKER_URL } from "../support/console-browser";
-import { TEST_DATABASE_URL, waitFor } from "../support/integration-env";
+import { waitFor } from "../support/integration-env";
+import { STACK_DATABASE_URL, stackProcessorEnv } from "../support/local-stack";
 
-const stack = loadLocalStackConfig();
 // The Worker under test reads this database's default schema (scripts/local/worker.ts).
-const DATABASE_URL = process.env.DATABASE_URL ?? TEST_DATABASE_URL;
+const DATABASE_URL = STACK_DATABASE_URL;
 const suffix = randomUUID().slice(0, 8);
 const TENANT_A = `e2e-console-a-${suffix}`;
 const TENANT_B = `e2e-console-b-${suffix}`;
@@ -105,21 +103,12 @@ beforeAll(async () => {
   keys.readB = await newKey(TENANT_B, ["read"]);
   keys.scoreA = await newKey(TENANT_A, ["score"]);
   // The processor reads what the Worker produced (the stack's topics) into the Worker's database.
-  // It starts at the topics' end under its own group: the stack's topics hold other tests' events.
   processor = await startStreamProcessor(
-    loadStreamConfig({
-      DATABASE_URL,
-      NEON_WS_RELAY_URL:
-        process.env.NEON_WS_RELAY_URL ?? `ws://127.0.0.1:${stack.NEON_WS_RELAY_PORT}`,
-      KAFKA_BROKERS: kafkaBrokers(stack).join(","),
-      KAFKA_TOPIC_PREFIX: process.env.KAFKA_TOPIC_PREFIX ?? stack.KAFKA_TOPIC_PREFIX,
-      STREAM_CONSUMER_GROUP: `driftline-console-e2e-${suffix}`,
-      STREAM_FROM_BEGINNING: "false",
-      STREAM_ENSURE_TOPICS: "true",
-      STREAM_API_PORT: "0",
-      STREAM_MAX_WAIT_MS: "100",
-      LOG_LEVEL: "warn",
-    }),
+    loadStreamConfig(
+      stackProcessorEnv(`driftline-console-e2e-${suffix}`, {
+        LOG_LEVEL: "warn",
+      }),
+    ),
     { log: pino({ level: "silent" }) },
   );
   browser = await launchChromium();

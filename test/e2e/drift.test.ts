@@ -15,13 +15,13 @@ import { createWebhookSigner } from "#core/monitoring";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import {
-  demoManifest,
   predictionRecord,
   type ScoredRow,
   scoredRows,
   TWO_FEATURE_DRIFT,
 } from "../../stream-processor/monitoring/testing/conversion-stream";
 import { sampleEventMessage, toValue } from "../../stream-processor/testing/sample-messages";
+import { registerDemoModel } from "../support/demo-model";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
 
 const TENANT = "acme";
@@ -103,11 +103,7 @@ async function produceScored(rows: readonly ScoredRow[], withConversions: boolea
 
 async function drained(): Promise<void> {
   const topics = [env.topics.predictions, env.topics.events];
-  await waitFor(
-    "the processor to catch up",
-    async () => (await env.remaining(topics)) === 0,
-    120_000,
-  );
+  await env.drained(topics, 120_000);
 }
 
 async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {
@@ -116,14 +112,7 @@ async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {
 
 beforeAll(async () => {
   env = await startIntegrationEnv("drift", 3);
-  // Register the demo model for the tenant (the registry path; the bundled copy is the fallback).
-  const manifest = demoManifest();
-  await env.db.query("INSERT INTO tenants (tenant_id) VALUES ($1)", [TENANT]);
-  await env.db.query(
-    `INSERT INTO model_versions (tenant_id, model_name, version, manifest, reference_bins, status)
-     VALUES ($1, 'conversion', '1', $2, $3, 'champion')`,
-    [TENANT, JSON.stringify(manifest), JSON.stringify(manifest.reference)],
-  );
+  await registerDemoModel(env.db, TENANT);
   const webhookUrl = await webhookServer();
   consumer = env.kafka.consumer({ groupId: `${env.groupId}-alerts-reader` });
   await consumer.connect();

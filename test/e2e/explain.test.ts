@@ -5,12 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../scripts/keys-create";
-import { loadLocalStackConfig } from "../../scripts/local/config";
 import golden from "../fixtures/scoring/explain-expected.json";
-
-const stack = loadLocalStackConfig();
-const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
+import { newKey, WORKER_URL } from "../support/local-stack";
 
 interface Explanation {
   base: number;
@@ -26,15 +22,7 @@ interface Explained {
 
 let key = "";
 beforeAll(async () => {
-  ({ key } = await createApiKey({
-    tenant: `e2e-explain-${randomUUID().slice(0, 8)}`,
-    roles: ["score"],
-    origins: [],
-    redis: {
-      url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-      token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-    },
-  }));
+  key = await newKey(`e2e-explain-${randomUUID().slice(0, 8)}`, ["score"]);
 });
 
 async function score(body: unknown): Promise<Response> {

@@ -12,7 +12,6 @@ import { loadStreamConfig } from "../../stream-processor/config";
 import { DLQ_HEADERS } from "../../stream-processor/kafka/kafkajs-dead-letter-sink";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import {
-  demoManifest,
   predictionRecord,
   type ScoredRow,
   scoredRows,
@@ -23,6 +22,7 @@ import {
   samplePrediction,
   toValue,
 } from "../../stream-processor/testing/sample-messages";
+import { registerDemoModel } from "../support/demo-model";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
 
 const A = "tenant-a";
@@ -319,16 +319,8 @@ async function run(name: string, withB: boolean): Promise<RunResult> {
   const env = await startIntegrationEnv(name, 1);
   let processor: StreamProcessor | undefined;
   try {
-    const manifest = demoManifest();
     // B monitors the same model, so its predictions of conversion/1 are stored (and can be refused).
-    for (const tenant of withB ? [A, B] : [A]) {
-      await env.db.query("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
-      await env.db.query(
-        `INSERT INTO model_versions (tenant_id, model_name, version, manifest, reference_bins, status)
-         VALUES ($1, 'conversion', '1', $2, $3, 'champion')`,
-        [tenant, JSON.stringify(manifest), JSON.stringify(manifest.reference)],
-      );
-    }
+    for (const tenant of withB ? [A, B] : [A]) await registerDemoModel(env.db, tenant);
     processor = await startStreamProcessor(
       loadStreamConfig(
         env.env({
@@ -358,11 +350,7 @@ async function run(name: string, withB: boolean): Promise<RunResult> {
       [a.events, b.events, env.topics.events],
     ] as const) {
       await produceAll(env, interleave(aPart, bPart, random));
-      await waitFor(
-        `${topic} to be processed`,
-        async () => (await env.remaining([topic])) === 0,
-        60_000,
-      );
+      await env.drained([topic], 60_000);
     }
     const deadLetters = await readDeadLetters(env);
     return {

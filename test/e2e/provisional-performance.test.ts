@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import {
-  demoManifest,
   predictionRecord,
   type ScoredRow,
   scoredRows,
 } from "../../stream-processor/monitoring/testing/conversion-stream";
 import { sampleEventMessage, toValue } from "../../stream-processor/testing/sample-messages";
+import { registerDemoModel } from "../support/demo-model";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
 
 const TENANT = "acme";
@@ -70,11 +70,7 @@ function purchases(rows: readonly ScoredRow[]) {
 
 async function drained(): Promise<void> {
   const topics = [env.topics.predictions, env.topics.events];
-  await waitFor(
-    "the processor to catch up",
-    async () => (await env.remaining(topics)) === 0,
-    60_000,
-  );
+  await env.drained(topics, 60_000);
 }
 
 interface ResultRow {
@@ -106,13 +102,7 @@ function expectValues(row: ResultRow, rows: readonly ScoredRow[], converted: Set
 
 beforeAll(async () => {
   env = await startIntegrationEnv("provisional", 3);
-  const manifest = demoManifest();
-  await env.db.query("INSERT INTO tenants (tenant_id) VALUES ($1)", [TENANT]);
-  await env.db.query(
-    `INSERT INTO model_versions (tenant_id, model_name, version, manifest, reference_bins, status)
-     VALUES ($1, 'conversion', '1', $2, $3, 'champion')`,
-    [TENANT, JSON.stringify(manifest), JSON.stringify(manifest.reference)],
-  );
+  await registerDemoModel(env.db, TENANT);
   processor = await startStreamProcessor(
     loadStreamConfig(
       env.env({

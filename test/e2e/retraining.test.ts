@@ -19,17 +19,11 @@ import {
 } from "../../models/synthetic/conversion-data";
 import { loadRetrainingConfig } from "../../retraining-worker/config";
 import { type RetrainingWorker, startRetrainingWorker } from "../../retraining-worker/main";
-import { createApiKey } from "../../scripts/keys-create";
-import { loadLocalStackConfig } from "../../scripts/local/config";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
+import { LOCAL_UPSTASH, newKey, WORKER_URL } from "../support/local-stack";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const stack = loadLocalStackConfig();
-const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
-const UPSTASH = {
-  url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-  token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-};
+
 const MODEL = "shop-conversion";
 const HOUR = 3_600_000;
 
@@ -67,8 +61,8 @@ function workerEnv(
     RETRAIN_SESSION_TIMEOUT_MS: "6000",
     RETRAIN_HEARTBEAT_INTERVAL_MS: "1000",
     DRIFTLINE_WORKER_URL: WORKER_URL,
-    UPSTASH_REDIS_REST_URL: UPSTASH.url,
-    UPSTASH_REDIS_REST_TOKEN: UPSTASH.token,
+    UPSTASH_REDIS_REST_URL: LOCAL_UPSTASH.url,
+    UPSTASH_REDIS_REST_TOKEN: LOCAL_UPSTASH.token,
     RETRAIN_POLL_INTERVAL_MS: "100",
     RETRAIN_DECISION_INTERVAL_MS: "300",
     RETRAIN_LEASE_MS: "2000",
@@ -93,12 +87,7 @@ interface Tenant {
 
 async function newTenant(env: IntegrationEnv, label: string): Promise<Tenant> {
   const id = `rt-${label}-${randomUUID().slice(0, 8)}`;
-  const { key } = await createApiKey({
-    tenant: id,
-    roles: ["admin", "score"],
-    origins: [],
-    redis: UPSTASH,
-  });
+  const key = await newKey(id, ["admin", "score"]);
   await env.db.query("INSERT INTO tenants (tenant_id) VALUES ($1)", [id]);
   return { id, key };
 }
@@ -352,12 +341,7 @@ async function labelledTraffic(
 ): Promise<Served[]> {
   const rows = generateRows({ seed, n, ...(concept ? { drift: concept } : {}) });
   // A score key per batch: each key has its own request budget (1000 a minute by default).
-  const { key } = await createApiKey({
-    tenant: tenant.id,
-    roles: ["score"],
-    origins: [],
-    redis: UPSTASH,
-  });
+  const key = await newKey(tenant.id, ["score"]);
   const served = await scoreEach(
     { ...tenant, key },
     rows.map((r) => r.features),

@@ -18,12 +18,12 @@ import {
 import { loadStreamConfig } from "../../stream-processor/config";
 import { type StreamProcessor, startStreamProcessor } from "../../stream-processor/main";
 import {
-  demoManifest,
   predictionRecord,
   scoredRows,
   TWO_FEATURE_DRIFT,
 } from "../../stream-processor/monitoring/testing/conversion-stream";
 import { toValue } from "../../stream-processor/testing/sample-messages";
+import { registerDemoModel } from "../support/demo-model";
 import { type IntegrationEnv, startIntegrationEnv, waitFor } from "../support/integration-env";
 import {
   type ReceivedDelivery,
@@ -72,15 +72,7 @@ async function query<T>(sql: string, values: unknown[] = []): Promise<T[]> {
 beforeAll(async () => {
   env = await startIntegrationEnv("tenanthooks", 3);
   receiver = await startWebhookReceiver();
-  const manifest = demoManifest();
-  for (const tenant of [A, B]) {
-    await env.db.query("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
-    await env.db.query(
-      `INSERT INTO model_versions (tenant_id, model_name, version, manifest, reference_bins, status)
-       VALUES ($1, 'conversion', '1', $2, $3, 'champion')`,
-      [tenant, JSON.stringify(manifest), JSON.stringify(manifest.reference)],
-    );
-  }
+  for (const tenant of [A, B]) await registerDemoModel(env.db, tenant);
   await registerEndpoint(A, ids.aKeep);
   // Answers 503 to every attempt, so its deliveries wait for a retry when it is deleted.
   await registerEndpoint(A, ids.aGone, "?status=503");
@@ -134,11 +126,7 @@ describe("tenant webhooks end to end (Kafka → stream processor → tenant endp
           value: toValue(predictionRecord(A, r)),
         })),
       );
-      await waitFor(
-        "the processor to catch up",
-        async () => (await env.remaining([env.topics.predictions])) === 0,
-        120_000,
-      );
+      await env.drained([env.topics.predictions], 120_000);
       alertIds = (await query<{ alert_id: string }>("SELECT alert_id FROM alerts")).map(
         (a) => a.alert_id,
       );

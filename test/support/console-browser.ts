@@ -2,13 +2,11 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import type { Role } from "#core/api-keys";
-import { createApiKey } from "../../scripts/keys-create";
-import { loadLocalStackConfig } from "../../scripts/local/config";
+import { WORKER_URL } from "./local-stack";
 
-const stack = loadLocalStackConfig();
-/** The Worker under test (`npm test` starts it and sets WORKER_URL). */
-export const WORKER_URL = process.env.WORKER_URL ?? `http://127.0.0.1:${stack.WORKER_PORT}`;
+// The console's tests take the Worker and their keys from here too.
+export { newKey, WORKER_URL } from "./local-stack";
+
 /** Screenshots go here (gitignored), to be looked at after a run. */
 export const ARTIFACTS = resolve(import.meta.dirname, "../artifacts");
 
@@ -19,20 +17,6 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: ["--no-sandbox"],
   });
-}
-
-/** A fresh API key in the local stack's Upstash, as `keys:create` makes one. */
-export async function newKey(tenant: string, roles: Role[]): Promise<string> {
-  const { key } = await createApiKey({
-    tenant,
-    roles,
-    origins: [],
-    redis: {
-      url: process.env.UPSTASH_REDIS_REST_URL ?? `http://127.0.0.1:${stack.UPSTASH_REST_PORT}`,
-      token: process.env.UPSTASH_REDIS_REST_TOKEN ?? stack.UPSTASH_REDIS_REST_TOKEN,
-    },
-  });
-  return key;
 }
 
 /** Signs in through the console's form and waits for the overview. */

@@ -32,6 +32,8 @@ export interface IntegrationEnv {
   produce(topic: string, messages: Message[]): Promise<void>;
   /** Sum over the consumed topics of (end offset − stored next offset); 0 when all is processed. */
   remaining(topics: readonly string[]): Promise<number>;
+  /** Waits until `remaining(topics)` is 0 (everything produced to them is processed). */
+  drained(topics: readonly string[], timeoutMs?: number): Promise<void>;
   /** Stops the relay (simulates the database becoming unreachable). */
   stopRelay(): Promise<void>;
   /** Starts the relay again on the same port. */
@@ -113,6 +115,13 @@ export async function startIntegrationEnv(name: string, partitions = 3): Promise
     },
     remaining(consumed) {
       return consumerBacklog(admin, db, groupId, consumed);
+    },
+    drained(consumed, timeoutMs) {
+      return waitFor(
+        `${consumed.join(", ")} to be processed`,
+        async () => (await consumerBacklog(admin, db, groupId, consumed)) === 0,
+        timeoutMs,
+      );
     },
     async stopRelay() {
       await relay.close();
