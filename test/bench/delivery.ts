@@ -4,7 +4,9 @@
  * (which validates every event as Meta documents), committing each batch's answers and offsets
  * in Postgres. Also prints the browser SDK's size, gzipped. Target: ≥ 20,000 events/s.
  *
- * Env: BENCH_DELIVERY_EVENTS (default 100000). Needs the local services (`npm run services:up`).
+ * Env: BENCH_DELIVERY_EVENTS (default 100000); BENCH_DELIVERY_CPU_PROF_DIR, a folder: the test
+ * server writes a V8 CPU profile there (run the bench itself with `node --cpu-prof` for the
+ * service's). Needs the local services (`npm run services:up`).
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -31,6 +33,7 @@ const N = Number(process.env.BENCH_DELIVERY_EVENTS ?? 100_000);
 const stack = loadLocalStackConfig();
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PIXEL = "1234567890123456";
+const PROFILE_DIR = process.env.BENCH_DELIVERY_CPU_PROF_DIR;
 
 async function main(): Promise<void> {
   const sdk = await buildSdk();
@@ -53,7 +56,12 @@ async function main(): Promise<void> {
   const graphUrl = `http://127.0.0.1:${graphPort}`;
   const graphProcess = spawn(
     process.execPath,
-    ["--import", "tsx", resolve(ROOT, "scripts/graph-api-test-server/main.ts")],
+    [
+      ...(PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`]),
+      "--import",
+      "tsx",
+      resolve(ROOT, "scripts/graph-api-test-server/main.ts"),
+    ],
     { cwd: ROOT, stdio: "ignore", env: { ...process.env, GRAPH_API_TEST_PORT: String(graphPort) } },
   );
   const graphStats = async () =>
@@ -145,6 +153,7 @@ async function main(): Promise<void> {
       STREAM_FROM_BEGINNING: "true",
       DELIVERY_CONSUMER_GROUP: `bench-delivery-${randomUUID().slice(0, 6)}`,
       META_GRAPH_API_URL: graphUrl,
+      DELIVERY_API_PORT: "0",
       LOG_LEVEL: "warn",
     });
     const started = performance.now();
