@@ -74,7 +74,8 @@ export class ParkedResumer {
           if (!this.stopped) this.timer = setTimeout(tick, this.deps.intervalMs);
         });
     };
-    this.timer = setTimeout(tick, this.deps.intervalMs);
+    // The first look right away: after a restart, batches learn the pauses from the database.
+    this.timer = setTimeout(tick, 0);
   }
 
   async stop(): Promise<void> {
