@@ -176,6 +176,7 @@ export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): Batc
       log: deps.log,
       observer,
       onTransient: decide(control),
+      nowMs: now,
     };
     // Requests go out a few at a time: each waits mostly on the destination.
     const limit = pLimit(REQUESTS_IN_FLIGHT);
