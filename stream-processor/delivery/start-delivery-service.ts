@@ -159,7 +159,7 @@ export async function startDeliveryService(
     async stop() {
       await Promise.all([source.stop(), resumer.stop()]);
       await new Promise((done) => server.close(done));
-      await pool.end();
+      await Promise.all([pool.end(), sender.close()]);
     },
   };
 }
