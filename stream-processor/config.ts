@@ -107,6 +107,11 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   DELIVERY_RETRY_INITIAL_MS         first wait after a transient destination error [500]
 //   DELIVERY_RETRY_MAX_MS             longest wait between retries of a transient error [30000]
 //   DELIVERY_DIRECTORY_TTL_MS         how long a tenant's destinations are cached [30000]
+//   DELIVERY_PAUSE_AFTER_MS           how long a destination may keep failing transiently before
+//                                     it is paused and its events parked [30000]
+//   DELIVERY_PARKED_RETRY_MS          between two tries of paused destinations' parked events [5000]
+//   DELIVERY_API_PORT                 the delivery service's HTTP port (/health, /ready, /metrics),
+//                                     on STREAM_API_HOST; 0 = any [8791]
 //   MONITORING_*, WEBHOOK_*           model monitoring (drift, labels, performance, alerts,
 //                                     retraining, webhooks): listed with defaults in
 //                                     monitoring/monitoring-config.ts
@@ -220,6 +225,9 @@ const StreamEnv = z
     DELIVERY_RETRY_INITIAL_MS: int(500, 1),
     DELIVERY_RETRY_MAX_MS: int(30_000, 1),
     DELIVERY_DIRECTORY_TTL_MS: int(30_000, 0),
+    DELIVERY_PAUSE_AFTER_MS: int(30_000, 0),
+    DELIVERY_PARKED_RETRY_MS: int(5_000, 10),
+    DELIVERY_API_PORT: int(8791, 0, 65_535),
     RETENTION_METRIC_WINDOWS_DAYS: int(0, 0),
     RETENTION_DRIFT_DAYS: int(0, 0),
     RETENTION_ALERTS_DAYS: int(0, 0),
@@ -366,6 +374,9 @@ export interface StreamConfig {
     retryInitialMs: number;
     retryMaxMs: number;
     directoryTtlMs: number;
+    pauseAfterMs: number;
+    parkedRetryMs: number;
+    apiPort: number;
   };
   /** DRIFTLINE_ENV=production: tenant webhooks go only to https public hosts. */
   production: boolean;
@@ -490,6 +501,9 @@ export function loadStreamConfig(
       retryInitialMs: e.DELIVERY_RETRY_INITIAL_MS,
       retryMaxMs: e.DELIVERY_RETRY_MAX_MS,
       directoryTtlMs: e.DELIVERY_DIRECTORY_TTL_MS,
+      pauseAfterMs: e.DELIVERY_PAUSE_AFTER_MS,
+      parkedRetryMs: e.DELIVERY_PARKED_RETRY_MS,
+      apiPort: e.DELIVERY_API_PORT,
     },
     production: isProduction(cleaned),
     deprecatedNames: aliased.used,

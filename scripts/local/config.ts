@@ -37,6 +37,7 @@ const LocalStackEnv = z.object({
   STREAM_API_PORT: port(8788),
   RETRAIN_API_PORT: port(8789),
   GRAPH_API_TEST_PORT: port(8790),
+  DELIVERY_API_PORT: port(8791),
 });
 
 export type LocalStackConfig = Omit<z.infer<typeof LocalStackEnv>, "UPSTASH_REDIS_REST_TOKEN"> & {

@@ -36,20 +36,35 @@ export function graphApiTestServerService(config: LocalStackConfig): LocalServic
   });
 }
 
-/** The delivery service, forwarding to the Graph API test server. It has no port: up while its process is. */
+/** The delivery service, forwarding to the Graph API test server; ready when its /ready says so. */
 export function deliveryService(
   config: LocalStackConfig,
   env: Record<string, string>,
 ): LocalService {
+  const url = `http://127.0.0.1:${config.DELIVERY_API_PORT}`;
   return daemonService({
     name: "delivery",
     label: "the delivery service",
-    url: `→ ${graphApiTestServerUrl(config)}`,
+    port: { number: config.DELIVERY_API_PORT, variable: "DELIVERY_API_PORT" },
+    url: `${url} → ${graphApiTestServerUrl(config)}`,
     stateDir: config.DRIFTLINE_STATE_DIR,
-    isReady: async () => runningPid(config.DRIFTLINE_STATE_DIR, "delivery") !== undefined,
+    isReady: async () => {
+      if (runningPid(config.DRIFTLINE_STATE_DIR, "delivery") === undefined) return false;
+      try {
+        const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
+        await res.body?.cancel();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    },
     spawn: () =>
       tsxDaemon(DELIVERY_MAIN, {
-        env: { ...env, META_GRAPH_API_URL: graphApiTestServerUrl(config) },
+        env: {
+          ...env,
+          META_GRAPH_API_URL: graphApiTestServerUrl(config),
+          DELIVERY_API_PORT: String(config.DELIVERY_API_PORT),
+        },
       }),
     readyTimeoutMs: 30_000,
     stopGraceMs: 35_000,

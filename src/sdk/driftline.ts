@@ -62,6 +62,8 @@ let queue: QueuedEvent[] = [];
 let pixelBacklog: [string, Record<string, unknown> | undefined, string][] = [];
 let timer: ReturnType<typeof setTimeout> | undefined;
 let sending = false;
+/** Events of the request in flight: a beacon leaves them to it. */
+let inFlight: QueuedEvent[] = [];
 let failures = 0;
 
 export function init(opts: InitOptions): void {
@@ -147,17 +149,19 @@ export function track(
 export function flush(beacon = false): Promise<void> {
   if (!options || state !== "granted" || queue.length === 0) return Promise.resolve();
   if (beacon) {
-    // The page is going away: hand everything to the browser, which sends it after unload.
-    // The queue stays stored, so a beacon the browser refuses is sent on the next visit.
+    // The page is going away: hand what is not in flight to the browser, which sends it after
+    // unload. Offline, a beacon is accepted and then lost: the stored queue waits for the next
+    // page instead, as it does when the browser refuses the beacon.
     const batch = take();
     if (
+      navigator.onLine &&
+      batch.length > 0 &&
       navigator.sendBeacon(
         `${eventsUrl()}?access_token=${encodeURIComponent(options.key)}`,
         body(batch),
       )
     ) {
-      queue = queue.slice(batch.length);
-      persist();
+      drop(batch);
     }
     return Promise.resolve();
   }
@@ -171,6 +175,8 @@ async function send(): Promise<void> {
   try {
     while (state === "granted" && queue.length > 0) {
       const batch = take();
+      if (batch.length === 0) return;
+      inFlight = batch;
       let retry: boolean;
       try {
         const res = await fetch(eventsUrl(), {
@@ -191,19 +197,26 @@ async function send(): Promise<void> {
         return;
       }
       failures = 0;
-      queue = queue.slice(batch.length);
-      persist();
+      drop(batch);
     }
   } finally {
     sending = false;
+    inFlight = [];
   }
 }
 
+/** The oldest events not in flight, as many as fit one request. */
 function take(): QueuedEvent[] {
   const o = options as Required<InitOptions>;
-  const batch = queue.slice(0, o.batchSize);
+  const batch = queue.filter((e) => !inFlight.includes(e)).slice(0, o.batchSize);
   while (batch.length > 1 && body(batch).length > MAX_BODY_CHARS) batch.pop();
   return batch;
+}
+
+/** Removes sent events by identity (a beacon may have sent others meanwhile). */
+function drop(batch: QueuedEvent[]): void {
+  queue = queue.filter((e) => !batch.includes(e));
+  persist();
 }
 
 const body = (events: QueuedEvent[]) => JSON.stringify({ events });

@@ -1,6 +1,5 @@
 /** The stream processor's HTTP API (Hono): health, readiness, Prometheus metrics, tenant metrics. */
-import { createHash, timingSafeEqual } from "node:crypto";
-import { type Context, Hono, type Next } from "hono";
+import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { errorBody, isDriftlineError, STATUS_BY_CODE, ValidationError } from "#core/errors";
@@ -9,27 +8,19 @@ import type { MetricsReader } from "../db/metrics-reader";
 import type { ApiKeyRole, ApiKeyStore } from "./api-key-store";
 import { createApiKeyAuthenticator } from "./authenticate-api-key";
 import { readMetrics } from "./metrics-route";
+import { type OpsDeps, registerOpsRoutes } from "./ops-routes";
 
-export interface ReadinessCheck {
-  ok: boolean;
-  message?: string;
-}
+export type { ReadinessCheck } from "./ops-routes";
 
-export interface ApiDeps {
+export interface ApiDeps extends OpsDeps {
   reader: MetricsReader;
   keys: ApiKeyStore;
   clock: Clock;
   log: Logger;
-  /** Named checks (database, kafka); /ready answers 503 unless all are ok. */
-  readiness: () => Promise<Record<string, ReadinessCheck>>;
-  /** The Prometheus exposition. */
-  prometheus: () => Promise<{ contentType: string; body: string }>;
   readRoles: readonly ApiKeyRole[];
   keyCacheTtlMs: number;
   maxRows: number;
   allowedLatenessMs: number;
-  /** Bearer token /metrics and /ready require; undefined leaves them open (loopback only). */
-  opsToken?: string | undefined;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -45,40 +36,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
 
   app.use(requestId());
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
-
-  // /metrics and /ready name tenants' models and features, and the processor's internals: with
-  // an ops token they answer only to it (/health stays open: it says alive and nothing else).
-  const opsOnly = async (c: Context<Env>, next: Next) => {
-    if (
-      deps.opsToken !== undefined &&
-      !bearerMatches(c.req.header("Authorization"), deps.opsToken)
-    ) {
-      c.header("WWW-Authenticate", 'Bearer realm="driftline-ops"');
-      return c.json(
-        errorBody(
-          "UNAUTHENTICATED",
-          "Send Authorization: Bearer <STREAM_OPS_TOKEN> for /metrics and /ready.",
-          c.get("requestId"),
-        ),
-        401,
-      );
-    }
-    await next();
-  };
-  app.use("/ready", opsOnly);
-  app.use("/metrics", opsOnly);
-
-  app.get("/ready", async (c) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every((check) => check.ok);
-    return c.json({ status: ready ? "ready" : "not ready", checks }, ready ? 200 : 503);
-  });
-
-  app.get("/metrics", async (c) => {
-    const { contentType, body } = await deps.prometheus();
-    return c.body(body, 200, { "Content-Type": contentType });
-  });
+  registerOpsRoutes(app, deps);
 
   app.get("/v1/metrics", async (c) => {
     const started = deps.clock.nowMs();
@@ -137,12 +95,4 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   });
 
   return app;
-}
-
-/** Constant-time comparison of `Authorization: Bearer <token>` with the expected token. */
-function bearerMatches(header: string | undefined, expected: string): boolean {
-  const sent = /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim() ?? "";
-  const a = createHash("sha256").update(sent).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
 }

@@ -1,42 +1,39 @@
 /**
  * The delivery service's batch handler: forwards a batch's events to the tenants' destinations,
- * retries transient failures with back-off, dead-letters what a destination refuses for good,
- * then records every request's answer and moves the stored offset in one transaction.
+ * retries transient failures with back-off, parks the events of a destination that keeps
+ * failing (so the other destinations on the same partitions go on), dead-letters what a
+ * destination refuses for good, then records every request's answer, the parked events and the
+ * stored offset in one transaction.
  */
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { type BackoffSpec, backoffMs } from "../batch/backoff-ms";
 import type { BatchTransactions } from "../batch/batch-transaction";
 import type { Queryable } from "../db/timed-query";
-import { type DeadLetter, type DeadLetterSink, letterFor } from "../kafka/dead-letter-sink";
+import type { DeadLetterSink } from "../kafka/dead-letter-sink";
 import type { BatchControl, BatchHandler, BatchOutcome, SourceBatch } from "../kafka/event-source";
-import type { DestinationDirectory } from "./destination-directory";
-import type { DestinationSender } from "./destination-sender";
 import {
-  type DeliveryItem,
-  type DeliveryRequest,
-  planDeliveries,
-  readForwardable,
-} from "./plan-deliveries";
+  type BatchRecord,
+  type DeliveryObserver,
+  type DeliveryResults,
+  deliverRequest,
+  emptyResults,
+  noDeliveryObserver,
+  type TransientDecision,
+} from "./deliver-request";
+import type { DestinationDirectory } from "./destination-directory";
+import type { DestinationPauses } from "./destination-pauses";
+import type { DestinationSender } from "./destination-sender";
+import { readForwardable } from "./forwardable-message";
+import { insertParked, sealParked } from "./parked-events";
+import { planDeliveries } from "./plan-deliveries";
 
-/** One request's final answer, stored in `destination_batches`. */
-export interface BatchRecord {
-  tenant: string;
-  destinationId: string;
-  status: "delivered" | "dead-lettered";
-  events: number;
-  attempts: number;
-  httpStatus: number | null;
-  eventsReceived: number | null;
-  fbtraceId: string | null;
-  messages: string[];
-  error: string | null;
-}
+export type { BatchRecord } from "./deliver-request";
 
-export interface DeliveryObserver {
-  delivered(events: number): void;
-  deadLettered(events: number): void;
-  retrying(reason: string): void;
+export interface DeliveryBatchObserver extends DeliveryObserver {
+  retrying(operation: string): void;
+  /** From receiving a batch to its answers and offset being committed. */
+  batchSeconds(seconds: number, events: number): void;
 }
 
 export interface DeliveryBatchHandlerDeps {
@@ -46,9 +43,16 @@ export interface DeliveryBatchHandlerDeps {
   deadLetters: DeadLetterSink;
   groupId: string;
   backoff: BackoffSpec;
+  /** Paused destinations, shared with the resumer of parked events. */
+  pauses: DestinationPauses;
+  /** How long a request may keep failing transiently before its destination is paused, ms. */
+  pauseAfterMs: number;
+  /** DESTINATION_ENCRYPTION_KEY: parked events are stored sealed with it. */
+  key: CryptoKey;
   log: Logger;
-  observer?: DeliveryObserver;
+  observer?: DeliveryBatchObserver;
   sleep?: (ms: number) => Promise<void>;
+  nowMs?: () => number;
 }
 
 const ABANDONED = Symbol("abandoned");
@@ -61,14 +65,25 @@ const HEARTBEAT_SLICE_MS = 1_000;
  * Delivery is at least once towards the destination: a crash after Meta took a request and
  * before its offsets committed sends that request again on restart, and Meta deduplicates it by
  * (event_name, event_id), which every forwarded event carries. Everything Driftline records
- * (the batch answers, the offsets) is exactly once: both commit in one transaction, fenced by the
- * stored offset. Records whose tenant has no destination only move the offset.
+ * (the batch answers, the parked events, the offsets) is exactly once: all commit in one
+ * transaction, fenced by the stored offset. Records whose tenant has no destination only move
+ * the offset.
+ *
+ * A batch's requests go out as soon as it is prepared; its commit waits for their answers. The
+ * source meanwhile prepares the partition's next batch (whose requests then overlap with this
+ * one's) and commits a partition's batches in order.
  */
 export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): BatchHandler {
   const sleep = deps.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = deps.nowMs ?? Date.now;
+  const observer = deps.observer ?? {
+    ...noDeliveryObserver,
+    retrying: () => {},
+    batchSeconds: () => {},
+  };
 
-  async function waitToRetry(attempt: number, control: BatchControl): Promise<boolean> {
-    let remaining = backoffMs(attempt, deps.backoff);
+  async function waitToRetry(waitMs: number, control: BatchControl): Promise<boolean> {
+    let remaining = waitMs;
     while (remaining > 0) {
       if (!control.isRunning()) return false;
       const slice = Math.min(remaining, HEARTBEAT_SLICE_MS);
@@ -93,102 +108,104 @@ export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): Batc
         return await fn();
       } catch (error) {
         deps.log.warn({ err: error, attempt }, `${what} failed; retrying`);
-        deps.observer?.retrying(what);
-        if (!(await waitToRetry(attempt, control))) return ABANDONED;
+        observer.retrying(what);
+        if (!(await waitToRetry(backoffMs(attempt, deps.backoff), control))) return ABANDONED;
       }
     }
   }
 
-  /** Sends one request until it has a final answer; splits it to find refused events. */
-  async function deliver(
-    request: DeliveryRequest,
-    batch: SourceBatch,
-    control: BatchControl,
-    out: { records: BatchRecord[]; letters: DeadLetter[] },
-  ): Promise<typeof ABANDONED | undefined> {
-    const { destination, testEventCode, items } = request;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await deps.sender.send(
-        destination,
-        items.map((i) => i.event),
-        testEventCode,
-      );
-      const base = {
-        tenant: destination.tenant,
-        destinationId: destination.id,
-        events: items.length,
-        attempts: attempt,
-      };
-      if (outcome.kind === "delivered") {
-        out.records.push({
-          ...base,
-          status: "delivered",
-          httpStatus: 200,
-          eventsReceived: outcome.eventsReceived,
-          fbtraceId: outcome.fbtraceId,
-          messages: outcome.messages,
-          error: null,
+  /** Retry within the pause delay; past it the destination is paused and its events parked. */
+  const decide =
+    (control: BatchControl): TransientDecision =>
+    async (request, outcome, attempt, failingSinceMs) => {
+      const { destination } = request;
+      if (deps.pauses.isPaused(destination.id)) return "park";
+      const leftMs = deps.pauseAfterMs - (now() - failingSinceMs);
+      if (leftMs <= 0) {
+        const paused = deps.pauses.pause({
+          tenant: destination.tenant,
+          destinationId: destination.id,
+          kind: destination.kind,
+          sinceMs: now(),
+          reason: outcome.reason,
         });
-        deps.observer?.delivered(items.length);
-        return undefined;
-      }
-      if (outcome.kind === "transient") {
-        deps.log.warn(
-          {
-            tenant: destination.tenant,
-            destination: destination.id,
-            events: items.length,
-            attempt,
-            reason: outcome.reason,
-          },
-          "destination unavailable; holding the batch and retrying",
-        );
-        deps.observer?.retrying("deliver");
-        if (!(await waitToRetry(attempt, control))) return ABANDONED;
-        continue;
-      }
-      // Meta refuses a whole request for one bad event: halve it until the bad ones stand alone.
-      if (outcome.scope === "events" && items.length > 1) {
-        const mid = Math.floor(items.length / 2);
-        for (const half of [items.slice(0, mid), items.slice(mid)]) {
-          const done = await deliver({ ...request, items: half }, batch, control, out);
-          if (done === ABANDONED) return ABANDONED;
+        if (paused) {
+          deps.log.warn(
+            { tenant: destination.tenant, destination: destination.id, reason: outcome.reason },
+            "destination paused: its events are parked until it answers again",
+          );
         }
-        return undefined;
+        return "park";
       }
-      const reason = `${destination.kind} destination ${destination.id} (pixel ${destination.settings.pixelId}) refused ${items.length === 1 ? "the event" : `${items.length} events`}: ${outcome.reason}`;
-      deps.log.error(
+      deps.log.warn(
         {
           tenant: destination.tenant,
           destination: destination.id,
-          events: items.length,
+          events: request.items.length,
+          attempt,
           reason: outcome.reason,
-          fbtraceId: outcome.fbtraceId,
         },
-        "destination refused events for good; dead-lettering them",
+        "destination unavailable; holding its events and retrying",
       );
-      out.letters.push(
-        ...items.map((i: DeliveryItem) => letterFor(batch, i.record, reason, "deliver")),
-      );
-      out.records.push({
-        ...base,
-        status: "dead-lettered",
-        httpStatus: outcome.httpStatus,
-        eventsReceived: null,
-        fbtraceId: outcome.fbtraceId,
-        messages: [],
-        error: outcome.reason.slice(0, 1024),
-      });
-      deps.observer?.deadLettered(items.length);
-      return undefined;
-    }
+      observer.retrying("deliver");
+      const waitMs = Math.min(backoffMs(attempt, deps.backoff), leftMs);
+      if (!(await waitToRetry(waitMs, control))) return "abandon";
+      return deps.pauses.isPaused(destination.id) ? "park" : "retry";
+    };
+
+  /** Sends the batch's requests (parking those of paused destinations); never rejects. */
+  async function forward(
+    batch: SourceBatch,
+    control: BatchControl,
+  ): Promise<DeliveryResults | typeof ABANDONED> {
+    const messages = batch.records.flatMap((record) => {
+      const message = readForwardable(record.value);
+      return message === undefined
+        ? []
+        : [{ topic: batch.topic, partition: batch.partition, record, message }];
+    });
+    const out = emptyResults();
+    if (messages.length === 0) return out;
+    const tenants = [...new Set(messages.map((m) => m.message.tenant))];
+    const directory = await retrying("destination lookup", control, () =>
+      deps.directory.destinationsOf(tenants),
+    );
+    if (directory === ABANDONED) return ABANDONED;
+    const deliverDeps = {
+      sender: deps.sender,
+      log: deps.log,
+      observer,
+      onTransient: decide(control),
+      nowMs: now,
+    };
+    // Requests go out a few at a time: each waits mostly on the destination.
+    const limit = pLimit(REQUESTS_IN_FLIGHT);
+    const done = await Promise.all(
+      planDeliveries(messages, directory).map((request) => {
+        const paused = deps.pauses.get(request.destination.id);
+        if (paused !== undefined) {
+          out.parked.push({ request, reason: paused.reason.slice(0, 1024) });
+          observer.parked(request.destination.kind, request.items.length);
+          return true;
+        }
+        return limit(() => deliverRequest(deliverDeps, request, out));
+      }),
+    );
+    return done.includes(false) ? ABANDONED : out;
   }
 
   async function commit(
     batch: SourceBatch,
-    records: readonly BatchRecord[],
+    results: DeliveryResults,
     control: BatchControl,
   ): Promise<BatchOutcome> {
+    if (results.letters.length > 0) {
+      const sent = await retrying("dead-letter", control, () =>
+        deps.deadLetters.send(results.letters),
+      );
+      if (sent === ABANDONED) return { kind: "abandoned" };
+    }
+    const parked = await Promise.all(results.parked.map((p) => sealParked(deps.key, p)));
     const result = await retrying("delivery commit", control, () =>
       deps.transactions.inTransaction(async (tx): Promise<BatchOutcome> => {
         const moved = await tx.advanceOffset({
@@ -199,7 +216,8 @@ export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): Batc
           nextOffset: batch.nextOffset,
         });
         if (!moved.ok) return { kind: "fenced", storedNextOffset: moved.storedNextOffset };
-        if (records.length > 0) await insertBatchRecords(tx.sql, records);
+        await insertBatchRecords(tx.sql, results.records);
+        await insertParked(tx.sql, parked);
         return { kind: "committed" };
       }),
     );
@@ -207,35 +225,29 @@ export function createDeliveryBatchHandler(deps: DeliveryBatchHandlerDeps): Batc
   }
 
   return async function handleDeliveryBatch(batch, control) {
-    const messages = batch.records.flatMap((record) => {
-      const message = readForwardable(record.value);
-      return message === undefined ? [] : [{ record, message }];
+    const started = performance.now();
+    const work = forward(batch, control).catch((error: unknown): typeof ABANDONED => {
+      deps.log.error({ err: error }, "forwarding a batch failed; it will be fetched again");
+      return ABANDONED;
     });
-    const out = { records: [] as BatchRecord[], letters: [] as DeadLetter[] };
-    if (messages.length > 0) {
-      const tenants = [...new Set(messages.map((m) => m.message.tenant))];
-      const directory = await retrying("destination lookup", control, () =>
-        deps.directory.destinationsOf(tenants),
-      );
-      if (directory === ABANDONED) return async () => ({ kind: "abandoned" });
-      // Requests of one batch go out a few at a time: each waits mostly on the destination.
-      const limit = pLimit(REQUESTS_IN_FLIGHT);
-      const done = await Promise.all(
-        planDeliveries(messages, directory).map((request) =>
-          limit(() => deliver(request, batch, control, out)),
-        ),
-      );
-      if (done.includes(ABANDONED)) return async () => ({ kind: "abandoned" });
-    }
-    if (out.letters.length > 0) {
-      const sent = await retrying("dead-letter", control, () => deps.deadLetters.send(out.letters));
-      if (sent === ABANDONED) return async () => ({ kind: "abandoned" });
-    }
-    return () => commit(batch, out.records, control);
+    return async () => {
+      const results = await work;
+      if (results === ABANDONED) return { kind: "abandoned" };
+      const outcome = await commit(batch, results, control);
+      if (outcome.kind === "committed") {
+        observer.batchSeconds((performance.now() - started) / 1000, batch.records.length);
+      }
+      return outcome;
+    };
   };
 }
 
-async function insertBatchRecords(sql: Queryable, records: readonly BatchRecord[]): Promise<void> {
+/** Every request's answer in one statement. */
+export async function insertBatchRecords(
+  sql: Queryable,
+  records: readonly BatchRecord[],
+): Promise<void> {
+  if (records.length === 0) return;
   const col = <T>(f: (r: BatchRecord) => T) => records.map(f);
   await sql.query({
     name: "driftline_insert_destination_batches",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SourceRecord } from "../kafka/event-source";
 import type { LiveDestination } from "./destination-directory";
-import { planDeliveries, readForwardable } from "./plan-deliveries";
+import { planDeliveries } from "./plan-deliveries";
 
 const record = (offset: number): SourceRecord => ({
   offset: String(offset),
@@ -10,6 +10,7 @@ const record = (offset: number): SourceRecord => ({
   headers: {},
   timestampMs: 0,
 });
+const at = (offset: number) => ({ topic: "capi", partition: 0, record: record(offset) });
 const destination = (
   id: string,
   tenant: string,
@@ -26,8 +27,8 @@ const destination = (
 describe("planDeliveries", () => {
   it("splits a tenant's events into requests of at most the limit, per destination", () => {
     const messages = Array.from({ length: 2_500 }, (_, i) => ({
-      record: record(i),
-      message: { tenant: "acme", event: { event_id: `e-${i}` } },
+      ...at(i),
+      message: { tenant: "acme", eventJson: `{"event_id":"e-${i}"}` },
     }));
     const directory = new Map([
       ["acme", [destination("d1", "acme", "1"), destination("d2", "acme", "2")]],
@@ -50,17 +51,17 @@ describe("planDeliveries", () => {
     const requests = planDeliveries(
       [
         {
-          record: record(1),
-          message: { tenant: "acme", pixelId: "222", event: { event_id: "a" } },
+          ...at(1),
+          message: { tenant: "acme", pixelId: "222", eventJson: '{"event_id":"a"}' },
         },
         {
-          record: record(2),
-          message: { tenant: "acme", pixelId: "999", event: { event_id: "b" } },
+          ...at(2),
+          message: { tenant: "acme", pixelId: "999", eventJson: '{"event_id":"b"}' },
         },
-        { record: record(3), message: { tenant: "globex", event: { event_id: "c" } } },
+        { ...at(3), message: { tenant: "globex", eventJson: '{"event_id":"c"}' } },
         {
-          record: record(4),
-          message: { tenant: "acme", testEventCode: "T9", event: { event_id: "d" } },
+          ...at(4),
+          message: { tenant: "acme", testEventCode: "T9", eventJson: '{"event_id":"d"}' },
         },
       ],
       directory,
@@ -68,29 +69,12 @@ describe("planDeliveries", () => {
     const summary = requests.map((r) => ({
       to: r.destination.id,
       test: r.testEventCode,
-      ids: r.items.map((i) => i.event.event_id),
+      ids: r.items.map((i) => (JSON.parse(i.eventJson) as { event_id: string }).event_id),
     }));
     expect(summary).toEqual([
       { to: "d2", test: "TEST1", ids: ["a", "b", "d"] },
       { to: "d1", test: undefined, ids: ["b"] },
       { to: "d1", test: "T9", ids: ["d"] },
     ]);
-  });
-});
-
-describe("readForwardable", () => {
-  it("reads an event message's envelope and leaves anything else to the metrics' dead letters", () => {
-    const value = Buffer.from(
-      JSON.stringify({ tenant: "acme", source: "web", event: { event_name: "Lead" } }),
-    );
-    expect(readForwardable(value)).toEqual({
-      tenant: "acme",
-      source: "web",
-      event: { event_name: "Lead" },
-    });
-    for (const bad of ["not json", "[]", '{"tenant":1,"event":{}}', '{"tenant":"a"}']) {
-      expect(readForwardable(Buffer.from(bad)), bad).toBeUndefined();
-    }
-    expect(readForwardable(null)).toBeUndefined();
   });
 });

@@ -1,21 +1,16 @@
 /** Which events of a batch go to which destination, in requests of at most 1000 events. */
 import { META_MAX_EVENTS_PER_REQUEST } from "#core/destinations";
 import type { SourceRecord } from "../kafka/event-source";
-import type { MetaServerEventLike } from "./delivery-types";
 import type { LiveDestination } from "./destination-directory";
-
-/** The fields of an event message the delivery reads; the rest travels inside `event`. */
-export interface ForwardableMessage {
-  tenant: string;
-  source?: string;
-  pixelId?: string;
-  testEventCode?: string;
-  event: MetaServerEventLike;
-}
+import type { ForwardableMessage } from "./forwardable-message";
 
 export interface DeliveryItem {
+  /** Where the event came from: its dead letter is this record, byte for byte. */
+  topic: string;
+  partition: number;
   record: SourceRecord;
-  event: MetaServerEventLike;
+  /** The event as JSON text, forwarded as is. */
+  eventJson: string;
 }
 
 /** One request: events of one tenant to one destination, under one test code. */
@@ -26,44 +21,23 @@ export interface DeliveryRequest {
 }
 
 /**
- * Reads the message's envelope. A record that is not an event message is not forwarded: the
- * stream processor's metrics group dead-letters it with the reason, once.
- */
-export function readForwardable(value: Buffer | null): ForwardableMessage | undefined {
-  if (value === null || value.length === 0) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(value.toString("utf8"));
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== "object" || json === null) return undefined;
-  const m = json as Record<string, unknown>;
-  if (typeof m.tenant !== "string" || typeof m.event !== "object" || m.event === null) {
-    return undefined;
-  }
-  return {
-    tenant: m.tenant,
-    ...(typeof m.source === "string" ? { source: m.source } : {}),
-    ...(typeof m.pixelId === "string" ? { pixelId: m.pixelId } : {}),
-    ...(typeof m.testEventCode === "string" ? { testEventCode: m.testEventCode } : {}),
-    event: m.event as MetaServerEventLike,
-  };
-}
-
-/**
  * A CAPI event sent to `/v1/capi/{pixel}/events` goes to the tenant's destination for that pixel
  * when it has one, else to all its destinations; a website event goes to all of them. The
  * destination's own test code (set for testing a setup) wins over the sender's.
  */
 export function planDeliveries(
-  records: readonly { record: SourceRecord; message: ForwardableMessage }[],
+  records: readonly {
+    topic: string;
+    partition: number;
+    record: SourceRecord;
+    message: ForwardableMessage;
+  }[],
   destinationsOf: ReadonlyMap<string, readonly LiveDestination[]>,
   maxEvents: number = META_MAX_EVENTS_PER_REQUEST,
 ): DeliveryRequest[] {
   const open = new Map<string, DeliveryRequest>();
   const requests: DeliveryRequest[] = [];
-  for (const { record, message } of records) {
+  for (const { topic, partition, record, message } of records) {
     const all = destinationsOf.get(message.tenant) ?? [];
     if (all.length === 0) continue;
     const samePixel =
@@ -79,7 +53,7 @@ export function planDeliveries(
         open.set(key, request);
         requests.push(request);
       }
-      request.items.push({ record, event: message.event });
+      request.items.push({ topic, partition, record, eventJson: message.eventJson });
     }
   }
   return requests;

@@ -4,10 +4,14 @@
  * (which validates every event as Meta documents), committing each batch's answers and offsets
  * in Postgres. Also prints the browser SDK's size, gzipped. Target: ≥ 20,000 events/s.
  *
- * Env: BENCH_DELIVERY_EVENTS (default 100000). Needs the local services (`npm run services:up`).
+ * Env: BENCH_DELIVERY_EVENTS (default 100000); BENCH_DELIVERY_CPU_PROF_DIR, a folder: V8 CPU
+ * profiles of the delivery service (while it forwards) and of the test server are written there.
+ * Needs the local services (`npm run services:up`).
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { resolve } from "node:path";
 import pg from "pg";
 import pino from "pino";
@@ -31,6 +35,7 @@ const N = Number(process.env.BENCH_DELIVERY_EVENTS ?? 100_000);
 const stack = loadLocalStackConfig();
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PIXEL = "1234567890123456";
+const PROFILE_DIR = process.env.BENCH_DELIVERY_CPU_PROF_DIR;
 
 async function main(): Promise<void> {
   const sdk = await buildSdk();
@@ -53,7 +58,12 @@ async function main(): Promise<void> {
   const graphUrl = `http://127.0.0.1:${graphPort}`;
   const graphProcess = spawn(
     process.execPath,
-    ["--import", "tsx", resolve(ROOT, "scripts/graph-api-test-server/main.ts")],
+    [
+      ...(PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`]),
+      "--import",
+      "tsx",
+      resolve(ROOT, "scripts/graph-api-test-server/main.ts"),
+    ],
     { cwd: ROOT, stdio: "ignore", env: { ...process.env, GRAPH_API_TEST_PORT: String(graphPort) } },
   );
   const graphStats = async () =>
@@ -145,9 +155,13 @@ async function main(): Promise<void> {
       STREAM_FROM_BEGINNING: "true",
       DELIVERY_CONSUMER_GROUP: `bench-delivery-${randomUUID().slice(0, 6)}`,
       META_GRAPH_API_URL: graphUrl,
+      DELIVERY_API_PORT: "0",
       LOG_LEVEL: "warn",
     });
     const started = performance.now();
+    const profiler = PROFILE_DIR === undefined ? undefined : await startProfiler();
+    const cpuBefore = process.cpuUsage();
+    const graphCpuBefore = processCpuMs(graphProcess.pid);
     const service = await startDeliveryService(config, { log: pino({ level: "warn" }) });
     let firstMs: number | undefined;
     let received = 0;
@@ -157,6 +171,14 @@ async function main(): Promise<void> {
       if (received > 0) firstMs ??= performance.now();
     }
     const endMs = performance.now();
+    const cpu = process.cpuUsage(cpuBefore);
+    const serviceCpuMs = (cpu.user + cpu.system) / 1000;
+    const graphCpuMs = processCpuMs(graphProcess.pid) - graphCpuBefore;
+    if (profiler !== undefined && PROFILE_DIR !== undefined) {
+      const file = resolve(PROFILE_DIR, `delivery-service-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(await profiler.stop()));
+      console.log(`CPU profile of the delivery service: ${file}`);
+    }
     const seconds = (endMs - started) / 1000;
     const steadySeconds = (endMs - (firstMs ?? started)) / 1000;
     // The last batches' answers and offsets commit right after Meta's answer.
@@ -177,6 +199,14 @@ async function main(): Promise<void> {
     console.log(
       `  forwarded events/s    ${Math.round(N / seconds)} overall, ${Math.round(N / steadySeconds)} from the first delivery on   (target ≥ 20000)`,
     );
+    // CPU time does not depend on how busy the machine's other processes are, unlike the rates.
+    const perThousand = (ms: number) => ((ms / N) * 1000).toFixed(1);
+    console.log(
+      `  CPU per 1000 events   ${perThousand(serviceCpuMs)} ms delivery service, ${Number.isNaN(graphCpuMs) ? "n/a" : perThousand(graphCpuMs)} ms Graph API test server`,
+    );
+    console.log(
+      `  one core's ceiling    ${Math.round((N / serviceCpuMs) * 1000)} events/s for the delivery service alone`,
+    );
     console.log("\nBrowser SDK (/sdk/v1/driftline.js):");
     console.log(
       `  size                  ${sdk.bytes} B, ${sdk.gzipBytes} B gzipped   (budget 4096 B gzipped)`,
@@ -189,6 +219,33 @@ async function main(): Promise<void> {
       .deleteTopics({ topics: [topics.events, topics.capi, topics.dlq] })
       .catch(() => undefined);
     await admin.disconnect();
+  }
+}
+
+/** A V8 CPU profile of this process (the delivery service runs in it) from now until stop(). */
+async function startProfiler(): Promise<{ stop(): Promise<object> }> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/** CPU time (user + system) a process used so far, ms, from /proc (NaN where there is none). */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
+  } catch {
+    return Number.NaN;
   }
 }
 

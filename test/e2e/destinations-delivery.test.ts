@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { resolve } from "node:path";
 import type { Kafka, Producer } from "kafkajs";
 import pg from "pg";
@@ -51,14 +52,14 @@ afterAll(async () => {
   await db?.end();
 });
 
-async function addDestination(tenant: string, token: string): Promise<string> {
+async function addDestination(tenant: string, token: string, pixelId = PIXEL): Promise<string> {
   const id = randomUUID();
   const key = await importDestinationKey(LOCAL_DESTINATION_ENCRYPTION_KEY);
   const sealed = await sealDestinationToken(key, token, { tenant, destinationId: id });
   await db.query(
     `INSERT INTO destinations (tenant_id, destination_id, kind, settings, secret_sealed, token_hint)
      VALUES ($1, $2, 'meta', $3, $4, $5)`,
-    [tenant, id, JSON.stringify({ pixelId: PIXEL }), sealed, token.slice(-4)],
+    [tenant, id, JSON.stringify({ pixelId }), sealed, token.slice(-4)],
   );
   return id;
 }
@@ -75,7 +76,11 @@ async function startGroupAtEnd(groupId: string): Promise<void> {
   }
 }
 
-function startDelivery(groupId: string, graphUrl: string): ChildProcess {
+function startDelivery(
+  groupId: string,
+  graphUrl: string,
+  env: Record<string, string> = {},
+): ChildProcess {
   // One process (node with tsx's loader), so SIGKILL kills the service itself, not a wrapper
   // that would leave it running.
   const child = spawn(
@@ -96,7 +101,9 @@ function startDelivery(groupId: string, graphUrl: string): ChildProcess {
         DELIVERY_TIMEOUT_MS: "2000",
         STREAM_SESSION_TIMEOUT_MS: "10000",
         STREAM_HEARTBEAT_INTERVAL_MS: "1000",
+        DELIVERY_API_PORT: "0",
         LOG_LEVEL: "warn",
+        ...env,
       },
       stdio: ["ignore", "inherit", "inherit"],
     },
@@ -163,6 +170,25 @@ async function produce(topic: string, list: readonly EventMessage[]): Promise<vo
       })),
     });
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Sum of a Prometheus counter's samples whose labels include `labels`. */
+function sample(exposition: string, name: string, labels: string): number {
+  return exposition
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -281,4 +307,104 @@ describe("delivery service → Meta (Graph API test server)", () => {
       await graph.stop();
     }
   }, 120_000);
+
+  it("parks the events of a destination that keeps failing, goes on with the others, and sends the parked ones exactly once when it answers again", async () => {
+    const tenant = `deliv-${randomUUID().slice(0, 8)}`;
+    const groupId = `e2e-delivery-${randomUUID().slice(0, 8)}`;
+    const graph = await startGraphApiTestServer();
+    const DOWN = "1111111111";
+    const UP = "2222222222";
+    // Meta answers 503 for one pixel only, until the fault is cleared.
+    graph.state.faults.push({ status: 503, times: 1_000_000, pixelId: DOWN });
+    const down = await addDestination(tenant, "EAAdowntoken1234567890abcd", DOWN);
+    const up = await addDestination(tenant, "EAAuptoken0987654321wxyzab", UP);
+    await startGroupAtEnd(groupId);
+    const apiPort = await freePort();
+    const env = {
+      DELIVERY_PAUSE_AFTER_MS: "2000",
+      DELIVERY_PARKED_RETRY_MS: "500",
+      DELIVERY_API_PORT: String(apiPort),
+    };
+    let delivery = startDelivery(groupId, graph.url, env);
+    const received = (pixelId: string) =>
+      graph.state.events.filter((e) => e.pixelId === pixelId).map((e) => String(e.event.event_id));
+    const parkedEvents = async (destination: string) => {
+      const { rows } = await db.query(
+        "SELECT coalesce(sum(events), 0)::int AS n FROM destination_parked_events WHERE tenant_id = $1 AND destination_id = $2",
+        [tenant, destination],
+      );
+      return rows[0].n as number;
+    };
+    const delivered = async (destination: string) => {
+      const { rows } = await db.query(
+        "SELECT coalesce(sum(events), 0)::int AS n FROM destination_batches WHERE tenant_id = $1 AND destination_id = $2 AND status = 'delivered'",
+        [tenant, destination],
+      );
+      return rows[0].n as number;
+    };
+    try {
+      // Events with another pixel go to both destinations.
+      const first = Array.from({ length: 1_500 }, (_, i) => `f-${i}`);
+      await produce(topics.capi, await messages(tenant, first));
+      // The healthy destination gets everything although the other one never answers, and the
+      // failing one's events are parked with the batches (the offsets move on).
+      await waitFor(() => received(UP).length >= first.length, 30_000);
+      await waitFor(async () => (await parkedEvents(down)) === first.length, 20_000);
+      expect(received(DOWN)).toEqual([]);
+      // Parked events are sealed: no customer information, IP address or user agent in clear.
+      const { rows: sealed } = await db.query(
+        "SELECT payload_sealed FROM destination_parked_events WHERE tenant_id = $1",
+        [tenant],
+      );
+      for (const row of sealed) {
+        expect(row.payload_sealed).toMatch(/^v1\./);
+        expect(row.payload_sealed).not.toContain("203.0.113.9");
+        expect(
+          Buffer.from(row.payload_sealed.split(".")[2], "base64").toString("latin1"),
+        ).not.toContain(UA);
+      }
+      const exposition = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+      const events = "driftline_delivery_events_total";
+      expect(sample(exposition, events, 'outcome="forwarded"')).toBeGreaterThanOrEqual(
+        first.length,
+      );
+      expect(sample(exposition, events, 'outcome="parked"')).toBeGreaterThanOrEqual(first.length);
+      expect(sample(exposition, events, 'outcome="failed"')).toBeGreaterThan(0);
+      expect(exposition).toMatch(/driftline_delivery_batch_duration_seconds_count \d+/);
+      expect(exposition).toContain("driftline_delivery_consumer_lag{");
+
+      // Killed while the destination is paused; the new process learns the pause from the database.
+      await stopProcess(delivery, "SIGKILL");
+      delivery = startDelivery(groupId, graph.url, env);
+      const second = Array.from({ length: 300 }, (_, i) => `s-${i}`);
+      await produce(topics.capi, await messages(tenant, second));
+      await waitFor(() => received(UP).length >= first.length + second.length, 30_000);
+      await waitFor(
+        async () => (await parkedEvents(down)) === first.length + second.length,
+        20_000,
+      );
+      expect(received(DOWN)).toEqual([]);
+
+      // The destination answers again: the parked events go out, oldest first, once each.
+      graph.state.faults.length = 0;
+      const all = new Set([...first, ...second]);
+      await waitFor(() => received(DOWN).length >= all.size, 30_000);
+      await waitFor(async () => (await parkedEvents(down)) === 0, 20_000);
+      // Events after the resume go straight to it again.
+      await produce(topics.capi, await messages(tenant, ["after-1", "after-2"]));
+      await waitFor(() => received(DOWN).length >= all.size + 2, 30_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const toDown = received(DOWN);
+      expect(new Set(toDown)).toEqual(new Set([...all, "after-1", "after-2"]));
+      expect(toDown).toHaveLength(all.size + 2);
+      expect(received(UP)).toHaveLength(all.size + 2);
+      expect(new Set(received(UP))).toEqual(new Set([...all, "after-1", "after-2"]));
+      // Driftline's records: every event delivered once per destination.
+      await waitFor(async () => (await delivered(down)) === all.size + 2, 20_000);
+      expect(await delivered(up)).toBe(all.size + 2);
+    } finally {
+      await stopProcess(delivery, "SIGTERM");
+      await graph.stop();
+    }
+  }, 180_000);
 });

@@ -4,7 +4,9 @@ import {
   importDestinationKey,
   LOCAL_DESTINATION_ENCRYPTION_KEY,
   openDestinationToken,
+  openParkedEvents,
   sealDestinationToken,
+  sealParkedEvents,
 } from "./token-box.ts";
 
 const owner = { tenant: "acme", destinationId: "d-1" };
@@ -30,6 +32,21 @@ describe("destination token sealing", () => {
     const altered = `${sealed.slice(0, -4)}AAA=`;
     expect((await openDestinationToken(key, altered, owner)).ok).toBe(false);
     expect((await openDestinationToken(key, "plain-token", owner)).ok).toBe(false);
+  });
+
+  it("seals parked events for their destination only, never as a token", async () => {
+    const key = await importDestinationKey(LOCAL_DESTINATION_ENCRYPTION_KEY);
+    const payload = '[{"v":"eyJ0ZW5hbnQiOiJhY21lIn0="}]';
+    const sealed = await sealParkedEvents(key, payload, owner);
+    expect(sealed).not.toContain(payload);
+    expect(await openParkedEvents(key, sealed, owner)).toEqual({ ok: true, token: payload });
+    expect((await openParkedEvents(key, sealed, { ...owner, destinationId: "d-2" })).ok).toBe(
+      false,
+    );
+    // A parked payload copied into a token column does not open as a token, nor the reverse.
+    expect((await openDestinationToken(key, sealed, owner)).ok).toBe(false);
+    const token = await sealDestinationToken(key, "EAAB1234567890abcdefghijklmnop", owner);
+    expect((await openParkedEvents(key, token, owner)).ok).toBe(false);
   });
 
   it("names the variable when the key is not 32 bytes of base64", async () => {

@@ -38,29 +38,71 @@ export async function importDestinationKey(base64: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
 }
 
-function aad(owner: DestinationOwner): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`driftline-destination\u0000${owner.tenant}\u0000${owner.destinationId}`);
+/** What a sealed text is for: a token and a parked events payload never open as each other. */
+type Purpose = "driftline-destination" | "driftline-destination-parked";
+
+function aad(owner: DestinationOwner, purpose: Purpose): Uint8Array<ArrayBuffer> {
+  return encoder.encode(`${purpose}\u0000${owner.tenant}\u0000${owner.destinationId}`);
 }
 
 /** `v1.<iv>.<ciphertext+tag>` with a fresh random IV. */
-export async function sealDestinationToken(
+export function sealDestinationToken(
   key: CryptoKey,
   token: string,
   owner: DestinationOwner,
 ): Promise<string> {
+  return seal(key, token, owner, "driftline-destination");
+}
+
+export function openDestinationToken(
+  key: CryptoKey,
+  stored: string,
+  owner: DestinationOwner,
+): Promise<OpenedToken> {
+  return open(key, stored, owner, "driftline-destination");
+}
+
+/**
+ * Events a paused destination could not take yet, sealed like its token (they hold customer
+ * information, the IP address and user agent) and bound to it; only the delivery service opens
+ * them, to send them once the destination answers again.
+ */
+export function sealParkedEvents(
+  key: CryptoKey,
+  payload: string,
+  owner: DestinationOwner,
+): Promise<string> {
+  return seal(key, payload, owner, "driftline-destination-parked");
+}
+
+export function openParkedEvents(
+  key: CryptoKey,
+  stored: string,
+  owner: DestinationOwner,
+): Promise<OpenedToken> {
+  return open(key, stored, owner, "driftline-destination-parked");
+}
+
+async function seal(
+  key: CryptoKey,
+  token: string,
+  owner: DestinationOwner,
+  purpose: Purpose,
+): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: aad(owner), tagLength: TAG_BYTES * 8 },
+    { name: "AES-GCM", iv, additionalData: aad(owner, purpose), tagLength: TAG_BYTES * 8 },
     key,
     encoder.encode(token),
   );
   return `${VERSION}.${bytesToBase64(iv)}.${bytesToBase64(new Uint8Array(sealed))}`;
 }
 
-export async function openDestinationToken(
+async function open(
   key: CryptoKey,
   stored: string,
   owner: DestinationOwner,
+  purpose: Purpose,
 ): Promise<OpenedToken> {
   const [version, ivText, sealedText, ...rest] = stored.split(".");
   if (version !== VERSION || rest.length > 0 || ivText === undefined || sealedText === undefined) {
@@ -71,7 +113,7 @@ export async function openDestinationToken(
       {
         name: "AES-GCM",
         iv: base64ToBytes(ivText),
-        additionalData: aad(owner),
+        additionalData: aad(owner, purpose),
         tagLength: TAG_BYTES * 8,
       },
       key,
