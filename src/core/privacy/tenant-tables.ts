@@ -12,6 +12,7 @@ export const TENANT_TABLES = [
   "webhook_deliveries",
   "webhook_endpoints",
   "destination_batches",
+  "destination_parked_events",
   "destinations",
   "monitoring_outbox",
   "alerts",
