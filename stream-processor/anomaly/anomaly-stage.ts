@@ -1,38 +1,18 @@
 /** The anomaly stage of a batch: feeds the minute windows the watermark closed to each series' detector, stores state, anomalies and alerts in the batch's transaction. */
 import type { Logger } from "pino";
-import {
-  type AnomalyEvidence,
-  anomalyCloudEvent,
-  anomalyId,
-  createDetector,
-  type Detector,
-  type DetectorPoint,
-} from "#core/anomaly";
-import { ALERT_TYPES } from "#core/monitoring";
+import { createDetector, type Detector } from "#core/anomaly";
 import { MINUTE_MS } from "#core/windows";
-import type { QueuedAlert } from "../alerts/neon-alert-queue";
 import type { BatchStage, StageRecord } from "../batch/batch-stage";
 import type { BatchTransaction } from "../batch/batch-transaction";
 import type {
   AnomalyTransaction,
-  AnomalyUpdate,
-  DetectedAnomaly,
   OpenAnomalies,
-  SeriesWrite,
   TenantProgress,
   TenantRange,
 } from "./anomaly-store";
-import {
-  isCountMetric,
-  isRetirableMetric,
-  KPI_METRICS,
-  type KpiMetric,
-  type MinuteRow,
-  type OutcomeRow,
-  PREDICTIONS_SOURCE,
-  type ScoreRow,
-  seriesPointsOf,
-} from "./kpi-series";
+import { evaluateTenant, type TenantEvaluationContext } from "./evaluate-tenant";
+import { KPI_METRICS, type KpiMetric, PREDICTIONS_SOURCE } from "./kpi-series";
+import { type CachedTenant, emptyOutcome, type LiveSeries, seriesWrite } from "./live-series";
 
 export interface AnomalyStageConfig {
   /** Most series a tenant's detectors hold; new ones past it are refused and counted. */
@@ -62,36 +42,6 @@ export interface AnomalyObserver {
   changed(kind: "detected" | "resolved", metric: KpiMetric): void;
   retired(metric: KpiMetric, count: number): void;
   seriesOverflowed(tenant: string, refused: number): void;
-}
-
-interface LiveSeries {
-  tenant: string;
-  key: string;
-  metric: KpiMetric;
-  dimensions: Record<string, string>;
-  detector: Detector;
-  openAnomaly: string | null;
-  peak: number;
-  last?: DetectorPoint;
-  lastMinuteMs: number;
-  /** The last minute with data (a non-zero count or a defined level). */
-  lastDataMs: number;
-}
-
-/** What one batch's evaluation stores, gathered over its tenants. */
-interface Outcome {
-  detected: DetectedAnomaly[];
-  /** By tenant and anomaly id. */
-  updates: Map<string, AnomalyUpdate>;
-  alerts: QueuedAlert[];
-  writes: SeriesWrite[];
-  /** Series retired, deleted with the checkpoint their tenant writes in this batch. */
-  retired: { tenant: string; key: string; metric: KpiMetric }[];
-}
-
-/** A tenant's detectors held between batches, and the progress they stand for. */
-interface CachedTenant extends TenantProgress {
-  series: Map<string, LiveSeries>;
 }
 
 /**
@@ -199,12 +149,12 @@ export class AnomalyStage implements BatchStage {
       loaded.set(s.tenant, map);
     }
 
-    const out: Outcome = {
-      detected: [],
-      updates: new Map(),
-      alerts: [],
-      writes: [],
-      retired: [],
+    const out = emptyOutcome();
+    const ctx: TenantEvaluationContext = {
+      maxSeriesPerTenant: config.maxSeriesPerTenant,
+      retireAfterMs: config.retireAfterMs,
+      alertSource: config.alertSource,
+      ...(observer === undefined ? {} : { observer }),
     };
     const saved: (TenantProgress & { tenant: string; overflow: number })[] = [];
     const next: [string, CachedTenant][] = [];
@@ -213,7 +163,8 @@ export class AnomalyStage implements BatchStage {
     const checkpointMs = config.checkpointMinutes * MINUTE_MS;
     for (const { range, progress: p, cached } of work) {
       const series = cached?.series ?? loaded.get(range.tenant) ?? new Map<string, LiveSeries>();
-      const result = this.evaluateTenant(
+      const result = evaluateTenant(
+        ctx,
         range,
         p.evaluatedBeforeMs,
         series,
@@ -287,219 +238,4 @@ export class AnomalyStage implements BatchStage {
     this.cachedSeries -= entry.series.size;
     this.cache.delete(tenant);
   }
-
-  /** One tenant's closed minutes through its detectors (in memory); what to store goes to `out`. */
-  private evaluateTenant(
-    range: TenantRange,
-    freshFromMs: number,
-    series: Map<string, LiveSeries>,
-    data: {
-      rows: readonly MinuteRow[];
-      outcomes: readonly OutcomeRow[];
-      scores: readonly ScoreRow[];
-    },
-    out: Outcome,
-  ): { points: number; overflow: number; refused: number; changed: boolean } {
-    const { config } = this.deps;
-    const { tenant, fromMs: from, toMs: to } = range;
-    const rowsByMinute = byMinute(data.rows);
-    const outcomesByMinute = byMinute(data.outcomes);
-    const scoresByMinute = byMinute(data.scores);
-    const refused = new Set<string>();
-    let overflow = 0;
-    let points = 0;
-    let changed = false;
-    for (let minute = from; minute < to; minute += MINUTE_MS) {
-      const seen = new Set<string>();
-      const feed = (s: LiveSeries, value: number) => {
-        const p = s.detector.update({ t: minute, value });
-        points += 1;
-        s.last = p;
-        s.lastMinuteMs = minute;
-        if (p.change !== undefined) changed = true;
-        if (s.openAnomaly !== null && p.score > s.peak) s.peak = p.score;
-        if (p.change === "detected") this.opened(tenant, s, p, minute, out);
-        else if (p.change === "resolved") this.resolved(tenant, s, p, minute, out);
-        else if (s.openAnomaly !== null) {
-          out.updates.set(`${tenant}\u0000${s.openAnomaly}`, {
-            tenant,
-            anomalyId: s.openAnomaly,
-            peakScore: s.peak,
-          });
-        }
-      };
-      const minutePoints = seriesPointsOf(
-        rowsByMinute.get(minute) ?? [],
-        outcomesByMinute.get(minute) ?? [],
-        scoresByMinute.get(minute) ?? [],
-      );
-      for (const point of minutePoints) {
-        seen.add(point.key);
-        let s = series.get(point.key);
-        if (s === undefined) {
-          if (series.size >= config.maxSeriesPerTenant) {
-            // Replayed minutes were counted when first evaluated.
-            if (minute >= freshFromMs) {
-              overflow += 1;
-              refused.add(point.key);
-            }
-            continue;
-          }
-          s = {
-            tenant,
-            key: point.key,
-            metric: point.metric,
-            dimensions: point.dimensions,
-            detector: createDetector(KPI_METRICS[point.metric]),
-            openAnomaly: null,
-            peak: 0,
-            lastMinuteMs: minute,
-            lastDataMs: minute,
-          };
-          series.set(point.key, s);
-        }
-        // A count of zero is not data (a level always is): retirement counts from the last non-zero.
-        if (point.value !== 0 || !isCountMetric(s.metric)) s.lastDataMs = minute;
-        feed(s, point.value);
-      }
-      for (const s of series.values()) {
-        if (seen.has(s.key)) continue;
-        // Minute by minute, so a replay from a checkpoint retires at the same minute.
-        if (isRetirableMetric(s.metric) && minute - s.lastDataMs >= config.retireAfterMs) {
-          this.retire(tenant, s, minute, out);
-          series.delete(s.key);
-          changed = true;
-          continue;
-        }
-        // A count series with no row in a closed minute counted nothing: a zero, not a gap.
-        if (isCountMetric(s.metric)) feed(s, 0);
-      }
-    }
-    return { points, overflow, refused: refused.size, changed };
-  }
-
-  /** Retires a series without data: an anomaly open on it is resolved at this minute. */
-  private retire(tenant: string, s: LiveSeries, minute: number, out: Outcome): void {
-    if (s.openAnomaly !== null && s.last !== undefined)
-      this.resolved(tenant, s, s.last, minute, out);
-    out.retired.push({ tenant, key: s.key, metric: s.metric });
-  }
-
-  private evidence(s: LiveSeries, p: DetectorPoint, id: string, minute: number): AnomalyEvidence {
-    return {
-      anomalyId: id,
-      series: { metric: s.metric, dimensions: s.dimensions },
-      reason: p.reason ?? "spike",
-      detectedAtMs: minute,
-      windowStartMs: minute,
-      windowMs: MINUTE_MS,
-      observed: p.value,
-      expected: p.expected,
-      expectedRange: { lower: p.lower, upper: p.upper },
-      score: p.score,
-    };
-  }
-
-  private opened(
-    tenant: string,
-    s: LiveSeries,
-    p: DetectorPoint,
-    minute: number,
-    out: Outcome,
-  ): void {
-    const id = anomalyId(s.key, minute);
-    s.openAnomaly = id;
-    s.peak = p.score;
-    out.detected.push({
-      tenant,
-      anomalyId: id,
-      key: s.key,
-      metric: s.metric,
-      dimensions: s.dimensions,
-      reason: p.reason ?? "spike",
-      detectedAtMs: minute,
-      expected: p.expected,
-      lower: p.lower,
-      upper: p.upper,
-      observed: p.value,
-      score: p.score,
-    });
-    out.alerts.push(this.alert(tenant, s, this.evidence(s, p, id, minute), false));
-    this.deps.observer?.changed("detected", s.metric);
-  }
-
-  private resolved(
-    tenant: string,
-    s: LiveSeries,
-    p: DetectorPoint,
-    minute: number,
-    out: Outcome,
-  ): void {
-    const id = s.openAnomaly;
-    s.openAnomaly = null;
-    if (id === null) return; // state restored without its anomaly id (never written so)
-    out.updates.set(`${tenant}\u0000${id}`, {
-      tenant,
-      anomalyId: id,
-      peakScore: s.peak,
-      resolvedAtMs: minute,
-    });
-    const detectedAtMs = Number.parseInt(id.split("-")[1] ?? "", 36);
-    const evidence: AnomalyEvidence = {
-      ...this.evidence(s, p, id, Number.isFinite(detectedAtMs) ? detectedAtMs : minute),
-      windowStartMs: minute,
-      resolvedAtMs: minute,
-      peakScore: s.peak,
-    };
-    out.alerts.push(this.alert(tenant, s, evidence, true));
-    this.deps.observer?.changed("resolved", s.metric);
-  }
-
-  private alert(
-    tenant: string,
-    s: LiveSeries,
-    evidence: AnomalyEvidence,
-    resolved: boolean,
-  ): QueuedAlert {
-    const cloudEvent = anomalyCloudEvent({
-      tenant,
-      evidence,
-      resolved,
-      source: this.deps.config.alertSource,
-    });
-    return {
-      alertId: cloudEvent.id,
-      tenant,
-      type: resolved ? ALERT_TYPES.anomalyResolved : ALERT_TYPES.anomalyDetected,
-      model: s.dimensions.model ?? null,
-      version: null,
-      cloudEvent,
-      messageKey: `${tenant}:anomaly:${evidence.anomalyId}`,
-    };
-  }
-}
-
-function seriesWrite(s: LiveSeries): SeriesWrite {
-  return {
-    tenant: s.tenant,
-    key: s.key,
-    metric: s.metric,
-    dimensions: s.dimensions,
-    state: s.detector.snapshot(),
-    openAnomaly: s.openAnomaly,
-    lastValue: s.last?.value ?? null,
-    lastScore: s.last?.score ?? null,
-    lastMinuteMs: s.lastMinuteMs,
-    lastDataMs: s.lastDataMs,
-  };
-}
-
-function byMinute<R extends { windowStartMs: number }>(rows: readonly R[]): Map<number, R[]> {
-  const out = new Map<number, R[]>();
-  for (const r of rows) {
-    const list = out.get(r.windowStartMs);
-    if (list === undefined) out.set(r.windowStartMs, [r]);
-    else list.push(r);
-  }
-  return out;
 }
