@@ -82,6 +82,11 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   STREAM_ANOMALY_MAX_CACHED_SERIES  series whose detectors stay in memory between batches [100000]
 //   STREAM_ANOMALY_RETIRE_AFTER_HOURS an event name or campaign series without data this long is
 //                                     retired (state removed, its slot under the cap freed) [168]
+//   STREAM_ANOMALY_IDLE_CLOSE_MS      a tenant whose newest event time has not moved this long
+//                                     has its minutes closed by wall clock, as empty; 0 = never [300000]
+//   STREAM_ANOMALY_IDLE_MAX_LAG_MS    only for a tenant whose newest event was counted within this
+//                                     of its event time (live traffic, not a replay) [3600000]
+//   STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS  how often silent tenants are looked for [30000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -191,6 +196,9 @@ const StreamEnv = z
     STREAM_ANOMALY_CHECKPOINT_MINUTES: int(10, 1, 1_440),
     STREAM_ANOMALY_MAX_CACHED_SERIES: int(100_000, 0, 10_000_000),
     STREAM_ANOMALY_RETIRE_AFTER_HOURS: int(168, 1, 24 * 366),
+    STREAM_ANOMALY_IDLE_CLOSE_MS: int(300_000, 0, 7 * 86_400_000),
+    STREAM_ANOMALY_IDLE_MAX_LAG_MS: int(3_600_000, 0, 7 * 86_400_000),
+    STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS: int(30_000, 100, 3_600_000),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -355,6 +363,12 @@ export interface StreamConfig {
     checkpointMinutes: number;
     maxCachedSeries: number;
     retireAfterMs: number;
+    /** A tenant whose newest event time stood still this long has its minutes closed by wall clock; 0 = never. */
+    idleCloseMs: number;
+    /** The wall-clock close applies only to tenants whose newest event was counted within this of its time. */
+    idleMaxLagMs: number;
+    /** How often silent tenants are looked for, ms. */
+    idleCheckIntervalMs: number;
   };
   /** The delivery service (stream-processor/delivery-main.ts): forwarding to destinations. */
   delivery: {
@@ -480,6 +494,9 @@ export function loadStreamConfig(
       checkpointMinutes: e.STREAM_ANOMALY_CHECKPOINT_MINUTES,
       maxCachedSeries: e.STREAM_ANOMALY_MAX_CACHED_SERIES,
       retireAfterMs: e.STREAM_ANOMALY_RETIRE_AFTER_HOURS * 3_600_000,
+      idleCloseMs: e.STREAM_ANOMALY_IDLE_CLOSE_MS,
+      idleMaxLagMs: e.STREAM_ANOMALY_IDLE_MAX_LAG_MS,
+      idleCheckIntervalMs: e.STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS,
     },
     delivery: {
       groupId: e.DELIVERY_CONSUMER_GROUP ?? `${e.STREAM_CONSUMER_GROUP}-delivery`,

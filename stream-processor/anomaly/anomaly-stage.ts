@@ -30,6 +30,16 @@ export interface AnomalyStageConfig {
   retireAfterMs: number;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
   allowedLatenessMs: number;
+  /**
+   * A tenant whose newest event time has not moved for this long (processing time) has its due
+   * minutes closed by wall clock, as empty minutes. 0 = never.
+   */
+  idleCloseMs: number;
+  /**
+   * The wall-clock close applies only to a tenant whose newest event was counted within this of
+   * its event time (live traffic): a replay of history is not extrapolated to the present.
+   */
+  idleMaxLagMs: number;
   /** CloudEvents `source` of the alerts. */
   alertSource: string;
   /** Operator sink URLs every tenant's alerts also go to. */
@@ -86,11 +96,42 @@ export class AnomalyStage implements BatchStage {
     await this.evaluate(store, closedBefore);
   }
 
-  /** Feeds each due tenant's newly closed minutes to its series, then stores everything at once. */
+  /**
+   * The wall-clock close of silent tenants, in its own transaction `tx` (the caller's: the same
+   * bookkeeping as a batch, the progress rows locked): a tenant whose newest event time has
+   * stood still for `idleCloseMs` of processing time is taken to have sent nothing since, so its
+   * event clock runs on with the wall clock from its newest event and the minutes that clock
+   * closes (less the allowed lateness, as for events) are evaluated from the windows as they
+   * are: empty, so its count series read zeros and a drop to zero fires. The caller runs it only
+   * while the consumer has no backlog (a processor catching up is not a silent tenant). A
+   * tenant silent for longer than `retireAfterMs` is left alone (its event series are retired
+   * by then). Answers the tenants closed.
+   */
+  async closeIdle(tx: BatchTransaction, nowMs: number): Promise<number> {
+    const { config } = this.deps;
+    if (config.idleCloseMs <= 0) return 0;
+    const store = this.deps.open(tx);
+    const idle = await store.idleTenants({
+      stillSinceMs: nowMs - config.idleCloseMs,
+      silentSinceMs: nowMs - config.retireAfterMs,
+      maxLagMs: config.idleMaxLagMs,
+    });
+    const closedBefore = new Map<string, number>();
+    for (const t of idle) {
+      const eventClockMs = t.maxEventMs + (nowMs - t.advancedAtMs);
+      const end = Math.floor((eventClockMs - config.allowedLatenessMs) / MINUTE_MS) * MINUTE_MS;
+      const cached = this.cache.get(t.tenant);
+      if (cached === undefined || cached.evaluatedBeforeMs < end) closedBefore.set(t.tenant, end);
+    }
+    if (closedBefore.size === 0) return 0;
+    return this.evaluate(store, closedBefore);
+  }
+
+  /** Feeds each due tenant's newly closed minutes to its series, then stores everything at once; answers the tenants that moved. */
   private async evaluate(
     store: AnomalyTransaction,
     closedBefore: Map<string, number>,
-  ): Promise<void> {
+  ): Promise<number> {
     const { config, log, observer } = this.deps;
     const progress = await store.lockProgress([...closedBefore.keys()]);
     const work: { range: TenantRange; progress: TenantProgress; cached?: CachedTenant }[] = [];
@@ -118,7 +159,7 @@ export class AnomalyStage implements BatchStage {
         ...(cached ? { cached } : {}),
       });
     }
-    if (work.length === 0) return;
+    if (work.length === 0) return 0;
     const ranges = work.map((w) => w.range);
     const rowsByTenant = await store.minuteRows(ranges);
     const outcomesByTenant = await store.minuteOutcomes(ranges);
@@ -219,6 +260,7 @@ export class AnomalyStage implements BatchStage {
     for (const r of out.retired)
       retiredByMetric.set(r.metric, (retiredByMetric.get(r.metric) ?? 0) + 1);
     for (const [metric, n] of retiredByMetric) observer?.retired(metric, n);
+    return work.length;
   }
 
   private remember(tenant: string, entry: CachedTenant): void {

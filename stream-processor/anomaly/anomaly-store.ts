@@ -59,7 +59,26 @@ export interface TenantRange {
   toMs: number;
 }
 
+/** A tenant whose newest event time has not moved since `advancedAtMs` (processing time). */
+export interface IdleTenant {
+  tenant: string;
+  /** Its newest trusted event time, epoch ms. */
+  maxEventMs: number;
+  /** When that newest event time was counted (the batch's processing time), epoch ms. */
+  advancedAtMs: number;
+}
+
 export interface AnomalyTransaction {
+  /**
+   * Tenants with detection progress whose newest event time has stood still since at or before
+   * `stillSinceMs` but after `silentSinceMs`, and whose newest event was counted within
+   * `maxLagMs` of its event time (live traffic, not a replay of history).
+   */
+  idleTenants(query: {
+    stillSinceMs: number;
+    maxLagMs: number;
+    silentSinceMs: number;
+  }): Promise<IdleTenant[]>;
   /** Newest trusted event time per tenant (the pipeline wrote this batch's advance already). */
   maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
   /**

@@ -12,6 +12,7 @@ import type {
   AnomalyTransaction,
   AnomalyUpdate,
   DetectedAnomaly,
+  IdleTenant,
   OpenAnomalies,
   SeriesWrite,
   StoredSeries,
@@ -53,6 +54,27 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       [tenants],
     );
     return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+  }
+
+  async idleTenants(query: {
+    stillSinceMs: number;
+    maxLagMs: number;
+    silentSinceMs: number;
+  }): Promise<IdleTenant[]> {
+    const { rows } = await this.run<{ tenant_id: string; ms: string; at_ms: string }>(
+      "idle_tenants",
+      `SELECT w.tenant_id, ${MS("w.max_event_time")} AS ms, ${MS("w.advanced_at")} AS at_ms
+       FROM event_time_watermarks w JOIN anomaly_progress p ON p.tenant_id = w.tenant_id
+       WHERE w.advanced_at <= ${TS("$1")} AND w.advanced_at > ${TS("$3")}
+         AND w.advanced_at - w.max_event_time <= $2::bigint * interval '1 millisecond'
+       ORDER BY w.tenant_id`,
+      [ms(query.stillSinceMs), ms(query.maxLagMs), ms(query.silentSinceMs)],
+    );
+    return rows.map((r) => ({
+      tenant: r.tenant_id,
+      maxEventMs: Number(r.ms),
+      advancedAtMs: Number(r.at_ms),
+    }));
   }
 
   async lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>> {

@@ -29,6 +29,9 @@ class MemoryAnomalies implements AnomalyTransaction {
   readonly updates: AnomalyUpdate[] = [];
   readonly alertTypes: string[] = [];
 
+  async idleTenants() {
+    return [];
+  }
   async maxEventTimes() {
     return new Map([["shop", this.watermarkMs]]);
   }
@@ -104,6 +107,8 @@ describe("series retirement", () => {
         checkpointMinutes: 10,
         maxCachedSeries: 1_000,
         retireAfterMs: RETIRE_AFTER_MS,
+        idleCloseMs: 0,
+        idleMaxLagMs: 0,
         allowedLatenessMs: 0,
         alertSource: "/test",
         operatorSinks: [],
