@@ -60,10 +60,11 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
-//   RETENTION_METRIC_WINDOWS_DAYS     days metric windows are kept; 0 = forever [0]
+//   RETENTION_METRIC_WINDOWS_DAYS     days metric windows (and ingest outcome minutes) are kept; 0 = forever [0]
 //   RETENTION_DRIFT_DAYS              days drift and performance results are kept; 0 = forever [0]
 //   RETENTION_ALERTS_DAYS             days resolved/acknowledged alerts are kept; 0 = forever [0]
 //   RETENTION_RETRAINING_DAYS         days finished retraining requests are kept; 0 = forever [0]
+//   RETENTION_ANOMALIES_DAYS          days resolved anomalies are kept (by resolution); 0 = forever [0]
 //   RETENTION_DELIVERIES_DAYS         days webhook deliveries and destination batches are kept; 0 = forever [0]
 //   RETENTION_PURGE_INTERVAL_MS       how often the retention purge runs; 0 = never [3600000]
 //   RETENTION_PURGE_BATCH_ROWS        rows per DELETE of the purge [5000]
@@ -233,6 +234,7 @@ const StreamEnv = z
     RETENTION_ALERTS_DAYS: int(0, 0),
     RETENTION_RETRAINING_DAYS: int(0, 0),
     RETENTION_DELIVERIES_DAYS: int(0, 0),
+    RETENTION_ANOMALIES_DAYS: int(0, 0),
     RETENTION_PURGE_INTERVAL_MS: int(3_600_000, 0),
     RETENTION_PURGE_BATCH_ROWS: int(5_000, 1, 1_000_000),
     RETENTION_PURGE_MAX_BATCHES: int(100, 1, 1_000_000),
@@ -445,6 +447,7 @@ export function loadStreamConfig(
       alertsDays: e.RETENTION_ALERTS_DAYS,
       retrainingDays: e.RETENTION_RETRAINING_DAYS,
       deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
+      anomaliesDays: e.RETENTION_ANOMALIES_DAYS,
       batchRows: e.RETENTION_PURGE_BATCH_ROWS,
       maxBatchesPerRun: e.RETENTION_PURGE_MAX_BATCHES,
       intervalMs: e.RETENTION_PURGE_INTERVAL_MS,

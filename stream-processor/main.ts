@@ -360,6 +360,7 @@ export async function startStreamProcessor(
     retention.alertsDays,
     retention.retrainingDays,
     retention.deliveriesDays,
+    retention.anomaliesDays,
   ].some((days) => days > 0);
   if (retention.intervalMs > 0 && keepsSomething) {
     let purging = false;

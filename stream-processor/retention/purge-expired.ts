@@ -6,7 +6,10 @@
 
 /** Days each kind is kept; 0 keeps it forever. */
 export interface RetentionPolicy {
-  /** metric_windows (minute and hour rows) and their per-currency values, by window start. */
+  /**
+   * metric_windows (minute and hour rows) and their per-currency values, and the ingest outcome
+   * minutes (ingest_outcome_windows), by window start.
+   */
   metricWindowsDays: number;
   /** drift_results, drift_entries and performance_results, by evaluation time. */
   driftDays: number;
@@ -16,6 +19,8 @@ export interface RetentionPolicy {
   retrainingDays: number;
   /** Webhook delivery attempts and destination batches, by attempt / send time. */
   deliveriesDays: number;
+  /** Resolved anomalies, by resolution time (open ones are kept: their series still points at them). */
+  anomaliesDays: number;
   /** Rows per DELETE statement. */
   batchRows: number;
   /** Batches per kind and run; the rest waits for the next run. */
@@ -29,6 +34,8 @@ export interface PurgeQueryable {
 export type PurgeCounts = Record<RetentionKind, number>;
 export type RetentionKind =
   | "metricWindows"
+  | "ingestOutcomeWindows"
+  | "anomalies"
   | "driftResults"
   | "driftEntries"
   | "performanceResults"
@@ -47,6 +54,17 @@ const STATEMENTS: Record<RetentionKind, { days: keyof RetentionPolicy; sql: stri
     days: "metricWindowsDays",
     sql: `DELETE FROM metric_windows WHERE ctid = ANY (ARRAY(
       SELECT ctid FROM metric_windows WHERE window_start < ${TS("$1")} LIMIT $2))`,
+  },
+  ingestOutcomeWindows: {
+    days: "metricWindowsDays",
+    sql: `DELETE FROM ingest_outcome_windows WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM ingest_outcome_windows WHERE window_start < ${TS("$1")} LIMIT $2))`,
+  },
+  // An open anomaly stays whatever its age: its series' state names it until it resolves.
+  anomalies: {
+    days: "anomaliesDays",
+    sql: `DELETE FROM anomalies WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM anomalies WHERE resolved_at < ${TS("$1")} LIMIT $2))`,
   },
   driftResults: {
     days: "driftDays",
