@@ -2,11 +2,12 @@
 import type { Logger } from "pino";
 import { createDetector, type Detector } from "#core/anomaly";
 import { MINUTE_MS } from "#core/windows";
-import type { BatchStage, StageRecord } from "../batch/batch-stage";
+import type { BatchStage, DecodedMessage, StageRecord } from "../batch/batch-stage";
 import type { BatchTransaction } from "../batch/batch-transaction";
 import type {
   AnomalyTransaction,
   OpenAnomalies,
+  PixelDelta,
   TenantProgress,
   TenantRange,
 } from "./anomaly-store";
@@ -77,10 +78,24 @@ export class AnomalyStage implements BatchStage {
     },
   ) {}
 
+  /** Keeps the pixel, minute and match quality of a CAPI event (the per-pixel series); nothing else. */
+  select(record: DecodedMessage): PixelPoint | undefined {
+    if (record.kind !== "event") return undefined;
+    const { pixelId, eventTimeMs, matchQuality } = record.message;
+    if (pixelId === undefined || pixelId.length > MAX_PIXEL_CHARS) return undefined;
+    return {
+      pixel: pixelId,
+      windowStartMs: Math.floor(eventTimeMs / MINUTE_MS) * MINUTE_MS,
+      matchQuality: matchQuality?.score,
+    };
+  }
+
   async apply(tx: BatchTransaction, records: readonly StageRecord[]): Promise<void> {
     const tenants = [...new Set(records.map((r) => r.observation.tenant))].sort();
     if (tenants.length === 0) return;
     const store = this.deps.open(tx);
+    // The batch's first-counted CAPI events per pixel and minute, before any minute is evaluated.
+    await store.applyPixelDeltas(pixelDeltas(records));
     const newest = await store.maxEventTimes(tenants);
     // Minutes [s, s + 1 min) with s + 1 min ≤ watermark are closed: s < closedBefore.
     const closedBefore = new Map<string, number>();
@@ -164,6 +179,7 @@ export class AnomalyStage implements BatchStage {
     const rowsByTenant = await store.minuteRows(ranges);
     const outcomesByTenant = await store.minuteOutcomes(ranges);
     // Scores are read only where the windows counted predictions (most tenants score nothing).
+    const pixelsByTenant = await store.minutePixels(ranges);
     const scoresByTenant = await store.minuteScores(
       ranges.filter((r) =>
         (rowsByTenant.get(r.tenant) ?? []).some(
@@ -213,6 +229,7 @@ export class AnomalyStage implements BatchStage {
           rows: rowsByTenant.get(range.tenant) ?? [],
           outcomes: outcomesByTenant.get(range.tenant) ?? [],
           scores: scoresByTenant.get(range.tenant) ?? [],
+          pixels: pixelsByTenant.get(range.tenant) ?? [],
         },
         out,
       );
@@ -280,4 +297,43 @@ export class AnomalyStage implements BatchStage {
     this.cachedSeries -= entry.series.size;
     this.cache.delete(tenant);
   }
+}
+
+/** Longest pixel id stored (the CAPI route's limit); a longer one is not counted per pixel. */
+const MAX_PIXEL_CHARS = 128;
+
+/** What the stage keeps of a CAPI event. */
+interface PixelPoint {
+  pixel: string;
+  windowStartMs: number;
+  matchQuality: number | undefined;
+}
+
+/** Sums the records' pixel points per tenant, pixel and minute. */
+function pixelDeltas(records: readonly StageRecord[]): PixelDelta[] {
+  const out = new Map<string, PixelDelta>();
+  for (const r of records) {
+    const p = r.input as PixelPoint | undefined;
+    if (p === undefined) continue;
+    const tenant = r.observation.tenant;
+    const key = `${tenant}\u0000${p.pixel}\u0000${p.windowStartMs}`;
+    let d = out.get(key);
+    if (d === undefined) {
+      d = {
+        tenant,
+        windowStartMs: p.windowStartMs,
+        pixel: p.pixel,
+        events: 0,
+        matchQualitySum: 0,
+        matchQualityCount: 0,
+      };
+      out.set(key, d);
+    }
+    d.events += 1;
+    if (p.matchQuality !== undefined && Number.isFinite(p.matchQuality)) {
+      d.matchQualitySum += p.matchQuality;
+      d.matchQualityCount += 1;
+    }
+  }
+  return [...out.values()];
 }

@@ -9,6 +9,7 @@ import {
   KPI_METRICS,
   type MinuteRow,
   type OutcomeRow,
+  type PixelRow,
   type ScoreRow,
   seriesPointsOf,
 } from "./kpi-series";
@@ -26,6 +27,7 @@ export interface TenantMinuteData {
   rows: readonly MinuteRow[];
   outcomes: readonly OutcomeRow[];
   scores: readonly ScoreRow[];
+  pixels: readonly PixelRow[];
 }
 
 export interface TenantEvaluation {
@@ -54,6 +56,7 @@ export function evaluateTenant(
   const rowsByMinute = byMinute(data.rows);
   const outcomesByMinute = byMinute(data.outcomes);
   const scoresByMinute = byMinute(data.scores);
+  const pixelsByMinute = byMinute(data.pixels);
   const refused = new Set<string>();
   let overflow = 0;
   let points = 0;
@@ -81,6 +84,7 @@ export function evaluateTenant(
       rowsByMinute.get(minute) ?? [],
       outcomesByMinute.get(minute) ?? [],
       scoresByMinute.get(minute) ?? [],
+      pixelsByMinute.get(minute) ?? [],
     );
     for (const point of minutePoints) {
       seen.add(point.key);

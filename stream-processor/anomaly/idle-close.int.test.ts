@@ -47,6 +47,7 @@ function traffic(tenant: string, from: number, to: number, rates: Record<string,
             sampleEventMessage({
               tenant,
               source: "capi",
+              pixelId: null,
               eventId: `${tenant}-${eventName}-${m}-${i}`,
               eventName,
               eventTimeMs: T0 + m * MINUTE_MS + i * 1_000,

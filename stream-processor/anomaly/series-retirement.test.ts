@@ -51,6 +51,10 @@ class MemoryAnomalies implements AnomalyTransaction {
   async minuteScores() {
     return new Map();
   }
+  async applyPixelDeltas() {}
+  async minutePixels() {
+    return new Map();
+  }
   async loadSeries(): Promise<StoredSeries[]> {
     return [...this.series.values()];
   }

@@ -34,6 +34,13 @@ beforeAll(async () => {
       [T, at(d)],
     );
   }
+  for (const d of [10, 100]) {
+    await q(
+      `INSERT INTO pixel_minute_windows (tenant_id, window_start, pixel_id, event_count)
+       VALUES ($1, date_trunc('minute', $2::timestamptz), '111', 5)`,
+      [T, at(d)],
+    );
+  }
   // Anomalies: resolved long ago (goes), detected long ago and still open (stays), resolved
   // recently after an old detection (stays: aged by resolution).
   const anomaly = (id: string, detectedDaysAgo: number, resolvedDaysAgo: number | null) =>
@@ -156,6 +163,7 @@ describe("purgeExpired", () => {
     );
     expect(Object.values(counts).every((n) => n === 0)).toBe(true);
     expect(await count("ingest_outcome_windows")).toBe(2);
+    expect(await count("pixel_minute_windows")).toBe(2);
     expect(await count("anomalies")).toBe(3);
     expect(await count("metric_windows")).toBe(4);
   });
@@ -176,6 +184,8 @@ describe("purgeExpired", () => {
     );
     expect(first.metricWindows).toBe(2);
     expect(first.ingestOutcomeWindows).toBe(1);
+    expect(first.pixelMinuteWindows).toBe(1);
+    expect(await count("pixel_minute_windows")).toBe(1);
     expect(await count("metric_windows")).toBe(2);
   });
 
@@ -185,6 +195,7 @@ describe("purgeExpired", () => {
       metricWindows: 1,
       // The old outcome minute went with the previous run (same retention as the windows).
       ingestOutcomeWindows: 0,
+      pixelMinuteWindows: 0,
       anomalies: 1,
       driftResults: 1,
       driftEntries: 1,

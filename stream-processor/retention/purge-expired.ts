@@ -7,8 +7,9 @@
 /** Days each kind is kept; 0 keeps it forever. */
 export interface RetentionPolicy {
   /**
-   * metric_windows (minute and hour rows) and their per-currency values, and the ingest outcome
-   * minutes (ingest_outcome_windows), by window start.
+   * metric_windows (minute and hour rows) and their per-currency values, the ingest outcome
+   * minutes (ingest_outcome_windows) and the per-pixel minutes (pixel_minute_windows), by window
+   * start.
    */
   metricWindowsDays: number;
   /** drift_results, drift_entries and performance_results, by evaluation time. */
@@ -35,6 +36,7 @@ export type PurgeCounts = Record<RetentionKind, number>;
 export type RetentionKind =
   | "metricWindows"
   | "ingestOutcomeWindows"
+  | "pixelMinuteWindows"
   | "anomalies"
   | "driftResults"
   | "driftEntries"
@@ -59,6 +61,11 @@ const STATEMENTS: Record<RetentionKind, { days: keyof RetentionPolicy; sql: stri
     days: "metricWindowsDays",
     sql: `DELETE FROM ingest_outcome_windows WHERE ctid = ANY (ARRAY(
       SELECT ctid FROM ingest_outcome_windows WHERE window_start < ${TS("$1")} LIMIT $2))`,
+  },
+  pixelMinuteWindows: {
+    days: "metricWindowsDays",
+    sql: `DELETE FROM pixel_minute_windows WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM pixel_minute_windows WHERE window_start < ${TS("$1")} LIMIT $2))`,
   },
   // An open anomaly stays whatever its age: its series' state names it until it resolves.
   anomalies: {
