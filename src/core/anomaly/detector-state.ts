@@ -13,6 +13,8 @@ export const S_OPEN_SINCE = 5;
 export const S_REASON = 6;
 export const S_FIRST_T = 7;
 export const S_CALM_SUM = 8;
+/** Evidence of a fall of a count's rate (Poisson likelihood-ratio CUSUM). */
+export const S_POISSON_DOWN = 9;
 export const SCALARS = 10;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;

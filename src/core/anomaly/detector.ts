@@ -29,6 +29,7 @@ import {
   S_FIRST_T,
   S_NORMAL_RUN,
   S_OPEN_SINCE,
+  S_POISSON_DOWN,
   S_REASON,
   S_TOTAL,
   S_UP,
@@ -56,6 +57,10 @@ export {
   type SeriesKind,
 } from "./detector-options.ts";
 export { DETECTOR_STATE_BYTES } from "./detector-state.ts";
+
+/** The fall of a count's rate the Poisson CUSUM is tuned to detect (to half the expected rate). */
+const POISSON_FALL = 0.5;
+const LN_POISSON_FALL = Math.log(POISSON_FALL);
 
 /** Why a point is anomalous (the strongest rule that fired). */
 export type AnomalyReason =
@@ -216,6 +221,20 @@ class SeasonalDetector implements Detector {
     const tracking = warm && weekly;
     let cUp = tracking && up ? cusumUp(sc[S_UP]!, zc, o.cusumAllowance) : 0;
     let cDown = tracking && down ? cusumDown(sc[S_DOWN]!, zc, o.cusumAllowance) : 0;
+    // Counts: a likelihood-ratio CUSUM of the rate falling to POISSON_FALL of the expected one,
+    // each step's evidence clipped like the residuals. On sparse series the z-based CUSUM sees a
+    // 60 % fall of 2 a minute as noise within ±1σ; the Poisson likelihood weighs each zero.
+    let cPoisson =
+      tracking && down && count && m > 0
+        ? Math.max(
+            0,
+            sc[S_POISSON_DOWN]! +
+              Math.max(
+                -o.cusumClip,
+                Math.min(o.cusumClip, x * LN_POISSON_FALL + (1 - POISSON_FALL) * m),
+              ),
+          )
+        : 0;
 
     // Drop to zero: the expected volume summed over the current run of zeros.
     let zeroExpected = sc[S_ZERO_EXPECTED]!;
@@ -225,10 +244,10 @@ class SeasonalDetector implements Detector {
     const spike = up && z >= o.threshold;
     const dip = down && -z >= o.threshold;
     const shiftUp = cUp >= o.cusumLimit;
-    const shiftDown = cDown >= o.cusumLimit;
+    const shiftDown = cDown >= o.cusumLimit || cPoisson >= o.cusumLimit;
     const drop = zeroExpected >= o.zeroExpectedFloor;
     const absZ = (up && z > 0) || (down && z < 0) ? Math.abs(z) : 0;
-    const cMax = Math.max(cUp, cDown);
+    const cMax = Math.max(cUp, cDown, cPoisson);
     const score = Math.max(
       absZ / (absZ + o.threshold),
       cMax / (cMax + o.cusumLimit),
@@ -248,7 +267,10 @@ class SeasonalDetector implements Detector {
     const anomalous = warm && reasonNow !== undefined;
     // A fired CUSUM starts collecting fresh evidence (the open anomaly carries the state).
     if (shiftUp) cUp = 0;
-    if (shiftDown) cDown = 0;
+    if (shiftDown) {
+      cDown = 0;
+      cPoisson = 0;
+    }
 
     let change: DetectorPoint["change"];
     let isOpen = open;
@@ -280,12 +302,14 @@ class SeasonalDetector implements Detector {
         sc[S_CALM_SUM] = 0;
         cUp = 0;
         cDown = 0;
+        cPoisson = 0;
         change = "resolved";
         isOpen = false;
       }
     }
     sc[S_UP] = cUp;
     sc[S_DOWN] = cDown;
+    sc[S_POISSON_DOWN] = cPoisson;
     sc[S_ZERO_EXPECTED] = zeroExpected;
     const reason = isOpen || change === "resolved" ? REASONS[sc[S_REASON]!] : undefined;
 
