@@ -60,10 +60,11 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   STREAM_DEDUP_RETENTION_HOURS      how long (tenant, event_name, event_id) is remembered: Meta's
 //                                     browser/server dedup window (48 h) plus a day of replay [72]
 //   STREAM_DEDUP_PURGE_INTERVAL_MS    how often expired dedup entries are deleted; 0 = never [600000]
-//   RETENTION_METRIC_WINDOWS_DAYS     days metric windows are kept; 0 = forever [0]
+//   RETENTION_METRIC_WINDOWS_DAYS     days metric windows (and ingest outcome minutes) are kept; 0 = forever [0]
 //   RETENTION_DRIFT_DAYS              days drift and performance results are kept; 0 = forever [0]
 //   RETENTION_ALERTS_DAYS             days resolved/acknowledged alerts are kept; 0 = forever [0]
 //   RETENTION_RETRAINING_DAYS         days finished retraining requests are kept; 0 = forever [0]
+//   RETENTION_ANOMALIES_DAYS          days resolved anomalies are kept (by resolution); 0 = forever [0]
 //   RETENTION_DELIVERIES_DAYS         days webhook deliveries and destination batches are kept; 0 = forever [0]
 //   RETENTION_PURGE_INTERVAL_MS       how often the retention purge runs; 0 = never [3600000]
 //   RETENTION_PURGE_BATCH_ROWS        rows per DELETE of the purge [5000]
@@ -82,6 +83,11 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   STREAM_ANOMALY_MAX_CACHED_SERIES  series whose detectors stay in memory between batches [100000]
 //   STREAM_ANOMALY_RETIRE_AFTER_HOURS an event name or campaign series without data this long is
 //                                     retired (state removed, its slot under the cap freed) [168]
+//   STREAM_ANOMALY_IDLE_CLOSE_MS      a tenant whose newest event time has not moved this long
+//                                     has its minutes closed by wall clock, as empty; 0 = never [300000]
+//   STREAM_ANOMALY_IDLE_MAX_LAG_MS    only for a tenant whose newest event was counted within this
+//                                     of its event time (live traffic, not a replay) [3600000]
+//   STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS  how often silent tenants are looked for [30000]
 //   STREAM_ROLLUP_INTERVAL_MS         how often hourly windows are recomputed from the minutes that
 //                                     changed; hourly reads are exact in between; 0 = never [60000]
 //   STREAM_LAG_POLL_INTERVAL_MS       how often consumer lag is refreshed from the brokers [10000]
@@ -196,6 +202,9 @@ const StreamEnv = z
     STREAM_ANOMALY_CHECKPOINT_MINUTES: int(10, 1, 1_440),
     STREAM_ANOMALY_MAX_CACHED_SERIES: int(100_000, 0, 10_000_000),
     STREAM_ANOMALY_RETIRE_AFTER_HOURS: int(168, 1, 24 * 366),
+    STREAM_ANOMALY_IDLE_CLOSE_MS: int(300_000, 0, 7 * 86_400_000),
+    STREAM_ANOMALY_IDLE_MAX_LAG_MS: int(3_600_000, 0, 7 * 86_400_000),
+    STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS: int(30_000, 100, 3_600_000),
     STREAM_ROLLUP_INTERVAL_MS: int(60_000),
     STREAM_LAG_POLL_INTERVAL_MS: int(10_000, 100),
     STREAM_SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
@@ -233,6 +242,7 @@ const StreamEnv = z
     RETENTION_ALERTS_DAYS: int(0, 0),
     RETENTION_RETRAINING_DAYS: int(0, 0),
     RETENTION_DELIVERIES_DAYS: int(0, 0),
+    RETENTION_ANOMALIES_DAYS: int(0, 0),
     RETENTION_PURGE_INTERVAL_MS: int(3_600_000, 0),
     RETENTION_PURGE_BATCH_ROWS: int(5_000, 1, 1_000_000),
     RETENTION_PURGE_MAX_BATCHES: int(100, 1, 1_000_000),
@@ -363,6 +373,12 @@ export interface StreamConfig {
     checkpointMinutes: number;
     maxCachedSeries: number;
     retireAfterMs: number;
+    /** A tenant whose newest event time stood still this long has its minutes closed by wall clock; 0 = never. */
+    idleCloseMs: number;
+    /** The wall-clock close applies only to tenants whose newest event was counted within this of its time. */
+    idleMaxLagMs: number;
+    /** How often silent tenants are looked for, ms. */
+    idleCheckIntervalMs: number;
   };
   /** The delivery service (stream-processor/delivery-main.ts): forwarding to destinations. */
   delivery: {
@@ -442,6 +458,7 @@ export function loadStreamConfig(
       alertsDays: e.RETENTION_ALERTS_DAYS,
       retrainingDays: e.RETENTION_RETRAINING_DAYS,
       deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
+      anomaliesDays: e.RETENTION_ANOMALIES_DAYS,
       batchRows: e.RETENTION_PURGE_BATCH_ROWS,
       maxBatchesPerRun: e.RETENTION_PURGE_MAX_BATCHES,
       intervalMs: e.RETENTION_PURGE_INTERVAL_MS,
@@ -491,6 +508,9 @@ export function loadStreamConfig(
       checkpointMinutes: e.STREAM_ANOMALY_CHECKPOINT_MINUTES,
       maxCachedSeries: e.STREAM_ANOMALY_MAX_CACHED_SERIES,
       retireAfterMs: e.STREAM_ANOMALY_RETIRE_AFTER_HOURS * 3_600_000,
+      idleCloseMs: e.STREAM_ANOMALY_IDLE_CLOSE_MS,
+      idleMaxLagMs: e.STREAM_ANOMALY_IDLE_MAX_LAG_MS,
+      idleCheckIntervalMs: e.STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS,
     },
     delivery: {
       groupId: e.DELIVERY_CONSUMER_GROUP ?? `${e.STREAM_CONSUMER_GROUP}-delivery`,

@@ -10,10 +10,12 @@ import { importWebhookEncryptionKey } from "#core/webhooks";
 import { MINUTE_MS } from "#core/windows";
 import { AnomalyMetrics } from "./anomaly/anomaly-metrics";
 import { AnomalyStage } from "./anomaly/anomaly-stage";
+import { type IdleCloseTimer, startIdleCloseTimer } from "./anomaly/idle-close-timer";
 import { openNeonAnomalies } from "./anomaly/neon-anomaly-store";
 import { createApi, type ReadinessCheck } from "./api/create-api";
 import { backoffMs } from "./batch/backoff-ms";
 import type { BatchStage } from "./batch/batch-stage";
+import type { Clock } from "./clock/clock";
 import { systemClock } from "./clock/system-clock";
 import { loadStreamConfig, type StreamConfig } from "./config";
 import { createNeonPool, type PoolClient } from "./db/create-pool";
@@ -23,6 +25,7 @@ import { NeonMetricsStore } from "./db/neon-metrics-store";
 import { createKafka, saslOptions } from "./kafka/create-kafka";
 import { ensureTopics } from "./kafka/ensure-topics";
 import type { BatchHandler } from "./kafka/event-source";
+import { KafkajsConsumerBacklog } from "./kafka/kafkajs-consumer-backlog";
 import { KafkajsDeadLetterSink } from "./kafka/kafkajs-dead-letter-sink";
 import { KafkajsEventSource } from "./kafka/kafkajs-event-source";
 import { createMonitoring } from "./monitoring/create-monitoring";
@@ -53,12 +56,13 @@ const API_STATEMENT_TIMEOUT_MS = 15_000;
 
 export async function startStreamProcessor(
   config: StreamConfig,
-  options: { log?: Logger } = {},
+  options: { log?: Logger; clock?: Clock } = {},
 ): Promise<StreamProcessor> {
   const log = options.log ?? createLogger(config.logLevel);
   // Imported once, before anything opens: a bad key fails the start, not each delivery.
   const webhookKey = await importWebhookEncryptionKey(config.monitoring.webhooks.encryptionKey);
-  const clock = systemClock;
+  // Processing time: the system clock, or a test's (accelerated) one.
+  const clock = options.clock ?? systemClock;
   const metrics = new StreamMetrics();
   const names = topicNames(config.kafka.topicPrefix);
   const consumed = config.consumer.topics.map((t) => names[t]);
@@ -131,6 +135,8 @@ export async function startStreamProcessor(
       checkpointMinutes: config.anomaly.checkpointMinutes,
       maxCachedSeries: config.anomaly.maxCachedSeries,
       retireAfterMs: config.anomaly.retireAfterMs,
+      idleCloseMs: config.anomaly.idleCloseMs,
+      idleMaxLagMs: config.anomaly.idleMaxLagMs,
       allowedLatenessMs: config.pipeline.allowedLatenessMs,
       alertSource: config.monitoring.settings.alerts.source,
       operatorSinks: config.monitoring.webhooks.operator.urls,
@@ -255,6 +261,7 @@ export async function startStreamProcessor(
   let purgeTimer: NodeJS.Timeout | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
   let rollupTimer: NodeJS.Timeout | undefined;
+  let idleClose: IdleCloseTimer | undefined;
   let rollingUp: Promise<void> | undefined;
   let consuming = false;
   const rollUp = (): Promise<void> => {
@@ -278,6 +285,9 @@ export async function startStreamProcessor(
       if (purgeTimer !== undefined) clearInterval(purgeTimer);
       if (retentionTimer !== undefined) clearInterval(retentionTimer);
       if (rollupTimer !== undefined) clearInterval(rollupTimer);
+      await idleClose
+        ?.stop()
+        .catch((error: unknown) => log.warn({ err: error }, "idle close stop failed"));
       await source
         .stop()
         .catch((error: unknown) => log.warn({ err: error }, "consumer stop failed"));
@@ -350,6 +360,7 @@ export async function startStreamProcessor(
     retention.alertsDays,
     retention.retrainingDays,
     retention.deliveriesDays,
+    retention.anomaliesDays,
   ].some((days) => days > 0);
   if (retention.intervalMs > 0 && keepsSomething) {
     let purging = false;
@@ -368,6 +379,23 @@ export async function startStreamProcessor(
         });
     }, retention.intervalMs);
     retentionTimer.unref();
+  }
+  // Tenants whose traffic stops entirely do not move their watermark: their minutes are closed
+  // by wall clock once it has stood still for the grace, while the group has no backlog.
+  if (consuming && config.anomaly.enabled && config.anomaly.idleCloseMs > 0) {
+    idleClose = startIdleCloseTimer({
+      stage: anomalies,
+      transactions,
+      backlog: new KafkajsConsumerBacklog(
+        kafka,
+        consumed.filter((topic) => kindByTopic.has(topic)),
+        (topic, partitions) =>
+          transactions.loadNextOffsets(config.consumer.groupId, topic, partitions),
+      ),
+      clock,
+      intervalMs: config.anomaly.idleCheckIntervalMs,
+      log,
+    });
   }
   if (config.pipeline.rollupIntervalMs > 0) {
     rollupTimer = setInterval(() => void rollUp(), config.pipeline.rollupIntervalMs);

@@ -39,6 +39,15 @@ const OUTCOMES_SQL = `
     AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
   GROUP BY source ORDER BY source`;
 
+/** CAPI events and their match quality of the last 24 h per pixel. */
+const PIXELS_SQL = `
+  SELECT pixel_id, sum(event_count)::text AS events, sum(match_quality_sum) AS mq_sum,
+    sum(match_quality_count)::text AS mq_count
+  FROM pixel_minute_windows
+  WHERE tenant_id = $1
+    AND window_start >= ${TS("$2")} - interval '24 hours' AND window_start < ${TS("$2")}
+  GROUP BY pixel_id ORDER BY pixel_id`;
+
 /** The latest drift and performance alert per subject (a model column or a model version). */
 const MODEL_STATES_SQL = `
   SELECT count(*) FILTER (WHERE type = 'dev.driftline.drift.changed')::int AS drifting,
@@ -71,12 +80,13 @@ export async function healthReadings(
   tenant: string,
   nowMs: number,
 ): Promise<HealthReadings> {
-  const [open, quality, states, overflow, outcomes] = await Promise.all([
+  const [open, quality, states, overflow, outcomes, pixels] = await Promise.all([
     query(OPEN_ANOMALIES_SQL, [tenant]),
     query(MATCH_QUALITY_SQL, [tenant, String(nowMs)]),
     query(MODEL_STATES_SQL, [tenant]),
     query(OVERFLOW_SQL, [tenant]),
     query(OUTCOMES_SQL, [tenant, String(nowMs)]),
+    query(PIXELS_SQL, [tenant, String(nowMs)]),
   ]);
   return {
     openAnomalies: open.map(anomalyEntry),
@@ -89,6 +99,12 @@ export async function healthReadings(
     driftingColumns: Number(states[0]?.drifting ?? 0),
     degradedModels: Number(states[0]?.degraded ?? 0),
     seriesOverflow: Number(overflow[0]?.n ?? 0),
+    pixels: pixels.map((r) => ({
+      pixel: String(r.pixel_id),
+      events: Number(r.events),
+      sum: Number(r.mq_sum),
+      count: Number(r.mq_count),
+    })),
     outcomes: outcomes.map((r) => ({
       source: String(r.source),
       accepted: Number(r.accepted),

@@ -225,6 +225,8 @@ export interface HealthReadings {
   /** Model versions whose latest performance alert says degraded. */
   degradedModels: number;
   seriesOverflow: number;
+  /** CAPI events and match-quality sums of the last 24 h per Meta pixel. */
+  pixels: { pixel: string; events: number; sum: number; count: number }[];
   /** Ingest outcomes of the last 24 h per source (events accepted, duplicate, rejected, copies). */
   outcomes: {
     source: string;

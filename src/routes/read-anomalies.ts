@@ -30,6 +30,8 @@ const METRICS = [
   "mean-score",
   "rejected-share",
   "duplicate-share",
+  "pixel-events",
+  "pixel-match-quality",
 ] as const;
 
 export const AnomalySchema = z

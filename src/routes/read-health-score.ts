@@ -27,6 +27,12 @@ const HealthSchema = z.object({
 const HealthScoreSchema = HealthSchema.extend({
   evaluatedAt: z.iso.datetime(),
   sources: z.array(HealthSchema.extend({ source: z.string() })),
+  pixels: z
+    .array(HealthSchema.extend({ pixel: z.string(), events: z.number().int().min(0) }))
+    .openapi({
+      description:
+        "Per Meta pixel (CAPI): its open anomalies and its match quality over the last 24 h, with `events` counted in that time",
+    }),
   openAnomalies: z.array(AnomalySchema),
 }).openapi("HealthScore");
 
@@ -36,7 +42,7 @@ const route = createRoute({
   tags: [READ_TAG],
   summary: "Account health score",
   description:
-    "A 0–100 score for the tenant and for each event source (web, capi), from open anomalies, match quality over the last 24 h against its target, and the latest drift and performance states, with plain recommendations. Needs the `read` (or `admin`) role.",
+    "A 0–100 score for the tenant, for each event source (web, capi) and for each Meta pixel of the CAPI events, from open anomalies, match quality over the last 24 h against its target, and the latest drift and performance states, with plain recommendations. Needs the `read` (or `admin`) role.",
   security: READ_SECURITY,
   middleware: READ_MIDDLEWARE,
   responses: {
@@ -52,6 +58,7 @@ const route = createRoute({
 export function healthOf(readings: HealthReadings): {
   tenant: HealthScore;
   sources: (HealthScore & { source: string })[];
+  pixels: (HealthScore & { pixel: string; events: number })[];
 } {
   const toInput = (a: HealthReadings["openAnomalies"][number]) => ({
     metric: a.metric,
@@ -106,7 +113,31 @@ export function healthOf(readings: HealthReadings): {
       }),
     };
   });
-  return { tenant, sources };
+  // A pixel is listed when it sent events in the last 24 h or has an open anomaly.
+  const pixelNames = [
+    ...new Set([
+      ...readings.pixels.map((p) => p.pixel),
+      ...readings.openAnomalies.flatMap((a) =>
+        a.dimensions.pixel === undefined ? [] : [a.dimensions.pixel],
+      ),
+    ]),
+  ].sort();
+  const pixels = pixelNames.map((pixel) => {
+    const p = readings.pixels.find((r) => r.pixel === pixel);
+    return {
+      pixel,
+      events: p?.events ?? 0,
+      ...computeHealthScore({
+        openAnomalies: readings.openAnomalies
+          .filter((a) => a.dimensions.pixel === pixel)
+          .map(toInput),
+        ...(p !== undefined && p.count > 0
+          ? { matchQuality: { mean: p.sum / p.count, events: p.count } }
+          : {}),
+      }),
+    };
+  });
+  return { tenant, sources, pixels };
 }
 
 /** Rejected and duplicate shares of the events the ingest answered for (none: not held against it). */
@@ -122,12 +153,13 @@ function sharesOf(o: { accepted: number; duplicates: number; rejected: number })
 export const readHealthScoreRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const nowMs = c.var.services.now().getTime();
   const readings = await c.var.reads.healthReadings(c.var.auth.tenant, nowMs);
-  const { tenant, sources } = healthOf(readings);
+  const { tenant, sources, pixels } = healthOf(readings);
   return c.json(
     {
       ...tenant,
       evaluatedAt: iso(nowMs),
       sources,
+      pixels,
       openAnomalies: readings.openAnomalies.map(anomalyBody),
     },
     200,

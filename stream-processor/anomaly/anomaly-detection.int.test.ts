@@ -43,6 +43,7 @@ function traffic(tenant: string, from: number, to: number, purchases: boolean) {
             sampleEventMessage({
               tenant,
               source: "capi",
+              pixelId: null,
               eventId,
               eventName,
               eventTimeMs: t + i * 1_000,

@@ -1,38 +1,19 @@
 /** The anomaly stage of a batch: feeds the minute windows the watermark closed to each series' detector, stores state, anomalies and alerts in the batch's transaction. */
 import type { Logger } from "pino";
-import {
-  type AnomalyEvidence,
-  anomalyCloudEvent,
-  anomalyId,
-  createDetector,
-  type Detector,
-  type DetectorPoint,
-} from "#core/anomaly";
-import { ALERT_TYPES } from "#core/monitoring";
+import { createDetector, type Detector } from "#core/anomaly";
 import { MINUTE_MS } from "#core/windows";
-import type { QueuedAlert } from "../alerts/neon-alert-queue";
-import type { BatchStage, StageRecord } from "../batch/batch-stage";
+import type { BatchStage, DecodedMessage, StageRecord } from "../batch/batch-stage";
 import type { BatchTransaction } from "../batch/batch-transaction";
 import type {
   AnomalyTransaction,
-  AnomalyUpdate,
-  DetectedAnomaly,
   OpenAnomalies,
-  SeriesWrite,
+  PixelDelta,
   TenantProgress,
   TenantRange,
 } from "./anomaly-store";
-import {
-  isCountMetric,
-  isRetirableMetric,
-  KPI_METRICS,
-  type KpiMetric,
-  type MinuteRow,
-  type OutcomeRow,
-  PREDICTIONS_SOURCE,
-  type ScoreRow,
-  seriesPointsOf,
-} from "./kpi-series";
+import { evaluateTenant, type TenantEvaluationContext } from "./evaluate-tenant";
+import { KPI_METRICS, type KpiMetric, PREDICTIONS_SOURCE } from "./kpi-series";
+import { type CachedTenant, emptyOutcome, type LiveSeries, seriesWrite } from "./live-series";
 
 export interface AnomalyStageConfig {
   /** Most series a tenant's detectors hold; new ones past it are refused and counted. */
@@ -50,6 +31,16 @@ export interface AnomalyStageConfig {
   retireAfterMs: number;
   /** The tenant watermark is the newest trusted event time minus this (the pipeline's setting). */
   allowedLatenessMs: number;
+  /**
+   * A tenant whose newest event time has not moved for this long (processing time) has its due
+   * minutes closed by wall clock, as empty minutes. 0 = never.
+   */
+  idleCloseMs: number;
+  /**
+   * The wall-clock close applies only to a tenant whose newest event was counted within this of
+   * its event time (live traffic): a replay of history is not extrapolated to the present.
+   */
+  idleMaxLagMs: number;
   /** CloudEvents `source` of the alerts. */
   alertSource: string;
   /** Operator sink URLs every tenant's alerts also go to. */
@@ -62,36 +53,6 @@ export interface AnomalyObserver {
   changed(kind: "detected" | "resolved", metric: KpiMetric): void;
   retired(metric: KpiMetric, count: number): void;
   seriesOverflowed(tenant: string, refused: number): void;
-}
-
-interface LiveSeries {
-  tenant: string;
-  key: string;
-  metric: KpiMetric;
-  dimensions: Record<string, string>;
-  detector: Detector;
-  openAnomaly: string | null;
-  peak: number;
-  last?: DetectorPoint;
-  lastMinuteMs: number;
-  /** The last minute with data (a non-zero count or a defined level). */
-  lastDataMs: number;
-}
-
-/** What one batch's evaluation stores, gathered over its tenants. */
-interface Outcome {
-  detected: DetectedAnomaly[];
-  /** By tenant and anomaly id. */
-  updates: Map<string, AnomalyUpdate>;
-  alerts: QueuedAlert[];
-  writes: SeriesWrite[];
-  /** Series retired, deleted with the checkpoint their tenant writes in this batch. */
-  retired: { tenant: string; key: string; metric: KpiMetric }[];
-}
-
-/** A tenant's detectors held between batches, and the progress they stand for. */
-interface CachedTenant extends TenantProgress {
-  series: Map<string, LiveSeries>;
 }
 
 /**
@@ -117,10 +78,24 @@ export class AnomalyStage implements BatchStage {
     },
   ) {}
 
+  /** Keeps the pixel, minute and match quality of a CAPI event (the per-pixel series); nothing else. */
+  select(record: DecodedMessage): PixelPoint | undefined {
+    if (record.kind !== "event") return undefined;
+    const { pixelId, eventTimeMs, matchQuality } = record.message;
+    if (pixelId === undefined || pixelId.length > MAX_PIXEL_CHARS) return undefined;
+    return {
+      pixel: pixelId,
+      windowStartMs: Math.floor(eventTimeMs / MINUTE_MS) * MINUTE_MS,
+      matchQuality: matchQuality?.score,
+    };
+  }
+
   async apply(tx: BatchTransaction, records: readonly StageRecord[]): Promise<void> {
     const tenants = [...new Set(records.map((r) => r.observation.tenant))].sort();
     if (tenants.length === 0) return;
     const store = this.deps.open(tx);
+    // The batch's first-counted CAPI events per pixel and minute, before any minute is evaluated.
+    await store.applyPixelDeltas(pixelDeltas(records));
     const newest = await store.maxEventTimes(tenants);
     // Minutes [s, s + 1 min) with s + 1 min ≤ watermark are closed: s < closedBefore.
     const closedBefore = new Map<string, number>();
@@ -136,11 +111,42 @@ export class AnomalyStage implements BatchStage {
     await this.evaluate(store, closedBefore);
   }
 
-  /** Feeds each due tenant's newly closed minutes to its series, then stores everything at once. */
+  /**
+   * The wall-clock close of silent tenants, in its own transaction `tx` (the caller's: the same
+   * bookkeeping as a batch, the progress rows locked): a tenant whose newest event time has
+   * stood still for `idleCloseMs` of processing time is taken to have sent nothing since, so its
+   * event clock runs on with the wall clock from its newest event and the minutes that clock
+   * closes (less the allowed lateness, as for events) are evaluated from the windows as they
+   * are: empty, so its count series read zeros and a drop to zero fires. The caller runs it only
+   * while the consumer has no backlog (a processor catching up is not a silent tenant). A
+   * tenant silent for longer than `retireAfterMs` is left alone (its event series are retired
+   * by then). Answers the tenants closed.
+   */
+  async closeIdle(tx: BatchTransaction, nowMs: number): Promise<number> {
+    const { config } = this.deps;
+    if (config.idleCloseMs <= 0) return 0;
+    const store = this.deps.open(tx);
+    const idle = await store.idleTenants({
+      stillSinceMs: nowMs - config.idleCloseMs,
+      silentSinceMs: nowMs - config.retireAfterMs,
+      maxLagMs: config.idleMaxLagMs,
+    });
+    const closedBefore = new Map<string, number>();
+    for (const t of idle) {
+      const eventClockMs = t.maxEventMs + (nowMs - t.advancedAtMs);
+      const end = Math.floor((eventClockMs - config.allowedLatenessMs) / MINUTE_MS) * MINUTE_MS;
+      const cached = this.cache.get(t.tenant);
+      if (cached === undefined || cached.evaluatedBeforeMs < end) closedBefore.set(t.tenant, end);
+    }
+    if (closedBefore.size === 0) return 0;
+    return this.evaluate(store, closedBefore);
+  }
+
+  /** Feeds each due tenant's newly closed minutes to its series, then stores everything at once; answers the tenants that moved. */
   private async evaluate(
     store: AnomalyTransaction,
     closedBefore: Map<string, number>,
-  ): Promise<void> {
+  ): Promise<number> {
     const { config, log, observer } = this.deps;
     const progress = await store.lockProgress([...closedBefore.keys()]);
     const work: { range: TenantRange; progress: TenantProgress; cached?: CachedTenant }[] = [];
@@ -168,11 +174,12 @@ export class AnomalyStage implements BatchStage {
         ...(cached ? { cached } : {}),
       });
     }
-    if (work.length === 0) return;
+    if (work.length === 0) return 0;
     const ranges = work.map((w) => w.range);
     const rowsByTenant = await store.minuteRows(ranges);
     const outcomesByTenant = await store.minuteOutcomes(ranges);
     // Scores are read only where the windows counted predictions (most tenants score nothing).
+    const pixelsByTenant = await store.minutePixels(ranges);
     const scoresByTenant = await store.minuteScores(
       ranges.filter((r) =>
         (rowsByTenant.get(r.tenant) ?? []).some(
@@ -199,12 +206,12 @@ export class AnomalyStage implements BatchStage {
       loaded.set(s.tenant, map);
     }
 
-    const out: Outcome = {
-      detected: [],
-      updates: new Map(),
-      alerts: [],
-      writes: [],
-      retired: [],
+    const out = emptyOutcome();
+    const ctx: TenantEvaluationContext = {
+      maxSeriesPerTenant: config.maxSeriesPerTenant,
+      retireAfterMs: config.retireAfterMs,
+      alertSource: config.alertSource,
+      ...(observer === undefined ? {} : { observer }),
     };
     const saved: (TenantProgress & { tenant: string; overflow: number })[] = [];
     const next: [string, CachedTenant][] = [];
@@ -213,7 +220,8 @@ export class AnomalyStage implements BatchStage {
     const checkpointMs = config.checkpointMinutes * MINUTE_MS;
     for (const { range, progress: p, cached } of work) {
       const series = cached?.series ?? loaded.get(range.tenant) ?? new Map<string, LiveSeries>();
-      const result = this.evaluateTenant(
+      const result = evaluateTenant(
+        ctx,
         range,
         p.evaluatedBeforeMs,
         series,
@@ -221,6 +229,7 @@ export class AnomalyStage implements BatchStage {
           rows: rowsByTenant.get(range.tenant) ?? [],
           outcomes: outcomesByTenant.get(range.tenant) ?? [],
           scores: scoresByTenant.get(range.tenant) ?? [],
+          pixels: pixelsByTenant.get(range.tenant) ?? [],
         },
         out,
       );
@@ -268,6 +277,7 @@ export class AnomalyStage implements BatchStage {
     for (const r of out.retired)
       retiredByMetric.set(r.metric, (retiredByMetric.get(r.metric) ?? 0) + 1);
     for (const [metric, n] of retiredByMetric) observer?.retired(metric, n);
+    return work.length;
   }
 
   private remember(tenant: string, entry: CachedTenant): void {
@@ -287,219 +297,43 @@ export class AnomalyStage implements BatchStage {
     this.cachedSeries -= entry.series.size;
     this.cache.delete(tenant);
   }
+}
 
-  /** One tenant's closed minutes through its detectors (in memory); what to store goes to `out`. */
-  private evaluateTenant(
-    range: TenantRange,
-    freshFromMs: number,
-    series: Map<string, LiveSeries>,
-    data: {
-      rows: readonly MinuteRow[];
-      outcomes: readonly OutcomeRow[];
-      scores: readonly ScoreRow[];
-    },
-    out: Outcome,
-  ): { points: number; overflow: number; refused: number; changed: boolean } {
-    const { config } = this.deps;
-    const { tenant, fromMs: from, toMs: to } = range;
-    const rowsByMinute = byMinute(data.rows);
-    const outcomesByMinute = byMinute(data.outcomes);
-    const scoresByMinute = byMinute(data.scores);
-    const refused = new Set<string>();
-    let overflow = 0;
-    let points = 0;
-    let changed = false;
-    for (let minute = from; minute < to; minute += MINUTE_MS) {
-      const seen = new Set<string>();
-      const feed = (s: LiveSeries, value: number) => {
-        const p = s.detector.update({ t: minute, value });
-        points += 1;
-        s.last = p;
-        s.lastMinuteMs = minute;
-        if (p.change !== undefined) changed = true;
-        if (s.openAnomaly !== null && p.score > s.peak) s.peak = p.score;
-        if (p.change === "detected") this.opened(tenant, s, p, minute, out);
-        else if (p.change === "resolved") this.resolved(tenant, s, p, minute, out);
-        else if (s.openAnomaly !== null) {
-          out.updates.set(`${tenant}\u0000${s.openAnomaly}`, {
-            tenant,
-            anomalyId: s.openAnomaly,
-            peakScore: s.peak,
-          });
-        }
+/** Longest pixel id stored (the CAPI route's limit); a longer one is not counted per pixel. */
+const MAX_PIXEL_CHARS = 128;
+
+/** What the stage keeps of a CAPI event. */
+interface PixelPoint {
+  pixel: string;
+  windowStartMs: number;
+  matchQuality: number | undefined;
+}
+
+/** Sums the records' pixel points per tenant, pixel and minute. */
+function pixelDeltas(records: readonly StageRecord[]): PixelDelta[] {
+  const out = new Map<string, PixelDelta>();
+  for (const r of records) {
+    const p = r.input as PixelPoint | undefined;
+    if (p === undefined) continue;
+    const tenant = r.observation.tenant;
+    const key = `${tenant}\u0000${p.pixel}\u0000${p.windowStartMs}`;
+    let d = out.get(key);
+    if (d === undefined) {
+      d = {
+        tenant,
+        windowStartMs: p.windowStartMs,
+        pixel: p.pixel,
+        events: 0,
+        matchQualitySum: 0,
+        matchQualityCount: 0,
       };
-      const minutePoints = seriesPointsOf(
-        rowsByMinute.get(minute) ?? [],
-        outcomesByMinute.get(minute) ?? [],
-        scoresByMinute.get(minute) ?? [],
-      );
-      for (const point of minutePoints) {
-        seen.add(point.key);
-        let s = series.get(point.key);
-        if (s === undefined) {
-          if (series.size >= config.maxSeriesPerTenant) {
-            // Replayed minutes were counted when first evaluated.
-            if (minute >= freshFromMs) {
-              overflow += 1;
-              refused.add(point.key);
-            }
-            continue;
-          }
-          s = {
-            tenant,
-            key: point.key,
-            metric: point.metric,
-            dimensions: point.dimensions,
-            detector: createDetector(KPI_METRICS[point.metric]),
-            openAnomaly: null,
-            peak: 0,
-            lastMinuteMs: minute,
-            lastDataMs: minute,
-          };
-          series.set(point.key, s);
-        }
-        // A count of zero is not data (a level always is): retirement counts from the last non-zero.
-        if (point.value !== 0 || !isCountMetric(s.metric)) s.lastDataMs = minute;
-        feed(s, point.value);
-      }
-      for (const s of series.values()) {
-        if (seen.has(s.key)) continue;
-        // Minute by minute, so a replay from a checkpoint retires at the same minute.
-        if (isRetirableMetric(s.metric) && minute - s.lastDataMs >= config.retireAfterMs) {
-          this.retire(tenant, s, minute, out);
-          series.delete(s.key);
-          changed = true;
-          continue;
-        }
-        // A count series with no row in a closed minute counted nothing: a zero, not a gap.
-        if (isCountMetric(s.metric)) feed(s, 0);
-      }
+      out.set(key, d);
     }
-    return { points, overflow, refused: refused.size, changed };
+    d.events += 1;
+    if (p.matchQuality !== undefined && Number.isFinite(p.matchQuality)) {
+      d.matchQualitySum += p.matchQuality;
+      d.matchQualityCount += 1;
+    }
   }
-
-  /** Retires a series without data: an anomaly open on it is resolved at this minute. */
-  private retire(tenant: string, s: LiveSeries, minute: number, out: Outcome): void {
-    if (s.openAnomaly !== null && s.last !== undefined)
-      this.resolved(tenant, s, s.last, minute, out);
-    out.retired.push({ tenant, key: s.key, metric: s.metric });
-  }
-
-  private evidence(s: LiveSeries, p: DetectorPoint, id: string, minute: number): AnomalyEvidence {
-    return {
-      anomalyId: id,
-      series: { metric: s.metric, dimensions: s.dimensions },
-      reason: p.reason ?? "spike",
-      detectedAtMs: minute,
-      windowStartMs: minute,
-      windowMs: MINUTE_MS,
-      observed: p.value,
-      expected: p.expected,
-      expectedRange: { lower: p.lower, upper: p.upper },
-      score: p.score,
-    };
-  }
-
-  private opened(
-    tenant: string,
-    s: LiveSeries,
-    p: DetectorPoint,
-    minute: number,
-    out: Outcome,
-  ): void {
-    const id = anomalyId(s.key, minute);
-    s.openAnomaly = id;
-    s.peak = p.score;
-    out.detected.push({
-      tenant,
-      anomalyId: id,
-      key: s.key,
-      metric: s.metric,
-      dimensions: s.dimensions,
-      reason: p.reason ?? "spike",
-      detectedAtMs: minute,
-      expected: p.expected,
-      lower: p.lower,
-      upper: p.upper,
-      observed: p.value,
-      score: p.score,
-    });
-    out.alerts.push(this.alert(tenant, s, this.evidence(s, p, id, minute), false));
-    this.deps.observer?.changed("detected", s.metric);
-  }
-
-  private resolved(
-    tenant: string,
-    s: LiveSeries,
-    p: DetectorPoint,
-    minute: number,
-    out: Outcome,
-  ): void {
-    const id = s.openAnomaly;
-    s.openAnomaly = null;
-    if (id === null) return; // state restored without its anomaly id (never written so)
-    out.updates.set(`${tenant}\u0000${id}`, {
-      tenant,
-      anomalyId: id,
-      peakScore: s.peak,
-      resolvedAtMs: minute,
-    });
-    const detectedAtMs = Number.parseInt(id.split("-")[1] ?? "", 36);
-    const evidence: AnomalyEvidence = {
-      ...this.evidence(s, p, id, Number.isFinite(detectedAtMs) ? detectedAtMs : minute),
-      windowStartMs: minute,
-      resolvedAtMs: minute,
-      peakScore: s.peak,
-    };
-    out.alerts.push(this.alert(tenant, s, evidence, true));
-    this.deps.observer?.changed("resolved", s.metric);
-  }
-
-  private alert(
-    tenant: string,
-    s: LiveSeries,
-    evidence: AnomalyEvidence,
-    resolved: boolean,
-  ): QueuedAlert {
-    const cloudEvent = anomalyCloudEvent({
-      tenant,
-      evidence,
-      resolved,
-      source: this.deps.config.alertSource,
-    });
-    return {
-      alertId: cloudEvent.id,
-      tenant,
-      type: resolved ? ALERT_TYPES.anomalyResolved : ALERT_TYPES.anomalyDetected,
-      model: s.dimensions.model ?? null,
-      version: null,
-      cloudEvent,
-      messageKey: `${tenant}:anomaly:${evidence.anomalyId}`,
-    };
-  }
-}
-
-function seriesWrite(s: LiveSeries): SeriesWrite {
-  return {
-    tenant: s.tenant,
-    key: s.key,
-    metric: s.metric,
-    dimensions: s.dimensions,
-    state: s.detector.snapshot(),
-    openAnomaly: s.openAnomaly,
-    lastValue: s.last?.value ?? null,
-    lastScore: s.last?.score ?? null,
-    lastMinuteMs: s.lastMinuteMs,
-    lastDataMs: s.lastDataMs,
-  };
-}
-
-function byMinute<R extends { windowStartMs: number }>(rows: readonly R[]): Map<number, R[]> {
-  const out = new Map<number, R[]>();
-  for (const r of rows) {
-    const list = out.get(r.windowStartMs);
-    if (list === undefined) out.set(r.windowStartMs, [r]);
-    else list.push(r);
-  }
-  return out;
+  return [...out.values()];
 }

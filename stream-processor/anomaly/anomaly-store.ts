@@ -2,7 +2,7 @@
 import type { AnomalyReason } from "#core/anomaly";
 import type { QueuedAlert } from "../alerts/neon-alert-queue";
 import type { BatchTransaction } from "../batch/batch-transaction";
-import type { KpiMetric, MinuteRow, OutcomeRow, ScoreRow } from "./kpi-series";
+import type { KpiMetric, MinuteRow, OutcomeRow, PixelRow, ScoreRow } from "./kpi-series";
 
 /** A series' detector as stored. */
 export interface StoredSeries {
@@ -59,7 +59,36 @@ export interface TenantRange {
   toMs: number;
 }
 
+/** Events counted for the first time in a batch, per tenant, Meta pixel and minute of event time. */
+export interface PixelDelta {
+  tenant: string;
+  windowStartMs: number;
+  pixel: string;
+  events: number;
+  matchQualitySum: number;
+  matchQualityCount: number;
+}
+
+/** A tenant whose newest event time has not moved since `advancedAtMs` (processing time). */
+export interface IdleTenant {
+  tenant: string;
+  /** Its newest trusted event time, epoch ms. */
+  maxEventMs: number;
+  /** When that newest event time was counted (the batch's processing time), epoch ms. */
+  advancedAtMs: number;
+}
+
 export interface AnomalyTransaction {
+  /**
+   * Tenants with detection progress whose newest event time has stood still since at or before
+   * `stillSinceMs` but after `silentSinceMs`, and whose newest event was counted within
+   * `maxLagMs` of its event time (live traffic, not a replay of history).
+   */
+  idleTenants(query: {
+    stillSinceMs: number;
+    maxLagMs: number;
+    silentSinceMs: number;
+  }): Promise<IdleTenant[]>;
   /** Newest trusted event time per tenant (the pipeline wrote this batch's advance already). */
   maxEventTimes(tenants: readonly string[]): Promise<Map<string, number>>;
   /**
@@ -72,6 +101,10 @@ export interface AnomalyTransaction {
   minuteRows(ranges: readonly TenantRange[]): Promise<Map<string, MinuteRow[]>>;
   /** Ingest outcome counts per minute of receipt and source in each range. */
   minuteOutcomes(ranges: readonly TenantRange[]): Promise<Map<string, OutcomeRow[]>>;
+  /** Adds the batch's events to their (tenant, minute, pixel) rows, creating rows as needed. */
+  applyPixelDeltas(deltas: readonly PixelDelta[]): Promise<void>;
+  /** Events and match quality per Meta pixel and minute in each range. */
+  minutePixels(ranges: readonly TenantRange[]): Promise<Map<string, PixelRow[]>>;
   /** Score sums and counts of the stored predictions per minute of scoring and model in each range. */
   minuteScores(ranges: readonly TenantRange[]): Promise<Map<string, ScoreRow[]>>;
   loadSeries(tenants: readonly string[]): Promise<StoredSeries[]>;

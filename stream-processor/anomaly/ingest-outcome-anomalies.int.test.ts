@@ -44,6 +44,7 @@ function traffic(tenant: string, from: number, to: number, rejecting: boolean, t
           sampleEventMessage({
             tenant,
             source: "capi",
+            pixelId: null,
             eventId: `${tenant}-${m}-${i}`,
             eventName: "PageView",
             eventTimeMs: t + i * 1_000,

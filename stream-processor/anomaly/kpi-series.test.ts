@@ -22,6 +22,33 @@ const row = (o: Partial<MinuteRow>): MinuteRow => ({
 });
 
 describe("seriesPointsOf", () => {
+  it("adds a CAPI events count and a match quality per Meta pixel", () => {
+    const pixel = (p: string, eventCount: number, mqSum: number, mqCount: number) => ({
+      windowStartMs: 0,
+      pixel: p,
+      eventCount,
+      matchQualitySum: mqSum,
+      matchQualityCount: mqCount,
+    });
+    const points = seriesPointsOf([], [], [], [pixel("111", 5, 30, 5), pixel("222", 0, 0, 0)]);
+    expect(points).toEqual([
+      {
+        key: seriesKey("pixel-events", { source: "capi", pixel: "111" }),
+        metric: "pixel-events",
+        dimensions: { source: "capi", pixel: "111" },
+        value: 5,
+      },
+      {
+        key: seriesKey("pixel-match-quality", { source: "capi", pixel: "111" }),
+        metric: "pixel-match-quality",
+        dimensions: { source: "capi", pixel: "111" },
+        value: 6,
+      },
+    ]);
+    expect(isRetirableMetric("pixel-events")).toBe(true);
+    expect(KPI_METRICS["pixel-match-quality"]).toMatchObject({ kind: "level", direction: "down" });
+  });
+
   it("turns a minute's window rows into the watched series' values", () => {
     const points = seriesPointsOf([
       row({
@@ -80,10 +107,10 @@ describe("seriesPointsOf", () => {
     });
   });
 
-  it("retires only event name and campaign series; shares and scores are levels", () => {
+  it("retires only event name, campaign and pixel series; shares and scores are levels", () => {
     expect(
       (Object.keys(KPI_METRICS) as (keyof typeof KPI_METRICS)[]).filter(isRetirableMetric),
-    ).toEqual(["events", "conversions", "value"]);
+    ).toEqual(["events", "conversions", "value", "pixel-events"]);
     expect(KPI_METRICS["rejected-share"]).toMatchObject({ kind: "level", direction: "up" });
     expect(KPI_METRICS["mean-score"]).toMatchObject({ kind: "level" });
   });

@@ -26,6 +26,15 @@ export interface OutcomeRow {
   copies: number;
 }
 
+/** The CAPI events of one Meta pixel in one minute (pixel_minute_windows). */
+export interface PixelRow {
+  windowStartMs: number;
+  pixel: string;
+  eventCount: number;
+  matchQualitySum: number;
+  matchQualityCount: number;
+}
+
 /** The scores of one model's predictions scored in one minute. */
 export interface ScoreRow {
   windowStartMs: number;
@@ -39,6 +48,7 @@ export interface MinuteData {
   rows: MinuteRow[];
   outcomes: OutcomeRow[];
   scores: ScoreRow[];
+  pixels: PixelRow[];
 }
 
 /**
@@ -66,6 +76,10 @@ export const KPI_METRICS = {
   "rejected-share": { kind: "level", direction: "up", minScale: SHARE_MIN_SCALE },
   /** Share of a source's events answered as duplicates, per source (only rises matter). */
   "duplicate-share": { kind: "level", direction: "up", minScale: SHARE_MIN_SCALE },
+  /** CAPI events per Meta pixel (all event names). */
+  "pixel-events": { kind: "count" },
+  /** Mean event-match quality (0–10) per Meta pixel; only falls matter. */
+  "pixel-match-quality": { kind: "level", direction: "down", minScale: 0.1 },
 } as const satisfies Record<string, DetectorOptions>;
 
 export type KpiMetric = keyof typeof KPI_METRICS;
@@ -87,11 +101,16 @@ export function seriesKey(metric: KpiMetric, dimensions: Record<string, string>)
 }
 
 /**
- * Series of one event name or campaign: retired after a configurable time without data (a
+ * Series of one event name, campaign or pixel: retired after a configurable time without data (a
  * renamed event or an ended campaign would otherwise hold its slot under the series cap).
  */
 export function isRetirableMetric(metric: KpiMetric): boolean {
-  return metric === "events" || metric === "conversions" || metric === "value";
+  return (
+    metric === "events" ||
+    metric === "conversions" ||
+    metric === "value" ||
+    metric === "pixel-events"
+  );
 }
 
 /** What counts series (zero when absent) read for a key that had no row in a minute. */
@@ -107,6 +126,7 @@ export function seriesPointsOf(
   rows: readonly MinuteRow[],
   outcomes: readonly OutcomeRow[] = [],
   scores: readonly ScoreRow[] = [],
+  pixels: readonly PixelRow[] = [],
 ): SeriesPoint[] {
   const out: SeriesPoint[] = [];
   const quality = new Map<string, { sum: number; count: number }>();
@@ -140,6 +160,12 @@ export function seriesPointsOf(
   }
   for (const s of scores) {
     if (s.count > 0) push("mean-score", { model: s.model }, s.scoreSum / s.count);
+  }
+  for (const p of pixels) {
+    const dims = { source: "capi", pixel: p.pixel };
+    if (p.eventCount > 0) push("pixel-events", dims, p.eventCount);
+    if (p.matchQualityCount > 0)
+      push("pixel-match-quality", dims, p.matchQualitySum / p.matchQualityCount);
   }
   return out;
 }

@@ -12,13 +12,15 @@ import type {
   AnomalyTransaction,
   AnomalyUpdate,
   DetectedAnomaly,
+  IdleTenant,
   OpenAnomalies,
+  PixelDelta,
   SeriesWrite,
   StoredSeries,
   TenantProgress,
   TenantRange,
 } from "./anomaly-store";
-import type { KpiMetric, MinuteRow, OutcomeRow, ScoreRow } from "./kpi-series";
+import type { KpiMetric, MinuteRow, OutcomeRow, PixelRow, ScoreRow } from "./kpi-series";
 
 /** Opens the anomaly repository on a batch transaction's connection. */
 export function openNeonAnomalies(timer: QueryTimer = () => {}): OpenAnomalies {
@@ -53,6 +55,27 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       [tenants],
     );
     return new Map(rows.map((r) => [r.tenant_id, Number(r.ms)]));
+  }
+
+  async idleTenants(query: {
+    stillSinceMs: number;
+    maxLagMs: number;
+    silentSinceMs: number;
+  }): Promise<IdleTenant[]> {
+    const { rows } = await this.run<{ tenant_id: string; ms: string; at_ms: string }>(
+      "idle_tenants",
+      `SELECT w.tenant_id, ${MS("w.max_event_time")} AS ms, ${MS("w.advanced_at")} AS at_ms
+       FROM event_time_watermarks w JOIN anomaly_progress p ON p.tenant_id = w.tenant_id
+       WHERE w.advanced_at <= ${TS("$1")} AND w.advanced_at > ${TS("$3")}
+         AND w.advanced_at - w.max_event_time <= $2::bigint * interval '1 millisecond'
+       ORDER BY w.tenant_id`,
+      [ms(query.stillSinceMs), ms(query.maxLagMs), ms(query.silentSinceMs)],
+    );
+    return rows.map((r) => ({
+      tenant: r.tenant_id,
+      maxEventMs: Number(r.ms),
+      advancedAtMs: Number(r.at_ms),
+    }));
   }
 
   async lockProgress(tenants: readonly string[]): Promise<Map<string, TenantProgress>> {
@@ -177,6 +200,60 @@ export class NeonAnomalyTransaction implements AnomalyTransaction {
       duplicates: Number(r.duplicates),
       rejected: Number(r.rejected),
       copies: Number(r.copies),
+    }));
+  }
+
+  async applyPixelDeltas(deltas: readonly PixelDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    await this.run(
+      "apply_pixel_deltas",
+      `INSERT INTO pixel_minute_windows AS w (tenant_id, window_start, pixel_id, event_count,
+         match_quality_sum, match_quality_count)
+       SELECT t, ${TS("ms")}, px, n, mqs, mqc
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::bigint[])
+         AS d(t, ms, px, n, mqs, mqc)
+       ORDER BY 1, 2, 3
+       ON CONFLICT (tenant_id, window_start, pixel_id) DO UPDATE SET
+         event_count = w.event_count + EXCLUDED.event_count,
+         match_quality_sum = w.match_quality_sum + EXCLUDED.match_quality_sum,
+         match_quality_count = w.match_quality_count + EXCLUDED.match_quality_count`,
+      [
+        deltas.map((d) => d.tenant),
+        deltas.map((d) => ms(d.windowStartMs)),
+        deltas.map((d) => d.pixel),
+        deltas.map((d) => d.events),
+        deltas.map((d) => d.matchQualitySum),
+        deltas.map((d) => d.matchQualityCount),
+      ],
+    );
+  }
+
+  async minutePixels(ranges: readonly TenantRange[]): Promise<Map<string, PixelRow[]>> {
+    if (ranges.length === 0) return new Map();
+    const { rows } = await this.run<{
+      tenant_id: string;
+      ms: string;
+      pixel_id: string;
+      event_count: string;
+      match_quality_sum: number;
+      match_quality_count: string;
+    }>(
+      "minute_pixels",
+      `SELECT x.tenant_id, ${MS("x.window_start")} AS ms, x.pixel_id,
+         x.event_count::text AS event_count, x.match_quality_sum,
+         x.match_quality_count::text AS match_quality_count
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(tenant_id, f, t)
+       JOIN pixel_minute_windows x ON x.tenant_id = r.tenant_id
+         AND x.window_start >= ${TS("r.f")} AND x.window_start < ${TS("r.t")}
+       ORDER BY x.tenant_id, x.window_start, x.pixel_id`,
+      rangeParams(ranges),
+    );
+    return byTenant(rows, (r) => ({
+      windowStartMs: Number(r.ms),
+      pixel: r.pixel_id,
+      eventCount: Number(r.event_count),
+      matchQualitySum: Number(r.match_quality_sum),
+      matchQualityCount: Number(r.match_quality_count),
     }));
   }
 

@@ -42,6 +42,7 @@ describe("series lifecycle in the stream processor", () => {
             sampleEventMessage({
               tenant: "shop",
               source: "capi",
+              pixelId: null,
               eventId: `${eventName}-${m}`,
               eventName,
               eventTimeMs: t + i * 1_000,

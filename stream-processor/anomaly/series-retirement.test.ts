@@ -29,6 +29,9 @@ class MemoryAnomalies implements AnomalyTransaction {
   readonly updates: AnomalyUpdate[] = [];
   readonly alertTypes: string[] = [];
 
+  async idleTenants() {
+    return [];
+  }
   async maxEventTimes() {
     return new Map([["shop", this.watermarkMs]]);
   }
@@ -46,6 +49,10 @@ class MemoryAnomalies implements AnomalyTransaction {
     return new Map();
   }
   async minuteScores() {
+    return new Map();
+  }
+  async applyPixelDeltas() {}
+  async minutePixels() {
     return new Map();
   }
   async loadSeries(): Promise<StoredSeries[]> {
@@ -104,6 +111,8 @@ describe("series retirement", () => {
         checkpointMinutes: 10,
         maxCachedSeries: 1_000,
         retireAfterMs: RETIRE_AFTER_MS,
+        idleCloseMs: 0,
+        idleMaxLagMs: 0,
         allowedLatenessMs: 0,
         alertSource: "/test",
         operatorSinks: [],

@@ -7,7 +7,14 @@ import type { BatchTransaction } from "./batch-transaction";
 /** The fields of an event message a stage may read, as the metrics decoder validated them. */
 export type StageEventFields = Pick<
   EventMessage,
-  "tenant" | "eventName" | "eventId" | "eventTimeMs" | "predictionId" | "clickIds"
+  | "tenant"
+  | "eventName"
+  | "eventId"
+  | "eventTimeMs"
+  | "predictionId"
+  | "clickIds"
+  | "pixelId"
+  | "matchQuality"
 >;
 
 /** A record's validated message, as the metrics decoder read it. */

@@ -195,11 +195,16 @@ export const SQL = {
   },
   advanceWatermarks: {
     name: "driftline_advance_watermarks",
-    text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time)
-           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")} FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
+    // advanced_at: the processing time the newest event time last moved forward (the idle close
+    // of silent tenants measures from it); a batch that does not raise it leaves it alone.
+    text: `INSERT INTO event_time_watermarks AS w (tenant_id, max_event_time, advanced_at)
+           SELECT t, ${MS_TO_TIMESTAMPTZ("ms")}, ${MS_TO_TIMESTAMPTZ("$3::bigint")}
+           FROM unnest($1::text[], $2::bigint[]) AS d(t, ms)
            ORDER BY t
            ON CONFLICT (tenant_id) DO UPDATE SET
              max_event_time = GREATEST(w.max_event_time, EXCLUDED.max_event_time),
+             advanced_at = CASE WHEN EXCLUDED.max_event_time > w.max_event_time
+                                THEN EXCLUDED.advanced_at ELSE w.advanced_at END,
              updated_at = now()`,
   },
 } as const;

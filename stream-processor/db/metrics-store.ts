@@ -59,8 +59,14 @@ export interface MetricsTransaction {
   applyWindowDeltas(deltas: readonly WindowDelta[]): Promise<void>;
   /** Adds ingest outcome counts to their (tenant, minute, source) rows, creating rows as needed. */
   applyOutcomeDeltas(deltas: readonly OutcomeDelta[]): Promise<void>;
-  /** Raises the stored newest event time per tenant (never lowers it). */
-  advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Raises the stored newest event time per tenant (never lowers it); where it rises, records
+   * `advancedAtMs` (the batch's processing time, default now) as when it last moved.
+   */
+  advanceWatermarks(
+    maxEventTimeMs: ReadonlyMap<string, number>,
+    advancedAtMs?: number,
+  ): Promise<void>;
   /**
    * Marks the hours whose minute windows this transaction changed (distinct pairs), so that
    * `rollUpHours` recomputes them and hourly reads add their minutes meanwhile.

@@ -221,12 +221,16 @@ class NeonMetricsTransaction implements MetricsTransaction {
     ]);
   }
 
-  async advanceWatermarks(maxEventTimeMs: ReadonlyMap<string, number>): Promise<void> {
+  async advanceWatermarks(
+    maxEventTimeMs: ReadonlyMap<string, number>,
+    advancedAtMs: number = Date.now(),
+  ): Promise<void> {
     if (maxEventTimeMs.size === 0) return;
     const entries = [...maxEventTimeMs];
     await this.run("advance_watermarks", SQL.advanceWatermarks, [
       textArray(entries.map(([t]) => t)),
       numberArray(entries.map(([, ms]) => Math.floor(ms))),
+      Math.floor(advancedAtMs),
     ]);
   }
 

@@ -100,6 +100,7 @@ type ParsedEvent = Pick<
   | "testEventCode"
   | "keyKind"
   | "crossSourceCopy"
+  | "pixelId"
 >;
 
 export function createRecordDecoder(validation: EventValidation) {

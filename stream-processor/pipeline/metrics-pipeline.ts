@@ -240,7 +240,7 @@ export class MetricsPipeline implements BatchCommitter<AcceptedRecord> {
         if (hours.length > 0) await metrics.markHoursPending(hours);
       }
       if (aggregate.maxEventTimeMs.size > 0)
-        await metrics.advanceWatermarks(aggregate.maxEventTimeMs);
+        await metrics.advanceWatermarks(aggregate.maxEventTimeMs, nowMs);
       if (observed.length > 0) {
         for (const [i, stage] of this.stages.entries()) {
           const records = observed.map((r) => ({

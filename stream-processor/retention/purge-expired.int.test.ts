@@ -26,6 +26,33 @@ beforeAll(async () => {
       [T, at(d), `e${i}`],
     );
   }
+  // Ingest outcome minutes 10 and 100 days old (they go with the metric windows' retention).
+  for (const d of [10, 100]) {
+    await q(
+      `INSERT INTO ingest_outcome_windows (tenant_id, window_start, source, accepted)
+       VALUES ($1, date_trunc('minute', $2::timestamptz), 'capi', 5)`,
+      [T, at(d)],
+    );
+  }
+  for (const d of [10, 100]) {
+    await q(
+      `INSERT INTO pixel_minute_windows (tenant_id, window_start, pixel_id, event_count)
+       VALUES ($1, date_trunc('minute', $2::timestamptz), '111', 5)`,
+      [T, at(d)],
+    );
+  }
+  // Anomalies: resolved long ago (goes), detected long ago and still open (stays), resolved
+  // recently after an old detection (stays: aged by resolution).
+  const anomaly = (id: string, detectedDaysAgo: number, resolvedDaysAgo: number | null) =>
+    q(
+      `INSERT INTO anomalies (tenant_id, anomaly_id, series_key, metric, dimensions, reason,
+         detected_at, resolved_at, expected, lower_bound, upper_bound, observed, score, peak_score)
+       VALUES ($1, $2, '["events"]', 'events', '{}', 'drop-to-zero', $3, $4, 3, 0, 9, 0, 0.6, 0.7)`,
+      [T, id, at(detectedDaysAgo), resolvedDaysAgo === null ? null : at(resolvedDaysAgo)],
+    );
+  await anomaly("an-old-resolved", 200, 199);
+  await anomaly("an-old-open", 200, null);
+  await anomaly("an-resolved-recently", 200, 2);
   for (const d of [5, 50]) {
     await q(
       `INSERT INTO drift_results (tenant_id, model_name, version, feature, test, value, is_drift, reference_size,
@@ -114,6 +141,7 @@ const policy = (over: Partial<RetentionPolicy> = {}): RetentionPolicy => ({
   alertsDays: 365,
   retrainingDays: 365,
   deliveriesDays: 30,
+  anomaliesDays: 90,
   batchRows: 2,
   maxBatchesPerRun: 100,
   ...over,
@@ -129,10 +157,14 @@ describe("purgeExpired", () => {
         alertsDays: 0,
         retrainingDays: 0,
         deliveriesDays: 0,
+        anomaliesDays: 0,
       }),
       NOW,
     );
     expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+    expect(await count("ingest_outcome_windows")).toBe(2);
+    expect(await count("pixel_minute_windows")).toBe(2);
+    expect(await count("anomalies")).toBe(3);
     expect(await count("metric_windows")).toBe(4);
   });
 
@@ -144,12 +176,16 @@ describe("purgeExpired", () => {
         alertsDays: 0,
         retrainingDays: 0,
         deliveriesDays: 0,
+        anomaliesDays: 0,
         batchRows: 1,
         maxBatchesPerRun: 2,
       }),
       NOW,
     );
     expect(first.metricWindows).toBe(2);
+    expect(first.ingestOutcomeWindows).toBe(1);
+    expect(first.pixelMinuteWindows).toBe(1);
+    expect(await count("pixel_minute_windows")).toBe(1);
     expect(await count("metric_windows")).toBe(2);
   });
 
@@ -157,6 +193,10 @@ describe("purgeExpired", () => {
     const counts = await purgeExpired(env.db, policy(), NOW);
     expect(counts).toEqual({
       metricWindows: 1,
+      // The old outcome minute went with the previous run (same retention as the windows).
+      ingestOutcomeWindows: 0,
+      pixelMinuteWindows: 0,
+      anomalies: 1,
       driftResults: 1,
       driftEntries: 1,
       performanceResults: 1,
@@ -174,6 +214,16 @@ describe("purgeExpired", () => {
     // The values of deleted windows went with them.
     expect(await count("metric_window_values")).toBe(1);
     expect(await count("drift_results")).toBe(1);
+    const outcomes = (
+      await env.db.query<{ days: number }>(
+        "SELECT round(extract(epoch FROM $1::timestamptz - window_start) / 86400) AS days FROM ingest_outcome_windows",
+        [new Date(NOW).toISOString()],
+      )
+    ).rows;
+    expect(outcomes.map((r) => Number(r.days))).toEqual([10]);
+    const anomalies = (await env.db.query("SELECT anomaly_id FROM anomalies ORDER BY anomaly_id"))
+      .rows;
+    expect(anomalies.map((r) => r.anomaly_id)).toEqual(["an-old-open", "an-resolved-recently"]);
     expect(await count("drift_entries")).toBe(1);
     expect(await count("performance_results")).toBe(1);
     const alerts = (await env.db.query("SELECT alert_id FROM alerts ORDER BY alert_id")).rows;

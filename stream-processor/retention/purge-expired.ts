@@ -6,7 +6,11 @@
 
 /** Days each kind is kept; 0 keeps it forever. */
 export interface RetentionPolicy {
-  /** metric_windows (minute and hour rows) and their per-currency values, by window start. */
+  /**
+   * metric_windows (minute and hour rows) and their per-currency values, the ingest outcome
+   * minutes (ingest_outcome_windows) and the per-pixel minutes (pixel_minute_windows), by window
+   * start.
+   */
   metricWindowsDays: number;
   /** drift_results, drift_entries and performance_results, by evaluation time. */
   driftDays: number;
@@ -16,6 +20,8 @@ export interface RetentionPolicy {
   retrainingDays: number;
   /** Webhook delivery attempts and destination batches, by attempt / send time. */
   deliveriesDays: number;
+  /** Resolved anomalies, by resolution time (open ones are kept: their series still points at them). */
+  anomaliesDays: number;
   /** Rows per DELETE statement. */
   batchRows: number;
   /** Batches per kind and run; the rest waits for the next run. */
@@ -29,6 +35,9 @@ export interface PurgeQueryable {
 export type PurgeCounts = Record<RetentionKind, number>;
 export type RetentionKind =
   | "metricWindows"
+  | "ingestOutcomeWindows"
+  | "pixelMinuteWindows"
+  | "anomalies"
   | "driftResults"
   | "driftEntries"
   | "performanceResults"
@@ -56,6 +65,22 @@ const KINDS: Record<RetentionKind, ExpiredRows> = {
     days: "metricWindowsDays",
     table: "metric_windows",
     expired: `window_start < ${CUTOFF}`,
+  },
+  ingestOutcomeWindows: {
+    days: "metricWindowsDays",
+    table: "ingest_outcome_windows",
+    expired: `window_start < ${CUTOFF}`,
+  },
+  pixelMinuteWindows: {
+    days: "metricWindowsDays",
+    table: "pixel_minute_windows",
+    expired: `window_start < ${CUTOFF}`,
+  },
+  // An open anomaly stays whatever its age: its series' state names it until it resolves.
+  anomalies: {
+    days: "anomaliesDays",
+    table: "anomalies",
+    expired: `resolved_at < ${CUTOFF}`,
   },
   driftResults: { days: "driftDays", table: "drift_results", expired: `evaluated_at < ${CUTOFF}` },
   driftEntries: { days: "driftDays", table: "drift_entries", expired: `evaluated_at < ${CUTOFF}` },

@@ -21,7 +21,7 @@ export function metricsInTransaction(
         admitDimensionValues: (values, caps) => metrics.admitDimensionValues(values, caps),
         applyWindowDeltas: (deltas) => metrics.applyWindowDeltas(deltas),
         applyOutcomeDeltas: (deltas) => metrics.applyOutcomeDeltas(deltas),
-        advanceWatermarks: (max) => metrics.advanceWatermarks(max),
+        advanceWatermarks: (max, at) => metrics.advanceWatermarks(max, at),
         markHoursPending: (hours) => metrics.markHoursPending(hours),
       });
     });

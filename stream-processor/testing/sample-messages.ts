@@ -13,6 +13,8 @@ export interface SampleEventOptions {
   currency?: string;
   matchQuality?: number;
   predictionId?: string;
+  /** The Meta pixel of a `capi` message (default a fixed id); null: none. */
+  pixelId?: string | null;
 }
 
 /** Deterministic 64-hex "hash" of a seed (stands in for SHA-256 of an email/phone). */
@@ -46,7 +48,9 @@ export function sampleEventMessage(o: SampleEventOptions): EventMessage {
     schemaVersion: 1,
     tenant,
     source,
-    ...(source === "capi" ? { pixelId: "1234567890123456" } : {}),
+    ...(source === "capi" && o.pixelId !== null
+      ? { pixelId: o.pixelId ?? "1234567890123456" }
+      : {}),
     eventId: o.eventId,
     eventIdAssigned: false,
     eventName,

@@ -183,6 +183,61 @@ describe("anomaly reads", () => {
     ]);
   });
 
+  it("GET /v1/health-score: per pixel, from its open anomalies and its last 24 h, for the tenant's own pixels only", async () => {
+    const tenant = uniqueTenant("initech");
+    const read = await createKey(tenant, ["read"]);
+    await sql("INSERT INTO tenants (tenant_id) VALUES ($1)", [tenant]);
+    // Pixel 111 dropped to zero (open); 222 flows with match quality 4.1; 333 sent nothing in
+    // the last 24 h (listed nowhere).
+    await sql(
+      `INSERT INTO anomalies (tenant_id, anomaly_id, series_key, metric, dimensions, reason,
+         detected_at, expected, lower_bound, upper_bound, observed, score, peak_score)
+       VALUES ($1, 'an-pixel-1', '["pixel-events","capi","111"]', 'pixel-events', $2,
+         'drop-to-zero', $3, 5, 0, 19, 0, 0.6, 0.6)`,
+      [
+        tenant,
+        JSON.stringify({ source: "capi", pixel: "111" }),
+        new Date(NOW - 30 * MINUTE).toISOString(),
+      ],
+    );
+    const pixelRow = (pixel: string, at: number, events: number, mq: number) =>
+      sql(
+        `INSERT INTO pixel_minute_windows (tenant_id, window_start, pixel_id, event_count,
+           match_quality_sum, match_quality_count) VALUES ($1, $2, $3, $4, $5, $4)`,
+        [tenant, new Date(at).toISOString(), pixel, events, events * mq],
+      );
+    await pixelRow("111", NOW - 2 * HOUR, 300, 7);
+    await pixelRow("222", NOW - 3 * HOUR, 40, 4.1);
+    await pixelRow("222", NOW - 10 * HOUR, 60, 4.1);
+    await pixelRow("333", NOW - 30 * HOUR, 50, 9);
+    const { status, body } = await get("/v1/health-score", read);
+    expect(status).toBe(200);
+    const pixels = body.pixels as {
+      pixel: string;
+      events: number;
+      score: number;
+      recommendations: string[];
+    }[];
+    // 111: 100 − 35 (open drop; match quality 7 is on target); 222: 100 − round((6 − 4.1) · 10).
+    expect(pixels.map((p) => [p.pixel, p.events, p.score])).toEqual([
+      ["111", 300, 65],
+      ["222", 100, 81],
+    ]);
+    expect(pixels[0]!.recommendations[0]).toMatch(
+      /^check the integration sending pixel-events \(capi, pixel 111\): nothing since/,
+    );
+    expect(pixels[1]!.recommendations[0]).toMatch(/match quality 4\.1, ≥ 6 expected$/);
+    // The pixel anomaly counts for the tenant and its capi source too.
+    expect(body.score).toBe(65);
+    // Other tenants see none of these pixels.
+    for (const other of [acme, globex]) {
+      const res = await get("/v1/health-score", other.read);
+      expect(res.body.pixels).toEqual([]);
+    }
+    const filtered = await get("/v1/anomalies?metric=pixel-events", read);
+    expect(filtered.body.data.map((a) => a.id)).toEqual(["an-pixel-1"]);
+  });
+
   it("answers 400 naming a bad filter, 401 without a key and 403 without the read role", async () => {
     const bad = await get("/v1/anomalies?status=closed", acme.read);
     expect(bad.status).toBe(400);

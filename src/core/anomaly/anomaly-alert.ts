@@ -49,6 +49,7 @@ export function describeSeries(series: SeriesRef): string {
   const d = series.dimensions;
   const parts: string[] = [];
   if (d.source) parts.push(d.source);
+  if (d.pixel) parts.push(`pixel ${d.pixel}`);
   if (d.campaign) parts.push(`campaign ${d.campaign}`);
   if (d.currency) parts.push(d.currency);
   const what = d.eventName ?? d.model;

@@ -170,6 +170,23 @@ describe("createDetector", () => {
     expect(points[detected[0]!]!.reason).toMatch(/level-shift-down|dip/);
   });
 
+  it("catches a 60 % fall of a sparse count (2 a minute) within hours, and stays quiet on a clean one", () => {
+    // Each minute of the fall is within ±1σ of 2 a minute; the Poisson likelihood CUSUM adds up
+    // the evidence (about 0.45 a minute against a limit of 12).
+    const clean = poissonMinutes(11, 2, 14);
+    expect(feed(clean).filter((p) => p.change === "detected")).toEqual([]);
+    const values = poissonMinutes(12, 2, 9);
+    const fallAt = 8 * 1440 + 300;
+    const r = createRandom(120);
+    for (let i = fallAt; i < values.length; i++) values[i] = poissonFromUniform(0.8, r.next());
+    const points = feed(values);
+    const detected = points.flatMap((p, i) => (p.change === "detected" ? [i] : []));
+    expect(detected.length).toBeGreaterThanOrEqual(1);
+    expect(detected[0]!).toBeGreaterThanOrEqual(fallAt);
+    expect(detected[0]! - fallAt).toBeLessThan(120);
+    expect(points[detected[0]!]!.reason).toBe("level-shift-down");
+  });
+
   it("honours direction: a level series watched downward ignores rises", () => {
     const r = createRandom(8);
     const values = Array.from({ length: 2 * 1440 }, () => 7 + 0.3 * r.normal());

@@ -2,6 +2,45 @@
 import { ValidationError } from "../errors.ts";
 import { cusumDown, cusumUp } from "./cusum.ts";
 import {
+  type DetectorOptions,
+  type ResolvedDetectorOptions,
+  resolveMemo,
+} from "./detector-options.ts";
+import {
+  COUNTS,
+  DAY_MS,
+  EXACT_POINTS,
+  F_D_MAD,
+  F_D_MEAN,
+  F_D_MED,
+  F_G,
+  F_W_MED,
+  FALLBACK_SPREAD,
+  FLOAT_BYTES,
+  FLOATS,
+  HOUR_MS,
+  MAX_COUNT,
+  N_D,
+  N_G,
+  N_W,
+  restoreInto,
+  S_CALM_SUM,
+  S_DOWN,
+  S_FIRST_T,
+  S_NORMAL_RUN,
+  S_OPEN_SINCE,
+  S_POISSON_DOWN,
+  S_REASON,
+  S_TOTAL,
+  S_UP,
+  S_ZERO_EXPECTED,
+  SCALAR_BYTES,
+  SCALARS,
+  STATE_BYTES,
+  snapshotOf,
+  WEEK_MS,
+} from "./detector-state.ts";
+import {
   DAY_BUCKETS,
   hourOfWeek,
   MAD_TO_SIGMA,
@@ -9,80 +48,19 @@ import {
   WEEK_BUCKETS,
 } from "./seasonal-baseline.ts";
 
-/** `count`: event volumes (Poisson floor on the spread, drop-to-zero rule); `level`: rates, means, shares. */
-export type SeriesKind = "count" | "level";
+export {
+  type AnomalyDirection,
+  DEFAULT_DETECTOR_OPTIONS,
+  type DetectorOptions,
+  type ResolvedDetectorOptions,
+  resolveDetectorOptions,
+  type SeriesKind,
+} from "./detector-options.ts";
+export { DETECTOR_STATE_BYTES } from "./detector-state.ts";
 
-/** Which departures count: both, only falls (match quality) or only rises (rejected share). */
-export type AnomalyDirection = "both" | "down" | "up";
-
-export interface DetectorOptions {
-  /** Default `count`. */
-  kind?: SeriesKind;
-  /** Default `both`. */
-  direction?: AnomalyDirection;
-  /** Offset of the series' local time from UTC for its hour-of-day × day-of-week buckets, minutes. Default 0. */
-  timeZoneOffsetMinutes?: number;
-  /** Observations before any alert (the warm-up, together with warmupMs). Default 60. */
-  warmupPoints?: number;
-  /** Time from the first observation before any alert, ms: one daily cycle. Default 86 400 000. */
-  warmupMs?: number;
-  /**
-   * Observations a seasonal bucket needs before it is trusted; until then the detector falls
-   * back from hour-of-week to hour-of-day to one global level. Default 10.
-   */
-  minBucketPoints?: number;
-  /** Per-observation learning rate of each bucket's median/MAD (memory ≈ 1/decay observations). Default 0.02. */
-  decay?: number;
-  /** Robust z (residual / (1.4826·MAD)) of a single-point spike or dip. Default 6. */
-  threshold?: number;
-  /** CUSUM allowance k, in robust standard deviations. Default 0.75. */
-  cusumAllowance?: number;
-  /** CUSUM decision limit h. Default 12. */
-  cusumLimit?: number;
-  /** Residuals are clipped to ±this before CUSUM, so one outlier cannot fire it alone. Default 4. */
-  cusumClip?: number;
-  /**
-   * Drop to zero (kind `count`): zero observations in a row while this many events were expected
-   * in total over the run. Default 10 (Poisson: e^−10 ≈ 5e−5 that a live series shows it).
-   */
-  zeroExpectedFloor?: number;
-  /** Smallest spread assumed, in the series' units. Default 1 for counts, 1e-9 for levels. */
-  minScale?: number;
-  /** Smallest spread assumed as a share of the expected value. Default 0.05. */
-  relativeMinScale?: number;
-  /**
-   * While an anomaly is open the baseline does not learn (an anomaly is not the new normal); once
-   * it has been open this long, ms, learning resumes so a lasting change becomes the new normal
-   * and resolves. Default 86 400 000 (a day). Zeros of a drop are never learned.
-   */
-  relearnAfterMs?: number;
-  /** An open anomaly resolves after this many points in a row within ±resolveZ. Default 10. */
-  resolveAfter?: number;
-  /** Default 2. */
-  resolveZ?: number;
-}
-
-export type ResolvedDetectorOptions = Required<DetectorOptions>;
-
-export const DEFAULT_DETECTOR_OPTIONS: Readonly<ResolvedDetectorOptions> = Object.freeze({
-  kind: "count",
-  direction: "both",
-  timeZoneOffsetMinutes: 0,
-  warmupPoints: 60,
-  warmupMs: 86_400_000,
-  minBucketPoints: 10,
-  decay: 0.02,
-  threshold: 6,
-  cusumAllowance: 0.75,
-  cusumLimit: 12,
-  cusumClip: 4,
-  zeroExpectedFloor: 10,
-  minScale: 1,
-  relativeMinScale: 0.05,
-  relearnAfterMs: 86_400_000,
-  resolveAfter: 10,
-  resolveZ: 2,
-});
+/** The fall of a count's rate the Poisson CUSUM is tuned to detect (to half the expected rate). */
+const POISSON_FALL = 0.5;
+const LN_POISSON_FALL = Math.log(POISSON_FALL);
 
 /** Why a point is anomalous (the strongest rule that fired). */
 export type AnomalyReason =
@@ -128,47 +106,6 @@ export interface Detector {
   readonly options: Readonly<ResolvedDetectorOptions>;
 }
 
-// State layout: one ArrayBuffer per detector (scalars, then bucket floats, then bucket counts),
-// so a detector is a few typed-array views and snapshot/restore is one copy.
-const S_TOTAL = 0;
-const S_UP = 1;
-const S_DOWN = 2;
-const S_ZERO_EXPECTED = 3;
-const S_NORMAL_RUN = 4;
-const S_OPEN_SINCE = 5;
-const S_REASON = 6;
-const S_FIRST_T = 7;
-const S_CALM_SUM = 8;
-const SCALARS = 10;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
-const WEEK_MS = 7 * DAY_MS;
-const DAY_FLOATS = DAY_BUCKETS;
-// Floats: weekly median, daily median, daily MAD, daily mean, global median/MAD/mean. The weekly
-// buckets borrow the spread of their hour of day (a MAD per hour of the week would double the
-// state for little: the Poisson and relative floors already follow the level).
-const F_W_MED = 0;
-const F_D_MED = F_W_MED + WEEK_BUCKETS;
-const F_D_MAD = F_D_MED + DAY_FLOATS;
-const F_D_MEAN = F_D_MAD + DAY_FLOATS;
-const F_G = F_D_MEAN + DAY_FLOATS;
-const FLOATS = F_G + 3;
-const N_W = 0;
-const N_D = WEEK_BUCKETS;
-const N_G = WEEK_BUCKETS + DAY_BUCKETS;
-const COUNTS = N_G + 1;
-const SCALAR_BYTES = SCALARS * 8;
-const FLOAT_BYTES = FLOATS * 4;
-const STATE_BYTES = SCALAR_BYTES + FLOAT_BYTES + COUNTS;
-/** Bucket counts saturate here (they only gate trust and the first exact steps). */
-const MAX_COUNT = 255;
-/** Observations of a bucket that set a running mean before the robust steps take over. */
-const EXACT_POINTS = 30;
-/** Spread multiplier of the hour-of-day fallback (squared for the global one). */
-const FALLBACK_SPREAD = 2;
-const STATE_MAGIC = 0x44_41_31; // "DA1": Driftline anomaly detector state, version 1
-const HEADER_BYTES = 4;
-
 const REASONS: readonly AnomalyReason[] = [
   "spike",
   "dip",
@@ -176,62 +113,6 @@ const REASONS: readonly AnomalyReason[] = [
   "level-shift-down",
   "drop-to-zero",
 ];
-
-/** Options with defaults filled in and checked; throws a ValidationError naming a bad one. */
-export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedDetectorOptions {
-  const kind = options.kind ?? DEFAULT_DETECTOR_OPTIONS.kind;
-  const resolved: ResolvedDetectorOptions = {
-    ...DEFAULT_DETECTOR_OPTIONS,
-    minScale: kind === "count" ? 1 : 1e-9,
-    ...stripUndefined(options),
-  };
-  const positive: (keyof ResolvedDetectorOptions)[] = [
-    "threshold",
-    "cusumAllowance",
-    "cusumLimit",
-    "cusumClip",
-    "zeroExpectedFloor",
-    "minScale",
-    "resolveZ",
-  ];
-  const issues: { field: string; message: string }[] = [];
-  for (const f of positive) {
-    const v = resolved[f];
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
-      issues.push({ field: f, message: "must be a positive finite number" });
-  }
-  for (const f of ["warmupPoints", "minBucketPoints", "resolveAfter"] as const) {
-    const v = resolved[f];
-    if (!Number.isInteger(v) || v < 1 || v > 1e9)
-      issues.push({ field: f, message: "must be a whole number ≥ 1" });
-  }
-  if (resolved.minBucketPoints > MAX_COUNT)
-    issues.push({ field: "minBucketPoints", message: `must be at most ${MAX_COUNT}` });
-  if (!(resolved.decay > 0 && resolved.decay <= 1))
-    issues.push({ field: "decay", message: "must be in (0, 1]" });
-  if (!(resolved.relativeMinScale >= 0 && Number.isFinite(resolved.relativeMinScale)))
-    issues.push({ field: "relativeMinScale", message: "must be ≥ 0" });
-  for (const f of ["warmupMs", "relearnAfterMs"] as const) {
-    if (!(resolved[f] >= 0 && Number.isFinite(resolved[f])))
-      issues.push({ field: f, message: "must be a finite number ≥ 0" });
-  }
-  if (
-    !Number.isFinite(resolved.timeZoneOffsetMinutes) ||
-    Math.abs(resolved.timeZoneOffsetMinutes) > 14 * 60
-  )
-    issues.push({ field: "timeZoneOffsetMinutes", message: "must be within ±840 minutes" });
-  if (kind !== "count" && kind !== "level")
-    issues.push({ field: "kind", message: 'must be "count" or "level"' });
-  if (!["both", "down", "up"].includes(resolved.direction))
-    issues.push({ field: "direction", message: 'must be "both", "down" or "up"' });
-  if (issues.length > 0) {
-    throw new ValidationError(
-      `invalid detector options: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`,
-      issues,
-    );
-  }
-  return resolved;
-}
 
 /**
  * A detector for one series with `options` (defaults: DEFAULT_DETECTOR_OPTIONS), optionally
@@ -244,23 +125,6 @@ export function resolveDetectorOptions(options: DetectorOptions = {}): ResolvedD
  */
 export function createDetector(options?: DetectorOptions, state?: Uint8Array): Detector {
   return new SeasonalDetector(resolveMemo(options), state);
-}
-
-/** Resolved options per options object: detectors of one kind share one (memory per series). */
-const resolved = new WeakMap<DetectorOptions, ResolvedDetectorOptions>();
-let defaults: ResolvedDetectorOptions | undefined;
-
-function resolveMemo(options: DetectorOptions | undefined): ResolvedDetectorOptions {
-  if (options === undefined) {
-    defaults ??= Object.freeze(resolveDetectorOptions()) as ResolvedDetectorOptions;
-    return defaults;
-  }
-  let o = resolved.get(options);
-  if (o === undefined) {
-    o = Object.freeze(resolveDetectorOptions(options)) as ResolvedDetectorOptions;
-    resolved.set(options, o);
-  }
-  return o;
 }
 
 /** One series' detector: three typed-array views on one buffer, methods on the prototype. */
@@ -357,6 +221,20 @@ class SeasonalDetector implements Detector {
     const tracking = warm && weekly;
     let cUp = tracking && up ? cusumUp(sc[S_UP]!, zc, o.cusumAllowance) : 0;
     let cDown = tracking && down ? cusumDown(sc[S_DOWN]!, zc, o.cusumAllowance) : 0;
+    // Counts: a likelihood-ratio CUSUM of the rate falling to POISSON_FALL of the expected one,
+    // each step's evidence clipped like the residuals. On sparse series the z-based CUSUM sees a
+    // 60 % fall of 2 a minute as noise within ±1σ; the Poisson likelihood weighs each zero.
+    let cPoisson =
+      tracking && down && count && m > 0
+        ? Math.max(
+            0,
+            sc[S_POISSON_DOWN]! +
+              Math.max(
+                -o.cusumClip,
+                Math.min(o.cusumClip, x * LN_POISSON_FALL + (1 - POISSON_FALL) * m),
+              ),
+          )
+        : 0;
 
     // Drop to zero: the expected volume summed over the current run of zeros.
     let zeroExpected = sc[S_ZERO_EXPECTED]!;
@@ -366,10 +244,10 @@ class SeasonalDetector implements Detector {
     const spike = up && z >= o.threshold;
     const dip = down && -z >= o.threshold;
     const shiftUp = cUp >= o.cusumLimit;
-    const shiftDown = cDown >= o.cusumLimit;
+    const shiftDown = cDown >= o.cusumLimit || cPoisson >= o.cusumLimit;
     const drop = zeroExpected >= o.zeroExpectedFloor;
     const absZ = (up && z > 0) || (down && z < 0) ? Math.abs(z) : 0;
-    const cMax = Math.max(cUp, cDown);
+    const cMax = Math.max(cUp, cDown, cPoisson);
     const score = Math.max(
       absZ / (absZ + o.threshold),
       cMax / (cMax + o.cusumLimit),
@@ -389,7 +267,10 @@ class SeasonalDetector implements Detector {
     const anomalous = warm && reasonNow !== undefined;
     // A fired CUSUM starts collecting fresh evidence (the open anomaly carries the state).
     if (shiftUp) cUp = 0;
-    if (shiftDown) cDown = 0;
+    if (shiftDown) {
+      cDown = 0;
+      cPoisson = 0;
+    }
 
     let change: DetectorPoint["change"];
     let isOpen = open;
@@ -421,12 +302,14 @@ class SeasonalDetector implements Detector {
         sc[S_CALM_SUM] = 0;
         cUp = 0;
         cDown = 0;
+        cPoisson = 0;
         change = "resolved";
         isOpen = false;
       }
     }
     sc[S_UP] = cUp;
     sc[S_DOWN] = cDown;
+    sc[S_POISSON_DOWN] = cPoisson;
     sc[S_ZERO_EXPECTED] = zeroExpected;
     const reason = isOpen || change === "resolved" ? REASONS[sc[S_REASON]!] : undefined;
 
@@ -484,10 +367,7 @@ class SeasonalDetector implements Detector {
   }
 
   snapshot(): Uint8Array {
-    const out = new Uint8Array(HEADER_BYTES + STATE_BYTES);
-    new DataView(out.buffer).setUint32(0, STATE_MAGIC);
-    out.set(new Uint8Array(this.sc.buffer), HEADER_BYTES);
-    return out;
+    return snapshotOf(this.sc.buffer);
   }
 }
 
@@ -508,27 +388,4 @@ function point(
   if (reason !== undefined) p.reason = reason;
   if (change !== undefined) p.change = change;
   return p;
-}
-
-/** Bytes of a detector's snapshot. */
-export const DETECTOR_STATE_BYTES = HEADER_BYTES + STATE_BYTES;
-
-function restoreInto(buffer: ArrayBuffer, state: Uint8Array): void {
-  if (
-    state.byteLength !== HEADER_BYTES + STATE_BYTES ||
-    new DataView(state.buffer, state.byteOffset, state.byteLength).getUint32(0) !== STATE_MAGIC
-  ) {
-    throw new ValidationError(
-      `detector state must be a ${HEADER_BYTES + STATE_BYTES}-byte snapshot of this detector version, got ${state.byteLength} bytes`,
-      [{ field: "state", message: "is not a snapshot of this detector version" }],
-    );
-  }
-  new Uint8Array(buffer).set(state.subarray(HEADER_BYTES));
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o))
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

@@ -75,7 +75,12 @@ function anomalyPenalty(a: OpenAnomalyInput): number {
 function seriesName(a: OpenAnomalyInput): string {
   const d = a.dimensions;
   const what = d.eventName ?? d.model ?? "";
-  const where = [d.source, d.campaign ? `campaign ${d.campaign}` : "", d.currency ?? ""]
+  const where = [
+    d.source,
+    d.pixel ? `pixel ${d.pixel}` : "",
+    d.campaign ? `campaign ${d.campaign}` : "",
+    d.currency ?? "",
+  ]
     .filter((x) => x)
     .join(", ");
   return `${a.metric}${what ? ` of \`${what}\`` : ""}${where ? ` (${where})` : ""}`;

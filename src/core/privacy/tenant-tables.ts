@@ -35,6 +35,7 @@ export const TENANT_TABLES = [
   "metric_hours_pending",
   "tenant_dimension_values",
   "ingest_outcome_windows",
+  "pixel_minute_windows",
   "event_time_watermarks",
   "anomalies",
   "anomaly_series",
