@@ -1,5 +1,5 @@
 /** EntityIdKeyer with HMAC-SHA-256: a scored entity's id leaves the edge only keyed. */
-import { hmac } from "@noble/hashes/hmac.js";
+import { _HMAC } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hexOf } from "#core/events";
 import type { EntityIdKeyer } from "./scoring-ports";
@@ -18,12 +18,12 @@ const encoder = new TextEncoder();
  * reused instance; safe because `key` does its work synchronously.
  */
 export class HmacEntityIdKeyer implements EntityIdKeyer {
-  private readonly keyed: ReturnType<typeof hmac.create>;
-  private readonly work: ReturnType<typeof hmac.create>;
+  private readonly keyed: _HMAC<ReturnType<typeof sha256.create>>;
+  private readonly work: _HMAC<ReturnType<typeof sha256.create>>;
   private readonly mac = new Uint8Array(32);
 
   constructor(secret: string) {
-    this.keyed = hmac.create(sha256, encoder.encode(secret));
+    this.keyed = new _HMAC(sha256, encoder.encode(secret));
     this.work = this.keyed.clone();
   }
 
