@@ -212,7 +212,8 @@ function prepareOne(
   normalize: (userData: UserDataInput) => NormalizedUserData,
 ): PreparedEvent {
   // Any text of the event, known field or custom property, travels on to Kafka and Postgres.
-  // Checked before the schema, whose issue paths would name a bad key.
+  // Checked before the schema, whose issue paths would name a bad key; not walked at all when
+  // the caller vouched for the body's text (`storableText`).
   const textIssues =
     input.storableText === true ? NO_TEXT_ISSUES : findTextIssues(raw, MAX_TEXT_ISSUES);
   if (textIssues.length > 0) {
