@@ -44,6 +44,8 @@ export interface IngestInput {
   keyKind: KeyKind;
   /** The tenant has a forwarding destination: keep the fields only it uses. */
   keepForwardingFields: boolean;
+  /** The body's text was found to hold only storable strings (see `EventsBody.storableText`). */
+  storableText?: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -73,6 +75,7 @@ export async function ingestEvents({
     newEventId: deps.newEventId,
     keyKind: input.keyKind,
     keepForwardingFields: input.keepForwardingFields,
+    ...(input.storableText === true ? { storableText: true } : {}),
     ...(input.pixelId === undefined ? {} : { pixelId: input.pixelId }),
     ...(input.requestContext === undefined ? {} : { requestContext: input.requestContext }),
     ...(input.options === undefined && deps.prepareOptions === undefined

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { IngestQueueBody } from "../queue/ingest-queue-body";
+import { type IngestQueueBody, ingestMessageText } from "../queue/ingest-queue-body";
+import { MAX_BUNDLE_BYTES, planBundles, utf8ByteLength } from "../queue/send-ingest-bundles";
 import { RecordingQueue } from "../queue/testing/queue-fakes";
 import { QueueEventSink } from "./queue-event-sink";
 
@@ -45,5 +46,22 @@ describe("QueueEventSink", () => {
     const queue = new RecordingQueue(() => "Queue send failed: simulated outage");
     expect(await sinkOn(queue).send("capi", [])).toEqual({ ok: true });
     expect(queue.calls).toEqual([]);
+  });
+
+  it("bundles multi-byte events by their UTF-8 size, as if each record were measured whole", async () => {
+    const queue = new RecordingQueue(() => "Queue send failed: simulated outage");
+    // 3- and 4-byte characters in keys and values: a size in UTF-16 units would under-count them.
+    const events = Array.from({ length: 60 }, (_, i) => ({
+      key: `日本:${i}`,
+      value: { i, note: "日本語😀".repeat(1_000 + 97 * i) },
+    }));
+    expect(await sinkOn(queue).send("capi", events)).toEqual({ ok: true });
+    const bodies = queue.calls.flat().map((m) => m.body as string);
+    for (const body of bodies) expect(utf8ByteLength(body)).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+    const whole = events.map((e) =>
+      utf8ByteLength(ingestMessageText("capi", e.key, JSON.stringify(e.value))),
+    );
+    expect(bodies).toHaveLength(planBundles(whole).length);
+    expect(queue.records().map((r) => r.key)).toEqual(events.map((e) => e.key));
   });
 });

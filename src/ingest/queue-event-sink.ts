@@ -1,6 +1,6 @@
 /** EventSink on the ingest Cloudflare Queue: a request's events packed into bundles of ~120 KB, sent in batches. */
 import { type IngestQueueBody, ingestMessageText } from "../queue/ingest-queue-body";
-import { sendIngestBundles } from "../queue/send-ingest-bundles";
+import { MAX_BUNDLE_BYTES, sendIngestBundles, utf8ByteLength } from "../queue/send-ingest-bundles";
 import type { EventEnvelope, EventSendOutcome, EventSink, EventTopic } from "./ingest-ports";
 
 /**
@@ -16,10 +16,21 @@ export class QueueEventSink implements EventSink {
 
   async send(topic: EventTopic, messages: readonly EventEnvelope[]): Promise<EventSendOutcome> {
     if (messages.length === 0) return { ok: true };
-    const texts = messages.map((m) =>
-      ingestMessageText(topic, m.key, m.valueJson ?? JSON.stringify(m.value)),
+    const texts: string[] = new Array(messages.length);
+    const sizes: number[] = new Array(messages.length);
+    messages.forEach((m, i) => {
+      const valueJson = m.valueJson ?? JSON.stringify(m.value);
+      texts[i] = ingestMessageText(topic, m.key, valueJson);
+      // Measured in its parts: the record's text is a rope around the value's JSON, and measuring
+      // it whole would flatten it into one more copy of every event.
+      sizes[i] = utf8ByteLength(valueJson) + utf8ByteLength(ingestMessageText(topic, m.key, ""));
+    });
+    const { notQueued, reason } = await sendIngestBundles(
+      this.queue,
+      texts,
+      MAX_BUNDLE_BYTES,
+      sizes,
     );
-    const { notQueued, reason } = await sendIngestBundles(this.queue, texts);
     return notQueued.length === 0 ? { ok: true } : { ok: false, notQueued, reason };
   }
 }

@@ -2,7 +2,7 @@
 import type { HonoRequest } from "hono";
 import { DriftlineError, ValidationError } from "#core/errors";
 import { type EventSource, MAX_EVENTS_PER_REQUEST } from "#core/events";
-import { assertJsonDepth, jsonSyntaxProblem } from "#core/text";
+import { assertJsonDepth, jsonMayHoldUnstorableText, jsonSyntaxProblem } from "#core/text";
 import { shownContentType } from "../http/shown-content-type";
 
 /** Media types each route accepts (what `Content-Type` may say, parameters aside). */
@@ -27,6 +27,11 @@ export interface EventsBody {
   accessToken?: string;
   /** Events the body carries (before validation), for the key's events budget. */
   eventCount: number;
+  /**
+   * True when the JSON text can hold no string Postgres refuses (`jsonMayHoldUnstorableText`),
+   * so the events need no text check of their own; absent for forms.
+   */
+  storableText?: true;
 }
 
 /** Graph API form fields that are not events. */
@@ -45,11 +50,16 @@ export async function readEventsBody(req: HonoRequest, source: EventSource): Pro
   if (essence !== "" && !isJsonType(essence) && !ACCEPTED_MEDIA_TYPES[source].includes(essence)) {
     throw unsupported(contentType, where, source);
   }
-  const result =
-    essence === "application/x-www-form-urlencoded" || essence === "multipart/form-data"
-      ? readForm(await formData(req))
-      : extractAccessToken(parseJson(await req.text()), source);
-  return { ...result, eventCount: checkEventCount(result.body, source) };
+  if (essence === "application/x-www-form-urlencoded" || essence === "multipart/form-data") {
+    const result = readForm(await formData(req));
+    return { ...result, eventCount: checkEventCount(result.body, source) };
+  }
+  const text = await req.text();
+  const result = extractAccessToken(parseJson(text), source);
+  const eventCount = checkEventCount(result.body, source);
+  return jsonMayHoldUnstorableText(text)
+    ? { ...result, eventCount }
+    : { ...result, eventCount, storableText: true };
 }
 
 function isJsonType(essence: string): boolean {

@@ -36,7 +36,15 @@ const BUNDLE_RECORDS = ',"records":[';
  * `ingestMessageText`), joined without parsing or serialising them again.
  */
 export function ingestBundleText(recordTexts: readonly string[], attempts = 0): string {
-  return `${BUNDLE_HEAD}${attempts}${BUNDLE_RECORDS}${recordTexts.join(",")}]}`;
+  const head = `${BUNDLE_HEAD}${attempts}${BUNDLE_RECORDS}`;
+  const last = recordTexts.length - 1;
+  if (last < 0) return `${head}]}`;
+  // The frame joins the records' array rather than being concatenated around its result: that
+  // would be a rope of ~120 KB the queue's serialiser flattens into yet another copy.
+  const parts = recordTexts.slice();
+  parts[0] = head + parts[0];
+  parts[last] = `${parts[last]}]}`;
+  return parts.join(",");
 }
 
 /**

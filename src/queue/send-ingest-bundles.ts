@@ -102,15 +102,17 @@ export interface BundleSendOutcome {
 
 /**
  * Bundles `recordTexts` (each an `IngestMessage` as JSON text, see `ingestMessageText`) in order
- * and sends the bundles in concurrent `sendBatch` calls. Never rejects: when some calls fail the
+ * and sends the bundles in concurrent `sendBatch` calls. `recordBytes`, when the caller knows them,
+ * are the texts' UTF-8 sizes (measured here otherwise). Never rejects: when some calls fail the
  * others are already durable, and the outcome names the records of the failed calls.
  */
 export async function sendIngestBundles(
   queue: IngestBatchQueue,
   recordTexts: readonly string[],
   maxBundleBytes = MAX_BUNDLE_BYTES,
+  recordBytes?: readonly number[],
 ): Promise<BundleSendOutcome> {
-  const sizes = recordTexts.map(utf8ByteLength);
+  const sizes = recordBytes ?? recordTexts.map(utf8ByteLength);
   const bundles = planBundles(sizes, maxBundleBytes);
   const bodies = bundles.map((positions) =>
     ingestBundleText(positions.map((i) => recordTexts[i] as string)),

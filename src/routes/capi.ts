@@ -98,7 +98,7 @@ capiRoutes.openAPIRegistry.register(
 );
 
 capiRoutes.openapi(capiEventsRoute, async (c) => {
-  const { body, eventCount } = await readEventsBody(c.req, "capi");
+  const { body, eventCount, storableText } = await readEventsBody(c.req, "capi");
   await chargeBudgets(c, { events: eventCount, bytes: await requestBytes(c) });
   const result = await ingestEvents({
     deps: ingestDeps(c),
@@ -106,6 +106,7 @@ capiRoutes.openapi(capiEventsRoute, async (c) => {
     keyKind: ingestKeyKind(c),
     keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "capi",
+    storableText,
     pixelId: c.req.valid("param").pixelId,
     body,
   });

@@ -120,7 +120,7 @@ eventRoutes.on("OPTIONS", "/v1/events", corsPreflight({ methods: ["POST"] }), (c
 );
 
 eventRoutes.openapi(websiteEventsRoute, async (c) => {
-  const { body, eventCount } = await readEventsBody(c.req, "web");
+  const { body, eventCount, storableText } = await readEventsBody(c.req, "web");
   await chargeBudgets(c, { events: eventCount, bytes: await requestBytes(c) });
   const result = await ingestEvents({
     deps: ingestDeps(c),
@@ -128,6 +128,7 @@ eventRoutes.openapi(websiteEventsRoute, async (c) => {
     keyKind: ingestKeyKind(c),
     keepForwardingFields: await c.var.services.ingest.forwarding.isForwarding(c.var.auth.tenant),
     source: "web",
+    storableText,
     body,
     requestContext: browserRequestContext(c),
   });

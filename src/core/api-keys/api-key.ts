@@ -1,5 +1,6 @@
 /** Driftline API keys: `dl_<random>` secrets, stored only as SHA-256 hashes with tenant and roles. */
 import { z } from "zod";
+import { sha256Hex } from "../events/sha256-hex.ts";
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../scoring/names.ts";
 import { KeyRateLimitSchema } from "./rate-limit-policy.ts";
 
@@ -79,9 +80,14 @@ function toBase64Url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Hex SHA-256 of the key's UTF-8 bytes (WebCrypto; workerd and Node 22). */
+/**
+ * Hex SHA-256 of the key's UTF-8 bytes. Every authenticated request hashes its key: the event
+ * core's synchronous SHA-256 (@noble/hashes) costs the Worker less than a WebCrypto digest (a
+ * promise and an ArrayBuffer, then hex made byte by byte). Async so that callers need not change
+ * if the hash ever moves back to WebCrypto.
+ */
 export async function hashApiKey(key: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key))));
+  return sha256Hex(key);
 }
 
 export interface NewApiKey {

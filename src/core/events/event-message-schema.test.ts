@@ -27,6 +27,24 @@ describe("eventDedupKey", () => {
     expect(browser.otherKey).toBe(server.key);
     expect(server.otherKey).toBe(browser.key);
   });
+
+  it("hashes both namespaces' identities, test code and encoded parts included", () => {
+    const sha = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+    const m = {
+      tenant: "a:b",
+      eventName: "Add To Cart",
+      eventId: "ümlaut/😀",
+      testEventCode: "TEST 1",
+      keyKind: "browser" as const,
+    };
+    expect(eventDedupKeys(m)).toEqual({
+      key: sha(eventDedupIdentity(m, "browser")),
+      otherKey: sha(eventDedupIdentity(m, "server")),
+    });
+    expect(eventDedupIdentity(m, "browser")).toBe(
+      "browser|a%3Ab:Add%20To%20Cart:%C3%BCmlaut%2F%F0%9F%98%80:test=TEST%201",
+    );
+  });
 });
 
 describe("eventDedupIdentity", () => {

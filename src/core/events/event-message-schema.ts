@@ -142,8 +142,10 @@ export function eventDedupKey(
 export function eventDedupKeys(
   message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode" | "keyKind">,
 ): { key: string; otherKey: string } {
-  const server = eventDedupKey(message, "server");
-  const browser = eventDedupKey(message, "browser");
+  // The identity without its namespace is built once for both keys.
+  const parts = identityParts(message);
+  const server = sha256Hex(`server|${parts}`);
+  const browser = sha256Hex(`browser|${parts}`);
   return message.keyKind === "browser"
     ? { key: browser, otherKey: server }
     : { key: server, otherKey: browser };
@@ -158,10 +160,17 @@ export function eventDedupIdentity(
   message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode">,
   kind: KeyKind = "server",
 ): string {
-  const key = `${kind}|${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
+  return `${kind}|${identityParts(message)}`;
+}
+
+/** The identity's parts as `eventDedupIdentity` joins them after the namespace. */
+function identityParts(
+  message: Pick<EventMessage, "tenant" | "eventName" | "eventId" | "testEventCode">,
+): string {
+  const parts = `${encodePart(message.tenant)}:${encodePart(message.eventName)}:${encodePart(message.eventId)}`;
   return message.testEventCode === undefined
-    ? key
-    : `${key}:test=${encodePart(message.testEventCode)}`;
+    ? parts
+    : `${parts}:test=${encodePart(message.testEventCode)}`;
 }
 
 /** Characters `encodeURIComponent` leaves as they are. */

@@ -67,7 +67,7 @@ export {
   prepareEvents,
   type RejectedEvent,
 } from "./prepare-events.ts";
-export { sha256Hex } from "./sha256-hex.ts";
+export { hexOf, sha256Hex } from "./sha256-hex.ts";
 export {
   allowsQueryParam,
   DEFAULT_URL_QUERY_ALLOWLIST,

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { normalizeUserData } from "./normalize-user-data.ts";
+import { createUserDataNormalizer, normalizeUserData } from "./normalize-user-data.ts";
 import { hashedUserDataSchema, type UserDataInput } from "./user-data-schema.ts";
 
 const require = createRequire(import.meta.url);
@@ -165,5 +166,43 @@ describe("normalizeUserData", () => {
       ph: [sha("16505551212")],
     });
     expect(hashed).toEqual({ em: [emailHash], ph: [sha("16505551212")] });
+  });
+});
+
+describe("createUserDataNormalizer (one per batch, remembering values)", () => {
+  // Values drawn from small pools repeat (and stay remembered), values drawn from large ones
+  // rarely do (the field stops being remembered after its trial); both kinds in one batch.
+  const pool = (size: number, make: (i: number) => string) =>
+    fc.integer({ min: 0, max: size - 1 }).map(make);
+  const userData = fc.record(
+    {
+      em: fc.oneof(
+        pool(3, (i) => ` Shared.${i}@Example.com`),
+        pool(100_000, (i) => `c${i}@example.com`),
+        fc.constant("not an email"),
+      ),
+      ph: pool(50_000, (i) => `+1 650 555 ${String(i).padStart(4, "0")}`),
+      fn: pool(4, (i) => ["Mary", "MARY ", "Ana", ""][i] as string),
+      ge: pool(5, (i) => ["f", "M", "female", "x", " "][i] as string),
+      country: pool(4, (i) => ["US", "us", "DE", "zz"][i] as string),
+      external_id: fc.array(
+        pool(1_000_000, (i) => `cust-${i}`),
+        { maxLength: 3 },
+      ),
+      fbp: pool(10, (i) => `fb.1.1558571054389.${i}`),
+    },
+    { requiredKeys: [] },
+  );
+
+  it("answers every event of a batch as a fresh normalisation of that event alone would", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(userData, { minLength: 150, maxLength: 400 }), async (batch) => {
+        const normalize = createUserDataNormalizer();
+        for (const input of batch) {
+          expect(normalize(input)).toEqual(await normalizeUserData(input));
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });

@@ -38,46 +38,66 @@ export async function normalizeUserData(userData: UserDataInput): Promise<Normal
 type ValueOutcome = string | null | { message: string };
 
 /**
+ * Lookups of a field after which its cache is kept only if it answered at least one in
+ * `MIN_HIT_SHARE`: a miss costs a lookup and an insert into a growing Map (and the garbage of
+ * both), a hit saves a normalisation and a SHA-256 (about ten lookups' worth).
+ */
+const CACHE_TRIAL_LOOKUPS = 64;
+const MIN_HIT_SHARE = 0.1;
+
+/** One field's remembered outcomes, and whether remembering still pays for it in this batch. */
+interface FieldCache {
+  byValue: Map<string, ValueOutcome>;
+  lookups: number;
+  hits: number;
+  on: boolean;
+}
+
+function outcomeOfValue(field: HashedField, raw: string): ValueOutcome {
+  const result = normalizeUserDataValue(field, raw);
+  switch (result.kind) {
+    case "empty":
+      return null;
+    case "invalid":
+      return { message: result.message };
+    case "prehashed":
+      return result.value;
+    case "normalized":
+      return sha256Hex(result.value);
+  }
+}
+
+/**
  * `normalizeUserData` for many events, synchronously, remembering what each (field, raw value)
- * and each normalised text came to. The events of one batch share most of their values (country,
- * state, city, gender, names, often one customer's email), and each remembered value saves a
- * normalisation and a SHA-256. Use one normaliser per batch: it holds the batch's raw values.
+ * came to. The events of one batch often share values (country, state, city, gender, names, one
+ * customer's email across their events), and each remembered value saves a normalisation and a
+ * SHA-256. A field whose values hardly repeat in the batch (ids, emails of distinct customers)
+ * stops being remembered after a trial (`CACHE_TRIAL_LOOKUPS`), so its misses cost nothing more.
+ * Use one normaliser per batch: it holds the batch's raw values.
  */
 export function createUserDataNormalizer(): (userData: UserDataInput) => NormalizedUserData {
-  const outcomes = new Map<HashedField, Map<string, ValueOutcome>>();
-  const hashes = new Map<string, string>();
+  const caches = new Map<HashedField, FieldCache>();
 
   const outcomeOf = (field: HashedField, raw: string): ValueOutcome => {
-    let byValue = outcomes.get(field);
-    if (byValue === undefined) {
-      byValue = new Map();
-      outcomes.set(field, byValue);
+    let cache = caches.get(field);
+    if (cache === undefined) {
+      cache = { byValue: new Map(), lookups: 0, hits: 0, on: true };
+      caches.set(field, cache);
     }
-    const known = byValue.get(raw);
-    if (known !== undefined) return known;
-    const result = normalizeUserDataValue(field, raw);
-    let outcome: ValueOutcome;
-    switch (result.kind) {
-      case "empty":
-        outcome = null;
-        break;
-      case "invalid":
-        outcome = { message: result.message };
-        break;
-      case "prehashed":
-        outcome = result.value;
-        break;
-      case "normalized": {
-        let hash = hashes.get(result.value);
-        if (hash === undefined) {
-          hash = sha256Hex(result.value);
-          hashes.set(result.value, hash);
-        }
-        outcome = hash;
-        break;
-      }
+    if (!cache.on) return outcomeOfValue(field, raw);
+    cache.lookups++;
+    const known = cache.byValue.get(raw);
+    if (known !== undefined) {
+      cache.hits++;
+      return known;
     }
-    byValue.set(raw, outcome);
+    const outcome = outcomeOfValue(field, raw);
+    if (cache.lookups >= CACHE_TRIAL_LOOKUPS && cache.hits < cache.lookups * MIN_HIT_SHARE) {
+      cache.on = false;
+      cache.byValue.clear();
+    } else {
+      cache.byValue.set(raw, outcome);
+    }
     return outcome;
   };
 

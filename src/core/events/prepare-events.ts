@@ -1,7 +1,7 @@
 /** Validates, normalises and hashes one batch of website or CAPI events into Kafka messages, event by event. */
 
 import { type FieldIssue, ValidationError } from "../errors.ts";
-import { findTextIssues, isStorableText, textIssueMessage } from "../text/index.ts";
+import { findTextIssues, isStorableText, type TextIssue, textIssueMessage } from "../text/index.ts";
 import {
   buildEventMessage,
   isEmpty,
@@ -73,6 +73,12 @@ export interface PrepareEventsInput {
   keyKind?: KeyKind;
   /** False for a tenant without a forwarding destination: see `MessageContext.keepForwardingFields`. */
   keepForwardingFields?: boolean;
+  /**
+   * True when the caller found on the body's JSON text that every string in it is storable
+   * (`jsonMayHoldUnstorableText` from `#core/text`): the per-event walk for lone surrogates and
+   * U+0000 is skipped. Leave it out for a body not parsed from JSON text.
+   */
+  storableText?: boolean;
   options?: Partial<PrepareEventsOptions>;
 }
 
@@ -194,6 +200,7 @@ function readEnvelope(source: EventSource, body: unknown): Envelope {
 
 /** Text issues listed per event at most. */
 const MAX_TEXT_ISSUES = 10;
+const NO_TEXT_ISSUES: readonly TextIssue[] = [];
 
 function prepareOne(
   input: PrepareEventsInput,
@@ -205,8 +212,10 @@ function prepareOne(
   normalize: (userData: UserDataInput) => NormalizedUserData,
 ): PreparedEvent {
   // Any text of the event, known field or custom property, travels on to Kafka and Postgres.
-  // Checked before the schema, whose issue paths would name a bad key.
-  const textIssues = findTextIssues(raw, MAX_TEXT_ISSUES);
+  // Checked before the schema, whose issue paths would name a bad key; not walked at all when
+  // the caller vouched for the body's text (`storableText`).
+  const textIssues =
+    input.storableText === true ? NO_TEXT_ISSUES : findTextIssues(raw, MAX_TEXT_ISSUES);
   if (textIssues.length > 0) {
     const eventId = readEventId(raw);
     return {

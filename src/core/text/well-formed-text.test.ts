@@ -1,7 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   findTextIssues,
+  jsonMayHoldUnstorableText,
   MAX_STORABLE_DEPTH,
   refineStorableJson,
   storableString,
@@ -71,5 +73,43 @@ describe("findTextIssues on deeply nested values", () => {
     let shallow: unknown = "ok";
     for (let i = 0; i < MAX_STORABLE_DEPTH - 1; i++) shallow = [shallow];
     expect(findTextIssues(shallow)).toEqual([]);
+  });
+});
+
+describe("jsonMayHoldUnstorableText", () => {
+  it("says no only when the parsed value holds no unstorable string", () => {
+    // Strings of any UTF-16 code units (lone surrogates, U+0000), as keys and values, serialised
+    // as JSON.stringify writes them (escaped) and with the escapes written in upper case.
+    const documents = fc.jsonValue({ stringUnit: "binary", maxDepth: 4 }).chain((v) =>
+      fc.constantFrom(
+        JSON.stringify(v),
+        JSON.stringify(v).replace(
+          /\\u([0-9a-f]{4})/g,
+          (_, hex: string) => `\\u${hex.toUpperCase()}`,
+        ),
+      ),
+    );
+    fc.assert(
+      fc.property(documents, (text) => {
+        const parsed: unknown = JSON.parse(text);
+        if (!jsonMayHoldUnstorableText(text)) expect(findTextIssues(parsed)).toEqual([]);
+        if (findTextIssues(parsed).length > 0) expect(jsonMayHoldUnstorableText(text)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it.each([
+    ['{"a":"plain é 😀"}', false],
+    ['{"a":"\\u00e9 \\u20ac"}', false],
+    ['{"a":"\\u0000"}', true],
+    ['{"a\\ud800":1}', true],
+    ['{"a":"\\uDFFF"}', true],
+    // An escaped pair is storable, but only the parsed value can tell: checked, not refused.
+    ['{"a":"\\ud83d\\ude00"}', true],
+    // A text that holds a lone surrogate itself (not from the network's UTF-8) is never trusted.
+    ['{"a":"\ud800"}', true],
+  ])("%s → %s", (text, expected) => {
+    expect(jsonMayHoldUnstorableText(text)).toBe(expected);
   });
 });

@@ -35,6 +35,20 @@ export const TEXT_PROBLEM_MESSAGES: Readonly<Record<TextProblem, string>> = {
   "too-deep": `nests arrays and objects more than ${MAX_STORABLE_DEPTH} levels deep; flatten it`,
 };
 
+/** A `\u` escape JSON.parse turns into U+0000 or into half of a surrogate pair. */
+const RISKY_JSON_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/**
+ * False when every string JSON.parse makes of `jsonText` (keys and values) is surely storable:
+ * JSON text can only produce U+0000 or a lone surrogate through a `\u0000` or `\uD800`–`\uDFFF`
+ * escape (unescaped control characters are a syntax error), or by holding a lone surrogate
+ * itself. One native scan of the body spares walking every parsed value (`findTextIssues`); true
+ * (rarely: escaped emoji, escaped NUL) only means the parsed value has to be checked.
+ */
+export function jsonMayHoldUnstorableText(jsonText: string): boolean {
+  return RISKY_JSON_ESCAPE.test(jsonText) || !jsonText.isWellFormed();
+}
+
 export interface TextIssue {
   /** Where the string is. For a bad key, the object holding it (the key is not repeated). */
   path: (string | number)[];
