@@ -25,13 +25,15 @@ export interface PurgeScoreJobsResult {
   /** Jobs whose objects and rows were removed. */
   jobs: number;
   objects: number;
+  /** Expired jobs this run could not remove (R2 or the database failing); the next run retries. */
+  failed: number;
   /** Jobs still queued or running though created before the cutoff (kept, and warned about). */
   unfinished: number;
 }
 
 /**
- * A job's objects go first, then its row (its chunks cascade): a run that fails half way leaves
- * the row, so the next run finds the job again and finishes it. Jobs still queued or running
+ * A job's objects go first, then its row (its chunks cascade): a job whose removal fails half way
+ * keeps its row, so the next run finds it again and finishes it. Jobs still queued or running
  * after the retention period are kept and logged as a warning rather than failed or deleted: a
  * job that never finished points at a fault (a consumer down, a lost message) an operator should
  * see, and its uploaded rows are what would let it be scored again.
@@ -39,16 +41,28 @@ export interface PurgeScoreJobsResult {
 export async function purgeExpiredScoreJobs(
   deps: PurgeScoreJobsDeps,
 ): Promise<PurgeScoreJobsResult> {
-  const result: PurgeScoreJobsResult = { jobs: 0, objects: 0, unfinished: 0 };
+  const result: PurgeScoreJobsResult = { jobs: 0, objects: 0, failed: 0, unfinished: 0 };
   if (deps.retentionDays === 0) return result;
   const cutoffMs = deps.nowMs - deps.retentionDays * DAY_MS;
   const limit = deps.maxJobs ?? MAX_PURGED_JOBS_PER_RUN;
   const store = deps.jobs.open();
   try {
     for (const job of await store.expiredJobs(cutoffMs, limit)) {
-      result.objects += await deps.jobs.objects.deleteJob(job.tenant, job.id);
-      await store.deleteJob(job.tenant, job.id);
-      result.jobs += 1;
+      // One job that cannot be removed must not hold back the others behind it (oldest first).
+      try {
+        result.objects += await deps.jobs.objects.deleteJob(job.tenant, job.id);
+        await store.deleteJob(job.tenant, job.id);
+        result.jobs += 1;
+      } catch (error) {
+        result.failed += 1;
+        deps.log({
+          level: "warn",
+          msg: "score job past its retention not removed; retried at the next run",
+          tenant: job.tenant,
+          jobId: job.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
     }
     const unfinished = await store.unfinishedJobs(cutoffMs, limit);
     result.unfinished = unfinished.length;

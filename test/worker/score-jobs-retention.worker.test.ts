@@ -73,6 +73,18 @@ async function state(job: Job): Promise<{ rows: number; chunkRows: number; objec
   return { rows: Number(row?.rows), chunkRows: Number(row?.chunk_rows), objects };
 }
 
+/** The Worker's own job services on the test schema and miniflare's bucket. */
+function jobServices() {
+  return scoreJobServices({
+    databaseUrl: String(rawEnv.DATABASE_URL),
+    wsRelayUrl: String(rawEnv.NEON_WS_RELAY_URL),
+    bucket,
+    queue: undefined,
+    maxRows: 1,
+    chunkRows: 100,
+  });
+}
+
 async function runCron(env: Record<string, unknown>, scheduledTime: number): Promise<void> {
   const controller = { scheduledTime, cron: "17 * * * *", noRetry: () => undefined };
   const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} };
@@ -152,14 +164,7 @@ describe("the cron trigger removes bulk scoring jobs past SCORE_JOB_RETENTION_DA
     const c = uniqueTenant("ret-backlog");
     const backlog = [50, 40, 70, 35, 60].map((d) => job(c, "succeeded", d + 1, d, 1));
     for (const j of backlog) await arrange(j, nowMs);
-    const jobs = scoreJobServices({
-      databaseUrl: String(rawEnv.DATABASE_URL),
-      wsRelayUrl: String(rawEnv.NEON_WS_RELAY_URL),
-      bucket,
-      queue: undefined,
-      maxRows: 1,
-      chunkRows: 100,
-    });
+    const jobs = jobServices();
     const logged: Record<string, unknown>[] = [];
     const run = () =>
       purgeExpiredScoreJobs({
@@ -178,13 +183,13 @@ describe("the cron trigger removes bulk scoring jobs past SCORE_JOB_RETENTION_DA
         .filter((d) => d !== -1)
         .sort((x, y) => Number(x) - Number(y));
 
-    expect(await run()).toEqual({ jobs: 2, objects: 4, unfinished: 2 });
+    expect(await run()).toEqual({ jobs: 2, objects: 4, failed: 0, unfinished: 2 });
     expect(await left()).toEqual([35, 40, 50]);
-    expect(await run()).toEqual({ jobs: 2, objects: 4, unfinished: 2 });
+    expect(await run()).toEqual({ jobs: 2, objects: 4, failed: 0, unfinished: 2 });
     expect(await left()).toEqual([35]);
-    expect(await run()).toEqual({ jobs: 1, objects: 2, unfinished: 2 });
+    expect(await run()).toEqual({ jobs: 1, objects: 2, failed: 0, unfinished: 2 });
     expect(await left()).toEqual([]);
-    expect(await run()).toEqual({ jobs: 0, objects: 0, unfinished: 2 });
+    expect(await run()).toEqual({ jobs: 0, objects: 0, failed: 0, unfinished: 2 });
 
     const warning = logged.find(
       (e) => e.msg === "score jobs unfinished past their retention; kept",
@@ -196,5 +201,45 @@ describe("the cron trigger removes bulk scoring jobs past SCORE_JOB_RETENTION_DA
         { tenant: a, id: kept.queued.id },
       ]),
     );
+  });
+
+  it("skips a job whose objects cannot be removed, keeps its row, and removes the ones behind it", async () => {
+    const d = uniqueTenant("ret-fail");
+    const [stuck, next] = [job(d, "succeeded", 91, 90, 1), job(d, "failed", 81, 80, 1)];
+    for (const j of [stuck, next]) await arrange(j, nowMs);
+    const real = jobServices();
+    // R2 failing for one job only (its delete refused), the database and R2 otherwise real.
+    const objects = new Proxy(real.objects, {
+      get: (target, property, receiver) =>
+        property === "deleteJob"
+          ? async (tenant: string, id: string) => {
+              if (id === stuck.id) throw new Error("R2 delete refused");
+              return target.deleteJob(tenant, id);
+            }
+          : Reflect.get(target, property, receiver),
+    });
+    const logged: Record<string, unknown>[] = [];
+    const log = (e: Record<string, unknown>) => logged.push(e);
+    const first = await purgeExpiredScoreJobs({
+      jobs: { open: real.open, objects },
+      retentionDays: 30,
+      nowMs,
+      log,
+    });
+    expect(first).toMatchObject({ jobs: 1, objects: 2, failed: 1 });
+    expect(await state(stuck)).toEqual({ rows: 1, chunkRows: 1, objects: 2 });
+    expect(await state(next)).toEqual({ rows: 0, chunkRows: 0, objects: 0 });
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        tenant: d,
+        jobId: stuck.id,
+        error: "R2 delete refused",
+      }),
+    );
+
+    const second = await purgeExpiredScoreJobs({ jobs: real, retentionDays: 30, nowMs, log });
+    expect(second).toMatchObject({ jobs: 1, objects: 2, failed: 0 });
+    expect(await state(stuck)).toEqual({ rows: 0, chunkRows: 0, objects: 0 });
   });
 });
