@@ -59,6 +59,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/worker/**/*.worker.test.ts", "src/**/*.worker.test.ts"],
+          // The browser SDK's bundle is a valid ES module under a dist/ folder, which Vitest would
+          // externalize and hand to workerd unresolved; inlined, it takes the "Text" rule.
+          server: { deps: { inline: [/\/src\/sdk\/dist\//] } },
           globalSetup: [
             "test/worker/read-schema-setup.ts",
             "test/worker/webhook-receiver-setup.ts",

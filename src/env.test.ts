@@ -41,3 +41,18 @@ describe("parseWorkerEnv with DRIFTLINE_ENV=production", () => {
     expect(env.ENTITY_ID_KEY).toBe("a-long-random-secret-key");
   });
 });
+
+describe("SCORE_JOB_RETENTION_DAYS", () => {
+  it("defaults to 30 days, takes 0 (keep forever) and refuses a negative or fractional value", () => {
+    expect(parseWorkerEnv(local).SCORE_JOB_RETENTION_DAYS).toBe(30);
+    expect(
+      parseWorkerEnv({ ...local, SCORE_JOB_RETENTION_DAYS: "0" }).SCORE_JOB_RETENTION_DAYS,
+    ).toBe(0);
+    expect(() => parseWorkerEnv({ ...local, SCORE_JOB_RETENTION_DAYS: "-1" })).toThrow(
+      /SCORE_JOB_RETENTION_DAYS/,
+    );
+    expect(() => parseWorkerEnv({ ...local, SCORE_JOB_RETENTION_DAYS: "1.5" })).toThrow(
+      /SCORE_JOB_RETENTION_DAYS/,
+    );
+  });
+});

@@ -74,6 +74,11 @@ export const WorkerEnvSchema = z.object({
    * queue's max_retries + 1.
    */
   SCORE_JOB_MAX_ATTEMPTS: int(1, 100, 6),
+  /**
+   * Days a finished bulk scoring job (its rows and R2 objects) is kept after it finished; the
+   * Worker's cron trigger removes older ones. 0 keeps them forever.
+   */
+  SCORE_JOB_RETENTION_DAYS: int(0, 36_500, 30),
   UPSTASH_REDIS_REST_URL: url,
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, "set it with `wrangler secret put` or .dev.vars"),
   /** Kafka REST Proxy v3 base URL (Confluent Cloud, or Driftline's gateway locally). */

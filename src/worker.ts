@@ -1,4 +1,4 @@
-/** The Worker entry: checks the environment once, builds adapters, serves HTTP and the ingest queue. */
+/** The Worker entry: checks the environment once, builds adapters, serves HTTP, the queues and the cron trigger. */
 
 import { isProduction } from "#core/config";
 import { MAX_DESTINATIONS_PER_TENANT } from "#core/destinations";
@@ -37,6 +37,7 @@ import type { IngestQueueBody } from "./queue/ingest-queue-body";
 import { R2DeadLetterParking } from "./queue/r2-dead-letter-parking";
 import { readStoreSource } from "./read-api/read-store-source";
 import { consumeScoreJobBatch } from "./score-jobs/consume-score-job-batch";
+import { purgeExpiredScoreJobs } from "./score-jobs/purge-expired-score-jobs";
 import { scoreJobServices } from "./score-jobs/score-job-services";
 import { HmacEntityIdKeyer } from "./scoring/hmac-entity-id-keyer";
 import { OnnxModelRuntime } from "./scoring/onnx-model-runtime";
@@ -291,5 +292,32 @@ export default {
       expanders: { models: expandModelNotice({ reader: new R2ModelStore(config.MODELS), log }) },
     });
     logger.info("ingest batch", { queue: batch.queue, ...result });
+  },
+
+  // The cron trigger ([triggers] crons in wrangler.toml): bulk scoring jobs past their retention.
+  async scheduled(controller, env) {
+    const config = workerEnv(env);
+    const logger = workerLogger(config.LOG_LEVEL);
+    if (config.SCORE_JOB_RETENTION_DAYS === 0) return;
+    const startedMs = Date.now();
+    try {
+      const result = await purgeExpiredScoreJobs({
+        jobs: isolateServices(config).scoreJobs,
+        retentionDays: config.SCORE_JOB_RETENTION_DAYS,
+        nowMs: controller.scheduledTime,
+        log: logger.entry,
+      });
+      logger.info("purged score jobs past their retention", {
+        cron: controller.cron,
+        ...result,
+        elapsedMs: Date.now() - startedMs,
+      });
+    } catch (error) {
+      // The next run finds what this one left (a job's row goes only after its objects).
+      logger.warn("score job retention run failed; retried at the next run", {
+        cron: controller.cron,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   },
 } satisfies ExportedHandler<unknown>;

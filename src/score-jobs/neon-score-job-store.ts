@@ -9,6 +9,7 @@ import type {
   ScoreJob,
   ScoreJobChunk,
   ScoreJobQuery,
+  ScoreJobRef,
   ScoreJobStore,
 } from "./score-job-store";
 
@@ -181,6 +182,28 @@ export class NeonScoreJobStore implements ScoreJobStore {
     return rows.length > 0;
   }
 
+  async expiredJobs(finishedBeforeMs: number, limit: number): Promise<ScoreJobRef[]> {
+    const rows = await this.rows(
+      `SELECT tenant_id, job_id::text AS id FROM score_jobs
+       WHERE status IN ('succeeded', 'failed', 'partial') AND finished_at < ${TS("$1")}
+       ORDER BY finished_at, tenant_id, job_id
+       LIMIT $2`,
+      [String(finishedBeforeMs), limit],
+    );
+    return rows.map(refOf);
+  }
+
+  async unfinishedJobs(createdBeforeMs: number, limit: number): Promise<ScoreJobRef[]> {
+    const rows = await this.rows(
+      `SELECT tenant_id, job_id::text AS id FROM score_jobs
+       WHERE status IN ('queued', 'running') AND created_at < ${TS("$1")}
+       ORDER BY created_at, tenant_id, job_id
+       LIMIT $2`,
+      [String(createdBeforeMs), limit],
+    );
+    return rows.map(refOf);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -208,6 +231,8 @@ function unavailable(error: unknown): DependencyUnavailableError {
 }
 
 const optionalMs = (value: unknown) => (value === null || value === undefined ? {} : undefined);
+
+const refOf = (r: Row): ScoreJobRef => ({ tenant: String(r.tenant_id), id: String(r.id) });
 
 function jobOf(r: Row): ScoreJob {
   const started = optionalMs(r.started_ms) ?? { startedAtMs: Number(r.started_ms) };

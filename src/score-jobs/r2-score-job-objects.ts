@@ -30,18 +30,28 @@ export class R2ScoreJobObjects implements ScoreJobObjects {
     return object === null ? undefined : object.body;
   }
 
-  async deleteJob(tenant: string, jobId: string, chunks: number): Promise<void> {
-    const keys: string[] = [];
-    for (let c = 0; c < chunks; c++) {
-      keys.push(
-        `${prefix(tenant, jobId)}input/${pad(c)}`,
-        `${prefix(tenant, jobId)}results/${pad(c)}`,
-      );
+  async deleteJob(tenant: string, jobId: string): Promise<number> {
+    // Listed rather than derived from the chunk count: whatever was written under the prefix goes.
+    // A list page holds at most 1000 keys, and R2 deletes at most 1000 keys per call.
+    const jobPrefix = prefix(tenant, jobId);
+    let removed = 0;
+    let cursor: string | undefined;
+    try {
+      do {
+        const page = await this.bucket.list({
+          prefix: jobPrefix,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        const keys = page.objects.map((o) => o.key);
+        if (keys.length > 0) await this.bucket.delete(keys);
+        removed += keys.length;
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor !== undefined);
+    } catch (error) {
+      throw unavailable(error);
     }
-    // R2 deletes up to 1000 keys per call.
-    for (let i = 0; i < keys.length; i += 1000) {
-      await this.bucket.delete(keys.slice(i, i + 1000)).catch(() => undefined);
-    }
+    return removed;
   }
 
   private async put(key: string, text: string): Promise<void> {

@@ -135,7 +135,7 @@ export async function receiveScoreJob(
     }
   } catch (error) {
     await pendingWrite.catch(() => undefined);
-    deps.waitUntil(jobs.objects.deleteJob(tenant, id, chunks.length).catch(() => undefined));
+    deps.waitUntil(jobs.objects.deleteJob(tenant, id).catch(() => undefined));
     throw error;
   }
 }

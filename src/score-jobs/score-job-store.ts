@@ -47,6 +47,12 @@ export interface ScoreJobQuery {
   limit: number;
 }
 
+/** A job named by its tenant and id. */
+export interface ScoreJobRef {
+  tenant: string;
+  id: string;
+}
+
 /** What scoring one chunk found, added to its job once. */
 export interface ChunkOutcome {
   tenant: string;
@@ -76,6 +82,13 @@ export interface ScoreJobStore {
    * adds nothing (false), so a redelivered message never counts twice.
    */
   completeChunk(outcome: ChunkOutcome): Promise<boolean>;
+  /**
+   * Retention, across tenants (the one unscoped read, for the Worker's cron trigger only): up to
+   * `limit` jobs finished (succeeded, failed or partial) before `finishedBeforeMs`, oldest first.
+   */
+  expiredJobs(finishedBeforeMs: number, limit: number): Promise<ScoreJobRef[]>;
+  /** Retention, across tenants: up to `limit` jobs still queued or running, created before `createdBeforeMs`. */
+  unfinishedJobs(createdBeforeMs: number, limit: number): Promise<ScoreJobRef[]>;
   close(): Promise<void>;
 }
 
@@ -103,8 +116,11 @@ export interface ScoreJobObjects {
     jobId: string,
     chunk: number,
   ): Promise<ReadableStream<Uint8Array> | undefined>;
-  /** Removes every object of the job (an upload refused half way). */
-  deleteJob(tenant: string, jobId: string, chunks: number): Promise<void>;
+  /**
+   * Removes every object of the job (an upload refused half way, a job past its retention),
+   * found by listing its prefix; resolves to the number of objects removed.
+   */
+  deleteJob(tenant: string, jobId: string): Promise<number>;
 }
 
 export interface ScoreJobQueue {
