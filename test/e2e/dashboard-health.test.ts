@@ -54,13 +54,26 @@ beforeAll(async () => {
       [TENANT_A, new Date(now - m * MINUTE).toISOString()],
     );
   }
+  // The same hour on pixel 1234567890 (A's) and on B's own pixel.
+  for (const [tenant, pixel] of [
+    [TENANT_A, "1234567890"],
+    [TENANT_B, "9999999999"],
+  ] as const) {
+    await db.query(
+      `INSERT INTO pixel_minute_windows (tenant_id, window_start, pixel_id, event_count,
+         match_quality_sum, match_quality_count)
+       SELECT $1, $2::timestamptz - m * interval '1 minute', $3, 10, 41, 10
+       FROM generate_series(1, 30) AS m`,
+      [tenant, new Date(now).toISOString(), pixel],
+    );
+  }
   browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   for (const t of [TENANT_A, TENANT_B]) {
-    for (const table of ["anomalies", "metric_windows", "tenants"]) {
+    for (const table of ["anomalies", "metric_windows", "pixel_minute_windows", "tenants"]) {
       await db?.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [t]).catch(() => {});
     }
   }
@@ -81,6 +94,11 @@ describe("the console's Health page", () => {
     expect(text).toContain("events · Purchase (capi)");
     expect(text).toContain("drop-to-zero");
     expect(text).not.toContain("SecretEventOfB");
+    // Per pixel: A's pixel with its 30 minutes of 10 events, never B's.
+    const pixelRow = await page.textContent("table.health-pixels tbody tr");
+    expect(pixelRow).toContain("1234567890");
+    expect(pixelRow).toContain("300");
+    expect(text).not.toContain("9999999999");
     await shot(page, "console-health");
     await context.close();
   });

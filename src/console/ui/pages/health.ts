@@ -1,4 +1,7 @@
-/** Account health: the score with its factors and recommendations, per source, and the anomalies of the last 7 days. */
+/**
+ * Account health: the score with its factors and recommendations, per source and per pixel, and
+ * the anomalies of the last 7 days.
+ */
 import { api } from "../api";
 import { emptyState, formatNumber, formatTime, h, panel, stat, table } from "../dom";
 import { DAY_MS, type Page } from "../page";
@@ -42,7 +45,12 @@ const BADGE = {
 function seriesName(a: Anomaly): string {
   const d = a.series.dimensions;
   const what = d.eventName ?? d.model ?? "";
-  const where = [d.source, d.campaign ? `campaign ${d.campaign}` : "", d.currency ?? ""]
+  const where = [
+    d.source,
+    d.pixel ? `pixel ${d.pixel}` : "",
+    d.campaign ? `campaign ${d.campaign}` : "",
+    d.currency ?? "",
+  ]
     .filter((x) => x)
     .join(", ");
   return `${a.series.metric}${what ? ` · ${what}` : ""}${where ? ` (${where})` : ""}`;
@@ -50,7 +58,12 @@ function seriesName(a: Anomaly): string {
 
 export const healthPage: Page = async () => {
   const [health, anomalies] = await Promise.all([
-    api.get<Health & { sources: (Health & { source: string })[] }>("/v1/health-score"),
+    api.get<
+      Health & {
+        sources: (Health & { source: string })[];
+        pixels?: (Health & { pixel: string; events: number })[];
+      }
+    >("/v1/health-score"),
     fetchAll<Anomaly>("/v1/anomalies", { from: Date.now() - 7 * DAY_MS, to: Date.now() + 60_000 }),
   ]);
   const root = h("div", { class: "page", "data-page": "health" });
@@ -82,6 +95,24 @@ export const healthPage: Page = async () => {
           ),
     ),
   );
+  const pixels = health.pixels ?? [];
+  if (pixels.length > 0) {
+    root.append(
+      panel(
+        "Pixels (Conversions API, last 24 h)",
+        table(
+          ["Pixel", "Score", "Events", "What to fix"],
+          pixels.map((p) => [
+            p.pixel,
+            h("span", { class: `badge ${BADGE[p.status] ?? "bad"}` }, `${p.score} / 100`),
+            formatNumber(p.events),
+            p.recommendations[0] ?? "Nothing to fix.",
+          ]),
+          "health-pixels",
+        ),
+      ),
+    );
+  }
   const recent = [...anomalies].reverse();
   root.append(
     recent.length === 0
