@@ -2,7 +2,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { startProgressBar } from "../progress-bar";
-import { mavenDownloadedBytes } from "./kafka";
+import { mavenDownloadedBytes } from "./kafka-jars";
 
 describe("mavenDownloadedBytes", () => {
   it.each([

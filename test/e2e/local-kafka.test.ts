@@ -13,13 +13,13 @@ import { allTopicNames, topicNames } from "#core/topics";
 import { KafkajsRecordProducer } from "../../scripts/kafka-rest-gateway/record-producer";
 import { type LocalStackConfig, loadLocalStackConfig } from "../../scripts/local/config";
 import {
-  ensureKafkaJars,
   ensureTopics,
   type KafkaStartTimings,
   kafkaBrokers,
   kafkaRestGatewayService,
   kafkaService,
 } from "../../scripts/local/kafka";
+import { ensureKafkaJars } from "../../scripts/local/kafka-jars";
 import type { ServiceEndpoint } from "../../scripts/local/service";
 import { KafkaRestClient } from "../../src/kafka-rest/kafka-rest-client";
 
