@@ -14,9 +14,13 @@ import {
   requireSet,
   requireTrue,
 } from "#core/config";
-import { LOCAL_DESTINATION_ENCRYPTION_KEY } from "#core/destinations";
 import type { TopicKey } from "#core/topics";
 import { LOCAL_WEBHOOK_ENCRYPTION_KEY } from "#core/webhooks";
+import {
+  type DeliveryConfig,
+  deliveryConfigFrom,
+  deliveryEnvShape,
+} from "./delivery/delivery-config";
 import {
   applyDeprecatedAliases,
   type MonitoringConfig,
@@ -104,20 +108,8 @@ import type { RetentionPolicy } from "./retention/purge-expired";
 //   LOG_LEVEL                         fatal | error | warn | info | debug | trace | silent [info]
 //   DRIFTLINE_ENV                     production | local: production refuses local-only settings
 //                                     and delivers only to https public hosts [local]
-//   DESTINATION_ENCRYPTION_KEY        base64 of 32 bytes sealing destination tokens; the Worker's value [local key]
-//   DELIVERY_CONSUMER_GROUP           the delivery service's consumer group [<STREAM_CONSUMER_GROUP>-delivery]
-//   META_GRAPH_API_URL                Meta's Graph API base URL (the local test server in development)
-//                                     [https://graph.facebook.com]
-//   META_GRAPH_API_VERSION            Graph API version in the path [v21.0]
-//   DELIVERY_TIMEOUT_MS               longest one request to a destination may take [15000]
-//   DELIVERY_RETRY_INITIAL_MS         first wait after a transient destination error [500]
-//   DELIVERY_RETRY_MAX_MS             longest wait between retries of a transient error [30000]
-//   DELIVERY_DIRECTORY_TTL_MS         how long a tenant's destinations are cached [30000]
-//   DELIVERY_PAUSE_AFTER_MS           how long a destination may keep failing transiently before
-//                                     it is paused and its events parked [30000]
-//   DELIVERY_PARKED_RETRY_MS          between two tries of paused destinations' parked events [5000]
-//   DELIVERY_API_PORT                 the delivery service's HTTP port (/health, /ready, /metrics),
-//                                     on STREAM_API_HOST; 0 = any [8791]
+//   DESTINATION_ENCRYPTION_KEY, DELIVERY_*, META_GRAPH_API_*  the delivery service: listed with
+//                                     defaults in delivery/delivery-config.ts
 //   MONITORING_*, WEBHOOK_*           model monitoring (drift, labels, performance, alerts,
 //                                     retraining, webhooks): listed with defaults in
 //                                     monitoring/monitoring-config.ts
@@ -220,23 +212,7 @@ const StreamEnv = z
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
-    DESTINATION_ENCRYPTION_KEY: z.string().min(1).default(LOCAL_DESTINATION_ENCRYPTION_KEY),
-    DELIVERY_CONSUMER_GROUP: z.string().min(1).max(255).optional(),
-    META_GRAPH_API_URL: z
-      .string()
-      .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be an http(s) URL")
-      .default("https://graph.facebook.com"),
-    META_GRAPH_API_VERSION: z
-      .string()
-      .regex(/^v\d+\.\d+$/, "must be a Graph API version like v21.0")
-      .default("v21.0"),
-    DELIVERY_TIMEOUT_MS: int(15_000, 100, 120_000),
-    DELIVERY_RETRY_INITIAL_MS: int(500, 1),
-    DELIVERY_RETRY_MAX_MS: int(30_000, 1),
-    DELIVERY_DIRECTORY_TTL_MS: int(30_000, 0),
-    DELIVERY_PAUSE_AFTER_MS: int(30_000, 0),
-    DELIVERY_PARKED_RETRY_MS: int(5_000, 10),
-    DELIVERY_API_PORT: int(8791, 0, 65_535),
+    ...deliveryEnvShape,
     RETENTION_METRIC_WINDOWS_DAYS: int(0, 0),
     RETENTION_DRIFT_DAYS: int(0, 0),
     RETENTION_ALERTS_DAYS: int(0, 0),
@@ -381,19 +357,7 @@ export interface StreamConfig {
     idleCheckIntervalMs: number;
   };
   /** The delivery service (stream-processor/delivery-main.ts): forwarding to destinations. */
-  delivery: {
-    groupId: string;
-    encryptionKey: string;
-    metaGraphUrl: string;
-    metaGraphVersion: string;
-    timeoutMs: number;
-    retryInitialMs: number;
-    retryMaxMs: number;
-    directoryTtlMs: number;
-    pauseAfterMs: number;
-    parkedRetryMs: number;
-    apiPort: number;
-  };
+  delivery: DeliveryConfig;
   /** DRIFTLINE_ENV=production: tenant webhooks go only to https public hosts. */
   production: boolean;
   /** Deprecated variable names that were set (their values were taken); for a warning at start. */
@@ -512,19 +476,7 @@ export function loadStreamConfig(
       idleMaxLagMs: e.STREAM_ANOMALY_IDLE_MAX_LAG_MS,
       idleCheckIntervalMs: e.STREAM_ANOMALY_IDLE_CHECK_INTERVAL_MS,
     },
-    delivery: {
-      groupId: e.DELIVERY_CONSUMER_GROUP ?? `${e.STREAM_CONSUMER_GROUP}-delivery`,
-      encryptionKey: e.DESTINATION_ENCRYPTION_KEY,
-      metaGraphUrl: e.META_GRAPH_API_URL.replace(/\/+$/, ""),
-      metaGraphVersion: e.META_GRAPH_API_VERSION,
-      timeoutMs: e.DELIVERY_TIMEOUT_MS,
-      retryInitialMs: e.DELIVERY_RETRY_INITIAL_MS,
-      retryMaxMs: e.DELIVERY_RETRY_MAX_MS,
-      directoryTtlMs: e.DELIVERY_DIRECTORY_TTL_MS,
-      pauseAfterMs: e.DELIVERY_PAUSE_AFTER_MS,
-      parkedRetryMs: e.DELIVERY_PARKED_RETRY_MS,
-      apiPort: e.DELIVERY_API_PORT,
-    },
+    delivery: deliveryConfigFrom(e, e.STREAM_CONSUMER_GROUP),
     production: isProduction(cleaned),
     deprecatedNames: aliased.used,
     shutdownTimeoutMs: e.STREAM_SHUTDOWN_TIMEOUT_MS,
